@@ -1,0 +1,1 @@
+"""The FastAPI application: REST, Open311 intake, tiles, auth."""

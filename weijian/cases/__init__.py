@@ -1,0 +1,1 @@
+"""Cases: intake, workflow and deadlines, transfer, ledger, sign-off, assessment."""

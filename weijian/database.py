@@ -1,0 +1,82 @@
+"""Where the database is and how to reach it: ``DATABASE_URL`` or the embedded cluster."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from weijian.errors import EnvironmentProblem
+from weijian.settings import Settings, get_settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "layers" / "migrations"
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` too, always talking through psycopg 3."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise EnvironmentProblem(
+            f"DATABASE_URL must point at PostgreSQL/PostGIS, not {parsed.get_backend_name()}.",
+            hint="e.g. DATABASE_URL=postgresql+psycopg://user:password@host:5432/dbname",
+        )
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def resolve_url(settings: Settings | None = None, start: bool = True) -> str:
+    settings = settings or get_settings()
+    if settings.database_url:
+        return normalise_url(settings.database_url)
+    from weijian.cluster import EmbeddedCluster
+
+    cluster = EmbeddedCluster(settings.home)
+    if start:
+        return cluster.start().url()
+    state = cluster.load_state()
+    if not state:
+        raise EnvironmentProblem(
+            "the embedded database has not been created yet.", hint="run `weijian db start`"
+        )
+    return state.url()
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    return engine_for(resolve_url(settings))
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema at ``url`` up to ``revision`` through Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = url
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        has_postgis = conn.execute(
+            text("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'")
+        ).first()
+    if not has_postgis:
+        raise EnvironmentProblem(
+            f"the PostgreSQL at {make_url(url).host} has no PostGIS extension available.",
+            hint="install PostGIS on that server (Debian: apt-get install postgresql-15-postgis-3)",
+        )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def current_revision(url: str) -> str | None:
+    with engine_for(url).connect() as conn:
+        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+        if not exists:
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

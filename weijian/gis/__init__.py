@@ -1,0 +1,1 @@
+"""CRS handling, coordinate conversion (incl. GCJ-02 / BD-09), geometry repair, file readers."""

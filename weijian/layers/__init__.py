@@ -1,0 +1,1 @@
+"""PostGIS schema, migrations, versioned import of zone and grid layers."""

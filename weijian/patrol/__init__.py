@@ -1,0 +1,1 @@
+"""Grid patrol: patrol records, visiting order, printed patrol maps."""

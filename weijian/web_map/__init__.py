@@ -1,0 +1,1 @@
+"""The supervisors' map browser, with every asset served locally."""
