@@ -62,8 +62,7 @@ class ClusterState:
 
     def url(self, database: str = DATABASE_NAME) -> str:
         return (
-            f"postgresql+psycopg://{DB_SUPERUSER}:{self.password}"
-            f"@127.0.0.1:{self.port}/{database}"
+            f"postgresql+psycopg://{DB_SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
         )
 
 
@@ -183,9 +182,7 @@ class EmbeddedCluster:
         return args
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            self._as_service_user(args), capture_output=True, text=True, cwd="/"
-        )
+        done = subprocess.run(self._as_service_user(args), capture_output=True, text=True, cwd="/")
         if check and done.returncode != 0:
             raise EnvironmentProblem(
                 f"`{' '.join(args)}` failed (exit {done.returncode}):\n"
@@ -199,9 +196,18 @@ class EmbeddedCluster:
             pwd.getpwnam(SERVICE_USER)
         except KeyError:
             subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                 "--comment", "weijian embedded PostgreSQL", SERVICE_USER],
-                check=True, capture_output=True,
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    "--comment",
+                    "weijian embedded PostgreSQL",
+                    SERVICE_USER,
+                ],
+                check=True,
+                capture_output=True,
             )
 
     def _choose_run_dir(self) -> Path:
@@ -213,9 +219,12 @@ class EmbeddedCluster:
             return run_dir
         user = pwd.getpwnam(SERVICE_USER)
         os.chown(run_dir, user.pw_uid, user.pw_gid)
-        reachable = subprocess.run(
-            ["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(run_dir)]
-        ).returncode == 0
+        reachable = (
+            subprocess.run(
+                ["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(run_dir)]
+            ).returncode
+            == 0
+        )
         if reachable:
             return run_dir
         digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
@@ -248,11 +257,20 @@ class EmbeddedCluster:
         pwfile.chmod(0o600)
         self.log(f"creating a PostgreSQL cluster in {data_dir} …")
         try:
-            self._run([
-                str(bin_dir / "initdb"), "-D", str(data_dir), "-U", DB_SUPERUSER,
-                "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
-                "--locale=C", "--no-instructions",
-            ])
+            self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data_dir),
+                    "-U",
+                    DB_SUPERUSER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-instructions",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         self._save_state(state)
@@ -282,13 +300,24 @@ class EmbeddedCluster:
             if not port_is_free(state.port):
                 state.port = free_port()
             self._save_state(state)
-            options = " ".join(f"-c {k}={v!s}" if v else f"-c {k}=''"
-                               for k, v in SERVER_SETTINGS.items())
-            self._run([
-                str(Path(state.bin_dir) / "pg_ctl"), "start", "-w", "-t", "60",
-                "-D", str(state.data_dir), "-l", str(state.log_file),
-                "-o", f"-p {state.port} {options}",
-            ])
+            options = " ".join(
+                f"-c {k}={v!s}" if v else f"-c {k}=''" for k, v in SERVER_SETTINGS.items()
+            )
+            self._run(
+                [
+                    str(Path(state.bin_dir) / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(state.data_dir),
+                    "-l",
+                    str(state.log_file),
+                    "-o",
+                    f"-p {state.port} {options}",
+                ]
+            )
             self._ensure_database(state)
             return state
 
@@ -299,8 +328,12 @@ class EmbeddedCluster:
         while True:
             try:
                 conn = psycopg.connect(
-                    host="127.0.0.1", port=state.port, user=DB_SUPERUSER,
-                    password=state.password, dbname="postgres", autocommit=True,
+                    host="127.0.0.1",
+                    port=state.port,
+                    user=DB_SUPERUSER,
+                    password=state.password,
+                    dbname="postgres",
+                    autocommit=True,
                 )
                 break
             except psycopg.OperationalError:
@@ -319,10 +352,17 @@ class EmbeddedCluster:
             state = self.load_state()
             if not state or not self.is_running(state):
                 return False
-            self._run([
-                str(Path(state.bin_dir) / "pg_ctl"), "stop", "-w", "-m", "fast",
-                "-D", str(state.data_dir),
-            ])
+            self._run(
+                [
+                    str(Path(state.bin_dir) / "pg_ctl"),
+                    "stop",
+                    "-w",
+                    "-m",
+                    "fast",
+                    "-D",
+                    str(state.data_dir),
+                ]
+            )
             return True
 
     def status(self) -> dict:

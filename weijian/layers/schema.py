@@ -101,8 +101,9 @@ zone = Table(
     Column("name", Text),
     Column("area_m2", Float),
     Column("attributes", JSONB, nullable=False, server_default="{}"),
-    Column("geom", Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False),
-           nullable=False),
+    Column(
+        "geom", Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    ),
     CheckConstraint(f"kind IN {ZONE_KINDS!r}", name="zone_kind_check"),
 )
 
@@ -120,8 +121,9 @@ grid = Table(
     Column("responsible", JSONB, nullable=False, server_default="[]"),
     Column("area_m2", Float),
     Column("attributes", JSONB, nullable=False, server_default="{}"),
-    Column("geom", Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False),
-           nullable=False),
+    Column(
+        "geom", Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    ),
     UniqueConstraint("version_id", "code", name="grid_version_code_key"),
     CheckConstraint(f"level IN {GRID_LEVELS!r}", name="grid_level_check"),
 )

@@ -17,8 +17,15 @@ depends_on = None
 
 SRID = 4490
 ZONE_KINDS = (
-    "urban_managed", "town_planned", "rural_construction", "homestead", "agricultural",
-    "farmland", "forest", "construction", "unused",
+    "urban_managed",
+    "town_planned",
+    "rural_construction",
+    "homestead",
+    "agricultural",
+    "farmland",
+    "forest",
+    "construction",
+    "unused",
 )
 GRID_LEVELS = ("district", "town", "community", "compound")
 
@@ -37,8 +44,7 @@ def upgrade() -> None:
         sa.Column("code", sa.Text, nullable=False, unique=True),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("district_code", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.UniqueConstraint("type", "district_code", name="department_type_district_key"),
     )
 
@@ -50,8 +56,7 @@ def upgrade() -> None:
         sa.Column("grid_level", sa.Text),
         sa.Column("title", sa.Text),
         sa.Column("active_version_id", sa.Integer),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.CheckConstraint("family IN ('zones', 'grids')", name="layer_family_check"),
         sa.CheckConstraint(
             f"(family = 'grids') = (grid_level IS NOT NULL) AND "
@@ -63,8 +68,9 @@ def upgrade() -> None:
     op.create_table(
         "layer_version",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("layer_id", sa.Integer, sa.ForeignKey("layer.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "layer_id", sa.Integer, sa.ForeignKey("layer.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("number", sa.Integer, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("source_sha256", sa.Text),
@@ -72,8 +78,7 @@ def upgrade() -> None:
         sa.Column("bbox", Geometry("POLYGON", srid=SRID, spatial_index=False)),
         sa.Column("report", JSONB, nullable=False),
         sa.Column("created_by", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(),
-                  nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.Column("activated_at", sa.DateTime(timezone=True)),
         sa.UniqueConstraint("layer_id", "number", name="layer_version_number_key"),
     )
@@ -84,15 +89,18 @@ def upgrade() -> None:
     op.create_table(
         "zone",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("version_id", sa.Integer,
-                  sa.ForeignKey("layer_version.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("layer_version.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("code", sa.Text),
         sa.Column("name", sa.Text),
         sa.Column("area_m2", sa.Float),
         sa.Column("attributes", JSONB, nullable=False, server_default="{}"),
-        sa.Column("geom", Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False),
-                  nullable=False),
+        sa.Column("geom", Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False),
         sa.CheckConstraint(f"kind IN {ZONE_KINDS!r}", name="zone_kind_check"),
     )
     op.create_index("zone_version_idx", "zone", ["version_id"])
@@ -101,8 +109,12 @@ def upgrade() -> None:
     op.create_table(
         "grid",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("version_id", sa.Integer,
-                  sa.ForeignKey("layer_version.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("layer_version.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("level", sa.Text, nullable=False),
         sa.Column("code", sa.Text, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
@@ -110,8 +122,7 @@ def upgrade() -> None:
         sa.Column("responsible", JSONB, nullable=False, server_default="[]"),
         sa.Column("area_m2", sa.Float),
         sa.Column("attributes", JSONB, nullable=False, server_default="{}"),
-        sa.Column("geom", Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False),
-                  nullable=False),
+        sa.Column("geom", Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False),
         sa.UniqueConstraint("version_id", "code", name="grid_version_code_key"),
         sa.CheckConstraint(f"level IN {GRID_LEVELS!r}", name="grid_level_check"),
     )

@@ -1,0 +1,85 @@
+"""Test fixtures: a real PostGIS for the whole session (the embedded cluster, in a database of
+its own that is dropped at the end, or WEIJIAN_TEST_DATABASE_URL), each test starting from
+empty tables, and the app served by a real uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from weijian.cluster import EmbeddedCluster
+from weijian.database import engine_for, migrate
+from weijian.settings import get_settings
+
+SHARED_DATA = get_settings().shared_data_dir
+TABLES = ("zone", "grid", "layer_version", "layer", "department")
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    external = os.environ.get("WEIJIAN_TEST_DATABASE_URL")
+    if external:
+        migrate(external)
+        yield external
+        return
+    state = EmbeddedCluster(get_settings().home).start()
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
+    admin = dict(host="127.0.0.1", port=state.port, user="weijian", password=state.password,
+                 dbname="postgres", autocommit=True)
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = state.url(name)
+    migrate(url)
+    yield url
+    engine_for(url).dispose()
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = engine_for(database_url)
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(engine):
+    """The API served by uvicorn on 127.0.0.1 in a thread, over real HTTP."""
+    from weijian.api.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert SHARED_DATA.is_dir(), f"third-party test data expected at {SHARED_DATA}"
+    return SHARED_DATA

@@ -1,0 +1,37 @@
+"""One table from the core's exceptions to HTTP status codes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from weijian.errors import (
+    ConflictError,
+    EnvironmentProblem,
+    InputError,
+    NotFoundError,
+    WeijianError,
+)
+
+STATUS = {
+    InputError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    EnvironmentProblem: 503,
+}
+
+
+def status_for(exc: WeijianError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(WeijianError)
+    async def weijian_error(_: Request, exc: WeijianError) -> JSONResponse:
+        return JSONResponse(
+            status_code=status_for(exc),
+            content={"detail": exc.message, "hint": exc.hint, "error": type(exc).__name__},
+        )

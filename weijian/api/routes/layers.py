@@ -1,0 +1,213 @@
+"""Layers, their versions, and imports of uploaded files (the same core as ``weijian import``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from pydantic import BaseModel, Field
+
+from weijian.api.dependencies import EngineDep
+from weijian.errors import InputError
+from weijian.layers import repository
+from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
+from weijian.settings import get_settings
+
+router = APIRouter(prefix="/api/v1", tags=["layers"])
+UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
+
+
+class LayerSummary(BaseModel):
+    name: str
+    family: str
+    grid_level: str | None
+    title: str | None
+    active_version: int | None
+    feature_count: int | None
+    activated_at: datetime | None
+    versions: int
+
+
+class VersionSummary(BaseModel):
+    number: int
+    active: bool
+    source: str
+    feature_count: int
+    created_at: datetime
+    created_by: str | None
+    activated_at: datetime | None
+    seconds: float | None
+
+
+class VersionDetail(BaseModel):
+    number: int
+    active: bool
+    source: str
+    source_sha256: str | None
+    feature_count: int
+    created_at: datetime
+    created_by: str | None
+    activated_at: datetime | None
+    family: str
+    grid_level: str | None
+    report: dict[str, Any]
+
+
+class ImportReport(BaseModel):
+    layer: str
+    family: str
+    version: int | None = Field(description="the new version; null for a dry run")
+    dry_run: bool
+    source: str
+    format: str
+    features: dict[str, int]
+    bbox: list[float]
+    source_crs: dict[str, str]
+    encoding: dict[str, str]
+    fields: list[str]
+    geometry: dict[str, Any]
+    area_km2: float
+    notes: list[str]
+    seconds: dict[str, float]
+    kinds: dict[str, int] | None = None
+    level: str | None = None
+    parents: dict[str, Any] | None = None
+    mapping: dict[str, Any]
+
+
+class Activate(BaseModel):
+    version: int
+
+
+@router.get("/layers", response_model=list[LayerSummary], summary="Layers and active versions")
+def list_layers(engine: EngineDep):
+    with engine.connect() as conn:
+        return repository.list_layers(conn)
+
+
+@router.get("/layers/{name}/versions", response_model=list[VersionSummary])
+def list_versions(name: str, engine: EngineDep):
+    with engine.connect() as conn:
+        return repository.list_versions(conn, name)
+
+
+@router.get("/layers/{name}/versions/{number}", response_model=VersionDetail,
+            summary="One version with its import report")
+def get_version(name: str, number: int, engine: EngineDep):
+    with engine.connect() as conn:
+        return repository.get_version(conn, name, number)
+
+
+@router.get("/layers/{name}/versions/{number}/features",
+            summary="One version's features as GeoJSON (CGCS2000 lon/lat)")
+def version_features(
+    name: str,
+    number: int,
+    engine: EngineDep,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
+    box = None
+    if bbox:
+        try:
+            box = [float(v) for v in bbox.split(",")]
+        except ValueError:
+            box = []
+        if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+            raise InputError(f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat.")
+    with engine.connect() as conn:
+        return repository.version_features(conn, name, number, box, limit, offset)
+
+
+@router.post("/layers/{name}/activate", response_model=VersionDetail,
+             summary="Make a version the active one (e.g. roll back)")
+def activate(name: str, body: Activate, engine: EngineDep):
+    with engine.begin() as conn:
+        repository.activate_number(conn, name, body.version)
+    with engine.connect() as conn:
+        return repository.get_version(conn, name, body.version)
+
+
+def _save_upload(upload: UploadFile, folder: Path) -> Path:
+    original = upload.filename or "upload"
+    suffix = Path(original).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InputError(
+            f"{original}: upload a .zip (shapefile with .shp, .shx, .dbf, .prj), a .gpkg or a "
+            ".geojson file.",
+            hint="a bare .shp cannot be imported without its .dbf and .prj: zip them together",
+        )
+    safe = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", Path(original).name) or f"upload{suffix}"
+    target = folder / safe
+    limit = get_settings().max_upload_mb * 1024 * 1024
+    written = 0
+    with open(target, "wb") as handle:
+        while chunk := upload.file.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                raise InputError(f"{original} is larger than {limit // (1 << 20)} MB.")
+            handle.write(chunk)
+    return target
+
+
+@router.post("/imports/zones", response_model=ImportReport, status_code=201,
+             summary="Import an uploaded zone layer as its new active version")
+def upload_zones(
+    engine: EngineDep,
+    file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
+    layer: Annotated[str, Form()],
+    kind: Annotated[str | None, Form()] = None,
+    code_field: Annotated[str | None, Form()] = None,
+    name_field: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form()] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    member: Annotated[str | None, Form()] = None,
+    dry_run: Annotated[bool, Form()] = False,
+):
+    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
+    try:
+        path = _save_upload(file, folder)
+        return import_zones(engine, ZoneImport(
+            path=path, layer=layer, kind=kind or None, code_field=code_field or None,
+            name_field=name_field or None, crs=crs or None, encoding=encoding or None,
+            member=member or None, dry_run=dry_run, created_by="api",
+            source_name=file.filename,
+        ))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@router.post("/imports/grids", response_model=ImportReport, status_code=201,
+             summary="Import an uploaded grid level as its new active version")
+def upload_grids(
+    engine: EngineDep,
+    file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
+    level: Annotated[str, Form()],
+    code_field: Annotated[str, Form()],
+    name_field: Annotated[str, Form()],
+    parent_field: Annotated[str | None, Form()] = None,
+    responsible_field: Annotated[str | None, Form()] = None,
+    phone_field: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form()] = None,
+    encoding: Annotated[str | None, Form()] = None,
+    member: Annotated[str | None, Form()] = None,
+    dry_run: Annotated[bool, Form()] = False,
+):
+    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
+    try:
+        path = _save_upload(file, folder)
+        return import_grids(engine, GridImport(
+            path=path, level=level, code_field=code_field, name_field=name_field,
+            parent_field=parent_field or None, responsible_field=responsible_field or None,
+            phone_field=phone_field or None, crs=crs or None, encoding=encoding or None,
+            member=member or None, dry_run=dry_run, created_by="api",
+            source_name=file.filename,
+        ))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,172 @@
+"""Text encoding of a shapefile's DBF: from ``--encoding``, the ``.cpg``, the DBF language byte,
+or — with none of them — detected (UTF-8 versus GBK/GB18030), never silently mojibake."""
+
+from __future__ import annotations
+
+import codecs
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from weijian.errors import InputError
+
+# DBF language driver IDs (byte 29 of the header) that name a code page without doubt.
+# 0x57 ("ANSI", the writer's Windows code page) and 0x00 say nothing: we detect.
+LDID_CODEPAGES = {
+    0x01: "cp437",
+    0x02: "cp850",
+    0x03: "cp1252",
+    0x4D: "gbk",  # 936 Chinese (PRC, Singapore)
+    0x4E: "cp949",
+    0x4F: "big5",  # 950 Chinese (Hong Kong, Taiwan)
+    0x7A: "gbk",  # 936 PRC GBK (ESRI)
+    0x7B: "cp932",
+    0xC8: "cp1250",
+    0xC9: "cp1251",
+}
+CPG_ALIASES = {
+    "936": "gbk",
+    "cp936": "gbk",
+    "gbk": "gbk",
+    "gb2312": "gbk",
+    "gb18030": "gb18030",
+    "54936": "gb18030",
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "65001": "utf-8",
+    "950": "big5",
+    "big5": "big5",
+    "1252": "cp1252",
+    "ansi1252": "cp1252",
+    "88591": "latin-1",
+    "iso88591": "latin-1",
+}
+
+
+@dataclass(frozen=True)
+class EncodingChoice:
+    encoding: str  # a Python codec name that GDAL/iconv also knows
+    source: str  # "option" | "cpg" | "ldid" | "detected" | "format"
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"encoding": self.encoding, "source": self.source, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class DbfText:
+    """The bytes of a DBF that hold text: field names and character fields."""
+
+    field_names: list[bytes]
+    values: list[tuple[int, bytes, bytes]]  # (record number, field name, raw value)
+    language_byte: int
+
+
+def normalise_codec(name: str) -> str:
+    key = name.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
+    key = {"utf8": "utf8"}.get(key, key)
+    if key in CPG_ALIASES:
+        return CPG_ALIASES[key]
+    alias = name.strip().lower()
+    if alias in CPG_ALIASES:
+        return CPG_ALIASES[alias]
+    try:
+        return codecs.lookup(name.strip()).name
+    except LookupError as exc:
+        raise InputError(
+            f"unknown text encoding {name!r}.",
+            hint="use one of gbk, gb18030, utf-8, big5",
+        ) from exc
+
+
+def read_dbf_text(path: Path) -> DbfText:
+    data = path.read_bytes()
+    if len(data) < 32:
+        raise InputError(f"{path.name} is not a DBF file (only {len(data)} bytes).")
+    records, header_len, record_len = struct.unpack("<IHH", data[4:12])
+    language_byte = data[29]
+    fields: list[tuple[bytes, bytes, int]] = []
+    pos = 32
+    while pos + 32 <= header_len and data[pos] != 0x0D:
+        name = data[pos : pos + 11].split(b"\x00", 1)[0]
+        ftype = data[pos + 11 : pos + 12]
+        length = data[pos + 16]
+        fields.append((name, ftype, length))
+        pos += 32
+    values: list[tuple[int, bytes, bytes]] = []
+    offsets = []
+    offset = 1  # deletion flag
+    for name, ftype, length in fields:
+        if ftype in (b"C", b"M"):
+            offsets.append((name, offset, length))
+        offset += length
+    for number in range(records):
+        start = header_len + number * record_len
+        record = data[start : start + record_len]
+        if len(record) < record_len:
+            break
+        for name, field_offset, length in offsets:
+            raw = record[field_offset : field_offset + length].rstrip(b" \x00")
+            if raw and not raw.isascii():
+                values.append((number, name, raw))
+    return DbfText(field_names=[f[0] for f in fields], values=values, language_byte=language_byte)
+
+
+def first_failure(text: DbfText, encoding: str) -> str | None:
+    """Where ``encoding`` fails on the DBF text, as a sentence, or None."""
+    for name in text.field_names:
+        try:
+            name.decode(encoding)
+        except UnicodeDecodeError:
+            return f"field name {name!r}"
+    for number, field, raw in text.values:
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            # a multi-byte character cut by the field width is not the codec's fault
+            if exc.start >= len(raw) - 3 and ("end" in exc.reason or "incomplete" in exc.reason):
+                continue
+            return f"record {number + 1}, field {field.decode('latin-1')} ({raw[:24]!r}…)"
+    return None
+
+
+def detect(text: DbfText) -> EncodingChoice:
+    if not text.values and all(n.isascii() for n in text.field_names):
+        return EncodingChoice("utf-8", "detected", "all text is ASCII")
+    if first_failure(text, "utf-8") is None:
+        return EncodingChoice("utf-8", "detected", "every text value is valid UTF-8")
+    if first_failure(text, "gb18030") is None:
+        return EncodingChoice(
+            "gb18030", "detected", "not valid UTF-8; every text value is valid GBK/GB18030"
+        )
+    raise InputError(
+        "the DBF text is neither UTF-8 nor GBK/GB18030, and no .cpg names its encoding.",
+        hint="pass --encoding with the right code page (e.g. big5, cp1252)",
+    )
+
+
+def choose_encoding(dbf: Path, cpg: Path | None, option: str | None) -> EncodingChoice:
+    """The encoding to read ``dbf`` with, checked against its bytes."""
+    text = read_dbf_text(dbf)
+    if option:
+        choice = EncodingChoice(normalise_codec(option), "option", f"--encoding {option}")
+    elif cpg is not None and cpg.exists() and cpg.read_text("latin-1").strip():
+        declared = cpg.read_text("latin-1").strip()
+        choice = EncodingChoice(normalise_codec(declared), "cpg", f".cpg says {declared!r}")
+    elif text.language_byte in LDID_CODEPAGES:
+        choice = EncodingChoice(
+            LDID_CODEPAGES[text.language_byte],
+            "ldid",
+            f"DBF language byte 0x{text.language_byte:02X}",
+        )
+    else:
+        return detect(text)
+    failure = first_failure(text, choice.encoding)
+    if failure:
+        other = "utf-8" if choice.encoding != "utf-8" else "gbk"
+        raise InputError(
+            f"the DBF text is not valid {choice.encoding} ({choice.detail}): {failure}.",
+            hint=f"pass the right --encoding (e.g. --encoding {other})"
+            + (", or leave --encoding out to detect it" if choice.source == "option" else ""),
+        )
+    return choice

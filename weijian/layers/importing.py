@@ -1,0 +1,465 @@
+"""Versioned import of zone and grid layers — the one core behind ``weijian import`` and the
+upload endpoint.
+
+read (shapefile / zip / GeoPackage / GeoJSON, encoding chosen and checked) → check fields →
+CRS (option, .prj, file, or coordinates that leave no doubt) → polygons only, repaired →
+CGCS2000 → binary COPY of EWKB into a new version → activate, all in one transaction:
+a failed import leaves the active version untouched; a dry run writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine
+
+from weijian.errors import ConflictError, InputError
+from weijian.gis import crs as crs_mod
+from weijian.gis.encoding import EncodingChoice, choose_encoding
+from weijian.gis.geometry import normalise_polygons
+from weijian.gis.readers import OpenedSource, open_source, read_features
+from weijian.layers import repository
+from weijian.layers.landuse import kinds_for_codes
+from weijian.layers.schema import GRID_LEVELS, STORAGE_SRID, ZONE_KINDS
+
+IMPORT_KINDS = ZONE_KINDS[:-1]  # "unused" only arrives through land-use codes
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,63}$")
+_SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
+
+
+@dataclass
+class ZoneImport:
+    path: Path
+    layer: str
+    kind: str | None = None
+    code_field: str | None = None
+    name_field: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    member: str | None = None
+    dry_run: bool = False
+    created_by: str | None = None
+    source_name: str | None = None  # what to call the source in the report (uploads)
+
+
+@dataclass
+class GridImport:
+    path: Path
+    level: str
+    code_field: str
+    name_field: str
+    parent_field: str | None = None
+    responsible_field: str | None = None
+    phone_field: str | None = None
+    crs: str | None = None
+    encoding: str | None = None
+    member: str | None = None
+    dry_run: bool = False
+    created_by: str | None = None
+    source_name: str | None = None
+
+
+@dataclass
+class Prepared:
+    """A file read, checked and converted to storage coordinates, not yet written."""
+
+    source: OpenedSource
+    encoding: EncodingChoice
+    source_crs: crs_mod.SourceCRS
+    geoms: np.ndarray  # MultiPolygons in EPSG:4490
+    attributes: pd.DataFrame  # rows of the kept features
+    fields: list[str]
+    area_m2: np.ndarray
+    report: dict
+
+
+def _check_fields(fields: list[str], wanted: dict[str, str | None], display: str) -> None:
+    for option, name in wanted.items():
+        if name and name not in fields:
+            close = [f for f in fields if f.lower() == name.lower()]
+            hint = f"did you mean {close[0]}?" if close else f"its fields: {', '.join(fields)}"
+            raise InputError(f"{display} has no field {name!r} (given as {option}).", hint=hint)
+
+
+def _file_crs(
+    source: OpenedSource,
+    features_crs: str | None,
+    geoms: np.ndarray,
+    option: str | None,
+    notes: list[str],
+) -> crs_mod.SourceCRS:
+    if option:
+        return crs_mod.parse_crs_option(option)
+    if source.prj is not None:
+        return crs_mod.crs_from_prj(source.prj.read_text("latin-1"))
+    if source.driver != "ESRI Shapefile" and features_crs:
+        if source.driver == "GeoJSON":
+            head = source.path.read_bytes()[:4096]
+            if b'"crs"' not in head:
+                notes.append(
+                    "GeoJSON without a crs member is WGS84 lon/lat (RFC 7946); data downloaded "
+                    "from a Chinese web map is GCJ-02 or BD-09: import it with --crs gcj02/bd09"
+                )
+            if b'"adcode"' in head and b'"centroid"' in head:
+                notes.append(
+                    "this looks like an Aliyun DataV GeoAtlas download, which is in GCJ-02 — "
+                    "if so, import again with --crs gcj02"
+                )
+        return crs_mod.from_pyproj(pyproj.CRS.from_user_input(features_crs), "file")
+    present = geoms[~shapely.is_missing(geoms)]
+    guessed = crs_mod.guess_crs(tuple(shapely.total_bounds(present)))
+    if guessed is None:
+        raise InputError(
+            f"{source.display} has no .prj and no --crs was given, and its coordinates "
+            "do not say which system they are in.",
+            hint="pass --crs, e.g. --crs EPSG:4551 (CGCS2000 Gauss-Krüger CM 126E), "
+            "--crs EPSG:4530 (the same with zone prefix 42), --crs cgcs2000, --crs gcj02",
+        )
+    return guessed
+
+
+def _clean_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text_value = str(value).strip()
+    return text_value or None
+
+
+def _attributes_json(frame: pd.DataFrame) -> list[dict]:
+    if frame.shape[1] == 0:
+        return [{} for _ in range(len(frame))]
+    return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def prepare(
+    path: Path,
+    source: OpenedSource,
+    *,
+    crs: str | None,
+    encoding: str | None,
+    wanted_fields: dict[str, str | None],
+) -> Prepared:
+    started = time.perf_counter()
+    notes = list(source.notes)
+    if source.driver == "ESRI Shapefile":
+        assert source.dbf is not None
+        choice = choose_encoding(source.dbf, source.cpg, encoding)
+    else:
+        choice = EncodingChoice("utf-8", "format", f"{source.driver} text is UTF-8 by definition")
+        if encoding:
+            notes.append(f"--encoding {encoding} ignored: {source.driver} text is always UTF-8")
+    features = read_features(source, choice.encoding)
+    _check_fields(features.fields, wanted_fields, source.display)
+    source_crs = _file_crs(source, features.file_crs, features.geometries, crs, notes)
+    if source_crs.note:
+        notes.append(source_crs.note)
+    read_seconds = time.perf_counter() - started
+
+    geoms, keep, repair = normalise_polygons(features.geometries, source.display)
+    if not len(geoms):
+        raise InputError(
+            f"{source.display}: none of its {repair.features} features has a usable polygon "
+            f"({repair.dropped_null} without geometry, {repair.dropped_empty} empty, "
+            f"{repair.dropped_collapsed} collapsed).",
+            hint="export the layer again from its source",
+        )
+    geoms = crs_mod.to_storage(geoms, source_crs)
+    broken = ~shapely.is_valid(geoms)
+    if broken.any():  # reprojection can bend a ring onto itself; repair again in storage
+        fixed, _, again = normalise_polygons(geoms[broken], source.display)
+        if len(fixed) == broken.sum():
+            geoms[broken] = fixed
+            repair.repaired += again.repaired
+    bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
+    crs_mod.check_in_china(bounds, source_crs)
+    area = shapely.area(crs_mod.to_metric(geoms))
+    attributes = features.attributes.loc[keep].reset_index(drop=True)
+    report = {
+        "source": path.name if path.suffix.lower() != ".zip" else source.display,
+        "format": source.driver,
+        "sha256": source.sha256,
+        "features": {"read": repair.features, "imported": len(geoms)},
+        "bbox": [round(v, 7) for v in bounds],
+        "source_crs": source_crs.as_dict(),
+        "encoding": choice.as_dict(),
+        "fields": features.fields,
+        "geometry": repair.as_dict(),
+        "area_km2": round(float(area.sum()) / 1e6, 4),
+        "notes": notes,
+        "seconds": {"read": round(read_seconds, 3)},
+    }
+    return Prepared(source, choice, source_crs, geoms, attributes, features.fields, area, report)
+
+
+def _ewkb(geoms: np.ndarray) -> list[bytes]:
+    return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True))
+
+
+def _finish(report: dict, started: float, phase_started: float) -> None:
+    report["seconds"]["prepare"] = round(phase_started - started, 3)
+    report["seconds"]["total"] = round(time.perf_counter() - started, 3)
+
+
+def check_layer_name(name: str) -> None:
+    if not _LAYER_NAME.match(name or ""):
+        raise InputError(
+            f"layer name {name!r} is not usable.",
+            hint="use 1–63 letters, digits, _ or - (Chinese characters allowed), e.g. landuse",
+        )
+
+
+def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
+    """Import a zone layer; returns the report (stored with the version unless a dry run)."""
+    started = time.perf_counter()
+    check_layer_name(request.layer)
+    if bool(request.kind) == bool(request.code_field):
+        raise InputError(
+            "give exactly one of --kind (one kind for the whole layer) and --code-field "
+            "(a GB/T 21010 land-use code field such as DLBM).",
+            hint="e.g. --kind urban_managed, or --code-field DLBM",
+        )
+    if request.kind and request.kind not in IMPORT_KINDS:
+        raise InputError(
+            f"unknown zone kind {request.kind!r}.", hint=f"one of: {', '.join(IMPORT_KINDS)}"
+        )
+    with open_source(request.path, request.member) as source:
+        prepared = prepare(
+            request.path,
+            source,
+            crs=request.crs,
+            encoding=request.encoding,
+            wanted_fields={"--code-field": request.code_field, "--name-field": request.name_field},
+        )
+    attributes = prepared.attributes
+    if request.code_field:
+        codes = [_clean_text(v) for v in attributes[request.code_field]]
+        kinds = kinds_for_codes(codes, request.code_field)
+    else:
+        codes = [None] * len(attributes)
+        kinds = [request.kind] * len(attributes)
+    names = (
+        [_clean_text(v) for v in attributes[request.name_field]]
+        if request.name_field
+        else [None] * len(attributes)
+    )
+    report = prepared.report
+    if request.source_name:
+        report["source"] = request.source_name
+    report.update(
+        layer=request.layer,
+        family="zones",
+        dry_run=request.dry_run,
+        mapping={
+            "kind": request.kind,
+            "code_field": request.code_field,
+            "name_field": request.name_field,
+        },
+        kinds=dict(sorted(pd.Series(kinds).value_counts().to_dict().items())),
+    )
+    phase = time.perf_counter()
+    if request.dry_run or engine is None:
+        report["version"] = None
+        _finish(report, started, phase)
+        return report
+
+    rows_json = _attributes_json(attributes)
+    ewkb = _ewkb(prepared.geoms)
+    with engine.begin() as conn:
+        layer_id = repository.lock_layer(conn, request.layer, "zones", None, None)
+        version_id, number = repository.create_version(
+            conn,
+            layer_id,
+            source=report["source"],
+            sha256=report["sha256"],
+            feature_count=len(ewkb),
+            bbox=report["bbox"],
+            report=report,
+            created_by=request.created_by,
+        )
+        report["version"] = number
+        rows = (
+            (
+                version_id,
+                kinds[i],
+                codes[i],
+                names[i],
+                float(prepared.area_m2[i]),
+                Jsonb(rows_json[i]),
+                ewkb[i],
+            )
+            for i in range(len(ewkb))
+        )
+        load_started = time.perf_counter()
+        repository.copy_zones(conn, rows)
+        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
+        repository.activate(conn, layer_id, version_id)
+        _finish(report, started, phase)
+        repository.update_report(conn, version_id, report)
+    return report
+
+
+def _people(names: object, phones: object) -> list[dict]:
+    name_list = [n for n in _SPLIT_PEOPLE.split(_clean_text(names) or "") if n]
+    phone_list = [p for p in _SPLIT_PEOPLE.split(_clean_text(phones) or "") if p]
+    people = []
+    for i in range(max(len(name_list), len(phone_list))):
+        people.append(
+            {
+                "name": name_list[i] if i < len(name_list) else None,
+                "phone": phone_list[i] if i < len(phone_list) else None,
+            }
+        )
+    return people
+
+
+def import_grids(engine: Engine | None, request: GridImport) -> dict:
+    """Import one grid level; parents come from ``parent_field`` or, without it, from the
+    active version of the level above (the one whose area holds a point of the grid)."""
+    started = time.perf_counter()
+    if request.level not in GRID_LEVELS:
+        raise InputError(
+            f"unknown grid level {request.level!r}.", hint=f"one of: {', '.join(GRID_LEVELS)}"
+        )
+    upper = repository.parent_level(request.level)
+    layer_name = repository.grid_layer_name(request.level)
+    parent_version = None
+    if upper and engine is not None:
+        with engine.connect() as conn:
+            parent_version = repository.active_version(conn, repository.grid_layer_name(upper))
+        if parent_version is None and not request.parent_field:
+            raise ConflictError(
+                f"the {upper} level has not been imported, so the {request.level} grids' "
+                "parents cannot be derived.",
+                hint=f"import the {upper} level first, or give --parent-field",
+            )
+    with open_source(request.path, request.member) as source:
+        prepared = prepare(
+            request.path,
+            source,
+            crs=request.crs,
+            encoding=request.encoding,
+            wanted_fields={
+                "--code-field": request.code_field,
+                "--name-field": request.name_field,
+                "--parent-field": request.parent_field,
+                "--responsible-field": request.responsible_field,
+                "--phone-field": request.phone_field,
+            },
+        )
+    attributes = prepared.attributes
+    codes = [_clean_text(v) for v in attributes[request.code_field]]
+    names = [_clean_text(v) for v in attributes[request.name_field]]
+    missing = [i + 1 for i, (c, n) in enumerate(zip(codes, names, strict=True)) if not c or not n]
+    if missing:
+        raise InputError(
+            f"{len(missing)} grids have no code or no name (rows {missing[:10]}).",
+            hint=f"fill {request.code_field} and {request.name_field} for every grid",
+        )
+    duplicates = pd.Series(codes)[pd.Series(codes).duplicated()].unique().tolist()
+    if duplicates:
+        raise InputError(
+            f"grid codes appear more than once: {', '.join(map(str, duplicates[:10]))}.",
+            hint=f"every grid needs its own {request.code_field}",
+        )
+    parents = (
+        [_clean_text(v) for v in attributes[request.parent_field]]
+        if request.parent_field
+        else [None] * len(codes)
+    )
+    people = [
+        _people(
+            attributes[request.responsible_field].iloc[i] if request.responsible_field else None,
+            attributes[request.phone_field].iloc[i] if request.phone_field else None,
+        )
+        for i in range(len(codes))
+    ]
+    report = prepared.report
+    if request.source_name:
+        report["source"] = request.source_name
+    report.update(
+        layer=layer_name,
+        family="grids",
+        level=request.level,
+        dry_run=request.dry_run,
+        mapping={
+            "code_field": request.code_field,
+            "name_field": request.name_field,
+            "parent_field": request.parent_field,
+            "responsible_field": request.responsible_field,
+            "phone_field": request.phone_field,
+        },
+    )
+    phase = time.perf_counter()
+    if request.dry_run or engine is None:
+        report["version"] = None
+        _finish(report, started, phase)
+        return report
+
+    rows_json = _attributes_json(attributes)
+    ewkb = _ewkb(prepared.geoms)
+    with engine.begin() as conn:
+        layer_id = repository.lock_layer(
+            conn, layer_name, "grids", request.level, repository.GRID_TITLES[request.level]
+        )
+        version_id, number = repository.create_version(
+            conn,
+            layer_id,
+            source=report["source"],
+            sha256=report["sha256"],
+            feature_count=len(ewkb),
+            bbox=report["bbox"],
+            report=report,
+            created_by=request.created_by,
+        )
+        report["version"] = number
+        rows = (
+            (
+                version_id,
+                request.level,
+                codes[i],
+                names[i],
+                parents[i],
+                Jsonb(people[i]),
+                float(prepared.area_m2[i]),
+                Jsonb(rows_json[i]),
+                ewkb[i],
+            )
+            for i in range(len(ewkb))
+        )
+        load_started = time.perf_counter()
+        repository.copy_grids(conn, rows)
+        parent_report: dict = {"level": upper}
+        if upper and parent_version is not None:
+            parent_report["parent_version"] = parent_version["number"]
+            if request.parent_field:
+                unknown = repository.unknown_parent_codes(conn, version_id, parent_version["id"])
+                parent_report["from_field"] = request.parent_field
+                parent_report["unknown_codes"] = unknown[:50]
+            else:
+                parent_report["derived_spatially"] = repository.derive_parents(
+                    conn, version_id, parent_version["id"]
+                )
+        if upper:
+            parent_report["without_parent"] = repository.count_without_parent(conn, version_id)
+            report["parents"] = parent_report
+            if parent_report["without_parent"]:
+                report["notes"].append(
+                    f"{parent_report['without_parent']} grids have no parent in the {upper} level"
+                )
+        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
+        repository.activate(conn, layer_id, version_id)
+        _finish(report, started, phase)
+        repository.update_report(conn, version_id, report)
+    return report
