@@ -95,17 +95,21 @@ def parse_crs_option(text: str) -> SourceCRS:
     if key in ALIASES:
         return from_pyproj(pyproj.CRS.from_epsg(ALIASES[key]), "option")
     match = re.fullmatch(r"(?:epsg:)?(\d{4,6})", key)
+    is_definition = value.startswith("+proj") or re.match(
+        r"^(PROJCS|GEOGCS|PROJCRS|GEOGCRS|GEODCRS|BOUNDCRS|COMPOUNDCRS)\[", value
+    )
     try:
-        crs = (
-            pyproj.CRS.from_epsg(int(match.group(1)))
-            if match
-            else pyproj.CRS.from_user_input(value)
+        if not (match or is_definition):
+            raise pyproj.exceptions.CRSError(value)
+        crs = pyproj.CRS.from_epsg(int(match.group(1))) if match else pyproj.CRS.from_user_input(
+            value
         )
     except pyproj.exceptions.CRSError as exc:
         raise InputError(
             f"unknown coordinate system {text!r}.",
-            hint="use wgs84, cgcs2000, gcj02, bd09 or EPSG:n — e.g. EPSG:4551 for CGCS2000 "
-            "Gauss-Krüger CM 126E, EPSG:4530 for the same with the zone prefix 42",
+            hint="use wgs84, cgcs2000, gcj02, bd09, EPSG:n (e.g. EPSG:4551 for CGCS2000 "
+            "Gauss-Krüger CM 126E, EPSG:4530 for the same with the zone prefix 42), "
+            "a PROJ string (+proj=…) or WKT",
         ) from exc
     return from_pyproj(crs, "option")
 

@@ -1,0 +1,225 @@
+"""Bad input: a clear message, a non-zero exit (CLI) or a 4xx (API), and the active version
+untouched."""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from tests import catalogue
+from weijian.cli import app
+from weijian.settings import get_settings
+
+
+@pytest.fixture
+def cli(database_url, engine, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    yield run
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def good_shapefile(tmp_path):
+    return catalogue.write_shapefile(catalogue.parcels(), tmp_path / "good", "landuse")
+
+
+def active_version(engine, layer="landuse"):
+    with engine.connect() as conn:
+        return conn.execute(
+            text("SELECT v.number FROM layer l JOIN layer_version v ON v.id = l.active_version_id"
+                 " WHERE l.name = :n"), {"n": layer}
+        ).scalar()
+
+
+def zone_count(engine):
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM active_zone")).scalar()
+
+
+def _no_prj(tmp_path):
+    # 6-digit Gauss-Krüger eastings say nothing of their zone
+    return catalogue.write_shapefile(catalogue.parcels(), tmp_path / "bad", "landuse", prj=False)
+
+
+def _no_dbf(tmp_path):
+    shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "bad", "landuse")
+    (tmp_path / "bad" / "landuse.dbf").unlink()
+    return shp
+
+
+def _points(tmp_path):
+    import geopandas as gpd
+
+    frame = catalogue.parcels()
+    points = gpd.GeoDataFrame(frame.drop(columns="geometry"),
+                              geometry=frame.geometry.centroid, crs=frame.crs)
+    return catalogue.write_shapefile(points, tmp_path / "bad", "landuse")
+
+
+def _empty_file(tmp_path):
+    path = tmp_path / "bad" / "landuse.geojson"
+    path.parent.mkdir()
+    path.write_bytes(b"")
+    return path
+
+
+def _empty_collection(tmp_path):
+    path = tmp_path / "bad" / "landuse.geojson"
+    path.parent.mkdir()
+    path.write_text('{"type": "FeatureCollection", "features": []}')
+    return path
+
+
+def _corrupt_zip(tmp_path):
+    shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "src", "landuse")
+    archive = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "landuse.zip")
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    return archive
+
+
+def _gbk_as_utf8(tmp_path):
+    return catalogue.write_shapefile(catalogue.parcels(), tmp_path / "bad", "landuse", cpg="UTF-8")
+
+
+BAD_INPUTS = {
+    "no-prj-no-crs": (_no_prj, [], "no .prj and no --crs"),
+    "shp-without-dbf": (_no_dbf, [], "has no landuse.dbf"),
+    "point-layer": (_points, [], "6 Point and 0 polygons"),
+    "empty-file": (_empty_file, [], "is empty (0 bytes)"),
+    "no-features": (_empty_collection, [], "holds no features"),
+    "corrupt-zip": (_corrupt_zip, [], "not a readable zip"),
+    "unknown-field": (lambda p: catalogue.write_shapefile(
+        catalogue.parcels(), p / "bad", "landuse"), ["--name-field", "MINGCHENG"],
+        "no field 'MINGCHENG'"),
+    "encoding-fails": (_gbk_as_utf8, [], "not valid utf-8"),
+    "wrong-encoding-option": (lambda p: catalogue.write_shapefile(
+        catalogue.parcels(), p / "bad", "landuse", cpg=False), ["--encoding", "utf-8"],
+        "not valid utf-8"),
+    "not-land-use-codes": (lambda p: catalogue.write_shapefile(
+        catalogue.parcels(), p / "bad", "landuse"), ["--code-field", "QSDWMC"],
+        "not GB/T 21010"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_cli_refuses_and_keeps_the_active_version(cli, engine, tmp_path, good_shapefile, case):
+    first = cli("import", "zones", good_shapefile, "--layer", "landuse", "--code-field", "DLBM")
+    assert first.exit_code == 0, first.output
+    assert active_version(engine) == 1
+
+    make, extra, message = BAD_INPUTS[case]
+    bad = make(tmp_path)
+    args = ["import", "zones", bad, "--layer", "landuse"]
+    if "--code-field" not in extra:
+        args += ["--code-field", "DLBM"]
+    result = cli(*args, *extra)
+    assert result.exit_code != 0
+    assert message in result.output.replace("\n", " "), result.output
+    assert "hint:" in result.output or "error:" in result.output
+    assert active_version(engine) == 1
+    assert zone_count(engine) == 6
+
+
+def test_cli_point_file_of_third_party_data_refused(cli, shared_data):
+    """mapshaper's one-point file with an out-of-range coordinate: refused, clearly."""
+    result = cli("import", "zones", shared_data / "dbf_encoding" / "ldid_chinese.shp",
+                 "--layer", "x", "--kind", "forest")
+    assert result.exit_code == 2
+    assert "1 Point and 0 polygons" in result.output
+
+
+def test_cli_kind_and_code_field_exclusive(cli, good_shapefile):
+    result = cli("import", "zones", good_shapefile, "--layer", "landuse")
+    assert result.exit_code == 2 and "exactly one of --kind" in result.output
+
+
+def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_shapefile,
+                                                   server):
+    assert cli("import", "zones", good_shapefile, "--layer", "landuse",
+               "--code-field", "DLBM").exit_code == 0
+    smaller = catalogue.write_shapefile(catalogue.parcels().iloc[:4], tmp_path / "v2", "landuse")
+    assert cli("import", "zones", smaller, "--layer", "landuse",
+               "--code-field", "DLBM").exit_code == 0
+    assert active_version(engine) == 2 and zone_count(engine) == 4
+
+    bad = _points(tmp_path / "v3")
+    assert cli("import", "zones", bad, "--layer", "landuse", "--code-field", "DLBM").exit_code
+    assert active_version(engine) == 2 and zone_count(engine) == 4
+
+    versions = httpx.get(f"{server}/api/v1/layers/landuse/versions").json()
+    assert [(v["number"], v["active"], v["feature_count"]) for v in versions] == [
+        (1, False, 6), (2, True, 4)
+    ]
+    old = httpx.get(f"{server}/api/v1/layers/landuse/versions/1/features").json()
+    assert old["version"] == 1 and len(old["features"]) == 6
+    assert old["features"][1]["properties"]["name"] is None  # no --name-field given
+    assert old["features"][1]["properties"]["attributes"]["DLMC"] == "农村宅基地"
+    detail = httpx.get(f"{server}/api/v1/layers/landuse/versions/1").json()
+    assert detail["report"]["features"]["imported"] == 6
+    assert detail["report"]["encoding"]["encoding"] == "gbk"
+
+    # roll back to version 1, through the CLI
+    assert cli("layers", "activate", "landuse", "1").exit_code == 0
+    assert active_version(engine) == 1 and zone_count(engine) == 6
+
+
+def _upload(server, path, **fields):
+    with open(path, "rb") as handle:
+        return httpx.post(f"{server}/api/v1/imports/zones",
+                          files={"file": (path.name, handle)}, data=fields, timeout=60)
+
+
+def test_api_upload_zip(server, engine, tmp_path):
+    shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "src", "地类图斑")
+    archive = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "地类图斑.zip",
+                                folder_name="三调")
+    response = _upload(server, archive, layer="landuse", code_field="DLBM", name_field="DLMC")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["version"] == 1 and body["features"]["imported"] == 6
+    assert body["source"] == "地类图斑.zip"
+    layers = httpx.get(f"{server}/api/v1/layers").json()
+    assert layers[0]["name"] == "landuse" and layers[0]["active_version"] == 1
+    health = httpx.get(f"{server}/api/v1/health").json()
+    assert health["status"] == "ok" and health["layers"] == 1
+
+
+@pytest.mark.parametrize("case", ["corrupt-zip", "point-layer", "unknown-field", "bare-shp"])
+def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case):
+    archive = catalogue.zip_gbk(catalogue.shapefile_parts(good_shapefile), tmp_path / "ok.zip")
+    assert _upload(server, archive, layer="landuse", code_field="DLBM").status_code == 201
+    fields = {"layer": "landuse", "code_field": "DLBM"}
+    if case == "corrupt-zip":
+        upload = _corrupt_zip(tmp_path / "c")
+    elif case == "point-layer":
+        shp = _points(tmp_path / "p")
+        upload = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "points.zip")
+    elif case == "unknown-field":
+        upload = archive
+        fields["name_field"] = "NO_SUCH"
+    else:
+        upload = tmp_path / "landuse.shp"
+        shutil.copy(good_shapefile, upload)
+    response = _upload(server, upload, **fields)
+    assert 400 <= response.status_code < 500, response.text
+    body = response.json()
+    assert body["detail"]
+    assert active_version(engine) == 1 and zone_count(engine) == 6
+
+
+def test_api_unknown_layer_and_version_are_404(server, engine):
+    assert httpx.get(f"{server}/api/v1/layers/nope/versions").status_code == 404
+    assert httpx.get(f"{server}/api/v1/layers/nope/versions/3").status_code == 404
+    bad_bbox = httpx.get(f"{server}/api/v1/layers/nope/versions/1/features?bbox=1,2")
+    assert bad_bbox.status_code == 422
