@@ -34,16 +34,23 @@ def parcels(epsg: int = GK_PLAIN) -> gpd.GeoDataFrame:
     cells = [square(x0 + i * unit, y0, unit) for i in range(6)]
     holed = shapely.Polygon(
         cells[1].exterior.coords,
-        [shapely.box(x0 + 1.25 * unit, y0 + 0.25 * unit, x0 + 1.75 * unit, y0 + 0.75 * unit)
-         .exterior.coords],
+        [
+            shapely.box(
+                x0 + 1.25 * unit, y0 + 0.25 * unit, x0 + 1.75 * unit, y0 + 0.75 * unit
+            ).exterior.coords
+        ],
     )
-    bowtie = shapely.Polygon([
-        (x0 + 2 * unit, y0), (x0 + 3 * unit, y0 + unit), (x0 + 3 * unit, y0),
-        (x0 + 2 * unit, y0 + unit),
-    ])
-    multipart = shapely.MultiPolygon([
-        square(x0 + 3 * unit, y0, unit / 2), square(x0 + 3.5 * unit, y0 + unit / 2, unit / 2)
-    ])
+    bowtie = shapely.Polygon(
+        [
+            (x0 + 2 * unit, y0),
+            (x0 + 3 * unit, y0 + unit),
+            (x0 + 3 * unit, y0),
+            (x0 + 2 * unit, y0 + unit),
+        ]
+    )
+    multipart = shapely.MultiPolygon(
+        [square(x0 + 3 * unit, y0, unit / 2), square(x0 + 3.5 * unit, y0 + unit / 2, unit / 2)]
+    )
     return gpd.GeoDataFrame(
         {
             "BSM": [1, 2, 3, 4, 5, 6],
@@ -56,9 +63,16 @@ def parcels(epsg: int = GK_PLAIN) -> gpd.GeoDataFrame:
     )
 
 
-def grid_squares(level: str, codes: list[str], names: list[str], epsg: int = GK_PLAIN,
-                 size: float = 1000.0, columns: int | None = None,
-                 x_offset: float = 0.0, y_offset: float = 0.0) -> gpd.GeoDataFrame:
+def grid_squares(
+    level: str,
+    codes: list[str],
+    names: list[str],
+    epsg: int = GK_PLAIN,
+    size: float = 1000.0,
+    columns: int | None = None,
+    x_offset: float = 0.0,
+    y_offset: float = 0.0,
+) -> gpd.GeoDataFrame:
     x0, y0 = origin_in(epsg)
     columns = columns or len(codes)
     geoms = [
@@ -66,15 +80,27 @@ def grid_squares(level: str, codes: list[str], names: list[str], epsg: int = GK_
         for i in range(len(codes))
     ]
     return gpd.GeoDataFrame(
-        {"DM": codes, "MC": names, "FZR": ["张伟、李娜"] * len(codes),
-         "LXDH": ["13904391234、13904395678"] * len(codes)},
-        geometry=geoms, crs=f"EPSG:{epsg}",
+        {
+            "DM": codes,
+            "MC": names,
+            "FZR": ["张伟、李娜"] * len(codes),
+            "LXDH": ["13904391234、13904395678"] * len(codes),
+        },
+        geometry=geoms,
+        crs=f"EPSG:{epsg}",
     )
 
 
-def write_shapefile(frame: gpd.GeoDataFrame, folder: Path, stem: str, *, encoding: str = "GBK",
-                    cpg: str | None | bool = True, language_byte: int | None = None,
-                    prj: bool = True) -> Path:
+def write_shapefile(
+    frame: gpd.GeoDataFrame,
+    folder: Path,
+    stem: str,
+    *,
+    encoding: str = "GBK",
+    cpg: str | bool | None = True,
+    language_byte: int | None = None,
+    prj: bool = True,
+) -> Path:
     """Write a shapefile as a city's desktop GIS would: ``cpg=True`` keeps GDAL's .cpg,
     ``False`` removes it, a string replaces its text; ``language_byte`` patches the DBF."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +124,7 @@ def write_shapefile(frame: gpd.GeoDataFrame, folder: Path, stem: str, *, encodin
 class GbkZipInfo(zipfile.ZipInfo):
     """Member names stored in GBK without the UTF-8 flag (zipfile would write UTF-8)."""
 
-    def _encodeFilenameFlags(self):  # noqa: N802 — overrides zipfile's private hook
+    def _encodeFilenameFlags(self):
         return self.filename.encode("gbk"), self.flag_bits & ~0x800
 
 

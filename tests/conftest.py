@@ -33,8 +33,14 @@ def database_url():
         return
     state = EmbeddedCluster(get_settings().home).start()
     name = f"weijian_test_{uuid.uuid4().hex[:8]}"
-    admin = dict(host="127.0.0.1", port=state.port, user="weijian", password=state.password,
-                 dbname="postgres", autocommit=True)
+    admin = dict(
+        host="127.0.0.1",
+        port=state.port,
+        user="weijian",
+        password=state.password,
+        dbname="postgres",
+        autocommit=True,
+    )
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = state.url(name)

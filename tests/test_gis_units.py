@@ -13,12 +13,26 @@ from weijian.layers.landuse import kind_for_code, kinds_for_codes
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
-        ("0101", "farmland"), ("0103K", "farmland"), ("0201", "agricultural"),
-        ("0301", "forest"), ("0307", "forest"), ("0401", "agricultural"), ("0404", "unused"),
-        ("0701", "construction"), ("0702", "homestead"), ("1006", "agricultural"),
-        ("1101", "unused"), ("1104", "agricultural"), ("1202", "agricultural"),
-        ("05H1", None), ("011", "farmland"), ("072", "homestead"), ("203", "rural_construction"),
-        (702.0, None), ("abc", None), (None, None),
+        ("0101", "farmland"),
+        ("0103K", "farmland"),
+        ("0201", "agricultural"),
+        ("0301", "forest"),
+        ("0307", "forest"),
+        ("0401", "agricultural"),
+        ("0404", "unused"),
+        ("0701", "construction"),
+        ("0702", "homestead"),
+        ("1006", "agricultural"),
+        ("1101", "unused"),
+        ("1104", "agricultural"),
+        ("1202", "agricultural"),
+        ("05H1", None),
+        ("011", "farmland"),
+        ("072", "homestead"),
+        ("203", "rural_construction"),
+        (702.0, None),
+        ("abc", None),
+        (None, None),
     ],
 )
 def test_land_use_codes(code, kind):
@@ -52,8 +66,12 @@ def test_explicit_encoding_checked(shared_data):
 @pytest.mark.parametrize(
     ("option", "label"),
     [
-        ("wgs84", "EPSG:4326"), ("CGCS2000", "EPSG:4490"), ("EPSG:4551", "EPSG:4551"),
-        ("4530", "EPSG:4530"), ("gcj02", "GCJ-02"), ("bd09", "BD-09"),
+        ("wgs84", "EPSG:4326"),
+        ("CGCS2000", "EPSG:4490"),
+        ("EPSG:4551", "EPSG:4551"),
+        ("4530", "EPSG:4530"),
+        ("gcj02", "GCJ-02"),
+        ("bd09", "BD-09"),
         ("EPSG:2387", "EPSG:2387"),
     ],
 )

@@ -13,10 +13,16 @@ from weijian.layers.importing import GridImport, import_grids
 
 def grids(engine, level):
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            text("SELECT code, name, parent_code, responsible, area_m2 FROM active_grid "
-                 "WHERE level = :level ORDER BY code"), {"level": level}
-        ).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT code, name, parent_code, responsible, area_m2 FROM active_grid "
+                    "WHERE level = :level ORDER BY code"
+                ),
+                {"level": level},
+            ).mappings()
+        ]
 
 
 def write(tmp_path, frame, stem, **kwargs):
@@ -25,12 +31,17 @@ def write(tmp_path, frame, stem, **kwargs):
 
 def test_four_levels_with_derived_and_given_parents(engine, tmp_path):
     district = catalogue.grid_squares("district", ["220602"], ["浑江区"], size=4000)
-    towns = catalogue.grid_squares("town", ["220602001", "220602002"], ["新建街道", "红旗街道"],
-                                   size=2000, y_offset=1000)
+    towns = catalogue.grid_squares(
+        "town", ["220602001", "220602002"], ["新建街道", "红旗街道"], size=2000, y_offset=1000
+    )
     towns["SJDM"] = ["220602", "220602"]
     communities = catalogue.grid_squares(
-        "community", ["220602001001", "220602001002", "220602002001"],
-        ["东山社区", "和平社区", "新华社区"], size=500, y_offset=1200, x_offset=100,
+        "community",
+        ["220602001001", "220602001002", "220602002001"],
+        ["东山社区", "和平社区", "新华社区"],
+        size=500,
+        y_offset=1200,
+        x_offset=100,
         columns=3,
     )
     communities = communities.iloc[[0, 1]]
@@ -46,31 +57,44 @@ def test_four_levels_with_derived_and_given_parents(engine, tmp_path):
     communities = gpd.GeoDataFrame(
         gpd.pd.concat([communities, third], ignore_index=True), crs="EPSG:4551"
     )
-    compounds = catalogue.grid_squares("compound", ["220602001001001"], ["江山花园"], size=100,
-                                       x_offset=150, y_offset=1250)
+    compounds = catalogue.grid_squares(
+        "compound", ["220602001001001"], ["江山花园"], size=100, x_offset=150, y_offset=1250
+    )
 
     common = dict(code_field="DM", name_field="MC", responsible_field="FZR", phone_field="LXDH")
-    import_grids(engine, GridImport(path=write(tmp_path, district, "district"), level="district",
-                                    **common))
-    report = import_grids(engine, GridImport(path=write(tmp_path, towns, "town"), level="town",
-                                             parent_field="SJDM", **common))
+    import_grids(
+        engine, GridImport(path=write(tmp_path, district, "district"), level="district", **common)
+    )
+    report = import_grids(
+        engine,
+        GridImport(
+            path=write(tmp_path, towns, "town"), level="town", parent_field="SJDM", **common
+        ),
+    )
     assert report["parents"]["unknown_codes"] == [] and report["parents"]["without_parent"] == 0
-    report = import_grids(engine, GridImport(
-        path=write(tmp_path, communities, "community", cpg=False, language_byte=0),
-        level="community", **common,
-    ))
+    report = import_grids(
+        engine,
+        GridImport(
+            path=write(tmp_path, communities, "community", cpg=False, language_byte=0),
+            level="community",
+            **common,
+        ),
+    )
     assert report["parents"]["derived_spatially"] == 3
-    import_grids(engine, GridImport(path=write(tmp_path, compounds, "compound"),
-                                    level="compound", **common))
+    import_grids(
+        engine, GridImport(path=write(tmp_path, compounds, "compound"), level="compound", **common)
+    )
 
     assert [(g["code"], g["parent_code"]) for g in grids(engine, "community")] == [
-        ("220602001001", "220602001"), ("220602001002", "220602001"),
+        ("220602001001", "220602001"),
+        ("220602001002", "220602001"),
         ("220602002001", "220602002"),
     ]
     town = grids(engine, "town")[0]
     assert town["name"] == "新建街道"
     assert town["responsible"] == [
-        {"name": "张伟", "phone": "13904391234"}, {"name": "李娜", "phone": "13904395678"}
+        {"name": "张伟", "phone": "13904391234"},
+        {"name": "李娜", "phone": "13904395678"},
     ]
     assert town["area_m2"] == pytest.approx(4_000_000, rel=1e-3)
     assert grids(engine, "compound")[0]["parent_code"] == "220602001001"
@@ -81,32 +105,59 @@ def test_four_levels_with_derived_and_given_parents(engine, tmp_path):
 
 def test_unknown_parent_codes_are_reported(engine, tmp_path):
     district = catalogue.grid_squares("district", ["220602"], ["浑江区"], size=4000)
-    import_grids(engine, GridImport(path=write(tmp_path, district, "d"), level="district",
-                                    code_field="DM", name_field="MC"))
+    import_grids(
+        engine,
+        GridImport(
+            path=write(tmp_path, district, "d"), level="district", code_field="DM", name_field="MC"
+        ),
+    )
     towns = catalogue.grid_squares("town", ["220602001"], ["新建街道"], size=1000)
     towns["SJDM"] = ["220699"]
-    report = import_grids(engine, GridImport(path=write(tmp_path, towns, "t"), level="town",
-                                             code_field="DM", name_field="MC",
-                                             parent_field="SJDM"))
+    report = import_grids(
+        engine,
+        GridImport(
+            path=write(tmp_path, towns, "t"),
+            level="town",
+            code_field="DM",
+            name_field="MC",
+            parent_field="SJDM",
+        ),
+    )
     assert report["parents"]["unknown_codes"] == ["220699"]
 
 
 def test_level_above_must_exist_to_derive(engine, tmp_path):
     towns = catalogue.grid_squares("town", ["220602001"], ["新建街道"])
     with pytest.raises(ConflictError, match="import the district level first"):
-        import_grids(engine, GridImport(path=write(tmp_path, towns, "t"), level="town",
-                                        code_field="DM", name_field="MC"))
+        import_grids(
+            engine,
+            GridImport(
+                path=write(tmp_path, towns, "t"), level="town", code_field="DM", name_field="MC"
+            ),
+        )
 
 
 def test_duplicate_and_missing_codes_refused(engine, tmp_path):
     frame = catalogue.grid_squares("district", ["220602", "220602"], ["浑江区", "江源区"])
     with pytest.raises(InputError, match="more than once: 220602"):
-        import_grids(engine, GridImport(path=write(tmp_path, frame, "a"), level="district",
-                                        code_field="DM", name_field="MC"))
+        import_grids(
+            engine,
+            GridImport(
+                path=write(tmp_path, frame, "a"), level="district", code_field="DM", name_field="MC"
+            ),
+        )
     frame = catalogue.grid_squares("district", ["220602", ""], ["浑江区", "江源区"])
     with pytest.raises(InputError, match="no code or no name"):
-        import_grids(engine, GridImport(path=write(tmp_path, frame, "b"), level="district",
-                                        code_field="DM", name_field="MC"))
+        import_grids(
+            engine,
+            GridImport(
+                path=write(tmp_path, frame, "b"), level="district", code_field="DM", name_field="MC"
+            ),
+        )
     with pytest.raises(InputError, match="unknown grid level"):
-        import_grids(engine, GridImport(path=write(tmp_path, frame, "c"), level="street",
-                                        code_field="DM", name_field="MC"))
+        import_grids(
+            engine,
+            GridImport(
+                path=write(tmp_path, frame, "c"), level="street", code_field="DM", name_field="MC"
+            ),
+        )

@@ -36,8 +36,11 @@ def good_shapefile(tmp_path):
 def active_version(engine, layer="landuse"):
     with engine.connect() as conn:
         return conn.execute(
-            text("SELECT v.number FROM layer l JOIN layer_version v ON v.id = l.active_version_id"
-                 " WHERE l.name = :n"), {"n": layer}
+            text(
+                "SELECT v.number FROM layer l JOIN layer_version v ON v.id = l.active_version_id"
+                " WHERE l.name = :n"
+            ),
+            {"n": layer},
         ).scalar()
 
 
@@ -61,8 +64,9 @@ def _points(tmp_path):
     import geopandas as gpd
 
     frame = catalogue.parcels()
-    points = gpd.GeoDataFrame(frame.drop(columns="geometry"),
-                              geometry=frame.geometry.centroid, crs=frame.crs)
+    points = gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=frame.geometry.centroid, crs=frame.crs
+    )
     return catalogue.write_shapefile(points, tmp_path / "bad", "landuse")
 
 
@@ -99,16 +103,22 @@ BAD_INPUTS = {
     "empty-file": (_empty_file, [], "is empty (0 bytes)"),
     "no-features": (_empty_collection, [], "holds no features"),
     "corrupt-zip": (_corrupt_zip, [], "not a readable zip"),
-    "unknown-field": (lambda p: catalogue.write_shapefile(
-        catalogue.parcels(), p / "bad", "landuse"), ["--name-field", "MINGCHENG"],
-        "no field 'MINGCHENG'"),
+    "unknown-field": (
+        lambda p: catalogue.write_shapefile(catalogue.parcels(), p / "bad", "landuse"),
+        ["--name-field", "MINGCHENG"],
+        "no field 'MINGCHENG'",
+    ),
     "encoding-fails": (_gbk_as_utf8, [], "not valid utf-8"),
-    "wrong-encoding-option": (lambda p: catalogue.write_shapefile(
-        catalogue.parcels(), p / "bad", "landuse", cpg=False), ["--encoding", "utf-8"],
-        "not valid utf-8"),
-    "not-land-use-codes": (lambda p: catalogue.write_shapefile(
-        catalogue.parcels(), p / "bad", "landuse"), ["--code-field", "QSDWMC"],
-        "not GB/T 21010"),
+    "wrong-encoding-option": (
+        lambda p: catalogue.write_shapefile(catalogue.parcels(), p / "bad", "landuse", cpg=False),
+        ["--encoding", "utf-8"],
+        "not valid utf-8",
+    ),
+    "not-land-use-codes": (
+        lambda p: catalogue.write_shapefile(catalogue.parcels(), p / "bad", "landuse"),
+        ["--code-field", "QSDWMC"],
+        "not GB/T 21010",
+    ),
 }
 
 
@@ -133,8 +143,15 @@ def test_cli_refuses_and_keeps_the_active_version(cli, engine, tmp_path, good_sh
 
 def test_cli_point_file_of_third_party_data_refused(cli, shared_data):
     """mapshaper's one-point file with an out-of-range coordinate: refused, clearly."""
-    result = cli("import", "zones", shared_data / "dbf_encoding" / "ldid_chinese.shp",
-                 "--layer", "x", "--kind", "forest")
+    result = cli(
+        "import",
+        "zones",
+        shared_data / "dbf_encoding" / "ldid_chinese.shp",
+        "--layer",
+        "x",
+        "--kind",
+        "forest",
+    )
     assert result.exit_code == 2
     assert "1 Point and 0 polygons" in result.output
 
@@ -144,13 +161,17 @@ def test_cli_kind_and_code_field_exclusive(cli, good_shapefile):
     assert result.exit_code == 2 and "exactly one of --kind" in result.output
 
 
-def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_shapefile,
-                                                   server):
-    assert cli("import", "zones", good_shapefile, "--layer", "landuse",
-               "--code-field", "DLBM").exit_code == 0
+def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_shapefile, server):
+    assert (
+        cli(
+            "import", "zones", good_shapefile, "--layer", "landuse", "--code-field", "DLBM"
+        ).exit_code
+        == 0
+    )
     smaller = catalogue.write_shapefile(catalogue.parcels().iloc[:4], tmp_path / "v2", "landuse")
-    assert cli("import", "zones", smaller, "--layer", "landuse",
-               "--code-field", "DLBM").exit_code == 0
+    assert (
+        cli("import", "zones", smaller, "--layer", "landuse", "--code-field", "DLBM").exit_code == 0
+    )
     assert active_version(engine) == 2 and zone_count(engine) == 4
 
     bad = _points(tmp_path / "v3")
@@ -159,7 +180,8 @@ def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_s
 
     versions = httpx.get(f"{server}/api/v1/layers/landuse/versions").json()
     assert [(v["number"], v["active"], v["feature_count"]) for v in versions] == [
-        (1, False, 6), (2, True, 4)
+        (1, False, 6),
+        (2, True, 4),
     ]
     old = httpx.get(f"{server}/api/v1/layers/landuse/versions/1/features").json()
     assert old["version"] == 1 and len(old["features"]) == 6
@@ -176,14 +198,19 @@ def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_s
 
 def _upload(server, path, **fields):
     with open(path, "rb") as handle:
-        return httpx.post(f"{server}/api/v1/imports/zones",
-                          files={"file": (path.name, handle)}, data=fields, timeout=60)
+        return httpx.post(
+            f"{server}/api/v1/imports/zones",
+            files={"file": (path.name, handle)},
+            data=fields,
+            timeout=60,
+        )
 
 
 def test_api_upload_zip(server, engine, tmp_path):
     shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "src", "地类图斑")
-    archive = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "地类图斑.zip",
-                                folder_name="三调")
+    archive = catalogue.zip_gbk(
+        catalogue.shapefile_parts(shp), tmp_path / "地类图斑.zip", folder_name="三调"
+    )
     response = _upload(server, archive, layer="landuse", code_field="DLBM", name_field="DLMC")
     assert response.status_code == 201, response.text
     body = response.json()

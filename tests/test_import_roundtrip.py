@@ -19,7 +19,8 @@ def stored_zones(engine, layer: str) -> list[dict]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT z.kind, z.code, z.name, z.attributes, z.area_m2, ST_AsBinary(z.geom) AS wkb,"
+                "SELECT z.kind, z.code, z.name, z.attributes, z.area_m2,"
+                " ST_AsBinary(z.geom) AS wkb,"
                 " ST_SRID(z.geom) AS srid, GeometryType(z.geom) AS type, ST_IsValid(z.geom) AS ok"
                 " FROM active_zone z WHERE z.layer = :layer ORDER BY (z.attributes->>'BSM')::int"
             ),
@@ -39,18 +40,28 @@ def stored_zones(engine, layer: str) -> list[dict]:
 )
 def test_gbk_dbf(engine, tmp_path, cpg, language_byte, expected_source, expected_encoding):
     shp = catalogue.write_shapefile(
-        catalogue.parcels(), tmp_path, "landuse", encoding="GBK", cpg=cpg,
+        catalogue.parcels(),
+        tmp_path,
+        "landuse",
+        encoding="GBK",
+        cpg=cpg,
         language_byte=language_byte,
     )
-    report = import_zones(engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM",
-                                             name_field="DLMC"))
+    report = import_zones(
+        engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM", name_field="DLMC")
+    )
     assert report["encoding"]["source"] == expected_source
     assert report["encoding"]["encoding"] == expected_encoding
     rows = stored_zones(engine, "landuse")
     assert [r["name"] for r in rows] == list(catalogue.parcels()["DLMC"])
     assert rows[0]["attributes"]["QSDWMC"] == "新华村村民委员会"
     assert [r["kind"] for r in rows] == [
-        "farmland", "homestead", "forest", "construction", "agricultural", "farmland"
+        "farmland",
+        "homestead",
+        "forest",
+        "construction",
+        "agricultural",
+        "farmland",
     ]
 
 
@@ -59,10 +70,13 @@ def test_utf8_dbf_not_mistaken_for_gbk(engine, tmp_path, cpg, expected_source):
     shp = catalogue.write_shapefile(
         catalogue.parcels(), tmp_path, "landuse", encoding="UTF-8", cpg=cpg, language_byte=0
     )
-    report = import_zones(engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM",
-                                             name_field="DLMC"))
+    report = import_zones(
+        engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM", name_field="DLMC")
+    )
     assert report["encoding"] == {
-        "encoding": "utf-8", "source": expected_source, "detail": report["encoding"]["detail"]
+        "encoding": "utf-8",
+        "source": expected_source,
+        "detail": report["encoding"]["detail"],
     }
     assert [r["name"] for r in stored_zones(engine, "landuse")][:2] == ["水田", "农村宅基地"]
 
@@ -99,10 +113,12 @@ def test_empty_and_z_geometries_counted(engine, tmp_path):
 
 def test_zip_with_gbk_names_in_subfolder(engine, tmp_path):
     shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "src", "土地利用现状")
-    archive = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "三调地类图斑.zip",
-                                folder_name="白山市三调")
-    report = import_zones(engine, ZoneImport(path=archive, layer="landuse", code_field="DLBM",
-                                             name_field="DLMC"))
+    archive = catalogue.zip_gbk(
+        catalogue.shapefile_parts(shp), tmp_path / "三调地类图斑.zip", folder_name="白山市三调"
+    )
+    report = import_zones(
+        engine, ZoneImport(path=archive, layer="landuse", code_field="DLBM", name_field="DLMC")
+    )
     assert report["source"] == "三调地类图斑.zip!白山市三调/土地利用现状.shp"
     assert report["features"]["imported"] == 6
     assert stored_zones(engine, "landuse")[1]["name"] == "农村宅基地"
@@ -143,8 +159,9 @@ def test_geopackage_and_geojson(engine, tmp_path):
     collection = json.loads(frame.to_crs(4326).to_json())
     collection.pop("crs", None)  # as RFC 7946 writers do
     geojson.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
-    report = import_zones(engine, ZoneImport(path=geojson, layer="urban", kind="urban_managed",
-                                             name_field="DLMC"))
+    report = import_zones(
+        engine, ZoneImport(path=geojson, layer="urban", kind="urban_managed", name_field="DLMC")
+    )
     assert report["format"] == "GeoJSON" and report["kinds"] == {"urban_managed": 6}
     assert any("RFC 7946" in note for note in report["notes"])
 
@@ -153,24 +170,27 @@ def test_guess_only_when_coordinates_leave_no_doubt(engine, tmp_path):
     prefixed = catalogue.write_shapefile(
         catalogue.parcels(catalogue.GK_PREFIXED), tmp_path / "a", "landuse", prj=False
     )
-    report = import_zones(engine, ZoneImport(path=prefixed, layer="landuse",
-                                             code_field="DLBM", dry_run=True))
+    report = import_zones(
+        engine, ZoneImport(path=prefixed, layer="landuse", code_field="DLBM", dry_run=True)
+    )
     assert report["source_crs"]["origin"] == "assumed"
     assert report["source_crs"]["crs"].startswith("EPSG:4530")
     assert any("zone prefix 42" in n for n in report["notes"])
     degrees = catalogue.write_shapefile(
         catalogue.parcels(4490), tmp_path / "b", "landuse", prj=False
     )
-    report = import_zones(engine, ZoneImport(path=degrees, layer="landuse", code_field="DLBM",
-                                             dry_run=True))
+    report = import_zones(
+        engine, ZoneImport(path=degrees, layer="landuse", code_field="DLBM", dry_run=True)
+    )
     assert report["source_crs"]["crs"].startswith("EPSG:4490")
     assert any("gcj02" in n for n in report["notes"])
 
 
 def test_dry_run_writes_nothing(engine, tmp_path):
     shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path, "landuse")
-    report = import_zones(engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM",
-                                             dry_run=True))
+    report = import_zones(
+        engine, ZoneImport(path=shp, layer="landuse", code_field="DLBM", dry_run=True)
+    )
     assert report["version"] is None and report["features"]["imported"] == 6
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM layer_version")).scalar() == 0
@@ -180,8 +200,10 @@ def test_dry_run_writes_nothing(engine, tmp_path):
 def test_third_party_gbk_without_cpg(engine, shared_data):
     """GeoTools' province polygon: GBK, no .cpg, language byte 0 — mojibake if read naively."""
     path = shared_data / "dbf_encoding" / "chinese_poly.shp"
-    report = import_zones(engine, ZoneImport(path=path, layer="province", kind="forest",
-                                             code_field=None, name_field="NAME"))
+    report = import_zones(
+        engine,
+        ZoneImport(path=path, layer="province", kind="forest", code_field=None, name_field="NAME"),
+    )
     assert report["encoding"]["source"] == "detected"
     assert report["encoding"]["encoding"] == "gb18030"
     rows = stored_zones_any(engine, "province")
@@ -191,31 +213,48 @@ def test_third_party_gbk_without_cpg(engine, shared_data):
 
 def stored_zones_any(engine, layer):
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            text("SELECT name, attributes FROM active_zone WHERE layer = :l"), {"l": layer}
-        ).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                text("SELECT name, attributes FROM active_zone WHERE layer = :l"), {"l": layer}
+            ).mappings()
+        ]
 
 
 def test_baishan_districts_in_gcj02(engine, shared_data):
     path = shared_data / "baishan_districts" / "baishan_districts_gcj02.geojson"
-    report = import_grids(engine, GridImport(path=path, level="district", code_field="adcode",
-                                             name_field="name", crs="gcj02"))
+    report = import_grids(
+        engine,
+        GridImport(
+            path=path, level="district", code_field="adcode", name_field="name", crs="gcj02"
+        ),
+    )
     assert report["features"]["imported"] == 6
     assert report["source_crs"]["crs"].startswith("GCJ-02")
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT code, name, ST_Area(ST_Transform(geom, 4551)) / 1e6 AS km2, "
-            "ST_AsBinary(ST_Centroid(geom)) AS c FROM active_grid ORDER BY code"
-        )).mappings().all()
-    assert [r["code"] for r in rows] == ["220602", "220605", "220621", "220622", "220623",
-                                         "220681"]
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT code, name, ST_Area(ST_Transform(geom, 4551)) / 1e6 AS km2, "
+                    "ST_AsBinary(ST_Centroid(geom)) AS c FROM active_grid ORDER BY code"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert [r["code"] for r in rows] == ["220602", "220605", "220621", "220622", "220623", "220681"]
     assert rows[0]["name"] == "浑江区"
     assert sum(r["km2"] for r in rows) == pytest.approx(17_425, rel=0.01)
     # the GCJ-02 offset was removed: ~560 m between the naive and the converted positions
-    naive = import_grids(engine, GridImport(path=path, level="district", code_field="adcode",
-                                            name_field="name", dry_run=True))
+    naive = import_grids(
+        engine,
+        GridImport(
+            path=path, level="district", code_field="adcode", name_field="name", dry_run=True
+        ),
+    )
     assert any("DataV" in note and "--crs gcj02" in note for note in naive["notes"])
     assert naive["bbox"] != report["bbox"]
-    shift = pyproj.Geod(ellps="GRS80").inv(naive["bbox"][0], naive["bbox"][1],
-                                          report["bbox"][0], report["bbox"][1])[2]
+    shift = pyproj.Geod(ellps="GRS80").inv(
+        naive["bbox"][0], naive["bbox"][1], report["bbox"][0], report["bbox"][1]
+    )[2]
     assert 400 < shift < 700

@@ -20,8 +20,9 @@ app = typer.Typer(
     help="weijian — 违法建设长效管控 GIS platform.", no_args_is_help=True, add_completion=False
 )
 db_app = typer.Typer(help="The database: embedded cluster or DATABASE_URL.", no_args_is_help=True)
-import_app = typer.Typer(help="Import zone and grid layers (a new version each time).",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import zone and grid layers (a new version each time).", no_args_is_help=True
+)
 layers_app = typer.Typer(help="Layers and their versions.", no_args_is_help=True)
 samples_app = typer.Typer(help="The sample city.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -54,7 +55,8 @@ def _log(message: str) -> None:
 
 
 def _engine(migrate: bool = True):
-    from weijian.database import engine_for, migrate as run_migrations, resolve_url
+    from weijian.database import engine_for, resolve_url
+    from weijian.database import migrate as run_migrations
 
     url = resolve_url()
     if migrate:
@@ -67,6 +69,7 @@ def _print_json(data) -> None:
 
 
 # -- db ------------------------------------------------------------------------------------
+
 
 def _cluster():
     from weijian.cluster import EmbeddedCluster
@@ -129,12 +132,20 @@ def db_migrate() -> None:
 # -- import --------------------------------------------------------------------------------
 
 PathArg = Annotated[Path, typer.Argument(help=".shp, .zip, .gpkg or .geojson")]
-CrsOpt = Annotated[str | None, typer.Option(
-    "--crs", help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n (overrides the .prj)")]
-EncodingOpt = Annotated[str | None, typer.Option(
-    "--encoding", help="DBF text encoding, e.g. gbk or utf-8 (default: .cpg, DBF, detect)")]
-MemberOpt = Annotated[str | None, typer.Option(
-    "--member", help="which dataset of a zip or GeoPackage holding several")]
+CrsOpt = Annotated[
+    str | None,
+    typer.Option("--crs", help="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n (overrides the .prj)"),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding", help="DBF text encoding, e.g. gbk or utf-8 (default: .cpg, DBF, detect)"
+    ),
+]
+MemberOpt = Annotated[
+    str | None,
+    typer.Option("--member", help="which dataset of a zip or GeoPackage holding several"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the full report as JSON")]
 
 
@@ -144,7 +155,8 @@ def _print_report(report: dict, as_json: bool) -> None:
         return
     version = report.get("version")
     title = (
-        f"dry run of {report['layer']}: nothing written" if report.get("dry_run")
+        f"dry run of {report['layer']}: nothing written"
+        if report.get("dry_run")
         else f"{report['layer']} version {version} imported and active"
     )
     table = Table(title=title, show_header=False, title_justify="left")
@@ -159,8 +171,11 @@ def _print_report(report: dict, as_json: bool) -> None:
         ("bbox (CGCS2000)", ", ".join(f"{v:.5f}" for v in report["bbox"])),
         ("area", f"{report['area_km2']:.3f} km²"),
         ("repaired", str(geometry["repaired"])),
-        ("dropped", f"{dropped['null']} null, {dropped['empty']} empty, "
-                    f"{dropped['collapsed_by_repair']} collapsed"),
+        (
+            "dropped",
+            f"{dropped['null']} null, {dropped['empty']} empty, "
+            f"{dropped['collapsed_by_repair']} collapsed",
+        ),
         ("Z/M dropped", str(geometry["z_dropped"])),
     ]
     if "kinds" in report:
@@ -180,27 +195,45 @@ def _print_report(report: dict, as_json: bool) -> None:
 def import_zones_cmd(
     path: PathArg,
     layer: Annotated[str, typer.Option("--layer", help="layer name, e.g. landuse")],
-    kind: Annotated[str | None, typer.Option(
-        "--kind", help="one kind for every zone: urban_managed, town_planned, "
-        "rural_construction, homestead, agricultural, farmland, forest, construction")] = None,
-    code_field: Annotated[str | None, typer.Option(
-        "--code-field", help="GB/T 21010 land-use code field, e.g. DLBM")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="one kind for every zone: urban_managed, town_planned, "
+            "rural_construction, homestead, agricultural, farmland, forest, construction",
+        ),
+    ] = None,
+    code_field: Annotated[
+        str | None, typer.Option("--code-field", help="GB/T 21010 land-use code field, e.g. DLBM")
+    ] = None,
     name_field: Annotated[str | None, typer.Option("--name-field")] = None,
     crs: CrsOpt = None,
     encoding: EncodingOpt = None,
     member: MemberOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="check and report, write nothing")]
-    = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="check and report, write nothing")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a zone layer (planning areas, land-use parcels) as its new active version."""
     from weijian.layers.importing import ZoneImport, import_zones
 
     engine = None if dry_run else _engine()
-    report = import_zones(engine, ZoneImport(
-        path=path, layer=layer, kind=kind, code_field=code_field, name_field=name_field,
-        crs=crs, encoding=encoding, member=member, dry_run=dry_run, created_by="cli",
-    ))
+    report = import_zones(
+        engine,
+        ZoneImport(
+            path=path,
+            layer=layer,
+            kind=kind,
+            code_field=code_field,
+            name_field=name_field,
+            crs=crs,
+            encoding=encoding,
+            member=member,
+            dry_run=dry_run,
+            created_by="cli",
+        ),
+    )
     _print_report(report, as_json)
 
 
@@ -211,12 +244,18 @@ def import_grids_cmd(
     level: Annotated[str, typer.Option("--level", help="district | town | community | compound")],
     code_field: Annotated[str, typer.Option("--code-field")],
     name_field: Annotated[str, typer.Option("--name-field")],
-    parent_field: Annotated[str | None, typer.Option(
-        "--parent-field", help="code of the grid one level up; without it, derived spatially"
-    )] = None,
-    responsible_field: Annotated[str | None, typer.Option(
-        "--responsible-field", help="responsible person's name (several: separated by 、)"
-    )] = None,
+    parent_field: Annotated[
+        str | None,
+        typer.Option(
+            "--parent-field", help="code of the grid one level up; without it, derived spatially"
+        ),
+    ] = None,
+    responsible_field: Annotated[
+        str | None,
+        typer.Option(
+            "--responsible-field", help="responsible person's name (several: separated by 、)"
+        ),
+    ] = None,
     phone_field: Annotated[str | None, typer.Option("--phone-field")] = None,
     crs: CrsOpt = None,
     encoding: EncodingOpt = None,
@@ -228,15 +267,28 @@ def import_grids_cmd(
     from weijian.layers.importing import GridImport, import_grids
 
     engine = _engine()
-    report = import_grids(engine, GridImport(
-        path=path, level=level, code_field=code_field, name_field=name_field,
-        parent_field=parent_field, responsible_field=responsible_field, phone_field=phone_field,
-        crs=crs, encoding=encoding, member=member, dry_run=dry_run, created_by="cli",
-    ))
+    report = import_grids(
+        engine,
+        GridImport(
+            path=path,
+            level=level,
+            code_field=code_field,
+            name_field=name_field,
+            parent_field=parent_field,
+            responsible_field=responsible_field,
+            phone_field=phone_field,
+            crs=crs,
+            encoding=encoding,
+            member=member,
+            dry_run=dry_run,
+            created_by="cli",
+        ),
+    )
     _print_report(report, as_json)
 
 
 # -- layers --------------------------------------------------------------------------------
+
 
 @layers_app.command("list")
 @handles_errors
@@ -251,9 +303,14 @@ def layers_list(as_json: JsonOpt = False) -> None:
         return
     table = Table("layer", "family", "level", "active", "features", "versions")
     for row in layers:
-        table.add_row(row["name"], row["family"], row["grid_level"] or "",
-                      str(row["active_version"] or "-"), str(row["feature_count"] or 0),
-                      str(row["versions"]))
+        table.add_row(
+            row["name"],
+            row["family"],
+            row["grid_level"] or "",
+            str(row["active_version"] or "-"),
+            str(row["feature_count"] or 0),
+            str(row["versions"]),
+        )
     out.print(table)
 
 
@@ -270,8 +327,14 @@ def layers_versions(name: str, as_json: JsonOpt = False) -> None:
         return
     table = Table("version", "active", "features", "source", "created", "seconds")
     for v in versions:
-        table.add_row(str(v["number"]), "✓" if v["active"] else "", str(v["feature_count"]),
-                      v["source"], f"{v['created_at']:%Y-%m-%d %H:%M}", str(v["seconds"]))
+        table.add_row(
+            str(v["number"]),
+            "✓" if v["active"] else "",
+            str(v["feature_count"]),
+            v["source"],
+            f"{v['created_at']:%Y-%m-%d %H:%M}",
+            str(v["seconds"]),
+        )
     out.print(table)
 
 
@@ -279,8 +342,9 @@ def layers_versions(name: str, as_json: JsonOpt = False) -> None:
 @handles_errors
 def layers_show(
     name: str,
-    version: Annotated[int | None, typer.Option("--version", help="default: the active one")]
-    = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="default: the active one")
+    ] = None,
 ) -> None:
     """One version's stored import report."""
     from weijian.layers import repository
@@ -318,6 +382,7 @@ def layers_export(
 
 # -- samples, demo, serve ------------------------------------------------------------------
 
+
 @samples_app.command("generate")
 @handles_errors
 def samples_generate(
@@ -330,8 +395,10 @@ def samples_generate(
 
     target = out_dir or get_settings().samples_dir
     manifest = samples.generate(target, scale=scale, seed=seed, log=_log)
-    out.print(f"sample city ({scale}) written to {target}: "
-              + json.dumps(manifest.get("counts", {}), ensure_ascii=False))
+    out.print(
+        f"sample city ({scale}) written to {target}: "
+        + json.dumps(manifest.get("counts", {}), ensure_ascii=False)
+    )
 
 
 def load_samples(engine, samples_dir: Path, log=_log) -> list[dict]:
@@ -343,20 +410,35 @@ def load_samples(engine, samples_dir: Path, log=_log) -> list[dict]:
     for item in manifest["imports"]:
         path = samples_dir / item["path"]
         if item["family"] == "grids":
-            report = import_grids(engine, GridImport(
-                path=path, level=item["level"], code_field=item["code_field"],
-                name_field=item["name_field"], parent_field=item.get("parent_field"),
-                responsible_field=item.get("responsible_field"),
-                phone_field=item.get("phone_field"), created_by="demo",
-            ))
+            report = import_grids(
+                engine,
+                GridImport(
+                    path=path,
+                    level=item["level"],
+                    code_field=item["code_field"],
+                    name_field=item["name_field"],
+                    parent_field=item.get("parent_field"),
+                    responsible_field=item.get("responsible_field"),
+                    phone_field=item.get("phone_field"),
+                    created_by="demo",
+                ),
+            )
         else:
-            report = import_zones(engine, ZoneImport(
-                path=path, layer=item["layer"], kind=item.get("kind"),
-                code_field=item.get("code_field"), name_field=item.get("name_field"),
-                created_by="demo",
-            ))
-        log(f"  {report['layer']}: version {report['version']}, "
-            f"{report['features']['imported']} features, {report['seconds']['total']} s")
+            report = import_zones(
+                engine,
+                ZoneImport(
+                    path=path,
+                    layer=item["layer"],
+                    kind=item.get("kind"),
+                    code_field=item.get("code_field"),
+                    name_field=item.get("name_field"),
+                    created_by="demo",
+                ),
+            )
+        log(
+            f"  {report['layer']}: version {report['version']}, "
+            f"{report['features']['imported']} features, {report['seconds']['total']} s"
+        )
         reports.append(report)
     return reports
 
@@ -386,8 +468,14 @@ def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     _log(f"weijian on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run("weijian.api.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+    uvicorn.run(
+        "weijian.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command("serve")

@@ -101,8 +101,10 @@ def parse_crs_option(text: str) -> SourceCRS:
     try:
         if not (match or is_definition):
             raise pyproj.exceptions.CRSError(value)
-        crs = pyproj.CRS.from_epsg(int(match.group(1))) if match else pyproj.CRS.from_user_input(
-            value
+        crs = (
+            pyproj.CRS.from_epsg(int(match.group(1)))
+            if match
+            else pyproj.CRS.from_user_input(value)
         )
     except pyproj.exceptions.CRSError as exc:
         raise InputError(

@@ -24,5 +24,6 @@ def health(engine: EngineDep) -> Health:
         postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         layers = conn.execute(text("SELECT count(*) FROM layer")).scalar_one()
-    return Health(status="ok", version=__version__, postgis=postgis, schema_revision=revision,
-                  layers=layers)
+    return Health(
+        status="ok", version=__version__, postgis=postgis, schema_revision=revision, layers=layers
+    )

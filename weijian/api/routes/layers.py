@@ -96,15 +96,20 @@ def list_versions(name: str, engine: EngineDep):
         return repository.list_versions(conn, name)
 
 
-@router.get("/layers/{name}/versions/{number}", response_model=VersionDetail,
-            summary="One version with its import report")
+@router.get(
+    "/layers/{name}/versions/{number}",
+    response_model=VersionDetail,
+    summary="One version with its import report",
+)
 def get_version(name: str, number: int, engine: EngineDep):
     with engine.connect() as conn:
         return repository.get_version(conn, name, number)
 
 
-@router.get("/layers/{name}/versions/{number}/features",
-            summary="One version's features as GeoJSON (CGCS2000 lon/lat)")
+@router.get(
+    "/layers/{name}/versions/{number}/features",
+    summary="One version's features as GeoJSON (CGCS2000 lon/lat)",
+)
 def version_features(
     name: str,
     number: int,
@@ -125,8 +130,11 @@ def version_features(
         return repository.version_features(conn, name, number, box, limit, offset)
 
 
-@router.post("/layers/{name}/activate", response_model=VersionDetail,
-             summary="Make a version the active one (e.g. roll back)")
+@router.post(
+    "/layers/{name}/activate",
+    response_model=VersionDetail,
+    summary="Make a version the active one (e.g. roll back)",
+)
 def activate(name: str, body: Activate, engine: EngineDep):
     with engine.begin() as conn:
         repository.activate_number(conn, name, body.version)
@@ -156,8 +164,12 @@ def _save_upload(upload: UploadFile, folder: Path) -> Path:
     return target
 
 
-@router.post("/imports/zones", response_model=ImportReport, status_code=201,
-             summary="Import an uploaded zone layer as its new active version")
+@router.post(
+    "/imports/zones",
+    response_model=ImportReport,
+    status_code=201,
+    summary="Import an uploaded zone layer as its new active version",
+)
 def upload_zones(
     engine: EngineDep,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
@@ -173,18 +185,32 @@ def upload_zones(
     folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
     try:
         path = _save_upload(file, folder)
-        return import_zones(engine, ZoneImport(
-            path=path, layer=layer, kind=kind or None, code_field=code_field or None,
-            name_field=name_field or None, crs=crs or None, encoding=encoding or None,
-            member=member or None, dry_run=dry_run, created_by="api",
-            source_name=file.filename,
-        ))
+        return import_zones(
+            engine,
+            ZoneImport(
+                path=path,
+                layer=layer,
+                kind=kind or None,
+                code_field=code_field or None,
+                name_field=name_field or None,
+                crs=crs or None,
+                encoding=encoding or None,
+                member=member or None,
+                dry_run=dry_run,
+                created_by="api",
+                source_name=file.filename,
+            ),
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@router.post("/imports/grids", response_model=ImportReport, status_code=201,
-             summary="Import an uploaded grid level as its new active version")
+@router.post(
+    "/imports/grids",
+    response_model=ImportReport,
+    status_code=201,
+    summary="Import an uploaded grid level as its new active version",
+)
 def upload_grids(
     engine: EngineDep,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
@@ -202,12 +228,23 @@ def upload_grids(
     folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
     try:
         path = _save_upload(file, folder)
-        return import_grids(engine, GridImport(
-            path=path, level=level, code_field=code_field, name_field=name_field,
-            parent_field=parent_field or None, responsible_field=responsible_field or None,
-            phone_field=phone_field or None, crs=crs or None, encoding=encoding or None,
-            member=member or None, dry_run=dry_run, created_by="api",
-            source_name=file.filename,
-        ))
+        return import_grids(
+            engine,
+            GridImport(
+                path=path,
+                level=level,
+                code_field=code_field,
+                name_field=name_field,
+                parent_field=parent_field or None,
+                responsible_field=responsible_field or None,
+                phone_field=phone_field or None,
+                crs=crs or None,
+                encoding=encoding or None,
+                member=member or None,
+                dry_run=dry_run,
+                created_by="api",
+                source_name=file.filename,
+            ),
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,41 @@
+"""Run the benchmarks: ``python -m bench [--only NAME] [--city-dir DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import harness, imports
+
+BENCHMARKS = {"import": imports.run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument(
+        "--city-dir",
+        type=Path,
+        default=harness.DEFAULT_CITY_DIR,
+        help="city-scale synthetic data (generated there when missing)",
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="runs per figure (best is kept)")
+    args = parser.parse_args(argv)
+    city = harness.ensure_city(args.city_dir)
+    results = {}
+    started = time.perf_counter()
+    for name in args.only or sorted(BENCHMARKS):
+        print(f"\n== {name} ==", flush=True)
+        results[name] = BENCHMARKS[name](city, repeat=args.repeat)
+    out = harness.OUT_DIR / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s; figures in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
