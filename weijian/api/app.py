@@ -6,10 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
-from weijian.api.routes import health, layers
+from weijian.api.routes import health, jurisdiction, layers
+from weijian.jurisdiction.snapshot import SnapshotHolder
 
 
 def create_app(engine: Engine | None = None) -> FastAPI:
@@ -21,7 +23,12 @@ def create_app(engine: Engine | None = None) -> FastAPI:
             app.state.engine = engine_for(resolve_url())
         else:
             app.state.engine = engine
+        holder = SnapshotHolder(app.state.engine)
+        await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
+        holder.start()
+        app.state.jurisdiction = holder
         yield
+        holder.stop()
 
     app = FastAPI(
         title="weijian 违建管控",
@@ -32,4 +39,5 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(jurisdiction.router)
     return app

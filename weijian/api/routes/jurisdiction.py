@@ -1,0 +1,300 @@
+"""Jurisdiction: who is responsible for a spot, for one point or a million; the rules."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from weijian.api.dependencies import EngineDep, JurisdictionDep
+from weijian.errors import InputError
+from weijian.gis.points import to_cgcs2000
+from weijian.jurisdiction import batch as batch_mod
+from weijian.jurisdiction import service
+from weijian.jurisdiction.engine import DEFAULT_TOLERANCE_M, lookup
+from weijian.jurisdiction.transfer import decide_transfer
+
+router = APIRouter(prefix="/api/v1/jurisdiction", tags=["jurisdiction"])
+MAX_BATCH_BYTES = 1 << 30
+
+
+class Responsible(BaseModel):
+    name: str | None
+    phone: str | None
+
+
+class GridRef(BaseModel):
+    code: str
+    name: str
+    responsible: list[Responsible]
+
+
+class GridChain(BaseModel):
+    district: GridRef | None
+    town: GridRef | None
+    community: GridRef | None
+    compound: GridRef | None
+
+
+class DepartmentRef(BaseModel):
+    type: str
+    code: str
+    name: str
+
+
+class RuleRef(BaseModel):
+    id: int
+    version: int
+    name: str
+    priority: int | None = None
+
+
+class ZoneRef(BaseModel):
+    layer: str
+    version: int
+    kind: str
+    code: str | None
+    name: str | None
+
+
+class Alternative(BaseModel):
+    status: Literal["assigned", "unassigned"]
+    reason: str | None
+    department: DepartmentRef | None
+    rule: RuleRef | None
+
+
+class PointOut(BaseModel):
+    lon: float = Field(description="CGCS2000 longitude")
+    lat: float = Field(description="CGCS2000 latitude")
+    crs: str
+    input: dict[str, Any] | None = Field(description="the point as given: x, y, crs")
+
+
+class Answer(BaseModel):
+    status: Literal["assigned", "unassigned"]
+    reason: str | None = Field(description="outside_city | no_zone | no_rule (unassigned)")
+    reason_text: str | None
+    department: DepartmentRef | None
+    rule: RuleRef | None
+    deciding_zone: ZoneRef | None
+    zones: list[ZoneRef] = Field(description="every zone of every active layer covering the point")
+    grid: GridChain
+    boundary_distance_m: float | None = Field(
+        description="metres (Gauss-Krüger) to the deciding boundary: the deciding zone's or "
+        "the district's, whichever is nearer"
+    )
+    ambiguous: bool
+    alternatives: list[Alternative]
+    tolerance_m: float
+    point: PointOut
+    layer_versions: dict[str, int]
+    rule_version: int
+    decided_on: date
+
+
+class RuleIn(BaseModel):
+    priority: int
+    name: str
+    department_type: str
+    zone_kinds: list[str] = []
+    code_patterns: list[str] = Field(default=[], description="land-use code prefixes or globs")
+    valid_from: date | None = None
+    valid_to: date | None = Field(default=None, description="exclusive")
+
+
+class RuleOut(RuleIn):
+    id: int
+
+
+class RuleSetIn(BaseModel):
+    rules: list[RuleIn]
+    changed_by: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+
+
+class RuleSetOut(BaseModel):
+    version: int
+    active: bool
+    created_by: str
+    reason: str
+    created_at: datetime
+    rules: list[RuleOut]
+
+
+class TransferIn(BaseModel):
+    current_department_code: str
+    lon: float
+    lat: float
+    crs: str = "wgs84"
+    tolerance_m: float = DEFAULT_TOLERANCE_M
+
+
+class TransferOut(BaseModel):
+    must_transfer: bool
+    to: DepartmentRef | None
+    reason: str
+    explanation: str
+    needs_review: bool
+    answer: Answer
+
+
+class DepartmentOut(BaseModel):
+    type: str
+    code: str
+    name: str
+    district_code: str | None
+    configured: bool
+
+
+def _answer(holder, x: float, y: float, crs: str, tolerance_m: float, on: date | None) -> dict:
+    lon, lat, source = to_cgcs2000([x], [y], crs)
+    given = {"x": x, "y": y, "crs": source.label}
+    return lookup(
+        holder.snapshot, float(lon[0]), float(lat[0]), on=on, tolerance_m=tolerance_m, given=given
+    )
+
+
+@router.get("", response_model=Answer, summary="Who is responsible for this spot")
+def jurisdiction(
+    holder: JurisdictionDep,
+    lon: Annotated[float, Query(description="longitude (or x for projected crs)")],
+    lat: Annotated[float, Query(description="latitude (or y)")],
+    crs: Annotated[str, Query(description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")] = "wgs84",
+    tolerance_m: Annotated[float, Query(ge=0, le=1000)] = DEFAULT_TOLERANCE_M,
+    on: Annotated[
+        date | None, Query(description="the date the rules apply (default today)")
+    ] = None,
+):
+    return _answer(holder, lon, lat, crs, tolerance_m, on)
+
+
+@router.post(
+    "/batch",
+    summary="Answers for many points (CSV id,lon,lat or a GeoJSON FeatureCollection), streamed",
+    responses={200: {"content": {"text/csv": {}, "application/geo+json": {}}}},
+)
+async def jurisdiction_batch(
+    request: Request,
+    holder: JurisdictionDep,
+    crs: Annotated[str, Query()] = "wgs84",
+    tolerance_m: Annotated[float, Query(ge=0, le=1000)] = DEFAULT_TOLERANCE_M,
+    on: Annotated[date | None, Query()] = None,
+    format: Annotated[
+        Literal["csv", "geojson"] | None, Query(description="output format; default: the input's")
+    ] = None,
+):
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = content_type in ("application/json", "application/geo+json")
+    if not is_json and content_type not in ("text/csv", "text/plain", "application/csv"):
+        raise InputError(
+            f"unsupported Content-Type {content_type or '(none)'}.",
+            hint="send text/csv (id,lon,lat) or application/geo+json (FeatureCollection)",
+        )
+    folder = Path(tempfile.mkdtemp(prefix="weijian-batch-"))
+    body = folder / ("points.geojson" if is_json else "points.csv")
+    size = 0
+    with open(body, "wb") as handle:  # spooled to disk: memory stays bounded
+        async for piece in request.stream():
+            size += len(piece)
+            if size > MAX_BATCH_BYTES:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise InputError("the batch is larger than 1 GB.", hint="split it")
+            handle.write(piece)
+    if size == 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise InputError("the request body is empty.", hint="send points as CSV or GeoJSON")
+    snap = holder.snapshot
+    fmt = format or ("geojson" if is_json else "csv")
+    on = on or date.today()
+    # parse the first chunk before answering 200, so bad input still gets its 4xx
+    chunks = batch_mod.open_chunks(body)
+    try:
+        first = await run_in_threadpool(next, chunks, None)
+        if first is not None:
+            to_cgcs2000(first.x, first.y, crs, ids=first.ids)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def all_chunks():
+        if first is not None:
+            yield first
+        yield from chunks
+
+    def body_text():
+        try:
+            yield from batch_mod.answer_stream(
+                snap, all_chunks(), crs=crs, on=on, tolerance_m=tolerance_m, fmt=fmt
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/geo+json"
+    return StreamingResponse(body_text(), media_type=media)
+
+
+@router.post(
+    "/transfer",
+    response_model=TransferOut,
+    summary="Must a case held by this department be transferred, to whom, why",
+)
+def transfer(body: TransferIn, holder: JurisdictionDep):
+    answer = _answer(holder, body.lon, body.lat, body.crs, body.tolerance_m, None)
+    return {**decide_transfer(body.current_department_code, answer).as_dict(), "answer": answer}
+
+
+@router.get("/rules", response_model=RuleSetOut, summary="The active rule set")
+def rules(engine: EngineDep):
+    return service.rule_set_json(engine, None)
+
+
+@router.get("/rules/versions", summary="Every rule-set version (who, when, why)")
+def rule_versions(engine: EngineDep) -> list[dict]:
+    return service.rule_set_versions(engine)
+
+
+@router.get("/rules/versions/{version}", response_model=RuleSetOut)
+def rule_version(version: int, engine: EngineDep):
+    return service.rule_set_json(engine, version)
+
+
+@router.post(
+    "/rules",
+    response_model=RuleSetOut,
+    status_code=201,
+    summary="Replace the rules: a new, active rule-set version",
+)
+def replace_rules(body: RuleSetIn, engine: EngineDep, holder: JurisdictionDep):
+    version = service.replace_rules(
+        engine, [r.model_dump() for r in body.rules], body.changed_by, body.reason
+    )
+    holder.refresh()
+    return service.rule_set_json(engine, version)
+
+
+@router.get(
+    "/departments",
+    response_model=list[DepartmentOut],
+    summary="The departments answers name, per district and type",
+)
+def departments(holder: JurisdictionDep):
+    return service.effective_departments(holder.snapshot)
+
+
+@router.get("/status", summary="The loaded snapshot: layer versions, rule version, index sizes")
+def status(holder: JurisdictionDep) -> dict:
+    return holder.snapshot.describe()
+
+
+@router.post("/refresh", summary="Reload the snapshot now (normally done on NOTIFY)")
+async def refresh(holder: JurisdictionDep) -> dict:
+    changed = await run_in_threadpool(holder.refresh)
+    return {"reloaded": changed, **holder.snapshot.describe()}

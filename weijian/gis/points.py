@@ -1,0 +1,86 @@
+"""Points as users and other systems give them (phones in WGS84, AMap in GCJ-02, Baidu in
+BD-09, survey data in Gauss-Krüger) → CGCS2000 lon/lat, refusing what cannot be meant."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from weijian.errors import InputError
+from weijian.gis import chinese_datums
+from weijian.gis.crs import SourceCRS, _transformer, parse_crs_option
+
+STORAGE_WKT_CACHE: dict[int, object] = {}
+
+
+def _check_degrees(x: np.ndarray, y: np.ndarray, crs_label: str, ids=None) -> None:
+    def where(mask: np.ndarray) -> str:
+        first = int(np.flatnonzero(mask)[0])
+        label = ids[first] if ids is not None else first + 1
+        return (
+            f" (first at {'id ' + str(label) if ids is not None else 'row ' + str(label)}, "
+            f"{x[first]}, {y[first]})"
+            if len(x) > 1
+            else ""
+        )
+
+    bad = ~np.isfinite(x) | ~np.isfinite(y)
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} coordinates are missing or not numbers{where(bad)}.",
+            hint="give lon and lat as decimal degrees, e.g. lon=126.42&lat=41.94",
+        )
+    swapped = (np.abs(y) > 90) & (np.abs(x) <= 90)
+    if swapped.any():
+        raise InputError(
+            f"latitude out of range{where(swapped)}: longitude and latitude look swapped.",
+            hint="lon comes first (east, ~126 for Baishan), then lat (north, ~42)",
+        )
+    out = (np.abs(x) > 180) | (np.abs(y) > 90)
+    if out.any():
+        raise InputError(
+            f"coordinates out of range for {crs_label}{where(out)}: lon must be within ±180 and "
+            "lat within ±90.",
+            hint="projected coordinates (metres) need crs=EPSG:n, e.g. EPSG:4551 for "
+            "Gauss-Krüger CM 126E or EPSG:4530 with the zone prefix",
+        )
+
+
+def to_cgcs2000(x, y, crs: str = "wgs84", ids=None) -> tuple[np.ndarray, np.ndarray, SourceCRS]:
+    """CGCS2000 lon/lat (EPSG:4490) of points given in ``crs``. Arrays in, arrays out."""
+    source = parse_crs_option(crs or "wgs84")
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    y = np.atleast_1d(np.asarray(y, dtype=np.float64))
+    if source.web_datum:
+        _check_degrees(x, y, source.label, ids)
+        outside = ~np.asarray(chinese_datums.in_china(x, y))
+        if outside.any():
+            first = int(np.flatnonzero(outside)[0])
+            raise InputError(
+                f"{int(outside.sum())} {source.web_datum.upper()} points lie outside China "
+                f"(first: {x[first]}, {y[first]}); GCJ-02 and BD-09 exist only inside China.",
+                hint="check the coordinates, or give crs=wgs84 if they came from GPS",
+            )
+        lon, lat = chinese_datums.convert(x, y, source.web_datum, "wgs84")
+        return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64), source
+    assert source.crs is not None
+    if source.crs.is_geographic:
+        _check_degrees(x, y, source.label, ids)
+        epsg = source.crs.to_epsg(min_confidence=70)
+        if epsg in (4490, 4326):
+            return x, y, source
+    else:
+        bad = ~np.isfinite(x) | ~np.isfinite(y)
+        if bad.any():
+            raise InputError(f"{int(bad.sum())} coordinates are missing or not numbers.")
+    transformer = _transformer(source.crs.to_wkt(), 4490, False)
+    lon, lat = transformer.transform(x, y)
+    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    bad = ~np.isfinite(lon) | ~np.isfinite(lat)
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} points cannot be converted from {source.label} "
+            "(outside the area of that coordinate system).",
+            hint="check the crs: Gauss-Krüger with zone prefix (x ≈ 42,500,000) is EPSG:4530, "
+            "without (x ≈ 500,000) EPSG:4551",
+        )
+    return lon, lat, source

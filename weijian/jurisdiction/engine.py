@@ -1,0 +1,548 @@
+"""Who is responsible for this spot: the answer for one point, and for a million at once.
+
+One point (:func:`lookup`) goes through :func:`rules.resolve` — the single definition of
+jurisdiction. Many points (:func:`decide_arrays`) go through its vectorised form (a rule rank
+per zone, a global tie-break order), tested to agree with it. Both read an immutable
+:class:`~weijian.jurisdiction.snapshot.Snapshot`; nothing here touches the database.
+
+The answer (see :func:`lookup`): status and reason; department {type, code, name}; rule
+{id, version, name}; every zone of every active layer that covers the point; the grid chain
+district → town → community → compound with the people responsible; metres to the deciding
+boundary (the deciding zone's or the district's, whichever is nearer, in Gauss-Krüger); whether
+another answer lies within ``tolerance_m`` (sampled on two rings around the point) and which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import shapely
+
+from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, resolve
+from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
+from weijian.layers.schema import GRID_LEVELS
+
+RING_SAMPLES = (16, 8)  # points on the rings at tolerance and at half the tolerance
+RING_TOTAL = sum(RING_SAMPLES)
+DEFAULT_TOLERANCE_M = 10.0
+REASON_CODES = (None, *UNASSIGNED_REASONS)  # index 0: assigned
+
+
+# -- the grid chain ----------------------------------------------------------------------
+
+
+def grid_chain(snap: Snapshot, lon: float, lat: float) -> dict[str, int | None]:
+    """Row of each level's grid containing the point: the lowest level found spatially, its
+    ancestors through the parent codes (spatially again where a parent link is missing)."""
+    chain: dict[str, int | None] = dict.fromkeys(GRID_LEVELS)
+    found_level = None
+    for level in reversed(GRID_LEVELS):
+        grid = snap.grids.get(level)
+        if grid is None:
+            continue
+        hits = grid.index.query_one(lon, lat)
+        if hits:
+            chain[level] = min(hits)
+            found_level = level
+            break
+    if found_level is None:
+        return chain
+    position = GRID_LEVELS.index(found_level)
+    for upper_pos in range(position - 1, -1, -1):
+        lower, upper = GRID_LEVELS[upper_pos + 1], GRID_LEVELS[upper_pos]
+        upper_grid = snap.grids.get(upper)
+        if upper_grid is None:
+            continue
+        row = None
+        lower_grid, lower_row = snap.grids.get(lower), chain[lower]
+        if lower_grid is not None and lower_row is not None:
+            parent = lower_grid.parents[lower_row]
+            row = upper_grid.row_of.get(parent) if parent else None
+        if row is None:
+            hits = upper_grid.index.query_one(lon, lat)
+            row = min(hits) if hits else None
+        chain[upper] = row
+    return chain
+
+
+def _grid_json(snap: Snapshot, chain: dict[str, int | None]) -> dict:
+    out = {}
+    for level in GRID_LEVELS:
+        row = chain.get(level)
+        grid = snap.grids.get(level)
+        if row is None or grid is None:
+            out[level] = None
+        else:
+            out[level] = {
+                "code": grid.codes[row],
+                "name": grid.names[row],
+                "responsible": grid.responsible[row],
+            }
+    return out
+
+
+# -- one point ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The part of an answer that alternatives are compared on."""
+
+    resolution: Resolution
+    district_row: int | None
+    zones: tuple  # ((layer index, zone index), …)
+    chain: dict
+
+    @property
+    def key(self) -> tuple:
+        rule = self.resolution.rule
+        return (rule.id if rule else None, self.district_row, self.resolution.reason)
+
+
+def decide(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
+    zones = tuple(
+        (n, i) for n, layer in enumerate(snap.zone_layers) for i in layer.index.query_one(lon, lat)
+    )
+    chain = grid_chain(snap, lon, lat)
+    district = chain["district"]
+    in_city = district is not None if "district" in snap.grids else True
+    hits = [snap.zone_layers[n].hit(i) for n, i in zones]
+    return Decision(resolve(hits, snap.rules, on, in_city=in_city), district, zones, chain)
+
+
+def _department_json(snap: Snapshot, decision: Decision) -> dict | None:
+    rule = decision.resolution.rule
+    if rule is None:
+        return None
+    district = snap.grids.get("district")
+    row = decision.district_row
+    code = district.codes[row] if district is not None and row is not None else None
+    name = district.names[row] if district is not None and row is not None else None
+    dept = snap.department(rule.department_type, code, name)
+    return {"type": dept.type, "code": dept.code, "name": dept.name}
+
+
+def _rule_json(snap: Snapshot, decision: Decision) -> dict | None:
+    rule = decision.resolution.rule
+    if rule is None:
+        return None
+    return {
+        "id": rule.id,
+        "version": snap.rules.version,
+        "name": rule.name,
+        "priority": rule.priority,
+    }
+
+
+def _zone_distance(snap: Snapshot, layer: int, zone: int, x_gk: float, y_gk: float) -> float:
+    return float(shapely.distance(shapely.Point(x_gk, y_gk), snap.zone_boundaries_gk[layer][zone]))
+
+
+def _single_distance(
+    snap: Snapshot, decision: Decision, lon: float, lat: float, x_gk: float, y_gk: float
+) -> float | None:
+    """Metres to the deciding boundary: the deciding zone's or the district's, the nearer."""
+    zone = decision.resolution.zone
+    if zone is None:
+        return None
+    distance = math.inf
+    for n, i in decision.zones:
+        layer = snap.zone_layers[n]
+        if layer.name == zone.layer and int(layer.ids[i]) == zone.zone_id:
+            distance = _zone_distance(snap, n, i, x_gk, y_gk)
+            break
+    distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
+    return float(np.round(distance, 2))
+
+
+def tolerance_box(lon, lat, tolerance_m: float):
+    """A lon/lat box holding every point within ``tolerance_m`` metres (a little more)."""
+    dlat = tolerance_m / 110_500.0 * 1.02
+    dlon = dlat / np.cos(np.radians(np.clip(lat, -85, 85)))
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def needs_rings(
+    snap: Snapshot,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    rule_pos: np.ndarray,
+    distance: np.ndarray,
+    x_gk: np.ndarray,
+    y_gk: np.ndarray,
+    tolerance_m: float,
+    on: date,
+) -> np.ndarray:
+    """Where another answer may lie within the tolerance, so the rings must be sampled: the
+    deciding boundary is that near; or the point is unassigned and a district edge is near; or
+    a zone that a higher-priority rule matches (any rule, for an unassigned point) is near."""
+    n = len(lon)
+    if tolerance_m <= 0 or n == 0:
+        return np.zeros(n, dtype=bool)
+    unassigned = rule_pos < 0
+    with np.errstate(invalid="ignore"):
+        flag = distance <= tolerance_m
+    if unassigned.any():
+        sel = np.flatnonzero(unassigned)
+        near = snap.district_distance_within(
+            lon[sel], lat[sel], x_gk[sel], y_gk[sel], np.full(len(sel), tolerance_m + 1e-9)
+        )
+        flag[sel] |= near <= tolerance_m
+    box = tolerance_box(lon, lat, tolerance_m)
+    rank = np.where(unassigned, NO_RULE, rule_pos)
+    for number, best in enumerate(snap.best_ranks(on)):
+        if best == NO_RULE:
+            continue
+        relevant = (best < rank) & ~flag
+        if not relevant.any():
+            continue
+        index = snap.zone_layers[number].index
+        plain = index.boxes_are_plain(*(part[relevant] for part in box))
+        flag[np.flatnonzero(relevant)[~plain]] = True
+    return flag
+
+
+def needs_rings_one(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    rule_pos: int,
+    distance: float | None,
+    x_gk: float,
+    y_gk: float,
+    tolerance_m: float,
+    on: date,
+) -> bool:
+    """:func:`needs_rings` for one point, without numpy overhead (same decisions, tested)."""
+    if tolerance_m <= 0:
+        return False
+    if distance is not None and distance <= tolerance_m:
+        return True
+    if (
+        rule_pos < 0
+        and snap.district_distance_within_one(lon, lat, x_gk, y_gk, tolerance_m + 1e-9)
+        <= tolerance_m
+    ):
+        return True
+    minx, miny, maxx, maxy = (float(v) for v in tolerance_box(lon, lat, tolerance_m))
+    rank = NO_RULE if rule_pos < 0 else rule_pos
+    for number, best in enumerate(snap.best_ranks(on)):
+        if (
+            best != NO_RULE
+            and best < rank
+            and not snap.zone_layers[number].index.box_is_plain_one(minx, miny, maxx, maxy)
+        ):
+            return True
+    return False
+
+
+def ring_points(snap: Snapshot, x_gk, y_gk, tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points on two rings around each point (radius tolerance and half of it), in lon/lat;
+    for arrays, point k's samples are rows k of the (n, RING_TOTAL) results."""
+    x_gk, y_gk = np.atleast_1d(x_gk), np.atleast_1d(y_gk)
+    dx, dy = [], []
+    for count, radius in zip(RING_SAMPLES, (tolerance_m, tolerance_m / 2), strict=True):
+        angles = np.arange(count) * (2 * math.pi / count)
+        dx.append(radius * np.cos(angles))
+        dy.append(radius * np.sin(angles))
+    xs = x_gk[:, None] + np.concatenate(dx)[None, :]
+    ys = y_gk[:, None] + np.concatenate(dy)[None, :]
+    lon, lat = snap.to_gk.transform(xs.ravel(), ys.ravel(), direction="INVERSE")
+    shape = xs.shape if len(x_gk) > 1 else (xs.size,)
+    return np.asarray(lon).reshape(shape), np.asarray(lat).reshape(shape)
+
+
+def lookup(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    *,
+    on: date | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    given: dict | None = None,
+) -> dict:
+    """The full answer for one point in CGCS2000 lon/lat."""
+    on = on or date.today()
+    decision = decide(snap, lon, lat, on)
+    resolution = decision.resolution
+    x_gk, y_gk = snap.to_gk.transform(lon, lat)
+    distance = _single_distance(snap, decision, lon, lat, x_gk, y_gk)
+    rule_pos = snap.rule_position(resolution.rule, on)
+    alternatives: list[dict] = []
+    if needs_rings_one(snap, lon, lat, rule_pos, distance, x_gk, y_gk, tolerance_m, on):
+        seen = {decision.key}
+        ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
+        for lon_i, lat_i in zip(ring_lon.tolist(), ring_lat.tolist(), strict=True):
+            other = decide(snap, lon_i, lat_i, on)
+            if other.key in seen:
+                continue
+            seen.add(other.key)
+            alternatives.append(
+                {
+                    "status": "assigned" if other.resolution.assigned else "unassigned",
+                    "reason": other.resolution.reason,
+                    "department": _department_json(snap, other),
+                    "rule": _rule_json(snap, other),
+                }
+            )
+    zones = [
+        {
+            "layer": snap.zone_layers[n].name,
+            "version": snap.zone_layers[n].version,
+            "kind": snap.zone_layers[n].kinds[i],
+            "code": snap.zone_layers[n].codes[i],
+            "name": snap.zone_layers[n].names[i],
+        }
+        for n, i in sorted(decision.zones, key=lambda z: snap.zone_layers[z[0]].order[z[1]])
+    ]
+    deciding = resolution.zone
+    return {
+        "status": "assigned" if resolution.assigned else "unassigned",
+        "reason": resolution.reason,
+        "reason_text": UNASSIGNED_REASONS.get(resolution.reason) if resolution.reason else None,
+        "department": _department_json(snap, decision),
+        "rule": _rule_json(snap, decision),
+        "deciding_zone": (
+            {
+                "layer": deciding.layer,
+                "version": deciding.version,
+                "kind": deciding.kind,
+                "code": deciding.code,
+                "name": deciding.name,
+            }
+            if deciding
+            else None
+        ),
+        "zones": zones,
+        "grid": _grid_json(snap, decision.chain),
+        "boundary_distance_m": distance,
+        "ambiguous": bool(alternatives),
+        "alternatives": alternatives,
+        "tolerance_m": tolerance_m,
+        "point": {
+            "lon": round(float(lon), 8),
+            "lat": round(float(lat), 8),
+            "crs": "EPSG:4490",
+            "input": given,
+        },
+        "layer_versions": snap.layer_versions,
+        "rule_version": snap.rules.version,
+        "decided_on": on.isoformat(),
+    }
+
+
+# -- many points -------------------------------------------------------------------------
+
+
+@dataclass
+class BatchDecision:
+    """The vectorised answer for n points (indices into the snapshot's tables)."""
+
+    rule_pos: np.ndarray  # position in the rules in force; -1 when unassigned
+    reason: np.ndarray  # index into REASON_CODES
+    zone_layer: np.ndarray  # deciding zone: layer index, -1 when none
+    zone_index: np.ndarray
+    grid_rows: dict[str, np.ndarray]  # level → row, -1 when none
+    zone_pairs: list[tuple[np.ndarray, np.ndarray]]  # per layer: (points, zones) covering
+
+
+def morton_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """A Z-order (Morton) permutation: nearby points end up next to each other."""
+    if len(lon) == 0:
+        return np.zeros(0, dtype=np.int64)
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    lo_x, hi_x = (lon[finite].min(), lon[finite].max()) if finite.any() else (0, 1)
+    lo_y, hi_y = (lat[finite].min(), lat[finite].max()) if finite.any() else (0, 1)
+    scale_x = 65535 / max(hi_x - lo_x, 1e-12)
+    scale_y = 65535 / max(hi_y - lo_y, 1e-12)
+    qx = np.clip(np.nan_to_num((lon - lo_x) * scale_x), 0, 65535).astype(np.uint64)
+    qy = np.clip(np.nan_to_num((lat - lo_y) * scale_y), 0, 65535).astype(np.uint64)
+
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    return np.argsort(spread(qx) | (spread(qy) << np.uint64(1)), kind="stable")
+
+
+def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+    n = len(lon)
+    rows = {level: np.full(n, -1, dtype=np.int64) for level in GRID_LEVELS}
+    pending = np.arange(n)
+    found_at = np.full(n, -1, dtype=np.int64)  # level position found spatially
+    for position in range(len(GRID_LEVELS) - 1, -1, -1):
+        level = GRID_LEVELS[position]
+        grid = snap.grids.get(level)
+        if grid is None or len(pending) == 0:
+            continue
+        points, polys = grid.index.query(lon[pending], lat[pending])
+        if len(points):
+            # the lowest row (rows are sorted by code) of the grids covering each point
+            order = np.lexsort((polys, points))
+            points_sorted, polys_sorted = points[order], polys[order]
+            uniq, start = np.unique(points_sorted, return_index=True)
+            hit = pending[uniq]
+            rows[level][hit] = polys_sorted[start]
+            found_at[hit] = position
+        pending = pending[found_at[pending] < 0]
+    # ancestors through parent codes, spatially where a link is missing
+    for position in range(len(GRID_LEVELS) - 2, -1, -1):
+        upper, lower = GRID_LEVELS[position], GRID_LEVELS[position + 1]
+        upper_grid, lower_grid = snap.grids.get(upper), snap.grids.get(lower)
+        if upper_grid is None:
+            continue
+        need = (found_at > position) & (rows[upper] < 0)
+        if lower_grid is not None:
+            parent_row = _parent_rows(lower_grid, upper_grid)
+            has_lower = need & (rows[lower] >= 0)
+            rows[upper][has_lower] = parent_row[rows[lower][has_lower]]
+        missing = np.flatnonzero(need & (rows[upper] < 0))
+        if len(missing):
+            points, polys = upper_grid.index.query(lon[missing], lat[missing])
+            if len(points):
+                order = np.lexsort((polys, points))
+                uniq, start = np.unique(points[order], return_index=True)
+                rows[upper][missing[uniq]] = polys[order][start]
+    return rows
+
+
+_PARENT_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _parent_rows(lower, upper) -> np.ndarray:
+    key = (id(lower), id(upper))
+    found = _PARENT_CACHE.get(key)
+    if found is None:
+        found = np.array(
+            [upper.row_of.get(p, -1) if p else -1 for p in lower.parents], dtype=np.int64
+        )
+        if len(_PARENT_CACHE) > 64:
+            _PARENT_CACHE.clear()
+        _PARENT_CACHE[key] = found
+    return found
+
+
+def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) -> BatchDecision:
+    """The vectorised :func:`decide` (same answers, tested)."""
+    n = len(lon)
+    ranks = snap.zone_ranks(on)
+    best_key = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    best_layer = np.full(n, -1, dtype=np.int64)
+    best_zone = np.full(n, -1, dtype=np.int64)
+    pairs = []
+    any_zone = np.zeros(n, dtype=bool)
+    for number, layer in enumerate(snap.zone_layers):
+        points, polys = layer.index.query(lon, lat)
+        pairs.append((points, polys))
+        if not len(points):
+            continue
+        any_zone[points] = True
+        rank = ranks[number][polys].astype(np.int64)
+        key = (rank << 32) | layer.order[polys]
+        order = np.lexsort((key, points))
+        uniq, start = np.unique(points[order], return_index=True)
+        candidate = key[order][start]
+        better = candidate < best_key[uniq]
+        target = uniq[better]
+        best_key[target] = candidate[better]
+        best_layer[target] = number
+        best_zone[target] = polys[order][start][better]
+    rule_pos = (best_key >> 32).astype(np.int64)
+    assigned = rule_pos < NO_RULE
+    grid_rows = _grid_rows(snap, lon, lat)
+    reason = np.zeros(n, dtype=np.int8)
+    reason[~assigned & ~any_zone] = REASON_CODES.index("no_zone")
+    reason[~assigned & any_zone] = REASON_CODES.index("no_rule")
+    if "district" in snap.grids:
+        outside = grid_rows["district"] < 0
+        reason[outside] = REASON_CODES.index("outside_city")
+        assigned &= ~outside
+    rule_pos = np.where(assigned, rule_pos, -1)
+    return BatchDecision(
+        rule_pos=rule_pos,
+        reason=reason,
+        zone_layer=np.where(assigned, best_layer, -1),
+        zone_index=np.where(assigned, best_zone, -1),
+        grid_rows=grid_rows,
+        zone_pairs=pairs,
+    )
+
+
+@dataclass
+class BatchAnswer:
+    decision: BatchDecision
+    rules: list  # the rules in force, indexed by decision.rule_pos
+    distance: np.ndarray  # metres, NaN when unassigned
+    alternatives: dict[int, list[tuple[int, int, int]]]  # point → [(rule_pos, district, reason)]
+
+
+def answer_arrays(
+    snap: Snapshot,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    on: date | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    with_distance: bool = True,
+) -> BatchAnswer:
+    """The full answer for many CGCS2000 points (same as :func:`lookup`, point by point)."""
+    on = on or date.today()
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    decision = decide_arrays(snap, lon, lat, on)
+    n = len(lon)
+    distance = np.full(n, np.nan)
+    alternatives: dict[int, list] = {}
+    if with_distance and n:
+        x_gk, y_gk = snap.points_gk(lon, lat)
+        assigned = decision.rule_pos >= 0
+        for number in range(len(snap.zone_layers)):
+            sel = np.flatnonzero(decision.zone_layer == number)
+            if len(sel):
+                distance[sel] = shapely.distance(
+                    shapely.points(x_gk[sel], y_gk[sel]),
+                    snap.zone_boundaries_gk[number][decision.zone_index[sel]],
+                )
+        if assigned.any():
+            sel = np.flatnonzero(assigned)
+            district = snap.district_distance_within(
+                lon[sel], lat[sel], x_gk[sel], y_gk[sel], distance[sel]
+            )
+            distance[sel] = np.fmin(distance[sel], district)
+        distance = np.round(distance, 2)
+        ring = np.flatnonzero(
+            needs_rings(snap, lon, lat, decision.rule_pos, distance, x_gk, y_gk, tolerance_m, on)
+        )
+        if len(ring):
+            ring_lon, ring_lat = ring_points(snap, x_gk[ring], y_gk[ring], tolerance_m)
+            sampled = decide_arrays(snap, ring_lon.ravel(), ring_lat.ravel(), on)
+            district_rows = decision.grid_rows["district"]
+            keys = np.stack(
+                [sampled.rule_pos, sampled.grid_rows["district"], sampled.reason.astype(np.int64)],
+                axis=1,
+            ).reshape(len(ring), RING_TOTAL, 3)
+            for row, point in enumerate(ring.tolist()):
+                own = (
+                    int(decision.rule_pos[point]),
+                    int(district_rows[point]),
+                    int(decision.reason[point]),
+                )
+                seen = {own}
+                found = []
+                for key in map(tuple, keys[row].tolist()):
+                    if key not in seen:
+                        seen.add(key)
+                        found.append(key)
+                if found:
+                    alternatives[point] = found
+    return BatchAnswer(
+        decision=decision,
+        rules=snap.rules_in_force(on),
+        distance=distance,
+        alternatives=alternatives,
+    )

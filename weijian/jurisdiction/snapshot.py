@@ -1,0 +1,406 @@
+"""What the engine answers from: every active layer version, the grid levels, the rules and
+the departments, loaded once from PostGIS into memory with an index per layer version.
+
+A snapshot is immutable; :class:`SnapshotHolder` swaps in a new one when a layer version is
+activated, the rules or the departments change — told by PostgreSQL ``LISTEN/NOTIFY``, with
+a periodic version check as a safety net — so nothing on the request path reads files or
+builds indexes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyproj
+import shapely
+from sqlalchemy import Engine
+
+from weijian.gis.crs import gk3_epsg_for_lon
+from weijian.jurisdiction import repository
+from weijian.jurisdiction.index import PolygonIndex
+from weijian.jurisdiction.repository import Department
+from weijian.jurisdiction.rules import RuleSet, ZoneHit
+from weijian.layers.schema import GRID_LEVELS, NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+NO_RULE = np.iinfo(np.int32).max
+
+
+@dataclass
+class ZoneLayer:
+    name: str
+    version: int
+    index: PolygonIndex
+    ids: np.ndarray
+    kinds: np.ndarray
+    codes: np.ndarray
+    names: np.ndarray
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # global tie-break
+
+    def hit(self, i: int) -> ZoneHit:
+        return ZoneHit(
+            self.name, self.codes[i], self.kinds[i], self.names[i], self.version, int(self.ids[i])
+        )
+
+
+@dataclass
+class GridLevel:
+    level: str
+    version: int
+    index: PolygonIndex
+    codes: np.ndarray
+    names: np.ndarray
+    parents: np.ndarray
+    responsible: list[list[dict]]
+    row_of: dict[str, int]
+
+
+@dataclass
+class Snapshot:
+    token: str
+    built_at: float
+    build_seconds: float
+    zone_layers: list[ZoneLayer]
+    grids: dict[str, GridLevel]
+    rules: RuleSet
+    rules_record: dict
+    departments: dict[tuple[str, str], Department]
+    templates: dict[str, tuple[str, str]]
+    gk_epsg: int
+    to_gk: pyproj.Transformer
+    zone_boundaries_gk: list[np.ndarray] = field(default_factory=list)
+    district_edges: shapely.STRtree | None = None
+    district_clearance: np.ndarray | None = None  # per district-index cell: metres to an edge
+    _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
+    _in_force: dict[date, list] = field(default_factory=dict)
+    _best: dict[date, list[int]] = field(default_factory=dict)
+
+    # -- rules as arrays -------------------------------------------------------------------
+    def zone_ranks(self, on: date) -> list[np.ndarray]:
+        """Per zone layer, per zone: position of the first rule in force on ``on`` that matches
+        the zone (NO_RULE when none) — the vectorised form of :func:`rules.resolve`."""
+        cached = self._ranks.get(on)
+        if cached is not None:
+            return cached
+        ordered = [r for r in self.rules.ordered() if r.in_force(on)]
+        ranks = []
+        for layer in self.zone_layers:
+            rank = np.full(len(layer.ids), NO_RULE, dtype=np.int32)
+            memo: dict[tuple, int] = {}
+            for i in range(len(layer.ids)):
+                key = (layer.kinds[i], layer.codes[i])
+                if key not in memo:
+                    hit = layer.hit(i)
+                    memo[key] = next(
+                        (n for n, rule in enumerate(ordered) if rule.matches(hit)), NO_RULE
+                    )
+                rank[i] = memo[key]
+            ranks.append(rank)
+        if len(self._ranks) > 8:
+            self._ranks.clear()
+        self._ranks[on] = ranks
+        return ranks
+
+    def best_ranks(self, on: date) -> list[int]:
+        """Per zone layer, the best rank any of its zones has."""
+        found = self._best.get(on)
+        if found is None:
+            found = [int(r.min()) if len(r) else NO_RULE for r in self.zone_ranks(on)]
+            self._best = {on: found}
+        return found
+
+    def rules_in_force(self, on: date) -> list:
+        found = self._in_force.get(on)
+        if found is None:
+            found = [r for r in self.rules.ordered() if r.in_force(on)]
+            self._in_force = {on: found}
+        return found
+
+    def rule_position(self, rule, on: date) -> int:
+        return -1 if rule is None else self.rules_in_force(on).index(rule)
+
+    # -- departments -----------------------------------------------------------------------
+    def department(
+        self, type_: str, district_code: str | None, district_name: str | None
+    ) -> Department:
+        found = self.departments.get((type_, district_code or ""))
+        if found:
+            return found
+        _, template = self.templates.get(type_, (type_, "{district}" + type_))
+        return Department(
+            type=type_,
+            code=f"{district_code}-{type_}" if district_code else type_,
+            name=template.format(district=district_name or ""),
+            district_code=district_code,
+        )
+
+    def points_gk(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.to_gk.transform(lon, lat)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def district_boundary_distance(self, x_gk: np.ndarray, y_gk: np.ndarray) -> np.ndarray:
+        """Metres from each point to the nearest district boundary (NaN without districts)."""
+        if self.district_edges is None:
+            return np.full(len(x_gk), np.nan)
+        if len(x_gk) == 0:
+            return np.zeros(0)
+        _, distance = self.district_edges.query_nearest(
+            shapely.points(x_gk, y_gk), return_distance=True, all_matches=False
+        )
+        return distance
+
+    def district_distance_within(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        x_gk: np.ndarray,
+        y_gk: np.ndarray,
+        limit: np.ndarray,
+    ) -> np.ndarray:
+        """Metres to the nearest district boundary where it is below ``limit`` (per point),
+        +inf elsewhere. Each cell of the district index knows how far its edges lie, so the
+        exact distance is computed only where it can matter."""
+        out = np.full(len(lon), np.inf)
+        if self.district_clearance is None or len(lon) == 0:
+            return out
+        index = self.grids["district"].index
+        cell = index.grid.cell_of(lon, lat)
+        bound = np.where(cell >= 0, self.district_clearance[np.maximum(cell, 0)], 0.0)
+        exact = np.flatnonzero(bound < limit)
+        if len(exact):
+            distance = self.district_boundary_distance(x_gk[exact], y_gk[exact])
+            keep = distance < limit[exact]
+            out[exact[keep]] = distance[keep]
+        return out
+
+    def district_distance_within_one(
+        self, lon: float, lat: float, x_gk: float, y_gk: float, limit: float
+    ) -> float:
+        if self.district_clearance is None:
+            return math.inf
+        cell = self.grids["district"].index.cell_one(lon, lat)
+        bound = self.district_clearance[cell] if cell >= 0 else 0.0
+        if bound >= limit:
+            return math.inf
+        distance = float(self.district_boundary_distance(np.array([x_gk]), np.array([y_gk]))[0])
+        return distance if distance < limit else math.inf
+
+    @property
+    def layer_versions(self) -> dict[str, int]:
+        return dict(self._layer_versions)
+
+    def __post_init__(self) -> None:
+        versions = {layer.name: layer.version for layer in self.zone_layers}
+        versions.update({f"grid_{g.level}": g.version for g in self.grids.values()})
+        self._layer_versions = versions
+
+    def describe(self) -> dict:
+        return {
+            "token": self.token,
+            "build_seconds": round(self.build_seconds, 3),
+            "rule_version": self.rules.version,
+            "layers": {
+                layer.name: {"version": layer.version, **layer.index.stats}
+                for layer in self.zone_layers
+            },
+            "grids": {
+                g.level: {"version": g.version, **g.index.stats} for g in self.grids.values()
+            },
+        }
+
+
+def _texts(values) -> np.ndarray:
+    return np.array([v if v is None else str(v) for v in values], dtype=object)
+
+
+def load_snapshot(engine: Engine) -> Snapshot:
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        token = repository.snapshot_token(conn)
+        zone_rows = {
+            layer["name"]: (layer, repository.zones_of(conn, layer["version_id"]))
+            for layer in repository.active_layers(conn, "zones")
+        }
+        grid_rows = {
+            layer["grid_level"]: (layer, repository.grids_of(conn, layer["version_id"]))
+            for layer in repository.active_layers(conn, "grids")
+        }
+        rules, record = repository.rule_set(conn)
+        departments = {(d.type, d.district_code or ""): d for d in repository.departments(conn)}
+        templates = repository.department_templates(conn)
+
+    zone_layers = []
+    for name, (layer, rows) in zone_rows.items():
+        geoms = shapely.from_wkb([r[4] for r in rows]) if rows else np.zeros(0, dtype=object)
+        zone_layers.append(
+            ZoneLayer(
+                name=name,
+                version=layer["version"],
+                index=PolygonIndex(geoms),
+                ids=np.array([r[0] for r in rows], dtype=np.int64),
+                kinds=_texts(r[1] for r in rows),
+                codes=_texts(r[2] for r in rows),
+                names=_texts(r[3] for r in rows),
+            )
+        )
+    # one global order of all zones, the order rules.resolve uses to break ties
+    keys = [
+        (
+            layer.name,
+            layer.codes[i] or "",
+            layer.kinds[i],
+            layer.names[i] or "",
+            layer.version,
+            int(layer.ids[i]),
+            n,
+            i,
+        )
+        for n, layer in enumerate(zone_layers)
+        for i in range(len(layer.ids))
+    ]
+    keys.sort()
+    for layer in zone_layers:
+        layer.order = np.zeros(len(layer.ids), dtype=np.int64)
+    for position, key in enumerate(keys):
+        zone_layers[key[6]].order[key[7]] = position
+
+    grids = {}
+    for level in GRID_LEVELS:
+        if level not in grid_rows:
+            continue
+        layer, rows = grid_rows[level]
+        geoms = shapely.from_wkb([r[5] for r in rows])
+        codes = _texts(r[1] for r in rows)
+        grids[level] = GridLevel(
+            level=level,
+            version=layer["version"],
+            index=PolygonIndex(geoms),
+            codes=codes,
+            names=_texts(r[2] for r in rows),
+            parents=_texts(r[3] for r in rows),
+            responsible=[list(r[4] or []) for r in rows],
+            row_of={code: i for i, code in enumerate(codes)},
+        )
+
+    centre = 126.0
+    if "district" in grids and len(grids["district"].codes):
+        bounds = shapely.total_bounds(grids["district"].index.geoms)
+        centre = (bounds[0] + bounds[2]) / 2
+    elif zone_layers and len(zone_layers[0].ids):
+        bounds = shapely.total_bounds(zone_layers[0].index.geoms)
+        centre = (bounds[0] + bounds[2]) / 2
+    gk_epsg = gk3_epsg_for_lon(centre)
+    to_gk = pyproj.Transformer.from_crs(4490, gk_epsg, always_xy=True)
+
+    def gk(coords: np.ndarray) -> np.ndarray:
+        x, y = to_gk.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    zone_boundaries = [
+        shapely.boundary(shapely.transform(layer.index.geoms, gk)) for layer in zone_layers
+    ]
+    district_edges = None
+    district_clearance = None
+    if "district" in grids and len(grids["district"].codes):
+        rings = shapely.boundary(shapely.transform(grids["district"].index.geoms, gk))
+        coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
+        same = which[1:] == which[:-1]
+        segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+        district_edges = shapely.STRtree(segments)
+        cells_gk = shapely.transform(grids["district"].index.cell_boxes(), gk)
+        _, clearance = district_edges.query_nearest(
+            cells_gk, return_distance=True, all_matches=False
+        )
+        district_clearance = np.asarray(clearance, dtype=np.float64) * 0.999 - 0.01
+    snapshot = Snapshot(
+        token=token,
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+        zone_layers=zone_layers,
+        grids=grids,
+        rules=rules,
+        rules_record=record,
+        departments=departments,
+        templates=templates,
+        gk_epsg=gk_epsg,
+        to_gk=to_gk,
+        zone_boundaries_gk=zone_boundaries,
+        district_edges=district_edges,
+        district_clearance=district_clearance,
+    )
+    snapshot.build_seconds = time.perf_counter() - started
+    return snapshot
+
+
+class SnapshotHolder:
+    """The current snapshot of one process, kept fresh by a listener thread."""
+
+    def __init__(self, engine: Engine, poll_seconds: float = 30.0):
+        self.engine = engine
+        self.poll_seconds = poll_seconds
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def snapshot(self) -> Snapshot:
+        current = self._snapshot
+        if current is None:
+            with self._lock:
+                if self._snapshot is None:
+                    self._snapshot = load_snapshot(self.engine)
+                current = self._snapshot
+        return current
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload when the database changed; True when a new snapshot was swapped in."""
+        with self.engine.connect() as conn:
+            token = repository.snapshot_token(conn)
+        if not force and self._snapshot is not None and token == self._snapshot.token:
+            return False
+        fresh = load_snapshot(self.engine)
+        with self._lock:
+            self._snapshot = fresh
+        log.info("jurisdiction snapshot rebuilt in %.2f s (%s)", fresh.build_seconds, token)
+        return True
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._listen, name="snapshot-listener", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {repository.RULES_CHANNEL}")
+                    self.refresh()
+                    while not self._stop.is_set():
+                        notified = False
+                        for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
+                            notified = True
+                        if notified:
+                            time.sleep(0.05)  # let a burst of activations settle
+                            for _ in conn.notifies(timeout=0.2):
+                                pass
+                        self.refresh()
+            except Exception:
+                log.exception("snapshot listener: reconnecting in 5 s")
+                self._stop.wait(5)
