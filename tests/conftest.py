@@ -57,6 +57,12 @@ def engine(database_url):
     yield engine
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        # back to the seeded rules and department types of the migrations
+        conn.execute(text("DELETE FROM rule_set WHERE version > 1"))
+        conn.execute(text("UPDATE rule_set SET active = (version = 1)"))
+        conn.execute(text("DELETE FROM department_type WHERE type NOT IN "
+                          "('urban_enforcement', 'natural_resources', 'county_government', "
+                          "'agriculture_rural')"))
 
 
 def _free_port() -> int:
