@@ -27,7 +27,8 @@ def box(x0, y0, x1, y1):
 def frame(rows: list[dict]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         [{k: v for k, v in r.items() if k != "geometry"} for r in rows],
-        geometry=[r["geometry"] for r in rows], crs="EPSG:4551",
+        geometry=[r["geometry"] for r in rows],
+        crs="EPSG:4551",
     )
 
 
@@ -36,40 +37,139 @@ def build(engine, folder: Path) -> None:
         return catalogue.write_shapefile(frame(rows), folder / name, name)
 
     common = dict(code_field="DM", name_field="MC", responsible_field="FZR", phone_field="DH")
-    import_grids(engine, GridImport(path=shp("district", [
-        {"DM": "220602", "MC": "浑江区", "FZR": "赵军", "DH": "13904390001",
-         "geometry": box(0, 0, 4, 4)},
-        {"DM": "220605", "MC": "江源区", "FZR": "钱鹏", "DH": "13904390002",
-         "geometry": box(4, 0, 8, 4)},
-    ]), level="district", **common))
-    import_grids(engine, GridImport(path=shp("town", [
-        {"DM": "220602001", "MC": "新建街道", "FZR": "孙丽", "DH": "13904390003",
-         "geometry": box(0, 0, 2, 2)},
-    ]), level="town", **common))
-    import_grids(engine, GridImport(path=shp("community", [
-        {"DM": "220602001001", "MC": "东山社区", "FZR": "李强", "DH": "13904390004",
-         "geometry": box(0, 0, 1, 1)},
-    ]), level="community", **common))
-    import_grids(engine, GridImport(path=shp("compound", [
-        {"DM": "220602001001001", "MC": "江山花园", "FZR": "周敏", "DH": "13904390005",
-         "geometry": box(0.2, 0.2, 0.4, 0.4)},
-    ]), level="compound", **common))
-    import_zones(engine, ZoneImport(path=shp("urban", [
-        {"MC": "浑江区城市化管理区域", "geometry": box(0, 0, 2, 2)},
-    ]), layer="urban_managed", kind="urban_managed", name_field="MC"))
-    import_zones(engine, ZoneImport(path=shp("planned", [
-        {"MC": "江源区镇规划建设用地", "geometry": box(4, 0, 5, 1)},
-    ]), layer="town_planned", kind="town_planned", name_field="MC"))
-    holed = shapely.Polygon(box(5, 0, 6, 1).exterior.coords,
-                            [box(5.4, 0.4, 5.6, 0.6).exterior.coords])
-    import_zones(engine, ZoneImport(path=shp("landuse", [
-        {"DLBM": "0103", "DLMC": "旱地", "geometry": box(0, 2, 1, 3)},
-        {"DLBM": "0301", "DLMC": "乔木林地", "geometry": box(1, 2, 2, 3)},
-        {"DLBM": "0702", "DLMC": "农村宅基地", "geometry": box(2, 2, 3, 3)},
-        {"DLBM": "0701", "DLMC": "城镇住宅用地", "geometry": box(3, 2, 4, 3)},
-        {"DLBM": "0101", "DLMC": "水田", "geometry": box(0, 0, 1, 1)},
-        {"DLBM": "0301", "DLMC": "乔木林地", "geometry": holed},
-    ]), layer="landuse", code_field="DLBM", name_field="DLMC"))
+    import_grids(
+        engine,
+        GridImport(
+            path=shp(
+                "district",
+                [
+                    {
+                        "DM": "220602",
+                        "MC": "浑江区",
+                        "FZR": "赵军",
+                        "DH": "13904390001",
+                        "geometry": box(0, 0, 4, 4),
+                    },
+                    {
+                        "DM": "220605",
+                        "MC": "江源区",
+                        "FZR": "钱鹏",
+                        "DH": "13904390002",
+                        "geometry": box(4, 0, 8, 4),
+                    },
+                ],
+            ),
+            level="district",
+            **common,
+        ),
+    )
+    import_grids(
+        engine,
+        GridImport(
+            path=shp(
+                "town",
+                [
+                    {
+                        "DM": "220602001",
+                        "MC": "新建街道",
+                        "FZR": "孙丽",
+                        "DH": "13904390003",
+                        "geometry": box(0, 0, 2, 2),
+                    },
+                ],
+            ),
+            level="town",
+            **common,
+        ),
+    )
+    import_grids(
+        engine,
+        GridImport(
+            path=shp(
+                "community",
+                [
+                    {
+                        "DM": "220602001001",
+                        "MC": "东山社区",
+                        "FZR": "李强",
+                        "DH": "13904390004",
+                        "geometry": box(0, 0, 1, 1),
+                    },
+                ],
+            ),
+            level="community",
+            **common,
+        ),
+    )
+    import_grids(
+        engine,
+        GridImport(
+            path=shp(
+                "compound",
+                [
+                    {
+                        "DM": "220602001001001",
+                        "MC": "江山花园",
+                        "FZR": "周敏",
+                        "DH": "13904390005",
+                        "geometry": box(0.2, 0.2, 0.4, 0.4),
+                    },
+                ],
+            ),
+            level="compound",
+            **common,
+        ),
+    )
+    import_zones(
+        engine,
+        ZoneImport(
+            path=shp(
+                "urban",
+                [
+                    {"MC": "浑江区城市化管理区域", "geometry": box(0, 0, 2, 2)},
+                ],
+            ),
+            layer="urban_managed",
+            kind="urban_managed",
+            name_field="MC",
+        ),
+    )
+    import_zones(
+        engine,
+        ZoneImport(
+            path=shp(
+                "planned",
+                [
+                    {"MC": "江源区镇规划建设用地", "geometry": box(4, 0, 5, 1)},
+                ],
+            ),
+            layer="town_planned",
+            kind="town_planned",
+            name_field="MC",
+        ),
+    )
+    holed = shapely.Polygon(
+        box(5, 0, 6, 1).exterior.coords, [box(5.4, 0.4, 5.6, 0.6).exterior.coords]
+    )
+    import_zones(
+        engine,
+        ZoneImport(
+            path=shp(
+                "landuse",
+                [
+                    {"DLBM": "0103", "DLMC": "旱地", "geometry": box(0, 2, 1, 3)},
+                    {"DLBM": "0301", "DLMC": "乔木林地", "geometry": box(1, 2, 2, 3)},
+                    {"DLBM": "0702", "DLMC": "农村宅基地", "geometry": box(2, 2, 3, 3)},
+                    {"DLBM": "0701", "DLMC": "城镇住宅用地", "geometry": box(3, 2, 4, 3)},
+                    {"DLBM": "0101", "DLMC": "水田", "geometry": box(0, 0, 1, 1)},
+                    {"DLBM": "0301", "DLMC": "乔木林地", "geometry": holed},
+                ],
+            ),
+            layer="landuse",
+            code_field="DLBM",
+            name_field="DLMC",
+        ),
+    )
 
 
 def lonlat(x_km: float, y_km: float) -> tuple[float, float]:

@@ -239,18 +239,6 @@ class PolygonIndex:
             return False
         return low < 0 or not self.cell_has_boundary[low]
 
-    def cell_boxes(self) -> np.ndarray:
-        """Every cell as a polygon (row-major), for precomputing per-cell figures."""
-        grid = self.grid
-        ix = np.tile(np.arange(grid.nx), grid.ny)
-        iy = np.repeat(np.arange(grid.ny), grid.nx)
-        return shapely.box(
-            grid.x0 + ix * grid.dx,
-            grid.y0 + iy * grid.dy,
-            grid.x0 + (ix + 1) * grid.dx,
-            grid.y0 + (iy + 1) * grid.dy,
-        )
-
     def query_one(self, x: float, y: float) -> list[int]:
         """The polygons covering one point (no numpy overhead on the hot path)."""
         grid = self.grid

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.jurisdiction import repository
-from weijian.jurisdiction.index import PolygonIndex
+from weijian.jurisdiction.index import Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
 from weijian.layers.schema import GRID_LEVELS, NOTIFY_CHANNEL
@@ -76,7 +76,8 @@ class Snapshot:
     to_gk: pyproj.Transformer
     zone_boundaries_gk: list[np.ndarray] = field(default_factory=list)
     district_edges: shapely.STRtree | None = None
-    district_clearance: np.ndarray | None = None  # per district-index cell: metres to an edge
+    district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
+    clearance_grid: Grid | None = None
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
@@ -169,8 +170,7 @@ class Snapshot:
         out = np.full(len(lon), np.inf)
         if self.district_clearance is None or len(lon) == 0:
             return out
-        index = self.grids["district"].index
-        cell = index.grid.cell_of(lon, lat)
+        cell = self.clearance_grid.cell_of(lon, lat)
         bound = np.where(cell >= 0, self.district_clearance[np.maximum(cell, 0)], 0.0)
         exact = np.flatnonzero(bound < limit)
         if len(exact):
@@ -184,8 +184,10 @@ class Snapshot:
     ) -> float:
         if self.district_clearance is None:
             return math.inf
-        cell = self.grids["district"].index.cell_one(lon, lat)
-        bound = self.district_clearance[cell] if cell >= 0 else 0.0
+        grid = self.clearance_grid
+        fx, fy = (lon - grid.x0) / grid.dx, (lat - grid.y0) / grid.dy
+        inside = 0 <= fx < grid.nx and 0 <= fy < grid.ny
+        bound = self.district_clearance[int(fy) * grid.nx + int(fx)] if inside else 0.0
         if bound >= limit:
             return math.inf
         distance = float(self.district_boundary_distance(np.array([x_gk]), np.array([y_gk]))[0])
@@ -213,6 +215,35 @@ class Snapshot:
                 g.level: {"version": g.version, **g.index.stats} for g in self.grids.values()
             },
         }
+
+
+CLEARANCE_CELLS = 16_384
+
+
+def _clearance(
+    districts: np.ndarray, edges: shapely.STRtree, to_gk: pyproj.Transformer
+) -> tuple[Grid, np.ndarray]:
+    """A coarse grid over the districts and, per cell, a lower bound of the metres from any
+    point of the cell to a district boundary (centre distance less half the diagonal)."""
+    minx, miny, maxx, maxy = shapely.total_bounds(districts)
+    size = math.sqrt(max((maxx - minx) * (maxy - miny), 1e-12) / CLEARANCE_CELLS)
+    grid = Grid(
+        x0=minx - size,
+        y0=miny - size,
+        dx=size,
+        dy=size,
+        nx=int((maxx - minx) / size) + 3,
+        ny=int((maxy - miny) / size) + 3,
+    )
+    ix = np.tile(np.arange(grid.nx), grid.ny)
+    iy = np.repeat(np.arange(grid.ny), grid.nx)
+    cx, cy = to_gk.transform(grid.x0 + (ix + 0.5) * size, grid.y0 + (iy + 0.5) * size)
+    corner_x, corner_y = to_gk.transform(grid.x0 + ix * size, grid.y0 + iy * size)
+    half_diagonal = np.hypot(cx - corner_x, cy - corner_y) * 1.01 + 0.01
+    _, distance = edges.query_nearest(
+        shapely.points(cx, cy), return_distance=True, all_matches=False
+    )
+    return grid, np.asarray(distance, dtype=np.float64) - half_diagonal
 
 
 def _texts(values) -> np.ndarray:
@@ -307,17 +338,16 @@ def load_snapshot(engine: Engine) -> Snapshot:
     ]
     district_edges = None
     district_clearance = None
+    clearance_grid = None
     if "district" in grids and len(grids["district"].codes):
         rings = shapely.boundary(shapely.transform(grids["district"].index.geoms, gk))
         coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
         same = which[1:] == which[:-1]
         segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
         district_edges = shapely.STRtree(segments)
-        cells_gk = shapely.transform(grids["district"].index.cell_boxes(), gk)
-        _, clearance = district_edges.query_nearest(
-            cells_gk, return_distance=True, all_matches=False
+        clearance_grid, district_clearance = _clearance(
+            grids["district"].index.geoms, district_edges, to_gk
         )
-        district_clearance = np.asarray(clearance, dtype=np.float64) * 0.999 - 0.01
     snapshot = Snapshot(
         token=token,
         built_at=time.time(),
@@ -333,6 +363,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
         zone_boundaries_gk=zone_boundaries,
         district_edges=district_edges,
         district_clearance=district_clearance,
+        clearance_grid=clearance_grid,
     )
     snapshot.build_seconds = time.perf_counter() - started
     return snapshot

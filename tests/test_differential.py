@@ -1,0 +1,149 @@
+"""The in-memory engine against PostGIS ST_Covers on the sample city: random points, points
+exactly on vertices and on edges, points inside holes — the same zones and grids, every one."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+import shapely
+from sqlalchemy import text
+
+from weijian import samples
+from weijian.cli import load_samples
+from weijian.jurisdiction.engine import answer_arrays, decide_arrays, lookup
+from weijian.jurisdiction.snapshot import load_snapshot
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("samples")
+    samples.generate(folder, scale="small", log=lambda *_: None)
+    return folder
+
+
+@pytest.fixture
+def loaded(engine, sample_dir):
+    load_samples(engine, sample_dir, log=lambda *_: None)
+    return load_snapshot(engine)
+
+
+def sample_points(snap, rng, count):
+    """Random points over the land-use window, vertices, edge midpoints, hole interiors."""
+    landuse = next(layer for layer in snap.zone_layers if layer.name == "landuse")
+    geoms = landuse.index.geoms
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    pad = 0.02
+    lon = [rng.uniform(minx - pad, maxx + pad, count)]
+    lat = [rng.uniform(miny - pad, maxy + pad, count)]
+    all_geoms = np.concatenate(
+        [layer.index.geoms for layer in snap.zone_layers]
+        + [g.index.geoms for g in snap.grids.values()]
+    )
+    rings = shapely.get_rings(shapely.get_parts(all_geoms))
+    coords, which = shapely.get_coordinates(rings, return_index=True)
+    pick = rng.choice(len(coords) - 1, 2000, replace=False)
+    lon.append(coords[pick, 0])  # exactly on vertices
+    lat.append(coords[pick, 1])
+    same = which[pick] == which[pick + 1]
+    a, b = coords[pick][same], coords[pick + 1][same]
+    lon.append((a[:, 0] + b[:, 0]) / 2)  # on edges (as near as doubles get)
+    lat.append((a[:, 1] + b[:, 1]) / 2)
+    parts = shapely.get_parts(all_geoms)
+    holes = [shapely.Polygon(hole) for part in parts for hole in part.interiors]
+    if holes:
+        inside = shapely.point_on_surface(np.array(holes, dtype=object))
+        lon.append(shapely.get_x(inside))
+        lat.append(shapely.get_y(inside))
+    return np.concatenate(lon), np.concatenate(lat), len(holes)
+
+
+def postgis_covers(engine, lon, lat) -> dict[str, set[tuple[int, int]]]:
+    """(point, zone or grid id) pairs per layer, by ST_Covers."""
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TEMP TABLE pts (i int, geom geometry(Point, 4490))"))
+        raw = conn.connection.driver_connection
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY pts (i, geom) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(["int4", "bytea"])
+            points = shapely.set_srid(shapely.points(lon, lat), 4490)
+            for i, wkb in enumerate(shapely.to_wkb(points, include_srid=True)):
+                copy.write_row((i, wkb))
+        conn.execute(text("CREATE INDEX ON pts USING gist (geom)"))
+        zone_rows = conn.execute(
+            text(
+                "SELECT z.layer, p.i, z.id FROM pts p JOIN active_zone z "
+                "ON ST_Covers(z.geom, p.geom)"
+            )
+        ).all()
+        grid_rows = conn.execute(
+            text(
+                "SELECT 'grid_' || g.level, p.i, g.id FROM pts p JOIN active_grid g "
+                "ON ST_Covers(g.geom, p.geom)"
+            )
+        ).all()
+    out: dict[str, set] = {}
+    for layer, i, zone_id in [*zone_rows, *grid_rows]:
+        out.setdefault(layer, set()).add((i, zone_id))
+    return out
+
+
+def test_engine_agrees_with_postgis_st_covers(engine, loaded):
+    snap = loaded
+    rng = np.random.default_rng(20261125)
+    lon, lat, holes = sample_points(snap, rng, 12_000)
+    assert len(lon) >= 14_000 and holes >= 3
+    expected = postgis_covers(engine, lon, lat)
+
+    decision = decide_arrays(snap, lon, lat, date.today())
+    ours: dict[str, set] = {}
+    for layer, (points, polys) in zip(snap.zone_layers, decision.zone_pairs, strict=True):
+        ours[layer.name] = set(zip(points.tolist(), layer.ids[polys].tolist(), strict=True))
+    with engine.connect() as conn:
+        grid_ids = {
+            (level, code): gid
+            for level, code, gid in conn.execute(
+                text("SELECT level, code, id FROM active_grid")
+            ).all()
+        }
+    for level, grid in snap.grids.items():
+        points, polys = grid.index.query(lon, lat)
+        ours[f"grid_{level}"] = {
+            (p, grid_ids[(level, grid.codes[q])])
+            for p, q in zip(points.tolist(), polys.tolist(), strict=True)
+        }
+    assert set(ours) == set(expected) | (set(ours) - set(expected))
+    for layer in ours:
+        missing = expected.get(layer, set()) - ours[layer]
+        extra = ours[layer] - expected.get(layer, set())
+        assert not missing and not extra, (layer, sorted(missing)[:5], sorted(extra)[:5])
+    assert sum(len(v) for v in expected.values()) > 20_000
+
+
+def test_single_and_batch_answers_are_identical(loaded):
+    snap = loaded
+    rng = np.random.default_rng(7)
+    lon, lat, _ = sample_points(snap, rng, 3000)
+    lon, lat = lon[:4000], lat[:4000]
+    on = date.today()
+    batch = answer_arrays(snap, lon, lat, on=on)
+    in_force = snap.rules_in_force(on)
+    for k in range(len(lon)):
+        answer = lookup(snap, float(lon[k]), float(lat[k]), on=on)
+        rule = answer["rule"]
+        position = int(batch.decision.rule_pos[k])
+        assert (rule["id"] if rule else None) == (in_force[position].id if position >= 0 else None)
+        distance = batch.distance[k]
+        if answer["boundary_distance_m"] is None:
+            assert np.isnan(distance)
+        else:
+            assert answer["boundary_distance_m"] == pytest.approx(distance, abs=0.011)
+        assert answer["ambiguous"] == (k in batch.alternatives)
+        for level, rows in batch.decision.grid_rows.items():
+            grid, row = answer["grid"][level], int(rows[k])
+            assert (grid["code"] if grid else None) == (
+                snap.grids[level].codes[row] if row >= 0 else None
+            )

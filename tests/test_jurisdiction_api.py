@@ -1,0 +1,336 @@
+"""The jurisdiction answer over real HTTP, the CLI and in-process, on a city whose every answer
+is known (tests/city.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests import city
+from weijian.cli import app
+from weijian.gis import chinese_datums
+from weijian.settings import get_settings
+
+
+@pytest.fixture
+def api(engine, tmp_path, server):
+    city.build(engine, tmp_path)
+    response = httpx.post(f"{server}/api/v1/jurisdiction/refresh", timeout=30)
+    assert response.status_code == 200
+    return server
+
+
+def ask(api, x_km, y_km, **params):
+    lon, lat = city.lonlat(x_km, y_km)
+    response = httpx.get(
+        f"{api}/api/v1/jurisdiction", params={"lon": lon, "lat": lat, "crs": "cgcs2000", **params}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_urban_area_goes_to_city_management_of_its_district(api):
+    answer = ask(api, 0.3, 0.3)
+    assert answer["status"] == "assigned"
+    assert answer["department"] == {
+        "type": "urban_enforcement",
+        "code": "220602-urban_enforcement",
+        "name": "浑江区城市管理行政执法局",
+    }
+    assert answer["rule"]["name"] == "城市化管理区域由城管执法部门负责"
+    assert answer["rule"]["version"] == 1
+    assert answer["deciding_zone"]["layer"] == "urban_managed"
+    assert {(z["layer"], z["kind"]) for z in answer["zones"]} == {
+        ("urban_managed", "urban_managed"),
+        ("landuse", "farmland"),
+    }
+    grid = answer["grid"]
+    assert [grid[level]["name"] for level in ("district", "town", "community", "compound")] == [
+        "浑江区",
+        "新建街道",
+        "东山社区",
+        "江山花园",
+    ]
+    assert grid["compound"]["responsible"] == [{"name": "周敏", "phone": "13904390005"}]
+    # 300 m from the urban area's west edge, which is also the district's
+    assert answer["boundary_distance_m"] == pytest.approx(300, abs=1)
+    assert answer["ambiguous"] is False and answer["alternatives"] == []
+    assert answer["layer_versions"]["landuse"] == 1
+    assert answer["point"]["input"]["crs"].startswith("EPSG:4490")
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "department", "kind"),
+    [
+        (0.5, 2.5, "浑江区自然资源局", "farmland"),
+        (1.5, 2.5, "浑江区自然资源局", "forest"),
+        (2.5, 2.5, "浑江区自然资源局", "homestead"),
+        (4.5, 0.5, "江源区人民政府", "town_planned"),
+        (5.2, 0.5, "江源区自然资源局", "forest"),
+    ],
+)
+def test_rules_by_zone_kind(api, x, y, department, kind):
+    answer = ask(api, x, y)
+    assert answer["department"]["name"] == department
+    assert answer["deciding_zone"]["kind"] == kind
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "reason"),
+    [
+        (3.5, 2.5, "no_rule"),  # urban housing land outside the urban management area
+        (3.5, 3.5, "no_zone"),
+        (5.5, 0.5, "no_zone"),  # inside the forest parcel's hole
+        (9.0, 1.0, "outside_city"),
+    ],
+)
+def test_unassigned_with_a_reason_never_a_guess(api, x, y, reason):
+    answer = ask(api, x, y)
+    assert answer["status"] == "unassigned" and answer["reason"] == reason
+    assert answer["department"] is None and answer["rule"] is None
+    assert answer["reason_text"]
+
+
+def test_shared_edge_is_deterministic_and_ambiguous(api):
+    # on the border between the two districts, inside both town-planned and nothing else
+    first = ask(api, 4.0, 0.5)
+    again = ask(api, 4.0, 0.5)
+    assert first == again
+    near = ask(api, 3.996, 2.5)  # 4 m west of the district border, in urban housing land
+    assert near["boundary_distance_m"] is None or near["boundary_distance_m"] >= 0
+    farm = ask(api, 0.995, 2.5)  # 5 m from the farmland/forest edge: same department
+    assert farm["boundary_distance_m"] == pytest.approx(5, abs=0.5)
+    assert farm["ambiguous"] is False
+    edge = ask(api, 2.003, 1.0)  # 3 m east of the urban area: natural resources? no zone
+    assert edge["status"] == "unassigned" and edge["reason"] == "no_zone"
+    assert edge["ambiguous"] is True
+    assert [a["department"]["name"] for a in edge["alternatives"] if a["department"]] == [
+        "浑江区城市管理行政执法局"
+    ]
+    strict = ask(api, 2.003, 1.0, tolerance_m=0)
+    assert strict["ambiguous"] is False
+
+
+def test_input_crs_all_give_the_same_answer(api):
+    lon, lat = city.lonlat(1.5, 2.5)
+    gcj_lon, gcj_lat = chinese_datums.wgs84_to_gcj02(lon, lat)
+    bd_lon, bd_lat = chinese_datums.wgs84_to_bd09(lon, lat)
+    import pyproj
+
+    x, y = pyproj.Transformer.from_crs(4490, 4530, always_xy=True).transform(lon, lat)
+    answers = [
+        httpx.get(f"{api}/api/v1/jurisdiction", params=p).json()
+        for p in (
+            {"lon": lon, "lat": lat},
+            {"lon": lon, "lat": lat, "crs": "wgs84"},
+            {"lon": gcj_lon, "lat": gcj_lat, "crs": "gcj02"},
+            {"lon": bd_lon, "lat": bd_lat, "crs": "bd09"},
+            {"lon": x, "lat": y, "crs": "EPSG:4530"},
+        )
+    ]
+    assert {a["department"]["name"] for a in answers} == {"浑江区自然资源局"}
+    assert max(abs(a["point"]["lon"] - lon) for a in answers) < 1e-6
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"lon": "nan", "lat": 41.9}, "not numbers"),
+        ({"lon": 41.9, "lat": 126.4}, "swapped"),
+        ({"lon": 200, "lat": 41.9}, "out of range"),
+        ({"lon": 2.35, "lat": 48.85, "crs": "gcj02"}, "outside China"),
+        ({"lon": 126.4, "lat": 41.9, "crs": "mars"}, "unknown coordinate system"),
+        ({"lon": 126.4}, "lat"),
+    ],
+)
+def test_bad_points_are_422_with_a_message(api, params, message):
+    response = httpx.get(f"{api}/api/v1/jurisdiction", params=params)
+    assert response.status_code == 422
+    assert message in json.dumps(response.json(), ensure_ascii=False)
+
+
+def test_batch_csv_and_geojson_stream(api):
+    spots = {"a": (0.3, 0.3), "b": (2.5, 2.5), "c": (9.0, 1.0), "d": (5.5, 0.5)}
+    rows = ["id,lon,lat"] + [
+        f"{k},{city.lonlat(*v)[0]},{city.lonlat(*v)[1]}" for k, v in spots.items()
+    ]
+    response = httpx.post(
+        f"{api}/api/v1/jurisdiction/batch",
+        params={"crs": "cgcs2000"},
+        content="\n".join(rows),
+        headers={"content-type": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    table = list(csv.DictReader(io.StringIO(response.text)))
+    by_id = {r["id"]: r for r in table}
+    assert by_id["a"]["department_name"] == "浑江区城市管理行政执法局"
+    assert by_id["a"]["compound_name"] == "江山花园"
+    assert by_id["b"]["department_name"] == "浑江区自然资源局"
+    assert by_id["c"]["reason"] == "outside_city" and by_id["d"]["reason"] == "no_zone"
+    # the same answers as the single lookups
+    for key, spot in spots.items():
+        single = ask(api, *spot)
+        assert by_id[key]["status"] == single["status"]
+        distance = single["boundary_distance_m"]
+        assert (by_id[key]["boundary_distance_m"] or None) == (
+            None if distance is None else str(distance)
+        )
+
+    features = [
+        {
+            "type": "Feature",
+            "id": k,
+            "properties": {},
+            "geometry": {"type": "Point", "coordinates": list(city.lonlat(*v))},
+        }
+        for k, v in spots.items()
+    ]
+    response = httpx.post(
+        f"{api}/api/v1/jurisdiction/batch",
+        params={"crs": "cgcs2000"},
+        json={"type": "FeatureCollection", "features": features},
+        headers={"content-type": "application/geo+json"},
+    )
+    assert response.status_code == 200
+    collection = response.json()
+    assert [f["id"] for f in collection["features"]] == list(spots)
+    assert collection["features"][1]["properties"]["rule_name"].startswith("乡村建设用地")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ("x,y\n1,2", "text/csv", "no id column"),
+        ("id,lon,lat\na,abc,41", "text/csv", "not numbers"),
+        ("id,lon,lat\na,41.9,126.4", "text/csv", "swapped"),
+        (
+            '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+            '{"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}]}',
+            "application/geo+json",
+            "not a Point",
+        ),
+        ("", "text/csv", "empty"),
+        ("id,lon,lat\n1,2,3", "application/xml", "Content-Type"),
+    ],
+)
+def test_batch_bad_input_is_4xx(api, body, content_type, message):
+    response = httpx.post(
+        f"{api}/api/v1/jurisdiction/batch", content=body, headers={"content-type": content_type}
+    )
+    assert 400 <= response.status_code < 500
+    assert message in response.json()["detail"]
+
+
+def test_rules_change_is_a_new_version_that_lookups_name(api):
+    rules = httpx.get(f"{api}/api/v1/jurisdiction/rules").json()
+    assert rules["version"] == 1 and len(rules["rules"]) == 3
+    new_rules = [{k: v for k, v in r.items() if k != "id"} for r in rules["rules"]]
+    new_rules.append(
+        {
+            "priority": 25,
+            "name": "农村宅基地由农业农村部门负责",
+            "department_type": "agriculture_rural",
+            "code_patterns": ["0702"],
+        }
+    )
+    response = httpx.post(
+        f"{api}/api/v1/jurisdiction/rules",
+        json={
+            "rules": new_rules,
+            "changed_by": "市城管局 王科长",
+            "reason": "土地管理法第七十八条",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == 2
+    answer = ask(api, 2.5, 2.5)
+    assert answer["department"]["name"] == "浑江区农业农村局"
+    assert answer["rule"] == {
+        "id": answer["rule"]["id"],
+        "version": 2,
+        "name": "农村宅基地由农业农村部门负责",
+        "priority": 25,
+    }
+    versions = httpx.get(f"{api}/api/v1/jurisdiction/rules/versions").json()
+    assert [(v["version"], v["active"], v["created_by"]) for v in versions] == [
+        (1, False, "system"),
+        (2, True, "市城管局 王科长"),
+    ]
+    bad = httpx.post(
+        f"{api}/api/v1/jurisdiction/rules",
+        json={
+            "rules": [
+                {"priority": 1, "name": "x", "department_type": "police", "zone_kinds": ["forest"]}
+            ],
+            "changed_by": "a",
+            "reason": "b",
+        },
+    )
+    assert bad.status_code == 422 and "unknown department type" in bad.json()["detail"]
+
+
+def test_transfer_endpoint(api):
+    lon, lat = city.lonlat(1.5, 2.5)
+    response = httpx.post(
+        f"{api}/api/v1/jurisdiction/transfer",
+        json={
+            "current_department_code": "220602-urban_enforcement",
+            "lon": lon,
+            "lat": lat,
+            "crs": "cgcs2000",
+        },
+    )
+    body = response.json()
+    assert body["must_transfer"] is True and body["to"]["name"] == "浑江区自然资源局"
+    assert "乔木林地" in body["explanation"]
+
+
+def test_new_layer_version_reaches_the_running_server(api, engine, tmp_path):
+    """Activation NOTIFYs every process: the answer changes without a restart."""
+    assert ask(api, 3.5, 3.5)["reason"] == "no_zone"
+    from weijian.layers.importing import ZoneImport, import_zones
+
+    shp = city.catalogue.write_shapefile(
+        city.frame([{"MC": "扩展区", "geometry": city.box(3, 3, 4, 4)}]), tmp_path / "u2", "u2"
+    )
+    import_zones(
+        engine, ZoneImport(path=shp, layer="urban_managed", kind="urban_managed", name_field="MC")
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        answer = ask(api, 3.5, 3.5)
+        if answer["status"] == "assigned":
+            break
+        time.sleep(0.2)
+    assert answer["department"]["name"] == "浑江区城市管理行政执法局"
+    assert answer["layer_versions"]["urban_managed"] == 2
+
+
+def test_cli_lookup_and_assign_print_the_same_answer(api, database_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        lon, lat = city.lonlat(1.5, 2.5)
+        result = CliRunner().invoke(app, ["lookup", str(lon), str(lat), "--crs", "cgcs2000"])
+        assert result.exit_code == 0, result.output
+        printed = json.loads(result.stdout)
+        over_http = ask(api, 1.5, 2.5)
+        for key in ("status", "department", "rule", "zones", "grid", "boundary_distance_m"):
+            assert printed[key] == over_http[key]
+        points = tmp_path / "points.csv"
+        points.write_text(f"id,lon,lat\n1,{lon},{lat}\n")
+        out_file = tmp_path / "answers.csv"
+        result = CliRunner().invoke(
+            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
+        )
+        assert result.exit_code == 0, result.output
+        row = next(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8-sig"))))
+        assert row["department_name"] == "浑江区自然资源局"
+    finally:
+        get_settings.cache_clear()
