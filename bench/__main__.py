@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import harness, imports
+from bench import harness, imports, jurisdiction
 
-BENCHMARKS = {"import": imports.run}
+BENCHMARKS = {"import": imports.run, "jurisdiction": jurisdiction.run}
 
 
 def main(argv: list[str] | None = None) -> int:

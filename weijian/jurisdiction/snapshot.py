@@ -252,7 +252,8 @@ def _texts(values) -> np.ndarray:
 
 def load_snapshot(engine: Engine) -> Snapshot:
     started = time.perf_counter()
-    with engine.connect() as conn:
+    # one REPEATABLE READ transaction: the token and the data belong together
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         token = repository.snapshot_token(conn)
         zone_rows = {
             layer["name"]: (layer, repository.zones_of(conn, layer["version_id"]))
@@ -377,6 +378,7 @@ class SnapshotHolder:
         self.poll_seconds = poll_seconds
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # one reload at a time, so none swaps in stale data
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -392,13 +394,14 @@ class SnapshotHolder:
 
     def refresh(self, force: bool = False) -> bool:
         """Reload when the database changed; True when a new snapshot was swapped in."""
-        with self.engine.connect() as conn:
-            token = repository.snapshot_token(conn)
-        if not force and self._snapshot is not None and token == self._snapshot.token:
-            return False
-        fresh = load_snapshot(self.engine)
-        with self._lock:
-            self._snapshot = fresh
+        with self._refreshing:
+            with self.engine.connect() as conn:
+                token = repository.snapshot_token(conn)
+            if not force and self._snapshot is not None and token == self._snapshot.token:
+                return False
+            fresh = load_snapshot(self.engine)
+            with self._lock:
+                self._snapshot = fresh
         log.info("jurisdiction snapshot rebuilt in %.2f s (%s)", fresh.build_seconds, token)
         return True
 
