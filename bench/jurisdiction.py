@@ -12,6 +12,7 @@ points), each figure beside baselines measured in the same run:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -61,7 +62,7 @@ def _batch(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
         def decide_parallel():
             order = morton_order(lon, lat)
             bounds = np.linspace(0, n, WORKERS * 4 + 1).astype(int)
-            parts = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            parts = [order[a:b] for a, b in itertools.pairwise(bounds)]
             return list(pool.map(_decide_slice, [(lon[p], lat[p], on) for p in parts]))
 
         started = time.perf_counter()
@@ -76,8 +77,11 @@ def _batch(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
     order = morton_order(lon, lat)
     decide_arrays(snap, lon[order], lat[order], on)
     single_core_s = time.perf_counter() - started
-    results.update(decision_pts_s=n / decision_s, full_pts_s=n / full_s,
-                   decision_one_core_pts_s=n / single_core_s)
+    results.update(
+        decision_pts_s=n / decision_s,
+        full_pts_s=n / full_s,
+        decision_one_core_pts_s=n / single_core_s,
+    )
 
     landuse = next(layer for layer in snap.zone_layers if layer.name == "landuse")
     parcels = landuse.index.geoms
@@ -96,21 +100,34 @@ def _batch(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
     gpd.sjoin(left, right, predicate="intersects", how="inner")
     sjoin_s = time.perf_counter() - started
     postgis_s = _postgis_join(db, points)
-    results.update(strtree_pts_s=n / strtree_s, strtree_sorted_pts_s=n / strtree_sorted_s,
-                   sjoin_pts_s=n / sjoin_s, postgis_pts_s=n / postgis_s)
+    results.update(
+        strtree_pts_s=n / strtree_s,
+        strtree_sorted_pts_s=n / strtree_sorted_s,
+        sjoin_pts_s=n / sjoin_s,
+        postgis_pts_s=n / postgis_s,
+    )
     best = max(n / strtree_s, n / strtree_sorted_s, n / sjoin_s, n / postgis_s)
     rows += [
-        ("weijian decision, 2 processes", _rate(n, decision_s),
-         f"all {len(snap.zone_layers)} zone layers + rule + department + 4-level grid chain; "
-         f"ratio to best baseline {n / decision_s / best:.2f} (goal ≥ 1 M/s)"),
+        (
+            "weijian decision, 2 processes",
+            _rate(n, decision_s),
+            f"all {len(snap.zone_layers)} zone layers + rule + department + 4-level grid chain; "
+            f"ratio to best baseline {n / decision_s / best:.2f} (goal ≥ 1 M/s)",
+        ),
         ("weijian decision, 1 process", _rate(n, single_core_s), ""),
-        ("weijian full answer, 2 processes", _rate(n, full_s),
-         "+ boundary distance (Gauss-Krüger) and ambiguity at 10 m"),
+        (
+            "weijian full answer, 2 processes",
+            _rate(n, full_s),
+            "+ boundary distance (Gauss-Krüger) and ambiguity at 10 m",
+        ),
         ("shapely STRtree.query (parcels only)", _rate(n, strtree_s), "baseline"),
         ("  … sorted points", _rate(n, strtree_sorted_s), "baseline"),
         ("geopandas.sjoin (parcels only)", _rate(n, sjoin_s), "baseline"),
-        ("PostGIS join (parcels only)", _rate(n, postgis_s),
-         "baseline: COPY'd points, GiST on both, 2 parallel workers"),
+        (
+            "PostGIS join (parcels only)",
+            _rate(n, postgis_s),
+            "baseline: COPY'd points, GiST on both, 2 parallel workers",
+        ),
     ]
     return rows
 
@@ -127,9 +144,10 @@ def _postgis_join(db: ScratchDatabase, points: np.ndarray) -> float:
     with psycopg.connect(db.libpq, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_pts")
         conn.execute("CREATE TABLE bench_pts (i int, geom geometry(Point, 4490))")
-        with conn.cursor() as cursor, cursor.copy(
-            "COPY bench_pts (i, geom) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy("COPY bench_pts (i, geom) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
             copy.set_types(["int4", "bytea"])
             wkb = shapely.to_wkb(shapely.set_srid(points, 4490), include_srid=True)
             for i, blob in enumerate(wkb):
@@ -144,7 +162,8 @@ def _postgis_join(db: ScratchDatabase, points: np.ndarray) -> float:
         started = time.perf_counter()
         conn.execute(
             "SELECT count(*) FROM zone z JOIN bench_pts p ON ST_Covers(z.geom, p.geom) "
-            "WHERE z.version_id = %s", (version,)
+            "WHERE z.version_id = %s",
+            (version,),
         ).fetchone()
         return time.perf_counter() - started
 
@@ -164,8 +183,13 @@ def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
         p50, p99 = np.percentile(np.array(timings) / 1000, [50, 99])
         results[f"single_tol{int(tolerance)}_p50_us"] = p50
         results[f"single_tol{int(tolerance)}_p99_us"] = p99
-        rows.append((f"weijian lookup, tolerance {tolerance:g} m", f"{p50:.0f} / {p99:.0f} µs",
-                     "p50 / p99, full answer, in-process (goal p99 ≤ 50 µs)"))
+        rows.append(
+            (
+                f"weijian lookup, tolerance {tolerance:g} m",
+                f"{p50:.0f} / {p99:.0f} µs",
+                "p50 / p99, full answer, in-process (goal p99 ≤ 50 µs)",
+            )
+        )
     with psycopg.connect(db.libpq, autocommit=True) as conn:
         conn.execute(
             "PREPARE answer(float8, float8) AS "
@@ -182,8 +206,13 @@ def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
             timings.append(time.perf_counter_ns() - started)
     p50, p99 = np.percentile(np.array(timings) / 1000, [50, 99])
     results.update(postgis_single_p50_us=p50, postgis_single_p99_us=p99)
-    rows.append(("PostGIS prepared query", f"{p50:.0f} / {p99:.0f} µs",
-                 "baseline: zones + grids of the point, one round trip on loopback"))
+    rows.append(
+        (
+            "PostGIS prepared query",
+            f"{p50:.0f} / {p99:.0f} µs",
+            "baseline: zones + grids of the point, one round trip on loopback",
+        )
+    )
     return rows
 
 
@@ -215,8 +244,19 @@ def _wrk(port: int, paths: list[str], seconds: int) -> dict:
         "request = function()\n  return wrk.format('GET', paths[math.random(n)])\nend\n"
     )
     done = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=seconds + 60,
+        [
+            "wrk",
+            "-t2",
+            "-c16",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     text = done.stdout
 
@@ -229,12 +269,17 @@ def _wrk(port: int, paths: list[str], seconds: int) -> dict:
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {"rps": float(rps.group(1)) if rps else float("nan"), "p50_ms": latency("50"),
-            "p99_ms": latency("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
-def _http(db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
-          ) -> list[tuple[str, str, str]]:
+def _http(
+    db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
+) -> list[tuple[str, str, str]]:
     if not shutil.which("wrk"):
         return [("HTTP", "not measured", "wrk is not installed (apt-get install wrk)")]
     rng = np.random.default_rng(2)
@@ -243,17 +288,35 @@ def _http(db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
     env = {**os.environ, "DATABASE_URL": db.url}
     rows = []
     for label, command, check, load in (
-        ("no-op FastAPI endpoint", [sys.executable, "-m", "uvicorn", "bench.noop:app"],
-         "/noop", ["/noop"]),
-        ("weijian GET /api/v1/jurisdiction",
-         [sys.executable, "-m", "uvicorn", "weijian.api.app:create_app", "--factory"],
-         "/api/v1/health", paths),
+        (
+            "no-op FastAPI endpoint",
+            [sys.executable, "-m", "uvicorn", "bench.noop:app"],
+            "/noop",
+            ["/noop"],
+        ),
+        (
+            "weijian GET /api/v1/jurisdiction",
+            [sys.executable, "-m", "uvicorn", "weijian.api.app:create_app", "--factory"],
+            "/api/v1/health",
+            paths,
+        ),
     ):
         port = _free_port()
         server = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
-             "--log-level", "warning", "--no-access-log"],
-            env=env, start_new_session=True,
+            [
+                *command,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            start_new_session=True,
         )
         try:
             _wait(port, check)
@@ -263,12 +326,22 @@ def _http(db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         results[label] = figures
-        rows.append((label, f"{figures['rps']:,.0f} req/s",
-                     f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
-                     f"non-2xx {figures['non_2xx']}"))
+        rows.append(
+            (
+                label,
+                f"{figures['rps']:,.0f} req/s",
+                f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
+                f"non-2xx {figures['non_2xx']}",
+            )
+        )
     noop, ours = results["no-op FastAPI endpoint"], results["weijian GET /api/v1/jurisdiction"]
-    rows.append(("ratio to no-op", f"{ours['rps'] / noop['rps']:.2f}",
-                 "goal ≥ 0.60 with p99 ≤ 10 ms; 16 connections, 2 workers, wrk on loopback"))
+    rows.append(
+        (
+            "ratio to no-op",
+            f"{ours['rps'] / noop['rps']:.2f}",
+            "goal ≥ 0.60 with p99 ≤ 10 ms; 16 connections, 2 workers, wrk on loopback",
+        )
+    )
     return rows
 
 
@@ -287,11 +360,17 @@ def run(city: Path, repeat: int = 1) -> dict:
 
         lon, lat, _ = to_cgcs2000(lon, lat, "wgs84")
         rows = [
-            ("import the whole city", f"{results['import_city_s']:.1f} s",
-             f"{sum(len(layer.ids) for layer in snap.zone_layers):,} zones, "
-             f"{sum(len(g.codes) for g in snap.grids.values()):,} grids"),
-            ("load the in-memory snapshot", f"{results['snapshot_s']:.1f} s",
-             "indexes for every active layer version; once per process and activation"),
+            (
+                "import the whole city",
+                f"{results['import_city_s']:.1f} s",
+                f"{sum(len(layer.ids) for layer in snap.zone_layers):,} zones, "
+                f"{sum(len(g.codes) for g in snap.grids.values()):,} grids",
+            ),
+            (
+                "load the in-memory snapshot",
+                f"{results['snapshot_s']:.1f} s",
+                "indexes for every active layer version; once per process and activation",
+            ),
         ]
         table(rows)
         table(_batch(snap, lon, lat, db, results))
