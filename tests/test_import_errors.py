@@ -250,3 +250,15 @@ def test_api_unknown_layer_and_version_are_404(server, engine):
     assert httpx.get(f"{server}/api/v1/layers/nope/versions/3").status_code == 404
     bad_bbox = httpx.get(f"{server}/api/v1/layers/nope/versions/1/features?bbox=1,2")
     assert bad_bbox.status_code == 422
+
+
+def test_api_docs_are_served_without_a_cdn(server):
+    import re
+
+    page = httpx.get(f"{server}/docs")
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert urls and all(u.startswith("/") for u in urls), urls
+    for url in urls:
+        assert httpx.get(f"{server}{url}").status_code == 200, url
+    assert httpx.get(f"{server}/openapi.json").json()["paths"]["/api/v1/jurisdiction"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -30,7 +31,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         yield
         holder.stop()
 
-    app = FastAPI(
+    # the documentation pages' scripts and styles are served by the app itself (no CDN)
+    app = FastAPIOffline(
         title="weijian 违建管控",
         version=__version__,
         description="违法建设长效管控 GIS 平台 API: layers, imports, jurisdiction, cases.",

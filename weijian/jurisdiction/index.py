@@ -83,56 +83,46 @@ def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return owner, start, end
 
 
-def _boundary_pairs(
-    grid: Grid, owner: np.ndarray, start: np.ndarray, end: np.ndarray
-) -> np.ndarray:
-    """Unique (polygon, cell) pairs where an edge passes through (or touches) the cell,
-    as int64 keys polygon * ncells + cell."""
+def _boundary_pairs(grid: Grid, owner: np.ndarray, start: np.ndarray, end: np.ndarray
+                    ) -> np.ndarray:
+    """Unique (polygon, cell) pairs where an edge passes through the cell, as int64 keys
+    polygon * ncells + cell: the cells of both ends of every edge, and of both sides of every
+    grid line an edge crosses."""
+    ncells = grid.nx * grid.ny
     gx0 = (start[:, 0] - grid.x0) / grid.dx
     gy0 = (start[:, 1] - grid.y0) / grid.dy
     gx1 = (end[:, 0] - grid.x0) / grid.dx
     gy1 = (end[:, 1] - grid.y0) / grid.dy
-    # parameters t in (0, 1) where the segment crosses a vertical / horizontal grid line
-    kx = np.abs(np.floor(gx1) - np.floor(gx0)).astype(np.int64)
-    ky = np.abs(np.floor(gy1) - np.floor(gy0)).astype(np.int64)
-    crossings = kx + ky
-    seg = np.repeat(np.arange(len(owner)), crossings)
-    # vertical lines crossed by each segment
-    xs_seg = np.repeat(np.arange(len(owner)), kx)
-    xs_k = np.arange(len(xs_seg)) - np.repeat(np.cumsum(kx) - kx, kx)
-    step_x = np.sign(gx1 - gx0)[xs_seg]
-    line_x = np.where(step_x > 0, np.floor(gx0[xs_seg]) + 1 + xs_k, np.floor(gx0[xs_seg]) - xs_k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tx = (line_x - gx0[xs_seg]) / (gx1 - gx0)[xs_seg]
-    ys_seg = np.repeat(np.arange(len(owner)), ky)
-    ys_k = np.arange(len(ys_seg)) - np.repeat(np.cumsum(ky) - ky, ky)
-    step_y = np.sign(gy1 - gy0)[ys_seg]
-    line_y = np.where(step_y > 0, np.floor(gy0[ys_seg]) + 1 + ys_k, np.floor(gy0[ys_seg]) - ys_k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ty = (line_y - gy0[ys_seg]) / (gy1 - gy0)[ys_seg]
-    # all cut parameters, per segment, plus the two ends
-    n = len(owner)
-    cut_seg = np.concatenate([np.arange(n), np.arange(n), xs_seg, ys_seg])
-    cut_t = np.concatenate([np.zeros(n), np.ones(n), tx, ty])
-    order = np.lexsort((cut_t, cut_seg))
-    cut_seg, cut_t = cut_seg[order], cut_t[order]
-    same = cut_seg[1:] == cut_seg[:-1]
-    piece_seg = cut_seg[:-1][same]
-    t_mid = (cut_t[:-1][same] + cut_t[1:][same]) / 2
-    px = gx0[piece_seg] + t_mid * (gx1 - gx0)[piece_seg]
-    py = gy0[piece_seg] + t_mid * (gy1 - gy0)[piece_seg]
-    # every cut point also touches the cells on both sides: add the cells of the cut points
-    # nudged both ways, so edges lying on grid lines or through corners are never missed
-    cx = gx0[cut_seg] + cut_t * (gx1 - gx0)[cut_seg]
-    cy = gy0[cut_seg] + cut_t * (gy1 - gy0)[cut_seg]
-    eps = 1e-7
-    all_x = np.concatenate([px, cx - eps, cx + eps, cx - eps, cx + eps])
-    all_y = np.concatenate([py, cy - eps, cy - eps, cy + eps, cy + eps])
-    all_owner = owner[np.concatenate([piece_seg, cut_seg, cut_seg, cut_seg, cut_seg])]
-    ix = np.clip(np.floor(all_x), 0, grid.nx - 1).astype(np.int64)
-    iy = np.clip(np.floor(all_y), 0, grid.ny - 1).astype(np.int64)
-    del seg
-    return np.unique(all_owner * (grid.nx * grid.ny) + iy * grid.nx + ix)
+    fx0, fy0, fx1, fy1 = np.floor(gx0), np.floor(gy0), np.floor(gx1), np.floor(gy1)
+
+    def keys(poly: np.ndarray, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+        ix = np.minimum(np.maximum(ix, 0), grid.nx - 1).astype(np.int64)
+        iy = np.minimum(np.maximum(iy, 0), grid.ny - 1).astype(np.int64)
+        return poly * ncells + iy * grid.nx + ix
+
+    parts = [keys(owner, fx0, fy0)]
+    # vertical grid lines crossed: both cells beside the crossing point
+    kx = np.abs(fx1 - fx0).astype(np.int64)
+    if kx.any():
+        seg = np.repeat(np.arange(len(owner)), kx)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(kx) - kx, kx)
+        line = np.where(gx1[seg] > gx0[seg], fx0[seg] + 1 + k, fx0[seg] - k)
+        t = (line - gx0[seg]) / (gx1[seg] - gx0[seg])
+        row = np.floor(gy0[seg] + t * (gy1[seg] - gy0[seg]))
+        parts += [keys(owner[seg], line - 1, row), keys(owner[seg], line, row)]
+    ky = np.abs(fy1 - fy0).astype(np.int64)
+    if ky.any():
+        seg = np.repeat(np.arange(len(owner)), ky)
+        k = np.arange(len(seg)) - np.repeat(np.cumsum(ky) - ky, ky)
+        line = np.where(gy1[seg] > gy0[seg], fy0[seg] + 1 + k, fy0[seg] - k)
+        t = (line - gy0[seg]) / (gy1[seg] - gy0[seg])
+        column = np.floor(gx0[seg] + t * (gx1[seg] - gx0[seg]))
+        parts += [keys(owner[seg], column, line - 1), keys(owner[seg], column, line)]
+    found = np.concatenate(parts)
+    # neighbouring edges mostly share a cell: drop repeats in a row before the costly unique
+    if len(found) > 1:
+        found = found[np.concatenate([[True], found[1:] != found[:-1]])]
+    return np.unique(found)
 
 
 class PolygonIndex:
