@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import city
+from weijian.api.routes.jurisdiction import Answer
 from weijian.cli import app
 from weijian.gis import chinese_datums
 from weijian.settings import get_settings
@@ -32,6 +33,7 @@ def ask(api, x_km, y_km, **params):
         f"{api}/api/v1/jurisdiction", params={"lon": lon, "lat": lat, "crs": "cgcs2000", **params}
     )
     assert response.status_code == 200, response.text
+    Answer.model_validate(response.json())  # the documented response model, field by field
     return response.json()
 
 

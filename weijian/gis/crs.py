@@ -85,6 +85,7 @@ def from_pyproj(crs: pyproj.CRS, origin: str) -> SourceCRS:
     return SourceCRS(label=describe(crs), origin=origin, crs=crs, note=_datum_note(crs))
 
 
+@lru_cache(maxsize=256)
 def parse_crs_option(text: str) -> SourceCRS:
     """``--crs`` / ``crs=``: wgs84, cgcs2000, gcj02, bd09, EPSG:n (or n), or a PROJ/WKT string."""
     value = text.strip()
@@ -178,6 +179,11 @@ def _transformer(source_wkt: str, target_epsg: int, inverse: bool) -> pyproj.Tra
     if inverse:
         source, target = target, source
     return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
+def transformer_to_storage(source: pyproj.CRS) -> pyproj.Transformer:
+    """lon/lat-ordered transformer from ``source`` to CGCS2000 geographic (cached)."""
+    return _transformer(source.to_wkt(), STORAGE_EPSG, False)
 
 
 def _apply(geoms: np.ndarray, transformer: pyproj.Transformer) -> np.ndarray:

@@ -7,9 +7,7 @@ import numpy as np
 
 from weijian.errors import InputError
 from weijian.gis import chinese_datums
-from weijian.gis.crs import SourceCRS, _transformer, parse_crs_option
-
-STORAGE_WKT_CACHE: dict[int, object] = {}
+from weijian.gis.crs import SourceCRS, parse_crs_option, transformer_to_storage
 
 
 def _check_degrees(x: np.ndarray, y: np.ndarray, crs_label: str, ids=None) -> None:
@@ -72,7 +70,7 @@ def to_cgcs2000(x, y, crs: str = "wgs84", ids=None) -> tuple[np.ndarray, np.ndar
         bad = ~np.isfinite(x) | ~np.isfinite(y)
         if bad.any():
             raise InputError(f"{int(bad.sum())} coordinates are missing or not numbers.")
-    transformer = _transformer(source.crs.to_wkt(), 4490, False)
+    transformer = transformer_to_storage(source.crs)
     lon, lat = transformer.transform(x, y)
     lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     bad = ~np.isfinite(lon) | ~np.isfinite(lat)

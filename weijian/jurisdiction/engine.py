@@ -21,6 +21,7 @@ from datetime import date
 import numpy as np
 import shapely
 
+from weijian.gis import gauss_kruger
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.schema import GRID_LEVELS
@@ -138,7 +139,8 @@ def _rule_json(snap: Snapshot, decision: Decision) -> dict | None:
 
 
 def _zone_distance(snap: Snapshot, layer: int, zone: int, x_gk: float, y_gk: float) -> float:
-    return float(shapely.distance(shapely.Point(x_gk, y_gk), snap.zone_boundaries_gk[layer][zone]))
+    return float(shapely.lib.distance(shapely.Point(x_gk, y_gk),
+                                      snap.zone_boundaries_gk[layer][zone]))
 
 
 def _single_distance(
@@ -155,7 +157,7 @@ def _single_distance(
             distance = _zone_distance(snap, n, i, x_gk, y_gk)
             break
     distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
-    return float(np.round(distance, 2))
+    return round(distance * 100) / 100  # = numpy's round(…, 2), which the batch uses
 
 
 def tolerance_box(lon, lat, tolerance_m: float):
@@ -227,7 +229,9 @@ def needs_rings_one(
         <= tolerance_m
     ):
         return True
-    minx, miny, maxx, maxy = (float(v) for v in tolerance_box(lon, lat, tolerance_m))
+    dlat = tolerance_m / 110_500.0 * 1.02
+    dlon = dlat / math.cos(math.radians(min(max(lat, -85.0), 85.0)))
+    minx, miny, maxx, maxy = lon - dlon, lat - dlat, lon + dlon, lat + dlat
     rank = NO_RULE if rule_pos < 0 else rule_pos
     for number, best in enumerate(snap.best_ranks(on)):
         if (
@@ -268,7 +272,7 @@ def lookup(
     on = on or date.today()
     decision = decide(snap, lon, lat, on)
     resolution = decision.resolution
-    x_gk, y_gk = snap.to_gk.transform(lon, lat)
+    x_gk, y_gk = gauss_kruger.forward(lon, lat, snap.gk_zone)
     distance = _single_distance(snap, decision, lon, lat, x_gk, y_gk)
     rule_pos = snap.rule_position(resolution.rule, on)
     alternatives: list[dict] = []
@@ -398,9 +402,8 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
             continue
         need = (found_at > position) & (rows[upper] < 0)
         if lower_grid is not None:
-            parent_row = _parent_rows(lower_grid, upper_grid)
             has_lower = need & (rows[lower] >= 0)
-            rows[upper][has_lower] = parent_row[rows[lower][has_lower]]
+            rows[upper][has_lower] = lower_grid.parent_rows[rows[lower][has_lower]]
         missing = np.flatnonzero(need & (rows[upper] < 0))
         if len(missing):
             points, polys = upper_grid.index.query(lon[missing], lat[missing])
@@ -409,22 +412,6 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
                 uniq, start = np.unique(points[order], return_index=True)
                 rows[upper][missing[uniq]] = polys[order][start]
     return rows
-
-
-_PARENT_CACHE: dict[tuple[int, int], np.ndarray] = {}
-
-
-def _parent_rows(lower, upper) -> np.ndarray:
-    key = (id(lower), id(upper))
-    found = _PARENT_CACHE.get(key)
-    if found is None:
-        found = np.array(
-            [upper.row_of.get(p, -1) if p else -1 for p in lower.parents], dtype=np.int64
-        )
-        if len(_PARENT_CACHE) > 64:
-            _PARENT_CACHE.clear()
-        _PARENT_CACHE[key] = found
-    return found
 
 
 def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) -> BatchDecision:

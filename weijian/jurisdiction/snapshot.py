@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy import Engine
 
 from weijian.gis.crs import gk3_epsg_for_lon
+from weijian.gis.gauss_kruger import Zone, zone_of_epsg
 from weijian.jurisdiction import repository
 from weijian.jurisdiction.index import Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
@@ -59,6 +60,7 @@ class GridLevel:
     parents: np.ndarray
     responsible: list[list[dict]]
     row_of: dict[str, int]
+    parent_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Snapshot:
     templates: dict[str, tuple[str, str]]
     gk_epsg: int
     to_gk: pyproj.Transformer
+    gk_zone: Zone
     zone_boundaries_gk: list[np.ndarray] = field(default_factory=list)
     district_edges: shapely.STRtree | None = None
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
@@ -124,7 +127,9 @@ class Snapshot:
         return found
 
     def rule_position(self, rule, on: date) -> int:
-        return -1 if rule is None else self.rules_in_force(on).index(rule)
+        if rule is None:
+            return -1
+        return next(n for n, r in enumerate(self.rules_in_force(on)) if r is rule)
 
     # -- departments -----------------------------------------------------------------------
     def department(
@@ -320,6 +325,13 @@ def load_snapshot(engine: Engine) -> Snapshot:
             row_of={code: i for i, code in enumerate(codes)},
         )
 
+    for position, level in enumerate(GRID_LEVELS[1:], start=1):
+        upper = grids.get(GRID_LEVELS[position - 1])
+        if level in grids and upper is not None:
+            grids[level].parent_rows = np.array(
+                [upper.row_of.get(p, -1) if p else -1 for p in grids[level].parents],
+                dtype=np.int64,
+            )
     centre = 126.0
     if "district" in grids and len(grids["district"].codes):
         bounds = shapely.total_bounds(grids["district"].index.geoms)
@@ -361,6 +373,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
         templates=templates,
         gk_epsg=gk_epsg,
         to_gk=to_gk,
+        gk_zone=zone_of_epsg(gk_epsg),
         zone_boundaries_gk=zone_boundaries,
         district_edges=district_edges,
         district_clearance=district_clearance,

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -163,7 +164,7 @@ def _answer(holder, x: float, y: float, crs: str, tolerance_m: float, on: date |
 
 
 @router.get("", response_model=Answer, summary="Who is responsible for this spot")
-def jurisdiction(
+async def jurisdiction(
     holder: JurisdictionDep,
     lon: Annotated[float, Query(description="longitude (or x for projected crs)")],
     lat: Annotated[float, Query(description="latitude (or y)")],
@@ -173,7 +174,10 @@ def jurisdiction(
         date | None, Query(description="the date the rules apply (default today)")
     ] = None,
 ):
-    return _answer(holder, lon, lat, crs, tolerance_m, on)
+    # ~100 µs of work: answered on the event loop and serialised once (its shape is the Answer
+    # model, which the tests check) rather than validated again on the way out
+    answer = _answer(holder, lon, lat, crs, tolerance_m, on)
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post(

@@ -1,0 +1,27 @@
+"""The single-point Gauss-Krüger formulas against PROJ."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyproj
+import pytest
+
+from weijian.gis.gauss_kruger import forward, zone_of_epsg
+
+
+@pytest.mark.parametrize("epsg", [4551, 4552, 4530, 4531, 4508, 4497])
+def test_forward_matches_proj_to_a_millimetre(epsg):
+    zone = zone_of_epsg(epsg)
+    transformer = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
+    rng = np.random.default_rng(epsg)
+    lon = zone.central_meridian + rng.uniform(-1.6, 1.6, 2000)
+    lat = rng.uniform(18, 53, 2000)
+    x_ref, y_ref = transformer.transform(lon, lat)
+    ours = np.array([forward(a, b, zone) for a, b in zip(lon, lat, strict=True)])
+    assert np.abs(ours[:, 0] - x_ref).max() < 1e-3
+    assert np.abs(ours[:, 1] - y_ref).max() < 1e-3
+
+
+def test_not_a_gauss_kruger_zone():
+    with pytest.raises(ValueError):
+        zone_of_epsg(4326)
