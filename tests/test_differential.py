@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from weijian import samples
 from weijian.cli import load_samples
-from weijian.jurisdiction.engine import answer_arrays, decide_arrays, lookup
+from weijian.jurisdiction.engine import REASON_CODES, answer_arrays, decide_arrays, lookup
 from weijian.jurisdiction.snapshot import load_snapshot
 
 
@@ -142,8 +142,27 @@ def test_single_and_batch_answers_are_identical(loaded):
         else:
             assert answer["boundary_distance_m"] == pytest.approx(distance, abs=0.011)
         assert answer["ambiguous"] == (k in batch.alternatives)
+        if answer["ambiguous"]:
+            single_keys = [((a["rule"] or {}).get("id"), (a["department"] or {}).get("code"),
+                            a["reason"]) for a in answer["alternatives"]]
+            batch_keys = []
+            for rule_pos, district_row, reason in batch.alternatives[k]:
+                rule = in_force[rule_pos] if rule_pos >= 0 else None
+                district = snap.grids["district"]
+                dept = snap.department(rule.department_type, district.codes[district_row],
+                                       district.names[district_row]) if rule else None
+                batch_keys.append((rule.id if rule else None, dept.code if dept else None,
+                                   REASON_CODES[reason]))
+            assert single_keys == batch_keys
         for level, rows in batch.decision.grid_rows.items():
             grid, row = answer["grid"][level], int(rows[k])
             assert (grid["code"] if grid else None) == (
                 snap.grids[level].codes[row] if row >= 0 else None
             )
+
+
+def test_demo_reload_skips_layers_already_holding_the_same_file(engine, loaded, sample_dir):
+    again = load_samples(engine, sample_dir, log=lambda *_: None, skip_unchanged=True)
+    assert again == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT max(number) FROM layer_version")).scalar() == 1

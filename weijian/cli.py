@@ -718,14 +718,28 @@ def samples_generate(
     )
 
 
-def load_samples(engine, samples_dir: Path, log=_log) -> list[dict]:
-    """Import every layer listed in the samples' manifest, in order."""
+def load_samples(engine, samples_dir: Path, log=_log, skip_unchanged: bool = False
+                 ) -> list[dict]:
+    """Import every layer listed in the samples' manifest, in order (with ``skip_unchanged``,
+    not those whose active version came from the very same file)."""
+    from weijian.gis.readers import sha256_of
+    from weijian.layers import repository
     from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 
     manifest = json.loads((samples_dir / "manifest.json").read_text())
     reports = []
     for item in manifest["imports"]:
         path = samples_dir / item["path"]
+        if skip_unchanged:
+            layer = (repository.grid_layer_name(item["level"]) if item["family"] == "grids"
+                     else item["layer"])
+            with engine.connect() as conn:
+                active = repository.active_version(conn, layer)
+                same = active is not None and repository.get_version(
+                    conn, layer, active["number"])["source_sha256"] == sha256_of(path)
+            if same:
+                log(f"  {layer}: version {active['number']} already holds {item['path']}")
+                continue
         if item["family"] == "grids":
             report = import_grids(
                 engine,
@@ -776,7 +790,7 @@ def demo(
         _log(f"generating the sample city in {settings.samples_dir} …")
         samples.generate(settings.samples_dir, log=_log)
     _log("importing the sample city …")
-    load_samples(engine, settings.samples_dir)
+    load_samples(engine, settings.samples_dir, skip_unchanged=True)
     if serve:
         _serve(host or settings.host, port or settings.port, workers=1)
 

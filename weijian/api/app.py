@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
-from weijian.api.routes import health, jurisdiction, layers
+from weijian.api.routes import health, home, jurisdiction, layers
 from weijian.jurisdiction.snapshot import SnapshotHolder
 
 
@@ -39,6 +39,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(jurisdiction.router)

@@ -114,16 +114,18 @@ def decide(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
     return Decision(resolve(hits, snap.rules, on, in_city=in_city), district, zones, chain)
 
 
-def _department_json(snap: Snapshot, decision: Decision) -> dict | None:
-    rule = decision.resolution.rule
+def _department_for(snap: Snapshot, rule, row: int | None) -> dict | None:
     if rule is None:
         return None
     district = snap.grids.get("district")
-    row = decision.district_row
     code = district.codes[row] if district is not None and row is not None else None
     name = district.names[row] if district is not None and row is not None else None
     dept = snap.department(rule.department_type, code, name)
     return {"type": dept.type, "code": dept.code, "name": dept.name}
+
+
+def _department_json(snap: Snapshot, decision: Decision) -> dict | None:
+    return _department_for(snap, decision.resolution.rule, decision.district_row)
 
 
 def _rule_json(snap: Snapshot, decision: Decision) -> dict | None:
@@ -207,6 +209,53 @@ def needs_rings(
     return flag
 
 
+def _ring_alternatives(snap: Snapshot, lon: float, lat: float, x_gk: float, y_gk: float,
+                       decision: Decision, tolerance_m: float, on: date) -> list[dict]:
+    """Other answers on the rings around a point. Where a layer's index says the whole
+    tolerance box is covered by the same polygons, the ring points reuse the centre's hits."""
+    dlat = tolerance_m / 110_500.0 * 1.02
+    dlon = dlat / math.cos(math.radians(min(max(lat, -85.0), 85.0)))
+    box = (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+    ranks = snap.zone_ranks(on)
+    in_force = snap.rules_in_force(on)
+    centre_hits: dict[int, list[int]] = {}
+    for n, i in decision.zones:
+        centre_hits.setdefault(n, []).append(i)
+    plain = [layer.index.box_is_plain_one(*box) for layer in snap.zone_layers]
+    grids_plain = all(g.index.box_is_plain_one(*box) for g in snap.grids.values())
+    has_districts = "district" in snap.grids
+    seen = {(decision.key)}
+    found = []
+    ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
+    for lon_i, lat_i in zip(ring_lon.tolist(), ring_lat.tolist(), strict=True):
+        best, any_zone = NO_RULE, False
+        for n, layer in enumerate(snap.zone_layers):
+            hits = centre_hits.get(n, ()) if plain[n] else layer.index.query_one(lon_i, lat_i)
+            for i in hits:
+                any_zone = True
+                best = min(best, int(ranks[n][i]))
+        district = (decision.district_row if grids_plain
+                    else grid_chain(snap, lon_i, lat_i)["district"])
+        if has_districts and district is None:
+            key = (None, district, "outside_city")
+        elif best < NO_RULE:
+            key = (in_force[best].id, district, None)
+        else:
+            key = (None, district, "no_rule" if any_zone else "no_zone")
+        if key in seen:
+            continue
+        seen.add(key)
+        rule = in_force[best] if key[0] is not None else None
+        found.append({
+            "status": "assigned" if rule else "unassigned",
+            "reason": key[2],
+            "department": _department_for(snap, rule, district),
+            "rule": ({"id": rule.id, "version": snap.rules.version, "name": rule.name,
+                      "priority": rule.priority} if rule else None),
+        })
+    return found
+
+
 def needs_rings_one(
     snap: Snapshot,
     lon: float,
@@ -277,21 +326,7 @@ def lookup(
     rule_pos = snap.rule_position(resolution.rule, on)
     alternatives: list[dict] = []
     if needs_rings_one(snap, lon, lat, rule_pos, distance, x_gk, y_gk, tolerance_m, on):
-        seen = {decision.key}
-        ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
-        for lon_i, lat_i in zip(ring_lon.tolist(), ring_lat.tolist(), strict=True):
-            other = decide(snap, lon_i, lat_i, on)
-            if other.key in seen:
-                continue
-            seen.add(other.key)
-            alternatives.append(
-                {
-                    "status": "assigned" if other.resolution.assigned else "unassigned",
-                    "reason": other.resolution.reason,
-                    "department": _department_json(snap, other),
-                    "rule": _rule_json(snap, other),
-                }
-            )
+        alternatives = _ring_alternatives(snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on)
     zones = [
         {
             "layer": snap.zone_layers[n].name,
