@@ -215,6 +215,9 @@ def import_zones_cmd(
         str | None, typer.Option("--code-field", help="GB/T 21010 land-use code field, e.g. DLBM")
     ] = None,
     name_field: Annotated[str | None, typer.Option("--name-field")] = None,
+    title: Annotated[
+        str | None, typer.Option("--title", help="the layer's name for people, e.g. 城市化管理区域")
+    ] = None,
     crs: CrsOpt = None,
     encoding: EncodingOpt = None,
     member: MemberOpt = None,
@@ -235,6 +238,7 @@ def import_zones_cmd(
             kind=kind,
             code_field=code_field,
             name_field=name_field,
+            title=title,
             crs=crs,
             encoding=encoding,
             member=member,
@@ -718,8 +722,7 @@ def samples_generate(
     )
 
 
-def load_samples(engine, samples_dir: Path, log=_log, skip_unchanged: bool = False
-                 ) -> list[dict]:
+def load_samples(engine, samples_dir: Path, log=_log, skip_unchanged: bool = False) -> list[dict]:
     """Import every layer listed in the samples' manifest, in order (with ``skip_unchanged``,
     not those whose active version came from the very same file)."""
     from weijian.gis.readers import sha256_of
@@ -731,12 +734,16 @@ def load_samples(engine, samples_dir: Path, log=_log, skip_unchanged: bool = Fal
     for item in manifest["imports"]:
         path = samples_dir / item["path"]
         if skip_unchanged:
-            layer = (repository.grid_layer_name(item["level"]) if item["family"] == "grids"
-                     else item["layer"])
+            layer = (
+                repository.grid_layer_name(item["level"])
+                if item["family"] == "grids"
+                else item["layer"]
+            )
             with engine.connect() as conn:
                 active = repository.active_version(conn, layer)
-                same = active is not None and repository.get_version(
-                    conn, layer, active["number"])["source_sha256"] == sha256_of(path)
+                same = active is not None and repository.get_version(conn, layer, active["number"])[
+                    "source_sha256"
+                ] == sha256_of(path)
             if same:
                 log(f"  {layer}: version {active['number']} already holds {item['path']}")
                 continue
@@ -763,6 +770,7 @@ def load_samples(engine, samples_dir: Path, log=_log, skip_unchanged: bool = Fal
                     kind=item.get("kind"),
                     code_field=item.get("code_field"),
                     name_field=item.get("name_field"),
+                    title=item.get("title"),
                     created_by="demo",
                 ),
             )

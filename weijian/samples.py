@@ -191,35 +191,98 @@ class DistrictProfile:
 
 PROFILES: tuple[DistrictProfile, ...] = (
     DistrictProfile(
-        "220602", "浑江区", "浑江", "HJ", False, (126.4165, 41.9410), 5200.0, 0.30, (2, 6), (1, 3),
-        ("新建街道", "红旗街道", "东兴街道", "城南街道", "板石街道", "河口街道", "江北街道",
-         "通沟街道"),
+        "220602",
+        "浑江区",
+        "浑江",
+        "HJ",
+        False,
+        (126.4165, 41.9410),
+        5200.0,
+        0.30,
+        (2, 6),
+        (1, 3),
+        (
+            "新建街道",
+            "红旗街道",
+            "东兴街道",
+            "城南街道",
+            "板石街道",
+            "河口街道",
+            "江北街道",
+            "通沟街道",
+        ),
         ("七道江镇", "六道江镇", "红土崖镇", "三道沟镇"),
         mining=True,
         road_names=("浑江大街", "长白山大街", "民中街", "通江路", "红旗街", "新建街", "江北大街"),
     ),
     DistrictProfile(
-        "220605", "江源区", "江源", "JY", False, (126.5865, 42.0545), 3200.0, 0.15, (2, 4), (1, 5),
+        "220605",
+        "江源区",
+        "江源",
+        "JY",
+        False,
+        (126.5865, 42.0545),
+        3200.0,
+        0.15,
+        (2, 4),
+        (1, 5),
         ("孙家堡子街道", "城墙街道", "正岔街道", "江源街道", "新兴街道"),
         ("湾沟镇", "松树镇", "砟子镇", "石人镇", "大阳岔镇", "大石人镇"),
         mining=True,
         road_names=("江源大街", "孙家堡子路", "松树路", "城墙街"),
     ),
     DistrictProfile(
-        "220621", "抚松县", "抚松", "FS", True, (127.2800, 42.3330), 2700.0, 0.16, (2, 3), (2, 8),
+        "220621",
+        "抚松县",
+        "抚松",
+        "FS",
+        True,
+        (127.2800, 42.3330),
+        2700.0,
+        0.16,
+        (2, 3),
+        (2, 8),
         ("城关街道", "东城街道", "西城街道", "新屯街道"),
-        ("松江河镇", "泉阳镇", "露水河镇", "仙人桥镇", "万良镇", "北岗镇", "东岗镇", "漫江镇",
-         "兴参镇", "抽水镇", "沿江镇"),
+        (
+            "松江河镇",
+            "泉阳镇",
+            "露水河镇",
+            "仙人桥镇",
+            "万良镇",
+            "北岗镇",
+            "东岗镇",
+            "漫江镇",
+            "兴参镇",
+            "抽水镇",
+            "沿江镇",
+        ),
         road_names=("抚松大街", "松江路", "人参大街", "新屯路"),
     ),
     DistrictProfile(
-        "220622", "靖宇县", "靖宇", "JX", True, (126.8100, 42.3880), 2300.0, 0.11, (2, 2), (2, 6),
+        "220622",
+        "靖宇县",
+        "靖宇",
+        "JX",
+        True,
+        (126.8100, 42.3880),
+        2300.0,
+        0.11,
+        (2, 2),
+        (2, 6),
         ("城东街道", "城西街道", "靖宇街道"),
         ("三道湖镇", "那尔轰镇", "花园口镇", "景山镇", "赤松镇", "龙泉镇", "濛江镇", "榆树川镇"),
         road_names=("靖宇大街", "濛江路", "杨靖宇路", "城东路"),
     ),
     DistrictProfile(
-        "220623", "长白朝鲜族自治县", "长白", "CB", True, (128.1950, 41.4180), 2000.0, 0.09, (2, 2),
+        "220623",
+        "长白朝鲜族自治县",
+        "长白",
+        "CB",
+        True,
+        (128.1950, 41.4180),
+        2000.0,
+        0.09,
+        (2, 2),
         (2, 6),
         ("长白街道", "鸭绿江街道", "塔山街道"),
         ("八道沟镇", "十四道沟镇", "马鹿沟镇", "宝泉山镇", "新房子镇", "十二道沟镇", "金华镇"),
@@ -227,7 +290,16 @@ PROFILES: tuple[DistrictProfile, ...] = (
         road_names=("鸭绿江大街", "长白大街", "塔山路", "民主路"),
     ),
     DistrictProfile(
-        "220681", "临江市", "临江", "LJ", True, (126.9150, 41.8080), 3100.0, 0.19, (2, 5), (2, 6),
+        "220681",
+        "临江市",
+        "临江",
+        "LJ",
+        True,
+        (126.9150, 41.8080),
+        3100.0,
+        0.19,
+        (2, 5),
+        (2, 6),
         ("建国街道", "新市街道", "大湖街道", "森工街道", "兴隆街道", "大栗子街道"),
         ("六道沟镇", "桦树镇", "苇沙河镇", "花山镇", "闹枝镇", "四道沟镇", "蚂蚁河镇"),
         road_names=("临江大街", "建国路", "鸭绿江路", "大湖路", "森工路"),
@@ -237,8 +309,12 @@ PROFILE_BY_CODE = {p.code: p for p in PROFILES}
 
 #: real areas (km², EPSG:4551) of the six units, used to size generated districts
 DISTRICT_AREAS_KM2 = {
-    "220602": 1354.0, "220605": 1347.0, "220621": 6158.0,
-    "220622": 3088.0, "220623": 2492.0, "220681": 2986.0,
+    "220602": 1354.0,
+    "220605": 1347.0,
+    "220621": 6158.0,
+    "220622": 3088.0,
+    "220623": 2492.0,
+    "220681": 2986.0,
 }
 
 
@@ -257,83 +333,499 @@ GIVEN_SINGLE = (
     "峰红梅玲丹萍颖琳雪慧莉蕾晶"
 )
 GIVEN_DOUBLE = (
-    "秀英", "秀兰", "桂英", "建华", "建国", "志强", "海燕", "红梅", "玉兰", "立新", "春生",
-    "德福", "永刚", "晓东", "丽娟", "淑珍", "凤琴", "宝山", "国庆", "振华", "长海", "玉霞",
-    "文博", "子涵", "浩然", "雨萱", "思远", "俊杰", "明辉", "晓燕", "淑芬", "桂芝", "凤霞",
-    "海涛", "宏伟", "金凤", "春雨", "晓光", "德胜", "永生", "佳怡", "欣怡", "一鸣", "天佑",
-    "立国", "保国", "树林", "庆丰", "丽华", "亚楠",
+    "秀英",
+    "秀兰",
+    "桂英",
+    "建华",
+    "建国",
+    "志强",
+    "海燕",
+    "红梅",
+    "玉兰",
+    "立新",
+    "春生",
+    "德福",
+    "永刚",
+    "晓东",
+    "丽娟",
+    "淑珍",
+    "凤琴",
+    "宝山",
+    "国庆",
+    "振华",
+    "长海",
+    "玉霞",
+    "文博",
+    "子涵",
+    "浩然",
+    "雨萱",
+    "思远",
+    "俊杰",
+    "明辉",
+    "晓燕",
+    "淑芬",
+    "桂芝",
+    "凤霞",
+    "海涛",
+    "宏伟",
+    "金凤",
+    "春雨",
+    "晓光",
+    "德胜",
+    "永生",
+    "佳怡",
+    "欣怡",
+    "一鸣",
+    "天佑",
+    "立国",
+    "保国",
+    "树林",
+    "庆丰",
+    "丽华",
+    "亚楠",
 )
 KOREAN_GIVEN = (
-    "英哲", "顺姬", "成浩", "美玉", "光洙", "春花", "哲洙", "英淑", "明植", "贞淑", "龙哲",
-    "善玉", "东植", "惠英", "在勋", "允浩", "顺子", "京植",
+    "英哲",
+    "顺姬",
+    "成浩",
+    "美玉",
+    "光洙",
+    "春花",
+    "哲洙",
+    "英淑",
+    "明植",
+    "贞淑",
+    "龙哲",
+    "善玉",
+    "东植",
+    "惠英",
+    "在勋",
+    "允浩",
+    "顺子",
+    "京植",
 )
 MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139",
-    "150", "151", "152", "153", "155", "156", "157", "158", "159",
-    "180", "181", "182", "183", "184", "185", "186", "187", "188", "189",
+    "130",
+    "131",
+    "132",
+    "133",
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "180",
+    "181",
+    "182",
+    "183",
+    "184",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
 )
 
 GENERIC_STREET_HEADS = (
-    "城东", "城西", "城南", "城北", "向阳", "胜利", "光明", "建设", "人民", "解放", "兴华", "长青",
-    "永安", "东风", "站前", "江滨", "新城", "北山", "南山", "东山",
+    "城东",
+    "城西",
+    "城南",
+    "城北",
+    "向阳",
+    "胜利",
+    "光明",
+    "建设",
+    "人民",
+    "解放",
+    "兴华",
+    "长青",
+    "永安",
+    "东风",
+    "站前",
+    "江滨",
+    "新城",
+    "北山",
+    "南山",
+    "东山",
 )
 GENERIC_TOWN_HEADS = (
-    "二道沟", "三岔河", "大营", "小营", "马鞍山", "黄泥河", "杨木", "白石", "榆树", "松林",
-    "葫芦套", "暖泉", "五道沟", "十里", "东川", "西川", "太平", "永兴", "青沟", "双岔",
+    "二道沟",
+    "三岔河",
+    "大营",
+    "小营",
+    "马鞍山",
+    "黄泥河",
+    "杨木",
+    "白石",
+    "榆树",
+    "松林",
+    "葫芦套",
+    "暖泉",
+    "五道沟",
+    "十里",
+    "东川",
+    "西川",
+    "太平",
+    "永兴",
+    "青沟",
+    "双岔",
 )
 COMMUNITY_HEADS = (
-    "东山", "和平", "新华", "光华", "通江", "文化", "长安", "青山", "滨江", "站前", "北山", "南山",
-    "红旗", "建国", "民主", "新城", "锦江", "华安", "永兴", "福兴", "东兴", "西苑", "江北", "园丁",
-    "工农", "朝阳", "向阳", "胜利", "光明", "幸福", "东风", "人民", "解放", "团结", "友谊", "振兴",
-    "兴隆", "繁荣", "育英", "松山", "翠峰", "明珠", "新兴", "矿建", "林苑", "电厂", "铁路", "东升",
-    "河口", "浑江", "白山", "天池", "鸭绿", "兴华", "春华", "北安", "南苑", "东苑", "西山", "山城",
-    "新风", "银河", "金英", "通达", "卫东", "前进", "红星", "八一", "康乐", "龙泉",
+    "东山",
+    "和平",
+    "新华",
+    "光华",
+    "通江",
+    "文化",
+    "长安",
+    "青山",
+    "滨江",
+    "站前",
+    "北山",
+    "南山",
+    "红旗",
+    "建国",
+    "民主",
+    "新城",
+    "锦江",
+    "华安",
+    "永兴",
+    "福兴",
+    "东兴",
+    "西苑",
+    "江北",
+    "园丁",
+    "工农",
+    "朝阳",
+    "向阳",
+    "胜利",
+    "光明",
+    "幸福",
+    "东风",
+    "人民",
+    "解放",
+    "团结",
+    "友谊",
+    "振兴",
+    "兴隆",
+    "繁荣",
+    "育英",
+    "松山",
+    "翠峰",
+    "明珠",
+    "新兴",
+    "矿建",
+    "林苑",
+    "电厂",
+    "铁路",
+    "东升",
+    "河口",
+    "浑江",
+    "白山",
+    "天池",
+    "鸭绿",
+    "兴华",
+    "春华",
+    "北安",
+    "南苑",
+    "东苑",
+    "西山",
+    "山城",
+    "新风",
+    "银河",
+    "金英",
+    "通达",
+    "卫东",
+    "前进",
+    "红星",
+    "八一",
+    "康乐",
+    "龙泉",
 )
 VILLAGE_HEADS = (
-    "新华", "红星", "前进", "东升", "双河", "板庙子", "三道", "四道", "五道", "头道", "二道",
-    "大青沟", "小营子", "江心", "老营", "北岔", "南岔", "东岔", "西岔", "黄柏", "杨木", "柳树河",
-    "榆树", "桦树", "松树", "椴树", "黑松沟", "白石", "金厂", "马鞍山", "五里", "十里", "砬子",
-    "葫芦套", "暖泉子", "冷泉", "朝阳", "永安", "兴林", "太平", "和平", "东风", "胜利", "红光",
-    "民主", "团结", "联合", "光明", "大营", "小营", "上甸子", "下甸子", "沿江", "望江", "长青",
-    "靠山", "石湖", "三岔", "错草", "大阳", "东川", "西川", "南川", "北川", "火绒沟", "干饭盆",
-    "高丽沟", "参场", "林源", "碱场",
+    "新华",
+    "红星",
+    "前进",
+    "东升",
+    "双河",
+    "板庙子",
+    "三道",
+    "四道",
+    "五道",
+    "头道",
+    "二道",
+    "大青沟",
+    "小营子",
+    "江心",
+    "老营",
+    "北岔",
+    "南岔",
+    "东岔",
+    "西岔",
+    "黄柏",
+    "杨木",
+    "柳树河",
+    "榆树",
+    "桦树",
+    "松树",
+    "椴树",
+    "黑松沟",
+    "白石",
+    "金厂",
+    "马鞍山",
+    "五里",
+    "十里",
+    "砬子",
+    "葫芦套",
+    "暖泉子",
+    "冷泉",
+    "朝阳",
+    "永安",
+    "兴林",
+    "太平",
+    "和平",
+    "东风",
+    "胜利",
+    "红光",
+    "民主",
+    "团结",
+    "联合",
+    "光明",
+    "大营",
+    "小营",
+    "上甸子",
+    "下甸子",
+    "沿江",
+    "望江",
+    "长青",
+    "靠山",
+    "石湖",
+    "三岔",
+    "错草",
+    "大阳",
+    "东川",
+    "西川",
+    "南川",
+    "北川",
+    "火绒沟",
+    "干饭盆",
+    "高丽沟",
+    "参场",
+    "林源",
+    "碱场",
 )
 NAME_SYLLABLES_A = "东西南北新兴永长太和平安康宁富民红光明华阳泰庆福祥瑞春秋金银松柳"
 NAME_SYLLABLES_B = "山河江兴华安阳光胜利丰平和岭泉林源峰明升盛旺隆乐康宁园苑城台"
 PLACE_PREFIXES = (
-    "头道", "二道", "三道", "四道", "五道", "六道", "七道", "八道", "大", "小", "东", "西", "南",
-    "北", "前", "后", "上", "下", "老", "新",
+    "头道",
+    "二道",
+    "三道",
+    "四道",
+    "五道",
+    "六道",
+    "七道",
+    "八道",
+    "大",
+    "小",
+    "东",
+    "西",
+    "南",
+    "北",
+    "前",
+    "后",
+    "上",
+    "下",
+    "老",
+    "新",
 )
 PLACE_SUFFIXES = (
-    "沟", "岔", "甸子", "营子", "屯", "河", "川", "岭", "泉", "湾", "堡", "台", "砬子", "崴子",
+    "沟",
+    "岔",
+    "甸子",
+    "营子",
+    "屯",
+    "河",
+    "川",
+    "岭",
+    "泉",
+    "湾",
+    "堡",
+    "台",
+    "砬子",
+    "崴子",
     "岗",
 )
 COMPOUND_HEADS = (
-    "江山", "丽景", "鑫源", "金域", "阳光", "翰林", "龙山", "长白山", "松江", "滨江",
-    "御景", "锦绣", "书香", "名都", "盛世", "天润", "凯旋", "世纪", "和谐", "幸福",
-    "紫金", "观山", "望江", "泰和", "宏源", "东方", "明珠", "恒泰", "华府", "瑞祥",
-    "润泽", "福源", "山水", "云顶", "碧水", "新天地", "金色", "银河", "汇丰", "鸿基",
-    "万隆", "海天", "怡景", "翠湖", "香榭", "枫林", "桃源", "雅苑", "昌盛", "国泰",
-    "民安", "康城", "嘉禾", "锦程", "中央", "北城", "南城", "东城", "西城", "江畔",
-    "学府", "文苑", "林海", "参乡", "雪松", "长青", "白桦", "宝山", "金鼎", "星河",
+    "江山",
+    "丽景",
+    "鑫源",
+    "金域",
+    "阳光",
+    "翰林",
+    "龙山",
+    "长白山",
+    "松江",
+    "滨江",
+    "御景",
+    "锦绣",
+    "书香",
+    "名都",
+    "盛世",
+    "天润",
+    "凯旋",
+    "世纪",
+    "和谐",
+    "幸福",
+    "紫金",
+    "观山",
+    "望江",
+    "泰和",
+    "宏源",
+    "东方",
+    "明珠",
+    "恒泰",
+    "华府",
+    "瑞祥",
+    "润泽",
+    "福源",
+    "山水",
+    "云顶",
+    "碧水",
+    "新天地",
+    "金色",
+    "银河",
+    "汇丰",
+    "鸿基",
+    "万隆",
+    "海天",
+    "怡景",
+    "翠湖",
+    "香榭",
+    "枫林",
+    "桃源",
+    "雅苑",
+    "昌盛",
+    "国泰",
+    "民安",
+    "康城",
+    "嘉禾",
+    "锦程",
+    "中央",
+    "北城",
+    "南城",
+    "东城",
+    "西城",
+    "江畔",
+    "学府",
+    "文苑",
+    "林海",
+    "参乡",
+    "雪松",
+    "长青",
+    "白桦",
+    "宝山",
+    "金鼎",
+    "星河",
 )
 COMPOUND_TAILS = (
-    "花园", "小区", "家园", "苑", "佳苑", "华庭", "雅居", "嘉园", "新城", "公馆", "名苑", "丽都",
-    "小镇", "府", "名邸", "世家", "花苑", "新村", "庭院",
+    "花园",
+    "小区",
+    "家园",
+    "苑",
+    "佳苑",
+    "华庭",
+    "雅居",
+    "嘉园",
+    "新城",
+    "公馆",
+    "名苑",
+    "丽都",
+    "小镇",
+    "府",
+    "名邸",
+    "世家",
+    "花苑",
+    "新村",
+    "庭院",
 )
 COMPOUND_PHASES = ("一期", "二期", "三期", "四期", "五期")
 WORK_UNITS = (
-    "林业局", "煤矿", "水泥厂", "电厂", "钢厂", "矿务局", "铁路", "木材厂", "粮库", "供销社",
-    "一中", "人民医院", "机械厂", "制药厂", "酒厂", "运输公司",
+    "林业局",
+    "煤矿",
+    "水泥厂",
+    "电厂",
+    "钢厂",
+    "矿务局",
+    "铁路",
+    "木材厂",
+    "粮库",
+    "供销社",
+    "一中",
+    "人民医院",
+    "机械厂",
+    "制药厂",
+    "酒厂",
+    "运输公司",
 )
 PROPERTY_HEADS = (
-    "宏源", "鑫达", "恒通", "安居", "万和", "佳和", "长青", "盛世", "锦程", "泰和", "华城", "顺达",
-    "诚信", "广厦", "金鼎", "福瑞", "天成", "海岳", "东升", "兴业", "润达", "恒信", "百佳", "嘉业",
-    "众和", "惠民", "祥和", "瑞丰", "正阳", "永泰",
+    "宏源",
+    "鑫达",
+    "恒通",
+    "安居",
+    "万和",
+    "佳和",
+    "长青",
+    "盛世",
+    "锦程",
+    "泰和",
+    "华城",
+    "顺达",
+    "诚信",
+    "广厦",
+    "金鼎",
+    "福瑞",
+    "天成",
+    "海岳",
+    "东升",
+    "兴业",
+    "润达",
+    "恒信",
+    "百佳",
+    "嘉业",
+    "众和",
+    "惠民",
+    "祥和",
+    "瑞丰",
+    "正阳",
+    "永泰",
 )
 ROAD_NAMES = (
-    "人民大街", "建设路", "解放路", "胜利街", "新华路", "中心街", "滨江路", "团结路", "文化路",
-    "兴华路", "学府路", "迎宾大路", "光明路", "东风路", "站前路", "北山路",
+    "人民大街",
+    "建设路",
+    "解放路",
+    "胜利街",
+    "新华路",
+    "中心街",
+    "滨江路",
+    "团结路",
+    "文化路",
+    "兴华路",
+    "学府路",
+    "迎宾大路",
+    "光明路",
+    "东风路",
+    "站前路",
+    "北山路",
 )
 
 
@@ -372,9 +864,10 @@ class PeopleRegistry:
     def person(self, korean_share: float = 0.0) -> tuple[str, str]:
         rng = self._rng
         if rng.random() < korean_share:
-            name = KOREAN_SURNAMES[rng.integers(len(KOREAN_SURNAMES))] + KOREAN_GIVEN[
-                rng.integers(len(KOREAN_GIVEN))
-            ]
+            name = (
+                KOREAN_SURNAMES[rng.integers(len(KOREAN_SURNAMES))]
+                + KOREAN_GIVEN[rng.integers(len(KOREAN_GIVEN))]
+            )
         else:
             # frequent surnames first: a Zipf-like choice over the ordered list
             index = min(int(rng.pareto(1.2) * 6), len(SURNAMES) - 1)
@@ -445,8 +938,9 @@ def _sample_in(geometry: shapely.Geometry, n: int, rng: Rng) -> np.ndarray:
     if len(parts) > 1:
         areas = shapely.area(parts)
         counts = rng.multinomial(n, areas / areas.sum())
-        points = np.concatenate([_sample_in(part, int(k), rng)
-                                 for part, k in zip(parts, counts, strict=True) if k > 0])
+        points = np.concatenate(
+            [_sample_in(part, int(k), rng) for part, k in zip(parts, counts, strict=True) if k > 0]
+        )
         return points[rng.permutation(len(points))]
     shapely.prepare(geometry)
     minx, miny, maxx, maxy = geometry.bounds
@@ -470,8 +964,9 @@ def _voronoi_split(area: shapely.Geometry, seeds: Sequence[XY]) -> list[Polygon 
     if len(seeds) == 1:
         return [_polygonal(area)]
     cells = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(np.asarray(seeds)), extend_to=area,
-                                 ordered=True)
+        shapely.voronoi_polygons(
+            shapely.multipoints(np.asarray(seeds)), extend_to=area, ordered=True
+        )
     )
     pieces = [_polygonal(shapely.intersection(cell, area)) for cell in cells]
     if any(p is None for p in pieces) or len(pieces) != len(seeds):
@@ -487,7 +982,11 @@ def _min_distance(point: np.ndarray, others: Sequence[XY]) -> float:
 
 
 def _ring_seeds(
-    center: XY, n: int, area: shapely.Geometry, rng: Rng, radius_m: tuple[float, float],
+    center: XY,
+    n: int,
+    area: shapely.Geometry,
+    rng: Rng,
+    radius_m: tuple[float, float],
     min_spacing: float,
 ) -> list[XY]:
     """``n`` seeds around ``center``: the first close to it, the others on a rough ring."""
@@ -532,7 +1031,12 @@ def _spread_seeds(
 
 
 def _cluster_seeds(
-    center: XY, n: int, area: shapely.Geometry, rng: Rng, scale_m: float, min_spacing: float,
+    center: XY,
+    n: int,
+    area: shapely.Geometry,
+    rng: Rng,
+    scale_m: float,
+    min_spacing: float,
     existing: Sequence[XY],
 ) -> list[XY]:
     """``n`` seeds clustered around ``center`` (gamma-distributed distance), inside ``area``."""
@@ -555,8 +1059,14 @@ def _cluster_seeds(
     return chosen
 
 
-def _meander(origin: XY, angle: float, half_length: float, rng: Rng,
-             waves: Sequence[tuple[float, float]], vertices: int = 400) -> LineString:
+def _meander(
+    origin: XY,
+    angle: float,
+    half_length: float,
+    rng: Rng,
+    waves: Sequence[tuple[float, float]],
+    vertices: int = 400,
+) -> LineString:
     """A smooth wandering line through ``origin`` along ``angle``; ``waves`` = (amplitude,
     wavelength) pairs of the sideways displacement."""
     t = np.linspace(-half_length, half_length, vertices)
@@ -636,9 +1146,7 @@ def generate_districts(rng: Rng) -> gpd.GeoDataFrame:
     ]
     hull = shapely.convex_hull(shapely.multipoints(np.asarray(seats))).buffer(9000.0)
     outline = shapely.union_all([*blobs, hull]).buffer(4000.0).buffer(-4000.0)
-    frame = _transform_geometries(
-        np.array([shapely.box(126.0, 41.3, 128.3, 42.8)]), to_metric
-    )[0]
+    frame = _transform_geometries(np.array([shapely.box(126.0, 41.3, 128.3, 42.8)]), to_metric)[0]
     outline = _part_containing(shapely.intersection(outline, frame), seats[0])
     pieces = _voronoi_split(outline, seats)
     return gpd.GeoDataFrame(
@@ -695,7 +1203,11 @@ def build_towns(
         )
         rest = _polygonal(shapely.difference(area, core))
         street_seeds = _ring_seeds(
-            seat, n_streets, core, rng, radius_m=(0.35 * radius, 0.95 * radius),
+            seat,
+            n_streets,
+            core,
+            rng,
+            radius_m=(0.35 * radius, 0.95 * radius),
             min_spacing=0.45 * radius,
         )
         town_seeds = _spread_seeds(rest, n_towns, rng, existing=[seat, *street_seeds])
@@ -744,11 +1256,18 @@ def build_communities(
         profile = PROFILE_BY_CODE[town.district_code]
         if town.district_code not in pickers:
             pickers[town.district_code] = (
-                NamePicker(rng, [h + "社区" for h in COMMUNITY_HEADS],
-                           [n + "社区" for n in _combos(NAME_SYLLABLES_A, NAME_SYLLABLES_B)],
-                           True),
-                NamePicker(rng, [h + "村" for h in VILLAGE_HEADS],
-                           [n + "村" for n in _combos(PLACE_PREFIXES, PLACE_SUFFIXES)], True),
+                NamePicker(
+                    rng,
+                    [h + "社区" for h in COMMUNITY_HEADS],
+                    [n + "社区" for n in _combos(NAME_SYLLABLES_A, NAME_SYLLABLES_B)],
+                    True,
+                ),
+                NamePicker(
+                    rng,
+                    [h + "村" for h in VILLAGE_HEADS],
+                    [n + "村" for n in _combos(PLACE_PREFIXES, PLACE_SUFFIXES)],
+                    True,
+                ),
             )
         community_names, village_names = pickers[town.district_code]
         seat = (town.seat_x, town.seat_y)
@@ -756,8 +1275,18 @@ def build_communities(
         if town.kind == "street":
             low, high = spec.communities_per_street
             n = int(rng.integers(low, high + 1))
-            seeds = [seat, *_cluster_seeds(seat, n - 1, area, rng, scale_m=600.0 + 90.0 * n,
-                                           min_spacing=380.0, existing=[seat])]
+            seeds = [
+                seat,
+                *_cluster_seeds(
+                    seat,
+                    n - 1,
+                    area,
+                    rng,
+                    scale_m=600.0 + 90.0 * n,
+                    min_spacing=380.0,
+                    existing=[seat],
+                ),
+            ]
         else:
             low, high = spec.villages_per_town
             n = int(rng.integers(low, high + 1))
@@ -824,8 +1353,12 @@ def build_town_planned(
             continue
         taken = shapely.union(taken, piece)
         rows.append(
-            {"code": f"JSYD-{town.code}", "name": f"{town.name}总体规划建设用地",
-             "district_code": town.district_code, "geometry": piece}
+            {
+                "code": f"JSYD-{town.code}",
+                "name": f"{town.name}总体规划建设用地",
+                "district_code": town.district_code,
+                "geometry": piece,
+            }
         )
     for district in districts.itertuples():
         profile = PROFILE_BY_CODE[district.code]
@@ -833,8 +1366,10 @@ def build_town_planned(
             continue
         angle = rng.uniform(0.0, 2.0 * np.pi)
         reach = profile.urban_radius_m * 1.05
-        centre = (district.seat_x + reach * math.cos(angle),
-                  district.seat_y + reach * math.sin(angle))
+        centre = (
+            district.seat_x + reach * math.cos(angle),
+            district.seat_y + reach * math.sin(angle),
+        )
         blob = _blob(centre, profile.urban_radius_m * 0.55, rng, roughness=0.3)
         piece = _part_containing(
             shapely.difference(shapely.intersection(blob, district.geometry), taken), centre
@@ -843,8 +1378,12 @@ def build_town_planned(
             continue
         taken = shapely.union(taken, piece)
         rows.append(
-            {"code": f"JSYD-{district.code}", "name": f"{district.name}县城总体规划建设用地",
-             "district_code": district.code, "geometry": piece}
+            {
+                "code": f"JSYD-{district.code}",
+                "name": f"{district.name}县城总体规划建设用地",
+                "district_code": district.code,
+                "geometry": piece,
+            }
         )
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
 
@@ -917,8 +1456,10 @@ class CompoundNamer:
         estates = _combos(COMPOUND_HEADS, COMPOUND_TAILS)
         self._estates = NamePicker(rng, [], estates, True)
         self._others = NamePicker(
-            rng, [u + "家属楼" for u in WORK_UNITS],
-            [n + p for n in estates for p in COMPOUND_PHASES], True,
+            rng,
+            [u + "家属楼" for u in WORK_UNITS],
+            [n + p for n in estates for p in COMPOUND_PHASES],
+            True,
         )
 
     def take(self) -> str:
@@ -987,9 +1528,12 @@ def build_compounds(
     )
     names = CompoundNamer(rng)
     companies = {
-        code: [f"白山市{PROPERTY_HEADS[i]}物业服务有限公司" if rng.random() < 0.7
-               else f"{PROFILE_BY_CODE[code].short_name}{PROPERTY_HEADS[i]}物业管理有限公司"
-               for i in rng.choice(len(PROPERTY_HEADS), 6 + spec.index * 10, replace=False)]
+        code: [
+            f"白山市{PROPERTY_HEADS[i]}物业服务有限公司"
+            if rng.random() < 0.7
+            else f"{PROFILE_BY_CODE[code].short_name}{PROPERTY_HEADS[i]}物业管理有限公司"
+            for i in rng.choice(len(PROPERTY_HEADS), 6 + spec.index * 10, replace=False)
+        ]
         for code in districts["code"]
     }
     counters: dict[str, int] = {}
@@ -1025,49 +1569,147 @@ def build_compounds(
 # ---------------------------------------------------------------------------------------------
 
 LAND_USE_NAMES = {
-    "0101": "水田", "0102": "水浇地", "0103": "旱地", "0201": "果园", "0204": "其他园地",
-    "0301": "乔木林地", "0305": "灌木林地", "0307": "其他林地", "0401": "天然牧草地",
-    "0404": "其他草地", "0501": "零售商业用地", "0502": "批发市场用地", "0503": "餐饮用地",
-    "0504": "旅馆用地", "0505": "商务金融用地", "0507": "其他商服用地", "0601": "工业用地",
-    "0602": "采矿用地", "0604": "仓储用地", "0701": "城镇住宅用地", "0702": "农村宅基地",
-    "0801": "机关团体用地", "0803": "教育用地", "0805": "医疗卫生用地", "0807": "文化设施用地",
-    "0808": "体育用地", "0809": "公用设施用地", "0810": "公园与绿地", "1003": "公路用地",
-    "1004": "城镇村道路用地", "1005": "交通服务场站用地", "1006": "农村道路", "1101": "河流水面",
-    "1104": "坑塘水面", "1107": "沟渠", "1201": "空闲地", "1202": "设施农用地",
+    "0101": "水田",
+    "0102": "水浇地",
+    "0103": "旱地",
+    "0201": "果园",
+    "0204": "其他园地",
+    "0301": "乔木林地",
+    "0305": "灌木林地",
+    "0307": "其他林地",
+    "0401": "天然牧草地",
+    "0404": "其他草地",
+    "0501": "零售商业用地",
+    "0502": "批发市场用地",
+    "0503": "餐饮用地",
+    "0504": "旅馆用地",
+    "0505": "商务金融用地",
+    "0507": "其他商服用地",
+    "0601": "工业用地",
+    "0602": "采矿用地",
+    "0604": "仓储用地",
+    "0701": "城镇住宅用地",
+    "0702": "农村宅基地",
+    "0801": "机关团体用地",
+    "0803": "教育用地",
+    "0805": "医疗卫生用地",
+    "0807": "文化设施用地",
+    "0808": "体育用地",
+    "0809": "公用设施用地",
+    "0810": "公园与绿地",
+    "1003": "公路用地",
+    "1004": "城镇村道路用地",
+    "1005": "交通服务场站用地",
+    "1006": "农村道路",
+    "1101": "河流水面",
+    "1104": "坑塘水面",
+    "1107": "沟渠",
+    "1201": "空闲地",
+    "1202": "设施农用地",
     "1207": "裸岩石砾地",
 }
 
 #: land-use mixes by kind of place: code → weight
 LAND_USE_MIXES: dict[str, dict[str, float]] = {
     "urban_core": {
-        "0701": 45, "0501": 8, "0505": 5, "0503": 3, "0504": 2, "0502": 2, "0507": 2, "0801": 5,
-        "0803": 5, "0805": 3, "0807": 2, "0808": 1, "0809": 2, "0810": 6, "1005": 2, "1201": 2,
-        "0601": 2, "0604": 1,
+        "0701": 45,
+        "0501": 8,
+        "0505": 5,
+        "0503": 3,
+        "0504": 2,
+        "0502": 2,
+        "0507": 2,
+        "0801": 5,
+        "0803": 5,
+        "0805": 3,
+        "0807": 2,
+        "0808": 1,
+        "0809": 2,
+        "0810": 6,
+        "1005": 2,
+        "1201": 2,
+        "0601": 2,
+        "0604": 1,
     },
     "urban_edge": {
-        "0701": 40, "0601": 14, "0604": 6, "0602": 3, "0501": 4, "0502": 2, "0801": 3,
-        "0803": 4, "0805": 2, "0809": 4, "0810": 5, "1005": 2, "1201": 4, "0702": 3, "0103": 4,
+        "0701": 40,
+        "0601": 14,
+        "0604": 6,
+        "0602": 3,
+        "0501": 4,
+        "0502": 2,
+        "0801": 3,
+        "0803": 4,
+        "0805": 2,
+        "0809": 4,
+        "0810": 5,
+        "1005": 2,
+        "1201": 4,
+        "0702": 3,
+        "0103": 4,
     },
     "town_built": {
-        "0701": 38, "0702": 20, "0601": 10, "0604": 5, "0501": 6, "0503": 2, "0801": 5,
-        "0803": 4, "0805": 2, "0809": 3, "1201": 3, "1005": 2,
+        "0701": 38,
+        "0702": 20,
+        "0601": 10,
+        "0604": 5,
+        "0501": 6,
+        "0503": 2,
+        "0801": 5,
+        "0803": 4,
+        "0805": 2,
+        "0809": 3,
+        "1201": 3,
+        "1005": 2,
     },
     "village": {
-        "0702": 68, "0103": 10, "1202": 6, "0201": 4, "0204": 2, "1104": 3, "0801": 2, "0803": 1,
-        "1201": 2, "0601": 2,
+        "0702": 68,
+        "0103": 10,
+        "1202": 6,
+        "0201": 4,
+        "0204": 2,
+        "1104": 3,
+        "0801": 2,
+        "0803": 1,
+        "1201": 2,
+        "0601": 2,
     },
     "farmland_valley": {
-        "0101": 35, "0102": 10, "0103": 42, "1104": 4, "1202": 3, "1107": 3, "0404": 3,
+        "0101": 35,
+        "0102": 10,
+        "0103": 42,
+        "1104": 4,
+        "1202": 3,
+        "1107": 3,
+        "0404": 3,
     },
     "farmland": {"0103": 76, "0102": 6, "0101": 3, "1202": 4, "0201": 4, "1104": 2, "0404": 5},
     "hillside": {
-        "0201": 12, "0204": 18, "0401": 14, "0404": 10, "0307": 26, "0305": 12, "0103": 8,
+        "0201": 12,
+        "0204": 18,
+        "0401": 14,
+        "0404": 10,
+        "0307": 26,
+        "0305": 12,
+        "0103": 8,
     },
     "forest": {"0301": 82, "0307": 8, "0305": 6, "0401": 2, "1207": 2},
 }
 COLLECTIVE_CODES = (
-    "0101", "0102", "0103", "0201", "0204", "0305", "0307", "0401", "0404", "0702", "1006",
-    "1104", "1107", "1202",
+    "0101",
+    "0102",
+    "0103",
+    "0201",
+    "0204",
+    "0305",
+    "0307",
+    "0401",
+    "0404",
+    "0702",
+    "1006",
+    "1104",
+    "1107",
+    "1202",
 )
 
 
@@ -1128,7 +1770,10 @@ def _landuse_window(districts: gpd.GeoDataFrame, spec: ScaleSpec) -> shapely.Geo
 
 
 def _hamlets(
-    rural: shapely.Geometry, existing: np.ndarray, rng: Rng, per_km2: float = 0.12,
+    rural: shapely.Geometry,
+    existing: np.ndarray,
+    rng: Rng,
+    per_km2: float = 0.12,
     spacing_m: float = 1300.0,
 ) -> np.ndarray:
     """Natural villages (自然屯) scattered over rural land, at least ``spacing_m`` apart."""
@@ -1147,8 +1792,9 @@ def _hamlets(
     return np.asarray(chosen).reshape(-1, 2)
 
 
-def _rural_road_tree(settlements: np.ndarray, hubs: np.ndarray, rng: Rng,
-                     max_length_m: float = 9000.0) -> list[LineString]:
+def _rural_road_tree(
+    settlements: np.ndarray, hubs: np.ndarray, rng: Rng, max_length_m: float = 9000.0
+) -> list[LineString]:
     """Country roads: each settlement, nearest first, joins the closest settlement or hub that
     is already connected — a tree of roads branching out from the towns."""
     connected = [tuple(h) for h in hubs]
@@ -1168,20 +1814,38 @@ def _rural_road_tree(settlements: np.ndarray, hubs: np.ndarray, rng: Rng,
         target = others[j]
         angle = math.atan2(target[1] - point[1], target[0] - point[0])
         middle = ((point[0] + target[0]) / 2, (point[1] + target[1]) / 2)
-        roads.append(_meander(middle, angle, length / 2, rng, ((length * 0.06, length * 1.6),),
-                              vertices=max(8, int(length / 120))))
+        roads.append(
+            _meander(
+                middle,
+                angle,
+                length / 2,
+                rng,
+                ((length * 0.06, length * 1.6),),
+                vertices=max(8, int(length / 120)),
+            )
+        )
     return roads
 
 
-def _corridor(lines: Sequence[shapely.Geometry], width: float, extent: shapely.Geometry,
-              minus: shapely.Geometry | None = None) -> shapely.Geometry:
+def _corridor(
+    lines: Sequence[shapely.Geometry],
+    width: float,
+    extent: shapely.Geometry,
+    minus: shapely.Geometry | None = None,
+) -> shapely.Geometry:
     """The strip of land along ``lines`` (a road or river parcel band), clipped to ``extent``."""
     lines = [g for g in lines if g is not None and not g.is_empty]
     if not lines:
         return Polygon()
-    strip = shapely.union_all(shapely.buffer(
-        np.array(lines, dtype=object), width / 2.0, cap_style="flat", join_style="round",
-        quad_segs=2))
+    strip = shapely.union_all(
+        shapely.buffer(
+            np.array(lines, dtype=object),
+            width / 2.0,
+            cap_style="flat",
+            join_style="round",
+            quad_segs=2,
+        )
+    )
     if minus is not None:
         strip = shapely.difference(strip, minus)
     return _polygonal(shapely.intersection(strip, extent)) or Polygon()
@@ -1204,15 +1868,19 @@ def _landscape(
     seats = districts[["seat_x", "seat_y"]].to_numpy()
     radius = np.array([PROFILE_BY_CODE[c].urban_radius_m for c in districts["code"]])
     built = shapely.union_all([*urban.geometry.values, *planned.geometry.values])
-    village_seats = communities.loc[communities["kind"] == "village",
-                                    ["seat_x", "seat_y"]].to_numpy()
+    village_seats = communities.loc[
+        communities["kind"] == "village", ["seat_x", "seat_y"]
+    ].to_numpy()
     village_seats = village_seats[shapely.contains_xy(region, *village_seats.T)]
     town_seats = towns.loc[towns["kind"] == "town", ["seat_x", "seat_y"]].to_numpy()
     hubs = np.concatenate([seats, town_seats])
     hubs = hubs[shapely.contains_xy(region, *hubs.T)]
     rural_land = _polygonal(shapely.difference(region, built.buffer(800.0)))
-    hamlets = (_hamlets(rural_land, np.concatenate([village_seats, hubs]), rng)
-               if rural_land is not None else np.empty((0, 2)))
+    hamlets = (
+        _hamlets(rural_land, np.concatenate([village_seats, hubs]), rng)
+        if rural_land is not None
+        else np.empty((0, 2))
+    )
     settlements = np.concatenate([village_seats, hamlets])
     rivers, highways, streets = [], [], []
     for code, side_km in spec.landuse_windows_km:
@@ -1221,15 +1889,27 @@ def _landscape(
         half = side_km * 800.0
         river_angle = math.radians(35.0) + rng.normal(0.0, 0.3)
         across = rng.uniform(250.0, 600.0) * rng.choice([-1.0, 1.0])
-        river_origin = (seat[0] - across * math.sin(river_angle),
-                        seat[1] + across * math.cos(river_angle))
-        rivers.append(_meander(river_origin, river_angle, half, rng,
-                               ((700.0, 6000.0), (250.0, 1900.0), (60.0, 600.0))))
+        river_origin = (
+            seat[0] - across * math.sin(river_angle),
+            seat[1] + across * math.cos(river_angle),
+        )
+        rivers.append(
+            _meander(
+                river_origin,
+                river_angle,
+                half,
+                rng,
+                ((700.0, 6000.0), (250.0, 1900.0), (60.0, 600.0)),
+            )
+        )
         valley_offset = -across * rng.uniform(1.5, 3.0)
-        road_origin = (seat[0] - valley_offset * math.sin(river_angle),
-                       seat[1] + valley_offset * math.cos(river_angle))
-        highways.append(_meander(road_origin, river_angle, half, rng,
-                                 ((500.0, 6500.0), (120.0, 2200.0))))
+        road_origin = (
+            seat[0] - valley_offset * math.sin(river_angle),
+            seat[1] + valley_offset * math.cos(river_angle),
+        )
+        highways.append(
+            _meander(road_origin, river_angle, half, rng, ((500.0, 6500.0), (120.0, 2200.0)))
+        )
         cross_angle = river_angle + rng.uniform(1.1, 2.0)
         highways.append(_meander(seat, cross_angle, half, rng, ((400.0, 5000.0),)))
         urban_zone = shapely.union_all(urban.loc[urban["district_code"] == code].geometry.values)
@@ -1271,8 +1951,7 @@ def _parcel_seeds(model: LandscapeModel, count: int, rng: Rng) -> np.ndarray:
             continue
         sigma = radius / math.sqrt(2.0)
         components.append(
-            (12.0 * math.pi * radius**2,
-             lambda n, s=seat, g=sigma: s + rng.normal(0.0, g, (n, 2)))
+            (12.0 * math.pi * radius**2, lambda n, s=seat, g=sigma: s + rng.normal(0.0, g, (n, 2)))
         )
     for seat in model.settlements:
         components.append(
@@ -1280,45 +1959,57 @@ def _parcel_seeds(model: LandscapeModel, count: int, rng: Rng) -> np.ndarray:
         )
     masses = np.array([m for m, _ in components])
     counts = rng.multinomial(int(count * 1.15), masses / masses.sum())
-    points = np.concatenate([draw(int(n)) for (_, draw), n in zip(components, counts,
-                                                                   strict=True) if n > 0])
+    points = np.concatenate(
+        [draw(int(n)) for (_, draw), n in zip(components, counts, strict=True) if n > 0]
+    )
     points = points[rng.permutation(len(points))]
     points = points[shapely.contains_xy(region, *points.T)][:count]
     # one Lloyd step evens out the spacing a little: fewer needle-thin cells
-    cells = shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(points), extend_to=region, ordered=True))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=region, ordered=True)
+    )
     centroids = shapely.centroid(shapely.intersection(cells, region.envelope))
     moved = np.column_stack([shapely.get_x(centroids), shapely.get_y(centroids)])
     return 0.5 * points + 0.5 * moved
 
 
 def _parcel_faces(
-    model: LandscapeModel, districts: gpd.GeoDataFrame, seeds: np.ndarray,
-    segments_per_spacing: float, rng: Rng, log: Log,
+    model: LandscapeModel,
+    districts: gpd.GeoDataFrame,
+    seeds: np.ndarray,
+    segments_per_spacing: float,
+    rng: Rng,
+    log: Log,
 ) -> np.ndarray:
     """Parcels sharing their edges exactly: Voronoi edges, densified and warped by one smooth
     field, noded with the district borders, the windows and the corridors, then polygonized."""
     started = time.perf_counter()
     region = model.region
     bounds = region.envelope.buffer(3000.0).envelope
-    edges = shapely.get_parts(shapely.voronoi_polygons(
-        shapely.multipoints(seeds), extend_to=bounds, only_edges=True))
+    edges = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=bounds, only_edges=True)
+    )
     keep = shapely.STRtree(edges).query(region.buffer(500.0), predicate="intersects")
     edges = edges[np.sort(keep)]
     # local spacing: twice the distance from an edge's midpoint to the nearest seed
     midpoints = shapely.line_interpolate_point(edges, 0.5, normalized=True)
     seed_points = shapely.points(seeds)
     _, distance = shapely.STRtree(seed_points).query_nearest(
-        midpoints, return_distance=True, all_matches=False)
+        midpoints, return_distance=True, all_matches=False
+    )
     segment = np.maximum(2.0 * distance / segments_per_spacing, 4.0)
     edges = shapely.segmentize(edges, segment)
     warp = WarpField.random(rng, ((2600.0, 110.0), (850.0, 26.0), (320.0, 7.0)))
     edges = shapely.transform(edges, warp)
-    log(f"  land use: {len(edges)} Voronoi edges densified and warped "
-        f"({time.perf_counter() - started:.1f} s)")
+    log(
+        f"  land use: {len(edges)} Voronoi edges densified and warped "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     xmin, ymin, xmax, ymax = bounds.bounds
-    borders = [shapely.clip_by_rect(shapely.boundary(g), xmin, ymin, xmax, ymax)
-               for g in districts.geometry.values]
+    borders = [
+        shapely.clip_by_rect(shapely.boundary(g), xmin, ymin, xmax, ymax)
+        for g in districts.geometry.values
+    ]
     cuts = [*borders, shapely.boundary(model.window)]
     cuts += [shapely.boundary(poly) for _, poly in model.corridors if not poly.is_empty]
     linework = shapely.union_all(np.concatenate([edges, np.array(cuts, dtype=object)]))
@@ -1326,8 +2017,10 @@ def _parcel_faces(
     inside = shapely.point_on_surface(faces)
     faces = faces[shapely.contains_xy(region, shapely.get_x(inside), shapely.get_y(inside))]
     coverage = shapely.area(faces).sum() / region.area
-    log(f"  land use: {len(faces)} faces polygonized, {coverage:.6f} of the region "
-        f"({time.perf_counter() - started:.1f} s)")
+    log(
+        f"  land use: {len(faces)} faces polygonized, {coverage:.6f} of the region "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
     if abs(coverage - 1.0) > 1e-6:
         raise RuntimeError(f"land-use parcels cover {coverage:.6f} of their region, not 1")
     return faces
@@ -1344,8 +2037,13 @@ def _choose(rng: Rng, mix: str, n: int, mining: np.ndarray) -> np.ndarray:
 
 
 def _classify_parcels(
-    faces: np.ndarray, model: LandscapeModel, districts: gpd.GeoDataFrame,
-    communities: gpd.GeoDataFrame, urban: gpd.GeoDataFrame, planned: gpd.GeoDataFrame, rng: Rng,
+    faces: np.ndarray,
+    model: LandscapeModel,
+    districts: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    urban: gpd.GeoDataFrame,
+    planned: gpd.GeoDataFrame,
+    rng: Rng,
 ) -> pd.DataFrame:
     """DLBM and QSDWMC for each face, chosen by place: corridors, urban core and edge, town
     construction land, villages, then farmland in valleys, orchards on slopes, forest above."""
@@ -1368,14 +2066,19 @@ def _classify_parcels(
     u = np.hypot(x - seat[:, 0], y - seat[:, 1]) / model.urban_radius[district_index]
     if len(model.settlements):
         _, d_village = shapely.STRtree(shapely.points(model.settlements)).query_nearest(
-            points, return_distance=True, all_matches=False)
+            points, return_distance=True, all_matches=False
+        )
     else:
         d_village = np.full(n, np.inf)
     d_river = shapely.distance(points, model.rivers)
     # terrain: a smooth random field, low along the rivers and around the settlements
     noise = model.terrain(np.column_stack([x, y]))[:, 0] - x
-    height = noise - 1.6 * np.exp(-((d_river / 1800.0) ** 2)) - 0.9 * np.exp(
-        -((d_village / 1400.0) ** 2)) + rng.normal(0.0, 0.12, n)
+    height = (
+        noise
+        - 1.6 * np.exp(-((d_river / 1800.0) ** 2))
+        - 0.9 * np.exp(-((d_village / 1400.0) ** 2))
+        + rng.normal(0.0, 0.12, n)
+    )
     mining = np.array([PROFILE_BY_CODE[c].mining for c in districts["code"]])[district_index]
     area = shapely.area(faces)
 
@@ -1411,16 +2114,19 @@ def _classify_parcels(
     # urban land, roads, rivers and the high forest (国有林场)
     district_names = districts["name"].to_numpy()[district_index]
     committee = np.array(
-        [f"{name}村民委员会" if kind == "village" else f"{name}居民委员会"
-         for name, kind in zip(communities["name"], communities["kind"], strict=True)],
+        [
+            f"{name}村民委员会" if kind == "village" else f"{name}居民委员会"
+            for name, kind in zip(communities["name"], communities["kind"], strict=True)
+        ],
         dtype=object,
     )[community_index]
     state_forest = (dlbm == "0301") & (rank > 0.8)
     collective = np.isin(dlbm, COLLECTIVE_CODES) | ((dlbm == "0301") & ~state_forest)
     owner = np.where(collective, committee, district_names + "国有土地")
     owner = np.where(state_forest, district_names + "国有林场", owner)
-    return pd.DataFrame({"DLBM": dlbm, "QSDWMC": owner, "district": district_index,
-                         "corridor": corridor_code != ""})
+    return pd.DataFrame(
+        {"DLBM": dlbm, "QSDWMC": owner, "district": district_index, "corridor": corridor_code != ""}
+    )
 
 
 def _shared_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1439,8 +2145,9 @@ def _shared_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     twin = np.all(key[1:] == key[:-1], axis=1) & (face[1:] != face[:-1])
     first, second = face[:-1][twin], face[1:][twin]
     length = np.hypot(*(key[1:, 2:] - key[1:, :2])[twin].T)
-    pairs = pd.DataFrame({"i": np.minimum(first, second), "j": np.maximum(first, second),
-                          "length": length})
+    pairs = pd.DataFrame(
+        {"i": np.minimum(first, second), "j": np.maximum(first, second), "length": length}
+    )
     pairs = pairs.groupby(["i", "j"], sort=True)["length"].sum().reset_index()
     return pairs["i"].to_numpy(), pairs["j"].to_numpy(), pairs["length"].to_numpy()
 
@@ -1491,11 +2198,18 @@ def _merge_parcels(
         if size[groups.find(a)] + size[groups.find(b)] <= max_run:
             join(a, b)
     slivers = np.flatnonzero(
-        np.array([group_area[groups.find(k)] for k in range(len(faces))]) < sliver_m2)
-    neighbours = pd.DataFrame({"face": np.concatenate([i, j]), "other": np.concatenate([j, i]),
-                               "length": np.concatenate([length, length])})
+        np.array([group_area[groups.find(k)] for k in range(len(faces))]) < sliver_m2
+    )
+    neighbours = pd.DataFrame(
+        {
+            "face": np.concatenate([i, j]),
+            "other": np.concatenate([j, i]),
+            "length": np.concatenate([length, length]),
+        }
+    )
     neighbours = neighbours[neighbours["face"].isin(slivers)].sort_values(
-        ["face", "length", "other"], ascending=[True, False, True], kind="stable")
+        ["face", "length", "other"], ascending=[True, False, True], kind="stable"
+    )
     for face, rows in neighbours.groupby("face", sort=True):
         if group_area[groups.find(int(face))] >= sliver_m2:
             continue
@@ -1511,8 +2225,9 @@ def _merge_parcels(
     for start, end in zip(starts, ends, strict=True):
         members = order[start:end]
         keep.append(members[0])
-        merged.append(faces[members[0]] if len(members) == 1
-                      else shapely.coverage_union_all(faces[members]))
+        merged.append(
+            faces[members[0]] if len(members) == 1 else shapely.coverage_union_all(faces[members])
+        )
     keep_index = np.asarray(keep)
     return np.array(merged, dtype=object), attributes.iloc[keep_index].reset_index(drop=True)
 
@@ -1528,7 +2243,8 @@ def _add_islands(
     """Cut a small pond or homestead out of ``count`` large parcels (a hole) and add it as a
     parcel of its own (in place)."""
     candidates = np.flatnonzero(
-        _simple_polygons(faces) & (shapely.area(faces) > 40_000.0)
+        _simple_polygons(faces)
+        & (shapely.area(faces) > 40_000.0)
         & attributes["DLBM"].isin(["0101", "0102", "0103", "0301"]).to_numpy()
     )
     added = 0
@@ -1603,7 +2319,8 @@ def _break_rings(
     """Make ``count`` parcels invalid the way real files are: half bow-ties, half self-touching
     rings (whose inner triangle becomes a parcel of its own). Returns how many were made."""
     candidates = np.flatnonzero(
-        _simple_polygons(faces) & (shapely.get_num_coordinates(faces) >= 10)
+        _simple_polygons(faces)
+        & (shapely.get_num_coordinates(faces) >= 10)
         & (shapely.area(faces) > 2_000.0)
         & ~attributes["DLBM"].isin(["1003", "1004", "1006", "1101"]).to_numpy()
     )
@@ -1665,9 +2382,11 @@ def build_landuse(
         geometry=geometries[order],
         crs=METRIC_CRS,
     )
-    log(f"  land use: {len(frame)} parcels, {broken} with broken rings, "
+    log(
+        f"  land use: {len(frame)} parcels, {broken} with broken rings, "
         f"{int(shapely.get_num_interior_rings(frame.geometry.values).astype(bool).sum())} "
-        f"with holes")
+        f"with holes"
+    )
     return frame, model
 
 
@@ -1676,8 +2395,14 @@ def build_landuse(
 # ---------------------------------------------------------------------------------------------
 
 CASE_SOURCES = (
-    "patrol", "grid_worker", "property_company", "citizen", "hotline_12345", "leadership",
-    "media", "project_tracking",
+    "patrol",
+    "grid_worker",
+    "property_company",
+    "citizen",
+    "hotline_12345",
+    "leadership",
+    "media",
+    "project_tracking",
 )
 #: source weights by kind of place (same order as CASE_SOURCES)
 CASE_SOURCE_WEIGHTS = {
@@ -1689,31 +2414,55 @@ CASE_SOURCE_WEIGHTS = {
 }
 CASE_DESCRIPTIONS = {
     "compound": (
-        "小区内擅自搭建彩钢板房", "楼顶违法搭建阳光房", "一楼住户擅自扩建院落并搭建棚厦",
-        "占用小区绿地建设车库", "擅自外扩阳台并封闭", "顶层住户加盖房屋一层",
-        "占用消防通道搭建储物间", "小区院内私建仓房",
+        "小区内擅自搭建彩钢板房",
+        "楼顶违法搭建阳光房",
+        "一楼住户擅自扩建院落并搭建棚厦",
+        "占用小区绿地建设车库",
+        "擅自外扩阳台并封闭",
+        "顶层住户加盖房屋一层",
+        "占用消防通道搭建储物间",
+        "小区院内私建仓房",
     ),
     "street": (
-        "临街门市擅自扩建雨搭及彩钢房", "占用人行道搭建临时建筑",
-        "未取得建设工程规划许可证建设厂房", "擅自建设大型广告牌钢结构", "院内违法建设砖混结构房屋",
+        "临街门市擅自扩建雨搭及彩钢房",
+        "占用人行道搭建临时建筑",
+        "未取得建设工程规划许可证建设厂房",
+        "擅自建设大型广告牌钢结构",
+        "院内违法建设砖混结构房屋",
         "工地围挡内超出规划许可范围施工",
         "擅自在屋顶搭建钢结构构筑物",
     ),
     "town": (
-        "未经批准建设门市房", "擅自建设仓储用房", "未取得规划许可建设厂房", "沿街违法搭建彩钢棚",
+        "未经批准建设门市房",
+        "擅自建设仓储用房",
+        "未取得规划许可建设厂房",
+        "沿街违法搭建彩钢棚",
         "擅自加盖二层",
     ),
     "village": (
-        "农村宅基地超占面积建房", "未经批准新建住宅", "村内私搭乱建牛舍", "宅基地外扩建仓房",
-        "未批先建二层楼房", "占用村道建设围墙",
+        "农村宅基地超占面积建房",
+        "未经批准新建住宅",
+        "村内私搭乱建牛舍",
+        "宅基地外扩建仓房",
+        "未批先建二层楼房",
+        "占用村道建设围墙",
     ),
     "open": (
-        "占用耕地建设养殖大棚", "林地内违法建设看护房", "占用耕地堆放建材并建设临时工棚",
-        "河道管理范围内违法搭建", "占用基本农田建设晾晒场", "山坡林地内新建房屋",
+        "占用耕地建设养殖大棚",
+        "林地内违法建设看护房",
+        "占用耕地堆放建材并建设临时工棚",
+        "河道管理范围内违法搭建",
+        "占用基本农田建设晾晒场",
+        "山坡林地内新建房屋",
     ),
 }
-CASE_AREA_MEDIAN_M2 = {"compound": 22.0, "street": 45.0, "town": 70.0, "village": 110.0,
-                       "open": 160.0}
+CASE_AREA_MEDIAN_M2 = {
+    "compound": 22.0,
+    "street": 45.0,
+    "town": 70.0,
+    "village": 110.0,
+    "open": 160.0,
+}
 BUILDING_SIDES = ("东侧", "西侧", "南侧", "北侧", "东南侧", "西北侧", "院内", "楼顶")
 STREET_SIDES = ("东侧", "西侧", "南侧", "北侧", "对面", "院内", "后院")
 DIRECTIONS = ("东", "西", "南", "北", "东南", "东北", "西南", "西北")
@@ -1724,9 +2473,14 @@ RURAL_CASES_IN_SURVEY = 0.6  # share of rural cases drawn inside the land-use su
 
 
 def _case_points(
-    n: int, districts: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
-    compounds: gpd.GeoDataFrame, urban: gpd.GeoDataFrame, planned: gpd.GeoDataFrame,
-    landscape: LandscapeModel, rng: Rng,
+    n: int,
+    districts: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    compounds: gpd.GeoDataFrame,
+    urban: gpd.GeoDataFrame,
+    planned: gpd.GeoDataFrame,
+    landscape: LandscapeModel,
+    rng: Rng,
 ) -> np.ndarray:
     """Candidate case locations (more than ``n``): in and around compounds and urban areas,
     town construction land, villages and hamlets, and a few anywhere. Most rural cases lie
@@ -1736,33 +2490,42 @@ def _case_points(
     parts = []
     centroids = shapely.centroid(compounds.geometry.values)
     cxy = np.column_stack([shapely.get_x(centroids), shapely.get_y(centroids)])
-    parts.append(cxy[rng.integers(0, len(cxy), counts[0])]
-                 + rng.normal(0.0, 45.0, (counts[0], 2)))
+    parts.append(cxy[rng.integers(0, len(cxy), counts[0])] + rng.normal(0.0, 45.0, (counts[0], 2)))
     parts.append(_sample_in(shapely.union_all(urban.geometry.values), int(counts[1]), rng))
     parts.append(_sample_in(shapely.union_all(planned.geometry.values), int(counts[2]), rng))
     villages = communities.loc[communities["kind"] == "village", ["seat_x", "seat_y"]].to_numpy()
     surveyed = landscape.settlements if len(landscape.settlements) else villages
     in_survey = int(counts[3] * RURAL_CASES_IN_SURVEY)
-    near = np.concatenate([surveyed[rng.integers(0, len(surveyed), in_survey)],
-                           villages[rng.integers(0, len(villages), counts[3] - in_survey)]])
+    near = np.concatenate(
+        [
+            surveyed[rng.integers(0, len(surveyed), in_survey)],
+            villages[rng.integers(0, len(villages), counts[3] - in_survey)],
+        ]
+    )
     parts.append(near + rng.normal(0.0, 230.0, (counts[3], 2)))
     in_survey = int(counts[4] * RURAL_CASES_IN_SURVEY)
     parts.append(_sample_in(landscape.region, in_survey, rng))
-    parts.append(_sample_in(shapely.union_all(districts.geometry.values),
-                            int(counts[4]) - in_survey, rng))
+    parts.append(
+        _sample_in(shapely.union_all(districts.geometry.values), int(counts[4]) - in_survey, rng)
+    )
     points = np.concatenate(parts)
     return points[rng.permutation(len(points))]
 
 
 def build_cases(
-    districts: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
-    compounds: gpd.GeoDataFrame, urban: gpd.GeoDataFrame, planned: gpd.GeoDataFrame,
-    landscape: LandscapeModel, spec: ScaleSpec, rng: Rng,
+    districts: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    compounds: gpd.GeoDataFrame,
+    urban: gpd.GeoDataFrame,
+    planned: gpd.GeoDataFrame,
+    landscape: LandscapeModel,
+    spec: ScaleSpec,
+    rng: Rng,
 ) -> pd.DataFrame:
     """Reported violations, one row each, as the intake channels would export them."""
     n = spec.cases
-    candidates = _case_points(n, districts, communities, compounds, urban, planned, landscape,
-                              rng)
+    candidates = _case_points(n, districts, communities, compounds, urban, planned, landscape, rng)
     points = shapely.points(candidates)
     hit = shapely.STRtree(communities.geometry.values).query(points, predicate="intersects")
     community_of = np.full(len(points), -1)
@@ -1783,7 +2546,8 @@ def build_cases(
     villages = communities.loc[communities["kind"] == "village", ["seat_x", "seat_y"]].to_numpy()
     settlements = shapely.points(np.concatenate([villages, landscape.settlements]))
     _, to_settlement = shapely.STRtree(settlements).query_nearest(
-        points, return_distance=True, all_matches=False)
+        points, return_distance=True, all_matches=False
+    )
     place = np.full(n, "open", dtype=object)
     place[to_settlement < 600.0] = "village"
     place[shapely.contains_xy(planned_union, *xy.T)] = "town"
@@ -1799,11 +2563,13 @@ def build_cases(
         rows = np.flatnonzero(place == kind)
         w = np.asarray(weights, dtype=float)
         source[rows] = np.asarray(CASE_SOURCES, dtype=object)[
-            rng.choice(len(CASE_SOURCES), len(rows), p=w / w.sum())]
+            rng.choice(len(CASE_SOURCES), len(rows), p=w / w.sum())
+        ]
         texts = np.asarray(CASE_DESCRIPTIONS[kind], dtype=object)
         description[rows] = texts[rng.integers(0, len(texts), len(rows))]
         area[rows] = np.clip(
-            rng.lognormal(math.log(CASE_AREA_MEDIAN_M2[kind]), 0.75, len(rows)), 2.0, 5000.0)
+            rng.lognormal(math.log(CASE_AREA_MEDIAN_M2[kind]), 0.75, len(rows)), 2.0, 5000.0
+        )
         backlog[rows] = rng.random(len(rows)) < (0.3 if kind in ("compound", "street") else 0.5)
     last_day = np.where(backlog, LAST_BACKLOG_CASE_DAY, LAST_NEW_CASE_DAY)
     span = (last_day - FIRST_CASE_DAY).astype(int) + 1
@@ -1831,8 +2597,11 @@ def build_cases(
     number = text(rng.integers(1, 400, n))
     building = text(rng.integers(1, 25, n))
     group = text(rng.integers(1, 9, n))
-    building_side, street_side, direction = pick(BUILDING_SIDES), pick(STREET_SIDES), pick(
-        DIRECTIONS)
+    building_side, street_side, direction = (
+        pick(BUILDING_SIDES),
+        pick(STREET_SIDES),
+        pick(DIRECTIONS),
+    )
     metres = text((to_seat // 50 * 50).astype(int))
     details = {
         "compound": community_names + compound_names + building + "号楼" + building_side,
@@ -1841,20 +2610,32 @@ def build_cases(
         "village": community_names + group + "组",
         "open": community_names + direction + "约" + metres + "米",
     }
-    address = "白山市" + district_names + town_names + np.select(
-        [place == kind for kind in details], list(details.values()), default="")
+    address = (
+        "白山市"
+        + district_names
+        + town_names
+        + np.select([place == kind for kind in details], list(details.values()), default="")
+    )
 
     # ids: district prefix, year, running number per district and year, in date order
     order = np.lexsort((np.arange(n), day))
     prefixes = np.array([PROFILE_BY_CODE[c].case_prefix for c in district_code], dtype=object)
     year = day.astype("datetime64[Y]").astype(int) + 1970
     prefixes, year = prefixes[order], year[order]
-    running = pd.DataFrame({"prefix": prefixes, "year": year}).groupby(
-        ["prefix", "year"], sort=False).cumcount().to_numpy() + 1
+    running = (
+        pd.DataFrame({"prefix": prefixes, "year": year})
+        .groupby(["prefix", "year"], sort=False)
+        .cumcount()
+        .to_numpy()
+        + 1
+    )
     lon, lat = Transformer.from_crs(METRIC_CRS, WGS84_CRS, always_xy=True).transform(
-        xy[order, 0], xy[order, 1])
-    ids = [f"{p}-{y}-{r:06d}" for p, y, r in zip(prefixes, year.tolist(), running.tolist(),
-                                                 strict=True)]
+        xy[order, 0], xy[order, 1]
+    )
+    ids = [
+        f"{p}-{y}-{r:06d}"
+        for p, y, r in zip(prefixes, year.tolist(), running.tolist(), strict=True)
+    ]
     return pd.DataFrame(
         {
             "id": ids,
@@ -1968,30 +2749,62 @@ def _imports() -> list[dict]:
     """What the importer needs for each file, in load order."""
 
     def grid(path: str, level: str, code: str, name: str, parent: str | None) -> dict:
-        return {"family": "grids", "path": path, "level": level, "code_field": code,
-                "name_field": name, "parent_field": parent, "responsible_field": "FZR",
-                "phone_field": "LXDH"}
+        return {
+            "family": "grids",
+            "path": path,
+            "level": level,
+            "code_field": code,
+            "name_field": name,
+            "parent_field": parent,
+            "responsible_field": "FZR",
+            "phone_field": "LXDH",
+        }
 
     return [
         grid(PATH_DISTRICT, "district", "XZQDM", "XZQMC", None),
         grid(PATH_TOWN, "town", "JDDM", "JDMC", "SJDM"),
         grid(PATH_COMMUNITY, "community", "SQDM", "SQMC", None),
         grid(PATH_COMPOUND, "compound", "XQDM", "XQMC", "SQDM"),
-        {"family": "zones", "path": PATH_URBAN, "layer": "urban_managed",
-         "kind": "urban_managed", "code_field": None, "name_field": "QYMC"},
-        {"family": "zones", "path": PATH_PLANNED, "layer": "town_planned",
-         "kind": "town_planned", "code_field": None, "name_field": "QYMC"},
-        {"family": "zones", "path": PATH_LANDUSE, "layer": "landuse", "kind": None,
-         "code_field": "DLBM", "name_field": "DLMC"},
+        {
+            "family": "zones",
+            "path": PATH_URBAN,
+            "layer": "urban_managed",
+            "title": "城市化管理区域",
+            "kind": "urban_managed",
+            "code_field": None,
+            "name_field": "QYMC",
+        },
+        {
+            "family": "zones",
+            "path": PATH_PLANNED,
+            "layer": "town_planned",
+            "title": "县城、镇规划建设用地",
+            "kind": "town_planned",
+            "code_field": None,
+            "name_field": "QYMC",
+        },
+        {
+            "family": "zones",
+            "path": PATH_LANDUSE,
+            "layer": "landuse",
+            "title": "土地利用现状（三调）",
+            "kind": None,
+            "code_field": "DLBM",
+            "name_field": "DLMC",
+        },
     ]
 
 
 FILE_FORMATS = {
     PATH_DISTRICT: {"crs": "EPSG:4551", "encoding": "GBK", "cpg": "GBK"},
     PATH_TOWN: {"crs": "EPSG:4530", "encoding": "GBK", "cpg": None, "dbf_language_byte": 0},
-    PATH_COMMUNITY: {"crs": "EPSG:4551", "encoding": "GBK", "cpg": "936",
-                     "member": f"{COMMUNITY_MEMBER_DIR}/{COMMUNITY_MEMBER_DIR}.shp",
-                     "member_name_encoding": "GBK"},
+    PATH_COMMUNITY: {
+        "crs": "EPSG:4551",
+        "encoding": "GBK",
+        "cpg": "936",
+        "member": f"{COMMUNITY_MEMBER_DIR}/{COMMUNITY_MEMBER_DIR}.shp",
+        "member_name_encoding": "GBK",
+    },
     PATH_COMPOUND: {"crs": "EPSG:4551", "layer": "compound"},
     PATH_URBAN: {"crs": "EPSG:4551", "encoding": "GBK", "cpg": "GBK"},
     PATH_PLANNED: {"crs": "EPSG:4551", "encoding": "GBK", "cpg": "GBK"},
@@ -2041,47 +2854,76 @@ def generate(
     districts, source = build_districts(Path(shared_data_dir), stream("districts"), people, step)
     towns = build_towns(districts, spec, stream("towns"), people)
     communities = build_communities(towns, spec, stream("communities"), people)
-    step(f"grids: {len(districts)} districts, {len(towns)} towns/streets, "
-         f"{len(communities)} communities/villages")
+    step(
+        f"grids: {len(districts)} districts, {len(towns)} towns/streets, "
+        f"{len(communities)} communities/villages"
+    )
     zone_rng = stream("zones")
     urban = build_urban_managed(districts, zone_rng)
     planned = build_town_planned(districts, towns, urban, zone_rng)
-    compounds = build_compounds(districts, communities, urban, planned, spec,
-                                stream("compounds"), people)
-    step(f"zones: {len(urban)} urban management areas, {len(planned)} planned; "
-         f"{len(compounds)} compounds")
-    landuse, landscape = build_landuse(districts, towns, communities, urban, planned, spec,
-                                       stream("landuse"), step)
-    cases = build_cases(districts, towns, communities, compounds, urban, planned, landscape,
-                        spec, stream("cases"))
+    compounds = build_compounds(
+        districts, communities, urban, planned, spec, stream("compounds"), people
+    )
+    step(
+        f"zones: {len(urban)} urban management areas, {len(planned)} planned; "
+        f"{len(compounds)} compounds"
+    )
+    landuse, landscape = build_landuse(
+        districts, towns, communities, urban, planned, spec, stream("landuse"), step
+    )
+    cases = build_cases(
+        districts, towns, communities, compounds, urban, planned, landscape, spec, stream("cases")
+    )
     step(f"cases: {len(cases)}")
 
     write_gbk_shapefile(
-        districts.rename(columns={"code": "XZQDM", "name": "XZQMC", "fzr": "FZR", "lxdh": "LXDH"})
-        [["XZQDM", "XZQMC", "FZR", "LXDH", "geometry"]],
-        out_dir / PATH_DISTRICT, METRIC_CRS, cpg_text="GBK",
+        districts.rename(columns={"code": "XZQDM", "name": "XZQMC", "fzr": "FZR", "lxdh": "LXDH"})[
+            ["XZQDM", "XZQMC", "FZR", "LXDH", "geometry"]
+        ],
+        out_dir / PATH_DISTRICT,
+        METRIC_CRS,
+        cpg_text="GBK",
     )
     write_gbk_shapefile(
-        towns.rename(columns={"code": "JDDM", "name": "JDMC", "district_code": "SJDM",
-                              "fzr": "FZR", "lxdh": "LXDH"})
-        [["JDDM", "JDMC", "SJDM", "FZR", "LXDH", "geometry"]],
-        out_dir / PATH_TOWN, ZONE_PREFIXED_CRS, cpg_text=None,
+        towns.rename(
+            columns={
+                "code": "JDDM",
+                "name": "JDMC",
+                "district_code": "SJDM",
+                "fzr": "FZR",
+                "lxdh": "LXDH",
+            }
+        )[["JDDM", "JDMC", "SJDM", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_TOWN,
+        ZONE_PREFIXED_CRS,
+        cpg_text=None,
     )
     write_community_archive(
-        communities.rename(columns={"code": "SQDM", "name": "SQMC", "fzr": "FZR", "lxdh": "LXDH"})
-        [["SQDM", "SQMC", "FZR", "LXDH", "geometry"]],
+        communities.rename(columns={"code": "SQDM", "name": "SQMC", "fzr": "FZR", "lxdh": "LXDH"})[
+            ["SQDM", "SQMC", "FZR", "LXDH", "geometry"]
+        ],
         out_dir / PATH_COMMUNITY,
     )
     write_geopackage(
-        compounds.rename(columns={"code": "XQDM", "name": "XQMC", "community_code": "SQDM",
-                                  "company": "WYGS", "fzr": "FZR", "lxdh": "LXDH"})
-        [["XQDM", "XQMC", "SQDM", "WYGS", "FZR", "LXDH", "geometry"]],
-        out_dir / PATH_COMPOUND, "compound",
+        compounds.rename(
+            columns={
+                "code": "XQDM",
+                "name": "XQMC",
+                "community_code": "SQDM",
+                "company": "WYGS",
+                "fzr": "FZR",
+                "lxdh": "LXDH",
+            }
+        )[["XQDM", "XQMC", "SQDM", "WYGS", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_COMPOUND,
+        "compound",
     )
     for frame, path in ((urban, PATH_URBAN), (planned, PATH_PLANNED)):
         write_gbk_shapefile(
             frame.rename(columns={"code": "QYDM", "name": "QYMC"})[["QYDM", "QYMC", "geometry"]],
-            out_dir / path, METRIC_CRS, cpg_text="GBK",
+            out_dir / path,
+            METRIC_CRS,
+            cpg_text="GBK",
         )
     write_gbk_shapefile(landuse, out_dir / PATH_LANDUSE, METRIC_CRS, cpg_text="GBK")
     write_cases(cases, out_dir / PATH_CASES)
@@ -2119,11 +2961,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--shared-data-dir", type=Path, default=None,
-                        help="folder holding baishan_districts/ (default: from the settings)")
+    parser.add_argument(
+        "--shared-data-dir",
+        type=Path,
+        default=None,
+        help="folder holding baishan_districts/ (default: from the settings)",
+    )
     args = parser.parse_args(argv)
-    manifest = generate(args.out, scale=args.scale, seed=args.seed,
-                        shared_data_dir=args.shared_data_dir)
+    manifest = generate(
+        args.out, scale=args.scale, seed=args.seed, shared_data_dir=args.shared_data_dir
+    )
     print(json.dumps(manifest["counts"], ensure_ascii=False, indent=2))
 
 

@@ -50,6 +50,7 @@ class ZoneImport:
     dry_run: bool = False
     created_by: str | None = None
     source_name: str | None = None  # what to call the source in the report (uploads)
+    title: str | None = None  # the layer's name for people, e.g. 城市化管理区域
 
 
 @dataclass
@@ -277,7 +278,7 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
     rows_json = _attributes_json(attributes)
     ewkb = _ewkb(prepared.geoms)
     with engine.begin() as conn:
-        layer_id = repository.lock_layer(conn, request.layer, "zones", None, None)
+        layer_id = repository.lock_layer(conn, request.layer, "zones", None, request.title)
         version_id, number = repository.create_version(
             conn,
             layer_id,

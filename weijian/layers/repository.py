@@ -44,6 +44,10 @@ def lock_layer(
     row = conn.execute(
         text("SELECT id, family FROM layer WHERE name = :name FOR UPDATE"), {"name": name}
     ).one()
+    if title:
+        conn.execute(
+            text("UPDATE layer SET title = :title WHERE id = :id"), {"title": title, "id": row.id}
+        )
     if row.family != family:
         raise ConflictError(
             f"layer {name!r} holds {row.family}, not {family}.",

@@ -15,6 +15,7 @@ from weijian.layers import repository
 router = APIRouter(include_in_schema=False)
 
 FAMILY = {"zones": "规划分区 / 地类", "grids": "网格"}
+LEVEL = {"district": "区县", "town": "镇办", "community": "社区", "compound": "小区"}
 PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -63,9 +64,11 @@ PAGE = """<!doctype html>
 {rules}
 </table>
 <script>
-document.getElementById("lookup").addEventListener("submit", async (event) => {{
+const form = document.getElementById("lookup");
+form.addEventListener("submit", async (event) => {{
   event.preventDefault();
-  const params = new URLSearchParams(new FormData(event.target));
+  const params = new URLSearchParams(new FormData(form));
+  history.replaceState(null, "", "?" + params);
   const response = await fetch("/api/v1/jurisdiction?" + params);
   const body = await response.json();
   const summary = document.getElementById("summary");
@@ -77,10 +80,21 @@ document.getElementById("lookup").addEventListener("submit", async (event) => {{
   }} else {{
     summary.textContent = "无法判定：" + body.reason_text;
   }}
+  if (response.ok) {{
+    const levels = ["district", "town", "community", "compound"];
+    const names = levels.map((l) => body.grid[l] && body.grid[l].name).filter(Boolean);
+    if (names.length) summary.textContent += "　所在网格：" + names.join(" / ");
+  }}
   const pre = document.getElementById("answer");
   pre.hidden = false;
   pre.textContent = JSON.stringify(body, null, 2);
 }});
+// a link with ?lon=…&lat=… (as the address bar shows after a query) asks at once
+const given = new URLSearchParams(location.search);
+if (given.has("lon") && given.has("lat")) {{
+  for (const [key, value] of given) {{ if (form.elements[key]) form.elements[key].value = value; }}
+  form.requestSubmit();
+}}
 </script>
 </body></html>
 """
@@ -90,15 +104,18 @@ document.getElementById("lookup").addEventListener("submit", async (event) => {{
 def home(engine: EngineDep, holder: JurisdictionDep) -> str:
     with engine.connect() as conn:
         layers = repository.list_layers(conn)
-    rows = "\n".join(
-        f"<tr><td>{escape(row['title'] or row['name'])}（{escape(row['name'])}）</td>"
-        f"<td>{FAMILY.get(row['family'], row['family'])}</td>"
-        f"<td>{escape(row['grid_level'] or '')}</td>"
-        f"<td class='num'>{row['active_version'] or '—'}</td>"
-        f"<td class='num'>{row['feature_count'] or 0:,}</td>"
-        f"<td class='num'>{row['versions']}</td></tr>"
-        for row in layers
-    ) or "<tr><td colspan='6'>尚未导入任何图层：weijian import zones / grids …</td></tr>"
+    rows = (
+        "\n".join(
+            f"<tr><td>{escape(row['title'] or row['name'])}（{escape(row['name'])}）</td>"
+            f"<td>{FAMILY.get(row['family'], row['family'])}</td>"
+            f"<td>{LEVEL.get(row['grid_level'] or '', '')}</td>"
+            f"<td class='num'>{row['active_version'] or '—'}</td>"
+            f"<td class='num'>{row['feature_count'] or 0:,}</td>"
+            f"<td class='num'>{row['versions']}</td></tr>"
+            for row in layers
+        )
+        or "<tr><td colspan='6'>尚未导入任何图层：weijian import zones / grids …</td></tr>"
+    )
     snap = holder.snapshot
     rules = "\n".join(
         f"<tr><td>{r.priority}</td><td>{escape(r.name)}</td>"

@@ -55,8 +55,9 @@ def upgrade() -> None:
         sa.CheckConstraint("type ~ '^[a-z][a-z0-9_]*$'", name="department_type_type_check"),
     )
     op.bulk_insert(
-        sa.table("department_type", sa.column("type"), sa.column("label"),
-                 sa.column("name_template")),
+        sa.table(
+            "department_type", sa.column("type"), sa.column("label"), sa.column("name_template")
+        ),
         [{"type": t, "label": label, "name_template": tpl} for t, label, tpl in DEPARTMENT_TYPES],
     )
     op.create_table(
@@ -66,29 +67,47 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_by", sa.Text, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
     )
-    op.create_index("rule_set_one_active", "rule_set", ["active"], unique=True,
-                    postgresql_where=sa.text("active"))
+    op.create_index(
+        "rule_set_one_active",
+        "rule_set",
+        ["active"],
+        unique=True,
+        postgresql_where=sa.text("active"),
+    )
     op.create_table(
         "rule",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("rule_set_id", sa.Integer,
-                  sa.ForeignKey("rule_set.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "rule_set_id",
+            sa.Integer,
+            sa.ForeignKey("rule_set.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("priority", sa.Integer, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("zone_kinds", ARRAY(sa.Text), nullable=False, server_default="{}"),
         sa.Column("code_patterns", ARRAY(sa.Text), nullable=False, server_default="{}"),
-        sa.Column("department_type", sa.Text, sa.ForeignKey("department_type.type"),
-                  nullable=False),
+        sa.Column(
+            "department_type", sa.Text, sa.ForeignKey("department_type.type"), nullable=False
+        ),
         sa.Column("valid_from", sa.Date),
         sa.Column("valid_to", sa.Date),
         sa.Column("attributes", JSONB, nullable=False, server_default="{}"),
-        sa.CheckConstraint("valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from",
-                           name="rule_validity_check"),
-        sa.CheckConstraint("cardinality(zone_kinds) + cardinality(code_patterns) > 0",
-                           name="rule_matches_something_check"),
+        sa.CheckConstraint(
+            "valid_to IS NULL OR valid_from IS NULL OR valid_to > valid_from",
+            name="rule_validity_check",
+        ),
+        sa.CheckConstraint(
+            "cardinality(zone_kinds) + cardinality(code_patterns) > 0",
+            name="rule_matches_something_check",
+        ),
     )
     op.execute(
         sa.text(
@@ -105,8 +124,11 @@ def upgrade() -> None:
             ).bindparams(
                 sa.bindparam("kinds", type_=ARRAY(sa.Text)),
                 sa.bindparam("patterns", type_=ARRAY(sa.Text)),
-                priority=rule["priority"], name=rule["name"], kinds=rule["zone_kinds"],
-                patterns=rule["code_patterns"], type=rule["department_type"],
+                priority=rule["priority"],
+                name=rule["name"],
+                kinds=rule["zone_kinds"],
+                patterns=rule["code_patterns"],
+                type=rule["department_type"],
             )
         )
 
