@@ -122,8 +122,8 @@ def test_manifest_lists_the_imports_in_load_order(manifest: dict) -> None:
     ]
     assert [i.get("parent_field") for i in imports[:4]] == [None, "SJDM", None, "SQDM"]
     assert imports[4] == {"family": "zones", "path": "zones/urban_managed.shp",
-                          "layer": "urban_managed", "kind": "urban_managed", "code_field": None,
-                          "name_field": "QYMC"}
+                          "layer": "urban_managed", "title": "城市化管理区域",
+                          "kind": "urban_managed", "code_field": None, "name_field": "QYMC"}
     assert imports[6] == {"family": "zones", "path": "landuse/landuse.shp", "layer": "landuse",
                           "kind": None, "code_field": "DLBM", "name_field": "DLMC"}
 
