@@ -125,7 +125,8 @@ def test_manifest_lists_the_imports_in_load_order(manifest: dict) -> None:
                           "layer": "urban_managed", "title": "城市化管理区域",
                           "kind": "urban_managed", "code_field": None, "name_field": "QYMC"}
     assert imports[6] == {"family": "zones", "path": "landuse/landuse.shp", "layer": "landuse",
-                          "kind": None, "code_field": "DLBM", "name_field": "DLMC"}
+                          "title": "土地利用现状（三调）", "kind": None, "code_field": "DLBM",
+                          "name_field": "DLMC"}
 
 
 def test_district_shapefile_is_gbk_with_cpg(sample_dir: Path, districts: gpd.GeoDataFrame) -> None:

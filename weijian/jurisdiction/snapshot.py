@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 import pyproj
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.gis.gauss_kruger import Zone, zone_of_epsg
@@ -427,6 +427,15 @@ class SnapshotHolder:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            try:  # wake the listener rather than wait for its timeout
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        text("SELECT pg_notify(:c, 'stop')"), {"c": repository.RULES_CHANNEL}
+                    )
+            except Exception:  # the database is gone: the listener ends on its own
+                log.debug("could not wake the snapshot listener", exc_info=True)
+            self._thread.join(timeout=5)
 
     def _listen(self) -> None:
         import psycopg
@@ -439,15 +448,19 @@ class SnapshotHolder:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     conn.execute(f"LISTEN {repository.RULES_CHANNEL}")
                     self.refresh()
+                    last_check = time.monotonic()
                     while not self._stop.is_set():
-                        notified = False
-                        for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
-                            notified = True
+                        # wake every second to see whether we are asked to stop
+                        notified = any(True for _ in conn.notifies(timeout=1.0, stop_after=1))
+                        if self._stop.is_set():
+                            return
                         if notified:
                             time.sleep(0.05)  # let a burst of activations settle
                             for _ in conn.notifies(timeout=0.2):
                                 pass
-                        self.refresh()
-            except Exception:
+                        if notified or time.monotonic() - last_check >= self.poll_seconds:
+                            self.refresh()
+                            last_check = time.monotonic()
+            except Exception:  # keep listening across database restarts
                 log.exception("snapshot listener: reconnecting in 5 s")
                 self._stop.wait(5)
