@@ -165,6 +165,16 @@ def guess_crs(bounds: tuple[float, float, float, float]) -> SourceCRS | None:
     return None
 
 
+def is_gauss_kruger(source: SourceCRS) -> bool:
+    """True for the CGCS2000 Gauss-Krüger zones (3° and 6°, with or without prefix)."""
+    if source.crs is None or not source.crs.is_projected:
+        return False
+    epsg = source.crs.to_epsg(min_confidence=70)
+    return epsg is not None and any(
+        epsg in family for family in (GK3_PREFIXED, GK3_PLAIN, GK6_PREFIXED, GK6_PLAIN)
+    )
+
+
 def gk3_epsg_for_lon(lon: float) -> int:
     """The CGCS2000 3° Gauss-Krüger zone (no prefix) for metric work at ``lon``."""
     central = 3 * round(lon / 3)

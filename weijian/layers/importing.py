@@ -176,6 +176,8 @@ def prepare(
             f"{repair.dropped_collapsed} collapsed).",
             hint="export the layer again from its source",
         )
+    # areas in Gauss-Krüger metres: straight from the source when it is Gauss-Krüger already
+    area = shapely.area(geoms) if crs_mod.is_gauss_kruger(source_crs) else None
     geoms = crs_mod.to_storage(geoms, source_crs)
     broken = ~shapely.is_valid(geoms)
     if broken.any():  # reprojection can bend a ring onto itself; repair again in storage
@@ -185,7 +187,8 @@ def prepare(
             repair.repaired += again.repaired
     bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
     crs_mod.check_in_china(bounds, source_crs)
-    area = shapely.area(crs_mod.to_metric(geoms))
+    if area is None:
+        area = shapely.area(crs_mod.to_metric(geoms))
     attributes = features.attributes.loc[keep].reset_index(drop=True)
     report = {
         "source": path.name if path.suffix.lower() != ".zip" else source.display,
