@@ -5,6 +5,7 @@ count, sorted along a Z-order curve within a chunk and spread over the machine's
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import itertools
 import json
@@ -198,6 +199,9 @@ class Answerer:
         self.pool = None
         if self.workers > 1:
             _SNAPSHOT = snap
+            # keep the snapshot's objects out of the collector's reach, so the forked workers
+            # share its pages instead of copying them as the collector walks them
+            gc.freeze()
             self.pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
             )

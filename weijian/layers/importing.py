@@ -13,6 +13,8 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pandas as pd
 import pyproj
 import shapely
 from psycopg.types.json import Jsonb
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from weijian.errors import ConflictError, InputError
 from weijian.gis import crs as crs_mod
@@ -216,6 +218,42 @@ def _finish(report: dict, started: float, phase_started: float) -> None:
     report["seconds"]["total"] = round(time.perf_counter() - started, 3)
 
 
+@contextmanager
+def _new_version(
+    engine: Engine,
+    *,
+    layer: str,
+    family: str,
+    level: str | None,
+    title: str | None,
+    report: dict,
+    feature_count: int,
+    created_by: str | None,
+    started: float,
+    phase: float,
+) -> Iterator[tuple[Connection, int]]:
+    """One transaction: a new version of ``layer`` that the caller loads, then activated with
+    its report. An error in the caller's load rolls it all back: the active version stays."""
+    with engine.begin() as conn:
+        layer_id = repository.lock_layer(conn, layer, family, level, title)
+        version_id, report["version"] = repository.create_version(
+            conn,
+            layer_id,
+            source=report["source"],
+            sha256=report["sha256"],
+            feature_count=feature_count,
+            bbox=report["bbox"],
+            report=report,
+            created_by=created_by,
+        )
+        load_started = time.perf_counter()
+        yield conn, version_id
+        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
+        repository.activate(conn, layer_id, version_id)
+        _finish(report, started, phase)
+        repository.update_report(conn, version_id, report)
+
+
 def check_layer_name(name: str) -> None:
     if not _LAYER_NAME.match(name or ""):
         raise InputError(
@@ -280,19 +318,18 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
 
     rows_json = _attributes_json(attributes)
     ewkb = _ewkb(prepared.geoms)
-    with engine.begin() as conn:
-        layer_id = repository.lock_layer(conn, request.layer, "zones", None, request.title)
-        version_id, number = repository.create_version(
-            conn,
-            layer_id,
-            source=report["source"],
-            sha256=report["sha256"],
-            feature_count=len(ewkb),
-            bbox=report["bbox"],
-            report=report,
-            created_by=request.created_by,
-        )
-        report["version"] = number
+    with _new_version(
+        engine,
+        layer=request.layer,
+        family="zones",
+        level=None,
+        title=request.title,
+        report=report,
+        feature_count=len(ewkb),
+        created_by=request.created_by,
+        started=started,
+        phase=phase,
+    ) as (conn, version_id):
         rows = (
             (
                 version_id,
@@ -305,12 +342,7 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
             )
             for i in range(len(ewkb))
         )
-        load_started = time.perf_counter()
         repository.copy_zones(conn, rows)
-        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
-        repository.activate(conn, layer_id, version_id)
-        _finish(report, started, phase)
-        repository.update_report(conn, version_id, report)
     return report
 
 
@@ -413,21 +445,18 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
 
     rows_json = _attributes_json(attributes)
     ewkb = _ewkb(prepared.geoms)
-    with engine.begin() as conn:
-        layer_id = repository.lock_layer(
-            conn, layer_name, "grids", request.level, repository.GRID_TITLES[request.level]
-        )
-        version_id, number = repository.create_version(
-            conn,
-            layer_id,
-            source=report["source"],
-            sha256=report["sha256"],
-            feature_count=len(ewkb),
-            bbox=report["bbox"],
-            report=report,
-            created_by=request.created_by,
-        )
-        report["version"] = number
+    with _new_version(
+        engine,
+        layer=layer_name,
+        family="grids",
+        level=request.level,
+        title=repository.GRID_TITLES[request.level],
+        report=report,
+        feature_count=len(ewkb),
+        created_by=request.created_by,
+        started=started,
+        phase=phase,
+    ) as (conn, version_id):
         rows = (
             (
                 version_id,
@@ -442,7 +471,6 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
             )
             for i in range(len(ewkb))
         )
-        load_started = time.perf_counter()
         repository.copy_grids(conn, rows)
         parent_report: dict = {"level": upper}
         if upper and parent_version is not None:
@@ -462,8 +490,4 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
                 report["notes"].append(
                     f"{parent_report['without_parent']} grids have no parent in the {upper} level"
                 )
-        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
-        repository.activate(conn, layer_id, version_id)
-        _finish(report, started, phase)
-        repository.update_report(conn, version_id, report)
     return report
