@@ -104,8 +104,7 @@ def test_every_file_is_written(sample_dir: Path, manifest: dict) -> None:
 def test_manifest_lists_the_imports_in_load_order(manifest: dict) -> None:
     assert manifest["scale"] == "small"
     assert manifest["seed"] == samples.DEFAULT_SEED
-    assert manifest["districts_source"] == ("shared-data" if SHARED_DISTRICTS.is_file()
-                                            else "generated")
+    assert manifest["districts_source"] == "shared-data"
     imports = manifest["imports"]
     assert imports[0] == {
         "family": "grids", "path": "grid_district/district.shp", "level": "district",
@@ -294,8 +293,8 @@ def test_cases_csv(sample_dir: Path, manifest: dict) -> None:
     assert {r["source"] for r in rows} >= {"patrol", "grid_worker", "citizen"}
 
 
-@pytest.mark.skipif(not SHARED_DISTRICTS.is_file(), reason="shared district file not present")
 def test_shared_districts_keep_their_real_area(districts: gpd.GeoDataFrame) -> None:
+    assert SHARED_DISTRICTS.is_file(), f"third-party test data expected at {SHARED_DISTRICTS}"
     assert districts.area.sum() / 1e6 == pytest.approx(17_425, rel=0.01)
 
 

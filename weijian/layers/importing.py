@@ -39,37 +39,36 @@ _LAYER_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,63}$")
 _SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
 
 
-@dataclass
-class ZoneImport:
+@dataclass(kw_only=True)
+class ImportRequest:
+    """What every import is asked: a file and how to read it."""
+
     path: Path
+    crs: str | None = None  # overrides the .prj
+    encoding: str | None = None  # overrides the .cpg / DBF language byte / detection
+    member: str | None = None  # the dataset of a zip or GeoPackage holding several
+    dry_run: bool = False
+    created_by: str | None = None
+    source_name: str | None = None  # what to call the source in the report (uploads)
+
+
+@dataclass(kw_only=True)
+class ZoneImport(ImportRequest):
     layer: str
     kind: str | None = None
     code_field: str | None = None
     name_field: str | None = None
-    crs: str | None = None
-    encoding: str | None = None
-    member: str | None = None
-    dry_run: bool = False
-    created_by: str | None = None
-    source_name: str | None = None  # what to call the source in the report (uploads)
     title: str | None = None  # the layer's name for people, e.g. 城市化管理区域
 
 
-@dataclass
-class GridImport:
-    path: Path
+@dataclass(kw_only=True)
+class GridImport(ImportRequest):
     level: str
     code_field: str
     name_field: str
     parent_field: str | None = None
     responsible_field: str | None = None
     phone_field: str | None = None
-    crs: str | None = None
-    encoding: str | None = None
-    member: str | None = None
-    dry_run: bool = False
-    created_by: str | None = None
-    source_name: str | None = None
 
 
 @dataclass
