@@ -412,19 +412,12 @@ def lookup_cmd(
     tolerance_m: Annotated[float, typer.Option("--tolerance-m")] = 10.0,
 ) -> None:
     """Who is responsible for this spot: the same JSON as GET /api/v1/jurisdiction."""
-    from weijian.gis.points import to_cgcs2000
+    from weijian.gis.points import point_to_cgcs2000
     from weijian.jurisdiction.engine import lookup
 
-    engine = _engine()
-    x, y, source = to_cgcs2000([lon], [lat], crs)
-    answer = lookup(
-        _snapshot(engine),
-        float(x[0]),
-        float(y[0]),
-        tolerance_m=tolerance_m,
-        given={"x": lon, "y": lat, "crs": source.label},
-    )
-    _print_json(answer)
+    x, y, source = point_to_cgcs2000(lon, lat, crs)
+    given = {"x": lon, "y": lat, "crs": source.label}
+    _print_json(lookup(_snapshot(_engine()), x, y, tolerance_m=tolerance_m, given=given))
 
 
 @app.command("assign")

@@ -34,7 +34,9 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Final, TypeVar
 
 import numpy as np
@@ -89,6 +91,29 @@ _BD_RADIUS_TERM: Final = 0.00002
 _BD_ANGLE_TERM: Final = 0.000003
 
 
+# The few maths functions the formulas need: numpy's for arrays, the math module's for single
+# points (a one-element array costs ~1 µs an operation: a web request's point, converted through
+# numpy, took 200 µs; through math it takes a few).
+ARRAY_OPS: Final = SimpleNamespace(
+    sqrt=np.sqrt,
+    sin=np.sin,
+    cos=np.cos,
+    hypot=np.hypot,
+    atan2=np.arctan2,
+    degrees=np.degrees,
+    where=np.where,
+)
+SCALAR_OPS: Final = SimpleNamespace(
+    sqrt=math.sqrt,
+    sin=math.sin,
+    cos=math.cos,
+    hypot=math.hypot,
+    atan2=math.atan2,
+    degrees=math.degrees,
+    where=lambda condition, yes, no: yes if condition else no,
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Input / output kinds
 # ---------------------------------------------------------------------------------------------
@@ -117,18 +142,23 @@ def _apply(
     lon: Coord,
     lat: Coord,
 ) -> tuple[Coord, Coord]:
-    """Run an array-only ``core`` on the caller's input and return results of the same kind."""
+    """Run ``core`` on the caller's input and return results of the same kind: single points
+    through the math module, arrays through numpy."""
+    if np.ndim(lon) == 0 and np.ndim(lat) == 0:
+        out_lon, out_lat = core(float(lon), float(lat), SCALAR_OPS)
+        return float(out_lon), float(out_lat)
     lon_arr, lat_arr = _coerce(lon, lat)
-    out_lon, out_lat = core(lon_arr, lat_arr)
-    return _emit(out_lon, out_lat, scalar=lon_arr.ndim == 0)
+    out_lon, out_lat = core(lon_arr, lat_arr, ARRAY_OPS)
+    return _emit(out_lon, out_lat, scalar=False)
 
 
 def _refine_inverse(
-    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    forward: Callable[..., tuple[FloatArray, FloatArray]],
     target_lon: FloatArray,
     target_lat: FloatArray,
     first_lon: FloatArray,
     first_lat: FloatArray,
+    m: SimpleNamespace = ARRAY_OPS,
 ) -> tuple[FloatArray, FloatArray]:
     """Solve ``forward(x) = target`` by the fixed-point iteration ``x ← x − (forward(x) − target)``
     from the first guess, until the residual is below :data:`INVERSE_TOLERANCE_DEG`.
@@ -141,13 +171,22 @@ def _refine_inverse(
     edges of the :func:`in_china` box, where GCJ-02 jumps and has no exact inverse: there the
     last iterate after :data:`MAX_INVERSE_ITERATIONS` steps is returned.
     """
+    if m is SCALAR_OPS:
+        lon, lat = first_lon, first_lat
+        for _ in range(MAX_INVERSE_ITERATIONS):
+            fwd_lon, fwd_lat = forward(lon, lat, m)
+            err_lon, err_lat = fwd_lon - target_lon, fwd_lat - target_lat
+            if not (abs(err_lon) >= INVERSE_TOLERANCE_DEG or abs(err_lat) >= INVERSE_TOLERANCE_DEG):
+                break
+            lon, lat = lon - err_lon, lat - err_lat
+        return lon, lat
     shape = first_lon.shape
     goal_lon, goal_lat = target_lon.ravel(), target_lat.ravel()
     lon = first_lon.ravel().copy()
     lat = first_lat.ravel().copy()
     pending = np.arange(lon.size)
     for _ in range(MAX_INVERSE_ITERATIONS):
-        fwd_lon, fwd_lat = forward(lon[pending], lat[pending])
+        fwd_lon, fwd_lat = forward(lon[pending], lat[pending], m)
         err_lon = fwd_lon - goal_lon[pending]
         err_lat = fwd_lat - goal_lat[pending]
         # ``>=`` rather than ``<`` so that NaN coordinates count as done, not as pending.
@@ -188,62 +227,68 @@ def in_china(lon: float | FloatArray, lat: float | FloatArray) -> bool | npt.NDA
     return bool(inside) if inside.ndim == 0 else inside
 
 
-def _gcj02_shift_lat_m(x: FloatArray, y: FloatArray) -> FloatArray:
+def _gcj02_shift_lat_m(x: FloatArray, y: FloatArray, m: SimpleNamespace = ARRAY_OPS) -> FloatArray:
     """Northward shift (in metres on the Krasovsky ellipsoid); x, y = lon − 105, lat − 35."""
-    polynomial = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    polynomial = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * m.sqrt(abs(x))
     waves = (
-        20.0 * np.sin(6.0 * np.pi * x)
-        + 20.0 * np.sin(2.0 * np.pi * x)
-        + 20.0 * np.sin(np.pi * y)
-        + 40.0 * np.sin(np.pi * y / 3.0)
-        + 160.0 * np.sin(np.pi * y / 12.0)
-        + 320.0 * np.sin(np.pi * y / 30.0)
+        20.0 * m.sin(6.0 * math.pi * x)
+        + 20.0 * m.sin(2.0 * math.pi * x)
+        + 20.0 * m.sin(math.pi * y)
+        + 40.0 * m.sin(math.pi * y / 3.0)
+        + 160.0 * m.sin(math.pi * y / 12.0)
+        + 320.0 * m.sin(math.pi * y / 30.0)
     )
     return polynomial + waves * (2.0 / 3.0)
 
 
-def _gcj02_shift_lon_m(x: FloatArray, y: FloatArray) -> FloatArray:
+def _gcj02_shift_lon_m(x: FloatArray, y: FloatArray, m: SimpleNamespace = ARRAY_OPS) -> FloatArray:
     """Eastward shift (in metres on the Krasovsky ellipsoid); x, y = lon − 105, lat − 35."""
-    polynomial = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    polynomial = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * m.sqrt(abs(x))
     waves = (
-        20.0 * np.sin(6.0 * np.pi * x)
-        + 20.0 * np.sin(2.0 * np.pi * x)
-        + 20.0 * np.sin(np.pi * x)
-        + 40.0 * np.sin(np.pi * x / 3.0)
-        + 150.0 * np.sin(np.pi * x / 12.0)
-        + 300.0 * np.sin(np.pi * x / 30.0)
+        20.0 * m.sin(6.0 * math.pi * x)
+        + 20.0 * m.sin(2.0 * math.pi * x)
+        + 20.0 * m.sin(math.pi * x)
+        + 40.0 * m.sin(math.pi * x / 3.0)
+        + 150.0 * m.sin(math.pi * x / 12.0)
+        + 300.0 * m.sin(math.pi * x / 30.0)
     )
     return polynomial + waves * (2.0 / 3.0)
 
 
-def _gcj02_offset_deg(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _gcj02_offset_deg(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
     """The GCJ-02 shift at a WGS84 point, in degrees (applies the box test: 0 outside)."""
     x = lon - 105.0
     y = lat - 35.0
-    phi = lat / 180.0 * np.pi
-    w = 1.0 - _KRASOVSKY_EE * np.sin(phi) ** 2
-    sqrt_w = np.sqrt(w)
+    phi = lat / 180.0 * math.pi
+    w = 1.0 - _KRASOVSKY_EE * m.sin(phi) ** 2
+    sqrt_w = m.sqrt(w)
     # Metres per radian along the meridian (M) and the parallel (N cos φ).
     meridian_radius = _KRASOVSKY_A * (1.0 - _KRASOVSKY_EE) / (w * sqrt_w)
-    parallel_radius = _KRASOVSKY_A / sqrt_w * np.cos(phi)
-    dlat = np.degrees(_gcj02_shift_lat_m(x, y) / meridian_radius)
-    dlon = np.degrees(_gcj02_shift_lon_m(x, y) / parallel_radius)
+    parallel_radius = _KRASOVSKY_A / sqrt_w * m.cos(phi)
+    dlat = m.degrees(_gcj02_shift_lat_m(x, y, m) / meridian_radius)
+    dlon = m.degrees(_gcj02_shift_lon_m(x, y, m) / parallel_radius)
     inside = _in_china(lon, lat)
-    return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+    return m.where(inside, dlon, 0.0), m.where(inside, dlat, 0.0)
 
 
-def _wgs84_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    dlon, dlat = _gcj02_offset_deg(lon, lat)
+def _wgs84_to_gcj02(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
+    dlon, dlat = _gcj02_offset_deg(lon, lat, m)
     return lon + dlon, lat + dlat
 
 
-def _gcj02_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    dlon, dlat = _gcj02_offset_deg(lon, lat)
+def _gcj02_to_wgs84(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
+    dlon, dlat = _gcj02_offset_deg(lon, lat, m)
     # The classic one-step answer is the starting point; iteration removes its metre-level
     # error. Points whose GCJ-02 coordinates are outside the box pass through unchanged.
-    wgs_lon, wgs_lat = _refine_inverse(_wgs84_to_gcj02, lon, lat, lon - dlon, lat - dlat)
+    wgs_lon, wgs_lat = _refine_inverse(_wgs84_to_gcj02, lon, lat, lon - dlon, lat - dlat, m)
     inside = _in_china(lon, lat)
-    return np.where(inside, wgs_lon, lon), np.where(inside, wgs_lat, lat)
+    return m.where(inside, wgs_lon, lon), m.where(inside, wgs_lat, lat)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,29 +296,37 @@ def _gcj02_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, Float
 # ---------------------------------------------------------------------------------------------
 
 
-def _gcj02_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    radius = np.hypot(lon, lat) + _BD_RADIUS_TERM * np.sin(lat * _BD_X_PI)
-    angle = np.arctan2(lat, lon) + _BD_ANGLE_TERM * np.cos(lon * _BD_X_PI)
-    return radius * np.cos(angle) + _BD_LON_SHIFT, radius * np.sin(angle) + _BD_LAT_SHIFT
+def _gcj02_to_bd09(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
+    radius = m.hypot(lon, lat) + _BD_RADIUS_TERM * m.sin(lat * _BD_X_PI)
+    angle = m.atan2(lat, lon) + _BD_ANGLE_TERM * m.cos(lon * _BD_X_PI)
+    return radius * m.cos(angle) + _BD_LON_SHIFT, radius * m.sin(angle) + _BD_LAT_SHIFT
 
 
-def _bd09_to_gcj02(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _bd09_to_gcj02(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
     # Closed-form approximate inverse (evaluates the perturbations at the BD-09 point), then
     # refined so that the round trip is exact to INVERSE_TOLERANCE_DEG.
     x = lon - _BD_LON_SHIFT
     y = lat - _BD_LAT_SHIFT
-    radius = np.hypot(x, y) - _BD_RADIUS_TERM * np.sin(y * _BD_X_PI)
-    angle = np.arctan2(y, x) - _BD_ANGLE_TERM * np.cos(x * _BD_X_PI)
-    first_lon, first_lat = radius * np.cos(angle), radius * np.sin(angle)
-    return _refine_inverse(_gcj02_to_bd09, lon, lat, first_lon, first_lat)
+    radius = m.hypot(x, y) - _BD_RADIUS_TERM * m.sin(y * _BD_X_PI)
+    angle = m.atan2(y, x) - _BD_ANGLE_TERM * m.cos(x * _BD_X_PI)
+    first_lon, first_lat = radius * m.cos(angle), radius * m.sin(angle)
+    return _refine_inverse(_gcj02_to_bd09, lon, lat, first_lon, first_lat, m)
 
 
-def _wgs84_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return _gcj02_to_bd09(*_wgs84_to_gcj02(lon, lat))
+def _wgs84_to_bd09(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
+    return _gcj02_to_bd09(*_wgs84_to_gcj02(lon, lat, m), m)
 
 
-def _bd09_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return _gcj02_to_wgs84(*_bd09_to_gcj02(lon, lat))
+def _bd09_to_wgs84(
+    lon: FloatArray, lat: FloatArray, m: SimpleNamespace = ARRAY_OPS
+) -> tuple[FloatArray, FloatArray]:
+    return _gcj02_to_wgs84(*_bd09_to_gcj02(lon, lat, m), m)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class SourceCRS:
     crs: pyproj.CRS | None = None  # None for a web datum
     web_datum: str | None = None  # "gcj02" | "bd09"
     note: str | None = None
+    epsg: int | None = None
 
     @property
     def is_geographic(self) -> bool:
@@ -82,7 +83,7 @@ def from_pyproj(crs: pyproj.CRS, origin: str) -> SourceCRS:
     epsg = crs.to_epsg(min_confidence=70)
     if epsg:
         crs = pyproj.CRS.from_epsg(epsg)
-    return SourceCRS(label=describe(crs), origin=origin, crs=crs, note=_datum_note(crs))
+    return SourceCRS(label=describe(crs), origin=origin, crs=crs, note=_datum_note(crs), epsg=epsg)
 
 
 @lru_cache(maxsize=256)

@@ -3,6 +3,8 @@ BD-09, survey data in Gauss-Krüger) → CGCS2000 lon/lat, refusing what cannot 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from weijian.errors import InputError
@@ -82,3 +84,19 @@ def to_cgcs2000(x, y, crs: str = "wgs84", ids=None) -> tuple[np.ndarray, np.ndar
             "without (x ≈ 500,000) EPSG:4551",
         )
     return lon, lat, source
+
+
+def point_to_cgcs2000(x: float, y: float, crs: str = "wgs84") -> tuple[float, float, SourceCRS]:
+    """:func:`to_cgcs2000` for one point, without array overhead on the usual paths (degrees
+    that need no PROJ call); anything unusual goes through :func:`to_cgcs2000`, which also
+    words the errors."""
+    source = parse_crs_option(crs or "wgs84")
+    degrees = source.web_datum is not None or (source.crs is not None and source.crs.is_geographic)
+    plain = degrees and math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90
+    if plain and source.web_datum and chinese_datums.in_china(x, y):
+        lon, lat = chinese_datums.convert(float(x), float(y), source.web_datum, "wgs84")
+        return lon, lat, source
+    if plain and source.epsg in (4490, 4326):
+        return float(x), float(y), source
+    lon_arr, lat_arr, source = to_cgcs2000([x], [y], crs)
+    return float(lon_arr[0]), float(lat_arr[0]), source

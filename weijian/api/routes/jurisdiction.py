@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian.api.dependencies import EngineDep, JurisdictionDep
 from weijian.errors import InputError
-from weijian.gis.points import to_cgcs2000
+from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.jurisdiction import batch as batch_mod
 from weijian.jurisdiction import service
 from weijian.jurisdiction.engine import DEFAULT_TOLERANCE_M, lookup
@@ -156,11 +156,9 @@ class DepartmentOut(BaseModel):
 
 
 def _answer(holder, x: float, y: float, crs: str, tolerance_m: float, on: date | None) -> dict:
-    lon, lat, source = to_cgcs2000([x], [y], crs)
+    lon, lat, source = point_to_cgcs2000(x, y, crs)
     given = {"x": x, "y": y, "crs": source.label}
-    return lookup(
-        holder.snapshot, float(lon[0]), float(lat[0]), on=on, tolerance_m=tolerance_m, given=given
-    )
+    return lookup(holder.snapshot, lon, lat, on=on, tolerance_m=tolerance_m, given=given)
 
 
 @router.get("", response_model=Answer, summary="Who is responsible for this spot")
