@@ -1,0 +1,28 @@
+"""The embedded cluster's decisions that this machine cannot show by itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from weijian import cluster
+from weijian.cluster import EmbeddedCluster, ensure_binaries
+from weijian.errors import EnvironmentProblem
+
+
+def test_without_postgis_and_not_root_the_exact_command_is_given(monkeypatch):
+    monkeypatch.setattr(cluster, "find_bin_dir", lambda: None)
+    monkeypatch.setattr(cluster, "is_root", lambda: False)
+    with pytest.raises(EnvironmentProblem) as caught:
+        ensure_binaries()
+    assert "PostGIS is not installed" in caught.value.message
+    assert "apt-get install -y postgresql-" in caught.value.hint
+    assert "postgis-3" in caught.value.hint and "DATABASE_URL" in caught.value.hint
+
+
+def test_the_running_cluster_reports_itself(database_url):
+    from weijian.settings import get_settings
+
+    status = EmbeddedCluster(get_settings().home).status()
+    assert status["initialised"] and status["running"]
+    assert status["postgres_major"] and "***" in status["url"]
+    assert status["url"].startswith("postgresql+psycopg://weijian:***@127.0.0.1:")
