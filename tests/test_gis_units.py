@@ -83,9 +83,10 @@ def test_legacy_datum_is_flagged():
     assert "Xian 1980" in crs_mod.parse_crs_option("EPSG:2387").note
 
 
-def test_unknown_crs_refused():
+@pytest.mark.parametrize("text", ["mars2000", "EPSG:99999", "EPSG:5773"])
+def test_unknown_or_vertical_crs_refused(text):
     with pytest.raises(InputError, match="unknown coordinate system"):
-        crs_mod.parse_crs_option("mars2000")
+        crs_mod.parse_crs_option(text)
 
 
 def test_guesses():

@@ -336,3 +336,17 @@ def test_cli_lookup_and_assign_print_the_same_answer(api, database_url, monkeypa
         assert row["department_name"] == "浑江区自然资源局"
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/layers/landuse/versions/99999999999",
+        "/api/v1/jurisdiction/rules/versions/99999999999",
+        "/api/v1/jurisdiction?lon=126.4&lat=41.9&crs=EPSG:5773",
+        "/api/v1/jurisdiction?lon=1e400&lat=41.9",
+    ],
+)
+def test_odd_values_are_4xx_never_500(api, path):
+    response = httpx.get(f"{api}{path}")
+    assert 400 <= response.status_code < 500, response.text

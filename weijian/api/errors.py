@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from weijian.errors import (
     ConflictError,
@@ -29,6 +30,16 @@ def status_for(exc: WeijianError) -> int:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (e.g. a number out of range) is the caller's error
+        return JSONResponse(
+            status_code=422,
+            content={"detail": f"a value is out of range or malformed: {exc.orig}",
+                     "hint": "check the numbers and dates in the request",
+                     "error": "InputError"},
+        )
+
     @app.exception_handler(WeijianError)
     async def weijian_error(_: Request, exc: WeijianError) -> JSONResponse:
         return JSONResponse(

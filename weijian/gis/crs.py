@@ -108,9 +108,12 @@ def parse_crs_option(text: str) -> SourceCRS:
             if match
             else pyproj.CRS.from_user_input(value)
         )
+        if not (crs.is_geographic or crs.is_projected) or crs.is_vertical:
+            raise pyproj.exceptions.CRSError(f"{crs.name} is not a horizontal system")
     except pyproj.exceptions.CRSError as exc:
         raise InputError(
-            f"unknown coordinate system {text!r}.",
+            f"unknown coordinate system {text!r} (or not one of longitude/latitude or "
+            "easting/northing).",
             hint="use wgs84, cgcs2000, gcj02, bd09, EPSG:n (e.g. EPSG:4551 for CGCS2000 "
             "Gauss-Krüger CM 126E, EPSG:4530 for the same with the zone prefix 42), "
             "a PROJ string (+proj=…) or WKT",

@@ -102,7 +102,7 @@ class Answer(BaseModel):
 
 
 class RuleIn(BaseModel):
-    priority: int
+    priority: int = Field(ge=0, le=1_000_000, description="lower is tried first")
     name: str
     department_type: str
     zone_kinds: list[str] = []
