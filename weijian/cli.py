@@ -72,6 +72,14 @@ def _engine(migrate: bool = True):
     return engine_for(url)
 
 
+def _table(*headers: str, **kwargs) -> Table:
+    """A table whose long Chinese cells wrap instead of being cut on a narrow terminal."""
+    table = Table(*headers, **kwargs)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
+
+
 def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -313,7 +321,7 @@ def layers_list(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(layers)
         return
-    table = Table("layer", "family", "level", "active", "features", "versions")
+    table = _table("layer", "family", "level", "active", "features", "versions")
     for row in layers:
         table.add_row(
             row["name"],
@@ -337,7 +345,7 @@ def layers_versions(name: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(versions)
         return
-    table = Table("version", "active", "features", "source", "created", "seconds")
+    table = _table("version", "active", "features", "source", "created", "seconds")
     for v in versions:
         table.add_row(
             str(v["number"]),
@@ -476,7 +484,7 @@ def assign_cmd(
 
 
 def _rules_table(data: dict) -> None:
-    table = Table(
+    table = _table(
         "id",
         "priority",
         "name",
@@ -515,12 +523,16 @@ def rules_list(
 
 @rules_app.command("versions")
 @handles_errors
-def rules_versions() -> None:
+def rules_versions(as_json: JsonOpt = False) -> None:
     """Every rule-set version: who changed the rules, when and why."""
     from weijian.jurisdiction import service
 
-    table = Table("version", "active", "rules", "by", "when", "why")
-    for v in service.rule_set_versions(_engine()):
+    versions = service.rule_set_versions(_engine())
+    if as_json:
+        _print_json(versions)
+        return
+    table = _table("version", "active", "rules", "by", "when", "why")
+    for v in versions:
         table.add_row(
             str(v["version"]),
             "✓" if v["active"] else "",
@@ -638,7 +650,7 @@ def departments_list(as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table("type", "district", "code", "name", "configured")
+    table = _table("type", "district", "code", "name", "configured")
     for r in rows:
         table.add_row(
             r["type"],
