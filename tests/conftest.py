@@ -60,9 +60,13 @@ def engine(database_url):
         # back to the seeded rules and department types of the migrations
         conn.execute(text("DELETE FROM rule_set WHERE version > 1"))
         conn.execute(text("UPDATE rule_set SET active = (version = 1)"))
-        conn.execute(text("DELETE FROM department_type WHERE type NOT IN "
-                          "('urban_enforcement', 'natural_resources', 'county_government', "
-                          "'agriculture_rural')"))
+        conn.execute(
+            text(
+                "DELETE FROM department_type WHERE type NOT IN "
+                "('urban_enforcement', 'natural_resources', 'county_government', "
+                "'agriculture_rural')"
+            )
+        )
 
 
 def _free_port() -> int:

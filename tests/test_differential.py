@@ -143,16 +143,26 @@ def test_single_and_batch_answers_are_identical(loaded):
             assert answer["boundary_distance_m"] == pytest.approx(distance, abs=0.011)
         assert answer["ambiguous"] == (k in batch.alternatives)
         if answer["ambiguous"]:
-            single_keys = [((a["rule"] or {}).get("id"), (a["department"] or {}).get("code"),
-                            a["reason"]) for a in answer["alternatives"]]
+            single_keys = [
+                ((a["rule"] or {}).get("id"), (a["department"] or {}).get("code"), a["reason"])
+                for a in answer["alternatives"]
+            ]
             batch_keys = []
             for rule_pos, district_row, reason in batch.alternatives[k]:
                 rule = in_force[rule_pos] if rule_pos >= 0 else None
                 district = snap.grids["district"]
-                dept = snap.department(rule.department_type, district.codes[district_row],
-                                       district.names[district_row]) if rule else None
-                batch_keys.append((rule.id if rule else None, dept.code if dept else None,
-                                   REASON_CODES[reason]))
+                dept = (
+                    snap.department(
+                        rule.department_type,
+                        district.codes[district_row],
+                        district.names[district_row],
+                    )
+                    if rule
+                    else None
+                )
+                batch_keys.append(
+                    (rule.id if rule else None, dept.code if dept else None, REASON_CODES[reason])
+                )
             assert single_keys == batch_keys
         for level, rows in batch.decision.grid_rows.items():
             grid, row = answer["grid"][level], int(rows[k])

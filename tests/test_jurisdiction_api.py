@@ -357,32 +357,79 @@ def test_cli_rules_and_departments_and_gpkg_assign(api, database_url, monkeypatc
     get_settings.cache_clear()
     runner = CliRunner()
     try:
-        added = runner.invoke(app, [
-            "rules", "add", "--name", "农村宅基地由农业农村部门负责", "--priority", "25",
-            "--department-type", "agriculture_rural", "--code", "0702",
-            "--by", "市城管局", "--reason", "土地管理法第七十八条",
-        ])
+        added = runner.invoke(
+            app,
+            [
+                "rules",
+                "add",
+                "--name",
+                "农村宅基地由农业农村部门负责",
+                "--priority",
+                "25",
+                "--department-type",
+                "agriculture_rural",
+                "--code",
+                "0702",
+                "--by",
+                "市城管局",
+                "--reason",
+                "土地管理法第七十八条",
+            ],
+        )
         assert added.exit_code == 0, added.output
-        refused = runner.invoke(app, ["rules", "add", "--name", "x", "--priority", "26",
-                                      "--department-type", "police", "--kind", "forest",
-                                      "--by", "a", "--reason", "b"])
+        refused = runner.invoke(
+            app,
+            [
+                "rules",
+                "add",
+                "--name",
+                "x",
+                "--priority",
+                "26",
+                "--department-type",
+                "police",
+                "--kind",
+                "forest",
+                "--by",
+                "a",
+                "--reason",
+                "b",
+            ],
+        )
         assert refused.exit_code == 2 and "unknown department type" in refused.output
-        named = runner.invoke(app, ["departments", "set", "agriculture_rural", "220602",
-                                    "白山市浑江区农业农村局"])
+        named = runner.invoke(
+            app, ["departments", "set", "agriculture_rural", "220602", "白山市浑江区农业农村局"]
+        )
         assert named.exit_code == 0, named.output
         versions = json.loads(runner.invoke(app, ["rules", "versions", "--json"]).stdout)
         assert [(v["version"], v["created_by"], v["reason"]) for v in versions][-1] == (
-            2, "市城管局", "土地管理法第七十八条")
+            2,
+            "市城管局",
+            "土地管理法第七十八条",
+        )
         assert "土地管理法第七十八" in runner.invoke(app, ["rules", "versions"]).output
 
         lon, lat = city.lonlat(2.5, 2.5)  # homestead
         points = tmp_path / "points.geojson"
-        points.write_text(json.dumps({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": "h1", "properties": {},
-             "geometry": {"type": "Point", "coordinates": [lon, lat]}}]}))
+        points.write_text(
+            json.dumps(
+                {
+                    "type": "FeatureCollection",
+                    "features": [
+                        {
+                            "type": "Feature",
+                            "id": "h1",
+                            "properties": {},
+                            "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                        }
+                    ],
+                }
+            )
+        )
         out_file = tmp_path / "answers.gpkg"
-        result = runner.invoke(app, ["assign", str(points), str(out_file), "--crs", "cgcs2000",
-                                     "--workers", "1"])
+        result = runner.invoke(
+            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
+        )
         assert result.exit_code == 0, result.output
         import pyogrio
 

@@ -22,11 +22,18 @@ from weijian.settings import get_settings
 SHARED_DATA = Path(get_settings().shared_data_dir)
 SHARED_DISTRICTS = SHARED_DATA / samples.SHARED_DISTRICTS_FILE
 DISTRICT_NAMES = {
-    "220602": "浑江区", "220605": "江源区", "220621": "抚松县",
-    "220622": "靖宇县", "220623": "长白朝鲜族自治县", "220681": "临江市",
+    "220602": "浑江区",
+    "220605": "江源区",
+    "220621": "抚松县",
+    "220622": "靖宇县",
+    "220623": "长白朝鲜族自治县",
+    "220681": "临江市",
 }
 SHAPEFILE_PATHS = (
-    samples.PATH_DISTRICT, samples.PATH_TOWN, samples.PATH_URBAN, samples.PATH_PLANNED,
+    samples.PATH_DISTRICT,
+    samples.PATH_TOWN,
+    samples.PATH_URBAN,
+    samples.PATH_PLANNED,
     samples.PATH_LANDUSE,
 )
 
@@ -81,8 +88,9 @@ def _overlap_area(frame: gpd.GeoDataFrame) -> float:
     geometries = frame.geometry.values
     left, right = shapely.STRtree(geometries).query(geometries, predicate="intersects")
     pairs = left < right
-    return float(shapely.area(shapely.intersection(geometries[left[pairs]],
-                                                   geometries[right[pairs]])).sum())
+    return float(
+        shapely.area(shapely.intersection(geometries[left[pairs]], geometries[right[pairs]])).sum()
+    )
 
 
 # -- files and formats ---------------------------------------------------------------------------
@@ -95,7 +103,10 @@ def test_every_file_is_written(sample_dir: Path, manifest: dict) -> None:
     for path in (samples.PATH_COMMUNITY, samples.PATH_COMPOUND, samples.PATH_CASES):
         assert (sample_dir / path).is_file(), path
     assert set(manifest["counts"]) == {
-        *SHAPEFILE_PATHS, samples.PATH_COMMUNITY, samples.PATH_COMPOUND, samples.PATH_CASES,
+        *SHAPEFILE_PATHS,
+        samples.PATH_COMMUNITY,
+        samples.PATH_COMPOUND,
+        samples.PATH_CASES,
     }
     total = sum(f.stat().st_size for f in sample_dir.rglob("*") if f.is_file())
     assert total < 5_000_000
@@ -107,25 +118,52 @@ def test_manifest_lists_the_imports_in_load_order(manifest: dict) -> None:
     assert manifest["districts_source"] == "shared-data"
     imports = manifest["imports"]
     assert imports[0] == {
-        "family": "grids", "path": "grid_district/district.shp", "level": "district",
-        "code_field": "XZQDM", "name_field": "XZQMC", "parent_field": None,
-        "responsible_field": "FZR", "phone_field": "LXDH",
+        "family": "grids",
+        "path": "grid_district/district.shp",
+        "level": "district",
+        "code_field": "XZQDM",
+        "name_field": "XZQMC",
+        "parent_field": None,
+        "responsible_field": "FZR",
+        "phone_field": "LXDH",
     }
     assert [(i["family"], i.get("level") or i["layer"]) for i in imports] == [
-        ("grids", "district"), ("grids", "town"), ("grids", "community"), ("grids", "compound"),
-        ("zones", "urban_managed"), ("zones", "town_planned"), ("zones", "landuse"),
+        ("grids", "district"),
+        ("grids", "town"),
+        ("grids", "community"),
+        ("grids", "compound"),
+        ("zones", "urban_managed"),
+        ("zones", "town_planned"),
+        ("zones", "landuse"),
     ]
     assert [i["path"] for i in imports] == [
-        "grid_district/district.shp", "grid_town/town.shp", "社区网格.zip", "grid_compound.gpkg",
-        "zones/urban_managed.shp", "zones/town_planned.shp", "landuse/landuse.shp",
+        "grid_district/district.shp",
+        "grid_town/town.shp",
+        "社区网格.zip",
+        "grid_compound.gpkg",
+        "zones/urban_managed.shp",
+        "zones/town_planned.shp",
+        "landuse/landuse.shp",
     ]
     assert [i.get("parent_field") for i in imports[:4]] == [None, "SJDM", None, "SQDM"]
-    assert imports[4] == {"family": "zones", "path": "zones/urban_managed.shp",
-                          "layer": "urban_managed", "title": "城市化管理区域",
-                          "kind": "urban_managed", "code_field": None, "name_field": "QYMC"}
-    assert imports[6] == {"family": "zones", "path": "landuse/landuse.shp", "layer": "landuse",
-                          "title": "土地利用现状（三调）", "kind": None, "code_field": "DLBM",
-                          "name_field": "DLMC"}
+    assert imports[4] == {
+        "family": "zones",
+        "path": "zones/urban_managed.shp",
+        "layer": "urban_managed",
+        "title": "城市化管理区域",
+        "kind": "urban_managed",
+        "code_field": None,
+        "name_field": "QYMC",
+    }
+    assert imports[6] == {
+        "family": "zones",
+        "path": "landuse/landuse.shp",
+        "layer": "landuse",
+        "title": "土地利用现状（三调）",
+        "kind": None,
+        "code_field": "DLBM",
+        "name_field": "DLMC",
+    }
 
 
 def test_district_shapefile_is_gbk_with_cpg(sample_dir: Path, districts: gpd.GeoDataFrame) -> None:
@@ -160,8 +198,9 @@ def test_town_shapefile_has_no_cpg_and_no_language_byte(
         assert group["JDMC"].is_unique
 
 
-def test_community_zip_has_gbk_member_names(sample_dir: Path, community_dir: Path,
-                                             communities: gpd.GeoDataFrame) -> None:
+def test_community_zip_has_gbk_member_names(
+    sample_dir: Path, community_dir: Path, communities: gpd.GeoDataFrame
+) -> None:
     with zipfile.ZipFile(sample_dir / samples.PATH_COMMUNITY) as zf:
         infos = zf.infolist()
     assert all(info.flag_bits & 0x800 == 0 for info in infos)
@@ -197,8 +236,9 @@ def test_zone_shapefiles(sample_dir: Path, districts: gpd.GeoDataFrame) -> None:
     assert "浑江区城市化管理区域" in set(urban["QYMC"])
     assert planned["QYMC"].str.endswith("总体规划建设用地").all()
     assert len(urban) == 6 and len(planned) >= 6
-    overlap = shapely.intersection(shapely.union_all(urban.geometry.values),
-                                   shapely.union_all(planned.geometry.values))
+    overlap = shapely.intersection(
+        shapely.union_all(urban.geometry.values), shapely.union_all(planned.geometry.values)
+    )
     assert overlap.area < 1.0
     city = shapely.union_all(districts.geometry.values)
     assert shapely.difference(shapely.union_all(urban.geometry.values), city).area < 1.0
@@ -216,12 +256,14 @@ def test_towns_tile_their_districts(districts: gpd.GeoDataFrame, towns: gpd.GeoD
     assert _overlap_area(towns) < 1e-6 * district_area.sum()
 
 
-def test_communities_tile_their_towns(towns: gpd.GeoDataFrame,
-                                      communities: gpd.GeoDataFrame) -> None:
+def test_communities_tile_their_towns(
+    towns: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+) -> None:
     towns = towns.to_crs(4551)
     town_area = towns.set_index("JDDM").area
     community_area = communities.groupby(communities["SQDM"].str[:9]).apply(
-        lambda g: g.area.sum(), include_groups=False)
+        lambda g: g.area.sum(), include_groups=False
+    )
     relative = (community_area / town_area - 1.0).abs()
     assert (relative < 0.001).all(), relative
     assert _overlap_area(communities) < 1e-6 * town_area.sum()
@@ -231,8 +273,9 @@ def test_communities_tile_their_towns(towns: gpd.GeoDataFrame,
     assert (is_village.to_numpy() == kind.loc[communities["SQDM"].str[:9]].to_numpy()).all()
 
 
-def test_each_compound_lies_in_its_community(compounds: gpd.GeoDataFrame,
-                                             communities: gpd.GeoDataFrame) -> None:
+def test_each_compound_lies_in_its_community(
+    compounds: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+) -> None:
     community = communities.set_index("SQDM").geometry.loc[compounds["SQDM"]].to_numpy()
     assert shapely.within(compounds.geometry.to_numpy(), community).all()
     assert _overlap_area(compounds) < 1.0
@@ -273,8 +316,17 @@ def test_landuse_parcels(landuse: gpd.GeoDataFrame) -> None:
 def test_cases_csv(sample_dir: Path, manifest: dict) -> None:
     with open(sample_dir / samples.PATH_CASES, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["id", "lon", "lat", "address", "description", "source", "stage",
-                             "discovered_at", "area_m2"]
+    assert list(rows[0]) == [
+        "id",
+        "lon",
+        "lat",
+        "address",
+        "description",
+        "source",
+        "stage",
+        "discovered_at",
+        "area_m2",
+    ]
     assert len(rows) == manifest["counts"][samples.PATH_CASES]
     prefixes = set(manifest["case_id_prefixes"].values())
     assert len(prefixes) == 6
@@ -283,8 +335,9 @@ def test_cases_csv(sample_dir: Path, manifest: dict) -> None:
         prefix, year, number = row["id"].split("-")
         assert prefix in prefixes and year in ("2025", "2026") and re.fullmatch(r"\d{6}", number)
         assert row["discovered_at"].startswith(year)
-        assert re.fullmatch(r"\d{3}\.\d{7}", row["lon"]) and re.fullmatch(r"\d{2}\.\d{7}",
-                                                                           row["lat"])
+        assert re.fullmatch(r"\d{3}\.\d{7}", row["lon"]) and re.fullmatch(
+            r"\d{2}\.\d{7}", row["lat"]
+        )
         assert 126.0 < float(row["lon"]) < 128.4 and 41.2 < float(row["lat"]) < 42.9
         assert row["address"].startswith("白山市")
         assert row["source"] in samples.CASE_SOURCES
@@ -308,8 +361,13 @@ def test_same_seed_gives_identical_files(sample_dir: Path, tmp_path: Path) -> No
 
 
 def test_generated_districts_without_shared_data(tmp_path: Path) -> None:
-    manifest = samples.generate(tmp_path / "out", scale="small", seed=7,
-                                shared_data_dir=tmp_path / "nothing", log=lambda _: None)
+    manifest = samples.generate(
+        tmp_path / "out",
+        scale="small",
+        seed=7,
+        shared_data_dir=tmp_path / "nothing",
+        log=lambda _: None,
+    )
     assert manifest["districts_source"] == "generated"
     districts = pyogrio.read_dataframe(tmp_path / "out" / samples.PATH_DISTRICT)
     assert dict(zip(districts["XZQDM"], districts["XZQMC"], strict=True)) == DISTRICT_NAMES

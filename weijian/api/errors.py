@@ -35,9 +35,11 @@ def install(app: FastAPI) -> None:
         # a value the database cannot hold (e.g. a number out of range) is the caller's error
         return JSONResponse(
             status_code=422,
-            content={"detail": f"a value is out of range or malformed: {exc.orig}",
-                     "hint": "check the numbers and dates in the request",
-                     "error": "InputError"},
+            content={
+                "detail": f"a value is out of range or malformed: {exc.orig}",
+                "hint": "check the numbers and dates in the request",
+                "error": "InputError",
+            },
         )
 
     @app.exception_handler(WeijianError)

@@ -141,8 +141,9 @@ def _rule_json(snap: Snapshot, decision: Decision) -> dict | None:
 
 
 def _zone_distance(snap: Snapshot, layer: int, zone: int, x_gk: float, y_gk: float) -> float:
-    return float(shapely.lib.distance(shapely.Point(x_gk, y_gk),
-                                      snap.zone_boundaries_gk[layer][zone]))
+    return float(
+        shapely.lib.distance(shapely.Point(x_gk, y_gk), snap.zone_boundaries_gk[layer][zone])
+    )
 
 
 def _single_distance(
@@ -209,8 +210,16 @@ def needs_rings(
     return flag
 
 
-def _ring_alternatives(snap: Snapshot, lon: float, lat: float, x_gk: float, y_gk: float,
-                       decision: Decision, tolerance_m: float, on: date) -> list[dict]:
+def _ring_alternatives(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    x_gk: float,
+    y_gk: float,
+    decision: Decision,
+    tolerance_m: float,
+    on: date,
+) -> list[dict]:
     """Other answers on the rings around a point. Where a layer's index says the whole
     tolerance box is covered by the same polygons, the ring points reuse the centre's hits."""
     dlat = tolerance_m / 110_500.0 * 1.02
@@ -234,8 +243,9 @@ def _ring_alternatives(snap: Snapshot, lon: float, lat: float, x_gk: float, y_gk
             for i in hits:
                 any_zone = True
                 best = min(best, int(ranks[n][i]))
-        district = (decision.district_row if grids_plain
-                    else grid_chain(snap, lon_i, lat_i)["district"])
+        district = (
+            decision.district_row if grids_plain else grid_chain(snap, lon_i, lat_i)["district"]
+        )
         if has_districts and district is None:
             key = (None, district, "outside_city")
         elif best < NO_RULE:
@@ -246,13 +256,23 @@ def _ring_alternatives(snap: Snapshot, lon: float, lat: float, x_gk: float, y_gk
             continue
         seen.add(key)
         rule = in_force[best] if key[0] is not None else None
-        found.append({
-            "status": "assigned" if rule else "unassigned",
-            "reason": key[2],
-            "department": _department_for(snap, rule, district),
-            "rule": ({"id": rule.id, "version": snap.rules.version, "name": rule.name,
-                      "priority": rule.priority} if rule else None),
-        })
+        found.append(
+            {
+                "status": "assigned" if rule else "unassigned",
+                "reason": key[2],
+                "department": _department_for(snap, rule, district),
+                "rule": (
+                    {
+                        "id": rule.id,
+                        "version": snap.rules.version,
+                        "name": rule.name,
+                        "priority": rule.priority,
+                    }
+                    if rule
+                    else None
+                ),
+            }
+        )
     return found
 
 

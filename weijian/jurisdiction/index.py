@@ -84,8 +84,9 @@ def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return owner, start, end
 
 
-def _boundary_pairs(grid: Grid, owner: np.ndarray, start: np.ndarray, end: np.ndarray
-                    ) -> np.ndarray:
+def _boundary_pairs(
+    grid: Grid, owner: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
     """Unique (polygon, cell) pairs where an edge passes through the cell, as int64 keys
     polygon * ncells + cell: the cells of both ends of every edge, and of both sides of every
     grid line an edge crosses."""
@@ -245,8 +246,9 @@ class PolygonIndex:
         exact = self.entry_boundary[lo:hi].tolist()
         geoms = self.geoms
         # shapely.lib directly: the public wrapper's checks cost as much as the test itself
-        return [p for p, e in zip(polys, exact, strict=True)
-                if not e or intersects_xy(geoms[p], x, y)]
+        return [
+            p for p, e in zip(polys, exact, strict=True) if not e or intersects_xy(geoms[p], x, y)
+        ]
 
     @property
     def stats(self) -> dict:
