@@ -591,7 +591,7 @@ def rules_add(
     from weijian.jurisdiction import service
 
     engine = _engine()
-    items = service.current_rule_items(engine)
+    items = service.rule_items(engine)
     items.append(
         {
             "priority": priority,
@@ -632,11 +632,7 @@ def rules_activate(version: int, by: ByOpt, reason: ReasonOpt) -> None:
     from weijian.jurisdiction import service
 
     engine = _engine()
-    items = [
-        {k: v for k, v in r.items() if k != "id"}
-        for r in service.rule_set_json(engine, version)["rules"]
-    ]
-    new = service.replace_rules(engine, items, by, reason)
+    new = service.replace_rules(engine, service.rule_items(engine, version), by, reason)
     _rules_table(service.rule_set_json(engine, new))
 
 

@@ -163,10 +163,22 @@ def _single_distance(
     return round(distance * 100) / 100  # = numpy's round(…, 2), which the batch uses
 
 
+DEGREES_PER_METRE = 1.02 / 110_500.0  # a little more than a degree of latitude is long
+
+
 def tolerance_box(lon, lat, tolerance_m: float):
     """A lon/lat box holding every point within ``tolerance_m`` metres (a little more)."""
-    dlat = tolerance_m / 110_500.0 * 1.02
+    dlat = tolerance_m * DEGREES_PER_METRE
     dlon = dlat / np.cos(np.radians(np.clip(lat, -85, 85)))
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def tolerance_box_one(
+    lon: float, lat: float, tolerance_m: float
+) -> tuple[float, float, float, float]:
+    """:func:`tolerance_box` for one point, in plain Python."""
+    dlat = tolerance_m * DEGREES_PER_METRE
+    dlon = dlat / math.cos(math.radians(min(max(lat, -85.0), 85.0)))
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 
@@ -222,9 +234,7 @@ def _ring_alternatives(
 ) -> list[dict]:
     """Other answers on the rings around a point. Where a layer's index says the whole
     tolerance box is covered by the same polygons, the ring points reuse the centre's hits."""
-    dlat = tolerance_m / 110_500.0 * 1.02
-    dlon = dlat / math.cos(math.radians(min(max(lat, -85.0), 85.0)))
-    box = (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+    box = tolerance_box_one(lon, lat, tolerance_m)
     ranks = snap.zone_ranks(on)
     in_force = snap.rules_in_force(on)
     centre_hits: dict[int, list[int]] = {}
@@ -298,9 +308,7 @@ def needs_rings_one(
         <= tolerance_m
     ):
         return True
-    dlat = tolerance_m / 110_500.0 * 1.02
-    dlon = dlat / math.cos(math.radians(min(max(lat, -85.0), 85.0)))
-    minx, miny, maxx, maxy = lon - dlon, lat - dlat, lon + dlon, lat + dlat
+    minx, miny, maxx, maxy = tolerance_box_one(lon, lat, tolerance_m)
     rank = NO_RULE if rule_pos < 0 else rule_pos
     for number, best in enumerate(snap.best_ranks(on)):
         if (

@@ -233,12 +233,9 @@ class PolygonIndex:
 
     def query_one(self, x: float, y: float) -> list[int]:
         """The polygons covering one point (no array work on the hot path)."""
-        grid = self.grid
-        fx = (x - grid.x0) / grid.dx
-        fy = (y - grid.y0) / grid.dy
-        if not (0 <= fx < grid.nx and 0 <= fy < grid.ny):
+        cell = self.cell_one(x, y)
+        if cell < 0:
             return []
-        cell = int(fy) * grid.nx + int(fx)
         lo, hi = self.cell_ptr[cell : cell + 2].tolist()
         if lo == hi:
             return []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -169,12 +168,6 @@ def save_rule_set(conn: Connection, rules: list[Rule], created_by: str, reason: 
     return version
 
 
-def activate_rule_set(conn: Connection, version: int, created_by: str, reason: str) -> int:
-    """Re-activate an earlier version by copying it as a new one (history stays linear)."""
-    rules, _ = rule_set(conn, version)
-    return save_rule_set(conn, list(rules.rules), created_by, reason)
-
-
 def add_department_type(conn: Connection, type_: str, label: str, template: str) -> None:
     conn.execute(
         text(
@@ -198,7 +191,3 @@ def upsert_department(
         ),
         {"t": type_, "c": code, "n": name, "d": district_code},
     )
-
-
-def today() -> date:
-    return date.today()

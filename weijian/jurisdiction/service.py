@@ -105,8 +105,11 @@ def replace_rules(engine: Engine, items: list[dict], changed_by: str, reason: st
         return repository.save_rule_set(conn, rules, changed_by, reason)
 
 
-def current_rule_items(engine: Engine) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "id"} for r in rule_set_json(engine, None)["rules"]]
+def rule_items(engine: Engine, version: int | None = None) -> list[dict]:
+    """The rules of a version (the active one by default) as items for :func:`replace_rules`."""
+    return [
+        {k: v for k, v in r.items() if k != "id"} for r in rule_set_json(engine, version)["rules"]
+    ]
 
 
 def effective_departments(snap: Snapshot) -> list[dict]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -142,6 +144,16 @@ def activate(name: str, body: Activate, engine: EngineDep):
         return repository.get_version(conn, name, body.version)
 
 
+@contextmanager
+def uploaded(upload: UploadFile) -> Iterator[Path]:
+    """The upload saved under its own (sanitised) name in a folder removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
+    try:
+        yield _save_upload(upload, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _save_upload(upload: UploadFile, folder: Path) -> Path:
     original = upload.filename or "upload"
     suffix = Path(original).suffix.lower()
@@ -183,9 +195,7 @@ def upload_zones(
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
 ):
-    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
-    try:
-        path = _save_upload(file, folder)
+    with uploaded(file) as path:
         return import_zones(
             engine,
             ZoneImport(
@@ -203,8 +213,6 @@ def upload_zones(
                 source_name=file.filename,
             ),
         )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @router.post(
@@ -227,9 +235,7 @@ def upload_grids(
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
 ):
-    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
-    try:
-        path = _save_upload(file, folder)
+    with uploaded(file) as path:
         return import_grids(
             engine,
             GridImport(
@@ -248,5 +254,3 @@ def upload_grids(
                 source_name=file.filename,
             ),
         )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
