@@ -36,6 +36,30 @@ class ConflictError(WeijianError):
     exit_code = 4
 
 
+class PermissionDenied(WeijianError):
+    """The user is known but its role may not do this (a grid worker signing a case off)."""
+
+    exit_code = 6
+
+
+class NotAuthenticated(WeijianError):
+    """No valid credentials: a missing, expired or unknown token, a wrong password."""
+
+    exit_code = 6
+
+
+class TooLarge(WeijianError):
+    """An upload is larger than the configured limit."""
+
+    exit_code = 2
+
+
+class RateLimited(WeijianError):
+    """Too many requests from one address in the configured window."""
+
+    exit_code = 7
+
+
 class EnvironmentProblem(WeijianError):
     """The machine lacks something the product needs (PostgreSQL, PostGIS, permissions)."""
 

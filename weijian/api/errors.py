@@ -10,7 +10,11 @@ from weijian.errors import (
     ConflictError,
     EnvironmentProblem,
     InputError,
+    NotAuthenticated,
     NotFoundError,
+    PermissionDenied,
+    RateLimited,
+    TooLarge,
     WeijianError,
 )
 
@@ -18,6 +22,10 @@ STATUS = {
     InputError: 422,
     NotFoundError: 404,
     ConflictError: 409,
+    NotAuthenticated: 401,
+    PermissionDenied: 403,
+    TooLarge: 413,
+    RateLimited: 429,
     EnvironmentProblem: 503,
 }
 
