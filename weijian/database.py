@@ -5,13 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from weijian.errors import EnvironmentProblem
 from weijian.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "layers" / "migrations"
+#: the role the application works as: it may not UPDATE or DELETE case events (migration 0003)
+APP_ROLE = "weijian_app"
 
 
 def normalise_url(url: str) -> str:
@@ -45,6 +47,21 @@ def resolve_url(settings: Settings | None = None, start: bool = True) -> str:
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@lru_cache(maxsize=8)
+def app_engine_for(url: str) -> Engine:
+    """An engine whose connections ``SET ROLE weijian_app``: what the API and the case commands
+    use, so that history stays append-only even if the application is subverted."""
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET ROLE {APP_ROLE}")
+        dbapi_connection.commit()
+
+    return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,37 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: int = 512
+
+    # cases
+    evidence_storage: Literal["disk", "database"] = Field(
+        default="disk", description="where evidence bytes live: files on disk, or a bytea column"
+    )
+    evidence_dir: Path | None = Field(
+        default=None, description="folder of evidence files (default: <home>/evidence)"
+    )
+    max_evidence_mb: float = Field(default=20.0, description="largest photo or document accepted")
+    gps_limit_m: float = Field(
+        default=100.0, description="a photo taken farther than this from the case is flagged"
+    )
+    duplicate_radius_m: float = Field(
+        default=30.0, description="open cases this near a new one are offered as duplicates"
+    )
+    rebound_radius_m: float = Field(
+        default=50.0, description="a new case this near a signed-off one is a rebound"
+    )
+    rebound_months: int = Field(default=12, description="how far back a sign-off counts")
+    deadline_days: Literal["calendar", "working"] = "calendar"
+    holiday_file: Path | None = Field(
+        default=None, description="CSV of date,kind (holiday|workday) for working-day deadlines"
+    )
+    token_hours: float = Field(default=12.0, description="lifetime of a login token")
+    citizen_reports_per_hour: int = Field(
+        default=5, description="anonymous reports accepted per client address per hour"
+    )
+
+    @property
+    def evidence_root(self) -> Path:
+        return self.evidence_dir or self.home / "evidence"
 
 
 @lru_cache(maxsize=1)

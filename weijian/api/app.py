@@ -11,23 +11,31 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
-from weijian.api.routes import health, home, jurisdiction, layers
+from weijian.api.routes import auth, cases, health, home, jurisdiction, layers, open311, users
+from weijian.cases.clock import Clock
+from weijian.cases.service import CaseService
+from weijian.database import app_engine_for, resolve_url
 from weijian.jurisdiction.snapshot import SnapshotHolder
+from weijian.settings import Settings, get_settings
 
 
-def create_app(engine: Engine | None = None) -> FastAPI:
+def create_app(
+    engine: Engine | None = None, clock: Clock | None = None, settings: Settings | None = None
+) -> FastAPI:
+    """The application over ``engine``'s database (default: DATABASE_URL or the embedded
+    cluster), working as the database role ``weijian_app``."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if engine is None:
-            from weijian.database import engine_for, resolve_url
-
-            app.state.engine = engine_for(resolve_url())
-        else:
-            app.state.engine = engine
+        url = resolve_url() if engine is None else engine.url.render_as_string(hide_password=False)
+        app.state.engine = app_engine_for(url)
         holder = SnapshotHolder(app.state.engine)
         await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
         holder.start()
         app.state.jurisdiction = holder
+        app.state.cases = CaseService(
+            app.state.engine, holder, settings or get_settings(), clock or Clock()
+        )
         yield
         holder.stop()
 
@@ -43,4 +51,8 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(jurisdiction.router)
+    app.include_router(auth.router)
+    app.include_router(cases.router)
+    app.include_router(users.router)
+    app.include_router(open311.router)
     return app

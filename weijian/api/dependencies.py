@@ -1,14 +1,21 @@
-"""Request dependencies: the engine and the jurisdiction snapshot live in the app state, set up
-by the lifespan."""
+"""Request dependencies: the engine, the jurisdiction snapshot, the case service and the user
+behind the request — all set up by the lifespan in the app state."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
+from weijian.cases import users
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.errors import NotAuthenticated, PermissionDenied
 from weijian.jurisdiction.snapshot import SnapshotHolder
+
+bearer = HTTPBearer(auto_error=False, description="the token from POST /api/v1/auth/login")
 
 
 def get_engine(request: Request) -> Engine:
@@ -19,5 +26,41 @@ def get_jurisdiction(request: Request) -> SnapshotHolder:
     return request.app.state.jurisdiction
 
 
+def get_cases(request: Request) -> CaseService:
+    return request.app.state.cases
+
+
 EngineDep = Annotated[Engine, Depends(get_engine)]
 JurisdictionDep = Annotated[SnapshotHolder, Depends(get_jurisdiction)]
+CasesDep = Annotated[CaseService, Depends(get_cases)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def optional_user(cases: CasesDep, credentials: Credentials) -> Principal | None:
+    if credentials is None:
+        return None
+    with cases.engine.connect() as conn:
+        return users.principal_for_token(conn, credentials.credentials, cases.clock.now())
+
+
+def current_user(user: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
+    if user is None:
+        raise NotAuthenticated(
+            "this needs a logged-in user",
+            hint="log in with POST /api/v1/auth/login and send Authorization: Bearer <token>",
+        )
+    return user
+
+
+def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    if user.role != "admin":
+        raise PermissionDenied(
+            f"this needs an administrator; you are {user.username} ({user.role})",
+            hint="ask an administrator",
+        )
+    return user
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -145,19 +145,22 @@ def activate(name: str, body: Activate, engine: EngineDep):
 
 
 @contextmanager
-def uploaded(upload: UploadFile) -> Iterator[Path]:
-    """The upload saved under its own (sanitised) name in a folder removed afterwards."""
+def uploaded(
+    upload: UploadFile, suffixes: tuple[str, ...] | None = UPLOAD_SUFFIXES
+) -> Iterator[Path]:
+    """The upload saved under its own (sanitised) name in a folder removed afterwards;
+    ``suffixes=None`` leaves the judgement of the file to its reader."""
     folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
     try:
-        yield _save_upload(upload, folder)
+        yield _save_upload(upload, folder, suffixes)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _save_upload(upload: UploadFile, folder: Path) -> Path:
+def _save_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...] | None) -> Path:
     original = upload.filename or "upload"
     suffix = Path(original).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
+    if suffixes is not None and suffix not in suffixes:
         raise InputError(
             f"{original}: upload a .zip (shapefile with .shp, .shx, .dbf, .prj), a .gpkg or a "
             ".geojson file.",

@@ -1,0 +1,674 @@
+"""Inspecting an uploaded evidence file (a site photo or a document) before it joins a case.
+
+Everything about the file is decided from its bytes, never from what the client claims: the type
+is sniffed from magic bytes, a photo must be an image Pillow can open, verify and decode, and a
+document must be one of the formats a case file may hold (PDF, Word/Excel old and new, OFD, or a
+scanned image). Executables, scripts, HTML/SVG and unknown binaries are refused with a message
+that says what the file looks like and what to upload instead.
+
+From a photo's EXIF come the time it was taken and where (WGS84 longitude/latitude), so that
+:func:`gps_check` can flag a photo taken far from the case location. :class:`EvidenceStore`
+keeps the bytes content-addressed on disk (or leaves them to a ``bytea`` column).
+
+Plain Python: no HTTP, no database. Errors are :mod:`weijian.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import hashlib
+import io
+import math
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from PIL import ExifTags, Image
+from pyproj import Geod
+
+from weijian.cases.workflow import EVIDENCE_KINDS
+from weijian.errors import InputError, NotFoundError, TooLarge
+
+CHUNK = 1 << 20
+MAX_FILENAME_CHARS = 200
+STORAGES = ("disk", "database")
+
+JPEG = "image/jpeg"
+PNG = "image/png"
+WEBP = "image/webp"
+TIFF = "image/tiff"
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOC = "application/msword"
+XLS = "application/vnd.ms-excel"
+OFD = "application/ofd"
+MACROS_OLE = "application/x-office-macros"  # a .doc/.xls carrying VBA macros
+
+#: what a phone or camera writes and every browser shows. HEIC (iPhone, Huawei) is left out:
+#: Pillow cannot open it without the pillow-heif plugin; AVIF only opens in recent Pillow builds.
+PHOTO_TYPES: frozenset[str] = frozenset({JPEG, PNG, WEBP})
+#: images a scanner produces, accepted as documents (scanned notices, 扫描件)
+DOCUMENT_IMAGE_TYPES: frozenset[str] = PHOTO_TYPES | {TIFF}
+DOCUMENT_TYPES: frozenset[str] = frozenset({PDF, DOCX, XLSX, DOC, XLS, OFD}) | DOCUMENT_IMAGE_TYPES
+
+#: Pillow's format name for each image type we decode
+PIL_FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", TIFF: "TIFF"}
+
+#: how a sniffed type is named to users ("… it looks like a PDF document")
+DESCRIPTIONS = {
+    JPEG: "a JPEG image",
+    PNG: "a PNG image",
+    WEBP: "a WebP image",
+    TIFF: "a TIFF image",
+    "image/heic": "an HEIC/HEIF photo (the iPhone/Huawei default format)",
+    "image/avif": "an AVIF image",
+    "image/gif": "a GIF image",
+    "image/bmp": "a BMP image",
+    "image/svg+xml": "an SVG drawing (it can carry scripts)",
+    "video/mp4": "a video",
+    "video/quicktime": "a video",
+    PDF: "a PDF document",
+    DOCX: "a Word document (.docx)",
+    XLSX: "an Excel workbook (.xlsx)",
+    DOC: "a Word document (.doc)",
+    XLS: "an Excel workbook (.xls)",
+    OFD: "an OFD document (版式文件)",
+    "application/vnd.ms-word.document.macroEnabled.12": "a Word document with macros (.docm)",
+    "application/vnd.ms-excel.sheet.macroEnabled.12": "an Excel workbook with macros (.xlsm)",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "a PowerPoint presentation"
+    ),
+    "application/vnd.ms-powerpoint": "a PowerPoint presentation",
+    "application/x-encrypted-office": "a password-protected Office file",
+    MACROS_OLE: "an Office file with VBA macros (宏)",
+    "application/x-ole-storage": "an OLE compound file that is neither Word nor Excel "
+    "(e.g. an .msi installer or an Outlook .msg)",
+    "application/vnd.android.package-archive": "an Android app (.apk)",
+    "application/java-archive": "a Java archive (.jar)",
+    "application/zip": "a zip archive (not a Word, Excel or OFD file, or a damaged one)",
+    "application/x-rar-compressed": "a RAR archive",
+    "application/x-7z-compressed": "a 7-Zip archive",
+    "application/gzip": "a gzip archive",
+    "application/x-msdownload": "a Windows program (.exe/.dll)",
+    "application/x-executable": "a Linux program (ELF)",
+    "application/x-mach-binary": "a macOS program",
+    "text/x-script": "a script",
+    "text/html": "a web page (HTML)",
+    "application/xml": "an XML file",
+    "text/plain": "a plain text file",
+}
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+AVIF_BRANDS = {b"avif", b"avis"}
+HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<meta")
+EXIF_DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M")
+ROTATED_ORIENTATIONS = {5, 6, 7, 8}
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
+
+_GEOD = Geod(ellps="GRS80")
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """What :func:`inspect` learnt of an uploaded file."""
+
+    sha256: str  # hex digest of the whole content
+    size: int  # bytes
+    media_type: str  # sniffed from the bytes, never taken from the client
+    kind: str  # "photo" | "document"
+    filename: str  # sanitised basename, Chinese characters kept
+    width: int | None  # as displayed (EXIF orientation applied); None for non-images
+    height: int | None
+    taken_at: datetime | None  # EXIF DateTimeOriginal, naive local time as the camera wrote it
+    gps: tuple[float, float] | None  # (lon, lat) WGS84 decimal degrees from EXIF
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+def _megabytes(n: int) -> str:
+    value = n / (1 << 20)
+    return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
+
+
+def read_limited(stream: BinaryIO, max_bytes: int, *, filename: str | None = None) -> bytes:
+    """Read a binary file-like object to its end, in 1 MiB chunks; raise :class:`TooLarge` as
+    soon as more than ``max_bytes`` have arrived. Never holds more than ``max_bytes + 1`` bytes:
+    the last read asks for just enough to tell "exactly at the limit" from "over it"."""
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must be ≥ 0, got {max_bytes}")
+    buffer = bytearray()
+    while True:
+        chunk = stream.read(min(CHUNK, max_bytes + 1 - len(buffer)))
+        if not chunk:
+            return bytes(buffer)
+        buffer += chunk
+        if len(buffer) > max_bytes:
+            limit = _megabytes(max_bytes)
+            name = filename or "the file"
+            raise TooLarge(
+                f"{name} is larger than the {limit} MB limit (文件超过 {limit} MB 上限).",
+                hint="compress the photo (send it at a lower resolution, 压缩照片) or split the "
+                "document into several files (分成多个文件上传)",
+            )
+
+
+# ---------------------------------------------------------------------------------- sniffing
+
+
+def _sniff_ftyp(content: bytes) -> str:
+    head = content[:256]
+    size = int.from_bytes(head[:4], "big")
+    brands = {head[8:12]}
+    end = min(max(size, 16), len(head))
+    brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
+    if brands & AVIF_BRANDS:
+        return "image/avif"
+    if brands & HEIF_BRANDS:
+        return "image/heic"
+    if head[8:10] == b"qt":
+        return "video/quicktime"
+    return "video/mp4"
+
+
+def _sniff_zip(content: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return "application/zip"
+    macros = any(name.lower().endswith("vbaproject.bin") for name in names)
+    if "[Content_Types].xml" in names:
+        folders = {name.split("/", 1)[0] for name in names if "/" in name}
+        if "word" in folders:
+            return "application/vnd.ms-word.document.macroEnabled.12" if macros else DOCX
+        if "xl" in folders:
+            return "application/vnd.ms-excel.sheet.macroEnabled.12" if macros else XLSX
+        if "ppt" in folders:
+            return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+    if "OFD.xml" in names:
+        return OFD
+    if "AndroidManifest.xml" in names:
+        return "application/vnd.android.package-archive"
+    if "META-INF/MANIFEST.MF" in names:
+        return "application/java-archive"
+    return "application/zip"
+
+
+def _ole_entries(content: bytes, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` are streams or storages of an OLE compound file. Directory entries are
+    128-byte records at 128-byte aligned offsets (sectors are 512 or 4096 bytes): the name in
+    UTF-16LE, its byte length (with the terminator) at +64, the object type (1, 2) at +66."""
+    found = set()
+    for name in names:
+        pattern = name.encode("utf-16-le") + b"\x00\x00"
+        start = 0
+        while (at := content.find(pattern, start)) != -1:
+            if (
+                at % 128 == 0
+                and int.from_bytes(content[at + 64 : at + 66], "little") == len(pattern)
+                and content[at + 66 : at + 67] in (b"\x01", b"\x02")
+            ):
+                found.add(name)
+                break
+            start = at + 1
+    return found
+
+
+def _sniff_ole(content: bytes) -> str:
+    entries = _ole_entries(
+        content,
+        ("WordDocument", "Workbook", "Book", "PowerPoint Document", "EncryptedPackage", "Macros",
+         "_VBA_PROJECT_CUR"),
+    )  # fmt: skip
+    if "EncryptedPackage" in entries:
+        return "application/x-encrypted-office"
+    if entries & {"Macros", "_VBA_PROJECT_CUR"}:
+        return MACROS_OLE
+    if "WordDocument" in entries:
+        return DOC
+    if entries & {"Workbook", "Book"}:
+        return XLS
+    if "PowerPoint Document" in entries:
+        return "application/vnd.ms-powerpoint"
+    return "application/x-ole-storage"
+
+
+def _sniff_text(content: bytes) -> str | None:
+    head = content[:4096]
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if text.startswith(b"<"):
+        if text.startswith(HTML_STARTS) or b"<html" in text[:1024]:
+            return "text/html"
+        if b"<svg" in text:
+            return "image/svg+xml"
+        if text.startswith(b"<?xml"):
+            return "application/xml"
+    if b"\x00" in head:
+        return None
+    for encoding in ("utf-8", "gb18030"):
+        try:  # not final: a character may be cut at the 4 KiB boundary
+            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+        except UnicodeDecodeError:
+            continue
+        return "text/plain"
+    return None
+
+
+def sniff(content: bytes) -> str | None:
+    """The media type of ``content`` by its magic bytes — also for types we refuse, so that a
+    refusal can say what the file looks like; ``None`` when nothing is recognised (or the
+    content is empty)."""
+    if not content:
+        return None
+    head = content[:64]
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if head[4:8] == b"ftyp":
+        return _sniff_ftyp(content)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return TIFF
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
+        return "image/bmp"
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_zip(content)
+    if head.startswith(OLE_MAGIC):
+        return _sniff_ole(content)
+    if head[:2] == b"MZ":
+        return "application/x-msdownload"
+    if head[:4] == b"\x7fELF":
+        return "application/x-executable"
+    if head[:4] in (
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"\xca\xfe\xba\xbe",
+    ):
+        return "application/x-mach-binary"
+    if head.startswith(b"Rar!\x1a\x07"):
+        return "application/x-rar-compressed"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "application/x-7z-compressed"
+    if head.startswith(b"\x1f\x8b"):
+        return "application/gzip"
+    if head.startswith(b"#!"):
+        return "text/x-script"
+    return _sniff_text(content)
+
+
+def _looks_like(media_type: str | None) -> str:
+    if media_type is None:
+        return "its type is not recognised (未知格式)"
+    return f"it looks like {DESCRIPTIONS.get(media_type, media_type)}"
+
+
+# ---------------------------------------------------------------------------------- filenames
+
+
+def clean_filename(filename: str | None, media_type: str) -> str:
+    """The basename of a client's file name, safe to store and to show: no folders (either
+    slash), no control or bidi-override characters, no characters Windows forbids, no leading
+    dots; Chinese and other letters kept. Falls back to ``evidence`` when nothing is left."""
+    name = unicodedata.normalize("NFC", filename or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if not unicodedata.category(ch).startswith("C"))
+    name = WINDOWS_RESERVED.sub("_", name).strip(" .")
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            name = stem[: MAX_FILENAME_CHARS - len(suffix) - 1] + "." + suffix
+        else:
+            name = name[:MAX_FILENAME_CHARS]
+    if not name:
+        suffix = {JPEG: ".jpg", PNG: ".png", WEBP: ".webp", TIFF: ".tif", PDF: ".pdf"}.get(
+            media_type, ""
+        )
+        name = f"evidence{suffix}"
+    return name
+
+
+# --------------------------------------------------------------------------------------- EXIF
+
+
+def _exif_of(image: Image.Image | Image.Exif) -> Image.Exif | None:
+    if isinstance(image, Image.Exif):
+        return image
+    try:
+        return image.getexif()
+    except Exception:
+        return None
+
+
+def _ref(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    return str(value or "").strip("\x00 ").upper()[:1]
+
+
+def _degrees(value: Any) -> float | None:
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals — or fewer parts, as some
+    writers store decimal degrees or decimal minutes."""
+    try:
+        parts = [float(v) for v in value] if isinstance(value, tuple | list) else [float(value)]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not 1 <= len(parts) <= 3 or not all(math.isfinite(p) and p >= 0 for p in parts):
+        return None
+    degrees, minutes, seconds = (*parts, 0.0, 0.0)[:3]
+    return degrees + minutes / 60 + seconds / 3600
+
+
+def exif_gps(image: Image.Image | Image.Exif) -> tuple[float, float] | None:
+    """``(lon, lat)`` in WGS84 decimal degrees from the EXIF GPS IFD of a Pillow image (or of an
+    ``Image.Exif``), with the S and W references applied. ``None`` when there is no GPS block or
+    it is unusable: a missing or unreadable coordinate, a "void" fix (GPSStatus V), a zero
+    coordinate (what phones write without a fix), or a value out of range."""
+    exif = _exif_of(image)
+    if exif is None:
+        return None
+    try:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except Exception:
+        return None
+    if not gps or _ref(gps.get(ExifTags.GPS.GPSStatus)) == "V":
+        return None
+    lat = _degrees(gps.get(ExifTags.GPS.GPSLatitude))
+    lon = _degrees(gps.get(ExifTags.GPS.GPSLongitude))
+    if lat is None or lon is None:
+        return None
+    lat_ref = _ref(gps.get(ExifTags.GPS.GPSLatitudeRef)) or "N"
+    lon_ref = _ref(gps.get(ExifTags.GPS.GPSLongitudeRef)) or "E"
+    if lat_ref not in "NS" or lon_ref not in "EW":
+        return None
+    lat = -lat if lat_ref == "S" else lat
+    lon = -lon if lon_ref == "W" else lon
+    if lat == 0 or lon == 0 or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    return (lon, lat)
+
+
+def exif_taken_at(image: Image.Image | Image.Exif) -> datetime | None:
+    """EXIF DateTimeOriginal as written by the camera (naive local time), ``None`` if absent or
+    not a real date (``0000:00:00 00:00:00``)."""
+    exif = _exif_of(image)
+    if exif is None:
+        return None
+    tag = ExifTags.Base.DateTimeOriginal
+    try:
+        value = exif.get_ifd(ExifTags.IFD.Exif).get(tag) or exif.get(tag)
+    except Exception:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 ")
+    for fmt in EXIF_DATE_FORMATS:
+        try:
+            return datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------------- inspecting
+
+
+@dataclass(frozen=True)
+class _ImageFacts:
+    width: int
+    height: int
+    taken_at: datetime | None
+    gps: tuple[float, float] | None
+
+
+def _unreadable(name: str, kind: str, what: str, hint: str) -> InputError:
+    label = "photo (照片)" if kind == "photo" else "document (文件)"
+    return InputError(f"{name} is not a readable {label}: {what}.", hint=hint)
+
+
+def _read_image(content: bytes, media_type: str, name: str, kind: str) -> _ImageFacts:
+    """Open, verify and decode an image with Pillow, restricted to its sniffed format; read its
+    size and EXIF. Verify alone misses a truncated JPEG, so the image is also decoded (at 1/8
+    scale for JPEG, which still reads every byte of the stream)."""
+    formats = [PIL_FORMATS[media_type]]
+    hint = (
+        "upload the original photo again from the phone or camera (从手机重新上传原图)"
+        if kind == "photo"
+        else "scan or export the document again and upload the new file"
+    )
+    try:
+        with Image.open(io.BytesIO(content), formats=formats) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(content), formats=formats) as image:
+            width, height = image.size
+            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
+            exif = image.getexif()
+            orientation = exif.get(ExifTags.Base.Orientation)
+            gps = exif_gps(exif)
+            taken_at = exif_taken_at(exif)
+    except Image.DecompressionBombError as exc:
+        raise InputError(
+            f"{name} has too many pixels to be processed safely ({exc}).",
+            hint="resize the image (e.g. to 4000 × 3000) and upload it again",
+        ) from exc
+    except Exception as exc:  # Pillow raises many kinds on damaged input
+        what = f"the {formats[0]} data is truncated or damaged ({exc})"
+        raise _unreadable(name, kind, what, hint) from exc
+    if orientation in ROTATED_ORIENTATIONS:
+        width, height = height, width
+    return _ImageFacts(width, height, taken_at, gps)
+
+
+def inspect(content: bytes, filename: str, kind: str) -> Inspected:
+    """Inspect uploaded evidence. ``kind`` is ``"photo"`` or ``"document"``.
+
+    The type is sniffed from the content. A photo must be a JPEG, PNG or WebP that Pillow opens,
+    verifies and decodes; a document must be one of :data:`DOCUMENT_TYPES` (images among them
+    are checked the same way). Anything else — empty, corrupt, an executable, a script, HTML, an
+    unknown binary — raises :class:`InputError` saying what the file looks like and what to
+    upload instead."""
+    if kind not in EVIDENCE_KINDS:
+        raise InputError(
+            f"unknown evidence kind {kind!r}", hint=f"use one of: {', '.join(EVIDENCE_KINDS)}"
+        )
+    shown = clean_filename(filename, "") if (filename or "").strip() else "the file"
+    if not content:
+        raise InputError(
+            f"{shown} is empty (0 bytes, 空文件).",
+            hint="the upload was interrupted or the file is empty: choose the file again",
+        )
+    media_type = sniff(content)
+    allowed = PHOTO_TYPES if kind == "photo" else DOCUMENT_TYPES
+    if media_type not in allowed:
+        raise _refusal(shown, kind, media_type)
+    facts = None
+    if media_type in DOCUMENT_IMAGE_TYPES:
+        facts = _read_image(content, media_type, shown, kind)
+    return Inspected(
+        sha256=hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        media_type=media_type,
+        kind=kind,
+        filename=clean_filename(filename, media_type),
+        width=facts.width if facts else None,
+        height=facts.height if facts else None,
+        taken_at=facts.taken_at if facts else None,
+        gps=facts.gps if facts else None,
+    )
+
+
+def _refusal(name: str, kind: str, media_type: str | None) -> InputError:
+    looks = _looks_like(media_type)
+    if kind == "photo":
+        if media_type == "image/heic":
+            hint = (
+                "set the camera to “Most Compatible” (相机设置 → 格式 → 兼容性最佳) or share the "
+                "photo as JPEG, then upload it again"
+            )
+        elif media_type in DOCUMENT_TYPES:
+            hint = "upload it as a document (kind=document); a photo must be JPEG, PNG or WebP"
+        else:
+            hint = "upload the photo itself as JPEG, PNG or WebP (JPG/PNG/WebP 格式照片)"
+        return _unreadable(name, kind, looks, hint)
+    if media_type == "application/x-encrypted-office":
+        hint = "remove the password (另存为无密码文件) or print it to PDF, then upload again"
+    elif media_type and ("macroEnabled" in media_type or media_type == MACROS_OLE):
+        hint = "save it without macros as .docx/.xlsx, or print it to PDF (打印为PDF)"
+    else:
+        hint = (
+            "upload a PDF, Word (.doc/.docx), Excel (.xls/.xlsx) or OFD file, or a scan as "
+            "JPEG, PNG, WebP or TIFF (扫描件)"
+        )
+    return InputError(f"{name} is not an accepted document (文件格式不支持): {looks}.", hint=hint)
+
+
+# --------------------------------------------------------------------------------- locations
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Geodesic distance in metres between two lon/lat points on the GRS80 ellipsoid (that of
+    CGCS2000; WGS84 differs from it by less than a millimetre here)."""
+    _, _, dist = _GEOD.inv(lon1, lat1, lon2, lat2)
+    return float(dist)
+
+
+def gps_check(
+    inspected: Inspected, case_lon: float, case_lat: float, limit_m: float = 100.0
+) -> dict[str, Any]:
+    """Compare where a photo was taken with where the case is. ``flagged`` when the photo's GPS
+    is farther than ``limit_m``; a photo without GPS is reported, not flagged.
+
+    Returns ``{"distance_m": float | None (0.1 m), "flagged": bool, "reason": str | None}``."""
+    if not (
+        math.isfinite(case_lon)
+        and math.isfinite(case_lat)
+        and abs(case_lon) <= 180
+        and abs(case_lat) <= 90
+    ):
+        raise InputError(
+            f"the case location ({case_lon}, {case_lat}) is not a longitude/latitude",
+            hint="give the case location in WGS84/CGCS2000 degrees (lon, lat)",
+        )
+    if inspected.gps is None:
+        return {"distance_m": None, "flagged": False, "reason": "照片无GPS信息"}
+    distance = distance_m(*inspected.gps, case_lon, case_lat)
+    flagged = distance > limit_m
+    reason = f"照片拍摄位置距案件位置 {distance:.1f} 米，超过 {limit_m:g} 米" if flagged else None
+    return {"distance_m": round(distance, 1), "flagged": flagged, "reason": reason}
+
+
+# ------------------------------------------------------------------------------------- storage
+
+
+class EvidenceStore:
+    """Where evidence bytes live. With ``storage="disk"``, content-addressed files under
+    ``root`` at ``<sha[:2]>/<sha>``, written atomically (temporary file, fsync, ``os.replace``)
+    and private to the service user; with ``storage="database"``, nowhere on disk — the caller
+    keeps the bytes in a ``bytea`` column."""
+
+    def __init__(self, root: Path, storage: str = "disk"):
+        if storage not in STORAGES:
+            raise InputError(
+                f"unknown evidence storage {storage!r}", hint=f"use one of: {', '.join(STORAGES)}"
+            )
+        self.root = Path(root)
+        self.storage = storage
+
+    @staticmethod
+    def relative_path(sha256: str) -> str:
+        """``<sha[:2]>/<sha>``; refuses anything but 64 lowercase hex digits (no path tricks)."""
+        if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
+            raise InputError(
+                f"{sha256!r} is not a sha256", hint="give the 64 lowercase hex digits of the file"
+            )
+        return f"{sha256[:2]}/{sha256}"
+
+    def _disk_only(self) -> None:
+        if self.storage != "disk":
+            raise RuntimeError("evidence is stored in the database, not on disk")
+
+    def put(self, inspected: Inspected, content: bytes) -> str | None:
+        """Store ``content``; return its path relative to ``root`` (``None`` for database
+        storage). Idempotent: a file already there with the right hash is left alone; one whose
+        content no longer matches is replaced with the good bytes."""
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != inspected.sha256:
+            raise ValueError(f"content hashes to {digest}, not to {inspected.sha256}")
+        if self.storage == "database":
+            return None
+        relative = self.relative_path(digest)
+        target = self.root / relative
+        if target.is_file() and self.verify(digest) is None:
+            return relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{digest[:8]}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        _fsync_folder(target.parent)
+        return relative
+
+    def open_bytes(self, sha256: str) -> bytes:
+        """The stored bytes of ``sha256``; :class:`NotFoundError` if there is no such file."""
+        self._disk_only()
+        path = self.root / self.relative_path(sha256)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFoundError(
+                f"evidence file {sha256} is missing from {self.root}",
+                hint="restore the evidence folder from backup, or upload the file again",
+            ) from None
+
+    def verify(self, sha256: str) -> str | None:
+        """``None`` when the file exists and still hashes to ``sha256``; otherwise a short
+        problem text: ``"missing"`` or ``"content changed: now <hash>"``."""
+        self._disk_only()
+        path = self.root / self.relative_path(sha256)
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return "missing"
+        actual = digest.hexdigest()
+        return None if actual == sha256 else f"content changed: now {actual}"
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

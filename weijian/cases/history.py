@@ -1,0 +1,273 @@
+"""History: every change to a case is an append-only event, hash-chained per case.
+
+An event's hash is the SHA-256 of its canonical JSON (sorted keys, UTC times to the
+microsecond) including the previous event's hash; the case row keeps the number of events and
+the head hash. :func:`verify` recomputes everything and names each event that was edited, each
+gap where one was deleted, history cut off at the end, case numbers missing from a year's
+sequence, and evidence whose bytes no longer match their hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Connection, Engine, text
+
+from weijian.cases.evidence import EvidenceStore
+from weijian.cases.scope import Principal
+
+
+def event_hash(number: str, event: dict, prev_hash: str | None) -> str:
+    """The hash of one event: what it says, who, when, and the hash before it."""
+    body = {
+        "case": number,
+        "seq": event["seq"],
+        "action": event["action"],
+        "from": event["from_state"],
+        "to": event["to_state"],
+        "actor_user_id": event["actor_user_id"],
+        "actor_name": event["actor_name"],
+        "actor_role": event["actor_role"],
+        "at": event["at"].astimezone(UTC).isoformat(timespec="microseconds"),
+        "note": event["note"],
+        "data": event["data"],
+        "evidence": event["evidence"],
+        "prev": prev_hash,
+    }
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def append(
+    conn: Connection,
+    case: dict,
+    *,
+    action: str,
+    from_state: str | None,
+    to_state: str,
+    actor: Principal,
+    at: datetime,
+    note: str | None = None,
+    data: dict | None = None,
+    evidence: list[str] | None = None,
+) -> dict:
+    """Append an event to a case whose row the caller has locked (``FOR UPDATE``) and return it.
+    ``case`` needs id, number, event_count and head_hash; the row's count and head are moved
+    on here."""
+    event = {
+        "seq": case["event_count"] + 1,
+        "action": action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "actor_user_id": actor.id,
+        "actor_name": actor.display_name,
+        "actor_role": actor.role,
+        "at": at,
+        "note": note,
+        "data": data or {},
+        "evidence": evidence or [],
+    }
+    event["prev_hash"] = case["head_hash"]
+    event["hash"] = event_hash(case["number"], event, case["head_hash"])
+    event["id"] = conn.execute(
+        text(
+            "INSERT INTO case_event (case_id, seq, action, from_state, to_state, actor_user_id, "
+            "actor_name, actor_role, at, note, data, evidence, prev_hash, hash) VALUES "
+            "(:case_id, :seq, :action, :from_state, :to_state, :actor_user_id, :actor_name, "
+            ":actor_role, :at, :note, CAST(:data AS jsonb), CAST(:evidence AS jsonb), "
+            ":prev_hash, :hash) RETURNING id"
+        ),
+        {
+            **event,
+            "case_id": case["id"],
+            "data": orjson.dumps(event["data"]).decode(),
+            "evidence": orjson.dumps(event["evidence"]).decode(),
+        },
+    ).scalar_one()
+    conn.execute(
+        text("UPDATE violation_case SET event_count = :n, head_hash = :h WHERE id = :id"),
+        {"n": event["seq"], "h": event["hash"], "id": case["id"]},
+    )
+    case["event_count"], case["head_hash"] = event["seq"], event["hash"]
+    return event
+
+
+EVENT_COLUMNS = (
+    "id, seq, action, from_state, to_state, actor_user_id, actor_name, actor_role, at, note, "
+    "data, evidence, prev_hash, hash"
+)
+
+
+def events_of(conn: Connection, case_id: int) -> list[dict]:
+    rows = conn.execute(
+        text(f"SELECT {EVENT_COLUMNS} FROM case_event WHERE case_id = :c ORDER BY seq"),
+        {"c": case_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# -- verification ------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    case: str
+    seq: int | None
+    event_id: int | None
+    problem: str
+
+    def as_dict(self) -> dict:
+        return {
+            "case": self.case,
+            "seq": self.seq,
+            "event_id": self.event_id,
+            "problem": self.problem,
+        }
+
+
+def check_chain(case: dict, events: list[dict]) -> list[Problem]:
+    """Problems of one case's chain: ``case`` has number, state, event_count, head_hash."""
+    number = case["number"]
+    problems: list[Problem] = []
+    expected_seq, prev = 1, None
+    for event in events:
+        if event["seq"] != expected_seq:
+            missing = (
+                f"#{expected_seq}"
+                if event["seq"] == expected_seq + 1
+                else f"#{expected_seq}–#{event['seq'] - 1}"
+            )
+            problems.append(Problem(number, expected_seq, None, f"event {missing} was deleted"))
+        if event["prev_hash"] != prev and event["seq"] == expected_seq:
+            problems.append(
+                Problem(
+                    number,
+                    event["seq"],
+                    event["id"],
+                    "its link to the previous event is broken (prev_hash rewritten)",
+                )
+            )
+        recomputed = event_hash(number, event, event["prev_hash"])
+        if recomputed != event["hash"]:
+            problems.append(
+                Problem(
+                    number,
+                    event["seq"],
+                    event["id"],
+                    f"event #{event['seq']} ({event['action']}) was edited: its content no "
+                    "longer matches its hash",
+                )
+            )
+        expected_seq, prev = event["seq"] + 1, event["hash"]
+    count = events[-1]["seq"] if events else 0
+    if case["event_count"] > count:
+        gone = (
+            f"#{count + 1}"
+            if case["event_count"] == count + 1
+            else f"#{count + 1}–#{case['event_count']}"
+        )
+        problems.append(Problem(number, count + 1, None, f"event {gone} (the last) was deleted"))
+    elif case["head_hash"] != prev and not problems:
+        problems.append(
+            Problem(number, None, None, "the case's head hash does not match its last event")
+        )
+    if events and events[-1]["to_state"] != case["state"] and case["event_count"] == count:
+        problems.append(
+            Problem(
+                number,
+                None,
+                None,
+                f"the case says state {case['state']!r} but its history ends in "
+                f"{events[-1]['to_state']!r}",
+            )
+        )
+    return problems
+
+
+def _cases(conn: Connection, number: str | None, batch: int = 2000) -> Iterator[list[dict]]:
+    last = 0
+    while True:
+        rows = conn.execute(
+            text(
+                "SELECT id, number, state, event_count, head_hash FROM violation_case "
+                "WHERE id > :last AND (CAST(:n AS text) IS NULL OR number = :n) "
+                "ORDER BY id LIMIT :b"
+            ),
+            {"last": last, "n": number, "b": batch},
+        ).all()
+        if not rows:
+            return
+        yield [dict(r._mapping) for r in rows]
+        last = rows[-1].id
+
+
+def verify(engine: Engine, store: EvidenceStore | None = None, number: str | None = None) -> dict:
+    """Check every case (or one): chains, case-number sequences, evidence bytes."""
+    problems: list[Problem] = []
+    cases = events = evidence = 0
+    with engine.connect() as conn:
+        for chunk in _cases(conn, number):
+            ids = [c["id"] for c in chunk]
+            by_case: dict[int, list[dict]] = {i: [] for i in ids}
+            for row in conn.execute(
+                text(
+                    f"SELECT case_id, {EVENT_COLUMNS} FROM case_event WHERE case_id = ANY(:ids) "
+                    "ORDER BY case_id, seq"
+                ),
+                {"ids": ids},
+            ):
+                by_case[row.case_id].append(dict(row._mapping))
+            for case in chunk:
+                cases += 1
+                events += len(by_case[case["id"]])
+                problems.extend(check_chain(case, by_case[case["id"]]))
+        if number is None:
+            for row in conn.execute(
+                text(
+                    "SELECT p.prefix, k.district_code, k.year, k.last, "
+                    "array_agg(c.seq ORDER BY c.seq) FILTER (WHERE c.seq IS NOT NULL) AS seqs "
+                    "FROM case_counter k JOIN case_prefix p USING (district_code) "
+                    "LEFT JOIN violation_case c ON c.district_code = k.district_code "
+                    "AND c.year = k.year GROUP BY 1, 2, 3, 4"
+                )
+            ):
+                present = set(row.seqs or [])
+                for seq in range(1, row.last + 1):
+                    if seq not in present:
+                        problems.append(
+                            Problem(
+                                f"{row.prefix}-{row.year}-{seq:06d}",
+                                None,
+                                None,
+                                "the case was deleted: its number is missing from the year's "
+                                "sequence",
+                            )
+                        )
+        for row in conn.execute(
+            text(
+                "SELECT v.number, e.sha256, e.storage, e.content FROM case_evidence e "
+                "JOIN violation_case v ON v.id = e.case_id "
+                "WHERE CAST(:n AS text) IS NULL OR v.number = :n"
+            ),
+            {"n": number},
+        ):
+            evidence += 1
+            if row.storage == "database":
+                actual = hashlib.sha256(row.content or b"").hexdigest()
+                issue = None if actual == row.sha256 else f"content changed: now {actual}"
+            else:
+                issue = store.verify(row.sha256) if store is not None else None
+            if issue:
+                problems.append(
+                    Problem(row.number, None, None, f"evidence {row.sha256[:12]}…: {issue}")
+                )
+    return {
+        "ok": not problems,
+        "cases": cases,
+        "events": events,
+        "evidence": evidence,
+        "problems": [p.as_dict() for p in problems],
+    }

@@ -1,0 +1,1370 @@
+"""Cases: intake from every channel, the workflow, evidence, links and merges, queries.
+
+:class:`CaseService` is what the API, the Open311 adapter, the hotline import and the CLI call.
+It joins the pure parts — the workflow (:mod:`.workflow`), deadlines (:mod:`.deadlines`),
+scope (:mod:`.scope`), evidence inspection (:mod:`.evidence`), the hash chain (:mod:`.history`)
+— to PostGIS and the jurisdiction snapshot. Every change runs in one transaction that locks the
+case row, checks the optimistic version, updates the row and appends its event, so two officers
+acting at once get one success and one 409, and the history stays one unbroken chain.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import orjson
+import shapely
+from pypinyin import Style, lazy_pinyin
+from shapely.geometry import shape
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from weijian.cases import deadlines, history, hotline
+from weijian.cases.clock import LOCAL, Clock
+from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
+from weijian.cases.scope import CITIZEN, Principal, scope_sql
+from weijian.cases.users import sha256
+from weijian.cases.workflow import Workflow, parse
+from weijian.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDenied,
+    RateLimited,
+    WeijianError,
+)
+from weijian.gis import gauss_kruger
+from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
+from weijian.jurisdiction.engine import lookup
+from weijian.jurisdiction.service import effective_departments
+from weijian.jurisdiction.snapshot import Snapshot, SnapshotHolder
+from weijian.settings import Settings
+
+MAX_FOOTPRINT_DISTANCE_M = 200.0
+CLOCK_SKEW = timedelta(minutes=10)
+STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
+MAX_PAGE = 500
+
+CASE_COLUMNS = """
+    c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
+    c.address, c.description, c.reporter, c.reporter_user_id, c.discovered_at, c.reported_at,
+    ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.area_m2, c.department_code, c.department_type,
+    c.department_name, c.district_code, c.town_code, c.community_code, c.compound_code,
+    c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
+    c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
+    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at
+"""
+
+
+@dataclass
+class Intake:
+    """What a report says. Coordinates are in ``crs`` (wgs84 from phones by default)."""
+
+    lon: float | None
+    lat: float | None
+    description: str
+    channel: str | None = None
+    crs: str = "wgs84"
+    track: str = "new"
+    address: str | None = None
+    footprint: dict | None = None  # GeoJSON Polygon / MultiPolygon in ``crs``
+    discovered_at: datetime | None = None
+    reported_at: datetime | None = None  # only for imports of other systems' records
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    external_id: str | None = None
+
+
+def _local_year(moment: datetime) -> int:
+    return moment.astimezone(LOCAL).year
+
+
+def district_prefix(name: str, code: str) -> str:
+    """HJ for 浑江区: the pinyin initials of the district's name without its suffix."""
+    stem = name
+    for suffix in ("朝鲜族自治县", "自治县", "自治旗", "新区", "区", "县", "市", "旗"):
+        if stem.endswith(suffix) and len(stem) > len(suffix) + 1:
+            stem = stem[: -len(suffix)]
+            break
+    letters = "".join(lazy_pinyin(stem, style=Style.FIRST_LETTER)).upper()
+    letters = "".join(ch for ch in letters if ch.isascii() and ch.isalnum())[:6]
+    return letters or "D" + "".join(ch for ch in code if ch.isalnum())[-6:]
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def _encode_cursor(reported_at: datetime, case_id: int) -> str:
+    raw = f"{reported_at.isoformat()}|{case_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, case_id = raw.split("|")
+        return datetime.fromisoformat(moment), int(case_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(
+            "the cursor is not one this server gave out",
+            hint="pass the 'next_cursor' of the previous page unchanged",
+        ) from None
+
+
+class CaseService:
+    def __init__(
+        self,
+        engine: Engine,
+        jurisdiction: SnapshotHolder,
+        settings: Settings,
+        clock: Clock | None = None,
+    ):
+        self.engine = engine
+        self.jurisdiction = jurisdiction
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.calendar = deadlines.load_calendar(settings.deadline_days, settings.holiday_file)
+        self.store = EvidenceStore(settings.evidence_root, settings.evidence_storage)
+        self._workflow: tuple[int, Workflow] | None = None
+
+    # -- the workflow in force -----------------------------------------------------------
+
+    @property
+    def workflow(self) -> Workflow:
+        with self.engine.connect() as conn:
+            version = conn.execute(
+                text("SELECT version FROM workflow_definition WHERE active")
+            ).scalar()
+            if self._workflow is None or self._workflow[0] != version:
+                doc = conn.execute(
+                    text("SELECT document FROM workflow_definition WHERE version = :v"),
+                    {"v": version},
+                ).scalar_one()
+                self._workflow = (version, parse(doc))
+        return self._workflow[1]
+
+    def workflow_json(self) -> dict:
+        wf = self.workflow
+        return {"version": self._workflow[0], **wf.as_json()}
+
+    # -- intake ----------------------------------------------------------------------------
+
+    def _point(self, intake: Intake) -> tuple[float, float]:
+        if intake.lon is None or intake.lat is None:
+            raise InputError(
+                "the report has no location",
+                hint="give lon and lat (WGS84 from a phone's GPS, or say the crs)",
+            )
+        lon, lat, _ = point_to_cgcs2000(float(intake.lon), float(intake.lat), intake.crs)
+        return lon, lat
+
+    def _footprint(self, intake: Intake, lon: float, lat: float, snap: Snapshot):
+        if not intake.footprint:
+            return None, None
+        try:
+            geom = shape(intake.footprint)
+        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
+            raise InputError(
+                "the footprint is not a GeoJSON geometry",
+                hint='give {"type": "Polygon", "coordinates": [[[lon, lat], …]]}',
+            ) from None
+        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+            raise InputError(
+                f"the footprint must be a Polygon or MultiPolygon, not {geom.geom_type}",
+                hint="outline the building's footprint as a closed ring",
+            )
+
+        def convert(coords):
+            x, y, _ = to_cgcs2000(coords[:, 0], coords[:, 1], intake.crs)
+            return _stack(x, y)
+
+        geom = shapely.make_valid(shapely.transform(geom, convert))
+        polys = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
+        if not polys:
+            raise InputError("the footprint has no area after repair", hint="redraw it")
+        multi = shapely.MultiPolygon(polys)
+        zone = snap.gk_zone
+
+        def to_gk(coords):
+            out = [gauss_kruger.forward(x, y, zone) for x, y in coords]
+            return _stack([p[0] for p in out], [p[1] for p in out])
+
+        metric = shapely.transform(multi, to_gk)
+        px, py = gauss_kruger.forward(lon, lat, zone)
+        if metric.distance(shapely.Point(px, py)) > MAX_FOOTPRINT_DISTANCE_M:
+            raise InputError(
+                f"the footprint lies more than {MAX_FOOTPRINT_DISTANCE_M:.0f} m from the "
+                "reported point",
+                hint="check that the point and the footprint use the same crs",
+            )
+        return multi, round(metric.area, 2)
+
+    def _nearby(
+        self, conn: Connection, lon: float, lat: float, radius: float, where: str, params: dict
+    ) -> list[dict]:
+        """Cases matching ``where`` within ``radius`` metres, nearest first."""
+        deg_lat = radius / 110_000.0 * 1.2
+        deg = max(deg_lat, deg_lat / max(math.cos(math.radians(lat)), 0.1))
+        rows = conn.execute(
+            text(
+                "SELECT c.id, c.number, c.state, c.signed_off_at, ST_X(c.geom) AS lon, "
+                "ST_Y(c.geom) AS lat FROM violation_case c WHERE "
+                "c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND " + where
+            ),
+            {"x0": lon - deg, "y0": lat - deg, "x1": lon + deg, "y1": lat + deg, **params},
+        ).all()
+        zone = self.jurisdiction.snapshot.gk_zone
+        x, y = gauss_kruger.forward(lon, lat, zone)
+        out = []
+        for row in rows:
+            ox, oy = gauss_kruger.forward(row.lon, row.lat, zone)
+            distance = math.hypot(ox - x, oy - y)
+            if distance <= radius:
+                out.append(
+                    {
+                        "id": row.id,
+                        "number": row.number,
+                        "state": row.state,
+                        "distance_m": round(distance, 1),
+                        "signed_off_at": row.signed_off_at,
+                    }
+                )
+        return sorted(out, key=lambda r: r["distance_m"])
+
+    def _number(self, conn: Connection, district_code: str, district_name: str, year: int):
+        prefix = conn.execute(
+            text("SELECT prefix FROM case_prefix WHERE district_code = :d"), {"d": district_code}
+        ).scalar()
+        if prefix is None:
+            candidate = district_prefix(district_name, district_code)
+            taken = conn.execute(
+                text("SELECT 1 FROM case_prefix WHERE prefix = :p"), {"p": candidate}
+            ).first()
+            if taken:
+                candidate = (candidate + district_code[-2:]).upper()
+            conn.execute(
+                text(
+                    "INSERT INTO case_prefix (district_code, prefix) VALUES (:d, :p) "
+                    "ON CONFLICT (district_code) DO NOTHING"
+                ),
+                {"d": district_code, "p": candidate},
+            )
+            prefix = conn.execute(
+                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
+                {"d": district_code},
+            ).scalar_one()
+        seq = conn.execute(
+            text(
+                "INSERT INTO case_counter (district_code, year, last) VALUES (:d, :y, 1) "
+                "ON CONFLICT (district_code, year) DO UPDATE SET last = case_counter.last + 1 "
+                "RETURNING last"
+            ),
+            {"d": district_code, "y": year},
+        ).scalar_one()
+        return f"{prefix}-{year}-{seq:06d}", seq
+
+    def _channel_for(self, principal: Principal | None, channel: str | None) -> str:
+        wf = self.workflow
+        if principal is None or principal.role == CITIZEN:
+            if channel not in (None, "citizen"):
+                raise PermissionDenied(
+                    f"an anonymous report comes by the citizen channel, not {channel!r}",
+                    hint="log in to report by another channel",
+                )
+            return "citizen"
+        if principal.api_client_id is not None:
+            return wf.check_channel(channel or principal.channel or "hotline")
+        fixed = STAFF_CHANNELS.get(principal.role)
+        if fixed:
+            if channel not in (None, fixed):
+                raise PermissionDenied(
+                    f"a {principal.role} reports by the {fixed} channel, not {channel!r}"
+                )
+            return fixed
+        if channel is None:
+            raise InputError(
+                "say the source channel of the report",
+                hint="one of: " + "、".join(f"{k}（{v}）" for k, v in wf.channels.items()),
+            )
+        return wf.check_channel(channel)
+
+    def _rate_limit(self, conn: Connection, address: str, now: datetime) -> None:
+        limit = self.settings.citizen_reports_per_hour
+        count = conn.execute(
+            text("SELECT count(*) FROM citizen_intake WHERE address = :a AND at > :since"),
+            {"a": address, "since": now - timedelta(hours=1)},
+        ).scalar_one()
+        if count >= limit:
+            raise RateLimited(
+                f"too many anonymous reports from {address}: {limit} per hour are accepted",
+                hint="try again later, or call the 12345 hotline",
+            )
+        conn.execute(
+            text("INSERT INTO citizen_intake (address, at) VALUES (:a, :t)"),
+            {"a": address, "t": now},
+        )
+
+    def create(
+        self,
+        intake: Intake,
+        principal: Principal | None = None,
+        *,
+        client_address: str | None = None,
+        whole_city: bool = False,
+    ) -> dict:
+        """Register a report: locate it, freeze the jurisdiction answer, number it, offer
+        duplicates, flag a rebound, start its deadlines. Returns the new case with
+        ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``."""
+        wf = self.workflow
+        now = self.clock.now()
+        channel = self._channel_for(principal, intake.channel)
+        track = wf.check_track(intake.track or "new")
+        description = (intake.description or "").strip()
+        if not description:
+            raise InputError("the report has no description", hint="say what is being built")
+        lon, lat = self._point(intake)
+        snap = self.jurisdiction.snapshot
+        answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
+        district = (answer.get("grid") or {}).get("district")
+        if district is None:
+            raise InputError(
+                f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
+                "contains it",
+                hint="check the coordinates and their crs (wgs84, gcj02, bd09, cgcs2000)",
+            )
+        if (
+            not whole_city
+            and principal is not None
+            and principal.role
+            not in (
+                CITIZEN,
+                "api_client",
+            )
+        ):
+            case_view = {
+                f"{level}_code": (g or {}).get("code") for level, g in answer["grid"].items()
+            }
+            if not principal.city_wide and not principal.can_read(case_view):
+                raise PermissionDenied(
+                    f"the location lies outside your grid {principal.grid_code}",
+                    hint="report it to the grid it lies in, or call the 12345 hotline",
+                )
+        footprint, area = self._footprint(intake, lon, lat, snap)
+        reported_at = now
+        if intake.reported_at is not None:
+            if intake.reported_at > now + CLOCK_SKEW:
+                raise InputError("reported_at lies in the future", hint="check the time zone")
+            reported_at = intake.reported_at
+        discovered_at = intake.discovered_at
+        if discovered_at is not None:
+            if discovered_at.tzinfo is None:
+                discovered_at = discovered_at.replace(tzinfo=LOCAL)
+            if discovered_at > reported_at + CLOCK_SKEW:
+                raise InputError(
+                    "discovered_at lies after the report", hint="give when it was found"
+                )
+        state = wf.initial(track)
+        due = {
+            rule.code: self.calendar.add_days(
+                discovered_at if rule.start == "discovered_at" else reported_at, rule.days
+            )
+            for rule in wf.deadlines
+            if rule.applies(channel, track)
+            and (rule.start != "discovered_at" or discovered_at is not None)
+        }
+        department = answer.get("department") or {}
+        grid = answer["grid"]
+        flags: dict[str, Any] = {}
+        if answer.get("ambiguous"):
+            flags["ambiguous_jurisdiction"] = True
+        if not department:
+            flags["unassigned"] = answer.get("reason")
+        if "report" in due and reported_at > due["report"]:
+            flags["late_report"] = True
+        receipt = None
+        with self.engine.begin() as conn:
+            if channel == "citizen" and principal is None:
+                self._rate_limit(conn, client_address or "unknown", now)
+            if intake.external_id:
+                known = conn.execute(
+                    text(
+                        "SELECT number FROM violation_case WHERE channel = :c AND external_id = :e"
+                    ),
+                    {"c": channel, "e": intake.external_id},
+                ).scalar()
+                if known:
+                    raise ConflictError(
+                        f"the record {intake.external_id!r} of the {channel} channel was "
+                        f"imported already as case {known}",
+                        hint="nothing to do; poll that case for its state",
+                    )
+            duplicates = self._nearby(
+                conn, lon, lat, self.settings.duplicate_radius_m, "c.is_open", {}
+            )
+            since = now - timedelta(days=round(30.44 * self.settings.rebound_months))
+            rebounds = self._nearby(
+                conn,
+                lon,
+                lat,
+                self.settings.rebound_radius_m,
+                "c.state = 'signed_off' AND c.signed_off_at >= :since",
+                {"since": since},
+            )
+            if rebounds:
+                flags["rebound"] = {
+                    "of": rebounds[0]["number"],
+                    "distance_m": rebounds[0]["distance_m"],
+                    "signed_off_at": rebounds[0]["signed_off_at"].isoformat(),
+                }
+            number, seq = self._number(
+                conn, district["code"], district["name"], _local_year(reported_at)
+            )
+            if channel == "citizen" and principal is None:
+                receipt = secrets.token_urlsafe(12)
+            reporter = {
+                "name": intake.reporter_name
+                or (principal.display_name if principal and principal.id else None),
+                "phone": intake.reporter_phone
+                or (principal.phone if principal and principal.id else None),
+                "role": principal.role if principal else CITIZEN,
+            }
+            try:
+                case_id = conn.execute(
+                    text(
+                        "INSERT INTO violation_case (number, district_code, year, seq, track, "
+                        "state, is_open, channel, external_id, api_client_id, address, "
+                        "description, reporter, reporter_user_id, discovered_at, reported_at, "
+                        "geom, footprint, area_m2, department_code, department_type, "
+                        "department_name, town_code, community_code, compound_code, "
+                        "jurisdiction, rule_version, layer_versions, report_due, visit_due, "
+                        "rebound_of, flags, receipt_sha256, created_at, updated_at) VALUES "
+                        "(:number, :district, :year, :seq, :track, :state, true, :channel, "
+                        ":external_id, :client, :address, :description, CAST(:reporter AS jsonb), "
+                        ":reporter_user, :discovered_at, :reported_at, "
+                        "ST_SetSRID(ST_MakePoint(:lon, :lat), 4490), "
+                        "ST_GeomFromWKB(:footprint, 4490), :area, :dep_code, :dep_type, "
+                        ":dep_name, :town, :community, :compound, CAST(:answer AS jsonb), "
+                        ":rule_version, CAST(:layer_versions AS jsonb), :report_due, :visit_due, "
+                        ":rebound_of, CAST(:flags AS jsonb), :receipt, :now, :now) RETURNING id"
+                    ),
+                    {
+                        "number": number,
+                        "district": district["code"],
+                        "year": _local_year(reported_at),
+                        "seq": seq,
+                        "track": track,
+                        "state": state,
+                        "channel": channel,
+                        "external_id": intake.external_id,
+                        "client": principal.api_client_id if principal else None,
+                        "address": (intake.address or "").strip() or None,
+                        "description": description,
+                        "reporter": _json(reporter),
+                        "reporter_user": principal.id if principal else None,
+                        "discovered_at": discovered_at,
+                        "reported_at": reported_at,
+                        "lon": lon,
+                        "lat": lat,
+                        "footprint": shapely.to_wkb(footprint) if footprint is not None else None,
+                        "area": area,
+                        "dep_code": department.get("code"),
+                        "dep_type": department.get("type"),
+                        "dep_name": department.get("name"),
+                        "town": (grid.get("town") or {}).get("code"),
+                        "community": (grid.get("community") or {}).get("code"),
+                        "compound": (grid.get("compound") or {}).get("code"),
+                        "answer": _json(answer),
+                        "rule_version": answer.get("rule_version"),
+                        "layer_versions": _json(answer.get("layer_versions") or {}),
+                        "report_due": due.get("report"),
+                        "visit_due": due.get("site_visit"),
+                        "rebound_of": rebounds[0]["id"] if rebounds else None,
+                        "flags": _json(flags),
+                        "receipt": sha256(receipt) if receipt else None,
+                        "now": now,
+                    },
+                ).scalar_one()
+            except IntegrityError:
+                raise ConflictError(
+                    f"the record {intake.external_id!r} was imported at the same moment by "
+                    "another request",
+                    hint="nothing to do",
+                ) from None
+            case = {"id": case_id, "number": number, "event_count": 0, "head_hash": None}
+            history.append(
+                conn,
+                case,
+                action="report",
+                from_state=None,
+                to_state=state,
+                actor=principal or _anonymous(intake),
+                at=now,
+                note=None,
+                data={
+                    "channel": channel,
+                    "track": track,
+                    "department": department.get("code"),
+                    "rule_version": answer.get("rule_version"),
+                    "layer_versions": answer.get("layer_versions"),
+                    "possible_duplicates": [d["number"] for d in duplicates],
+                    "rebound_of": flags.get("rebound", {}).get("of"),
+                    "reported_at": reported_at.isoformat(),
+                },
+            )
+            out = self._detail(conn, case_id, principal, now)
+        out["possible_duplicates"] = [
+            {k: v for k, v in d.items() if k != "signed_off_at"} for d in duplicates
+        ]
+        if receipt:
+            out["receipt"] = receipt
+        return out
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> dict | None:
+        by = "c.id = :ref" if isinstance(ref, int) or str(ref).isdigit() else "c.number = :ref"
+        row = conn.execute(
+            text(
+                f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {by}"
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"ref": int(ref) if by.startswith("c.id") else ref},
+        ).first()
+        return dict(row._mapping) if row else None
+
+    def _visible(
+        self, conn: Connection, ref: str | int, principal: Principal, lock: bool = False
+    ) -> dict:
+        row = self._row(conn, ref, lock)
+        if row is None or not principal.can_read(row):
+            raise NotFoundError(
+                f"no case {ref} within your scope",
+                hint="check the case number; you see only the cases of your grid",
+            )
+        return row
+
+    def summary(self, row: dict, now: datetime) -> dict:
+        wf = self.workflow
+        state = wf.states.get(row["state"])
+        overdue = bool(
+            row["is_open"]
+            and row["visit_due"] is not None
+            and row["visited_at"] is None
+            and now > row["visit_due"]
+        )
+        return {
+            "id": row["id"],
+            "number": row["number"],
+            "state": row["state"],
+            "state_label": state.label if state else row["state"],
+            "category": state.category if state else None,
+            "track": row["track"],
+            "track_label": wf.tracks.get(row["track"], {}).get("label"),
+            "channel": row["channel"],
+            "channel_label": wf.channels.get(row["channel"]),
+            "address": row["address"],
+            "description": row["description"],
+            "lon": round(row["lon"], 8),
+            "lat": round(row["lat"], 8),
+            "area_m2": row["area_m2"],
+            "department": (
+                {
+                    "code": row["department_code"],
+                    "type": row["department_type"],
+                    "name": row["department_name"],
+                }
+                if row["department_code"]
+                else None
+            ),
+            "grid": {
+                "district": row["district_code"],
+                "town": row["town_code"],
+                "community": row["community_code"],
+                "compound": row["compound_code"],
+            },
+            "discovered_at": row["discovered_at"],
+            "reported_at": row["reported_at"],
+            "visit_due": row["visit_due"],
+            "visited_at": row["visited_at"],
+            "overdue": overdue,
+            "flags": row["flags"],
+            "external_id": row["external_id"],
+            "assignee_user_id": row["assignee_user_id"],
+            "version": row["version"],
+            "updated_at": row["updated_at"],
+            "closed_at": row["closed_at"],
+            "signed_off_at": row["signed_off_at"],
+        }
+
+    def _detail(
+        self, conn: Connection, case_id: int, principal: Principal | None, now: datetime
+    ) -> dict:
+        row = self._row(conn, case_id)
+        assert row is not None
+        wf = self.workflow
+        events = history.events_of(conn, case_id)
+        out = self.summary(row, now)
+        jurisdiction = conn.execute(
+            text("SELECT jurisdiction FROM violation_case WHERE id = :i"), {"i": case_id}
+        ).scalar_one()
+        footprint = conn.execute(
+            text("SELECT ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"),
+            {"i": case_id},
+        ).scalar()
+        evidence = conn.execute(
+            text(
+                "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
+                "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
+                "FROM case_evidence WHERE case_id = :i ORDER BY id"
+            ),
+            {"i": case_id},
+        )
+        links = conn.execute(
+            text(
+                "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
+                "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
+                "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
+            ),
+            {"i": case_id},
+        )
+        rebound_of = merged_into = None
+        if row["rebound_of"] or row["merged_into"]:
+            names = dict(
+                conn.execute(
+                    text("SELECT id, number FROM violation_case WHERE id = ANY(:ids)"),
+                    {"ids": [i for i in (row["rebound_of"], row["merged_into"]) if i]},
+                ).all()
+            )
+            rebound_of, merged_into = names.get(row["rebound_of"]), names.get(row["merged_into"])
+        out.update(
+            {
+                "jurisdiction": jurisdiction,
+                "rule_version": row["rule_version"],
+                "layer_versions": row["layer_versions"],
+                "footprint": orjson.loads(footprint) if footprint else None,
+                "reporter": row["reporter"] if principal and principal.role != CITIZEN else None,
+                "transfer": row["transfer"],
+                "rebound_of": rebound_of,
+                "merged_into": merged_into,
+                "deadlines": deadlines.evaluate(
+                    wf,
+                    self.calendar,
+                    channel=row["channel"],
+                    track=row["track"],
+                    discovered_at=row["discovered_at"],
+                    reported_at=row["reported_at"],
+                    events=events,
+                    now=now,
+                ),
+                "events": [
+                    {
+                        "seq": e["seq"],
+                        "action": e["action"],
+                        "label": _action_label(wf, e["action"]),
+                        "from_state": e["from_state"],
+                        "to_state": e["to_state"],
+                        "actor": {
+                            "user_id": e["actor_user_id"],
+                            "name": e["actor_name"],
+                            "role": e["actor_role"],
+                        },
+                        "at": e["at"],
+                        "note": e["note"],
+                        "data": e["data"],
+                        "evidence": e["evidence"],
+                        "hash": e["hash"],
+                    }
+                    for e in events
+                ],
+                "evidence": [dict(r._mapping) for r in evidence],
+                "links": [dict(r._mapping) for r in links],
+                "event_count": row["event_count"],
+            }
+        )
+        out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
+        if principal is not None and principal.role not in (CITIZEN, "api_client"):
+            out["actions"] = [
+                {
+                    "action": t.action,
+                    "label": t.label,
+                    "fields": list(t.fields),
+                    "evidence": t.evidence,
+                    "note_required": t.note_required,
+                }
+                for t in wf.available(
+                    row["state"], principal.role, is_holder=principal.holds(row["department_code"])
+                )
+            ]
+        return out
+
+    def get(self, principal: Principal, ref: str | int) -> dict:
+        now = self.clock.now()
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+            return self._detail(conn, row["id"], principal, now)
+
+    def receipt(self, code: str) -> dict:
+        """What an anonymous reporter may read back: the state of its own report."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT number, state, reported_at, updated_at, closed_at FROM "
+                    "violation_case WHERE receipt_sha256 = :r"
+                ),
+                {"r": sha256(code)},
+            ).first()
+        if row is None:
+            raise NotFoundError("no report has this receipt", hint="check the receipt code")
+        state = self.workflow.states.get(row.state)
+        return {
+            "number": row.number,
+            "state": row.state,
+            "state_label": state.label if state else row.state,
+            "category": state.category if state else None,
+            "reported_at": row.reported_at,
+            "updated_at": row.updated_at,
+            "closed_at": row.closed_at,
+        }
+
+    def list(
+        self,
+        principal: Principal,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        states: list[str] | None = None,
+        category: str | None = None,
+        grid: str | None = None,
+        channel: str | None = None,
+        track: str | None = None,
+        department: str | None = None,
+        reported_from: datetime | None = None,
+        reported_to: datetime | None = None,
+        overdue: bool | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        with_total: bool = False,
+    ) -> dict:
+        """Cases in the principal's scope, newest report first, a page at a time (keyset
+        paging: ``next_cursor`` fetches the next page however many cases there are)."""
+        wf = self.workflow
+        now = self.clock.now()
+        scope, params = scope_sql(principal)
+        where = [scope]
+        if bbox is not None:
+            x0, y0, x1, y1 = bbox
+            if not (x0 < x1 and y0 < y1):
+                raise InputError(
+                    "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
+                    hint="e.g. bbox=126.3,41.9,126.5,42.0",
+                )
+            where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
+            params.update(x0=x0, y0=y0, x1=x1, y1=y1)
+        if states:
+            for s in states:
+                wf.state(s)
+            where.append("c.state = ANY(:states)")
+            params["states"] = states
+        if category is not None:
+            if category not in ("open", "closed"):
+                raise InputError("category must be open or closed")
+            where.append("c.is_open" if category == "open" else "NOT c.is_open")
+        if grid:
+            level = self._grid_level(grid)
+            where.append(f"c.{level}_code = :grid")
+            params["grid"] = grid
+        if channel:
+            wf.check_channel(channel)
+            where.append("c.channel = :channel")
+            params["channel"] = channel
+        if track:
+            wf.check_track(track)
+            where.append("c.track = :track")
+            params["track"] = track
+        if department:
+            where.append("c.department_code = :department")
+            params["department"] = department
+        if reported_from:
+            where.append("c.reported_at >= :rfrom")
+            params["rfrom"] = reported_from
+        if reported_to:
+            where.append("c.reported_at < :rto")
+            params["rto"] = reported_to
+        if overdue is not None:
+            cond = "(c.is_open AND c.visited_at IS NULL AND c.visit_due < :now)"
+            where.append(cond if overdue else f"NOT {cond}")
+            params["now"] = now
+        if q:
+            where.append("(c.number = :q OR c.address ILIKE :qlike OR c.external_id = :q)")
+            params["q"], params["qlike"] = q.strip(), f"%{q.strip()}%"
+        if not 1 <= limit <= MAX_PAGE:
+            raise InputError(f"limit must be 1…{MAX_PAGE}", hint="page with next_cursor")
+        base = " AND ".join(where)
+        page_where = base
+        if cursor:
+            at, last_id = _decode_cursor(cursor)
+            page_where += " AND (c.reported_at, c.id) < (:cur_at, :cur_id)"
+            params.update(cur_at=at, cur_id=last_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {page_where} "
+                    "ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit"
+                ),
+                {**params, "limit": limit + 1},
+            ).all()
+            total = (
+                conn.execute(
+                    text(f"SELECT count(*) FROM violation_case c WHERE {base}"), params
+                ).scalar_one()
+                if with_total
+                else None
+            )
+        items = [self.summary(dict(r._mapping), now) for r in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return {
+            "items": items,
+            "count": len(items),
+            "total": total,
+            "next_cursor": _encode_cursor(last.reported_at, last.id) if last else None,
+        }
+
+    def _grid_level(self, code: str) -> str:
+        for level, grid in self.jurisdiction.snapshot.grids.items():
+            if code in grid.row_of:
+                return level
+        with self.engine.connect() as conn:
+            level = conn.execute(
+                text("SELECT level FROM grid WHERE code = :c LIMIT 1"), {"c": code}
+            ).scalar()
+        if level is None:
+            raise NotFoundError(f"no grid has the code {code!r}")
+        return level
+
+    # -- changing --------------------------------------------------------------------------
+
+    def _check_version(self, row: dict, version: int | None) -> None:
+        if version is None:
+            raise InputError(
+                "say which version of the case you are changing",
+                hint=f'send "version": {row["version"]} (from the case you read), or an '
+                "If-Match header",
+            )
+        if version != row["version"]:
+            raise ConflictError(
+                f"case {row['number']} was changed by someone else: it is at version "
+                f"{row['version']} (state {row['state']}), you sent version {version}",
+                hint="read the case again, then decide whether your change still applies",
+            )
+
+    def _evidence_kinds(self, conn: Connection, case_id: int, hashes: list[str]) -> Counter:
+        if not hashes:
+            return Counter()
+        rows = dict(
+            conn.execute(
+                text(
+                    "SELECT sha256, kind FROM case_evidence WHERE case_id = :c AND sha256 = ANY(:h)"
+                ),
+                {"c": case_id, "h": hashes},
+            ).all()
+        )
+        unknown = [h for h in hashes if h not in rows]
+        if unknown:
+            raise InputError(
+                f"evidence {unknown[0][:16]}… was not uploaded to this case",
+                hint="upload it first (POST /api/v1/cases/{number}/evidence)",
+            )
+        return Counter(rows[h] for h in dict.fromkeys(hashes))
+
+    def transition(
+        self,
+        principal: Principal,
+        ref: str | int,
+        action: str,
+        *,
+        version: int | None,
+        note: str | None = None,
+        data: dict | None = None,
+        evidence: list[str] | None = None,
+    ) -> dict:
+        wf = self.workflow
+        now = self.clock.now()
+        data = dict(data or {})
+        evidence = list(dict.fromkeys(evidence or []))
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal, lock=True)
+            self._check_version(row, version)
+            transition = wf.check(
+                action,
+                state=row["state"],
+                role=principal.role,
+                is_holder=principal.holds(row["department_code"]),
+                data=data,
+                note=note,
+                evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
+            )
+            before = (row["transfer"] or {}).get("from_state")
+            target = wf.target(transition, row["track"], before)
+            updates: dict[str, Any] = {}
+            track = transition.set_track or row["track"]
+            if transition.set_track:
+                updates["track"] = track
+            if action == "transfer":
+                updates.update(self._transfer(row, principal, data, now))
+            elif action in ("accept_transfer", "return_transfer"):
+                updates["transfer"] = None
+                if action == "return_transfer":
+                    sender = row["transfer"]["from_department"] or {}
+                    updates.update(
+                        department_code=sender.get("code"),
+                        department_type=sender.get("type"),
+                        department_name=sender.get("name"),
+                    )
+                data["returned_to" if action == "return_transfer" else "accepted_by"] = (
+                    row["transfer"]["from_department"]
+                    if action == "return_transfer"
+                    else row["department_code"]
+                )
+            if action == "site_visit" and row["visited_at"] is None:
+                updates["visited_at"] = now
+            if action == "reopen":
+                updates.update(closed_at=None, signed_off_at=None, visited_at=None)
+                rule = next((r for r in wf.deadlines if r.code == "site_visit"), None)
+                if rule and rule.applies(row["channel"], track):
+                    updates["visit_due"] = self.calendar.add_days(now, rule.days)
+            is_open = wf.is_open(target)
+            if not is_open and row["is_open"]:
+                updates["closed_at"] = now
+            if target == "signed_off":
+                updates["signed_off_at"] = now
+            self._update(conn, row, target, is_open, updates, now)
+            history.append(
+                conn,
+                row,
+                action=action,
+                from_state=row["state"],
+                to_state=target,
+                actor=principal,
+                at=now,
+                note=note,
+                data=data,
+                evidence=evidence,
+            )
+            return self._detail(conn, row["id"], principal, now)
+
+    def _transfer(self, row: dict, principal: Principal, data: dict, now: datetime) -> dict:
+        code = data["to_department"]
+        departments = {d["code"]: d for d in effective_departments(self.jurisdiction.snapshot)}
+        target = departments.get(code)
+        if target is None:
+            raise InputError(
+                f"no department has the code {code!r}",
+                hint="see GET /api/v1/jurisdiction/departments",
+            )
+        if code == row["department_code"]:
+            raise InputError(f"the case is held by {target['name']} already")
+        data["to_department_name"] = target["name"]
+        data["from_department"] = row["department_code"]
+        return {
+            "department_code": code,
+            "department_type": target["type"],
+            "department_name": target["name"],
+            "transfer": {
+                "from_department": {
+                    "code": row["department_code"],
+                    "type": row["department_type"],
+                    "name": row["department_name"],
+                },
+                "from_state": row["state"],
+                "to_department": code,
+                "reason": data["reason"],
+                "at": now.isoformat(),
+                "by": principal.username,
+            },
+        }
+
+    def _update(
+        self, conn: Connection, row: dict, state: str, is_open: bool, updates: dict, now
+    ) -> None:
+        sets = [
+            "state = :state",
+            "is_open = :is_open",
+            "version = version + 1",
+            "updated_at = :now",
+        ]
+        params = {"state": state, "is_open": is_open, "now": now, "id": row["id"]}
+        for column, value in updates.items():
+            if column == "transfer":
+                sets.append("transfer = CAST(:transfer AS jsonb)")
+                params["transfer"] = None if value is None else _json(value)
+            else:
+                sets.append(f"{column} = :{column}")
+                params[column] = value
+        conn.execute(text(f"UPDATE violation_case SET {', '.join(sets)} WHERE id = :id"), params)
+        row["version"] += 1
+
+    def add_evidence(
+        self,
+        principal: Principal,
+        ref: str | int,
+        stream: BinaryIO,
+        filename: str,
+        kind: str,
+        note: str | None = None,
+    ) -> dict:
+        """Store a photo or document on a case; flag a photo taken too far away. Appends an
+        ``add_evidence`` event; does not change the case's version."""
+        max_bytes = int(self.settings.max_evidence_mb * 1024 * 1024)
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+        content = read_limited(stream, max_bytes)
+        inspected = inspect(content, filename, kind)
+        check = (
+            gps_check(inspected, row["lon"], row["lat"], self.settings.gps_limit_m)
+            if inspected.kind == "photo"
+            else {"distance_m": None, "flagged": False, "reason": None}
+        )
+        path = self.store.put(inspected, content)
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal, lock=True)
+            inserted = conn.execute(
+                text(
+                    "INSERT INTO case_evidence (case_id, sha256, kind, media_type, filename, size, "
+                    "width, height, taken_at, gps_lon, gps_lat, distance_m, flagged, flag_reason, "
+                    "storage, path, content, uploaded_by, uploaded_at) VALUES (:case_id, :sha, "
+                    ":kind, :media, :filename, :size, :w, :h, :taken, :glon, :glat, :dist, :flag, "
+                    ":reason, :storage, :path, :content, :by, :now) "
+                    "ON CONFLICT (case_id, sha256) DO NOTHING RETURNING id"
+                ),
+                {
+                    "case_id": row["id"],
+                    "sha": inspected.sha256,
+                    "kind": inspected.kind,
+                    "media": inspected.media_type,
+                    "filename": inspected.filename,
+                    "size": inspected.size,
+                    "w": inspected.width,
+                    "h": inspected.height,
+                    "taken": inspected.taken_at,
+                    "glon": inspected.gps[0] if inspected.gps else None,
+                    "glat": inspected.gps[1] if inspected.gps else None,
+                    "dist": check["distance_m"],
+                    "flag": check["flagged"],
+                    "reason": check["reason"],
+                    "storage": self.settings.evidence_storage,
+                    "path": path,
+                    "content": content if self.settings.evidence_storage == "database" else None,
+                    "by": principal.id,
+                    "now": now,
+                },
+            ).scalar()
+            if inserted is not None:
+                history.append(
+                    conn,
+                    row,
+                    action="add_evidence",
+                    from_state=row["state"],
+                    to_state=row["state"],
+                    actor=principal,
+                    at=now,
+                    note=note,
+                    data={
+                        "kind": inspected.kind,
+                        "filename": inspected.filename,
+                        "gps_distance_m": check["distance_m"],
+                        "gps_flagged": check["flagged"],
+                    },
+                    evidence=[inspected.sha256],
+                )
+        return {
+            "case": row["number"],
+            "sha256": inspected.sha256,
+            "kind": inspected.kind,
+            "media_type": inspected.media_type,
+            "filename": inspected.filename,
+            "size": inspected.size,
+            "gps": {"lon": inspected.gps[0], "lat": inspected.gps[1]} if inspected.gps else None,
+            "distance_m": check["distance_m"],
+            "flagged": check["flagged"],
+            "flag_reason": check["reason"],
+            "already_uploaded": inserted is None,
+        }
+
+    def evidence_bytes(self, principal: Principal, ref: str | int, sha: str) -> tuple[bytes, dict]:
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+            item = conn.execute(
+                text(
+                    "SELECT sha256, media_type, filename, storage, content FROM case_evidence "
+                    "WHERE case_id = :c AND sha256 = :s"
+                ),
+                {"c": row["id"], "s": sha},
+            ).first()
+        if item is None:
+            raise NotFoundError(f"case {row['number']} has no evidence {sha}")
+        content = item.content if item.storage == "database" else self.store.open_bytes(sha)
+        return bytes(content), {"media_type": item.media_type, "filename": item.filename}
+
+    def link(
+        self,
+        principal: Principal,
+        ref: str | int,
+        other_ref: str | int,
+        kind: str = "duplicate",
+        note: str | None = None,
+    ) -> dict:
+        """Record that two cases are duplicates or related; both histories say so."""
+        if kind not in ("duplicate", "related"):
+            raise InputError("kind must be duplicate or related")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            first, second = sorted(
+                [self._visible(conn, ref, principal), self._visible(conn, other_ref, principal)],
+                key=lambda r: r["id"],
+            )
+            if first["id"] == second["id"]:
+                raise InputError("a case cannot be linked to itself")
+            for r in (first, second):
+                self._visible(conn, r["id"], principal, lock=True)
+            done = conn.execute(
+                text(
+                    "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
+                    "VALUES (:a, :b, :k, :n, :u, :t) ON CONFLICT DO NOTHING RETURNING id"
+                ),
+                {
+                    "a": first["id"],
+                    "b": second["id"],
+                    "k": kind,
+                    "n": note,
+                    "u": principal.id,
+                    "t": now,
+                },
+            ).scalar()
+            if done is None:
+                raise ConflictError(f"{first['number']} and {second['number']} are linked already")
+            for this, that in ((first, second), (second, first)):
+                history.append(
+                    conn,
+                    this,
+                    action="link",
+                    from_state=this["state"],
+                    to_state=this["state"],
+                    actor=principal,
+                    at=now,
+                    note=note,
+                    data={"other": that["number"], "kind": kind},
+                )
+            this = first if str(ref) in (first["number"], str(first["id"])) else second
+            return self._detail(conn, this["id"], principal, now)
+
+    def merge(
+        self,
+        principal: Principal,
+        ref: str | int,
+        into: str | int,
+        *,
+        version: int | None,
+        note: str | None = None,
+    ) -> dict:
+        """Close a duplicate by merging it into the case that goes on; its history, evidence
+        and number are kept, and both histories record the merge."""
+        wf = self.workflow
+        if "merged" not in wf.states:
+            raise ConflictError("the workflow in force has no 'merged' state")
+        if principal.role not in ("admin", "supervisor", *wf.department_roles):
+            raise PermissionDenied(f"the role {principal.role} may not merge cases")
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            source = self._visible(conn, ref, principal)
+            target = self._visible(conn, into, principal)
+            if source["id"] == target["id"]:
+                raise InputError("a case cannot be merged into itself")
+            locked = {
+                r["id"]: self._visible(conn, r["id"], principal, lock=True)
+                for r in sorted((source, target), key=lambda r: r["id"])
+            }
+            source, target = locked[source["id"]], locked[target["id"]]
+            self._check_version(source, version)
+            if not source["is_open"] or not target["is_open"]:
+                raise ConflictError("only open cases can be merged", hint="reopen it first")
+            if principal.role in wf.department_roles and not principal.holds(
+                source["department_code"]
+            ):
+                raise PermissionDenied("only the department holding the case may merge it")
+            self._update(
+                conn, source, "merged", False, {"merged_into": target["id"], "closed_at": now}, now
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
+                    "VALUES (:a, :b, 'merged', :n, :u, :t) ON CONFLICT (case_id, other_id) "
+                    "DO NOTHING"
+                ),
+                {"a": source["id"], "b": target["id"], "n": note, "u": principal.id, "t": now},
+            )
+            history.append(
+                conn,
+                source,
+                action="merge",
+                from_state=source["state"],
+                to_state="merged",
+                actor=principal,
+                at=now,
+                note=note,
+                data={"into": target["number"]},
+            )
+            history.append(
+                conn,
+                target,
+                action="merged_from",
+                from_state=target["state"],
+                to_state=target["state"],
+                actor=principal,
+                at=now,
+                note=note,
+                data={"from": source["number"]},
+            )
+            return self._detail(conn, source["id"], principal, now)
+
+    def assign(
+        self, principal: Principal, ref: str | int, username: str, *, version: int | None
+    ) -> dict:
+        """Give the case to an officer of the holding department."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal, lock=True)
+            self._check_version(row, version)
+            wf = self.workflow
+            allowed = principal.role in ("admin", "supervisor") or (
+                principal.role in wf.department_roles and principal.holds(row["department_code"])
+            )
+            if not allowed:
+                raise PermissionDenied("only the holding department or a supervisor assigns cases")
+            user = conn.execute(
+                text("SELECT id, display_name, department_code FROM app_user WHERE username = :u"),
+                {"u": username},
+            ).first()
+            if user is None:
+                raise NotFoundError(f"no user {username!r}")
+            if row["department_code"] and user.department_code != row["department_code"]:
+                raise InputError(
+                    f"{username} does not belong to {row['department_name']}",
+                    hint="assign an officer of the holding department, or transfer the case",
+                )
+            self._update(
+                conn, row, row["state"], row["is_open"], {"assignee_user_id": user.id}, now
+            )
+            history.append(
+                conn,
+                row,
+                action="assign",
+                from_state=row["state"],
+                to_state=row["state"],
+                actor=principal,
+                at=now,
+                data={"assignee": username, "assignee_name": user.display_name},
+            )
+            return self._detail(conn, row["id"], principal, now)
+
+    # -- bulk import of hotline exports ---------------------------------------------------
+
+    def import_hotline(
+        self, principal: Principal, path: Path, *, default_crs: str = "gcj02"
+    ) -> dict:
+        """Create a case per work order of a 12345 export; rows imported before are reported
+        as existing, bad rows as errors with the reason — one row never stops the others."""
+        if principal.role not in ("admin", "supervisor", *self.workflow.department_roles):
+            raise PermissionDenied(
+                f"the role {principal.role} may not import hotline work orders",
+                hint="an administrator, a supervisor or a department imports them",
+            )
+        parsed = hotline.parse_export(path, default_crs=default_crs)
+        outcomes: dict[int, dict] = {}
+        for row in parsed.rows:
+            intake = Intake(
+                lon=row.lon,
+                lat=row.lat,
+                crs=row.crs,
+                description=row.description,
+                channel="hotline",
+                track=row.track,
+                address=row.address,
+                discovered_at=row.discovered_at,
+                reported_at=row.reported_at,
+                reporter_name=row.reporter_name,
+                reporter_phone=row.reporter_phone,
+                external_id=row.external_id,
+            )
+            try:
+                case = self.create(intake, principal, whole_city=True)
+                outcomes[row.row] = {"status": "created", "case_number": case["number"]}
+            except ConflictError as exc:
+                known = self._by_external("hotline", row.external_id)
+                outcomes[row.row] = (
+                    {"status": "exists", "case_number": known, "message": "此前已导入"}
+                    if known
+                    else {"status": "error", "case_number": None, "message": exc.message}
+                )
+            except WeijianError as exc:
+                outcomes[row.row] = {
+                    "status": "error",
+                    "case_number": None,
+                    "message": f"第{row.row}行：{exc.message}",
+                }
+        rows = hotline.report_rows(parsed, outcomes)
+        counts = Counter(r["status"] for r in rows)
+        return {
+            "file": path.name,
+            "rows": parsed.total,
+            "created": counts["created"],
+            "exists": counts["exists"],
+            "errors": counts["error"],
+            "columns": parsed.columns,
+            "report": rows,
+        }
+
+    def _by_external(self, channel: str, external_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT number FROM violation_case WHERE channel = :c AND external_id = :e"),
+                {"c": channel, "e": external_id},
+            ).scalar()
+
+
+def _stack(x, y) -> np.ndarray:
+    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+
+def _anonymous(intake: Intake) -> Principal:
+    return Principal(
+        id=None, username="citizen", display_name=intake.reporter_name or "群众", role=CITIZEN
+    )
+
+
+def _action_label(wf: Workflow, action: str) -> str:
+    extra = {
+        "report": "上报立案",
+        "add_evidence": "上传证据",
+        "link": "关联案件",
+        "merge": "合并至其他案件",
+        "merged_from": "合并其他案件",
+        "assign": "指派承办人",
+    }
+    if action in wf.transitions:
+        return wf.transitions[action].label
+    return extra.get(action, action)
+
+
+def today_local(now: datetime) -> date:
+    return now.astimezone(LOCAL).date()

@@ -1,0 +1,273 @@
+"""Users, login tokens and API clients (the adapter over ``app_user``, ``auth_token`` and
+``api_client``). Passwords are hashed with Argon2id (argon2-cffi); tokens and API keys are
+random and stored only as their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, text
+
+from weijian.cases.scope import Principal
+from weijian.cases.workflow import Workflow
+from weijian.errors import ConflictError, InputError, NotAuthenticated, NotFoundError
+from weijian.jurisdiction.snapshot import Snapshot
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 8
+CITY_WIDE_ROLES = ("admin", "supervisor")
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def grid_of(snap: Snapshot, code: str) -> tuple[str, str]:
+    """(level, name) of an active grid code; 404 naming the fix otherwise."""
+    for level, grid in snap.grids.items():
+        row = grid.row_of.get(code)
+        if row is not None:
+            return level, str(grid.names[row])
+    raise NotFoundError(
+        f"no active grid has the code {code!r}",
+        hint="see `weijian layers list` and GET /api/v1/layers for the grid layers",
+    )
+
+
+def district_of_grid(snap: Snapshot, code: str) -> str | None:
+    """The district code above a grid code, following the parent links."""
+    level, _ = grid_of(snap, code)
+    levels = list(snap.grids)
+    current_level, current = level, code
+    while current_level != "district":
+        grid = snap.grids[current_level]
+        parent = grid.parents[grid.row_of[current]]
+        position = levels.index(current_level)
+        if not parent or position == 0:
+            return None
+        current_level, current = levels[position - 1], str(parent)
+        if current not in snap.grids[current_level].row_of:
+            return None
+    return current
+
+
+def _principal(row) -> Principal:
+    return Principal(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        grid_code=row.grid_code,
+        grid_level=row.grid_level,
+        district_code=row.district_code,
+        department_code=row.department_code,
+        phone=row.phone,
+    )
+
+
+USER_COLUMNS = (
+    "id, username, display_name, role, grid_code, grid_level, district_code, department_code, "
+    "phone, active"
+)
+
+
+def add_user(
+    conn: Connection,
+    snap: Snapshot,
+    workflow: Workflow,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    grid_code: str | None = None,
+    phone: str | None = None,
+    created_by: str | None = None,
+) -> Principal:
+    """Create a user bound to ``grid_code``. Department roles are bound to a district grid and
+    get that district's department; admin and supervisor may be city-wide (no grid)."""
+    workflow.check_role(role)
+    if len(password) < MIN_PASSWORD:
+        raise InputError(
+            f"the password is too short ({len(password)} characters)",
+            hint=f"use at least {MIN_PASSWORD} characters",
+        )
+    level = district = department = None
+    if grid_code:
+        level, _grid_name = grid_of(snap, grid_code)
+        district = grid_code if level == "district" else district_of_grid(snap, grid_code)
+    elif role not in CITY_WIDE_ROLES:
+        raise InputError(
+            f"a {role} user must be bound to a grid (its scope)",
+            hint="give --grid with the code of its district, town, community or compound grid",
+        )
+    if role in workflow.department_roles:
+        if level != "district":
+            raise InputError(
+                f"a {role} user is bound to a district: {grid_code!r} is a {level} grid",
+                hint="give the district grid's code",
+            )
+        district_grid = snap.grids["district"]
+        department = snap.department(
+            role, grid_code, str(district_grid.names[district_grid.row_of[grid_code]])
+        ).code
+    exists = conn.execute(
+        text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
+    ).first()
+    if exists:
+        raise ConflictError(f"the user {username!r} exists already")
+    row = conn.execute(
+        text(
+            "INSERT INTO app_user (username, display_name, role, grid_code, grid_level, "
+            "district_code, department_code, phone, password_hash, created_by) VALUES "
+            "(:u, :n, :r, :g, :l, :d, :dep, :p, :h, :by) RETURNING " + USER_COLUMNS
+        ),
+        {
+            "u": username,
+            "n": display_name or username,
+            "r": role,
+            "g": grid_code,
+            "l": level,
+            "d": district,
+            "dep": department,
+            "p": phone,
+            "h": _hasher.hash(password),
+            "by": created_by,
+        },
+    ).one()
+    return _principal(row)
+
+
+def set_password(conn: Connection, username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"the password is too short; use at least {MIN_PASSWORD} characters")
+    done = conn.execute(
+        text("UPDATE app_user SET password_hash = :h WHERE username = :u"),
+        {"h": _hasher.hash(password), "u": username},
+    )
+    if not done.rowcount:
+        raise NotFoundError(f"no user {username!r}")
+    conn.execute(
+        text(
+            "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
+            "(SELECT id FROM app_user WHERE username = :u)"
+        ),
+        {"u": username},
+    )
+
+
+def set_active(conn: Connection, username: str, active: bool) -> None:
+    done = conn.execute(
+        text("UPDATE app_user SET active = :a WHERE username = :u"), {"a": active, "u": username}
+    )
+    if not done.rowcount:
+        raise NotFoundError(f"no user {username!r}")
+
+
+def list_users(conn: Connection) -> list[dict]:
+    rows = conn.execute(text(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY id"))
+    return [dict(r._mapping) for r in rows]
+
+
+def login(
+    conn: Connection, username: str, password: str, now: datetime, hours: float
+) -> tuple[str, datetime, Principal]:
+    """A new bearer token for the user, or 401 — the same answer for an unknown user and a
+    wrong password."""
+    row = conn.execute(
+        text(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE username = :u"),
+        {"u": username},
+    ).first()
+    refused = NotAuthenticated("wrong user name or password", hint="check both and try again")
+    if row is None:
+        _hasher.hash(password)  # the same work either way: no timing oracle for user names
+        raise refused
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise refused from None
+    if not row.active:
+        raise NotAuthenticated(f"the user {username!r} is disabled", hint="ask an administrator")
+    if _hasher.check_needs_rehash(row.password_hash):
+        conn.execute(
+            text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+            {"h": _hasher.hash(password), "i": row.id},
+        )
+    token = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=hours)
+    conn.execute(
+        text(
+            "INSERT INTO auth_token (token_sha256, user_id, created_at, expires_at) "
+            "VALUES (:t, :u, :c, :e)"
+        ),
+        {"t": sha256(token), "u": row.id, "c": now, "e": expires},
+    )
+    return token, expires, _principal(row)
+
+
+def principal_for_token(conn: Connection, token: str, now: datetime) -> Principal:
+    row = conn.execute(
+        text(
+            f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))}, "
+            "t.expires_at, t.revoked_at FROM auth_token t JOIN app_user u ON u.id = t.user_id "
+            "WHERE t.token_sha256 = :t"
+        ),
+        {"t": sha256(token)},
+    ).first()
+    if row is None or row.revoked_at is not None:
+        raise NotAuthenticated(
+            "the token is not valid", hint="log in again (POST /api/v1/auth/login)"
+        )
+    if row.expires_at <= now:
+        raise NotAuthenticated(
+            "the token has expired", hint="log in again (POST /api/v1/auth/login)"
+        )
+    if not row.active:
+        raise NotAuthenticated("the user is disabled", hint="ask an administrator")
+    return _principal(row)
+
+
+def logout(conn: Connection, token: str, now: datetime) -> None:
+    conn.execute(
+        text("UPDATE auth_token SET revoked_at = :n WHERE token_sha256 = :t"),
+        {"n": now, "t": sha256(token)},
+    )
+
+
+def add_api_client(
+    conn: Connection, workflow: Workflow, name: str, channel: str, key: str | None = None
+) -> str:
+    """Register another system (a 12345 hotline platform) and return its API key, shown once."""
+    workflow.check_channel(channel)
+    key = key or secrets.token_urlsafe(24)
+    exists = conn.execute(text("SELECT 1 FROM api_client WHERE name = :n"), {"n": name}).first()
+    if exists:
+        raise ConflictError(f"an API client named {name!r} exists already")
+    conn.execute(
+        text("INSERT INTO api_client (name, key_sha256, channel) VALUES (:n, :k, :c)"),
+        {"n": name, "k": sha256(key), "c": channel},
+    )
+    return key
+
+
+def principal_for_api_key(conn: Connection, key: str) -> Principal:
+    row = conn.execute(
+        text("SELECT id, name, channel, active FROM api_client WHERE key_sha256 = :k"),
+        {"k": sha256(key)},
+    ).first()
+    if row is None or not row.active:
+        raise NotAuthenticated(
+            "the api_key is not valid", hint="ask the platform's administrator for a key"
+        )
+    return Principal(
+        id=None,
+        username=f"api:{row.name}",
+        display_name=row.name,
+        role="api_client",
+        api_client_id=row.id,
+        channel=row.channel,
+    )
