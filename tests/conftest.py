@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -21,7 +22,23 @@ from weijian.database import engine_for, migrate
 from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
-TABLES = ("zone", "grid", "layer_version", "layer", "department")
+TABLES = (
+    "zone",
+    "grid",
+    "layer_version",
+    "layer",
+    "department",
+    "case_link",
+    "case_evidence",
+    "case_event",
+    "violation_case",
+    "case_counter",
+    "case_prefix",
+    "citizen_intake",
+    "auth_token",
+    "api_client",
+    "app_user",
+)
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +77,8 @@ def engine(database_url):
         # back to the seeded rules and department types of the migrations
         conn.execute(text("DELETE FROM rule_set WHERE version > 1"))
         conn.execute(text("UPDATE rule_set SET active = (version = 1)"))
+        conn.execute(text("DELETE FROM workflow_definition WHERE version > 1"))
+        conn.execute(text("UPDATE workflow_definition SET active = (version = 1)"))
         conn.execute(
             text(
                 "DELETE FROM department_type WHERE type NOT IN "
@@ -75,13 +94,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(engine):
-    """The API served by uvicorn on 127.0.0.1 in a thread, over real HTTP."""
-    from weijian.api.app import create_app
-
+@contextmanager
+def serving(app):
+    """``app`` served by uvicorn on a free loopback port in a thread: its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
@@ -90,9 +107,20 @@ def server(engine):
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(engine):
+    """The API served by uvicorn on 127.0.0.1 in a thread, over real HTTP."""
+    from weijian.api.app import create_app
+
+    with serving(create_app(engine)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

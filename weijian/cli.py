@@ -800,6 +800,9 @@ def demo(
         samples.generate(settings.samples_dir, log=_log)
     _log("importing the sample city …")
     load_samples(engine, settings.samples_dir, skip_unchanged=True)
+    from weijian.cli_cases import ensure_demo_users
+
+    ensure_demo_users(engine)
     if serve:
         _serve(host or settings.host, port or settings.port, workers=1)
 
@@ -830,6 +833,8 @@ def serve(
     _engine()  # start and migrate before the workers fork
     _serve(host or settings.host, port or settings.port, workers)
 
+
+from weijian import cli_cases  # noqa: E402, F401  (registers the case commands)
 
 if __name__ == "__main__":
     app()

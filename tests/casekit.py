@@ -1,0 +1,193 @@
+"""What the case tests share: the hand-built city with a second street, one user per role,
+the app on a clock the test moves, and a small HTTP client that logs in as anyone.
+
+Spots (km from the city's south-west corner, see tests/city.py):
+  COMPOUND (0.3, 0.3)  江山花园 in 东山社区, 新建街道, 浑江区; urban area → 浑江区城管执法
+  STREET (1.5, 1.5)    新建街道 only; urban area → 浑江区城管执法
+  RED_FLAG (3.0, 1.0)  红旗街道 (the second street), 浑江区; no zone → unassigned
+  FARMLAND (0.5, 2.5)  浑江区 farmland → 浑江区自然资源
+  JIANGYUAN (4.5, 0.5) 江源区 town-planned land → 江源区人民政府
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import city
+from tests.conftest import serving
+from tests.test_evidence import PDF, jpeg_at
+from weijian.cases import users
+from weijian.cases.clock import FixedClock
+from weijian.cases.workflow import default_workflow
+from weijian.jurisdiction.snapshot import load_snapshot
+from weijian.layers.importing import GridImport, import_grids
+from weijian.settings import Settings
+
+COMPOUND = (0.3, 0.3)
+STREET = (1.5, 1.5)
+RED_FLAG = (3.0, 1.0)
+FARMLAND = (0.5, 2.5)
+JIANGYUAN = (4.5, 0.5)
+PASSWORD = "test-password"
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Baishan, a Monday
+
+HJ, JY = "220602", "220605"
+TOWN1, TOWN2 = "220602001", "220602002"
+COMMUNITY, COMPOUND_CODE = "220602001001", "220602001001001"
+UE_HJ, NR_HJ, CG_JY = (
+    f"{HJ}-urban_enforcement",
+    f"{HJ}-natural_resources",
+    f"{JY}-county_government",
+)
+
+USERS = [
+    ("admin", "admin", None),
+    ("supervisor", "supervisor", None),
+    ("ue_hj", "urban_enforcement", HJ),
+    ("ue_hj2", "urban_enforcement", HJ),
+    ("nr_hj", "natural_resources", HJ),
+    ("cg_hj", "county_government", HJ),
+    ("ue_jy", "urban_enforcement", JY),
+    ("cg_jy", "county_government", JY),
+    ("town1", "town", TOWN1),
+    ("town2", "town", TOWN2),
+    ("community", "community", COMMUNITY),
+    ("gridder", "grid_worker", COMPOUND_CODE),
+    ("property", "property_company", COMPOUND_CODE),
+]
+
+
+def build_city(engine, folder: Path) -> None:
+    city.build(engine, folder)
+    frame = city.frame(
+        [
+            {"DM": TOWN1, "MC": "新建街道", "FZR": "孙丽", "DH": "13904390003",
+             "geometry": city.box(0, 0, 2, 2)},
+            {"DM": TOWN2, "MC": "红旗街道", "FZR": "吴刚", "DH": "13904390006",
+             "geometry": city.box(2, 0, 4, 2)},
+        ]
+    )  # fmt: skip
+    path = city.catalogue.write_shapefile(frame, folder / "town2", "town2")
+    import_grids(
+        engine,
+        GridImport(
+            path=path,
+            level="town",
+            code_field="DM",
+            name_field="MC",
+            responsible_field="FZR",
+            phone_field="DH",
+        ),
+    )
+
+
+def add_users(engine) -> None:
+    snap = load_snapshot(engine)
+    with engine.begin() as conn:
+        for username, role, grid in USERS:
+            users.add_user(
+                conn,
+                snap,
+                default_workflow(),
+                username=username,
+                password=PASSWORD,
+                role=role,
+                grid_code=grid,
+                display_name=f"{username}-姓名",
+                phone="13800000000",
+            )
+
+
+def lonlat(spot: tuple[float, float]) -> tuple[float, float]:
+    return city.lonlat(*spot)
+
+
+@dataclass
+class Api:
+    url: str
+    clock: FixedClock
+    settings: Settings
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, who: str | None) -> dict:
+        if who is None:
+            return {}
+        if who not in self.tokens:
+            r = httpx.post(
+                f"{self.url}/api/v1/auth/login", json={"username": who, "password": PASSWORD}
+            )
+            assert r.status_code == 200, r.text
+            self.tokens[who] = r.json()["access_token"]
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def get(self, path: str, who: str | None = None, **params) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers=self.headers(who), params=params, timeout=30)
+
+    def post(self, path: str, who: str | None = None, **kwargs) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", headers=self.headers(who), timeout=60, **kwargs)
+
+    def report(self, who: str | None, spot, expect: int = 201, **fields) -> dict:
+        lon, lat = lonlat(spot)
+        body = {"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "楼顶私建彩钢房"}
+        body.update(fields)
+        r = self.post("/api/v1/cases", who, json=body)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+    def case(self, who: str, number: str) -> dict:
+        r = self.get(f"/api/v1/cases/{number}", who)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def photo(self, who: str, number: str, spot=None, offset_m: float = 0.0) -> str:
+        case = self.case(who, number)
+        lon, lat = (case["lon"], case["lat"]) if spot is None else lonlat(spot)
+        lat += offset_m / 111_000.0
+        r = self.post(
+            f"/api/v1/cases/{number}/evidence",
+            who,
+            files={"file": ("现场.jpg", jpeg_at(lon, lat), "image/jpeg")},
+            data={"kind": "photo"},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["sha256"]
+
+    def document(self, who: str, number: str, text: str = "责令停止违法建设通知书") -> str:
+        content = PDF + text.encode()
+        r = self.post(
+            f"/api/v1/cases/{number}/evidence",
+            who,
+            files={"file": ("文书.pdf", content, "application/pdf")},
+            data={"kind": "document"},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["sha256"]
+
+    def act(self, who: str, number: str, action: str, expect: int = 200, **body) -> dict:
+        if "version" not in body:
+            body["version"] = self.case(who, number)["version"]
+        body["action"] = action
+        r = self.post(f"/api/v1/cases/{number}/transitions", who, json=body)
+        assert r.status_code == expect, r.text
+        return r.json()
+
+
+@pytest.fixture
+def case_api(engine, tmp_path):
+    from weijian.api.app import create_app
+
+    build_city(engine, tmp_path / "city")
+    add_users(engine)
+    clock = FixedClock(START)
+    settings = Settings(
+        evidence_dir=tmp_path / "evidence",
+        citizen_reports_per_hour=3,
+        max_evidence_mb=2,
+    )
+    with serving(create_app(engine, clock=clock, settings=settings)) as url:
+        yield Api(url, clock, settings)
