@@ -127,3 +127,24 @@ def server(engine):
 def shared_data() -> Path:
     assert SHARED_DATA.is_dir(), f"third-party test data expected at {SHARED_DATA}"
     return SHARED_DATA
+
+
+@pytest.fixture
+def case_api(engine, tmp_path):
+    """The app on the hand-built city with a user per role and a clock the test moves
+    (tests/casekit.py)."""
+    from tests.casekit import START, Api, add_users, build_city
+    from weijian.api.app import create_app
+    from weijian.cases.clock import FixedClock
+    from weijian.settings import Settings
+
+    build_city(engine, tmp_path / "city")
+    add_users(engine)
+    clock = FixedClock(START)
+    settings = Settings(
+        evidence_dir=tmp_path / "evidence",
+        citizen_reports_per_hour=3,
+        max_evidence_mb=2,
+    )
+    with serving(create_app(engine, clock=clock, settings=settings)) as url:
+        yield Api(url, clock, settings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from weijian.cases.clock import LOCAL
 from weijian.cases.workflow import DeadlineRule, Workflow
 from weijian.errors import InputError
 
@@ -39,12 +40,12 @@ class WorkCalendar:
         on a day off counts from the beginning of the next working day."""
         if self.mode == "calendar":
             return start + timedelta(days=days)
-        moment = start
+        moment = start.astimezone(LOCAL)  # the holiday calendar speaks of Beijing dates
         if not self.is_working(moment.date()):
             day = moment.date() + timedelta(days=1)
             while not self.is_working(day):
                 day += timedelta(days=1)
-            moment = datetime.combine(day, time(0), tzinfo=start.tzinfo)
+            moment = datetime.combine(day, time(0), tzinfo=LOCAL)
         remaining = days
         while remaining > 0:
             moment += timedelta(days=1)
@@ -77,7 +78,7 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
         try:
             day = date.fromisoformat(row[0].strip())
         except ValueError:
-            if number == 1:
+            if number == 1 and not row[0].strip()[:1].isdigit():
                 continue  # a header line
             raise InputError(
                 f"{path}, line {number}: {row[0]!r} is not a date (YYYY-MM-DD)"

@@ -10,6 +10,7 @@ taken — the API and the CLI both go through it. Nothing here knows of HTTP or 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -209,18 +210,22 @@ class Workflow:
                     f"“{transition.label}” needs the field {code} ({spec.label})",
                     hint=_field_hint(spec),
                 )
-            if spec.choices is not None and value not in spec.choices:
+            if spec.choices is not None and (
+                not isinstance(value, str) or value not in spec.choices
+            ):
                 raise InputError(
                     f"{code} ({spec.label}) = {value!r} is not one of the allowed values",
                     hint=_field_hint(spec),
                 )
             if spec.number:
                 try:
-                    number = float(value)
+                    number = float(value) if not isinstance(value, bool) else float("nan")
                 except (TypeError, ValueError):
                     number = float("nan")
-                if not number >= 0:
-                    raise InputError(f"{code} ({spec.label}) must be a number ≥ 0, got {value!r}")
+                if not (math.isfinite(number) and number >= 0):
+                    raise InputError(
+                        f"{code} ({spec.label}) must be a finite number ≥ 0, got {value!r}"
+                    )
         if transition.note_required and not (note and note.strip()):
             raise InputError(
                 f"“{transition.label}” needs a note (说明)", hint="say why, in the note field"
@@ -292,6 +297,9 @@ def parse(document: dict) -> Workflow:
 
     fields: dict[str, FieldSpec] = {}
     for code, spec in raw_fields.items():
+        if not isinstance(spec, dict):
+            problems.append(f"field {code!r} must be an object")
+            continue
         fields[code] = FieldSpec(
             code,
             spec.get("label", code),
@@ -324,9 +332,15 @@ def parse(document: dict) -> Workflow:
             if code not in fields:
                 problems.append(f"{action}: unknown field {code!r}")
         evidence = spec.get("evidence", {})
-        for kind in evidence:
+        if not isinstance(evidence, dict):
+            problems.append(f"{action}: evidence must be an object of kind → count")
+            evidence = {}
+        for kind, count in list(evidence.items()):
             if kind not in EVIDENCE_KINDS:
                 problems.append(f"{action}: evidence kind {kind!r} is not photo or document")
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                problems.append(f"{action}: evidence count of {kind} must be a whole number ≥ 0")
+                evidence.pop(kind)
         set_track = spec.get("set_track")
         if set_track is not None and set_track not in tracks:
             problems.append(f"{action}: set_track names an unknown track {set_track!r}")
@@ -347,7 +361,10 @@ def parse(document: dict) -> Workflow:
             problems.append(f"the workflow must define the action {required!r}")
 
     deadlines = []
-    for spec in raw_deadlines:
+    for spec in raw_deadlines if isinstance(raw_deadlines, list) else []:
+        if not isinstance(spec, dict):
+            problems.append(f"deadline {spec!r} must be an object")
+            continue
         code = spec.get("code")
         days = spec.get("days")
         if not code or not isinstance(days, int) or days < 0:

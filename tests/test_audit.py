@@ -1,0 +1,527 @@
+"""The case history is tamper-evident and the workflow is safe under concurrency.
+
+* ``history.verify`` (and ``weijian audit verify``) recomputes every event's hash chain, the
+  case-number sequences and the evidence bytes, and says ok for an honest history;
+* the application's role ``weijian_app`` may not UPDATE, DELETE or TRUNCATE ``case_event`` /
+  ``case_evidence`` at all, and even the owner is stopped by the append-only trigger;
+* an owner who deliberately disables the trigger and edits or deletes events, alters evidence
+  files or deletes a whole case is caught: each problem names the case, the event and what
+  happened to it;
+* twenty officers acting on one case at the same moment with the same version give exactly one
+  success and nineteen 409s, and the history stays one unbroken chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import pairwise
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from tests.casekit import COMPOUND, case_api  # noqa: F401
+from weijian.cases import history
+from weijian.cases.evidence import EvidenceStore
+from weijian.cli import app
+from weijian.database import app_engine_for
+from weijian.settings import get_settings
+
+WORKERS = 20
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def build_history(api) -> dict:
+    """Two cases: the first reported, photographed, visited and confirmed (4 events), the
+    second only reported (1 event)."""
+    first = api.report("gridder", COMPOUND)["number"]
+    sha = api.photo("ue_hj", first)
+    api.act("ue_hj", first, "site_visit", evidence=[sha])
+    api.act("ue_hj", first, "confirm")
+    second = api.report("gridder", COMPOUND, description="院内私搭板房")["number"]
+    return {"first": first, "second": second, "sha": sha}
+
+
+def events(engine, number: str) -> list[dict]:
+    with engine.connect() as conn:
+        case_id = conn.execute(
+            text("SELECT id FROM violation_case WHERE number = :n"), {"n": number}
+        ).scalar_one()
+        return history.events_of(conn, case_id)
+
+
+def store_of(api) -> EvidenceStore:
+    return EvidenceStore(api.settings.evidence_root)
+
+
+TRIGGERS = {"case_event": "case_event_append_only", "case_evidence": "case_evidence_append_only"}
+
+
+def trigger_enabled(engine, name: str) -> bool:
+    with engine.connect() as conn:
+        state = conn.execute(
+            text("SELECT tgenabled FROM pg_trigger WHERE tgname = :n"), {"n": name}
+        ).scalar_one()
+    return state != "D"
+
+
+@contextmanager
+def triggers_disabled(engine, *tables: str):
+    """The owner deliberately switches off the append-only triggers — and always back on."""
+    try:
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {TRIGGERS[table]}"))
+        yield
+    finally:
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {TRIGGERS[table]}"))
+    for table in tables:
+        assert trigger_enabled(engine, TRIGGERS[table])
+
+
+def problems_of(result: dict, number: str) -> list[dict]:
+    return [p for p in result["problems"] if p["case"] == number]
+
+
+@contextmanager
+def cli_env(database_url, api, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(api.settings.evidence_root))
+    get_settings.cache_clear()
+    try:
+        yield CliRunner()
+    finally:
+        get_settings.cache_clear()
+
+
+def post_transition(api, who: str, number: str, body: dict) -> httpx.Response:
+    return httpx.post(
+        f"{api.url}/api/v1/cases/{number}/transitions",
+        headers=api.headers(who),
+        json=body,
+        timeout=60,
+    )
+
+
+# -- an honest history -------------------------------------------------------------------
+
+
+def test_an_honest_history_verifies(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    result = history.verify(engine, store_of(case_api))
+    assert result["ok"], result["problems"]
+    assert result["problems"] == []
+    assert result["cases"] == 2
+    assert result["events"] == 4 + 1  # report, add_evidence, site_visit, confirm; report
+    assert result["evidence"] == 1
+    assert [e["action"] for e in events(engine, made["first"])] == [
+        "report",
+        "add_evidence",
+        "site_visit",
+        "confirm",
+    ]
+    one = history.verify(engine, store_of(case_api), made["second"])
+    assert one["ok"] and one["cases"] == 1 and one["events"] == 1 and one["evidence"] == 0
+
+
+def test_the_chain_links_every_event_to_the_one_before(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    chain = events(engine, made["first"])
+    assert [e["seq"] for e in chain] == [1, 2, 3, 4]
+    assert chain[0]["prev_hash"] is None
+    for before, after in pairwise(chain):
+        assert after["prev_hash"] == before["hash"]
+    for event in chain:
+        assert history.event_hash(made["first"], event, event["prev_hash"]) == event["hash"]
+    with engine.connect() as conn:
+        head = conn.execute(
+            text("SELECT event_count, head_hash FROM violation_case WHERE number = :n"),
+            {"n": made["first"]},
+        ).one()
+    assert head.event_count == 4
+    assert head.head_hash == chain[-1]["hash"]
+
+
+# -- the application's role cannot rewrite history ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE case_event SET note = 'x'",
+        "DELETE FROM case_event",
+        "TRUNCATE case_event",
+        "UPDATE case_evidence SET filename = 'x.jpg'",
+        "DELETE FROM case_evidence",
+        "TRUNCATE case_evidence",
+    ],
+)
+def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url, statement):  # noqa: F811
+    made = build_history(case_api)
+    app_engine = app_engine_for(database_url)
+    with app_engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar() == "weijian_app"
+        conn.rollback()
+        with pytest.raises(DBAPIError) as caught, conn.begin():
+            conn.execute(text(statement))
+        assert "permission denied" in str(caught.value.orig).lower()
+        assert type(caught.value.orig).__name__ == "InsufficientPrivilege"
+    assert history.verify(engine, store_of(case_api))["ok"]
+    assert len(events(engine, made["first"])) == 4
+
+
+def test_the_app_role_may_still_append(engine, case_api, database_url):  # noqa: F811
+    """The grants are not so tight that the application cannot work: it reads and appends."""
+    build_history(case_api)
+    with app_engine_for(database_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM case_event")).scalar() == 5
+        privileges = {
+            p: conn.execute(
+                text("SELECT has_table_privilege('weijian_app', 'case_event', :p)"), {"p": p}
+            ).scalar()
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+        }
+    assert privileges == {
+        "SELECT": True,
+        "INSERT": True,
+        "UPDATE": False,
+        "DELETE": False,
+        "TRUNCATE": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE case_event SET note = 'x'",
+        "DELETE FROM case_event WHERE seq = 2",
+        "UPDATE case_evidence SET filename = 'x.jpg'",
+        "DELETE FROM case_evidence",
+    ],
+)
+def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api, statement):  # noqa: F811
+    made = build_history(case_api)
+    with pytest.raises(DBAPIError) as caught, engine.begin() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar() != "weijian_app"
+        conn.execute(text(statement))
+    assert "append-only" in str(caught.value.orig)
+    assert history.verify(engine, store_of(case_api))["ok"]
+    assert len(events(engine, made["first"])) == 4
+
+
+# -- tampering by the owner is detected -----------------------------------------------------
+
+
+def test_an_edited_event_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    visit = events(engine, made["first"])[2]
+    assert visit["action"] == "site_visit"
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(
+            text("UPDATE case_event SET note = '未发现违建' WHERE id = :i"), {"i": visit["id"]}
+        )
+    result = history.verify(engine, store_of(case_api))
+    assert not result["ok"]
+    assert result["problems"] == problems_of(result, made["first"])
+    [problem] = result["problems"]
+    assert problem["case"] == made["first"]
+    assert problem["seq"] == 3
+    assert problem["event_id"] == visit["id"]
+    assert "edited" in problem["problem"]
+    assert "#3" in problem["problem"] and "site_visit" in problem["problem"]
+    assert history.verify(engine, store_of(case_api), made["second"])["ok"]
+
+
+def test_an_edited_actor_or_time_is_named_too(engine, case_api):  # noqa: F811
+    """Not only the note: who acted and when are in the hash as well."""
+    made = build_history(case_api)
+    confirm = events(engine, made["first"])[3]
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE case_event SET actor_name = '别人', at = at - interval '3 days' "
+                "WHERE id = :i"
+            ),
+            {"i": confirm["id"]},
+        )
+    [problem] = history.verify(engine, store_of(case_api))["problems"]
+    assert (problem["case"], problem["seq"], problem["event_id"]) == (
+        made["first"],
+        4,
+        confirm["id"],
+    )
+    assert "edited" in problem["problem"]
+
+
+def test_a_deleted_middle_event_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    middle = events(engine, made["first"])[1]
+    assert (middle["seq"], middle["action"]) == (2, "add_evidence")
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM case_event WHERE id = :i"), {"i": middle["id"]})
+    result = history.verify(engine, store_of(case_api))
+    assert not result["ok"]
+    [problem] = result["problems"]
+    assert problem["case"] == made["first"]
+    assert problem["seq"] == 2
+    assert "#2" in problem["problem"] and "was deleted" in problem["problem"]
+    assert result["events"] == 4
+
+
+def test_the_deleted_last_event_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    last = events(engine, made["first"])[-1]
+    assert (last["seq"], last["action"]) == (4, "confirm")
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM case_event WHERE id = :i"), {"i": last["id"]})
+    result = history.verify(engine, store_of(case_api))
+    assert not result["ok"]
+    [problem] = result["problems"]
+    assert problem["case"] == made["first"]
+    assert problem["seq"] == 4
+    assert "#4" in problem["problem"] and "deleted" in problem["problem"]
+
+
+def test_the_only_event_of_a_case_deleted_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(
+            text(
+                "DELETE FROM case_event WHERE case_id = "
+                "(SELECT id FROM violation_case WHERE number = :n)"
+            ),
+            {"n": made["second"]},
+        )
+    [problem] = history.verify(engine, store_of(case_api))["problems"]
+    assert problem["case"] == made["second"]
+    assert problem["seq"] == 1
+    assert "#1" in problem["problem"] and "deleted" in problem["problem"]
+
+
+def test_evidence_changed_on_disk_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    sha = made["sha"]
+    path = case_api.settings.evidence_root / sha[:2] / sha
+    assert path.is_file()
+    path.write_bytes(path.read_bytes() + b"retouched")
+    result = history.verify(engine, store_of(case_api))
+    assert not result["ok"]
+    [problem] = result["problems"]
+    assert problem["case"] == made["first"]
+    assert sha[:12] in problem["problem"]
+    assert "content changed" in problem["problem"]
+    # without the store the database alone still verifies: the files are the store's business
+    assert history.verify(engine)["ok"]
+
+
+def test_evidence_missing_on_disk_is_named(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    sha = made["sha"]
+    (case_api.settings.evidence_root / sha[:2] / sha).unlink()
+    [problem] = history.verify(engine, store_of(case_api))["problems"]
+    assert problem["case"] == made["first"]
+    assert sha[:12] in problem["problem"] and "missing" in problem["problem"]
+
+
+def test_a_deleted_case_is_named_by_its_missing_number(engine, case_api):  # noqa: F811
+    made = build_history(case_api)
+    with triggers_disabled(engine, "case_event", "case_evidence"), engine.begin() as conn:
+        case_id = conn.execute(
+            text("SELECT id FROM violation_case WHERE number = :n"), {"n": made["first"]}
+        ).scalar_one()
+        conn.execute(text("DELETE FROM case_event WHERE case_id = :c"), {"c": case_id})
+        conn.execute(text("DELETE FROM case_evidence WHERE case_id = :c"), {"c": case_id})
+        conn.execute(text("DELETE FROM violation_case WHERE id = :c"), {"c": case_id})
+    result = history.verify(engine, store_of(case_api))
+    assert not result["ok"]
+    assert result["cases"] == 1
+    [problem] = result["problems"]
+    assert problem["case"] == made["first"]
+    assert "deleted" in problem["problem"]
+    assert "missing from the year's sequence" in problem["problem"]
+
+
+# -- the CLI -------------------------------------------------------------------------------
+
+
+def test_cli_says_intact_then_names_the_tampering(
+    engine,
+    case_api,  # noqa: F811
+    database_url,
+    monkeypatch,
+):
+    made = build_history(case_api)
+    with cli_env(database_url, case_api, monkeypatch) as runner:
+        result = runner.invoke(app, ["audit", "verify"])
+        assert result.exit_code == 0, result.output
+        assert "intact" in result.output
+        assert "checked 2 cases, 5 events, 1 pieces of evidence" in result.output
+
+        result = runner.invoke(app, ["audit", "verify", "--json"])
+        assert result.exit_code == 0, result.output
+        printed = json.loads(result.stdout)
+        assert printed["ok"] is True and printed["problems"] == []
+        assert (printed["cases"], printed["events"], printed["evidence"]) == (2, 5, 1)
+
+        visit = events(engine, made["first"])[2]
+        with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+            conn.execute(
+                text("UPDATE case_event SET note = '改过' WHERE id = :i"), {"i": visit["id"]}
+            )
+
+        result = runner.invoke(app, ["audit", "verify"])
+        assert result.exit_code == 1, result.output
+        assert "intact" not in result.output
+        assert made["first"] in result.output
+        assert "edited" in result.output
+
+        result = runner.invoke(app, ["audit", "verify", "--json"])
+        assert result.exit_code == 1, result.output
+        printed = json.loads(result.stdout)
+        assert printed["ok"] is False
+        assert printed["problems"] == [
+            {
+                "case": made["first"],
+                "seq": 3,
+                "event_id": visit["id"],
+                "problem": printed["problems"][0]["problem"],
+            }
+        ]
+        assert "edited" in printed["problems"][0]["problem"]
+
+        # one case at a time: the other case is fine
+        result = runner.invoke(app, ["audit", "verify", "--case", made["second"], "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["cases"] == 1
+
+
+def test_cli_reports_altered_evidence_from_the_configured_folder(
+    engine,
+    case_api,  # noqa: F811
+    database_url,
+    monkeypatch,
+):
+    made = build_history(case_api)
+    sha = made["sha"]
+    (case_api.settings.evidence_root / sha[:2] / sha).write_bytes(b"not the photo")
+    with cli_env(database_url, case_api, monkeypatch) as runner:
+        result = runner.invoke(app, ["audit", "verify", "--json"])
+    assert result.exit_code == 1, result.output
+    printed = json.loads(result.stdout)
+    [problem] = printed["problems"]
+    assert problem["case"] == made["first"]
+    assert "content changed" in problem["problem"]
+
+
+# -- concurrency ---------------------------------------------------------------------------
+
+
+def race(api, number: str, bodies: list[tuple[str, dict]]) -> list[httpx.Response]:
+    """Send every (user, body) at once, each from its own thread."""
+    with ThreadPoolExecutor(WORKERS) as pool:
+        futures = [pool.submit(post_transition, api, who, number, body) for who, body in bodies]
+        return [f.result() for f in futures]
+
+
+def test_twenty_officers_at_once_one_wins(engine, case_api):  # noqa: F811
+    number = case_api.report("gridder", COMPOUND)["number"]
+    sha = case_api.photo("ue_hj", number)
+    for who in ("ue_hj", "ue_hj2"):
+        case_api.headers(who)  # log in before the race
+    version = case_api.case("ue_hj", number)["version"]
+
+    # round 1: everyone records the same site visit
+    bodies = [
+        (
+            "ue_hj" if i % 2 else "ue_hj2",
+            {"action": "site_visit", "version": version, "evidence": [sha]},
+        )
+        for i in range(WORKERS)
+    ]
+    responses = race(case_api, number, bodies)
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 1, 409: WORKERS - 1}, [r.text for r in responses]
+    for r in responses:
+        if r.status_code == 409:
+            detail = r.json()["detail"]
+            assert "version" in detail, detail
+            assert f"you sent version {version}" in detail
+    case = case_api.case("ue_hj", number)
+    assert case["state"] == "visited"
+    assert case["version"] == version + 1
+    assert [e["action"] for e in case["events"]] == ["report", "add_evidence", "site_visit"]
+    assert case["event_count"] == 3
+    assert history.verify(engine, store_of(case_api))["ok"]
+
+    # round 2: different actions, all valid from "visited"
+    version = case["version"]
+    choices = [
+        ("confirm", {}, "confirmed"),
+        ("dismiss", {"note": "经核查为合法临时建筑"}, "not_violation"),
+        ("register_backlog", {}, "ledgered"),
+    ]
+    bodies = []
+    for i in range(WORKERS):
+        action, extra, _ = choices[i % len(choices)]
+        who = "ue_hj" if i % 2 else "ue_hj2"
+        bodies.append((who, {"action": action, "version": version, **extra}))
+    responses = race(case_api, number, bodies)
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 1, 409: WORKERS - 1}, [r.text for r in responses]
+    [(winner, response)] = [
+        (body, r) for (_, body), r in zip(bodies, responses, strict=True) if r.status_code == 200
+    ]
+    target = {action: to for action, _, to in choices}[winner["action"]]
+    assert response.json()["state"] == target
+    case = case_api.case("ue_hj", number)
+    assert case["state"] == target
+    assert case["version"] == version + 1
+    assert [e["action"] for e in case["events"]] == [
+        "report",
+        "add_evidence",
+        "site_visit",
+        winner["action"],
+    ]
+    assert case["events"][-1]["to_state"] == target
+    result = history.verify(engine, store_of(case_api))
+    assert result["ok"], result["problems"]
+    assert result["events"] == 4
+
+
+def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):  # noqa: F811
+    number = case_api.report("gridder", COMPOUND)["number"]
+    sha = case_api.photo("ue_hj", number)
+    case_api.act("ue_hj", number, "site_visit", evidence=[sha])
+    seen_by_a = case_api.case("ue_hj", number)["version"]
+    seen_by_b = case_api.case("ue_hj2", number)["version"]
+    assert seen_by_a == seen_by_b
+
+    case_api.act("ue_hj", number, "confirm", version=seen_by_a)
+    late = post_transition(
+        case_api,
+        "ue_hj2",
+        number,
+        {"action": "dismiss", "version": seen_by_b, "note": "不构成违建"},
+    )
+    assert late.status_code == 409, late.text
+    body = late.json()
+    assert body["error"] == "ConflictError"
+    assert "version" in body["detail"] and "confirmed" in body["detail"]
+    assert "read the case again" in body["hint"]
+
+    again = case_api.case("ue_hj2", number)
+    assert again["state"] == "confirmed"
+    assert again["version"] == seen_by_b + 1
+    actions = [(e["action"], e["actor"]["name"]) for e in again["events"]]
+    assert actions[-1] == ("confirm", "ue_hj-姓名")
+    assert "dismiss" not in [a for a, _ in actions]
+    assert history.verify(engine, store_of(case_api))["ok"]
