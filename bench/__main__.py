@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import harness, imports, jurisdiction
+from bench import cases, harness, imports, jurisdiction
 
-BENCHMARKS = {"import": imports.run, "jurisdiction": jurisdiction.run}
+BENCHMARKS = {"import": imports.run, "jurisdiction": jurisdiction.run, "cases": cases.run}
 
 
 def main(argv: list[str] | None = None) -> int:

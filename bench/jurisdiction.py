@@ -242,29 +242,29 @@ def _wait(port: int, path: str, seconds: float = 120) -> None:
 
 
 def _wrk(port: int, paths: list[str], seconds: int) -> dict:
+    """GETs of random ``paths``, 16 connections."""
     script = Path(tempfile.mkdtemp()) / "paths.lua"
     quoted = ",\n".join(f'"{p}"' for p in paths)
     script.write_text(
         f"local paths = {{\n{quoted}\n}}\nlocal n = #paths\n"
         "request = function()\n  return wrk.format('GET', paths[math.random(n)])\nend\n"
     )
+    return run_wrk(port, script, seconds)
+
+
+def run_wrk(port: int, script: Path, seconds: int) -> dict:
+    """wrk with a Lua ``script``, 2 threads, 16 connections, on loopback."""
     done = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            "-c16",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}",
-        ],
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
-    )
-    text = done.stdout
+    )  # fmt: skip
+    return parse_wrk(done.stdout)
 
+
+def parse_wrk(text: str) -> dict:
     def latency(label: str) -> float:
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", text, re.M)
         if not match:
@@ -274,10 +274,12 @@ def _wrk(port: int, paths: list[str], seconds: int) -> dict:
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    total = re.search(r"(\d+) requests in", text)
     return {
         "rps": float(rps.group(1)) if rps else float("nan"),
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
+        "requests": int(total.group(1)) if total else 0,
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
 

@@ -88,10 +88,6 @@ def triggers_disabled(engine, *tables: str):
         assert trigger_enabled(engine, TRIGGERS[table])
 
 
-def problems_of(result: dict, number: str) -> list[dict]:
-    return [p for p in result["problems"] if p["case"] == number]
-
-
 @contextmanager
 def cli_env(database_url, api, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -123,20 +119,16 @@ def test_an_honest_history_verifies(engine, case_api):  # noqa: F811
     assert result["cases"] == 2
     assert result["events"] == 4 + 1  # report, add_evidence, site_visit, confirm; report
     assert result["evidence"] == 1
-    assert [e["action"] for e in events(engine, made["first"])] == [
-        "report",
-        "add_evidence",
-        "site_visit",
-        "confirm",
-    ]
     one = history.verify(engine, store_of(case_api), made["second"])
     assert one["ok"] and one["cases"] == 1 and one["events"] == 1 and one["evidence"] == 0
 
-
-def test_the_chain_links_every_event_to_the_one_before(engine, case_api):  # noqa: F811
-    made = build_history(case_api)
     chain = events(engine, made["first"])
-    assert [e["seq"] for e in chain] == [1, 2, 3, 4]
+    assert [(e["seq"], e["action"]) for e in chain] == [
+        (1, "report"),
+        (2, "add_evidence"),
+        (3, "site_visit"),
+        (4, "confirm"),
+    ]
     assert chain[0]["prev_hash"] is None
     for before, after in pairwise(chain):
         assert after["prev_hash"] == before["hash"]
@@ -153,67 +145,64 @@ def test_the_chain_links_every_event_to_the_one_before(engine, case_api):  # noq
 
 # -- the application's role cannot rewrite history ----------------------------------------
 
+APP_ROLE_REFUSED = [
+    "UPDATE case_event SET note = 'x'",
+    "DELETE FROM case_event",
+    "TRUNCATE case_event",
+    "UPDATE case_evidence SET filename = 'x.jpg'",
+    "DELETE FROM case_evidence",
+    "TRUNCATE case_evidence",
+]
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE case_event SET note = 'x'",
-        "DELETE FROM case_event",
-        "TRUNCATE case_event",
-        "UPDATE case_evidence SET filename = 'x.jpg'",
-        "DELETE FROM case_evidence",
-        "TRUNCATE case_evidence",
-    ],
-)
-def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url, statement):  # noqa: F811
+OWNER_REFUSED = [
+    "UPDATE case_event SET note = 'x'",
+    "DELETE FROM case_event WHERE seq = 2",
+    "UPDATE case_evidence SET filename = 'x.jpg'",
+    "DELETE FROM case_evidence",
+]
+
+
+def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url):  # noqa: F811
     made = build_history(case_api)
-    app_engine = app_engine_for(database_url)
-    with app_engine.connect() as conn:
+    refused = {}
+    with app_engine_for(database_url).connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar() == "weijian_app"
+        # it works: it reads and appends, but may not change what was written
+        granted = {
+            (t, p)
+            for t in ("case_event", "case_evidence")
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
+            if conn.execute(
+                text("SELECT has_table_privilege('weijian_app', :t, :p)"), {"t": t, "p": p}
+            ).scalar()
+        }
+        assert granted == {
+            ("case_event", "SELECT"),
+            ("case_event", "INSERT"),
+            ("case_evidence", "SELECT"),
+            ("case_evidence", "INSERT"),
+        }
         conn.rollback()
-        with pytest.raises(DBAPIError) as caught, conn.begin():
-            conn.execute(text(statement))
-        assert "permission denied" in str(caught.value.orig).lower()
-        assert type(caught.value.orig).__name__ == "InsufficientPrivilege"
+        for statement in APP_ROLE_REFUSED:
+            with pytest.raises(DBAPIError) as caught, conn.begin():
+                conn.execute(text(statement))
+            refused[statement] = caught.value
+    for statement, error in refused.items():
+        assert "permission denied" in str(error.orig).lower(), statement
+        assert type(error.orig).__name__ == "InsufficientPrivilege", statement
     assert history.verify(engine, store_of(case_api))["ok"]
     assert len(events(engine, made["first"])) == 4
 
 
-def test_the_app_role_may_still_append(engine, case_api, database_url):  # noqa: F811
-    """The grants are not so tight that the application cannot work: it reads and appends."""
-    build_history(case_api)
-    with app_engine_for(database_url).connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM case_event")).scalar() == 5
-        privileges = {
-            p: conn.execute(
-                text("SELECT has_table_privilege('weijian_app', 'case_event', :p)"), {"p": p}
-            ).scalar()
-            for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE")
-        }
-    assert privileges == {
-        "SELECT": True,
-        "INSERT": True,
-        "UPDATE": False,
-        "DELETE": False,
-        "TRUNCATE": False,
-    }
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "UPDATE case_event SET note = 'x'",
-        "DELETE FROM case_event WHERE seq = 2",
-        "UPDATE case_evidence SET filename = 'x.jpg'",
-        "DELETE FROM case_evidence",
-    ],
-)
-def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api, statement):  # noqa: F811
+def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api):  # noqa: F811
     made = build_history(case_api)
-    with pytest.raises(DBAPIError) as caught, engine.begin() as conn:
+    with engine.connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar() != "weijian_app"
-        conn.execute(text(statement))
-    assert "append-only" in str(caught.value.orig)
+        conn.rollback()
+        for statement in OWNER_REFUSED:
+            with pytest.raises(DBAPIError) as caught, conn.begin():
+                conn.execute(text(statement))
+            assert "append-only" in str(caught.value.orig), statement
     assert history.verify(engine, store_of(case_api))["ok"]
     assert len(events(engine, made["first"])) == 4
 
@@ -231,7 +220,6 @@ def test_an_edited_event_is_named(engine, case_api):  # noqa: F811
         )
     result = history.verify(engine, store_of(case_api))
     assert not result["ok"]
-    assert result["problems"] == problems_of(result, made["first"])
     [problem] = result["problems"]
     assert problem["case"] == made["first"]
     assert problem["seq"] == 3
@@ -239,27 +227,6 @@ def test_an_edited_event_is_named(engine, case_api):  # noqa: F811
     assert "edited" in problem["problem"]
     assert "#3" in problem["problem"] and "site_visit" in problem["problem"]
     assert history.verify(engine, store_of(case_api), made["second"])["ok"]
-
-
-def test_an_edited_actor_or_time_is_named_too(engine, case_api):  # noqa: F811
-    """Not only the note: who acted and when are in the hash as well."""
-    made = build_history(case_api)
-    confirm = events(engine, made["first"])[3]
-    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE case_event SET actor_name = '别人', at = at - interval '3 days' "
-                "WHERE id = :i"
-            ),
-            {"i": confirm["id"]},
-        )
-    [problem] = history.verify(engine, store_of(case_api))["problems"]
-    assert (problem["case"], problem["seq"], problem["event_id"]) == (
-        made["first"],
-        4,
-        confirm["id"],
-    )
-    assert "edited" in problem["problem"]
 
 
 def test_a_deleted_middle_event_is_named(engine, case_api):  # noqa: F811
@@ -291,22 +258,6 @@ def test_the_deleted_last_event_is_named(engine, case_api):  # noqa: F811
     assert "#4" in problem["problem"] and "deleted" in problem["problem"]
 
 
-def test_the_only_event_of_a_case_deleted_is_named(engine, case_api):  # noqa: F811
-    made = build_history(case_api)
-    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
-        conn.execute(
-            text(
-                "DELETE FROM case_event WHERE case_id = "
-                "(SELECT id FROM violation_case WHERE number = :n)"
-            ),
-            {"n": made["second"]},
-        )
-    [problem] = history.verify(engine, store_of(case_api))["problems"]
-    assert problem["case"] == made["second"]
-    assert problem["seq"] == 1
-    assert "#1" in problem["problem"] and "deleted" in problem["problem"]
-
-
 def test_evidence_changed_on_disk_is_named(engine, case_api):  # noqa: F811
     made = build_history(case_api)
     sha = made["sha"]
@@ -321,12 +272,8 @@ def test_evidence_changed_on_disk_is_named(engine, case_api):  # noqa: F811
     assert "content changed" in problem["problem"]
     # without the store the database alone still verifies: the files are the store's business
     assert history.verify(engine)["ok"]
-
-
-def test_evidence_missing_on_disk_is_named(engine, case_api):  # noqa: F811
-    made = build_history(case_api)
-    sha = made["sha"]
-    (case_api.settings.evidence_root / sha[:2] / sha).unlink()
+    # and a file gone altogether is named as missing
+    path.unlink()
     [problem] = history.verify(engine, store_of(case_api))["problems"]
     assert problem["case"] == made["first"]
     assert sha[:12] in problem["problem"] and "missing" in problem["problem"]
@@ -398,28 +345,20 @@ def test_cli_says_intact_then_names_the_tampering(
         ]
         assert "edited" in printed["problems"][0]["problem"]
 
+        # the evidence folder is the one WEIJIAN_EVIDENCE_DIR names (the honest run above
+        # found the photo there): altered bytes are reported next to the edited event
+        sha = made["sha"]
+        (case_api.settings.evidence_root / sha[:2] / sha).write_bytes(b"not the photo")
+        result = runner.invoke(app, ["audit", "verify", "--json"])
+        assert result.exit_code == 1, result.output
+        texts = [p["problem"] for p in json.loads(result.stdout)["problems"]]
+        assert len(texts) == 2
+        assert any("content changed" in t and sha[:12] in t for t in texts)
+
         # one case at a time: the other case is fine
         result = runner.invoke(app, ["audit", "verify", "--case", made["second"], "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["cases"] == 1
-
-
-def test_cli_reports_altered_evidence_from_the_configured_folder(
-    engine,
-    case_api,  # noqa: F811
-    database_url,
-    monkeypatch,
-):
-    made = build_history(case_api)
-    sha = made["sha"]
-    (case_api.settings.evidence_root / sha[:2] / sha).write_bytes(b"not the photo")
-    with cli_env(database_url, case_api, monkeypatch) as runner:
-        result = runner.invoke(app, ["audit", "verify", "--json"])
-    assert result.exit_code == 1, result.output
-    printed = json.loads(result.stdout)
-    [problem] = printed["problems"]
-    assert problem["case"] == made["first"]
-    assert "content changed" in problem["problem"]
 
 
 # -- concurrency ---------------------------------------------------------------------------

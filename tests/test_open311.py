@@ -17,6 +17,7 @@ from tests.casekit import (  # noqa: F401
     COMPOUND,
     FARMLAND,
     JIANGYUAN,
+    RED_FLAG,
     START,
     STREET,
     case_api,
@@ -274,6 +275,12 @@ def test_agency_responsible_is_the_department_the_jurisdiction_answer_names(
         assert case["channel"] == "hotline"
     # 江源区's cases are numbered in their own district's series
     assert case["number"] == "JY-2026-000001"
+    # where no rule names a department, the request is still taken, awaiting a decision
+    assert department_at(case_api, RED_FLAG) is None
+    number = submit(case_api, key, RED_FLAG)
+    agency = one(case_api, key, number)["agency_responsible"]
+    assert isinstance(agency, str) and "待研判" in agency
+    assert case_api.case("admin", number)["department"] is None
 
 
 def test_xml_post_get_and_errors(case_api, key):  # noqa: F811

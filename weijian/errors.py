@@ -9,10 +9,11 @@ class WeijianError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, zh: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.zh = zh  # the same, in Chinese, where a clerk reads it (import reports)
 
     def __str__(self) -> str:
         return f"{self.message}\n  → {self.hint}" if self.hint else self.message

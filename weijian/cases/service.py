@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import math
 import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -52,6 +53,7 @@ MAX_FOOTPRINT_DISTANCE_M = 200.0
 CLOCK_SKEW = timedelta(minutes=10)
 STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
 MAX_PAGE = 500
+WORKFLOW_CHECK_S = 1.0
 
 CASE_COLUMNS = """
     c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
@@ -99,6 +101,13 @@ def district_prefix(name: str, code: str) -> str:
     return letters or "D" + "".join(ch for ch in code if ch.isalnum())[-6:]
 
 
+def unique_prefix(name: str, code: str, taken) -> str:
+    """The district's prefix, or — when another district has it (江源区 and 靖宇县 are both
+    JY) — the prefix followed by the last two digits of the district code."""
+    prefix = district_prefix(name, code)
+    return (prefix + code[-2:]).upper() if prefix in taken else prefix
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
@@ -135,11 +144,18 @@ class CaseService:
         self.calendar = deadlines.load_calendar(settings.deadline_days, settings.holiday_file)
         self.store = EvidenceStore(settings.evidence_root, settings.evidence_storage)
         self._workflow: tuple[int, Workflow] | None = None
+        self._workflow_checked = 0.0
 
     # -- the workflow in force -----------------------------------------------------------
 
     @property
     def workflow(self) -> Workflow:
+        """The workflow in force, re-read when its version changes (looked at once a second
+        at most: a loaded workflow reaches every worker within that second)."""
+        now = time.monotonic()
+        if self._workflow is not None and now - self._workflow_checked < WORKFLOW_CHECK_S:
+            return self._workflow[1]
+        self._workflow_checked = now
         with self.engine.connect() as conn:
             version = conn.execute(
                 text("SELECT version FROM workflow_definition WHERE active")
@@ -163,6 +179,7 @@ class CaseService:
             raise InputError(
                 "the report has no location",
                 hint="give lon and lat (WGS84 from a phone's GPS, or say the crs)",
+                zh="缺少位置（经纬度），无法定位，请补充坐标",
             )
         lon, lat, _ = point_to_cgcs2000(float(intake.lon), float(intake.lat), intake.crs)
         return lon, lat
@@ -245,12 +262,8 @@ class CaseService:
             text("SELECT prefix FROM case_prefix WHERE district_code = :d"), {"d": district_code}
         ).scalar()
         if prefix is None:
-            candidate = district_prefix(district_name, district_code)
-            taken = conn.execute(
-                text("SELECT 1 FROM case_prefix WHERE prefix = :p"), {"p": candidate}
-            ).first()
-            if taken:
-                candidate = (candidate + district_code[-2:]).upper()
+            taken = set(conn.execute(text("SELECT prefix FROM case_prefix")).scalars())
+            candidate = unique_prefix(district_name, district_code, taken)
             conn.execute(
                 text(
                     "INSERT INTO case_prefix (district_code, prefix) VALUES (:d, :p) "
@@ -330,7 +343,11 @@ class CaseService:
         track = wf.check_track(intake.track or "new")
         description = (intake.description or "").strip()
         if not description:
-            raise InputError("the report has no description", hint="say what is being built")
+            raise InputError(
+                "the report has no description",
+                hint="say what is being built",
+                zh="缺少诉求内容，请补充问题描述",
+            )
         lon, lat = self._point(intake)
         snap = self.jurisdiction.snapshot
         answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
@@ -340,6 +357,7 @@ class CaseService:
                 f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
                 "contains it",
                 hint="check the coordinates and their crs (wgs84, gcj02, bd09, cgcs2000)",
+                zh=f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，请核对坐标及坐标系后重新导入",
             )
         if (
             not whole_city
@@ -362,7 +380,11 @@ class CaseService:
         reported_at = now
         if intake.reported_at is not None:
             if intake.reported_at > now + CLOCK_SKEW:
-                raise InputError("reported_at lies in the future", hint="check the time zone")
+                raise InputError(
+                    "reported_at lies in the future",
+                    hint="check the time zone",
+                    zh="受理时间晚于当前时间，请核对时间及时区",
+                )
             reported_at = intake.reported_at
         discovered_at = intake.discovered_at
         if discovered_at is not None:
@@ -370,7 +392,9 @@ class CaseService:
                 discovered_at = discovered_at.replace(tzinfo=LOCAL)
             if discovered_at > reported_at + CLOCK_SKEW:
                 raise InputError(
-                    "discovered_at lies after the report", hint="give when it was found"
+                    "discovered_at lies after the report",
+                    hint="give when it was found",
+                    zh="发现时间晚于受理时间，请核对",
                 )
         state = wf.initial(track)
         due = {
@@ -520,6 +544,7 @@ class CaseService:
                     "reported_at": reported_at.isoformat(),
                 },
             )
+        with self.engine.connect() as conn:
             out = self._detail(conn, case_id, principal, now)
         out["possible_duplicates"] = [
             {k: v for k, v in d.items() if k != "signed_off_at"} for d in duplicates
@@ -552,8 +577,8 @@ class CaseService:
             )
         return row
 
-    def summary(self, row: dict, now: datetime) -> dict:
-        wf = self.workflow
+    def summary(self, row: dict, now: datetime, wf: Workflow | None = None) -> dict:
+        wf = wf or self.workflow
         state = wf.states.get(row["state"])
         overdue = bool(
             row["is_open"]
@@ -612,14 +637,13 @@ class CaseService:
         assert row is not None
         wf = self.workflow
         events = history.events_of(conn, case_id)
-        out = self.summary(row, now)
-        jurisdiction = conn.execute(
-            text("SELECT jurisdiction FROM violation_case WHERE id = :i"), {"i": case_id}
-        ).scalar_one()
-        footprint = conn.execute(
-            text("SELECT ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"),
+        out = self.summary(row, now, wf)
+        jurisdiction, footprint = conn.execute(
+            text(
+                "SELECT jurisdiction, ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"
+            ),
             {"i": case_id},
-        ).scalar()
+        ).one()
         evidence = conn.execute(
             text(
                 "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
@@ -829,7 +853,7 @@ class CaseService:
                 if with_total
                 else None
             )
-        items = [self.summary(dict(r._mapping), now) for r in rows[:limit]]
+        items = [self.summary(dict(r._mapping), now, wf) for r in rows[:limit]]
         more = len(rows) > limit
         last = rows[limit - 1] if more else None
         return {
@@ -960,7 +984,9 @@ class CaseService:
                 data=data,
                 evidence=evidence,
             )
-            return self._detail(conn, row["id"], principal, now)
+            changed = row["id"]
+        with self.engine.connect() as conn:
+            return self._detail(conn, changed, principal, now)
 
     def _transfer(self, row: dict, principal: Principal, data: dict, now: datetime) -> dict:
         code = data["to_department"]
@@ -1166,7 +1192,9 @@ class CaseService:
                     data={"other": that["number"], "kind": kind},
                 )
             this = first if str(ref) in (first["number"], str(first["id"])) else second
-            return self._detail(conn, this["id"], principal, now)
+            changed = this["id"]
+        with self.engine.connect() as conn:
+            return self._detail(conn, changed, principal, now)
 
     def merge(
         self,
@@ -1235,7 +1263,9 @@ class CaseService:
                 note=note,
                 data={"from": source["number"]},
             )
-            return self._detail(conn, source["id"], principal, now)
+            changed = source["id"]
+        with self.engine.connect() as conn:
+            return self._detail(conn, changed, principal, now)
 
     def assign(
         self, principal: Principal, ref: str | int, username: str, *, version: int | None
@@ -1275,7 +1305,9 @@ class CaseService:
                 at=now,
                 data={"assignee": username, "assignee_name": user.display_name},
             )
-            return self._detail(conn, row["id"], principal, now)
+            changed = row["id"]
+        with self.engine.connect() as conn:
+            return self._detail(conn, changed, principal, now)
 
     # -- bulk import of hotline exports ---------------------------------------------------
 
@@ -1320,7 +1352,7 @@ class CaseService:
                 outcomes[row.row] = {
                     "status": "error",
                     "case_number": None,
-                    "message": f"第{row.row}行：{exc.message}",
+                    "message": f"第{row.row}行：{exc.zh or '无法立案（' + exc.message + '）'}",
                 }
         rows = hotline.report_rows(parsed, outcomes)
         counts = Counter(r["status"] for r in rows)

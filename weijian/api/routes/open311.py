@@ -177,6 +177,10 @@ def _date(value: str | None, name: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _is_cjk(text: str) -> bool:
+    return all("\u3400" <= ch <= "\u9fff" or ch == "·" for ch in text.strip())
+
+
 def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
     client = _client(cases, params)
     code = params.get("service_code")
@@ -191,7 +195,9 @@ def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
             "lat and long are required: this service locates reports by coordinates",
             hint="send lat and long in WGS84 decimal degrees",
         )
-    name = " ".join(p for p in (params.get("last_name"), params.get("first_name")) if p)
+    parts = [p for p in (params.get("last_name"), params.get("first_name")) if p]
+    # 王 + 小明 → 王小明; Latin names keep their space
+    name = ("" if all(_is_cjk(p) for p in parts) else " ").join(parts)
     description = params.get("description") or ""
     if params.get("media_url"):
         description += f"\n照片：{params['media_url']}"
@@ -232,8 +238,12 @@ def _get(cases: CaseService, params: dict[str, str], ids: list[str] | None) -> l
             except NotFoundError:
                 continue
         return out
-    end = _date(params.get("end_date"), "end_date") or cases.clock.now()
+    given_end = _date(params.get("end_date"), "end_date")
+    end = given_end or cases.clock.now()
     start = _date(params.get("start_date"), "start_date") or end - timedelta(days=DEFAULT_DAYS)
+    # end_date is the latest moment to include; our times carry microseconds, the standard's
+    # whole seconds: the whole second of end_date is in
+    until = end.replace(microsecond=0) + timedelta(seconds=1) if given_end else None
     statuses = {s.strip() for s in (params.get("status") or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         raise InputError("status must be open, closed or both (comma-separated)")
@@ -248,7 +258,7 @@ def _get(cases: CaseService, params: dict[str, str], ids: list[str] | None) -> l
             category=next(iter(statuses)) if len(statuses) == 1 else None,
             track=SERVICE_BY_CODE[code]["track"] if code else None,
             reported_from=start,
-            reported_to=end,
+            reported_to=until,
             limit=min(500, MAX_REQUESTS - len(out)),
             cursor=cursor,
         )

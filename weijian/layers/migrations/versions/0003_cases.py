@@ -215,6 +215,10 @@ CREATE TRIGGER case_event_append_only BEFORE UPDATE OR DELETE ON case_event
     FOR EACH ROW EXECUTE FUNCTION weijian_append_only();
 CREATE TRIGGER case_evidence_append_only BEFORE UPDATE OR DELETE ON case_evidence
     FOR EACH ROW EXECUTE FUNCTION weijian_append_only();
+CREATE TRIGGER case_event_no_truncate BEFORE TRUNCATE ON case_event
+    FOR EACH STATEMENT EXECUTE FUNCTION weijian_append_only();
+CREATE TRIGGER case_evidence_no_truncate BEFORE TRUNCATE ON case_evidence
+    FOR EACH STATEMENT EXECUTE FUNCTION weijian_append_only();
 """
 
 ROLE = f"""
