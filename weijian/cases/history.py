@@ -41,8 +41,7 @@ def event_hash(number: str, event: dict, prev_hash: str | None) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def append(
-    conn: Connection,
+def prepare(
     case: dict,
     *,
     action: str,
@@ -54,9 +53,7 @@ def append(
     data: dict | None = None,
     evidence: list[str] | None = None,
 ) -> dict:
-    """Append an event to a case whose row the caller has locked (``FOR UPDATE``) and return it.
-    ``case`` needs id, number, event_count and head_hash; the row's count and head are moved
-    on here."""
+    """The next event of ``case`` (number, event_count, head_hash) with its hash, not stored."""
     event = {
         "seq": case["event_count"] + 1,
         "action": action,
@@ -72,7 +69,12 @@ def append(
     }
     event["prev_hash"] = case["head_hash"]
     event["hash"] = event_hash(case["number"], event, case["head_hash"])
-    event["id"] = conn.execute(
+    return event
+
+
+def insert(conn: Connection, case_id: int, event: dict) -> int:
+    """Store a prepared event; the caller keeps the case row's count and head in step."""
+    return conn.execute(
         text(
             "INSERT INTO case_event (case_id, seq, action, from_state, to_state, actor_user_id, "
             "actor_name, actor_role, at, note, data, evidence, prev_hash, hash) VALUES "
@@ -82,11 +84,19 @@ def append(
         ),
         {
             **event,
-            "case_id": case["id"],
+            "case_id": case_id,
             "data": orjson.dumps(event["data"]).decode(),
             "evidence": orjson.dumps(event["evidence"]).decode(),
         },
     ).scalar_one()
+
+
+def append(conn: Connection, case: dict, **what) -> dict:
+    """Append an event to a case whose row the caller has locked (``FOR UPDATE``) and return it.
+    ``case`` needs id, number, event_count and head_hash; the row's count and head are moved
+    on here. ``what``: the arguments of :func:`prepare`."""
+    event = prepare(case, **what)
+    event["id"] = insert(conn, case["id"], event)
     conn.execute(
         text("UPDATE violation_case SET event_count = :n, head_hash = :h WHERE id = :id"),
         {"n": event["seq"], "h": event["hash"], "id": case["id"]},

@@ -145,6 +145,7 @@ class CaseService:
         self.store = EvidenceStore(settings.evidence_root, settings.evidence_storage)
         self._workflow: tuple[int, Workflow] | None = None
         self._workflow_checked = 0.0
+        self._prefixes: dict[str, str] = {}
 
     # -- the workflow in force -----------------------------------------------------------
 
@@ -233,7 +234,7 @@ class CaseService:
         deg = max(deg_lat, deg_lat / max(math.cos(math.radians(lat)), 0.1))
         rows = conn.execute(
             text(
-                "SELECT c.id, c.number, c.state, c.signed_off_at, ST_X(c.geom) AS lon, "
+                "SELECT c.id, c.number, c.state, c.is_open, c.signed_off_at, ST_X(c.geom) AS lon, "
                 "ST_Y(c.geom) AS lat FROM violation_case c WHERE "
                 "c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND " + where
             ),
@@ -251,6 +252,7 @@ class CaseService:
                         "id": row.id,
                         "number": row.number,
                         "state": row.state,
+                        "is_open": row.is_open,
                         "distance_m": round(distance, 1),
                         "signed_off_at": row.signed_off_at,
                     }
@@ -258,9 +260,13 @@ class CaseService:
         return sorted(out, key=lambda r: r["distance_m"])
 
     def _number(self, conn: Connection, district_code: str, district_name: str, year: int):
-        prefix = conn.execute(
-            text("SELECT prefix FROM case_prefix WHERE district_code = :d"), {"d": district_code}
-        ).scalar()
+        prefix = (
+            self._prefixes.get(district_code)
+            or conn.execute(
+                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
+                {"d": district_code},
+            ).scalar()
+        )
         if prefix is None:
             taken = set(conn.execute(text("SELECT prefix FROM case_prefix")).scalars())
             candidate = unique_prefix(district_name, district_code, taken)
@@ -283,6 +289,7 @@ class CaseService:
             ),
             {"d": district_code, "y": year},
         ).scalar_one()
+        self._prefixes[district_code] = prefix  # a district's prefix never changes
         return f"{prefix}-{year}-{seq:06d}", seq
 
     def _channel_for(self, principal: Principal | None, channel: str | None) -> str:
@@ -431,18 +438,25 @@ class CaseService:
                         f"imported already as case {known}",
                         hint="nothing to do; poll that case for its state",
                     )
-            duplicates = self._nearby(
-                conn, lon, lat, self.settings.duplicate_radius_m, "c.is_open", {}
-            )
             since = now - timedelta(days=round(30.44 * self.settings.rebound_months))
-            rebounds = self._nearby(
+            near = self._nearby(
                 conn,
                 lon,
                 lat,
-                self.settings.rebound_radius_m,
-                "c.state = 'signed_off' AND c.signed_off_at >= :since",
+                max(self.settings.duplicate_radius_m, self.settings.rebound_radius_m),
+                "(c.is_open OR (c.state = 'signed_off' AND c.signed_off_at >= :since))",
                 {"since": since},
             )
+            duplicates = [
+                c
+                for c in near
+                if c["is_open"] and c["distance_m"] <= self.settings.duplicate_radius_m
+            ]
+            rebounds = [
+                c
+                for c in near
+                if c["state"] == "signed_off" and c["distance_m"] <= self.settings.rebound_radius_m
+            ]
             if rebounds:
                 flags["rebound"] = {
                     "of": rebounds[0]["number"],
@@ -461,6 +475,25 @@ class CaseService:
                 or (principal.phone if principal and principal.id else None),
                 "role": principal.role if principal else CITIZEN,
             }
+            first = history.prepare(
+                {"number": number, "event_count": 0, "head_hash": None},
+                action="report",
+                from_state=None,
+                to_state=state,
+                actor=principal or _anonymous(intake),
+                at=now,
+                note=None,
+                data={
+                    "channel": channel,
+                    "track": track,
+                    "department": department.get("code"),
+                    "rule_version": answer.get("rule_version"),
+                    "layer_versions": answer.get("layer_versions"),
+                    "possible_duplicates": [d["number"] for d in duplicates],
+                    "rebound_of": flags.get("rebound", {}).get("of"),
+                    "reported_at": reported_at.isoformat(),
+                },
+            )
             try:
                 case_id = conn.execute(
                     text(
@@ -470,7 +503,8 @@ class CaseService:
                         "geom, footprint, area_m2, department_code, department_type, "
                         "department_name, town_code, community_code, compound_code, "
                         "jurisdiction, rule_version, layer_versions, report_due, visit_due, "
-                        "rebound_of, flags, receipt_sha256, created_at, updated_at) VALUES "
+                        "rebound_of, flags, receipt_sha256, event_count, head_hash, created_at, "
+                        "updated_at) VALUES "
                         "(:number, :district, :year, :seq, :track, :state, true, :channel, "
                         ":external_id, :client, :address, :description, CAST(:reporter AS jsonb), "
                         ":reporter_user, :discovered_at, :reported_at, "
@@ -478,7 +512,8 @@ class CaseService:
                         "ST_GeomFromWKB(:footprint, 4490), :area, :dep_code, :dep_type, "
                         ":dep_name, :town, :community, :compound, CAST(:answer AS jsonb), "
                         ":rule_version, CAST(:layer_versions AS jsonb), :report_due, :visit_due, "
-                        ":rebound_of, CAST(:flags AS jsonb), :receipt, :now, :now) RETURNING id"
+                        ":rebound_of, CAST(:flags AS jsonb), :receipt, 1, :head, :now, :now) "
+                        "RETURNING id"
                     ),
                     {
                         "number": number,
@@ -514,6 +549,7 @@ class CaseService:
                         "rebound_of": rebounds[0]["id"] if rebounds else None,
                         "flags": _json(flags),
                         "receipt": sha256(receipt) if receipt else None,
+                        "head": first["hash"],
                         "now": now,
                     },
                 ).scalar_one()
@@ -523,31 +559,12 @@ class CaseService:
                     "another request",
                     hint="nothing to do",
                 ) from None
-            case = {"id": case_id, "number": number, "event_count": 0, "head_hash": None}
-            history.append(
-                conn,
-                case,
-                action="report",
-                from_state=None,
-                to_state=state,
-                actor=principal or _anonymous(intake),
-                at=now,
-                note=None,
-                data={
-                    "channel": channel,
-                    "track": track,
-                    "department": department.get("code"),
-                    "rule_version": answer.get("rule_version"),
-                    "layer_versions": answer.get("layer_versions"),
-                    "possible_duplicates": [d["number"] for d in duplicates],
-                    "rebound_of": flags.get("rebound", {}).get("of"),
-                    "reported_at": reported_at.isoformat(),
-                },
-            )
+            history.insert(conn, case_id, first)
         with self.engine.connect() as conn:
-            out = self._detail(conn, case_id, principal, now)
+            out = self._detail(conn, case_id, principal, now, fresh=True)
         out["possible_duplicates"] = [
-            {k: v for k, v in d.items() if k != "signed_off_at"} for d in duplicates
+            {k: v for k, v in d.items() if k not in ("signed_off_at", "is_open")}
+            for d in duplicates
         ]
         if receipt:
             out["receipt"] = receipt
@@ -631,8 +648,14 @@ class CaseService:
         }
 
     def _detail(
-        self, conn: Connection, case_id: int, principal: Principal | None, now: datetime
+        self,
+        conn: Connection,
+        case_id: int,
+        principal: Principal | None,
+        now: datetime,
+        fresh: bool = False,
     ) -> dict:
+        """The whole case; ``fresh``: just created, so no evidence or links to look for."""
         row = self._row(conn, case_id)
         assert row is not None
         wf = self.workflow
@@ -644,21 +667,29 @@ class CaseService:
             ),
             {"i": case_id},
         ).one()
-        evidence = conn.execute(
-            text(
-                "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
-                "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
-                "FROM case_evidence WHERE case_id = :i ORDER BY id"
-            ),
-            {"i": case_id},
+        evidence = (
+            []
+            if fresh
+            else conn.execute(
+                text(
+                    "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
+                    "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
+                    "FROM case_evidence WHERE case_id = :i ORDER BY id"
+                ),
+                {"i": case_id},
+            )
         )
-        links = conn.execute(
-            text(
-                "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
-                "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
-                "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
-            ),
-            {"i": case_id},
+        links = (
+            []
+            if fresh
+            else conn.execute(
+                text(
+                    "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
+                    "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
+                    "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
+                ),
+                {"i": case_id},
+            )
         )
         rebound_of = merged_into = None
         if row["rebound_of"] or row["merged_into"]:
