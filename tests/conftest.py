@@ -129,6 +129,24 @@ def server(engine):
         yield url
 
 
+@pytest.fixture
+def admin_headers(engine, server):
+    """An administrator's bearer token for ``server``: what imports and rule changes need."""
+    import httpx
+
+    from weijian.cases import users
+    from weijian.cases.workflow import default_workflow
+
+    with engine.begin() as conn:
+        users.add_user(
+            conn, None, default_workflow(), username="root", password="root-password", role="admin"
+        )
+    r = httpx.post(
+        f"{server}/api/v1/auth/login", json={"username": "root", "password": "root-password"}
+    )
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     assert SHARED_DATA.is_dir(), f"third-party test data expected at {SHARED_DATA}"

@@ -196,22 +196,25 @@ def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_s
     assert active_version(engine) == 1 and zone_count(engine) == 6
 
 
-def _upload(server, path, **fields):
+def _upload(server, path, headers, **fields):
     with open(path, "rb") as handle:
         return httpx.post(
             f"{server}/api/v1/imports/zones",
             files={"file": (path.name, handle)},
             data=fields,
+            headers=headers,
             timeout=60,
         )
 
 
-def test_api_upload_zip(server, engine, tmp_path):
+def test_api_upload_zip(server, engine, tmp_path, admin_headers):
     shp = catalogue.write_shapefile(catalogue.parcels(), tmp_path / "src", "地类图斑")
     archive = catalogue.zip_gbk(
         catalogue.shapefile_parts(shp), tmp_path / "地类图斑.zip", folder_name="三调"
     )
-    response = _upload(server, archive, layer="landuse", code_field="DLBM", name_field="DLMC")
+    response = _upload(
+        server, archive, admin_headers, layer="landuse", code_field="DLBM", name_field="DLMC"
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["version"] == 1 and body["features"]["imported"] == 6
@@ -223,9 +226,14 @@ def test_api_upload_zip(server, engine, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["corrupt-zip", "point-layer", "unknown-field", "bare-shp"])
-def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case):
+def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case, admin_headers):
     archive = catalogue.zip_gbk(catalogue.shapefile_parts(good_shapefile), tmp_path / "ok.zip")
-    assert _upload(server, archive, layer="landuse", code_field="DLBM").status_code == 201
+    # only an administrator imports
+    assert _upload(server, archive, {}, layer="landuse", code_field="DLBM").status_code == 401
+    assert (
+        _upload(server, archive, admin_headers, layer="landuse", code_field="DLBM").status_code
+        == 201
+    )
     fields = {"layer": "landuse", "code_field": "DLBM"}
     if case == "corrupt-zip":
         upload = _corrupt_zip(tmp_path / "c")
@@ -238,7 +246,7 @@ def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case):
     else:
         upload = tmp_path / "landuse.shp"
         shutil.copy(good_shapefile, upload)
-    response = _upload(server, upload, **fields)
+    response = _upload(server, upload, admin_headers, **fields)
     assert 400 <= response.status_code < 500, response.text
     body = response.json()
     assert body["detail"]

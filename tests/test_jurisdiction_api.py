@@ -20,9 +20,11 @@ from weijian.settings import get_settings
 
 
 @pytest.fixture
-def api(engine, tmp_path, server):
+def api(engine, tmp_path, server, admin_headers):
     city.build(engine, tmp_path)
-    response = httpx.post(f"{server}/api/v1/jurisdiction/refresh", timeout=30)
+    response = httpx.post(
+        f"{server}/api/v1/jurisdiction/refresh", headers=admin_headers, timeout=30
+    )
     assert response.status_code == 200
     return server
 
@@ -229,7 +231,7 @@ def test_batch_bad_input_is_4xx(api, body, content_type, message):
     assert message in response.json()["detail"]
 
 
-def test_rules_change_is_a_new_version_that_lookups_name(api):
+def test_rules_change_is_a_new_version_that_lookups_name(api, admin_headers):
     rules = httpx.get(f"{api}/api/v1/jurisdiction/rules").json()
     assert rules["version"] == 1 and len(rules["rules"]) == 3
     new_rules = [{k: v for k, v in r.items() if k != "id"} for r in rules["rules"]]
@@ -241,8 +243,13 @@ def test_rules_change_is_a_new_version_that_lookups_name(api):
             "code_patterns": ["0702"],
         }
     )
+    refused = httpx.post(
+        f"{api}/api/v1/jurisdiction/rules", json={"rules": new_rules, "reason": "x"}
+    )
+    assert refused.status_code == 401  # rules are changed by an administrator only
     response = httpx.post(
         f"{api}/api/v1/jurisdiction/rules",
+        headers=admin_headers,
         json={
             "rules": new_rules,
             "changed_by": "市城管局 王科长",
@@ -266,6 +273,7 @@ def test_rules_change_is_a_new_version_that_lookups_name(api):
     ]
     bad = httpx.post(
         f"{api}/api/v1/jurisdiction/rules",
+        headers=admin_headers,
         json={
             "rules": [
                 {"priority": 1, "name": "x", "department_type": "police", "zone_kinds": ["forest"]}

@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from weijian.api.dependencies import EngineDep, JurisdictionDep
+from weijian.api.dependencies import AdminUser, EngineDep, JurisdictionDep
 from weijian.errors import InputError
 from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.jurisdiction import batch as batch_mod
@@ -117,7 +117,9 @@ class RuleOut(RuleIn):
 
 class RuleSetIn(BaseModel):
     rules: list[RuleIn]
-    changed_by: str = Field(min_length=1)
+    changed_by: str | None = Field(
+        default=None, description="who changes them; default: the logged-in administrator"
+    )
     reason: str = Field(min_length=1)
 
 
@@ -274,9 +276,12 @@ def rule_version(version: int, engine: EngineDep):
     status_code=201,
     summary="Replace the rules: a new, active rule-set version",
 )
-def replace_rules(body: RuleSetIn, engine: EngineDep, holder: JurisdictionDep):
+def replace_rules(body: RuleSetIn, engine: EngineDep, holder: JurisdictionDep, admin: AdminUser):
     version = service.replace_rules(
-        engine, [r.model_dump() for r in body.rules], body.changed_by, body.reason
+        engine,
+        [r.model_dump() for r in body.rules],
+        body.changed_by or admin.username,
+        body.reason,
     )
     holder.refresh()
     return service.rule_set_json(engine, version)
@@ -297,6 +302,6 @@ def status(holder: JurisdictionDep) -> dict:
 
 
 @router.post("/refresh", summary="Reload the snapshot now (normally done on NOTIFY)")
-async def refresh(holder: JurisdictionDep) -> dict:
+async def refresh(holder: JurisdictionDep, _: AdminUser) -> dict:
     changed = await run_in_threadpool(holder.refresh)
     return {"reloaded": changed, **holder.snapshot.describe()}

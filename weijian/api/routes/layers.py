@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from weijian.api.dependencies import EngineDep
+from weijian.api.dependencies import AdminUser, EngineDep
 from weijian.errors import InputError
 from weijian.layers import repository
 from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
@@ -137,7 +137,7 @@ def version_features(
     response_model=VersionDetail,
     summary="Make a version the active one (e.g. roll back)",
 )
-def activate(name: str, body: Activate, engine: EngineDep):
+def activate(name: str, body: Activate, engine: EngineDep, _: AdminUser):
     with engine.begin() as conn:
         repository.activate_number(conn, name, body.version)
     with engine.connect() as conn:
@@ -187,6 +187,7 @@ def _save_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...] | N
 )
 def upload_zones(
     engine: EngineDep,
+    _: AdminUser,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
     layer: Annotated[str, Form()],
     kind: Annotated[str | None, Form()] = None,
@@ -226,6 +227,7 @@ def upload_zones(
 )
 def upload_grids(
     engine: EngineDep,
+    _: AdminUser,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
     level: Annotated[str, Form()],
     code_field: Annotated[str, Form()],

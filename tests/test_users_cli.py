@@ -1,0 +1,130 @@
+"""The first administrator from the command line, users bound to grids, the workflow loaded as
+a new version, evidence kept in the database — each then used over real HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from tests import casekit, city
+from tests.conftest import serving
+from tests.test_evidence import jpeg_at
+from weijian.cases import history
+from weijian.cases.clock import FixedClock
+from weijian.cli import app
+from weijian.settings import Settings, get_settings
+
+
+@pytest.fixture
+def cli(database_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
+    get_settings.cache_clear()
+
+
+def login(url: str, username: str, password: str) -> httpx.Response:
+    return httpx.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def test_first_admin_then_users_bound_to_grids(cli, engine, server, tmp_path):
+    casekit.build_city(engine, tmp_path / "city")
+    result = cli("user", "add", "chief", "--role", "admin", "--name", "王主任",
+                 input="s3cret-pass\ns3cret-pass\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    r = login(server, "chief", "s3cret-pass")
+    assert r.status_code == 200 and r.json()["user"]["role"] == "admin"
+    token = r.json()["access_token"]
+
+    ok = cli("user", "add", "officer", "--role", "urban_enforcement", "--grid", "220602",
+             "--password", "officer-pass", "--phone", "13904390001")  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    officer = login(server, "officer", "officer-pass").json()["access_token"]
+    me = httpx.get(
+        f"{server}/api/v1/auth/me", headers={"Authorization": f"Bearer {officer}"}
+    ).json()
+    assert me["department_code"] == "220602-urban_enforcement" and me["grid_level"] == "district"
+
+    refused = [
+        ("x1", "--role", "urban_enforcement", "--grid", "220602001", "--password", "abcdefgh"),
+        ("x2", "--role", "town", "--password", "abcdefgh"),
+        ("x3", "--role", "mayor", "--grid", "220602", "--password", "abcdefgh"),
+        ("x4", "--role", "town", "--grid", "999", "--password", "abcdefgh"),
+        ("x5", "--role", "town", "--grid", "220602001", "--password", "short"),
+        ("officer", "--role", "town", "--grid", "220602001", "--password", "abcdefgh"),
+    ]
+    for args in refused:
+        result = cli("user", "add", *args)
+        assert result.exit_code in (2, 3, 4), (args, result.output)
+        assert "error:" in result.output
+    listed = json.loads(cli("user", "list", "--json").stdout)
+    assert [u["username"] for u in listed] == ["chief", "officer"]
+
+    # the administrator creates users over HTTP too
+    created = httpx.post(
+        f"{server}/api/v1/users",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "username": "jd",
+            "password": "jd-password",
+            "role": "town",
+            "grid_code": "220602001",
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["district_code"] == "220602"
+    assert httpx.get(f"{server}/api/v1/users").status_code == 401
+
+    assert cli("user", "passwd", "jd", "--password", "new-password").exit_code == 0
+    assert login(server, "jd", "jd-password").status_code == 401
+    assert login(server, "jd", "new-password").status_code == 200
+    assert cli("user", "disable", "jd").exit_code == 0
+    assert login(server, "jd", "new-password").status_code == 401
+
+
+def test_workflow_loaded_as_a_new_version(cli, case_api, tmp_path):
+    shown = json.loads(cli("workflow", "show", "--json").stdout)
+    assert shown["version"] == 1
+    document = {k: v for k, v in shown.items() if k != "version"}
+    document["states"]["verified"]["label"] = "已复核验收"
+    path = tmp_path / "workflow.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    result = cli("workflow", "load", str(path), "--by", "市城管局", "--note", "改称复核验收")
+    assert result.exit_code == 0, result.output
+    over_http = case_api.get("/api/v1/cases/workflow").json()
+    assert over_http["version"] == 2
+    assert over_http["states"]["verified"]["label"] == "已复核验收"
+
+    document["transitions"][0]["from"] = ["nowhere"]
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    result = cli("workflow", "load", str(path), "--by", "x", "--note", "y")
+    assert result.exit_code == 2 and "nowhere" in result.output
+    assert case_api.get("/api/v1/cases/workflow").json()["version"] == 2
+
+
+def test_evidence_kept_in_the_database(engine, tmp_path):
+    from weijian.api.app import create_app
+
+    casekit.build_city(engine, tmp_path / "city")
+    casekit.add_users(engine)
+    settings = Settings(evidence_storage="database", evidence_dir=tmp_path / "unused")
+    with serving(create_app(engine, clock=FixedClock(casekit.START), settings=settings)) as url:
+        api = casekit.Api(url, FixedClock(casekit.START), settings)
+        number = api.report("town1", casekit.STREET, channel="patrol")["number"]
+        photo = jpeg_at(*city.lonlat(*casekit.STREET))
+        r = api.post(
+            f"/api/v1/cases/{number}/evidence",
+            "ue_hj",
+            files={"file": ("p.jpg", photo, "image/jpeg")},
+            data={"kind": "photo"},
+        )
+        assert r.status_code == 201, r.text
+        sha = r.json()["sha256"]
+        assert api.get(f"/api/v1/cases/{number}/evidence/{sha}", "ue_hj").content == photo
+    assert not (tmp_path / "unused").exists()
+    assert history.verify(engine)["ok"]
