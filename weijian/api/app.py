@@ -11,7 +11,17 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
-from weijian.api.routes import auth, cases, health, home, jurisdiction, layers, open311, users
+from weijian.api.routes import (
+    auth,
+    cases,
+    health,
+    home,
+    jurisdiction,
+    layers,
+    open311,
+    patrol,
+    users,
+)
 from weijian.cases.clock import Clock
 from weijian.cases.service import CaseService
 from weijian.database import app_engine_for, resolve_url
@@ -55,4 +65,5 @@ def create_app(
     app.include_router(cases.router)
     app.include_router(users.router)
     app.include_router(open311.router)
+    app.include_router(patrol.router)
     return app

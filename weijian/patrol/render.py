@@ -1,0 +1,828 @@
+"""Printed patrol maps: one page per grid, to a true scale, in Chinese, by matplotlib.
+
+The map frame has a fixed size on paper and the scale is a round one (1:2,000, 1:5,000, …)
+chosen so the grid with a margin fits; the axes limits are then set from the frame's size and
+the scale, so a centimetre on paper is exactly what the scale bar says. Text is set in
+"Noto Sans CJK SC" (Debian's fonts-noto-cjk), embedded in the PDF as a TrueType subset.
+Labels of cases and sub-grids are placed greedily around their anchor so that none overlaps
+another; the table of cases has its own block below (or beside) the map and continues on
+further pages when it is long.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("pdf")  # no display; before pyplot
+
+import matplotlib.pyplot as plt
+import shapely
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
+from matplotlib.path import Path as MplPath
+from matplotlib.transforms import Bbox
+
+from weijian.errors import EnvironmentProblem, InputError
+from weijian.patrol.pages import LEVEL_LABELS, PageData
+
+FONT = "Noto Sans CJK SC"
+PAPERS_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+SCALES = tuple(
+    int(m * 10**e) for e in range(2, 7) for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8)
+)  # round scales: 1:1000, 1:1500, 1:2000, 1:2500, … 1:8,000,000
+MM = 1 / 25.4  # inches per millimetre
+DEPARTMENT_COLOURS = {
+    "urban_enforcement": ("#4e79a7", "城管执法部门负责"),
+    "county_government": ("#f28e2b", "区县政府负责"),
+    "natural_resources": ("#59a14f", "自然资源部门负责"),
+    "agriculture_rural": ("#b6992d", "农业农村部门负责"),
+}
+STATE_GROUPS = {
+    "reported": ("#d62728", "待核查"),
+    "transferred": ("#7f7f7f", "移交待接收"),
+    "ledgered": ("#9467bd", "存量待认定"),
+    "determined": ("#9467bd", "存量待认定"),
+}
+IN_HAND = ("#ff7f0e", "查处中")
+TOUR_COLOUR = "#1f5fbf"
+
+
+@dataclass
+class PageInfo:
+    """What was drawn where, for the caller and the tests."""
+
+    paper: str
+    orientation: str
+    scale: int  # the denominator: 1:scale
+    frame_mm: tuple[float, float, float, float]  # map frame on paper: x, y (from bottom), w, h
+    extent_m: tuple[float, float, float, float]  # ground covered by the frame
+    scalebar_m: float
+    pages: int
+    labels_dropped: int = 0
+    label_boxes: list = field(default_factory=list)
+
+
+def check_font() -> None:
+    found = font_manager.findfont(
+        font_manager.FontProperties(family=FONT), fallback_to_default=False
+    )
+    if "NotoSansCJK" not in Path(found).name and "NotoSansCJK" not in found:
+        raise EnvironmentProblem(
+            f"the font {FONT!r} is not installed: Chinese would not print",
+            hint="apt-get install fonts-noto-cjk (./dev setup does it when run as root)",
+        )
+
+
+def _font_ready() -> None:
+    try:
+        check_font()
+    except ValueError:
+        raise EnvironmentProblem(
+            f"the font {FONT!r} is not installed: Chinese would not print",
+            hint="apt-get install fonts-noto-cjk (./dev setup does it when run as root)",
+        ) from None
+    plt.rcParams.update(
+        {
+            "font.family": FONT,
+            "font.size": 7,
+            "pdf.fonttype": 42,  # TrueType, embedded as a subset
+            "axes.unicode_minus": False,
+        }
+    )
+
+
+def paper_size(paper: str, orientation: str, extent_w: float, extent_h: float) -> tuple:
+    if paper not in PAPERS_MM:
+        raise InputError(f"paper must be A4 or A3, not {paper!r}")
+    if orientation not in ("portrait", "landscape", "auto"):
+        raise InputError(f"orientation must be portrait, landscape or auto, not {orientation!r}")
+    if orientation == "auto":
+        orientation = "landscape" if extent_w > 1.15 * extent_h else "portrait"
+    w, h = PAPERS_MM[paper]
+    return (
+        (max(w, h), min(w, h), orientation) if orientation == "landscape" else (w, h, orientation)
+    )
+
+
+def _layout(width: float, height: float, orientation: str) -> dict[str, tuple]:
+    """Blocks on the page in mm: (x, y from the bottom, w, h)."""
+    k = width / 210.0 if orientation == "portrait" else height / 210.0  # A3 scales everything
+    margin, title_h, footer_h = 10 * k, 22 * k, 9 * k
+    top = height - margin - title_h
+    if orientation == "portrait":
+        map_h = (height - 2 * margin - title_h - footer_h) * 0.58
+        map_box = (margin, top - map_h, width - 2 * margin, map_h)
+        row_h = 40 * k
+        row_y = map_box[1] - 2 * k - row_h
+        legend = (margin, row_y, (width - 2 * margin) * 0.64, row_h)
+        inset = (margin + (width - 2 * margin) * 0.66, row_y, (width - 2 * margin) * 0.34, row_h)
+        table = (margin, margin + footer_h, width - 2 * margin, row_y - 2 * k - margin - footer_h)
+    else:
+        map_w = (width - 2 * margin) * 0.56
+        map_box = (margin, margin + footer_h, map_w, top - margin - footer_h)
+        side_x = margin + map_w + 4 * k
+        side_w = width - margin - side_x
+        inset_h = 42 * k
+        inset = (side_x + side_w * 0.5, top - inset_h, side_w * 0.5, inset_h)
+        legend = (side_x, top - inset_h, side_w * 0.5, inset_h)
+        table = (side_x, margin + footer_h, side_w, top - inset_h - 3 * k - margin - footer_h)
+    return {
+        "title": (margin, top, width - 2 * margin, title_h),
+        "map": map_box,
+        "legend": legend,
+        "inset": inset,
+        "table": table,
+        "footer": (margin, margin, width - 2 * margin, footer_h),
+        "k": (k,),
+    }
+
+
+def _axes(fig: Figure, block: tuple, width: float, height: float, **kw):
+    x, y, w, h = block
+    return fig.add_axes((x / width, y / height, w / width, h / height), **kw)
+
+
+def choose_scale(frame_w_mm: float, frame_h_mm: float, extent: tuple) -> int:
+    need = max(
+        (extent[2] - extent[0]) / (frame_w_mm / 1000), (extent[3] - extent[1]) / (frame_h_mm / 1000)
+    )
+    return next((s for s in SCALES if s >= need), SCALES[-1])
+
+
+def nice_length(metres: float) -> float:
+    """The largest 1, 2 or 5 × 10^k not above ``metres``."""
+    exponent = math.floor(math.log10(metres))
+    for step in (5, 2, 1):
+        value = step * 10**exponent
+        if value <= metres:
+            return float(value)
+    return float(10**exponent)
+
+
+def _draw_geom(ax, geom, **style) -> None:
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.geom_type == "Polygon":
+            vertices, codes = [], []
+            for ring in [poly.exterior, *poly.interiors]:
+                coords = list(ring.coords)
+                vertices += coords
+                codes += (
+                    [MplPath.MOVETO] + [MplPath.LINETO] * (len(coords) - 2) + [MplPath.CLOSEPOLY]
+                )
+            ax.add_patch(PathPatch(MplPath(vertices, codes), **style))
+        elif poly.geom_type in ("MultiPolygon", "GeometryCollection"):
+            _draw_geom(ax, poly, **style)
+
+
+def _fits(box: Bbox, placed: list[Bbox], frame: Bbox) -> bool:
+    inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
+    return inside and not any(box.overlaps(other) for other in placed)
+
+
+OFFSETS = (
+    (5, 4, "left", "bottom"),
+    (5, -4, "left", "top"),
+    (-5, 4, "right", "bottom"),
+    (-5, -4, "right", "top"),
+    (0, 7, "center", "bottom"),
+    (0, -7, "center", "top"),
+    (9, 0, "left", "center"),
+    (-9, 0, "right", "center"),
+)
+
+
+def _place(ax, renderer, placed, frame, x, y, label, offsets=OFFSETS, **style):
+    """A label near (x, y) where it overlaps nothing placed; None when nowhere fits."""
+    for dx, dy, ha, va in offsets:
+        text = ax.annotate(
+            label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, **style
+        )
+        box = text.get_window_extent(renderer).expanded(1.04, 1.08)
+        if _fits(box, placed, frame):
+            placed.append(box)
+            return text
+        text.remove()
+    return None
+
+
+def _state_style(state: str) -> tuple[str, str]:
+    return STATE_GROUPS.get(state, IN_HAND)
+
+
+def render_page(data: PageData, paper: str = "A4", orientation: str = "auto") -> tuple:
+    """The figures of one grid (a map page, and table pages when the cases do not fit)."""
+    _font_ready()
+    ex = data.extent
+    width, height, orientation = paper_size(paper, orientation, ex[2] - ex[0], ex[3] - ex[1])
+    blocks = _layout(width, height, orientation)
+    k = blocks["k"][0]
+    fig = Figure(figsize=(width * MM, height * MM))
+    canvas = FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    fx, fy, fw, fh = blocks["map"]
+    scale = choose_scale(fw, fh, ex)
+    cx, cy = (ex[0] + ex[2]) / 2, (ex[1] + ex[3]) / 2
+    half_w, half_h = fw / 1000 * scale / 2, fh / 1000 * scale / 2
+    extent_m = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+
+    # -- title ---------------------------------------------------------------------------
+    ax_t = _axes(fig, blocks["title"], width, height)
+    ax_t.set_axis_off()
+    ax_t.text(0, 0.62, data.title, fontsize=16 * k, fontweight="bold", va="center")
+    chain = " · ".join(g.name for g in data.chain)
+    ax_t.text(
+        0,
+        0.18,
+        f"{chain + ' · ' if chain else ''}{data.grid.name}"
+        f"（{LEVEL_LABELS.get(data.grid.level, data.grid.level)}网格，编码 {data.grid.code}）",
+        fontsize=8.5 * k,
+        va="center",
+    )
+    ax_t.text(1, 0.7, f"制图日期：{data.on:%Y年%m月%d日}", fontsize=8 * k, ha="right", va="center")
+    ax_t.text(
+        1, 0.2, f"比例尺 1:{scale:,}".replace(",", ""), fontsize=9 * k, ha="right", va="center"
+    )
+
+    # -- map -----------------------------------------------------------------------------
+    ax = _axes(fig, blocks["map"], width, height)
+    ax.set_xlim(extent_m[0], extent_m[2])
+    ax.set_ylim(extent_m[1], extent_m[3])
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_linewidth(0.8)
+    for zone in sorted(data.zones, key=lambda z: -z.rank):
+        colour = DEPARTMENT_COLOURS.get(zone.department_type or "", (None,))[0]
+        if colour:
+            _draw_geom(ax, zone.geom, facecolor=colour, edgecolor="none", alpha=0.28, zorder=1)
+    frame_box = shapely.box(*extent_m)
+    outside = frame_box.difference(data.grid.geom)
+    _draw_geom(ax, outside, facecolor="white", edgecolor="none", alpha=0.55, zorder=2)
+    for g in data.neighbours:
+        _draw_geom(ax, g.geom, facecolor="none", edgecolor="#9a9a9a", linewidth=0.6, zorder=3)
+    for g in data.children:
+        _draw_geom(
+            ax,
+            g.geom,
+            facecolor="none",
+            edgecolor="#444",
+            linewidth=0.7,
+            linestyle=(0, (4, 2)),
+            zorder=4,
+        )
+    _draw_geom(ax, data.grid.geom, facecolor="none", edgecolor="#c00000", linewidth=2.0, zorder=5)
+
+    # the visiting order
+    if data.cases:
+        xs = [data.start[0]] + [c.x for c in data.cases]
+        ys = [data.start[1]] + [c.y for c in data.cases]
+        ax.plot(xs, ys, color=TOUR_COLOUR, linewidth=1.1, alpha=0.85, zorder=6)
+        for (x0, y0), (x1, y1) in zip(
+            zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False
+        ):
+            if math.hypot(x1 - x0, y1 - y0) > (extent_m[2] - extent_m[0]) / 25:
+                ax.annotate(
+                    "",
+                    xy=((x0 + x1) / 2 + (x1 - x0) * 0.05, (y0 + y1) / 2 + (y1 - y0) * 0.05),
+                    xytext=((x0 + x1) / 2, (y0 + y1) / 2),
+                    arrowprops={"arrowstyle": "-|>", "color": TOUR_COLOUR, "lw": 0.8},
+                    zorder=6,
+                )
+    ax.plot(*data.start, marker="s", markersize=6, color="black", zorder=8)
+    frame = ax.get_window_extent(renderer)
+    placed: list[Bbox] = []
+    # the markers themselves are obstacles for labels
+    for case in data.cases:
+        colour, _ = _state_style(case.state)
+        ax.plot(
+            case.x,
+            case.y,
+            marker="o",
+            markersize=7,
+            markerfacecolor=colour,
+            markeredgecolor="#8b0000" if case.overdue else "white",
+            markeredgewidth=2.0 if case.overdue else 0.8,
+            zorder=9,
+        )
+        px, py = ax.transData.transform((case.x, case.y))
+        placed.append(Bbox.from_extents(px - 4.5, py - 4.5, px + 4.5, py + 4.5))
+    sx, sy = ax.transData.transform(data.start)
+    placed.append(Bbox.from_extents(sx - 4, sy - 4, sx + 4, sy + 4))
+    dropped = 0
+    # north arrow and scale bar first: they stay where they are
+    _north_arrow(ax, renderer, placed, k)
+    scalebar_m = _scale_bar(ax, renderer, placed, extent_m, k)
+    start_label = _place(
+        ax,
+        renderer,
+        placed,
+        frame,
+        *data.start,
+        "起点",
+        fontsize=6.5 * k,
+        fontweight="bold",
+        zorder=10,
+    )
+    dropped += start_label is None
+    for case in data.cases:
+        label = _place(
+            ax,
+            renderer,
+            placed,
+            frame,
+            case.x,
+            case.y,
+            str(case.order),
+            fontsize=8 * k,
+            fontweight="bold",
+            color="#8b0000" if case.overdue else "black",
+            zorder=10,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
+        dropped += label is None
+    centre = ((0, 0, "center", "center"), *OFFSETS)
+    for g in data.children:
+        p = g.geom.representative_point()
+        if frame_box.contains(p):
+            label = _place(
+                ax,
+                renderer,
+                placed,
+                frame,
+                p.x,
+                p.y,
+                g.name,
+                offsets=centre,
+                fontsize=6.5 * k,
+                color="#333",
+                zorder=7,
+            )
+            dropped += label is None
+    for g in data.neighbours:
+        p = (
+            g.geom.intersection(frame_box).representative_point()
+            if g.geom.intersects(frame_box)
+            else None
+        )
+        if p is not None and not p.is_empty:
+            _place(
+                ax,
+                renderer,
+                placed,
+                frame,
+                p.x,
+                p.y,
+                g.name,
+                offsets=centre,
+                fontsize=6 * k,
+                color="#8a8a8a",
+                zorder=7,
+            )
+    if not data.cases:
+        ax.text(
+            0.5,
+            0.06,
+            "无在办案件",
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=12 * k,
+            color="#555",
+            bbox={"fc": "white", "ec": "#999", "pad": 3},
+            zorder=11,
+        )
+
+    _legend(fig, blocks, width, height, data, k, ncol=2 if orientation == "portrait" else 1)
+    _inset(fig, blocks, width, height, data)
+    _footer(fig, blocks, width, height, data, k)
+    rows_per_page = _table(fig, blocks["table"], width, height, data.cases, k, start=0)
+    figures = [fig]
+    shown = rows_per_page
+    while shown < len(data.cases):
+        extra = Figure(figsize=(width * MM, height * MM))
+        block = (
+            blocks["title"][0],
+            blocks["footer"][1] + blocks["footer"][3],
+            blocks["title"][2],
+            blocks["title"][1] - blocks["footer"][1] - blocks["footer"][3] - 4 * k,
+        )
+        t = _axes(extra, blocks["title"], width, height)
+        t.set_axis_off()
+        t.text(0, 0.5, f"{data.title}（续表）", fontsize=14 * k, fontweight="bold", va="center")
+        n = _table(extra, block, width, height, data.cases, k, start=shown)
+        _footer(extra, blocks, width, height, data, k)
+        shown += n
+        figures.append(extra)
+    info = PageInfo(
+        paper=paper,
+        orientation=orientation,
+        scale=scale,
+        frame_mm=(fx, fy, fw, fh),
+        extent_m=extent_m,
+        scalebar_m=scalebar_m,
+        pages=len(figures),
+        labels_dropped=dropped,
+        label_boxes=placed,
+    )
+    return figures, info
+
+
+def _north_arrow(ax, renderer, placed, k) -> None:
+    x, y = 0.05, 0.86
+    ax.add_patch(
+        Polygon(
+            [(x - 0.018, y), (x, y + 0.07), (x + 0.018, y)],
+            closed=True,
+            transform=ax.transAxes,
+            facecolor="black",
+            zorder=12,
+        )
+    )
+    ax.add_patch(
+        Polygon(
+            [(x - 0.018, y), (x, y + 0.07), (x, y)],
+            closed=True,
+            transform=ax.transAxes,
+            facecolor="white",
+            edgecolor="black",
+            linewidth=0.5,
+            zorder=12,
+        )
+    )
+    label = ax.text(
+        x,
+        y + 0.085,
+        "北",
+        transform=ax.transAxes,
+        ha="center",
+        va="bottom",
+        fontsize=9 * k,
+        fontweight="bold",
+        zorder=12,
+    )
+    box = label.get_window_extent(renderer)
+    x0, y0 = ax.transAxes.transform((x - 0.03, y - 0.01))
+    placed.append(Bbox.from_extents(x0, y0, box.x1 + 2, box.y1 + 2))
+
+
+def _scale_bar(ax, renderer, placed, extent_m, k) -> float:
+    """A bar of a round length at the frame's lower left, in ground metres; its labels start
+    exactly at the bar's ends (so the printed distance between them can be measured)."""
+    span = extent_m[2] - extent_m[0]
+    length = nice_length(span / 4)
+    x0 = extent_m[0] + span * 0.04
+    y0 = extent_m[1] + (extent_m[3] - extent_m[1]) * 0.045
+    bar_h = (extent_m[3] - extent_m[1]) * 0.008
+    pad_x, pad_y = span * 0.012, (extent_m[3] - extent_m[1]) * 0.012
+    unit = "千米" if length >= 1000 else "米"
+    shown = length / 1000 if length >= 1000 else length
+    end_label = f"{shown:g} {unit}"
+    background = Rectangle(
+        (x0 - pad_x, y0 - pad_y),
+        length + span * 0.09,
+        bar_h + 6 * pad_y,
+        facecolor="white",
+        edgecolor="#999",
+        linewidth=0.4,
+        alpha=0.9,
+        zorder=12,
+    )
+    ax.add_patch(background)
+    for i in range(4):
+        ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 4, y0),
+                length / 4,
+                bar_h,
+                facecolor="black" if i % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.5,
+                zorder=13,
+            )
+        )
+    ax.text(x0, y0 + bar_h * 1.8, "0", ha="left", va="bottom", fontsize=6.5 * k, zorder=13)
+    ax.text(
+        x0 + length,
+        y0 + bar_h * 1.8,
+        end_label,
+        ha="left",
+        va="bottom",
+        fontsize=6.5 * k,
+        zorder=13,
+    )
+    placed.append(background.get_window_extent(renderer))
+    return length
+
+
+def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
+    ax = _axes(fig, blocks["legend"], width, height)
+    ax.set_axis_off()
+    handles = []
+    seen = {z.department_type for z in data.zones if z.department_type in DEPARTMENT_COLOURS}
+    for key, (colour, label) in DEPARTMENT_COLOURS.items():
+        if key in seen:
+            handles.append(Patch(facecolor=colour, alpha=0.4, edgecolor="none", label=label))
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="#c00000",
+            linewidth=2,
+            label=f"本{LEVEL_LABELS.get(data.grid.level, '')}网格边界",
+        ),
+        Line2D([], [], color="#444", linewidth=0.8, linestyle=(0, (4, 2)), label="下级网格"),
+        Line2D([], [], color="#9a9a9a", linewidth=0.6, label="相邻网格"),
+    ]
+    states = {}
+    for case in data.cases:
+        colour, label = _state_style(case.state)
+        states[label] = colour
+    if not states:
+        states = {"待核查": STATE_GROUPS["reported"][0], "查处中": IN_HAND[0]}
+    for label, colour in states.items():
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                markersize=6,
+                markerfacecolor=colour,
+                markeredgecolor="white",
+                label=f"案件：{label}",
+            )
+        )
+    handles += [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="none",
+            markersize=6,
+            markerfacecolor="#cccccc",
+            markeredgecolor="#8b0000",
+            markeredgewidth=2,
+            label="已超期（红圈）",
+        ),
+        Line2D([], [], color=TOUR_COLOUR, linewidth=1.2, label="建议巡查顺序（序号）"),
+        Line2D([], [], marker="s", linestyle="none", color="black", markersize=5, label="巡查起点"),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        ncol=ncol,
+        fontsize=6.5 * k,
+        frameon=True,
+        title="图例",
+        title_fontsize=7.5 * k,
+        borderaxespad=0.2,
+        handlelength=2.2,
+        columnspacing=1.0,
+        labelspacing=0.45,
+    )
+
+
+def _inset(fig, blocks, width, height, data: PageData) -> None:
+    ax = _axes(fig, blocks["inset"], width, height)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("位置示意", fontsize=7, pad=2)
+    base = data.district.geom if data.district is not None else data.grid.geom
+    _draw_geom(ax, base, facecolor="#f2f2f2", edgecolor="#666", linewidth=0.6)
+    for g in data.district_siblings:
+        _draw_geom(ax, g.geom, facecolor="none", edgecolor="#bbbbbb", linewidth=0.3)
+    _draw_geom(ax, data.grid.geom, facecolor="#c00000", edgecolor="#c00000", linewidth=0.8)
+    minx, miny, maxx, maxy = base.bounds
+    pad = 0.04 * max(maxx - minx, maxy - miny)
+    w, h = maxx - minx + 2 * pad, maxy - miny + 2 * pad
+    box_w, box_h = blocks["inset"][2], blocks["inset"][3]
+    if w / h < box_w / box_h:  # widen to the box's shape: one scale on both axes
+        w = h * box_w / box_h
+    else:
+        h = w * box_h / box_w
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    ax.set_xlim(cx - w / 2, cx + w / 2)
+    ax.set_ylim(cy - h / 2, cy + h / 2)
+    if data.district is not None:
+        ax.text(0.02, 0.02, data.district.name, transform=ax.transAxes, fontsize=6, color="#333")
+
+
+def _footer(fig, blocks, width, height, data: PageData, k) -> None:
+    ax = _axes(fig, blocks["footer"], width, height)
+    ax.set_axis_off()
+    people = (
+        "、".join(f"{p.get('name') or ''} {p.get('phone') or ''}".strip() for p in data.responsible)
+        or "未登记"
+    )
+    tour = (
+        f"建议巡查路线：自起点按序号依次巡查，全程约 {data.tour.length_m / 1000:.2f} 千米"
+        f"（逐点就近约 {data.tour.nearest_neighbour_m / 1000:.2f} 千米）"
+        if data.cases
+        else "本网格暂无在办案件，按日常巡查要求巡查"
+    )
+    versions = "，".join(f"{name} 第{v}版" for name, v in sorted(data.layer_versions.items()))
+    ax.text(0, 0.75, f"网格责任人：{people}", fontsize=7.5 * k, va="center")
+    ax.text(0, 0.2, tour, fontsize=6.5 * k, va="center", color="#333")
+    ax.text(
+        1,
+        0.75,
+        f"图层版本：{versions}",
+        fontsize=5 * k,
+        ha="right",
+        va="center",
+        color="#666",
+        wrap=True,
+    )
+    ax.text(
+        1,
+        0.2,
+        f"坐标系：CGCS2000 高斯-克吕格3度带（EPSG:{data.epsg}）  weijian 违建管控平台",
+        fontsize=5.5 * k,
+        ha="right",
+        va="center",
+        color="#666",
+    )
+
+
+TABLE_COLUMNS = (
+    ("序号", 0.06),
+    ("案件编号", 0.2),
+    ("地点", 0.21),
+    ("状态", 0.14),
+    ("核查期限", 0.16),
+    ("超期/天", 0.09),
+    ("责任部门", 0.14),
+)
+SHORT_DEPARTMENTS = {
+    "urban_enforcement": "城管执法",
+    "natural_resources": "自然资源",
+    "county_government": "区县政府",
+    "agriculture_rural": "农业农村",
+}
+
+
+def _clip(text: str, width_mm: float, size_pt: float) -> str:
+    """Cut ``text`` to what fits in ``width_mm`` at ``size_pt`` (CJK one em, Latin ~0.55)."""
+    em = size_pt * 25.4 / 72
+    used, out = 0.0, []
+    for ch in text:
+        w = em if ord(ch) > 0x2E80 else em * 0.56
+        if used + w > width_mm - em * 0.6:
+            return "".join(out) + "…"
+        used += w
+        out.append(ch)
+    return text
+
+
+def _table(fig, block, width, height, cases, k, start: int) -> int:
+    """Draw the rows from ``start`` that fit; return how many were drawn."""
+    ax = _axes(fig, block, width, height)
+    ax.set_axis_off()
+    _bx, _by, bw, bh = block
+    ax.set_xlim(0, bw)
+    ax.set_ylim(0, bh)
+    size = 6.8 * k
+    row_h = 5.0 * k
+    if not cases:
+        ax.text(
+            bw / 2,
+            bh - 12 * k,
+            "无在办案件",
+            ha="center",
+            va="center",
+            fontsize=14 * k,
+            color="#555",
+        )
+        return 0
+    ax.text(
+        0,
+        bh - 2.5 * k,
+        f"在办案件一览（共 {len(cases)} 件，按建议巡查顺序）",
+        fontsize=8 * k,
+        fontweight="bold",
+        va="center",
+    )
+    top = bh - 6 * k
+    x = 0.0
+    ax.add_patch(Rectangle((0, top - row_h), bw, row_h, facecolor="#e8e8e8", edgecolor="none"))
+    for name, share in TABLE_COLUMNS:
+        ax.text(x + 1, top - row_h / 2, name, fontsize=size, fontweight="bold", va="center")
+        x += share * bw
+    fit = max(int((top - row_h) // row_h), 1)
+    rows = cases[start : start + fit]
+    for i, case in enumerate(rows):
+        y = top - row_h * (i + 2)
+        if i % 2:
+            ax.add_patch(Rectangle((0, y), bw, row_h, facecolor="#f7f7f7", edgecolor="none"))
+        due = case.due.astimezone().strftime("%m-%d %H:%M") if case.due else "—"
+        values = (
+            str(case.order),
+            case.number,
+            case.address or case.description,
+            case.state_label,
+            due,
+            f"{case.overdue_days:g}" if case.overdue else "",
+            SHORT_DEPARTMENTS.get(case.department_type or "", case.department or "待研判"),
+        )
+        x = 0.0
+        for (_, share), value in zip(TABLE_COLUMNS, values, strict=True):
+            ax.text(
+                x + 1,
+                y + row_h / 2,
+                _clip(value, share * bw, size),
+                fontsize=size,
+                va="center",
+                color="#8b0000" if case.overdue and value in (values[0], values[5]) else "black",
+            )
+            x += share * bw
+        ax.plot([0, bw], [y, y], color="#dddddd", linewidth=0.3)
+    return len(rows)
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+def to_pdf(figures: list[Figure], title: str) -> bytes:
+    buffer = io.BytesIO()
+    with PdfPages(buffer, metadata={"Title": title, "Creator": "weijian 违建管控平台"}) as pdf:
+        for fig in figures:
+            pdf.savefig(fig)
+    return buffer.getvalue()
+
+
+def page_pdf(
+    data: PageData, paper: str = "A4", orientation: str = "auto"
+) -> tuple[bytes, PageInfo]:
+    figures, info = render_page(data, paper, orientation)
+    return to_pdf(figures, data.title), info
+
+
+def cover_pdf(title: str, subtitle: str, rows: list[dict], on, paper: str = "A4") -> bytes:
+    """The atlas's cover: every grid with its open and overdue cases and its first page."""
+    _font_ready()
+    width, height = PAPERS_MM[paper]
+    k = width / 210.0
+    figures = []
+    per_page = 38
+    chunks = [rows[i : i + per_page] for i in range(0, len(rows), per_page)] or [[]]
+    for n, chunk in enumerate(chunks):
+        fig = Figure(figsize=(width * MM, height * MM))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set_xlim(0, width)
+        ax.set_ylim(0, height)
+        ax.text(width / 2, height - 30 * k, title, ha="center", fontsize=22 * k, fontweight="bold")
+        ax.text(width / 2, height - 42 * k, subtitle, ha="center", fontsize=11 * k)
+        ax.text(
+            width / 2, height - 50 * k, f"制图日期：{on:%Y年%m月%d日}", ha="center", fontsize=9 * k
+        )
+        columns = (
+            ("序号", 15),
+            ("网格编码", 45),
+            ("网格名称", 70),
+            ("在办案件", 20),
+            ("超期", 15),
+            ("页码", 15),
+        )
+        y = height - 66 * k
+        x = 15 * k
+        for name, w in columns:
+            ax.text(x, y, name, fontsize=8.5 * k, fontweight="bold")
+            x += w * k
+        for i, row in enumerate(chunk):
+            y -= 5.6 * k
+            x = 15 * k
+            values = (
+                str(n * per_page + i + 1),
+                row["code"],
+                row["name"],
+                str(row["open"]),
+                str(row["overdue"]) if row["overdue"] else "",
+                str(row["page"]),
+            )
+            for (_, w), value in zip(columns, values, strict=True):
+                ax.text(x, y, _clip(value, w * k, 8 * k), fontsize=8 * k)
+                x += w * k
+        if len(chunks) > 1:
+            ax.text(
+                width / 2,
+                12 * k,
+                f"目录 第 {n + 1} / {len(chunks)} 页",
+                ha="center",
+                fontsize=7 * k,
+            )
+        figures.append(fig)
+    return to_pdf(figures, title)
+
+
+def close(figures) -> None:
+    for fig in figures:
+        fig.clf()

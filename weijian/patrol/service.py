@@ -1,0 +1,133 @@
+"""Patrol maps for the CLI and the API: one grid's pages, or a district's atlas with a cover.
+
+An atlas gathers every grid's page data from the database first, then renders the pages in
+parallel processes (matplotlib is single-threaded) and joins them behind the cover, whose
+table gives each grid's first page.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+from dataclasses import asdict
+
+from pypdf import PdfReader, PdfWriter
+from sqlalchemy import text
+
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.errors import NotFoundError
+from weijian.patrol import render
+from weijian.patrol.pages import LEVEL_LABELS, PageData, grids_of_district, load_page
+
+
+def _check_scope(principal: Principal | None, data: PageData) -> None:
+    """A user prints the grids inside its own; a city-wide user any."""
+    if principal is None or principal.city_wide:
+        return
+    codes = {g.code for g in data.chain} | {data.grid.code}
+    if principal.grid_code not in codes:
+        raise NotFoundError(
+            f"no grid {data.grid.code} within your scope",
+            hint="you can print the maps of your own grid and the grids inside it",
+        )
+
+
+def page_data(cases: CaseService, code: str, principal: Principal | None = None) -> PageData:
+    now = cases.clock.now()
+    with cases.engine.connect() as conn:
+        data = load_page(
+            conn, cases.jurisdiction.snapshot, cases.workflow, cases.calendar, code, now
+        )
+    _check_scope(principal, data)
+    return data
+
+
+def grid_map(
+    cases: CaseService,
+    code: str,
+    paper: str = "A4",
+    orientation: str = "auto",
+    principal: Principal | None = None,
+) -> tuple[bytes, dict]:
+    data = page_data(cases, code, principal)
+    content, info = render.page_pdf(data, paper, orientation)
+    summary = {k: v for k, v in asdict(info).items() if k != "label_boxes"}
+    summary.update(grid=code, name=data.grid.name, cases=len(data.cases))
+    return content, summary
+
+
+def _render(job: tuple[PageData, str, str]) -> tuple[bytes, int]:
+    data, paper, orientation = job
+    content, info = render.page_pdf(data, paper, orientation)
+    return content, info.pages
+
+
+def atlas(
+    cases: CaseService,
+    district: str,
+    level: str = "community",
+    paper: str = "A4",
+    orientation: str = "auto",
+    principal: Principal | None = None,
+    processes: int | None = None,
+) -> tuple[bytes, dict]:
+    """A cover listing the grids, then every grid's pages."""
+    with cases.engine.connect() as conn:
+        grids = grids_of_district(conn, district, level)
+        district_name = conn.execute(
+            text("SELECT name FROM active_grid WHERE code = :d AND level = 'district' LIMIT 1"),
+            {"d": district},
+        ).scalar()
+    if principal is not None and not principal.city_wide and principal.grid_code != district:
+        raise NotFoundError(
+            f"no district {district} within your scope",
+            hint="an atlas is printed by its district's users or city-wide ones",
+        )
+    if not grids:
+        raise NotFoundError(f"the district {district} has no {level} grids")
+    pages = [page_data(cases, code) for code, _ in grids]
+    jobs = [(data, paper, orientation) for data in pages]
+    processes = processes or min(len(jobs), os.cpu_count() or 1)
+    if processes > 1:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            rendered = pool.map(_render, jobs, chunksize=1)
+    else:
+        rendered = [_render(job) for job in jobs]
+    rows, page = [], 0
+    cover_pages = max(1, -(-len(grids) // 38))
+    page = cover_pages + 1
+    for data, (_, count) in zip(pages, rendered, strict=True):
+        rows.append(
+            {
+                "code": data.grid.code,
+                "name": data.grid.name,
+                "open": len(data.cases),
+                "overdue": sum(c.overdue for c in data.cases),
+                "page": page,
+            }
+        )
+        page += count
+    title = f"{district_name or district}违法建设巡查图集"
+    cover = render.cover_pdf(
+        title,
+        f"{LEVEL_LABELS.get(level, level)}网格 · 共 {len(grids)} 个网格",
+        rows,
+        cases.clock.now().date(),
+        paper,
+    )
+    writer = PdfWriter()
+    for content in [cover, *(c for c, _ in rendered)]:
+        writer.append(PdfReader(io.BytesIO(content)))
+    writer.add_metadata({"/Title": title, "/Creator": "weijian 违建管控平台"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue(), {
+        "district": district,
+        "level": level,
+        "grids": len(grids),
+        "cover_pages": cover_pages,
+        "pages": page - 1,
+        "cases": sum(r["open"] for r in rows),
+    }
