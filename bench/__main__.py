@@ -8,9 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cases, harness, imports, jurisdiction
+from bench import cases, harness, imports, jurisdiction, patrol
 
-BENCHMARKS = {"import": imports.run, "jurisdiction": jurisdiction.run, "cases": cases.run}
+BENCHMARKS = {
+    "import": imports.run,
+    "jurisdiction": jurisdiction.run,
+    "cases": cases.run,
+    "patrol": patrol.run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from weijian.cases.clock import LOCAL
 from weijian.cli import _engine, _log, _print_json, _table, app, err, handles_errors, out
 from weijian.errors import InputError
 from weijian.settings import get_settings
@@ -266,7 +267,7 @@ def cases_list(
             c["track_label"] or c["track"],
             c["address"] or "",
             (c["department"] or {}).get("name", "待研判"),
-            c["reported_at"].astimezone().strftime("%Y-%m-%d %H:%M"),
+            c["reported_at"].astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"),
             "是" if c["overdue"] else "",
         )
     out.print(table)

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
 from weijian.cases import deadlines
+from weijian.cases.clock import LOCAL
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError, NotFoundError
 from weijian.gis.crs import gk3_epsg_for_lon
@@ -209,7 +210,7 @@ def load_page(
             )
             if g.geom.representative_point().within(district.geom)
         ]
-    zones = _zones(conn, snap, now.date(), epsg, box_params)
+    zones = _zones(conn, snap, now.astimezone(LOCAL).date(), epsg, box_params)
     cases = _cases(conn, workflow, calendar, row.level, code, now, epsg)
     start = _start(row, grid.geom, to_gk)
     tour = plan(start, [(c.x, c.y) for c in cases])
@@ -230,7 +231,7 @@ def load_page(
         responsible=list(row.responsible or []),
         layer_versions=dict(snap.layer_versions),
         epsg=epsg,
-        on=now.date(),
+        on=now.astimezone(LOCAL).date(),
         extent=extent,
     )
 

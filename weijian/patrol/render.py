@@ -31,6 +31,7 @@ from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox
 
+from weijian.cases.clock import LOCAL
 from weijian.errors import EnvironmentProblem, InputError
 from weijian.patrol.pages import LEVEL_LABELS, PageData
 
@@ -722,7 +723,7 @@ def _table(fig, block, width, height, cases, k, start: int) -> int:
         y = top - row_h * (i + 2)
         if i % 2:
             ax.add_patch(Rectangle((0, y), bw, row_h, facecolor="#f7f7f7", edgecolor="none"))
-        due = case.due.astimezone().strftime("%m-%d %H:%M") if case.due else "—"
+        due = case.due.astimezone(LOCAL).strftime("%m-%d %H:%M") if case.due else "—"
         values = (
             str(case.order),
             case.number,

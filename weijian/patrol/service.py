@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import text
 
+from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import NotFoundError
@@ -114,7 +115,7 @@ def atlas(
         title,
         f"{LEVEL_LABELS.get(level, level)}网格 · 共 {len(grids)} 个网格",
         rows,
-        cases.clock.now().date(),
+        cases.clock.now().astimezone(LOCAL).date(),
         paper,
     )
     writer = PdfWriter()
