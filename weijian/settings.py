@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         default=5, description="anonymous reports accepted per client address per hour"
     )
 
+    ledger_due_day: int = Field(
+        default=5, description="a town's monthly ledger is due by this day of the next month"
+    )
+
     @property
     def evidence_root(self) -> Path:
         return self.evidence_dir or self.home / "evidence"

@@ -1,0 +1,239 @@
+"""Assessment (考评) as data: indicators defined by a Chinese name, a numerator and a
+denominator made of named counts, a direction and a weight; the score and the ranking.
+
+The counts come from :mod:`weijian.cases.figures` (one SQL pass over the cases and their
+events per period); this module turns counts into indicator values and a weighted score, and
+knows nothing of the database. Cities define indicators differently: a new definitions
+document (``weijian assess load``) changes them without code.
+
+Counts per grid unit and period [start, end):
+
+- ``reported``: cases reported; ``proactive``: of them, by a proactive channel (patrol, grid
+  workers, property companies, project tracking — the document's ``proactive_channels``)
+- ``reports_due`` / ``reports_on_time``: reports that had a 1-day report deadline / met it
+- ``visits_on_time`` / ``visits_late`` / ``visits_overdue``: site-visit deadlines falling in
+  the period — met, met late by the period's end, not met by the period's end
+- ``disposals_on_time`` / ``disposals_late`` / ``disposals_overdue``: the same for signing a new
+  violation off within ``disposal_days`` of its report (cases closed otherwise are left out)
+- ``signed_off``: cases signed off in the period; ``open_at_start``: cases open at its start
+- ``overdue_open``: cases open at the period's end whose site visit is overdue
+- ``rebounds``: reported cases flagged as rebounds
+- ``transfers_out`` / ``transfers_in``: transfer / accept-transfer events on the unit's cases
+
+A rate whose denominator is 0 has no value and leaves the score; overdue open cases are in the
+on-time denominators, so leaving a case untouched never helps a rate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from weijian.errors import InputError
+
+DEFAULT_PATH = Path(__file__).with_name("assessment.json")
+UNIT_COUNTS = (
+    "reported",
+    "proactive",
+    "reports_due",
+    "reports_on_time",
+    "visits_on_time",
+    "visits_late",
+    "visits_overdue",
+    "disposals_on_time",
+    "disposals_late",
+    "disposals_overdue",
+    "signed_off",
+    "open_at_start",
+    "overdue_open",
+    "rebounds",
+    "transfers_out",
+    "transfers_in",
+)
+PROPERTY_COUNTS = ("reports", "reports_due", "reports_on_time", "found_by_others")
+DIRECTIONS = ("higher", "lower")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...]
+    direction: str
+    weight: float
+    unit: str
+
+    @property
+    def is_rate(self) -> bool:
+        return bool(self.denominator)
+
+    def value(self, counts: dict[str, int]) -> tuple[float | None, int, int | None]:
+        """(value, numerator, denominator); a rate over nothing has no value."""
+        num = sum(int(counts.get(c, 0)) for c in self.numerator)
+        if not self.denominator:
+            return float(num), num, None
+        den = sum(int(counts.get(c, 0)) for c in self.denominator)
+        return (num / den if den else None), num, den
+
+
+@dataclass(frozen=True)
+class Definitions:
+    name: str
+    disposal_days: int
+    proactive_channels: tuple[str, ...]
+    indicators: tuple[Indicator, ...]
+    property_indicators: tuple[Indicator, ...]
+    document: dict
+
+
+def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[str]) -> list:
+    out = []
+    if not isinstance(raw, list) or not raw:
+        problems.append(f"'{where}' must be a non-empty list")
+        return out
+    seen = set()
+    for i, spec in enumerate(raw):
+        if not isinstance(spec, dict):
+            problems.append(f"{where} #{i + 1} must be an object")
+            continue
+        code = spec.get("code")
+        if not code or code in seen:
+            problems.append(f"{where} #{i + 1}: a unique 'code' is needed")
+        seen.add(code)
+        for part in ("numerator", "denominator"):
+            names = spec.get(part, [])
+            if not isinstance(names, list) or (part == "numerator" and not names):
+                problems.append(f"{where} {code}: '{part}' must be a list of count names")
+                continue
+            for name in names:
+                if name not in allowed:
+                    problems.append(
+                        f"{where} {code}: unknown count {name!r} (known: {', '.join(allowed)})"
+                    )
+        if spec.get("direction") not in DIRECTIONS:
+            problems.append(f"{where} {code}: direction must be 'higher' or 'lower'")
+        weight = spec.get("weight", 0)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+            problems.append(f"{where} {code}: weight must be a number ≥ 0")
+            weight = 0
+        if not spec.get("name"):
+            problems.append(f"{where} {code}: a Chinese 'name' is needed")
+        out.append(
+            Indicator(
+                code=str(code),
+                name=str(spec.get("name", code)),
+                numerator=tuple(spec.get("numerator") or ()),
+                denominator=tuple(spec.get("denominator") or ()),
+                direction=spec.get("direction", "higher"),
+                weight=float(weight),
+                unit=str(spec.get("unit", "%" if spec.get("denominator") else "件")),
+            )
+        )
+    return out
+
+
+def parse(document: dict) -> Definitions:
+    """Validate a definitions document; every problem is named at once."""
+    problems: list[str] = []
+    if not isinstance(document, dict):
+        raise InputError("the assessment definitions must be a JSON object")
+    days = document.get("disposal_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        problems.append("'disposal_days' must be a whole number ≥ 1")
+        days = 30
+    channels = document.get("proactive_channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        problems.append("'proactive_channels' must be a list of channel codes")
+        channels = []
+    indicators = _indicators(document.get("indicators"), UNIT_COUNTS, "indicator", problems)
+    property_indicators = _indicators(
+        document.get("property_indicators"), PROPERTY_COUNTS, "property indicator", problems
+    )
+    if problems:
+        raise InputError(
+            "the assessment definitions are not valid: " + "; ".join(problems),
+            hint="fix the JSON document (see weijian/cases/assessment.json for the shape)",
+        )
+    return Definitions(
+        name=str(document.get("name", "")),
+        disposal_days=days,
+        proactive_channels=tuple(channels),
+        indicators=tuple(indicators),
+        property_indicators=tuple(property_indicators),
+        document=document,
+    )
+
+
+def default_document() -> dict:
+    return json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def default_definitions() -> Definitions:
+    return parse(default_document())
+
+
+def values(indicators: tuple[Indicator, ...], counts: dict[str, int]) -> list[dict]:
+    out = []
+    for ind in indicators:
+        value, num, den = ind.value(counts)
+        out.append(
+            {
+                "code": ind.code,
+                "name": ind.name,
+                "value": None if value is None else round(value, 6),
+                "numerator": num,
+                "denominator": den,
+                "unit": ind.unit,
+                "direction": ind.direction,
+                "weight": ind.weight,
+            }
+        )
+    return out
+
+
+def rank(indicators: tuple[Indicator, ...], units: list[dict]) -> list[dict]:
+    """Score and rank ``units`` (each with ``counts``): a rate scores its value (or 1 − value
+    when lower is better); a count scores its place between the lowest and the highest of the
+    units ranked together. Indicators without a value leave the unit's score and its weights.
+    The score is out of 100; ties share a rank."""
+    rows = [{**u, "indicators": values(indicators, u["counts"])} for u in units]
+    spans: dict[str, tuple[float, float]] = {}
+    for ind in indicators:
+        if ind.is_rate:
+            continue
+        seen = [
+            v["value"]
+            for row in rows
+            for v in row["indicators"]
+            if v["code"] == ind.code and v["value"] is not None
+        ]
+        if seen:
+            spans[ind.code] = (min(seen), max(seen))
+    for row in rows:
+        total = weights = 0.0
+        for ind, item in zip(indicators, row["indicators"], strict=True):
+            if ind.weight <= 0 or item["value"] is None:
+                item["score"] = None
+                continue
+            if ind.is_rate:
+                part = item["value"]
+            else:
+                low, high = spans[ind.code]
+                part = 1.0 if high == low else (item["value"] - low) / (high - low)
+            if ind.direction == "lower":
+                part = 1.0 - part
+            item["score"] = round(part, 6)
+            total += ind.weight * part
+            weights += ind.weight
+        row["score"] = round(100 * total / weights, 2) if weights else None
+    ordered = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0), r["code"]))
+    previous, position = None, 0
+    for n, row in enumerate(ordered, start=1):
+        if row["score"] != previous:
+            position, previous = n, row["score"]
+        row["rank"] = position if row["score"] is not None else None
+    return ordered

@@ -1,0 +1,223 @@
+"""Counts per grid unit from PostGIS, in one pass: the assessment's counts for a period, the
+clear-to-zero figures of a campaign, property companies' counts.
+
+Every figure is grouped by ``GROUPING SETS`` over the grid chain (city; district; district and
+town; … down to the compound), so each level's figure is the sum of its children's by
+construction — cases outside any lower grid form the child ``null`` (未划入下级网格).
+
+Grid assignment: ``grids="frozen"`` (default) counts each case in the grids it was given at
+intake, whatever boundaries came later — history is not rewritten. ``grids="current"`` places
+every case in the active version of each grid level by its point (``ST_Covers``), to see the
+same figures on new boundaries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from weijian.cases.assessment import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
+from weijian.errors import InputError
+from weijian.layers.schema import GRID_LEVELS
+
+LEVEL_COLUMNS = ("d", "t", "m", "k")  # district, town, community, compound
+GRID_MODES = ("frozen", "current")
+
+
+def coded_cases(grids: str = "frozen", where: str = "true") -> str:
+    """A CTE body: every case (``where``) with its four grid codes d, t, m, k."""
+    if grids not in GRID_MODES:
+        raise InputError(f"grids must be frozen or current, not {grids!r}")
+    if grids == "frozen":
+        return (
+            "SELECT v.*, v.district_code AS d, v.town_code AS t, v.community_code AS m, "
+            f"v.compound_code AS k FROM violation_case v WHERE {where}"
+        )
+    lookups = ", ".join(
+        f"(SELECT g.code FROM active_grid g WHERE g.level = '{level}' AND "
+        f"ST_Covers(g.geom, v.geom) ORDER BY g.code LIMIT 1) AS {col}"
+        for level, col in zip(GRID_LEVELS, LEVEL_COLUMNS, strict=True)
+    )
+    return f"SELECT v.*, {lookups} FROM violation_case v WHERE {where}"
+
+
+def _units(rows) -> dict[tuple[str, str | None], dict]:
+    """{(level, code): {"parent": (level, code) | None, "counts": {...}}} from grouped rows."""
+    out: dict[tuple[str, str | None], dict] = {}
+    for row in rows:
+        g = row.g  # GROUPING(d, t, m, k): 15 city, 7 district, 3 town, 1 community, 0 compound
+        depth = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}[g]
+        codes = [row.d, row.t, row.m, row.k][:depth]
+        level = ("city", *GRID_LEVELS)[depth]
+        key = (level, codes[-1] if codes else None)
+        parent = None
+        if depth >= 1:
+            parent_level = ("city", *GRID_LEVELS)[depth - 1]
+            parent = (parent_level, codes[-2] if depth >= 2 else None)
+        mapping = dict(row._mapping)
+        counts = {k: int(v) for k, v in mapping.items() if k not in ("d", "t", "m", "k", "g")}
+        # the same code can stand at one level under two parents only when a null bucket
+        # repeats; keep them apart by their chain
+        out[(level, *codes)] = {"level": level, "code": key[1], "chain": codes, "parent": parent,
+                                "counts": counts}  # fmt: skip
+    return out
+
+
+GROUPING = "GROUP BY GROUPING SETS ((), (d), (d, t), (d, t, m), (d, t, m, k))"
+
+
+def unit_counts(
+    conn: Connection,
+    definitions: Definitions,
+    start: datetime,
+    end: datetime,
+    *,
+    grids: str = "frozen",
+    district: str | None = None,
+) -> dict:
+    """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`)."""
+    if not start < end:
+        raise InputError("the period must end after it starts")
+    where = "v.reported_at < :end" + (" AND v.district_code = :district" if district else "")
+    sql = f"""
+    WITH c0 AS ({coded_cases(grids, where)}),
+    c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0),
+    moves AS (
+        SELECT case_id,
+               count(*) FILTER (WHERE action = 'transfer') AS out_,
+               count(*) FILTER (WHERE action = 'accept_transfer') AS in_
+        FROM case_event
+        WHERE action IN ('transfer', 'accept_transfer') AND at >= :start AND at < :end
+        GROUP BY case_id
+    )
+    SELECT c.d, c.t, c.m, c.k, GROUPING(c.d, c.t, c.m, c.k) AS g,
+      count(*) FILTER (WHERE reported_at >= :start) AS reported,
+      count(*) FILTER (WHERE reported_at >= :start AND channel = ANY(:proactive)) AS proactive,
+      count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL) AS reports_due,
+      count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL
+                       AND reported_at <= report_due) AS reports_on_time,
+      count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
+                       AND visited_at <= visit_due) AS visits_on_time,
+      count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
+                       AND visited_at > visit_due AND visited_at < :end) AS visits_late,
+      count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
+                       AND (visited_at IS NULL OR visited_at >= :end)
+                       AND (closed_at IS NULL OR closed_at > visit_due)) AS visits_overdue,
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
+                       AND disposal_due < :end
+                       AND signed_off_at <= disposal_due) AS disposals_on_time,
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
+                       AND disposal_due < :end
+                       AND signed_off_at > disposal_due AND signed_off_at < :end)
+                       AS disposals_late,
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
+                       AND disposal_due < :end
+                       AND (signed_off_at IS NULL OR signed_off_at >= :end)
+                       AND NOT (signed_off_at IS NULL AND closed_at IS NOT NULL
+                                AND closed_at < :end)) AS disposals_overdue,
+      count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :end) AS signed_off,
+      count(*) FILTER (WHERE reported_at < :start
+                       AND (closed_at IS NULL OR closed_at >= :start)) AS open_at_start,
+      count(*) FILTER (WHERE visit_due < :end AND (visited_at IS NULL OR visited_at >= :end)
+                       AND (closed_at IS NULL OR closed_at >= :end)) AS overdue_open,
+      count(*) FILTER (WHERE reported_at >= :start AND rebound_of IS NOT NULL) AS rebounds,
+      coalesce(sum(moves.out_), 0) AS transfers_out,
+      coalesce(sum(moves.in_), 0) AS transfers_in
+    FROM c LEFT JOIN moves ON moves.case_id = c.id
+    {GROUPING}
+    """
+    rows = conn.execute(
+        text(sql),
+        {
+            "start": start,
+            "end": end,
+            "district": district,
+            "proactive": list(definitions.proactive_channels),
+            "days": definitions.disposal_days,
+        },
+    )
+    units = _units(rows)
+    for unit in units.values():
+        assert set(unit["counts"]) == set(UNIT_COUNTS)
+    return units
+
+
+def property_counts(
+    conn: Connection, start: datetime, end: datetime, district: str | None = None
+) -> list[dict]:
+    """Per property-company account: reports it made in the period, those with a report
+    deadline and those on time, and violations in its compound reported first by others."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT u.id, u.username, u.display_name, u.grid_code,
+              count(*) FILTER (WHERE c.reporter_user_id = u.id) AS reports,
+              count(*) FILTER (WHERE c.reporter_user_id = u.id AND c.report_due IS NOT NULL)
+                AS reports_due,
+              count(*) FILTER (WHERE c.reporter_user_id = u.id AND c.report_due IS NOT NULL
+                               AND c.reported_at <= c.report_due) AS reports_on_time,
+              count(*) FILTER (WHERE c.reporter_user_id IS DISTINCT FROM u.id
+                               AND c.channel <> 'property_company') AS found_by_others
+            FROM app_user u
+            LEFT JOIN violation_case c ON c.compound_code = u.grid_code
+                 AND c.reported_at >= :start AND c.reported_at < :end
+            WHERE u.role = 'property_company' AND u.active
+              AND (CAST(:district AS text) IS NULL OR u.district_code = :district)
+            GROUP BY u.id ORDER BY u.username
+            """
+        ),
+        {"start": start, "end": end, "district": district},
+    )
+    out = []
+    for r in rows:
+        counts = {k: int(getattr(r, k)) for k in PROPERTY_COUNTS}
+        out.append(
+            {
+                "code": r.username,
+                "name": r.display_name,
+                "grid_code": r.grid_code,
+                "counts": counts,
+            }
+        )
+    return out
+
+
+def campaign_counts(
+    conn: Connection,
+    campaign_id: int,
+    as_of: datetime,
+    months: list[datetime],
+    *,
+    grids: str = "frozen",
+) -> dict:
+    """Clear-to-zero figures per unit: the baseline backlog, signed off since the start (to
+    ``as_of``), and the cumulative signed-off count at each month end in ``months``."""
+    month_columns = ", ".join(
+        f"count(*) FILTER (WHERE signed_off_at < :m{i}) AS month_{i}" for i in range(len(months))
+    )
+    base = (
+        "SELECT v.*, b.district_code AS d, b.town_code AS t, b.community_code AS m, "
+        "b.compound_code AS k FROM campaign_baseline b JOIN violation_case v ON v.id = b.case_id "
+        "WHERE b.campaign_id = :campaign"
+        if grids == "frozen"
+        else coded_cases(
+            "current",
+            "v.id IN (SELECT case_id FROM campaign_baseline WHERE campaign_id = :campaign)",
+        )
+    )
+    if grids not in GRID_MODES:
+        raise InputError(f"grids must be frozen or current, not {grids!r}")
+    sql = f"""
+    WITH c AS ({base}), s AS (SELECT start_date FROM campaign WHERE id = :campaign)
+    SELECT c.d, c.t, c.m, c.k, GROUPING(c.d, c.t, c.m, c.k) AS g,
+      count(*) AS baseline,
+      count(*) FILTER (WHERE signed_off_at >= (SELECT start_date FROM s)
+                       AND signed_off_at < :as_of) AS signed_off
+      {"," if months else ""} {month_columns}
+    FROM c
+    {GROUPING}
+    """
+    params = {"campaign": campaign_id, "as_of": as_of}
+    params.update({f"m{i}": m for i, m in enumerate(months)})
+    return _units(conn.execute(text(sql), params))
