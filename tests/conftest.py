@@ -23,6 +23,9 @@ from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
 TABLES = (
+    "campaign_baseline",
+    "campaign",
+    "ledger_submission",
     "zone",
     "grid",
     "layer_version",
@@ -85,6 +88,8 @@ def engine(database_url):
         conn.execute(text("UPDATE rule_set SET active = (version = 1)"))
         conn.execute(text("DELETE FROM workflow_definition WHERE version > 1"))
         conn.execute(text("UPDATE workflow_definition SET active = (version = 1)"))
+        conn.execute(text("DELETE FROM assessment_definition WHERE version > 1"))
+        conn.execute(text("UPDATE assessment_definition SET active = (version = 1)"))
         conn.execute(
             text(
                 "DELETE FROM department_type WHERE type NOT IN "

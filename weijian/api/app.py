@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from weijian import __version__
 from weijian.api import errors
 from weijian.api.routes import (
+    assessment,
     auth,
     cases,
     health,
@@ -66,4 +67,5 @@ def create_app(
     app.include_router(users.router)
     app.include_router(open311.router)
     app.include_router(patrol.router)
+    app.include_router(assessment.router)
     return app

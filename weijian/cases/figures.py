@@ -46,16 +46,16 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
     """{(level, code): {"parent": (level, code) | None, "counts": {...}}} from grouped rows."""
     out: dict[tuple[str, str | None], dict] = {}
     for row in rows:
-        g = row.g  # GROUPING(d, t, m, k): 15 city, 7 district, 3 town, 1 community, 0 compound
+        mapping = dict(row._mapping)
+        g = mapping["g"]  # GROUPING(d, t, m, k): 15 city, 7 district, 3 town, 1 community, 0
         depth = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}[g]
-        codes = [row.d, row.t, row.m, row.k][:depth]
+        codes = [mapping[c] for c in LEVEL_COLUMNS][:depth]
         level = ("city", *GRID_LEVELS)[depth]
         key = (level, codes[-1] if codes else None)
         parent = None
         if depth >= 1:
             parent_level = ("city", *GRID_LEVELS)[depth - 1]
             parent = (parent_level, codes[-2] if depth >= 2 else None)
-        mapping = dict(row._mapping)
         counts = {k: int(v) for k, v in mapping.items() if k not in ("d", "t", "m", "k", "g")}
         # the same code can stand at one level under two parents only when a null bucket
         # repeats; keep them apart by their chain

@@ -38,6 +38,24 @@ def grid_of(snap: Snapshot, code: str) -> tuple[str, str]:
     )
 
 
+def ancestors(snap: Snapshot, code: str) -> list[str]:
+    """The grid's code and those above it, itself first, following the parent links."""
+    level, _ = grid_of(snap, code)
+    levels = list(snap.grids)
+    out, current_level, current = [code], level, code
+    while current_level != levels[0]:
+        grid = snap.grids[current_level]
+        parent = grid.parents[grid.row_of[current]]
+        position = levels.index(current_level)
+        if not parent:
+            break
+        current_level, current = levels[position - 1], str(parent)
+        if current not in snap.grids[current_level].row_of:
+            break
+        out.append(current)
+    return out
+
+
 def district_of_grid(snap: Snapshot, code: str) -> str | None:
     """The district code above a grid code, following the parent links."""
     level, _ = grid_of(snap, code)

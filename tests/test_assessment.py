@@ -1,0 +1,473 @@
+"""Assessment, clear-to-zero and responsibility tracing on a small history whose every figure
+is worked out by hand below; and a property test: at every level, a unit's counts are the sum
+of its children's, whatever the cases."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import text
+
+from tests import city
+from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
+from weijian.cases import assessment
+from weijian.cases.clock import LOCAL
+from weijian.layers.importing import GridImport, import_grids
+
+MARCH_APRIL = {"from": "2026-03-01", "to": "2026-04-30"}
+
+
+@pytest.fixture
+def history(case_api):
+    """The hand-worked history (START is Monday 2026-03-02 09:00 Beijing time).
+
+    新建街道 (town1):
+      A  grid worker at the compound, found 20 h before: reported on time; visited after 5 h
+         (on time); confirmed, stopped, demolished, verified and signed off on day 2
+      B  property company at the compound, found 25 h before: reported late; never visited
+      C  town patrol in the street: visited 25 h after the report (late)
+      D  a citizen in the street, anonymous (not proactive): never visited
+      F  town patrol 10 m from A on day 3: a rebound of A; visited after 2 h (on time)
+    红旗街道 (town2):
+      E  town patrol, no department decides there: never visited
+    """
+    api = case_api
+    a = api.report("gridder", COMPOUND, discovered_at=(START - timedelta(hours=20)).isoformat())
+    b = api.report("property", COMPOUND, discovered_at=(START - timedelta(hours=25)).isoformat())
+    c = api.report("town1", STREET, channel="patrol")
+    d = api.report(None, STREET)
+    e = api.report("town2", RED_FLAG, channel="patrol")
+    api.clock.advance(hours=5)
+    api.act("ue_hj", a["number"], "site_visit", evidence=[api.photo("ue_hj", a["number"])])
+    api.clock.set(START + timedelta(hours=25))
+    api.act("ue_hj", c["number"], "site_visit", evidence=[api.photo("ue_hj", c["number"])])
+    api.clock.set(START + timedelta(days=2))
+    n = a["number"]
+    api.act("ue_hj", n, "confirm")
+    api.act("ue_hj", n, "stop_order", evidence=[api.document("ue_hj", n)])
+    photo = api.photo("ue_hj", n)
+    api.act("ue_hj", n, "demolish_continued", data={"method": "self"}, evidence=[photo])
+    api.act("ue_hj", n, "verify", evidence=[photo])
+    api.act("ue_hj", n, "sign_off")
+    api.clock.set(START + timedelta(days=3))
+    f = api.report("town1", (0.31, 0.3), channel="patrol")
+    assert f["flags"]["rebound"]["of"] == n
+    api.clock.advance(hours=2)
+    api.act("ue_hj", f["number"], "site_visit", evidence=[api.photo("ue_hj", f["number"])])
+    api.clock.set(datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL))
+    return {k: v["number"] for k, v in dict(a=a, b=b, c=c, d=d, e=e, f=f).items()}
+
+
+def unit(result: dict, code) -> dict:
+    return next(u for u in result["units"] if u["code"] == code)
+
+
+def value(row: dict, code: str):
+    return next(i["value"] for i in row["indicators"] if i["code"] == code)
+
+
+def test_each_indicator_by_hand(case_api, history):
+    r = case_api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    town1, town2 = unit(result, TOWN1), unit(result, TOWN2)
+    assert town1["name"] == "新建街道" and town2["name"] == "红旗街道"
+    assert town1["counts"] == {
+        "reported": 5,  # A B C D F
+        "proactive": 4,  # all but the citizen's D
+        "reports_due": 2,  # A (grid worker) and B (property company)
+        "reports_on_time": 1,  # A
+        "visits_on_time": 2,  # A, F
+        "visits_late": 1,  # C
+        "visits_overdue": 2,  # B, D
+        "disposals_on_time": 1,  # A signed off on day 2, due after 30 days
+        "disposals_late": 0,
+        "disposals_overdue": 4,  # B C D F: due in April, not signed off by its end
+        "signed_off": 1,  # A
+        "open_at_start": 0,
+        "overdue_open": 2,  # B, D
+        "rebounds": 1,  # F
+        "transfers_out": 0,
+        "transfers_in": 0,
+    }
+    assert value(town1, "found") == 5
+    assert value(town1, "proactive_share") == pytest.approx(4 / 5)
+    assert value(town1, "report_on_time") == pytest.approx(1 / 2)
+    assert value(town1, "visit_on_time") == pytest.approx(2 / 5)  # overdue ones count against
+    assert value(town1, "disposal_on_time") == pytest.approx(1 / 5)
+    assert value(town1, "sign_off_rate") == pytest.approx(1 / 5)
+    assert value(town1, "overdue_open") == 2
+    assert value(town1, "rebound_rate") == pytest.approx(1 / 5)
+    assert value(town2, "report_on_time") is None  # no report had a deadline there
+    assert value(town2, "visit_on_time") == 0
+    # weighted score out of 100 (weights 10 15 10 20 15 15 5 10; counts scored between the
+    # lowest and the highest unit; lower-is-better reversed; no value → weight left out):
+    # town1: 10·1 + 15·0.8 + 10·0.5 + 20·0.4 + 15·0.2 + 15·0.2 + 5·0 + 10·0.8 = 49 of 100
+    # town2: 10·0 + 15·1 + 20·0 + 15·0 + 15·0 + 5·1 + 10·1 = 30 of 90
+    assert town1["score"] == 49.0 and town2["score"] == pytest.approx(33.33)
+    assert (town1["rank"], town2["rank"]) == (1, 2)
+
+    companies = case_api.get(
+        "/api/v1/assessment/property-companies", "supervisor", **MARCH_APRIL
+    ).json()["companies"]
+    assert [c["code"] for c in companies] == ["property"]
+    assert companies[0]["counts"] == {
+        "reports": 1,  # B
+        "reports_due": 1,
+        "reports_on_time": 0,  # B was late
+        "found_by_others": 2,  # A (grid worker) and F (patrol) in its compound
+    }
+    assert companies[0]["compound"] == "江山花园"
+
+
+def test_levels_add_up_and_grids_outside_lower_levels_are_their_own_child(case_api, history):
+    levels = case_api.get("/api/v1/assessment/levels", "supervisor", **MARCH_APRIL).json()
+    city_row = levels["city"][0]
+    district = next(u for u in levels["district"] if u["code"] == "220602")
+    assert city_row["counts"] == district["counts"]  # 江源区 has no case
+    communities = [u for u in levels["community"] if u["chain"][:2] == ["220602", TOWN1]]
+    assert {u["code"] for u in communities} == {"220602001001", None}  # C and D lie outside it
+    assert next(u for u in communities if u["code"] is None)["name"] == "（未划入下级网格）"
+    assert next(u for u in communities if u["code"] == "220602001001")["counts"]["reported"] == 3
+    town1 = next(u for u in levels["town"] if u["code"] == TOWN1)
+    for key in assessment.UNIT_COUNTS:
+        assert town1["counts"][key] == sum(u["counts"][key] for u in communities)
+
+
+def test_tracing_names_every_late_or_missing_step(case_api, history):
+    r = case_api.get("/api/v1/assessment/tracing", "supervisor", grid=TOWN1, **MARCH_APRIL)
+    assert r.status_code == 200, r.text
+    problems = r.json()["problems"]
+    found = {(p["case"], p["step"], p["status"]) for p in problems}
+    h = history
+    assert found == {
+        (h["b"], "report", "late"),
+        (h["b"], "site_visit", "missing"),
+        (h["c"], "site_visit", "late"),
+        (h["d"], "site_visit", "missing"),
+        (h["b"], "disposal", "missing"),
+        (h["c"], "disposal", "missing"),
+        (h["d"], "disposal", "missing"),
+        (h["f"], "disposal", "missing"),
+        (None, "ledger", "missing"),  # March's ledger, due 6 April, never sent
+    }
+    late_report = next(p for p in problems if p["step"] == "report")
+    assert late_report["unit"] == "物业公司报告" and "property-姓名" in late_report["person"]
+    assert "周敏" in late_report["grid_people"]  # the compound's responsible person
+    visit = next(p for p in problems if p["case"] == h["c"] and p["step"] == "site_visit")
+    assert visit["unit"] == "浑江区城市管理行政执法局"
+    assert visit["person"] == "未指派承办人" and "孙丽" in visit["grid_people"]
+    ledger = next(p for p in problems if p["step"] == "ledger")
+    assert ledger["unit"] == "新建街道" and "孙丽" in ledger["person"]
+    assert (
+        case_api.get("/api/v1/assessment/tracing", "town2", grid=TOWN1, **MARCH_APRIL).status_code
+        == 404
+    )
+
+
+def test_assessment_xlsx_reads_back(case_api, history):
+    import io
+
+    r = case_api.get("/api/v1/assessment", "supervisor", level="town", format="xlsx", **MARCH_APRIL)
+    assert r.status_code == 200
+    book = load_workbook(io.BytesIO(r.content))
+    sheet = book["镇（街道）考评"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:4] == ["排名", "编码", "名称", "综合得分"]
+    assert "1日内现场核查率（%）" in headers and "发现违建数（件）" in headers
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
+    first = [c.value for c in sheet[2]]
+    assert first[:4] == [1, TOWN1, "新建街道", 49]
+    assert first[headers.index("1日内现场核查率（%）")] == 40
+    assert book["说明"]["B1"].value == "2026-03-01 至 2026-04-30"
+
+
+def test_clear_to_zero_campaign(case_api, engine, tmp_path):
+    api = case_api
+    backlog = [
+        api.report("town1", STREET, track="backlog", channel="patrol")["number"],
+        api.report("town1", (1.2, 1.4), track="backlog", channel="patrol")["number"],
+        api.report("town1", COMPOUND, track="backlog", channel="patrol")["number"],
+        api.report("town2", RED_FLAG, track="backlog", channel="patrol")["number"],
+    ]
+    api.report("town1", STREET, channel="patrol")  # a new case: not in the baseline
+    api.clock.set(START + timedelta(days=1))
+    r = api.post(
+        "/api/v1/campaigns",
+        "supervisor",
+        json={"name": "2026年存量违建清零行动", "start_date": "2026-03-03"},
+    )
+    assert r.status_code == 201, r.text
+    campaign = r.json()
+    assert campaign["baseline"] == 4
+
+    def sign_off(number):
+        doc = api.document("admin", number)
+        api.act(
+            "admin",
+            number,
+            "determine",
+            data={"disposal": "demolish"},
+            evidence=[doc],
+            note="应予拆除",
+        )
+        photo = api.photo("admin", number)
+        api.act("admin", number, "demolish", data={"method": "agreed"}, evidence=[photo])
+        api.act("admin", number, "verify", evidence=[photo])
+        api.act("admin", number, "sign_off")
+
+    api.clock.set(datetime(2026, 3, 20, 10, tzinfo=LOCAL))
+    sign_off(backlog[2])  # the compound's, in March
+    api.clock.set(datetime(2026, 4, 10, 10, tzinfo=LOCAL))
+    sign_off(backlog[3])  # 红旗街道's, in April
+    api.clock.set(datetime(2026, 4, 30, 18, tzinfo=LOCAL))
+
+    progress = api.get(f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor").json()
+    levels = progress["levels"]
+    city_row = levels["city"][0]
+    assert (city_row["baseline"], city_row["signed_off"], city_row["remaining"]) == (4, 2, 2)
+    assert city_row["percent"] == 50.0
+    assert city_row["trend"] == [
+        {"month": "2026-03", "signed_off": 1, "remaining": 3, "percent": 25.0},
+        {"month": "2026-04", "signed_off": 2, "remaining": 2, "percent": 50.0},
+    ]
+    towns = {u["code"]: u for u in levels["town"]}
+    assert (towns[TOWN1]["baseline"], towns[TOWN1]["signed_off"]) == (3, 1)
+    assert (towns[TOWN2]["baseline"], towns[TOWN2]["signed_off"]) == (1, 1)
+    assert towns[TOWN2]["percent"] == 100.0
+    for lvl, lower in (
+        ("city", "district"),
+        ("district", "town"),
+        ("town", "community"),
+        ("community", "compound"),
+    ):
+        for row in levels[lvl]:
+            children = [u for u in levels[lower] if u["chain"][:-1] == row["chain"]]
+            for key in ("baseline", "signed_off", "remaining"):
+                assert row[key] == sum(u[key] for u in children), (lvl, row["code"], key)
+
+    # new boundaries do not rewrite history: 新建街道 grows to take in 红旗街道's west
+    frame = city.frame(
+        [
+            {
+                "DM": TOWN1,
+                "MC": "新建街道",
+                "FZR": "孙丽",
+                "DH": "1",
+                "geometry": city.box(0, 0, 3.5, 2),
+            },
+            {
+                "DM": TOWN2,
+                "MC": "红旗街道",
+                "FZR": "吴刚",
+                "DH": "2",
+                "geometry": city.box(3.5, 0, 4, 2),
+            },
+        ]
+    )
+    path = city.catalogue.write_shapefile(frame, tmp_path / "towns3", "towns3")
+    import_grids(
+        engine,
+        GridImport(
+            path=path,
+            level="town",
+            code_field="DM",
+            name_field="MC",
+            responsible_field="FZR",
+            phone_field="DH",
+        ),
+    )
+    frozen = api.get(
+        f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor", level="town"
+    ).json()["levels"]["town"]
+    assert {u["code"]: u["baseline"] for u in frozen} == {TOWN1: 3, TOWN2: 1}
+    current = api.get(
+        f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor", level="town", grids="current"
+    ).json()["levels"]["town"]
+    assert {u["code"]: u["baseline"] for u in current} == {TOWN1: 4}
+    assert (
+        api.post(
+            "/api/v1/campaigns", "gridder", json={"name": "x", "start_date": "2026-03-03"}
+        ).status_code
+        == 403
+    )
+    assert (
+        api.post(
+            "/api/v1/campaigns", "supervisor", json={"name": "x", "start_date": "2027-01-01"}
+        ).status_code
+        == 422
+    )
+    assert api.get("/api/v1/campaigns/999/progress", "supervisor").status_code == 404
+
+
+def test_definitions_are_data(case_api, history):
+    api = case_api
+    document = api.get("/api/v1/assessment/definitions", "supervisor").json()
+    assert document["version"] == 1
+    document = {k: v for k, v in document.items() if k != "version"}
+    document["indicators"] = [
+        {
+            "code": "visits",
+            "name": "核查及时率",
+            "numerator": ["visits_on_time"],
+            "denominator": ["visits_on_time", "visits_late", "visits_overdue"],
+            "direction": "higher",
+            "weight": 1,
+            "unit": "%",
+        }
+    ]
+    bad = dict(
+        document,
+        indicators=[
+            {
+                "code": "x",
+                "name": "x",
+                "numerator": ["nonsense"],
+                "denominator": [],
+                "direction": "up",
+                "weight": -1,
+            }
+        ],
+    )
+    r = api.post("/api/v1/assessment/definitions", "admin", json={"document": bad, "note": "x"})
+    assert (
+        r.status_code == 422
+        and "nonsense" in r.json()["detail"]
+        and "direction" in r.json()["detail"]
+    )
+    r = api.post(
+        "/api/v1/assessment/definitions",
+        "supervisor",
+        json={"document": document, "note": "只考核核查及时率"},
+    )
+    assert r.status_code == 403
+    r = api.post(
+        "/api/v1/assessment/definitions",
+        "admin",
+        json={"document": document, "note": "只考核核查及时率"},
+    )
+    assert r.status_code == 201 and r.json()["version"] == 2
+    result = api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL).json()
+    assert [i["code"] for i in result["indicators"]] == ["visits"]
+    assert unit(result, TOWN1)["score"] == 40.0 and unit(result, TOWN2)["score"] == 0.0
+
+
+def test_scopes_and_bad_periods(case_api, history):
+    api = case_api
+    town = api.get("/api/v1/assessment", "town1", level="community", **MARCH_APRIL).json()
+    assert {u["chain"][1] for u in town["units"]} == {TOWN1}
+    assert api.get("/api/v1/assessment", "gridder", **MARCH_APRIL).status_code == 403
+    assert api.get("/api/v1/assessment", "supervisor").status_code == 422
+    assert api.get("/api/v1/assessment", "supervisor", month="2026-13").status_code == 422
+    assert (
+        api.get(
+            "/api/v1/assessment", "supervisor", **{"from": "2026-05-01", "to": "2026-04-01"}
+        ).status_code
+        == 422
+    )
+    assert (
+        api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL).status_code == 404
+    )
+    march = api.get("/api/v1/assessment", "supervisor", month="2026-03", level="town").json()
+    assert march["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
+    """Random cases — some outside the lower grids, random channels, deadlines, visits,
+    sign-offs, closures, rebounds — and random periods: every count of every unit equals the
+    sum over its children, at every level, for the assessment and for a campaign."""
+    rng = random.Random(seed)
+    chains = [
+        ("220602", TOWN1, "220602001001", "220602001001001"),
+        ("220602", TOWN1, "220602001001", None),
+        ("220602", TOWN1, None, None),
+        ("220602", TOWN2, None, None),
+        ("220602", None, None, None),
+        ("220605", None, None, None),
+    ]
+    channels = ["patrol", "grid_worker", "property_company", "citizen", "hotline", "media"]
+    base = datetime(2026, 1, 1, tzinfo=LOCAL)
+    with engine.begin() as conn:
+        for i in range(120):
+            d, t, m, k = rng.choice(chains)
+            reported = base + timedelta(hours=rng.randint(0, 24 * 150))
+            visited = reported + timedelta(hours=rng.randint(1, 60)) if rng.random() < 0.6 else None
+            closed = reported + timedelta(days=rng.randint(1, 90)) if rng.random() < 0.5 else None
+            signed = closed if closed and rng.random() < 0.8 else None
+            conn.execute(
+                text(
+                    "INSERT INTO violation_case (number, district_code, year, seq, track, state, "
+                    "is_open, channel, description, reported_at, report_due, visit_due, "
+                    "visited_at, closed_at, signed_off_at, rebound_of, geom, jurisdiction, "
+                    "town_code, community_code, compound_code) VALUES (:n, :d, 2026, :i, :track, "
+                    ":state, :open, :ch, 'x', :rep, :rdue, :vdue, :vis, :closed, :signed, NULL, "
+                    "ST_SetSRID(ST_MakePoint(126.4, 41.9), 4490), '{}', :t, :m, :k)"
+                ),
+                {
+                    "n": f"P-{i}",
+                    "d": d,
+                    "i": i,
+                    "t": t,
+                    "m": m,
+                    "k": k,
+                    "track": rng.choice(["new", "backlog"]),
+                    "state": "signed_off"
+                    if signed
+                    else ("not_violation" if closed else "reported"),
+                    "open": closed is None,
+                    "ch": rng.choice(channels),
+                    "rep": reported,
+                    "rdue": reported + timedelta(hours=rng.randint(-30, 30))
+                    if rng.random() < 0.4
+                    else None,
+                    "vdue": reported + timedelta(days=1),
+                    "vis": visited,
+                    "closed": closed,
+                    "signed": signed,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO campaign (id, name, start_date, created_by) "
+                "VALUES (99, 'p', '2026-01-01', 't')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO campaign_baseline SELECT 99, id, district_code, town_code, "
+                "community_code, compound_code FROM violation_case WHERE track = 'backlog'"
+            )
+        )
+    first = date(2026, 1, 1) + timedelta(days=rng.randint(0, 60))
+    last = first + timedelta(days=rng.randint(10, 90))
+    levels = case_api.get(
+        "/api/v1/assessment/levels",
+        "supervisor",
+        **{"from": first.isoformat(), "to": last.isoformat()},
+    ).json()
+    order = ["city", "district", "town", "community", "compound"]
+    for upper, lower in itertools.pairwise(order):
+        for row in levels[upper]:
+            children = [u for u in levels[lower] if u["chain"][:-1] == row["chain"]]
+            assert children, (upper, row["chain"])
+            for key in assessment.UNIT_COUNTS:
+                assert row["counts"][key] == sum(u["counts"][key] for u in children), (
+                    upper,
+                    row["chain"],
+                    key,
+                )
+    progress = case_api.get(
+        "/api/v1/campaigns/99/progress", "supervisor", as_of="2026-06-30"
+    ).json()["levels"]
+    for upper, lower in itertools.pairwise(order):
+        for row in progress[upper]:
+            children = [u for u in progress[lower] if u["chain"][:-1] == row["chain"]]
+            for key in ("baseline", "signed_off", "remaining"):
+                assert row[key] == sum(u[key] for u in children)
+            for n, point in enumerate(row["trend"]):
+                assert point["signed_off"] == sum(u["trend"][n]["signed_off"] for u in children)
