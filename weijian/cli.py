@@ -834,7 +834,7 @@ def serve(
     _serve(host or settings.host, port or settings.port, workers)
 
 
-from weijian import cli_cases  # noqa: E402, F401  (registers the case commands)
+from weijian import cli_assess, cli_cases  # noqa: E402, F401  (register their commands)
 
 if __name__ == "__main__":
     app()
