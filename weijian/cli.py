@@ -834,7 +834,7 @@ def serve(
     _serve(host or settings.host, port or settings.port, workers)
 
 
-from weijian import cli_assess, cli_cases  # noqa: E402, F401  (register their commands)
+from weijian import cli_assess, cli_cases, cli_ledger  # noqa: E402, F401  (register commands)
 
 if __name__ == "__main__":
     app()

@@ -19,6 +19,7 @@ from weijian.api.routes import (
     home,
     jurisdiction,
     layers,
+    ledger,
     open311,
     patrol,
     users,
@@ -68,4 +69,5 @@ def create_app(
     app.include_router(open311.router)
     app.include_router(patrol.router)
     app.include_router(assessment.router)
+    app.include_router(ledger.router)
     return app

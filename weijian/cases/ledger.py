@@ -1,0 +1,664 @@
+"""The monthly ledger (台账) of a town or street (镇办) and its submission to the district.
+
+Every town keeps a ledger of the illegal-construction cases in its area and sends it to the
+district's city-management enforcement department each month (每月将台账报区县城市管理行政执法部门
+备案). :func:`ledger_rows` builds a month's ledger from the cases and their append-only events,
+as the cases stood at the month's end — a case acted on later still shows its state of that
+month; :func:`export_xlsx` and :func:`export_csv` write it for Excel; :func:`submit` records a
+submission and :func:`submissions` tells a district which towns have sent theirs, on time or
+late. Plain functions over a SQLAlchemy connection: no HTTP, no CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from weijian.cases import deadlines
+from weijian.cases.clock import LOCAL
+from weijian.cases.deadlines import WorkCalendar
+from weijian.cases.scope import CITIZEN, Principal
+from weijian.cases.service import _action_label
+from weijian.cases.workflow import Workflow
+from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
+
+HEADERS = (
+    "序号",
+    "案件编号",
+    "地点",
+    "经度",
+    "纬度",
+    "所属社区",
+    "所属小区",
+    "来源",
+    "类型",
+    "责任部门",
+    "面积（平方米）",
+    "月末状态",
+    "发现时间",
+    "上报时间",
+    "现场核查时间",
+    "认定时间",
+    "处置措施",
+    "验收时间",
+    "销号时间",
+    "是否超期",
+)
+AREA = "面积（平方米）"
+TRACK_LABELS = {"new": "新增", "backlog": "存量"}
+SHEETS = (("新增违建", "new"), ("存量违建", "backlog"))
+# events that are not measures taken on the case (and never change its state)
+NOT_MEASURES = ("report", "add_evidence", "link", "assign")
+QUIET = ("add_evidence", "link", "assign")  # not even fetched: many, and they change nothing
+SUBMITTERS = ("admin", "supervisor")
+STATUS_LABELS = {
+    "on_time": "按时报送",
+    "late": "逾期报送",
+    "missing": "未报送（已逾期）",
+    "pending": "待报送",
+}
+MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+MAX_WIDTH = 60
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+# -- months --------------------------------------------------------------------------------
+
+
+def parse_month(value: str | date) -> date:
+    """``"2026-03"`` → ``date(2026, 3, 1)``; an InputError that says the format otherwise."""
+    if isinstance(value, date):
+        return value.replace(day=1)
+    match = MONTH_RE.match(str(value or ""))
+    year, month = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not match or not 1 <= month <= 12 or not 2000 <= year <= 2999:
+        raise InputError(
+            f"{value!r} is not a month",
+            hint="give the month as YYYY-MM, e.g. 2026-03",
+            zh=f"月份“{value}”格式不正确，应为“年-月”，如 2026-03",
+        )
+    return date(year, month, 1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """00:00 Beijing time of the month's first day and of the next month's first day."""
+    first = month.replace(day=1)
+    return (
+        datetime.combine(first, time(0), tzinfo=LOCAL),
+        datetime.combine(next_month(first), time(0), tzinfo=LOCAL),
+    )
+
+
+def due_moment(month: date, due_day: int) -> datetime:
+    """The moment a month's ledger becomes late: 00:00 Beijing time after the ``due_day``-th
+    day of the next month (due day 5: submitted on 5 April at 23:59 is on time)."""
+    if not 1 <= due_day <= 28:
+        raise InputError(
+            f"the ledger due day must be 1…28, not {due_day}",
+            hint="set WEIJIAN_LEDGER_DUE_DAY to a day every month has",
+        )
+    return datetime.combine(
+        next_month(month.replace(day=1)) + timedelta(days=due_day), time(0), tzinfo=LOCAL
+    )
+
+
+def due_date(month: date, due_day: int) -> date:
+    """The last day a month's ledger is on time."""
+    return (due_moment(month, due_day) - timedelta(days=1)).date()
+
+
+def month_text(month: date) -> str:
+    return f"{month:%Y-%m}"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(LOCAL).strftime(TIME_FORMAT) if moment else ""
+
+
+# -- towns and who may read their ledger ---------------------------------------------------
+
+
+def town_info(conn: Connection, town_code: str) -> dict:
+    """The active town grid ``town_code`` with its district (the parent link, or the district
+    grid that contains it); NotFoundError when no active town grid has that code."""
+    row = conn.execute(
+        text(
+            "SELECT t.code, t.name, t.responsible, coalesce(t.parent_code, ("
+            "SELECT d.code FROM active_grid d WHERE d.level = 'district' AND d.geom && t.geom "
+            "AND ST_Within(ST_PointOnSurface(t.geom), d.geom) ORDER BY d.code LIMIT 1)) "
+            "AS district_code FROM active_grid t WHERE t.code = :c AND t.level = 'town' LIMIT 1"
+        ),
+        {"c": town_code},
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"no town or street (镇办) has the code {town_code!r}",
+            hint="give the code of an active town grid (GET /api/v1/layers for the grid layers)",
+        )
+    return {
+        "code": row.code,
+        "name": row.name,
+        "district_code": row.district_code,
+        "district_name": district_name(conn, row.district_code),
+        "responsible": row.responsible or [],
+    }
+
+
+def district_name(conn: Connection, code: str | None) -> str | None:
+    if code is None:
+        return None
+    return conn.execute(
+        text("SELECT name FROM active_grid WHERE code = :d AND level = 'district' LIMIT 1"),
+        {"d": code},
+    ).scalar()
+
+
+def can_read(principal: Principal, town: dict) -> bool:
+    """City-wide users, the town's own users and its district's users (departments are bound
+    to districts) read a town's ledger; community and compound users do not."""
+    if principal.role == CITIZEN or principal.api_client_id is not None:
+        return False
+    if principal.city_wide:
+        return True
+    return principal.grid_code in (town["code"], town["district_code"])
+
+
+def check_read(principal: Principal, town: dict) -> None:
+    if not can_read(principal, town):
+        raise NotFoundError(
+            f"no town {town['code']} within your scope",
+            hint="a ledger is read by its town, its district and city-wide users",
+        )
+
+
+# -- the ledger ----------------------------------------------------------------------------
+
+
+CASES_WHERE = (
+    "c.town_code = :town AND c.reported_at < :end "
+    "AND (c.closed_at IS NULL OR c.closed_at >= :start)"
+)
+
+
+def _names(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(level, code) → name of the active grids named."""
+    wanted = {p for p in pairs if p[1]}
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT DISTINCT ON (level, code) level, code, name FROM active_grid "
+            "WHERE level = ANY(:levels) AND code = ANY(:codes) ORDER BY level, code, version DESC"
+        ),
+        {"levels": sorted({p[0] for p in wanted}), "codes": sorted({p[1] for p in wanted})},
+    )
+    return {(r.level, r.code): r.name for r in rows}
+
+
+def _number_text(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{number:.2f}".rstrip("0").rstrip(".")
+
+
+def _measure(wf: Workflow, action: str, data: dict | None) -> str:
+    """The Chinese label of an action with what its fields say: 拆除续建部分（强制拆除）."""
+    label = _action_label(wf, action)
+    transition = wf.transitions.get(action)
+    if transition is None or not transition.fields or not data:
+        return label
+    details = []
+    for code in transition.fields:
+        spec = wf.fields.get(code)
+        value = data.get(code)
+        if spec is None or value in (None, ""):
+            continue
+        if spec.choices:
+            details.append(spec.choices.get(str(value), str(value)))
+        elif spec.department:
+            details.append(str(data.get(f"{code}_name") or value))
+        elif spec.number:
+            unit = re.search(r"（([^（）]+)）\s*$", spec.label)
+            details.append(_number_text(value) + (unit[1] if unit else ""))
+        else:
+            details.append(str(value))
+    return f"{label}（{'，'.join(details)}）" if details else label
+
+
+def ledger_rows(
+    conn: Connection,
+    workflow: Workflow,
+    town_code: str,
+    month: date,
+    *,
+    calendar: WorkCalendar | None = None,
+    now: datetime | None = None,
+) -> list[dict]:
+    """The town's ledger for ``month``: every case of the town reported before the month's end
+    and not closed before its start, in the order of reporting, as it stood at the month's end
+    (00:00 Beijing time of the next month's first day).
+
+    Each row has the Chinese columns of :data:`HEADERS` and, under English keys, what programs
+    need: ``id``, ``number``, ``track``, ``state`` (at the month's end), ``current_state``,
+    ``channel``, ``department_code``, ``community_code``, ``compound_code``, ``overdue``.
+    Two queries whatever the size of the town: the cases, then all their events.
+    ``calendar`` counts the site-visit deadline (the service's; calendar days by default);
+    ``now``: for the month in progress, a case is overdue only once its deadline has passed
+    (the state of a month not yet over is the state now)."""
+    wf = workflow
+    calendar = calendar or WorkCalendar()
+    start, end = month_bounds(month)
+    as_of = min(end, now) if now is not None else end
+    params = {"town": town_code, "start": start, "end": end}
+    cases = conn.execute(
+        text(
+            "SELECT c.id, c.number, c.address, c.description, ST_X(c.geom) AS lon, "
+            "ST_Y(c.geom) AS lat, c.community_code, c.compound_code, c.channel, c.track, "
+            "c.state, c.department_code, c.department_name, c.area_m2, c.discovered_at, "
+            "c.reported_at, c.event_count FROM violation_case c WHERE "
+            + CASES_WHERE
+            + " ORDER BY c.reported_at, c.id"
+        ),
+        params,
+    ).all()
+    if not cases:
+        return []
+    with_fields = [a for a, t in wf.transitions.items() if t.fields]
+    events: dict[int, list[tuple]] = {c.id: [] for c in cases}
+    for case_id, *event in conn.execute(
+        text(
+            "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
+            "CASE WHEN e.action = ANY(:with_fields) THEN e.data END AS data "
+            "FROM case_event e WHERE e.case_id IN (SELECT c.id FROM violation_case c WHERE "
+            + CASES_WHERE
+            + ") AND e.at < :end AND e.action <> ALL(:quiet) ORDER BY e.case_id, e.seq"
+        ),
+        {**params, "with_fields": with_fields, "quiet": list(QUIET)},
+    ).all():
+        events[case_id].append(event)
+    names = _names(
+        conn,
+        [("community", c.community_code) for c in cases]
+        + [("compound", c.compound_code) for c in cases],
+    )
+    site_visit_rule = any(r.code == "site_visit" for r in wf.deadlines)
+    labels: dict[str, str] = {}  # the measures without fields, by action
+    rows: list[dict] = []
+    for c in cases:
+        evs = events[c.id]
+        # the track and state as they were: forward through the history up to the month's end
+        track = c.track
+        state = c.state if c.event_count == 0 else None
+        state_at_start = None
+        changed_in_month = False
+        visited = confirmed = verified = signed_off = None
+        measures: dict[str, None] = {}
+        for action, to_state, at, report_track, data in evs:
+            if action == "report":
+                track = report_track or track
+            transition = wf.transitions.get(action)
+            if transition is not None and transition.set_track:
+                track = transition.set_track
+            if at < start:
+                state_at_start = to_state
+            elif to_state != state:
+                changed_in_month = True
+            state = to_state
+            if action == "reopen":  # a new round: its steps start again
+                visited = confirmed = verified = signed_off = None
+            elif action == "site_visit":
+                visited = visited or at
+            elif action in ("confirm", "determine"):
+                confirmed = confirmed or at
+            elif action == "verify":
+                verified = verified or at
+            elif action == "sign_off":
+                signed_off = signed_off or at
+            if action not in NOT_MEASURES:
+                if data:
+                    measures[_measure(wf, action, data)] = None
+                else:
+                    if action not in labels:
+                        labels[action] = _measure(wf, action, None)
+                    measures[labels[action]] = None
+        if state is None:  # events exist, none before the month's end (an import)
+            state = wf.initial(track) if track in wf.tracks else c.state
+        spec = wf.states.get(state)
+        open_at_end = spec.is_open if spec else True
+        closed_at_start = state_at_start in wf.states and not wf.states[state_at_start].is_open
+        if closed_at_start and not changed_in_month:
+            continue  # closed all month: closed before it, reopened only after it
+        overdue = False
+        if site_visit_rule and open_at_end:
+            evaluated = deadlines.evaluate(
+                wf,
+                calendar,
+                channel=c.channel,
+                track=track,
+                discovered_at=c.discovered_at,
+                reported_at=c.reported_at,
+                events=[{"action": e[0], "at": e[2]} for e in evs],
+                now=as_of,
+            )
+            overdue = any(d["code"] == "site_visit" and d["status"] == "overdue" for d in evaluated)
+        rows.append(
+            {
+                "序号": len(rows) + 1,
+                "案件编号": c.number,
+                "地点": c.address or c.description,
+                "经度": round(c.lon, 6),
+                "纬度": round(c.lat, 6),
+                "所属社区": names.get(("community", c.community_code), c.community_code or ""),
+                "所属小区": names.get(("compound", c.compound_code), c.compound_code or ""),
+                "来源": wf.channels.get(c.channel, c.channel),
+                "类型": TRACK_LABELS.get(track) or wf.tracks.get(track, {}).get("label", track),
+                "责任部门": c.department_name or "待研判",
+                AREA: round(c.area_m2, 2) if c.area_m2 is not None else "",
+                "月末状态": spec.label if spec else state,
+                "发现时间": _when(c.discovered_at),
+                "上报时间": _when(c.reported_at),
+                "现场核查时间": _when(visited),
+                "认定时间": _when(confirmed),
+                "处置措施": "；".join(measures),
+                "验收时间": _when(verified),
+                "销号时间": _when(signed_off),
+                "是否超期": "是" if overdue else "",
+                "id": c.id,
+                "number": c.number,
+                "track": track,
+                "state": state,
+                "current_state": c.state,
+                "open": open_at_end,
+                "channel": c.channel,
+                "department_code": c.department_code,
+                "community_code": c.community_code,
+                "compound_code": c.compound_code,
+                "overdue": overdue,
+            }
+        )
+    return rows
+
+
+def summary_counts(rows: list[dict]) -> dict[str, int]:
+    return {
+        "total": len(rows),
+        "new": sum(r["track"] == "new" for r in rows),
+        "backlog": sum(r["track"] == "backlog" for r in rows),
+        "overdue": sum(bool(r["overdue"]) for r in rows),
+    }
+
+
+# -- exports -------------------------------------------------------------------------------
+
+
+def display_width(value: Any) -> int:
+    """Columns a value takes in Excel: a CJK (wide) character counts as two."""
+    s = "" if value is None else str(value)
+    if s.isascii():
+        return len(s)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _column_width(header: str, values: set, decimals: int) -> int:
+    """The widest of a column's header and (distinct) values, numbers as they are shown."""
+    width = display_width(header)
+    for value in values:
+        if isinstance(value, float):
+            width = max(width, len(f"{value:.{decimals}f}"))
+        elif value is not None:
+            width = max(width, display_width(value))
+    return width
+
+
+def _cells(row: dict, number: int) -> list:
+    out = [number]
+    for header in HEADERS[1:]:
+        value = row.get(header)
+        out.append(None if value == "" else value)
+    return out
+
+
+def export_xlsx(
+    rows: list[dict], town_name: str, month: date, *, generated_at: datetime | None = None
+) -> bytes:
+    """The ledger as a workbook: a sheet per track (新增违建, 存量违建; both always there), each
+    numbered from 1, with a bold frozen header, an auto-filter and widths that fit, and a sheet
+    说明 with the town, the month and the counts."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    generated_at = generated_at or datetime.now(LOCAL)
+    book = Workbook()
+    bold = Font(bold=True)
+    decimals = {HEADERS.index("经度"): 6, HEADERS.index("纬度"): 6, HEADERS.index(AREA): 2}
+    formats = {i: "0." + "0" * n for i, n in decimals.items()}
+    last = get_column_letter(len(HEADERS))
+    for index, (title, track) in enumerate(SHEETS):
+        sheet = book.active if index == 0 else book.create_sheet()
+        sheet.title = title
+        sheet.append(list(HEADERS))
+        table = [_cells(row, 0) for row in rows if row["track"] == track]
+        count = len(table)
+        for number, cells in enumerate(table, start=1):
+            cells[0] = number
+            sheet.append(cells)
+        widths = [
+            _column_width(header, {cells[i] for cells in table}, decimals.get(i, 6))
+            for i, header in enumerate(HEADERS)
+        ]
+        for cell in sheet[1]:
+            cell.font = bold
+            cell.alignment = Alignment(horizontal="center")
+        for column, fmt in formats.items():
+            for (cell,) in sheet.iter_rows(
+                min_row=2, max_row=count + 1, min_col=column + 1, max_col=column + 1
+            ):
+                cell.number_format = fmt
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = f"A1:{last}{count + 1}"
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, MAX_WIDTH)
+    counts = summary_counts(rows)
+    info = book.create_sheet("说明")
+    for key, value in (
+        ("镇（街道）", town_name),
+        ("月份", month_text(month)),
+        ("案件总数", counts["total"]),
+        ("新增", counts["new"]),
+        ("存量", counts["backlog"]),
+        ("超期", counts["overdue"]),
+        ("生成时间", generated_at.astimezone(LOCAL).strftime(TIME_FORMAT)),
+        ("统计口径", "本月月底前上报、且本月初尚未办结的案件；状态与处置措施截至月末（北京时间）"),
+        ("是否超期", "月末时已过上报后现场核查时限而仍未现场核查的案件"),
+    ):
+        info.append([key, value])
+        info.cell(info.max_row, 1).font = bold
+    info.column_dimensions["A"].width = 14
+    info.column_dimensions["B"].width = min(
+        MAX_WIDTH, max(display_width(c.value) for c in info["B"]) + 2
+    )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def export_csv(rows: list[dict]) -> bytes:
+    """The ledger as CSV in UTF-8 with a byte-order mark, so Excel reads the Chinese; both
+    tracks in one file (the column 类型 tells them apart)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(HEADERS)
+    for row in rows:
+        writer.writerow(["" if row.get(h) is None else row.get(h) for h in HEADERS])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+# -- submissions ---------------------------------------------------------------------------
+
+
+def _status(first: datetime | None, due: datetime, now: datetime) -> str:
+    if first is not None:
+        return "on_time" if first < due else "late"
+    return "pending" if now < due else "missing"
+
+
+def submit(
+    conn: Connection,
+    principal: Principal,
+    town_code: str,
+    month: date,
+    rows: list[dict],
+    content_sha256: str,
+    now: datetime,
+    note: str | None = None,
+    *,
+    due_day: int | None = None,
+) -> dict:
+    """Record that the town sent ``month``'s ledger (the workbook the server generated, by its
+    sha256) to the district. A town sends its own ledger; administrators and supervisors may
+    send one for it. A month's ledger is sent once the month is over; sending again records a
+    correction (the first submission decides whether it was on time)."""
+    month = month.replace(day=1)
+    town = town_info(conn, town_code)
+    if principal.role == "town":
+        if principal.grid_code != town_code:
+            raise NotFoundError(
+                f"no town {town_code} within your scope",
+                hint="a town submits its own ledger",
+            )
+    elif principal.role not in SUBMITTERS:
+        raise PermissionDenied(
+            f"the role {principal.role} may not submit a town's ledger",
+            hint="the town (街道办/镇政府) submits its ledger; or an administrator or supervisor",
+        )
+    _, end = month_bounds(month)
+    if now < end:
+        raise ConflictError(
+            f"the ledger of {month_text(month)} is sent once the month is over",
+            hint=f"submit it from {end:%Y-%m-%d} on",
+        )
+    note = (note or "").strip() or None
+    row = conn.execute(
+        text(
+            "INSERT INTO ledger_submission (town_code, month, submitted_by, submitter_name, "
+            "submitted_at, case_count, sha256, note) VALUES (:t, :m, :by, :name, :at, :n, :sha, "
+            ":note) RETURNING id"
+        ),
+        {
+            "t": town_code,
+            "m": month,
+            "by": principal.id,
+            "name": principal.display_name,
+            "at": now,
+            "n": len(rows),
+            "sha": content_sha256,
+            "note": note,
+        },
+    ).one()
+    record = {
+        "id": row.id,
+        "town_code": town_code,
+        "town_name": town["name"],
+        "district_code": town["district_code"],
+        "month": month_text(month),
+        "submitted_by": principal.id,
+        "submitter": principal.display_name,
+        "submitted_at": now,
+        "case_count": len(rows),
+        "sha256": content_sha256,
+        "note": note,
+    }
+    if due_day is not None:
+        due = due_moment(month, due_day)
+        first = conn.execute(
+            text(
+                "SELECT min(submitted_at) FROM ledger_submission WHERE town_code = :t "
+                "AND month = :m"
+            ),
+            {"t": town_code, "m": month},
+        ).scalar()
+        status = _status(first, due, now)
+        record.update(
+            due_date=due_date(month, due_day).isoformat(),
+            status=status,
+            status_label=STATUS_LABELS[status],
+        )
+    return record
+
+
+def submissions(
+    conn: Connection, district_code: str, month: date, now: datetime, due_day: int
+) -> list[dict]:
+    """Every town of the district with its latest submission of ``month``'s ledger and its
+    status: on_time 按时报送, late 逾期报送, missing 未报送（已逾期）, pending 待报送. Whether it
+    was on time is decided by the first submission (a later correction does not make it late)."""
+    month = month.replace(day=1)
+    found = conn.execute(
+        text("SELECT 1 FROM active_grid WHERE code = :d AND level = 'district'"),
+        {"d": district_code},
+    ).first()
+    if found is None:
+        raise NotFoundError(
+            f"no active district grid has the code {district_code!r}",
+            hint="give a district (区县) grid's code",
+        )
+    towns = conn.execute(
+        text(
+            "SELECT DISTINCT t.code, t.name FROM active_grid t, active_grid d "
+            "WHERE d.code = :d AND d.level = 'district' AND t.level = 'town' AND "
+            "(t.parent_code = d.code OR (t.geom && d.geom AND "
+            "ST_Within(ST_PointOnSurface(t.geom), d.geom))) ORDER BY t.code"
+        ),
+        {"d": district_code},
+    ).all()
+    latest = {
+        r.town_code: r
+        for r in conn.execute(
+            text(
+                "SELECT DISTINCT ON (town_code) town_code, id, submitter_name, submitted_at, "
+                "case_count, sha256, note, min(submitted_at) OVER w AS first_at, "
+                "count(*) OVER w AS times FROM ledger_submission "
+                "WHERE town_code = ANY(:towns) AND month = :m "
+                "WINDOW w AS (PARTITION BY town_code) "
+                "ORDER BY town_code, submitted_at DESC, id DESC"
+            ),
+            {"towns": [t.code for t in towns], "m": month},
+        )
+    }
+    due = due_moment(month, due_day)
+    out = []
+    for t in towns:
+        s = latest.get(t.code)
+        status = _status(s.first_at if s else None, due, now)
+        out.append(
+            {
+                "town_code": t.code,
+                "town_name": t.name,
+                "month": month_text(month),
+                "due_date": due_date(month, due_day).isoformat(),
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+                "submitted_at": s.submitted_at if s else None,
+                "first_submitted_at": s.first_at if s else None,
+                "submitter": s.submitter_name if s else None,
+                "case_count": s.case_count if s else None,
+                "sha256": s.sha256 if s else None,
+                "note": s.note if s else None,
+                "times": s.times if s else 0,
+            }
+        )
+    return out
