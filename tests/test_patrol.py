@@ -134,7 +134,7 @@ def _service(case_api, engine) -> CaseService:
 
 def test_extent_scale_tour_and_labels(case_api, cases_on_patrol, engine):
     service = _service(case_api, engine)
-    data = patrol.page_data(service, COMMUNITY)
+    data = patrol.page_data(service, COMMUNITY, None, "A4", "portrait")
     assert sorted(c.number for c in data.cases) == sorted(cases_on_patrol["open"])
     assert [c.order for c in data.cases] == list(range(1, 8))
     overdue = next(c for c in data.cases if c.number == cases_on_patrol["overdue"])
@@ -143,7 +143,7 @@ def test_extent_scale_tour_and_labels(case_api, cases_on_patrol, engine):
     assert data.tour.length_m <= data.tour.nearest_neighbour_m + 1e-9
     assert sorted(data.tour.order) == list(range(7))
 
-    figures, info = render.render_page(data, "A4", "portrait")
+    figures, info = render.render_page(data)
     fw, fh = info.frame_mm[2], info.frame_mm[3]
     ex = info.extent_m
     # the frame's printed size times the scale is exactly the ground it shows

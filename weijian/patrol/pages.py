@@ -6,7 +6,7 @@ the grid), so the renderer draws to a true scale; nothing here draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import shapely
@@ -20,6 +20,7 @@ from weijian.errors import InputError, NotFoundError
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.schema import GRID_LEVELS
+from weijian.patrol.layout import Frame, frame_for
 from weijian.patrol.tour import Tour, plan
 
 LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
@@ -75,7 +76,7 @@ class PageData:
     layer_versions: dict[str, int]
     epsg: int
     on: date
-    extent: tuple[float, float, float, float] = field(default=(0, 0, 0, 0))
+    frame: Frame | None = None
 
     @property
     def title(self) -> str:
@@ -148,6 +149,8 @@ def load_page(
     calendar: deadlines.WorkCalendar,
     code: str,
     now: datetime,
+    paper: str = "A4",
+    orientation: str = "auto",
 ) -> PageData:
     row = _grid_row(conn, code)
     epsg = gk3_epsg_for_lon(row.lon)
@@ -162,10 +165,10 @@ def load_page(
     minx, miny, maxx, maxy = grid.geom.bounds
     pad = CONTEXT * max(maxx - minx, maxy - miny, 50.0)
     extent = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-    # what the frame may show: the renderer's round scale and the paper's shape widen the view
-    half = 1.25 * max(extent[2] - extent[0], extent[3] - extent[1])
-    mx, my = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
-    box_params = {"x0": mx - half, "y0": my - half, "x1": mx + half, "y1": my + half}
+    # the page decides what the frame shows: fetch exactly that
+    page = frame_for(paper, orientation, extent)
+    shown = page.extent_m
+    box_params = {"x0": shown[0], "y0": shown[1], "x1": shown[2], "y1": shown[3]}
     window = "geom && ST_Transform(ST_MakeEnvelope(:x0, :y0, :x1, :y1, :epsg), 4490)"
     position = GRID_LEVELS.index(row.level)
     children = (
@@ -232,7 +235,7 @@ def load_page(
         layer_versions=dict(snap.layer_versions),
         epsg=epsg,
         on=now.astimezone(LOCAL).date(),
-        extent=extent,
+        frame=page,
     )
 
 

@@ -25,6 +25,7 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
@@ -32,14 +33,11 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox
 
 from weijian.cases.clock import LOCAL
-from weijian.errors import EnvironmentProblem, InputError
+from weijian.errors import EnvironmentProblem
+from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
 
 FONT = "Noto Sans CJK SC"
-PAPERS_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
-SCALES = tuple(
-    int(m * 10**e) for e in range(2, 7) for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8)
-)  # round scales: 1:1000, 1:1500, 1:2000, 1:2500, … 1:8,000,000
 MM = 1 / 25.4  # inches per millimetre
 DEPARTMENT_COLOURS = {
     "urban_enforcement": ("#4e79a7", "城管执法部门负责"),
@@ -101,62 +99,9 @@ def _font_ready() -> None:
     )
 
 
-def paper_size(paper: str, orientation: str, extent_w: float, extent_h: float) -> tuple:
-    if paper not in PAPERS_MM:
-        raise InputError(f"paper must be A4 or A3, not {paper!r}")
-    if orientation not in ("portrait", "landscape", "auto"):
-        raise InputError(f"orientation must be portrait, landscape or auto, not {orientation!r}")
-    if orientation == "auto":
-        orientation = "landscape" if extent_w > 1.15 * extent_h else "portrait"
-    w, h = PAPERS_MM[paper]
-    return (
-        (max(w, h), min(w, h), orientation) if orientation == "landscape" else (w, h, orientation)
-    )
-
-
-def _layout(width: float, height: float, orientation: str) -> dict[str, tuple]:
-    """Blocks on the page in mm: (x, y from the bottom, w, h)."""
-    k = width / 210.0 if orientation == "portrait" else height / 210.0  # A3 scales everything
-    margin, title_h, footer_h = 10 * k, 22 * k, 9 * k
-    top = height - margin - title_h
-    if orientation == "portrait":
-        map_h = (height - 2 * margin - title_h - footer_h) * 0.58
-        map_box = (margin, top - map_h, width - 2 * margin, map_h)
-        row_h = 40 * k
-        row_y = map_box[1] - 2 * k - row_h
-        legend = (margin, row_y, (width - 2 * margin) * 0.64, row_h)
-        inset = (margin + (width - 2 * margin) * 0.66, row_y, (width - 2 * margin) * 0.34, row_h)
-        table = (margin, margin + footer_h, width - 2 * margin, row_y - 2 * k - margin - footer_h)
-    else:
-        map_w = (width - 2 * margin) * 0.56
-        map_box = (margin, margin + footer_h, map_w, top - margin - footer_h)
-        side_x = margin + map_w + 4 * k
-        side_w = width - margin - side_x
-        inset_h = 42 * k
-        inset = (side_x + side_w * 0.5, top - inset_h, side_w * 0.5, inset_h)
-        legend = (side_x, top - inset_h, side_w * 0.5, inset_h)
-        table = (side_x, margin + footer_h, side_w, top - inset_h - 3 * k - margin - footer_h)
-    return {
-        "title": (margin, top, width - 2 * margin, title_h),
-        "map": map_box,
-        "legend": legend,
-        "inset": inset,
-        "table": table,
-        "footer": (margin, margin, width - 2 * margin, footer_h),
-        "k": (k,),
-    }
-
-
 def _axes(fig: Figure, block: tuple, width: float, height: float, **kw):
     x, y, w, h = block
     return fig.add_axes((x / width, y / height, w / width, h / height), **kw)
-
-
-def choose_scale(frame_w_mm: float, frame_h_mm: float, extent: tuple) -> int:
-    need = max(
-        (extent[2] - extent[0]) / (frame_w_mm / 1000), (extent[3] - extent[1]) / (frame_h_mm / 1000)
-    )
-    return next((s for s in SCALES if s >= need), SCALES[-1])
 
 
 def nice_length(metres: float) -> float:
@@ -182,6 +127,31 @@ def _draw_geom(ax, geom, **style) -> None:
             ax.add_patch(PathPatch(MplPath(vertices, codes), **style))
         elif poly.geom_type in ("MultiPolygon", "GeometryCollection"):
             _draw_geom(ax, poly, **style)
+
+
+def _paths(geom) -> list[MplPath]:
+    out = []
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.geom_type == "Polygon" and not poly.is_empty:
+            vertices, codes = [], []
+            for ring in [poly.exterior, *poly.interiors]:
+                coords = list(ring.coords)
+                vertices += coords
+                codes += (
+                    [MplPath.MOVETO] + [MplPath.LINETO] * (len(coords) - 2) + [MplPath.CLOSEPOLY]
+                )
+            out.append(MplPath(vertices, codes))
+        elif poly.geom_type in ("MultiPolygon", "GeometryCollection"):
+            out += _paths(poly)
+    return out
+
+
+def _collection(ax, geoms, **style) -> None:
+    """Many polygons as one matplotlib object, without touching the axes' limits."""
+    paths = [p for g in geoms for p in _paths(g)]
+    if paths:
+        collection = PatchCollection([PathPatch(p) for p in paths], match_original=False, **style)
+        ax.add_collection(collection, autolim=False)
 
 
 def _fits(box: Bbox, placed: list[Bbox], frame: Bbox) -> bool:
@@ -219,21 +189,19 @@ def _state_style(state: str) -> tuple[str, str]:
     return STATE_GROUPS.get(state, IN_HAND)
 
 
-def render_page(data: PageData, paper: str = "A4", orientation: str = "auto") -> tuple:
-    """The figures of one grid (a map page, and table pages when the cases do not fit)."""
+def render_page(data: PageData) -> tuple:
+    """The figures of one grid (a map page, and table pages when the cases do not fit), on the
+    page the data were loaded for (``data.frame``)."""
     _font_ready()
-    ex = data.extent
-    width, height, orientation = paper_size(paper, orientation, ex[2] - ex[0], ex[3] - ex[1])
-    blocks = _layout(width, height, orientation)
+    frame_spec = data.frame
+    width, height, orientation = frame_spec.width, frame_spec.height, frame_spec.orientation
+    paper, scale, extent_m = frame_spec.paper, frame_spec.scale, frame_spec.extent_m
+    blocks = frame_spec.blocks
     k = blocks["k"][0]
     fig = Figure(figsize=(width * MM, height * MM))
     canvas = FigureCanvasAgg(fig)
     renderer = canvas.get_renderer()
     fx, fy, fw, fh = blocks["map"]
-    scale = choose_scale(fw, fh, ex)
-    cx, cy = (ex[0] + ex[2]) / 2, (ex[1] + ex[3]) / 2
-    half_w, half_h = fw / 1000 * scale / 2, fh / 1000 * scale / 2
-    extent_m = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
 
     # -- title ---------------------------------------------------------------------------
     ax_t = _axes(fig, blocks["title"], width, height)
@@ -261,26 +229,41 @@ def render_page(data: PageData, paper: str = "A4", orientation: str = "auto") ->
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_linewidth(0.8)
-    for zone in sorted(data.zones, key=lambda z: -z.rank):
-        colour = DEPARTMENT_COLOURS.get(zone.department_type or "", (None,))[0]
-        if colour:
-            _draw_geom(ax, zone.geom, facecolor=colour, edgecolor="none", alpha=0.28, zorder=1)
+    # zones: one collection per rule (the deciding, lowest-ranked one on top), so thousands of
+    # parcels draw as a handful of objects
+    by_rank: dict[int, list] = {}
+    for zone in data.zones:
+        if zone.department_type in DEPARTMENT_COLOURS:
+            by_rank.setdefault(zone.rank, []).append(zone)
+    for rank in sorted(by_rank, reverse=True):
+        zones = by_rank[rank]
+        colour = DEPARTMENT_COLOURS[zones[0].department_type][0]
+        _collection(
+            ax, [z.geom for z in zones], facecolor=colour, edgecolor="none", alpha=0.28, zorder=1
+        )
     frame_box = shapely.box(*extent_m)
     outside = frame_box.difference(data.grid.geom)
-    _draw_geom(ax, outside, facecolor="white", edgecolor="none", alpha=0.55, zorder=2)
-    for g in data.neighbours:
-        _draw_geom(ax, g.geom, facecolor="none", edgecolor="#9a9a9a", linewidth=0.6, zorder=3)
-    for g in data.children:
-        _draw_geom(
-            ax,
-            g.geom,
-            facecolor="none",
-            edgecolor="#444",
-            linewidth=0.7,
-            linestyle=(0, (4, 2)),
-            zorder=4,
-        )
-    _draw_geom(ax, data.grid.geom, facecolor="none", edgecolor="#c00000", linewidth=2.0, zorder=5)
+    _collection(ax, [outside], facecolor="white", edgecolor="none", alpha=0.55, zorder=2)
+    _collection(
+        ax,
+        [g.geom for g in data.neighbours],
+        facecolor="none",
+        edgecolor="#9a9a9a",
+        linewidth=0.6,
+        zorder=3,
+    )
+    _collection(
+        ax,
+        [g.geom for g in data.children],
+        facecolor="none",
+        edgecolor="#444",
+        linewidth=0.7,
+        linestyle=(0, (4, 2)),
+        zorder=4,
+    )
+    _collection(
+        ax, [data.grid.geom], facecolor="none", edgecolor="#c00000", linewidth=2.0, zorder=5
+    )
 
     # the visiting order
     if data.cases:
@@ -598,8 +581,13 @@ def _inset(fig, blocks, width, height, data: PageData) -> None:
     ax.set_title("位置示意", fontsize=7, pad=2)
     base = data.district.geom if data.district is not None else data.grid.geom
     _draw_geom(ax, base, facecolor="#f2f2f2", edgecolor="#666", linewidth=0.6)
-    for g in data.district_siblings:
-        _draw_geom(ax, g.geom, facecolor="none", edgecolor="#bbbbbb", linewidth=0.3)
+    _collection(
+        ax,
+        [g.geom for g in data.district_siblings],
+        facecolor="none",
+        edgecolor="#bbbbbb",
+        linewidth=0.3,
+    )
     _draw_geom(ax, data.grid.geom, facecolor="#c00000", edgecolor="#c00000", linewidth=0.8)
     minx, miny, maxx, maxy = base.bounds
     pad = 0.04 * max(maxx - minx, maxy - miny)
@@ -759,11 +747,18 @@ def to_pdf(figures: list[Figure], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def page_pdf(
-    data: PageData, paper: str = "A4", orientation: str = "auto"
-) -> tuple[bytes, PageInfo]:
-    figures, info = render_page(data, paper, orientation)
+def page_pdf(data: PageData) -> tuple[bytes, PageInfo]:
+    figures, info = render_page(data)
     return to_pdf(figures, data.title), info
+
+
+COVER_ROWS = 38
+
+
+def check_paper(paper: str, orientation: str) -> None:
+    from weijian.patrol.layout import paper_size
+
+    paper_size(paper, orientation, 1.0, 1.0)
 
 
 def cover_pdf(title: str, subtitle: str, rows: list[dict], on, paper: str = "A4") -> bytes:
@@ -772,7 +767,7 @@ def cover_pdf(title: str, subtitle: str, rows: list[dict], on, paper: str = "A4"
     width, height = PAPERS_MM[paper]
     k = width / 210.0
     figures = []
-    per_page = 38
+    per_page = COVER_ROWS
     chunks = [rows[i : i + per_page] for i in range(0, len(rows), per_page)] or [[]]
     for n, chunk in enumerate(chunks):
         fig = Figure(figsize=(width * MM, height * MM))

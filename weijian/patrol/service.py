@@ -35,11 +35,24 @@ def _check_scope(principal: Principal | None, data: PageData) -> None:
         )
 
 
-def page_data(cases: CaseService, code: str, principal: Principal | None = None) -> PageData:
+def page_data(
+    cases: CaseService,
+    code: str,
+    principal: Principal | None = None,
+    paper: str = "A4",
+    orientation: str = "auto",
+) -> PageData:
     now = cases.clock.now()
     with cases.engine.connect() as conn:
         data = load_page(
-            conn, cases.jurisdiction.snapshot, cases.workflow, cases.calendar, code, now
+            conn,
+            cases.jurisdiction.snapshot,
+            cases.workflow,
+            cases.calendar,
+            code,
+            now,
+            paper,
+            orientation,
         )
     _check_scope(principal, data)
     return data
@@ -52,17 +65,43 @@ def grid_map(
     orientation: str = "auto",
     principal: Principal | None = None,
 ) -> tuple[bytes, dict]:
-    data = page_data(cases, code, principal)
-    content, info = render.page_pdf(data, paper, orientation)
+    data = page_data(cases, code, principal, paper, orientation)
+    content, info = render.page_pdf(data)
     summary = {k: v for k, v in asdict(info).items() if k != "label_boxes"}
     summary.update(grid=code, name=data.grid.name, cases=len(data.cases))
     return content, summary
 
 
-def _render(job: tuple[PageData, str, str]) -> tuple[bytes, int]:
-    data, paper, orientation = job
-    content, info = render.page_pdf(data, paper, orientation)
-    return content, info.pages
+_WORKER: dict = {}
+
+
+def _render_chunk(job: tuple[list[str], str, str]) -> tuple[bytes, list[dict]]:
+    """Read and draw a run of grids into one PDF (so the font is subset once per run): the
+    PDF and, per grid, its pages and figures for the cover."""
+    codes, paper, orientation = job
+    cases = _WORKER["cases"]
+    figures, rows = [], []
+    for code in codes:
+        data = page_data(cases, code, None, paper, orientation)
+        pages, _ = render.render_page(data)
+        figures += pages
+        rows.append(
+            {
+                "code": data.grid.code,
+                "name": data.grid.name,
+                "open": len(data.cases),
+                "overdue": sum(c.overdue for c in data.cases),
+                "pages": len(pages),
+            }
+        )
+    content = render.to_pdf(figures, "巡查图")
+    render.close(figures)
+    return content, rows
+
+
+def _forked(cases: CaseService) -> None:
+    cases.engine.dispose(close=False)  # the parent's connections stay the parent's
+    _WORKER["cases"] = cases
 
 
 def atlas(
@@ -74,7 +113,8 @@ def atlas(
     principal: Principal | None = None,
     processes: int | None = None,
 ) -> tuple[bytes, dict]:
-    """A cover listing the grids, then every grid's pages."""
+    """A cover listing the grids, then every grid's pages. The grids are split into one run
+    per process; each process reads its grids and draws them into one PDF."""
     with cases.engine.connect() as conn:
         grids = grids_of_district(conn, district, level)
         district_name = conn.execute(
@@ -88,32 +128,29 @@ def atlas(
         )
     if not grids:
         raise NotFoundError(f"the district {district} has no {level} grids")
-    pages = [page_data(cases, code) for code, _ in grids]
-    jobs = [(data, paper, orientation) for data in pages]
-    processes = processes or min(len(jobs), os.cpu_count() or 1)
-    if processes > 1:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            rendered = pool.map(_render, jobs, chunksize=1)
+    render.check_paper(paper, orientation)
+    codes = [code for code, _ in grids]
+    processes = max(1, min(processes or (os.cpu_count() or 1), len(codes)))
+    size = -(-len(codes) // processes)
+    jobs = [(codes[i : i + size], paper, orientation) for i in range(0, len(codes), size)]
+    _ = cases.jurisdiction.snapshot  # loaded once, before forking
+    if len(jobs) > 1:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(len(jobs), initializer=_forked, initargs=(cases,)) as pool:
+            rendered = pool.map(_render_chunk, jobs, chunksize=1)
     else:
-        rendered = [_render(job) for job in jobs]
-    rows, page = [], 0
-    cover_pages = max(1, -(-len(grids) // 38))
+        _WORKER["cases"] = cases
+        rendered = [_render_chunk(jobs[0])]
+    rows = [row for _, chunk_rows in rendered for row in chunk_rows]
+    cover_pages = max(1, -(-len(rows) // render.COVER_ROWS))
     page = cover_pages + 1
-    for data, (_, count) in zip(pages, rendered, strict=True):
-        rows.append(
-            {
-                "code": data.grid.code,
-                "name": data.grid.name,
-                "open": len(data.cases),
-                "overdue": sum(c.overdue for c in data.cases),
-                "page": page,
-            }
-        )
-        page += count
+    for row in rows:
+        row["page"] = page
+        page += row["pages"]
     title = f"{district_name or district}违法建设巡查图集"
     cover = render.cover_pdf(
         title,
-        f"{LEVEL_LABELS.get(level, level)}网格 · 共 {len(grids)} 个网格",
+        f"{LEVEL_LABELS.get(level, level)}网格 · 共 {len(rows)} 个网格",
         rows,
         cases.clock.now().astimezone(LOCAL).date(),
         paper,
@@ -127,7 +164,7 @@ def atlas(
     return out.getvalue(), {
         "district": district,
         "level": level,
-        "grids": len(grids),
+        "grids": len(rows),
         "cover_pages": cover_pages,
         "pages": page - 1,
         "cases": sum(r["open"] for r in rows),
