@@ -8,13 +8,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cases, harness, imports, jurisdiction, patrol
+from bench import assessment, cases, harness, imports, jurisdiction, patrol
 
 BENCHMARKS = {
     "import": imports.run,
     "jurisdiction": jurisdiction.run,
     "cases": cases.run,
     "patrol": patrol.run,
+    "assessment": assessment.run,
 }
 
 

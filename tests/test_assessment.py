@@ -536,3 +536,28 @@ def test_the_same_through_the_cli(case_api, history, database_url, monkeypatch, 
         assert runner.invoke(app, ["assess", "run"]).exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_ranking_ties_and_ungridded_buckets():
+    """Equal scores share a rank; the 未划入下级网格 bucket (code None) sorts after named units."""
+    defs = assessment.default_definitions()
+    counts = dict.fromkeys(assessment.UNIT_COUNTS, 0)
+    counts.update(reported=2, proactive=1)
+    units = [
+        {"code": None, "name": "（未划入下级网格）", "chain": ["220602", None], "counts": counts},
+        {
+            "code": "220602002",
+            "name": "红旗街道",
+            "chain": ["220602", "220602002"],
+            "counts": counts,
+        },
+        {
+            "code": "220602001",
+            "name": "新建街道",
+            "chain": ["220602", "220602001"],
+            "counts": counts,
+        },
+    ]
+    ranked = assessment.rank(defs.indicators, units)
+    assert [u["code"] for u in ranked] == ["220602001", "220602002", None]
+    assert [u["rank"] for u in ranked] == [1, 1, 1]

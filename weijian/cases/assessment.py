@@ -230,7 +230,16 @@ def rank(indicators: tuple[Indicator, ...], units: list[dict]) -> list[dict]:
             total += ind.weight * part
             weights += ind.weight
         row["score"] = round(100 * total / weights, 2) if weights else None
-    ordered = sorted(rows, key=lambda r: (r["score"] is None, -(r["score"] or 0), r["code"]))
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            r["score"] is None,
+            -(r["score"] or 0),
+            r["code"] is None,  # the 未划入下级网格 buckets after the named units
+            r["code"] or "",
+            [c or "" for c in r.get("chain") or []],
+        ),
+    )
     previous, position = None, 0
     for n, row in enumerate(ordered, start=1):
         if row["score"] != previous:

@@ -25,21 +25,33 @@ LEVEL_COLUMNS = ("d", "t", "m", "k")  # district, town, community, compound
 GRID_MODES = ("frozen", "current")
 
 
-def coded_cases(grids: str = "frozen", where: str = "true") -> str:
-    """A CTE body: every case (``where``) with its four grid codes d, t, m, k."""
+CASE_FIELDS = (
+    "v.id, v.reported_at, v.report_due, v.visit_due, v.visited_at, v.signed_off_at, "
+    "v.closed_at, v.channel, v.track, v.rebound_of"
+)
+
+
+def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_FIELDS) -> str:
+    """A CTE body: every case (``where``) with ``fields`` and its four grid codes d, t, m, k."""
     if grids not in GRID_MODES:
         raise InputError(f"grids must be frozen or current, not {grids!r}")
     if grids == "frozen":
         return (
-            "SELECT v.*, v.district_code AS d, v.town_code AS t, v.community_code AS m, "
+            f"SELECT {fields}, v.district_code AS d, v.town_code AS t, v.community_code AS m, "
             f"v.compound_code AS k FROM violation_case v WHERE {where}"
         )
-    lookups = ", ".join(
-        f"(SELECT g.code FROM active_grid g WHERE g.level = '{level}' AND "
-        f"ST_Covers(g.geom, v.geom) ORDER BY g.code LIMIT 1) AS {col}"
+    # one spatial join with every active grid covering the point, then a code per level
+    picks = ", ".join(
+        f"min(g.code) FILTER (WHERE g.level = '{level}') AS {col}"
         for level, col in zip(GRID_LEVELS, LEVEL_COLUMNS, strict=True)
     )
-    return f"SELECT v.*, {lookups} FROM violation_case v WHERE {where}"
+    plain = ", ".join(f.strip().removeprefix("v.") for f in fields.split(","))
+    return (
+        f"SELECT {plain}, {', '.join(LEVEL_COLUMNS)} FROM ("
+        f"SELECT {fields}, {picks} FROM violation_case v "
+        f"LEFT JOIN active_grid g ON ST_Covers(g.geom, v.geom) WHERE {where} "
+        f"GROUP BY v.id) x"
+    )
 
 
 def _units(rows) -> dict[tuple[str, str | None], dict]:
@@ -90,8 +102,9 @@ def unit_counts(
         FROM case_event
         WHERE action IN ('transfer', 'accept_transfer') AND at >= :start AND at < :end
         GROUP BY case_id
-    )
-    SELECT c.d, c.t, c.m, c.k, GROUPING(c.d, c.t, c.m, c.k) AS g,
+    ),
+    leaf AS (
+      SELECT c.d, c.t, c.m, c.k,
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
       count(*) FILTER (WHERE reported_at >= :start AND channel = ANY(:proactive)) AS proactive,
       count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL) AS reports_due,
@@ -104,15 +117,12 @@ def unit_counts(
       count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
                        AND (visited_at IS NULL OR visited_at >= :end)
                        AND (closed_at IS NULL OR closed_at > visit_due)) AS visits_overdue,
-      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
-                       AND disposal_due < :end
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start AND disposal_due < :end
                        AND signed_off_at <= disposal_due) AS disposals_on_time,
-      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
-                       AND disposal_due < :end
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start AND disposal_due < :end
                        AND signed_off_at > disposal_due AND signed_off_at < :end)
                        AS disposals_late,
-      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start
-                       AND disposal_due < :end
+      count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start AND disposal_due < :end
                        AND (signed_off_at IS NULL OR signed_off_at >= :end)
                        AND NOT (signed_off_at IS NULL AND closed_at IS NOT NULL
                                 AND closed_at < :end)) AS disposals_overdue,
@@ -124,7 +134,12 @@ def unit_counts(
       count(*) FILTER (WHERE reported_at >= :start AND rebound_of IS NOT NULL) AS rebounds,
       coalesce(sum(moves.out_), 0) AS transfers_out,
       coalesce(sum(moves.in_), 0) AS transfers_in
-    FROM c LEFT JOIN moves ON moves.case_id = c.id
+      FROM c LEFT JOIN moves ON moves.case_id = c.id
+      GROUP BY c.d, c.t, c.m, c.k
+    )
+    SELECT d, t, m, k, GROUPING(d, t, m, k) AS g,
+      {", ".join(f"sum({name})::bigint AS {name}" for name in UNIT_COUNTS)}
+    FROM leaf
     {GROUPING}
     """
     rows = conn.execute(
@@ -189,17 +204,19 @@ def campaign_counts(
     as_of: datetime,
     months: list[datetime],
     *,
+    start: datetime,
     grids: str = "frozen",
 ) -> dict:
     """Clear-to-zero figures per unit: the baseline backlog, signed off since the start (to
     ``as_of``), and the cumulative signed-off count at each month end in ``months``."""
     month_columns = ", ".join(
-        f"count(*) FILTER (WHERE signed_off_at < :m{i}) AS month_{i}" for i in range(len(months))
+        f"count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :m{i}) AS month_{i}"
+        for i in range(len(months))
     )
     base = (
-        "SELECT v.*, b.district_code AS d, b.town_code AS t, b.community_code AS m, "
-        "b.compound_code AS k FROM campaign_baseline b JOIN violation_case v ON v.id = b.case_id "
-        "WHERE b.campaign_id = :campaign"
+        f"SELECT {CASE_FIELDS}, b.district_code AS d, b.town_code AS t, "
+        "b.community_code AS m, b.compound_code AS k FROM campaign_baseline b "
+        "JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign"
         if grids == "frozen"
         else coded_cases(
             "current",
@@ -209,15 +226,14 @@ def campaign_counts(
     if grids not in GRID_MODES:
         raise InputError(f"grids must be frozen or current, not {grids!r}")
     sql = f"""
-    WITH c AS ({base}), s AS (SELECT start_date FROM campaign WHERE id = :campaign)
+    WITH c AS ({base})
     SELECT c.d, c.t, c.m, c.k, GROUPING(c.d, c.t, c.m, c.k) AS g,
       count(*) AS baseline,
-      count(*) FILTER (WHERE signed_off_at >= (SELECT start_date FROM s)
-                       AND signed_off_at < :as_of) AS signed_off
+      count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :as_of) AS signed_off
       {"," if months else ""} {month_columns}
     FROM c
     {GROUPING}
     """
-    params = {"campaign": campaign_id, "as_of": as_of}
+    params = {"campaign": campaign_id, "as_of": as_of, "start": start}
     params.update({f"m{i}": m for i, m in enumerate(months)})
     return _units(conn.execute(text(sql), params))

@@ -338,7 +338,8 @@ def campaign_progress(
         if until.date() not in months:  # the month in progress, up to as_of
             months.append(until.date())
         bounds = [datetime.combine(m, time(0), tzinfo=LOCAL) for m in months]
-        units = figures.campaign_counts(conn, campaign_id, until, bounds, grids=grids)
+        since, _ = period(campaign.start_date, campaign.start_date)
+        units = figures.campaign_counts(conn, campaign_id, until, bounds, start=since, grids=grids)
         names = grid_names(conn)
     out_levels = {}
     for lvl in [level] if level else LEVELS:
