@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = BENCHMARKS[name](city, repeat=args.repeat)
     out = harness.OUT_DIR / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    kept = json.loads(out.read_text()) if out.exists() else {}  # figures of other benchmarks
+    kept.update(results)
+    out.write_text(json.dumps(kept, indent=2, ensure_ascii=False, default=str))
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s; figures in {out}")
     return 0
 
