@@ -105,6 +105,11 @@ def append(conn: Connection, case: dict, **what) -> dict:
     return event
 
 
+def record(conn: Connection, case: dict, **what) -> dict:
+    """An event that leaves the state as it is (evidence, a link, an assignment)."""
+    return append(conn, case, from_state=case["state"], to_state=case["state"], **what)
+
+
 EVENT_COLUMNS = (
     "id, seq, action, from_state, to_state, actor_user_id, actor_name, actor_role, at, note, "
     "data, evidence, prev_hash, hash"

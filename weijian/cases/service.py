@@ -1127,12 +1127,10 @@ class CaseService:
                 },
             ).scalar()
             if inserted is not None:
-                history.append(
+                history.record(
                     conn,
                     row,
                     action="add_evidence",
-                    from_state=row["state"],
-                    to_state=row["state"],
                     actor=principal,
                     at=now,
                     note=note,
@@ -1211,12 +1209,10 @@ class CaseService:
             if done is None:
                 raise ConflictError(f"{first['number']} and {second['number']} are linked already")
             for this, that in ((first, second), (second, first)):
-                history.append(
+                history.record(
                     conn,
                     this,
                     action="link",
-                    from_state=this["state"],
-                    to_state=this["state"],
                     actor=principal,
                     at=now,
                     note=note,
@@ -1283,12 +1279,10 @@ class CaseService:
                 note=note,
                 data={"into": target["number"]},
             )
-            history.append(
+            history.record(
                 conn,
                 target,
                 action="merged_from",
-                from_state=target["state"],
-                to_state=target["state"],
                 actor=principal,
                 at=now,
                 note=note,
@@ -1326,12 +1320,10 @@ class CaseService:
             self._update(
                 conn, row, row["state"], row["is_open"], {"assignee_user_id": user.id}, now
             )
-            history.append(
+            history.record(
                 conn,
                 row,
                 action="assign",
-                from_state=row["state"],
-                to_state=row["state"],
                 actor=principal,
                 at=now,
                 data={"assignee": username, "assignee_name": user.display_name},
