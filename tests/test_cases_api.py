@@ -333,9 +333,13 @@ def test_a_town_cannot_read_or_change_another_towns_case(case_api):
     r = api.post(
         "/api/v1/cases",
         "gridder",
-        json={"lon": lonlat(RED_FLAG)[0], "lat": lonlat(RED_FLAG)[1], "crs": "cgcs2000",
-              "description": "x"},
-    )  # fmt: skip
+        json={
+            "lon": lonlat(RED_FLAG)[0],
+            "lat": lonlat(RED_FLAG)[1],
+            "crs": "cgcs2000",
+            "description": "x",
+        },
+    )
     assert r.status_code == 403 and "grid" in r.json()["detail"]
 
 
@@ -357,10 +361,12 @@ def test_list_filters_and_paging(case_api):
         seen += [c["number"] for c in page["items"]]
     assert len(seen) == 9 and len(set(seen)) == 9
     assert seen[:2] == [jy, backlog]  # newest first
-    assert {c["number"] for c in api.get("/api/v1/cases", "supervisor", grid="220605").json()[
-        "items"]} == {jy}  # fmt: skip
-    assert [c["number"] for c in api.get("/api/v1/cases", "supervisor", track="backlog").json()[
-        "items"]] == [backlog]  # fmt: skip
+    assert {
+        c["number"] for c in api.get("/api/v1/cases", "supervisor", grid="220605").json()["items"]
+    } == {jy}
+    assert [
+        c["number"] for c in api.get("/api/v1/cases", "supervisor", track="backlog").json()["items"]
+    ] == [backlog]
     x0, y0 = lonlat((4.1, 0.1))
     x1, y1 = lonlat((4.9, 0.9))
     inside = api.get("/api/v1/cases", "supervisor", bbox=f"{x0},{y0},{x1},{y1}").json()
@@ -368,16 +374,23 @@ def test_list_filters_and_paging(case_api):
     period = api.get(
         "/api/v1/cases",
         "supervisor",
-        **{"from": (START + timedelta(minutes=2)).isoformat(),
-           "to": (START + timedelta(minutes=4)).isoformat()},
-    ).json()  # fmt: skip
+        **{
+            "from": (START + timedelta(minutes=2)).isoformat(),
+            "to": (START + timedelta(minutes=4)).isoformat(),
+        },
+    ).json()
     assert len(period["items"]) == 2
     assert (
         api.get("/api/v1/cases", "supervisor", q=numbers[3]).json()["items"][0]["number"]
         == (numbers[3])
     )
-    for bad in ({"bbox": "1,2,3"}, {"state": "nonsense"}, {"cursor": "%%%"}, {"limit": 0},
-                {"grid": "999"}):  # fmt: skip
+    for bad in (
+        {"bbox": "1,2,3"},
+        {"state": "nonsense"},
+        {"cursor": "%%%"},
+        {"limit": 0},
+        {"grid": "999"},
+    ):
         r = api.get("/api/v1/cases", "supervisor", **bad)
         assert 400 <= r.status_code < 500, (bad, r.status_code, r.text)
 
@@ -414,11 +427,14 @@ def test_duplicates_offered_linked_and_merged(case_api, engine):
     kept = api.case("ue_hj", first["number"])
     assert kept["events"][-1]["action"] == "merged_from"
     assert kept["events"][-1]["data"] == {"from": near["number"]}
-    assert api.post(
-        f"/api/v1/cases/{near['number']}/merge",
-        "ue_hj",
-        json={"into": first["number"], "version": merged["version"]},
-    ).status_code == 409  # fmt: skip
+    assert (
+        api.post(
+            f"/api/v1/cases/{near['number']}/merge",
+            "ue_hj",
+            json={"into": first["number"], "version": merged["version"]},
+        ).status_code
+        == 409
+    )
     assert history.verify(engine)["ok"]
 
 
@@ -453,9 +469,14 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
     lon, lat = lonlat(STREET)
     r = api.post(
         "/api/v1/cases",
-        json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "邻居院内在建房屋",
-              "reporter_phone": "13700000000"},
-    )  # fmt: skip
+        json={
+            "lon": lon,
+            "lat": lat,
+            "crs": "cgcs2000",
+            "description": "邻居院内在建房屋",
+            "reporter_phone": "13700000000",
+        },
+    )
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["channel"] == "citizen" and case["receipt"]
@@ -474,15 +495,16 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
     assert api.get(f"/api/v1/cases/{case['number']}").status_code == 401
     assert api.get("/api/v1/cases").status_code == 401
     r = api.post(
-        "/api/v1/cases", json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x",
-                               "channel": "hotline"}
-    )  # fmt: skip
+        "/api/v1/cases",
+        json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x", "channel": "hotline"},
+    )
     assert r.status_code == 403
     # three an hour from one address (this test's setting), then 429 until the hour passes
     for _ in range(2):
         api.report(None, STREET)
-    r = api.post("/api/v1/cases", json={"lon": lon, "lat": lat, "crs": "cgcs2000",
-                                        "description": "x"})  # fmt: skip
+    r = api.post(
+        "/api/v1/cases", json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x"}
+    )
     assert r.status_code == 429 and "per hour" in r.json()["detail"]
     api.clock.advance(hours=1, seconds=1)
     api.report(None, STREET)
@@ -517,16 +539,37 @@ def test_bad_reports_are_4xx_and_create_nothing(case_api):
     bad = [
         ({"description": "没有位置"}, 422, "no location"),
         ({"lon": 116.397, "lat": 39.909, "description": "北京"}, 422, "outside the city"),
-        ({"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x", "channel": "fax"},
-         422, "unknown source channel"),
+        (
+            {"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x", "channel": "fax"},
+            422,
+            "unknown source channel",
+        ),
         ({"lon": lon, "lat": lat, "crs": "cgcs2000", "description": ""}, 422, "description"),
         ({"lon": lat, "lat": lon, "description": "x"}, 422, ""),
-        ({"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x",
-          "footprint": {"type": "Point", "coordinates": [lon, lat]}}, 422, "Polygon"),
-        ({"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x",
-          "discovered_at": (START + timedelta(days=2)).isoformat()}, 422, "discovered_at"),
+        (
+            {
+                "lon": lon,
+                "lat": lat,
+                "crs": "cgcs2000",
+                "description": "x",
+                "footprint": {"type": "Point", "coordinates": [lon, lat]},
+            },
+            422,
+            "Polygon",
+        ),
+        (
+            {
+                "lon": lon,
+                "lat": lat,
+                "crs": "cgcs2000",
+                "description": "x",
+                "discovered_at": (START + timedelta(days=2)).isoformat(),
+            },
+            422,
+            "discovered_at",
+        ),
         ({"lon": lon, "lat": lat, "crs": "nonsense", "description": "x"}, 422, ""),
-    ]  # fmt: skip
+    ]
     for body, status, words in bad:
         r = api.post("/api/v1/cases", "supervisor", json={"channel": "patrol", **body})
         assert r.status_code == status, (body, r.text)
@@ -601,3 +644,39 @@ def test_far_photo_is_flagged(case_api):
     download = api.get(f"/api/v1/cases/{number}/evidence/{body['sha256']}", "ue_hj")
     assert download.status_code == 200 and download.content == far
     assert api.get(f"/api/v1/cases/{number}/evidence/{body['sha256']}", "town2").status_code == 404
+
+
+def test_assign_an_officer_of_the_holding_department(case_api):
+    api = case_api
+    case = api.report("town1", STREET, channel="patrol")
+    number = case["number"]
+    r = api.post(
+        f"/api/v1/cases/{number}/assign",
+        "ue_hj",
+        json={"username": "ue_hj2", "version": case["version"]},
+    )
+    assert r.status_code == 200, r.text
+    assigned = r.json()
+    assert assigned["assignee_user_id"] is not None
+    assert assigned["events"][-1]["action"] == "assign"
+    assert assigned["events"][-1]["data"]["assignee_name"] == "ue_hj2-姓名"
+    assert assigned["version"] == case["version"] + 1
+    # another department's officer cannot be given the case; a town cannot assign
+    r = api.post(
+        f"/api/v1/cases/{number}/assign",
+        "ue_hj",
+        json={"username": "nr_hj", "version": assigned["version"]},
+    )
+    assert r.status_code == 422 and "does not belong" in r.json()["detail"]
+    r = api.post(
+        f"/api/v1/cases/{number}/assign",
+        "town1",
+        json={"username": "ue_hj", "version": assigned["version"]},
+    )
+    assert r.status_code == 403
+    r = api.post(
+        f"/api/v1/cases/{number}/assign",
+        "ue_hj",
+        json={"username": "ue_hj", "version": case["version"]},
+    )
+    assert r.status_code == 409
