@@ -429,7 +429,7 @@ def trace(
     from weijian.jurisdiction.service import effective_departments
 
     lo, hi = period(start, end)
-    level = cases._grid_level(grid_code)
+    level = cases.grid_level(grid_code)
     if principal is not None and not principal.city_wide:
         above = ancestors(cases.jurisdiction.snapshot, grid_code)
         if principal.grid_code not in above:

@@ -834,7 +834,7 @@ class CaseService:
                 raise InputError("category must be open or closed")
             where.append("c.is_open" if category == "open" else "NOT c.is_open")
         if grid:
-            level = self._grid_level(grid)
+            level = self.grid_level(grid)
             where.append(f"c.{level}_code = :grid")
             params["grid"] = grid
         if channel:
@@ -894,7 +894,7 @@ class CaseService:
             "next_cursor": _encode_cursor(last.reported_at, last.id) if last else None,
         }
 
-    def _grid_level(self, code: str) -> str:
+    def grid_level(self, code: str) -> str:
         for level, grid in self.jurisdiction.snapshot.grids.items():
             if code in grid.row_of:
                 return level
