@@ -372,6 +372,12 @@ def test_scopes_and_bad_periods(case_api, history):
     assert (
         api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL).status_code == 404
     )
+    # a district without a case: zeros, not an error
+    empty = api.get("/api/v1/assessment", "ue_jy", level="district", **MARCH_APRIL)
+    assert empty.status_code == 200, empty.text
+    assert [(u["code"], u["counts"]["reported"]) for u in empty.json()["units"]] == []
+    levels = api.get("/api/v1/assessment/levels", "cg_jy", **MARCH_APRIL).json()
+    assert levels["city"][0]["counts"] == dict.fromkeys(assessment.UNIT_COUNTS, 0)
     march = api.get("/api/v1/assessment", "supervisor", month="2026-03", level="town").json()
     assert march["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
 

@@ -138,7 +138,7 @@ def unit_counts(
       GROUP BY c.d, c.t, c.m, c.k
     )
     SELECT d, t, m, k, GROUPING(d, t, m, k) AS g,
-      {", ".join(f"sum({name})::bigint AS {name}" for name in UNIT_COUNTS)}
+      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in UNIT_COUNTS)}
     FROM leaf
     {GROUPING}
     """
