@@ -464,3 +464,54 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):  # n
     assert actions[-1] == ("confirm", "ue_hj-姓名")
     assert "dismiss" not in [a for a, _ in actions]
     assert history.verify(engine, store_of(case_api))["ok"]
+
+
+def test_an_anchor_catches_a_chain_rewritten_consistently(
+    engine,
+    case_api,  # noqa: F811
+    database_url,
+    monkeypatch,
+    tmp_path,
+):
+    """Rewriting a whole chain — every hash recomputed, the head moved on — passes the chain
+    check; the anchor written before catches it."""
+    built = build_history(case_api)
+    anchor_file = tmp_path / "anchor.json.gz"
+    with cli_env(database_url, case_api, monkeypatch) as runner:
+        result = runner.invoke(app, ["audit", "anchor", "--out", str(anchor_file)])
+        assert result.exit_code == 0, result.output
+        assert len(result.stdout.strip()) == 64  # the digest to quote on paper
+        case_api.photo("ue_hj", built["second"])  # history going on after the anchor is fine
+
+        # the owner rewrites the first case's site visit note and re-hashes the chain
+        number = built["first"]
+        with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+            prev = None
+            for event in events(engine, number):
+                if event["action"] == "site_visit":
+                    event["note"] = "（事后改写）"
+                event["hash"] = history.event_hash(number, event, prev)
+                conn.execute(
+                    text(
+                        "UPDATE case_event SET note = :note, prev_hash = :p, hash = :h "
+                        "WHERE id = :id"
+                    ),
+                    {"note": event["note"], "p": prev, "h": event["hash"], "id": event["id"]},
+                )
+                prev = event["hash"]
+            conn.execute(
+                text("UPDATE violation_case SET head_hash = :h WHERE number = :n"),
+                {"h": prev, "n": number},
+            )
+        plain = runner.invoke(app, ["audit", "verify"])
+        assert plain.exit_code == 0  # the chain itself is consistent again
+        checked = runner.invoke(app, ["audit", "verify", "--anchor", str(anchor_file), "--json"])
+        assert checked.exit_code == 1, checked.output
+        problems = json.loads(checked.stdout)["problems"]
+        assert [p["case"] for p in problems] == [number]
+        assert "rewritten since the anchor" in problems[0]["problem"]
+        # events added after the anchor are no rewrite
+        case_api.report("gridder", COMPOUND, description="锚定之后的新案件")
+        bad = tmp_path / "bad.json.gz"
+        bad.write_bytes(b"not an anchor")
+        assert runner.invoke(app, ["audit", "verify", "--anchor", str(bad)]).exit_code == 2

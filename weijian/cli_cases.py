@@ -3,6 +3,7 @@ and showing cases, and ``audit verify``. Registered on the main app by :mod:`wei
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Annotated
@@ -162,6 +163,9 @@ def apikey_add(
 @handles_errors
 def audit_verify(
     case: Annotated[str | None, typer.Option("--case", help="one case number")] = None,
+    anchor: Annotated[
+        Path | None, typer.Option("--anchor", help="also check against an anchor file")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recompute every event's hash chain, the case-number sequences and the evidence bytes;
@@ -170,6 +174,15 @@ def audit_verify(
 
     service = _service()
     result = history.verify(service.engine, service.store, case)
+    if anchor is not None:
+        try:
+            saved = json.loads(gzip.decompress(anchor.read_bytes()))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{anchor} is not a readable anchor file: {exc}") from None
+        extra = [p.as_dict() for p in history.check_anchor(service.engine, saved)]
+        result["problems"] += extra
+        result["ok"] = result["ok"] and not extra
+        result["anchor"] = {"created_at": saved.get("created_at"), "cases": saved.get("cases")}
     if as_json:
         _print_json(result)
     else:
@@ -188,6 +201,22 @@ def audit_verify(
             out.print(table)
     if not result["ok"]:
         raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+@handles_errors
+def audit_anchor(
+    out_path: Annotated[Path, typer.Option("--out", help="the anchor file to write (.json.gz)")],
+) -> None:
+    """Write the head of every case's history to a file kept outside the database; `audit
+    verify --anchor FILE` later proves nothing before it was rewritten. Prints its digest."""
+    from weijian.cases import history
+
+    service = _service()
+    saved = history.anchor(service.engine, service.clock.now())
+    out_path.write_bytes(gzip.compress(json.dumps(saved).encode()))
+    _log(f"anchored {saved['cases']} cases at {saved['created_at']} in {out_path}")
+    typer.echo(saved["digest"])
 
 
 # -- cases -------------------------------------------------------------------------------

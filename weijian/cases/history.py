@@ -286,3 +286,81 @@ def verify(engine: Engine, store: EvidenceStore | None = None, number: str | Non
         "evidence": evidence,
         "problems": [p.as_dict() for p in problems],
     }
+
+
+# -- anchors ---------------------------------------------------------------------------------
+#
+# A chain proves that no event was changed without rewriting every event after it — but an
+# owner of the database could rewrite a whole chain consistently. An anchor closes that: the
+# head (event count and hash) of every case at one moment, written to a file kept outside the
+# database (printed, mailed to the district, filed). Later, each anchored case's event at the
+# anchored count must still carry the anchored hash.
+
+ANCHOR_FORMAT = "weijian-history-anchor/1"
+
+
+def anchor(engine: Engine, now: datetime) -> dict:
+    """The head of every case now, with a digest of the whole to quote on paper."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT number, event_count, head_hash FROM violation_case "
+                "WHERE event_count > 0 ORDER BY number"
+            )
+        ).all()
+    heads = {r.number: [r.event_count, r.head_hash] for r in rows}
+    digest = hashlib.sha256(orjson.dumps(heads, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return {
+        "format": ANCHOR_FORMAT,
+        "created_at": now.astimezone(UTC).isoformat(),
+        "cases": len(heads),
+        "digest": digest,
+        "heads": heads,
+    }
+
+
+def check_anchor(engine: Engine, saved: dict) -> list[Problem]:
+    """Problems of the history against an anchor: a case gone, or its anchored event no longer
+    carrying the anchored hash (history rewritten since)."""
+    if saved.get("format") != ANCHOR_FORMAT or not isinstance(saved.get("heads"), dict):
+        from weijian.errors import InputError
+
+        raise InputError("this file is not a weijian history anchor")
+    heads = saved["heads"]
+    digest = hashlib.sha256(orjson.dumps(heads, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    problems: list[Problem] = []
+    if digest != saved.get("digest"):
+        problems.append(Problem("—", None, None, "the anchor file itself was altered"))
+    numbers = list(heads)
+    with engine.connect() as conn:
+        for start in range(0, len(numbers), 5000):
+            chunk = numbers[start : start + 5000]
+            found = {
+                r.number: r.hash
+                for r in conn.execute(
+                    text(
+                        "SELECT v.number, e.hash FROM violation_case v "
+                        "JOIN unnest(CAST(:n AS text[]), CAST(:s AS int[])) AS a(number, seq) "
+                        "ON a.number = v.number "
+                        "LEFT JOIN case_event e ON e.case_id = v.id AND e.seq = a.seq"
+                    ),
+                    {"n": chunk, "s": [heads[n][0] for n in chunk]},
+                )
+            }
+            for number in chunk:
+                seq, expected = heads[number]
+                if number not in found:
+                    problems.append(
+                        Problem(number, None, None, "the case was deleted since the anchor")
+                    )
+                elif found[number] != expected:
+                    problems.append(
+                        Problem(
+                            number,
+                            seq,
+                            None,
+                            f"history rewritten since the anchor of {saved.get('created_at')}: "
+                            f"event #{seq} no longer carries the anchored hash",
+                        )
+                    )
+    return problems
