@@ -37,6 +37,16 @@ PAGE = """<!doctype html>
 <h1>weijian 违法建设长效管控平台</h1>
 <p>数据库 PostGIS，坐标统一存储为 CGCS2000（EPSG:4490）。接口文档：<a href="/docs">/docs</a>；
 运行状态：<a href="/api/v1/health">/api/v1/health</a>。</p>
+<h2>业务功能（接口，登录后使用）</h2>
+<ul>
+ <li>违建案件上报与办理（现场核查、认定、责令停止、查封、拆除、验收、销号、移交）：
+  <code>/api/v1/cases</code></li>
+ <li>12345 热线对接（Open311 GeoReport v2）：<code>/open311/v2/services.json</code></li>
+ <li>群众随手拍凭回执查询办理进度：<code>/api/v1/receipts/{{回执码}}</code></li>
+ <li>网格巡查图（PDF）：<code>/api/v1/patrol-maps/grids/{{网格编码}}.pdf</code></li>
+ <li>月度台账、考评排名、清零进度、责任倒查：<code>/api/v1/ledger</code>、
+  <code>/api/v1/assessment</code>、<code>/api/v1/campaigns</code></li>
+</ul>
 <h2>管辖判定（按坐标查询责任部门）</h2>
 <form id="lookup">
  <label>经度 / X<input name="lon" value="{lon}" required></label>
