@@ -348,8 +348,7 @@ def workflow_load(
     note: Annotated[str, typer.Option("--note", help="why")],
 ) -> None:
     """Validate a workflow document and make it the one in force (a new version)."""
-    from sqlalchemy import text
-
+    from weijian.cases import documents
     from weijian.cases.workflow import parse
 
     try:
@@ -359,18 +358,7 @@ def workflow_load(
     parse(document)
     engine = _engine()
     with engine.begin() as conn:
-        conn.execute(text("LOCK TABLE workflow_definition IN EXCLUSIVE MODE"))
-        version = conn.execute(
-            text("SELECT coalesce(max(version), 0) + 1 FROM workflow_definition")
-        ).scalar_one()
-        conn.execute(text("UPDATE workflow_definition SET active = false WHERE active"))
-        conn.execute(
-            text(
-                "INSERT INTO workflow_definition (version, document, active, created_by, note) "
-                "VALUES (:v, CAST(:d AS jsonb), true, :b, :n)"
-            ),
-            {"v": version, "d": json.dumps(document, ensure_ascii=False), "b": by, "n": note},
-        )
+        version = documents.store(conn, "workflow_definition", document, by, note)
     _log(f"workflow version {version} is in force")
 
 

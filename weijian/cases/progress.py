@@ -11,10 +11,9 @@ from __future__ import annotations
 import io
 from datetime import date, datetime, time, timedelta
 
-import orjson
 from sqlalchemy import Connection, text
 
-from weijian.cases import assessment, figures
+from weijian.cases import assessment, documents, figures
 from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
@@ -59,27 +58,13 @@ def month_period(month: str) -> tuple[date, date]:
 
 
 def active_definitions(conn: Connection) -> tuple[int, assessment.Definitions]:
-    row = conn.execute(
-        text("SELECT version, document FROM assessment_definition WHERE active")
-    ).one()
-    return row.version, assessment.parse(row.document)
+    version = documents.active_version(conn, "assessment_definition")
+    return version, assessment.parse(documents.document(conn, "assessment_definition", version))
 
 
 def load_definitions(conn: Connection, document: dict, by: str, note: str) -> int:
     assessment.parse(document)
-    conn.execute(text("LOCK TABLE assessment_definition IN EXCLUSIVE MODE"))
-    version = conn.execute(
-        text("SELECT coalesce(max(version), 0) + 1 FROM assessment_definition")
-    ).scalar_one()
-    conn.execute(text("UPDATE assessment_definition SET active = false WHERE active"))
-    conn.execute(
-        text(
-            "INSERT INTO assessment_definition (version, document, active, created_by, note) "
-            "VALUES (:v, CAST(:d AS jsonb), true, :b, :n)"
-        ),
-        {"v": version, "d": orjson.dumps(document).decode(), "b": by, "n": note},
-    )
-    return version
+    return documents.store(conn, "assessment_definition", document, by, note)
 
 
 # -- names and scopes ----------------------------------------------------------------------
