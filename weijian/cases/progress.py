@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Connection, text
 
-from weijian.cases import assessment, documents, figures
+from weijian.cases import assessment, documents, figures, ledger
 from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
@@ -46,12 +46,9 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def month_period(month: str) -> tuple[date, date]:
-    try:
-        first = date.fromisoformat(month + "-01")
-    except ValueError:
-        raise InputError(f"month {month!r} is not YYYY-MM", hint="e.g. 2026-03") from None
-    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first, following - timedelta(days=1)
+    """The first and the last day of a month given as YYYY-MM."""
+    first = ledger.parse_month(month)
+    return first, ledger.next_month(first) - timedelta(days=1)
 
 
 # -- definitions -----------------------------------------------------------------------------
@@ -280,10 +277,10 @@ def campaigns(cases: CaseService) -> list[dict]:
 def _month_ends(start: date, as_of: date) -> list[date]:
     """The first day of each month after ``start``'s up to ``as_of``'s (exclusive bounds)."""
     out = []
-    first = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    first = ledger.next_month(start.replace(day=1))
     while first <= as_of:
         out.append(first)
-        first = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        first = ledger.next_month(first)
     return out
 
 
@@ -539,9 +536,9 @@ def trace(
     due_day = cases.settings.ledger_due_day
     month = date(start.year, start.month, 1)
     while month <= end:
-        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-        due = datetime.combine(following + timedelta(days=due_day), time(0), tzinfo=LOCAL)
-        if due <= now and lo <= due - timedelta(days=due_day) <= hi:
+        following = ledger.next_month(month)
+        due = ledger.due_moment(month, due_day)
+        if due <= now and lo <= datetime.combine(following, time(0), tzinfo=LOCAL) <= hi:
             for town in towns:
                 at = submitted.get((town.code, month))
                 if at is None or at >= due:
