@@ -66,6 +66,15 @@ class Indicator:
     weight: float
     unit: str
 
+    def as_json(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "unit": self.unit,
+            "direction": self.direction,
+            "weight": self.weight,
+        }
+
     @property
     def is_rate(self) -> bool:
         return bool(self.denominator)
@@ -182,14 +191,10 @@ def values(indicators: tuple[Indicator, ...], counts: dict[str, int]) -> list[di
         value, num, den = ind.value(counts)
         out.append(
             {
-                "code": ind.code,
-                "name": ind.name,
+                **ind.as_json(),
                 "value": None if value is None else round(value, 6),
                 "numerator": num,
                 "denominator": den,
-                "unit": ind.unit,
-                "direction": ind.direction,
-                "weight": ind.weight,
             }
         )
     return out

@@ -145,16 +145,7 @@ def assess(
         "district": district,
         "definitions_version": version,
         "definitions_name": definitions.name,
-        "indicators": [
-            {
-                "code": i.code,
-                "name": i.name,
-                "unit": i.unit,
-                "direction": i.direction,
-                "weight": i.weight,
-            }
-            for i in definitions.indicators
-        ],
+        "indicators": [i.as_json() for i in definitions.indicators],
         "units": ranked,
     }
 
@@ -197,16 +188,7 @@ def property_companies(
         company["compound"] = names.get(company["grid_code"], company["grid_code"])
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "indicators": [
-            {
-                "code": i.code,
-                "name": i.name,
-                "unit": i.unit,
-                "direction": i.direction,
-                "weight": i.weight,
-            }
-            for i in definitions.property_indicators
-        ],
+        "indicators": [i.as_json() for i in definitions.property_indicators],
         "companies": assessment.rank(definitions.property_indicators, companies),
     }
 
@@ -396,10 +378,14 @@ def _assignee_at(events: list[dict], moment: datetime) -> str | None:
     return name
 
 
+def _people_text(people: list[dict] | None) -> str:
+    return "、".join(f"{p.get('name') or ''} {p.get('phone') or ''}".strip() for p in people or [])
+
+
 def _people(answer: dict, level: str) -> str:
+    """The responsible people of the case's grid at ``level``, as frozen at intake."""
     grid = ((answer or {}).get("grid") or {}).get(level) or {}
-    people = grid.get("responsible") or []
-    return "、".join(f"{p.get('name') or ''} {p.get('phone') or ''}".strip() for p in people)
+    return _people_text(grid.get("responsible"))
 
 
 def trace(
@@ -542,10 +528,7 @@ def trace(
             for town in towns:
                 at = submitted.get((town.code, month))
                 if at is None or at >= due:
-                    people = "、".join(
-                        f"{p.get('name') or ''} {p.get('phone') or ''}".strip()
-                        for p in (town.responsible or [])
-                    )
+                    people = _people_text(town.responsible)
                     problems.append(
                         {
                             "case": None,

@@ -58,19 +58,8 @@ def ancestors(snap: Snapshot, code: str) -> list[str]:
 
 def district_of_grid(snap: Snapshot, code: str) -> str | None:
     """The district code above a grid code, following the parent links."""
-    level, _ = grid_of(snap, code)
-    levels = list(snap.grids)
-    current_level, current = level, code
-    while current_level != "district":
-        grid = snap.grids[current_level]
-        parent = grid.parents[grid.row_of[current]]
-        position = levels.index(current_level)
-        if not parent or position == 0:
-            return None
-        current_level, current = levels[position - 1], str(parent)
-        if current not in snap.grids[current_level].row_of:
-            return None
-    return current
+    top = ancestors(snap, code)[-1]
+    return top if grid_of(snap, top)[0] == "district" else None
 
 
 def _principal(row) -> Principal:

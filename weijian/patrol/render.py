@@ -71,10 +71,13 @@ class PageInfo:
 
 
 def check_font() -> None:
-    found = font_manager.findfont(
-        font_manager.FontProperties(family=FONT), fallback_to_default=False
-    )
-    if "NotoSansCJK" not in Path(found).name and "NotoSansCJK" not in found:
+    try:
+        found = font_manager.findfont(
+            font_manager.FontProperties(family=FONT), fallback_to_default=False
+        )
+    except ValueError:
+        found = ""
+    if "NotoSansCJK" not in Path(found).name:
         raise EnvironmentProblem(
             f"the font {FONT!r} is not installed: Chinese would not print",
             hint="apt-get install fonts-noto-cjk (./dev setup does it when run as root)",
@@ -82,13 +85,7 @@ def check_font() -> None:
 
 
 def _font_ready() -> None:
-    try:
-        check_font()
-    except ValueError:
-        raise EnvironmentProblem(
-            f"the font {FONT!r} is not installed: Chinese would not print",
-            hint="apt-get install fonts-noto-cjk (./dev setup does it when run as root)",
-        ) from None
+    check_font()
     plt.rcParams.update(
         {
             "font.family": FONT,
@@ -112,21 +109,6 @@ def nice_length(metres: float) -> float:
         if value <= metres:
             return float(value)
     return float(10**exponent)
-
-
-def _draw_geom(ax, geom, **style) -> None:
-    for poly in getattr(geom, "geoms", [geom]):
-        if poly.geom_type == "Polygon":
-            vertices, codes = [], []
-            for ring in [poly.exterior, *poly.interiors]:
-                coords = list(ring.coords)
-                vertices += coords
-                codes += (
-                    [MplPath.MOVETO] + [MplPath.LINETO] * (len(coords) - 2) + [MplPath.CLOSEPOLY]
-                )
-            ax.add_patch(PathPatch(MplPath(vertices, codes), **style))
-        elif poly.geom_type in ("MultiPolygon", "GeometryCollection"):
-            _draw_geom(ax, poly, **style)
 
 
 def _paths(geom) -> list[MplPath]:
@@ -580,7 +562,7 @@ def _inset(fig, blocks, width, height, data: PageData) -> None:
     ax.set_yticks([])
     ax.set_title("位置示意", fontsize=7, pad=2)
     base = data.district.geom if data.district is not None else data.grid.geom
-    _draw_geom(ax, base, facecolor="#f2f2f2", edgecolor="#666", linewidth=0.6)
+    _collection(ax, [base], facecolor="#f2f2f2", edgecolor="#666", linewidth=0.6)
     _collection(
         ax,
         [g.geom for g in data.district_siblings],
@@ -588,7 +570,7 @@ def _inset(fig, blocks, width, height, data: PageData) -> None:
         edgecolor="#bbbbbb",
         linewidth=0.3,
     )
-    _draw_geom(ax, data.grid.geom, facecolor="#c00000", edgecolor="#c00000", linewidth=0.8)
+    _collection(ax, [data.grid.geom], facecolor="#c00000", edgecolor="#c00000", linewidth=0.8)
     minx, miny, maxx, maxy = base.bounds
     pad = 0.04 * max(maxx - minx, maxy - miny)
     w, h = maxx - minx + 2 * pad, maxy - miny + 2 * pad
