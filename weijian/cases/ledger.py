@@ -25,7 +25,6 @@ from weijian.cases import deadlines
 from weijian.cases.clock import LOCAL
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.scope import CITIZEN, Principal
-from weijian.cases.service import _action_label
 from weijian.cases.workflow import Workflow
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 
@@ -216,7 +215,7 @@ def _number_text(value: Any) -> str:
 
 def _measure(wf: Workflow, action: str, data: dict | None) -> str:
     """The Chinese label of an action with what its fields say: 拆除续建部分（强制拆除）."""
-    label = _action_label(wf, action)
+    label = wf.label_of(action)
     transition = wf.transitions.get(action)
     if transition is None or not transition.fields or not data:
         return label

@@ -435,8 +435,7 @@ def trace(
             text(
                 "SELECT t.code, t.name, t.responsible FROM active_grid t, active_grid g "
                 "WHERE g.code = :g AND t.level = 'town' AND (t.code = :g OR "
-                "(g.level = 'district' AND t.parent_code = :g) OR "
-                "(g.level IN ('community', 'compound') AND false))"
+                "(g.level = 'district' AND t.parent_code = :g))"
             ),
             {"g": grid_code},
         ).all()

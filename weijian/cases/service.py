@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -719,7 +719,7 @@ class CaseService:
                     {
                         "seq": e["seq"],
                         "action": e["action"],
-                        "label": _action_label(wf, e["action"]),
+                        "label": wf.label_of(e["action"]),
                         "from_state": e["from_state"],
                         "to_state": e["to_state"],
                         "actor": {
@@ -1400,21 +1400,3 @@ def _anonymous(intake: Intake) -> Principal:
     return Principal(
         id=None, username="citizen", display_name=intake.reporter_name or "群众", role=CITIZEN
     )
-
-
-def _action_label(wf: Workflow, action: str) -> str:
-    extra = {
-        "report": "上报立案",
-        "add_evidence": "上传证据",
-        "link": "关联案件",
-        "merge": "合并至其他案件",
-        "merged_from": "合并其他案件",
-        "assign": "指派承办人",
-    }
-    if action in wf.transitions:
-        return wf.transitions[action].label
-    return extra.get(action, action)
-
-
-def today_local(now: datetime) -> date:
-    return now.astimezone(LOCAL).date()

@@ -26,6 +26,14 @@ BEFORE_TRANSFER = "@before_transfer"
 INITIAL = "@initial"
 SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL)
 ADMIN = "admin"
+EVENT_LABELS = {
+    "report": "上报立案",
+    "add_evidence": "上传证据",
+    "link": "关联案件",
+    "merge": "合并至其他案件",
+    "merged_from": "合并其他案件",
+    "assign": "指派承办人",
+}
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,13 @@ class Workflow:
                 f"unknown action {action!r}",
                 hint=f"the workflow's actions are: {', '.join(self.transitions)}",
             ) from None
+
+    def label_of(self, action: str) -> str:
+        """The Chinese label of any event's action: a transition's, or one of the events that
+        keep the state (report, evidence, link, merge, assignment)."""
+        if action in self.transitions:
+            return self.transitions[action].label
+        return EVENT_LABELS.get(action, action)
 
     def target(self, transition: Transition, track: str, before_transfer: str | None) -> str:
         if transition.target == INITIAL:

@@ -269,7 +269,7 @@ def _get(cases: CaseService, params: dict[str, str], ids: list[str] | None) -> l
     return out
 
 
-async def _answer(request: Request, fmt: str, work) -> Response:
+async def _answer(fmt: str, work) -> Response:
     try:
         _check_format(fmt)
         rows, root, item, status = await work()
@@ -280,22 +280,22 @@ async def _answer(request: Request, fmt: str, work) -> Response:
 
 
 @router.get("/services.{fmt}", summary="GeoReport v2: the services offered")
-async def services(request: Request, fmt: str) -> Response:
+async def services(fmt: str) -> Response:
     async def work():
         rows = [{k: v for k, v in s.items() if k != "track"} for s in SERVICES]
         return rows, "services", "service", 200
 
-    return await _answer(request, fmt, work)
+    return await _answer(fmt, work)
 
 
 @router.get("/services/{code}.{fmt}", summary="GeoReport v2: a service definition")
-async def service_definition(request: Request, code: str, fmt: str) -> Response:
+async def service_definition(code: str, fmt: str) -> Response:
     async def work():
         if code not in SERVICE_BY_CODE:
             raise NotFoundError(f"no service {code!r}")
         raise NotFoundError(f"the service {code} has no extra attributes (metadata is false)")
 
-    return await _answer(request, fmt, work)
+    return await _answer(fmt, work)
 
 
 @router.post("/requests.{fmt}", summary="GeoReport v2: submit a service request")
@@ -307,7 +307,7 @@ async def post_request(request: Request, fmt: str) -> Response:
         rows = await run_in_threadpool(_post, cases, params)
         return rows, "service_requests", "request", 201
 
-    return await _answer(request, fmt, work)
+    return await _answer(fmt, work)
 
 
 @router.get("/requests.{fmt}", summary="GeoReport v2: your service requests")
@@ -319,7 +319,7 @@ async def get_requests(request: Request, fmt: str) -> Response:
         rows = await run_in_threadpool(_get, cases, params, None)
         return rows, "service_requests", "request", 200
 
-    return await _answer(request, fmt, work)
+    return await _answer(fmt, work)
 
 
 @router.get("/requests/{request_id}.{fmt}", summary="GeoReport v2: one service request")
@@ -333,4 +333,4 @@ async def get_request(request: Request, request_id: str, fmt: str) -> Response:
             raise NotFoundError(f"no service request {request_id} of yours")
         return rows, "service_requests", "request", 200
 
-    return await _answer(request, fmt, work)
+    return await _answer(fmt, work)
