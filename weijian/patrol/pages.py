@@ -239,14 +239,29 @@ def load_page(
     )
 
 
+_POSITIONS: dict[str, dict[int, tuple[int, int]]] = {}
+
+
+def _zone_positions(snap: Snapshot) -> dict[int, tuple[int, int]]:
+    """zone id → (layer, row) in the snapshot, built once per snapshot (an atlas asks for it
+    on every page)."""
+    found = _POSITIONS.get(snap.token)
+    if found is None:
+        found = {
+            zone_id: (n, i)
+            for n, layer in enumerate(snap.zone_layers)
+            for i, zone_id in enumerate(layer.ids.tolist())
+        }
+        _POSITIONS.clear()  # only the snapshot in use is kept
+        _POSITIONS[snap.token] = found
+    return found
+
+
 def _zones(conn: Connection, snap: Snapshot, on: date, epsg: int, box: dict) -> list[ZoneShape]:
     """Zones in the window, clipped to it, with the department type their best rule names."""
     ranks = snap.zone_ranks(on)
     rules = snap.rules_in_force(on)
-    position = {}
-    for n, layer in enumerate(snap.zone_layers):
-        for i, zone_id in enumerate(layer.ids.tolist()):
-            position[zone_id] = (n, i)
+    position = _zone_positions(snap)
     rows = conn.execute(
         text(
             "WITH w AS (SELECT ST_MakeEnvelope(:x0, :y0, :x1, :y1, :epsg) AS box) "
