@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +29,7 @@ import pandas as pd
 import psycopg
 
 from bench.harness import ScratchDatabase, table
-from bench.jurisdiction import WORKERS, _free_port, _wait, _wrk, run_wrk
+from bench.jurisdiction import _wrk, run_wrk, serving
 from weijian.cases import users
 from weijian.cases.service import unique_prefix
 from weijian.cases.workflow import default_workflow
@@ -184,34 +181,6 @@ def load_million(db: ScratchDatabase, snap, city: Path) -> dict:
     }
 
 
-def _serve(db: ScratchDatabase, command: list[str], check: str):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db.url, "WEIJIAN_EVIDENCE_DIR": tempfile.mkdtemp()}
-    server = subprocess.Popen(
-        [
-            *command,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-        start_new_session=True,
-    )
-    _wait(port, check)
-    return port, server
-
-
-def _stop(server) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=30)
-
-
 def _wrk_post(port: int, token: str, points: np.ndarray, seconds: int) -> dict:
     """wrk with a script that POSTs reports at random known points (jittered by metres)."""
     script = Path(tempfile.mkdtemp()) / "intake.lua"
@@ -337,18 +306,15 @@ def run(city: Path, repeat: int = 1, seconds: int = 15) -> dict:
         points = sample[decided.grid_rows["district"] >= 0]
         before = _count(db)
 
-        port, server = _serve(db, [sys.executable, "-m", "uvicorn", "bench.noop:app"], "/noop")
-        try:
+        with serving(db.url, [sys.executable, "-m", "uvicorn", "bench.noop:app"], "/noop") as port:
             _wrk(port, ["/noop"], 2)
             noop = _wrk(port, ["/noop"], seconds)
-        finally:
-            _stop(server)
-        port, server = _serve(
-            db,
+        with serving(
+            db.url,
             [sys.executable, "-m", "uvicorn", "weijian.api.app:create_app", "--factory"],
             "/api/v1/health",
-        )
-        try:
+            env={"WEIJIAN_EVIDENCE_DIR": tempfile.mkdtemp()},
+        ) as port:
             token = httpx.post(
                 f"http://127.0.0.1:{port}/api/v1/auth/login",
                 json={"username": "bench", "password": "bench-password"},
@@ -359,8 +325,6 @@ def run(city: Path, repeat: int = 1, seconds: int = 15) -> dict:
             districts = [str(c) for c in snap.grids["district"].codes]
             _listing(port, token, districts, 1)  # warm-up
             listing = _listing(port, token, districts, 20)
-        finally:
-            _stop(server)
         sql_rate = _sql_intake(db, points, 2000)
         sql_list = _listing_sql(db, districts, 20)
         ok = intake["rps"] * (1 - intake["non_2xx"] / max(intake["requests"], 1))

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -284,6 +285,25 @@ def parse_wrk(text: str) -> dict:
     }
 
 
+@contextmanager
+def serving(url: str, command: list[str], check: str, env: dict | None = None):
+    """``command`` (a uvicorn app) served with WORKERS workers on a free loopback port over
+    the database at ``url``; yields the port once ``check`` answers, stops it afterwards."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+         "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, "DATABASE_URL": url, **(env or {})},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait(port, check)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def _http(
     db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
 ) -> list[tuple[str, str, str]]:
@@ -292,7 +312,6 @@ def _http(
     rng = np.random.default_rng(2)
     pick = rng.choice(len(lon), 2000, replace=False)
     paths = [f"/api/v1/jurisdiction?lon={lon[k]:.7f}&lat={lat[k]:.7f}" for k in pick]
-    env = {**os.environ, "DATABASE_URL": db.url}
     rows = []
     for label, command, check, load in (
         (
@@ -308,30 +327,9 @@ def _http(
             paths,
         ),
     ):
-        port = _free_port()
-        server = subprocess.Popen(
-            [
-                *command,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            _wait(port, check)
+        with serving(db.url, command, check) as port:
             _wrk(port, load, 2)  # warm-up
             figures = _wrk(port, load, seconds)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
         results[label] = figures
         rows.append(
             (
