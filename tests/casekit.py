@@ -185,7 +185,3 @@ class Api:
         r = self.post(f"/api/v1/cases/{number}/transitions", who, json=body)
         assert r.status_code == expect, r.text
         return r.json()
-
-
-# the fixture lives in conftest; importing it from here works too
-from tests.conftest import case_api  # noqa: E402, F401

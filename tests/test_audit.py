@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from tests.casekit import COMPOUND, case_api  # noqa: F401
+from tests.casekit import COMPOUND
 from weijian.cases import history
 from weijian.cases.evidence import EvidenceStore
 from weijian.cli import app
@@ -111,7 +111,7 @@ def post_transition(api, who: str, number: str, body: dict) -> httpx.Response:
 # -- an honest history -------------------------------------------------------------------
 
 
-def test_an_honest_history_verifies(engine, case_api):  # noqa: F811
+def test_an_honest_history_verifies(engine, case_api):
     made = build_history(case_api)
     result = history.verify(engine, store_of(case_api))
     assert result["ok"], result["problems"]
@@ -162,7 +162,7 @@ OWNER_REFUSED = [
 ]
 
 
-def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url):  # noqa: F811
+def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url):
     made = build_history(case_api)
     refused = {}
     with app_engine_for(database_url).connect() as conn:
@@ -194,7 +194,7 @@ def test_the_app_role_may_not_rewrite_history(engine, case_api, database_url):  
     assert len(events(engine, made["first"])) == 4
 
 
-def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api):  # noqa: F811
+def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api):
     made = build_history(case_api)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar() != "weijian_app"
@@ -210,7 +210,7 @@ def test_even_the_owner_is_stopped_by_the_trigger(engine, case_api):  # noqa: F8
 # -- tampering by the owner is detected -----------------------------------------------------
 
 
-def test_an_edited_event_is_named(engine, case_api):  # noqa: F811
+def test_an_edited_event_is_named(engine, case_api):
     made = build_history(case_api)
     visit = events(engine, made["first"])[2]
     assert visit["action"] == "site_visit"
@@ -229,7 +229,7 @@ def test_an_edited_event_is_named(engine, case_api):  # noqa: F811
     assert history.verify(engine, store_of(case_api), made["second"])["ok"]
 
 
-def test_a_deleted_middle_event_is_named(engine, case_api):  # noqa: F811
+def test_a_deleted_middle_event_is_named(engine, case_api):
     made = build_history(case_api)
     middle = events(engine, made["first"])[1]
     assert (middle["seq"], middle["action"]) == (2, "add_evidence")
@@ -244,7 +244,7 @@ def test_a_deleted_middle_event_is_named(engine, case_api):  # noqa: F811
     assert result["events"] == 4
 
 
-def test_the_deleted_last_event_is_named(engine, case_api):  # noqa: F811
+def test_the_deleted_last_event_is_named(engine, case_api):
     made = build_history(case_api)
     last = events(engine, made["first"])[-1]
     assert (last["seq"], last["action"]) == (4, "confirm")
@@ -258,7 +258,7 @@ def test_the_deleted_last_event_is_named(engine, case_api):  # noqa: F811
     assert "#4" in problem["problem"] and "deleted" in problem["problem"]
 
 
-def test_evidence_changed_on_disk_is_named(engine, case_api):  # noqa: F811
+def test_evidence_changed_on_disk_is_named(engine, case_api):
     made = build_history(case_api)
     sha = made["sha"]
     path = case_api.settings.evidence_root / sha[:2] / sha
@@ -279,7 +279,7 @@ def test_evidence_changed_on_disk_is_named(engine, case_api):  # noqa: F811
     assert sha[:12] in problem["problem"] and "missing" in problem["problem"]
 
 
-def test_a_deleted_case_is_named_by_its_missing_number(engine, case_api):  # noqa: F811
+def test_a_deleted_case_is_named_by_its_missing_number(engine, case_api):
     made = build_history(case_api)
     with triggers_disabled(engine, "case_event", "case_evidence"), engine.begin() as conn:
         case_id = conn.execute(
@@ -302,7 +302,7 @@ def test_a_deleted_case_is_named_by_its_missing_number(engine, case_api):  # noq
 
 def test_cli_says_intact_then_names_the_tampering(
     engine,
-    case_api,  # noqa: F811
+    case_api,
     database_url,
     monkeypatch,
 ):
@@ -371,7 +371,7 @@ def race(api, number: str, bodies: list[tuple[str, dict]]) -> list[httpx.Respons
         return [f.result() for f in futures]
 
 
-def test_twenty_officers_at_once_one_wins(engine, case_api):  # noqa: F811
+def test_twenty_officers_at_once_one_wins(engine, case_api):
     number = case_api.report("gridder", COMPOUND)["number"]
     sha = case_api.photo("ue_hj", number)
     for who in ("ue_hj", "ue_hj2"):
@@ -436,7 +436,7 @@ def test_twenty_officers_at_once_one_wins(engine, case_api):  # noqa: F811
     assert result["events"] == 4
 
 
-def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):  # noqa: F811
+def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):
     number = case_api.report("gridder", COMPOUND)["number"]
     sha = case_api.photo("ue_hj", number)
     case_api.act("ue_hj", number, "site_visit", evidence=[sha])
@@ -468,7 +468,7 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):  # n
 
 def test_an_anchor_catches_a_chain_rewritten_consistently(
     engine,
-    case_api,  # noqa: F811
+    case_api,
     database_url,
     monkeypatch,
     tmp_path,

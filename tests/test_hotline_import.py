@@ -19,7 +19,7 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from tests import casekit
-from tests.casekit import COMPOUND, FARMLAND, JIANGYUAN, case_api  # noqa: F401
+from tests.casekit import COMPOUND, FARMLAND, JIANGYUAN
 from weijian.cli import app
 from weijian.settings import get_settings
 
@@ -103,7 +103,7 @@ def when(value: str) -> datetime:
 # -- over HTTP ---------------------------------------------------------------------------------
 
 
-def test_an_export_becomes_hotline_cases_and_a_per_row_report(case_api):  # noqa: F811
+def test_an_export_becomes_hotline_cases_and_a_per_row_report(case_api):
     content = xlsx(good_rows() + bad_rows())
     r = upload(case_api, "admin", content)
     assert r.status_code == 200, r.text
@@ -164,7 +164,7 @@ def test_an_export_becomes_hotline_cases_and_a_per_row_report(case_api):  # noqa
 
 
 def test_rows_the_case_service_refuses_are_explained_to_the_clerk_in_chinese(
-    case_api,  # noqa: F811
+    case_api,
 ):
     """The report goes back to the hotline clerk, who reads Chinese (as every message of
     weijian/cases/hotline.py is): a refusal of the case service must not reach it in English."""
@@ -189,7 +189,7 @@ def test_rows_the_case_service_refuses_are_explained_to_the_clerk_in_chinese(
     assert case_total(case_api) == 0
 
 
-def test_who_may_import_and_which_files(case_api):  # noqa: F811
+def test_who_may_import_and_which_files(case_api):
     content = xlsx(good_rows())
     refused = upload(case_api, "gridder", content)
     assert refused.status_code == 403, refused.text
@@ -236,7 +236,7 @@ def read_report(path: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def test_cli_imports_and_writes_the_report(case_api, database_url, monkeypatch, tmp_path):  # noqa: F811
+def test_cli_imports_and_writes_the_report(case_api, database_url, monkeypatch, tmp_path):
     good = tmp_path / "12345工单.xlsx"
     good.write_bytes(xlsx(good_rows()))
     mixed = tmp_path / "12345工单（含错误）.xlsx"

@@ -13,14 +13,13 @@ import httpx
 import pytest
 
 from tests import casekit
-from tests.casekit import (  # noqa: F401
+from tests.casekit import (
     COMPOUND,
     FARMLAND,
     JIANGYUAN,
     RED_FLAG,
     START,
     STREET,
-    case_api,
 )
 from weijian.cases import users
 from weijian.cases.workflow import default_workflow
@@ -75,7 +74,7 @@ def register(engine, name: str = "12345") -> str:
 
 
 @pytest.fixture
-def key(engine, case_api) -> str:  # noqa: F811
+def key(engine, case_api) -> str:
     return register(engine)
 
 
@@ -198,7 +197,7 @@ def test_services_have_exactly_the_georeport_fields_in_json_and_xml(server):
 # -- submitting and reading back ---------------------------------------------------------------
 
 
-def test_a_submitted_request_reads_back_with_every_georeport_field(case_api, key):  # noqa: F811
+def test_a_submitted_request_reads_back_with_every_georeport_field(case_api, key):
     lon, lat = casekit.lonlat(COMPOUND)
     r = post(case_api, form(key))
     assert r.status_code == 201, r.text
@@ -260,7 +259,7 @@ def test_a_submitted_request_reads_back_with_every_georeport_field(case_api, key
 
 
 def test_agency_responsible_is_the_department_the_jurisdiction_answer_names(
-    case_api,  # noqa: F811
+    case_api,
     key,
 ):
     for spot, name, code in DEPARTMENTS:
@@ -283,7 +282,7 @@ def test_agency_responsible_is_the_department_the_jurisdiction_answer_names(
     assert case_api.case("admin", number)["department"] is None
 
 
-def test_xml_post_get_and_errors(case_api, key):  # noqa: F811
+def test_xml_post_get_and_errors(case_api, key):
     r = post(case_api, form(key), fmt="xml")
     assert r.status_code == 201, r.text
     assert r.headers["content-type"].startswith("text/xml")
@@ -345,7 +344,7 @@ def dismiss(api, number: str) -> None:
     api.act("ue_hj", number, "dismiss", note="现场核查为临时遮阳棚，已拆除，不构成违法建设")
 
 
-def test_listing_filters_by_status_service_code_and_dates(case_api, key):  # noqa: F811
+def test_listing_filters_by_status_service_code_and_dates(case_api, key):
     first = submit(case_api, key, COMPOUND)
     case_api.clock.advance(days=2)
     second = submit(case_api, key, FARMLAND)
@@ -384,7 +383,7 @@ def test_listing_filters_by_status_service_code_and_dates(case_api, key):  # noq
     assert sorted(listed) == sorted([first, second])
 
 
-def test_end_date_includes_a_request_made_at_that_moment(case_api, key):  # noqa: F811
+def test_end_date_includes_a_request_made_at_that_moment(case_api, key):
     """GeoReport v2: end_date is the "latest datetime to include in search"."""
     number = submit(case_api, key)
     requested = one(case_api, key, number)["requested_datetime"]
@@ -396,7 +395,7 @@ def test_end_date_includes_a_request_made_at_that_moment(case_api, key):  # noqa
 
 def test_another_client_sees_none_of_the_first_clients_requests(
     engine,
-    case_api,  # noqa: F811
+    case_api,
     key,
 ):
     number = submit(case_api, key)
@@ -416,7 +415,7 @@ def test_another_client_sees_none_of_the_first_clients_requests(
 # -- errors ------------------------------------------------------------------------------------
 
 
-def test_errors_have_the_standard_shape_and_status(case_api, key):  # noqa: F811
+def test_errors_have_the_standard_shape_and_status(case_api, key):
     # who is asking
     assert_error(post(case_api, form(None)), 401)
     assert_error(post(case_api, form("not-a-key")), 401)
@@ -449,7 +448,7 @@ def test_errors_have_the_standard_shape_and_status(case_api, key):  # noqa: F811
     assert ids(case_api, key) == []
 
 
-def test_the_same_external_id_is_one_case(case_api, key):  # noqa: F811
+def test_the_same_external_id_is_one_case(case_api, key):
     first = post(case_api, form(key, **{"attribute[external_id]": "GD-1"}))
     assert first.status_code == 201, first.text
     number = first.json()[0]["service_request_id"]
