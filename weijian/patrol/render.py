@@ -36,23 +36,10 @@ from weijian.cases.clock import LOCAL
 from weijian.errors import EnvironmentProblem
 from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
+from weijian.styles import DEPARTMENT_COLOURS, IN_HAND, STATE_GROUPS, TOUR_COLOUR, state_style
 
 FONT = "Noto Sans CJK SC"
 MM = 1 / 25.4  # inches per millimetre
-DEPARTMENT_COLOURS = {
-    "urban_enforcement": ("#4e79a7", "城管执法部门负责"),
-    "county_government": ("#f28e2b", "区县政府负责"),
-    "natural_resources": ("#59a14f", "自然资源部门负责"),
-    "agriculture_rural": ("#b6992d", "农业农村部门负责"),
-}
-STATE_GROUPS = {
-    "reported": ("#d62728", "待核查"),
-    "transferred": ("#7f7f7f", "移交待接收"),
-    "ledgered": ("#9467bd", "存量待认定"),
-    "determined": ("#9467bd", "存量待认定"),
-}
-IN_HAND = ("#ff7f0e", "查处中")
-TOUR_COLOUR = "#1f5fbf"
 
 
 @dataclass
@@ -167,10 +154,6 @@ def _place(ax, renderer, placed, frame, x, y, label, offsets=OFFSETS, **style):
     return None
 
 
-def _state_style(state: str) -> tuple[str, str]:
-    return STATE_GROUPS.get(state, IN_HAND)
-
-
 def render_page(data: PageData) -> tuple:
     """The figures of one grid (a map page, and table pages when the cases do not fit), on the
     page the data were loaded for (``data.frame``)."""
@@ -268,7 +251,7 @@ def render_page(data: PageData) -> tuple:
     placed: list[Bbox] = []
     # the markers themselves are obstacles for labels
     for case in data.cases:
-        colour, _ = _state_style(case.state)
+        colour, _ = state_style(case.state)
         ax.plot(
             case.x,
             case.y,
@@ -509,7 +492,7 @@ def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
     ]
     states = {}
     for case in data.cases:
-        colour, label = _state_style(case.state)
+        colour, label = state_style(case.state)
         states[label] = colour
     if not states:
         states = {"待核查": STATE_GROUPS["reported"][0], "查处中": IN_HAND[0]}
