@@ -205,25 +205,10 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
     campaign = r.json()
     assert campaign["baseline"] == 4
 
-    def sign_off(number):
-        doc = api.document("admin", number)
-        api.act(
-            "admin",
-            number,
-            "determine",
-            data={"disposal": "demolish"},
-            evidence=[doc],
-            note="应予拆除",
-        )
-        photo = api.photo("admin", number)
-        api.act("admin", number, "demolish", data={"method": "agreed"}, evidence=[photo])
-        api.act("admin", number, "verify", evidence=[photo])
-        api.act("admin", number, "sign_off")
-
     api.clock.set(datetime(2026, 3, 20, 10, tzinfo=LOCAL))
-    sign_off(backlog[2])  # the compound's, in March
+    api.sign_off_backlog(backlog[2])  # the compound's, in March
     api.clock.set(datetime(2026, 4, 10, 10, tzinfo=LOCAL))
-    sign_off(backlog[3])  # 红旗街道's, in April
+    api.sign_off_backlog(backlog[3])  # 红旗街道's, in April
     api.clock.set(datetime(2026, 4, 30, 18, tzinfo=LOCAL))
 
     progress = api.get(f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor").json()

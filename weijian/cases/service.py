@@ -66,6 +66,12 @@ CASE_COLUMNS = """
 """
 
 
+def overdue_sql(alias: str = "c") -> str:
+    """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
+    the same test as :meth:`CaseService.summary`'s."""
+    return f"({alias}.is_open AND {alias}.visited_at IS NULL AND {alias}.visit_due < :now)"
+
+
 @dataclass
 class Intake:
     """What a report says. Coordinates are in ``crs`` (wgs84 from phones by default)."""
@@ -850,7 +856,7 @@ class CaseService:
             where.append("c.reported_at < :rto")
             params["rto"] = reported_to
         if overdue is not None:
-            cond = "(c.is_open AND c.visited_at IS NULL AND c.visit_due < :now)"
+            cond = overdue_sql("c")
             where.append(cond if overdue else f"NOT {cond}")
             params["now"] = now
         if q:
