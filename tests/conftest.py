@@ -174,6 +174,7 @@ def case_api(engine, tmp_path):
         evidence_dir=tmp_path / "evidence",
         citizen_reports_per_hour=3,
         max_evidence_mb=2,
+        map_poll_seconds=0.2,
     )
     with serving(create_app(engine, clock=clock, settings=settings)) as url:
         yield Api(url, clock, settings)

@@ -270,7 +270,7 @@ def test_api_docs_are_served_without_a_cdn(server):
     for url in urls:
         assert httpx.get(f"{server}{url}").status_code == 200, url
     assert httpx.get(f"{server}/openapi.json").json()["paths"]["/api/v1/jurisdiction"]
-    home = httpx.get(f"{server}/")
+    home = httpx.get(f"{server}/lookup")
     assert home.status_code == 200 and "违法建设长效管控平台" in home.text
     assert "/api/v1/receipts/{回执码}" in home.text and "/open311/v2/services.json" in home.text
     assert "http://" not in home.text and "https://" not in home.text

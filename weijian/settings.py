@@ -68,6 +68,27 @@ class Settings(BaseSettings):
         default=5, description="a town's monthly ledger is due by this day of the next month"
     )
 
+    # the supervisors' map
+    basemap_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL of a basemap on the city's network, e.g. an intranet "
+        "Tianditu mirror (http://tdt.example.gov.cn/vec_w/{z}/{x}/{y}.png); unset: none",
+    )
+    basemap_crs: Literal["wgs84", "cgcs2000", "gcj02"] = Field(
+        default="wgs84",
+        description="datum of the basemap's tiles: gcj02 (AMap, Tencent) has them shifted "
+        "back so the overlays fall in place",
+    )
+    basemap_attribution: str = ""
+    basemap_max_zoom: int = 18
+    map_poll_seconds: float = Field(
+        default=2.0, description="how often the map's case table catches up with the database"
+    )
+    web_assets_dir: Path = Field(
+        default=PROJECT_ROOT / "weijian" / "web_map" / "node_modules",
+        description="the map's front-end libraries, installed from npm by the setup",
+    )
+
     @property
     def evidence_root(self) -> Path:
         return self.evidence_dir or self.home / "evidence"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -23,12 +24,15 @@ from weijian.api.routes import (
     open311,
     patrol,
     users,
+    web_map,
 )
 from weijian.cases.clock import Clock
 from weijian.cases.service import CaseService
 from weijian.database import app_engine_for, resolve_url
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.settings import Settings, get_settings
+from weijian.web_map.casestore import CaseStore
+from weijian.web_map.service import MapService
 
 
 def create_app(
@@ -45,10 +49,14 @@ def create_app(
         await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
         holder.start()
         app.state.jurisdiction = holder
-        app.state.cases = CaseService(
-            app.state.engine, holder, settings or get_settings(), clock or Clock()
-        )
+        config = settings or get_settings()
+        app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())
+        store = CaseStore(app.state.engine, poll_seconds=config.map_poll_seconds)
+        await run_in_threadpool(store.catch_up)  # every case in memory before the first map
+        store.start()
+        app.state.map = MapService(app.state.cases, store)
         yield
+        store.stop()
         holder.stop()
 
     # the documentation pages' scripts and styles are served by the app itself (no CDN)
@@ -59,6 +67,10 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    # tiles, aggregates and the page's scripts travel compressed
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.include_router(web_map.router)
+    app.include_router(web_map.api)
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(layers.router)

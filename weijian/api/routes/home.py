@@ -1,5 +1,5 @@
-"""The front page: what this server holds and a jurisdiction look-up form, in Chinese, with no
-asset from outside (the supervisors' map replaces it when it arrives)."""
+"""The look-up page (/lookup): what this server holds and a jurisdiction look-up form, in
+Chinese, with no asset from outside. The front page / is the supervisors' map."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ PAGE = """<!doctype html>
 </style></head>
 <body>
 <h1>weijian 违法建设长效管控平台</h1>
+<p><a href="/">← 返回监管地图</a></p>
 <p>数据库 PostGIS，坐标统一存储为 CGCS2000（EPSG:4490）。接口文档：<a href="/docs">/docs</a>；
 运行状态：<a href="/api/v1/health">/api/v1/health</a>。</p>
 <h2>业务功能（接口，登录后使用）</h2>
@@ -110,7 +111,7 @@ if (given.has("lon") && given.has("lat")) {{
 """
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/lookup", response_class=HTMLResponse)
 def home(engine: EngineDep, holder: JurisdictionDep) -> str:
     with engine.connect() as conn:
         layers = repository.list_layers(conn)

@@ -1,0 +1,346 @@
+"""The supervisors' map browser: its page and assets (all served here, nothing from outside),
+vector tiles, aggregates, and the figures behind a click."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import text
+
+from weijian.api.dependencies import CurrentUser
+from weijian.cases.scope import Principal, scope_sql
+from weijian.errors import EnvironmentProblem, InputError
+from weijian.settings import get_settings
+from weijian.web_map import tiles
+from weijian.web_map.filters import MapFilters
+from weijian.web_map.service import MapService, etag
+
+STATIC = Path(__file__).resolve().parents[2] / "web_map" / "static"
+MVT = "application/vnd.mapbox-vector-tile"
+# the front-end libraries the page loads, from the npm packages of web_map/package.json
+VENDOR = {
+    "leaflet/leaflet.js": "leaflet/dist/leaflet.js",
+    "leaflet/leaflet.css": "leaflet/dist/leaflet.css",
+    "leaflet/images/layers.png": "leaflet/dist/images/layers.png",
+    "leaflet/images/layers-2x.png": "leaflet/dist/images/layers-2x.png",
+    "leaflet/images/marker-icon.png": "leaflet/dist/images/marker-icon.png",
+    "leaflet/images/marker-icon-2x.png": "leaflet/dist/images/marker-icon-2x.png",
+    "leaflet/images/marker-shadow.png": "leaflet/dist/images/marker-shadow.png",
+    "vectorgrid/vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+    "heat/leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
+}
+OWN = {"map.js": "text/javascript", "map.css": "text/css", "favicon.svg": "image/svg+xml"}
+
+router = APIRouter(tags=["map"])
+api = APIRouter(prefix="/api/v1/map", tags=["map"])
+
+
+def _service(request: Request) -> MapService:
+    return request.app.state.map
+
+
+def _assets_dir() -> Path:
+    return get_settings().web_assets_dir
+
+
+# -- the page and its files ------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def page() -> Response:
+    missing = [name for name, rel in VENDOR.items() if not (_assets_dir() / rel).is_file()]
+    if missing:
+        raise EnvironmentProblem(
+            "the map's front-end libraries are not installed (" + ", ".join(missing) + ")",
+            hint="run ./dev setup (it runs npm ci in weijian/web_map), or set "
+            "WEIJIAN_WEB_ASSETS_DIR to a node_modules folder holding them",
+        )
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+
+@router.get("/static/map/{name}", include_in_schema=False)
+def own_asset(name: str) -> Response:
+    if name not in OWN:
+        return Response(status_code=404)
+    return FileResponse(STATIC / name, media_type=OWN[name])
+
+
+@router.get("/static/vendor/{path:path}", include_in_schema=False)
+def vendor_asset(path: str) -> Response:
+    rel = VENDOR.get(path)
+    if rel is None or not (_assets_dir() / rel).is_file():
+        return Response(status_code=404)
+    return FileResponse(_assets_dir() / rel, headers={"Cache-Control": "public, max-age=86400"})
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _conditional(request: Request, tag: str, make, media_type: str) -> Response:
+    """304 when the client holds ``tag`` already, else the body ``make()`` returns."""
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    body = make()
+    if isinstance(body, (dict, list)):
+        body = orjson.dumps(body)
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _scope_key(user: Principal) -> tuple:
+    return (user.role, user.grid_code, user.department_code, user.id, user.api_client_id)
+
+
+def _bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not all(-180 <= v <= 180 for v in parts):
+        raise InputError(
+            f"bbox {value!r} is not min_lon,min_lat,max_lon,max_lat in degrees",
+            hint="e.g. bbox=126.3,41.9,126.5,42.0",
+        )
+    return parts  # type: ignore[return-value]
+
+
+State = Annotated[str | None, Query(description="state code(s), comma-separated")]
+Category = Annotated[Literal["open", "closed"] | None, Query(description="open | closed")]
+Channel = Annotated[str | None, Query(description="source channel(s), comma-separated")]
+Track = Annotated[Literal["new", "backlog"] | None, Query(description="new | backlog")]
+From = Annotated[date | None, Query(alias="from", description="reported on or after (day)")]
+To = Annotated[date | None, Query(alias="to", description="reported on or before (day)")]
+District = Annotated[str | None, Query(description="district grid code")]
+Overdue = Annotated[bool | None, Query(description="only (or no) overdue cases")]
+
+
+def _filters(svc: MapService, state, category, channel, track, start, end, district, overdue):
+    return MapFilters.parse(
+        svc.cases.workflow,
+        state=state,
+        category=category,
+        channel=channel,
+        track=track,
+        start=start,
+        end=end,
+        district=district,
+        overdue=overdue,
+    )
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+@api.get("/config", summary="What the map page needs first: user, scope, legend, campaigns")
+def config(request: Request, user: CurrentUser) -> dict:
+    settings = get_settings()
+    basemap = {
+        "url": settings.basemap_url,
+        "crs": settings.basemap_crs,
+        "attribution": settings.basemap_attribution,
+        "max_zoom": settings.basemap_max_zoom,
+    }
+    return _service(request).config(user, basemap)
+
+
+@api.get("/tiles/grids/{z}/{x}/{y}.mvt", summary="Grid boundaries (levels by zoom), a vector tile")
+def grid_tile(request: Request, z: int, x: int, y: int, user: CurrentUser) -> Response:
+    svc = _service(request)
+    svc.require_map_user(user)
+    tiles.check_tile(z, x, y)
+    snap = svc.snapshot
+    codes = svc.scope_codes(user)
+    tag = etag("grids", snap.token, z, x, y, codes)
+
+    def make() -> bytes:
+        cached = svc.tile_cache.get(tag)
+        if cached is not None:
+            return cached
+        with svc.cases.engine.connect() as conn:
+            body = tiles.grid_tile(conn, z, x, y, codes)
+        svc.tile_cache.put(tag, body)
+        return body
+
+    return _conditional(request, tag, make, MVT)
+
+
+@api.get("/tiles/zones/{z}/{x}/{y}.mvt", summary="Zones by responsible department, a vector tile")
+def zone_tile(request: Request, z: int, x: int, y: int, user: CurrentUser) -> Response:
+    svc = _service(request)
+    svc.require_map_user(user)
+    tiles.check_tile(z, x, y)
+    snap = svc.snapshot
+    today = svc.today()
+    scope = None if user.city_wide else user.grid_code
+    tag = etag("zones", snap.token, today, z, x, y, scope)
+
+    def make() -> bytes:
+        cached = svc.tile_cache.get(tag)
+        if cached is not None:
+            return cached
+        departments = svc.zone_departments(snap, today)
+        with svc.cases.engine.connect() as conn:
+            body = tiles.zone_tile(conn, z, x, y, departments, scope)
+        svc.tile_cache.put(tag, body)
+        return body
+
+    return _conditional(request, tag, make, MVT)
+
+
+@api.get("/tiles/cases/{z}/{x}/{y}.mvt", summary="Cases in your scope as points (zoom ≥ 14)")
+def case_tile(
+    request: Request,
+    z: int,
+    x: int,
+    y: int,
+    user: CurrentUser,
+    state: State = None,
+    category: Category = None,
+    channel: Channel = None,
+    track: Track = None,
+    start: From = None,
+    end: To = None,
+    district: District = None,
+    overdue: Overdue = None,
+) -> Response:
+    svc = _service(request)
+    svc.require_map_user(user)
+    tiles.check_tile(z, x, y)
+    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
+    now = svc.now()
+    # the overdue flag turns with time as well as with changes: a tile is good for a minute
+    tag = etag(
+        "cases",
+        svc.store.generation,
+        int(now.timestamp()) // 60,
+        z,
+        x,
+        y,
+        filters.key,
+        _scope_key(user),
+    )
+
+    def make() -> bytes:
+        scope, params = scope_sql(user)
+        where, fparams = filters.sql("c")
+        with svc.cases.engine.connect() as conn:
+            return tiles.case_tile(
+                conn, z, x, y, f"{scope} AND {where}", {**params, **fparams, "now": now}
+            )
+
+    return _conditional(request, tag, make, MVT)
+
+
+@api.get("/cells", summary="Cases of a view counted into cells: the heatmap and the clusters")
+def cells(
+    request: Request,
+    user: CurrentUser,
+    bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat (CGCS2000)")],
+    zoom: Annotated[int, Query(description="the map's zoom: cells are cell_px pixels at it")],
+    cell_px: Annotated[int, Query(description="cell side in screen pixels")] = 24,
+    state: State = None,
+    category: Category = None,
+    channel: Channel = None,
+    track: Track = None,
+    start: From = None,
+    end: To = None,
+    district: District = None,
+    overdue: Overdue = None,
+) -> Response:
+    svc = _service(request)
+    box = _bbox(bbox)
+    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
+    now = svc.now()
+    tag = etag(
+        "cells",
+        svc.store.generation,
+        int(now.timestamp()) // 60,
+        box,
+        zoom,
+        cell_px,
+        filters.key,
+        _scope_key(user),
+    )
+    return _conditional(
+        request,
+        tag,
+        lambda: svc.cells(user, filters, box, zoom, cell_px),
+        "application/json",
+    )
+
+
+@api.get("/grid-at", summary="The grid under a point (the finest of level and above it)")
+def grid_at(
+    request: Request,
+    user: CurrentUser,
+    lon: float,
+    lat: float,
+    level: Literal["district", "town", "community", "compound"] = "compound",
+) -> dict:
+    return _service(request).grid_at(user, lon, lat, level)
+
+
+@api.get("/grids/{code}", summary="A grid's figures: clear-to-zero, overdue, new this month")
+def grid_figures(
+    request: Request,
+    code: str,
+    user: CurrentUser,
+    campaign: Annotated[int | None, Query(description="clear-to-zero campaign id")] = None,
+    month: Annotated[str | None, Query(description="YYYY-MM (default: this month)")] = None,
+) -> dict:
+    return _service(request).grid_figures(user, code, campaign, month)
+
+
+@api.get("/choropleth", summary="Clear-to-zero progress of every grid of a level")
+def choropleth(
+    request: Request,
+    user: CurrentUser,
+    campaign: int,
+    level: Literal["district", "town", "community", "compound"] = "community",
+) -> dict:
+    return _service(request).choropleth(user, campaign, level)
+
+
+@api.get("/labels", summary="Names of the grids of a level in a view, at a point inside each")
+def labels(
+    request: Request,
+    user: CurrentUser,
+    level: Literal["district", "town", "community", "compound"],
+    bbox: str,
+) -> Response:
+    svc = _service(request)
+    svc.require_map_user(user)
+    x0, y0, x1, y1 = _bbox(bbox)
+    codes = svc.scope_codes(user)
+    tag = etag("labels", svc.snapshot.token, level, (x0, y0, x1, y1), codes)
+
+    def make() -> list:
+        scoped = "" if codes is None else "AND code = ANY(:codes)"
+        with svc.cases.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT code, name, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                    "SELECT code, name, ST_PointOnSurface(geom) AS p FROM active_grid "
+                    "WHERE level = :level AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) "
+                    f"{scoped} LIMIT 2000) s"
+                ),
+                {"level": level, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "codes": codes},
+            )
+            return [
+                {"code": r.code, "name": r.name, "lon": round(r.lon, 6), "lat": round(r.lat, 6)}
+                for r in rows
+            ]
+
+    return _conditional(request, tag, make, "application/json")
+
+
+@api.get("/gcj02-offset", summary="GCJ-02's shift at a point, for a GCJ-02 basemap")
+def gcj02_offset(lon: float, lat: float) -> dict:
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InputError("lon/lat out of range")
+    return MapService.gcj02_offset(lon, lat)

@@ -1,0 +1,415 @@
+"""The map browser's answers, over the domain core: which zones each department holds, which
+grids a user sees, the grid under a click and its figures, the legend, the GCJ-02 offset of a
+basemap. No HTTP here; :mod:`weijian.api.routes.map` serves it."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from datetime import date, datetime
+
+from sqlalchemy import text
+
+from weijian.cases import progress
+from weijian.cases.clock import LOCAL
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.cases.users import ancestors, grid_of
+from weijian.errors import InputError, NotFoundError, PermissionDenied
+from weijian.gis.chinese_datums import in_china, wgs84_to_gcj02
+from weijian.jurisdiction.engine import grid_chain
+from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
+from weijian.layers.schema import GRID_LEVELS
+from weijian.styles import (
+    CLOSED,
+    DEPARTMENT_COLOURS,
+    IN_HAND,
+    OVERDUE_COLOUR,
+    STATE_GROUPS,
+    UNASSIGNED_COLOUR,
+    state_style,
+)
+from weijian.web_map import tiles
+from weijian.web_map.casestore import CaseStore, mercator_of
+
+LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
+FIGURE_LABELS = {
+    "baseline": "清零基数（存量）",
+    "signed_off": "已销号",
+    "remaining": "剩余",
+    "percent": "清零进度（%）",
+    "overdue": "超期未核查",
+    "new_this_month": "本月新发现",
+}
+MAX_CELLS = 40_000
+
+
+class TileCache:
+    """The last tiles asked for, by their ETag: grids and zones change only when a layer
+    version is activated or the rules change, so a supervisor's panning is served from
+    memory. Bounded by bytes."""
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        self.max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: str, value: bytes) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += len(value)
+            while self._bytes > self.max_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old)
+
+
+def etag(*parts) -> str:
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:24] + '"'
+
+
+class MapService:
+    def __init__(self, cases: CaseService, store: CaseStore):
+        self.cases = cases
+        self.store = store
+        self.tile_cache = TileCache()
+        self._departments: dict[tuple[str, date], list[tuple[str, str | None, str]]] = {}
+        self._children: dict[str, dict[str, list[str]]] = {}
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.cases.jurisdiction.snapshot
+
+    def now(self) -> datetime:
+        return self.cases.clock.now()
+
+    def today(self) -> date:
+        return self.now().astimezone(LOCAL).date()
+
+    def require_map_user(self, principal: Principal) -> None:
+        if principal.api_client_id is not None or principal.id is None:
+            raise PermissionDenied("the map is for the city's staff: log in as a user")
+
+    # -- zones by department -----------------------------------------------------------------
+    def zone_departments(self, snap: Snapshot, on: date) -> list[tuple[str, str | None, str]]:
+        """(kind, code or None for the whole kind, department type) of every zone kind and
+        code in the active layers, as the rules in force on ``on`` decide them for the zone
+        alone (the patrol maps shade zones the same way)."""
+        key = (snap.token, on)
+        found = self._departments.get(key)
+        if found is not None:
+            return found
+        ranks = snap.zone_ranks(on)
+        rules = snap.rules_in_force(on)
+        by_kind: dict[str, dict[str | None, str]] = {}
+        for layer, rank in zip(snap.zone_layers, ranks, strict=True):
+            for kind, code, r in zip(layer.kinds, layer.codes, rank.tolist(), strict=True):
+                dept = rules[r].department_type if r < NO_RULE else ""
+                by_kind.setdefault(str(kind), {})[code if code else None] = dept
+        out: list[tuple[str, str | None, str]] = []
+        for kind, codes in sorted(by_kind.items()):
+            if len(set(codes.values())) == 1:
+                out.append((kind, None, next(iter(codes.values()))))
+            else:
+                out.extend((kind, code, dept) for code, dept in codes.items() if code)
+                if None in codes:
+                    out.append((kind, None, codes[None]))
+        self._departments = {key: out}
+        return out
+
+    # -- scope -----------------------------------------------------------------------------
+    def _child_map(self, snap: Snapshot) -> dict[str, list[str]]:
+        found = self._children.get(snap.token)
+        if found is None:
+            found = {}
+            for grid in snap.grids.values():
+                for code, parent in zip(grid.codes, grid.parents, strict=True):
+                    if parent:
+                        found.setdefault(str(parent), []).append(str(code))
+            self._children = {snap.token: found}
+        return found
+
+    def scope_codes(self, principal: Principal) -> list[str] | None:
+        """The grids a user sees: its own and every grid below it (None: all)."""
+        if principal.city_wide:
+            return None
+        snap = self.snapshot
+        children = self._child_map(snap)
+        out, todo = [], [principal.grid_code]
+        while todo:
+            code = todo.pop()
+            out.append(code)
+            todo.extend(children.get(code, ()))
+        return sorted(out)
+
+    def district_extents(self) -> dict[str, list[float]]:
+        with self.cases.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT code, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+                    "SELECT code, ST_Extent(geom) AS e FROM active_grid WHERE level = 'district' "
+                    "GROUP BY code) s"
+                )
+            )
+            return {r[0]: [r[1], r[2], r[3], r[4]] for r in rows}
+
+    def scope_extent(self, principal: Principal) -> list[float] | None:
+        """[min lon, min lat, max lon, max lat] of the user's grid (or of every district)."""
+        with self.cases.engine.connect() as conn:
+            where = "level = 'district'" if principal.city_wide else "code = :c"
+            row = conn.execute(
+                text(
+                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+                    f"SELECT ST_Extent(geom) AS e FROM active_grid WHERE {where}) s"
+                ),
+                {"c": principal.grid_code},
+            ).first()
+        return list(row) if row and row[0] is not None else None
+
+    # -- the legend and what the page needs first ------------------------------------------
+    def config(self, principal: Principal, basemap: dict) -> dict:
+        self.require_map_user(principal)
+        wf = self.cases.workflow
+        snap = self.snapshot
+        districts = snap.grids.get("district")
+        codes = self.scope_codes(principal)
+        extents = self.district_extents()
+        visible_districts = (
+            [
+                {"code": str(c), "name": str(n), "extent": extents.get(str(c))}
+                for c, n in zip(districts.codes, districts.names, strict=True)
+                if codes is None or str(c) in codes or principal.district_code == str(c)
+            ]
+            if districts is not None
+            else []
+        )
+        with self.cases.engine.connect() as conn:
+            campaigns = [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "start_date": r.start_date.isoformat(),
+                    "district": r.district_code,
+                }
+                for r in conn.execute(
+                    text("SELECT id, name, start_date, district_code FROM campaign ORDER BY id")
+                )
+                if principal.city_wide or r.district_code in (None, principal.district_code)
+            ]
+        return {
+            "user": principal.as_json(),
+            "scope": {
+                "grid_code": principal.grid_code,
+                "grid_level": principal.grid_level,
+                "grid_name": grid_of(snap, principal.grid_code)[1]
+                if principal.grid_code
+                else "全市",
+                "extent": self.scope_extent(principal),
+            },
+            "districts": visible_districts,
+            "levels": [
+                {"level": lvl, "label": LEVEL_LABELS[lvl], "min_zoom": tiles.GRID_MIN_ZOOM[lvl]}
+                for lvl in GRID_LEVELS
+            ],
+            "case_min_zoom": tiles.CASE_MIN_ZOOM,
+            "states": [
+                {
+                    "code": code,
+                    "label": state.label,
+                    "open": state.category == "open",
+                    "colour": state_style(code, state.category == "open")[0],
+                }
+                for code, state in wf.states.items()
+            ],
+            "state_groups": [
+                {"colour": c, "label": label}
+                for c, label in dict.fromkeys([*STATE_GROUPS.values(), IN_HAND, CLOSED])
+            ],
+            "overdue_colour": OVERDUE_COLOUR,
+            "channels": [{"code": k, "label": v} for k, v in wf.channels.items()],
+            "tracks": [{"code": k, "label": v["label"]} for k, v in wf.tracks.items()],
+            "departments": [
+                {"type": k, "colour": c, "label": label}
+                for k, (c, label) in DEPARTMENT_COLOURS.items()
+            ]
+            + [{"type": "", "colour": UNASSIGNED_COLOUR[0], "label": UNASSIGNED_COLOUR[1]}],
+            "campaigns": campaigns,
+            "figure_labels": FIGURE_LABELS,
+            "basemap": basemap,
+            "today": self.today().isoformat(),
+        }
+
+    # -- aggregates ------------------------------------------------------------------------
+    def cells(
+        self,
+        principal,
+        filters,
+        bbox: tuple[float, float, float, float],
+        zoom: int,
+        cell_px: int = 24,
+    ) -> dict:
+        """The heatmap's and the clusters' cells: the view's cases (in scope, filtered) counted
+        into squares of ``cell_px`` screen pixels at ``zoom``."""
+        self.require_map_user(principal)
+        lon0, lat0, lon1, lat1 = bbox
+        if not (lon0 < lon1 and lat0 < lat1):
+            raise InputError(
+                "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
+                hint="e.g. bbox=126.3,41.9,126.5,42.0",
+            )
+        if not 0 <= zoom <= tiles.MAX_ZOOM:
+            raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM}")
+        if not 4 <= cell_px <= 256:
+            raise InputError("cell_px must be 4…256")
+        cell_m = tiles.pixel_m(zoom) * cell_px
+        x0, y0 = mercator_of(lon0, lat0)
+        x1, y1 = mercator_of(lon1, lat1)
+        if (x1 - x0) / cell_m * (y1 - y0) / cell_m > MAX_CELLS:
+            raise InputError(
+                f"the view would make more than {MAX_CELLS:,} cells",
+                hint="ask for the view on screen at its zoom, or for bigger cells (cell_px)",
+            )
+        now = self.now()
+        found = self.store.cells(principal, filters, now, (x0, y0, x1, y1), cell_m)
+        return {
+            "zoom": zoom,
+            "cell_m": round(cell_m, 3),
+            "total": found.total,
+            "open": int(found.open.sum()),
+            "overdue": int(found.overdue.sum()),
+            "area_m2": round(float(found.area.sum()), 1),
+            "cells": [
+                [round(lo, 6), round(la, 6), int(n), round(float(a), 1), int(o), int(d)]
+                for lo, la, n, a, o, d in zip(
+                    found.lon.tolist(),
+                    found.lat.tolist(),
+                    found.count.tolist(),
+                    found.area.tolist(),
+                    found.open.tolist(),
+                    found.overdue.tolist(),
+                    strict=True,
+                )
+            ],
+            "columns": ["lon", "lat", "count", "area_m2", "open", "overdue"],
+            "generation": self.store.generation,
+        }
+
+    # -- a grid ----------------------------------------------------------------------------
+    def grid_at(self, principal: Principal, lon: float, lat: float, level: str) -> dict:
+        """The grid of ``level`` (or the lowest one found above it) under a point."""
+        self.require_map_user(principal)
+        if level not in GRID_LEVELS:
+            raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
+        snap = self.snapshot
+        chain = grid_chain(snap, lon, lat)
+        allowed = self.scope_codes(principal)
+        for lvl in reversed(GRID_LEVELS[: GRID_LEVELS.index(level) + 1]):
+            row = chain.get(lvl)
+            if row is None:
+                continue
+            code = str(snap.grids[lvl].codes[row])
+            if allowed is not None and code not in allowed:
+                break
+            return {"code": code, "level": lvl, "name": str(snap.grids[lvl].names[row])}
+        raise NotFoundError("no grid of yours lies here", hint="click inside your own area")
+
+    def grid_figures(
+        self, principal: Principal, code: str, campaign_id: int | None, month: str | None
+    ) -> dict:
+        """The figures of one grid, taken from the very answers of
+        ``GET /api/v1/campaigns/{id}/progress`` and ``GET /api/v1/assessment/levels``."""
+        self.require_map_user(principal)
+        snap = self.snapshot
+        level, name = grid_of(snap, code)
+        allowed = self.scope_codes(principal)
+        if allowed is not None and code not in allowed:
+            raise NotFoundError(f"no grid {code} within your scope")
+        first, last = progress.month_period(month or self.today().strftime("%Y-%m"))
+        out: dict = {
+            "grid": {
+                "code": code,
+                "name": name,
+                "level": level,
+                "level_label": LEVEL_LABELS[level],
+                "chain": list(reversed(ancestors(snap, code))),
+                "responsible": snap.grids[level].responsible[snap.grids[level].row_of[code]],
+            },
+            "month": first.strftime("%Y-%m"),
+            "campaign": None,
+        }
+        figures = {}
+        if campaign_id is not None:
+            prog = progress.campaign_progress(self.cases, principal, campaign_id, level=level)
+            row = next((r for r in prog["levels"][level] if r["code"] == code), None)
+            out["campaign"] = prog["campaign"]
+            out["as_of"] = prog["as_of"]
+            figures.update(
+                baseline=row["baseline"] if row else 0,
+                signed_off=row["signed_off"] if row else 0,
+                remaining=row["remaining"] if row else 0,
+                percent=row["percent"] if row else None,
+            )
+        levels = progress.all_levels(self.cases, principal, first, last)
+        unit = next((u for u in levels[level] if u["code"] == code), None)
+        counts = unit["counts"] if unit else {}
+        figures.update(
+            overdue=counts.get("overdue_open", 0), new_this_month=counts.get("reported", 0)
+        )
+        out["figures"] = figures
+        out["labels"] = FIGURE_LABELS
+        return out
+
+    def choropleth(self, principal: Principal, campaign_id: int, level: str) -> dict:
+        """Clear-to-zero progress of every grid of ``level``, as the campaign API gives it,
+        with the classes of the legend."""
+        self.require_map_user(principal)
+        if level not in GRID_LEVELS:
+            raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
+        prog = progress.campaign_progress(self.cases, principal, campaign_id, level=level)
+        return {
+            "campaign": prog["campaign"],
+            "as_of": prog["as_of"],
+            "level": level,
+            "grids": {
+                r["code"]: {
+                    "name": r["name"],
+                    "baseline": r["baseline"],
+                    "signed_off": r["signed_off"],
+                    "remaining": r["remaining"],
+                    "percent": r["percent"],
+                }
+                for r in prog["levels"][level]
+                if r["code"]
+            },
+            "classes": CHOROPLETH_CLASSES,
+        }
+
+    # -- basemaps ---------------------------------------------------------------------------
+    @staticmethod
+    def gcj02_offset(lon: float, lat: float) -> dict:
+        """How far GCJ-02 (AMap, Tencent) puts a point from where it is, in degrees: a GCJ-02
+        basemap is drawn shifted back by it, so the overlays fall on their places."""
+        if not in_china(lon, lat):
+            return {"dlon": 0.0, "dlat": 0.0, "in_china": False}
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        return {"dlon": glon - lon, "dlat": glat - lat, "in_china": True}
+
+
+CHOROPLETH_CLASSES = [
+    {"min": 0, "max": 20, "colour": "#d73027", "label": "0–20%"},
+    {"min": 20, "max": 40, "colour": "#fc8d59", "label": "20–40%"},
+    {"min": 40, "max": 60, "colour": "#fee08b", "label": "40–60%"},
+    {"min": 60, "max": 80, "colour": "#d9ef8b", "label": "60–80%"},
+    {"min": 80, "max": 100, "colour": "#91cf60", "label": "80–<100%"},
+    {"min": 100, "max": 100, "colour": "#1a9850", "label": "已清零 100%"},
+]

@@ -1,0 +1,643 @@
+// The supervisors' map: grids, zones by department, cases, the backlog heatmap and the
+// clear-to-zero choropleth, over the application's own API. Every script, style and image
+// comes from this server; a basemap is drawn only when one is configured.
+"use strict";
+
+(function () {
+  // Leaflet 1.8 dropped L.DomEvent.fakeStop, which VectorGrid's renderers still call
+  if (!L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+
+  const TOKEN_KEY = "weijian.token";
+  const LEVELS = ["district", "town", "community", "compound"];
+  const GRID_STYLE = {
+    district: { color: "#1f3a5f", weight: 2.6, opacity: 0.95 },
+    town: { color: "#3d5a80", weight: 1.8, opacity: 0.9 },
+    community: { color: "#5c7fa3", weight: 1.1, opacity: 0.85, dashArray: "4 3" },
+    compound: { color: "#7d8ea1", weight: 0.8, opacity: 0.8, dashArray: "2 2" },
+  };
+  const LABEL_LEVEL = (z) => (z < 10 ? "district" : z < 12 ? "town" : z < 14 ? "community" : "compound");
+  const CHORO_LEVEL = (z) => (z < 9 ? "district" : z < 11 ? "town" : z < 13 ? "community" : "compound");
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const fmt = (n) => (n == null ? "—" : Number(n).toLocaleString("zh-CN"));
+  const when = (iso) => {
+    if (!iso) return "—";
+    const d = new Date(iso);
+    return d.toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  };
+
+  // state the tests (and curious supervisors, from the console) can read
+  const W = (window.weijianMap = {
+    ready: false, tiles: { grids: 0, zones: 0, cases: 0 }, features: { grids: 0, zones: 0, cases: 0 },
+    cells: null, choropleth: null, figures: null, caseDetail: null, errors: [],
+  });
+
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  let config = null;
+  let map = null;
+  const layers = {};
+
+  // -- the API ----------------------------------------------------------------------------
+  async function api(path, options) {
+    const response = await fetch(path, {
+      ...(options || {}),
+      headers: { ...((options && options.headers) || {}), Authorization: "Bearer " + token },
+    });
+    if (response.status === 401) {
+      showLogin("登录已过期，请重新登录");
+      throw new Error("401");
+    }
+    if (!response.ok) {
+      let message = response.status + "";
+      try { const body = await response.json(); message = body.detail || message; } catch (e) { /* not JSON */ }
+      throw new Error(message);
+    }
+    return response;
+  }
+  const getJSON = async (path) => (await api(path)).json();
+
+  function filterParams() {
+    const p = new URLSearchParams();
+    const state = $("f-state").value;
+    if (state === "@open") p.set("category", "open");
+    else if (state === "@closed") p.set("category", "closed");
+    else if (state) p.set("state", state);
+    for (const [id, key] of [["f-channel", "channel"], ["f-track", "track"], ["f-district", "district"], ["f-from", "from"], ["f-to", "to"]]) {
+      if ($(id).value) p.set(key, $(id).value);
+    }
+    if ($("f-overdue").checked) p.set("overdue", "true");
+    return p;
+  }
+
+  // -- log in -----------------------------------------------------------------------------
+  function showLogin(message) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = null;
+    $("login").hidden = false;
+    $("login-error").textContent = message || "";
+    $("login-form").elements.username.focus();
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const response = await fetch("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username: form.elements.username.value, password: form.elements.password.value }),
+    });
+    if (!response.ok) {
+      $("login-error").textContent = response.status === 401 ? "用户名或密码错误" : "登录失败（" + response.status + "）";
+      return;
+    }
+    token = (await response.json()).access_token;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $("login").hidden = true;
+    start();
+  });
+
+  $("logout").addEventListener("click", async () => {
+    try { await api("/api/v1/auth/logout", { method: "POST" }); } catch (e) { /* gone already */ }
+    location.reload();
+    sessionStorage.removeItem(TOKEN_KEY);
+  });
+
+  // -- the page ---------------------------------------------------------------------------
+  async function start() {
+    if (!token) return showLogin();
+    try {
+      config = await getJSON("/api/v1/map/config");
+    } catch (e) {
+      if (e.message !== "401") showLogin("无法读取地图配置：" + e.message);
+      return;
+    }
+    W.config = config;
+    $("user-name").textContent = config.user.display_name + "（" + config.user.username + "）";
+    $("logout").hidden = false;
+    $("scope-name").textContent = "辖区：" + config.scope.grid_name;
+    fillFilters();
+    buildMap();
+  }
+
+  function option(select, value, label) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = label;
+    select.appendChild(o);
+  }
+
+  function fillFilters() {
+    const group = document.createElement("optgroup");
+    group.label = "按状态";
+    for (const s of config.states) option(group, s.code, s.label);
+    $("f-state").appendChild(group);
+    for (const c of config.channels) option($("f-channel"), c.code, c.label);
+    for (const t of config.tracks) option($("f-track"), t.code, t.label);
+    for (const d of config.districts) option($("f-district"), d.code, d.name);
+    if (config.districts.length <= 1) $("f-district").disabled = true;
+    for (const c of config.campaigns) option($("f-campaign"), c.id, c.name + "（" + c.start_date + " 起）");
+    if (config.campaigns.length) $("f-campaign").value = String(config.campaigns[config.campaigns.length - 1].id);
+  }
+
+  function vectorLayer(kind, extra) {
+    return L.vectorGrid.protobuf("/api/v1/map/tiles/" + kind + "/{z}/{x}/{y}.mvt" + (extra || ""), {
+      fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      maxNativeZoom: 20,
+      maxZoom: 20,
+    });
+  }
+
+  function countTiles(layer, kind) {
+    layer.on("tileload", () => { W.tiles[kind] += 1; });
+    layer.on("tileerror", () => W.errors.push(kind + " tile"));
+  }
+  // a style function is called once for every feature drawn: it counts them
+  const counted = (kind, style) => (p) => {
+    W.features[kind] += 1;
+    return typeof style === "function" ? style(p) : style;
+  };
+
+  function buildMap() {
+    map = L.map("map", { zoomControl: true, minZoom: 6, maxZoom: 20, preferCanvas: true });
+    map.attributionControl.setPrefix("Leaflet");
+    W.map = map;
+    addBasemap();
+    L.control.scale({ imperial: false, metric: true, position: "bottomleft" }).addTo(map);
+
+    // zones, shaded by the department their rule names
+    const deptColour = {};
+    for (const d of config.departments) deptColour[d.type] = d.colour;
+    layers.zones = L.vectorGrid.protobuf("/api/v1/map/tiles/zones/{z}/{x}/{y}.mvt", {
+      fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      rendererFactory: L.canvas.tile,
+      maxNativeZoom: 20, maxZoom: 20,
+      vectorTileLayerStyles: {
+        zones: counted("zones", (p) => ({
+          fill: true, fillColor: deptColour[p.department] || deptColour[""], fillOpacity: 0.32,
+          color: deptColour[p.department] || deptColour[""], weight: 0.4, opacity: 0.6,
+        })),
+      },
+    });
+    countTiles(layers.zones, "zones");
+
+    // the clear-to-zero choropleth: grid polygons coloured by progress, drawn under the lines
+    layers.choropleth = L.vectorGrid.protobuf("/api/v1/map/tiles/grids/{z}/{x}/{y}.mvt", {
+      fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      rendererFactory: L.canvas.tile,
+      maxNativeZoom: 20, maxZoom: 20,
+      vectorTileLayerStyles: Object.fromEntries(LEVELS.map((level) => [level, (p) => choroStyle(level, p)])),
+    });
+
+    // grid boundaries, four levels appearing with the zoom
+    layers.grids = L.vectorGrid.protobuf("/api/v1/map/tiles/grids/{z}/{x}/{y}.mvt", {
+      fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      rendererFactory: L.canvas.tile,
+      maxNativeZoom: 20, maxZoom: 20,
+      vectorTileLayerStyles: Object.fromEntries(LEVELS.map((l) => [l, counted("grids", { ...GRID_STYLE[l], fill: false })])),
+    });
+    countTiles(layers.grids, "grids");
+    layers.labels = L.layerGroup();
+
+    // cases: points from zoom case_min_zoom, clusters of the server's cells below it
+    layers.cases = L.layerGroup();
+    layers.heat = L.heatLayer([], { radius: 22, blur: 18, minOpacity: 0.25, maxZoom: 14 });
+
+    const overlays = {
+      "清零进度（按网格）": layers.choropleth,
+      "规划分区（按责任部门）": layers.zones,
+      "网格边界": layers.grids,
+      "网格名称": layers.labels,
+      "存量热力图": layers.heat,
+      "违建案件": layers.cases,
+    };
+    for (const name of ["规划分区（按责任部门）", "网格边界", "网格名称", "存量热力图", "违建案件"]) overlays[name].addTo(map);
+    if (config.campaigns.length) layers.choropleth.addTo(map);
+    layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+    addLegend();
+
+    const e = config.scope.extent;
+    if (e) {
+      const bounds = L.latLngBounds([e[1], e[0]], [e[3], e[2]]);
+      map.fitBounds(bounds, { padding: [10, 10] });
+      map.setMaxBounds(bounds.pad(0.6));
+    } else {
+      map.setView([41.94, 126.42], 9);
+    }
+
+    map.on("moveend", refreshView);
+    map.on("click", onMapClick);
+    map.on("overlayadd overlayremove", refreshView);
+    for (const id of ["f-state", "f-channel", "f-track", "f-district", "f-from", "f-to", "f-overdue", "f-weight"]) {
+      $(id).addEventListener("change", () => { if (id === "f-district") fitDistrict(); refreshCases(); refreshView(); });
+    }
+    $("f-campaign").addEventListener("change", loadChoropleth);
+    $("f-level").addEventListener("change", loadChoropleth);
+    $("f-reset").addEventListener("click", () => {
+      $("f-state").value = "@open";
+      for (const id of ["f-channel", "f-track", "f-district", "f-from", "f-to"]) $(id).value = "";
+      $("f-overdue").checked = false;
+      refreshCases();
+      refreshView();
+    });
+    refreshCases();
+    loadChoropleth().then(() => { W.ready = true; });
+    refreshView();
+  }
+
+  function addBasemap() {
+    const b = config.basemap;
+    if (!b || !b.url) {
+      return;
+    }
+    const options = { maxZoom: 20, maxNativeZoom: b.max_zoom || 18, attribution: b.attribution || "" };
+    if (b.crs === "gcj02") {
+      layers.basemap = new GcjTileLayer(b.url, options).addTo(map);
+      notice("底图为 GCJ-02 坐标（高德、腾讯等），已按地图中心位置纠偏后叠加；本页其余图层均为 CGCS2000 坐标。", 8000);
+    } else {
+      layers.basemap = L.tileLayer(b.url, options).addTo(map);
+    }
+  }
+
+  // A GCJ-02 basemap, drawn shifted back by GCJ-02's offset at the view's centre (the offset
+  // changes by metres over a city), so the overlays fall on their places.
+  const GcjTileLayer = L.TileLayer.extend({
+    onAdd: function (m) {
+      L.TileLayer.prototype.onAdd.call(this, m);
+      this._shift = L.point(0, 0);
+      m.on("moveend", this._updateShift, this);
+      this._updateShift();
+    },
+    onRemove: function (m) {
+      m.off("moveend", this._updateShift, this);
+      L.TileLayer.prototype.onRemove.call(this, m);
+    },
+    _updateShift: async function () {
+      const c = this._map.getCenter();
+      try {
+        const off = await (await fetch("/api/v1/map/gcj02-offset?lon=" + c.lng + "&lat=" + c.lat)).json();
+        const z = this._map.getZoom();
+        const here = this._map.project(c, z);
+        const there = this._map.project(L.latLng(c.lat + off.dlat, c.lng + off.dlon), z);
+        const shift = here.subtract(there).round();
+        if (!shift.equals(this._shift)) {
+          this._shift = shift;
+          this.redraw();
+        }
+      } catch (e) { W.errors.push("gcj02 offset"); }
+    },
+    _getTilePos: function (coords) {
+      return L.TileLayer.prototype._getTilePos.call(this, coords).add(this._shift || L.point(0, 0));
+    },
+  });
+
+  function notice(text, ms) {
+    const el = $("notice");
+    el.textContent = text;
+    el.hidden = false;
+    if (ms) setTimeout(() => { el.hidden = true; }, ms);
+  }
+
+  function fitDistrict() {
+    const code = $("f-district").value;
+    if (!code) return;
+    const d = config.districts.find((x) => x.code === code);
+    if (!d || !d.extent) return;
+    const e = d.extent;
+    map.fitBounds(L.latLngBounds([e[1], e[0]], [e[3], e[2]]), { padding: [10, 10] });
+  }
+
+  // -- cases ------------------------------------------------------------------------------
+  function stateColour(code) {
+    const s = config.states.find((x) => x.code === code);
+    return s ? s.colour : "#888";
+  }
+
+  function refreshCases() {
+    if (layers.casePoints) {
+      layers.cases.removeLayer(layers.casePoints);
+    }
+    const query = filterParams().toString();
+    layers.casePoints = L.vectorGrid.protobuf("/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt" + (query ? "?" + query : ""), {
+      fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      rendererFactory: L.svg.tile,
+      interactive: true,
+      minZoom: config.case_min_zoom,
+      maxNativeZoom: 20, maxZoom: 20,
+      getFeatureId: (f) => f.properties.id,
+      vectorTileLayerStyles: {
+        cases: counted("cases", (p) => ({
+          radius: p.overdue ? 7 : 6, fill: true, fillOpacity: 0.9, fillColor: stateColour(p.state),
+          color: p.overdue ? config.overdue_colour : "#ffffff", weight: p.overdue ? 3 : 1.5,
+        })),
+      },
+    });
+    layers.casePoints.on("click", (e) => {
+      L.DomEvent.stop(e);
+      if (e.layer && e.layer.properties) openCase(e.layer.properties.number);
+    });
+    countTiles(layers.casePoints, "cases");
+    layers.cases.addLayer(layers.casePoints);
+  }
+
+  let viewRequest = 0;
+  async function refreshView() {
+    if (!map) return;
+    const z = map.getZoom();
+    const b = map.getBounds();
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
+    const mine = ++viewRequest;
+    const p = filterParams();
+    p.set("bbox", bbox);
+    p.set("zoom", z);
+    const showCases = map.hasLayer(layers.cases);
+    const showHeat = map.hasLayer(layers.heat);
+    const jobs = [];
+    // heat and totals: small cells; clusters below the zoom of the points: bigger cells
+    p.set("cell_px", 12);
+    jobs.push(getJSON("/api/v1/map/cells?" + p).then((cells) => {
+      if (mine !== viewRequest) return;
+      W.cells = cells;
+      showTotals(cells);
+      if (showHeat) drawHeat(cells);
+    }));
+    if (showCases && z < config.case_min_zoom) {
+      const q = new URLSearchParams(p);
+      q.set("cell_px", 56);
+      jobs.push(getJSON("/api/v1/map/cells?" + q).then((cells) => {
+        if (mine !== viewRequest) return;
+        W.clusters = cells;
+        drawClusters(cells);
+      }));
+    } else if (layers.clusters) {
+      layers.cases.removeLayer(layers.clusters);
+      layers.clusters = null;
+    }
+    if (map.hasLayer(layers.labels)) jobs.push(drawLabels(LABEL_LEVEL(z), bbox, mine));
+    try { await Promise.all(jobs); } catch (e) { W.errors.push(e.message); notice("读取失败：" + e.message, 6000); }
+  }
+
+  function showTotals(cells) {
+    $("totals").innerHTML =
+      "当前视图：<b>" + fmt(cells.total) + "</b> 件<br>其中在办 <b>" + fmt(cells.open) + "</b> 件，" +
+      "<span class='overdue'>超期未核查 " + fmt(cells.overdue) + " 件</span><br>违建面积 " +
+      fmt(Math.round(cells.area_m2)) + " 平方米";
+  }
+
+  function drawHeat(cells) {
+    const byArea = $("f-weight").value === "area";
+    const w = cells.cells.map((c) => (byArea ? c[3] : c[2]));
+    const max = Math.max(1, ...w);
+    layers.heat.setOptions({ max: 1 });
+    layers.heat.setLatLngs(cells.cells.map((c, i) => [c[1], c[0], Math.sqrt(w[i] / max)]));
+  }
+
+  function drawClusters(cells) {
+    if (layers.clusters) layers.cases.removeLayer(layers.clusters);
+    const group = L.layerGroup();
+    for (const c of cells.cells) {
+      const [lon, lat, n, , , late] = c;
+      const size = Math.round(22 + Math.min(26, Math.log10(n + 1) * 12));
+      const icon = L.divIcon({
+        className: "", iconSize: [size, size],
+        html: "<div class='cluster" + (late ? " late" : "") + "' style='width:" + size + "px;height:" + size + "px' title='" +
+          n + " 件" + (late ? "，超期 " + late + " 件" : "") + "'>" + (n >= 10000 ? Math.round(n / 1000) + "k" : n) + "</div>",
+      });
+      L.marker([lat, lon], { icon, keyboard: false }).on("click", (e) => {
+        L.DomEvent.stop(e);
+        map.setView([lat, lon], Math.min(map.getZoom() + 2, config.case_min_zoom));
+      }).addTo(group);
+    }
+    layers.clusters = group;
+    layers.cases.addLayer(group);
+  }
+
+  async function drawLabels(level, bbox, mine) {
+    const items = await getJSON("/api/v1/map/labels?level=" + level + "&bbox=" + bbox);
+    if (mine !== viewRequest) return;
+    layers.labels.clearLayers();
+    for (const item of items) {
+      L.marker([item.lat, item.lon], {
+        interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "grid-label " + level, html: esc(item.name), iconSize: null }),
+      }).addTo(layers.labels);
+    }
+    W.labels = items.length;
+  }
+
+  // -- clear-to-zero --------------------------------------------------------------------------
+  function choroLevel() {
+    const chosen = $("f-level").value;
+    return chosen === "auto" ? CHORO_LEVEL(map.getZoom()) : chosen;
+  }
+
+  function choroStyle(level, p) {
+    const data = W.choropleth;
+    if (!data || data.level !== level) return [];
+    const g = data.grids[p.code];
+    if (!g || g.percent == null) {
+      return { fill: true, fillColor: "#ffffff", fillOpacity: 0.15, stroke: false };
+    }
+    const cls = data.classes.find((c) => (g.percent >= 100 ? c.min === 100 : g.percent >= c.min && g.percent < c.max));
+    return { fill: true, fillColor: cls ? cls.colour : "#cccccc", fillOpacity: 0.55, stroke: false };
+  }
+
+  async function loadChoropleth() {
+    const id = $("f-campaign").value;
+    if (!id) {
+      W.choropleth = null;
+      layers.choropleth.redraw();
+      return;
+    }
+    const level = choroLevel();
+    W.choropleth = await getJSON("/api/v1/map/choropleth?campaign=" + id + "&level=" + level);
+    layers.choropleth.redraw();
+    updateLegend();
+  }
+  let lastChoroLevel = null;
+  function maybeReloadChoropleth() {
+    const level = choroLevel();
+    if (level !== lastChoroLevel) {
+      lastChoroLevel = level;
+      loadChoropleth().catch((e) => W.errors.push(e.message));
+    }
+  }
+
+  // -- legend ---------------------------------------------------------------------------------
+  let legend = null;
+  function addLegend() {
+    legend = L.control({ position: "bottomright" });
+    legend.onAdd = () => {
+      const div = L.DomUtil.create("div", "legend");
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    };
+    legend.addTo(map);
+    updateLegend();
+    map.on("zoomend", maybeReloadChoropleth);
+  }
+
+  function updateLegend() {
+    if (!legend) return;
+    const div = legend.getContainer();
+    let html = "<h4>规划分区（责任部门）</h4>";
+    for (const d of config.departments) html += "<div><i style='background:" + d.colour + ";opacity:.6'></i>" + esc(d.label) + "</div>";
+    html += "<h4>案件状态</h4>";
+    for (const s of config.state_groups) html += "<div><i class='dot' style='background:" + s.colour + "'></i>" + esc(s.label) + "</div>";
+    html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未核查</div>";
+    if (W.choropleth) {
+      html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）</h4>";
+      for (const c of W.choropleth.classes) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
+    }
+    div.innerHTML = html;
+  }
+
+  // -- clicks ---------------------------------------------------------------------------------
+  async function onMapClick(e) {
+    if (e.originalEvent && e.originalEvent._stopped) return;
+    const level = LABEL_LEVEL(map.getZoom());
+    try {
+      const grid = await getJSON("/api/v1/map/grid-at?lon=" + e.latlng.lng.toFixed(7) + "&lat=" + e.latlng.lat.toFixed(7) + "&level=" + level);
+      await openGrid(grid.code);
+    } catch (err) {
+      notice("此处不在您的辖区网格内", 3000);
+    }
+  }
+
+  async function openGrid(code) {
+    const campaign = $("f-campaign").value;
+    const figures = await getJSON("/api/v1/map/grids/" + encodeURIComponent(code) + (campaign ? "?campaign=" + campaign : ""));
+    showGridFigures(figures);
+  }
+
+  async function showGridFigures(g) {
+    W.figures = g;
+    const f = g.figures;
+    const L_ = g.labels;
+    const rows = [];
+    if (g.campaign) {
+      for (const key of ["baseline", "signed_off", "remaining"]) rows.push([L_[key], fmt(f[key]), key]);
+      rows.push([L_.percent, f.percent == null ? "—" : f.percent + "%", "percent"]);
+    }
+    rows.push([L_.overdue, fmt(f.overdue), "overdue"]);
+    rows.push([L_.new_this_month + "（" + g.month + "）", fmt(f.new_this_month), "new_this_month"]);
+    const people = (g.grid.responsible || []).map((p) => esc(p.name) + (p.phone ? " " + esc(p.phone) : "")).join("、");
+    let html = "<h2>" + esc(g.grid.name) + "</h2><div class='chain'>" + esc(g.grid.level_label) + " · 编码 " + esc(g.grid.code) +
+      (people ? "<br>责任人：" + people : "") + "</div>";
+    if (g.campaign) html += "<div class='chain'>清零行动：" + esc(g.campaign.name) + "（截至 " + esc(g.as_of) + "）</div>";
+    html += "<table class='figures'>" + rows.map((r) => "<tr data-figure='" + r[2] + "'><td>" + esc(r[0]) + "</td><td class='num'>" + r[1] + "</td></tr>").join("") + "</table>";
+    html += "<h3>在办案件</h3><div id='grid-cases'>读取中…</div>";
+    html += "<p><a href='#' id='grid-patrol'>打印本网格巡查图（PDF）</a></p>";
+    $("details-body").innerHTML = html;
+    $("details").hidden = false;
+    $("grid-patrol").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/grids/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图.pdf"); });
+    const p = filterParams();
+    p.set("grid", g.grid.code);
+    p.set("limit", "100");
+    p.set("with_total", "true");
+    // the case list takes moments: the days of the filter, in Beijing time, the last included
+    if (p.get("from")) p.set("from", p.get("from") + "T00:00:00+08:00");
+    if (p.get("to")) p.set("to", nextDay(p.get("to")) + "T00:00:00+08:00");
+    p.delete("district");
+    try {
+      const list = await getJSON("/api/v1/cases?" + p);
+      W.gridCases = list;
+      const items = list.items.map((c) =>
+        "<tr class='case-row' data-number='" + esc(c.number) + "'><td>" + esc(c.number) + "<br><span class='chain'>" + esc(c.address || c.description) +
+        "</span></td><td><span class='badge' style='background:" + stateColour(c.state) + "'>" + esc(c.state_label) + "</span>" +
+        (c.overdue ? "<br><span class='overdue'>超期</span>" : "") + "</td></tr>").join("");
+      $("grid-cases").innerHTML = (list.total != null ? "<div class='chain'>共 " + fmt(list.total) + " 件" + (list.total > list.count ? "，显示最新 " + list.count + " 件" : "") + "</div>" : "") +
+        (items ? "<table>" + items + "</table>" : "<p>无符合筛选条件的案件</p>");
+      for (const row of document.querySelectorAll(".case-row")) row.addEventListener("click", () => openCase(row.dataset.number, true));
+    } catch (e) {
+      $("grid-cases").textContent = "读取失败：" + e.message;
+    }
+  }
+
+  function nextDay(day) {
+    const d = new Date(day + "T12:00:00Z");
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  }
+
+  async function download(path, name) {
+    const blob = await (await api(path)).blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+  }
+
+  async function openCase(number, fly) {
+    let c;
+    try {
+      c = await getJSON("/api/v1/cases/" + encodeURIComponent(number));
+    } catch (e) {
+      notice("无法打开案件 " + number + "：" + e.message, 5000);
+      return;
+    }
+    W.caseDetail = c;
+    if (fly) map.flyTo([c.lat, c.lon], Math.max(map.getZoom(), 16), { duration: 0.6 });
+    let html = "<h2>" + esc(c.number) + "</h2>";
+    html += "<div><span class='badge' style='background:" + stateColour(c.state) + "'>" + esc(c.state_label) + "</span> " +
+      esc(c.track_label) + " · " + esc(c.channel_label) + (c.overdue ? " <span class='overdue'>超期</span>" : "") + "</div>";
+    html += "<table>" +
+      [["地点", c.address], ["描述", c.description], ["责任部门", c.department && c.department.name],
+        ["面积", c.area_m2 != null ? Math.round(c.area_m2) + " 平方米" : null], ["发现时间", when(c.discovered_at)],
+        ["上报时间", when(c.reported_at)]].map((r) => "<tr><th>" + r[0] + "</th><td>" + esc(r[1] || "—") + "</td></tr>").join("") + "</table>";
+    if (c.deadlines && c.deadlines.length) {
+      html += "<h3>办理时限</h3><table>" + c.deadlines.map((d) => "<tr><td>" + esc(d.label) + "<br><span class='chain'>期限 " + when(d.due) +
+        "</span></td><td class='" + (d.status === "overdue" || d.status === "late" ? "overdue" : "") + "'>" + esc(d.status_label) + "</td></tr>").join("") + "</table>";
+    }
+    const photos = (c.evidence || []).filter((e) => e.kind === "photo");
+    if (photos.length) html += "<h3>现场照片</h3><div class='photos' id='case-photos'></div>";
+    html += "<h3>办理过程</h3><ol class='timeline'>" + (c.events || []).map((e) =>
+      "<li><div class='when'>" + when(e.at) + " · " + esc(e.actor.name) + "</div><div>" + esc(e.label) + "</div>" +
+      (e.note ? "<div class='chain'>" + esc(e.note) + "</div>" : "") + "</li>").join("") + "</ol>";
+    $("details-body").innerHTML = html;
+    $("details").hidden = false;
+    for (const ph of photos) {
+      try {
+        const blob = await (await api("/api/v1/cases/" + encodeURIComponent(c.number) + "/evidence/" + ph.sha256)).blob();
+        const img = document.createElement("img");
+        img.src = URL.createObjectURL(blob);
+        img.alt = ph.filename;
+        img.title = ph.filename + (ph.flagged ? "（" + (ph.flag_reason || "位置存疑") + "）" : "");
+        $("case-photos").appendChild(img);
+      } catch (e) { W.errors.push("photo"); }
+    }
+  }
+
+  $("details-close").addEventListener("click", () => { $("details").hidden = true; });
+
+  // -- search ---------------------------------------------------------------------------------
+  $("search").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const q = $("search-input").value.trim();
+    const results = $("search-results");
+    results.innerHTML = "";
+    results.hidden = true;
+    if (!q) return;
+    let list;
+    try {
+      list = await getJSON("/api/v1/cases?limit=20&q=" + encodeURIComponent(q));
+    } catch (e) {
+      notice("搜索失败：" + e.message, 4000);
+      return;
+    }
+    W.search = list;
+    if (list.items.length === 1) return openCase(list.items[0].number, true);
+    if (!list.items.length) return notice("未找到“" + q + "”：请输入完整的案件编号或地址中的词", 4000);
+    for (const c of list.items) {
+      const li = document.createElement("li");
+      li.textContent = c.number + "　" + (c.address || c.description) + "　" + c.state_label;
+      li.addEventListener("click", () => { results.hidden = true; openCase(c.number, true); });
+      results.appendChild(li);
+    }
+    results.hidden = false;
+  });
+  document.addEventListener("click", (e) => { if (!$("search").contains(e.target)) $("search-results").hidden = true; });
+
+  start();
+})();
