@@ -803,6 +803,9 @@ def demo(
     from weijian.cli_cases import ensure_demo_users
 
     ensure_demo_users(engine)
+    from weijian.demo_cases import load_demo_cases
+
+    load_demo_cases(engine, settings.samples_dir, log=_log)
     if serve:
         _serve(host or settings.host, port or settings.port, workers=1)
 
