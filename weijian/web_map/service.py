@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from weijian.cases import progress
 from weijian.cases.clock import LOCAL
-from weijian.cases.scope import Principal
+from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.service import CaseService
 from weijian.cases.users import ancestors, grid_of
 from weijian.errors import InputError, NotFoundError, PermissionDenied
@@ -303,6 +303,39 @@ class MapService:
             "columns": ["lon", "lat", "count", "area_m2", "open", "overdue"],
             "generation": self.store.generation,
         }
+
+    # -- what lies under a click -----------------------------------------------------------
+    def case_at(
+        self, principal: Principal, filters, lon: float, lat: float, zoom: int, px: int = 10
+    ) -> dict:
+        """The case drawn nearest to a click, within ``px`` screen pixels at ``zoom``, among
+        those the user sees with the filters in force."""
+        self.require_map_user(principal)
+        if not 0 <= zoom <= tiles.MAX_ZOOM or not 1 <= px <= 50:
+            raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50")
+        scope, params = scope_sql(principal)
+        where, fparams = filters.sql("c")
+        x, y = mercator_of(lon, lat)
+        with self.cases.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 3857) AS g) "
+                    "SELECT c.number, ST_Distance(c.geom_3857, p.g) AS d FROM violation_case c, p "
+                    f"WHERE ST_DWithin(c.geom_3857, p.g, :r) AND {scope} AND {where} "
+                    "ORDER BY c.geom_3857 <-> p.g LIMIT 1"
+                ),
+                {
+                    **params,
+                    **fparams,
+                    "x": x,
+                    "y": y,
+                    "r": tiles.pixel_m(zoom) * px,
+                    "now": self.now(),
+                },
+            ).first()
+        if row is None:
+            raise NotFoundError("no case of yours is drawn here")
+        return {"number": row.number, "distance_px": round(row.d / tiles.pixel_m(zoom), 1)}
 
     # -- a grid ----------------------------------------------------------------------------
     def grid_at(self, principal: Principal, lon: float, lat: float, level: str) -> dict:

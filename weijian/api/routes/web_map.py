@@ -274,6 +274,28 @@ def cells(
     )
 
 
+@api.get("/case-at", summary="The case drawn nearest to a click (within px pixels)")
+def case_at(
+    request: Request,
+    user: CurrentUser,
+    lon: float,
+    lat: float,
+    zoom: int,
+    px: int = 10,
+    state: State = None,
+    category: Category = None,
+    channel: Channel = None,
+    track: Track = None,
+    start: From = None,
+    end: To = None,
+    district: District = None,
+    overdue: Overdue = None,
+) -> dict:
+    svc = _service(request)
+    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
+    return svc.case_at(user, filters, lon, lat, zoom, px)
+
+
 @api.get("/grid-at", summary="The grid under a point (the finest of level and above it)")
 def grid_at(
     request: Request,

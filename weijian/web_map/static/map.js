@@ -163,6 +163,7 @@
     map = L.map("map", { zoomControl: true, minZoom: 6, maxZoom: 20, preferCanvas: true });
     map.attributionControl.setPrefix("Leaflet");
     W.map = map;
+    W.layers = layers;
     addBasemap();
     L.control.scale({ imperial: false, metric: true, position: "bottomleft" }).addTo(map);
 
@@ -202,7 +203,9 @@
 
     // cases: points from zoom case_min_zoom, clusters of the server's cells below it
     layers.cases = L.layerGroup();
-    layers.heat = L.heatLayer([], { radius: 22, blur: 18, minOpacity: 0.25, maxZoom: 14 });
+    map.createPane("heat").style.zIndex = 380;  // under the zones' and cases' vectors
+    map.createPane("cases").style.zIndex = 640;  // above everything drawn from tiles
+    layers.heat = new Heat([], { radius: 22, blur: 18, minOpacity: 0.2, pane: "heat" });
 
     const overlays = {
       "清零进度（按网格）": layers.choropleth,
@@ -214,7 +217,7 @@
     };
     for (const name of ["规划分区（按责任部门）", "网格边界", "网格名称", "存量热力图", "违建案件"]) overlays[name].addTo(map);
     if (config.campaigns.length) layers.choropleth.addTo(map);
-    layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topright" }).addTo(map);
+    layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topleft" }).addTo(map);
     addLegend();
 
     const e = config.scope.extent;
@@ -292,6 +295,25 @@
     },
   });
 
+  // leaflet.heat fades every point by 2^(maxZoom - zoom); the server's cells are already
+  // per view, so the fading is switched off — for the drawing only, since Leaflet's layer
+  // switcher would otherwise grey the layer out above that zoom
+  const Heat = L.HeatLayer.extend({
+    _redraw: function () {
+      this.options.maxZoom = this._map.getZoom();
+      L.HeatLayer.prototype._redraw.call(this);
+      delete this.options.maxZoom;
+    },
+    onAdd: function (m) {
+      L.HeatLayer.prototype.onAdd.call(this, m);
+      m.getPane(this.options.pane).appendChild(this._canvas);
+    },
+    onRemove: function (m) {
+      m.getPanes().overlayPane.appendChild(this._canvas);  // where leaflet.heat removes it from
+      L.HeatLayer.prototype.onRemove.call(this, m);
+    },
+  });
+
   function notice(text, ms) {
     const el = $("notice");
     el.textContent = text;
@@ -319,23 +341,27 @@
       layers.cases.removeLayer(layers.casePoints);
     }
     const query = filterParams().toString();
+    const overdueSeen = new Set();
+    W.overdueDrawn = 0;
     layers.casePoints = L.vectorGrid.protobuf("/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt" + (query ? "?" + query : ""), {
       fetchOptions: { headers: { Authorization: "Bearer " + token } },
-      rendererFactory: L.svg.tile,
-      interactive: true,
+      rendererFactory: L.canvas.tile,
+      pane: "cases",
       minZoom: config.case_min_zoom,
       maxNativeZoom: 20, maxZoom: 20,
       getFeatureId: (f) => f.properties.id,
       vectorTileLayerStyles: {
-        cases: counted("cases", (p) => ({
-          radius: p.overdue ? 7 : 6, fill: true, fillOpacity: 0.9, fillColor: stateColour(p.state),
-          color: p.overdue ? config.overdue_colour : "#ffffff", weight: p.overdue ? 3 : 1.5,
-        })),
+        cases: counted("cases", (p) => {
+          if (p.overdue) {
+            overdueSeen.add(p.number);
+            W.overdueDrawn = overdueSeen.size;
+          }
+          return {
+            radius: p.overdue ? 7 : 6, fill: true, fillOpacity: 0.9, fillColor: stateColour(p.state),
+            color: p.overdue ? config.overdue_colour : "#ffffff", weight: p.overdue ? 3 : 1.5,
+          };
+        }),
       },
-    });
-    layers.casePoints.on("click", (e) => {
-      L.DomEvent.stop(e);
-      if (e.layer && e.layer.properties) openCase(e.layer.properties.number);
     });
     countTiles(layers.casePoints, "cases");
     layers.cases.addLayer(layers.casePoints);
@@ -467,7 +493,7 @@
   // -- legend ---------------------------------------------------------------------------------
   let legend = null;
   function addLegend() {
-    legend = L.control({ position: "bottomright" });
+    legend = L.control({ position: "bottomleft" });
     legend.onAdd = () => {
       const div = L.DomUtil.create("div", "legend");
       L.DomEvent.disableClickPropagation(div);
@@ -496,9 +522,19 @@
   // -- clicks ---------------------------------------------------------------------------------
   async function onMapClick(e) {
     if (e.originalEvent && e.originalEvent._stopped) return;
-    const level = LABEL_LEVEL(map.getZoom());
+    const z = map.getZoom();
+    const at = "lon=" + e.latlng.lng.toFixed(7) + "&lat=" + e.latlng.lat.toFixed(7);
+    if (z >= config.case_min_zoom && map.hasLayer(layers.cases)) {
+      // a case drawn under the click (the server finds it, with the same scope and filters)
+      const p = filterParams();
+      try {
+        const hit = await getJSON("/api/v1/map/case-at?" + at + "&zoom=" + z + "&" + p);
+        return openCase(hit.number);
+      } catch (err) { /* none there: the grid */ }
+    }
+    const level = LABEL_LEVEL(z);
     try {
-      const grid = await getJSON("/api/v1/map/grid-at?lon=" + e.latlng.lng.toFixed(7) + "&lat=" + e.latlng.lat.toFixed(7) + "&level=" + level);
+      const grid = await getJSON("/api/v1/map/grid-at?" + at + "&level=" + level);
       await openGrid(grid.code);
     } catch (err) {
       notice("此处不在您的辖区网格内", 3000);

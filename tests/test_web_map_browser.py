@@ -1,0 +1,248 @@
+"""The map page end to end in headless Chromium (Debian's, driven by Playwright), over the app
+served on 127.0.0.1 by the test: nothing leaves 127.0.0.1; grids, zones, cases and the heatmap
+draw; a click on a grid shows the API's figures; a filter changes what is shown; a town's user
+sees its town only. Screenshots are saved in .weijian/artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.casekit import COMPOUND, PASSWORD, RED_FLAG, STREET, TOWN1, lonlat
+from tests.mapkit import populate
+from weijian.settings import get_settings
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = get_settings().home / "artifacts"
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(
+            "the map tests need Debian's Chromium: apt-get install chromium (./dev test does)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+class Page:
+    """One logged-in map page, with every request it made."""
+
+    def __init__(self, browser, url: str, who: str):
+        self.url = url
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url + "/")
+        self.page.wait_for_selector("#login-form input[name=username]", state="visible")
+        self.page.fill("input[name=username]", who)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("#login-form button")
+        self.page.wait_for_function("window.weijianMap && window.weijianMap.ready", timeout=30000)
+
+    def js(self, expression: str, arg=None):
+        return self.page.evaluate(expression, arg)
+
+    def wait(self, expression: str, arg=None, timeout: float = 20000):
+        self.page.wait_for_function(expression, arg=arg, timeout=timeout)
+
+    def view(self, spot, zoom: int) -> None:
+        lon, lat = lonlat(spot)
+        self.js(
+            "([lat, lon, z]) => weijianMap.map.setView([lat, lon], z, {animate: false})",
+            [lat, lon, zoom],
+        )
+        self.idle()
+
+    def idle(self) -> None:
+        self.page.wait_for_load_state("networkidle")
+
+    def click_at(self, spot) -> None:
+        lon, lat = lonlat(spot)
+        point = self.js(
+            "([lat, lon]) => { const p = weijianMap.map.latLngToContainerPoint([lat, lon]);"
+            " const r = document.getElementById('map').getBoundingClientRect();"
+            " return [p.x + r.left, p.y + r.top]; }",
+            [lat, lon],
+        )
+        self.page.mouse.click(*point)
+
+    def figure(self, key: str) -> str:
+        return self.page.inner_text(f"#details tr[data-figure={key}] td.num")
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / name
+        self.page.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def city(case_api):
+    return populate(case_api)
+
+
+def test_supervisor_map(browser, city):
+    api = city.api
+    page = Page(browser, api.url, "supervisor")
+    try:
+        # the whole city in view: the heatmap and the totals count every open case
+        page.wait("weijianMap.cells && weijianMap.cells.open === 6")
+        assert page.js("weijianMap.cells.total") == 6  # the page opens on open cases
+        assert page.js("weijianMap.layers.heat._latlngs.length") > 0
+        assert page.js("weijianMap.map.hasLayer(weijianMap.layers.heat)")
+        assert "当前视图：6 件" in page.page.inner_text("#totals")
+        assert "超期未核查 1 件" in page.page.inner_text("#totals")
+        assert page.js("weijianMap.features.grids") > 0 and page.js("weijianMap.features.zones") > 0
+        # clusters stand for the cases below zoom 14
+        page.view((4, 2), 12)
+        page.wait("weijianMap.clusters && weijianMap.clusters.total === 6")
+        assert page.page.locator("#map .cluster").count() >= 1
+
+        # zoom in: case points, coloured, the overdue one ringed
+        page.view(STREET, 16)
+        page.wait("weijianMap.features.cases >= 2 && weijianMap.overdueDrawn === 1")
+
+        # a click on a case: its details and timeline
+        page.click_at((1.6, 1.55))
+        page.wait("weijianMap.caseDetail !== null")
+        number = city.numbers["street_new"]
+        assert page.js("weijianMap.caseDetail.number") == number
+        details = page.page.inner_text("#details")
+        assert number in details and "办理过程" in details and "超期" in details
+
+        # a click on a grid: the same figures as the API's
+        page.view(STREET, 11)
+        page.js("weijianMap.figures = null")
+        page.page.click(".leaflet-control-layers label:has-text('违建案件')")  # clusters off
+        assert not page.js("weijianMap.map.hasLayer(weijianMap.layers.cases)")
+        page.click_at(STREET)
+        page.wait("weijianMap.figures !== null && weijianMap.figures.grid.level === 'town'")
+        progress = api.get(
+            f"/api/v1/campaigns/{city.campaign}/progress", "supervisor", level="town"
+        ).json()
+        row = next(r for r in progress["levels"]["town"] if r["code"] == TOWN1)
+        levels = api.get("/api/v1/assessment/levels", "supervisor", month="2026-03").json()
+        unit = next(u for u in levels["town"] if u["code"] == TOWN1)
+        assert page.page.inner_text("#details h2") == "新建街道"
+        assert page.figure("baseline") == str(row["baseline"]) == "3"
+        assert page.figure("signed_off") == str(row["signed_off"]) == "1"
+        assert page.figure("remaining") == str(row["remaining"]) == "2"
+        assert page.figure("percent") == f"{row['percent']}%" == "33.3%"
+        assert page.figure("overdue") == str(unit["counts"]["overdue_open"]) == "1"
+        assert page.figure("new_this_month") == str(unit["counts"]["reported"])
+        page.wait("weijianMap.gridCases && weijianMap.gridCases.total === 3")
+        assert city.numbers["street_new"] in page.page.inner_text("#grid-cases")
+        page.screenshot("map-supervisor-grid.png")
+
+        page.page.click(".leaflet-control-layers label:has-text('违建案件')")
+
+        # the clear-to-zero choropleth is drawn from the same campaign
+        page.page.select_option("#f-level", "town")
+        page.wait("weijianMap.choropleth && weijianMap.choropleth.level === 'town'")
+        assert page.js(f"weijianMap.choropleth.grids['{TOWN1}'].percent") == 33.3
+
+        # a filter changes what is shown: backlog only
+        page.view(STREET, 12)
+        page.page.select_option("#f-track", "backlog")
+        page.wait("weijianMap.cells && weijianMap.cells.total === 3")
+        listed = api.get(
+            "/api/v1/cases", "supervisor", track="backlog", category="open", with_total="true"
+        ).json()["total"]
+        page.view(STREET, 10)
+        page.wait(f"weijianMap.cells && weijianMap.cells.total === {listed}")
+        assert any("track=backlog" in u for u in page.requests if "/map/cells" in u)
+        page.view(STREET, 15)
+        assert any("/tiles/cases/" in u and "track=backlog" in u for u in page.requests)
+        page.page.select_option("#f-track", "")
+
+        # the search box flies to a case number
+        page.page.fill("#search-input", city.numbers["red_flag_backlog"])
+        page.page.press("#search-input", "Enter")
+        page.wait(f"weijianMap.caseDetail.number === '{city.numbers['red_flag_backlog']}'")
+        page.idle()
+        page.screenshot("map-supervisor-case.png")
+
+        page.view(COMPOUND, 14)
+        page.js("weijianMap.map.setZoom(13, {animate: false})")
+        page.idle()
+        page.screenshot("map-supervisor.png")
+
+        foreign = [u for u in page.requests if not u.startswith(api.url + "/")]
+        foreign = [u for u in foreign if not u.startswith(("data:", "blob:"))]
+        assert foreign == [], foreign
+        assert page.errors == [], page.errors
+        assert page.js("weijianMap.errors") == []
+    finally:
+        page.close()
+
+
+def test_town_user_sees_only_its_town(browser, city):
+    api = city.api
+    page = Page(browser, api.url, "town2")
+    try:
+        assert "红旗街道" in page.page.inner_text("#scope-name")
+        page.wait("weijianMap.cells !== null")
+        listed = api.get("/api/v1/cases", "town2", category="open", with_total="true").json()
+        assert page.js("weijianMap.cells.total") == listed["total"] == 1
+        # even with the whole city in view
+        page.view(STREET, 12)
+        page.wait("weijianMap.cells !== null && weijianMap.cells.total === 1")
+        # its grid tiles hold its own street only; the other street answers nothing
+        page.js("weijianMap.figures = null")
+        page.view(RED_FLAG, 13)
+        page.click_at((3.6, 0.3))  # inside 红旗街道, away from its case's cluster
+        page.wait("weijianMap.figures !== null")
+        assert page.js("weijianMap.figures.grid.name") == "红旗街道"
+        page.js("weijianMap.figures = null")
+        page.view(COMPOUND, 13)
+        page.click_at(COMPOUND)
+        page.wait("!document.getElementById('notice').hidden")
+        assert "不在您的辖区" in page.page.inner_text("#notice")
+        assert page.js("weijianMap.figures") is None
+        page.view(RED_FLAG, 13)
+        page.screenshot("map-town.png")
+        assert page.errors == []
+    finally:
+        page.close()
+
+
+def test_login_is_required(browser, city):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(city.api.url + "/")
+        page.wait_for_selector("#login", state="visible")
+        page.fill("input[name=username]", "supervisor")
+        page.fill("input[name=password]", "wrong-password")
+        page.click("#login-form button")
+        page.wait_for_function("document.getElementById('login-error').textContent !== ''")
+        assert "用户名或密码错误" in page.inner_text("#login-error")
+        assert page.evaluate("window.weijianMap.ready") is False
+        assert page.evaluate("window.weijianMap.cells") is None
+    finally:
+        context.close()
