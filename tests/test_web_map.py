@@ -250,13 +250,13 @@ def test_the_page_loads_only_its_own_assets(city):
     assert httpx.get(city.api.url + "/static/vendor/../../pyproject.toml").status_code == 404
 
 
-def test_missing_front_end_libraries_are_named(engine, tmp_path, monkeypatch):
+def test_missing_front_end_libraries_are_named(engine, tmp_path):
     from tests.conftest import serving
     from weijian.api.app import create_app
-    from weijian.settings import get_settings
+    from weijian.settings import Settings
 
-    monkeypatch.setattr(get_settings(), "web_assets_dir", tmp_path / "nothing")
-    with serving(create_app(engine)) as url:
+    settings = Settings(web_assets_dir=tmp_path / "nothing")
+    with serving(create_app(engine, settings=settings)) as url:
         r = httpx.get(url + "/")
     assert r.status_code == 503
     assert "npm ci" in r.json()["hint"]

@@ -117,7 +117,13 @@ def test_supervisor_map(browser, city):
         assert page.js("weijianMap.map.hasLayer(weijianMap.layers.heat)")
         assert "当前视图：6 件" in page.page.inner_text("#totals")
         assert "超期未核查 1 件" in page.page.inner_text("#totals")
-        assert page.js("weijianMap.features.grids") > 0 and page.js("weijianMap.features.zones") > 0
+        assert page.js("weijianMap.features.grids") > 0
+        # with a campaign the choropleth is on and the zones are a click away
+        assert page.js("weijianMap.map.hasLayer(weijianMap.layers.choropleth)")
+        assert not page.js("weijianMap.map.hasLayer(weijianMap.layers.zones)")
+        page.page.click(".leaflet-control-layers label:has-text('规划分区')")
+        page.wait("weijianMap.features.zones > 0")
+        assert "城管执法部门负责" in page.page.inner_text(".legend")
         # clusters stand for the cases below zoom 14
         page.view((4, 2), 12)
         page.wait("weijianMap.clusters && weijianMap.clusters.total === 6")
@@ -246,3 +252,72 @@ def test_login_is_required(browser, city):
         assert page.evaluate("window.weijianMap.cells") is None
     finally:
         context.close()
+
+
+def test_gcj02_basemap_is_shifted_onto_the_overlays(browser, engine, tmp_path):
+    """A basemap on the city's network in GCJ-02 (AMap-style tiles): its tiles are fetched
+    from there (here a tile server of the test on 127.0.0.1) and drawn shifted back by
+    GCJ-02's offset at the view's centre; the page says so."""
+    import io
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from PIL import Image
+
+    from tests.casekit import add_users, build_city
+    from tests.conftest import serving
+    from weijian.api.app import create_app
+    from weijian.gis.chinese_datums import wgs84_to_gcj02
+    from weijian.settings import Settings
+
+    tile = io.BytesIO()
+    Image.new("RGB", (256, 256), (230, 220, 200)).save(tile, "PNG")
+    asked: list[str] = []
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(tile.getvalue())
+
+        def log_message(self, *args):
+            pass
+
+    tiles = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    build_city(engine, tmp_path / "city")
+    add_users(engine)
+    settings = Settings(
+        basemap_url=f"http://127.0.0.1:{tiles.server_port}/{{z}}/{{x}}/{{y}}.png",
+        basemap_crs="gcj02",
+        evidence_dir=tmp_path / "evidence",
+    )
+    try:
+        with serving(create_app(engine, settings=settings)) as url:
+            page = Page(browser, url, "supervisor")
+            try:
+                page.view(STREET, 15)
+                page.wait("weijianMap.layers.basemap && weijianMap.layers.basemap._shift.x !== 0")
+                assert "GCJ-02" in page.page.inner_text("#notice")
+                centre = page.js("[weijianMap.map.getCenter().lng, weijianMap.map.getCenter().lat]")
+                glon, glat = wgs84_to_gcj02(*centre)
+                expected = page.js(
+                    "([lon, lat, glon, glat]) => { const m = weijianMap.map, z = m.getZoom();"
+                    " return m.project([lat, lon], z).subtract(m.project([glat, glon], z)); }",
+                    [*centre, glon, glat],
+                )
+                shift = page.js("weijianMap.layers.basemap._shift")
+                assert abs(shift["x"] - expected["x"]) <= 1 and abs(shift["y"] - expected["y"]) <= 1
+                assert abs(shift["x"]) > 50  # hundreds of metres at zoom 15: worth shifting
+                assert asked and all(p.endswith(".png") for p in asked)
+                foreign = [
+                    u for u in page.requests if not u.startswith(("http://127.0.0.1:", "data:"))
+                ]
+                assert foreign == [], foreign
+                page.screenshot("map-gcj02-basemap.png")
+            finally:
+                page.close()
+    finally:
+        tiles.shutdown()

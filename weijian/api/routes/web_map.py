@@ -15,7 +15,6 @@ from sqlalchemy import text
 from weijian.api.dependencies import CurrentUser
 from weijian.cases.scope import Principal, scope_sql
 from weijian.errors import EnvironmentProblem, InputError
-from weijian.settings import get_settings
 from weijian.web_map import tiles
 from weijian.web_map.filters import MapFilters
 from weijian.web_map.service import MapService, etag
@@ -44,16 +43,17 @@ def _service(request: Request) -> MapService:
     return request.app.state.map
 
 
-def _assets_dir() -> Path:
-    return get_settings().web_assets_dir
+def _assets_dir(request: Request) -> Path:
+    return request.app.state.cases.settings.web_assets_dir
 
 
 # -- the page and its files ------------------------------------------------------------------
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def page() -> Response:
-    missing = [name for name, rel in VENDOR.items() if not (_assets_dir() / rel).is_file()]
+def page(request: Request) -> Response:
+    assets = _assets_dir(request)
+    missing = [name for name, rel in VENDOR.items() if not (assets / rel).is_file()]
     if missing:
         raise EnvironmentProblem(
             "the map's front-end libraries are not installed (" + ", ".join(missing) + ")",
@@ -71,11 +71,12 @@ def own_asset(name: str) -> Response:
 
 
 @router.get("/static/vendor/{path:path}", include_in_schema=False)
-def vendor_asset(path: str) -> Response:
+def vendor_asset(request: Request, path: str) -> Response:
     rel = VENDOR.get(path)
-    if rel is None or not (_assets_dir() / rel).is_file():
+    assets = _assets_dir(request)
+    if rel is None or not (assets / rel).is_file():
         return Response(status_code=404)
-    return FileResponse(_assets_dir() / rel, headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(assets / rel, headers={"Cache-Control": "public, max-age=86400"})
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def _filters(svc: MapService, state, category, channel, track, start, end, distr
 
 @api.get("/config", summary="What the map page needs first: user, scope, legend, campaigns")
 def config(request: Request, user: CurrentUser) -> dict:
-    settings = get_settings()
+    settings = request.app.state.cases.settings
     basemap = {
         "url": settings.basemap_url,
         "crs": settings.basemap_crs,

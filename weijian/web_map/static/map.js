@@ -215,8 +215,11 @@
       "存量热力图": layers.heat,
       "违建案件": layers.cases,
     };
-    for (const name of ["规划分区（按责任部门）", "网格边界", "网格名称", "存量热力图", "违建案件"]) overlays[name].addTo(map);
-    if (config.campaigns.length) layers.choropleth.addTo(map);
+    // with a campaign, its progress is the first thing a supervisor reads, and the zones'
+    // colours would muddle it: they are one click away in the switcher
+    const shown = ["网格边界", "网格名称", "存量热力图", "违建案件"];
+    shown.push(config.campaigns.length ? "清零进度（按网格）" : "规划分区（按责任部门）");
+    for (const name of shown) overlays[name].addTo(map);
     layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topleft" }).addTo(map);
     addLegend();
 
@@ -231,7 +234,7 @@
 
     map.on("moveend", refreshView);
     map.on("click", onMapClick);
-    map.on("overlayadd overlayremove", refreshView);
+    map.on("overlayadd overlayremove", () => { refreshView(); updateLegend(); });
     for (const id of ["f-state", "f-channel", "f-track", "f-district", "f-from", "f-to", "f-overdue", "f-weight"]) {
       $(id).addEventListener("change", () => { if (id === "f-district") fitDistrict(); refreshCases(); refreshView(); });
     }
@@ -507,12 +510,15 @@
   function updateLegend() {
     if (!legend) return;
     const div = legend.getContainer();
-    let html = "<h4>规划分区（责任部门）</h4>";
-    for (const d of config.departments) html += "<div><i style='background:" + d.colour + ";opacity:.6'></i>" + esc(d.label) + "</div>";
+    let html = "";
+    if (map.hasLayer(layers.zones)) {
+      html += "<h4>规划分区（责任部门）</h4>";
+      for (const d of config.departments) html += "<div><i style='background:" + d.colour + ";opacity:.6'></i>" + esc(d.label) + "</div>";
+    }
     html += "<h4>案件状态</h4>";
     for (const s of config.state_groups) html += "<div><i class='dot' style='background:" + s.colour + "'></i>" + esc(s.label) + "</div>";
     html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未核查</div>";
-    if (W.choropleth) {
+    if (W.choropleth && map.hasLayer(layers.choropleth)) {
       html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）</h4>";
       for (const c of W.choropleth.classes) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
     }
