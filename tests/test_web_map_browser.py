@@ -190,6 +190,15 @@ def test_supervisor_map(browser, city):
         page.page.fill("#search-input", city.numbers["red_flag_backlog"])
         page.page.press("#search-input", "Enter")
         page.wait(f"weijianMap.caseDetail.number === '{city.numbers['red_flag_backlog']}'")
+        # a signed-off case: its photos (fetched with the token) and its whole timeline
+        page.page.fill("#search-input", city.numbers["compound_backlog"])
+        page.page.press("#search-input", "Enter")
+        page.wait(f"weijianMap.caseDetail.number === '{city.numbers['compound_backlog']}'")
+        page.wait("document.querySelectorAll('#case-photos img').length >= 1")
+        page.wait("[...document.querySelectorAll('#case-photos img')].every(i => i.naturalWidth)")
+        timeline = page.page.inner_text(".timeline")
+        for label in ("性质认定并出具处置意见", "拆除", "验收", "销号"):
+            assert label in timeline, label
         page.idle()
         page.screenshot("map-supervisor-case.png")
 

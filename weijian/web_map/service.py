@@ -84,6 +84,8 @@ class MapService:
         self.store = store
         self.tile_cache = TileCache()
         self._departments: dict[tuple[str, date], list[tuple[str, str | None, str]]] = {}
+        self._answers: OrderedDict[tuple, dict] = OrderedDict()
+        self._answers_lock = threading.Lock()
         self._children: dict[str, dict[str, list[str]]] = {}
 
     @property
@@ -99,6 +101,45 @@ class MapService:
     def require_map_user(self, principal: Principal) -> None:
         if principal.api_client_id is not None or principal.id is None:
             raise PermissionDenied("the map is for the city's staff: log in as a user")
+
+    def _memo(self, principal: Principal, key: tuple, compute) -> dict:
+        """An answer of the domain core for every unit of a level, kept until a case changes
+        (the case table's generation) or the day turns: the first click on a grid computes the
+        level, the next clicks on its neighbours read it."""
+        full = (
+            *key,
+            self.store.generation,
+            self.today(),
+            principal.role,
+            principal.grid_code,
+            principal.department_code,
+            principal.id,
+        )
+        with self._answers_lock:
+            found = self._answers.get(full)
+            if found is not None:
+                self._answers.move_to_end(full)
+                return found
+        value = compute()
+        with self._answers_lock:
+            self._answers[full] = value
+            while len(self._answers) > 32:
+                self._answers.popitem(last=False)
+        return value
+
+    def _progress(self, principal: Principal, campaign_id: int, level: str) -> dict:
+        return self._memo(
+            principal,
+            ("progress", campaign_id, level),
+            lambda: progress.campaign_progress(self.cases, principal, campaign_id, level=level),
+        )
+
+    def _levels(self, principal: Principal, first: date, last: date) -> dict:
+        return self._memo(
+            principal,
+            ("levels", first, last),
+            lambda: progress.all_levels(self.cases, principal, first, last),
+        )
 
     # -- zones by department -----------------------------------------------------------------
     def zone_departments(self, snap: Snapshot, on: date) -> list[tuple[str, str | None, str]]:
@@ -382,7 +423,7 @@ class MapService:
         }
         figures = {}
         if campaign_id is not None:
-            prog = progress.campaign_progress(self.cases, principal, campaign_id, level=level)
+            prog = self._progress(principal, campaign_id, level)
             row = next((r for r in prog["levels"][level] if r["code"] == code), None)
             out["campaign"] = prog["campaign"]
             out["as_of"] = prog["as_of"]
@@ -392,7 +433,7 @@ class MapService:
                 remaining=row["remaining"] if row else 0,
                 percent=row["percent"] if row else None,
             )
-        levels = progress.all_levels(self.cases, principal, first, last)
+        levels = self._levels(principal, first, last)
         unit = next((u for u in levels[level] if u["code"] == code), None)
         counts = unit["counts"] if unit else {}
         figures.update(
@@ -408,7 +449,7 @@ class MapService:
         self.require_map_user(principal)
         if level not in GRID_LEVELS:
             raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
-        prog = progress.campaign_progress(self.cases, principal, campaign_id, level=level)
+        prog = self._progress(principal, campaign_id, level)
         return {
             "campaign": prog["campaign"],
             "as_of": prog["as_of"],

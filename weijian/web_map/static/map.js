@@ -17,7 +17,7 @@
     community: { color: "#5c7fa3", weight: 1.1, opacity: 0.85, dashArray: "4 3" },
     compound: { color: "#7d8ea1", weight: 0.8, opacity: 0.8, dashArray: "2 2" },
   };
-  const LABEL_LEVEL = (z) => (z < 10 ? "district" : z < 12 ? "town" : z < 14 ? "community" : "compound");
+  const LABEL_LEVEL = (z) => (z < 10 ? "district" : z < 12 ? "town" : z < 15 ? "community" : "compound");
   const CHORO_LEVEL = (z) => (z < 9 ? "district" : z < 11 ? "town" : z < 13 ? "community" : "compound");
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -446,13 +446,21 @@
     const items = await getJSON("/api/v1/map/labels?level=" + level + "&bbox=" + bbox);
     if (mine !== viewRequest) return;
     layers.labels.clearLayers();
+    // names are placed greedily, none over another (a crowded view shows fewer, not a smear)
+    const placed = [];
+    const size = level === "district" ? 15 : 12;
     for (const item of items) {
+      const p = map.latLngToContainerPoint([item.lat, item.lon]);
+      const w = item.name.length * size + 6, h = size + 6;
+      const box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
+      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
+      placed.push(box);
       L.marker([item.lat, item.lon], {
         interactive: false, keyboard: false,
-        icon: L.divIcon({ className: "grid-label " + level, html: esc(item.name), iconSize: null }),
+        icon: L.divIcon({ className: "grid-label " + level, html: "<span>" + esc(item.name) + "</span>", iconSize: null }),
       }).addTo(layers.labels);
     }
-    W.labels = items.length;
+    W.labels = placed.length;
   }
 
   // -- clear-to-zero --------------------------------------------------------------------------
@@ -621,6 +629,12 @@
     }
     W.caseDetail = c;
     if (fly) map.flyTo([c.lat, c.lon], Math.max(map.getZoom(), 16), { duration: 0.6 });
+    // the case opened is ringed, whatever the filters show
+    if (layers.focus) map.removeLayer(layers.focus);
+    layers.focus = L.marker([c.lat, c.lon], {
+      interactive: false, keyboard: false, zIndexOffset: 1000,
+      icon: L.divIcon({ className: "focus-ring", iconSize: [30, 30] }),
+    }).addTo(map);
     let html = "<h2>" + esc(c.number) + "</h2>";
     html += "<div><span class='badge' style='background:" + stateColour(c.state) + "'>" + esc(c.state_label) + "</span> " +
       esc(c.track_label) + " · " + esc(c.channel_label) + (c.overdue ? " <span class='overdue'>超期</span>" : "") + "</div>";
@@ -651,7 +665,10 @@
     }
   }
 
-  $("details-close").addEventListener("click", () => { $("details").hidden = true; });
+  $("details-close").addEventListener("click", () => {
+    $("details").hidden = true;
+    if (layers.focus) { map.removeLayer(layers.focus); layers.focus = null; }
+  });
 
   // -- search ---------------------------------------------------------------------------------
   $("search").addEventListener("submit", async (event) => {
