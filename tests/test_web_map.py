@@ -5,7 +5,6 @@ campaign and assessment APIs, the case table's catch-up, bad input."""
 from __future__ import annotations
 
 import re
-import threading
 
 import httpx
 import pytest
@@ -219,6 +218,9 @@ def test_bad_input_is_4xx(city):
         ("/api/v1/map/grids/999", {}),
         ("/api/v1/map/choropleth", {"campaign": 999}),
         ("/api/v1/map/gcj02-offset", {"lon": 500, "lat": 0}),
+        ("/api/v1/map/grid-at", {"lon": "nan", "lat": "nan"}),
+        ("/api/v1/map/case-at", {"lon": "inf", "lat": 41, "zoom": 15}),
+        ("/api/v1/map/grids/220602", {"month": "2026-13"}),
     ]
     for path, params in cases:
         r = api.get(path, "supervisor", **params)
@@ -279,18 +281,15 @@ def test_case_table_misses_no_commit_whatever_the_order(engine, case_api):
         )
     store.catch_up()
     backlog = store.code("track", "backlog")
-    ids = dict(
-        (n, i) for n, i in engine.connect().execute(text("SELECT number, id FROM violation_case"))
-    )
+    with engine.connect() as conn:
+        ids = dict(conn.execute(text("SELECT number, id FROM violation_case")).all())
     assert store._cols["track"][ids[second]] == backlog
-    done = threading.Event()
     # the slow one commits only now, and changes the state the map counts by
     slow.execute(
         text("UPDATE violation_case SET state = 'visited' WHERE number = :n"), {"n": first}
     )
     slow_tx.commit()
     slow.close()
-    done.set()
     before = store.generation
     store.catch_up()
     assert store._cols["state"][ids[first]] == store.code("state", "visited")

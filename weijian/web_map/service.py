@@ -5,6 +5,7 @@ basemap. No HTTP here; :mod:`weijian.api.routes.map` serves it."""
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
 from datetime import date, datetime
@@ -43,6 +44,14 @@ FIGURE_LABELS = {
     "new_this_month": "本月新发现",
 }
 MAX_CELLS = 40_000
+
+
+def check_point(lon: float, lat: float) -> None:
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InputError(
+            f"({lon}, {lat}) is not a point in degrees",
+            hint="give lon in -180…180 and lat in -90…90 (CGCS2000)",
+        )
 
 
 class TileCache:
@@ -352,6 +361,7 @@ class MapService:
         """The case drawn nearest to a click, within ``px`` screen pixels at ``zoom``, among
         those the user sees with the filters in force."""
         self.require_map_user(principal)
+        check_point(lon, lat)
         if not 0 <= zoom <= tiles.MAX_ZOOM or not 1 <= px <= 50:
             raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50")
         scope, params = scope_sql(principal)
@@ -382,6 +392,7 @@ class MapService:
     def grid_at(self, principal: Principal, lon: float, lat: float, level: str) -> dict:
         """The grid of ``level`` (or the lowest one found above it) under a point."""
         self.require_map_user(principal)
+        check_point(lon, lat)
         if level not in GRID_LEVELS:
             raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
         snap = self.snapshot
@@ -473,6 +484,7 @@ class MapService:
     def gcj02_offset(lon: float, lat: float) -> dict:
         """How far GCJ-02 (AMap, Tencent) puts a point from where it is, in degrees: a GCJ-02
         basemap is drawn shifted back by it, so the overlays fall on their places."""
+        check_point(lon, lat)
         if not in_china(lon, lat):
             return {"dlon": 0.0, "dlat": 0.0, "in_china": False}
         glon, glat = wgs84_to_gcj02(lon, lat)

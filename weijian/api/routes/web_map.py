@@ -364,6 +364,4 @@ def labels(
 
 @api.get("/gcj02-offset", summary="GCJ-02's shift at a point, for a GCJ-02 basemap")
 def gcj02_offset(lon: float, lat: float) -> dict:
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InputError("lon/lat out of range")
     return MapService.gcj02_offset(lon, lat)
