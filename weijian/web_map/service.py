@@ -354,6 +354,37 @@ class MapService:
             "generation": self.store.generation,
         }
 
+    def case_tile(self, principal: Principal, filters, z: int, x: int, y: int, now) -> bytes:
+        """The cases the user sees with the filters, as a vector tile."""
+        scope, params = scope_sql(principal)
+        where, fparams = filters.sql("c")
+        with self.cases.engine.connect() as conn:
+            return tiles.case_tile(
+                conn, z, x, y, f"{scope} AND {where}", {**params, **fparams, "now": now}
+            )
+
+    def labels(self, principal: Principal, level: str, bbox) -> list[dict]:
+        """Names of the grids of ``level`` in a view (of those the user sees), each at a point
+        inside its grid."""
+        self.require_map_user(principal)
+        codes = self.scope_codes(principal)
+        scoped = "" if codes is None else "AND code = ANY(:codes)"
+        x0, y0, x1, y1 = bbox
+        with self.cases.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT code, name, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
+                    "SELECT code, name, ST_PointOnSurface(geom) AS p FROM active_grid "
+                    "WHERE level = :level AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) "
+                    f"{scoped} ORDER BY area_m2 DESC NULLS LAST LIMIT 2000) s"
+                ),
+                {"level": level, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "codes": codes},
+            )
+            return [
+                {"code": r.code, "name": r.name, "lon": round(r.lon, 6), "lat": round(r.lat, 6)}
+                for r in rows
+            ]
+
     # -- what lies under a click -----------------------------------------------------------
     def case_at(
         self, principal: Principal, filters, lon: float, lat: float, zoom: int, px: int = 10

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy import text
 
 from weijian.api.dependencies import CurrentUser
-from weijian.cases.scope import Principal, scope_sql
+from weijian.cases.scope import Principal
 from weijian.errors import EnvironmentProblem, InputError
 from weijian.web_map import tiles
 from weijian.web_map.filters import MapFilters
@@ -120,9 +119,20 @@ District = Annotated[str | None, Query(description="district grid code")]
 Overdue = Annotated[bool | None, Query(description="only (or no) overdue cases")]
 
 
-def _filters(svc: MapService, state, category, channel, track, start, end, district, overdue):
+def map_filters(
+    request: Request,
+    state: State = None,
+    category: Category = None,
+    channel: Channel = None,
+    track: Track = None,
+    start: From = None,
+    end: To = None,
+    district: District = None,
+    overdue: Overdue = None,
+) -> MapFilters:
+    """The filters of the query string, checked against the workflow in force."""
     return MapFilters.parse(
-        svc.cases.workflow,
+        _service(request).cases.workflow,
         state=state,
         category=category,
         channel=channel,
@@ -132,6 +142,9 @@ def _filters(svc: MapService, state, category, channel, track, start, end, distr
         district=district,
         overdue=overdue,
     )
+
+
+Filters = Annotated[MapFilters, Depends(map_filters)]
 
 
 # -- the API ---------------------------------------------------------------------------------
@@ -200,19 +213,11 @@ def case_tile(
     x: int,
     y: int,
     user: CurrentUser,
-    state: State = None,
-    category: Category = None,
-    channel: Channel = None,
-    track: Track = None,
-    start: From = None,
-    end: To = None,
-    district: District = None,
-    overdue: Overdue = None,
+    filters: Filters,
 ) -> Response:
     svc = _service(request)
     svc.require_map_user(user)
     tiles.check_tile(z, x, y)
-    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
     now = svc.now()
     # the overdue flag turns with time as well as with changes: a tile is good for a minute
     tag = etag(
@@ -226,15 +231,7 @@ def case_tile(
         _scope_key(user),
     )
 
-    def make() -> bytes:
-        scope, params = scope_sql(user)
-        where, fparams = filters.sql("c")
-        with svc.cases.engine.connect() as conn:
-            return tiles.case_tile(
-                conn, z, x, y, f"{scope} AND {where}", {**params, **fparams, "now": now}
-            )
-
-    return _conditional(request, tag, make, MVT)
+    return _conditional(request, tag, lambda: svc.case_tile(user, filters, z, x, y, now), MVT)
 
 
 @api.get("/cells", summary="Cases of a view counted into cells: the heatmap and the clusters")
@@ -243,19 +240,11 @@ def cells(
     user: CurrentUser,
     bbox: Annotated[str, Query(description="min_lon,min_lat,max_lon,max_lat (CGCS2000)")],
     zoom: Annotated[int, Query(description="the map's zoom: cells are cell_px pixels at it")],
+    filters: Filters,
     cell_px: Annotated[int, Query(description="cell side in screen pixels")] = 24,
-    state: State = None,
-    category: Category = None,
-    channel: Channel = None,
-    track: Track = None,
-    start: From = None,
-    end: To = None,
-    district: District = None,
-    overdue: Overdue = None,
 ) -> Response:
     svc = _service(request)
     box = _bbox(bbox)
-    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
     now = svc.now()
     tag = etag(
         "cells",
@@ -282,18 +271,10 @@ def case_at(
     lon: float,
     lat: float,
     zoom: int,
+    filters: Filters,
     px: int = 10,
-    state: State = None,
-    category: Category = None,
-    channel: Channel = None,
-    track: Track = None,
-    start: From = None,
-    end: To = None,
-    district: District = None,
-    overdue: Overdue = None,
 ) -> dict:
     svc = _service(request)
-    filters = _filters(svc, state, category, channel, track, start, end, district, overdue)
     return svc.case_at(user, filters, lon, lat, zoom, px)
 
 
@@ -337,29 +318,9 @@ def labels(
     bbox: str,
 ) -> Response:
     svc = _service(request)
-    svc.require_map_user(user)
-    x0, y0, x1, y1 = _bbox(bbox)
-    codes = svc.scope_codes(user)
-    tag = etag("labels", svc.snapshot.token, level, (x0, y0, x1, y1), codes)
-
-    def make() -> list:
-        scoped = "" if codes is None else "AND code = ANY(:codes)"
-        with svc.cases.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT code, name, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
-                    "SELECT code, name, ST_PointOnSurface(geom) AS p FROM active_grid "
-                    "WHERE level = :level AND geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) "
-                    f"{scoped} LIMIT 2000) s"
-                ),
-                {"level": level, "x0": x0, "y0": y0, "x1": x1, "y1": y1, "codes": codes},
-            )
-            return [
-                {"code": r.code, "name": r.name, "lon": round(r.lon, 6), "lat": round(r.lat, 6)}
-                for r in rows
-            ]
-
-    return _conditional(request, tag, make, "application/json")
+    box = _bbox(bbox)
+    tag = etag("labels", svc.snapshot.token, level, box, svc.scope_codes(user))
+    return _conditional(request, tag, lambda: svc.labels(user, level, box), "application/json")
 
 
 @api.get("/gcj02-offset", summary="GCJ-02's shift at a point, for a GCJ-02 basemap")
