@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import assessment, cases, harness, imports, jurisdiction, patrol
+from bench import assessment, cases, harness, imports, jurisdiction, patrol, web_map
 
 BENCHMARKS = {
     "import": imports.run,
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "cases": cases.run,
     "patrol": patrol.run,
     "assessment": assessment.run,
+    "map": web_map.run,
 }
 
 

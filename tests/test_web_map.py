@@ -83,20 +83,20 @@ def test_zone_tiles_are_coloured_by_the_department_the_jurisdiction_names(city):
 
 def test_case_tiles_points_scope_and_filters(city):
     api = city.api
-    z, x, y = spot_tile(STREET, 14)
+    ids = {name: api.case("supervisor", n)["id"] for name, n in city.numbers.items()}
+    z, x, y = spot_tile(STREET, 15)
     path = f"/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt"
     everything = decode(api.get(path, "supervisor").content)["cases"]["features"]
-    numbers = {f["properties"]["number"] for f in everything}
-    assert {city.numbers["street_backlog"], city.numbers["street_new"]} <= numbers
-    overdue = {f["properties"]["number"] for f in everything if f["properties"]["overdue"]}
-    assert overdue == {city.numbers["street_new"]}
+    assert {ids["street_backlog"], ids["street_new"]} <= {f["id"] for f in everything}
+    assert {f["id"] for f in everything if f["properties"]["overdue"]} == {ids["street_new"]}
+    states = {f["id"]: f["properties"]["state"] for f in everything}
+    assert states[ids["street_new"]] == "reported" and states[ids["street_backlog"]] == "ledgered"
     backlog = decode(api.get(path, "supervisor", track="backlog").content)["cases"]["features"]
-    assert city.numbers["street_new"] not in {f["properties"]["number"] for f in backlog}
+    assert ids["street_new"] not in {f["id"] for f in backlog}
     # 红旗街道's user sees none of 新建街道's cases
     assert decode(api.get(path, "town2").content) == {}
-    # below zoom 14 the points are not shipped: the aggregates stand for them
-    z, x, y = spot_tile(STREET, 12)
-    assert api.get(f"/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt", "supervisor").content == b""
+    # below zoom 15 the points are not shipped: the aggregates stand for them
+    assert api.get(tile_path("cases", STREET, 14), "supervisor").content == b""
 
 
 def test_cells_count_what_the_case_list_counts(city):

@@ -68,7 +68,7 @@ def create_app(
     )
     errors.install(app)
     # tiles, aggregates and the page's scripts travel compressed
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
     app.include_router(web_map.router)
     app.include_router(web_map.api)
     app.include_router(home.router)

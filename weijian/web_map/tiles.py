@@ -5,10 +5,12 @@ names, and cases. Each function returns the tile's bytes (empty when nothing is 
 What a tile holds follows the zoom, so no view ever carries every feature:
 
 - grids: districts from zoom 0, towns from 9, communities from 11, compounds from 13;
-- zones: those of at least two pixels' side in area at the tile's zoom (a city's 100,000
-  land-use parcels appear as one zooms in; the big planning zones are there from the start),
-  simplified to half a pixel;
-- cases: points from zoom 14 (below that the map shows the server's aggregates instead).
+- zones: those big enough to see at the tile's zoom — twelve pixels' side in area up to zoom
+  12, four at 13–14, two from 15 (a city's 100,000 land-use parcels appear as one zooms in;
+  the big planning zones are there from the start), simplified to half a pixel, with only
+  their department and kind below zoom 15 (id, layer, code and name from 15);
+- cases: points from zoom 15, with their state and whether they are overdue (the feature id is
+  the case's; below zoom 15 the map shows the server's aggregates instead).
 """
 
 from __future__ import annotations
@@ -23,8 +25,13 @@ EXTENT = 4096
 WORLD_M = 2 * 20037508.342789244
 MAX_ZOOM = 22
 GRID_MIN_ZOOM = {"district": 0, "town": 9, "community": 11, "compound": 13}
-CASE_MIN_ZOOM = 14
-ZONE_MIN_PIXELS = 2.0
+CASE_MIN_ZOOM = 15
+ZONE_DETAIL_ZOOM = 15  # from here zone features carry id, layer, code and name
+
+
+def zone_min_pixels(z: int) -> float:
+    """The side, in pixels, of the smallest zone drawn at zoom ``z``."""
+    return 12.0 if z <= 12 else 4.0 if z < ZONE_DETAIL_ZOOM else 2.0
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -96,13 +103,19 @@ def zone_tile(
     only zones touching this grid."""
     check_tile(z, x, y)
     px = pixel_m(z)
+    detailed = z >= ZONE_DETAIL_ZOOM
+    id_column = ", 'id'" if detailed else ""
+    detail = (
+        "z.id, z.layer, coalesce(z.code, '') AS code, coalesce(z.name, '') AS name,"
+        if detailed
+        else ""
+    )
     sql = f"""
     WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env),
     m AS (SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:codes AS text[]),
                                CAST(:types AS text[])) AS m(kind, code, department))
-    SELECT coalesce(ST_AsMVT(t, 'zones', {EXTENT}, 'geom', 'id'), '') FROM (
-        SELECT z.id, z.layer, z.kind, coalesce(z.code, '') AS code,
-               coalesce(z.name, '') AS name, coalesce(m.department, '') AS department,
+    SELECT coalesce(ST_AsMVT(t, 'zones', {EXTENT}, 'geom'{id_column}), '') FROM (
+        SELECT {detail} z.kind, coalesce(m.department, '') AS department,
                ST_AsMVTGeom(ST_Simplify(z.geom_3857, :tol, true), b.env, {EXTENT}, 64, true)
                    AS geom
         FROM active_zone z CROSS JOIN b
@@ -119,7 +132,7 @@ def zone_tile(
         "tol": px / 2,
         # area_m2 is ground area; a Web Mercator pixel at Baishan's latitude covers ~0.75 of
         # its nominal side on the ground, which the factor below leaves to the safe side
-        "min_area": (ZONE_MIN_PIXELS * px * 0.7) ** 2,
+        "min_area": (zone_min_pixels(z) * px * 0.7) ** 2,
         "kinds": [d[0] for d in departments],
         "codes": [d[1] for d in departments],
         "types": [d[2] for d in departments],
@@ -136,7 +149,7 @@ def case_tile(
     where: str,
     params: dict,
 ) -> bytes:
-    """Cases as points (features: id, number, state, track, channel, open, overdue) matching
+    """Cases as points (feature id: the case's; properties: state, overdue) matching
     ``where`` over ``violation_case c`` (scope and filters; ``:now`` bound). Empty below
     :data:`CASE_MIN_ZOOM`."""
     check_tile(z, x, y)
@@ -145,8 +158,7 @@ def case_tile(
     sql = f"""
     WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env)
     SELECT coalesce(ST_AsMVT(t, 'cases', {EXTENT}, 'geom', 'id'), '') FROM (
-        SELECT c.id, c.number, c.state, c.track, c.channel, c.is_open AS open,
-               coalesce({overdue_sql("c")}, false) AS overdue,
+        SELECT c.id, c.state, coalesce({overdue_sql("c")}, false) AS overdue,
                ST_AsMVTGeom(c.geom_3857, b.env, {EXTENT}, 16, true) AS geom
         FROM violation_case c, b
         WHERE c.geom_3857 && b.env AND {where}

@@ -344,7 +344,6 @@
       layers.cases.removeLayer(layers.casePoints);
     }
     const query = filterParams().toString();
-    const overdueSeen = new Set();
     W.overdueDrawn = 0;
     layers.casePoints = L.vectorGrid.protobuf("/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt" + (query ? "?" + query : ""), {
       fetchOptions: { headers: { Authorization: "Bearer " + token } },
@@ -352,13 +351,9 @@
       pane: "cases",
       minZoom: config.case_min_zoom,
       maxNativeZoom: 20, maxZoom: 20,
-      getFeatureId: (f) => f.properties.id,
       vectorTileLayerStyles: {
         cases: counted("cases", (p) => {
-          if (p.overdue) {
-            overdueSeen.add(p.number);
-            W.overdueDrawn = overdueSeen.size;
-          }
+          if (p.overdue) W.overdueDrawn += 1;  // once a tile it is drawn in
           return {
             radius: p.overdue ? 7 : 6, fill: true, fillOpacity: 0.9, fillColor: stateColour(p.state),
             color: p.overdue ? config.overdue_colour : "#ffffff", weight: p.overdue ? 3 : 1.5,
