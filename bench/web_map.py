@@ -6,7 +6,7 @@ compounds; 100,290 land-use parcels and the planning zones) and its 1,000,000 ca
 uvicorn with **one worker** on loopback; one client (httpx, keep-alive, ``Accept-Encoding:
 gzip``) asks one request at a time, so each figure is one request's server time.
 
-The views: at zooms 10, 12, 14 and 16, 20 views each, a 1280×800 viewport centred on a random
+The views: at zooms 10, 12, 14, 15 and 16, 20 views each, a 1280×800 viewport centred on a random
 case (fixed seed: views fall where cases are dense). A view asks what the page asks: every
 256-px tile of the viewport for ``grids`` and ``zones`` (and ``cases?category=open`` from
 zoom 15, ``tiles.CASE_MIN_ZOOM``), ``/cells`` with ``cell_px=12`` (heatmap and totals) and,
@@ -83,7 +83,7 @@ VIEWS = 20
 VIEW_W, VIEW_H = 1280, 800
 SEED = 20261201
 HEAT_PX, CLUSTER_PX = 12, 56
-GEOJSON_VIEWS = {10: 3, 12: 5, 14: VIEWS, 16: VIEWS}  # the dumps at z10/12 are tens of MB
+GEOJSON_VIEWS = {10: 3, 12: 5, 14: VIEWS, 15: VIEWS, 16: VIEWS}  # z10/12 dumps: tens of MB
 GOAL_MS = 50.0
 GOAL_BYTES = 500_000
 HALF_WORLD = tiles.WORLD_M / 2
@@ -902,7 +902,7 @@ def _measure(db, snap, principal, load: dict, repeat: int) -> dict:
                 ours = [p["by_kind_wire"]["cases"] for p in mine]
                 points = sum(p["by_kind_features"]["cases"] for p in mine)
                 what = "its case tiles"
-            else:  # no points below z14: the cells stand for them
+            else:  # no points below CASE_MIN_ZOOM: the cells stand for them
                 ours = [p["by_kind_wire"]["cells"] for p in mine]
                 points = 0
                 what = "its cells"
