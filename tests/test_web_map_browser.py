@@ -76,7 +76,14 @@ class Page:
         self.idle()
 
     def idle(self) -> None:
-        self.page.wait_for_load_state("networkidle")
+        """The map has stopped moving and its requests are answered (tiles included)."""
+        self.page.wait_for_function("!weijianMap.moving")
+        self.page.wait_for_timeout(150)  # the requests a move sends go out at its end
+        self.page.wait_for_function(
+            "weijianMap.pending === 0 && Object.values(weijianMap.layers)"
+            ".every(l => !l || !l._loading)",
+            timeout=20000,
+        )
 
     def click_at(self, spot) -> None:
         lon, lat = lonlat(spot)
@@ -196,6 +203,7 @@ def test_supervisor_map(browser, city):
         page.wait(f"weijianMap.caseDetail.number === '{city.numbers['compound_backlog']}'")
         page.wait("document.querySelectorAll('#case-photos img').length >= 1")
         page.wait("[...document.querySelectorAll('#case-photos img')].every(i => i.naturalWidth)")
+        page.wait("!weijianMap.moving")  # the flight to the case is over
         timeline = page.page.inner_text(".timeline")
         for label in ("性质认定并出具处置意见", "拆除", "验收", "销号"):
             assert label in timeline, label

@@ -30,7 +30,7 @@
 
   // state the tests (and curious supervisors, from the console) can read
   const W = (window.weijianMap = {
-    ready: false, tiles: { grids: 0, zones: 0, cases: 0 }, features: { grids: 0, zones: 0, cases: 0 },
+    ready: false, pending: 0, moving: false, tiles: { grids: 0, zones: 0, cases: 0 }, features: { grids: 0, zones: 0, cases: 0 },
     cells: null, choropleth: null, figures: null, caseDetail: null, errors: [],
   });
 
@@ -41,10 +41,16 @@
 
   // -- the API ----------------------------------------------------------------------------
   async function api(path, options) {
-    const response = await fetch(path, {
-      ...(options || {}),
-      headers: { ...((options && options.headers) || {}), Authorization: "Bearer " + token },
-    });
+    W.pending += 1;
+    let response;
+    try {
+      response = await fetch(path, {
+        ...(options || {}),
+        headers: { ...((options && options.headers) || {}), Authorization: "Bearer " + token },
+      });
+    } finally {
+      W.pending -= 1;
+    }
     if (response.status === 401) {
       showLogin("登录已过期，请重新登录");
       throw new Error("401");
@@ -227,12 +233,13 @@
     if (e) {
       const bounds = L.latLngBounds([e[1], e[0]], [e[3], e[2]]);
       map.fitBounds(bounds, { padding: [10, 10] });
-      map.setMaxBounds(bounds.pad(0.6));
+      map.setMaxBounds(bounds.pad(1.5));  // room to centre a case at the scope's edge
     } else {
       map.setView([41.94, 126.42], 9);
     }
 
-    map.on("moveend", refreshView);
+    map.on("movestart", () => { W.moving = true; });
+    map.on("moveend", () => { W.moving = false; refreshView(); });
     map.on("click", onMapClick);
     map.on("overlayadd overlayremove", () => { refreshView(); updateLegend(); });
     for (const id of ["f-state", "f-channel", "f-track", "f-district", "f-from", "f-to", "f-overdue", "f-weight"]) {
