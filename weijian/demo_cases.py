@@ -301,18 +301,7 @@ class Cast:
             for p in self.by_name.values()
             if p.role in ("town", "grid_worker", "property_company") and p.grid_code
         ]
-        self.hotline = (
-            Principal(
-                id=None,
-                username=f"api:{client.name}",
-                display_name=client.name,
-                role="api_client",
-                api_client_id=client.id,
-                channel=client.channel,
-            )
-            if client
-            else None
-        )
+        self.hotline = users.client_principal(client) if client else None
 
     def officer(self, c: DemoCase, role: str | None = None) -> Principal:
         """An officer of the department holding the case (or of ``role`` in its district)."""

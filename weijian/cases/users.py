@@ -270,6 +270,11 @@ def principal_for_api_key(conn: Connection, key: str) -> Principal:
         raise NotAuthenticated(
             "the api_key is not valid", hint="ask the platform's administrator for a key"
         )
+    return client_principal(row)
+
+
+def client_principal(row) -> Principal:
+    """Another system (an ``api_client`` row: id, name, channel) as the one asking."""
     return Principal(
         id=None,
         username=f"api:{row.name}",

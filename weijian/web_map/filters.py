@@ -51,11 +51,10 @@ class MapFilters:
             workflow.check_track(track)
         if category not in (None, "", "open", "closed"):
             raise InputError("category must be open or closed", hint="e.g. category=open")
-        lo = hi = None
-        if start or end:
-            lo, hi = period(start or date(1970, 1, 1), end or date(9999, 12, 30))
-            lo = lo if start else None
-            hi = hi if end else None
+        if start and end:
+            period(start, end)  # refuses a period that ends before it starts
+        lo = period(start, start)[0] if start else None
+        hi = period(end, end)[1] if end else None
         return cls(
             states=states,
             category=category or None,

@@ -1,11 +1,10 @@
 """The map browser's answers, over the domain core: which zones each department holds, which
 grids a user sees, the grid under a click and its figures, the legend, the GCJ-02 offset of a
-basemap. No HTTP here; :mod:`weijian.api.routes.map` serves it."""
+basemap. No HTTP here; :mod:`weijian.api.routes.web_map` serves it."""
 
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections import OrderedDict
 from datetime import date, datetime
@@ -19,6 +18,7 @@ from weijian.cases.service import CaseService
 from weijian.cases.users import ancestors, grid_of
 from weijian.errors import InputError, NotFoundError, PermissionDenied
 from weijian.gis.chinese_datums import in_china, wgs84_to_gcj02
+from weijian.gis.points import point_to_cgcs2000
 from weijian.jurisdiction.engine import grid_chain
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.schema import GRID_LEVELS
@@ -34,7 +34,6 @@ from weijian.styles import (
 from weijian.web_map import tiles
 from weijian.web_map.casestore import CaseStore, mercator_of
 
-LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
 FIGURE_LABELS = {
     "baseline": "清零基数（存量）",
     "signed_off": "已销号",
@@ -46,41 +45,47 @@ FIGURE_LABELS = {
 MAX_CELLS = 40_000
 
 
-def check_point(lon: float, lat: float) -> None:
-    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InputError(
-            f"({lon}, {lat}) is not a point in degrees",
-            hint="give lon in -180…180 and lat in -90…90 (CGCS2000)",
-        )
+PROGRESS_KEYS = ("baseline", "signed_off", "remaining", "percent")
 
 
-class TileCache:
-    """The last tiles asked for, by their ETag: grids and zones change only when a layer
-    version is activated or the rules change, so a supervisor's panning is served from
-    memory. Bounded by bytes."""
+class BoundedCache:
+    """The values last asked for, by key, up to ``max_weight`` in all (``weigh`` of each
+    value: its bytes for tiles, 1 for answers); the least recently used go first."""
 
-    def __init__(self, max_bytes: int = 64 << 20):
-        self.max_bytes = max_bytes
-        self._bytes = 0
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+    def __init__(self, max_weight: int, weigh=lambda value: 1):
+        self.max_weight = max_weight
+        self.weigh = weigh
+        self._weight = 0
+        self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key):
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: str, value: bytes) -> None:
+    def put(self, key, value) -> None:
         with self._lock:
             if key in self._items:
                 return
             self._items[key] = value
-            self._bytes += len(value)
-            while self._bytes > self.max_bytes and self._items:
+            self._weight += self.weigh(value)
+            while self._weight > self.max_weight and self._items:
                 _, old = self._items.popitem(last=False)
-                self._bytes -= len(old)
+                self._weight -= self.weigh(old)
+
+
+def scope_key(principal: Principal) -> tuple:
+    """What decides which cases and grids a user sees (for ETags and cached answers)."""
+    return (
+        principal.role,
+        principal.grid_code,
+        principal.department_code,
+        principal.id,
+        principal.api_client_id,
+    )
 
 
 def etag(*parts) -> str:
@@ -91,10 +96,11 @@ class MapService:
     def __init__(self, cases: CaseService, store: CaseStore):
         self.cases = cases
         self.store = store
-        self.tile_cache = TileCache()
+        # grids and zones change only when a layer version is activated or the rules change,
+        # so a supervisor's panning is served from memory
+        self.tile_cache = BoundedCache(64 << 20, weigh=len)
+        self._answers = BoundedCache(32)
         self._departments: dict[tuple[str, date], list[tuple[str, str | None, str]]] = {}
-        self._answers: OrderedDict[tuple, dict] = OrderedDict()
-        self._answers_lock = threading.Lock()
         self._children: dict[str, dict[str, list[str]]] = {}
 
     @property
@@ -115,26 +121,12 @@ class MapService:
         """An answer of the domain core for every unit of a level, kept until a case changes
         (the case table's generation) or the day turns: the first click on a grid computes the
         level, the next clicks on its neighbours read it."""
-        full = (
-            *key,
-            self.store.generation,
-            self.today(),
-            principal.role,
-            principal.grid_code,
-            principal.department_code,
-            principal.id,
-        )
-        with self._answers_lock:
-            found = self._answers.get(full)
-            if found is not None:
-                self._answers.move_to_end(full)
-                return found
-        value = compute()
-        with self._answers_lock:
-            self._answers[full] = value
-            while len(self._answers) > 32:
-                self._answers.popitem(last=False)
-        return value
+        full = (*key, self.store.generation, self.today(), *scope_key(principal))
+        found = self._answers.get(full)
+        if found is None:
+            found = compute()
+            self._answers.put(full, found)
+        return found
 
     def _progress(self, principal: Principal, campaign_id: int, level: str) -> dict:
         return self._memo(
@@ -202,29 +194,35 @@ class MapService:
             todo.extend(children.get(code, ()))
         return sorted(out)
 
-    def district_extents(self) -> dict[str, list[float]]:
+    def _extents(self, where: str, params: dict) -> dict[str, list[float]]:
+        """[min lon, min lat, max lon, max lat] of the active grids matching ``where``, by
+        code."""
         with self.cases.engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT code, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-                    "SELECT code, ST_Extent(geom) AS e FROM active_grid WHERE level = 'district' "
+                    f"SELECT code, ST_Extent(geom) AS e FROM active_grid WHERE {where} "
                     "GROUP BY code) s"
-                )
+                ),
+                params,
             )
             return {r[0]: [r[1], r[2], r[3], r[4]] for r in rows}
 
-    def scope_extent(self, principal: Principal) -> list[float] | None:
-        """[min lon, min lat, max lon, max lat] of the user's grid (or of every district)."""
-        with self.cases.engine.connect() as conn:
-            where = "level = 'district'" if principal.city_wide else "code = :c"
-            row = conn.execute(
-                text(
-                    "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-                    f"SELECT ST_Extent(geom) AS e FROM active_grid WHERE {where}) s"
-                ),
-                {"c": principal.grid_code},
-            ).first()
-        return list(row) if row and row[0] is not None else None
+    def scope_extent(self, principal: Principal, districts: dict) -> list[float] | None:
+        """The extent of the user's grid (of every district for the city-wide)."""
+        boxes = (
+            list(districts.values())
+            if principal.city_wide
+            else list(self._extents("code = :c", {"c": principal.grid_code}).values())
+        )
+        if not boxes:
+            return None
+        return [
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ]
 
     # -- the legend and what the page needs first ------------------------------------------
     def config(self, principal: Principal, basemap: dict) -> dict:
@@ -233,7 +231,7 @@ class MapService:
         snap = self.snapshot
         districts = snap.grids.get("district")
         codes = self.scope_codes(principal)
-        extents = self.district_extents()
+        extents = self._extents("level = 'district'", {})
         visible_districts = (
             [
                 {"code": str(c), "name": str(n), "extent": extents.get(str(c))}
@@ -264,11 +262,15 @@ class MapService:
                 "grid_name": grid_of(snap, principal.grid_code)[1]
                 if principal.grid_code
                 else "全市",
-                "extent": self.scope_extent(principal),
+                "extent": self.scope_extent(principal, extents),
             },
             "districts": visible_districts,
             "levels": [
-                {"level": lvl, "label": LEVEL_LABELS[lvl], "min_zoom": tiles.GRID_MIN_ZOOM[lvl]}
+                {
+                    "level": lvl,
+                    "label": progress.LEVEL_LABELS[lvl],
+                    "min_zoom": tiles.GRID_MIN_ZOOM[lvl],
+                }
                 for lvl in GRID_LEVELS
             ],
             "case_min_zoom": tiles.CASE_MIN_ZOOM,
@@ -354,14 +356,18 @@ class MapService:
             "generation": self.store.generation,
         }
 
-    def case_tile(self, principal: Principal, filters, z: int, x: int, y: int, now) -> bytes:
-        """The cases the user sees with the filters, as a vector tile."""
+    @staticmethod
+    def _case_condition(principal: Principal, filters, now) -> tuple[str, dict]:
+        """The cases the user sees with the filters, as SQL over ``violation_case c``."""
         scope, params = scope_sql(principal)
         where, fparams = filters.sql("c")
+        return f"{scope} AND {where}", {**params, **fparams, "now": now}
+
+    def case_tile(self, principal: Principal, filters, z: int, x: int, y: int, now) -> bytes:
+        """The cases the user sees with the filters, as a vector tile."""
+        where, params = self._case_condition(principal, filters, now)
         with self.cases.engine.connect() as conn:
-            return tiles.case_tile(
-                conn, z, x, y, f"{scope} AND {where}", {**params, **fparams, "now": now}
-            )
+            return tiles.case_tile(conn, z, x, y, where, params)
 
     def labels(self, principal: Principal, level: str, bbox) -> list[dict]:
         """Names of the grids of ``level`` in a view (of those the user sees), each at a point
@@ -392,28 +398,20 @@ class MapService:
         """The case drawn nearest to a click, within ``px`` screen pixels at ``zoom``, among
         those the user sees with the filters in force."""
         self.require_map_user(principal)
-        check_point(lon, lat)
+        lon, lat, _ = point_to_cgcs2000(lon, lat, "cgcs2000")
         if not 0 <= zoom <= tiles.MAX_ZOOM or not 1 <= px <= 50:
             raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50")
-        scope, params = scope_sql(principal)
-        where, fparams = filters.sql("c")
+        where, params = self._case_condition(principal, filters, self.now())
         x, y = mercator_of(lon, lat)
         with self.cases.engine.connect() as conn:
             row = conn.execute(
                 text(
                     "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 3857) AS g) "
                     "SELECT c.number, ST_Distance(c.geom_3857, p.g) AS d FROM violation_case c, p "
-                    f"WHERE ST_DWithin(c.geom_3857, p.g, :r) AND {scope} AND {where} "
+                    f"WHERE ST_DWithin(c.geom_3857, p.g, :r) AND {where} "
                     "ORDER BY c.geom_3857 <-> p.g LIMIT 1"
                 ),
-                {
-                    **params,
-                    **fparams,
-                    "x": x,
-                    "y": y,
-                    "r": tiles.pixel_m(zoom) * px,
-                    "now": self.now(),
-                },
+                {**params, "x": x, "y": y, "r": tiles.pixel_m(zoom) * px},
             ).first()
         if row is None:
             raise NotFoundError("no case of yours is drawn here")
@@ -423,7 +421,7 @@ class MapService:
     def grid_at(self, principal: Principal, lon: float, lat: float, level: str) -> dict:
         """The grid of ``level`` (or the lowest one found above it) under a point."""
         self.require_map_user(principal)
-        check_point(lon, lat)
+        lon, lat, _ = point_to_cgcs2000(lon, lat, "cgcs2000")
         if level not in GRID_LEVELS:
             raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
         snap = self.snapshot
@@ -456,7 +454,7 @@ class MapService:
                 "code": code,
                 "name": name,
                 "level": level,
-                "level_label": LEVEL_LABELS[level],
+                "level_label": progress.LEVEL_LABELS[level],
                 "chain": list(reversed(ancestors(snap, code))),
                 "responsible": snap.grids[level].responsible[snap.grids[level].row_of[code]],
             },
@@ -470,10 +468,9 @@ class MapService:
             out["campaign"] = prog["campaign"]
             out["as_of"] = prog["as_of"]
             figures.update(
-                baseline=row["baseline"] if row else 0,
-                signed_off=row["signed_off"] if row else 0,
-                remaining=row["remaining"] if row else 0,
-                percent=row["percent"] if row else None,
+                {k: row[k] for k in PROGRESS_KEYS}
+                if row
+                else {"baseline": 0, "signed_off": 0, "remaining": 0, "percent": None}
             )
         levels = self._levels(principal, first, last)
         unit = next((u for u in levels[level] if u["code"] == code), None)
@@ -497,13 +494,7 @@ class MapService:
             "as_of": prog["as_of"],
             "level": level,
             "grids": {
-                r["code"]: {
-                    "name": r["name"],
-                    "baseline": r["baseline"],
-                    "signed_off": r["signed_off"],
-                    "remaining": r["remaining"],
-                    "percent": r["percent"],
-                }
+                r["code"]: {"name": r["name"], **{k: r[k] for k in PROGRESS_KEYS}}
                 for r in prog["levels"][level]
                 if r["code"]
             },
@@ -515,7 +506,7 @@ class MapService:
     def gcj02_offset(lon: float, lat: float) -> dict:
         """How far GCJ-02 (AMap, Tencent) puts a point from where it is, in degrees: a GCJ-02
         basemap is drawn shifted back by it, so the overlays fall on their places."""
-        check_point(lon, lat)
+        lon, lat, _ = point_to_cgcs2000(lon, lat, "cgcs2000")
         if not in_china(lon, lat):
             return {"dlon": 0.0, "dlat": 0.0, "in_china": False}
         glon, glat = wgs84_to_gcj02(lon, lat)

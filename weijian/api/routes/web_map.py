@@ -13,11 +13,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from weijian.api.dependencies import CurrentUser
-from weijian.cases.scope import Principal
 from weijian.errors import EnvironmentProblem, InputError
 from weijian.web_map import tiles
 from weijian.web_map.filters import MapFilters
-from weijian.web_map.service import MapService, etag
+from weijian.web_map.service import MapService, etag, scope_key
 
 STATIC = Path(__file__).resolve().parents[2] / "web_map" / "static"
 MVT = "application/vnd.mapbox-vector-tile"
@@ -83,10 +82,20 @@ def vendor_asset(request: Request, path: str) -> Response:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _held(request: Request, tag: str) -> bool:
+    """Whether the client holds the answer ``tag`` names already."""
+    return tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+
+
+def _minute(now) -> int:
+    """Overdue flags turn with time as well as with changes: such answers hold a minute."""
+    return int(now.timestamp()) // 60
+
+
 def _conditional(request: Request, tag: str, make, media_type: str) -> Response:
     """304 when the client holds ``tag`` already, else the body ``make()`` returns."""
     headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
-    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _held(request, tag):
         return Response(status_code=304, headers=headers)
     body = make()
     if isinstance(body, (dict, list)):
@@ -98,7 +107,7 @@ def _cached_tile(request: Request, svc: MapService, tag: str, make) -> Response:
     """A grid or zone tile: 304 for a client holding it, else from the tile cache, where it
     is kept gzip-compressed (and sent so to a client that accepts it: compressed once)."""
     headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
-    if tag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _held(request, tag):
         return Response(status_code=304, headers=headers)
     packed = svc.tile_cache.get(tag)
     if packed is None:
@@ -108,10 +117,6 @@ def _cached_tile(request: Request, svc: MapService, tag: str, make) -> Response:
     if packed and "gzip" in request.headers.get("accept-encoding", ""):
         return Response(packed, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
     return Response(gzip.decompress(packed) if packed else b"", media_type=MVT, headers=headers)
-
-
-def _scope_key(user: Principal) -> tuple:
-    return (user.role, user.grid_code, user.department_code, user.id, user.api_client_id)
 
 
 def _bbox(value: str) -> tuple[float, float, float, float]:
@@ -127,6 +132,7 @@ def _bbox(value: str) -> tuple[float, float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+Level = Literal["district", "town", "community", "compound"]
 State = Annotated[str | None, Query(description="state code(s), comma-separated")]
 Category = Annotated[Literal["open", "closed"] | None, Query(description="open | closed")]
 Channel = Annotated[str | None, Query(description="source channel(s), comma-separated")]
@@ -227,16 +233,15 @@ def case_tile(
     svc.require_map_user(user)
     tiles.check_tile(z, x, y)
     now = svc.now()
-    # the overdue flag turns with time as well as with changes: a tile is good for a minute
     tag = etag(
         "cases",
         svc.store.generation,
-        int(now.timestamp()) // 60,
+        _minute(now),
         z,
         x,
         y,
         filters.key,
-        _scope_key(user),
+        scope_key(user),
     )
 
     return _conditional(request, tag, lambda: svc.case_tile(user, filters, z, x, y, now), MVT)
@@ -257,12 +262,12 @@ def cells(
     tag = etag(
         "cells",
         svc.store.generation,
-        int(now.timestamp()) // 60,
+        _minute(now),
         box,
         zoom,
         cell_px,
         filters.key,
-        _scope_key(user),
+        scope_key(user),
     )
     return _conditional(
         request,
@@ -292,7 +297,7 @@ def grid_at(
     user: CurrentUser,
     lon: float,
     lat: float,
-    level: Literal["district", "town", "community", "compound"] = "compound",
+    level: Level = "compound",
 ) -> dict:
     return _service(request).grid_at(user, lon, lat, level)
 
@@ -313,7 +318,7 @@ def choropleth(
     request: Request,
     user: CurrentUser,
     campaign: int,
-    level: Literal["district", "town", "community", "compound"] = "community",
+    level: Level = "community",
 ) -> dict:
     return _service(request).choropleth(user, campaign, level)
 
@@ -322,7 +327,7 @@ def choropleth(
 def labels(
     request: Request,
     user: CurrentUser,
-    level: Literal["district", "town", "community", "compound"],
+    level: Level,
     bbox: str,
 ) -> Response:
     svc = _service(request)

@@ -147,11 +147,14 @@
     if (config.campaigns.length) $("f-campaign").value = String(config.campaigns[config.campaigns.length - 1].id);
   }
 
-  function vectorLayer(kind, extra) {
-    return L.vectorGrid.protobuf("/api/v1/map/tiles/" + kind + "/{z}/{x}/{y}.mvt" + (extra || ""), {
+  // one of the server's vector tile layers (grids, zones, cases), drawn on canvas
+  function vectorLayer(kind, query, options) {
+    return L.vectorGrid.protobuf("/api/v1/map/tiles/" + kind + "/{z}/{x}/{y}.mvt" + (query ? "?" + query : ""), {
       fetchOptions: { headers: { Authorization: "Bearer " + token } },
+      rendererFactory: L.canvas.tile,
       maxNativeZoom: 20,
       maxZoom: 20,
+      ...options,
     });
   }
 
@@ -176,10 +179,7 @@
     // zones, shaded by the department their rule names
     const deptColour = {};
     for (const d of config.departments) deptColour[d.type] = d.colour;
-    layers.zones = L.vectorGrid.protobuf("/api/v1/map/tiles/zones/{z}/{x}/{y}.mvt", {
-      fetchOptions: { headers: { Authorization: "Bearer " + token } },
-      rendererFactory: L.canvas.tile,
-      maxNativeZoom: 20, maxZoom: 20,
+    layers.zones = vectorLayer("zones", "", {
       vectorTileLayerStyles: {
         zones: counted("zones", (p) => ({
           fill: true, fillColor: deptColour[p.department] || deptColour[""], fillOpacity: 0.32,
@@ -190,18 +190,12 @@
     countTiles(layers.zones, "zones");
 
     // the clear-to-zero choropleth: grid polygons coloured by progress, drawn under the lines
-    layers.choropleth = L.vectorGrid.protobuf("/api/v1/map/tiles/grids/{z}/{x}/{y}.mvt", {
-      fetchOptions: { headers: { Authorization: "Bearer " + token } },
-      rendererFactory: L.canvas.tile,
-      maxNativeZoom: 20, maxZoom: 20,
+    layers.choropleth = vectorLayer("grids", "", {
       vectorTileLayerStyles: Object.fromEntries(LEVELS.map((level) => [level, (p) => choroStyle(level, p)])),
     });
 
     // grid boundaries, four levels appearing with the zoom
-    layers.grids = L.vectorGrid.protobuf("/api/v1/map/tiles/grids/{z}/{x}/{y}.mvt", {
-      fetchOptions: { headers: { Authorization: "Bearer " + token } },
-      rendererFactory: L.canvas.tile,
-      maxNativeZoom: 20, maxZoom: 20,
+    layers.grids = vectorLayer("grids", "", {
       vectorTileLayerStyles: Object.fromEntries(LEVELS.map((l) => [l, counted("grids", { ...GRID_STYLE[l], fill: false })])),
     });
     countTiles(layers.grids, "grids");
@@ -352,12 +346,9 @@
     }
     const query = filterParams().toString();
     W.overdueDrawn = 0;
-    layers.casePoints = L.vectorGrid.protobuf("/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt" + (query ? "?" + query : ""), {
-      fetchOptions: { headers: { Authorization: "Bearer " + token } },
-      rendererFactory: L.canvas.tile,
+    layers.casePoints = vectorLayer("cases", query, {
       pane: "cases",
       minZoom: config.case_min_zoom,
-      maxNativeZoom: 20, maxZoom: 20,
       vectorTileLayerStyles: {
         cases: counted("cases", (p) => {
           if (p.overdue) W.overdueDrawn += 1;  // once a tile it is drawn in
