@@ -5,14 +5,14 @@ The city's 1,000,000 cases are loaded as :mod:`bench.cases` loads them, and give
 dismissal when the case has one, and a transfer with its acceptance for about 1 % of the cases
 (≈ 2.6 million events).
 
-- All indicators for every grid unit at every level (``progress.all_levels``: one
+- All indicators for every grid unit at every level (``assessment.all_levels``: one
   ``GROUPING SETS`` query over the cases and their transfer events, then the indicators in
   Python), for the busiest month and for the whole year around it; the SQL of
   ``figures.unit_counts`` alone is timed too. Baseline in the same run: one hand-written
   ``GROUP BY town_code`` of the same counts straight from ``violation_case`` through psycopg
   (no grouping sets, no events, so the two transfer counts are left out), and the same
   ``GROUP BY`` run once per level (4 queries: the grid chain's prefixes).
-- The ranking of every community (``progress.assess``) for the month.
+- The ranking of every community (``assessment.assess``) for the month.
 - A clear-to-zero campaign: ``create_campaign`` (its baseline of open backlog cases) and
   ``campaign_progress`` over every level with the monthly trend, on the grids frozen at intake
   and on the current grids (``ST_Covers`` of every baseline case at every level).
@@ -31,14 +31,14 @@ import psycopg
 
 from bench.cases import load_million
 from bench.harness import ScratchDatabase, best_of, table
-from weijian.cases import figures, progress
-from weijian.cases.assessment import UNIT_COUNTS, rank
-from weijian.cases.progress import active_definitions
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
-from weijian.cli import load_samples
-from weijian.database import app_engine_for, engine_for
+from weijian.db.engine import app_engine_for, engine_for
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.snapshot import SnapshotHolder, load_snapshot
+from weijian.oversight import assessment, figures, periods, progress
+from weijian.oversight.assessment import active_definitions
+from weijian.oversight.indicators import UNIT_COUNTS, rank
 from weijian.settings import get_settings
 
 SLOW_S = 120.0  # a figure slower than this is measured once, whatever ``repeat`` says
@@ -277,18 +277,18 @@ def run(city: Path, repeat: int = 1) -> dict:
         with app_engine.connect() as conn:
             _, definitions = active_definitions(conn)
         month, month_cases = _busiest_month(db)
-        month_end = progress.month_period(f"{month:%Y-%m}")[1]
+        month_end = periods.month_period(f"{month:%Y-%m}")[1]
         year = (date(month.year, 1, 1), date(month.year, 12, 31))
-        periods = {"month": (month, month_end), "year": year}
+        spans = {"month": (month, month_end), "year": year}
         results["busiest_month"] = {"month": f"{month:%Y-%m}", "cases": month_cases}
         print(f"  busiest month {month:%Y-%m}: {month_cases:,} cases reported", flush=True)
 
         # a. every indicator of every unit at every level; b. the hand-written GROUP BY
-        for name, (first, last) in periods.items():
+        for name, (first, last) in spans.items():
             label = f"{first:%Y-%m}" if name == "month" else f"{first:%Y}"
-            lo, hi = progress.period(first, last)
+            lo, hi = periods.period(first, last)
             seconds, levels, _ = _timed(
-                repeat, lambda f=first, t=last: progress.all_levels(service, None, f, t)
+                repeat, lambda f=first, t=last: assessment.all_levels(service, None, f, t)
             )
 
             def counts(lo=lo, hi=hi):
@@ -345,7 +345,7 @@ def run(city: Path, repeat: int = 1) -> dict:
         try:
             seconds, ranked, _ = _timed(
                 repeat,
-                lambda: progress.assess(service, None, month, month_end, level="community"),
+                lambda: assessment.assess(service, None, month, month_end, level="community"),
             )
         except TypeError as exc:
             # rank() sorts ties by code, and the ungridded buckets' code is None; time the
@@ -419,13 +419,13 @@ def run(city: Path, repeat: int = 1) -> dict:
             _progress(rows[-1])
 
         # e. the ledger of the town with the most cases in the busiest month
-        lo, hi = progress.period(month, month_end)
+        lo, hi = periods.period(month, month_end)
         town, town_cases = _largest_town(db, lo, hi)
         try:
-            from weijian.cases import ledger
+            from weijian.oversight import ledger
         except ImportError as exc:
             results["ledger"] = {"not_measured": str(exc)}
-            rows.append(("ledger", "not measured", f"weijian.cases.ledger: {exc}"))
+            rows.append(("ledger", "not measured", f"weijian.oversight.ledger: {exc}"))
         else:
             with app_engine.connect() as conn:
                 town_name = ledger.town_info(conn, town)["name"]

@@ -33,8 +33,8 @@ from bench.jurisdiction import _wrk, run_wrk, serving
 from weijian.cases import users
 from weijian.cases.service import unique_prefix
 from weijian.cases.workflow import default_workflow
-from weijian.cli import load_samples
-from weijian.database import engine_for
+from weijian.db.engine import engine_for
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.engine import decide_arrays
 from weijian.jurisdiction.snapshot import load_snapshot
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from weijian.cluster import EmbeddedCluster
-from weijian.database import migrate
+from weijian.db.cluster import EmbeddedCluster
+from weijian.db.engine import migrate
 from weijian.settings import PROJECT_ROOT, get_settings
 
 OUT_DIR = PROJECT_ROOT / "bench" / "out"
@@ -69,7 +69,7 @@ class ScratchDatabase:
         return f"host=127.0.0.1 port={s.port} user=weijian password={s.password} dbname={self.name}"
 
     def __exit__(self, *exc) -> None:
-        from weijian.database import engine_for
+        from weijian.db.engine import engine_for
 
         engine_for(self.url).dispose()
         with psycopg.connect(**self.admin) as conn:

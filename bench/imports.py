@@ -15,7 +15,7 @@ import geopandas as gpd
 from sqlalchemy import text
 
 from bench.harness import ScratchDatabase, best_of, manifest, table
-from weijian.database import engine_for
+from weijian.db.engine import engine_for
 from weijian.layers.importing import ZoneImport, import_zones
 
 

@@ -33,8 +33,8 @@ import psycopg
 import shapely
 
 from bench.harness import ScratchDatabase, table
-from weijian.cli import load_samples
-from weijian.database import engine_for
+from weijian.db.engine import engine_for
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.batch import Answerer
 from weijian.jurisdiction.engine import decide_arrays, lookup, morton_order
 from weijian.jurisdiction.snapshot import load_snapshot

@@ -37,8 +37,8 @@ import psycopg
 from bench.cases import load_million
 from bench.harness import ScratchDatabase, best_of, table
 from weijian.cases.service import CaseService
-from weijian.cli import load_samples
-from weijian.database import app_engine_for, engine_for
+from weijian.db.engine import app_engine_for, engine_for
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.snapshot import SnapshotHolder, load_snapshot
 from weijian.patrol import render
 from weijian.patrol.pages import grids_of_district

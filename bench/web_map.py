@@ -70,8 +70,8 @@ from weijian.cases.clock import LOCAL
 from weijian.cases.scope import scope_sql
 from weijian.cases.service import overdue_sql
 from weijian.cases.workflow import default_workflow
-from weijian.cli import load_samples
-from weijian.database import app_engine_for, engine_for
+from weijian.db.engine import app_engine_for, engine_for
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.snapshot import load_snapshot
 from weijian.web_map import tiles
 from weijian.web_map.casestore import CaseStore, lonlat_of

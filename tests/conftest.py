@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
-from weijian.cluster import EmbeddedCluster
-from weijian.database import engine_for, migrate
+from weijian.db.cluster import EmbeddedCluster
+from weijian.db.engine import engine_for, migrate
 from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir

@@ -14,9 +14,9 @@ from sqlalchemy import text
 
 from tests import city
 from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
-from weijian.cases import assessment
 from weijian.cases.clock import LOCAL
 from weijian.layers.importing import GridImport, import_grids
+from weijian.oversight import indicators
 
 MARCH_APRIL = {"from": "2026-03-01", "to": "2026-04-30"}
 
@@ -134,7 +134,7 @@ def test_levels_add_up_and_grids_outside_lower_levels_are_their_own_child(case_a
     assert next(u for u in communities if u["code"] is None)["name"] == "（未划入下级网格）"
     assert next(u for u in communities if u["code"] == "220602001001")["counts"]["reported"] == 3
     town1 = next(u for u in levels["town"] if u["code"] == TOWN1)
-    for key in assessment.UNIT_COUNTS:
+    for key in indicators.UNIT_COUNTS:
         assert town1["counts"][key] == sum(u["counts"][key] for u in communities)
 
 
@@ -362,7 +362,7 @@ def test_scopes_and_bad_periods(case_api, history):
     assert empty.status_code == 200, empty.text
     assert [(u["code"], u["counts"]["reported"]) for u in empty.json()["units"]] == []
     levels = api.get("/api/v1/assessment/levels", "cg_jy", **MARCH_APRIL).json()
-    assert levels["city"][0]["counts"] == dict.fromkeys(assessment.UNIT_COUNTS, 0)
+    assert levels["city"][0]["counts"] == dict.fromkeys(indicators.UNIT_COUNTS, 0)
     march = api.get("/api/v1/assessment", "supervisor", month="2026-03", level="town").json()
     assert march["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
 
@@ -446,7 +446,7 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
         for row in levels[upper]:
             children = [u for u in levels[lower] if u["chain"][:-1] == row["chain"]]
             assert children, (upper, row["chain"])
-            for key in assessment.UNIT_COUNTS:
+            for key in indicators.UNIT_COUNTS:
                 assert row["counts"][key] == sum(u["counts"][key] for u in children), (
                     upper,
                     row["chain"],
@@ -531,8 +531,8 @@ def test_the_same_through_the_cli(case_api, history, database_url, monkeypatch, 
 
 def test_ranking_ties_and_ungridded_buckets():
     """Equal scores share a rank; the 未划入下级网格 bucket (code None) sorts after named units."""
-    defs = assessment.default_definitions()
-    counts = dict.fromkeys(assessment.UNIT_COUNTS, 0)
+    defs = indicators.default_definitions()
+    counts = dict.fromkeys(indicators.UNIT_COUNTS, 0)
     counts.update(reported=2, proactive=1)
     units = [
         {"code": None, "name": "（未划入下级网格）", "chain": ["220602", None], "counts": counts},
@@ -549,6 +549,6 @@ def test_ranking_ties_and_ungridded_buckets():
             "counts": counts,
         },
     ]
-    ranked = assessment.rank(defs.indicators, units)
+    ranked = indicators.rank(defs.indicators, units)
     assert [u["code"] for u in ranked] == ["220602001", "220602002", None]
     assert [u["rank"] for u in ranked] == [1, 1, 1]

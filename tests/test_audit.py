@@ -29,7 +29,7 @@ from tests.casekit import COMPOUND
 from weijian.cases import history
 from weijian.cases.evidence import EvidenceStore
 from weijian.cli import app
-from weijian.database import app_engine_for
+from weijian.db.engine import app_engine_for
 from weijian.settings import get_settings
 
 WORKERS = 20

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from weijian import cluster
-from weijian.cluster import EmbeddedCluster, ensure_binaries
+from weijian.db import cluster
+from weijian.db.cluster import EmbeddedCluster, ensure_binaries
 from weijian.errors import EnvironmentProblem
 
 

@@ -15,16 +15,17 @@ import pytest
 from sqlalchemy import text
 
 from weijian import samples
-from weijian.cases import history, progress
+from weijian.cases import history
 from weijian.cases.clock import LOCAL
 from weijian.cases.evidence import EvidenceStore
 from weijian.cases.service import CaseService
-from weijian.cli import load_samples
-from weijian.cli_cases import ensure_demo_users
-from weijian.demo_cases import DEPARTMENT_USERS, load_demo_cases
+from weijian.demo.cases import load_demo_cases
+from weijian.demo.city import load_samples
+from weijian.demo.users import DEPARTMENT_USERS, ensure_demo_users
 from weijian.gis.points import point_to_cgcs2000
 from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.snapshot import SnapshotHolder, load_snapshot
+from weijian.oversight import progress
 from weijian.settings import Settings, get_settings
 
 SHARED_DATA = Path(get_settings().shared_data_dir)

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import text
 
 from weijian import samples
-from weijian.cli import load_samples
+from weijian.demo.city import load_samples
 from weijian.jurisdiction.engine import REASON_CODES, answer_arrays, decide_arrays, lookup
 from weijian.jurisdiction.snapshot import load_snapshot
 

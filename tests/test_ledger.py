@@ -29,10 +29,10 @@ from tests.casekit import (
     lonlat,
 )
 from tests.conftest import serving
-from weijian.cases import ledger
 from weijian.cases.clock import LOCAL, FixedClock
 from weijian.cases.workflow import default_workflow
 from weijian.errors import InputError
+from weijian.oversight import ledger, periods
 from weijian.settings import Settings, get_settings
 
 HEADERS = [
@@ -87,7 +87,6 @@ def ledger_api(engine, tmp_path):
 
 @pytest.fixture
 def cli(database_url, monkeypatch, tmp_path):
-    import weijian.cli_ledger  # noqa: F401  (registers `weijian ledger`)
     from weijian.cli import app
 
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -194,18 +193,18 @@ def by_number(rows: list[dict]) -> dict[str, dict]:
 
 
 def test_months_and_due_moments():
-    assert ledger.parse_month("2026-03").isoformat() == "2026-03-01"
-    assert ledger.parse_month("2026-3").month == 3
+    assert periods.parse_month("2026-03").isoformat() == "2026-03-01"
+    assert periods.parse_month("2026-3").month == 3
     for bad in ("2026-13", "2026-00", "march", "", "2026/03", "26-03"):
         with pytest.raises(InputError, match="not a month"):
-            ledger.parse_month(bad)
-    start, end = ledger.month_bounds(ledger.parse_month("2026-12"))
+            periods.parse_month(bad)
+    start, end = periods.month_bounds(periods.parse_month("2026-12"))
     assert start == datetime(2026, 12, 1, tzinfo=LOCAL) and start.utcoffset() == timedelta(hours=8)
     assert end == datetime(2027, 1, 1, tzinfo=LOCAL)
     assert end.astimezone(UTC) == datetime(2026, 12, 31, 16, tzinfo=UTC)
-    due = ledger.due_moment(ledger.parse_month("2026-03"), 5)
+    due = periods.due_moment(periods.parse_month("2026-03"), 5)
     assert due == datetime(2026, 4, 6, tzinfo=LOCAL)
-    assert ledger.due_date(ledger.parse_month("2026-03"), 5).isoformat() == "2026-04-05"
+    assert periods.due_date(periods.parse_month("2026-03"), 5).isoformat() == "2026-04-05"
     assert ledger.display_width("江山花园3号楼") == 13
 
 
@@ -221,7 +220,7 @@ def test_measures_say_what_their_fields_say_and_an_empty_ledger_exports():
     )
     assert ledger._measure(wf, "merge", None) == "合并至其他案件"
     book = openpyxl.load_workbook(
-        io.BytesIO(ledger.export_xlsx([], "红旗街道", ledger.parse_month("2026-02")))
+        io.BytesIO(ledger.export_xlsx([], "红旗街道", periods.parse_month("2026-02")))
     )
     assert book.sheetnames == ["新增违建", "存量违建", "说明"]
     for title in ("新增违建", "存量违建"):

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.casekit import COMPOUND, RED_FLAG, STREET
 from weijian.cases.service import CaseService
 from weijian.cli import app
-from weijian.database import app_engine_for
+from weijian.db.engine import app_engine_for
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.patrol import render
 from weijian.patrol import service as patrol

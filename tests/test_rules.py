@@ -9,7 +9,7 @@ import pytest
 from weijian.errors import InputError
 from weijian.jurisdiction.rules import Rule, RuleSet, ZoneHit, resolve, validate_rules
 from weijian.jurisdiction.transfer import decide_transfer
-from weijian.layers.schema import ZONE_KINDS
+from weijian.layers.model import ZONE_KINDS
 
 DEFAULTS = RuleSet(
     version=1,

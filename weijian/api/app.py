@@ -28,7 +28,7 @@ from weijian.api.routes import (
 )
 from weijian.cases.clock import Clock
 from weijian.cases.service import CaseService
-from weijian.database import app_engine_for, resolve_url
+from weijian.db.engine import app_engine_for, resolve_url
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.settings import Settings, get_settings
 from weijian.web_map.casestore import CaseStore

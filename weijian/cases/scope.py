@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
 
 CITIZEN = "citizen"  # an anonymous reporter: no account, reads back only its receipt
 

@@ -28,7 +28,7 @@ from shapely.geometry import shape
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from weijian.cases import deadlines, documents, history, hotline
+from weijian.cases import deadlines, definitions, history, hotline
 from weijian.cases.clock import LOCAL, Clock
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
 from weijian.cases.scope import CITIZEN, Principal, scope_sql
@@ -164,9 +164,9 @@ class CaseService:
             return self._workflow[1]
         self._workflow_checked = now
         with self.engine.connect() as conn:
-            version = documents.active_version(conn, "workflow_definition")
+            version = definitions.active_version(conn, "workflow_definition")
             if self._workflow is None or self._workflow[0] != version:
-                doc = documents.document(conn, "workflow_definition", version)
+                doc = definitions.document(conn, "workflow_definition", version)
                 self._workflow = (version, parse(doc))
         return self._workflow[1]
 

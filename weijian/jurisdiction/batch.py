@@ -31,7 +31,7 @@ from weijian.jurisdiction.engine import (
 )
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS
 from weijian.jurisdiction.snapshot import Snapshot
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
 
 CHUNK = 100_000
 CSV_COLUMNS = [

@@ -24,7 +24,7 @@ import shapely
 from weijian.gis import gauss_kruger
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
 
 RING_SAMPLES = (16, 8)  # points on the rings at tolerance and at half the tolerance
 RING_TOTAL = sum(RING_SAMPLES)

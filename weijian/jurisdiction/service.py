@@ -11,7 +11,7 @@ from weijian.errors import InputError
 from weijian.jurisdiction import repository
 from weijian.jurisdiction.rules import Rule, validate_rules
 from weijian.jurisdiction.snapshot import Snapshot
-from weijian.layers.schema import ZONE_KINDS
+from weijian.layers.model import ZONE_KINDS
 
 RULE_FIELDS = (
     "priority",

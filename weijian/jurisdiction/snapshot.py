@@ -28,7 +28,7 @@ from weijian.jurisdiction import repository
 from weijian.jurisdiction.index import Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
-from weijian.layers.schema import GRID_LEVELS, NOTIFY_CHANNEL
+from weijian.layers.model import GRID_LEVELS, NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 NO_RULE = np.iinfo(np.int32).max

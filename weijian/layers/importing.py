@@ -32,7 +32,7 @@ from weijian.gis.geometry import normalise_polygons
 from weijian.gis.readers import OpenedSource, open_source, read_features
 from weijian.layers import repository
 from weijian.layers.landuse import kinds_for_codes
-from weijian.layers.schema import GRID_LEVELS, STORAGE_SRID, ZONE_KINDS
+from weijian.layers.model import GRID_LEVELS, STORAGE_SRID, ZONE_KINDS
 
 IMPORT_KINDS = ZONE_KINDS[:-1]  # "unused" only arrives through land-use codes
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,63}$")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, text
 
 from weijian.errors import ConflictError, NotFoundError
-from weijian.layers.schema import GRID_LEVELS, NOTIFY_CHANNEL
+from weijian.layers.model import GRID_LEVELS, NOTIFY_CHANNEL
 
 GRID_LAYER_PREFIX = "grid_"
 GRID_TITLES = {

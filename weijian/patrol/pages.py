@@ -19,7 +19,7 @@ from weijian.cases.workflow import Workflow
 from weijian.errors import InputError, NotFoundError
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
 from weijian.patrol.layout import Frame, frame_for
 from weijian.patrol.tour import Tour, plan
 

@@ -8,10 +8,10 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from weijian.cases.progress import period
 from weijian.cases.service import overdue_sql
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError
+from weijian.oversight.periods import period
 
 
 @dataclass(frozen=True)

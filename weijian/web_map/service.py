@@ -11,7 +11,6 @@ from datetime import date, datetime
 
 from sqlalchemy import text
 
-from weijian.cases import progress
 from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.service import CaseService
@@ -21,7 +20,8 @@ from weijian.gis.chinese_datums import in_china, wgs84_to_gcj02
 from weijian.gis.points import point_to_cgcs2000
 from weijian.jurisdiction.engine import grid_chain
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
+from weijian.oversight import assessment, periods, progress, units
 from weijian.styles import (
     CLOSED,
     DEPARTMENT_COLOURS,
@@ -139,7 +139,7 @@ class MapService:
         return self._memo(
             principal,
             ("levels", first, last),
-            lambda: progress.all_levels(self.cases, principal, first, last),
+            lambda: assessment.all_levels(self.cases, principal, first, last),
         )
 
     # -- zones by department -----------------------------------------------------------------
@@ -268,7 +268,7 @@ class MapService:
             "levels": [
                 {
                     "level": lvl,
-                    "label": progress.LEVEL_LABELS[lvl],
+                    "label": units.LEVEL_LABELS[lvl],
                     "min_zoom": tiles.GRID_MIN_ZOOM[lvl],
                 }
                 for lvl in GRID_LEVELS
@@ -448,13 +448,13 @@ class MapService:
         allowed = self.scope_codes(principal)
         if allowed is not None and code not in allowed:
             raise NotFoundError(f"no grid {code} within your scope")
-        first, last = progress.month_period(month or self.today().strftime("%Y-%m"))
+        first, last = periods.month_period(month or self.today().strftime("%Y-%m"))
         out: dict = {
             "grid": {
                 "code": code,
                 "name": name,
                 "level": level,
-                "level_label": progress.LEVEL_LABELS[level],
+                "level_label": units.LEVEL_LABELS[level],
                 "chain": list(reversed(ancestors(snap, code))),
                 "responsible": snap.grids[level].responsible[snap.grids[level].row_of[code]],
             },

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 
 from weijian.cases.service import overdue_sql
 from weijian.errors import InputError
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
 
 EXTENT = 4096
 WORLD_M = 2 * 20037508.342789244

@@ -11,8 +11,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import AdminUser, CasesDep, CurrentUser
-from weijian.cases import progress
 from weijian.errors import InputError
+from weijian.oversight import assessment as assessing
+from weijian.oversight import periods, progress
+from weijian.oversight import tracing as tracer
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
 
@@ -26,7 +28,7 @@ Grids = Annotated[
 
 def _dates(start: date | None, end: date | None, month: str | None) -> tuple[date, date]:
     if month:
-        return progress.month_period(month)
+        return periods.month_period(month)
     if start is None or end is None:
         raise InputError("give month=YYYY-MM, or from and to (dates, both included)")
     return start, end
@@ -50,11 +52,11 @@ def assessment(
     format: Literal["json", "xlsx"] = "json",
 ):
     first, last = _dates(start, end, month)
-    result = progress.assess(cases, user, first, last, level=level, district=district, grids=grids)
+    result = assessing.assess(cases, user, first, last, level=level, district=district, grids=grids)
     if format == "xlsx":
         name = f"考评-{result['level_label']}-{first}-{last}.xlsx"
         return Response(
-            progress.assessment_xlsx(result),
+            assessing.assessment_xlsx(result),
             media_type=XLSX,
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
         )
@@ -72,7 +74,7 @@ def assessment_levels(
     grids: Grids = "frozen",
 ) -> dict:
     first, last = _dates(start, end, month)
-    return progress.all_levels(cases, user, first, last, district=district, grids=grids)
+    return assessing.all_levels(cases, user, first, last, district=district, grids=grids)
 
 
 @router.get("/assessment/property-companies", summary="Property companies' rating")
@@ -85,7 +87,7 @@ def property_companies(
     district: str | None = None,
 ) -> dict:
     first, last = _dates(start, end, month)
-    return progress.property_companies(cases, user, first, last, district)
+    return assessing.property_companies(cases, user, first, last, district)
 
 
 @router.get("/assessment/tracing", summary="责任倒查: late or missing steps in a grid and period")
@@ -98,13 +100,13 @@ def tracing(
     month: Month = None,
 ) -> dict:
     first, last = _dates(start, end, month)
-    return progress.trace(cases, user, grid, first, last)
+    return tracer.trace(cases, user, grid, first, last)
 
 
 @router.get("/assessment/definitions", summary="The indicator definitions in force")
 def definitions(cases: CasesDep, user: CurrentUser) -> dict:
     with cases.engine.connect() as conn:
-        version, defs = progress.active_definitions(conn)
+        version, defs = assessing.active_definitions(conn)
     return {"version": version, **defs.document}
 
 
@@ -116,7 +118,7 @@ class DefinitionsIn(BaseModel):
 @router.post("/assessment/definitions", status_code=201, summary="New indicator definitions")
 def load_definitions(body: DefinitionsIn, cases: CasesDep, admin: AdminUser) -> dict:
     with cases.engine.begin() as conn:
-        version = progress.load_definitions(conn, body.document, admin.username, body.note)
+        version = assessing.load_definitions(conn, body.document, admin.username, body.note)
     return {"version": version}
 
 

@@ -1,6 +1,6 @@
 """The monthly ledger (台账) of a town over REST: read it as JSON, xlsx or CSV, submit it to the
 district, and see which towns of a district have submitted theirs. Thin: the work is done by
-:mod:`weijian.cases.ledger`."""
+:mod:`weijian.oversight.ledger`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
-from weijian.cases import ledger
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import NotFoundError
+from weijian.oversight import ledger, periods
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -38,7 +38,7 @@ def _ledger(
     cases: CaseService, user: Principal, town_code: str, month: str
 ) -> tuple[dict, date, list[dict]]:
     """The town (in the user's scope) and its rows for the month, read in one snapshot."""
-    first = ledger.parse_month(month)
+    first = periods.parse_month(month)
     with cases.engine.connect() as conn:
         conn.execution_options(isolation_level="REPEATABLE READ")
         town = ledger.town_info(conn, town_code)
@@ -56,7 +56,7 @@ def list_submissions(
     district: Annotated[str, Query(description="the district (区县) grid's code")],
     month: Annotated[str, Query(description="YYYY-MM")],
 ) -> dict:
-    first = ledger.parse_month(month)
+    first = periods.parse_month(month)
     now = cases.clock.now()
     with cases.engine.connect() as conn:
         items = ledger.submissions(conn, district, first, now, cases.settings.ledger_due_day)
@@ -73,8 +73,8 @@ def list_submissions(
     return {
         "district": district,
         "district_name": name,
-        "month": ledger.month_text(first),
-        "due_date": ledger.due_date(first, cases.settings.ledger_due_day).isoformat(),
+        "month": periods.month_text(first),
+        "due_date": periods.due_date(first, cases.settings.ledger_due_day).isoformat(),
         "count": len(items),
         "counts": counts,
         "items": items,
@@ -92,8 +92,8 @@ def get_ledger(
     ] = "json",
 ):
     town, first, rows = _ledger(cases, user, town_code, month)
-    filename = f"台账-{town['name']}-{ledger.month_text(first)}"
-    fallback = f"ledger-{town_code}-{ledger.month_text(first)}"
+    filename = f"台账-{town['name']}-{periods.month_text(first)}"
+    fallback = f"ledger-{town_code}-{periods.month_text(first)}"
     if format == "xlsx":
         content = ledger.export_xlsx(rows, town["name"], first, generated_at=cases.clock.now())
         return _attachment(content, XLSX, filename + ".xlsx", fallback + ".xlsx")
@@ -105,7 +105,7 @@ def get_ledger(
         "town_name": town["name"],
         "district": town["district_code"],
         "district_name": town["district_name"],
-        "month": ledger.month_text(first),
+        "month": periods.month_text(first),
         "count": len(rows),
         "counts": ledger.summary_counts(rows),
         "headers": list(ledger.HEADERS),

@@ -6,7 +6,7 @@ Revises: 0003
 Create Date: 2026-11-25
 """
 
-import json
+from pathlib import Path
 
 from alembic import op
 from sqlalchemy import text
@@ -15,6 +15,9 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+#: the seeded assessment indicators, frozen as they stood when this migration was written
+SEED_DEFINITIONS = Path(__file__).with_name("0004_assessment.json")
 
 SCHEMA = """
 CREATE TABLE ledger_submission (
@@ -71,15 +74,13 @@ CREATE INDEX violation_case_signed_off_at ON violation_case (signed_off_at)
 
 
 def upgrade() -> None:
-    from weijian.cases.assessment import default_document
-
     op.execute(SCHEMA)
     op.get_bind().execute(
         text(
             "INSERT INTO assessment_definition (version, document, active, created_by, note) "
             "VALUES (1, CAST(:doc AS jsonb), true, 'migration', :note)"
         ),
-        {"doc": json.dumps(default_document(), ensure_ascii=False), "note": "默认考评指标"},
+        {"doc": SEED_DEFINITIONS.read_text(encoding="utf-8"), "note": "默认考评指标"},
     )
     # the application's role reads and writes the new tables (default privileges cover
     # tables this owner creates; said again for owners that differ)

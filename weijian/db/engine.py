@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from weijian.errors import EnvironmentProblem
 from weijian.settings import Settings, get_settings
 
-MIGRATIONS = Path(__file__).resolve().parent / "layers" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: the role the application works as: it may not UPDATE or DELETE case events (migration 0003)
 APP_ROLE = "weijian_app"
 
@@ -31,7 +31,7 @@ def resolve_url(settings: Settings | None = None, start: bool = True) -> str:
     settings = settings or get_settings()
     if settings.database_url:
         return normalise_url(settings.database_url)
-    from weijian.cluster import EmbeddedCluster
+    from weijian.db.cluster import EmbeddedCluster
 
     cluster = EmbeddedCluster(settings.home)
     if start:

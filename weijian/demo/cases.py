@@ -41,26 +41,21 @@ from pathlib import Path
 from PIL import ExifTags, Image, ImageDraw
 from sqlalchemy import Engine, text
 
-from weijian.cases import progress, users
+from weijian.cases import users
 from weijian.cases.clock import LOCAL, FixedClock
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService, Intake
+from weijian.demo.users import DEMO_PASSWORD, SEED, ensure_department_users, person
 from weijian.errors import WeijianError
 from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.service import effective_departments
 from weijian.jurisdiction.snapshot import SnapshotHolder
+from weijian.oversight import progress
 from weijian.settings import Settings, get_settings
 
-SEED = 20260301
 CSV_NAME = "cases.csv"
 #: the samples' channel names where they differ from the workflow's
 CHANNELS = {"hotline_12345": "hotline"}
-#: acting department users created for every district: (username prefix, role, title)
-DEPARTMENT_USERS = (
-    ("chengguan", "urban_enforcement", "城管执法队员"),
-    ("ziranziyuan", "natural_resources", "自然资源执法员"),
-    ("quxian", "county_government", "区县政府工作人员"),
-)
 #: who takes over a case reported where no rule names a department
 UNASSIGNED_TO = {"no_zone": "natural_resources", "no_rule": "county_government"}
 #: where a department sends a case outside its remit
@@ -70,8 +65,6 @@ TRANSFER_TO = {
     "county_government": "urban_enforcement",
 }
 CAMPAIGN_MONTH_DAY = (3, 1)
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜"
-GIVEN = "建国志强海军秀英桂兰玉梅明辉俊杰丽娟春燕立新红霞国庆晓东文博德胜宏伟淑珍凤霞永刚"
 
 DISMISS_NOTES = (
     "经现场核查，该建筑已取得建设工程规划许可证，不构成违法建设",
@@ -701,7 +694,7 @@ class Player:
             else:
                 name = REPORTERS.get(c.channel)
         elif c.channel in ("hotline", "citizen") and rng.random() < 0.7:
-            name = _person(rng)
+            name = person(rng)
             phone = f"1{rng.choice('35789')}{rng.randint(0, 9)}****{rng.randint(0, 9999):04d}"
         area = float(c.row["area_m2"])
         intake = Intake(
@@ -740,44 +733,6 @@ class Player:
         c.department_type = department.get("type")
 
 
-def _person(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2))))
-
-
-# -- the demo's acting users ----------------------------------------------------------------
-
-
-def ensure_department_users(engine: Engine, snap, password: str) -> list[str]:
-    """``chengguan-CODE``, ``ziranziyuan-CODE`` and ``quxian-CODE`` for every district, bound to
-    the district's departments. Existing users are left as they are."""
-    from weijian.cases.workflow import default_workflow
-
-    district = snap.grids["district"]
-    created = []
-    with engine.begin() as conn:
-        known = set(conn.execute(text("SELECT username FROM app_user")).scalars())
-        for code in sorted(str(c) for c in district.codes):
-            rng = random.Random(f"{SEED}:users:{code}")
-            for prefix, role, title in DEPARTMENT_USERS:
-                username = f"{prefix}-{code}"
-                if username in known:
-                    continue
-                users.add_user(
-                    conn,
-                    snap,
-                    default_workflow(),
-                    username=username,
-                    password=password,
-                    role=role,
-                    display_name=f"{_person(rng)}（{title}）",
-                    grid_code=code,
-                    phone=f"139{code[-4:]}{rng.randint(0, 9999):04d}",
-                    created_by="demo",
-                )
-                created.append(username)
-    return created
-
-
 # -- the entry point --------------------------------------------------------------------------
 
 
@@ -797,8 +752,7 @@ def load_demo_cases(
     """Report and work the sample city's cases through the case service, create the demo's
     department users and the clear-to-zero campaign. Does nothing when the database holds
     cases already. Returns the counts (``skipped`` when nothing was done)."""
-    from weijian.cli_cases import DEMO_PASSWORD
-    from weijian.database import app_engine_for
+    from weijian.db.engine import app_engine_for
 
     started = time.monotonic()
     with engine.connect() as conn:

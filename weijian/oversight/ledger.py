@@ -16,7 +16,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -26,7 +26,8 @@ from weijian.cases.clock import LOCAL
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import Workflow
-from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
+from weijian.errors import ConflictError, NotFoundError, PermissionDenied
+from weijian.oversight.periods import due_date, due_moment, month_bounds, month_text
 
 HEADERS = (
     "序号",
@@ -63,62 +64,8 @@ STATUS_LABELS = {
     "missing": "未报送（已逾期）",
     "pending": "待报送",
 }
-MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 MAX_WIDTH = 60
 TIME_FORMAT = "%Y-%m-%d %H:%M"
-
-
-# -- months --------------------------------------------------------------------------------
-
-
-def parse_month(value: str | date) -> date:
-    """``"2026-03"`` → ``date(2026, 3, 1)``; an InputError that says the format otherwise."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    match = MONTH_RE.match(str(value or ""))
-    year, month = (int(match[1]), int(match[2])) if match else (0, 0)
-    if not match or not 1 <= month <= 12 or not 2000 <= year <= 2999:
-        raise InputError(
-            f"{value!r} is not a month",
-            hint="give the month as YYYY-MM, e.g. 2026-03",
-            zh=f"月份“{value}”格式不正确，应为“年-月”，如 2026-03",
-        )
-    return date(year, month, 1)
-
-
-def next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
-
-
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    """00:00 Beijing time of the month's first day and of the next month's first day."""
-    first = month.replace(day=1)
-    return (
-        datetime.combine(first, time(0), tzinfo=LOCAL),
-        datetime.combine(next_month(first), time(0), tzinfo=LOCAL),
-    )
-
-
-def due_moment(month: date, due_day: int) -> datetime:
-    """The moment a month's ledger becomes late: 00:00 Beijing time after the ``due_day``-th
-    day of the next month (due day 5: submitted on 5 April at 23:59 is on time)."""
-    if not 1 <= due_day <= 28:
-        raise InputError(
-            f"the ledger due day must be 1…28, not {due_day}",
-            hint="set WEIJIAN_LEDGER_DUE_DAY to a day every month has",
-        )
-    return datetime.combine(
-        next_month(month.replace(day=1)) + timedelta(days=due_day), time(0), tzinfo=LOCAL
-    )
-
-
-def due_date(month: date, due_day: int) -> date:
-    """The last day a month's ledger is on time."""
-    return (due_moment(month, due_day) - timedelta(days=1)).date()
-
-
-def month_text(month: date) -> str:
-    return f"{month:%Y-%m}"
 
 
 def _when(moment: datetime | None) -> str:

@@ -1,5 +1,4 @@
-"""``weijian assess …`` and ``weijian campaign …``: the monthly assessment, responsibility
-tracing and clear-to-zero campaigns from the command line (the same figures as the API)."""
+"""Assessment (考评), responsibility tracing (责任倒查) and clear-to-zero campaigns (清零)."""
 
 from __future__ import annotations
 
@@ -10,25 +9,30 @@ from typing import Annotated
 
 import typer
 
-from weijian.cli import _log, _print_json, _table, app, handles_errors, out
-from weijian.cli_cases import _operator, _service
+from weijian.cli.context import case_service, operator
+from weijian.cli.output import handles_errors, log, new_table, out, print_json
 from weijian.errors import InputError
 
 assess_app = typer.Typer(help="Assessment (考评) and responsibility tracing.", no_args_is_help=True)
+
+
 campaign_app = typer.Typer(help="Clear-to-zero campaigns (清零).", no_args_is_help=True)
-app.add_typer(assess_app, name="assess")
-app.add_typer(campaign_app, name="campaign")
+
 
 MonthOpt = Annotated[str | None, typer.Option("--month", help="YYYY-MM")]
+
+
 FromOpt = Annotated[str | None, typer.Option("--from", help="first day, YYYY-MM-DD")]
+
+
 ToOpt = Annotated[str | None, typer.Option("--to", help="last day, YYYY-MM-DD (included)")]
 
 
 def _period(month: str | None, start: str | None, end: str | None) -> tuple[date, date]:
-    from weijian.cases import progress
+    from weijian.oversight import periods
 
     if month:
-        return progress.month_period(month)
+        return periods.month_period(month)
     if not (start and end):
         raise InputError("give --month YYYY-MM, or --from and --to")
     try:
@@ -59,20 +63,20 @@ def assess_run(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Indicators, weighted score and rank of every unit of a level in a period."""
-    from weijian.cases import progress
+    from weijian.oversight import assessment
 
     first, last = _period(month, start, end)
-    result = progress.assess(
-        _service(), None, first, last, level=level, district=district, grids=grids
+    result = assessment.assess(
+        case_service(), None, first, last, level=level, district=district, grids=grids
     )
     if xlsx:
-        xlsx.write_bytes(progress.assessment_xlsx(result))
-        _log(f"written to {xlsx}")
+        xlsx.write_bytes(assessment.assessment_xlsx(result))
+        log(f"written to {xlsx}")
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     names = [i["name"].split("（")[0] for i in result["indicators"] if i["weight"] > 0]
-    table = _table(
+    table = new_table(
         "排名", "名称", "得分", *names, title=f"{result['level_label']}考评 {first} 至 {last}"
     )
     for unit in result["units"]:
@@ -96,14 +100,14 @@ def assess_trace(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """责任倒查: every late or missing step in a grid and period, with who was responsible."""
-    from weijian.cases import progress
+    from weijian.oversight import tracing
 
     first, last = _period(month, start, end)
-    result = progress.trace(_service(), None, grid, first, last)
+    result = tracing.trace(case_service(), None, grid, first, last)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
-    table = _table("案件", "环节", "情况", "期限", "完成", "责任单位", "责任人", "网格责任人")
+    table = new_table("案件", "环节", "情况", "期限", "完成", "责任单位", "责任人", "网格责任人")
     for p in result["problems"]:
         table.add_row(
             p["case"] or "—",
@@ -116,7 +120,7 @@ def assess_trace(
             p["grid_people"] or "",
         )
     out.print(table)
-    _log(f"{result['count']} late or missing steps")
+    log(f"{result['count']} late or missing steps")
 
 
 @assess_app.command("definitions")
@@ -127,13 +131,13 @@ def assess_definitions(
     note: Annotated[str | None, typer.Option("--note")] = None,
 ) -> None:
     """Show the indicator definitions in force, or load new ones (a new version)."""
-    from weijian.cases import progress
+    from weijian.oversight import assessment
 
-    service = _service()
+    service = case_service()
     if load is None:
         with service.engine.connect() as conn:
-            version, defs = progress.active_definitions(conn)
-        _print_json({"version": version, **defs.document})
+            version, defs = assessment.active_definitions(conn)
+        print_json({"version": version, **defs.document})
         return
     if not (by and note):
         raise InputError("loading definitions needs --by (who) and --note (why)")
@@ -142,8 +146,8 @@ def assess_definitions(
     except (OSError, ValueError) as exc:
         raise InputError(f"{load} is not a readable JSON document: {exc}") from None
     with service.engine.begin() as conn:
-        version = progress.load_definitions(conn, document, by, note)
-    _log(f"assessment definitions version {version} in force")
+        version = assessment.load_definitions(conn, document, by, note)
+    log(f"assessment definitions version {version} in force")
 
 
 @campaign_app.command("create")
@@ -155,23 +159,23 @@ def campaign_create(
     by: Annotated[str | None, typer.Option("--by")] = None,
 ) -> None:
     """Start a clear-to-zero campaign: its baseline is the backlog open on its first day."""
-    from weijian.cases import progress
+    from weijian.oversight import progress
 
     try:
         first = date.fromisoformat(start)
     except ValueError:
         raise InputError("--start is a date: YYYY-MM-DD") from None
-    result = progress.create_campaign(_service(), _operator(by), name, first, district=district)
-    _log(f"campaign {result['id']} “{name}”: baseline {result['baseline']} backlog cases")
+    result = progress.create_campaign(case_service(), operator(by), name, first, district=district)
+    log(f"campaign {result['id']} “{name}”: baseline {result['baseline']} backlog cases")
 
 
 @campaign_app.command("list")
 @handles_errors
 def campaign_list() -> None:
-    from weijian.cases import progress
+    from weijian.oversight import progress
 
-    table = _table("id", "名称", "开始", "区县", "基数")
-    for c in progress.campaigns(_service()):
+    table = new_table("id", "名称", "开始", "区县", "基数")
+    for c in progress.campaigns(case_service()):
         table.add_row(
             str(c["id"]),
             c["name"],
@@ -192,18 +196,18 @@ def campaign_progress(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Baseline, signed off, remaining and percent per grid, and the monthly trend."""
-    from weijian.cases import progress
+    from weijian.oversight import progress
 
     day = date.fromisoformat(as_of) if as_of else None
     result = progress.campaign_progress(
-        _service(), None, campaign, as_of=day, level=level, grids=grids
+        case_service(), None, campaign, as_of=day, level=level, grids=grids
     )
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     rows = result["levels"][level]
     months = [t["month"] for t in rows[0]["trend"]] if rows else []
-    table = _table(
+    table = new_table(
         "编码",
         "名称",
         "基数",

@@ -1,7 +1,7 @@
 """Assessment (考评) as data: indicators defined by a Chinese name, a numerator and a
 denominator made of named counts, a direction and a weight; the score and the ranking.
 
-The counts come from :mod:`weijian.cases.figures` (one SQL pass over the cases and their
+The counts come from :mod:`weijian.oversight.figures` (one SQL pass over the cases and their
 events per period); this module turns counts into indicator values and a weighted score, and
 knows nothing of the database. Cities define indicators differently: a new definitions
 document (``weijian assess load``) changes them without code.
@@ -164,7 +164,7 @@ def parse(document: dict) -> Definitions:
     if problems:
         raise InputError(
             "the assessment definitions are not valid: " + "; ".join(problems),
-            hint="fix the JSON document (see weijian/cases/assessment.json for the shape)",
+            hint="fix the JSON document (see weijian/oversight/assessment.json for the shape)",
         )
     return Definitions(
         name=str(document.get("name", "")),

@@ -11,7 +11,7 @@ Revises: 0002
 Create Date: 2026-11-25
 """
 
-import json
+from pathlib import Path
 
 from alembic import op
 from sqlalchemy import text
@@ -20,6 +20,9 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+
+#: the seeded workflow of the city guideline, frozen as it stood when this migration was written
+SEED_WORKFLOW = Path(__file__).with_name("0003_workflow.json")
 
 APP_ROLE = "weijian_app"
 
@@ -243,15 +246,13 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENC
 
 
 def upgrade() -> None:
-    from weijian.cases.workflow import default_document
-
     op.execute(SCHEMA)
     op.get_bind().execute(
         text(
             "INSERT INTO workflow_definition (version, document, active, created_by, note) "
             "VALUES (1, CAST(:doc AS jsonb), true, 'migration', :note)"
         ),
-        {"doc": json.dumps(default_document(), ensure_ascii=False), "note": "指导意见默认流程"},
+        {"doc": SEED_WORKFLOW.read_text(encoding="utf-8"), "note": "指导意见默认流程"},
     )
     op.execute(ROLE)
 

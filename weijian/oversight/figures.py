@@ -17,9 +17,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from weijian.cases.assessment import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
 from weijian.errors import InputError
-from weijian.layers.schema import GRID_LEVELS
+from weijian.layers.model import GRID_LEVELS
+from weijian.oversight.indicators import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
 
 LEVEL_COLUMNS = ("d", "t", "m", "k")  # district, town, community, compound
 GRID_MODES = ("frozen", "current")

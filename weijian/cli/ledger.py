@@ -1,6 +1,4 @@
-"""The ledger commands of ``weijian``: show a town's monthly ledger (and write it as xlsx or
-CSV), submit it to the district, list a district's submissions. Importing this module registers
-``weijian ledger`` on the main app."""
+"""The monthly ledger (台账) of a town: show, export, submit, and who has submitted."""
 
 from __future__ import annotations
 
@@ -10,23 +8,25 @@ from typing import Annotated
 
 import typer
 
-from weijian.cli import _log, _print_json, _table, app, handles_errors, out
-from weijian.cli_cases import _operator, _service
+from weijian.cli.context import case_service, operator
+from weijian.cli.output import handles_errors, log, new_table, out, print_json
 
 ledger_app = typer.Typer(
     help="Monthly ledgers (台账) of the towns and their submission to the district.",
     no_args_is_help=True,
 )
-app.add_typer(ledger_app, name="ledger")
+
 
 TownOpt = Annotated[str, typer.Option("--town", help="the town (镇办) grid's code")]
+
+
 MonthOpt = Annotated[str, typer.Option("--month", help="YYYY-MM")]
 
 
 def _rows(service, town_code: str, month: str):
-    from weijian.cases import ledger
+    from weijian.oversight import ledger, periods
 
-    first = ledger.parse_month(month)
+    first = periods.parse_month(month)
     with service.engine.connect() as conn:
         conn.execution_options(isolation_level="REPEATABLE READ")
         town = ledger.town_info(conn, town_code)
@@ -51,30 +51,30 @@ def ledger_show(
     as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
     """A town's ledger of a month, as the cases stood at the month's end."""
-    from weijian.cases import ledger
+    from weijian.oversight import ledger, periods
 
-    service = _service()
+    service = case_service()
     info, first, rows = _rows(service, town, month)
     if xlsx:
         xlsx.write_bytes(
             ledger.export_xlsx(rows, info["name"], first, generated_at=service.clock.now())
         )
-        _log(f"workbook written to {xlsx}")
+        log(f"workbook written to {xlsx}")
     if csv_path:
         csv_path.write_bytes(ledger.export_csv(rows))
-        _log(f"CSV written to {csv_path}")
+        log(f"CSV written to {csv_path}")
     if as_json:
-        _print_json(
+        print_json(
             {
                 "town": town,
                 "town_name": info["name"],
-                "month": ledger.month_text(first),
+                "month": periods.month_text(first),
                 "count": len(rows),
                 "rows": rows,
             }
         )
         return
-    table = _table(
+    table = new_table(
         "序号",
         "案件编号",
         "地点",
@@ -83,7 +83,7 @@ def ledger_show(
         "月末状态",
         "上报时间",
         "超期",
-        title=f"{info['name']} {ledger.month_text(first)} 违法建设台账",
+        title=f"{info['name']} {periods.month_text(first)} 违法建设台账",
     )
     for r in rows:
         table.add_row(
@@ -98,7 +98,7 @@ def ledger_show(
         )
     out.print(table)
     counts = ledger.summary_counts(rows)
-    _log(
+    log(
         f"{counts['total']} cases: {counts['new']} new, {counts['backlog']} backlog, "
         f"{counts['overdue']} overdue at the month's end"
     )
@@ -113,16 +113,16 @@ def ledger_submit(
     note: Annotated[str | None, typer.Option("--note", help="a remark for the district")] = None,
 ) -> None:
     """Record the town's ledger of a month as submitted to the district."""
-    from weijian.cases import ledger
+    from weijian.oversight import ledger
 
-    service = _service()
+    service = case_service()
     info, first, rows = _rows(service, town, month)
     now = service.clock.now()
     content = ledger.export_xlsx(rows, info["name"], first, generated_at=now)
     with service.engine.begin() as conn:
         record = ledger.submit(
             conn,
-            _operator(by),
+            operator(by),
             town,
             first,
             rows,
@@ -131,7 +131,7 @@ def ledger_submit(
             note=note,
             due_day=service.settings.ledger_due_day,
         )
-    _log(
+    log(
         f"{info['name']} {record['month']}: {record['case_count']} cases submitted by "
         f"{record['submitter']} — {record['status_label']} (due {record['due_date']})"
     )
@@ -145,27 +145,27 @@ def ledger_submissions(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Which towns of a district have submitted a month's ledger, on time or late."""
-    from weijian.cases import ledger
     from weijian.cases.clock import LOCAL
+    from weijian.oversight import ledger, periods
 
-    service = _service()
-    first = ledger.parse_month(month)
+    service = case_service()
+    first = periods.parse_month(month)
     due_day = service.settings.ledger_due_day
     with service.engine.connect() as conn:
         items = ledger.submissions(conn, district, first, service.clock.now(), due_day)
         name = ledger.district_name(conn, district)
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
-    table = _table(
+    table = new_table(
         "镇（街道）",
         "编码",
         "报送情况",
         "报送时间",
         "报送人",
         "案件数",
-        title=f"{name or district} {ledger.month_text(first)} 台账报送"
-        f"（截止 {ledger.due_date(first, due_day)}）",
+        title=f"{name or district} {periods.month_text(first)} 台账报送"
+        f"（截止 {periods.due_date(first, due_day)}）",
     )
     for i in items:
         table.add_row(

@@ -1,0 +1,122 @@
+"""The demo's people: one user per role on the sample city's first district, town, community
+and compound, the department users of every district, all with the documented demo password,
+and the demo hotline's API key. Idempotent: existing users are left as they are."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from sqlalchemy import Engine, text
+
+from weijian.cases import users
+from weijian.cases.workflow import default_workflow
+from weijian.jurisdiction.snapshot import load_snapshot
+
+DEMO_PASSWORD = "weijian-demo"
+#: the demo's random seed (names and phones of its users, the stories of its cases)
+SEED = 20260301
+#: acting department users created for every district: (username prefix, role, title)
+DEPARTMENT_USERS = (
+    ("chengguan", "urban_enforcement", "城管执法队员"),
+    ("ziranziyuan", "natural_resources", "自然资源执法员"),
+    ("quxian", "county_government", "区县政府工作人员"),
+)
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙朱马胡郭林何高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜"
+GIVEN = "建国志强海军秀英桂兰玉梅明辉俊杰丽娟春燕立新红霞国庆晓东文博德胜宏伟淑珍凤霞永刚"
+
+
+def person(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2))))
+
+
+def ensure_department_users(engine: Engine, snap, password: str) -> list[str]:
+    """``chengguan-CODE``, ``ziranziyuan-CODE`` and ``quxian-CODE`` for every district, bound to
+    the district's departments. Existing users are left as they are."""
+    district = snap.grids["district"]
+    created = []
+    with engine.begin() as conn:
+        known = set(conn.execute(text("SELECT username FROM app_user")).scalars())
+        for code in sorted(str(c) for c in district.codes):
+            rng = random.Random(f"{SEED}:users:{code}")
+            for prefix, role, title in DEPARTMENT_USERS:
+                username = f"{prefix}-{code}"
+                if username in known:
+                    continue
+                users.add_user(
+                    conn,
+                    snap,
+                    default_workflow(),
+                    username=username,
+                    password=password,
+                    role=role,
+                    display_name=f"{person(rng)}（{title}）",
+                    grid_code=code,
+                    phone=f"139{code[-4:]}{rng.randint(0, 9999):04d}",
+                    created_by="demo",
+                )
+                created.append(username)
+    return created
+
+
+def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> list[dict]:
+    """One user per role on the sample city's first district, town, community and compound,
+    all with the documented demo password; an API key for the demo hotline. Idempotent."""
+    snap = load_snapshot(engine)
+    chain: dict[str, str | None] = {"district": None, "town": None, "community": None}
+    grids = snap.grids
+    if "compound" in grids and len(grids["compound"].codes):
+        compound = str(grids["compound"].codes[0])
+        chain["compound"] = compound
+        for lower, upper in (
+            ("compound", "community"),
+            ("community", "town"),
+            ("town", "district"),
+        ):
+            code = chain[lower]
+            grid = grids.get(lower)
+            if code and grid is not None:
+                parent = grid.parents[grid.row_of[code]]
+                chain[upper] = str(parent) if parent else None
+    plan = [
+        ("admin", "admin", None, "系统管理员"),
+        ("supervisor", "supervisor", None, "市督导员"),
+        ("chengguan", "urban_enforcement", chain["district"], "城管执法队员"),
+        ("ziranziyuan", "natural_resources", chain["district"], "自然资源执法员"),
+        ("quxian", "county_government", chain["district"], "区县政府工作人员"),
+        ("jiedao", "town", chain["town"], "街道办工作人员"),
+        ("shequ", "community", chain["community"], "社区工作人员"),
+        ("wanggeyuan", "grid_worker", chain.get("compound") or chain["community"], "网格员"),
+        ("wuye", "property_company", chain.get("compound"), "物业公司项目负责人"),
+    ]
+    created = []
+    with engine.begin() as conn:
+        for username, role, grid, name in plan:
+            if role != "admin" and role != "supervisor" and not grid:
+                continue
+            exists = conn.execute(
+                text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
+            ).first()
+            if exists:
+                continue
+            users.add_user(
+                conn,
+                snap,
+                default_workflow(),
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                display_name=name,
+                grid_code=grid,
+                created_by="demo",
+            )
+            created.append({"username": username, "role": role, "grid": grid})
+        known = conn.execute(text("SELECT 1 FROM api_client WHERE name = '12345'")).first()
+        if not known:
+            users.add_api_client(conn, default_workflow(), "12345", "hotline", key="demo-12345")
+    if created:
+        log(
+            f"demo users created ({len(created)}), password {DEMO_PASSWORD}: "
+            + ", ".join(f"{u['username']} ({u['role']})" for u in created)
+        )
+    return created

@@ -1,0 +1,168 @@
+"""Clear-to-zero (清零) campaigns: a campaign fixes its baseline — every backlog case open on
+its first day, with the grids it was assigned then — and its progress is counted per unit at
+every level, month by month; children add up to their parent."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import text
+
+from weijian.cases.clock import LOCAL
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.errors import InputError, NotFoundError, PermissionDenied
+from weijian.oversight import figures, units
+from weijian.oversight.periods import next_month, period
+
+
+def create_campaign(
+    cases: CaseService,
+    principal: Principal,
+    name: str,
+    start: date,
+    *,
+    district: str | None = None,
+    note: str | None = None,
+) -> dict:
+    """A clear-to-zero campaign: its baseline is every backlog case open at its start, with
+    the grids each was assigned then."""
+    if principal.role not in ("admin", "supervisor", "urban_enforcement", "county_government"):
+        raise PermissionDenied(f"the role {principal.role} may not start a campaign")
+    now = cases.clock.now()
+    if start > now.astimezone(LOCAL).date():
+        raise InputError(
+            "a campaign's start cannot lie in the future: its baseline is the "
+            "backlog open on that day"
+        )
+    district = units.district_filter(principal, district)
+    at, _ = period(start, start)
+    with cases.engine.begin() as conn:
+        campaign_id = conn.execute(
+            text(
+                "INSERT INTO campaign (name, start_date, district_code, created_by, note) "
+                "VALUES (:n, :s, :d, :b, :note) RETURNING id"
+            ),
+            {"n": name, "s": start, "d": district, "b": principal.username, "note": note},
+        ).scalar_one()
+        count = conn.execute(
+            text(
+                "INSERT INTO campaign_baseline (campaign_id, case_id, district_code, town_code, "
+                "community_code, compound_code) SELECT :c, id, district_code, town_code, "
+                "community_code, compound_code FROM violation_case WHERE track = 'backlog' "
+                "AND reported_at < :at AND (closed_at IS NULL OR closed_at >= :at) "
+                "AND (CAST(:d AS text) IS NULL OR district_code = :d)"
+            ),
+            {"c": campaign_id, "at": at, "d": district},
+        ).rowcount
+    return {
+        "id": campaign_id,
+        "name": name,
+        "start_date": start.isoformat(),
+        "district": district,
+        "baseline": count,
+    }
+
+
+def campaigns(cases: CaseService) -> list[dict]:
+    with cases.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT c.id, c.name, c.start_date, c.district_code, c.created_by, c.created_at, "
+                "(SELECT count(*) FROM campaign_baseline b WHERE b.campaign_id = c.id) AS baseline "
+                "FROM campaign c ORDER BY c.id"
+            )
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+def _month_ends(start: date, as_of: date) -> list[date]:
+    """The first day of each month after ``start``'s up to ``as_of``'s (exclusive bounds)."""
+    out = []
+    first = next_month(start.replace(day=1))
+    while first <= as_of:
+        out.append(first)
+        first = next_month(first)
+    return out
+
+
+def campaign_progress(
+    cases: CaseService,
+    principal: Principal | None,
+    campaign_id: int,
+    *,
+    as_of: date | None = None,
+    level: str | None = None,
+    grids: str = "frozen",
+) -> dict:
+    """Baseline, signed off since the start, remaining and percent per unit at every level (or
+    one), with the trend month by month; children add up to their parent."""
+    with cases.engine.connect() as conn:
+        campaign = conn.execute(
+            text("SELECT id, name, start_date, district_code FROM campaign WHERE id = :c"),
+            {"c": campaign_id},
+        ).first()
+        if campaign is None:
+            raise NotFoundError(f"no campaign {campaign_id}")
+        if (
+            principal is not None
+            and not principal.city_wide
+            and campaign.district_code
+            not in (
+                None,
+                principal.district_code,
+            )
+        ):
+            raise NotFoundError(f"no campaign {campaign_id} within your scope")
+        as_of = as_of or cases.clock.now().astimezone(LOCAL).date()
+        if as_of < campaign.start_date:
+            raise InputError("as_of lies before the campaign's start")
+        _, until = period(as_of, as_of)
+        months = _month_ends(campaign.start_date, as_of)
+        if until.date() not in months:  # the month in progress, up to as_of
+            months.append(until.date())
+        bounds = [datetime.combine(m, time(0), tzinfo=LOCAL) for m in months]
+        since, _ = period(campaign.start_date, campaign.start_date)
+        counted = figures.campaign_counts(
+            conn, campaign_id, until, bounds, start=since, grids=grids
+        )
+        names = units.grid_names(conn)
+    out_levels = {}
+    for lvl in [level] if level else units.LEVELS:
+        rows = []
+        for row in units.rows(counted, lvl, names, principal):
+            counts = row.pop("counts")
+            baseline, done = counts["baseline"], counts["signed_off"]
+            trend = []
+            for i, m in enumerate(months):
+                cum = counts[f"month_{i}"]
+                trend.append(
+                    {
+                        "month": (m - timedelta(days=1)).strftime("%Y-%m"),
+                        "signed_off": cum,
+                        "remaining": baseline - cum,
+                        "percent": round(100 * cum / baseline, 1) if baseline else None,
+                    }
+                )
+            rows.append(
+                {
+                    **row,
+                    "baseline": baseline,
+                    "signed_off": done,
+                    "remaining": baseline - done,
+                    "percent": round(100 * done / baseline, 1) if baseline else None,
+                    "trend": trend,
+                }
+            )
+        out_levels[lvl] = rows
+    return {
+        "campaign": {
+            "id": campaign.id,
+            "name": campaign.name,
+            "start_date": campaign.start_date.isoformat(),
+            "district": campaign.district_code,
+        },
+        "as_of": as_of.isoformat(),
+        "grids": grids,
+        "levels": out_levels,
+    }

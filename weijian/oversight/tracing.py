@@ -1,0 +1,221 @@
+"""Responsibility tracing (责任倒查): every late or missing step in a grid and period, with
+the unit and the people responsible at that time, replayed from the cases' events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import text
+
+from weijian.cases.clock import LOCAL
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.cases.users import ancestors
+from weijian.errors import NotFoundError
+from weijian.oversight.assessment import active_definitions
+from weijian.oversight.periods import due_moment, next_month, period
+
+
+def _holder_at(events: list[dict], moment: datetime, departments: dict) -> dict | None:
+    """The department holding a case at ``moment``, replayed from its events."""
+    holder = None
+    for event in events:
+        if event["at"] > moment:
+            break
+        data = event["data"] or {}
+        if event["action"] == "report":
+            holder = data.get("department")
+        elif event["action"] == "transfer":
+            holder = data.get("to_department")
+        elif event["action"] == "return_transfer":
+            back = data.get("returned_to") or {}
+            holder = back.get("code") if isinstance(back, dict) else back
+    if holder is None:
+        return None
+    return departments.get(holder, {"code": holder, "name": holder})
+
+
+def _assignee_at(events: list[dict], moment: datetime) -> str | None:
+    name = None
+    for event in events:
+        if event["at"] > moment:
+            break
+        if event["action"] == "assign":
+            name = (event["data"] or {}).get("assignee_name")
+    return name
+
+
+def _people_text(people: list[dict] | None) -> str:
+    return "、".join(f"{p.get('name') or ''} {p.get('phone') or ''}".strip() for p in people or [])
+
+
+def _people(answer: dict, level: str) -> str:
+    """The responsible people of the case's grid at ``level``, as frozen at intake."""
+    grid = ((answer or {}).get("grid") or {}).get(level) or {}
+    return _people_text(grid.get("responsible"))
+
+
+def trace(
+    cases: CaseService, principal: Principal | None, grid_code: str, start: date, end: date
+) -> dict:
+    """责任倒查: every late or missing step in a grid and period, with the unit and the people
+    responsible at that time (the holding department and its assignee then; the grids'
+    responsible people as frozen at intake; the town for its monthly ledger)."""
+    from weijian.jurisdiction.service import effective_departments
+
+    lo, hi = period(start, end)
+    level = cases.grid_level(grid_code)
+    if principal is not None and not principal.city_wide:
+        above = ancestors(cases.jurisdiction.snapshot, grid_code)
+        if principal.grid_code not in above:
+            raise NotFoundError(f"no grid {grid_code} within your scope")
+    wf = cases.workflow
+    departments = {d["code"]: d for d in effective_departments(cases.jurisdiction.snapshot)}
+    days = None
+    with cases.engine.connect() as conn:
+        _, definitions = active_definitions(conn)
+        days = definitions.disposal_days
+        rows = conn.execute(
+            text(
+                f"SELECT id, number, address, channel, track, reported_at, report_due, visit_due, "
+                f"visited_at, signed_off_at, closed_at, state, reporter, jurisdiction "
+                f"FROM violation_case WHERE {level}_code = :g AND reported_at < :hi AND ("
+                "(report_due IS NOT NULL AND reported_at >= :lo AND reported_at > report_due) OR "
+                "(visit_due >= :lo AND visit_due < :hi AND (visited_at IS NULL OR visited_at > "
+                "visit_due)) OR (track = 'new' AND reported_at + :days * interval '1 day' >= :lo "
+                "AND reported_at + :days * interval '1 day' < :hi AND (signed_off_at IS NULL OR "
+                "signed_off_at > reported_at + :days * interval '1 day'))) ORDER BY reported_at"
+            ),
+            {"g": grid_code, "lo": lo, "hi": hi, "days": days},
+        ).all()
+        events: dict[int, list[dict]] = {r.id: [] for r in rows}
+        if rows:
+            for e in conn.execute(
+                text(
+                    "SELECT case_id, action, at, data FROM case_event WHERE case_id = ANY(:ids) "
+                    "ORDER BY case_id, seq"
+                ),
+                {"ids": list(events)},
+            ):
+                events[e.case_id].append({"action": e.action, "at": e.at, "data": e.data})
+        towns = conn.execute(
+            text(
+                "SELECT t.code, t.name, t.responsible FROM active_grid t, active_grid g "
+                "WHERE g.code = :g AND t.level = 'town' AND (t.code = :g OR "
+                "(g.level = 'district' AND t.parent_code = :g))"
+            ),
+            {"g": grid_code},
+        ).all()
+        submitted = {
+            (r.town_code, r.month): r.submitted_at
+            for r in conn.execute(
+                text(
+                    "SELECT town_code, month, min(submitted_at) AS submitted_at FROM "
+                    "ledger_submission WHERE town_code = ANY(:t) GROUP BY 1, 2"
+                ),
+                {"t": [t.code for t in towns]},
+            )
+        }
+    problems = []
+    now = cases.clock.now()
+    for r in rows:
+        answer = r.jurisdiction or {}
+        evs = events[r.id]
+        base = {"case": r.number, "address": r.address}
+        if r.report_due and lo <= r.reported_at < hi and r.reported_at > r.report_due:
+            reporter = r.reporter or {}
+            problems.append(
+                {
+                    **base,
+                    "step": "report",
+                    "step_label": "发现后1日内上报",
+                    "due": r.report_due,
+                    "done_at": r.reported_at,
+                    "status": "late",
+                    "status_label": "超时上报",
+                    "unit": wf.channels.get(r.channel, r.channel),
+                    "person": " ".join(
+                        p for p in (reporter.get("name"), reporter.get("phone")) if p
+                    ),
+                    "grid_people": _people(answer, "compound") or _people(answer, "community"),
+                }
+            )
+        if (
+            r.visit_due
+            and lo <= r.visit_due < hi
+            and (r.visited_at is None or r.visited_at > r.visit_due)
+        ):
+            done = r.visited_at if r.visited_at and r.visited_at < hi else None
+            holder = _holder_at(evs, r.visit_due, departments)
+            problems.append(
+                {
+                    **base,
+                    "step": "site_visit",
+                    "step_label": "上报后1日内现场核查",
+                    "due": r.visit_due,
+                    "done_at": done,
+                    "status": "late" if done else "missing",
+                    "status_label": "超时核查" if done else "未核查（已超期）",
+                    "unit": (holder or {}).get("name") or "待研判（无责任部门）",
+                    "person": _assignee_at(evs, r.visit_due) or "未指派承办人",
+                    "grid_people": _people(answer, "town"),
+                }
+            )
+        if r.track == "new":
+            due = r.reported_at + timedelta(days=days)
+            closed_otherwise = r.signed_off_at is None and r.closed_at is not None
+            if (
+                lo <= due < hi
+                and not closed_otherwise
+                and (r.signed_off_at is None or r.signed_off_at > due)
+            ):
+                done = r.signed_off_at if r.signed_off_at and r.signed_off_at < hi else None
+                holder = _holder_at(evs, due, departments)
+                problems.append(
+                    {
+                        **base,
+                        "step": "disposal",
+                        "step_label": f"{days}日内处置销号",
+                        "due": due,
+                        "done_at": done,
+                        "status": "late" if done else "missing",
+                        "status_label": "超时销号" if done else "未销号（已超期）",
+                        "unit": (holder or {}).get("name") or "待研判（无责任部门）",
+                        "person": _assignee_at(evs, due) or "未指派承办人",
+                        "grid_people": _people(answer, "town"),
+                    }
+                )
+    due_day = cases.settings.ledger_due_day
+    month = date(start.year, start.month, 1)
+    while month <= end:
+        following = next_month(month)
+        due = due_moment(month, due_day)
+        if due <= now and lo <= datetime.combine(following, time(0), tzinfo=LOCAL) <= hi:
+            for town in towns:
+                at = submitted.get((town.code, month))
+                if at is None or at >= due:
+                    people = _people_text(town.responsible)
+                    problems.append(
+                        {
+                            "case": None,
+                            "address": None,
+                            "step": "ledger",
+                            "step_label": f"{month:%Y年%m月}台账报送",
+                            "due": due - timedelta(seconds=1),
+                            "done_at": at,
+                            "status": "late" if at else "missing",
+                            "status_label": "逾期报送" if at else "未报送",
+                            "unit": town.name,
+                            "person": people or "未登记",
+                            "grid_people": people,
+                        }
+                    )
+        month = following
+    problems.sort(key=lambda p: (p["due"], p["case"] or ""))
+    return {
+        "grid": grid_code,
+        "level": level,
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "problems": problems,
+        "count": len(problems),
+    }
