@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -20,12 +21,19 @@ def _cluster():
 
 @db_app.command("start")
 @handles_errors
-def db_start() -> None:
-    """Start the embedded PostGIS cluster (created on first use)."""
+def db_start(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port", help="move the cluster to this loopback port (default: the one it has)"
+        ),
+    ] = None,
+) -> None:
+    """Start the embedded PostGIS cluster (created on first use), on the port it keeps."""
     if get_settings().database_url:
         log("DATABASE_URL is set: the embedded cluster is not used.")
         return
-    state = _cluster().start()
+    state = _cluster().start(port)
     out.print(f"embedded PostGIS running on 127.0.0.1:{state.port} ({state.data_dir})")
 
 

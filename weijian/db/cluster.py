@@ -40,8 +40,16 @@ SERVER_SETTINGS = {
     "work_mem": "32MB",
     "maintenance_work_mem": "256MB",
     "max_wal_size": "2GB",
-    "synchronous_commit": "off",
     "max_connections": "100",
+    # every acknowledged commit survives a crash of the database or of the machine: the WAL is
+    # flushed to disk before a commit returns (never `synchronous_commit=off`)
+    "synchronous_commit": "on",
+    "fsync": "on",
+    "full_page_writes": "on",
+    # group commit: when at least 4 other transactions are active, a commit waits 200 µs so
+    # that one WAL flush serves the commits arriving together (many grid workers at once)
+    "commit_delay": "200",
+    "commit_siblings": "4",
 }
 
 
@@ -138,7 +146,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on ``port``: like it, with SO_REUSEADDR, so that the
+    connections a stopped server leaves in TIME_WAIT do not count as taking the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -235,14 +246,14 @@ class EmbeddedCluster:
         return run_dir
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def init(self) -> ClusterState:
+    def init(self, port: int | None = None) -> ClusterState:
         bin_dir = ensure_binaries(self.log)
         if is_root():
             self._ensure_service_user()
         run_dir = self._choose_run_dir()
         state = ClusterState(
             run_dir=str(run_dir),
-            port=free_port(),
+            port=port or free_port(),
             password=secrets.token_urlsafe(18),
             bin_dir=str(bin_dir),
         )
@@ -286,7 +297,9 @@ class EmbeddedCluster:
         )
         return done.returncode == 0
 
-    def start(self) -> ClusterState:
+    def start(self, port: int | None = None) -> ClusterState:
+        """Start the cluster (created on first use) on the port it was given when created, so
+        that a running application finds it again after a restart; ``port`` moves it."""
         with self._lock():
             state = self.load_state()
             if state and not (state.data_dir / "PG_VERSION").exists():
@@ -294,11 +307,28 @@ class EmbeddedCluster:
             if state and not Path(state.bin_dir, "postgres").exists():
                 state.bin_dir = str(ensure_binaries(self.log))
             if state is None:
-                state = self.init()
+                state = self.init(port)
             if self.is_running(state):
+                if port is not None and port != state.port:
+                    raise EnvironmentProblem(
+                        f"the embedded database is running on port {state.port}; "
+                        f"stop it before moving it to {port}.",
+                        hint="weijian db stop && weijian db start --port " + str(port),
+                        zh=f"内置数据库正在端口 {state.port} 上运行，请先停止再更换端口",
+                    )
                 return state
+            if port is not None:
+                state.port = port
             if not port_is_free(state.port):
-                state.port = free_port()
+                raise EnvironmentProblem(
+                    f"port {state.port} of 127.0.0.1, where the embedded database listens, "
+                    "is taken by another program.",
+                    hint="stop that program (`ss -ltnp | grep :"
+                    f"{state.port}` names it), or move the database with "
+                    "`weijian db start --port N` (servers started before must be restarted)",
+                    zh=f"内置数据库的端口 {state.port} 已被其他程序占用：请停止该程序，"
+                    "或用 weijian db start --port 端口号 更换端口",
+                )
             self._save_state(state)
             options = " ".join(
                 f"-c {k}={v!s}" if v else f"-c {k}=''" for k, v in SERVER_SETTINGS.items()
