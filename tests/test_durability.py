@@ -6,6 +6,7 @@ database must not go down under the other tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -93,10 +94,8 @@ def _kill_postgres(data_dir: Path) -> None:
             children.append(int(entry.name))
     os.kill(postmaster, signal.SIGKILL)
     for pid in children:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     _wait_for(lambda: not Path(f"/proc/{postmaster}").exists(), 10, "postmaster gone")
 
 
