@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 from weijian.errors import (
     ConflictError,
@@ -88,7 +93,83 @@ def database_unavailable(kind: str = "unavailable") -> JSONResponse:
     )
 
 
+#: FastAPI's own checks of a request's parameters, in words: pydantic's error type → Chinese
+VALIDATION_WORDS = {
+    "missing": "缺少必填项",
+    "greater_than_equal": "应不小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_too_short": "至少 {min_length} 个字符",
+    "too_long": "最多 {max_length} 项",
+    "too_short": "至少 {min_length} 项",
+    "literal_error": "应为以下之一：{expected}",
+    "enum": "应为以下之一：{expected}",
+    "json_invalid": "不是有效的 JSON",
+    "string_pattern_mismatch": "格式不正确",
+}
+LOCATIONS = {
+    "query": "参数",
+    "path": "路径中的",
+    "body": "字段",
+    "header": "请求头",
+    "form": "表单项",
+}
+HTTP_WORDS = {
+    404: ("http.not_found", "找不到该地址，请检查网址"),
+    405: ("http.method_not_allowed", "该地址不支持此请求方式"),
+    413: ("upload.too_large", "上传的内容过大"),
+}
+
+
+def validation_message(errors: list[dict]) -> str:
+    """“请求有误：参数 lon 缺少必填项；参数 tolerance_m 应不大于 1000”."""
+    parts = []
+    for error in errors:
+        loc = [str(x) for x in error.get("loc", ())]
+        where = LOCATIONS.get(loc[0], "") if loc else ""
+        name = ".".join(loc[1:]) or (loc[0] if loc else "")
+        kind = error.get("type", "")
+        words = VALIDATION_WORDS.get(kind)
+        if words is None:
+            words = "格式不正确" if kind.endswith(("_parsing", "_type")) else "取值无效"
+        with contextlib.suppress(KeyError, IndexError):  # a context the words don't use
+            words = words.format(**(error.get("ctx") or {}))
+        parts.append(f"{where} {name} {words}".strip())
+    return "请求有误：" + "；".join(parts or ["内容无效"])
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = jsonable_encoder(exc.errors())
+        return JSONResponse(
+            status_code=422,
+            content={
+                "code": "request.invalid",
+                "message": validation_message(errors),
+                "detail": errors,
+                "hint": None,
+                "error": "RequestValidationError",
+            },
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code, message = HTTP_WORDS.get(exc.status_code, (f"http.{exc.status_code}", "请求未能完成"))
+        return JSONResponse(
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+            content={
+                "code": code,
+                "message": message,
+                "detail": exc.detail,
+                "hint": None,
+                "error": "HTTPException",
+            },
+        )
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeout)
@@ -101,6 +182,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             status_code=422,
             content={
+                "code": "input.out_of_range",
+                "message": "请求中的数值或日期超出允许范围，请检查后重试",
                 "detail": f"a value is out of range or malformed: {exc.orig}",
                 "hint": "check the numbers and dates in the request",
                 "error": "InputError",
@@ -109,7 +192,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WeijianError)
     async def weijian_error(_: Request, exc: WeijianError) -> JSONResponse:
-        return JSONResponse(
-            status_code=status_for(exc),
-            content={"detail": exc.message, "hint": exc.hint, "error": type(exc).__name__},
-        )
+        return JSONResponse(status_code=status_for(exc), content=body_of(exc))
+
+
+def body_of(exc: WeijianError) -> dict:
+    """The error as every API answer gives it: a stable ``code``, the Chinese ``message`` a
+    person reads, the English ``detail`` and ``hint`` existing clients read."""
+    return {
+        "code": exc.code,
+        "message": exc.readable,
+        "detail": exc.en,
+        "hint": exc.hint,
+        "error": type(exc).__name__,
+    }

@@ -28,9 +28,11 @@ def handles_errors(fn):
         try:
             return fn(*args, **kwargs)
         except WeijianError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            err.print(f"[bold red]错误 error:[/] {exc.message}", highlight=False)
+            if exc.detail:
+                err.print(f"  {exc.detail}", highlight=False)
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+                err.print(f"[yellow]提示 hint:[/] {exc.hint}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper

@@ -84,7 +84,7 @@ form.addEventListener("submit", async (event) => {{
   const body = await response.json();
   const summary = document.getElementById("summary");
   if (!response.ok) {{
-    summary.textContent = "输入有误：" + (body.detail ? JSON.stringify(body.detail) : "");
+    summary.textContent = body.message || ("输入有误：" + JSON.stringify(body.detail || ""));
   }} else if (body.status === "assigned") {{
     summary.textContent = "责任部门：" + body.department.name + "（依据：" + body.rule.name +
       "）" + (body.ambiguous ? "　注意：容差范围内存在其他判定结果" : "");

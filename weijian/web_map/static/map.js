@@ -57,7 +57,7 @@
     }
     if (!response.ok) {
       let message = response.status + "";
-      try { const body = await response.json(); message = body.detail || message; } catch (e) { /* not JSON */ }
+      try { const body = await response.json(); message = body.message || body.detail || message; } catch (e) { /* not JSON */ }
       throw new Error(message);
     }
     return response;
