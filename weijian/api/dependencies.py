@@ -43,6 +43,16 @@ def optional_user(cases: CasesDep, credentials: Credentials) -> Principal | None
         return users.principal_for_token(conn, credentials.credentials, cases.clock.now())
 
 
+def user_of(cases: CaseService, authorization: str) -> Principal | None:
+    """The user of an ``Authorization: Bearer …`` header, for routes that answer everyone and
+    show more to some (read by hand there, off the hot path of anonymous requests)."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with cases.engine.connect() as conn:
+        return users.principal_for_token(conn, token.strip(), cases.clock.now())
+
+
 def current_user(user: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
     if user is None:
         raise NotAuthenticated(

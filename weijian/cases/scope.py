@@ -52,6 +52,14 @@ class Principal:
             return True
         return case.get(f"{self.grid_level}_code") == self.grid_code
 
+    def sees_people_of(self, chain) -> bool:
+        """Whether this user may read the names and phones of the people responsible for a
+        place whose grid chain (its codes, any order) is ``chain``: staff of the whole city,
+        or staff whose own grid is in the chain — never a citizen or another system."""
+        if self.role == CITIZEN or self.api_client_id is not None:
+            return False
+        return self.city_wide or self.grid_code in set(chain)
+
     def as_json(self) -> dict:
         return {
             "id": self.id,

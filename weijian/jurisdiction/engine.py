@@ -85,6 +85,21 @@ def _grid_json(snap: Snapshot, chain: dict[str, int | None]) -> dict:
     return out
 
 
+def grid_codes(answer: dict) -> list[str]:
+    """The codes of an answer's grid chain, district first."""
+    return [g["code"] for g in (answer.get("grid") or {}).values() if g]
+
+
+def public_answer(answer: dict) -> dict:
+    """The answer as anyone may read it: the department and the grids by name, never the
+    names and phones of the people responsible (they need a login whose scope holds them)."""
+    grid = {
+        level: None if g is None else {k: v for k, v in g.items() if k != "responsible"}
+        for level, g in (answer.get("grid") or {}).items()
+    }
+    return {**answer, "grid": grid}
+
+
 # -- one point ---------------------------------------------------------------------------
 
 

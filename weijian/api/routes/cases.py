@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser, OptionalUser
 from weijian.api.routes.layers import uploaded
+from weijian.cases import disclosure
 from weijian.cases.service import Intake
 from weijian.errors import InputError
 
@@ -94,9 +95,11 @@ def workflow(cases: CasesDep) -> dict:
 @router.post("/cases", status_code=201, summary="Report a case (anonymous: citizen 随手拍)")
 def create_case(body: CaseIn, request: Request, cases: CasesDep, user: OptionalUser) -> dict:
     intake = Intake(**body.model_dump())
-    return cases.create(
+    case = cases.create(
         intake, user, client_address=request.client.host if request.client else None
     )
+    # an anonymous reporter reads back his report, never the people behind it
+    return case if user is not None else disclosure.public_case(case)
 
 
 @router.get("/cases", summary="Cases in your scope, newest first, a page at a time")

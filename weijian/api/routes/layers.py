@@ -14,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from weijian.api.dependencies import AdminUser, EngineDep
+from weijian.api.dependencies import AdminUser, EngineDep, JurisdictionDep, OptionalUser
+from weijian.cases import disclosure
 from weijian.errors import InputError
 from weijian.layers import repository
 from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
@@ -116,6 +117,8 @@ def version_features(
     name: str,
     number: int,
     engine: EngineDep,
+    user: OptionalUser,
+    holder: JurisdictionDep,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -129,7 +132,10 @@ def version_features(
         if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
             raise InputError(f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat.")
     with engine.connect() as conn:
-        return repository.version_features(conn, name, number, box, limit, offset)
+        collection = repository.version_features(conn, name, number, box, limit, offset)
+    # the people responsible for a grid and the raw attributes only for those whose scope
+    # holds them
+    return disclosure.layer_features(collection, user, holder.snapshot)
 
 
 @router.post(
