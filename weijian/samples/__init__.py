@@ -2972,7 +2972,3 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.out, scale=args.scale, seed=args.seed, shared_data_dir=args.shared_data_dir
     )
     print(json.dumps(manifest["counts"], ensure_ascii=False, indent=2))
-
-
-if __name__ == "__main__":
-    main()
