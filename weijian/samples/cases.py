@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -137,19 +138,40 @@ def _case_points(
     return points[rng.permutation(len(points))]
 
 
-def build_cases(
+@dataclass(frozen=True)
+class _Sites:
+    """Where the cases are, in the order they were drawn."""
+
+    xy: np.ndarray  # (n, 2) in the metric CRS
+    community: np.ndarray  # (n,) row of the community each case lies in
+    compound: np.ndarray  # (n,) row of the compound, or -1
+    place: np.ndarray  # (n,) kind of place: compound, street, town, village or open
+
+
+@dataclass(frozen=True)
+class _Reports:
+    """What the intake channels recorded of each case, in the order the cases were drawn."""
+
+    source: np.ndarray
+    description: np.ndarray
+    area: np.ndarray  # m²
+    backlog: np.ndarray  # reported before the platform, still open
+    day: np.ndarray  # datetime64[D]: when it was discovered
+
+
+def _case_sites(
+    n: int,
     districts: gpd.GeoDataFrame,
-    towns: gpd.GeoDataFrame,
     communities: gpd.GeoDataFrame,
     compounds: gpd.GeoDataFrame,
     urban: gpd.GeoDataFrame,
     planned: gpd.GeoDataFrame,
     landscape: LandscapeModel,
-    spec: ScaleSpec,
     rng: Rng,
-) -> pd.DataFrame:
-    """Reported violations, one row each, as the intake channels would export them."""
-    n = spec.cases
+) -> _Sites:
+    """``n`` case locations inside the city, the community and compound each lies in, and its
+    kind of place: in a compound, on an urban street, on town construction land, near a
+    village or hamlet, or in the open."""
     candidates = _case_points(n, districts, communities, compounds, urban, planned, landscape, rng)
     points = shapely.points(candidates)
     hit = shapely.STRtree(communities.geometry.values).query(points, predicate="intersects")
@@ -166,8 +188,6 @@ def build_cases(
     planned_union = shapely.union_all(planned.geometry.values)
     shapely.prepare(urban_union)
     shapely.prepare(planned_union)
-    seat = communities[["seat_x", "seat_y"]].to_numpy()[community_of]
-    to_seat = np.hypot(*(xy - seat).T)
     villages = communities.loc[communities["kind"] == "village", ["seat_x", "seat_y"]].to_numpy()
     settlements = shapely.points(np.concatenate([villages, landscape.settlements]))
     _, to_settlement = shapely.STRtree(settlements).query_nearest(
@@ -178,8 +198,13 @@ def build_cases(
     place[shapely.contains_xy(planned_union, *xy.T)] = "town"
     place[shapely.contains_xy(urban_union, *xy.T)] = "street"
     place[compound_of >= 0] = "compound"
+    return _Sites(xy, community_of, compound_of, place)
 
-    # attributes, drawn per kind of place in a fixed order
+
+def _case_reports(place: np.ndarray, rng: Rng) -> _Reports:
+    """Source, description, area, backlog and day of each case: attributes drawn per kind of
+    place in a fixed order, then the days."""
+    n = len(place)
     source = np.empty(n, dtype=object)
     description = np.empty(n, dtype=object)
     area = np.empty(n)
@@ -199,8 +224,23 @@ def build_cases(
     last_day = np.where(backlog, LAST_BACKLOG_CASE_DAY, LAST_NEW_CASE_DAY)
     span = (last_day - FIRST_CASE_DAY).astype(int) + 1
     day = FIRST_CASE_DAY + (rng.random(n) * span).astype(int).astype("timedelta64[D]")
+    return _Reports(source, description, area, backlog, day)
 
-    # addresses
+
+def _case_addresses(
+    sites: _Sites,
+    districts: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    compounds: gpd.GeoDataFrame,
+    rng: Rng,
+) -> np.ndarray:
+    """The address of each case, worded by its kind of place: a building of a compound, a
+    house number on a road, a village group, or a direction and distance from the community."""
+    n = len(sites.place)
+    community_of, compound_of = sites.community, sites.compound
+    seat = communities[["seat_x", "seat_y"]].to_numpy()[community_of]
+    to_seat = np.hypot(*(sites.xy - seat).T)
     community_names = communities["name"].to_numpy()[community_of]
     town_code = communities["town_code"].to_numpy()[community_of]
     town_names = towns.set_index("code")["name"].loc[town_code].to_numpy()
@@ -235,15 +275,18 @@ def build_cases(
         "village": community_names + group + "组",
         "open": community_names + direction + "约" + metres + "米",
     }
-    address = (
+    return (
         "白山市"
         + district_names
         + town_names
-        + np.select([place == kind for kind in details], list(details.values()), default="")
+        + np.select([sites.place == kind for kind in details], list(details.values()), default="")
     )
 
-    # ids: district prefix, year, running number per district and year, in date order
-    order = np.lexsort((np.arange(n), day))
+
+def _case_ids(district_code: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The cases' order by date and, in that order, their ids: district prefix, year, running
+    number per district and year."""
+    order = np.lexsort((np.arange(len(day)), day))
     prefixes = np.array([PROFILE_BY_CODE[c].case_prefix for c in district_code], dtype=object)
     year = day.astype("datetime64[Y]").astype(int) + 1970
     prefixes, year = prefixes[order], year[order]
@@ -254,23 +297,45 @@ def build_cases(
         .to_numpy()
         + 1
     )
-    lon, lat = Transformer.from_crs(METRIC_CRS, WGS84_CRS, always_xy=True).transform(
-        xy[order, 0], xy[order, 1]
-    )
     ids = [
         f"{p}-{y}-{r:06d}"
         for p, y, r in zip(prefixes, year.tolist(), running.tolist(), strict=True)
     ]
+    return order, ids
+
+
+def build_cases(
+    districts: gpd.GeoDataFrame,
+    towns: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    compounds: gpd.GeoDataFrame,
+    urban: gpd.GeoDataFrame,
+    planned: gpd.GeoDataFrame,
+    landscape: LandscapeModel,
+    spec: ScaleSpec,
+    rng: Rng,
+) -> pd.DataFrame:
+    """Reported violations, one row each, as the intake channels would export them."""
+    sites = _case_sites(
+        spec.cases, districts, communities, compounds, urban, planned, landscape, rng
+    )
+    reports = _case_reports(sites.place, rng)
+    address = _case_addresses(sites, districts, towns, communities, compounds, rng)
+    district_code = communities["district_code"].to_numpy()[sites.community]
+    order, ids = _case_ids(district_code, reports.day)
+    lon, lat = Transformer.from_crs(METRIC_CRS, WGS84_CRS, always_xy=True).transform(
+        sites.xy[order, 0], sites.xy[order, 1]
+    )
     return pd.DataFrame(
         {
             "id": ids,
             "lon": np.char.mod("%.7f", lon),
             "lat": np.char.mod("%.7f", lat),
             "address": address[order],
-            "description": description[order],
-            "source": source[order],
-            "stage": np.where(backlog[order], "backlog", "new"),
-            "discovered_at": day[order].astype(str),
-            "area_m2": np.char.mod("%.1f", area[order]),
+            "description": reports.description[order],
+            "source": reports.source[order],
+            "stage": np.where(reports.backlog[order], "backlog", "new"),
+            "discovered_at": reports.day[order].astype(str),
+            "area_m2": np.char.mod("%.1f", reports.area[order]),
         }
     )
