@@ -1,11 +1,26 @@
-"""The delivery: where each file goes, what the importer needs to load it (the manifest's
-imports, in load order) and the formats the files are written in."""
+"""The delivery: the layers of one sample city written where and as the city hands them over
+(paths, field names, formats), and the manifest that tells the importer what to load, in
+load order."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from weijian.samples.writers import COMMUNITY_ARCHIVE, COMMUNITY_MEMBER_DIR, remove_shapefile
+import geopandas as gpd
+import pandas as pd
+
+from weijian.samples.common import METRIC_CRS, ZONE_PREFIXED_CRS
+from weijian.samples.profiles import PROFILES
+from weijian.samples.writers import (
+    COMMUNITY_ARCHIVE,
+    COMMUNITY_MEMBER_DIR,
+    remove_shapefile,
+    write_cases,
+    write_community_archive,
+    write_gbk_shapefile,
+    write_geopackage,
+)
 
 PATH_DISTRICT = "grid_district/district.shp"
 PATH_TOWN = "grid_town/town.shp"
@@ -16,6 +31,22 @@ PATH_PLANNED = "zones/town_planned.shp"
 PATH_LANDUSE = "landuse/landuse.shp"
 PATH_CASES = "cases.csv"
 PATH_MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class SampleCity:
+    """Every layer of one sample city as built: frames in the metric CRS with the generator's
+    column names (the cases' lon/lat already in WGS84 text)."""
+
+    districts_source: str  # "shared-data" or "generated"
+    districts: gpd.GeoDataFrame
+    towns: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+    urban: gpd.GeoDataFrame
+    planned: gpd.GeoDataFrame
+    compounds: gpd.GeoDataFrame
+    landuse: gpd.GeoDataFrame
+    cases: pd.DataFrame
 
 
 def import_plan() -> list[dict]:
@@ -93,3 +124,82 @@ def remove_outputs(out_dir: Path) -> None:
         remove_shapefile(out_dir / relative)
     for relative in (PATH_COMMUNITY, PATH_COMPOUND, PATH_CASES, PATH_MANIFEST):
         (out_dir / relative).unlink(missing_ok=True)
+
+
+def write_city(city: SampleCity, out_dir: Path) -> None:
+    """Write every layer of ``city`` under its path in ``out_dir``, with the field names and in
+    the format the city delivers it."""
+    write_gbk_shapefile(
+        city.districts.rename(
+            columns={"code": "XZQDM", "name": "XZQMC", "fzr": "FZR", "lxdh": "LXDH"}
+        )[["XZQDM", "XZQMC", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_DISTRICT,
+        METRIC_CRS,
+        cpg_text="GBK",
+    )
+    write_gbk_shapefile(
+        city.towns.rename(
+            columns={
+                "code": "JDDM",
+                "name": "JDMC",
+                "district_code": "SJDM",
+                "fzr": "FZR",
+                "lxdh": "LXDH",
+            }
+        )[["JDDM", "JDMC", "SJDM", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_TOWN,
+        ZONE_PREFIXED_CRS,
+        cpg_text=None,
+    )
+    write_community_archive(
+        city.communities.rename(
+            columns={"code": "SQDM", "name": "SQMC", "fzr": "FZR", "lxdh": "LXDH"}
+        )[["SQDM", "SQMC", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_COMMUNITY,
+    )
+    write_geopackage(
+        city.compounds.rename(
+            columns={
+                "code": "XQDM",
+                "name": "XQMC",
+                "community_code": "SQDM",
+                "company": "WYGS",
+                "fzr": "FZR",
+                "lxdh": "LXDH",
+            }
+        )[["XQDM", "XQMC", "SQDM", "WYGS", "FZR", "LXDH", "geometry"]],
+        out_dir / PATH_COMPOUND,
+        "compound",
+    )
+    for frame, path in ((city.urban, PATH_URBAN), (city.planned, PATH_PLANNED)):
+        write_gbk_shapefile(
+            frame.rename(columns={"code": "QYDM", "name": "QYMC"})[["QYDM", "QYMC", "geometry"]],
+            out_dir / path,
+            METRIC_CRS,
+            cpg_text="GBK",
+        )
+    write_gbk_shapefile(city.landuse, out_dir / PATH_LANDUSE, METRIC_CRS, cpg_text="GBK")
+    write_cases(city.cases, out_dir / PATH_CASES)
+
+
+def city_manifest(city: SampleCity, scale: str, seed: int) -> dict:
+    """The manifest of ``city``: how it was made, what to import in load order, the counts and
+    the files' formats."""
+    return {
+        "scale": scale,
+        "seed": seed,
+        "districts_source": city.districts_source,
+        "imports": import_plan(),
+        "counts": {
+            PATH_DISTRICT: len(city.districts),
+            PATH_TOWN: len(city.towns),
+            PATH_COMMUNITY: len(city.communities),
+            PATH_COMPOUND: len(city.compounds),
+            PATH_URBAN: len(city.urban),
+            PATH_PLANNED: len(city.planned),
+            PATH_LANDUSE: len(city.landuse),
+            PATH_CASES: len(city.cases),
+        },
+        "files": FILE_FORMATS,
+        "case_id_prefixes": {p.name: p.case_prefix for p in PROFILES},
+    }

@@ -1,6 +1,6 @@
-"""The entry point: every layer built from its own random stream, written under its path,
-and the manifest (:func:`generate`); the command line of ``python -m weijian.samples``
-(:func:`main`)."""
+"""The entry point: every layer built from its own random stream (:func:`build_city`), then
+written under its path with the manifest (:func:`generate`); the command line of
+``python -m weijian.samples`` (:func:`main`)."""
 
 from __future__ import annotations
 
@@ -14,32 +14,19 @@ import numpy as np
 
 from weijian.samples.boundaries import build_districts
 from weijian.samples.cases import build_cases
-from weijian.samples.common import METRIC_CRS, ZONE_PREFIXED_CRS, Log, Rng
+from weijian.samples.common import Log, Rng
 from weijian.samples.compounds import build_compounds
 from weijian.samples.delivery import (
-    FILE_FORMATS,
-    PATH_CASES,
-    PATH_COMMUNITY,
-    PATH_COMPOUND,
-    PATH_DISTRICT,
-    PATH_LANDUSE,
     PATH_MANIFEST,
-    PATH_PLANNED,
-    PATH_TOWN,
-    PATH_URBAN,
-    import_plan,
+    SampleCity,
+    city_manifest,
     remove_outputs,
+    write_city,
 )
 from weijian.samples.grids import build_communities, build_towns
 from weijian.samples.landuse import build_landuse
 from weijian.samples.people import PeopleRegistry
-from weijian.samples.profiles import PROFILES, SCALES
-from weijian.samples.writers import (
-    write_cases,
-    write_community_archive,
-    write_gbk_shapefile,
-    write_geopackage,
-)
+from weijian.samples.profiles import SCALES, ScaleSpec
 from weijian.samples.zones import build_town_planned, build_urban_managed
 
 DEFAULT_SEED = 20261125
@@ -55,6 +42,50 @@ STREAMS = {
     "landuse": 7,
     "cases": 8,
 }
+
+
+def build_city(spec: ScaleSpec, seed: int, shared_data_dir: Path, step: Log) -> SampleCity:
+    """Every layer of the city at ``spec``'s scale, in order; ``step`` logs the progress."""
+
+    def stream(layer: str) -> Rng:
+        return np.random.default_rng([seed, STREAMS[layer]])
+
+    people = PeopleRegistry(stream("people"))
+    districts, source = build_districts(shared_data_dir, stream("districts"), people, step)
+    towns = build_towns(districts, spec, stream("towns"), people)
+    communities = build_communities(towns, spec, stream("communities"), people)
+    step(
+        f"grids: {len(districts)} districts, {len(towns)} towns/streets, "
+        f"{len(communities)} communities/villages"
+    )
+    zone_rng = stream("zones")
+    urban = build_urban_managed(districts, zone_rng)
+    planned = build_town_planned(districts, towns, urban, zone_rng)
+    compounds = build_compounds(
+        districts, communities, urban, planned, spec, stream("compounds"), people
+    )
+    step(
+        f"zones: {len(urban)} urban management areas, {len(planned)} planned; "
+        f"{len(compounds)} compounds"
+    )
+    landuse, landscape = build_landuse(
+        districts, towns, communities, urban, planned, spec, stream("landuse"), step
+    )
+    cases = build_cases(
+        districts, towns, communities, compounds, urban, planned, landscape, spec, stream("cases")
+    )
+    step(f"cases: {len(cases)}")
+    return SampleCity(
+        districts_source=source,
+        districts=districts,
+        towns=towns,
+        communities=communities,
+        urban=urban,
+        planned=planned,
+        compounds=compounds,
+        landuse=landuse,
+        cases=cases,
+    )
 
 
 def generate(
@@ -81,108 +112,12 @@ def generate(
     remove_outputs(out_dir)
     started = time.perf_counter()
 
-    def stream(layer: str) -> Rng:
-        return np.random.default_rng([seed, STREAMS[layer]])
-
     def step(message: str) -> None:
         log(f"[{time.perf_counter() - started:6.1f} s] {message}")
 
-    people = PeopleRegistry(stream("people"))
-    districts, source = build_districts(Path(shared_data_dir), stream("districts"), people, step)
-    towns = build_towns(districts, spec, stream("towns"), people)
-    communities = build_communities(towns, spec, stream("communities"), people)
-    step(
-        f"grids: {len(districts)} districts, {len(towns)} towns/streets, "
-        f"{len(communities)} communities/villages"
-    )
-    zone_rng = stream("zones")
-    urban = build_urban_managed(districts, zone_rng)
-    planned = build_town_planned(districts, towns, urban, zone_rng)
-    compounds = build_compounds(
-        districts, communities, urban, planned, spec, stream("compounds"), people
-    )
-    step(
-        f"zones: {len(urban)} urban management areas, {len(planned)} planned; "
-        f"{len(compounds)} compounds"
-    )
-    landuse, landscape = build_landuse(
-        districts, towns, communities, urban, planned, spec, stream("landuse"), step
-    )
-    cases = build_cases(
-        districts, towns, communities, compounds, urban, planned, landscape, spec, stream("cases")
-    )
-    step(f"cases: {len(cases)}")
-
-    write_gbk_shapefile(
-        districts.rename(columns={"code": "XZQDM", "name": "XZQMC", "fzr": "FZR", "lxdh": "LXDH"})[
-            ["XZQDM", "XZQMC", "FZR", "LXDH", "geometry"]
-        ],
-        out_dir / PATH_DISTRICT,
-        METRIC_CRS,
-        cpg_text="GBK",
-    )
-    write_gbk_shapefile(
-        towns.rename(
-            columns={
-                "code": "JDDM",
-                "name": "JDMC",
-                "district_code": "SJDM",
-                "fzr": "FZR",
-                "lxdh": "LXDH",
-            }
-        )[["JDDM", "JDMC", "SJDM", "FZR", "LXDH", "geometry"]],
-        out_dir / PATH_TOWN,
-        ZONE_PREFIXED_CRS,
-        cpg_text=None,
-    )
-    write_community_archive(
-        communities.rename(columns={"code": "SQDM", "name": "SQMC", "fzr": "FZR", "lxdh": "LXDH"})[
-            ["SQDM", "SQMC", "FZR", "LXDH", "geometry"]
-        ],
-        out_dir / PATH_COMMUNITY,
-    )
-    write_geopackage(
-        compounds.rename(
-            columns={
-                "code": "XQDM",
-                "name": "XQMC",
-                "community_code": "SQDM",
-                "company": "WYGS",
-                "fzr": "FZR",
-                "lxdh": "LXDH",
-            }
-        )[["XQDM", "XQMC", "SQDM", "WYGS", "FZR", "LXDH", "geometry"]],
-        out_dir / PATH_COMPOUND,
-        "compound",
-    )
-    for frame, path in ((urban, PATH_URBAN), (planned, PATH_PLANNED)):
-        write_gbk_shapefile(
-            frame.rename(columns={"code": "QYDM", "name": "QYMC"})[["QYDM", "QYMC", "geometry"]],
-            out_dir / path,
-            METRIC_CRS,
-            cpg_text="GBK",
-        )
-    write_gbk_shapefile(landuse, out_dir / PATH_LANDUSE, METRIC_CRS, cpg_text="GBK")
-    write_cases(cases, out_dir / PATH_CASES)
-
-    manifest = {
-        "scale": scale,
-        "seed": seed,
-        "districts_source": source,
-        "imports": import_plan(),
-        "counts": {
-            PATH_DISTRICT: len(districts),
-            PATH_TOWN: len(towns),
-            PATH_COMMUNITY: len(communities),
-            PATH_COMPOUND: len(compounds),
-            PATH_URBAN: len(urban),
-            PATH_PLANNED: len(planned),
-            PATH_LANDUSE: len(landuse),
-            PATH_CASES: len(cases),
-        },
-        "files": FILE_FORMATS,
-        "case_id_prefixes": {p.name: p.case_prefix for p in PROFILES},
-    }
+    city = build_city(spec, seed, Path(shared_data_dir), step)
+    write_city(city, out_dir)
+    manifest = city_manifest(city, scale, seed)
     (out_dir / PATH_MANIFEST).write_text(
         json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
