@@ -1,5 +1,5 @@
 """Districts (区县): the six county-level units of Baishan, from the shared reference file of
-the real boundaries when it is there, else generated around the real seats."""
+the real boundaries when it is there, else generated around their seats."""
 
 from __future__ import annotations
 

@@ -101,6 +101,7 @@ def voronoi_split(area: shapely.Geometry, seeds: Sequence[XY]) -> list[Polygon |
 
 
 def min_distance(point: np.ndarray, others: Sequence[XY]) -> float:
+    """The distance from ``point`` to the nearest of ``others`` (infinite if there are none)."""
     if not others:
         return math.inf
     diff = np.asarray(others) - point
@@ -207,10 +208,13 @@ def meander(
 
 
 def metric_transformer(lonlat_crs: str) -> Transformer:
+    """A transformer from the geographic ``lonlat_crs`` into the metric CRS."""
     return Transformer.from_crs(lonlat_crs, METRIC_CRS, always_xy=True)
 
 
 def transform_geometries(geometries: np.ndarray, transformer: Transformer) -> np.ndarray:
+    """``geometries`` with every coordinate passed through ``transformer``."""
+
     def apply(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
