@@ -5,6 +5,7 @@ Pure tests: no database. The small city is generated once per module into a temp
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 import zipfile
@@ -20,6 +21,8 @@ from weijian import samples
 from weijian.settings import get_settings
 
 SHARED_DATA = Path(get_settings().shared_data_dir)
+#: ``sha256sum`` listings of the small city's files (default seed), recorded in the repository
+RECORDED_HASHES = Path(__file__).parent / "data"
 SHARED_DISTRICTS = SHARED_DATA / samples.SHARED_DISTRICTS_FILE
 DISTRICT_NAMES = {
     "220602": "浑江区",
@@ -358,6 +361,36 @@ def test_same_seed_gives_identical_files(sample_dir: Path, tmp_path: Path) -> No
     samples.generate(tmp_path, scale="small", shared_data_dir=SHARED_DATA, log=lambda _: None)
     for path in sorted(p.relative_to(sample_dir) for p in sample_dir.rglob("*") if p.is_file()):
         assert (tmp_path / path).read_bytes() == (sample_dir / path).read_bytes(), path
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file under ``folder``, by path relative to it."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def _recorded_hashes(name: str) -> dict[str, str]:
+    """A ``sha256sum`` listing of ``tests/data``, as path → hash."""
+    lines = (RECORDED_HASHES / name).read_text(encoding="utf-8").splitlines()
+    return {path: digest for digest, path in (line.split("  ", 1) for line in lines)}
+
+
+# The recorded hashes pin the output byte for byte: a change to the generator that alters any
+# file (or a GDAL, GEOS or NumPy that writes other bytes) fails here and has to record the new
+# listing on purpose (``sha256sum`` of every file of the output folder).
+
+
+def test_small_city_matches_the_recorded_files(sample_dir: Path) -> None:
+    assert _file_hashes(sample_dir) == _recorded_hashes("samples-small.sha256")
+
+
+def test_small_city_with_generated_districts_matches_the_recorded_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    samples.generate(out, scale="small", shared_data_dir=tmp_path / "nothing", log=lambda _: None)
+    assert _file_hashes(out) == _recorded_hashes("samples-small-generated-districts.sha256")
 
 
 def test_generated_districts_without_shared_data(tmp_path: Path) -> None:

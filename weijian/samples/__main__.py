@@ -1,0 +1,6 @@
+"""``python -m weijian.samples --out DIR --scale small|city [--seed N]``."""
+
+from weijian.samples import main
+
+if __name__ == "__main__":
+    main()
