@@ -23,7 +23,7 @@ from tests.casekit import (
     TOWN1,
     lonlat,
 )
-from tests.city import box as city_box
+from tests.city import zones as city_zones
 from tests.mapkit import city_bbox, decode, populate, spot_tile, tile_path, wait_until
 from weijian.gis.chinese_datums import wgs84_to_gcj02
 from weijian.web_map.casestore import CaseStore
@@ -71,20 +71,6 @@ def test_grid_tiles_follow_the_zoom_and_carry_names(city):
     assert compound["level"] == "compound"
 
 
-#: every zone of tests/city.py: layer, name, km box (x0, y0, x1, y1) and the department type
-#: the rules in force name for the zone alone ("" where no rule matches it)
-CITY_ZONES = [
-    ("urban_managed", "浑江区城市化管理区域", (0, 0, 2, 2), "urban_enforcement"),
-    ("town_planned", "江源区镇规划建设用地", (4, 0, 5, 1), "county_government"),
-    ("landuse", "旱地", (0, 2, 1, 3), "natural_resources"),
-    ("landuse", "乔木林地", (1, 2, 2, 3), "natural_resources"),
-    ("landuse", "农村宅基地", (2, 2, 3, 3), "natural_resources"),
-    ("landuse", "城镇住宅用地", (3, 2, 4, 3), ""),
-    ("landuse", "水田", (0, 0, 1, 1), "natural_resources"),
-    ("landuse", "乔木林地", (5, 0, 6, 1), "natural_resources"),  # the one with a hole
-]
-
-
 def zones_in_tile(z: int, x: int, y: int) -> list[tuple[str, str, str]]:
     """(layer, name, department) of the city's zones a tile must hold, computed apart from the
     server: the zones overlapping the tile's Web Mercator square. A zone farther from it than
@@ -97,8 +83,8 @@ def zones_in_tile(z: int, x: int, y: int) -> list[tuple[str, str, str]]:
     )
     to_mercator = pyproj.Transformer.from_crs(4551, 3857, always_xy=True)
     inside = []
-    for layer, name, km, department in CITY_ZONES:
-        ground = shapely.segmentize(city_box(*km), 10.0)
+    for layer, name, ground_shape, department in city_zones():
+        ground = shapely.segmentize(ground_shape, 10.0)
         zone = shapely.transform(ground, lambda xy: np.column_stack(to_mercator.transform(*xy.T)))
         if shapely.intersection(zone, tile).area > 0:
             inside.append((layer, name, department))
