@@ -13,23 +13,14 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from weijian import samples
 from weijian.demo.city import load_samples
 from weijian.jurisdiction.engine import REASON_CODES, answer_arrays, decide_arrays, lookup
 from weijian.jurisdiction.snapshot import load_snapshot
 
 
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("samples")
-    samples.generate(folder, scale="small", log=lambda *_: None)
-    return folder
-
-
 @pytest.fixture
-def loaded(engine, sample_dir):
-    load_samples(engine, sample_dir, log=lambda *_: None)
-    return load_snapshot(engine)
+def loaded(sample_city):
+    return load_snapshot(sample_city)
 
 
 def sample_points(snap, rng, count):
@@ -129,7 +120,8 @@ def postgis_covers(engine, lon, lat) -> dict[str, set[tuple[int, int]]]:
     return out
 
 
-def test_engine_agrees_with_postgis_st_covers(engine, loaded):
+def test_engine_agrees_with_postgis_st_covers(sample_city, loaded):
+    engine = sample_city
     snap = loaded
     rng = np.random.default_rng(20261125)
     lon, lat, holes = sample_points(snap, rng, 12_000)
@@ -215,7 +207,8 @@ def test_single_and_batch_answers_are_identical(loaded):
             )
 
 
-def test_demo_reload_skips_layers_already_holding_the_same_file(engine, loaded, sample_dir):
+def test_demo_reload_skips_layers_already_holding_the_same_file(sample_city, sample_dir):
+    engine = sample_city
     again = load_samples(engine, sample_dir, log=lambda *_: None, skip_unchanged=True)
     assert again == []
     with engine.connect() as conn:

@@ -8,24 +8,8 @@ import shutil
 import httpx
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from tests import catalogue
-from weijian.cli import app
-from weijian.settings import get_settings
-
-
-@pytest.fixture
-def cli(database_url, engine, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(app, [str(a) for a in args])
-
-    yield run
-    get_settings.cache_clear()
 
 
 @pytest.fixture

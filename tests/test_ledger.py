@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
 from tests.casekit import (
     COMPOUND,
@@ -33,7 +32,7 @@ from weijian.cases.clock import LOCAL, Clock, FixedClock
 from weijian.cases.workflow import default_workflow
 from weijian.errors import InputError
 from weijian.oversight import ledger, periods
-from weijian.settings import Settings, get_settings
+from weijian.settings import Settings
 
 HEADERS = [
     "序号",
@@ -83,19 +82,6 @@ def ledger_api(engine, tmp_path):
         app.include_router(ledger_routes.router)
     with serving(app) as url:
         yield Api(url, clock, settings)
-
-
-@pytest.fixture
-def cli(database_url, monkeypatch, tmp_path):
-    from weijian.cli import app
-
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(tmp_path / "cli-evidence"))
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 def build_history(api: Api) -> dict[str, str]:

@@ -24,14 +24,9 @@ from tests.casekit import (
     lonlat,
 )
 from tests.city import zones as city_zones
-from tests.mapkit import city_bbox, decode, populate, spot_tile, tile_path, wait_until
+from tests.mapkit import city_bbox, decode, spot_tile, tile_path, wait_until
 from weijian.gis.chinese_datums import wgs84_to_gcj02
 from weijian.web_map.casestore import CaseStore
-
-
-@pytest.fixture
-def city(case_api):
-    return populate(case_api)
 
 
 def cells(api, who, **params):

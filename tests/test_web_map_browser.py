@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.casekit import COMPOUND, PASSWORD, RED_FLAG, STREET, TOWN1, lonlat
-from tests.mapkit import populate
 from weijian.settings import get_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -113,11 +112,6 @@ class Page:
 
     def close(self) -> None:
         self.context.close()
-
-
-@pytest.fixture
-def city(case_api):
-    return populate(case_api)
 
 
 def test_supervisor_map(browser, city):
