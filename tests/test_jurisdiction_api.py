@@ -12,13 +12,10 @@ import httpx
 import pyproj
 import pytest
 import shapely
-from typer.testing import CliRunner
 
 from tests import city
 from weijian.api.routes.jurisdiction import Answer
-from weijian.cli import app
 from weijian.gis import chinese_datums
-from weijian.settings import get_settings
 
 
 @pytest.fixture
@@ -416,28 +413,21 @@ def test_new_layer_version_reaches_the_running_server(api, engine, tmp_path):
     assert answer["layer_versions"]["urban_managed"] == 2
 
 
-def test_cli_lookup_and_assign_print_the_same_answer(api, database_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        lon, lat = city.lonlat(1.5, 2.5)
-        result = CliRunner().invoke(app, ["lookup", str(lon), str(lat), "--crs", "cgcs2000"])
-        assert result.exit_code == 0, result.output
-        printed = json.loads(result.stdout)
-        over_http = ask(api, 1.5, 2.5)
-        for key in ("status", "department", "rule", "zones", "grid", "boundary_distance_m"):
-            assert printed[key] == over_http[key]
-        points = tmp_path / "points.csv"
-        points.write_text(f"id,lon,lat\n1,{lon},{lat}\n")
-        out_file = tmp_path / "answers.csv"
-        result = CliRunner().invoke(
-            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
-        )
-        assert result.exit_code == 0, result.output
-        row = next(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8-sig"))))
-        assert row["department_name"] == "浑江区自然资源局"
-    finally:
-        get_settings.cache_clear()
+def test_cli_lookup_and_assign_print_the_same_answer(api, cli, tmp_path):
+    lon, lat = city.lonlat(1.5, 2.5)
+    result = cli("lookup", str(lon), str(lat), "--crs", "cgcs2000")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    over_http = ask(api, 1.5, 2.5)
+    for key in ("status", "department", "rule", "zones", "grid", "boundary_distance_m"):
+        assert printed[key] == over_http[key]
+    points = tmp_path / "points.csv"
+    points.write_text(f"id,lon,lat\n1,{lon},{lat}\n")
+    out_file = tmp_path / "answers.csv"
+    result = cli("assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    row = next(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8-sig"))))
+    assert row["department_name"] == "浑江区自然资源局"
 
 
 @pytest.mark.parametrize(
@@ -454,89 +444,73 @@ def test_odd_values_are_4xx_never_500(api, path):
     assert 400 <= response.status_code < 500, response.text
 
 
-def test_cli_rules_and_departments_and_gpkg_assign(api, database_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    try:
-        added = runner.invoke(
-            app,
-            [
-                "rules",
-                "add",
-                "--name",
-                "农村宅基地由农业农村部门负责",
-                "--priority",
-                "25",
-                "--department-type",
-                "agriculture_rural",
-                "--code",
-                "0702",
-                "--by",
-                "市城管局",
-                "--reason",
-                "土地管理法第七十八条",
-            ],
-        )
-        assert added.exit_code == 0, added.output
-        refused = runner.invoke(
-            app,
-            [
-                "rules",
-                "add",
-                "--name",
-                "x",
-                "--priority",
-                "26",
-                "--department-type",
-                "police",
-                "--kind",
-                "forest",
-                "--by",
-                "a",
-                "--reason",
-                "b",
-            ],
-        )
-        assert refused.exit_code == 2 and "unknown department type" in refused.output
-        named = runner.invoke(
-            app, ["departments", "set", "agriculture_rural", "220602", "白山市浑江区农业农村局"]
-        )
-        assert named.exit_code == 0, named.output
-        versions = json.loads(runner.invoke(app, ["rules", "versions", "--json"]).stdout)
-        assert [(v["version"], v["created_by"], v["reason"]) for v in versions][-1] == (
-            2,
-            "市城管局",
-            "土地管理法第七十八条",
-        )
-        assert "土地管理法第七十八" in runner.invoke(app, ["rules", "versions"]).output
+def test_cli_rules_and_departments_and_gpkg_assign(api, cli, tmp_path):
+    added = cli(
+        "rules",
+        "add",
+        "--name",
+        "农村宅基地由农业农村部门负责",
+        "--priority",
+        "25",
+        "--department-type",
+        "agriculture_rural",
+        "--code",
+        "0702",
+        "--by",
+        "市城管局",
+        "--reason",
+        "土地管理法第七十八条",
+    )
+    assert added.exit_code == 0, added.output
+    refused = cli(
+        "rules",
+        "add",
+        "--name",
+        "x",
+        "--priority",
+        "26",
+        "--department-type",
+        "police",
+        "--kind",
+        "forest",
+        "--by",
+        "a",
+        "--reason",
+        "b",
+    )
+    assert refused.exit_code == 2 and "unknown department type" in refused.output
+    named = cli("departments", "set", "agriculture_rural", "220602", "白山市浑江区农业农村局")
+    assert named.exit_code == 0, named.output
+    versions = json.loads(cli("rules", "versions", "--json").stdout)
+    assert [(v["version"], v["created_by"], v["reason"]) for v in versions][-1] == (
+        2,
+        "市城管局",
+        "土地管理法第七十八条",
+    )
+    assert "土地管理法第七十八" in cli("rules", "versions").output
 
-        lon, lat = city.lonlat(2.5, 2.5)  # homestead
-        points = tmp_path / "points.geojson"
-        points.write_text(
-            json.dumps(
-                {
-                    "type": "FeatureCollection",
-                    "features": [
-                        {
-                            "type": "Feature",
-                            "id": "h1",
-                            "properties": {},
-                            "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                        }
-                    ],
-                }
-            )
+    lon, lat = city.lonlat(2.5, 2.5)  # homestead
+    points = tmp_path / "points.geojson"
+    points.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "id": "h1",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    }
+                ],
+            }
         )
-        out_file = tmp_path / "answers.gpkg"
-        result = runner.invoke(
-            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
-        )
-        assert result.exit_code == 0, result.output
-        import pyogrio
+    )
+    out_file = tmp_path / "answers.gpkg"
+    result = cli("assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    import pyogrio
 
-        frame = pyogrio.read_dataframe(out_file)
-        assert frame.loc[0, "department_name"] == "白山市浑江区农业农村局"
-        assert frame.loc[0, "rule_version"] == 2 and frame.crs.to_epsg() == 4490
-    finally:
-        get_settings.cache_clear()
+    frame = pyogrio.read_dataframe(out_file)
+    assert frame.loc[0, "department_name"] == "白山市浑江区农业农村局"
+    assert frame.loc[0, "rule_version"] == 2 and frame.crs.to_epsg() == 4490
