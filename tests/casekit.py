@@ -11,6 +11,7 @@ Spots (km from the city's south-west corner, see tests/city.py):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from tests import city
+from tests.conftest import login
 from tests.test_evidence import PDF, jpeg_at
 from weijian.cases import users
 from weijian.cases.clock import FixedClock
@@ -84,9 +86,40 @@ def build_city(engine, folder: Path) -> None:
     )
 
 
+class RememberedHashes:
+    """The product's password hasher, hashing each password once: the test users share one
+    password, and Argon2 — slow on purpose — would hash it again for every user of every test.
+    Checking a password is left to the hasher itself."""
+
+    def __init__(self, hasher):
+        self.hasher = hasher
+        self.hashes: dict[str, str] = {}
+
+    def hash(self, password: str) -> str:
+        if password not in self.hashes:
+            self.hashes[password] = self.hasher.hash(password)
+        return self.hashes[password]
+
+    def __getattr__(self, name: str):
+        return getattr(self.hasher, name)
+
+
+REMEMBERED = RememberedHashes(users._hasher)
+
+
+@contextmanager
+def hashing_once():
+    """While it lasts, users are created with :data:`REMEMBERED` hashes."""
+    real, users._hasher = users._hasher, REMEMBERED
+    try:
+        yield
+    finally:
+        users._hasher = real
+
+
 def add_users(engine) -> None:
     snap = load_snapshot(engine)
-    with engine.begin() as conn:
+    with hashing_once(), engine.begin() as conn:
         for username, role, grid in USERS:
             users.add_user(
                 conn,
@@ -116,9 +149,7 @@ class Api:
         if who is None:
             return {}
         if who not in self.tokens:
-            r = httpx.post(
-                f"{self.url}/api/v1/auth/login", json={"username": who, "password": PASSWORD}
-            )
+            r = login(self.url, who, PASSWORD)
             assert r.status_code == 200, r.text
             self.tokens[who] = r.json()["access_token"]
         return {"Authorization": f"Bearer {self.tokens[who]}"}

@@ -32,6 +32,32 @@ def frame(rows: list[dict]) -> gpd.GeoDataFrame:
     )
 
 
+#: the districts :func:`build` imports: code → (x0, y0, x1, y1) in km
+DISTRICTS = {"220602": (0, 0, 4, 4), "220605": (4, 0, 8, 4)}
+
+
+def holed_forest() -> shapely.Polygon:
+    """江源区's forest parcel, with a hole in its middle."""
+    return shapely.Polygon(
+        box(5, 0, 6, 1).exterior.coords, [box(5.4, 0.4, 5.6, 0.6).exterior.coords]
+    )
+
+
+def zones() -> list[tuple[str, str, shapely.Polygon, str]]:
+    """Every zone :func:`build` imports: layer, name, geometry (EPSG:4551) and the department
+    type the seeded rules name for the zone alone ("" where no rule matches it)."""
+    return [
+        ("urban_managed", "浑江区城市化管理区域", box(0, 0, 2, 2), "urban_enforcement"),
+        ("town_planned", "江源区镇规划建设用地", box(4, 0, 5, 1), "county_government"),
+        ("landuse", "旱地", box(0, 2, 1, 3), "natural_resources"),
+        ("landuse", "乔木林地", box(1, 2, 2, 3), "natural_resources"),
+        ("landuse", "农村宅基地", box(2, 2, 3, 3), "natural_resources"),
+        ("landuse", "城镇住宅用地", box(3, 2, 4, 3), ""),
+        ("landuse", "水田", box(0, 0, 1, 1), "natural_resources"),
+        ("landuse", "乔木林地", holed_forest(), "natural_resources"),
+    ]
+
+
 def build(engine, folder: Path) -> None:
     def shp(name, rows):
         return catalogue.write_shapefile(frame(rows), folder / name, name)
@@ -148,9 +174,7 @@ def build(engine, folder: Path) -> None:
             name_field="MC",
         ),
     )
-    holed = shapely.Polygon(
-        box(5, 0, 6, 1).exterior.coords, [box(5.4, 0.4, 5.6, 0.6).exterior.coords]
-    )
+    holed = holed_forest()
     import_zones(
         engine,
         ZoneImport(

@@ -44,13 +44,9 @@ TABLES = (
 )
 
 
-@pytest.fixture(scope="session")
-def database_url():
-    external = os.environ.get("WEIJIAN_TEST_DATABASE_URL")
-    if external:
-        migrate(external)
-        yield external
-        return
+@contextmanager
+def scratch_database():
+    """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
     state = EmbeddedCluster(get_settings().home).start()
     name = f"weijian_test_{uuid.uuid4().hex[:8]}"
     admin = dict(
@@ -64,11 +60,24 @@ def database_url():
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = state.url(name)
-    migrate(url)
-    yield url
-    engine_for(url).dispose()
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        migrate(url)
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    external = os.environ.get("WEIJIAN_TEST_DATABASE_URL")
+    if external:
+        migrate(external)
+        yield external
+        return
+    with scratch_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -134,11 +143,22 @@ def server(engine):
         yield url
 
 
+def login(url: str, username: str, password: str):
+    """``POST /api/v1/auth/login`` on the app served at ``url``: the response."""
+    import httpx
+
+    return httpx.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def bearer(response) -> dict:
+    """The Authorization header for the token a successful login answered."""
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 @pytest.fixture
 def admin_headers(engine, server):
     """An administrator's bearer token for ``server``: what imports and rule changes need."""
-    import httpx
-
     from weijian.cases import users
     from weijian.cases.workflow import default_workflow
 
@@ -146,10 +166,72 @@ def admin_headers(engine, server):
         users.add_user(
             conn, None, default_workflow(), username="root", password="root-password", role="admin"
         )
-    r = httpx.post(
-        f"{server}/api/v1/auth/login", json={"username": "root", "password": "root-password"}
-    )
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return bearer(login(server, "root", "root-password"))
+
+
+@pytest.fixture
+def cli(database_url, engine, monkeypatch, tmp_path):
+    """The command line on the test database, as ``cli("import", "zones", path, …)`` → click's
+    result (keywords go to ``CliRunner.invoke``, e.g. ``input=``). Its evidence folder is the
+    one :func:`case_api` serves, its terminal 200 columns wide."""
+    from typer.testing import CliRunner
+
+    from weijian.cli import app
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(tmp_path / "evidence"))
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, **kwargs: runner.invoke(app, [str(a) for a in args], **kwargs)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """The sample city at small scale (weijian.samples), generated once for the session: read
+    it, never write into it."""
+    from weijian import samples
+
+    out = tmp_path_factory.mktemp("samples")
+    samples.generate(out, scale="small", shared_data_dir=SHARED_DATA, log=lambda *_: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_city_database(sample_dir):
+    """An engine on a database of its own holding the sample city's layers, imported once for
+    the session (None with WEIJIAN_TEST_DATABASE_URL: one database only)."""
+    if os.environ.get("WEIJIAN_TEST_DATABASE_URL"):
+        yield None
+        return
+    from weijian.demo.city import load_samples
+
+    with scratch_database() as url:
+        engine = engine_for(url)
+        load_samples(engine, sample_dir, log=lambda *_: None)
+        yield engine
+
+
+@pytest.fixture
+def sample_city(sample_city_database, sample_dir, request):
+    """An engine on the sample city's layers, for tests that only read them: the session's
+    database of its own, or (one database only) the test database loaded for this test."""
+    if sample_city_database is not None:
+        return sample_city_database
+    from weijian.demo.city import load_samples
+
+    engine = request.getfixturevalue("engine")  # emptied again after the test
+    load_samples(engine, sample_dir, log=lambda *_: None)
+    return engine
+
+
+@pytest.fixture
+def city(case_api):
+    """The hand-built city with cases in known places and states (tests/mapkit.py)."""
+    from tests.mapkit import populate
+
+    return populate(case_api)
 
 
 @pytest.fixture(scope="session")

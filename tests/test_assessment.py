@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from tests import city
 from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
-from weijian.cases.clock import LOCAL
+from weijian.cases.clock import LOCAL, Clock
 from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import indicators
 
@@ -464,69 +464,34 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
                 assert point["signed_off"] == sum(u["trend"][n]["signed_off"] for u in children)
 
 
-def test_the_same_through_the_cli(case_api, history, database_url, monkeypatch, tmp_path):
+def test_the_same_through_the_cli(case_api, history, cli, monkeypatch, tmp_path):
     import json
 
-    from typer.testing import CliRunner
-
-    from weijian.cli import app
-    from weijian.settings import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        xlsx = tmp_path / "考评.xlsx"
-        result = runner.invoke(
-            app,
-            [
-                "assess",
-                "run",
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-04-30",
-                "--xlsx",
-                str(xlsx),
-                "--json",
-            ],
-        )
-        assert result.exit_code == 0, result.output
-        printed = json.loads(result.stdout)
-        over_http = case_api.get(
-            "/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL
-        ).json()
-        assert [(u["code"], u["score"]) for u in printed["units"]] == [
-            (u["code"], u["score"]) for u in over_http["units"]
-        ]
-        assert load_workbook(xlsx)["镇（街道）考评"]["C2"].value == "新建街道"
-        result = runner.invoke(
-            app,
-            [
-                "assess",
-                "trace",
-                "--grid",
-                TOWN1,
-                "--from",
-                "2026-03-01",
-                "--to",
-                "2026-04-30",
-                "--json",
-            ],
-        )
-        assert result.exit_code == 0, result.output
-        steps = [(p["case"], p["step"], p["status"]) for p in json.loads(result.stdout)["problems"]]
-        # the command runs on today's clock: April's ledger (due 6 May) is missing by now too
-        assert len(steps) == 10 and steps.count((None, "ledger", "missing")) == 2
-        result = runner.invoke(
-            app, ["campaign", "create", "--name", "清零", "--start", "2026-03-01"]
-        )
-        assert result.exit_code == 0, result.output
-        result = runner.invoke(app, ["campaign", "progress", "1", "--json"])
-        assert result.exit_code == 0 and json.loads(result.stdout)["levels"]["town"] == []
-        assert runner.invoke(app, ["assess", "run"]).exit_code == 2
-    finally:
-        get_settings.cache_clear()
+    # the commands read the real clock: here it is 7 May 2026, whatever today's date
+    monkeypatch.setattr(Clock, "now", lambda self: datetime(2026, 5, 7, 9, tzinfo=LOCAL))
+    xlsx = tmp_path / "考评.xlsx"
+    result = cli(
+        "assess", "run", "--from", "2026-03-01", "--to", "2026-04-30", "--xlsx", xlsx, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    over_http = case_api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL).json()
+    assert [(u["code"], u["score"]) for u in printed["units"]] == [
+        (u["code"], u["score"]) for u in over_http["units"]
+    ]
+    assert load_workbook(xlsx)["镇（街道）考评"]["C2"].value == "新建街道"
+    result = cli(
+        "assess", "trace", "--grid", TOWN1, "--from", "2026-03-01", "--to", "2026-04-30", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    steps = [(p["case"], p["step"], p["status"]) for p in json.loads(result.stdout)["problems"]]
+    # on 7 May, April's ledger (due 6 May) is missing too
+    assert len(steps) == 10 and steps.count((None, "ledger", "missing")) == 2
+    result = cli("campaign", "create", "--name", "清零", "--start", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    result = cli("campaign", "progress", "1", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["levels"]["town"] == []
+    assert cli("assess", "run").exit_code == 2
 
 
 def test_ranking_ties_and_ungridded_buckets():

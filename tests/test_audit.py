@@ -23,14 +23,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner
 
 from tests.casekit import COMPOUND
 from weijian.cases import history
 from weijian.cases.evidence import EvidenceStore
-from weijian.cli import app
 from weijian.db.engine import app_engine_for
-from weijian.settings import get_settings
 
 WORKERS = 20
 
@@ -86,17 +83,6 @@ def triggers_disabled(engine, *tables: str):
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {TRIGGERS[table]}"))
     for table in tables:
         assert trigger_enabled(engine, TRIGGERS[table])
-
-
-@contextmanager
-def cli_env(database_url, api, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(api.settings.evidence_root))
-    get_settings.cache_clear()
-    try:
-        yield CliRunner()
-    finally:
-        get_settings.cache_clear()
 
 
 def post_transition(api, who: str, number: str, body: dict) -> httpx.Response:
@@ -303,62 +289,58 @@ def test_a_deleted_case_is_named_by_its_missing_number(engine, case_api):
 def test_cli_says_intact_then_names_the_tampering(
     engine,
     case_api,
-    database_url,
-    monkeypatch,
+    cli,
 ):
     made = build_history(case_api)
-    with cli_env(database_url, case_api, monkeypatch) as runner:
-        result = runner.invoke(app, ["audit", "verify"])
-        assert result.exit_code == 0, result.output
-        assert "intact" in result.output
-        assert "checked 2 cases, 5 events, 1 pieces of evidence" in result.output
+    result = cli("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+    assert "checked 2 cases, 5 events, 1 pieces of evidence" in result.output
 
-        result = runner.invoke(app, ["audit", "verify", "--json"])
-        assert result.exit_code == 0, result.output
-        printed = json.loads(result.stdout)
-        assert printed["ok"] is True and printed["problems"] == []
-        assert (printed["cases"], printed["events"], printed["evidence"]) == (2, 5, 1)
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["ok"] is True and printed["problems"] == []
+    assert (printed["cases"], printed["events"], printed["evidence"]) == (2, 5, 1)
 
-        visit = events(engine, made["first"])[2]
-        with triggers_disabled(engine, "case_event"), engine.begin() as conn:
-            conn.execute(
-                text("UPDATE case_event SET note = '改过' WHERE id = :i"), {"i": visit["id"]}
-            )
+    visit = events(engine, made["first"])[2]
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        conn.execute(text("UPDATE case_event SET note = '改过' WHERE id = :i"), {"i": visit["id"]})
 
-        result = runner.invoke(app, ["audit", "verify"])
-        assert result.exit_code == 1, result.output
-        assert "intact" not in result.output
-        assert made["first"] in result.output
-        assert "edited" in result.output
+    result = cli("audit", "verify")
+    assert result.exit_code == 1, result.output
+    assert "intact" not in result.output
+    assert made["first"] in result.output
+    assert "edited" in result.output
 
-        result = runner.invoke(app, ["audit", "verify", "--json"])
-        assert result.exit_code == 1, result.output
-        printed = json.loads(result.stdout)
-        assert printed["ok"] is False
-        assert printed["problems"] == [
-            {
-                "case": made["first"],
-                "seq": 3,
-                "event_id": visit["id"],
-                "problem": printed["problems"][0]["problem"],
-            }
-        ]
-        assert "edited" in printed["problems"][0]["problem"]
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 1, result.output
+    printed = json.loads(result.stdout)
+    assert printed["ok"] is False
+    assert printed["problems"] == [
+        {
+            "case": made["first"],
+            "seq": 3,
+            "event_id": visit["id"],
+            "problem": printed["problems"][0]["problem"],
+        }
+    ]
+    assert "edited" in printed["problems"][0]["problem"]
 
-        # the evidence folder is the one WEIJIAN_EVIDENCE_DIR names (the honest run above
-        # found the photo there): altered bytes are reported next to the edited event
-        sha = made["sha"]
-        (case_api.settings.evidence_root / sha[:2] / sha).write_bytes(b"not the photo")
-        result = runner.invoke(app, ["audit", "verify", "--json"])
-        assert result.exit_code == 1, result.output
-        texts = [p["problem"] for p in json.loads(result.stdout)["problems"]]
-        assert len(texts) == 2
-        assert any("content changed" in t and sha[:12] in t for t in texts)
+    # the evidence folder is the one WEIJIAN_EVIDENCE_DIR names (the honest run above
+    # found the photo there): altered bytes are reported next to the edited event
+    sha = made["sha"]
+    (case_api.settings.evidence_root / sha[:2] / sha).write_bytes(b"not the photo")
+    result = cli("audit", "verify", "--json")
+    assert result.exit_code == 1, result.output
+    texts = [p["problem"] for p in json.loads(result.stdout)["problems"]]
+    assert len(texts) == 2
+    assert any("content changed" in t and sha[:12] in t for t in texts)
 
-        # one case at a time: the other case is fine
-        result = runner.invoke(app, ["audit", "verify", "--case", made["second"], "--json"])
-        assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout)["cases"] == 1
+    # one case at a time: the other case is fine
+    result = cli("audit", "verify", "--case", made["second"], "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cases"] == 1
 
 
 # -- concurrency ---------------------------------------------------------------------------
@@ -469,49 +451,46 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):
 def test_an_anchor_catches_a_chain_rewritten_consistently(
     engine,
     case_api,
-    database_url,
-    monkeypatch,
+    cli,
     tmp_path,
 ):
     """Rewriting a whole chain — every hash recomputed, the head moved on — passes the chain
     check; the anchor written before catches it."""
     built = build_history(case_api)
     anchor_file = tmp_path / "anchor.json.gz"
-    with cli_env(database_url, case_api, monkeypatch) as runner:
-        result = runner.invoke(app, ["audit", "anchor", "--out", str(anchor_file)])
-        assert result.exit_code == 0, result.output
-        assert len(result.stdout.strip()) == 64  # the digest to quote on paper
-        case_api.photo("ue_hj", built["second"])  # history going on after the anchor is fine
+    result = cli("audit", "anchor", "--out", str(anchor_file))
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip()) == 64  # the digest to quote on paper
+    case_api.photo("ue_hj", built["second"])  # history going on after the anchor is fine
 
-        # the owner rewrites the first case's site visit note and re-hashes the chain
-        number = built["first"]
-        with triggers_disabled(engine, "case_event"), engine.begin() as conn:
-            prev = None
-            for event in events(engine, number):
-                if event["action"] == "site_visit":
-                    event["note"] = "（事后改写）"
-                event["hash"] = history.event_hash(number, event, prev)
-                conn.execute(
-                    text(
-                        "UPDATE case_event SET note = :note, prev_hash = :p, hash = :h "
-                        "WHERE id = :id"
-                    ),
-                    {"note": event["note"], "p": prev, "h": event["hash"], "id": event["id"]},
-                )
-                prev = event["hash"]
+    # the owner rewrites the first case's site visit note and re-hashes the chain
+    number = built["first"]
+    with triggers_disabled(engine, "case_event"), engine.begin() as conn:
+        prev = None
+        for event in events(engine, number):
+            if event["action"] == "site_visit":
+                event["note"] = "（事后改写）"
+            event["hash"] = history.event_hash(number, event, prev)
             conn.execute(
-                text("UPDATE violation_case SET head_hash = :h WHERE number = :n"),
-                {"h": prev, "n": number},
+                text(
+                    "UPDATE case_event SET note = :note, prev_hash = :p, hash = :h WHERE id = :id"
+                ),
+                {"note": event["note"], "p": prev, "h": event["hash"], "id": event["id"]},
             )
-        plain = runner.invoke(app, ["audit", "verify"])
-        assert plain.exit_code == 0  # the chain itself is consistent again
-        checked = runner.invoke(app, ["audit", "verify", "--anchor", str(anchor_file), "--json"])
-        assert checked.exit_code == 1, checked.output
-        problems = json.loads(checked.stdout)["problems"]
-        assert [p["case"] for p in problems] == [number]
-        assert "rewritten since the anchor" in problems[0]["problem"]
-        # events added after the anchor are no rewrite
-        case_api.report("gridder", COMPOUND, description="锚定之后的新案件")
-        bad = tmp_path / "bad.json.gz"
-        bad.write_bytes(b"not an anchor")
-        assert runner.invoke(app, ["audit", "verify", "--anchor", str(bad)]).exit_code == 2
+            prev = event["hash"]
+        conn.execute(
+            text("UPDATE violation_case SET head_hash = :h WHERE number = :n"),
+            {"h": prev, "n": number},
+        )
+    plain = cli("audit", "verify")
+    assert plain.exit_code == 0  # the chain itself is consistent again
+    checked = cli("audit", "verify", "--anchor", str(anchor_file), "--json")
+    assert checked.exit_code == 1, checked.output
+    problems = json.loads(checked.stdout)["problems"]
+    assert [p["case"] for p in problems] == [number]
+    assert "rewritten since the anchor" in problems[0]["problem"]
+    # events added after the anchor are no rewrite
+    case_api.report("gridder", COMPOUND, description="锚定之后的新案件")
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not an anchor")
+    assert cli("audit", "verify", "--anchor", str(bad)).exit_code == 2

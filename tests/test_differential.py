@@ -1,8 +1,11 @@
 """The in-memory engine against PostGIS ST_Covers on the sample city: random points, points
-exactly on vertices and on edges, points inside holes — the same zones and grids, every one."""
+exactly on vertices and on edges, points inside holes — the same zones and grids, every one; and
+the single lookup against the batch, down to the alternatives of points that must be ambiguous."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from datetime import date
 
 import numpy as np
@@ -10,23 +13,14 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from weijian import samples
 from weijian.demo.city import load_samples
 from weijian.jurisdiction.engine import REASON_CODES, answer_arrays, decide_arrays, lookup
 from weijian.jurisdiction.snapshot import load_snapshot
 
 
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("samples")
-    samples.generate(folder, scale="small", log=lambda *_: None)
-    return folder
-
-
 @pytest.fixture
-def loaded(engine, sample_dir):
-    load_samples(engine, sample_dir, log=lambda *_: None)
-    return load_snapshot(engine)
+def loaded(sample_city):
+    return load_snapshot(sample_city)
 
 
 def sample_points(snap, rng, count):
@@ -57,6 +51,41 @@ def sample_points(snap, rng, count):
         lon.append(shapely.get_x(inside))
         lat.append(shapely.get_y(inside))
     return np.concatenate(lon), np.concatenate(lat), len(holes)
+
+
+def points_beside_district_borders(snap, rng, count: int, offset_m: float = 3.0):
+    """Points ``offset_m`` from the border of two districts, on either side of the middle of
+    its straight pieces (40 m long or more, so no corner is nearer than 20 m): the other
+    district's answer lies within the tolerance, so each must be ambiguous. Returns lon, lat
+    and the row of the district across the border."""
+    districts = snap.grids["district"].index.geoms
+    metric = shapely.transform(
+        districts, lambda xy: np.column_stack(snap.to_gk.transform(xy[:, 0], xy[:, 1]))
+    )
+    xs, ys, across = [], [], []
+    for i in range(len(metric)):
+        for j in range(i + 1, len(metric)):
+            shared = shapely.intersection(metric[i].boundary, metric[j].boundary)
+            lines = [g for g in shapely.get_parts(shared) if isinstance(g, shapely.LineString)]
+            for line in lines:
+                coords = shapely.get_coordinates(line)
+                for (x0, y0), (x1, y1) in itertools.pairwise(coords):
+                    length = math.hypot(x1 - x0, y1 - y0)
+                    if length < 40.0:
+                        continue
+                    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+                    nx, ny = (y0 - y1) / length, (x1 - x0) / length  # the unit normal
+                    for side in (1, -1):
+                        px, py = mx + side * offset_m * nx, my + side * offset_m * ny
+                        here = shapely.contains_xy(metric, px, py)
+                        if here[i] != here[j] and here.sum() == 1:
+                            xs.append(px)
+                            ys.append(py)
+                            across.append(j if here[i] else i)
+    assert len(xs) >= count, f"only {len(xs)} points beside district borders"
+    pick = rng.choice(len(xs), count, replace=False)
+    lon, lat = snap.to_gk.transform(np.array(xs)[pick], np.array(ys)[pick], direction="INVERSE")
+    return np.asarray(lon), np.asarray(lat), np.array(across)[pick]
 
 
 def postgis_covers(engine, lon, lat) -> dict[str, set[tuple[int, int]]]:
@@ -91,7 +120,8 @@ def postgis_covers(engine, lon, lat) -> dict[str, set[tuple[int, int]]]:
     return out
 
 
-def test_engine_agrees_with_postgis_st_covers(engine, loaded):
+def test_engine_agrees_with_postgis_st_covers(sample_city, loaded):
+    engine = sample_city
     snap = loaded
     rng = np.random.default_rng(20261125)
     lon, lat, holes = sample_points(snap, rng, 12_000)
@@ -127,7 +157,10 @@ def test_single_and_batch_answers_are_identical(loaded):
     snap = loaded
     rng = np.random.default_rng(7)
     lon, lat, _ = sample_points(snap, rng, 3000)
-    lon, lat = lon[:4000], lat[:4000]
+    border_lon, border_lat, across = points_beside_district_borders(snap, rng, 300)
+    lon = np.concatenate([lon[:4000], border_lon])
+    lat = np.concatenate([lat[:4000], border_lat])
+    beside = dict(zip(range(4000, len(lon)), across.tolist(), strict=True))
     on = date.today()
     batch = answer_arrays(snap, lon, lat, on=on)
     in_force = snap.rules_in_force(on)
@@ -142,6 +175,9 @@ def test_single_and_batch_answers_are_identical(loaded):
         else:
             assert answer["boundary_distance_m"] == pytest.approx(distance, abs=0.011)
         assert answer["ambiguous"] == (k in batch.alternatives)
+        if k in beside:  # 3 m from another district: its answer is among the alternatives
+            assert answer["ambiguous"], (k, lon[k], lat[k])
+            assert beside[k] in {district for _, district, _ in batch.alternatives[k]}
         if answer["ambiguous"]:
             single_keys = [
                 ((a["rule"] or {}).get("id"), (a["department"] or {}).get("code"), a["reason"])
@@ -171,7 +207,8 @@ def test_single_and_batch_answers_are_identical(loaded):
             )
 
 
-def test_demo_reload_skips_layers_already_holding_the_same_file(engine, loaded, sample_dir):
+def test_demo_reload_skips_layers_already_holding_the_same_file(sample_city, sample_dir):
+    engine = sample_city
     again = load_samples(engine, sample_dir, log=lambda *_: None, skip_unchanged=True)
     assert again == []
     with engine.connect() as conn:

@@ -121,21 +121,46 @@ def ofd() -> bytes:
     return zipped({"OFD.xml": b"<ofd:OFD/>", "Doc_0/Document.xml": b"<ofd:Document/>"})
 
 
+OLE_FREE, OLE_END, OLE_FAT, OLE_NONE = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+OLE_STORAGES = {"Macros", "_VBA_PROJECT_CUR"}  # what Office writes as storages, not streams
+
+
 def ole(*streams: str) -> bytes:
-    """A compound file whose directory (sector 0) holds a root and the named streams."""
-    header = bytearray(512)
-    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    header[0x1E:0x20] = (9).to_bytes(2, "little")  # 512-byte sectors
+    """A well-formed compound file (version 3, 512-byte sectors): the header, one FAT sector,
+    then the directory — a root whose children, chained as right siblings, are the named
+    (empty) streams and storages."""
+
+    def u16(value: int) -> bytes:
+        return value.to_bytes(2, "little")
+
+    def u32(value: int) -> bytes:
+        return value.to_bytes(4, "little")
+
+    entries = [(5, "Root Entry")] + [(1 if s in OLE_STORAGES else 2, s) for s in streams]
     directory = bytearray()
-    for kind, name in [(5, "Root Entry"), *((2, s) for s in streams)]:
+    for number, (kind, name) in enumerate(entries):
         entry = bytearray(128)
         encoded = name.encode("utf-16-le") + b"\x00\x00"
         entry[: len(encoded)] = encoded
-        entry[64:66] = len(encoded).to_bytes(2, "little")
+        entry[64:66] = u16(len(encoded))
         entry[66] = kind
+        entry[67] = 1  # black, in the red-black tree of siblings
+        right = number + 1 if 0 < number < len(entries) - 1 else OLE_NONE
+        child = 1 if number == 0 and len(entries) > 1 else OLE_NONE
+        entry[68:80] = u32(OLE_NONE) + u32(right) + u32(child)
+        entry[116:120] = u32(OLE_END)  # no data
         directory += entry
-    directory += bytes(512 - len(directory) % 512)
-    return bytes(header + directory + bytes(1024))
+    directory += bytes(-len(directory) % 512)
+    sectors = len(directory) // 512  # the directory's, from sector 1 on
+    fat = [OLE_FAT] + [2 + k if k < sectors - 1 else OLE_END for k in range(sectors)]
+    fat += [OLE_FREE] * (128 - len(fat))
+    header = bytearray(512)
+    header[:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    header[0x18:0x22] = u16(0x3E) + u16(3) + u16(0xFFFE) + u16(9) + u16(6)  # 512-byte sectors
+    header[0x2C:0x34] = u32(1) + u32(1)  # one FAT sector; the directory starts at sector 1
+    header[0x38:0x48] = u32(4096) + u32(OLE_END) + u32(0) + u32(OLE_END)  # no mini FAT, DIFAT
+    header[0x4C:0x200] = u32(0) + u32(OLE_FREE) * 108  # the FAT is sector 0
+    return bytes(header) + b"".join(u32(v) for v in fat) + bytes(directory)
 
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -255,6 +280,8 @@ def test_truncated_jpeg_is_refused():
         (docx(macros=True), "macros"),
         (ole("WordDocument", "Macros"), "macros"),
         (ole(), "neither Word nor Excel"),
+        (ole("EncryptionInfo", "EncryptedPackage"), "password-protected"),
+        (ole("WordDocument")[:8] + bytes(2040), "neither Word nor Excel"),  # damaged
         (b"\x00\x01binary\xff" * 20, "not recognised"),
     ],
 )

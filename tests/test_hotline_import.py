@@ -10,18 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from typer.testing import CliRunner
 
 from tests import casekit
 from tests.casekit import COMPOUND, FARMLAND, JIANGYUAN
-from weijian.cli import app
-from weijian.settings import get_settings
 
 SH = ZoneInfo("Asia/Shanghai")
 ROUTE = "/api/v1/cases/imports/hotline"
@@ -219,36 +215,24 @@ def test_who_may_import_and_which_files(case_api):
 # -- the CLI -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def cli_env(database_url, api, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(api.settings.evidence_root))
-    get_settings.cache_clear()
-    try:
-        yield CliRunner()
-    finally:
-        get_settings.cache_clear()
-
-
 def read_report(path: Path) -> tuple[list[str], list[dict]]:
     with open(path, encoding="utf-8-sig", newline="") as stream:
         reader = csv.DictReader(stream)
         return list(reader.fieldnames or []), list(reader)
 
 
-def test_cli_imports_and_writes_the_report(case_api, database_url, monkeypatch, tmp_path):
+def test_cli_imports_and_writes_the_report(case_api, cli, tmp_path):
     good = tmp_path / "12345工单.xlsx"
     good.write_bytes(xlsx(good_rows()))
     mixed = tmp_path / "12345工单（含错误）.xlsx"
     mixed.write_bytes(xlsx(good_rows() + bad_rows()))
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    with cli_env(database_url, case_api, monkeypatch) as runner:
-        args = ["cases", "import-hotline", str(good), "--crs", "cgcs2000", "--report", str(first)]
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
-        args = ["cases", "import-hotline", str(mixed), "--crs", "cgcs2000", "--report", str(second)]
-        result = runner.invoke(app, args)
-        assert result.exit_code == 2, result.output
+    args = ["cases", "import-hotline", str(good), "--crs", "cgcs2000", "--report", str(first)]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    args = ["cases", "import-hotline", str(mixed), "--crs", "cgcs2000", "--report", str(second)]
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
 
     headers, rows = read_report(first)
     assert headers == ["行号", "工单编号", "结果", "案件编号", "说明"]

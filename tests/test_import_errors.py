@@ -8,24 +8,8 @@ import shutil
 import httpx
 import pytest
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from tests import catalogue
-from weijian.cli import app
-from weijian.settings import get_settings
-
-
-@pytest.fixture
-def cli(database_url, engine, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(app, [str(a) for a in args])
-
-    yield run
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -274,3 +258,52 @@ def test_api_docs_are_served_without_a_cdn(server):
     assert home.status_code == 200 and "违法建设长效管控平台" in home.text
     assert "/api/v1/receipts/{回执码}" in home.text and "/open311/v2/services.json" in home.text
     assert "http://" not in home.text and "https://" not in home.text
+
+
+def test_grids_from_the_cli_options_and_the_upload_form(
+    cli, engine, server, admin_headers, tmp_path
+):
+    """Both build the request from their fields by name; a blank optional form field counts as
+    not given (no parent field: the parent is found spatially; no phone field: no phones)."""
+    district = catalogue.grid_squares("district", ["220602"], ["浑江区"], size=4000)
+    shp = catalogue.write_shapefile(district, tmp_path / "district", "district")
+    result = cli(
+        "import", "grids", shp, "--level", "district", "--code-field", "DM",
+        "--name-field", "MC", "--responsible-field", "FZR", "--phone-field", "LXDH",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    town = catalogue.grid_squares("town", ["220602001"], ["新建街道"], size=1000)
+    shp = catalogue.write_shapefile(town, tmp_path / "town", "town")
+    archive = catalogue.zip_gbk(catalogue.shapefile_parts(shp), tmp_path / "town.zip")
+    with open(archive, "rb") as handle:
+        response = httpx.post(
+            f"{server}/api/v1/imports/grids",
+            files={"file": ("town.zip", handle)},
+            data={
+                "level": "town", "code_field": "DM", "name_field": "MC", "parent_field": "",
+                "responsible_field": "FZR", "phone_field": "", "crs": "", "encoding": "",
+            },
+            headers=admin_headers,
+            timeout=60,
+        )  # fmt: skip
+    assert response.status_code == 201, response.text
+    assert response.json()["parents"]["derived_spatially"] == 1
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT g.level, g.parent_code, g.responsible, v.created_by FROM grid g "
+                "JOIN layer_version v ON v.id = g.version_id ORDER BY g.code"
+            )
+        ).all()
+    assert [(r.level, r.parent_code, r.created_by) for r in rows] == [
+        ("district", None, "cli"),
+        ("town", "220602", "api"),
+    ]
+    assert rows[0].responsible == [
+        {"name": "张伟", "phone": "13904391234"},
+        {"name": "李娜", "phone": "13904395678"},
+    ]
+    assert [person["name"] for person in rows[1].responsible] == ["张伟", "李娜"]
+    assert all(not person.get("phone") for person in rows[1].responsible)

@@ -258,3 +258,29 @@ def test_baishan_districts_in_gcj02(engine, shared_data):
         naive["bbox"][0], naive["bbox"][1], report["bbox"][0], report["bbox"][1]
     )[2]
     assert 400 < shift < 700
+
+
+def test_requests_are_built_from_named_fields(tmp_path):
+    """One constructor for the command line's options, the upload form and the samples'
+    manifest: fields by name, other names left out, blank optional fields not given, the
+    keywords over the mapping."""
+    shp = tmp_path / "urban.shp"
+    fields = {
+        "family": "zones",  # a manifest's, not a request's
+        "path": "urban.shp",
+        "layer": "urban",
+        "kind": "urban_managed",
+        "code_field": "",
+        "name_field": "MC",
+        "dry_run": False,
+        "as_json": True,  # a command's, not a request's
+    }
+    assert ZoneImport.from_fields(fields, path=shp, created_by="api") == ZoneImport(
+        path=shp, layer="urban", kind="urban_managed", name_field="MC", created_by="api"
+    )
+    grid = GridImport.from_fields(
+        {"level": "town", "code_field": "DM", "name_field": "MC", "parent_field": ""}, path=shp
+    )
+    assert grid == GridImport(path=shp, level="town", code_field="DM", name_field="MC")
+    with pytest.raises(TypeError):  # a required field missing
+        GridImport.from_fields({"level": "town", "code_field": "DM"}, path=shp)

@@ -9,14 +9,13 @@ import json
 import time
 
 import httpx
+import pyproj
 import pytest
-from typer.testing import CliRunner
+import shapely
 
 from tests import city
 from weijian.api.routes.jurisdiction import Answer
-from weijian.cli import app
 from weijian.gis import chinese_datums
-from weijian.settings import get_settings
 
 
 @pytest.fixture
@@ -104,24 +103,116 @@ def test_unassigned_with_a_reason_never_a_guess(api, x, y, reason):
     assert answer["reason_text"]
 
 
-def test_shared_edge_is_deterministic_and_ambiguous(api):
-    # on the border between the two districts, inside both town-planned and nothing else
-    first = ask(api, 4.0, 0.5)
-    again = ask(api, 4.0, 0.5)
-    assert first == again
-    near = ask(api, 3.996, 2.5)  # 4 m west of the district border, in urban housing land
-    assert near["boundary_distance_m"] is None or near["boundary_distance_m"] >= 0
-    farm = ask(api, 0.995, 2.5)  # 5 m from the farmland/forest edge: same department
-    assert farm["boundary_distance_m"] == pytest.approx(5, abs=0.5)
-    assert farm["ambiguous"] is False
+#: the engine's Gauss-Krüger series and PROJ agree to well under a millimetre; the answer
+#: rounds to the centimetre
+DISTANCE_TOLERANCE_M = 0.02
+TO_GK = pyproj.Transformer.from_crs(4490, 4551, always_xy=True)
+
+
+def gk(x_km: float, y_km: float) -> shapely.Point:
+    """The spot in EPSG:4551, from the lon/lat the API is given (not from the km directly)."""
+    return shapely.Point(TO_GK.transform(*city.lonlat(x_km, y_km)))
+
+
+def answer_regions() -> list[tuple[shapely.Geometry, tuple]]:
+    """The hand-built city as regions of one answer each, known by heart (tests/city.py):
+    (department type, reason, district code), the urban area winning over the paddy under it."""
+    hj, jy = (city.box(*city.DISTRICTS[code]) for code in ("220602", "220605"))
+    urban, natural, housing = city.box(0, 0, 2, 2), city.box(0, 2, 3, 3), city.box(3, 2, 4, 3)
+    planned, forest = city.box(4, 0, 5, 1), city.holed_forest()
+    world = city.box(-100, -100, 100, 100)
+    return [
+        (urban, ("urban_enforcement", None, "220602")),
+        (natural, ("natural_resources", None, "220602")),
+        (housing, (None, "no_rule", "220602")),
+        (hj - shapely.union_all([urban, natural, housing]), (None, "no_zone", "220602")),
+        (planned, ("county_government", None, "220605")),
+        (forest, ("natural_resources", None, "220605")),
+        (jy - (planned | forest), (None, "no_zone", "220605")),
+        (world - (hj | jy), (None, "outside_city", None)),
+    ]
+
+
+def answer_key(answer: dict) -> tuple:
+    department = answer["department"]
+    district = (answer["grid"]["district"] or {}).get("code")
+    return (department and department["type"], answer["reason"], district)
+
+
+def shown_key(key: tuple) -> tuple:
+    """What an alternative shows of an answer: its department's code, or its reason."""
+    department_type, reason, district = key
+    return (f"{district}-{department_type}" if department_type else None, reason)
+
+
+def expected_distance(answer: dict, point: shapely.Point) -> float | None:
+    """Metres to the deciding boundary: the deciding zone's or the district's, the nearer; none
+    for an unassigned point."""
+    if answer["deciding_zone"] is None:
+        return None
+    layer, name = answer["deciding_zone"]["layer"], answer["deciding_zone"]["name"]
+    zone = min(
+        (geometry for lay, nam, geometry, _ in city.zones() if (lay, nam) == (layer, name)),
+        key=lambda geometry: geometry.distance(point),
+    )
+    district = city.box(*city.DISTRICTS[answer["grid"]["district"]["code"]])
+    return min(zone.boundary.distance(point), district.boundary.distance(point))
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "ambiguous"),
+    [
+        (4.0, 0.5, True),  # on the district border, in town-planned land: 0 m
+        (3.996, 2.5, True),  # 4 m west of the district border, in urban housing land (no rule)
+        (3.996, 3.5, True),  # 4 m west of it, no zone on either side: another district's
+        (0.995, 2.5, False),  # 5 m from the farmland/forest edge: the same department
+        (2.003, 1.0, True),  # 3 m east of the urban area, in no zone
+        (1.5, 1.5, False),  # the urban area's middle
+        (5.395, 0.5, True),  # in the forest, 5 m from the edge of its hole
+        (5.405, 0.5, True),  # in the hole, 5 m from the forest
+        (5.5, 0.5, False),  # the hole's middle, 100 m from the forest
+    ],
+)
+def test_border_distance_and_ambiguity_are_what_the_map_says(api, x, y, ambiguous):
+    answer = ask(api, x, y)
+    assert ask(api, x, y) == answer  # deterministic, also on a shared edge
+    point = gk(x, y)
+    distance = expected_distance(answer, point)
+    if distance is None:
+        assert answer["boundary_distance_m"] is None
+    else:
+        assert answer["boundary_distance_m"] == pytest.approx(distance, abs=DISTANCE_TOLERANCE_M)
+
+    regions = answer_regions()
+    own = answer_key(answer)
+    # the answer is the region's the point is in (on a shared edge: one of them)
+    assert any(key == own and g.distance(point) < DISTANCE_TOLERANCE_M for g, key in regions)
+    tolerance = answer["tolerance_m"]
+    near = {key for g, key in regions if key != own and g.distance(point) <= tolerance}
+    # another answer within the tolerance: ambiguous; none: not
+    assert bool(near) is ambiguous
+    assert answer["ambiguous"] is ambiguous
+    shown = sorted(
+        ((a["department"] or {}).get("code"), a["reason"]) for a in answer["alternatives"]
+    )
+    assert shown == sorted({shown_key(key) for key in near})
+    if ambiguous:
+        assert answer["alternatives"]
+        strict = ask(api, x, y, tolerance_m=0)
+        assert strict["ambiguous"] is False and strict["alternatives"] == []
+
+
+def test_ambiguity_names_the_answer_across_the_border(api):
     edge = ask(api, 2.003, 1.0)  # 3 m east of the urban area: natural resources? no zone
     assert edge["status"] == "unassigned" and edge["reason"] == "no_zone"
     assert edge["ambiguous"] is True
     assert [a["department"]["name"] for a in edge["alternatives"] if a["department"]] == [
         "浑江区城市管理行政执法局"
     ]
-    strict = ask(api, 2.003, 1.0, tolerance_m=0)
-    assert strict["ambiguous"] is False
+    near = ask(api, 3.996, 2.5)
+    across = ask(api, 4.004, 2.5)  # 江源区, no zone
+    assert (near["reason"], across["reason"]) == ("no_rule", "no_zone")
+    assert [(a["status"], a["reason"]) for a in near["alternatives"]] == [("unassigned", "no_zone")]
 
 
 def test_input_crs_all_give_the_same_answer(api):
@@ -325,30 +416,21 @@ def test_new_layer_version_reaches_the_running_server(api, engine, tmp_path):
     assert answer["layer_versions"]["urban_managed"] == 2
 
 
-def test_cli_lookup_and_assign_print_the_same_answer(
-    api, admin_headers, database_url, monkeypatch, tmp_path
-):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        lon, lat = city.lonlat(1.5, 2.5)
-        result = CliRunner().invoke(app, ["lookup", str(lon), str(lat), "--crs", "cgcs2000"])
-        assert result.exit_code == 0, result.output
-        printed = json.loads(result.stdout)
-        over_http = ask(api, 1.5, 2.5, headers=admin_headers)  # the operator sees it all
-        for key in ("status", "department", "rule", "zones", "grid", "boundary_distance_m"):
-            assert printed[key] == over_http[key]
-        points = tmp_path / "points.csv"
-        points.write_text(f"id,lon,lat\n1,{lon},{lat}\n")
-        out_file = tmp_path / "answers.csv"
-        result = CliRunner().invoke(
-            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
-        )
-        assert result.exit_code == 0, result.output
-        row = next(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8-sig"))))
-        assert row["department_name"] == "浑江区自然资源局"
-    finally:
-        get_settings.cache_clear()
+def test_cli_lookup_and_assign_print_the_same_answer(api, admin_headers, cli, tmp_path):
+    lon, lat = city.lonlat(1.5, 2.5)
+    result = cli("lookup", str(lon), str(lat), "--crs", "cgcs2000")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    over_http = ask(api, 1.5, 2.5, headers=admin_headers)  # the operator sees it all
+    for key in ("status", "department", "rule", "zones", "grid", "boundary_distance_m"):
+        assert printed[key] == over_http[key]
+    points = tmp_path / "points.csv"
+    points.write_text(f"id,lon,lat\n1,{lon},{lat}\n")
+    out_file = tmp_path / "answers.csv"
+    result = cli("assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    row = next(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8-sig"))))
+    assert row["department_name"] == "浑江区自然资源局"
 
 
 @pytest.mark.parametrize(
@@ -365,89 +447,73 @@ def test_odd_values_are_4xx_never_500(api, path):
     assert 400 <= response.status_code < 500, response.text
 
 
-def test_cli_rules_and_departments_and_gpkg_assign(api, database_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    try:
-        added = runner.invoke(
-            app,
-            [
-                "rules",
-                "add",
-                "--name",
-                "农村宅基地由农业农村部门负责",
-                "--priority",
-                "25",
-                "--department-type",
-                "agriculture_rural",
-                "--code",
-                "0702",
-                "--by",
-                "市城管局",
-                "--reason",
-                "土地管理法第七十八条",
-            ],
-        )
-        assert added.exit_code == 0, added.output
-        refused = runner.invoke(
-            app,
-            [
-                "rules",
-                "add",
-                "--name",
-                "x",
-                "--priority",
-                "26",
-                "--department-type",
-                "police",
-                "--kind",
-                "forest",
-                "--by",
-                "a",
-                "--reason",
-                "b",
-            ],
-        )
-        assert refused.exit_code == 2 and "unknown department type" in refused.output
-        named = runner.invoke(
-            app, ["departments", "set", "agriculture_rural", "220602", "白山市浑江区农业农村局"]
-        )
-        assert named.exit_code == 0, named.output
-        versions = json.loads(runner.invoke(app, ["rules", "versions", "--json"]).stdout)
-        assert [(v["version"], v["created_by"], v["reason"]) for v in versions][-1] == (
-            2,
-            "市城管局",
-            "土地管理法第七十八条",
-        )
-        assert "土地管理法第七十八" in runner.invoke(app, ["rules", "versions"]).output
+def test_cli_rules_and_departments_and_gpkg_assign(api, cli, tmp_path):
+    added = cli(
+        "rules",
+        "add",
+        "--name",
+        "农村宅基地由农业农村部门负责",
+        "--priority",
+        "25",
+        "--department-type",
+        "agriculture_rural",
+        "--code",
+        "0702",
+        "--by",
+        "市城管局",
+        "--reason",
+        "土地管理法第七十八条",
+    )
+    assert added.exit_code == 0, added.output
+    refused = cli(
+        "rules",
+        "add",
+        "--name",
+        "x",
+        "--priority",
+        "26",
+        "--department-type",
+        "police",
+        "--kind",
+        "forest",
+        "--by",
+        "a",
+        "--reason",
+        "b",
+    )
+    assert refused.exit_code == 2 and "unknown department type" in refused.output
+    named = cli("departments", "set", "agriculture_rural", "220602", "白山市浑江区农业农村局")
+    assert named.exit_code == 0, named.output
+    versions = json.loads(cli("rules", "versions", "--json").stdout)
+    assert [(v["version"], v["created_by"], v["reason"]) for v in versions][-1] == (
+        2,
+        "市城管局",
+        "土地管理法第七十八条",
+    )
+    assert "土地管理法第七十八" in cli("rules", "versions").output
 
-        lon, lat = city.lonlat(2.5, 2.5)  # homestead
-        points = tmp_path / "points.geojson"
-        points.write_text(
-            json.dumps(
-                {
-                    "type": "FeatureCollection",
-                    "features": [
-                        {
-                            "type": "Feature",
-                            "id": "h1",
-                            "properties": {},
-                            "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                        }
-                    ],
-                }
-            )
+    lon, lat = city.lonlat(2.5, 2.5)  # homestead
+    points = tmp_path / "points.geojson"
+    points.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "id": "h1",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    }
+                ],
+            }
         )
-        out_file = tmp_path / "answers.gpkg"
-        result = runner.invoke(
-            app, ["assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1"]
-        )
-        assert result.exit_code == 0, result.output
-        import pyogrio
+    )
+    out_file = tmp_path / "answers.gpkg"
+    result = cli("assign", str(points), str(out_file), "--crs", "cgcs2000", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    import pyogrio
 
-        frame = pyogrio.read_dataframe(out_file)
-        assert frame.loc[0, "department_name"] == "白山市浑江区农业农村局"
-        assert frame.loc[0, "rule_version"] == 2 and frame.crs.to_epsg() == 4490
-    finally:
-        get_settings.cache_clear()
+    frame = pyogrio.read_dataframe(out_file)
+    assert frame.loc[0, "department_name"] == "白山市浑江区农业农村局"
+    assert frame.loc[0, "rule_version"] == 2 and frame.crs.to_epsg() == 4490

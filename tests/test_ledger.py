@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
 
 from tests.casekit import (
     COMPOUND,
@@ -29,11 +28,11 @@ from tests.casekit import (
     lonlat,
 )
 from tests.conftest import serving
-from weijian.cases.clock import LOCAL, FixedClock
+from weijian.cases.clock import LOCAL, Clock, FixedClock
 from weijian.cases.workflow import default_workflow
 from weijian.errors import InputError
 from weijian.oversight import ledger, periods
-from weijian.settings import Settings, get_settings
+from weijian.settings import Settings
 
 HEADERS = [
     "序号",
@@ -83,19 +82,6 @@ def ledger_api(engine, tmp_path):
         app.include_router(ledger_routes.router)
     with serving(app) as url:
         yield Api(url, clock, settings)
-
-
-@pytest.fixture
-def cli(database_url, monkeypatch, tmp_path):
-    from weijian.cli import app
-
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(tmp_path / "cli-evidence"))
-    monkeypatch.setenv("COLUMNS", "200")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 def build_history(api: Api) -> dict[str, str]:
@@ -439,8 +425,10 @@ def statuses(api: Api, who: str = "supervisor") -> dict[str, tuple[str, str]]:
     return {i["town_name"]: (i["status"], i["status_label"]) for i in r.json()["items"]}
 
 
-def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_path):
+def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_path, monkeypatch):
     api = ledger_api
+    # the commands read the real clock: here it is the test's, whatever today's date
+    monkeypatch.setattr(Clock, "now", lambda self: api.clock.now())
     cases = build_history(api)
 
     api.clock.set(beijing(4, 2, 10))
@@ -484,8 +472,8 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     assert datetime.fromisoformat(first["submitted_at"]) == beijing(4, 3, 10)
     assert listed["items"][1]["submitted_at"] is None and listed["items"][1]["times"] == 0
 
-    # the CLI sees the same, on the real clock (by which March's ledger is long due)
-    missing = "未报送（已逾期）" if datetime.now(UTC) >= beijing(4, 6) else "待报送"
+    # the CLI sees the same, on the same clock
+    missing = "未报送（已逾期）"
     result = cli("ledger", "submissions", "--district", HJ, "--month", "2026-03", "--json")
     assert result.exit_code == 0, result.output
     by_cli = {i["town_code"]: i["status_label"] for i in json.loads(result.stdout)}
@@ -546,10 +534,10 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     assert by_number(shown["rows"])[cases["visited"]]["月末状态"] == "已现场核查"
     assert cli("ledger", "show", "--town", "999", "--month", "2026-03").exit_code == 3
     assert cli("ledger", "show", "--town", TOWN1, "--month", "2026-13").exit_code == 2
-    # the operator at the terminal submits February for the other street: late by now
+    # the operator at the terminal submits February for the other street on April 8: late
     result = cli("ledger", "submit", "--town", TOWN2, "--month", "2026-02", "--by", "王科长")
     assert result.exit_code == 0, result.output
-    assert "逾期报送" in result.output or datetime.now(UTC) < beijing(3, 6)
+    assert "逾期报送" in result.output
     feb = api.get("/api/v1/ledger/submissions", "admin", district=HJ, month="2026-02").json()
     assert feb["items"][1]["submitter"] == "王科长" and feb["items"][1]["case_count"] == 0
 

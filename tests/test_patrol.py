@@ -9,16 +9,13 @@ import re
 
 import pytest
 from pypdf import PdfReader
-from typer.testing import CliRunner
 
 from tests.casekit import COMPOUND, RED_FLAG, STREET
 from weijian.cases.service import CaseService
-from weijian.cli import app
 from weijian.db.engine import app_engine_for
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.patrol import render
 from weijian.patrol import service as patrol
-from weijian.settings import get_settings
 
 COMMUNITY = "220602001001"  # 东山社区: the square km at the city's corner
 SPOTS = [(0.3, 0.3), (0.8, 0.2), (0.5, 0.7), (0.15, 0.85), (0.9, 0.9), (0.62, 0.41)]
@@ -191,9 +188,7 @@ def test_long_case_lists_continue_on_further_pages(case_api, engine):
     assert len(set(numbers)) == 40
 
 
-def test_atlas_has_a_cover_and_a_page_per_grid(
-    case_api, cases_on_patrol, database_url, monkeypatch, tmp_path
-):
+def test_atlas_has_a_cover_and_a_page_per_grid(case_api, cases_on_patrol, cli, tmp_path):
     r = case_api.get("/api/v1/patrol-maps/districts/220602.pdf", "supervisor", level="town")
     assert r.status_code == 200, r.text
     reader = pdf(r)
@@ -203,27 +198,18 @@ def test_atlas_has_a_cover_and_a_page_per_grid(
     assert "新建街道违法建设巡查图" in reader.pages[1].extract_text()
     assert "红旗街道违法建设巡查图" in reader.pages[2].extract_text()
 
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        out = tmp_path / "图集.pdf"
-        result = CliRunner().invoke(
-            app,
-            ["patrol-map", "--district", "220602", "--level", "town", "--out", str(out),
-             "--processes", "2"],
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
-        assert len(PdfReader(out).pages) == 3
-        one = tmp_path / "一页.pdf"
-        result = CliRunner().invoke(
-            app, ["patrol-map", "--grid", COMMUNITY, "--paper", "A3", "--out", str(one)]
-        )
-        assert result.exit_code == 0, result.output
-        assert "东山社区违法建设巡查图" in text_of(PdfReader(one))
-        assert CliRunner().invoke(app, ["patrol-map"]).exit_code == 2
-        assert CliRunner().invoke(app, ["patrol-map", "--grid", "nope"]).exit_code == 3
-    finally:
-        get_settings.cache_clear()
+    out = tmp_path / "图集.pdf"
+    result = cli(
+        "patrol-map", "--district", "220602", "--level", "town", "--out", out, "--processes", "2"
+    )
+    assert result.exit_code == 0, result.output
+    assert len(PdfReader(out).pages) == 3
+    one = tmp_path / "一页.pdf"
+    result = cli("patrol-map", "--grid", COMMUNITY, "--paper", "A3", "--out", str(one))
+    assert result.exit_code == 0, result.output
+    assert "东山社区违法建设巡查图" in text_of(PdfReader(one))
+    assert cli("patrol-map").exit_code == 2
+    assert cli("patrol-map", "--grid", "nope").exit_code == 3
 
 
 def test_scope_and_bad_requests(case_api):

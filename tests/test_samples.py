@@ -42,13 +42,6 @@ SHAPEFILE_PATHS = (
 
 
 @pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("samples")
-    samples.generate(out, scale="small", shared_data_dir=SHARED_DATA, log=lambda _: None)
-    return out
-
-
-@pytest.fixture(scope="module")
 def manifest(sample_dir: Path) -> dict:
     return json.loads((sample_dir / "manifest.json").read_text(encoding="utf-8"))
 

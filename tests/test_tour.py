@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -188,13 +187,15 @@ def test_no_time_budget_gives_the_nearest_neighbour_path():
     assert tour.length_m == tour.nearest_neighbour_m
 
 
-def test_four_hundred_points_are_quick():
+def test_four_hundred_points_get_a_whole_order_no_longer_than_nearest_neighbour():
+    # how fast is for the benchmark (bench --only patrol); here: what comes back within the
+    # default time budget is a whole visiting order, measured right, never the longer walk
     rng = np.random.default_rng(400)
     points = np.array([E0, N0]) + rng.uniform(0, 5000, (400, 2))
-    t0 = time.perf_counter()
     tour = plan((E0, N0), points)
-    assert time.perf_counter() - t0 < 2.0
+    assert tour.method == "nearest_neighbour+2opt"
     assert is_permutation(tour.order, 400)
+    assert tour.length_m == path_length((E0, N0), points, tour.order)
     assert tour.length_m <= tour.nearest_neighbour_m
 
 

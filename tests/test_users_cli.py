@@ -6,30 +6,13 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
-from typer.testing import CliRunner
 
 from tests import casekit, city
-from tests.conftest import serving
+from tests.conftest import login, serving
 from tests.test_evidence import jpeg_at
 from weijian.cases import history
 from weijian.cases.clock import FixedClock
-from weijian.cli import app
-from weijian.settings import Settings, get_settings
-
-
-@pytest.fixture
-def cli(database_url, monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("WEIJIAN_EVIDENCE_DIR", str(tmp_path / "evidence"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, **kw: runner.invoke(app, list(args), **kw)
-    get_settings.cache_clear()
-
-
-def login(url: str, username: str, password: str) -> httpx.Response:
-    return httpx.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password})
+from weijian.settings import Settings
 
 
 def test_first_admin_then_users_bound_to_grids(cli, engine, server, tmp_path):

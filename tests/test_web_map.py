@@ -7,7 +7,10 @@ from __future__ import annotations
 import re
 
 import httpx
+import numpy as np
+import pyproj
 import pytest
+import shapely
 from sqlalchemy import text
 
 from tests.casekit import (
@@ -20,14 +23,10 @@ from tests.casekit import (
     TOWN1,
     lonlat,
 )
-from tests.mapkit import city_bbox, decode, populate, spot_tile, tile_path, wait_until
+from tests.city import zones as city_zones
+from tests.mapkit import city_bbox, decode, spot_tile, tile_path, wait_until
 from weijian.gis.chinese_datums import wgs84_to_gcj02
 from weijian.web_map.casestore import CaseStore
-
-
-@pytest.fixture
-def city(case_api):
-    return populate(case_api)
 
 
 def cells(api, who, **params):
@@ -67,18 +66,51 @@ def test_grid_tiles_follow_the_zoom_and_carry_names(city):
     assert compound["level"] == "compound"
 
 
+def zones_in_tile(z: int, x: int, y: int) -> list[tuple[str, str, str]]:
+    """(layer, name, department) of the city's zones a tile must hold, computed apart from the
+    server: the zones overlapping the tile's Web Mercator square. A zone farther from it than
+    the tile's clipping buffer (64 of 4096 units) is left out; one in between would make the
+    answer depend on the server's clipping, so the spots are chosen to have none."""
+    world = 20037508.342789244
+    size = 2 * world / (1 << z)
+    tile = shapely.box(
+        -world + x * size, world - (y + 1) * size, -world + (x + 1) * size, world - y * size
+    )
+    to_mercator = pyproj.Transformer.from_crs(4551, 3857, always_xy=True)
+    inside = []
+    for layer, name, ground_shape, department in city_zones():
+        ground = shapely.segmentize(ground_shape, 10.0)
+        zone = shapely.transform(ground, lambda xy: np.column_stack(to_mercator.transform(*xy.T)))
+        if shapely.intersection(zone, tile).area > 0:
+            inside.append((layer, name, department))
+        else:
+            assert shapely.distance(zone, tile) > size * 64 / 4096, (name, z, x, y)
+    return sorted(inside)
+
+
 def test_zone_tiles_are_coloured_by_the_department_the_jurisdiction_names(city):
     api = city.api
-    for spot in (STREET, FARMLAND, JIANGYUAN):
+    expected = {
+        STREET: ["浑江区城市化管理区域", "旱地", "乔木林地"],
+        FARMLAND: ["旱地"],
+        JIANGYUAN: ["江源区镇规划建设用地"],
+    }
+    for spot, names in expected.items():
         lon, lat = lonlat(spot)
         answer = api.get("/api/v1/jurisdiction", None, lon=lon, lat=lat, crs="cgcs2000").json()
         z, x, y = spot_tile(spot, 15)
         zones = decode(api.get(f"/api/v1/map/tiles/zones/{z}/{x}/{y}.mvt", "supervisor").content)
-        departments = {f["properties"]["department"] for f in zones["zones"]["features"]}
-        assert answer["department"]["type"] in departments, (spot, departments)
-        assert {f["properties"]["layer"] for f in zones["zones"]["features"]} <= {
-            z["layer"] for z in answer["zones"]
-        } | {"landuse", "urban", "planned", "town_planned", "urban_managed"}
+        features = zones["zones"]["features"]
+        shown = sorted(
+            (f["properties"]["layer"], f["properties"]["name"], f["properties"]["department"])
+            for f in features
+        )
+        # exactly the zones that lie in the tile, each in its own department's colour
+        assert shown == zones_in_tile(z, x, y), (spot, shown)
+        assert sorted(name for _, name, _ in shown) == sorted(names), spot
+        # and the department the jurisdiction names at the spot is the deciding zone's colour
+        deciding = answer["deciding_zone"]
+        assert (deciding["layer"], deciding["name"], answer["department"]["type"]) in shown
 
 
 def test_case_tiles_points_scope_and_filters(city):

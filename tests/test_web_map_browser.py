@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.casekit import COMPOUND, PASSWORD, RED_FLAG, STREET, TOWN1, lonlat
-from tests.mapkit import populate
 from weijian.settings import get_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,6 +40,15 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+# polled once an animation frame: true once the map has been settled on two frames in a row
+SETTLED_FOR_TWO_FRAMES = """() => {
+    const settled = !weijianMap.moving && weijianMap.pending === 0
+        && Object.values(weijianMap.layers).every((l) => !l || !l._loading);
+    window.settledFrames = settled ? window.settledFrames + 1 : 0;
+    return window.settledFrames >= 2;
+}"""
 
 
 class Page:
@@ -73,17 +81,15 @@ class Page:
             "([lat, lon, z]) => weijianMap.map.setView([lat, lon], z, {animate: false})",
             [lat, lon, zoom],
         )
+        self.wait("(z) => weijianMap.map.getZoom() === z", zoom)
         self.idle()
 
     def idle(self) -> None:
-        """The map has stopped moving and its requests are answered (tiles included)."""
-        self.page.wait_for_function("!weijianMap.moving")
-        self.page.wait_for_timeout(150)  # the requests a move sends go out at its end
-        self.page.wait_for_function(
-            "weijianMap.pending === 0 && Object.values(weijianMap.layers)"
-            ".every(l => !l || !l._loading)",
-            timeout=20000,
-        )
+        """The map has stopped moving and its requests are answered (tiles included) — and
+        stays so from one animation frame to the next, so that what a move's end sets off (its
+        requests, a pan back inside the bounds) has started before the map counts as idle."""
+        self.js("window.settledFrames = 0")
+        self.page.wait_for_function(SETTLED_FOR_TWO_FRAMES, polling="raf", timeout=20000)
 
     def click_at(self, spot) -> None:
         lon, lat = lonlat(spot)
@@ -106,11 +112,6 @@ class Page:
 
     def close(self) -> None:
         self.context.close()
-
-
-@pytest.fixture
-def city(case_api):
-    return populate(case_api)
 
 
 def test_supervisor_map(browser, city):

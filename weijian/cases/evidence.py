@@ -1,7 +1,8 @@
 """Inspecting an uploaded evidence file (a site photo or a document) before it joins a case.
 
 Everything about the file is decided from its bytes, never from what the client claims: the type
-is sniffed from magic bytes, a photo must be an image Pillow can open, verify and decode, and a
+is sniffed from magic bytes (``filetype``; the Office 97–2003 container read with ``olefile``, a
+zip by its members), a photo must be an image Pillow can open, verify and decode, and a
 document must be one of the formats a case file may hold (PDF, Word/Excel old and new, OFD, or a
 scanned image). Executables, scripts, HTML/SVG and unknown binaries are refused with a message
 that says what the file looks like and what to upload instead.
@@ -30,6 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import filetype
+import olefile
 from PIL import ExifTags, Image
 from pyproj import Geod
 
@@ -99,16 +102,30 @@ DESCRIPTIONS = {
     "application/gzip": "a gzip archive",
     "application/x-msdownload": "a Windows program (.exe/.dll)",
     "application/x-executable": "a Linux program (ELF)",
-    "application/x-mach-binary": "a macOS program",
     "text/x-script": "a script",
     "text/html": "a web page (HTML)",
     "application/xml": "an XML file",
     "text/plain": "a plain text file",
 }
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
-AVIF_BRANDS = {b"avif", b"avis"}
+#: what ``filetype`` reports for a zip: the members decide what it really is (OOXML with or
+#: without macros, OFD, an app)
+ZIP_CONTAINERS = frozenset(
+    {
+        "application/zip",
+        "application/epub+zip",
+        DOCX,
+        XLSX,
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    }
+)
+#: what ``filetype`` reports for an OLE compound file: its streams decide (``olefile``)
+OLE_CONTAINERS = frozenset({DOC, XLS, "application/vnd.ms-powerpoint"})
+#: ``filetype``'s names for formats Pillow reads as one we accept
+SAME_AS = {"image/apng": PNG}
 HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<meta")
 EXIF_DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M")
 ROTATED_ORIENTATIONS = {5, 6, 7, 8}
@@ -166,21 +183,6 @@ def read_limited(stream: BinaryIO, max_bytes: int, *, filename: str | None = Non
 # ---------------------------------------------------------------------------------- sniffing
 
 
-def _sniff_ftyp(content: bytes) -> str:
-    head = content[:256]
-    size = int.from_bytes(head[:4], "big")
-    brands = {head[8:12]}
-    end = min(max(size, 16), len(head))
-    brands.update(head[i : i + 4] for i in range(16, end - 3, 4))
-    if brands & AVIF_BRANDS:
-        return "image/avif"
-    if brands & HEIF_BRANDS:
-        return "image/heic"
-    if head[8:10] == b"qt":
-        return "video/quicktime"
-    return "video/mp4"
-
-
 def _sniff_zip(content: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
@@ -205,32 +207,15 @@ def _sniff_zip(content: bytes) -> str:
     return "application/zip"
 
 
-def _ole_entries(content: bytes, names: tuple[str, ...]) -> set[str]:
-    """Which of ``names`` are streams or storages of an OLE compound file. Directory entries are
-    128-byte records at 128-byte aligned offsets (sectors are 512 or 4096 bytes): the name in
-    UTF-16LE, its byte length (with the terminator) at +64, the object type (1, 2) at +66."""
-    found = set()
-    for name in names:
-        pattern = name.encode("utf-16-le") + b"\x00\x00"
-        start = 0
-        while (at := content.find(pattern, start)) != -1:
-            if (
-                at % 128 == 0
-                and int.from_bytes(content[at + 64 : at + 66], "little") == len(pattern)
-                and content[at + 66 : at + 67] in (b"\x01", b"\x02")
-            ):
-                found.add(name)
-                break
-            start = at + 1
-    return found
-
-
 def _sniff_ole(content: bytes) -> str:
-    entries = _ole_entries(
-        content,
-        ("WordDocument", "Workbook", "Book", "PowerPoint Document", "EncryptedPackage", "Macros",
-         "_VBA_PROJECT_CUR"),
-    )  # fmt: skip
+    """What an OLE compound file (the Office 97–2003 container) holds, by the names of its
+    streams and storages: Word, Excel, PowerPoint, an encrypted OOXML package, VBA macros."""
+    try:
+        with olefile.OleFileIO(io.BytesIO(content)) as compound:
+            paths = compound.listdir(streams=True, storages=True)
+    except Exception:  # olefile raises many kinds on damaged input
+        return "application/x-ole-storage"
+    entries = {path[-1] for path in paths}
     if "EncryptedPackage" in entries:
         return "application/x-encrypted-office"
     if entries & {"Macros", "_VBA_PROJECT_CUR"}:
@@ -254,6 +239,8 @@ def _sniff_text(content: bytes) -> str | None:
             return "image/svg+xml"
         if text.startswith(b"<?xml"):
             return "application/xml"
+    if head.startswith(b"#!"):
+        return "text/x-script"
     if b"\x00" in head:
         return None
     for encoding in ("utf-8", "gb18030"):
@@ -268,51 +255,19 @@ def _sniff_text(content: bytes) -> str | None:
 def sniff(content: bytes) -> str | None:
     """The media type of ``content`` by its magic bytes — also for types we refuse, so that a
     refusal can say what the file looks like; ``None`` when nothing is recognised (or the
-    content is empty)."""
+    content is empty). ``filetype`` names the format; the containers are then opened to see
+    what they hold (an OLE compound file with ``olefile``, a zip by its members); text is told
+    apart by its first characters."""
     if not content:
         return None
-    head = content[:64]
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if head[4:8] == b"ftyp":
-        return _sniff_ftyp(content)
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return TIFF
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in (12, 40, 52, 56, 108, 124):
-        return "image/bmp"
-    if head.startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(b"PK\x03\x04"):
-        return _sniff_zip(content)
-    if head.startswith(OLE_MAGIC):
+    found = filetype.guess(content)
+    if olefile.isOleFile(data=content) or (found and found.mime in OLE_CONTAINERS):
         return _sniff_ole(content)
-    if head[:2] == b"MZ":
-        return "application/x-msdownload"
-    if head[:4] == b"\x7fELF":
-        return "application/x-executable"
-    if head[:4] in (
-        b"\xfe\xed\xfa\xce",
-        b"\xfe\xed\xfa\xcf",
-        b"\xce\xfa\xed\xfe",
-        b"\xcf\xfa\xed\xfe",
-        b"\xca\xfe\xba\xbe",
-    ):
-        return "application/x-mach-binary"
-    if head.startswith(b"Rar!\x1a\x07"):
-        return "application/x-rar-compressed"
-    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
-        return "application/x-7z-compressed"
-    if head.startswith(b"\x1f\x8b"):
-        return "application/gzip"
-    if head.startswith(b"#!"):
-        return "text/x-script"
-    return _sniff_text(content)
+    if found is None:
+        return _sniff_text(content)
+    if found.mime in ZIP_CONTAINERS:
+        return _sniff_zip(content)
+    return SAME_AS.get(found.mime, found.mime)
 
 
 def _looks_like(media_type: str | None) -> str:

@@ -87,6 +87,7 @@ def _print_report(report: dict, as_json: bool) -> None:
 @import_app.command("zones")
 @handles_errors
 def import_zones_cmd(
+    ctx: typer.Context,  # its params: the options, named as the request's fields
     path: PathArg,
     layer: Annotated[str, typer.Option("--layer", help="layer name, e.g. landuse")],
     kind: Annotated[
@@ -116,28 +117,14 @@ def import_zones_cmd(
     from weijian.layers.importing import ZoneImport, import_zones
 
     engine = None if dry_run else database()
-    report = import_zones(
-        engine,
-        ZoneImport(
-            path=path,
-            layer=layer,
-            kind=kind,
-            code_field=code_field,
-            name_field=name_field,
-            title=title,
-            crs=crs,
-            encoding=encoding,
-            member=member,
-            dry_run=dry_run,
-            created_by="cli",
-        ),
-    )
+    report = import_zones(engine, ZoneImport.from_fields(ctx.params, created_by="cli"))
     _print_report(report, as_json)
 
 
 @import_app.command("grids")
 @handles_errors
 def import_grids_cmd(
+    ctx: typer.Context,  # its params: the options, named as the request's fields
     path: PathArg,
     level: Annotated[str, typer.Option("--level", help="district | town | community | compound")],
     code_field: Annotated[str, typer.Option("--code-field")],
@@ -165,23 +152,7 @@ def import_grids_cmd(
     from weijian.layers.importing import GridImport, import_grids
 
     engine = database()
-    report = import_grids(
-        engine,
-        GridImport(
-            path=path,
-            level=level,
-            code_field=code_field,
-            name_field=name_field,
-            parent_field=parent_field,
-            responsible_field=responsible_field,
-            phone_field=phone_field,
-            crs=crs,
-            encoding=encoding,
-            member=member,
-            dry_run=dry_run,
-            created_by="cli",
-        ),
-    )
+    report = import_grids(engine, GridImport.from_fields(ctx.params, created_by="cli"))
     _print_report(report, as_json)
 
 

@@ -188,7 +188,7 @@ def pdf_bytes(title: str, lines: list[str], at: datetime) -> bytes:
 
 
 @dataclass
-class Op:
+class StoryStep:
     """One step of a case's story: ``report``, ``photo``, ``document`` or ``act``."""
 
     at: datetime
@@ -314,21 +314,21 @@ def _holder_role(c: DemoCase) -> str:
     return department.get("type") or UNASSIGNED_TO.get(c.answer.get("reason"), "county_government")
 
 
-def _report(c: DemoCase, cast: Cast) -> Iterator[Op]:
+def _report(c: DemoCase, cast: Cast) -> Iterator[StoryStep]:
     """The report, with a photo from the reporter when there is one; then, for a case no rule
     assigns, the supervisor's dispatch and the receiver's acceptance."""
     rng = c.rng
     reporter = _reporter(c, cast)
-    yield Op(c.reported_at, "report", reporter)
+    yield StoryStep(c.reported_at, "report", reporter)
     t = c.reported_at
     if reporter is not None and reporter.role != "api_client" and rng.random() < 0.3:
         t += timedelta(minutes=rng.uniform(1, 15))
         gps = reporter.role != "supervisor"  # entered on someone's behalf: a forwarded picture
-        yield Op(t, "photo", reporter, note="上报时拍摄的现场照片", data={"gps": gps})
+        yield StoryStep(t, "photo", reporter, note="上报时拍摄的现场照片", data={"gps": gps})
     if c.department_code is None:
         t = _office(t + _hours(rng.uniform(0.5, 4)), rng)
         role = _holder_role(c)
-        yield Op(
+        yield StoryStep(
             t,
             "act",
             cast.supervisor,
@@ -337,7 +337,7 @@ def _report(c: DemoCase, cast: Cast) -> Iterator[Op]:
             note="该点位无明确职责分工，经研判交由属地相关部门查处",
         )
         t = _office(t + _hours(rng.uniform(0.5, 3)), rng)
-        yield Op(t, "act", cast.officer(c), "accept_transfer", note="已接收，安排查处")
+        yield StoryStep(t, "act", cast.officer(c), "accept_transfer", note="已接收，安排查处")
 
 
 def _reporter(c: DemoCase, cast: Cast) -> Principal | None:
@@ -355,13 +355,13 @@ def _reporter(c: DemoCase, cast: Cast) -> Principal | None:
     return cast.supervisor
 
 
-def _transfer_out(c: DemoCase, cast: Cast, t: datetime, wait: bool) -> Iterator[Op]:
+def _transfer_out(c: DemoCase, cast: Cast, t: datetime, wait: bool) -> Iterator[StoryStep]:
     """The holder finds the case outside its remit and transfers it within the district; the
     receiver accepts it or, now and then, returns it (with ``wait``: not yet)."""
     rng = c.rng
     receiver = TRANSFER_TO[c.department_type]
     t = _office(t + _hours(rng.uniform(1, 20)), rng)
-    yield Op(
+    yield StoryStep(
         t,
         "act",
         cast.officer(c),
@@ -373,7 +373,7 @@ def _transfer_out(c: DemoCase, cast: Cast, t: datetime, wait: bool) -> Iterator[
         return  # still waiting for the receiver
     t = _office(t + _hours(rng.uniform(2, 40)), rng)
     if rng.random() < 0.2:
-        yield Op(
+        yield StoryStep(
             t,
             "act",
             cast.officer(c),
@@ -381,15 +381,15 @@ def _transfer_out(c: DemoCase, cast: Cast, t: datetime, wait: bool) -> Iterator[
             note="经核查，该点位在原部门职责范围内，予以退回",
         )
     else:
-        yield Op(t, "act", cast.officer(c), "accept_transfer", note="已接收，继续查处")
+        yield StoryStep(t, "act", cast.officer(c), "accept_transfer", note="已接收，继续查处")
 
 
-def _photo_before(c: DemoCase, who: Principal, t: datetime, note: str) -> Op:
-    return Op(t - timedelta(minutes=c.rng.uniform(3, 40)), "photo", who, note=note)
+def _photo_before(c: DemoCase, who: Principal, t: datetime, note: str) -> StoryStep:
+    return StoryStep(t - timedelta(minutes=c.rng.uniform(3, 40)), "photo", who, note=note)
 
 
-def _document_before(c: DemoCase, who: Principal, t: datetime, title: str) -> Op:
-    return Op(t - timedelta(minutes=c.rng.uniform(5, 60)), "document", who, title=title)
+def _document_before(c: DemoCase, who: Principal, t: datetime, title: str) -> StoryStep:
+    return StoryStep(t - timedelta(minutes=c.rng.uniform(5, 60)), "document", who, title=title)
 
 
 #: how the stories of new cases end, with their weights
@@ -408,7 +408,7 @@ NEW_FATES = {
 
 def new_story(
     c: DemoCase, cast: Cast, now: datetime, pace: float, campaign_start: datetime
-) -> Iterator[Op]:
+) -> Iterator[StoryStep]:
     """A case found while being built: site visit, then confirmed and stopped, the continued
     part demolished, verified and signed off — or dismissed, found to be backlog, transferred,
     or stalled on the way."""
@@ -432,7 +432,7 @@ def new_story(
     officer = cast.officer(c)
     yield _photo_before(c, officer, visit, "现场核查照片")
     present = rng.choice(("当事人在场", "当事人不在场，已张贴告知书"))
-    yield Op(
+    yield StoryStep(
         visit,
         "act",
         officer,
@@ -450,11 +450,11 @@ def new_story(
         return  # the decision is pending
     if fate == "dismissed":
         t = _office(t + _hours(rng.uniform(2, 48)), rng, weekdays=True)
-        yield Op(t, "act", cast.officer(c), "dismiss", note=rng.choice(DISMISS_NOTES))
+        yield StoryStep(t, "act", cast.officer(c), "dismiss", note=rng.choice(DISMISS_NOTES))
         return
     if fate == "backlog":
         t = _office(t + _hours(rng.uniform(2, 72)), rng, weekdays=True)
-        yield Op(
+        yield StoryStep(
             t,
             "act",
             cast.officer(c),
@@ -465,7 +465,7 @@ def new_story(
         return
     t = _office(t + _hours(rng.uniform(1, 30)), rng)
     officer = cast.officer(c)
-    yield Op(
+    yield StoryStep(
         t,
         "act",
         officer,
@@ -476,7 +476,7 @@ def new_story(
         return  # the order is still to be served
     t = _office(t + _hours(rng.uniform(0.5, 24)), rng, weekdays=True)
     yield _document_before(c, officer, t, "责令停止违法建设通知书")
-    yield Op(
+    yield StoryStep(
         t,
         "act",
         officer,
@@ -489,13 +489,13 @@ def new_story(
         t = _office(t + _days(rng.uniform(1, 4)), rng)
         yield _photo_before(c, officer, t, "继续施工现场照片")
         yield _document_before(c, officer, t, "查封施工现场决定书")
-        yield Op(t, "act", officer, "seal", note="当事人拒不停止施工，依法查封施工现场")
+        yield StoryStep(t, "act", officer, "seal", note="当事人拒不停止施工，依法查封施工现场")
         if fate == "sealed":
             return  # sealed; the demolition is being prepared
     t = _office(t + _days(rng.uniform(3, 40) * pace), rng)
     method = rng.choices(("self", "agreed", "assisted", "forced"), (45, 25, 20, 10))[0]
     yield _photo_before(c, officer, t, "拆除后现场照片")
-    yield Op(
+    yield StoryStep(
         t,
         "act",
         officer,
@@ -508,12 +508,12 @@ def new_story(
     yield from _verify_and_sign_off(c, cast, t, pace)
 
 
-def _verify_and_sign_off(c: DemoCase, cast: Cast, t: datetime, pace: float) -> Iterator[Op]:
+def _verify_and_sign_off(c: DemoCase, cast: Cast, t: datetime, pace: float) -> Iterator[StoryStep]:
     rng = c.rng
     t = _office(t + _days(rng.uniform(1, 8) * pace), rng)
     inspector = cast.local(c, "town") or cast.officer(c)
     yield _photo_before(c, inspector, t, "验收照片")
-    yield Op(
+    yield StoryStep(
         t,
         "act",
         inspector,
@@ -521,12 +521,12 @@ def _verify_and_sign_off(c: DemoCase, cast: Cast, t: datetime, pace: float) -> I
         note="经现场验收，违法建设已按处置意见处理到位，场地已清理",
     )
     t = _office(t + _days(rng.uniform(0.5, 7) * pace), rng, weekdays=True)
-    yield Op(t, "act", cast.officer(c), "sign_off", note="经验收合格，予以销号")
+    yield StoryStep(t, "act", cast.officer(c), "sign_off", note="经验收合格，予以销号")
 
 
 def backlog_story(
     c: DemoCase, cast: Cast, now: datetime, pace: float, campaign_start: datetime
-) -> Iterator[Op]:
+) -> Iterator[StoryStep]:
     """A case on the backlog ledger: nature determined by natural resources, then demolished,
     fined or confiscated, verified and signed off — slowly before the campaign, faster in it;
     a fifth of them stay where they are."""
@@ -543,7 +543,7 @@ def backlog_story(
 
 def backlog_work(
     c: DemoCase, cast: Cast, t: datetime, pace: float, campaign_start: datetime | None
-) -> Iterator[Op]:
+) -> Iterator[StoryStep]:
     rng = c.rng
     roll = rng.random()
     if roll < 0.12:
@@ -562,7 +562,7 @@ def backlog_work(
     disposal = rng.choices(("demolish", "fine", "confiscate"), (72, 23, 5))[0]
     opinion = {"demolish": "限期拆除", "fine": "处以罚款", "confiscate": "没收违法建筑"}[disposal]
     yield _document_before(c, assessor, determined, "违法建设性质认定意见书")
-    yield Op(
+    yield StoryStep(
         determined,
         "act",
         assessor,
@@ -577,11 +577,13 @@ def backlog_work(
     if disposal == "demolish":
         method = rng.choices(("self", "agreed", "assisted", "forced"), (40, 25, 20, 15))[0]
         yield _photo_before(c, officer, t, "拆除后现场照片")
-        yield Op(t, "act", officer, "demolish", data={"method": method}, note=METHOD_NOTES[method])
+        yield StoryStep(
+            t, "act", officer, "demolish", data={"method": method}, note=METHOD_NOTES[method]
+        )
     elif disposal == "fine":
         amount = max(1000, round(float(c.row["area_m2"]) * rng.uniform(50, 150), -2))
         yield _document_before(c, officer, t, "行政处罚决定书")
-        yield Op(
+        yield StoryStep(
             t,
             "act",
             officer,
@@ -591,7 +593,7 @@ def backlog_work(
         )
     else:
         yield _document_before(c, officer, t, "没收违法建筑物决定书")
-        yield Op(t, "act", officer, "confiscate", note="依法没收违法建筑物，已移交处置")
+        yield StoryStep(t, "act", officer, "confiscate", note="依法没收违法建筑物，已移交处置")
     if roll < 0.29:
         return  # waiting for the verification
     yield from _verify_and_sign_off(c, cast, t, pace)
@@ -610,11 +612,11 @@ class Player:
         self.cast = cast
         self.errors: list[str] = []
 
-    def run(self, stories: list[tuple[DemoCase, Iterator[Op]]]) -> None:
+    def run(self, stories: list[tuple[DemoCase, Iterator[StoryStep]]]) -> None:
         heap: list = []
         tie = itertools.count()
 
-        def push(c: DemoCase, story: Iterator[Op]) -> None:
+        def push(c: DemoCase, story: Iterator[StoryStep]) -> None:
             op = next(story, None)
             if op is None:
                 return
@@ -637,7 +639,7 @@ class Player:
             c.last_at = at
             push(c, story)
 
-    def play(self, c: DemoCase, op: Op) -> None:
+    def play(self, c: DemoCase, op: StoryStep) -> None:
         service, rng = self.service, c.rng
         if op.kind == "report":
             self._report(c, op.who)

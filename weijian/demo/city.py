@@ -40,33 +40,11 @@ def load_samples(
             if same:
                 log(f"  {layer}: version {active['number']} already holds {item['path']}")
                 continue
+        given = {"path": path, "created_by": "demo"}
         if item["family"] == "grids":
-            report = import_grids(
-                engine,
-                GridImport(
-                    path=path,
-                    level=item["level"],
-                    code_field=item["code_field"],
-                    name_field=item["name_field"],
-                    parent_field=item.get("parent_field"),
-                    responsible_field=item.get("responsible_field"),
-                    phone_field=item.get("phone_field"),
-                    created_by="demo",
-                ),
-            )
+            report = import_grids(engine, GridImport.from_fields(item, **given))
         else:
-            report = import_zones(
-                engine,
-                ZoneImport(
-                    path=path,
-                    layer=item["layer"],
-                    kind=item.get("kind"),
-                    code_field=item.get("code_field"),
-                    name_field=item.get("name_field"),
-                    title=item.get("title"),
-                    created_by="demo",
-                ),
-            )
+            report = import_zones(engine, ZoneImport.from_fields(item, **given))
         log(
             f"  {report['layer']}: version {report['version']}, "
             f"{report['features']['imported']} features, {report['seconds']['total']} s"

@@ -10,19 +10,35 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-A = 6378137.0
-F = 1 / 298.257222101  # CGCS2000
-N = F / (2 - F)
-A_RECT = A / (1 + N) * (1 + N**2 / 4 + N**4 / 64 + N**6 / 256)
-ALPHA = (
-    N / 2 - 2 * N**2 / 3 + 5 * N**3 / 16 + 41 * N**4 / 180 - 127 * N**5 / 288 + 7891 * N**6 / 37800,
-    13 * N**2 / 48 - 3 * N**3 / 5 + 557 * N**4 / 1440 + 281 * N**5 / 630 - 1983433 * N**6 / 1935360,
-    61 * N**3 / 240 - 103 * N**4 / 140 + 15061 * N**5 / 26880 + 167603 * N**6 / 181440,
-    49561 * N**4 / 161280 - 179 * N**5 / 168 + 6601661 * N**6 / 7257600,
-    34729 * N**5 / 80640 - 3418889 * N**6 / 1995840,
-    212378941 * N**6 / 319334400,
-)
-E = math.sqrt(F * (2 - F))
+SEMI_MAJOR_AXIS_M = 6378137.0  # CGCS2000
+FLATTENING = 1 / 298.257222101  # CGCS2000
+THIRD_FLATTENING = FLATTENING / (2 - FLATTENING)
+ECCENTRICITY = math.sqrt(FLATTENING * (2 - FLATTENING))
+
+
+def _rectifying_radius(n: float) -> float:
+    """Karney's A: the radius of the sphere whose meridian has the ellipsoid's length."""
+    return SEMI_MAJOR_AXIS_M / (1 + n) * (1 + n**2 / 4 + n**4 / 64 + n**6 / 256)
+
+
+def _kruger_alpha(n: float) -> tuple[float, ...]:
+    """The coefficients α₁…α₆ of Krüger's series, in powers of the third flattening ``n``."""
+    # fmt: off
+    return (
+        n / 2 - 2 * n**2 / 3 + 5 * n**3 / 16 + 41 * n**4 / 180 - 127 * n**5 / 288
+        + 7891 * n**6 / 37800,
+        13 * n**2 / 48 - 3 * n**3 / 5 + 557 * n**4 / 1440 + 281 * n**5 / 630
+        - 1983433 * n**6 / 1935360,
+        61 * n**3 / 240 - 103 * n**4 / 140 + 15061 * n**5 / 26880 + 167603 * n**6 / 181440,
+        49561 * n**4 / 161280 - 179 * n**5 / 168 + 6601661 * n**6 / 7257600,
+        34729 * n**5 / 80640 - 3418889 * n**6 / 1995840,
+        212378941 * n**6 / 319334400,
+    )
+    # fmt: on
+
+
+RECTIFYING_RADIUS_M = _rectifying_radius(THIRD_FLATTENING)
+ALPHA = _kruger_alpha(THIRD_FLATTENING)
 
 
 @dataclass(frozen=True)
@@ -52,11 +68,11 @@ def forward(lon: float, lat: float, zone: Zone) -> tuple[float, float]:
     phi = math.radians(lat)
     lam = math.radians(lon - zone.central_meridian)
     sin_phi = math.sin(phi)
-    t = math.sinh(math.atanh(sin_phi) - E * math.atanh(E * sin_phi))
+    t = math.sinh(math.atanh(sin_phi) - ECCENTRICITY * math.atanh(ECCENTRICITY * sin_phi))
     xi = math.atan2(t, math.cos(lam))
     eta = math.atanh(math.sin(lam) / math.sqrt(1 + t * t))
     x, y = eta, xi
     for j, alpha in enumerate(ALPHA, start=1):
         x += alpha * math.cos(2 * j * xi) * math.sinh(2 * j * eta)
         y += alpha * math.sin(2 * j * xi) * math.cosh(2 * j * eta)
-    return zone.false_easting + A_RECT * x, A_RECT * y
+    return zone.false_easting + RECTIFYING_RADIUS_M * x, RECTIFYING_RADIUS_M * y

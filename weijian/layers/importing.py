@@ -9,14 +9,16 @@ a failed import leaves the active version untouched; a dry run writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -50,6 +52,18 @@ class ImportRequest:
     dry_run: bool = False
     created_by: str | None = None
     source_name: str | None = None  # what to call the source in the report (uploads)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any], **given: Any) -> Self:
+        """The request from values named as its fields — a command's options, an upload form's
+        fields, an entry of the samples' manifest — with ``given`` over them (the path, who
+        imports). Other names are left out; a blank optional field counts as not given."""
+        optional = {f.name for f in dataclasses.fields(cls) if f.default is None}
+        values = {f.name: fields[f.name] for f in dataclasses.fields(cls) if f.name in fields}
+        for name in optional & values.keys():
+            if values[name] == "":
+                values[name] = None
+        return cls(**{**values, **given})
 
 
 @dataclass(kw_only=True)

@@ -21,7 +21,9 @@ from weijian.errors import InputError
 from weijian.layers.model import GRID_LEVELS
 from weijian.oversight.indicators import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
 
-LEVEL_COLUMNS = ("d", "t", "m", "k")  # district, town, community, compound
+#: a case's grid code at each level, named as in ``violation_case`` and ``campaign_baseline``
+LEVEL_COLUMNS = ("district_code", "town_code", "community_code", "compound_code")
+GROUPING_COLUMN = "grouping_bits"  # GROUPING(LEVEL_COLUMNS): which levels a row is grouped by
 GRID_MODES = ("frozen", "current")
 
 
@@ -31,15 +33,19 @@ CASE_FIELDS = (
 )
 
 
+def _levels(table: str | None = None) -> str:
+    """The level columns for a select list, of ``table`` when given."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(prefix + column for column in LEVEL_COLUMNS)
+
+
 def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_FIELDS) -> str:
-    """A CTE body: every case (``where``) with ``fields`` and its four grid codes d, t, m, k."""
+    """A CTE body: every case (``where``) with ``fields`` and its four grid codes
+    (:data:`LEVEL_COLUMNS`)."""
     if grids not in GRID_MODES:
         raise InputError(f"grids must be frozen or current, not {grids!r}")
     if grids == "frozen":
-        return (
-            f"SELECT {fields}, v.district_code AS d, v.town_code AS t, v.community_code AS m, "
-            f"v.compound_code AS k FROM violation_case v WHERE {where}"
-        )
+        return f"SELECT {fields}, {_levels('v')} FROM violation_case v WHERE {where}"
     # one spatial join with every active grid covering the point, then a code per level
     picks = ", ".join(
         f"min(g.code) FILTER (WHERE g.level = '{level}') AS {col}"
@@ -47,7 +53,7 @@ def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_F
     )
     plain = ", ".join(f.strip().removeprefix("v.") for f in fields.split(","))
     return (
-        f"SELECT {plain}, {', '.join(LEVEL_COLUMNS)} FROM ("
+        f"SELECT {plain}, {_levels()} FROM ("
         f"SELECT {fields}, {picks} FROM violation_case v "
         f"LEFT JOIN active_grid g ON ST_Covers(g.geom, v.geom) WHERE {where} "
         f"GROUP BY v.id) x"
@@ -59,8 +65,8 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
     out: dict[tuple[str, str | None], dict] = {}
     for row in rows:
         mapping = dict(row._mapping)
-        g = mapping["g"]  # GROUPING(d, t, m, k): 15 city, 7 district, 3 town, 1 community, 0
-        depth = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}[g]
+        # GROUPING over the four levels: 15 city, 7 district, 3 town, 1 community, 0 compound
+        depth = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}[mapping[GROUPING_COLUMN]]
         codes = [mapping[c] for c in LEVEL_COLUMNS][:depth]
         level = ("city", *GRID_LEVELS)[depth]
         key = (level, codes[-1] if codes else None)
@@ -68,7 +74,11 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
         if depth >= 1:
             parent_level = ("city", *GRID_LEVELS)[depth - 1]
             parent = (parent_level, codes[-2] if depth >= 2 else None)
-        counts = {k: int(v) for k, v in mapping.items() if k not in ("d", "t", "m", "k", "g")}
+        counts = {
+            name: int(value)
+            for name, value in mapping.items()
+            if name not in (*LEVEL_COLUMNS, GROUPING_COLUMN)
+        }
         # the same code can stand at one level under two parents only when a null bucket
         # repeats; keep them apart by their chain
         out[(level, *codes)] = {"level": level, "code": key[1], "chain": codes, "parent": parent,
@@ -76,7 +86,11 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
     return out
 
 
-GROUPING = "GROUP BY GROUPING SETS ((), (d), (d, t), (d, t, m), (d, t, m, k))"
+GROUPING = (
+    "GROUP BY GROUPING SETS ((), (district_code), (district_code, town_code), "
+    "(district_code, town_code, community_code), "
+    "(district_code, town_code, community_code, compound_code))"
+)  # the city, each district, each town, each community, each compound
 
 
 def unit_counts(
@@ -104,7 +118,7 @@ def unit_counts(
         GROUP BY case_id
     ),
     leaf AS (
-      SELECT c.d, c.t, c.m, c.k,
+      SELECT {_levels("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
       count(*) FILTER (WHERE reported_at >= :start AND channel = ANY(:proactive)) AS proactive,
       count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL) AS reports_due,
@@ -135,9 +149,9 @@ def unit_counts(
       coalesce(sum(moves.out_), 0) AS transfers_out,
       coalesce(sum(moves.in_), 0) AS transfers_in
       FROM c LEFT JOIN moves ON moves.case_id = c.id
-      GROUP BY c.d, c.t, c.m, c.k
+      GROUP BY {_levels("c")}
     )
-    SELECT d, t, m, k, GROUPING(d, t, m, k) AS g,
+    SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
       {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in UNIT_COUNTS)}
     FROM leaf
     {GROUPING}
@@ -210,12 +224,12 @@ def campaign_counts(
     """Clear-to-zero figures per unit: the baseline backlog, signed off since the start (to
     ``as_of``), and the cumulative signed-off count at each month end in ``months``."""
     month_columns = ", ".join(
-        f"count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :m{i}) AS month_{i}"
+        f"count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :month_end_{i}) "
+        f"AS month_{i}"
         for i in range(len(months))
     )
     base = (
-        f"SELECT {CASE_FIELDS}, b.district_code AS d, b.town_code AS t, "
-        "b.community_code AS m, b.compound_code AS k FROM campaign_baseline b "
+        f"SELECT {CASE_FIELDS}, {_levels('b')} FROM campaign_baseline b "
         "JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign"
         if grids == "frozen"
         else coded_cases(
@@ -227,7 +241,7 @@ def campaign_counts(
         raise InputError(f"grids must be frozen or current, not {grids!r}")
     sql = f"""
     WITH c AS ({base})
-    SELECT c.d, c.t, c.m, c.k, GROUPING(c.d, c.t, c.m, c.k) AS g,
+    SELECT {_levels("c")}, GROUPING({_levels("c")}) AS {GROUPING_COLUMN},
       count(*) AS baseline,
       count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :as_of) AS signed_off
       {"," if months else ""} {month_columns}
@@ -235,5 +249,5 @@ def campaign_counts(
     {GROUPING}
     """
     params = {"campaign": campaign_id, "as_of": as_of, "start": start}
-    params.update({f"m{i}": m for i, m in enumerate(months)})
+    params.update({f"month_end_{i}": end for i, end in enumerate(months)})
     return _units(conn.execute(text(sql), params))

@@ -4,11 +4,12 @@ basemap. No HTTP here; :mod:`weijian.api.routes.web_map` serves it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
-from collections import OrderedDict
 from datetime import date, datetime
 
+import cachetools
 from sqlalchemy import text
 
 from weijian.cases.clock import LOCAL
@@ -48,33 +49,39 @@ MAX_CELLS = 40_000
 PROGRESS_KEYS = ("baseline", "signed_off", "remaining", "percent")
 
 
-class BoundedCache:
-    """The values last asked for, by key, up to ``max_weight`` in all (``weigh`` of each
-    value: its bytes for tiles, 1 for answers); the least recently used go first."""
+TILE_CACHE_BYTES = 64 << 20  # gzip-compressed grid and zone tiles kept in memory
+ANSWER_CACHE_ENTRIES = 32  # a level's figures, by scope, generation and day
 
-    def __init__(self, max_weight: int, weigh=lambda value: 1):
-        self.max_weight = max_weight
-        self.weigh = weigh
-        self._weight = 0
-        self._items: OrderedDict = OrderedDict()
+
+class SharedCache:
+    """A ``cachetools`` cache shared by the server's threads: every access under one lock.
+    ``get`` counts as a use (the least recently used go first); a value larger than the whole
+    cache is not kept."""
+
+    def __init__(self, cache: cachetools.Cache):
+        self.cache = cache
         self._lock = threading.Lock()
 
     def get(self, key):
         with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            return self.cache.get(key)
 
     def put(self, key, value) -> None:
         with self._lock:
-            if key in self._items:
+            if key in self.cache:
                 return
-            self._items[key] = value
-            self._weight += self.weigh(value)
-            while self._weight > self.max_weight and self._items:
-                _, old = self._items.popitem(last=False)
-                self._weight -= self.weigh(old)
+            with contextlib.suppress(ValueError):  # too large for the cache: not kept
+                self.cache[key] = value
+
+
+def tile_cache(max_bytes: int = TILE_CACHE_BYTES) -> SharedCache:
+    """Tiles by their ETag, up to ``max_bytes`` of them in all."""
+    return SharedCache(cachetools.LRUCache(max_bytes, getsizeof=len))
+
+
+def answer_cache(entries: int = ANSWER_CACHE_ENTRIES) -> SharedCache:
+    """The domain core's answers, up to ``entries`` of them."""
+    return SharedCache(cachetools.LRUCache(entries))
 
 
 def scope_key(principal: Principal) -> tuple:
@@ -98,8 +105,8 @@ class MapService:
         self.store = store
         # grids and zones change only when a layer version is activated or the rules change,
         # so a supervisor's panning is served from memory
-        self.tile_cache = BoundedCache(64 << 20, weigh=len)
-        self._answers = BoundedCache(32)
+        self.tile_cache = tile_cache()
+        self._answers = answer_cache()
         self._departments: dict[tuple[str, date], list[tuple[str, str | None, str]]] = {}
         self._children: dict[str, dict[str, list[str]]] = {}
 

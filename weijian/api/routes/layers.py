@@ -205,24 +205,12 @@ def upload_zones(
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
 ):
+    fields = dict(locals())  # the form's fields, named as the request's
     with uploaded(file) as path:
-        return import_zones(
-            engine,
-            ZoneImport(
-                path=path,
-                layer=layer,
-                kind=kind or None,
-                code_field=code_field or None,
-                name_field=name_field or None,
-                title=title or None,
-                crs=crs or None,
-                encoding=encoding or None,
-                member=member or None,
-                dry_run=dry_run,
-                created_by="api",
-                source_name=file.filename,
-            ),
+        request = ZoneImport.from_fields(
+            fields, path=path, created_by="api", source_name=file.filename
         )
+        return import_zones(engine, request)
 
 
 @router.post(
@@ -246,22 +234,9 @@ def upload_grids(
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
 ):
+    fields = dict(locals())  # the form's fields, named as the request's
     with uploaded(file) as path:
-        return import_grids(
-            engine,
-            GridImport(
-                path=path,
-                level=level,
-                code_field=code_field,
-                name_field=name_field,
-                parent_field=parent_field or None,
-                responsible_field=responsible_field or None,
-                phone_field=phone_field or None,
-                crs=crs or None,
-                encoding=encoding or None,
-                member=member or None,
-                dry_run=dry_run,
-                created_by="api",
-                source_name=file.filename,
-            ),
+        request = GridImport.from_fields(
+            fields, path=path, created_by="api", source_name=file.filename
         )
+        return import_grids(engine, request)
