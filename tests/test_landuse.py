@@ -1,6 +1,6 @@
-"""The land-use code table (pure, no database): every code of the third survey's work
-classification (三调), of GB/T 21010-2017 and of 2007 is there with a known kind; codes in no
-classification are refused, each listed with its count."""
+"""The land-use and settlement code tables (pure, no database): every code of the third survey's
+work classification (三调), of GB/T 21010-2017 and of 2007 is there with a known kind; codes in
+no classification and unknown settlement codes are refused, each listed with its count."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from weijian.layers.landuse import (
     kind_for_code,
     kinds_for_codes,
     land_use_classes,
+    settle_kinds,
+    settlement_classes,
 )
 from weijian.layers.model import ZONE_KINDS
 
@@ -203,3 +205,56 @@ def test_a_long_list_of_unknown_codes_is_cut():
         kinds_for_codes([f"X{i:02d}" for i in range(20)], "DLBM")
     assert "and 8 other values" in refused.value.message
     assert "另有 8 种值" in refused.value.zh
+
+
+def test_settlement_codes_table():
+    table = settlement_classes()
+    assert list(table) == ["201", "201A", "202", "202A", "203", "203A", "204", "205"]
+    rural = {code for code, entry in table.items() if entry.construction_kind != "construction"}
+    assert rural == {"203", "203A"}
+    assert all(e.construction_kind in ZONE_KINDS for e in table.values())
+
+
+def test_settlement_makes_village_construction_land_rural():
+    kinds = [
+        "construction",  # city
+        "construction",  # town's industrial land
+        "construction",  # village
+        "construction",  # village's industrial land
+        "construction",  # mine
+        "construction",  # special land
+        "homestead",  # in a village: stays homestead
+        "farmland",  # inside a village's boundary: untouched
+        "construction",  # outside any settlement
+        "construction",  # numeric field
+    ]
+    settlements = ["201", "202A", "203", "203a", "204", "205", "203", "203", None, 203.0]
+    settled, report = settle_kinds(kinds, settlements, "CZCSXM")
+    assert settled == [
+        "construction",
+        "construction",
+        "rural_construction",
+        "rural_construction",
+        "construction",
+        "construction",
+        "homestead",
+        "farmland",
+        "construction",
+        "rural_construction",
+    ]
+    assert report == {
+        "field": "CZCSXM",
+        "codes": {"201": 1, "202A": 1, "203": 4, "203A": 1, "204": 1, "205": 1},
+        "empty": 1,
+        "changed": 3,
+    }
+
+
+def test_unknown_settlement_codes_refused():
+    with pytest.raises(InputError) as refused:
+        settle_kinds(["construction"] * 4, ["203", "206", "村庄", "206"], "CZCSXM")
+    error = refused.value
+    assert "3 values that are not settlement codes" in error.message
+    assert "'206' ×2, '村庄' ×1" in error.message
+    assert "CZCSXM" in error.hint
+    assert "“206” 2 个、“村庄” 1 个" in error.zh and "城镇村属性码" in error.zh

@@ -1,17 +1,19 @@
-"""Land-use codes (field ``DLBM`` of the national land survey) → zone kinds.
+"""Land-use codes (field ``DLBM`` of the national land survey) → zone kinds, and the settlement
+code (城镇村属性码, field ``CZCSXM``) that makes a village's construction land rural.
 
-The codes are data shipped beside this module: ``landuse_codes.csv`` holds every code of
+Both are data shipped beside this module: ``landuse_codes.csv`` holds every code of
 GB/T 21010-2017, of the third survey's work classification (三调: ``05H1``, ``08H2A``,
-``0810A``, the ``K`` codes …) and of GB/T 21010-2007 (二调), each with its name and kind.
+``0810A``, the ``K`` codes …) and of GB/T 21010-2007 (二调), each with its name and kind;
+``settlement_codes.csv`` the settlement codes and what construction land becomes in each.
 A code is looked up as written (spaces around it and the case of its letters aside): a value
-that is not in the table refuses the whole column, with every such value and its count."""
+that is not in its table refuses the whole column, with every such value and its count."""
 
 from __future__ import annotations
 
 import csv
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +22,7 @@ from weijian.errors import InputError
 from weijian.layers.model import ZONE_KINDS
 
 LAND_USE_TABLE = Path(__file__).with_name("landuse_codes.csv")
+SETTLEMENT_TABLE = Path(__file__).with_name("settlement_codes.csv")
 SCHEMES = ("2017", "三调", "2007", "二调")
 _SHOWN = 12  # unknown values listed in a refusal
 
@@ -30,6 +33,13 @@ class LandUseClass:
     name: str
     kind: str
     schemes: tuple[str, ...]  # the classifications that use the code (SCHEMES)
+
+
+@dataclass(frozen=True)
+class SettlementClass:
+    code: str
+    name: str
+    construction_kind: str  # what a parcel of kind ``construction`` becomes in it
 
 
 def normalise_code(value: object) -> str:
@@ -68,6 +78,17 @@ def land_use_classes() -> dict[str, LandUseClass]:
         if row["kind"] not in ZONE_KINDS or not schemes or set(schemes) - set(SCHEMES):
             raise ValueError(f"{LAND_USE_TABLE.name}: bad kind or schemes in {row}")
         classes[row["code"]] = LandUseClass(row["code"], row["name"], row["kind"], schemes)
+    return classes
+
+
+@cache
+def settlement_classes() -> dict[str, SettlementClass]:
+    """Every settlement code (城镇村属性码), by code."""
+    classes = {}
+    for row in _rows(SETTLEMENT_TABLE, ("code", "name", "construction_kind")):
+        if row["construction_kind"] not in ZONE_KINDS:
+            raise ValueError(f"{SETTLEMENT_TABLE.name}: bad construction_kind in {row}")
+        classes[row["code"]] = SettlementClass(row["code"], row["name"], row["construction_kind"])
     return classes
 
 
@@ -120,3 +141,53 @@ def kinds_for_codes(codes: Sequence[object], field: str) -> list[str]:
             "并更正这些图斑，或用 --kind 将整个图层导入为同一种分区。",
         )
     return kinds
+
+
+def settle_kinds(
+    kinds: Sequence[str], settlements: Iterable[object], field: str
+) -> tuple[list[str], dict]:
+    """The kinds after the settlement code of each parcel (城镇村属性码): construction land in a
+    village becomes rural construction land (settlement_codes.csv). Refuses the whole column
+    when a value is not a settlement code; an empty value changes nothing.
+
+    Returns the new kinds and the report: the field, the parcels per code, how many parcels
+    had no code and how many changed kind."""
+    table = settlement_classes()
+    settled: list[str] = []
+    per_code: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    empty = changed = 0
+    for kind, value in zip(kinds, settlements, strict=True):
+        code = normalise_code(value)
+        entry = table.get(code)
+        if not code:
+            empty += 1
+        elif entry is None:
+            unknown[code] += 1
+        else:
+            per_code[code] += 1
+            if kind == "construction" and entry.construction_kind != kind:
+                kind = entry.construction_kind
+                changed += 1
+        settled.append(kind)
+    if unknown:
+        total = sum(unknown.values())
+        en, zh = _listed(unknown)
+        known = ", ".join(table)
+        raise InputError(
+            f"field {field} holds {total} values that are not settlement codes "
+            f"(城镇村属性码: {known}): {en}.",
+            hint=f"check that {field} is the settlement code field (城镇村属性码, e.g. CZCSXM) "
+            "and correct those parcels; parcels outside cities, towns and villages leave it "
+            "empty",
+            zh=f"字段 {field} 中有 {total} 个图斑的值不是城镇村属性码（{'、'.join(table)}）：{zh}。"
+            f"请确认 {field} 是城镇村属性码字段（如 CZCSXM）并更正这些图斑；城镇村范围以外的"
+            "图斑该字段应为空。",
+        )
+    report = {
+        "field": field,
+        "codes": dict(sorted(per_code.items())),
+        "empty": empty,
+        "changed": changed,
+    }
+    return settled, report
