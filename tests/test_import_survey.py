@@ -285,7 +285,7 @@ def test_codes_in_no_classification_refused_and_the_active_version_kept(cli, eng
     output = " ".join(result.output.split())  # as wrapped on the terminal, joined again
     assert "4 values that are not GB/T 21010" in output
     assert "'0999' ×2, '0103K' ×1, 'ABCD' ×1" in output
-    assert "hint:" in output
+    assert "错误" in output and "hint:" in output
     assert active_version(engine) == 1
     assert stored(engine) == before
 
@@ -314,6 +314,7 @@ def test_unknown_settlement_codes_refused_over_the_api(server, engine, tmp_path,
     assert "3 values that are not settlement codes" in body["detail"]
     assert "'206' ×2, '村庄' ×1" in body["detail"]
     assert "CZCSXM" in body["hint"]
+    assert "“206” 2 个、“村庄” 1 个" in body["zh"]
     assert active_version(engine) == 1
     assert [r["kind"] for r in stored(engine)] == [p[3] for p in PARCELS]
 

@@ -111,5 +111,10 @@ def install(app: FastAPI) -> None:
     async def weijian_error(_: Request, exc: WeijianError) -> JSONResponse:
         return JSONResponse(
             status_code=status_for(exc),
-            content={"detail": exc.message, "hint": exc.hint, "error": type(exc).__name__},
+            content={
+                "detail": exc.message,
+                "hint": exc.hint,
+                "error": type(exc).__name__,
+                "zh": exc.zh,  # the same for a clerk, in Chinese, where the core gave one
+            },
         )

@@ -21,7 +21,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the full report as 
 
 
 def handles_errors(fn):
-    """Print a WeijianError as a message with its hint, exit with its code."""
+    """Print a WeijianError as a message (and its Chinese text) with its hint, exit with its
+    code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -29,6 +30,8 @@ def handles_errors(fn):
             return fn(*args, **kwargs)
         except WeijianError as exc:
             err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.zh:
+                err.print(f"[bold red]错误：[/]{exc.zh}", highlight=False)
             if exc.hint:
                 err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
