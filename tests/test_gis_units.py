@@ -14,7 +14,7 @@ from weijian.layers.landuse import kind_for_code, kinds_for_codes
     ("code", "kind"),
     [
         ("0101", "farmland"),
-        ("0103K", "farmland"),
+        ("0103K", None),  # no K in 耕地: 可调整 marks former farmland
         ("0201", "agricultural"),
         ("0301", "forest"),
         ("0307", "forest"),
@@ -26,7 +26,7 @@ from weijian.layers.landuse import kind_for_code, kinds_for_codes
         ("1101", "unused"),
         ("1104", "agricultural"),
         ("1202", "agricultural"),
-        ("05H1", None),
+        ("05H1", "construction"),
         ("011", "farmland"),
         ("072", "homestead"),
         ("203", "rural_construction"),

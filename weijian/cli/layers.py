@@ -74,6 +74,15 @@ def _print_report(report: dict, as_json: bool) -> None:
     ]
     if "kinds" in report:
         rows.append(("kinds", ", ".join(f"{k} {n}" for k, n in report["kinds"].items())))
+    if "settlement" in report:
+        settled = report["settlement"]
+        per_code = ", ".join(f"{c} {n}" for c, n in settled["codes"].items()) or "none"
+        rows.append(
+            (
+                f"settlement ({settled['field']})",
+                f"{settled['changed']} changed kind; {settled['empty']} without a code; {per_code}",
+            )
+        )
     if "parents" in report:
         rows.append(("parents", json.dumps(report["parents"], ensure_ascii=False)))
     rows.append(("seconds", ", ".join(f"{k} {v}" for k, v in report["seconds"].items())))
@@ -102,6 +111,14 @@ def import_zones_cmd(
         str | None, typer.Option("--code-field", help="GB/T 21010 land-use code field, e.g. DLBM")
     ] = None,
     name_field: Annotated[str | None, typer.Option("--name-field")] = None,
+    settlement_field: Annotated[
+        str | None,
+        typer.Option(
+            "--settlement-field",
+            help="城镇村属性码 field, e.g. CZCSXM: construction land in a village (203, 203A) "
+            "becomes rural_construction",
+        ),
+    ] = None,
     title: Annotated[
         str | None, typer.Option("--title", help="the layer's name for people, e.g. 城市化管理区域")
     ] = None,

@@ -33,7 +33,7 @@ from weijian.gis.encoding import EncodingChoice, choose_encoding
 from weijian.gis.geometry import normalise_polygons
 from weijian.gis.readers import OpenedSource, open_source, read_features
 from weijian.layers import repository
-from weijian.layers.landuse import kinds_for_codes
+from weijian.layers.landuse import kinds_for_codes, settle_kinds
 from weijian.layers.model import GRID_LEVELS, STORAGE_SRID, ZONE_KINDS
 
 IMPORT_KINDS = ZONE_KINDS[:-1]  # "unused" only arrives through land-use codes
@@ -72,6 +72,7 @@ class ZoneImport(ImportRequest):
     kind: str | None = None
     code_field: str | None = None
     name_field: str | None = None
+    settlement_field: str | None = None  # 城镇村属性码, e.g. CZCSXM: village land is rural
     title: str | None = None  # the layer's name for people, e.g. 城市化管理区域
 
 
@@ -295,7 +296,11 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
             source,
             crs=request.crs,
             encoding=request.encoding,
-            wanted_fields={"--code-field": request.code_field, "--name-field": request.name_field},
+            wanted_fields={
+                "--code-field": request.code_field,
+                "--name-field": request.name_field,
+                "--settlement-field": request.settlement_field,
+            },
         )
     attributes = prepared.attributes
     if request.code_field:
@@ -304,6 +309,11 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
     else:
         codes = [None] * len(attributes)
         kinds = [request.kind] * len(attributes)
+    settlement = None
+    if request.settlement_field:
+        kinds, settlement = settle_kinds(
+            kinds, attributes[request.settlement_field], request.settlement_field
+        )
     names = (
         [_clean_text(v) for v in attributes[request.name_field]]
         if request.name_field
@@ -320,9 +330,12 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
             "kind": request.kind,
             "code_field": request.code_field,
             "name_field": request.name_field,
+            "settlement_field": request.settlement_field,
         },
         kinds=dict(sorted(pd.Series(kinds).value_counts().to_dict().items())),
     )
+    if settlement is not None:
+        report["settlement"] = settlement
     phase = time.perf_counter()
     if request.dry_run or engine is None:
         report["version"] = None

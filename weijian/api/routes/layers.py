@@ -78,6 +78,11 @@ class ImportReport(BaseModel):
     notes: list[str]
     seconds: dict[str, float]
     kinds: dict[str, int] | None = None
+    settlement: dict[str, Any] | None = Field(
+        None,
+        description="with settlement_field: parcels per 城镇村属性码, how many had none and how "
+        "many changed kind (construction land in a village → rural_construction)",
+    )
     level: str | None = None
     parents: dict[str, Any] | None = None
     mapping: dict[str, Any]
@@ -199,6 +204,9 @@ def upload_zones(
     kind: Annotated[str | None, Form()] = None,
     code_field: Annotated[str | None, Form()] = None,
     name_field: Annotated[str | None, Form()] = None,
+    settlement_field: Annotated[
+        str | None, Form(description="城镇村属性码 field, e.g. CZCSXM")
+    ] = None,
     title: Annotated[str | None, Form()] = None,
     crs: Annotated[str | None, Form()] = None,
     encoding: Annotated[str | None, Form()] = None,
