@@ -1,7 +1,8 @@
 """Open311 GeoReport v2 under /open311/v2/: a 12345 hotline platform lists the services, submits
 service requests (form-encoded, JSON or XML answers), polls them back with every field of the
-standard, sees only its own requests, and gets errors in the standard's shape. Over real HTTP
-against the hand-built city of tests/casekit.py, on the test's clock."""
+standard, sees only its own requests, and gets errors with the standard's statuses (403, 404,
+400) and shape in JSON and XML. Over real HTTP against the hand-built city of tests/casekit.py,
+on the test's clock."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.casekit import (
     START,
     STREET,
 )
+from weijian.api.routes import open311
 from weijian.cases import users
 from weijian.cases.workflow import default_workflow
 
@@ -137,15 +139,30 @@ def parse_time(value: str) -> datetime:
     return moment
 
 
-def assert_error(response: httpx.Response, status: int) -> str:
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def assert_error(response: httpx.Response, status: int, fmt: str = "json") -> str:
+    """The standard's error answer in ``fmt``, one error with a Chinese description: that."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body, list) and len(body) == 1, body
-    assert set(body[0]) == {"code", "description"}, body
-    assert body[0]["code"] == status
-    assert isinstance(body[0]["description"], str) and body[0]["description"]
-    return body[0]["description"]
+    if fmt == "xml":
+        assert response.headers["content-type"].startswith("text/xml")
+        root = ET.fromstring(response.content)
+        assert root.tag == "errors"
+        errors = root.findall("error")
+        assert len(errors) == 1, response.text
+        assert [child.tag for child in errors[0]] == ["code", "description"]
+        assert errors[0].findtext("code") == str(status)
+        description = errors[0].findtext("description")
+    else:
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert isinstance(body, list) and len(body) == 1, body
+        assert set(body[0]) == {"code", "description"}, body
+        assert body[0]["code"] == status
+        description = body[0]["description"]
+    assert isinstance(description, str) and CJK.search(description), description
+    return description
 
 
 def case_count(api) -> int:
@@ -317,20 +334,12 @@ def test_xml_post_get_and_errors(case_api, key):
     assert [e.findtext("service_request_id") for e in listed.findall("request")] == [number]
 
     for response, status in (
-        (post(case_api, form(None), fmt="xml"), 401),
-        (post(case_api, form(key, service_code="pothole"), fmt="xml"), 422),
-        (post(case_api, form(key, lat="39.9", long="116.4"), fmt="xml"), 422),
+        (post(case_api, form(None), fmt="xml"), 403),
+        (post(case_api, form(key, service_code="pothole"), fmt="xml"), 404),
+        (post(case_api, form(key, lat="39.9", long="116.4"), fmt="xml"), 400),
         (get(case_api, "requests/HJ-2026-999999.xml", api_key=key), 404),
     ):
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"].startswith("text/xml")
-        root = ET.fromstring(response.content)
-        assert root.tag == "errors"
-        errors = root.findall("error")
-        assert len(errors) == 1
-        assert [child.tag for child in errors[0]] == ["code", "description"]
-        assert errors[0].findtext("code") == str(status)
-        assert errors[0].findtext("description")
+        assert_error(response, status, "xml")
     assert case_count(case_api) == 1
 
 
@@ -415,37 +424,114 @@ def test_another_client_sees_none_of_the_first_clients_requests(
 # -- errors ------------------------------------------------------------------------------------
 
 
-def test_errors_have_the_standard_shape_and_status(case_api, key):
-    # who is asking
-    assert_error(post(case_api, form(None)), 401)
-    assert_error(post(case_api, form("not-a-key")), 401)
-    assert_error(get(case_api, "requests.json"), 401)
-    assert_error(get(case_api, "requests.json", api_key="not-a-key"), 401)
-    assert_error(get(case_api, "requests/HJ-2026-000001.json"), 401)
-    # what is asked for
-    text = assert_error(post(case_api, form(key, service_code="pothole")), 422)
-    assert "pothole" in text
-    assert_error(post(case_api, form(key, service_code=None)), 422)
-    assert_error(post(case_api, form(key, lat=None, long=None)), 422)
-    assert_error(post(case_api, form(key, lat=None)), 422)
-    assert_error(post(case_api, form(key, long="")), 422)
-    assert_error(post(case_api, form(key, lat="北纬41度")), 422)
-    assert_error(post(case_api, form(key, lat="41.9x")), 422)
-    assert_error(post(case_api, form(key, description="")), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, status="pending"), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, start_date="yesterday"), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, service_code="pothole"), 422)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_errors_have_the_standard_status_and_shape(case_api, key, fmt):
+    """GeoReport v2: 403 for the api_key, 404 for an unknown service or request, 400 for the
+    rest, FastAPI's own validation included; the same in JSON and XML."""
+
+    def posted(data: dict, status: int) -> str:
+        return assert_error(post(case_api, data, fmt=fmt), status, fmt)
+
+    def got(path: str, expect: int, **params) -> str:
+        return assert_error(get(case_api, f"{path}.{fmt}", **params), expect, fmt)
+
+    # who is asking: every call needs a valid key
+    text = posted(form(None), 403)
+    assert "api_key" in text
+    assert "api_key" in posted(form(""), 403)
+    assert "无效" in posted(form("not-a-key"), 403)
+    got("requests", 403)
+    got("requests/HJ-2026-000001", 403)
+    got("requests", 403, api_key="not-a-key")
+    got("requests/HJ-2026-000001", 403, api_key="not-a-key")
+    # unknown services and requests
+    assert "pothole" in posted(form(key, service_code="pothole"), 404)
+    assert "pothole" in got("requests", 404, api_key=key, service_code="pothole")
+    assert "pothole" in got("services/pothole", 404)
+    got("requests/HJ-2026-000001", 404, api_key=key)
+    # missing and malformed parameters
+    assert "缺少必填参数 service_code" in posted(form(key, service_code=None), 400)
+    text = posted(form(key, lat=None), 400)
+    assert "缺少必填参数 lat" in text and "missing lat" in text
+    assert "缺少必填参数 long" in posted(form(key, long=""), 400)
+    assert "缺少必填参数 lat" in posted(form(key, lat=None, long=None), 400)
+    assert "lat" in posted(form(key, lat="北纬41度"), 400)
+    assert "lat" in posted(form(key, lat="41.9x"), 400)
+    assert "诉求内容" in posted(form(key, description=""), 400)
+    assert "status" in got("requests", 400, api_key=key, status="pending")
+    # FastAPI's own validation of the declared parameters: 400 in the standard's shape
+    for params in ({"api_key": key}, {}):
+        text = got("requests", 400, start_date="yesterday", **params)
+        assert "start_date" in text and "参数" in text
+        assert "end_date" in got("requests", 400, end_date="2026-13-45", **params)
     # a place outside the city (Beijing) is refused, and no case is created
-    text = assert_error(post(case_api, form(key, lat="39.9", long="116.4")), 422)
-    assert "outside" in text or "不在" in text
-    # formats that are not served, requests that do not exist
-    assert_error(post(case_api, form(key), fmt="csv"), 404)
-    assert_error(get(case_api, "requests.csv", api_key=key), 404)
-    assert_error(get(case_api, "requests/HJ-2026-000001.json", api_key=key), 404)
+    text = posted(form(key, lat="39.9", long="116.4"), 400)
+    assert "不在" in text
+    # a body that is not JSON
+    r = httpx.post(
+        f"{case_api.url}{V2}/requests.{fmt}",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert "JSON" in assert_error(r, 400, fmt)
+    # paths and methods the standard does not have
+    assert_error(httpx.get(f"{case_api.url}{V2}/nothing.{fmt}", timeout=30), 404, fmt)
+    assert_error(httpx.get(f"{case_api.url}{V2}/requests/a/b.{fmt}", timeout=30), 404, fmt)
+    r = httpx.put(f"{case_api.url}{V2}/requests.{fmt}", data=form(key), timeout=30)
+    assert "PUT" in assert_error(r, 400, fmt)
+    r = httpx.delete(f"{case_api.url}{V2}/services.{fmt}", timeout=30)
+    assert "DELETE" in assert_error(r, 400, fmt)
     # none of it created a case
     assert case_count(case_api) == 0
     case_api.clock.advance(minutes=5)
     assert ids(case_api, key) == []
+
+
+def test_formats_that_are_not_served_are_404(case_api, key):
+    for response in (
+        post(case_api, form(key), fmt="csv"),
+        get(case_api, "requests.csv", api_key=key),
+        get(case_api, "requests.csv"),
+        get(case_api, "services.csv"),
+        get(case_api, f"services/{NEW}.csv"),
+    ):
+        assert_error(response, 404)
+    assert case_count(case_api) == 0
+
+
+def test_a_service_definition_has_no_extra_attributes(server):
+    r = httpx.get(f"{server}{V2}/services/{NEW}.json", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"service_code": NEW, "attributes": []}
+    r = httpx.get(f"{server}{V2}/services/{BACKLOG}.xml", timeout=30)
+    assert r.status_code == 200, r.text
+    root = ET.fromstring(r.content)
+    assert root.tag == "service_definition"
+    assert root.findtext("service_code") == BACKLOG
+    assert root.find("attributes") is not None and len(root.find("attributes")) == 0
+
+
+def test_the_rest_of_the_api_keeps_its_own_error_format(case_api):
+    """Only /open311/v2/ answers in the standard's format."""
+    r = httpx.get(f"{case_api.url}/api/v1/cases", timeout=30)
+    assert r.status_code == 401
+    assert r.json()["error"] == "NotAuthenticated"
+    r = case_api.get("/api/v1/cases", "admin", limit="many")
+    assert r.status_code == 422
+    assert isinstance(r.json()["detail"], list)
+    r = httpx.get(f"{case_api.url}/api/v1/nothing", timeout=30)
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+
+
+def test_the_database_out_of_reach_is_503_in_the_standards_shape():
+    from sqlalchemy.exc import OperationalError
+
+    status, descriptions, headers = open311.failure(
+        OperationalError("SELECT 1", {}, Exception("connection refused"))
+    )
+    assert status == 503 and headers == {"Retry-After": "5"}
+    assert "数据库" in descriptions[0]
 
 
 def test_the_same_external_id_is_one_case(case_api, key):
@@ -453,7 +539,7 @@ def test_the_same_external_id_is_one_case(case_api, key):
     assert first.status_code == 201, first.text
     number = first.json()[0]["service_request_id"]
     again = post(case_api, form(key, **{"attribute[external_id]": "GD-1"}))
-    text = assert_error(again, 409)
+    text = assert_error(again, 400)  # a conflict is among the standard's "other errors"
     assert number in text
     assert case_count(case_api) == 1
     assert case_api.case("admin", number)["external_id"] == "GD-1"
