@@ -1,8 +1,9 @@
 """Open311 GeoReport v2 under /open311/v2/: a 12345 hotline platform lists the services, submits
 service requests (form-encoded, JSON or XML answers), polls them back with every field of the
-standard, sees only its own requests, and gets errors with the standard's statuses (403, 404,
-400) and shape in JSON and XML. Over real HTTP against the hand-built city of tests/casekit.py,
-on the test's clock."""
+standard and sees only its own requests with its key; anyone reads the public's requests
+without a key, without people in them; errors have the standard's statuses (403, 404, 400) and
+shape in JSON and XML. Over real HTTP against the hand-built city of tests/casekit.py, on the
+test's clock."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.casekit import (
 )
 from weijian.api.routes import open311
 from weijian.cases import users
+from weijian.cases.scope import PUBLIC_READER, scope_sql
 from weijian.cases.workflow import default_workflow
 
 V2 = "/open311/v2"
@@ -57,7 +59,22 @@ REQUEST_FIELDS = {
     "long",
     "media_url",
 }
+PUBLIC_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "agency_responsible",
+    "requested_datetime",
+    "updated_datetime",
+    "address",
+    "lat",
+    "long",
+    "media_url",
+}
 NUMBER = re.compile(r"^[A-Z]+-2026-\d{6}$")
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 DEPARTMENTS = [
     (COMPOUND, "浑江区城市管理行政执法局", "220602-urban_enforcement"),
     (STREET, "浑江区城市管理行政执法局", "220602-urban_enforcement"),
@@ -121,8 +138,11 @@ def one(api, key: str, number: str) -> dict:
     return body[0]
 
 
-def ids(api, key: str, **params) -> list[str]:
-    r = get(api, "requests.json", api_key=key, **params)
+def ids(api, key: str | None, **params) -> list[str]:
+    """The ids listed, with ``key`` or (None) without one."""
+    if key is not None:
+        params["api_key"] = key
+    r = get(api, "requests.json", **params)
     assert r.status_code == 200, r.text
     body = r.json()
     assert isinstance(body, list)
@@ -421,6 +441,117 @@ def test_another_client_sees_none_of_the_first_clients_requests(
     assert ids(case_api, key) == [number]
 
 
+# -- reading without a key ---------------------------------------------------------------------
+
+
+def requests_in(response: httpx.Response, fmt: str) -> list[dict]:
+    """The requests of a 200 answer, as dicts of field → value (text in XML)."""
+    assert response.status_code == 200, response.text
+    if fmt == "json":
+        body = response.json()
+        assert isinstance(body, list)
+        return body
+    root = ET.fromstring(response.content)
+    assert root.tag == "service_requests"
+    return [{child.tag: child.text for child in item} for item in root.findall("request")]
+
+
+def people_in(value, inside: bool = False) -> set[str]:
+    """Every text under a key that names people (responsible persons, phones, reporters)."""
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for name, inner in value.items():
+            found |= people_in(inner, inside or name in ("responsible", "phone", "reporter"))
+        return found
+    if isinstance(value, list):
+        return set().union(*(people_in(inner, inside) for inner in value))
+    return {value} if inside and isinstance(value, str) and value else set()
+
+
+def test_anyone_reads_the_publics_requests_without_people_in_them(case_api, key):
+    api = case_api
+    hotline = submit(
+        api, key, COMPOUND, description="来电人王小明反映邻居楼顶加盖，联系电话13912345678"
+    )
+    citizen = api.report(
+        None, STREET, address="新建街道88号", reporter_name="李四", reporter_phone="13700000000"
+    )["number"]
+    gridder = api.report("gridder", COMPOUND)["number"]  # the city's own finds are not public
+    patrol = api.report("town1", STREET, channel="patrol")["number"]
+    api.clock.advance(hours=1)
+    dismiss(api, hotline)  # officers act on it: their names are in its history
+    api.clock.advance(minutes=5)
+
+    # what is stored about people: reporters, the grids' responsible people, the staff
+    secrets = {"王小明", "13912345678", "李四", "13700000000", "13800000000"}
+    secrets |= {f"{who}-姓名" for who in ("ue_hj", "gridder", "town1")}
+    for number in (hotline, citizen, gridder, patrol):
+        secrets |= people_in(api.case("admin", number))
+    assert {"孙丽", "13904390003"} <= secrets  # 新建街道's responsible person and phone
+    public = {hotline, citizen}
+
+    for fmt in ("json", "xml"):
+        bodies = []
+        r = get(api, f"requests.{fmt}")
+        listed = {item["service_request_id"]: item for item in requests_in(r, fmt)}
+        bodies.append(r.text)
+        assert set(listed) == public
+        for item in listed.values():
+            assert set(item) == PUBLIC_FIELDS, set(item) ^ PUBLIC_FIELDS
+        assert listed[hotline]["status"] == "closed"
+        assert listed[hotline]["status_notes"] == "不构成违建"
+        assert listed[hotline]["agency_responsible"] == "浑江区城市管理行政执法局"
+        assert listed[hotline]["address"] == "江山花园3栋楼顶"
+        assert listed[citizen]["status"] == "open"
+        assert listed[citizen]["address"] == "新建街道88号"
+        assert parse_time(listed[citizen]["requested_datetime"]) == START
+        for number in public:
+            r = get(api, f"requests/{number}.{fmt}")
+            assert [item["service_request_id"] for item in requests_in(r, fmt)] == [number]
+            bodies.append(r.text)
+        for number in (gridder, patrol, "HJ-2026-999999"):
+            bodies.append(assert_error(get(api, f"requests/{number}.{fmt}"), 404, fmt))
+        everything = ",".join([gridder, hotline, patrol, citizen])
+        r = get(api, f"requests.{fmt}", service_request_id=everything)
+        assert {item["service_request_id"] for item in requests_in(r, fmt)} == public
+        bodies.append(r.text)
+        for params in ({"status": "closed"}, {"status": "open", "service_code": NEW}):
+            r = get(api, f"requests.{fmt}", **params)
+            bodies.append(r.text)
+            expected = [hotline] if params["status"] == "closed" else [citizen]
+            assert [item["service_request_id"] for item in requests_in(r, fmt)] == expected
+        for body in bodies:
+            for secret in secrets:
+                assert secret not in body, (secret, body)
+            assert not PHONE.search(body), body
+            assert "description" not in body and "姓名" not in body
+
+    # the key holder still reads its own request in full, and only its own
+    mine = one(api, key, hotline)
+    assert set(mine) == REQUEST_FIELDS
+    assert "13912345678" in mine["description"]
+    assert ids(api, key) == [hotline]
+    assert_error(get(api, f"requests/{citizen}.json", api_key=key), 404)
+
+    # without a key: the last 90 days by default, older ones by start_date
+    assert set(ids(api, None)) == public
+    api.clock.advance(days=91)
+    assert ids(api, None) == []
+    assert set(ids(api, None, start_date=iso(START - timedelta(days=1)))) == public
+    assert set(ids(api, None, service_request_id=hotline)) == {hotline}
+
+
+def test_the_public_reads_by_channel_never_by_place():
+    assert PUBLIC_READER.can_read({"channel": "hotline"})
+    assert PUBLIC_READER.can_read({"channel": "citizen"})
+    for channel in ("grid_worker", "patrol", "property_company", "leadership", None):
+        assert not PUBLIC_READER.can_read({"channel": channel, "district_code": "220602"})
+    assert not PUBLIC_READER.city_wide  # whatever reads "city-wide" never lets the public in
+    condition, params = scope_sql(PUBLIC_READER)
+    assert condition == "c.channel = ANY(:scope_channels)"
+    assert params == {"scope_channels": ["citizen", "hotline"]}
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 
@@ -435,20 +566,20 @@ def test_errors_have_the_standard_status_and_shape(case_api, key, fmt):
     def got(path: str, expect: int, **params) -> str:
         return assert_error(get(case_api, f"{path}.{fmt}", **params), expect, fmt)
 
-    # who is asking: every call needs a valid key
+    # who is asking: a key is needed to submit, a wrong key is refused everywhere
     text = posted(form(None), 403)
     assert "api_key" in text
     assert "api_key" in posted(form(""), 403)
     assert "无效" in posted(form("not-a-key"), 403)
-    got("requests", 403)
-    got("requests/HJ-2026-000001", 403)
     got("requests", 403, api_key="not-a-key")
     got("requests/HJ-2026-000001", 403, api_key="not-a-key")
     # unknown services and requests
     assert "pothole" in posted(form(key, service_code="pothole"), 404)
     assert "pothole" in got("requests", 404, api_key=key, service_code="pothole")
+    assert "pothole" in got("requests", 404, service_code="pothole")
     assert "pothole" in got("services/pothole", 404)
     got("requests/HJ-2026-000001", 404, api_key=key)
+    got("requests/HJ-2026-000001", 404)
     # missing and malformed parameters
     assert "缺少必填参数 service_code" in posted(form(key, service_code=None), 400)
     text = posted(form(key, lat=None), 400)

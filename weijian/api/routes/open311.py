@@ -4,11 +4,16 @@ and poll their state: ``services``, ``services/{code}``, ``requests`` (GET and P
 
 Our detailed states map onto the standard's ``open`` / ``closed``; ``status_notes`` carries
 the Chinese state, ``agency_responsible`` the department from the jurisdiction answer frozen at
-intake, ``expected_datetime`` the site-visit deadline. Every call needs the ``api_key`` of a
-registered client (``weijian apikey add``) and sees only the requests that client submitted:
-violation reports name people and places, so they are not public.
+intake, ``expected_datetime`` the site-visit deadline.
 
-Errors follow the standard: 403 for a missing or wrong ``api_key``, 404 for an
+Who sees what: submitting (POST) needs the ``api_key`` of a registered client
+(``weijian apikey add``). Reading (GET) needs no key, as the standard allows: anyone reads the
+requests the public made (by the citizen and hotline channels: ``scope.PUBLIC_CHANNELS``) in
+their public form — state, service, department, times, place — without the description
+(callers name themselves and their neighbours in it), the reporter, the staff or any internal
+field. With its key a client reads its own requests, in full.
+
+Errors follow the standard: 403 for a missing (on POST) or wrong ``api_key``, 404 for an
 unknown service, request, format or path, 400 for every other mistake of the caller — FastAPI's own
 validation of parameters included — and 503 while the database cannot be reached; the body is
 a list of ``{code, description}`` in the request's format, the descriptions in Chinese with the
@@ -35,7 +40,7 @@ from starlette.exceptions import HTTPException
 from weijian.api.dependencies import get_cases
 from weijian.api.errors import DATABASE_TROUBLE, RETRY_AFTER_S, status_for, trouble_kind
 from weijian.cases import users
-from weijian.cases.scope import Principal
+from weijian.cases.scope import PUBLIC_READER, Principal
 from weijian.cases.service import CaseService, Intake
 from weijian.errors import InputError, NotAuthenticated, NotFoundError, WeijianError
 
@@ -68,6 +73,21 @@ SERVICE_BY_TRACK = {s["track"]: s for s in SERVICES}
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
+#: what anyone may read of a request (GET without a key); a key holder reads every field
+PUBLIC_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "agency_responsible",
+    "requested_datetime",
+    "updated_datetime",
+    "address",
+    "lat",
+    "long",
+    "media_url",
+)
 #: the Chinese opening of an error description that has no Chinese text of its own
 OPENING = {400: "请求有误", 403: "无权访问", 404: "未找到", 503: "服务暂时不可用"}
 
@@ -132,10 +152,10 @@ def _check_format(fmt: str) -> None:
         )
 
 
-def _request_json(case: dict) -> dict[str, Any]:
+def _request_json(case: dict, full: bool) -> dict[str, Any]:
     service = SERVICE_BY_TRACK.get(case["track"], SERVICES[0])
     department = case.get("department") or {}
-    return {
+    request = {
         "service_request_id": case["number"],
         "status": case["category"] or "open",
         "status_notes": case["state_label"],
@@ -154,6 +174,7 @@ def _request_json(case: dict) -> dict[str, Any]:
         "long": case["lon"],
         "media_url": None,
     }
+    return request if full else {name: request[name] for name in PUBLIC_FIELDS}
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -259,12 +280,16 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
-def _client(cases: CaseService, key: str | None) -> Principal:
+def _client(cases: CaseService, key: str | None, required: bool) -> Principal | None:
+    """The client ``key`` belongs to; ``None`` (the public) without a key where none is
+    required. A wrong key is refused everywhere."""
     if not key:
+        if not required:
+            return None
         raise NotAuthenticated(
-            "api_key is required",
+            "api_key is required to submit a request",
             hint="ask the platform's administrator for a key",
-            zh="缺少接口密钥 api_key",
+            zh="缺少接口密钥 api_key，提交诉求需要密钥",
         )
     with cases.engine.connect() as conn:
         return users.principal_for_api_key(conn, key)
@@ -307,7 +332,7 @@ def _is_cjk(text: str) -> bool:
 
 
 def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
-    client = _client(cases, params.get("api_key"))
+    client = _client(cases, params.get("api_key"), required=True)
     service = _service(params.get("service_code"), required=True)
     lat, lon = _number(params.get("lat"), "lat"), _number(params.get("long"), "long")
     parts = [p for p in (params.get("last_name"), params.get("first_name")) if p]
@@ -357,12 +382,15 @@ def _get(
     end_date: datetime | None = None,
     status: str | None = None,
 ) -> list[dict]:
-    client = _client(cases, key)
+    """With a key, the client's own requests in full; without, the public's requests in their
+    public form."""
+    client = _client(cases, key, required=False)
+    reader, full = (client, True) if client else (PUBLIC_READER, False)
     if ids:  # the standard: ids override every other argument
         out = []
         for number in ids[:MAX_REQUESTS]:
             try:
-                out.append(_request_json(cases.get(client, number.strip())))
+                out.append(_request_json(cases.get(reader, number.strip()), full))
             except NotFoundError:
                 continue
         return out
@@ -382,7 +410,7 @@ def _get(
     cursor = None
     while len(out) < MAX_REQUESTS:
         page = cases.list(
-            client,
+            reader,
             category=next(iter(statuses)) if len(statuses) == 1 else None,
             track=service["track"] if service else None,
             reported_from=start,
@@ -390,14 +418,17 @@ def _get(
             limit=min(500, MAX_REQUESTS - len(out)),
             cursor=cursor,
         )
-        out.extend(_request_json(item) for item in page["items"])
+        out.extend(_request_json(item, full) for item in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             break
     return out
 
 
-ApiKey = Annotated[str | None, Query(description="the client's key")]
+ApiKey = Annotated[
+    str | None,
+    Query(description="the client's key: its own requests, in full (none: public requests)"),
+]
 
 
 @router.get("/services.{fmt}", summary="GeoReport v2: the services offered")
@@ -416,7 +447,7 @@ async def service_definition(code: str, fmt: str) -> Response:
     return _render(fmt, "service_definition", "attribute", definition)
 
 
-@router.post("/requests.{fmt}", summary="GeoReport v2: submit a service request")
+@router.post("/requests.{fmt}", summary="GeoReport v2: submit a service request (api_key)")
 async def post_request(request: Request, fmt: str) -> Response:
     _check_format(fmt)
     params = await _params(request)
@@ -424,7 +455,10 @@ async def post_request(request: Request, fmt: str) -> Response:
     return _render(fmt, "service_requests", "request", rows, 201)
 
 
-@router.get("/requests.{fmt}", summary="GeoReport v2: your service requests")
+@router.get(
+    "/requests.{fmt}",
+    summary="GeoReport v2: service requests (public ones without a key, your own with it)",
+)
 def get_requests(
     request: Request,
     fmt: str,
@@ -447,13 +481,18 @@ def get_requests(
     return _render(fmt, "service_requests", "request", rows)
 
 
-@router.get("/requests/{request_id}.{fmt}", summary="GeoReport v2: one service request")
+@router.get(
+    "/requests/{request_id}.{fmt}",
+    summary="GeoReport v2: one service request (public without a key, in full with yours)",
+)
 def get_request(request: Request, request_id: str, fmt: str, api_key: ApiKey = None) -> Response:
     _check_format(fmt)
     rows = _get(get_cases(request), api_key, [request_id])
     if not rows:
         raise NotFoundError(
-            f"no service request {request_id} of yours", zh=f"没有诉求 {request_id}"
+            f"no service request {request_id}"
+            + (" of yours" if api_key else " among the public requests"),
+            zh=f"没有诉求 {request_id}",
         )
     return _render(fmt, "service_requests", "request", rows)
 
