@@ -2,11 +2,12 @@
 service requests (form-encoded, JSON or XML answers), polls them back with every field of the
 standard and sees only its own requests with its key; anyone reads the public's requests
 without a key, without people in them; errors have the standard's statuses (403, 404, 400) and
-shape in JSON and XML. Over real HTTP against the hand-built city of tests/casekit.py, on the
-test's clock."""
+shape in JSON and XML; XML stays well-formed whatever characters a request carries. Over real
+HTTP against the hand-built city of tests/casekit.py, on the test's clock."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
@@ -550,6 +551,60 @@ def test_the_public_reads_by_channel_never_by_place():
     condition, params = scope_sql(PUBLIC_READER)
     assert condition == "c.channel = ANY(:scope_channels)"
     assert params == {"scope_channels": ["citizen", "hotline"]}
+
+
+# -- characters XML cannot hold ----------------------------------------------------------------
+
+#: every C0 control, lone surrogates, the noncharacters U+FFFE and U+FFFF, tab, LF and CR
+HOSTILE = "彩钢\x07板房" + "".join(map(chr, range(0x20))) + "\udfff\ud800\ufffe\uffff末尾😀"
+
+
+def test_xml_stays_well_formed_whatever_characters_a_request_carries(case_api, key):
+    address = "江山\x07花园\x1b3栋"
+    body = json.dumps({**form(key), "description": HOSTILE, "address_string": address})
+    r = httpx.post(
+        f"{case_api.url}{V2}/requests.xml",
+        content=body.encode("ascii"),  # the lone surrogates travel as \ud800 escapes
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    number = ET.fromstring(r.content).findtext("request/service_request_id")
+    case_api.clock.advance(minutes=5)
+    for path, params in (
+        (f"requests/{number}.xml", {"api_key": key}),
+        ("requests.xml", {"api_key": key}),
+        (f"requests/{number}.xml", {}),
+        ("requests.xml", {}),
+    ):
+        r = get(case_api, path, **params)
+        assert r.status_code == 200, r.text
+        root = ET.fromstring(r.content)  # well-formed
+        (request,) = root.findall("request")
+        assert request.findtext("address") == "江山\ufffd花园\ufffd3栋"
+        if params:
+            description = request.findtext("description")
+            assert description.startswith("彩钢\ufffd板房") and description.endswith("末尾😀")
+            assert "\t" in description and "\n" in description
+            assert not open311.NOT_XML.search(description)
+    # JSON carries what PostgreSQL holds; NUL and lone surrogates became U+FFFD at intake
+    description = one(case_api, key, number)["description"]
+    assert "\x07" in description and "\ufffe" in description
+    assert "\x00" not in description and "\ud800" not in description
+    # an error description that repeats the caller's characters
+    r = post(case_api, form(key, service_code="坏\x07码\x1f"), fmt="xml")
+    assert "坏\ufffd码\ufffd" in assert_error(r, 404, "xml")
+
+
+def test_every_xml_answer_replaces_what_xml_1_0_cannot_hold():
+    document = open311._document("errors", [{"code": 400, "description": HOSTILE}], "error")
+    text = ET.fromstring(document).findtext("error/description")
+    assert not open311.NOT_XML.search(text)
+    # 29 controls (all of C0 but tab, LF, CR) and the bell, 2 surrogates, 2 noncharacters
+    assert text.count("\ufffd") == 29 + 1 + 2 + 2
+    assert text.startswith("彩钢\ufffd板房") and text.endswith("末尾😀") and "\t\n" in text
+    # JSON cannot carry a lone surrogate in UTF-8 either
+    assert json.loads(open311._json(["a\ud800b"])) == ["a\ufffdb"]
 
 
 # -- errors ------------------------------------------------------------------------------------

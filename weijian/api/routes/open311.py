@@ -17,11 +17,13 @@ Errors follow the standard: 403 for a missing (on POST) or wrong ``api_key``, 40
 unknown service, request, format or path, 400 for every other mistake of the caller — FastAPI's own
 validation of parameters included — and 503 while the database cannot be reached; the body is
 a list of ``{code, description}`` in the request's format, the descriptions in Chinese with the
-English detail.
+English detail. Every XML answer goes through :func:`_document`, which replaces what XML 1.0
+cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF) so the answer always parses.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -94,6 +96,17 @@ OPENING = {400: "请求有误", 403: "无权访问", 404: "未找到", 503: "服
 
 # -- rendering ---------------------------------------------------------------------------
 
+#: what XML 1.0 does not allow in a document: C0 controls but tab, LF and CR; lone
+#: surrogates; U+FFFE and U+FFFF
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character XML 1.0 cannot hold replaced by U+FFFD."""
+    return NOT_XML.sub(REPLACEMENT, value)
+
 
 def _iso(value: datetime | None) -> str | None:
     return (
@@ -117,9 +130,32 @@ def _fill(element: ET.Element, value: Any, item: str) -> None:
 
 
 def _document(root: str, value: Any, item: str) -> bytes:
+    """The one way out for XML: every text and attribute is made XML-safe here."""
     top = ET.Element(root)
     _fill(top, value, item)
+    for element in top.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        for name, attribute in element.attrib.items():
+            element.attrib[name] = xml_text(attribute)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # a lone surrogate cannot be written as UTF-8
+        return orjson.dumps(_scrub(value))
 
 
 def _render(
@@ -134,7 +170,7 @@ def _render(
     if fmt == "xml":
         content = _document(root, value, item)
     else:
-        fmt, content = "json", orjson.dumps(value)
+        fmt, content = "json", _json(value)
     return Response(content, status_code=status, media_type=FORMATS[fmt], headers=headers)
 
 
@@ -261,6 +297,11 @@ router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
 # -- the calls ---------------------------------------------------------------------------
 
 
+def _storable(value: str) -> str:
+    """What PostgreSQL can hold: no NUL, no lone surrogate (each becomes U+FFFD)."""
+    return SURROGATE.sub(REPLACEMENT, value.replace("\x00", REPLACEMENT))
+
+
 async def _params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
     kind = request.headers.get("content-type", "")
@@ -277,7 +318,7 @@ async def _params(request: Request) -> dict[str, str]:
     else:
         form = await request.form()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return params
+    return {k: _storable(v) for k, v in params.items()}
 
 
 def _client(cases: CaseService, key: str | None, required: bool) -> Principal | None:
