@@ -1,10 +1,13 @@
 """Open311 GeoReport v2 under /open311/v2/: a 12345 hotline platform lists the services, submits
 service requests (form-encoded, JSON or XML answers), polls them back with every field of the
-standard, sees only its own requests, and gets errors in the standard's shape. Over real HTTP
-against the hand-built city of tests/casekit.py, on the test's clock."""
+standard and sees only its own requests with its key; anyone reads the public's requests
+without a key, without people in them; errors have the standard's statuses (403, 404, 400) and
+shape in JSON and XML; XML stays well-formed whatever characters a request carries. Over real
+HTTP against the hand-built city of tests/casekit.py, on the test's clock."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
@@ -21,7 +24,9 @@ from tests.casekit import (
     START,
     STREET,
 )
+from weijian.api.routes import open311
 from weijian.cases import users
+from weijian.cases.scope import PUBLIC_READER, scope_sql
 from weijian.cases.workflow import default_workflow
 
 V2 = "/open311/v2"
@@ -55,7 +60,22 @@ REQUEST_FIELDS = {
     "long",
     "media_url",
 }
+PUBLIC_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "agency_responsible",
+    "requested_datetime",
+    "updated_datetime",
+    "address",
+    "lat",
+    "long",
+    "media_url",
+}
 NUMBER = re.compile(r"^[A-Z]+-2026-\d{6}$")
+PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 DEPARTMENTS = [
     (COMPOUND, "浑江区城市管理行政执法局", "220602-urban_enforcement"),
     (STREET, "浑江区城市管理行政执法局", "220602-urban_enforcement"),
@@ -119,8 +139,11 @@ def one(api, key: str, number: str) -> dict:
     return body[0]
 
 
-def ids(api, key: str, **params) -> list[str]:
-    r = get(api, "requests.json", api_key=key, **params)
+def ids(api, key: str | None, **params) -> list[str]:
+    """The ids listed, with ``key`` or (None) without one."""
+    if key is not None:
+        params["api_key"] = key
+    r = get(api, "requests.json", **params)
     assert r.status_code == 200, r.text
     body = r.json()
     assert isinstance(body, list)
@@ -137,15 +160,30 @@ def parse_time(value: str) -> datetime:
     return moment
 
 
-def assert_error(response: httpx.Response, status: int) -> str:
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def assert_error(response: httpx.Response, status: int, fmt: str = "json") -> str:
+    """The standard's error answer in ``fmt``, one error with a Chinese description: that."""
     assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body, list) and len(body) == 1, body
-    assert set(body[0]) == {"code", "description"}, body
-    assert body[0]["code"] == status
-    assert isinstance(body[0]["description"], str) and body[0]["description"]
-    return body[0]["description"]
+    if fmt == "xml":
+        assert response.headers["content-type"].startswith("text/xml")
+        root = ET.fromstring(response.content)
+        assert root.tag == "errors"
+        errors = root.findall("error")
+        assert len(errors) == 1, response.text
+        assert [child.tag for child in errors[0]] == ["code", "description"]
+        assert errors[0].findtext("code") == str(status)
+        description = errors[0].findtext("description")
+    else:
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert isinstance(body, list) and len(body) == 1, body
+        assert set(body[0]) == {"code", "description"}, body
+        assert body[0]["code"] == status
+        description = body[0]["description"]
+    assert isinstance(description, str) and CJK.search(description), description
+    return description
 
 
 def case_count(api) -> int:
@@ -317,20 +355,12 @@ def test_xml_post_get_and_errors(case_api, key):
     assert [e.findtext("service_request_id") for e in listed.findall("request")] == [number]
 
     for response, status in (
-        (post(case_api, form(None), fmt="xml"), 401),
-        (post(case_api, form(key, service_code="pothole"), fmt="xml"), 422),
-        (post(case_api, form(key, lat="39.9", long="116.4"), fmt="xml"), 422),
+        (post(case_api, form(None), fmt="xml"), 403),
+        (post(case_api, form(key, service_code="pothole"), fmt="xml"), 404),
+        (post(case_api, form(key, lat="39.9", long="116.4"), fmt="xml"), 400),
         (get(case_api, "requests/HJ-2026-999999.xml", api_key=key), 404),
     ):
-        assert response.status_code == status, response.text
-        assert response.headers["content-type"].startswith("text/xml")
-        root = ET.fromstring(response.content)
-        assert root.tag == "errors"
-        errors = root.findall("error")
-        assert len(errors) == 1
-        assert [child.tag for child in errors[0]] == ["code", "description"]
-        assert errors[0].findtext("code") == str(status)
-        assert errors[0].findtext("description")
+        assert_error(response, status, "xml")
     assert case_count(case_api) == 1
 
 
@@ -412,40 +442,282 @@ def test_another_client_sees_none_of_the_first_clients_requests(
     assert ids(case_api, key) == [number]
 
 
+# -- reading without a key ---------------------------------------------------------------------
+
+
+def requests_in(response: httpx.Response, fmt: str) -> list[dict]:
+    """The requests of a 200 answer, as dicts of field → value (text in XML)."""
+    assert response.status_code == 200, response.text
+    if fmt == "json":
+        body = response.json()
+        assert isinstance(body, list)
+        return body
+    root = ET.fromstring(response.content)
+    assert root.tag == "service_requests"
+    return [{child.tag: child.text for child in item} for item in root.findall("request")]
+
+
+def people_in(value, inside: bool = False) -> set[str]:
+    """Every text under a key that names people (responsible persons, phones, reporters)."""
+    if isinstance(value, dict):
+        found: set[str] = set()
+        for name, inner in value.items():
+            found |= people_in(inner, inside or name in ("responsible", "phone", "reporter"))
+        return found
+    if isinstance(value, list):
+        return set().union(*(people_in(inner, inside) for inner in value))
+    return {value} if inside and isinstance(value, str) and value else set()
+
+
+def test_anyone_reads_the_publics_requests_without_people_in_them(case_api, key):
+    api = case_api
+    hotline = submit(
+        api, key, COMPOUND, description="来电人王小明反映邻居楼顶加盖，联系电话13912345678"
+    )
+    citizen = api.report(
+        None, STREET, address="新建街道88号", reporter_name="李四", reporter_phone="13700000000"
+    )["number"]
+    gridder = api.report("gridder", COMPOUND)["number"]  # the city's own finds are not public
+    patrol = api.report("town1", STREET, channel="patrol")["number"]
+    api.clock.advance(hours=1)
+    dismiss(api, hotline)  # officers act on it: their names are in its history
+    api.clock.advance(minutes=5)
+
+    # what is stored about people: reporters, the grids' responsible people, the staff
+    secrets = {"王小明", "13912345678", "李四", "13700000000", "13800000000"}
+    secrets |= {f"{who}-姓名" for who in ("ue_hj", "gridder", "town1")}
+    for number in (hotline, citizen, gridder, patrol):
+        secrets |= people_in(api.case("admin", number))
+    assert {"孙丽", "13904390003"} <= secrets  # 新建街道's responsible person and phone
+    public = {hotline, citizen}
+
+    for fmt in ("json", "xml"):
+        bodies = []
+        r = get(api, f"requests.{fmt}")
+        listed = {item["service_request_id"]: item for item in requests_in(r, fmt)}
+        bodies.append(r.text)
+        assert set(listed) == public
+        for item in listed.values():
+            assert set(item) == PUBLIC_FIELDS, set(item) ^ PUBLIC_FIELDS
+        assert listed[hotline]["status"] == "closed"
+        assert listed[hotline]["status_notes"] == "不构成违建"
+        assert listed[hotline]["agency_responsible"] == "浑江区城市管理行政执法局"
+        assert listed[hotline]["address"] == "江山花园3栋楼顶"
+        assert listed[citizen]["status"] == "open"
+        assert listed[citizen]["address"] == "新建街道88号"
+        assert parse_time(listed[citizen]["requested_datetime"]) == START
+        for number in public:
+            r = get(api, f"requests/{number}.{fmt}")
+            assert [item["service_request_id"] for item in requests_in(r, fmt)] == [number]
+            bodies.append(r.text)
+        for number in (gridder, patrol, "HJ-2026-999999"):
+            bodies.append(assert_error(get(api, f"requests/{number}.{fmt}"), 404, fmt))
+        everything = ",".join([gridder, hotline, patrol, citizen])
+        r = get(api, f"requests.{fmt}", service_request_id=everything)
+        assert {item["service_request_id"] for item in requests_in(r, fmt)} == public
+        bodies.append(r.text)
+        for params in ({"status": "closed"}, {"status": "open", "service_code": NEW}):
+            r = get(api, f"requests.{fmt}", **params)
+            bodies.append(r.text)
+            expected = [hotline] if params["status"] == "closed" else [citizen]
+            assert [item["service_request_id"] for item in requests_in(r, fmt)] == expected
+        for body in bodies:
+            for secret in secrets:
+                assert secret not in body, (secret, body)
+            assert not PHONE.search(body), body
+            assert "description" not in body and "姓名" not in body
+
+    # the key holder still reads its own request in full, and only its own
+    mine = one(api, key, hotline)
+    assert set(mine) == REQUEST_FIELDS
+    assert "13912345678" in mine["description"]
+    assert ids(api, key) == [hotline]
+    assert_error(get(api, f"requests/{citizen}.json", api_key=key), 404)
+
+    # without a key: the last 90 days by default, older ones by start_date
+    assert set(ids(api, None)) == public
+    api.clock.advance(days=91)
+    assert ids(api, None) == []
+    assert set(ids(api, None, start_date=iso(START - timedelta(days=1)))) == public
+    assert set(ids(api, None, service_request_id=hotline)) == {hotline}
+
+
+def test_the_public_reads_by_channel_never_by_place():
+    assert PUBLIC_READER.can_read({"channel": "hotline"})
+    assert PUBLIC_READER.can_read({"channel": "citizen"})
+    for channel in ("grid_worker", "patrol", "property_company", "leadership", None):
+        assert not PUBLIC_READER.can_read({"channel": channel, "district_code": "220602"})
+    assert not PUBLIC_READER.city_wide  # whatever reads "city-wide" never lets the public in
+    condition, params = scope_sql(PUBLIC_READER)
+    assert condition == "c.channel = ANY(:scope_channels)"
+    assert params == {"scope_channels": ["citizen", "hotline"]}
+
+
+# -- characters XML cannot hold ----------------------------------------------------------------
+
+#: every C0 control, lone surrogates, the noncharacters U+FFFE and U+FFFF, tab, LF and CR
+HOSTILE = "彩钢\x07板房" + "".join(map(chr, range(0x20))) + "\udfff\ud800\ufffe\uffff末尾😀"
+
+
+def test_xml_stays_well_formed_whatever_characters_a_request_carries(case_api, key):
+    address = "江山\x07花园\x1b3栋"
+    body = json.dumps({**form(key), "description": HOSTILE, "address_string": address})
+    r = httpx.post(
+        f"{case_api.url}{V2}/requests.xml",
+        content=body.encode("ascii"),  # the lone surrogates travel as \ud800 escapes
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    number = ET.fromstring(r.content).findtext("request/service_request_id")
+    case_api.clock.advance(minutes=5)
+    for path, params in (
+        (f"requests/{number}.xml", {"api_key": key}),
+        ("requests.xml", {"api_key": key}),
+        (f"requests/{number}.xml", {}),
+        ("requests.xml", {}),
+    ):
+        r = get(case_api, path, **params)
+        assert r.status_code == 200, r.text
+        root = ET.fromstring(r.content)  # well-formed
+        (request,) = root.findall("request")
+        assert request.findtext("address") == "江山\ufffd花园\ufffd3栋"
+        if params:
+            description = request.findtext("description")
+            assert description.startswith("彩钢\ufffd板房") and description.endswith("末尾😀")
+            assert "\t" in description and "\n" in description
+            assert not open311.NOT_XML.search(description)
+    # JSON carries what PostgreSQL holds; NUL and lone surrogates became U+FFFD at intake
+    description = one(case_api, key, number)["description"]
+    assert "\x07" in description and "\ufffe" in description
+    assert "\x00" not in description and "\ud800" not in description
+    # an error description that repeats the caller's characters
+    r = post(case_api, form(key, service_code="坏\x07码\x1f"), fmt="xml")
+    assert "坏\ufffd码\ufffd" in assert_error(r, 404, "xml")
+
+
+def test_every_xml_answer_replaces_what_xml_1_0_cannot_hold():
+    document = open311._document("errors", [{"code": 400, "description": HOSTILE}], "error")
+    text = ET.fromstring(document).findtext("error/description")
+    assert not open311.NOT_XML.search(text)
+    # 29 controls (all of C0 but tab, LF, CR) and the bell, 2 surrogates, 2 noncharacters
+    assert text.count("\ufffd") == 29 + 1 + 2 + 2
+    assert text.startswith("彩钢\ufffd板房") and text.endswith("末尾😀") and "\t\n" in text
+    # JSON cannot carry a lone surrogate in UTF-8 either
+    assert json.loads(open311._json(["a\ud800b"])) == ["a\ufffdb"]
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 
-def test_errors_have_the_standard_shape_and_status(case_api, key):
-    # who is asking
-    assert_error(post(case_api, form(None)), 401)
-    assert_error(post(case_api, form("not-a-key")), 401)
-    assert_error(get(case_api, "requests.json"), 401)
-    assert_error(get(case_api, "requests.json", api_key="not-a-key"), 401)
-    assert_error(get(case_api, "requests/HJ-2026-000001.json"), 401)
-    # what is asked for
-    text = assert_error(post(case_api, form(key, service_code="pothole")), 422)
-    assert "pothole" in text
-    assert_error(post(case_api, form(key, service_code=None)), 422)
-    assert_error(post(case_api, form(key, lat=None, long=None)), 422)
-    assert_error(post(case_api, form(key, lat=None)), 422)
-    assert_error(post(case_api, form(key, long="")), 422)
-    assert_error(post(case_api, form(key, lat="北纬41度")), 422)
-    assert_error(post(case_api, form(key, lat="41.9x")), 422)
-    assert_error(post(case_api, form(key, description="")), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, status="pending"), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, start_date="yesterday"), 422)
-    assert_error(get(case_api, "requests.json", api_key=key, service_code="pothole"), 422)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_errors_have_the_standard_status_and_shape(case_api, key, fmt):
+    """GeoReport v2: 403 for the api_key, 404 for an unknown service or request, 400 for the
+    rest, FastAPI's own validation included; the same in JSON and XML."""
+
+    def posted(data: dict, status: int) -> str:
+        return assert_error(post(case_api, data, fmt=fmt), status, fmt)
+
+    def got(path: str, expect: int, **params) -> str:
+        return assert_error(get(case_api, f"{path}.{fmt}", **params), expect, fmt)
+
+    # who is asking: a key is needed to submit, a wrong key is refused everywhere
+    text = posted(form(None), 403)
+    assert "api_key" in text
+    assert "api_key" in posted(form(""), 403)
+    assert "无效" in posted(form("not-a-key"), 403)
+    got("requests", 403, api_key="not-a-key")
+    got("requests/HJ-2026-000001", 403, api_key="not-a-key")
+    # unknown services and requests
+    assert "pothole" in posted(form(key, service_code="pothole"), 404)
+    assert "pothole" in got("requests", 404, api_key=key, service_code="pothole")
+    assert "pothole" in got("requests", 404, service_code="pothole")
+    assert "pothole" in got("services/pothole", 404)
+    got("requests/HJ-2026-000001", 404, api_key=key)
+    got("requests/HJ-2026-000001", 404)
+    # missing and malformed parameters
+    assert "缺少必填参数 service_code" in posted(form(key, service_code=None), 400)
+    text = posted(form(key, lat=None), 400)
+    assert "缺少必填参数 lat" in text and "missing lat" in text
+    assert "缺少必填参数 long" in posted(form(key, long=""), 400)
+    assert "缺少必填参数 lat" in posted(form(key, lat=None, long=None), 400)
+    assert "lat" in posted(form(key, lat="北纬41度"), 400)
+    assert "lat" in posted(form(key, lat="41.9x"), 400)
+    assert "诉求内容" in posted(form(key, description=""), 400)
+    assert "status" in got("requests", 400, api_key=key, status="pending")
+    # FastAPI's own validation of the declared parameters: 400 in the standard's shape
+    for params in ({"api_key": key}, {}):
+        text = got("requests", 400, start_date="yesterday", **params)
+        assert "start_date" in text and "参数" in text
+        assert "end_date" in got("requests", 400, end_date="2026-13-45", **params)
     # a place outside the city (Beijing) is refused, and no case is created
-    text = assert_error(post(case_api, form(key, lat="39.9", long="116.4")), 422)
-    assert "outside" in text or "不在" in text
-    # formats that are not served, requests that do not exist
-    assert_error(post(case_api, form(key), fmt="csv"), 404)
-    assert_error(get(case_api, "requests.csv", api_key=key), 404)
-    assert_error(get(case_api, "requests/HJ-2026-000001.json", api_key=key), 404)
+    text = posted(form(key, lat="39.9", long="116.4"), 400)
+    assert "不在" in text
+    # a body that is not JSON
+    r = httpx.post(
+        f"{case_api.url}{V2}/requests.{fmt}",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    assert "JSON" in assert_error(r, 400, fmt)
+    # paths and methods the standard does not have
+    assert_error(httpx.get(f"{case_api.url}{V2}/nothing.{fmt}", timeout=30), 404, fmt)
+    assert_error(httpx.get(f"{case_api.url}{V2}/requests/a/b.{fmt}", timeout=30), 404, fmt)
+    r = httpx.put(f"{case_api.url}{V2}/requests.{fmt}", data=form(key), timeout=30)
+    assert "PUT" in assert_error(r, 400, fmt)
+    r = httpx.delete(f"{case_api.url}{V2}/services.{fmt}", timeout=30)
+    assert "DELETE" in assert_error(r, 400, fmt)
     # none of it created a case
     assert case_count(case_api) == 0
     case_api.clock.advance(minutes=5)
     assert ids(case_api, key) == []
+
+
+def test_formats_that_are_not_served_are_404(case_api, key):
+    for response in (
+        post(case_api, form(key), fmt="csv"),
+        get(case_api, "requests.csv", api_key=key),
+        get(case_api, "requests.csv"),
+        get(case_api, "services.csv"),
+        get(case_api, f"services/{NEW}.csv"),
+    ):
+        assert_error(response, 404)
+    assert case_count(case_api) == 0
+
+
+def test_a_service_definition_has_no_extra_attributes(server):
+    r = httpx.get(f"{server}{V2}/services/{NEW}.json", timeout=30)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"service_code": NEW, "attributes": []}
+    r = httpx.get(f"{server}{V2}/services/{BACKLOG}.xml", timeout=30)
+    assert r.status_code == 200, r.text
+    root = ET.fromstring(r.content)
+    assert root.tag == "service_definition"
+    assert root.findtext("service_code") == BACKLOG
+    assert root.find("attributes") is not None and len(root.find("attributes")) == 0
+
+
+def test_the_rest_of_the_api_keeps_its_own_error_format(case_api):
+    """Only /open311/v2/ answers in the standard's format."""
+    r = httpx.get(f"{case_api.url}/api/v1/cases", timeout=30)
+    assert r.status_code == 401
+    assert r.json()["error"] == "NotAuthenticated"
+    r = case_api.get("/api/v1/cases", "admin", limit="many")
+    assert r.status_code == 422
+    assert isinstance(r.json()["detail"], list)
+    r = httpx.get(f"{case_api.url}/api/v1/nothing", timeout=30)
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+
+
+def test_the_database_out_of_reach_is_503_in_the_standards_shape():
+    from sqlalchemy.exc import OperationalError
+
+    status, descriptions, headers = open311.failure(
+        OperationalError("SELECT 1", {}, Exception("connection refused"))
+    )
+    assert status == 503 and headers == {"Retry-After": "5"}
+    assert "数据库" in descriptions[0]
 
 
 def test_the_same_external_id_is_one_case(case_api, key):
@@ -453,7 +725,7 @@ def test_the_same_external_id_is_one_case(case_api, key):
     assert first.status_code == 201, first.text
     number = first.json()[0]["service_request_id"]
     again = post(case_api, form(key, **{"attribute[external_id]": "GD-1"}))
-    text = assert_error(again, 409)
+    text = assert_error(again, 400)  # a conflict is among the standard's "other errors"
     assert number in text
     assert case_count(case_api) == 1
     assert case_api.case("admin", number)["external_id"] == "GD-1"

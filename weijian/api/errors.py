@@ -66,7 +66,7 @@ DATABASE_TROUBLE = {
 }
 
 
-def _trouble(exc: Exception) -> str:
+def trouble_kind(exc: Exception) -> str:
     state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
     if state.startswith("40"):
         return "busy"
@@ -174,7 +174,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(PoolTimeout)
     async def unreachable(_: Request, exc: Exception) -> JSONResponse:
-        return database_unavailable(_trouble(exc))
+        return database_unavailable(trouble_kind(exc))
 
     @app.exception_handler(DataError)
     async def data_error(_: Request, exc: DataError) -> JSONResponse:

@@ -4,7 +4,9 @@ Every user is bound to a grid (its scope; none for city-wide roles) and, for a d
 to a district's department. A user reads a case when the case's frozen grid chain passes
 through the user's grid, when the user's department holds the case, or when the user reported
 it. Outside that the case does not exist for the user (404, not 403: its existence is not
-disclosed). Pure: no database, no HTTP.
+disclosed). The public (anyone, without an account or key) reads the reports the public made —
+by the citizen and hotline channels — and never by place: it is nobody's city-wide user.
+Pure: no database, no HTTP.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from weijian.layers.model import GRID_LEVELS
 
 CITIZEN = "citizen"  # an anonymous reporter: no account, reads back only its receipt
+PUBLIC = "public"  # anyone at all: reads the public's own reports (shown without people)
+#: the channels by which the public reports; the cases that came by them are public
+PUBLIC_CHANNELS = ("citizen", "hotline")
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,18 @@ class Principal:
 
     @property
     def city_wide(self) -> bool:
-        return self.grid_code is None
+        return self.grid_code is None and self.role != PUBLIC
 
     def holds(self, department_code: str | None) -> bool:
         return bool(self.department_code) and self.department_code == department_code
 
     def can_read(self, case: dict) -> bool:
-        """``case`` has the columns district_code, town_code, community_code, compound_code,
-        department_code and reporter_user_id."""
+        """``case`` has the columns channel, api_client_id, district_code, town_code,
+        community_code, compound_code, department_code and reporter_user_id."""
         if self.role == CITIZEN:
             return False
+        if self.role == PUBLIC:
+            return case.get("channel") in PUBLIC_CHANNELS
         if self.api_client_id is not None:
             return case.get("api_client_id") == self.api_client_id
         if self.id is not None and case.get("reporter_user_id") == self.id:
@@ -78,6 +85,8 @@ def scope_sql(principal: Principal, alias: str = "c") -> tuple[str, dict]:
     """The same rule as :meth:`Principal.can_read`, as a SQL condition with its parameters."""
     if principal.role == CITIZEN:
         return "false", {}
+    if principal.role == PUBLIC:
+        return f"{alias}.channel = ANY(:scope_channels)", {"scope_channels": list(PUBLIC_CHANNELS)}
     if principal.api_client_id is not None:
         return f"{alias}.api_client_id = :scope_client", {"scope_client": principal.api_client_id}
     if principal.city_wide:
@@ -92,3 +101,7 @@ def scope_sql(principal: Principal, alias: str = "c") -> tuple[str, dict]:
         parts.append(f"{alias}.reporter_user_id = :scope_user")
         params["scope_user"] = principal.id
     return "(" + " OR ".join(parts) + ")", params
+
+
+#: the public, as the one asking (Open311 without a key)
+PUBLIC_READER = Principal(id=None, username="public", display_name="公众", role=PUBLIC)

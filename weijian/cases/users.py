@@ -268,7 +268,9 @@ def principal_for_api_key(conn: Connection, key: str) -> Principal:
     ).first()
     if row is None or not row.active:
         raise NotAuthenticated(
-            "the api_key is not valid", hint="ask the platform's administrator for a key"
+            "the api_key is not valid",
+            hint="ask the platform's administrator for a key",
+            zh="接口密钥 api_key 无效或已停用",
         )
     return client_principal(row)
 

@@ -1,34 +1,52 @@
 """Open311 GeoReport v2 under ``/open311/v2/``, so 12345 hotline platforms can push reports
-and poll their state: ``services``, ``requests`` (GET and POST), ``requests/{id}``, in JSON and
-XML (the format is the path's suffix, as the standard has it).
+and poll their state: ``services``, ``services/{code}``, ``requests`` (GET and POST),
+``requests/{id}``, in JSON and XML (the format is the path's suffix, as the standard has it).
 
 Our detailed states map onto the standard's ``open`` / ``closed``; ``status_notes`` carries
 the Chinese state, ``agency_responsible`` the department from the jurisdiction answer frozen at
-intake, ``expected_datetime`` the site-visit deadline. Every call needs the ``api_key`` of a
-registered client (``weijian apikey add``) and sees only the requests that client submitted:
-violation reports name people and places, so they are not public. Errors have the standard's
-shape, ``[{"code": 400, "description": "…"}]``, with the HTTP status in ``code``.
+intake, ``expected_datetime`` the site-visit deadline.
+
+Who sees what: submitting (POST) needs the ``api_key`` of a registered client
+(``weijian apikey add``). Reading (GET) needs no key, as the standard allows: anyone reads the
+requests the public made (by the citizen and hotline channels: ``scope.PUBLIC_CHANNELS``) in
+their public form — state, service, department, times, place — without the description
+(callers name themselves and their neighbours in it), the reporter, the staff or any internal
+field. With its key a client reads its own requests, in full.
+
+Errors follow the standard: 403 for a missing (on POST) or wrong ``api_key``, 404 for an
+unknown service, request, format or path, 400 for every other mistake of the caller — FastAPI's own
+validation of parameters included — and 503 while the database cannot be reached; the body is
+a list of ``{code, description}`` in the request's format, the descriptions in Chinese with the
+English detail. Every XML answer goes through :func:`_document`, which replaces what XML 1.0
+cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF) so the answer always parses.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 from xml.etree import ElementTree as ET
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from weijian.api.dependencies import get_cases
-from weijian.api.errors import status_for
+from weijian.api.errors import DATABASE_TROUBLE, RETRY_AFTER_S, status_for, trouble_kind
 from weijian.cases import users
-from weijian.cases.scope import Principal
+from weijian.cases.scope import PUBLIC_READER, Principal
 from weijian.cases.service import CaseService, Intake
 from weijian.errors import InputError, NotAuthenticated, NotFoundError, WeijianError
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+PREFIX = "/open311/v2"
 
 SERVICES = [
     {
@@ -57,9 +75,37 @@ SERVICE_BY_TRACK = {s["track"]: s for s in SERVICES}
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 MAX_REQUESTS = 1000
 DEFAULT_DAYS = 90
+#: what anyone may read of a request (GET without a key); a key holder reads every field
+PUBLIC_FIELDS = (
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "agency_responsible",
+    "requested_datetime",
+    "updated_datetime",
+    "address",
+    "lat",
+    "long",
+    "media_url",
+)
+#: the Chinese opening of an error description that has no Chinese text of its own
+OPENING = {400: "请求有误", 403: "无权访问", 404: "未找到", 503: "服务暂时不可用"}
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+#: what XML 1.0 does not allow in a document: C0 controls but tab, LF and CR; lone
+#: surrogates; U+FFFE and U+FFFF
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_text(value: str) -> str:
+    """``value`` with every character XML 1.0 cannot hold replaced by U+FFFD."""
+    return NOT_XML.sub(REPLACEMENT, value)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -70,43 +116,82 @@ def _iso(value: datetime | None) -> str | None:
     )
 
 
-def _xml(root: str, item: str, rows: list[dict]) -> bytes:
+def _fill(element: ET.Element, value: Any, item: str) -> None:
+    """``value`` as the content of ``element``: a dict's keys as children, a list's entries as
+    ``item`` children, anything else as text (nothing for null)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _fill(ET.SubElement(element, key), inner, item)
+    elif isinstance(value, list):
+        for inner in value:
+            _fill(ET.SubElement(element, item), inner, item)
+    elif value is not None:
+        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _document(root: str, value: Any, item: str) -> bytes:
+    """The one way out for XML: every text and attribute is made XML-safe here."""
     top = ET.Element(root)
-    for row in rows:
-        element = ET.SubElement(top, item)
-        for key, value in row.items():
-            child = ET.SubElement(element, key)
-            if value is None:
-                continue
-            child.text = str(value).lower() if isinstance(value, bool) else str(value)
+    _fill(top, value, item)
+    for element in top.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        for name, attribute in element.attrib.items():
+            element.attrib[name] = xml_text(attribute)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="utf-8")
 
 
-def _render(fmt: str, root: str, item: str, rows: list[dict], status: int = 200) -> Response:
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return SURROGATE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _json(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # a lone surrogate cannot be written as UTF-8
+        return orjson.dumps(_scrub(value))
+
+
+def _render(
+    fmt: str,
+    root: str,
+    item: str,
+    value: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Every answer of these routes, errors included."""
     if fmt == "xml":
-        return Response(_xml(root, item, rows), status_code=status, media_type=FORMATS["xml"])
-    return Response(orjson.dumps(rows), status_code=status, media_type=FORMATS["json"])
+        content = _document(root, value, item)
+    else:
+        fmt, content = "json", _json(value)
+    return Response(content, status_code=status, media_type=FORMATS[fmt], headers=headers)
 
 
-def _error(fmt: str, status: int, description: str) -> Response:
-    return _render(
-        fmt if fmt in FORMATS else "json",
-        "errors",
-        "error",
-        [{"code": status, "description": description}],
-        status=status,
-    )
+def _format_of(request: Request) -> str:
+    """The format the caller asked for: the path's suffix (JSON for anything unknown)."""
+    suffix = request.url.path.rpartition(".")[2]
+    return suffix if suffix in FORMATS else "json"
 
 
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise NotFoundError(f"format {fmt!r} is not served: use .json or .xml")
+        raise NotFoundError(
+            f"format {fmt!r} is not served: use .json or .xml",
+            zh=f"不支持 {fmt} 格式，请使用 .json 或 .xml",
+        )
 
 
-def _request_json(case: dict) -> dict[str, Any]:
+def _request_json(case: dict, full: bool) -> dict[str, Any]:
     service = SERVICE_BY_TRACK.get(case["track"], SERVICES[0])
     department = case.get("department") or {}
-    return {
+    request = {
         "service_request_id": case["number"],
         "status": case["category"] or "open",
         "status_notes": case["state_label"],
@@ -125,56 +210,162 @@ def _request_json(case: dict) -> dict[str, Any]:
         "long": case["lon"],
         "media_url": None,
     }
+    return request if full else {name: request[name] for name in PUBLIC_FIELDS}
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def _open311_status(status: int) -> int:
+    """The standard's status for one of ours: 403, 404, 400 for the rest of the caller's
+    mistakes; the server's own trouble (5xx) stays what it is."""
+    if status in (401, 403):
+        return 403
+    if status == 404 or status >= 500:
+        return status
+    return 400
+
+
+def _describe(status: int, english: str, zh: str | None = None, hint: str | None = None) -> str:
+    detail = english + (f"; {hint}" if hint else "")
+    return f"{zh}（{detail}）" if zh else f"{OPENING.get(status, '请求有误')}：{detail}"
+
+
+def _validation(exc: RequestValidationError) -> list[str]:
+    """FastAPI's complaints about the parameters, one description each."""
+    out = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("query", "path", "body", "form")]
+        name = ".".join(loc) or "请求"
+        if error.get("type") == "missing":
+            out.append(f"缺少必填参数 {name}（missing {name}）")
+        else:
+            out.append(f"参数 {name} 的值无效（{name}: {error.get('msg')}）")
+    return out or ["请求参数有误（invalid parameters）"]
+
+
+def failure(exc: Exception) -> tuple[int, list[str], dict[str, str] | None] | None:
+    """The answer to ``exc`` in the standard's terms: status, descriptions, headers; ``None``
+    for what is no failure of the request (a bug: the server logs it, the client gets 500)."""
+    if isinstance(exc, RequestValidationError):
+        return 400, _validation(exc), None
+    if isinstance(exc, WeijianError):
+        status = _open311_status(status_for(exc))
+        return status, [_describe(status, exc.message, exc.zh, exc.hint)], None
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        zh, english = DATABASE_TROUBLE[trouble_kind(exc)]
+        description = _describe(503, english, zh, f"send the request again in {RETRY_AFTER_S} s")
+        return 503, [description], {"Retry-After": str(RETRY_AFTER_S)}
+    if isinstance(exc, DataError):
+        english = f"a value is out of range or malformed: {exc.orig}"
+        return 400, [_describe(400, english, "参数值超出范围或格式不正确")], None
+    if isinstance(exc, HTTPException):
+        status = _open311_status(exc.status_code)
+        return status, [_describe(status, str(exc.detail))], None
+    return None
+
+
+def error_response(
+    request: Request, status: int, descriptions: list[str], headers: dict | None = None
+) -> Response:
+    errors = [{"code": status, "description": d} for d in descriptions]
+    return _render(_format_of(request), "errors", "error", errors, status, headers)
+
+
+class Open311Route(APIRoute):
+    """A route whose every failure — ours, FastAPI's validation of the parameters, the
+    database's — is answered in the standard's error format, status and request format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                found = failure(exc)
+                if found is None:
+                    raise
+                return error_response(request, *found)
+
+        return answer
+
+
+router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
 
 
 # -- the calls ---------------------------------------------------------------------------
 
 
+def _storable(value: str) -> str:
+    """What PostgreSQL can hold: no NUL, no lone surrogate (each becomes U+FFFD)."""
+    return SURROGATE.sub(REPLACEMENT, value.replace("\x00", REPLACEMENT))
+
+
 async def _params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
-    if request.method == "POST":
-        kind = request.headers.get("content-type", "")
-        if kind.startswith("application/json"):
-            try:
-                body = await request.json()
-            except ValueError:
-                raise InputError("the body is not valid JSON") from None
-            if not isinstance(body, dict):
-                raise InputError("the JSON body must be an object of fields")
-            params.update({k: str(v) for k, v in body.items() if v is not None})
-        else:
-            form = await request.form()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return params
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        try:
+            body = await request.json()
+        except ValueError:
+            raise InputError("the body is not valid JSON", zh="请求体不是有效的 JSON") from None
+        if not isinstance(body, dict):
+            raise InputError(
+                "the JSON body must be an object of fields", zh="JSON 请求体应为字段对象"
+            )
+        params.update({k: str(v) for k, v in body.items() if v is not None})
+    else:
+        form = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return {k: _storable(v) for k, v in params.items()}
 
 
-def _client(cases: CaseService, params: dict[str, str]) -> Principal:
-    key = params.get("api_key")
+def _client(cases: CaseService, key: str | None, required: bool) -> Principal | None:
+    """The client ``key`` belongs to; ``None`` (the public) without a key where none is
+    required. A wrong key is refused everywhere."""
     if not key:
+        if not required:
+            return None
         raise NotAuthenticated(
-            "api_key is required", hint="ask the platform's administrator for a key"
+            "api_key is required to submit a request",
+            hint="ask the platform's administrator for a key",
+            zh="缺少接口密钥 api_key，提交诉求需要密钥",
         )
     with cases.engine.connect() as conn:
         return users.principal_for_api_key(conn, key)
 
 
-def _number(value: str | None, name: str) -> float | None:
+def _number(value: str | None, name: str) -> float:
     if value in (None, ""):
-        return None
+        raise InputError(
+            f"missing {name}",
+            hint="this service locates reports by lat and long in WGS84 decimal degrees",
+            zh=f"缺少必填参数 {name}",
+        )
     try:
         return float(value)
     except ValueError:
-        raise InputError(f"{name} must be a decimal number, got {value!r}") from None
+        raise InputError(
+            f"{name} must be a decimal number, got {value!r}",
+            zh=f"参数 {name} 应为十进制度数",
+        ) from None
 
 
-def _date(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _service(code: str | None, required: bool) -> dict | None:
+    if not code:
+        if not required:
+            return None
+        raise InputError(
+            "missing service_code", hint="see services.json", zh="缺少必填参数 service_code"
+        )
+    if code not in SERVICE_BY_CODE:
+        raise NotFoundError(
+            f"service_code {code!r} is not offered",
+            hint="see services.json: " + ", ".join(SERVICE_BY_CODE),
+            zh=f"没有服务 {code}",
+        )
+    return SERVICE_BY_CODE[code]
 
 
 def _is_cjk(text: str) -> bool:
@@ -182,19 +373,9 @@ def _is_cjk(text: str) -> bool:
 
 
 def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
-    client = _client(cases, params)
-    code = params.get("service_code")
-    if code not in SERVICE_BY_CODE:
-        raise InputError(
-            f"service_code {code!r} is not offered",
-            hint="see services.json: " + ", ".join(SERVICE_BY_CODE),
-        )
+    client = _client(cases, params.get("api_key"), required=True)
+    service = _service(params.get("service_code"), required=True)
     lat, lon = _number(params.get("lat"), "lat"), _number(params.get("long"), "long")
-    if lat is None or lon is None:
-        raise InputError(
-            "lat and long are required: this service locates reports by coordinates",
-            hint="send lat and long in WGS84 decimal degrees",
-        )
     parts = [p for p in (params.get("last_name"), params.get("first_name")) if p]
     # 王 + 小明 → 王小明; Latin names keep their space
     name = ("" if all(_is_cjk(p) for p in parts) else " ").join(parts)
@@ -207,7 +388,7 @@ def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
             lat=lat,
             crs=params.get("crs") or "wgs84",
             description=description,
-            track=SERVICE_BY_CODE[code]["track"],
+            track=service["track"],
             address=params.get("address_string"),
             reporter_name=name or None,
             reporter_phone=params.get("phone"),
@@ -227,110 +408,160 @@ def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
     ]
 
 
-def _get(cases: CaseService, params: dict[str, str], ids: list[str] | None) -> list[dict]:
-    client = _client(cases, params)
-    ids = ids or [i for i in (params.get("service_request_id") or "").split(",") if i]
-    if ids:
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _get(
+    cases: CaseService,
+    key: str | None,
+    ids: list[str],
+    service_code: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    status: str | None = None,
+) -> list[dict]:
+    """With a key, the client's own requests in full; without, the public's requests in their
+    public form."""
+    client = _client(cases, key, required=False)
+    reader, full = (client, True) if client else (PUBLIC_READER, False)
+    if ids:  # the standard: ids override every other argument
         out = []
         for number in ids[:MAX_REQUESTS]:
             try:
-                out.append(_request_json(cases.get(client, number.strip())))
+                out.append(_request_json(cases.get(reader, number.strip()), full))
             except NotFoundError:
                 continue
         return out
-    given_end = _date(params.get("end_date"), "end_date")
-    end = given_end or cases.clock.now()
-    start = _date(params.get("start_date"), "start_date") or end - timedelta(days=DEFAULT_DAYS)
+    end = _utc(end_date) or cases.clock.now()
+    start = _utc(start_date) or end - timedelta(days=DEFAULT_DAYS)
     # end_date is the latest moment to include; our times carry microseconds, the standard's
     # whole seconds: the whole second of end_date is in
-    until = end.replace(microsecond=0) + timedelta(seconds=1) if given_end else None
-    statuses = {s.strip() for s in (params.get("status") or "").split(",") if s.strip()}
+    until = end.replace(microsecond=0) + timedelta(seconds=1) if end_date else None
+    statuses = {s.strip() for s in (status or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
-        raise InputError("status must be open, closed or both (comma-separated)")
-    code = params.get("service_code")
-    if code and code not in SERVICE_BY_CODE:
-        raise InputError(f"service_code {code!r} is not offered")
+        raise InputError(
+            f"status must be open, closed or both (comma-separated), got {status!r}",
+            zh="参数 status 只能是 open、closed 或两者（逗号分隔）",
+        )
+    service = _service(service_code, required=False)
     out: list[dict] = []
     cursor = None
     while len(out) < MAX_REQUESTS:
         page = cases.list(
-            client,
+            reader,
             category=next(iter(statuses)) if len(statuses) == 1 else None,
-            track=SERVICE_BY_CODE[code]["track"] if code else None,
+            track=service["track"] if service else None,
             reported_from=start,
             reported_to=until,
             limit=min(500, MAX_REQUESTS - len(out)),
             cursor=cursor,
         )
-        out.extend(_request_json(item) for item in page["items"])
+        out.extend(_request_json(item, full) for item in page["items"])
         cursor = page["next_cursor"]
         if cursor is None:
             break
     return out
 
 
-async def _answer(fmt: str, work) -> Response:
-    try:
-        _check_format(fmt)
-        rows, root, item, status = await work()
-        return _render(fmt, root, item, rows, status)
-    except WeijianError as exc:
-        description = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        return _error(fmt, status_for(exc), description)
+ApiKey = Annotated[
+    str | None,
+    Query(description="the client's key: its own requests, in full (none: public requests)"),
+]
 
 
 @router.get("/services.{fmt}", summary="GeoReport v2: the services offered")
 async def services(fmt: str) -> Response:
-    async def work():
-        rows = [{k: v for k, v in s.items() if k != "track"} for s in SERVICES]
-        return rows, "services", "service", 200
-
-    return await _answer(fmt, work)
+    _check_format(fmt)
+    rows = [{k: v for k, v in s.items() if k != "track"} for s in SERVICES]
+    return _render(fmt, "services", "service", rows)
 
 
 @router.get("/services/{code}.{fmt}", summary="GeoReport v2: a service definition")
 async def service_definition(code: str, fmt: str) -> Response:
-    async def work():
-        if code not in SERVICE_BY_CODE:
-            raise NotFoundError(f"no service {code!r}")
-        raise NotFoundError(f"the service {code} has no extra attributes (metadata is false)")
+    _check_format(fmt)
+    _service(code, required=True)
+    # no service asks for extra attributes (metadata is false)
+    definition = {"service_code": code, "attributes": []}
+    return _render(fmt, "service_definition", "attribute", definition)
 
-    return await _answer(fmt, work)
 
-
-@router.post("/requests.{fmt}", summary="GeoReport v2: submit a service request")
+@router.post("/requests.{fmt}", summary="GeoReport v2: submit a service request (api_key)")
 async def post_request(request: Request, fmt: str) -> Response:
-    cases = get_cases(request)
-
-    async def work():
-        params = await _params(request)
-        rows = await run_in_threadpool(_post, cases, params)
-        return rows, "service_requests", "request", 201
-
-    return await _answer(fmt, work)
+    _check_format(fmt)
+    params = await _params(request)
+    rows = await run_in_threadpool(_post, get_cases(request), params)
+    return _render(fmt, "service_requests", "request", rows, 201)
 
 
-@router.get("/requests.{fmt}", summary="GeoReport v2: your service requests")
-async def get_requests(request: Request, fmt: str) -> Response:
-    cases = get_cases(request)
+@router.get(
+    "/requests.{fmt}",
+    summary="GeoReport v2: service requests (public ones without a key, your own with it)",
+)
+def get_requests(
+    request: Request,
+    fmt: str,
+    api_key: ApiKey = None,
+    service_request_id: Annotated[
+        str | None, Query(description="comma-separated ids; overrides every other parameter")
+    ] = None,
+    service_code: str | None = None,
+    start_date: Annotated[
+        datetime | None, Query(description="earliest requested_datetime (ISO 8601)")
+    ] = None,
+    end_date: Annotated[
+        datetime | None, Query(description="latest requested_datetime (ISO 8601)")
+    ] = None,
+    status: Annotated[str | None, Query(description="open, closed or open,closed")] = None,
+) -> Response:
+    _check_format(fmt)
+    ids = [i for i in (service_request_id or "").split(",") if i.strip()]
+    rows = _get(get_cases(request), api_key, ids, service_code, start_date, end_date, status)
+    return _render(fmt, "service_requests", "request", rows)
 
-    async def work():
-        params = await _params(request)
-        rows = await run_in_threadpool(_get, cases, params, None)
-        return rows, "service_requests", "request", 200
 
-    return await _answer(fmt, work)
+@router.get(
+    "/requests/{request_id}.{fmt}",
+    summary="GeoReport v2: one service request (public without a key, in full with yours)",
+)
+def get_request(request: Request, request_id: str, fmt: str, api_key: ApiKey = None) -> Response:
+    _check_format(fmt)
+    rows = _get(get_cases(request), api_key, [request_id])
+    if not rows:
+        raise NotFoundError(
+            f"no service request {request_id}"
+            + (" of yours" if api_key else " among the public requests"),
+            zh=f"没有诉求 {request_id}",
+        )
+    return _render(fmt, "service_requests", "request", rows)
 
 
-@router.get("/requests/{request_id}.{fmt}", summary="GeoReport v2: one service request")
-async def get_request(request: Request, request_id: str, fmt: str) -> Response:
-    cases = get_cases(request)
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-    async def work():
-        params = await _params(request)
-        rows = await run_in_threadpool(_get, cases, params, [request_id])
-        if not rows:
-            raise NotFoundError(f"no service request {request_id} of yours")
-        return rows, "service_requests", "request", 200
 
-    return await _answer(fmt, work)
+@router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
+async def elsewhere(request: Request, path: str) -> Response:
+    """Anything else under the prefix, answered in the standard's error format: a method the
+    path does not take (400), a path that is not there (404)."""
+    allowed = sorted(
+        {
+            method
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            and route.endpoint is not elsewhere
+            and route.path_regex.match(request.url.path)
+            for method in route.methods
+        }
+    )
+    if allowed:
+        raise InputError(
+            f"{request.method} is not allowed here; use {' or '.join(allowed)}",
+            zh=f"此接口不支持 {request.method} 请求",
+        )
+    raise NotFoundError(
+        f"no Open311 resource {request.url.path}",
+        hint="see services.json, requests.json and requests/{id}.json",
+        zh="没有这个接口",
+    )
