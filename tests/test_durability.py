@@ -54,9 +54,7 @@ def app_on_own_cluster(own_cluster, tmp_path):
 
 
 def _token(url: str, who: str) -> dict:
-    r = httpx.post(
-        f"{url}/api/v1/auth/login", json={"username": who, "password": casekit.PASSWORD}
-    )
+    r = httpx.post(f"{url}/api/v1/auth/login", json={"username": who, "password": casekit.PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 

@@ -251,7 +251,7 @@ def failure(exc: Exception) -> tuple[int, list[str], dict[str, str] | None] | No
         return 400, _validation(exc), None
     if isinstance(exc, WeijianError):
         status = _open311_status(status_for(exc))
-        return status, [_describe(status, exc.message, exc.zh, exc.hint)], None
+        return status, [_describe(status, exc.en, exc.zh, exc.hint)], None
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         zh, english = DATABASE_TROUBLE[trouble_kind(exc)]
         description = _describe(503, english, zh, f"send the request again in {RETRY_AFTER_S} s")
