@@ -23,7 +23,6 @@ from typing import Any, BinaryIO
 import numpy as np
 import orjson
 import shapely
-from pypinyin import Style, lazy_pinyin
 from shapely.geometry import shape
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from weijian.cases import deadlines, definitions, history, hotline
 from weijian.cases.clock import LOCAL, Clock
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
+from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
+from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
 from weijian.cases.scope import CITIZEN, Principal, scope_sql
 from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow, parse
@@ -49,27 +50,25 @@ from weijian.jurisdiction.service import effective_departments
 from weijian.jurisdiction.snapshot import Snapshot, SnapshotHolder
 from weijian.settings import Settings
 
+__all__ = [
+    "CASE_COLUMNS",
+    "CLOCK_SKEW",
+    "MAX_FOOTPRINT_DISTANCE_M",
+    "MAX_PAGE",
+    "STAFF_CHANNELS",
+    "WORKFLOW_CHECK_S",
+    "CaseService",
+    "Intake",
+    "district_prefix",
+    "overdue_sql",
+    "unique_prefix",
+]
+
 MAX_FOOTPRINT_DISTANCE_M = 200.0
 CLOCK_SKEW = timedelta(minutes=10)
 STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
 MAX_PAGE = 500
 WORKFLOW_CHECK_S = 1.0
-
-CASE_COLUMNS = """
-    c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
-    c.address, c.description, c.reporter, c.reporter_user_id, c.discovered_at, c.reported_at,
-    ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.area_m2, c.department_code, c.department_type,
-    c.department_name, c.district_code, c.town_code, c.community_code, c.compound_code,
-    c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
-    c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
-    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at
-"""
-
-
-def overdue_sql(alias: str = "c") -> str:
-    """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
-    the same test as :meth:`CaseService.summary`'s."""
-    return f"({alias}.is_open AND {alias}.visited_at IS NULL AND {alias}.visit_due < :now)"
 
 
 @dataclass
@@ -89,33 +88,6 @@ class Intake:
     reporter_name: str | None = None
     reporter_phone: str | None = None
     external_id: str | None = None
-
-
-def _local_year(moment: datetime) -> int:
-    return moment.astimezone(LOCAL).year
-
-
-def district_prefix(name: str, code: str) -> str:
-    """HJ for 浑江区: the pinyin initials of the district's name without its suffix."""
-    stem = name
-    for suffix in ("朝鲜族自治县", "自治县", "自治旗", "新区", "区", "县", "市", "旗"):
-        if stem.endswith(suffix) and len(stem) > len(suffix) + 1:
-            stem = stem[: -len(suffix)]
-            break
-    letters = "".join(lazy_pinyin(stem, style=Style.FIRST_LETTER)).upper()
-    letters = "".join(ch for ch in letters if ch.isascii() and ch.isalnum())[:6]
-    return letters or "D" + "".join(ch for ch in code if ch.isalnum())[-6:]
-
-
-def unique_prefix(name: str, code: str, taken) -> str:
-    """The district's prefix, or — when another district has it (江源区 and 靖宇县 are both
-    JY) — the prefix followed by the last two digits of the district code."""
-    prefix = district_prefix(name, code)
-    return (prefix + code[-2:]).upper() if prefix in taken else prefix
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
 
 
 def _encode_cursor(reported_at: datetime, case_id: int) -> str:
@@ -261,37 +233,7 @@ class CaseService:
         return sorted(out, key=lambda r: r["distance_m"])
 
     def _number(self, conn: Connection, district_code: str, district_name: str, year: int):
-        prefix = (
-            self._prefixes.get(district_code)
-            or conn.execute(
-                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
-                {"d": district_code},
-            ).scalar()
-        )
-        if prefix is None:
-            taken = set(conn.execute(text("SELECT prefix FROM case_prefix")).scalars())
-            candidate = unique_prefix(district_name, district_code, taken)
-            conn.execute(
-                text(
-                    "INSERT INTO case_prefix (district_code, prefix) VALUES (:d, :p) "
-                    "ON CONFLICT (district_code) DO NOTHING"
-                ),
-                {"d": district_code, "p": candidate},
-            )
-            prefix = conn.execute(
-                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
-                {"d": district_code},
-            ).scalar_one()
-        seq = conn.execute(
-            text(
-                "INSERT INTO case_counter (district_code, year, last) VALUES (:d, :y, 1) "
-                "ON CONFLICT (district_code, year) DO UPDATE SET last = case_counter.last + 1 "
-                "RETURNING last"
-            ),
-            {"d": district_code, "y": year},
-        ).scalar_one()
-        self._prefixes[district_code] = prefix  # a district's prefix never changes
-        return f"{prefix}-{year}-{seq:06d}", seq
+        return next_number(conn, self._prefixes, district_code, district_name, year)
 
     def _channel_for(self, principal: Principal | None, channel: str | None) -> str:
         wf = self.workflow
@@ -465,7 +407,7 @@ class CaseService:
                     "signed_off_at": rebounds[0]["signed_off_at"].isoformat(),
                 }
             number, seq = self._number(
-                conn, district["code"], district["name"], _local_year(reported_at)
+                conn, district["code"], district["name"], local_year(reported_at)
             )
             if channel == "citizen" and principal is None:
                 receipt = secrets.token_urlsafe(12)
@@ -519,7 +461,7 @@ class CaseService:
                     {
                         "number": number,
                         "district": district["code"],
-                        "year": _local_year(reported_at),
+                        "year": local_year(reported_at),
                         "seq": seq,
                         "track": track,
                         "state": state,
@@ -528,7 +470,7 @@ class CaseService:
                         "client": principal.api_client_id if principal else None,
                         "address": (intake.address or "").strip() or None,
                         "description": description,
-                        "reporter": _json(reporter),
+                        "reporter": json_text(reporter),
                         "reporter_user": principal.id if principal else None,
                         "discovered_at": discovered_at,
                         "reported_at": reported_at,
@@ -542,13 +484,13 @@ class CaseService:
                         "town": (grid.get("town") or {}).get("code"),
                         "community": (grid.get("community") or {}).get("code"),
                         "compound": (grid.get("compound") or {}).get("code"),
-                        "answer": _json(answer),
+                        "answer": json_text(answer),
                         "rule_version": answer.get("rule_version"),
-                        "layer_versions": _json(answer.get("layer_versions") or {}),
+                        "layer_versions": json_text(answer.get("layer_versions") or {}),
                         "report_due": due.get("report"),
                         "visit_due": due.get("site_visit"),
                         "rebound_of": rebounds[0]["id"] if rebounds else None,
-                        "flags": _json(flags),
+                        "flags": json_text(flags),
                         "receipt": sha256(receipt) if receipt else None,
                         "head": first["hash"],
                         "now": now,
@@ -574,15 +516,7 @@ class CaseService:
     # -- reading ---------------------------------------------------------------------------
 
     def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> dict | None:
-        by = "c.id = :ref" if isinstance(ref, int) or str(ref).isdigit() else "c.number = :ref"
-        row = conn.execute(
-            text(
-                f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {by}"
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"ref": int(ref) if by.startswith("c.id") else ref},
-        ).first()
-        return dict(row._mapping) if row else None
+        return case_row(conn, ref, lock)
 
     def _visible(
         self, conn: Connection, ref: str | int, principal: Principal, lock: bool = False
@@ -1064,7 +998,7 @@ class CaseService:
         for column, value in updates.items():
             if column == "transfer":
                 sets.append("transfer = CAST(:transfer AS jsonb)")
-                params["transfer"] = None if value is None else _json(value)
+                params["transfer"] = None if value is None else json_text(value)
             else:
                 sets.append(f"{column} = :{column}")
                 params[column] = value
