@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import orjson
 import shapely
 from shapely.geometry import shape
 from sqlalchemy import Connection, Engine, text
@@ -29,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 
 from weijian.cases import deadlines, definitions, history, hotline
 from weijian.cases.clock import LOCAL, Clock
+from weijian.cases.detail import case_detail
+from weijian.cases.detail import summary as case_summary
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
 from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
 from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
@@ -530,57 +531,7 @@ class CaseService:
         return row
 
     def summary(self, row: dict, now: datetime, wf: Workflow | None = None) -> dict:
-        wf = wf or self.workflow
-        state = wf.states.get(row["state"])
-        overdue = bool(
-            row["is_open"]
-            and row["visit_due"] is not None
-            and row["visited_at"] is None
-            and now > row["visit_due"]
-        )
-        return {
-            "id": row["id"],
-            "number": row["number"],
-            "state": row["state"],
-            "state_label": state.label if state else row["state"],
-            "category": state.category if state else None,
-            "track": row["track"],
-            "track_label": wf.tracks.get(row["track"], {}).get("label"),
-            "channel": row["channel"],
-            "channel_label": wf.channels.get(row["channel"]),
-            "address": row["address"],
-            "description": row["description"],
-            "lon": round(row["lon"], 8),
-            "lat": round(row["lat"], 8),
-            "area_m2": row["area_m2"],
-            "department": (
-                {
-                    "code": row["department_code"],
-                    "type": row["department_type"],
-                    "name": row["department_name"],
-                }
-                if row["department_code"]
-                else None
-            ),
-            "grid": {
-                "district": row["district_code"],
-                "town": row["town_code"],
-                "community": row["community_code"],
-                "compound": row["compound_code"],
-            },
-            "discovered_at": row["discovered_at"],
-            "reported_at": row["reported_at"],
-            "visit_due": row["visit_due"],
-            "visited_at": row["visited_at"],
-            "overdue": overdue,
-            "flags": row["flags"],
-            "external_id": row["external_id"],
-            "assignee_user_id": row["assignee_user_id"],
-            "version": row["version"],
-            "updated_at": row["updated_at"],
-            "closed_at": row["closed_at"],
-            "signed_off_at": row["signed_off_at"],
-        }
+        return case_summary(row, now, wf or self.workflow)
 
     def _detail(
         self,
@@ -591,110 +542,7 @@ class CaseService:
         fresh: bool = False,
     ) -> dict:
         """The whole case; ``fresh``: just created, so no evidence or links to look for."""
-        row = self._row(conn, case_id)
-        assert row is not None
-        wf = self.workflow
-        events = history.events_of(conn, case_id)
-        out = self.summary(row, now, wf)
-        jurisdiction, footprint = conn.execute(
-            text(
-                "SELECT jurisdiction, ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"
-            ),
-            {"i": case_id},
-        ).one()
-        evidence = (
-            []
-            if fresh
-            else conn.execute(
-                text(
-                    "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
-                    "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
-                    "FROM case_evidence WHERE case_id = :i ORDER BY id"
-                ),
-                {"i": case_id},
-            )
-        )
-        links = (
-            []
-            if fresh
-            else conn.execute(
-                text(
-                    "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
-                    "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
-                    "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
-                ),
-                {"i": case_id},
-            )
-        )
-        rebound_of = merged_into = None
-        if row["rebound_of"] or row["merged_into"]:
-            names = dict(
-                conn.execute(
-                    text("SELECT id, number FROM violation_case WHERE id = ANY(:ids)"),
-                    {"ids": [i for i in (row["rebound_of"], row["merged_into"]) if i]},
-                ).all()
-            )
-            rebound_of, merged_into = names.get(row["rebound_of"]), names.get(row["merged_into"])
-        out.update(
-            {
-                "jurisdiction": jurisdiction,
-                "rule_version": row["rule_version"],
-                "layer_versions": row["layer_versions"],
-                "footprint": orjson.loads(footprint) if footprint else None,
-                "reporter": row["reporter"] if principal and principal.role != CITIZEN else None,
-                "transfer": row["transfer"],
-                "rebound_of": rebound_of,
-                "merged_into": merged_into,
-                "deadlines": deadlines.evaluate(
-                    wf,
-                    self.calendar,
-                    channel=row["channel"],
-                    track=row["track"],
-                    discovered_at=row["discovered_at"],
-                    reported_at=row["reported_at"],
-                    events=events,
-                    now=now,
-                ),
-                "events": [
-                    {
-                        "seq": e["seq"],
-                        "action": e["action"],
-                        "label": wf.label_of(e["action"]),
-                        "from_state": e["from_state"],
-                        "to_state": e["to_state"],
-                        "actor": {
-                            "user_id": e["actor_user_id"],
-                            "name": e["actor_name"],
-                            "role": e["actor_role"],
-                        },
-                        "at": e["at"],
-                        "note": e["note"],
-                        "data": e["data"],
-                        "evidence": e["evidence"],
-                        "hash": e["hash"],
-                    }
-                    for e in events
-                ],
-                "evidence": [dict(r._mapping) for r in evidence],
-                "links": [dict(r._mapping) for r in links],
-                "event_count": row["event_count"],
-            }
-        )
-        out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
-        if principal is not None and principal.role not in (CITIZEN, "api_client"):
-            out["actions"] = [
-                {
-                    "action": t.action,
-                    "label": t.label,
-                    "fields": list(t.fields),
-                    "evidence": t.evidence,
-                    "note_required": t.note_required,
-                }
-                for t in wf.available(
-                    row["state"], principal.role, is_holder=principal.holds(row["department_code"])
-                )
-            ]
-        return out
+        return case_detail(conn, case_id, principal, now, self.workflow, self.calendar, fresh)
 
     def get(self, principal: Principal, ref: str | int) -> dict:
         now = self.clock.now()
