@@ -10,7 +10,6 @@ acting at once get one success and one 409, and the history stays one unbroken c
 
 from __future__ import annotations
 
-import base64
 import math
 import secrets
 import time
@@ -26,14 +25,15 @@ from shapely.geometry import shape
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from weijian.cases import deadlines, definitions, history, hotline
+from weijian.cases import deadlines, definitions, history, hotline, listing
 from weijian.cases.clock import LOCAL, Clock
 from weijian.cases.detail import case_detail
 from weijian.cases.detail import summary as case_summary
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
+from weijian.cases.listing import MAX_PAGE, CaseFilter
 from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
 from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
-from weijian.cases.scope import CITIZEN, Principal, scope_sql
+from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow, parse
 from weijian.errors import (
@@ -68,7 +68,6 @@ __all__ = [
 MAX_FOOTPRINT_DISTANCE_M = 200.0
 CLOCK_SKEW = timedelta(minutes=10)
 STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
-MAX_PAGE = 500
 WORKFLOW_CHECK_S = 1.0
 
 
@@ -89,23 +88,6 @@ class Intake:
     reporter_name: str | None = None
     reporter_phone: str | None = None
     external_id: str | None = None
-
-
-def _encode_cursor(reported_at: datetime, case_id: int) -> str:
-    raw = f"{reported_at.isoformat()}|{case_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, case_id = raw.split("|")
-        return datetime.fromisoformat(moment), int(case_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError(
-            "the cursor is not one this server gave out",
-            hint="pass the 'next_cursor' of the previous page unchanged",
-        ) from None
 
 
 class CaseService:
@@ -596,86 +578,27 @@ class CaseService:
         paging: ``next_cursor`` fetches the next page however many cases there are)."""
         wf = self.workflow
         now = self.clock.now()
-        scope, params = scope_sql(principal)
-        where = [scope]
-        if bbox is not None:
-            x0, y0, x1, y1 = bbox
-            if not (x0 < x1 and y0 < y1):
-                raise InputError(
-                    "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
-                    hint="e.g. bbox=126.3,41.9,126.5,42.0",
-                )
-            where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
-            params.update(x0=x0, y0=y0, x1=x1, y1=y1)
-        if states:
-            for s in states:
-                wf.state(s)
-            where.append("c.state = ANY(:states)")
-            params["states"] = states
-        if category is not None:
-            if category not in ("open", "closed"):
-                raise InputError("category must be open or closed")
-            where.append("c.is_open" if category == "open" else "NOT c.is_open")
-        if grid:
-            level = self.grid_level(grid)
-            where.append(f"c.{level}_code = :grid")
-            params["grid"] = grid
-        if channel:
-            wf.check_channel(channel)
-            where.append("c.channel = :channel")
-            params["channel"] = channel
-        if track:
-            wf.check_track(track)
-            where.append("c.track = :track")
-            params["track"] = track
-        if department:
-            where.append("c.department_code = :department")
-            params["department"] = department
-        if reported_from:
-            where.append("c.reported_at >= :rfrom")
-            params["rfrom"] = reported_from
-        if reported_to:
-            where.append("c.reported_at < :rto")
-            params["rto"] = reported_to
-        if overdue is not None:
-            cond = overdue_sql("c")
-            where.append(cond if overdue else f"NOT {cond}")
-            params["now"] = now
-        if q:
-            where.append("(c.number = :q OR c.address ILIKE :qlike OR c.external_id = :q)")
-            params["q"], params["qlike"] = q.strip(), f"%{q.strip()}%"
-        if not 1 <= limit <= MAX_PAGE:
-            raise InputError(f"limit must be 1…{MAX_PAGE}", hint="page with next_cursor")
-        base = " AND ".join(where)
-        page_where = base
-        if cursor:
-            at, last_id = _decode_cursor(cursor)
-            page_where += " AND (c.reported_at, c.id) < (:cur_at, :cur_id)"
-            params.update(cur_at=at, cur_id=last_id)
+        wanted = CaseFilter(
+            bbox=bbox,
+            states=states,
+            category=category,
+            grid=grid,
+            channel=channel,
+            track=track,
+            department=department,
+            reported_from=reported_from,
+            reported_to=reported_to,
+            overdue=overdue,
+            q=q,
+        )
+        where, params = listing.conditions(principal, wf, now, self.grid_level, wanted)
+        listing.check_limit(limit)
+        page_where = listing.after_cursor(where, params, cursor)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {page_where} "
-                    "ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit"
-                ),
-                {**params, "limit": limit + 1},
-            ).all()
-            total = (
-                conn.execute(
-                    text(f"SELECT count(*) FROM violation_case c WHERE {base}"), params
-                ).scalar_one()
-                if with_total
-                else None
-            )
+            rows = listing.page_rows(conn, page_where, params, limit)
+            total = listing.count(conn, where, params) if with_total else None
         items = [self.summary(dict(r._mapping), now, wf) for r in rows[:limit]]
-        more = len(rows) > limit
-        last = rows[limit - 1] if more else None
-        return {
-            "items": items,
-            "count": len(items),
-            "total": total,
-            "next_cursor": _encode_cursor(last.reported_at, last.id) if last else None,
-        }
+        return listing.page(items, rows, limit, total)
 
     def grid_level(self, code: str) -> str:
         for level, grid in self.jurisdiction.snapshot.grids.items():
