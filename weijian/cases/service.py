@@ -158,7 +158,9 @@ class CaseService:
             if rebounds:
                 report.flags["rebound"] = rebound_flag(rebounds[0])
             year = local_year(report.reported_at)
-            number, seq = self._number(conn, report.district["code"], report.district["name"], year)
+            number, seq = next_number(
+                conn, self._prefixes, report.district["code"], report.district["name"], year
+            )
             if anonymous:
                 receipt = secrets.token_urlsafe(12)
             first = first_event(number, report, intake, principal, duplicates, now)
@@ -221,18 +223,12 @@ class CaseService:
             flags=initial_flags(answer, due, reported_at),
         )
 
-    def _number(self, conn: Connection, district_code: str, district_name: str, year: int):
-        return next_number(conn, self._prefixes, district_code, district_name, year)
-
     # -- reading ---------------------------------------------------------------------------
-
-    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> dict | None:
-        return case_row(conn, ref, lock)
 
     def _visible(
         self, conn: Connection, ref: str | int, principal: Principal, lock: bool = False
     ) -> dict:
-        row = self._row(conn, ref, lock)
+        row = case_row(conn, ref, lock)
         if row is None or not principal.can_read(row):
             raise NotFoundError(
                 f"no case {ref} within your scope",
