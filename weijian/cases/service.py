@@ -6,32 +6,52 @@ scope (:mod:`.scope`), evidence inspection (:mod:`.evidence`), the hash chain (:
 — to PostGIS and the jurisdiction snapshot. Every change runs in one transaction that locks the
 case row, checks the optimistic version, updates the row and appends its event, so two officers
 acting at once get one success and one 409, and the history stays one unbroken chain.
+The steps of intake live in :mod:`.intake`, case numbers in :mod:`.numbering`, lists and their
+paging in :mod:`.listing`, what a case reads as in :mod:`.detail`.
 """
 
 from __future__ import annotations
 
-import base64
-import math
 import secrets
 import time
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import numpy as np
-import orjson
-import shapely
-from pypinyin import Style, lazy_pinyin
-from shapely.geometry import shape
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import IntegrityError
 
-from weijian.cases import deadlines, definitions, history, hotline
+from weijian.cases import deadlines, definitions, history, hotline, listing
 from weijian.cases.clock import LOCAL, Clock
+from weijian.cases.detail import case_detail
+from weijian.cases.detail import summary as case_summary
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
-from weijian.cases.scope import CITIZEN, Principal, scope_sql
+from weijian.cases.intake import (
+    CLOCK_SKEW,
+    MAX_FOOTPRINT_DISTANCE_M,
+    STAFF_CHANNELS,
+    Intake,
+    Report,
+    channel_for,
+    check_not_imported,
+    check_reporter_grid,
+    deadlines_due,
+    description_of,
+    district_of,
+    duplicates_and_rebounds,
+    first_event,
+    footprint_of,
+    initial_flags,
+    insert_case,
+    point_of,
+    rate_limit,
+    rebound_flag,
+    report_times,
+)
+from weijian.cases.listing import MAX_PAGE, CaseFilter
+from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
+from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
+from weijian.cases.scope import Principal
 from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow, parse
 from weijian.errors import (
@@ -39,100 +59,28 @@ from weijian.errors import (
     InputError,
     NotFoundError,
     PermissionDenied,
-    RateLimited,
     WeijianError,
 )
-from weijian.gis import gauss_kruger
-from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.service import effective_departments
-from weijian.jurisdiction.snapshot import Snapshot, SnapshotHolder
+from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.settings import Settings
 
-MAX_FOOTPRINT_DISTANCE_M = 200.0
-CLOCK_SKEW = timedelta(minutes=10)
-STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
-MAX_PAGE = 500
+__all__ = [
+    "CASE_COLUMNS",
+    "CLOCK_SKEW",
+    "MAX_FOOTPRINT_DISTANCE_M",
+    "MAX_PAGE",
+    "STAFF_CHANNELS",
+    "WORKFLOW_CHECK_S",
+    "CaseService",
+    "Intake",
+    "district_prefix",
+    "overdue_sql",
+    "unique_prefix",
+]
+
 WORKFLOW_CHECK_S = 1.0
-
-CASE_COLUMNS = """
-    c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
-    c.address, c.description, c.reporter, c.reporter_user_id, c.discovered_at, c.reported_at,
-    ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.area_m2, c.department_code, c.department_type,
-    c.department_name, c.district_code, c.town_code, c.community_code, c.compound_code,
-    c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
-    c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
-    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at
-"""
-
-
-def overdue_sql(alias: str = "c") -> str:
-    """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
-    the same test as :meth:`CaseService.summary`'s."""
-    return f"({alias}.is_open AND {alias}.visited_at IS NULL AND {alias}.visit_due < :now)"
-
-
-@dataclass
-class Intake:
-    """What a report says. Coordinates are in ``crs`` (wgs84 from phones by default)."""
-
-    lon: float | None
-    lat: float | None
-    description: str
-    channel: str | None = None
-    crs: str = "wgs84"
-    track: str = "new"
-    address: str | None = None
-    footprint: dict | None = None  # GeoJSON Polygon / MultiPolygon in ``crs``
-    discovered_at: datetime | None = None
-    reported_at: datetime | None = None  # only for imports of other systems' records
-    reporter_name: str | None = None
-    reporter_phone: str | None = None
-    external_id: str | None = None
-
-
-def _local_year(moment: datetime) -> int:
-    return moment.astimezone(LOCAL).year
-
-
-def district_prefix(name: str, code: str) -> str:
-    """HJ for 浑江区: the pinyin initials of the district's name without its suffix."""
-    stem = name
-    for suffix in ("朝鲜族自治县", "自治县", "自治旗", "新区", "区", "县", "市", "旗"):
-        if stem.endswith(suffix) and len(stem) > len(suffix) + 1:
-            stem = stem[: -len(suffix)]
-            break
-    letters = "".join(lazy_pinyin(stem, style=Style.FIRST_LETTER)).upper()
-    letters = "".join(ch for ch in letters if ch.isascii() and ch.isalnum())[:6]
-    return letters or "D" + "".join(ch for ch in code if ch.isalnum())[-6:]
-
-
-def unique_prefix(name: str, code: str, taken) -> str:
-    """The district's prefix, or — when another district has it (江源区 and 靖宇县 are both
-    JY) — the prefix followed by the last two digits of the district code."""
-    prefix = district_prefix(name, code)
-    return (prefix + code[-2:]).upper() if prefix in taken else prefix
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
-
-
-def _encode_cursor(reported_at: datetime, case_id: int) -> str:
-    raw = f"{reported_at.isoformat()}|{case_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, case_id = raw.split("|")
-        return datetime.fromisoformat(moment), int(case_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError(
-            "the cursor is not one this server gave out",
-            hint="pass the 'next_cursor' of the previous page unchanged",
-        ) from None
 
 
 class CaseService:
@@ -176,164 +124,6 @@ class CaseService:
 
     # -- intake ----------------------------------------------------------------------------
 
-    def _point(self, intake: Intake) -> tuple[float, float]:
-        if intake.lon is None or intake.lat is None:
-            raise InputError(
-                "the report has no location",
-                hint="give lon and lat (WGS84 from a phone's GPS, or say the crs)",
-                zh="缺少位置（经纬度），无法定位，请补充坐标",
-            )
-        lon, lat, _ = point_to_cgcs2000(float(intake.lon), float(intake.lat), intake.crs)
-        return lon, lat
-
-    def _footprint(self, intake: Intake, lon: float, lat: float, snap: Snapshot):
-        if not intake.footprint:
-            return None, None
-        try:
-            geom = shape(intake.footprint)
-        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
-            raise InputError(
-                "the footprint is not a GeoJSON geometry",
-                hint='give {"type": "Polygon", "coordinates": [[[lon, lat], …]]}',
-            ) from None
-        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-            raise InputError(
-                f"the footprint must be a Polygon or MultiPolygon, not {geom.geom_type}",
-                hint="outline the building's footprint as a closed ring",
-            )
-
-        def convert(coords):
-            x, y, _ = to_cgcs2000(coords[:, 0], coords[:, 1], intake.crs)
-            return _stack(x, y)
-
-        geom = shapely.make_valid(shapely.transform(geom, convert))
-        polys = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
-        if not polys:
-            raise InputError("the footprint has no area after repair", hint="redraw it")
-        multi = shapely.MultiPolygon(polys)
-        zone = snap.gk_zone
-
-        def to_gk(coords):
-            out = [gauss_kruger.forward(x, y, zone) for x, y in coords]
-            return _stack([p[0] for p in out], [p[1] for p in out])
-
-        metric = shapely.transform(multi, to_gk)
-        px, py = gauss_kruger.forward(lon, lat, zone)
-        if metric.distance(shapely.Point(px, py)) > MAX_FOOTPRINT_DISTANCE_M:
-            raise InputError(
-                f"the footprint lies more than {MAX_FOOTPRINT_DISTANCE_M:.0f} m from the "
-                "reported point",
-                hint="check that the point and the footprint use the same crs",
-            )
-        return multi, round(metric.area, 2)
-
-    def _nearby(
-        self, conn: Connection, lon: float, lat: float, radius: float, where: str, params: dict
-    ) -> list[dict]:
-        """Cases matching ``where`` within ``radius`` metres, nearest first."""
-        deg_lat = radius / 110_000.0 * 1.2
-        deg = max(deg_lat, deg_lat / max(math.cos(math.radians(lat)), 0.1))
-        rows = conn.execute(
-            text(
-                "SELECT c.id, c.number, c.state, c.is_open, c.signed_off_at, ST_X(c.geom) AS lon, "
-                "ST_Y(c.geom) AS lat FROM violation_case c WHERE "
-                "c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND " + where
-            ),
-            {"x0": lon - deg, "y0": lat - deg, "x1": lon + deg, "y1": lat + deg, **params},
-        ).all()
-        zone = self.jurisdiction.snapshot.gk_zone
-        x, y = gauss_kruger.forward(lon, lat, zone)
-        out = []
-        for row in rows:
-            ox, oy = gauss_kruger.forward(row.lon, row.lat, zone)
-            distance = math.hypot(ox - x, oy - y)
-            if distance <= radius:
-                out.append(
-                    {
-                        "id": row.id,
-                        "number": row.number,
-                        "state": row.state,
-                        "is_open": row.is_open,
-                        "distance_m": round(distance, 1),
-                        "signed_off_at": row.signed_off_at,
-                    }
-                )
-        return sorted(out, key=lambda r: r["distance_m"])
-
-    def _number(self, conn: Connection, district_code: str, district_name: str, year: int):
-        prefix = (
-            self._prefixes.get(district_code)
-            or conn.execute(
-                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
-                {"d": district_code},
-            ).scalar()
-        )
-        if prefix is None:
-            taken = set(conn.execute(text("SELECT prefix FROM case_prefix")).scalars())
-            candidate = unique_prefix(district_name, district_code, taken)
-            conn.execute(
-                text(
-                    "INSERT INTO case_prefix (district_code, prefix) VALUES (:d, :p) "
-                    "ON CONFLICT (district_code) DO NOTHING"
-                ),
-                {"d": district_code, "p": candidate},
-            )
-            prefix = conn.execute(
-                text("SELECT prefix FROM case_prefix WHERE district_code = :d"),
-                {"d": district_code},
-            ).scalar_one()
-        seq = conn.execute(
-            text(
-                "INSERT INTO case_counter (district_code, year, last) VALUES (:d, :y, 1) "
-                "ON CONFLICT (district_code, year) DO UPDATE SET last = case_counter.last + 1 "
-                "RETURNING last"
-            ),
-            {"d": district_code, "y": year},
-        ).scalar_one()
-        self._prefixes[district_code] = prefix  # a district's prefix never changes
-        return f"{prefix}-{year}-{seq:06d}", seq
-
-    def _channel_for(self, principal: Principal | None, channel: str | None) -> str:
-        wf = self.workflow
-        if principal is None or principal.role == CITIZEN:
-            if channel not in (None, "citizen"):
-                raise PermissionDenied(
-                    f"an anonymous report comes by the citizen channel, not {channel!r}",
-                    hint="log in to report by another channel",
-                )
-            return "citizen"
-        if principal.api_client_id is not None:
-            return wf.check_channel(channel or principal.channel or "hotline")
-        fixed = STAFF_CHANNELS.get(principal.role)
-        if fixed:
-            if channel not in (None, fixed):
-                raise PermissionDenied(
-                    f"a {principal.role} reports by the {fixed} channel, not {channel!r}"
-                )
-            return fixed
-        if channel is None:
-            raise InputError(
-                "say the source channel of the report",
-                hint="one of: " + "、".join(f"{k}（{v}）" for k, v in wf.channels.items()),
-            )
-        return wf.check_channel(channel)
-
-    def _rate_limit(self, conn: Connection, address: str, now: datetime) -> None:
-        limit = self.settings.citizen_reports_per_hour
-        count = conn.execute(
-            text("SELECT count(*) FROM citizen_intake WHERE address = :a AND at > :since"),
-            {"a": address, "since": now - timedelta(hours=1)},
-        ).scalar_one()
-        if count >= limit:
-            raise RateLimited(
-                f"too many anonymous reports from {address}: {limit} per hour are accepted",
-                hint="try again later, or call the 12345 hotline",
-            )
-        conn.execute(
-            text("INSERT INTO citizen_intake (address, at) VALUES (:a, :t)"),
-            {"a": address, "t": now},
-        )
-
     def create(
         self,
         intake: Intake,
@@ -347,247 +137,98 @@ class CaseService:
         ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``."""
         wf = self.workflow
         now = self.clock.now()
-        channel = self._channel_for(principal, intake.channel)
-        track = wf.check_track(intake.track or "new")
-        description = (intake.description or "").strip()
-        if not description:
-            raise InputError(
-                "the report has no description",
-                hint="say what is being built",
-                zh="缺少诉求内容，请补充问题描述",
-            )
-        lon, lat = self._point(intake)
-        snap = self.jurisdiction.snapshot
-        answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
-        district = (answer.get("grid") or {}).get("district")
-        if district is None:
-            raise InputError(
-                f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
-                "contains it",
-                hint="check the coordinates and their crs (wgs84, gcj02, bd09, cgcs2000)",
-                zh=f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，请核对坐标及坐标系后重新导入",
-            )
-        if (
-            not whole_city
-            and principal is not None
-            and principal.role
-            not in (
-                CITIZEN,
-                "api_client",
-            )
-        ):
-            case_view = {
-                f"{level}_code": (g or {}).get("code") for level, g in answer["grid"].items()
-            }
-            if not principal.city_wide and not principal.can_read(case_view):
-                raise PermissionDenied(
-                    f"the location lies outside your grid {principal.grid_code}",
-                    hint="report it to the grid it lies in, or call the 12345 hotline",
-                )
-        footprint, area = self._footprint(intake, lon, lat, snap)
-        reported_at = now
-        if intake.reported_at is not None:
-            if intake.reported_at > now + CLOCK_SKEW:
-                raise InputError(
-                    "reported_at lies in the future",
-                    hint="check the time zone",
-                    zh="受理时间晚于当前时间，请核对时间及时区",
-                )
-            reported_at = intake.reported_at
-        discovered_at = intake.discovered_at
-        if discovered_at is not None:
-            if discovered_at.tzinfo is None:
-                discovered_at = discovered_at.replace(tzinfo=LOCAL)
-            if discovered_at > reported_at + CLOCK_SKEW:
-                raise InputError(
-                    "discovered_at lies after the report",
-                    hint="give when it was found",
-                    zh="发现时间晚于受理时间，请核对",
-                )
-        state = wf.initial(track)
-        due = {
-            rule.code: self.calendar.add_days(
-                discovered_at if rule.start == "discovered_at" else reported_at, rule.days
-            )
-            for rule in wf.deadlines
-            if rule.applies(channel, track)
-            and (rule.start != "discovered_at" or discovered_at is not None)
-        }
-        department = answer.get("department") or {}
-        grid = answer["grid"]
-        flags: dict[str, Any] = {}
-        if answer.get("ambiguous"):
-            flags["ambiguous_jurisdiction"] = True
-        if not department:
-            flags["unassigned"] = answer.get("reason")
-        if "report" in due and reported_at > due["report"]:
-            flags["late_report"] = True
+        report = self._checked(intake, principal, wf, now, whole_city=whole_city)
+        anonymous = report.channel == "citizen" and principal is None
         receipt = None
         with self.engine.begin() as conn:
-            if channel == "citizen" and principal is None:
-                self._rate_limit(conn, client_address or "unknown", now)
+            if anonymous:
+                rate_limit(
+                    conn, client_address or "unknown", now, self.settings.citizen_reports_per_hour
+                )
             if intake.external_id:
-                known = conn.execute(
-                    text(
-                        "SELECT number FROM violation_case WHERE channel = :c AND external_id = :e"
-                    ),
-                    {"c": channel, "e": intake.external_id},
-                ).scalar()
-                if known:
-                    raise ConflictError(
-                        f"the record {intake.external_id!r} of the {channel} channel was "
-                        f"imported already as case {known}",
-                        hint="nothing to do; poll that case for its state",
-                    )
-            since = now - timedelta(days=round(30.44 * self.settings.rebound_months))
-            near = self._nearby(
+                check_not_imported(conn, report.channel, intake.external_id)
+            duplicates, rebounds = duplicates_and_rebounds(
                 conn,
-                lon,
-                lat,
-                max(self.settings.duplicate_radius_m, self.settings.rebound_radius_m),
-                "(c.is_open OR (c.state = 'signed_off' AND c.signed_off_at >= :since))",
-                {"since": since},
+                self.jurisdiction.snapshot.gk_zone,
+                report.lon,
+                report.lat,
+                now,
+                self.settings,
             )
-            duplicates = [
-                c
-                for c in near
-                if c["is_open"] and c["distance_m"] <= self.settings.duplicate_radius_m
-            ]
-            rebounds = [
-                c
-                for c in near
-                if c["state"] == "signed_off" and c["distance_m"] <= self.settings.rebound_radius_m
-            ]
             if rebounds:
-                flags["rebound"] = {
-                    "of": rebounds[0]["number"],
-                    "distance_m": rebounds[0]["distance_m"],
-                    "signed_off_at": rebounds[0]["signed_off_at"].isoformat(),
-                }
-            number, seq = self._number(
-                conn, district["code"], district["name"], _local_year(reported_at)
+                report.flags["rebound"] = rebound_flag(rebounds[0])
+            year = local_year(report.reported_at)
+            number, seq = next_number(
+                conn, self._prefixes, report.district["code"], report.district["name"], year
             )
-            if channel == "citizen" and principal is None:
+            if anonymous:
                 receipt = secrets.token_urlsafe(12)
-            reporter = {
-                "name": intake.reporter_name
-                or (principal.display_name if principal and principal.id else None),
-                "phone": intake.reporter_phone
-                or (principal.phone if principal and principal.id else None),
-                "role": principal.role if principal else CITIZEN,
-            }
-            first = history.prepare(
-                {"number": number, "event_count": 0, "head_hash": None},
-                action="report",
-                from_state=None,
-                to_state=state,
-                actor=principal or _anonymous(intake),
-                at=now,
-                note=None,
-                data={
-                    "channel": channel,
-                    "track": track,
-                    "department": department.get("code"),
-                    "rule_version": answer.get("rule_version"),
-                    "layer_versions": answer.get("layer_versions"),
-                    "possible_duplicates": [d["number"] for d in duplicates],
-                    "rebound_of": flags.get("rebound", {}).get("of"),
-                    "reported_at": reported_at.isoformat(),
-                },
+            first = first_event(number, report, intake, principal, duplicates, now)
+            case_id = insert_case(
+                conn,
+                report,
+                intake,
+                principal,
+                number=number,
+                year=year,
+                seq=seq,
+                rebound_of=rebounds[0]["id"] if rebounds else None,
+                receipt=receipt,
+                head=first["hash"],
+                now=now,
             )
-            try:
-                case_id = conn.execute(
-                    text(
-                        "INSERT INTO violation_case (number, district_code, year, seq, track, "
-                        "state, is_open, channel, external_id, api_client_id, address, "
-                        "description, reporter, reporter_user_id, discovered_at, reported_at, "
-                        "geom, footprint, area_m2, department_code, department_type, "
-                        "department_name, town_code, community_code, compound_code, "
-                        "jurisdiction, rule_version, layer_versions, report_due, visit_due, "
-                        "rebound_of, flags, receipt_sha256, event_count, head_hash, created_at, "
-                        "updated_at) VALUES "
-                        "(:number, :district, :year, :seq, :track, :state, true, :channel, "
-                        ":external_id, :client, :address, :description, CAST(:reporter AS jsonb), "
-                        ":reporter_user, :discovered_at, :reported_at, "
-                        "ST_SetSRID(ST_MakePoint(:lon, :lat), 4490), "
-                        "ST_GeomFromWKB(:footprint, 4490), :area, :dep_code, :dep_type, "
-                        ":dep_name, :town, :community, :compound, CAST(:answer AS jsonb), "
-                        ":rule_version, CAST(:layer_versions AS jsonb), :report_due, :visit_due, "
-                        ":rebound_of, CAST(:flags AS jsonb), :receipt, 1, :head, :now, :now) "
-                        "RETURNING id"
-                    ),
-                    {
-                        "number": number,
-                        "district": district["code"],
-                        "year": _local_year(reported_at),
-                        "seq": seq,
-                        "track": track,
-                        "state": state,
-                        "channel": channel,
-                        "external_id": intake.external_id,
-                        "client": principal.api_client_id if principal else None,
-                        "address": (intake.address or "").strip() or None,
-                        "description": description,
-                        "reporter": _json(reporter),
-                        "reporter_user": principal.id if principal else None,
-                        "discovered_at": discovered_at,
-                        "reported_at": reported_at,
-                        "lon": lon,
-                        "lat": lat,
-                        "footprint": shapely.to_wkb(footprint) if footprint is not None else None,
-                        "area": area,
-                        "dep_code": department.get("code"),
-                        "dep_type": department.get("type"),
-                        "dep_name": department.get("name"),
-                        "town": (grid.get("town") or {}).get("code"),
-                        "community": (grid.get("community") or {}).get("code"),
-                        "compound": (grid.get("compound") or {}).get("code"),
-                        "answer": _json(answer),
-                        "rule_version": answer.get("rule_version"),
-                        "layer_versions": _json(answer.get("layer_versions") or {}),
-                        "report_due": due.get("report"),
-                        "visit_due": due.get("site_visit"),
-                        "rebound_of": rebounds[0]["id"] if rebounds else None,
-                        "flags": _json(flags),
-                        "receipt": sha256(receipt) if receipt else None,
-                        "head": first["hash"],
-                        "now": now,
-                    },
-                ).scalar_one()
-            except IntegrityError:
-                raise ConflictError(
-                    f"the record {intake.external_id!r} was imported at the same moment by "
-                    "another request",
-                    hint="nothing to do",
-                ) from None
             history.insert(conn, case_id, first)
         with self.engine.connect() as conn:
             out = self._detail(conn, case_id, principal, now, fresh=True)
-        out["possible_duplicates"] = [
-            {k: v for k, v in d.items() if k not in ("signed_off_at", "is_open")}
-            for d in duplicates
-        ]
-        if receipt:
-            out["receipt"] = receipt
-        return out
+        return _created(out, duplicates, receipt)
+
+    def _checked(
+        self,
+        intake: Intake,
+        principal: Principal | None,
+        wf: Workflow,
+        now: datetime,
+        *,
+        whole_city: bool,
+    ) -> Report:
+        """The report checked and located, with its jurisdiction answer, the deadlines it
+        starts and its first flags; nothing is stored yet."""
+        channel = channel_for(wf, principal, intake.channel)
+        track = wf.check_track(intake.track or "new")
+        description = description_of(intake)
+        lon, lat = point_of(intake)
+        snap = self.jurisdiction.snapshot
+        answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
+        district = district_of(answer, lon, lat)
+        if not whole_city:
+            check_reporter_grid(principal, answer)
+        footprint, area = footprint_of(intake, lon, lat, snap)
+        reported_at, discovered_at = report_times(intake, now)
+        state = wf.initial(track)
+        due = deadlines_due(wf, self.calendar, channel, track, reported_at, discovered_at)
+        return Report(
+            channel=channel,
+            track=track,
+            description=description,
+            lon=lon,
+            lat=lat,
+            answer=answer,
+            district=district,
+            footprint=footprint,
+            area=area,
+            reported_at=reported_at,
+            discovered_at=discovered_at,
+            state=state,
+            due=due,
+            flags=initial_flags(answer, due, reported_at),
+        )
 
     # -- reading ---------------------------------------------------------------------------
-
-    def _row(self, conn: Connection, ref: str | int, lock: bool = False) -> dict | None:
-        by = "c.id = :ref" if isinstance(ref, int) or str(ref).isdigit() else "c.number = :ref"
-        row = conn.execute(
-            text(
-                f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {by}"
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"ref": int(ref) if by.startswith("c.id") else ref},
-        ).first()
-        return dict(row._mapping) if row else None
 
     def _visible(
         self, conn: Connection, ref: str | int, principal: Principal, lock: bool = False
     ) -> dict:
-        row = self._row(conn, ref, lock)
+        row = case_row(conn, ref, lock)
         if row is None or not principal.can_read(row):
             raise NotFoundError(
                 f"no case {ref} within your scope",
@@ -596,57 +237,7 @@ class CaseService:
         return row
 
     def summary(self, row: dict, now: datetime, wf: Workflow | None = None) -> dict:
-        wf = wf or self.workflow
-        state = wf.states.get(row["state"])
-        overdue = bool(
-            row["is_open"]
-            and row["visit_due"] is not None
-            and row["visited_at"] is None
-            and now > row["visit_due"]
-        )
-        return {
-            "id": row["id"],
-            "number": row["number"],
-            "state": row["state"],
-            "state_label": state.label if state else row["state"],
-            "category": state.category if state else None,
-            "track": row["track"],
-            "track_label": wf.tracks.get(row["track"], {}).get("label"),
-            "channel": row["channel"],
-            "channel_label": wf.channels.get(row["channel"]),
-            "address": row["address"],
-            "description": row["description"],
-            "lon": round(row["lon"], 8),
-            "lat": round(row["lat"], 8),
-            "area_m2": row["area_m2"],
-            "department": (
-                {
-                    "code": row["department_code"],
-                    "type": row["department_type"],
-                    "name": row["department_name"],
-                }
-                if row["department_code"]
-                else None
-            ),
-            "grid": {
-                "district": row["district_code"],
-                "town": row["town_code"],
-                "community": row["community_code"],
-                "compound": row["compound_code"],
-            },
-            "discovered_at": row["discovered_at"],
-            "reported_at": row["reported_at"],
-            "visit_due": row["visit_due"],
-            "visited_at": row["visited_at"],
-            "overdue": overdue,
-            "flags": row["flags"],
-            "external_id": row["external_id"],
-            "assignee_user_id": row["assignee_user_id"],
-            "version": row["version"],
-            "updated_at": row["updated_at"],
-            "closed_at": row["closed_at"],
-            "signed_off_at": row["signed_off_at"],
-        }
+        return case_summary(row, now, wf or self.workflow)
 
     def _detail(
         self,
@@ -657,110 +248,7 @@ class CaseService:
         fresh: bool = False,
     ) -> dict:
         """The whole case; ``fresh``: just created, so no evidence or links to look for."""
-        row = self._row(conn, case_id)
-        assert row is not None
-        wf = self.workflow
-        events = history.events_of(conn, case_id)
-        out = self.summary(row, now, wf)
-        jurisdiction, footprint = conn.execute(
-            text(
-                "SELECT jurisdiction, ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"
-            ),
-            {"i": case_id},
-        ).one()
-        evidence = (
-            []
-            if fresh
-            else conn.execute(
-                text(
-                    "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
-                    "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
-                    "FROM case_evidence WHERE case_id = :i ORDER BY id"
-                ),
-                {"i": case_id},
-            )
-        )
-        links = (
-            []
-            if fresh
-            else conn.execute(
-                text(
-                    "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
-                    "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
-                    "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
-                ),
-                {"i": case_id},
-            )
-        )
-        rebound_of = merged_into = None
-        if row["rebound_of"] or row["merged_into"]:
-            names = dict(
-                conn.execute(
-                    text("SELECT id, number FROM violation_case WHERE id = ANY(:ids)"),
-                    {"ids": [i for i in (row["rebound_of"], row["merged_into"]) if i]},
-                ).all()
-            )
-            rebound_of, merged_into = names.get(row["rebound_of"]), names.get(row["merged_into"])
-        out.update(
-            {
-                "jurisdiction": jurisdiction,
-                "rule_version": row["rule_version"],
-                "layer_versions": row["layer_versions"],
-                "footprint": orjson.loads(footprint) if footprint else None,
-                "reporter": row["reporter"] if principal and principal.role != CITIZEN else None,
-                "transfer": row["transfer"],
-                "rebound_of": rebound_of,
-                "merged_into": merged_into,
-                "deadlines": deadlines.evaluate(
-                    wf,
-                    self.calendar,
-                    channel=row["channel"],
-                    track=row["track"],
-                    discovered_at=row["discovered_at"],
-                    reported_at=row["reported_at"],
-                    events=events,
-                    now=now,
-                ),
-                "events": [
-                    {
-                        "seq": e["seq"],
-                        "action": e["action"],
-                        "label": wf.label_of(e["action"]),
-                        "from_state": e["from_state"],
-                        "to_state": e["to_state"],
-                        "actor": {
-                            "user_id": e["actor_user_id"],
-                            "name": e["actor_name"],
-                            "role": e["actor_role"],
-                        },
-                        "at": e["at"],
-                        "note": e["note"],
-                        "data": e["data"],
-                        "evidence": e["evidence"],
-                        "hash": e["hash"],
-                    }
-                    for e in events
-                ],
-                "evidence": [dict(r._mapping) for r in evidence],
-                "links": [dict(r._mapping) for r in links],
-                "event_count": row["event_count"],
-            }
-        )
-        out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
-        if principal is not None and principal.role not in (CITIZEN, "api_client"):
-            out["actions"] = [
-                {
-                    "action": t.action,
-                    "label": t.label,
-                    "fields": list(t.fields),
-                    "evidence": t.evidence,
-                    "note_required": t.note_required,
-                }
-                for t in wf.available(
-                    row["state"], principal.role, is_holder=principal.holds(row["department_code"])
-                )
-            ]
-        return out
+        return case_detail(conn, case_id, principal, now, self.workflow, self.calendar, fresh)
 
     def get(self, principal: Principal, ref: str | int) -> dict:
         now = self.clock.now()
@@ -814,86 +302,27 @@ class CaseService:
         paging: ``next_cursor`` fetches the next page however many cases there are)."""
         wf = self.workflow
         now = self.clock.now()
-        scope, params = scope_sql(principal)
-        where = [scope]
-        if bbox is not None:
-            x0, y0, x1, y1 = bbox
-            if not (x0 < x1 and y0 < y1):
-                raise InputError(
-                    "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
-                    hint="e.g. bbox=126.3,41.9,126.5,42.0",
-                )
-            where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
-            params.update(x0=x0, y0=y0, x1=x1, y1=y1)
-        if states:
-            for s in states:
-                wf.state(s)
-            where.append("c.state = ANY(:states)")
-            params["states"] = states
-        if category is not None:
-            if category not in ("open", "closed"):
-                raise InputError("category must be open or closed")
-            where.append("c.is_open" if category == "open" else "NOT c.is_open")
-        if grid:
-            level = self.grid_level(grid)
-            where.append(f"c.{level}_code = :grid")
-            params["grid"] = grid
-        if channel:
-            wf.check_channel(channel)
-            where.append("c.channel = :channel")
-            params["channel"] = channel
-        if track:
-            wf.check_track(track)
-            where.append("c.track = :track")
-            params["track"] = track
-        if department:
-            where.append("c.department_code = :department")
-            params["department"] = department
-        if reported_from:
-            where.append("c.reported_at >= :rfrom")
-            params["rfrom"] = reported_from
-        if reported_to:
-            where.append("c.reported_at < :rto")
-            params["rto"] = reported_to
-        if overdue is not None:
-            cond = overdue_sql("c")
-            where.append(cond if overdue else f"NOT {cond}")
-            params["now"] = now
-        if q:
-            where.append("(c.number = :q OR c.address ILIKE :qlike OR c.external_id = :q)")
-            params["q"], params["qlike"] = q.strip(), f"%{q.strip()}%"
-        if not 1 <= limit <= MAX_PAGE:
-            raise InputError(f"limit must be 1…{MAX_PAGE}", hint="page with next_cursor")
-        base = " AND ".join(where)
-        page_where = base
-        if cursor:
-            at, last_id = _decode_cursor(cursor)
-            page_where += " AND (c.reported_at, c.id) < (:cur_at, :cur_id)"
-            params.update(cur_at=at, cur_id=last_id)
+        wanted = CaseFilter(
+            bbox=bbox,
+            states=states,
+            category=category,
+            grid=grid,
+            channel=channel,
+            track=track,
+            department=department,
+            reported_from=reported_from,
+            reported_to=reported_to,
+            overdue=overdue,
+            q=q,
+        )
+        where, params = listing.conditions(principal, wf, now, self.grid_level, wanted)
+        listing.check_limit(limit)
+        page_where = listing.after_cursor(where, params, cursor)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {page_where} "
-                    "ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit"
-                ),
-                {**params, "limit": limit + 1},
-            ).all()
-            total = (
-                conn.execute(
-                    text(f"SELECT count(*) FROM violation_case c WHERE {base}"), params
-                ).scalar_one()
-                if with_total
-                else None
-            )
+            rows = listing.page_rows(conn, page_where, params, limit)
+            total = listing.count(conn, where, params) if with_total else None
         items = [self.summary(dict(r._mapping), now, wf) for r in rows[:limit]]
-        more = len(rows) > limit
-        last = rows[limit - 1] if more else None
-        return {
-            "items": items,
-            "count": len(items),
-            "total": total,
-            "next_cursor": _encode_cursor(last.reported_at, last.id) if last else None,
-        }
+        return listing.page(items, rows, limit, total)
 
     def grid_level(self, code: str) -> str:
         for level, grid in self.jurisdiction.snapshot.grids.items():
@@ -1064,7 +493,7 @@ class CaseService:
         for column, value in updates.items():
             if column == "transfer":
                 sets.append("transfer = CAST(:transfer AS jsonb)")
-                params["transfer"] = None if value is None else _json(value)
+                params["transfer"] = None if value is None else json_text(value)
             else:
                 sets.append(f"{column} = :{column}")
                 params[column] = value
@@ -1398,11 +827,12 @@ class CaseService:
             ).scalar()
 
 
-def _stack(x, y) -> np.ndarray:
-    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
-
-
-def _anonymous(intake: Intake) -> Principal:
-    return Principal(
-        id=None, username="citizen", display_name=intake.reporter_name or "群众", role=CITIZEN
-    )
+def _created(case: dict, duplicates: list[dict], receipt: str | None) -> dict:
+    """The new case as :meth:`CaseService.create` answers it: with the possible duplicates
+    and, for an anonymous report, the receipt."""
+    case["possible_duplicates"] = [
+        {k: v for k, v in d.items() if k not in ("signed_off_at", "is_open")} for d in duplicates
+    ]
+    if receipt:
+        case["receipt"] = receipt
+    return case

@@ -293,12 +293,40 @@ def parse(document: dict) -> Workflow:
     raw_transitions = need("transitions", list)
     raw_deadlines = document.get("deadlines", [])
     department_roles = tuple(document.get("department_roles", []))
+    _check_roles(roles, department_roles, problems)
+    states = _parse_states(raw_states, problems)
+    _check_tracks(tracks, states, problems)
+    fields = _parse_fields(raw_fields, problems)
+    transitions = _parse_transitions(raw_transitions, roles, tracks, states, fields, problems)
+    deadlines = _parse_deadlines(raw_deadlines, transitions, problems)
+    if problems:
+        raise InputError(
+            "the workflow definition is not valid: " + "; ".join(problems),
+            hint="fix the JSON document (see weijian/cases/workflow.json for the shape)",
+        )
+    return Workflow(
+        name=document.get("name", ""),
+        roles=roles,
+        department_roles=department_roles,
+        channels=channels,
+        tracks=tracks,
+        states=states,
+        fields=fields,
+        transitions=transitions,
+        deadlines=tuple(deadlines),
+        document=document,
+    )
+
+
+def _check_roles(roles: dict, department_roles: tuple, problems: list[str]) -> None:
     if ADMIN not in roles:
         problems.append("the roles must include 'admin'")
     for role in department_roles:
         if role not in roles:
             problems.append(f"department role {role!r} is not among the roles")
 
+
+def _parse_states(raw_states: dict, problems: list[str]) -> dict[str, State]:
     states: dict[str, State] = {}
     for code, spec in raw_states.items():
         category = spec.get("category") if isinstance(spec, dict) else None
@@ -306,10 +334,16 @@ def parse(document: dict) -> Workflow:
             problems.append(f"state {code!r}: category must be 'open' or 'closed'")
             continue
         states[code] = State(code, spec.get("label") or code, category)
+    return states
+
+
+def _check_tracks(tracks: dict, states: dict[str, State], problems: list[str]) -> None:
     for code, spec in tracks.items():
         if not isinstance(spec, dict) or spec.get("initial") not in states:
             problems.append(f"track {code!r}: 'initial' must name a state")
 
+
+def _parse_fields(raw_fields: dict, problems: list[str]) -> dict[str, FieldSpec]:
     fields: dict[str, FieldSpec] = {}
     for code, spec in raw_fields.items():
         if not isinstance(spec, dict):
@@ -322,7 +356,17 @@ def parse(document: dict) -> Workflow:
             department=bool(spec.get("department")),
             number=bool(spec.get("number")),
         )
+    return fields
 
+
+def _parse_transitions(
+    raw_transitions: list,
+    roles: dict,
+    tracks: dict,
+    states: dict[str, State],
+    fields: dict[str, FieldSpec],
+    problems: list[str],
+) -> dict[str, Transition]:
     transitions: dict[str, Transition] = {}
     for i, spec in enumerate(raw_transitions):
         action = spec.get("action") if isinstance(spec, dict) else None
@@ -331,50 +375,75 @@ def parse(document: dict) -> Workflow:
             continue
         if action in transitions:
             problems.append(f"action {action!r} is defined twice")
-        sources = tuple(spec.get("from", []))
-        target = spec.get("to")
-        for source in sources:
-            if source not in states:
-                problems.append(f"{action}: 'from' names an unknown state {source!r}")
-        if not sources:
-            problems.append(f"{action}: 'from' is empty")
-        if target not in states and target not in SPECIAL_TARGETS:
-            problems.append(f"{action}: 'to' names an unknown state {target!r}")
-        for role in spec.get("roles", []):
-            if role not in roles:
-                problems.append(f"{action}: unknown role {role!r}")
-        for code in spec.get("fields", []):
-            if code not in fields:
-                problems.append(f"{action}: unknown field {code!r}")
-        evidence = spec.get("evidence", {})
-        if not isinstance(evidence, dict):
-            problems.append(f"{action}: evidence must be an object of kind → count")
-            evidence = {}
-        for kind, count in list(evidence.items()):
-            if kind not in EVIDENCE_KINDS:
-                problems.append(f"{action}: evidence kind {kind!r} is not photo or document")
-            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                problems.append(f"{action}: evidence count of {kind} must be a whole number ≥ 0")
-                evidence.pop(kind)
-        set_track = spec.get("set_track")
-        if set_track is not None and set_track not in tracks:
-            problems.append(f"{action}: set_track names an unknown track {set_track!r}")
-        transitions[action] = Transition(
-            action=action,
-            label=spec.get("label", action),
-            sources=sources,
-            target=target,
-            roles=tuple(spec.get("roles", [])),
-            holder_only=bool(spec.get("holder_only")),
-            note_required=bool(spec.get("note_required")),
-            fields=tuple(spec.get("fields", [])),
-            evidence={k: int(v) for k, v in evidence.items()},
-            set_track=set_track,
+        transitions[action] = _parse_transition(
+            action, spec, roles, tracks, states, fields, problems
         )
     for required in ("transfer", "accept_transfer", "return_transfer"):
         if required not in transitions:
             problems.append(f"the workflow must define the action {required!r}")
+    return transitions
 
+
+def _parse_transition(
+    action: str,
+    spec: dict,
+    roles: dict,
+    tracks: dict,
+    states: dict[str, State],
+    fields: dict[str, FieldSpec],
+    problems: list[str],
+) -> Transition:
+    sources = tuple(spec.get("from", []))
+    target = spec.get("to")
+    for source in sources:
+        if source not in states:
+            problems.append(f"{action}: 'from' names an unknown state {source!r}")
+    if not sources:
+        problems.append(f"{action}: 'from' is empty")
+    if target not in states and target not in SPECIAL_TARGETS:
+        problems.append(f"{action}: 'to' names an unknown state {target!r}")
+    for role in spec.get("roles", []):
+        if role not in roles:
+            problems.append(f"{action}: unknown role {role!r}")
+    for code in spec.get("fields", []):
+        if code not in fields:
+            problems.append(f"{action}: unknown field {code!r}")
+    evidence = _evidence_required(action, spec, problems)
+    set_track = spec.get("set_track")
+    if set_track is not None and set_track not in tracks:
+        problems.append(f"{action}: set_track names an unknown track {set_track!r}")
+    return Transition(
+        action=action,
+        label=spec.get("label", action),
+        sources=sources,
+        target=target,
+        roles=tuple(spec.get("roles", [])),
+        holder_only=bool(spec.get("holder_only")),
+        note_required=bool(spec.get("note_required")),
+        fields=tuple(spec.get("fields", [])),
+        evidence={k: int(v) for k, v in evidence.items()},
+        set_track=set_track,
+    )
+
+
+def _evidence_required(action: str, spec: dict, problems: list[str]) -> dict:
+    """The transition's evidence (kind → count), without the counts that are not valid."""
+    evidence = spec.get("evidence", {})
+    if not isinstance(evidence, dict):
+        problems.append(f"{action}: evidence must be an object of kind → count")
+        evidence = {}
+    for kind, count in list(evidence.items()):
+        if kind not in EVIDENCE_KINDS:
+            problems.append(f"{action}: evidence kind {kind!r} is not photo or document")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            problems.append(f"{action}: evidence count of {kind} must be a whole number ≥ 0")
+            evidence.pop(kind)
+    return evidence
+
+
+def _parse_deadlines(
+    raw_deadlines: Any, transitions: dict[str, Transition], problems: list[str]
+) -> list[DeadlineRule]:
     deadlines = []
     for spec in raw_deadlines if isinstance(raw_deadlines, list) else []:
         if not isinstance(spec, dict):
@@ -401,23 +470,7 @@ def parse(document: dict) -> Workflow:
                 tracks=tuple(spec["tracks"]) if "tracks" in spec else None,
             )
         )
-    if problems:
-        raise InputError(
-            "the workflow definition is not valid: " + "; ".join(problems),
-            hint="fix the JSON document (see weijian/cases/workflow.json for the shape)",
-        )
-    return Workflow(
-        name=document.get("name", ""),
-        roles=roles,
-        department_roles=department_roles,
-        channels=channels,
-        tracks=tracks,
-        states=states,
-        fields=fields,
-        transitions=transitions,
-        deadlines=tuple(deadlines),
-        document=document,
-    )
+    return deadlines
 
 
 def default_document() -> dict:

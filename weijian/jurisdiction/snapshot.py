@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -258,6 +259,57 @@ def _texts(values) -> np.ndarray:
 
 def load_snapshot(engine: Engine) -> Snapshot:
     started = time.perf_counter()
+    tables = _read_tables(engine)
+    zone_layers = _zone_layers(tables.zone_rows)
+    _order_zones(zone_layers)
+    grids = _grid_levels(tables.grid_rows)
+    gk_epsg = _gk_epsg(grids, zone_layers)
+    to_gk = pyproj.Transformer.from_crs(4490, gk_epsg, always_xy=True)
+
+    def gk(coords: np.ndarray) -> np.ndarray:
+        x, y = to_gk.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    zone_boundaries = [
+        shapely.boundary(shapely.transform(layer.index.geoms, gk)) for layer in zone_layers
+    ]
+    district_edges, district_clearance, clearance_grid = _district_edges(grids, gk, to_gk)
+    snapshot = Snapshot(
+        token=tables.token,
+        built_at=time.time(),
+        build_seconds=time.perf_counter() - started,
+        zone_layers=zone_layers,
+        grids=grids,
+        rules=tables.rules,
+        rules_record=tables.record,
+        departments=tables.departments,
+        templates=tables.templates,
+        gk_epsg=gk_epsg,
+        to_gk=to_gk,
+        gk_zone=zone_of_epsg(gk_epsg),
+        zone_boundaries_gk=zone_boundaries,
+        district_edges=district_edges,
+        district_clearance=district_clearance,
+        clearance_grid=clearance_grid,
+    )
+    snapshot.build_seconds = time.perf_counter() - started
+    return snapshot
+
+
+@dataclass
+class _Tables:
+    """What a snapshot is built from, read in one transaction."""
+
+    token: str
+    zone_rows: dict[str, tuple[dict, list]]
+    grid_rows: dict[str, tuple[dict, list]]
+    rules: RuleSet
+    record: dict
+    departments: dict[tuple[str, str], Department]
+    templates: dict[str, tuple[str, str]]
+
+
+def _read_tables(engine: Engine) -> _Tables:
     # one REPEATABLE READ transaction: the token and the data belong together
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         token = repository.snapshot_token(conn)
@@ -272,7 +324,10 @@ def load_snapshot(engine: Engine) -> Snapshot:
         rules, record = repository.rule_set(conn)
         departments = {(d.type, d.district_code or ""): d for d in repository.departments(conn)}
         templates = repository.department_templates(conn)
+    return _Tables(token, zone_rows, grid_rows, rules, record, departments, templates)
 
+
+def _zone_layers(zone_rows: dict[str, tuple[dict, list]]) -> list[ZoneLayer]:
     zone_layers = []
     for name, (layer, rows) in zone_rows.items():
         geoms = shapely.from_wkb([r[4] for r in rows]) if rows else np.zeros(0, dtype=object)
@@ -287,6 +342,10 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 names=_texts(r[3] for r in rows),
             )
         )
+    return zone_layers
+
+
+def _order_zones(zone_layers: list[ZoneLayer]) -> None:
     # one global order of all zones, the order rules.resolve uses to break ties
     keys = [
         (
@@ -308,6 +367,9 @@ def load_snapshot(engine: Engine) -> Snapshot:
     for position, key in enumerate(keys):
         zone_layers[key[6]].order[key[7]] = position
 
+
+def _grid_levels(grid_rows: dict[str, tuple[dict, list]]) -> dict[str, GridLevel]:
+    """The imported grid levels, each linked to the rows of its parents in the level above."""
     grids = {}
     for level in GRID_LEVELS:
         if level not in grid_rows:
@@ -333,6 +395,12 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 [upper.row_of.get(p, -1) if p else -1 for p in grids[level].parents],
                 dtype=np.int64,
             )
+    return grids
+
+
+def _gk_epsg(grids: dict[str, GridLevel], zone_layers: list[ZoneLayer]) -> int:
+    """The Gauss-Krüger 3° zone of the city: the one of the districts' (else the first zone
+    layer's) centre meridian."""
     centre = 126.0
     if "district" in grids and len(grids["district"].codes):
         bounds = shapely.total_bounds(grids["district"].index.geoms)
@@ -340,16 +408,13 @@ def load_snapshot(engine: Engine) -> Snapshot:
     elif zone_layers and len(zone_layers[0].ids):
         bounds = shapely.total_bounds(zone_layers[0].index.geoms)
         centre = (bounds[0] + bounds[2]) / 2
-    gk_epsg = gk3_epsg_for_lon(centre)
-    to_gk = pyproj.Transformer.from_crs(4490, gk_epsg, always_xy=True)
+    return gk3_epsg_for_lon(centre)
 
-    def gk(coords: np.ndarray) -> np.ndarray:
-        x, y = to_gk.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
 
-    zone_boundaries = [
-        shapely.boundary(shapely.transform(layer.index.geoms, gk)) for layer in zone_layers
-    ]
+def _district_edges(
+    grids: dict[str, GridLevel], gk: Callable, to_gk: pyproj.Transformer
+) -> tuple[shapely.STRtree | None, np.ndarray | None, Grid | None]:
+    """The districts' boundary segments in metres, and the coarse grid of clearances to them."""
     district_edges = None
     district_clearance = None
     clearance_grid = None
@@ -362,26 +427,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
         clearance_grid, district_clearance = _clearance(
             grids["district"].index.geoms, district_edges, to_gk
         )
-    snapshot = Snapshot(
-        token=token,
-        built_at=time.time(),
-        build_seconds=time.perf_counter() - started,
-        zone_layers=zone_layers,
-        grids=grids,
-        rules=rules,
-        rules_record=record,
-        departments=departments,
-        templates=templates,
-        gk_epsg=gk_epsg,
-        to_gk=to_gk,
-        gk_zone=zone_of_epsg(gk_epsg),
-        zone_boundaries_gk=zone_boundaries,
-        district_edges=district_edges,
-        district_clearance=district_clearance,
-        clearance_grid=clearance_grid,
-    )
-    snapshot.build_seconds = time.perf_counter() - started
-    return snapshot
+    return district_edges, district_clearance, clearance_grid
 
 
 def _frozen(snapshot: Snapshot) -> Snapshot:

@@ -396,16 +396,7 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
         )
     upper = repository.parent_level(request.level)
     layer_name = repository.grid_layer_name(request.level)
-    parent_version = None
-    if upper and engine is not None:
-        with engine.connect() as conn:
-            parent_version = repository.active_version(conn, repository.grid_layer_name(upper))
-        if parent_version is None and not request.parent_field:
-            raise ConflictError(
-                f"the {upper} level has not been imported, so the {request.level} grids' "
-                "parents cannot be derived.",
-                hint=f"import the {upper} level first, or give --parent-field",
-            )
+    parent_version = _parent_version(engine, request, upper)
     with open_source(request.path, request.member) as source:
         prepared = prepare(
             request.path,
@@ -420,56 +411,15 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
                 "--phone-field": request.phone_field,
             },
         )
-    attributes = prepared.attributes
-    codes = [_clean_text(v) for v in attributes[request.code_field]]
-    names = [_clean_text(v) for v in attributes[request.name_field]]
-    missing = [i + 1 for i, (c, n) in enumerate(zip(codes, names, strict=True)) if not c or not n]
-    if missing:
-        raise InputError(
-            f"{len(missing)} grids have no code or no name (rows {missing[:10]}).",
-            hint=f"fill {request.code_field} and {request.name_field} for every grid",
-        )
-    duplicates = pd.Series(codes)[pd.Series(codes).duplicated()].unique().tolist()
-    if duplicates:
-        raise InputError(
-            f"grid codes appear more than once: {', '.join(map(str, duplicates[:10]))}.",
-            hint=f"every grid needs its own {request.code_field}",
-        )
-    parents = (
-        [_clean_text(v) for v in attributes[request.parent_field]]
-        if request.parent_field
-        else [None] * len(codes)
-    )
-    people = [
-        _people(
-            attributes[request.responsible_field].iloc[i] if request.responsible_field else None,
-            attributes[request.phone_field].iloc[i] if request.phone_field else None,
-        )
-        for i in range(len(codes))
-    ]
-    report = prepared.report
-    if request.source_name:
-        report["source"] = request.source_name
-    report.update(
-        layer=layer_name,
-        family="grids",
-        level=request.level,
-        dry_run=request.dry_run,
-        mapping={
-            "code_field": request.code_field,
-            "name_field": request.name_field,
-            "parent_field": request.parent_field,
-            "responsible_field": request.responsible_field,
-            "phone_field": request.phone_field,
-        },
-    )
+    codes, names, parents, people = _grid_columns(prepared.attributes, request)
+    report = _grid_report(prepared, request, layer_name)
     phase = time.perf_counter()
     if request.dry_run or engine is None:
         report["version"] = None
         _finish(report, started, phase)
         return report
 
-    rows_json = _attributes_json(attributes)
+    rows_json = _attributes_json(prepared.attributes)
     ewkb = _ewkb(prepared.geoms)
     with _new_version(
         engine,
@@ -498,22 +448,103 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
             for i in range(len(ewkb))
         )
         repository.copy_grids(conn, rows)
-        parent_report: dict = {"level": upper}
-        if upper and parent_version is not None:
-            parent_report["parent_version"] = parent_version["number"]
-            if request.parent_field:
-                unknown = repository.unknown_parent_codes(conn, version_id, parent_version["id"])
-                parent_report["from_field"] = request.parent_field
-                parent_report["unknown_codes"] = unknown[:50]
-            else:
-                parent_report["derived_spatially"] = repository.derive_parents(
-                    conn, version_id, parent_version["id"]
-                )
-        if upper:
-            parent_report["without_parent"] = repository.count_without_parent(conn, version_id)
-            report["parents"] = parent_report
-            if parent_report["without_parent"]:
-                report["notes"].append(
-                    f"{parent_report['without_parent']} grids have no parent in the {upper} level"
-                )
+        _link_parents(conn, version_id, request, upper, parent_version, report)
     return report
+
+
+def _parent_version(engine: Engine | None, request: GridImport, upper: str | None) -> dict | None:
+    """The active version of the level above, which must exist unless the parents come from
+    a field."""
+    parent_version = None
+    if upper and engine is not None:
+        with engine.connect() as conn:
+            parent_version = repository.active_version(conn, repository.grid_layer_name(upper))
+        if parent_version is None and not request.parent_field:
+            raise ConflictError(
+                f"the {upper} level has not been imported, so the {request.level} grids' "
+                "parents cannot be derived.",
+                hint=f"import the {upper} level first, or give --parent-field",
+            )
+    return parent_version
+
+
+def _grid_columns(attributes: pd.DataFrame, request: GridImport) -> tuple[list, list, list, list]:
+    """The grids' codes and names (checked: present and codes unique), parent codes and
+    responsible people."""
+    codes = [_clean_text(v) for v in attributes[request.code_field]]
+    names = [_clean_text(v) for v in attributes[request.name_field]]
+    missing = [i + 1 for i, (c, n) in enumerate(zip(codes, names, strict=True)) if not c or not n]
+    if missing:
+        raise InputError(
+            f"{len(missing)} grids have no code or no name (rows {missing[:10]}).",
+            hint=f"fill {request.code_field} and {request.name_field} for every grid",
+        )
+    duplicates = pd.Series(codes)[pd.Series(codes).duplicated()].unique().tolist()
+    if duplicates:
+        raise InputError(
+            f"grid codes appear more than once: {', '.join(map(str, duplicates[:10]))}.",
+            hint=f"every grid needs its own {request.code_field}",
+        )
+    parents = (
+        [_clean_text(v) for v in attributes[request.parent_field]]
+        if request.parent_field
+        else [None] * len(codes)
+    )
+    people = [
+        _people(
+            attributes[request.responsible_field].iloc[i] if request.responsible_field else None,
+            attributes[request.phone_field].iloc[i] if request.phone_field else None,
+        )
+        for i in range(len(codes))
+    ]
+    return codes, names, parents, people
+
+
+def _grid_report(prepared: Prepared, request: GridImport, layer_name: str) -> dict:
+    report = prepared.report
+    if request.source_name:
+        report["source"] = request.source_name
+    report.update(
+        layer=layer_name,
+        family="grids",
+        level=request.level,
+        dry_run=request.dry_run,
+        mapping={
+            "code_field": request.code_field,
+            "name_field": request.name_field,
+            "parent_field": request.parent_field,
+            "responsible_field": request.responsible_field,
+            "phone_field": request.phone_field,
+        },
+    )
+    return report
+
+
+def _link_parents(
+    conn: Connection,
+    version_id: int,
+    request: GridImport,
+    upper: str | None,
+    parent_version: dict | None,
+    report: dict,
+) -> None:
+    """Check the parent codes given by a field, or derive the parents spatially, and report
+    the grids left without one."""
+    parent_report: dict = {"level": upper}
+    if upper and parent_version is not None:
+        parent_report["parent_version"] = parent_version["number"]
+        if request.parent_field:
+            unknown = repository.unknown_parent_codes(conn, version_id, parent_version["id"])
+            parent_report["from_field"] = request.parent_field
+            parent_report["unknown_codes"] = unknown[:50]
+        else:
+            parent_report["derived_spatially"] = repository.derive_parents(
+                conn, version_id, parent_version["id"]
+            )
+    if upper:
+        parent_report["without_parent"] = repository.count_without_parent(conn, version_id)
+        report["parents"] = parent_report
+        if parent_report["without_parent"]:
+            report["notes"].append(
+                f"{parent_report['without_parent']} grids have no parent in the {upper} level"
+            )

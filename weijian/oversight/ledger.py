@@ -16,16 +16,17 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from weijian.cases import deadlines
 from weijian.cases.clock import LOCAL
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.scope import CITIZEN, Principal
-from weijian.cases.workflow import Workflow
+from weijian.cases.workflow import State, Workflow
 from weijian.errors import ConflictError, NotFoundError, PermissionDenied
 from weijian.oversight.periods import due_date, due_moment, month_bounds, month_text
 
@@ -209,7 +210,38 @@ def ledger_rows(
     start, end = month_bounds(month)
     as_of = min(end, now) if now is not None else end
     params = {"town": town_code, "start": start, "end": end}
-    cases = conn.execute(
+    cases = _month_cases(conn, params)
+    if not cases:
+        return []
+    events = _month_events(conn, wf, params, cases)
+    names = _names(
+        conn,
+        [("community", c.community_code) for c in cases]
+        + [("compound", c.compound_code) for c in cases],
+    )
+    site_visit_rule = any(r.code == "site_visit" for r in wf.deadlines)
+    labels: dict[str, str] = {}  # the measures without fields, by action
+    rows: list[dict] = []
+    for c in cases:
+        evs = events[c.id]
+        past = _replay(wf, c, evs, start, labels)
+        spec = wf.states.get(past.state)
+        open_at_end = spec.is_open if spec else True
+        closed_at_start = (
+            past.state_at_start in wf.states and not wf.states[past.state_at_start].is_open
+        )
+        if closed_at_start and not past.changed_in_month:
+            continue  # closed all month: closed before it, reopened only after it
+        overdue = False
+        if site_visit_rule and open_at_end:
+            overdue = _site_visit_overdue(wf, calendar, c, past.track, evs, as_of)
+        rows.append(_ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue))
+    return rows
+
+
+def _month_cases(conn: Connection, params: dict) -> list[Row]:
+    """The town's cases reported before the month's end and not closed before its start."""
+    return conn.execute(
         text(
             "SELECT c.id, c.number, c.address, c.description, ST_X(c.geom) AS lon, "
             "ST_Y(c.geom) AS lat, c.community_code, c.compound_code, c.channel, c.track, "
@@ -220,8 +252,13 @@ def ledger_rows(
         ),
         params,
     ).all()
-    if not cases:
-        return []
+
+
+def _month_events(
+    conn: Connection, wf: Workflow, params: dict, cases: list[Row]
+) -> dict[int, list[tuple]]:
+    """The events of the cases up to the month's end, in order, as (action, to_state, at,
+    track, data) — data only for the actions with fields."""
     with_fields = [a for a, t in wf.transitions.items() if t.fields]
     events: dict[int, list[tuple]] = {c.id: [] for c in cases}
     for case_id, *event in conn.execute(
@@ -235,107 +272,129 @@ def ledger_rows(
         {**params, "with_fields": with_fields, "quiet": list(QUIET)},
     ).all():
         events[case_id].append(event)
-    names = _names(
-        conn,
-        [("community", c.community_code) for c in cases]
-        + [("compound", c.compound_code) for c in cases],
+    return events
+
+
+@dataclass
+class _Past:
+    """A case as it stood at the month's end, replayed from its events."""
+
+    track: str
+    state: str | None
+    state_at_start: str | None = None
+    changed_in_month: bool = False
+    visited: datetime | None = None
+    confirmed: datetime | None = None
+    verified: datetime | None = None
+    signed_off: datetime | None = None
+    measures: dict[str, None] = field(default_factory=dict)
+
+
+def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dict) -> _Past:
+    """The track, the states, the steps' first moments and the measures of a case up to the
+    month's end; ``labels`` caches the measures without fields, by action."""
+    # the track and state as they were: forward through the history up to the month's end
+    past = _Past(track=c.track, state=c.state if c.event_count == 0 else None)
+    for action, to_state, at, report_track, data in evs:
+        if action == "report":
+            past.track = report_track or past.track
+        transition = wf.transitions.get(action)
+        if transition is not None and transition.set_track:
+            past.track = transition.set_track
+        if at < start:
+            past.state_at_start = to_state
+        elif to_state != past.state:
+            past.changed_in_month = True
+        past.state = to_state
+        if action == "reopen":  # a new round: its steps start again
+            past.visited = past.confirmed = past.verified = past.signed_off = None
+        elif action == "site_visit":
+            past.visited = past.visited or at
+        elif action in ("confirm", "determine"):
+            past.confirmed = past.confirmed or at
+        elif action == "verify":
+            past.verified = past.verified or at
+        elif action == "sign_off":
+            past.signed_off = past.signed_off or at
+        if action not in NOT_MEASURES:
+            if data:
+                past.measures[_measure(wf, action, data)] = None
+            else:
+                if action not in labels:
+                    labels[action] = _measure(wf, action, None)
+                past.measures[labels[action]] = None
+    if past.state is None:  # events exist, none before the month's end (an import)
+        past.state = wf.initial(past.track) if past.track in wf.tracks else c.state
+    return past
+
+
+def _site_visit_overdue(
+    wf: Workflow,
+    calendar: WorkCalendar,
+    c: Row,
+    track: str,
+    evs: list[tuple],
+    as_of: datetime,
+) -> bool:
+    """Whether the case's site visit was overdue at ``as_of``."""
+    evaluated = deadlines.evaluate(
+        wf,
+        calendar,
+        channel=c.channel,
+        track=track,
+        discovered_at=c.discovered_at,
+        reported_at=c.reported_at,
+        events=[{"action": e[0], "at": e[2]} for e in evs],
+        now=as_of,
     )
-    site_visit_rule = any(r.code == "site_visit" for r in wf.deadlines)
-    labels: dict[str, str] = {}  # the measures without fields, by action
-    rows: list[dict] = []
-    for c in cases:
-        evs = events[c.id]
-        # the track and state as they were: forward through the history up to the month's end
-        track = c.track
-        state = c.state if c.event_count == 0 else None
-        state_at_start = None
-        changed_in_month = False
-        visited = confirmed = verified = signed_off = None
-        measures: dict[str, None] = {}
-        for action, to_state, at, report_track, data in evs:
-            if action == "report":
-                track = report_track or track
-            transition = wf.transitions.get(action)
-            if transition is not None and transition.set_track:
-                track = transition.set_track
-            if at < start:
-                state_at_start = to_state
-            elif to_state != state:
-                changed_in_month = True
-            state = to_state
-            if action == "reopen":  # a new round: its steps start again
-                visited = confirmed = verified = signed_off = None
-            elif action == "site_visit":
-                visited = visited or at
-            elif action in ("confirm", "determine"):
-                confirmed = confirmed or at
-            elif action == "verify":
-                verified = verified or at
-            elif action == "sign_off":
-                signed_off = signed_off or at
-            if action not in NOT_MEASURES:
-                if data:
-                    measures[_measure(wf, action, data)] = None
-                else:
-                    if action not in labels:
-                        labels[action] = _measure(wf, action, None)
-                    measures[labels[action]] = None
-        if state is None:  # events exist, none before the month's end (an import)
-            state = wf.initial(track) if track in wf.tracks else c.state
-        spec = wf.states.get(state)
-        open_at_end = spec.is_open if spec else True
-        closed_at_start = state_at_start in wf.states and not wf.states[state_at_start].is_open
-        if closed_at_start and not changed_in_month:
-            continue  # closed all month: closed before it, reopened only after it
-        overdue = False
-        if site_visit_rule and open_at_end:
-            evaluated = deadlines.evaluate(
-                wf,
-                calendar,
-                channel=c.channel,
-                track=track,
-                discovered_at=c.discovered_at,
-                reported_at=c.reported_at,
-                events=[{"action": e[0], "at": e[2]} for e in evs],
-                now=as_of,
-            )
-            overdue = any(d["code"] == "site_visit" and d["status"] == "overdue" for d in evaluated)
-        rows.append(
-            {
-                "序号": len(rows) + 1,
-                "案件编号": c.number,
-                "地点": c.address or c.description,
-                "经度": round(c.lon, 6),
-                "纬度": round(c.lat, 6),
-                "所属社区": names.get(("community", c.community_code), c.community_code or ""),
-                "所属小区": names.get(("compound", c.compound_code), c.compound_code or ""),
-                "来源": wf.channels.get(c.channel, c.channel),
-                "类型": TRACK_LABELS.get(track) or wf.tracks.get(track, {}).get("label", track),
-                "责任部门": c.department_name or "待研判",
-                AREA: round(c.area_m2, 2) if c.area_m2 is not None else "",
-                "月末状态": spec.label if spec else state,
-                "发现时间": _when(c.discovered_at),
-                "上报时间": _when(c.reported_at),
-                "现场核查时间": _when(visited),
-                "认定时间": _when(confirmed),
-                "处置措施": "；".join(measures),
-                "验收时间": _when(verified),
-                "销号时间": _when(signed_off),
-                "是否超期": "是" if overdue else "",
-                "id": c.id,
-                "number": c.number,
-                "track": track,
-                "state": state,
-                "current_state": c.state,
-                "open": open_at_end,
-                "channel": c.channel,
-                "department_code": c.department_code,
-                "community_code": c.community_code,
-                "compound_code": c.compound_code,
-                "overdue": overdue,
-            }
-        )
-    return rows
+    return any(d["code"] == "site_visit" and d["status"] == "overdue" for d in evaluated)
+
+
+def _ledger_row(
+    number: int,
+    c: Row,
+    past: _Past,
+    wf: Workflow,
+    spec: State | None,
+    names: dict,
+    open_at_end: bool,
+    overdue: bool,
+) -> dict:
+    """The ledger's row of a case: the Chinese columns, then the English keys."""
+    track, state = past.track, past.state
+    return {
+        "序号": number,
+        "案件编号": c.number,
+        "地点": c.address or c.description,
+        "经度": round(c.lon, 6),
+        "纬度": round(c.lat, 6),
+        "所属社区": names.get(("community", c.community_code), c.community_code or ""),
+        "所属小区": names.get(("compound", c.compound_code), c.compound_code or ""),
+        "来源": wf.channels.get(c.channel, c.channel),
+        "类型": TRACK_LABELS.get(track) or wf.tracks.get(track, {}).get("label", track),
+        "责任部门": c.department_name or "待研判",
+        AREA: round(c.area_m2, 2) if c.area_m2 is not None else "",
+        "月末状态": spec.label if spec else state,
+        "发现时间": _when(c.discovered_at),
+        "上报时间": _when(c.reported_at),
+        "现场核查时间": _when(past.visited),
+        "认定时间": _when(past.confirmed),
+        "处置措施": "；".join(past.measures),
+        "验收时间": _when(past.verified),
+        "销号时间": _when(past.signed_off),
+        "是否超期": "是" if overdue else "",
+        "id": c.id,
+        "number": c.number,
+        "track": track,
+        "state": state,
+        "current_state": c.state,
+        "open": open_at_end,
+        "channel": c.channel,
+        "department_code": c.department_code,
+        "community_code": c.community_code,
+        "compound_code": c.compound_code,
+        "overdue": overdue,
+    }
 
 
 def summary_counts(rows: list[dict]) -> dict[str, int]:

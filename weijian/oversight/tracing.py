@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import Connection, Row, text
 
 from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.cases.users import ancestors
+from weijian.cases.workflow import Workflow
 from weijian.errors import NotFoundError
 from weijian.oversight.assessment import active_definitions
 from weijian.oversight.periods import due_moment, next_month, period
@@ -75,117 +76,187 @@ def trace(
     with cases.engine.connect() as conn:
         _, definitions = active_definitions(conn)
         days = definitions.disposal_days
-        rows = conn.execute(
-            text(
-                f"SELECT id, number, address, channel, track, reported_at, report_due, visit_due, "
-                f"visited_at, signed_off_at, closed_at, state, reporter, jurisdiction "
-                f"FROM violation_case WHERE {level}_code = :g AND reported_at < :hi AND ("
-                "(report_due IS NOT NULL AND reported_at >= :lo AND reported_at > report_due) OR "
-                "(visit_due >= :lo AND visit_due < :hi AND (visited_at IS NULL OR visited_at > "
-                "visit_due)) OR (track = 'new' AND reported_at + :days * interval '1 day' >= :lo "
-                "AND reported_at + :days * interval '1 day' < :hi AND (signed_off_at IS NULL OR "
-                "signed_off_at > reported_at + :days * interval '1 day'))) ORDER BY reported_at"
-            ),
-            {"g": grid_code, "lo": lo, "hi": hi, "days": days},
-        ).all()
-        events: dict[int, list[dict]] = {r.id: [] for r in rows}
-        if rows:
-            for e in conn.execute(
-                text(
-                    "SELECT case_id, action, at, data FROM case_event WHERE case_id = ANY(:ids) "
-                    "ORDER BY case_id, seq"
-                ),
-                {"ids": list(events)},
-            ):
-                events[e.case_id].append({"action": e.action, "at": e.at, "data": e.data})
-        towns = conn.execute(
-            text(
-                "SELECT t.code, t.name, t.responsible FROM active_grid t, active_grid g "
-                "WHERE g.code = :g AND t.level = 'town' AND (t.code = :g OR "
-                "(g.level = 'district' AND t.parent_code = :g))"
-            ),
-            {"g": grid_code},
-        ).all()
-        submitted = {
-            (r.town_code, r.month): r.submitted_at
-            for r in conn.execute(
-                text(
-                    "SELECT town_code, month, min(submitted_at) AS submitted_at FROM "
-                    "ledger_submission WHERE town_code = ANY(:t) GROUP BY 1, 2"
-                ),
-                {"t": [t.code for t in towns]},
-            )
-        }
+        rows = _cases_with_problems(conn, level, grid_code, lo, hi, days)
+        events = _events_of(conn, rows)
+        towns = _towns_of(conn, grid_code)
+        submitted = _ledger_submissions(conn, towns)
     problems = []
     now = cases.clock.now()
     for r in rows:
-        answer = r.jurisdiction or {}
         evs = events[r.id]
-        base = {"case": r.number, "address": r.address}
-        if r.report_due and lo <= r.reported_at < hi and r.reported_at > r.report_due:
-            reporter = r.reporter or {}
-            problems.append(
-                {
-                    **base,
-                    "step": "report",
-                    "step_label": "发现后1日内上报",
-                    "due": r.report_due,
-                    "done_at": r.reported_at,
-                    "status": "late",
-                    "status_label": "超时上报",
-                    "unit": wf.channels.get(r.channel, r.channel),
-                    "person": " ".join(
-                        p for p in (reporter.get("name"), reporter.get("phone")) if p
-                    ),
-                    "grid_people": _people(answer, "compound") or _people(answer, "community"),
-                }
-            )
-        if (
-            r.visit_due
-            and lo <= r.visit_due < hi
-            and (r.visited_at is None or r.visited_at > r.visit_due)
+        found = (
+            _late_report(r, lo, hi, wf),
+            _late_site_visit(r, evs, lo, hi, departments),
+            _overdue_disposal(r, evs, lo, hi, days, departments),
+        )
+        problems.extend(p for p in found if p is not None)
+    problems.extend(
+        _late_ledgers(towns, submitted, start, end, lo, hi, cases.settings.ledger_due_day, now)
+    )
+    problems.sort(key=lambda p: (p["due"], p["case"] or ""))
+    return {
+        "grid": grid_code,
+        "level": level,
+        "period": {"from": start.isoformat(), "to": end.isoformat()},
+        "problems": problems,
+        "count": len(problems),
+    }
+
+
+def _cases_with_problems(
+    conn: Connection, level: str, grid_code: str, lo: datetime, hi: datetime, days: int
+) -> list:
+    """The grid's cases with a step due in the period and done late or not at all."""
+    return conn.execute(
+        text(
+            f"SELECT id, number, address, channel, track, reported_at, report_due, visit_due, "
+            f"visited_at, signed_off_at, closed_at, state, reporter, jurisdiction "
+            f"FROM violation_case WHERE {level}_code = :g AND reported_at < :hi AND ("
+            "(report_due IS NOT NULL AND reported_at >= :lo AND reported_at > report_due) OR "
+            "(visit_due >= :lo AND visit_due < :hi AND (visited_at IS NULL OR visited_at > "
+            "visit_due)) OR (track = 'new' AND reported_at + :days * interval '1 day' >= :lo "
+            "AND reported_at + :days * interval '1 day' < :hi AND (signed_off_at IS NULL OR "
+            "signed_off_at > reported_at + :days * interval '1 day'))) ORDER BY reported_at"
+        ),
+        {"g": grid_code, "lo": lo, "hi": hi, "days": days},
+    ).all()
+
+
+def _events_of(conn: Connection, rows: list) -> dict[int, list[dict]]:
+    """The events of each case, in order: what the holder and the assignee are replayed from."""
+    events: dict[int, list[dict]] = {r.id: [] for r in rows}
+    if rows:
+        for e in conn.execute(
+            text(
+                "SELECT case_id, action, at, data FROM case_event WHERE case_id = ANY(:ids) "
+                "ORDER BY case_id, seq"
+            ),
+            {"ids": list(events)},
         ):
-            done = r.visited_at if r.visited_at and r.visited_at < hi else None
-            holder = _holder_at(evs, r.visit_due, departments)
-            problems.append(
-                {
-                    **base,
-                    "step": "site_visit",
-                    "step_label": "上报后1日内现场核查",
-                    "due": r.visit_due,
-                    "done_at": done,
-                    "status": "late" if done else "missing",
-                    "status_label": "超时核查" if done else "未核查（已超期）",
-                    "unit": (holder or {}).get("name") or "待研判（无责任部门）",
-                    "person": _assignee_at(evs, r.visit_due) or "未指派承办人",
-                    "grid_people": _people(answer, "town"),
-                }
-            )
-        if r.track == "new":
-            due = r.reported_at + timedelta(days=days)
-            closed_otherwise = r.signed_off_at is None and r.closed_at is not None
-            if (
-                lo <= due < hi
-                and not closed_otherwise
-                and (r.signed_off_at is None or r.signed_off_at > due)
-            ):
-                done = r.signed_off_at if r.signed_off_at and r.signed_off_at < hi else None
-                holder = _holder_at(evs, due, departments)
-                problems.append(
-                    {
-                        **base,
-                        "step": "disposal",
-                        "step_label": f"{days}日内处置销号",
-                        "due": due,
-                        "done_at": done,
-                        "status": "late" if done else "missing",
-                        "status_label": "超时销号" if done else "未销号（已超期）",
-                        "unit": (holder or {}).get("name") or "待研判（无责任部门）",
-                        "person": _assignee_at(evs, due) or "未指派承办人",
-                        "grid_people": _people(answer, "town"),
-                    }
-                )
-    due_day = cases.settings.ledger_due_day
+            events[e.case_id].append({"action": e.action, "at": e.at, "data": e.data})
+    return events
+
+
+def _towns_of(conn: Connection, grid_code: str) -> list:
+    """The towns that keep a monthly ledger within the grid: the town itself, or a district's."""
+    return conn.execute(
+        text(
+            "SELECT t.code, t.name, t.responsible FROM active_grid t, active_grid g "
+            "WHERE g.code = :g AND t.level = 'town' AND (t.code = :g OR "
+            "(g.level = 'district' AND t.parent_code = :g))"
+        ),
+        {"g": grid_code},
+    ).all()
+
+
+def _ledger_submissions(conn: Connection, towns: list) -> dict[tuple[str, date], datetime]:
+    """When each town first submitted each month's ledger."""
+    return {
+        (r.town_code, r.month): r.submitted_at
+        for r in conn.execute(
+            text(
+                "SELECT town_code, month, min(submitted_at) AS submitted_at FROM "
+                "ledger_submission WHERE town_code = ANY(:t) GROUP BY 1, 2"
+            ),
+            {"t": [t.code for t in towns]},
+        )
+    }
+
+
+def _case_problem(r: Row) -> dict:
+    return {"case": r.number, "address": r.address}
+
+
+def _late_report(r: Row, lo: datetime, hi: datetime, wf: Workflow) -> dict | None:
+    """A report made in the period after its deadline: the reporting channel and person."""
+    if not (r.report_due and lo <= r.reported_at < hi and r.reported_at > r.report_due):
+        return None
+    answer = r.jurisdiction or {}
+    reporter = r.reporter or {}
+    return {
+        **_case_problem(r),
+        "step": "report",
+        "step_label": "发现后1日内上报",
+        "due": r.report_due,
+        "done_at": r.reported_at,
+        "status": "late",
+        "status_label": "超时上报",
+        "unit": wf.channels.get(r.channel, r.channel),
+        "person": " ".join(p for p in (reporter.get("name"), reporter.get("phone")) if p),
+        "grid_people": _people(answer, "compound") or _people(answer, "community"),
+    }
+
+
+def _late_site_visit(
+    r: Row, evs: list[dict], lo: datetime, hi: datetime, departments: dict
+) -> dict | None:
+    """A site visit due in the period and made late, or not made by the period's end."""
+    if not (
+        r.visit_due
+        and lo <= r.visit_due < hi
+        and (r.visited_at is None or r.visited_at > r.visit_due)
+    ):
+        return None
+    done = r.visited_at if r.visited_at and r.visited_at < hi else None
+    holder = _holder_at(evs, r.visit_due, departments)
+    return {
+        **_case_problem(r),
+        "step": "site_visit",
+        "step_label": "上报后1日内现场核查",
+        "due": r.visit_due,
+        "done_at": done,
+        "status": "late" if done else "missing",
+        "status_label": "超时核查" if done else "未核查（已超期）",
+        "unit": (holder or {}).get("name") or "待研判（无责任部门）",
+        "person": _assignee_at(evs, r.visit_due) or "未指派承办人",
+        "grid_people": _people(r.jurisdiction or {}, "town"),
+    }
+
+
+def _overdue_disposal(
+    r: Row, evs: list[dict], lo: datetime, hi: datetime, days: int, departments: dict
+) -> dict | None:
+    """A new case whose disposal deadline fell in the period and that was signed off late or
+    not yet (a case closed another way is no one's delay)."""
+    if r.track != "new":
+        return None
+    due = r.reported_at + timedelta(days=days)
+    closed_otherwise = r.signed_off_at is None and r.closed_at is not None
+    if not (
+        lo <= due < hi
+        and not closed_otherwise
+        and (r.signed_off_at is None or r.signed_off_at > due)
+    ):
+        return None
+    done = r.signed_off_at if r.signed_off_at and r.signed_off_at < hi else None
+    holder = _holder_at(evs, due, departments)
+    return {
+        **_case_problem(r),
+        "step": "disposal",
+        "step_label": f"{days}日内处置销号",
+        "due": due,
+        "done_at": done,
+        "status": "late" if done else "missing",
+        "status_label": "超时销号" if done else "未销号（已超期）",
+        "unit": (holder or {}).get("name") or "待研判（无责任部门）",
+        "person": _assignee_at(evs, due) or "未指派承办人",
+        "grid_people": _people(r.jurisdiction or {}, "town"),
+    }
+
+
+def _late_ledgers(
+    towns: list,
+    submitted: dict,
+    start: date,
+    end: date,
+    lo: datetime,
+    hi: datetime,
+    due_day: int,
+    now: datetime,
+) -> list[dict]:
+    """The monthly ledgers of the towns, for the months of the period whose deadline has
+    passed, submitted late or not at all."""
+    problems = []
     month = date(start.year, start.month, 1)
     while month <= end:
         following = next_month(month)
@@ -211,11 +282,4 @@ def trace(
                         }
                     )
         month = following
-    problems.sort(key=lambda p: (p["due"], p["case"] or ""))
-    return {
-        "grid": grid_code,
-        "level": level,
-        "period": {"from": start.isoformat(), "to": end.isoformat()},
-        "problems": problems,
-        "count": len(problems),
-    }
+    return problems

@@ -168,7 +168,41 @@ def render_page(data: PageData) -> tuple:
     renderer = canvas.get_renderer()
     fx, fy, fw, fh = blocks["map"]
 
-    # -- title ---------------------------------------------------------------------------
+    _title(fig, blocks, width, height, data, scale, k)
+    ax = _map_axes(fig, blocks, width, height, extent_m)
+    _zones(ax, data)
+    frame_box = shapely.box(*extent_m)
+    _grids(ax, data, frame_box)
+    _tour(ax, data, extent_m)
+    frame = ax.get_window_extent(renderer)
+    placed = _case_markers(ax, data)
+    # north arrow and scale bar first: they stay where they are
+    _north_arrow(ax, renderer, placed, k)
+    scalebar_m = _scale_bar(ax, renderer, placed, extent_m, k)
+    dropped = _labels(ax, renderer, placed, frame, frame_box, data, k)
+    if not data.cases:
+        _no_cases(ax, k)
+
+    _legend(fig, blocks, width, height, data, k, ncol=2 if orientation == "portrait" else 1)
+    _inset(fig, blocks, width, height, data)
+    _footer(fig, blocks, width, height, data, k)
+    rows_per_page = _table(fig, blocks["table"], width, height, data.cases, k, start=0)
+    figures = [fig, *_table_pages(blocks, width, height, data, k, shown=rows_per_page)]
+    info = PageInfo(
+        paper=paper,
+        orientation=orientation,
+        scale=scale,
+        frame_mm=(fx, fy, fw, fh),
+        extent_m=extent_m,
+        scalebar_m=scalebar_m,
+        pages=len(figures),
+        labels_dropped=dropped,
+        label_boxes=placed,
+    )
+    return figures, info
+
+
+def _title(fig, blocks, width, height, data: PageData, scale: int, k) -> None:
     ax_t = _axes(fig, blocks["title"], width, height)
     ax_t.set_axis_off()
     ax_t.text(0, 0.62, data.title, fontsize=16 * k, fontweight="bold", va="center")
@@ -186,7 +220,9 @@ def render_page(data: PageData) -> tuple:
         1, 0.2, f"比例尺 1:{scale:,}".replace(",", ""), fontsize=9 * k, ha="right", va="center"
     )
 
-    # -- map -----------------------------------------------------------------------------
+
+def _map_axes(fig, blocks, width, height, extent_m):
+    """The map frame, its limits the ground the frame covers at the page's scale."""
     ax = _axes(fig, blocks["map"], width, height)
     ax.set_xlim(extent_m[0], extent_m[2])
     ax.set_ylim(extent_m[1], extent_m[3])
@@ -194,6 +230,10 @@ def render_page(data: PageData) -> tuple:
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_linewidth(0.8)
+    return ax
+
+
+def _zones(ax, data: PageData) -> None:
     # zones: one collection per rule (the deciding, lowest-ranked one on top), so thousands of
     # parcels draw as a handful of objects
     by_rank: dict[int, list] = {}
@@ -206,7 +246,10 @@ def render_page(data: PageData) -> tuple:
         _collection(
             ax, [z.geom for z in zones], facecolor=colour, edgecolor="none", alpha=0.28, zorder=1
         )
-    frame_box = shapely.box(*extent_m)
+
+
+def _grids(ax, data: PageData, frame_box) -> None:
+    """The grid in red over a veil outside it, its neighbours in grey, its children dashed."""
     outside = frame_box.difference(data.grid.geom)
     _collection(ax, [outside], facecolor="white", edgecolor="none", alpha=0.55, zorder=2)
     _collection(
@@ -230,6 +273,8 @@ def render_page(data: PageData) -> tuple:
         ax, [data.grid.geom], facecolor="none", edgecolor="#c00000", linewidth=2.0, zorder=5
     )
 
+
+def _tour(ax, data: PageData, extent_m) -> None:
     # the visiting order
     if data.cases:
         xs = [data.start[0]] + [c.x for c in data.cases]
@@ -247,7 +292,10 @@ def render_page(data: PageData) -> tuple:
                     zorder=6,
                 )
     ax.plot(*data.start, marker="s", markersize=6, color="black", zorder=8)
-    frame = ax.get_window_extent(renderer)
+
+
+def _case_markers(ax, data: PageData) -> list[Bbox]:
+    """A dot per case in its state's colour; returns the boxes of the dots and of the start."""
     placed: list[Bbox] = []
     # the markers themselves are obstacles for labels
     for case in data.cases:
@@ -266,10 +314,13 @@ def render_page(data: PageData) -> tuple:
         placed.append(Bbox.from_extents(px - 4.5, py - 4.5, px + 4.5, py + 4.5))
     sx, sy = ax.transData.transform(data.start)
     placed.append(Bbox.from_extents(sx - 4, sy - 4, sx + 4, sy + 4))
+    return placed
+
+
+def _labels(ax, renderer, placed, frame, frame_box, data: PageData, k) -> int:
+    """The labels of the start, the cases (their order), the children and the neighbours, each
+    where it overlaps nothing; returns how many of the first three found no place."""
     dropped = 0
-    # north arrow and scale bar first: they stay where they are
-    _north_arrow(ax, renderer, placed, k)
-    scalebar_m = _scale_bar(ax, renderer, placed, extent_m, k)
     start_label = _place(
         ax,
         renderer,
@@ -336,25 +387,27 @@ def render_page(data: PageData) -> tuple:
                 color="#8a8a8a",
                 zorder=7,
             )
-    if not data.cases:
-        ax.text(
-            0.5,
-            0.06,
-            "无在办案件",
-            transform=ax.transAxes,
-            ha="center",
-            fontsize=12 * k,
-            color="#555",
-            bbox={"fc": "white", "ec": "#999", "pad": 3},
-            zorder=11,
-        )
+    return dropped
 
-    _legend(fig, blocks, width, height, data, k, ncol=2 if orientation == "portrait" else 1)
-    _inset(fig, blocks, width, height, data)
-    _footer(fig, blocks, width, height, data, k)
-    rows_per_page = _table(fig, blocks["table"], width, height, data.cases, k, start=0)
-    figures = [fig]
-    shown = rows_per_page
+
+def _no_cases(ax, k) -> None:
+    ax.text(
+        0.5,
+        0.06,
+        "无在办案件",
+        transform=ax.transAxes,
+        ha="center",
+        fontsize=12 * k,
+        color="#555",
+        bbox={"fc": "white", "ec": "#999", "pad": 3},
+        zorder=11,
+    )
+
+
+def _table_pages(blocks, width, height, data: PageData, k, shown: int) -> list[Figure]:
+    """The pages continuing the table of cases from row ``shown``, each with the title and
+    the footer."""
+    figures = []
     while shown < len(data.cases):
         extra = Figure(figsize=(width * MM, height * MM))
         block = (
@@ -370,18 +423,7 @@ def render_page(data: PageData) -> tuple:
         _footer(extra, blocks, width, height, data, k)
         shown += n
         figures.append(extra)
-    info = PageInfo(
-        paper=paper,
-        orientation=orientation,
-        scale=scale,
-        frame_mm=(fx, fy, fw, fh),
-        extent_m=extent_m,
-        scalebar_m=scalebar_m,
-        pages=len(figures),
-        labels_dropped=dropped,
-        label_boxes=placed,
-    )
-    return figures, info
+    return figures
 
 
 def _north_arrow(ax, renderer, placed, k) -> None:

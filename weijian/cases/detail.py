@@ -1,0 +1,196 @@
+"""A case as the API answers it: the summary of a list's item, and the whole case with its
+jurisdiction answer, deadlines, history, evidence, links and the actions open to the reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+from sqlalchemy import Connection, text
+
+from weijian.cases import deadlines, history
+from weijian.cases.deadlines import WorkCalendar
+from weijian.cases.rows import case_row
+from weijian.cases.scope import CITIZEN, Principal
+from weijian.cases.workflow import Workflow
+
+
+def summary(row: dict, now: datetime, wf: Workflow) -> dict:
+    state = wf.states.get(row["state"])
+    overdue = bool(
+        row["is_open"]
+        and row["visit_due"] is not None
+        and row["visited_at"] is None
+        and now > row["visit_due"]
+    )
+    return {
+        "id": row["id"],
+        "number": row["number"],
+        "state": row["state"],
+        "state_label": state.label if state else row["state"],
+        "category": state.category if state else None,
+        "track": row["track"],
+        "track_label": wf.tracks.get(row["track"], {}).get("label"),
+        "channel": row["channel"],
+        "channel_label": wf.channels.get(row["channel"]),
+        "address": row["address"],
+        "description": row["description"],
+        "lon": round(row["lon"], 8),
+        "lat": round(row["lat"], 8),
+        "area_m2": row["area_m2"],
+        "department": (
+            {
+                "code": row["department_code"],
+                "type": row["department_type"],
+                "name": row["department_name"],
+            }
+            if row["department_code"]
+            else None
+        ),
+        "grid": {
+            "district": row["district_code"],
+            "town": row["town_code"],
+            "community": row["community_code"],
+            "compound": row["compound_code"],
+        },
+        "discovered_at": row["discovered_at"],
+        "reported_at": row["reported_at"],
+        "visit_due": row["visit_due"],
+        "visited_at": row["visited_at"],
+        "overdue": overdue,
+        "flags": row["flags"],
+        "external_id": row["external_id"],
+        "assignee_user_id": row["assignee_user_id"],
+        "version": row["version"],
+        "updated_at": row["updated_at"],
+        "closed_at": row["closed_at"],
+        "signed_off_at": row["signed_off_at"],
+    }
+
+
+def case_detail(
+    conn: Connection,
+    case_id: int,
+    principal: Principal | None,
+    now: datetime,
+    wf: Workflow,
+    calendar: WorkCalendar,
+    fresh: bool = False,
+) -> dict:
+    """The whole case; ``fresh``: just created, so no evidence or links to look for."""
+    row = case_row(conn, case_id)
+    assert row is not None
+    events = history.events_of(conn, case_id)
+    out = summary(row, now, wf)
+    jurisdiction, footprint = conn.execute(
+        text("SELECT jurisdiction, ST_AsGeoJSON(footprint, 8) FROM violation_case WHERE id = :i"),
+        {"i": case_id},
+    ).one()
+    evidence = [] if fresh else _evidence(conn, case_id)
+    links = [] if fresh else _links(conn, case_id)
+    rebound_of, merged_into = _related_numbers(conn, row)
+    out.update(
+        {
+            "jurisdiction": jurisdiction,
+            "rule_version": row["rule_version"],
+            "layer_versions": row["layer_versions"],
+            "footprint": orjson.loads(footprint) if footprint else None,
+            "reporter": row["reporter"] if principal and principal.role != CITIZEN else None,
+            "transfer": row["transfer"],
+            "rebound_of": rebound_of,
+            "merged_into": merged_into,
+            "deadlines": deadlines.evaluate(
+                wf,
+                calendar,
+                channel=row["channel"],
+                track=row["track"],
+                discovered_at=row["discovered_at"],
+                reported_at=row["reported_at"],
+                events=events,
+                now=now,
+            ),
+            "events": [_event(wf, e) for e in events],
+            "evidence": evidence,
+            "links": links,
+            "event_count": row["event_count"],
+        }
+    )
+    out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
+    if principal is not None and principal.role not in (CITIZEN, "api_client"):
+        out["actions"] = _actions(wf, row, principal)
+    return out
+
+
+def _evidence(conn: Connection, case_id: int) -> list[dict]:
+    rows = conn.execute(
+        text(
+            "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
+            "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
+            "FROM case_evidence WHERE case_id = :i ORDER BY id"
+        ),
+        {"i": case_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _links(conn: Connection, case_id: int) -> list[dict]:
+    """The case's links, each with the other case's number and state."""
+    rows = conn.execute(
+        text(
+            "SELECT l.kind, o.number, o.state, l.note, l.created_at FROM case_link l "
+            "JOIN violation_case o ON o.id = CASE WHEN l.case_id = :i THEN l.other_id "
+            "ELSE l.case_id END WHERE l.case_id = :i OR l.other_id = :i ORDER BY l.id"
+        ),
+        {"i": case_id},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _related_numbers(conn: Connection, row: dict) -> tuple[str | None, str | None]:
+    """The numbers of the case this one is a rebound of and of the one it was merged into."""
+    rebound_of = merged_into = None
+    if row["rebound_of"] or row["merged_into"]:
+        names = dict(
+            conn.execute(
+                text("SELECT id, number FROM violation_case WHERE id = ANY(:ids)"),
+                {"ids": [i for i in (row["rebound_of"], row["merged_into"]) if i]},
+            ).all()
+        )
+        rebound_of, merged_into = names.get(row["rebound_of"]), names.get(row["merged_into"])
+    return rebound_of, merged_into
+
+
+def _event(wf: Workflow, e: dict) -> dict:
+    return {
+        "seq": e["seq"],
+        "action": e["action"],
+        "label": wf.label_of(e["action"]),
+        "from_state": e["from_state"],
+        "to_state": e["to_state"],
+        "actor": {
+            "user_id": e["actor_user_id"],
+            "name": e["actor_name"],
+            "role": e["actor_role"],
+        },
+        "at": e["at"],
+        "note": e["note"],
+        "data": e["data"],
+        "evidence": e["evidence"],
+        "hash": e["hash"],
+    }
+
+
+def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
+    """What the reader may do to the case now."""
+    return [
+        {
+            "action": t.action,
+            "label": t.label,
+            "fields": list(t.fields),
+            "evidence": t.evidence,
+            "note_required": t.note_required,
+        }
+        for t in wf.available(
+            row["state"], principal.role, is_holder=principal.holds(row["department_code"])
+        )
+    ]

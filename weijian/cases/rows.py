@@ -1,0 +1,42 @@
+"""The case row as the services read it: its columns, one case by id or number, the SQL form of
+an overdue case, and the JSON text of the row's jsonb columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+
+CASE_COLUMNS = """
+    c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
+    c.address, c.description, c.reporter, c.reporter_user_id, c.discovered_at, c.reported_at,
+    ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.area_m2, c.department_code, c.department_type,
+    c.department_name, c.district_code, c.town_code, c.community_code, c.compound_code,
+    c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
+    c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
+    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at
+"""
+
+
+def overdue_sql(alias: str = "c") -> str:
+    """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
+    the same test as :meth:`CaseService.summary`'s."""
+    return f"({alias}.is_open AND {alias}.visited_at IS NULL AND {alias}.visit_due < :now)"
+
+
+def case_row(conn: Connection, ref: str | int, lock: bool = False) -> dict | None:
+    """The case with the id or the number ``ref``; ``lock``: ``FOR UPDATE``."""
+    by = "c.id = :ref" if isinstance(ref, int) or str(ref).isdigit() else "c.number = :ref"
+    row = conn.execute(
+        text(
+            f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE {by}"
+            + (" FOR UPDATE" if lock else "")
+        ),
+        {"ref": int(ref) if by.startswith("c.id") else ref},
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def json_text(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
