@@ -154,3 +154,41 @@ def workflow_load(
     with engine.begin() as conn:
         version = definitions.store(conn, "workflow_definition", document, by, note)
     log(f"workflow version {version} is in force")
+
+
+prefix_app = typer.Typer(
+    help="Case-number prefixes of the districts (HJ in HJ-2026-000123).", no_args_is_help=True
+)
+cases_app.add_typer(prefix_app, name="prefix")
+
+
+@prefix_app.command("list")
+@handles_errors
+def prefix_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every district's prefix (given at the first case of the city, or set)."""
+    from weijian.cases import numbering
+
+    with database().begin() as conn:
+        numbering.assign_default_prefixes(conn)
+        rows = numbering.prefixes(conn)
+    if as_json:
+        print_json(rows)
+        return
+    table = new_table("district", "name", "prefix", "cases")
+    for r in rows:
+        table.add_row(r["district_code"], r["name"] or "", r["prefix"], str(r["cases"]))
+    out.print(table)
+
+
+@prefix_app.command("set")
+@handles_errors
+def prefix_set(
+    district: Annotated[str, typer.Argument(help="the district's grid code, e.g. 220623")],
+    prefix: Annotated[str, typer.Argument(help="1–8 capital letters or digits, e.g. CB")],
+) -> None:
+    """Set a district's prefix before its first case (numbers issued never change)."""
+    from weijian.cases import numbering
+
+    with database().begin() as conn:
+        chosen = numbering.set_prefix(conn, district, prefix)
+    log(f"district {district}: cases will be numbered {chosen}-YYYY-NNNNNN")

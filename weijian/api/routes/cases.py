@@ -11,9 +11,9 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from weijian.api.dependencies import CasesDep, CurrentUser, OptionalUser
+from weijian.api.dependencies import AdminUser, CasesDep, CurrentUser, OptionalUser
 from weijian.api.routes.layers import uploaded
-from weijian.cases import disclosure
+from weijian.cases import disclosure, numbering
 from weijian.cases.service import Intake
 from weijian.errors import InputError
 
@@ -85,6 +85,24 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
 
 
 IfMatch = Annotated[str | None, Header(description="the case version, instead of 'version'")]
+
+
+class PrefixIn(BaseModel):
+    prefix: str = Field(description="1–8 capital letters or digits, e.g. CB")
+
+
+@router.get("/cases/prefixes", summary="Every district's case-number prefix")
+def case_prefixes(cases: CasesDep, _: CurrentUser) -> list[dict]:
+    with cases.engine.begin() as conn:
+        numbering.assign_default_prefixes(conn)
+        return numbering.prefixes(conn)
+
+
+@router.put("/cases/prefixes/{district}", summary="Set a district's prefix before its first case")
+def set_case_prefix(district: str, body: PrefixIn, cases: CasesDep, _: AdminUser) -> dict:
+    with cases.engine.begin() as conn:
+        prefix = numbering.set_prefix(conn, district, body.prefix)
+    return {"district_code": district, "prefix": prefix}
 
 
 @router.get("/cases/workflow", summary="The workflow in force: states, actions, roles, deadlines")
