@@ -95,12 +95,25 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
     return WorkCalendar(mode, frozenset(holidays), frozenset(workdays))
 
 
+def missed(due: datetime | None, done_at: datetime | None, at: datetime) -> bool:
+    """Whether the deadline ``due`` stands missed at the moment ``at``: passed (the deadline
+    moment itself is still on time) and the step not done by then. THE test of overdue: every
+    list, figure, ledger, map and printed map asks it (in SQL: :func:`missed_sql`), with
+    ``at`` = now, or the end of a period that is over (``min(end, now)``)."""
+    return due is not None and due < at and (done_at is None or done_at >= at)
+
+
+def missed_sql(due: str, done: str, at: str) -> str:
+    """:func:`missed` in SQL over the columns or parameters named."""
+    return f"({due} < {at} AND ({done} IS NULL OR {done} >= {at}))"
+
+
 def status_of(due: datetime, done_at: datetime | None, now: datetime) -> str:
     """met / late (done after the deadline) / pending / overdue (not done, deadline passed).
     The deadline moment itself is still on time."""
     if done_at is not None:
         return "met" if done_at <= due else "late"
-    return "pending" if now <= due else "overdue"
+    return "overdue" if missed(due, None, now) else "pending"
 
 
 STATUS_LABELS = {"met": "按时", "late": "超时完成", "pending": "未到期", "overdue": "已超期"}

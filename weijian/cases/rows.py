@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
+from weijian.cases.deadlines import missed_sql
+
 CASE_COLUMNS = """
     c.id, c.number, c.track, c.state, c.is_open, c.channel, c.external_id, c.api_client_id,
     c.address, c.description, c.reporter, c.reporter_user_id, c.discovered_at, c.reported_at,
@@ -22,7 +24,8 @@ CASE_COLUMNS = """
 def overdue_sql(alias: str = "c") -> str:
     """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
     the same test as :meth:`CaseService.summary`'s."""
-    return f"({alias}.is_open AND {alias}.visited_at IS NULL AND {alias}.visit_due < :now)"
+    visit = missed_sql(f"{alias}.visit_due", f"{alias}.visited_at", ":now")
+    return f"({alias}.is_open AND {visit})"
 
 
 def case_row(conn: Connection, ref: str | int, lock: bool = False) -> dict | None:

@@ -47,7 +47,9 @@ def assess(
     district = units.district_filter(principal, district)
     with cases.engine.connect() as conn:
         version, definitions = active_definitions(conn)
-        counted = figures.unit_counts(conn, definitions, lo, hi, grids=grids, district=district)
+        counted = figures.unit_counts(
+            conn, definitions, lo, hi, grids=grids, district=district, now=cases.clock.now()
+        )
         names = units.grid_names(conn)
     rows = units.rows(counted, level, names, principal)
     ranked = indicators.rank(definitions.indicators, rows)
@@ -78,7 +80,9 @@ def all_levels(
     district = units.district_filter(principal, district)
     with cases.engine.connect() as conn:
         _, definitions = active_definitions(conn)
-        counted = figures.unit_counts(conn, definitions, lo, hi, grids=grids, district=district)
+        counted = figures.unit_counts(
+            conn, definitions, lo, hi, grids=grids, district=district, now=cases.clock.now()
+        )
         names = units.grid_names(conn)
     return {
         level: [

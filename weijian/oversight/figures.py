@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from weijian.cases.deadlines import missed_sql
 from weijian.errors import InputError
 from weijian.layers.model import GRID_LEVELS
 from weijian.oversight.indicators import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
@@ -101,8 +102,11 @@ def unit_counts(
     *,
     grids: str = "frozen",
     district: str | None = None,
+    now: datetime | None = None,
 ) -> dict:
-    """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`)."""
+    """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`).
+    A deadline counts as missed only once it has passed: at the period's end, or ``now``
+    for a period still running."""
     if not start < end:
         raise InputError("the period must end after it starts")
     where = "v.reported_at < :end" + (" AND v.district_code = :district" if district else "")
@@ -129,7 +133,7 @@ def unit_counts(
       count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
                        AND visited_at > visit_due AND visited_at < :end) AS visits_late,
       count(*) FILTER (WHERE visit_due >= :start AND visit_due < :end
-                       AND (visited_at IS NULL OR visited_at >= :end)
+                       AND {missed_sql("visit_due", "visited_at", ":as_of")}
                        AND (closed_at IS NULL OR closed_at > visit_due)) AS visits_overdue,
       count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start AND disposal_due < :end
                        AND signed_off_at <= disposal_due) AS disposals_on_time,
@@ -137,14 +141,14 @@ def unit_counts(
                        AND signed_off_at > disposal_due AND signed_off_at < :end)
                        AS disposals_late,
       count(*) FILTER (WHERE track = 'new' AND disposal_due >= :start AND disposal_due < :end
-                       AND (signed_off_at IS NULL OR signed_off_at >= :end)
+                       AND {missed_sql("disposal_due", "signed_off_at", ":as_of")}
                        AND NOT (signed_off_at IS NULL AND closed_at IS NOT NULL
-                                AND closed_at < :end)) AS disposals_overdue,
+                                AND closed_at < :as_of)) AS disposals_overdue,
       count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :end) AS signed_off,
       count(*) FILTER (WHERE reported_at < :start
                        AND (closed_at IS NULL OR closed_at >= :start)) AS open_at_start,
-      count(*) FILTER (WHERE visit_due < :end AND (visited_at IS NULL OR visited_at >= :end)
-                       AND (closed_at IS NULL OR closed_at >= :end)) AS overdue_open,
+      count(*) FILTER (WHERE {missed_sql("visit_due", "visited_at", ":as_of")}
+                       AND (closed_at IS NULL OR closed_at >= :as_of)) AS overdue_open,
       count(*) FILTER (WHERE reported_at >= :start AND rebound_of IS NOT NULL) AS rebounds,
       coalesce(sum(moves.out_), 0) AS transfers_out,
       coalesce(sum(moves.in_), 0) AS transfers_in
@@ -161,6 +165,7 @@ def unit_counts(
         {
             "start": start,
             "end": end,
+            "as_of": min(end, now) if now is not None else end,
             "district": district,
             "proactive": list(definitions.proactive_channels),
             "days": definitions.disposal_days,

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Connection, Row, text
 
 from weijian.cases.clock import LOCAL
+from weijian.cases.deadlines import missed
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.cases.users import ancestors
@@ -82,12 +83,13 @@ def trace(
         submitted = _ledger_submissions(conn, towns)
     problems = []
     now = cases.clock.now()
+    cut = min(hi, now)  # a step due later in a period still running is not late yet
     for r in rows:
         evs = events[r.id]
         found = (
             _late_report(r, lo, hi, wf),
-            _late_site_visit(r, evs, lo, hi, departments),
-            _overdue_disposal(r, evs, lo, hi, days, departments),
+            _late_site_visit(r, evs, lo, cut, departments),
+            _overdue_disposal(r, evs, lo, cut, days, departments),
         )
         problems.extend(p for p in found if p is not None)
     problems.extend(
@@ -163,6 +165,11 @@ def _ledger_submissions(conn: Connection, towns: list) -> dict[tuple[str, date],
     }
 
 
+def late(due: datetime, done_at: datetime | None, at: datetime) -> bool:
+    """Done by ``at``, but after its deadline."""
+    return done_at is not None and due < done_at < at
+
+
 def _case_problem(r: Row) -> dict:
     return {"case": r.number, "address": r.address}
 
@@ -190,11 +197,11 @@ def _late_report(r: Row, lo: datetime, hi: datetime, wf: Workflow) -> dict | Non
 def _late_site_visit(
     r: Row, evs: list[dict], lo: datetime, hi: datetime, departments: dict
 ) -> dict | None:
-    """A site visit due in the period and made late, or not made by the period's end."""
+    """A site visit due in the period (up to ``hi``) and made late, or not made by ``hi``."""
     if not (
         r.visit_due
-        and lo <= r.visit_due < hi
-        and (r.visited_at is None or r.visited_at > r.visit_due)
+        and lo <= r.visit_due
+        and (missed(r.visit_due, r.visited_at, hi) or late(r.visit_due, r.visited_at, hi))
     ):
         return None
     done = r.visited_at if r.visited_at and r.visited_at < hi else None
@@ -223,9 +230,9 @@ def _overdue_disposal(
     due = r.reported_at + timedelta(days=days)
     closed_otherwise = r.signed_off_at is None and r.closed_at is not None
     if not (
-        lo <= due < hi
+        lo <= due
         and not closed_otherwise
-        and (r.signed_off_at is None or r.signed_off_at > due)
+        and (missed(due, r.signed_off_at, hi) or late(due, r.signed_off_at, hi))
     ):
         return None
     done = r.signed_off_at if r.signed_off_at and r.signed_off_at < hi else None

@@ -304,7 +304,7 @@ def _cases(
     )
     out = []
     for r in rows:
-        overdue = r.visit_due is not None and r.visited_at is None and now > r.visit_due
+        overdue = deadlines.missed(r.visit_due, r.visited_at, now)
         state = workflow.states.get(r.state)
         out.append(
             PageCase(

@@ -311,7 +311,8 @@ class CaseStore:
             return np.flatnonzero(mask)
 
     def _overdue(self, now: datetime, rows: np.ndarray | None = None) -> np.ndarray:
-        """:func:`weijian.cases.service.overdue_sql` over the columns."""
+        """:func:`weijian.cases.rows.overdue_sql` over the columns: open, and the site visit's
+        deadline :func:`weijian.cases.deadlines.missed` at ``now``."""
         cols = self._cols
         pick = (lambda c: cols[c]) if rows is None else (lambda c: cols[c][rows])
         due = pick("visit_due")
