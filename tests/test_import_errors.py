@@ -145,7 +145,9 @@ def test_cli_kind_and_code_field_exclusive(cli, good_shapefile):
     assert result.exit_code == 2 and "exactly one of --kind" in result.output
 
 
-def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_shapefile, server):
+def test_versions_two_imports_then_a_failing_third(
+    cli, engine, tmp_path, good_shapefile, server, admin_headers
+):
     assert (
         cli(
             "import", "zones", good_shapefile, "--layer", "landuse", "--code-field", "DLBM"
@@ -167,7 +169,10 @@ def test_versions_two_imports_then_a_failing_third(cli, engine, tmp_path, good_s
         (1, False, 6),
         (2, True, 4),
     ]
-    old = httpx.get(f"{server}/api/v1/layers/landuse/versions/1/features").json()
+    # the raw attributes are for staff (tests/test_personal_data.py)
+    old = httpx.get(
+        f"{server}/api/v1/layers/landuse/versions/1/features", headers=admin_headers
+    ).json()
     assert old["version"] == 1 and len(old["features"]) == 6
     assert old["features"][1]["properties"]["name"] is None  # no --name-field given
     assert old["features"][1]["properties"]["attributes"]["DLMC"] == "农村宅基地"

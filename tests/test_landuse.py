@@ -193,8 +193,8 @@ def test_unknown_codes_refused_with_every_one_counted():
     with pytest.raises(InputError) as refused:
         kinds_for_codes(codes, "DLBM")
     error = refused.value
-    assert "5 values that are not GB/T 21010" in error.message
-    assert "'0999' ×3, 'ABCD' ×1, empty ×1" in error.message
+    assert "5 values that are not GB/T 21010" in error.en
+    assert "'0999' ×3, 'ABCD' ×1, empty ×1" in error.en
     assert "DLBM" in error.hint and "--kind" in error.hint
     assert "“0999” 3 个、“ABCD” 1 个、空值 1 个" in error.zh
     assert "地类编码" in error.zh
@@ -203,7 +203,7 @@ def test_unknown_codes_refused_with_every_one_counted():
 def test_a_long_list_of_unknown_codes_is_cut():
     with pytest.raises(InputError) as refused:
         kinds_for_codes([f"X{i:02d}" for i in range(20)], "DLBM")
-    assert "and 8 other values" in refused.value.message
+    assert "and 8 other values" in refused.value.en
     assert "另有 8 种值" in refused.value.zh
 
 
@@ -254,7 +254,7 @@ def test_unknown_settlement_codes_refused():
     with pytest.raises(InputError) as refused:
         settle_kinds(["construction"] * 4, ["203", "206", "村庄", "206"], "CZCSXM")
     error = refused.value
-    assert "3 values that are not settlement codes" in error.message
-    assert "'206' ×2, '村庄' ×1" in error.message
+    assert "3 values that are not settlement codes" in error.en
+    assert "'206' ×2, '村庄' ×1" in error.en
     assert "CZCSXM" in error.hint
     assert "“206” 2 个、“村庄” 1 个" in error.zh and "城镇村属性码" in error.zh

@@ -707,7 +707,8 @@ def test_the_rest_of_the_api_keeps_its_own_error_format(case_api):
     assert r.status_code == 422
     assert isinstance(r.json()["detail"], list)
     r = httpx.get(f"{case_api.url}/api/v1/nothing", timeout=30)
-    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
+    assert r.status_code == 404
+    assert r.json()["code"] == "http.not_found" and r.json()["detail"] == "Not Found"
 
 
 def test_the_database_out_of_reach_is_503_in_the_standards_shape():
