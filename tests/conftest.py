@@ -23,6 +23,8 @@ from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
 TABLES = (
+    "case_follow",
+    "case_urge",
     "campaign_baseline",
     "campaign",
     "ledger_submission",
@@ -95,8 +97,14 @@ def engine(database_url):
         # back to the seeded rules and department types of the migrations
         conn.execute(text("DELETE FROM rule_set WHERE version > 1"))
         conn.execute(text("UPDATE rule_set SET active = (version = 1)"))
-        conn.execute(text("DELETE FROM workflow_definition WHERE version > 1"))
-        conn.execute(text("UPDATE workflow_definition SET active = (version = 1)"))
+        # the versions the migrations seeded stay; the newest of them is the one in force
+        conn.execute(text("DELETE FROM workflow_definition WHERE created_by <> 'migration'"))
+        conn.execute(
+            text(
+                "UPDATE workflow_definition SET active = "
+                "(version = (SELECT max(version) FROM workflow_definition))"
+            )
+        )
         conn.execute(text("DELETE FROM assessment_definition WHERE version > 1"))
         conn.execute(text("UPDATE assessment_definition SET active = (version = 1)"))
         conn.execute(

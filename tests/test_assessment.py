@@ -48,7 +48,9 @@ def history(case_api):
     api.clock.set(START + timedelta(days=2))
     n = a["number"]
     api.act("ue_hj", n, "confirm")
-    api.act("ue_hj", n, "stop_order", evidence=[api.document("ue_hj", n)])
+    api.act(
+        "ue_hj", n, "stop_order", data={"compliance_days": 7}, evidence=[api.document("ue_hj", n)]
+    )
     photo = api.photo("ue_hj", n)
     api.act("ue_hj", n, "demolish_continued", data={"method": "self"}, evidence=[photo])
     api.act("ue_hj", n, "verify", evidence=[photo])

@@ -90,7 +90,7 @@ def test_new_violation_from_grid_report_to_sign_off(case_api, engine):
     assert deadline(case, "site_visit")["status"] == "met"
     api.act("ue_hj", number, "confirm")
     notice = api.document("ue_hj", number)
-    api.act("ue_hj", number, "stop_order", evidence=[notice])
+    api.act("ue_hj", number, "stop_order", data={"compliance_days": 7}, evidence=[notice])
     api.clock.advance(days=2)
     seal_photo = api.photo("ue_hj", number, offset_m=20)
     seal_doc = api.document("ue_hj", number, "查封决定书")
@@ -444,7 +444,13 @@ def test_a_new_case_near_a_signed_off_one_is_a_rebound(case_api):
     photo = api.photo("ue_hj", old)
     api.act("ue_hj", old, "site_visit", evidence=[photo])
     api.act("ue_hj", old, "confirm")
-    api.act("ue_hj", old, "stop_order", evidence=[api.document("ue_hj", old)])
+    api.act(
+        "ue_hj",
+        old,
+        "stop_order",
+        data={"compliance_days": 7},
+        evidence=[api.document("ue_hj", old)],
+    )
     api.act("ue_hj", old, "demolish_continued", data={"method": "self"}, evidence=[photo])
     api.act("ue_hj", old, "verify", evidence=[photo])
     api.act("ue_hj", old, "sign_off")

@@ -57,7 +57,7 @@ HEADERS = [
     "是否超期",
 ]
 SIGNED_OFF_MEASURES = (
-    "现场核查；认定为违法建设；责令停止违法建设；查封施工现场；拆除续建部分（强制拆除）；验收；销号"
+    "现场核查；认定为违法建设；责令停止违法建设（7天）；查封施工现场；拆除续建部分（强制拆除）；验收；销号"
 )
 MARCH = f"/api/v1/ledger/{TOWN1}/2026-03"
 
@@ -122,7 +122,13 @@ def build_history(api: Api) -> dict[str, str]:
     photo = api.photo("ue_hj", signed)
     api.act("ue_hj", signed, "site_visit", evidence=[photo])
     api.act("ue_hj", signed, "confirm")
-    api.act("ue_hj", signed, "stop_order", evidence=[api.document("ue_hj", signed)])
+    api.act(
+        "ue_hj",
+        signed,
+        "stop_order",
+        data={"compliance_days": 7},
+        evidence=[api.document("ue_hj", signed)],
+    )
     clock.advance(days=2)
     seal_photo = api.photo("ue_hj", signed)
     seal_doc = api.document("ue_hj", signed, "查封决定书")

@@ -120,7 +120,13 @@ def test_case_tiles_points_scope_and_filters(city):
     path = f"/api/v1/map/tiles/cases/{z}/{x}/{y}.mvt"
     everything = decode(api.get(path, "supervisor").content)["cases"]["features"]
     assert {ids["street_backlog"], ids["street_new"]} <= {f["id"] for f in everything}
-    assert {f["id"] for f in everything if f["properties"]["overdue"]} == {ids["street_new"]}
+    # overdue: the new case's site visit, and the backlog cases' nature determination (15 days
+    # from their report on 2 March) — the stage deadlines of the workflow
+    assert {f["id"] for f in everything if f["properties"]["overdue"]} == {
+        ids["street_new"],
+        ids["street_backlog"],
+        ids["street_backlog2"],
+    }
     states = {f["id"]: f["properties"]["state"] for f in everything}
     assert states[ids["street_new"]] == "reported" and states[ids["street_backlog"]] == "ledgered"
     backlog = decode(api.get(path, "supervisor", track="backlog").content)["cases"]["features"]
@@ -144,7 +150,9 @@ def test_cells_count_what_the_case_list_counts(city):
         assert cells(api, "supervisor", **params)["total"] == listed(api, "supervisor", **params), (
             params
         )
-    assert cells(api, "supervisor", overdue="true")["total"] == 1
+    # the new case's site visit and three backlog cases' nature determination (the fourth
+    # was signed off)
+    assert cells(api, "supervisor", overdue="true")["total"] == 4
     assert cells(api, "supervisor", district="220605")["total"] == 1
     assert cells(api, "supervisor", **{"from": "2026-03-24", "to": "2026-03-24"})["total"] == 2
     # a town's user counts only its town (and what it reported itself)

@@ -25,6 +25,7 @@ from weijian.api.routes import (
     patrol,
     users,
     web_map,
+    workbench,
 )
 from weijian.cases.clock import Clock
 from weijian.cases.service import CaseService
@@ -82,4 +83,5 @@ def create_app(
     app.include_router(patrol.router)
     app.include_router(assessment.router)
     app.include_router(ledger.router)
+    app.include_router(workbench.router)
     return app

@@ -130,31 +130,86 @@ def evaluate(
     events: list[dict],
     now: datetime,
 ) -> list[dict]:
-    """Every deadline that applies to a case, with its due moment and status.
+    """Every deadline of a stage the case has entered, with its due moment and status.
 
-    ``events`` are the case's events in order, each with ``action`` and ``at``. A deadline met
-    by an action counts from its start or from the last reopening, whichever is later, and is
-    met by the first such action after that."""
+    ``events`` are the case's events in order, each with ``action``, ``at`` and, for the
+    rules that read them, ``data``. A deadline counts from its start (a moment of the case, or
+    the last event of the actions that open its stage), again from a later restart (a
+    document served: its ``served_on`` day), and from the last reopening; it is met by the
+    first event of its ``done`` actions after that."""
     out = []
     reopened = [e["at"] for e in events if e["action"] == "reopen"]
+    moments = {"discovered_at": discovered_at, "reported_at": reported_at}
     for rule in workflow.deadlines:
         if not rule.applies(channel, track):
             continue
-        start = discovered_at if rule.start == "discovered_at" else reported_at
-        if start is None:
+        began = _start(rule, moments, events)
+        if began is None:
             continue
-        if rule.done == "reported_at":
+        start, opening = began
+        days = _days(rule, opening)
+        if days is None:
+            continue
+        if "reported_at" in rule.done:
             done_at = reported_at
         else:
             if reopened:
                 start = max(start, reopened[-1])
             done_at = next(
-                (e["at"] for e in events if e["action"] == rule.done and e["at"] >= start), None
+                (e["at"] for e in events if e["action"] in rule.done and e["at"] >= start), None
             )
-        due = calendar.add_days(start, rule.days)
+        due = calendar.add_days(start, days)
         status = status_of(due, done_at, now)
         out.append(_row(rule, start, due, done_at, status, now))
     return out
+
+
+def _start(rule: DeadlineRule, moments: dict, events: list[dict]) -> tuple | None:
+    """When the rule's stage began (and the event that opened it, if one did)."""
+    opening = None
+    if rule.start_after:
+        opening = next((e for e in reversed(events) if e["action"] in rule.start_after), None)
+    if opening is not None:
+        start = opening["at"]
+    elif rule.start_after and rule.start is None:
+        return None  # the stage has not begun
+    else:
+        start = moments.get(rule.start)
+        if start is None:
+            return None
+    for event in events:
+        if event["action"] in rule.restart and event["at"] >= start:
+            start = _served(event) or event["at"]
+    return start, opening
+
+
+def _served(event: dict) -> datetime | None:
+    """The day a document was served (its ``served_on``), from 00:00 Beijing time."""
+    served = (event.get("data") or {}).get("served_on")
+    try:
+        return datetime.combine(date.fromisoformat(str(served)[:10]), time(0), tzinfo=LOCAL)
+    except (TypeError, ValueError):
+        return None
+
+
+def _days(rule: DeadlineRule, opening: dict | None) -> int | None:
+    if rule.days_field is None:
+        return rule.days
+    value = ((opening or {}).get("data") or {}).get(rule.days_field)
+    try:
+        days = int(float(value))
+    except (TypeError, ValueError):
+        return None  # no period was given with the step: no deadline to keep
+    return days if days >= 0 else None
+
+
+def current_stage(evaluated: list[dict]) -> tuple[str | None, datetime | None]:
+    """The stage a case is in: the pending or missed deadline due first."""
+    waiting = [d for d in evaluated if d["status"] in ("pending", "overdue")]
+    if not waiting:
+        return None, None
+    first = min(waiting, key=lambda d: d["due"])
+    return first["code"], first["due"]
 
 
 def _row(rule: DeadlineRule, start, due, done_at, status, now) -> dict:

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, text
 
 from weijian.cases import deadlines, history
-from weijian.cases.deadlines import WorkCalendar
+from weijian.cases.deadlines import WorkCalendar, missed
 from weijian.cases.rows import case_row
 from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import Workflow
@@ -17,12 +17,7 @@ from weijian.cases.workflow import Workflow
 
 def summary(row: dict, now: datetime, wf: Workflow) -> dict:
     state = wf.states.get(row["state"])
-    overdue = bool(
-        row["is_open"]
-        and row["visit_due"] is not None
-        and row["visited_at"] is None
-        and now > row["visit_due"]
-    )
+    overdue = bool(row["is_open"] and missed(row["stage_due"], None, now))
     return {
         "id": row["id"],
         "number": row["number"],
@@ -191,6 +186,6 @@ def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
             "note_required": t.note_required,
         }
         for t in wf.available(
-            row["state"], principal.role, is_holder=principal.holds(row["department_code"])
+            row["state"], principal.acts_as, is_holder=principal.holds(row["department_code"])
         )
     ]

@@ -98,8 +98,17 @@ def append(conn: Connection, case: dict, **what) -> dict:
     event = prepare(case, **what)
     event["id"] = insert(conn, case["id"], event)
     conn.execute(
-        text("UPDATE violation_case SET event_count = :n, head_hash = :h WHERE id = :id"),
-        {"n": event["seq"], "h": event["hash"], "id": case["id"]},
+        text(
+            "UPDATE violation_case SET event_count = :n, head_hash = :h, last_event_at = :at, "
+            "last_action = :action WHERE id = :id"
+        ),
+        {
+            "n": event["seq"],
+            "h": event["hash"],
+            "at": event["at"],
+            "action": event["action"],
+            "id": case["id"],
+        },
     )
     case["event_count"], case["head_hash"] = event["seq"], event["hash"]
     return event

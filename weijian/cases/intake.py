@@ -92,7 +92,7 @@ def channel_for(wf: Workflow, principal: Principal | None, channel: str | None) 
         return "citizen"
     if principal.api_client_id is not None:
         return wf.check_channel(channel or principal.channel or "hotline")
-    fixed = STAFF_CHANNELS.get(principal.role)
+    fixed = STAFF_CHANNELS.get(principal.acts_as)
     if fixed:
         if channel not in (None, fixed):
             raise PermissionDenied(
@@ -240,6 +240,8 @@ def deadlines_due(
         )
         for rule in wf.deadlines
         if rule.applies(channel, track)
+        and not rule.start_after  # the stages a report starts, not those a later step does
+        and rule.days is not None
         and (rule.start != "discovered_at" or discovered_at is not None)
     }
 

@@ -17,15 +17,16 @@ CASE_COLUMNS = """
     c.department_name, c.district_code, c.town_code, c.community_code, c.compound_code,
     c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
     c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
-    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at
+    c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at, c.stage_code,
+    c.stage_due, c.last_event_at, c.last_action
 """
 
 
 def overdue_sql(alias: str = "c") -> str:
     """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
     the same test as :meth:`CaseService.summary`'s."""
-    visit = missed_sql(f"{alias}.visit_due", f"{alias}.visited_at", ":now")
-    return f"({alias}.is_open AND {visit})"
+    stage = missed_sql(f"{alias}.stage_due", "NULL", ":now")
+    return f"({alias}.is_open AND {stage})"
 
 
 def case_row(conn: Connection, ref: str | int, lock: bool = False) -> dict | None:

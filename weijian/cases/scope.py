@@ -31,9 +31,18 @@ class Principal:
     grid_level: str | None = None
     district_code: str | None = None
     department_code: str | None = None
+    department_type: str | None = None
     phone: str | None = None
     api_client_id: int | None = None
     channel: str | None = None  # for API clients: the channel their reports arrive by
+
+    @property
+    def acts_as(self) -> str:
+        """The role the workflow's rules know the user by: a department's leader acts as its
+        department's officers may (城管执法、自然资源、区县政府)."""
+        if self.role == "department_leader" and self.department_type:
+            return self.department_type
+        return self.role
 
     @property
     def city_wide(self) -> bool:

@@ -21,8 +21,16 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, text
 
-from weijian.cases import deadlines, definitions, history, hotline, listing
+from weijian.cases import (
+    deadlines,
+    definitions,
+    history,
+    hotline,
+    listing,
+    stages,
+)
 from weijian.cases.clock import LOCAL, Clock
+from weijian.cases.desk import WorkbenchMixin
 from weijian.cases.detail import case_detail
 from weijian.cases.detail import summary as case_summary
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
@@ -83,7 +91,7 @@ __all__ = [
 WORKFLOW_CHECK_S = 1.0
 
 
-class CaseService:
+class CaseService(WorkbenchMixin):
     def __init__(
         self,
         engine: Engine,
@@ -178,6 +186,14 @@ class CaseService:
                 now=now,
             )
             history.insert(conn, case_id, first)
+            conn.execute(
+                text(
+                    "UPDATE violation_case SET last_event_at = :at, last_action = 'report' "
+                    "WHERE id = :i"
+                ),
+                {"at": first["at"], "i": case_id},
+            )
+            stages.restage(conn, wf, self.calendar, case_id, now)
         with self.engine.connect() as conn:
             out = self._detail(conn, case_id, principal, now, fresh=True)
         return _created(out, duplicates, receipt)
@@ -392,14 +408,14 @@ class CaseService:
             transition = wf.check(
                 action,
                 state=row["state"],
-                role=principal.role,
+                role=principal.acts_as,
                 is_holder=principal.holds(row["department_code"]),
                 data=data,
                 note=note,
                 evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
             )
             before = (row["transfer"] or {}).get("from_state")
-            target = wf.target(transition, row["track"], before)
+            target = wf.target(transition, row["track"], before, row["state"])
             updates: dict[str, Any] = {}
             track = transition.set_track or row["track"]
             if transition.set_track:
@@ -445,6 +461,7 @@ class CaseService:
                 data=data,
                 evidence=evidence,
             )
+            stages.restage(conn, wf, self.calendar, row["id"], now)
             changed = row["id"]
         with self.engine.connect() as conn:
             return self._detail(conn, changed, principal, now)
@@ -723,9 +740,10 @@ class CaseService:
             return self._detail(conn, changed, principal, now)
 
     def assign(
-        self, principal: Principal, ref: str | int, username: str, *, version: int | None
+        self, principal: Principal, ref: str | int, username: str | None, *, version: int | None
     ) -> dict:
-        """Give the case to an officer of the holding department."""
+        """派遣: give the case to an officer of the holding department, or take it back
+        (``username`` None) — a department leader's, the department's or a supervisor's."""
         now = self.clock.now()
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
@@ -736,19 +754,29 @@ class CaseService:
             )
             if not allowed:
                 raise PermissionDenied("only the holding department or a supervisor assigns cases")
-            user = conn.execute(
-                text("SELECT id, display_name, department_code FROM app_user WHERE username = :u"),
-                {"u": username},
-            ).first()
-            if user is None:
-                raise NotFoundError(f"no user {username!r}")
-            if row["department_code"] and user.department_code != row["department_code"]:
-                raise InputError(
-                    f"{username} does not belong to {row['department_name']}",
-                    hint="assign an officer of the holding department, or transfer the case",
-                )
+            user = None
+            if username is not None:
+                user = conn.execute(
+                    text(
+                        "SELECT id, display_name, department_code FROM app_user "
+                        "WHERE username = :u AND active"
+                    ),
+                    {"u": username},
+                ).first()
+                if user is None:
+                    raise NotFoundError(f"no user {username!r}")
+                if row["department_code"] and user.department_code != row["department_code"]:
+                    raise InputError(
+                        f"{username} does not belong to {row['department_name']}",
+                        hint="assign an officer of the holding department, or transfer the case",
+                    )
             self._update(
-                conn, row, row["state"], row["is_open"], {"assignee_user_id": user.id}, now
+                conn,
+                row,
+                row["state"],
+                row["is_open"],
+                {"assignee_user_id": user.id if user else None},
+                now,
             )
             history.record(
                 conn,
@@ -756,7 +784,7 @@ class CaseService:
                 action="assign",
                 actor=principal,
                 at=now,
-                data={"assignee": username, "assignee_name": user.display_name},
+                data={"assignee": username, "assignee_name": user.display_name if user else None},
             )
             changed = row["id"]
         with self.engine.connect() as conn:

@@ -72,14 +72,35 @@ def _principal(row) -> Principal:
         grid_level=row.grid_level,
         district_code=row.district_code,
         department_code=row.department_code,
+        department_type=row.department_type,
         phone=row.phone,
     )
 
 
 USER_COLUMNS = (
     "id, username, display_name, role, grid_code, grid_level, district_code, department_code, "
-    "phone, active"
+    "department_type, phone, active"
 )
+
+
+LEADER = "department_leader"
+
+
+def _department_type(workflow: Workflow, role: str, given: str | None) -> str | None:
+    """The department type a user of ``role`` works in: its role, or for a department's
+    leader the type given (城管执法、自然资源、区县政府)."""
+    if role != LEADER:
+        return role if role in workflow.department_roles else None
+    types = [r for r in workflow.department_roles if r != LEADER]
+    if given not in types:
+        labels = "、".join(f"{t}（{workflow.roles.get(t, t)}）" for t in types)
+        raise InputError(
+            f"部门负责人须指明所在部门类型：{labels}",
+            code="user.department_type_missing",
+            detail=f"a {LEADER} needs a department type, one of {', '.join(types)}",
+            hint="give --department-type (department_type in the API)",
+        )
+    return given
 
 
 def add_user(
@@ -94,10 +115,13 @@ def add_user(
     grid_code: str | None = None,
     phone: str | None = None,
     created_by: str | None = None,
+    department_type: str | None = None,
 ) -> Principal:
     """Create a user bound to ``grid_code``. Department roles are bound to a district grid and
-    get that district's department; admin and supervisor may be city-wide (no grid)."""
+    get that district's department (a ``department_leader`` the department of
+    ``department_type``, e.g. urban_enforcement); admin and supervisor may be city-wide."""
     workflow.check_role(role)
+    department_type = _department_type(workflow, role, department_type)
     if len(password) < MIN_PASSWORD:
         raise InputError(
             f"the password is too short ({len(password)} characters)",
@@ -120,7 +144,7 @@ def add_user(
             )
         district_grid = snap.grids["district"]
         department = snap.department(
-            role, grid_code, str(district_grid.names[district_grid.row_of[grid_code]])
+            department_type, grid_code, str(district_grid.names[district_grid.row_of[grid_code]])
         ).code
     exists = conn.execute(
         text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
@@ -130,8 +154,9 @@ def add_user(
     row = conn.execute(
         text(
             "INSERT INTO app_user (username, display_name, role, grid_code, grid_level, "
-            "district_code, department_code, phone, password_hash, created_by) VALUES "
-            "(:u, :n, :r, :g, :l, :d, :dep, :p, :h, :by) RETURNING " + USER_COLUMNS
+            "district_code, department_code, phone, password_hash, created_by, department_type) "
+            "VALUES "
+            "(:u, :n, :r, :g, :l, :d, :dep, :p, :h, :by, :dtype) RETURNING " + USER_COLUMNS
         ),
         {
             "u": username,
@@ -144,6 +169,7 @@ def add_user(
             "p": phone,
             "h": _hasher.hash(password),
             "by": created_by,
+            "dtype": department_type if department else None,
         },
     ).one()
     return _principal(row)

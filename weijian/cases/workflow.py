@@ -13,6 +13,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ CATEGORIES = ("open", "closed")
 EVIDENCE_KINDS = ("photo", "document")
 BEFORE_TRANSFER = "@before_transfer"
 INITIAL = "@initial"
-SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL)
+SAME = "@same"  # a step that leaves the state as it is (the service of a document)
+SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL, SAME)
+CASE_MOMENTS = ("discovered_at", "reported_at")
 ADMIN = "admin"
 EVENT_LABELS = {
     "report": "上报立案",
@@ -33,6 +36,8 @@ EVENT_LABELS = {
     "merge": "合并至其他案件",
     "merged_from": "合并其他案件",
     "assign": "指派承办人",
+    "urge": "督办",
+    "answer_urge": "答复督办",
 }
 
 
@@ -54,6 +59,7 @@ class FieldSpec:
     choices: dict[str, str] | None = None
     department: bool = False
     number: bool = False
+    date: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,17 +74,28 @@ class Transition:
     fields: tuple[str, ...] = ()
     evidence: dict[str, int] = field(default_factory=dict)
     set_track: str | None = None
+    optional_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class DeadlineRule:
+    """The deadline of a stage. It starts at a moment of the case (``discovered_at``,
+    ``reported_at``) or at the last event of one of ``start_after`` (else at ``start``), again
+    at each later event of ``restart`` (a document served); it lasts ``days``, or the number of
+    days the starting event's data gives in ``days_field`` (the compliance period entered with
+    a stop order); it is met by the case's ``reported_at`` or by the first event of one of
+    ``done`` after its start."""
+
     code: str
     label: str
-    days: int
-    start: str  # a case timestamp: discovered_at | reported_at
-    done: str  # a case timestamp (reported_at) or the action whose first event meets it
+    days: int | None
+    start: str | None  # a case moment: discovered_at | reported_at (or the fallback of start_after)
+    done: tuple[str, ...]  # ("reported_at",) or the actions whose first event meets it
     channels: tuple[str, ...] | None = None
     tracks: tuple[str, ...] | None = None
+    start_after: tuple[str, ...] = ()
+    restart: tuple[str, ...] = ()
+    days_field: str | None = None
 
     def applies(self, channel: str, track: str) -> bool:
         return (self.channels is None or channel in self.channels) and (
@@ -98,6 +115,7 @@ class Workflow:
     transitions: dict[str, Transition]
     deadlines: tuple[DeadlineRule, ...]
     document: dict = field(repr=False, compare=False, default_factory=dict)
+    stalled_days: int = 30  # a case with no event for this many days is stalled
 
     # -- look-ups ---------------------------------------------------------------------
 
@@ -156,7 +174,15 @@ class Workflow:
             return self.transitions[action].label
         return EVENT_LABELS.get(action, action)
 
-    def target(self, transition: Transition, track: str, before_transfer: str | None) -> str:
+    def target(
+        self,
+        transition: Transition,
+        track: str,
+        before_transfer: str | None,
+        state: str | None = None,
+    ) -> str:
+        if transition.target == SAME:
+            return state or transition.sources[0]
         if transition.target == INITIAL:
             return self.initial(transition.set_track or track)
         if transition.target == BEFORE_TRANSFER:
@@ -217,7 +243,8 @@ class Workflow:
                 hint=f"it is allowed from: {allowed_from}",
             )
         data = data or {}
-        for code in transition.fields:
+        given = tuple(c for c in transition.optional_fields if data.get(c) not in (None, ""))
+        for code in transition.fields + given:
             spec = self.fields[code]
             value = data.get(code)
             if value in (None, ""):
@@ -241,6 +268,8 @@ class Workflow:
                     raise InputError(
                         f"{code} ({spec.label}) must be a finite number ≥ 0, got {value!r}"
                     )
+            if spec.date:
+                _check_date(code, spec, value)
         if transition.note_required and not (note and note.strip()):
             raise InputError(
                 f"“{transition.label}” needs a note (说明)", hint="say why, in the note field"
@@ -271,6 +300,18 @@ def _field_hint(spec: FieldSpec) -> str | None:
     return None
 
 
+def _check_date(code: str, spec: FieldSpec, value: Any) -> None:
+    try:
+        date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InputError(
+            f"“{spec.label}”应为日期，如 2026-03-05",
+            code="workflow.field_date_invalid",
+            detail=f"{code} ({spec.label}) must be a date YYYY-MM-DD, got {value!r}",
+            hint="give the date as YYYY-MM-DD",
+        ) from None
+
+
 # -- parsing and validation --------------------------------------------------------------
 
 
@@ -298,7 +339,11 @@ def parse(document: dict) -> Workflow:
     _check_tracks(tracks, states, problems)
     fields = _parse_fields(raw_fields, problems)
     transitions = _parse_transitions(raw_transitions, roles, tracks, states, fields, problems)
-    deadlines = _parse_deadlines(raw_deadlines, transitions, problems)
+    deadlines = _parse_deadlines(raw_deadlines, transitions, fields, problems)
+    stalled_days = document.get("stalled_days", 30)
+    if not isinstance(stalled_days, int) or isinstance(stalled_days, bool) or stalled_days < 1:
+        problems.append("'stalled_days' must be a whole number of days ≥ 1")
+        stalled_days = 30
     if problems:
         raise InputError(
             "the workflow definition is not valid: " + "; ".join(problems),
@@ -315,6 +360,7 @@ def parse(document: dict) -> Workflow:
         transitions=transitions,
         deadlines=tuple(deadlines),
         document=document,
+        stalled_days=stalled_days,
     )
 
 
@@ -355,6 +401,7 @@ def _parse_fields(raw_fields: dict, problems: list[str]) -> dict[str, FieldSpec]
             choices=spec.get("choices"),
             department=bool(spec.get("department")),
             number=bool(spec.get("number")),
+            date=bool(spec.get("date")),
         )
     return fields
 
@@ -405,7 +452,7 @@ def _parse_transition(
     for role in spec.get("roles", []):
         if role not in roles:
             problems.append(f"{action}: unknown role {role!r}")
-    for code in spec.get("fields", []):
+    for code in [*spec.get("fields", []), *spec.get("optional_fields", [])]:
         if code not in fields:
             problems.append(f"{action}: unknown field {code!r}")
     evidence = _evidence_required(action, spec, problems)
@@ -423,6 +470,7 @@ def _parse_transition(
         fields=tuple(spec.get("fields", [])),
         evidence={k: int(v) for k, v in evidence.items()},
         set_track=set_track,
+        optional_fields=tuple(spec.get("optional_fields", [])),
     )
 
 
@@ -442,35 +490,63 @@ def _evidence_required(action: str, spec: dict, problems: list[str]) -> dict:
 
 
 def _parse_deadlines(
-    raw_deadlines: Any, transitions: dict[str, Transition], problems: list[str]
+    raw_deadlines: Any,
+    transitions: dict[str, Transition],
+    fields: dict[str, FieldSpec],
+    problems: list[str],
 ) -> list[DeadlineRule]:
     deadlines = []
     for spec in raw_deadlines if isinstance(raw_deadlines, list) else []:
-        if not isinstance(spec, dict):
-            problems.append(f"deadline {spec!r} must be an object")
+        if not isinstance(spec, dict) or not spec.get("code"):
+            problems.append(f"deadline {spec!r} must be an object with a code")
             continue
-        code = spec.get("code")
-        days = spec.get("days")
-        if not code or not isinstance(days, int) or days < 0:
-            problems.append(f"deadline {spec!r}: needs a code and whole days ≥ 0")
-            continue
-        if spec.get("start") not in ("discovered_at", "reported_at"):
-            problems.append(f"deadline {code}: start must be discovered_at or reported_at")
-        done = spec.get("done")
-        if done != "reported_at" and done not in transitions:
-            problems.append(f"deadline {code}: done must be reported_at or an action")
-        deadlines.append(
-            DeadlineRule(
-                code=code,
-                label=spec.get("label", code),
-                days=days,
-                start=spec.get("start"),
-                done=done,
-                channels=tuple(spec["channels"]) if "channels" in spec else None,
-                tracks=tuple(spec["tracks"]) if "tracks" in spec else None,
-            )
-        )
+        rule = _parse_deadline(spec, transitions, fields, problems)
+        if rule is not None:
+            deadlines.append(rule)
     return deadlines
+
+
+def _actions(value: Any) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else (value,) if value else ()
+
+
+def _parse_deadline(
+    spec: dict, transitions: dict[str, Transition], fields: dict, problems: list[str]
+) -> DeadlineRule | None:
+    code = spec["code"]
+    days, days_field = spec.get("days"), spec.get("days_field")
+    if days_field is None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
+        problems.append(f"deadline {code}: needs whole days ≥ 0, or a days_field")
+        return None
+    if days_field is not None and not (days_field in fields and fields[days_field].number):
+        problems.append(f"deadline {code}: days_field {days_field!r} is not a number field")
+    start = spec.get("start")
+    start_after: tuple[str, ...] = ()
+    if isinstance(start, dict):
+        start_after, start = _actions(start.get("after")), start.get("else")
+        if not start_after:
+            problems.append(f"deadline {code}: start.after must name actions")
+    if start is not None and start not in CASE_MOMENTS:
+        problems.append(f"deadline {code}: start must be discovered_at, reported_at or after")
+    done = _actions(spec.get("done"))
+    restart = _actions(spec.get("restart"))
+    for action in (*start_after, *restart, *done):
+        if action != "reported_at" and action not in transitions:
+            problems.append(f"deadline {code}: {action!r} is not an action of the workflow")
+    if not done:
+        problems.append(f"deadline {code}: done must be reported_at or actions")
+    return DeadlineRule(
+        code=code,
+        label=spec.get("label", code),
+        days=days if days_field is None else None,
+        start=start,
+        done=done,
+        channels=tuple(spec["channels"]) if "channels" in spec else None,
+        tracks=tuple(spec["tracks"]) if "tracks" in spec else None,
+        start_after=start_after,
+        restart=restart,
+        days_field=days_field,
+    )
 
 
 def default_document() -> dict:

@@ -28,6 +28,14 @@ def user_add(
     password: Annotated[
         str | None, typer.Option("--password", help="asked for when not given")
     ] = None,
+    department_type: Annotated[
+        str | None,
+        typer.Option(
+            "--department-type",
+            help="for a department_leader: urban_enforcement, natural_resources or "
+            "county_government",
+        ),
+    ] = None,
 ) -> None:
     """Create a user: the first administrator, or anyone later."""
     from weijian.cases import users
@@ -47,6 +55,7 @@ def user_add(
             grid_code=grid,
             phone=phone,
             created_by="cli",
+            department_type=department_type,
         )
     scope = user.grid_code or "全市"
     log(f"user {user.username} ({user.role}) created, scope {scope}")

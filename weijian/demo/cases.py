@@ -481,6 +481,7 @@ def new_story(
         "act",
         officer,
         "stop_order",
+        data={"compliance_days": (3, 5, 7)[c.index % 3]},
         note="已送达《责令停止违法建设通知书》，责令当事人立即停止施工",
     )
     if fate == "stopped":
@@ -567,7 +568,7 @@ def backlog_work(
         "act",
         assessor,
         "determine",
-        data={"disposal": disposal},
+        data={"disposal": disposal, **({"demolition_days": 15} if disposal == "demolish" else {})},
         note=f"经认定，该建筑未取得规划许可，属于违法建设；处置意见：{opinion}",
     )
     if roll < 0.24:

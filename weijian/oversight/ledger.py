@@ -219,7 +219,6 @@ def ledger_rows(
         [("community", c.community_code) for c in cases]
         + [("compound", c.compound_code) for c in cases],
     )
-    site_visit_rule = any(r.code == "site_visit" for r in wf.deadlines)
     labels: dict[str, str] = {}  # the measures without fields, by action
     rows: list[dict] = []
     for c in cases:
@@ -232,9 +231,7 @@ def ledger_rows(
         )
         if closed_at_start and not past.changed_in_month:
             continue  # closed all month: closed before it, reopened only after it
-        overdue = False
-        if site_visit_rule and open_at_end:
-            overdue = _site_visit_overdue(wf, calendar, c, past.track, evs, as_of)
+        overdue = open_at_end and _overdue(wf, calendar, c, past.track, evs, as_of)
         rows.append(_ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue))
     return rows
 
@@ -259,7 +256,7 @@ def _month_events(
 ) -> dict[int, list[tuple]]:
     """The events of the cases up to the month's end, in order, as (action, to_state, at,
     track, data) — data only for the actions with fields."""
-    with_fields = [a for a, t in wf.transitions.items() if t.fields]
+    with_fields = [a for a, t in wf.transitions.items() if t.fields or t.optional_fields]
     events: dict[int, list[tuple]] = {c.id: [] for c in cases}
     for case_id, *event in conn.execute(
         text(
@@ -328,7 +325,7 @@ def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dic
     return past
 
 
-def _site_visit_overdue(
+def _overdue(
     wf: Workflow,
     calendar: WorkCalendar,
     c: Row,
@@ -336,7 +333,7 @@ def _site_visit_overdue(
     evs: list[tuple],
     as_of: datetime,
 ) -> bool:
-    """Whether the case's site visit was overdue at ``as_of``."""
+    """Whether a deadline of the case's stages stood missed at ``as_of``."""
     evaluated = deadlines.evaluate(
         wf,
         calendar,
@@ -344,10 +341,10 @@ def _site_visit_overdue(
         track=track,
         discovered_at=c.discovered_at,
         reported_at=c.reported_at,
-        events=[{"action": e[0], "at": e[2]} for e in evs],
+        events=[{"action": e[0], "at": e[2], "data": e[4]} for e in evs],
         now=as_of,
     )
-    return any(d["code"] == "site_visit" and d["status"] == "overdue" for d in evaluated)
+    return any(d["status"] == "overdue" for d in evaluated)
 
 
 def _ledger_row(

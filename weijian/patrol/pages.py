@@ -295,8 +295,7 @@ def _cases(
     rows = conn.execute(
         text(
             "SELECT number, address, description, state, track, department_name, department_type, "
-            "visit_due, "
-            "visited_at, ST_X(ST_Transform(geom, :epsg)) AS x, "
+            "stage_due, ST_X(ST_Transform(geom, :epsg)) AS x, "
             "ST_Y(ST_Transform(geom, :epsg)) AS y FROM violation_case "
             f"WHERE {level}_code = :code AND is_open ORDER BY reported_at, id"
         ),
@@ -304,7 +303,7 @@ def _cases(
     )
     out = []
     for r in rows:
-        overdue = deadlines.missed(r.visit_due, r.visited_at, now)
+        overdue = deadlines.missed(r.stage_due, None, now)
         state = workflow.states.get(r.state)
         out.append(
             PageCase(
@@ -319,8 +318,8 @@ def _cases(
                 department_type=r.department_type,
                 x=r.x,
                 y=r.y,
-                due=r.visit_due if r.visited_at is None else None,
-                overdue_days=round((now - r.visit_due).total_seconds() / 86400, 1)
+                due=r.stage_due,
+                overdue_days=round((now - r.stage_due).total_seconds() / 86400, 1)
                 if overdue
                 else 0.0,
                 overdue=overdue,

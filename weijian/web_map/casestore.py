@@ -49,8 +49,8 @@ TEXT_COLUMNS = (
 SELECT = """
 SELECT id, ST_X(geom_3857), ST_Y(geom_3857), state, channel, track, is_open,
        extract(epoch FROM reported_at)::bigint,
-       coalesce(extract(epoch FROM visit_due)::bigint, -1),
-       visited_at IS NOT NULL, coalesce(area_m2, 0),
+       coalesce(extract(epoch FROM stage_due)::bigint, -1),
+       coalesce(area_m2, 0),
        district_code, town_code, community_code, compound_code, department_code,
        coalesce(reporter_user_id, -1), coalesce(api_client_id, -1)
 FROM violation_case WHERE change_xid >= '{xmin}'::xid8
@@ -64,8 +64,7 @@ NAMES = (
     "track",
     "is_open",
     "reported",
-    "visit_due",
-    "visited",
+    "stage_due",
     "area",
     "district",
     "town",
@@ -80,8 +79,7 @@ DTYPES = {
     "y": np.float64,
     "is_open": np.bool_,
     "reported": np.int64,
-    "visit_due": np.int64,
-    "visited": np.bool_,
+    "stage_due": np.int64,
     "area": np.float32,
     "reporter": np.int32,
     "client": np.int32,
@@ -311,12 +309,12 @@ class CaseStore:
             return np.flatnonzero(mask)
 
     def _overdue(self, now: datetime, rows: np.ndarray | None = None) -> np.ndarray:
-        """:func:`weijian.cases.rows.overdue_sql` over the columns: open, and the site visit's
+        """:func:`weijian.cases.rows.overdue_sql` over the columns: open, and its current stage's
         deadline :func:`weijian.cases.deadlines.missed` at ``now``."""
         cols = self._cols
         pick = (lambda c: cols[c]) if rows is None else (lambda c: cols[c][rows])
-        due = pick("visit_due")
-        return pick("is_open") & ~pick("visited") & (due >= 0) & (due < int(now.timestamp()))
+        due = pick("stage_due")
+        return pick("is_open") & (due >= 0) & (due < int(now.timestamp()))
 
     def cells(
         self,

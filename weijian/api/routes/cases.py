@@ -69,7 +69,7 @@ class MergeIn(BaseModel):
 
 
 class AssignIn(BaseModel):
-    username: str
+    username: str | None = Field(description="the officer; null takes the case back")
     version: int | None = None
 
 

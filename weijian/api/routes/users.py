@@ -20,6 +20,9 @@ class UserIn(BaseModel):
     display_name: str | None = None
     grid_code: str | None = Field(default=None, description="the grid the user works in")
     phone: str | None = None
+    department_type: str | None = Field(
+        default=None, description="for a department_leader: the type of its department"
+    )
 
 
 class ClientIn(BaseModel):
@@ -47,6 +50,7 @@ def create_user(body: UserIn, admin: AdminUser, cases: CasesDep) -> dict:
             grid_code=body.grid_code,
             phone=body.phone,
             created_by=admin.username,
+            department_type=body.department_type,
         ).as_json()
 
 

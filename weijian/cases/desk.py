@@ -1,0 +1,115 @@
+"""The workbench's part of the case service: the inbox, urging and answering, following a
+case, the officers a leader dispatches to. A mixin of :class:`~weijian.cases.service.CaseService`
+(the one façade): it uses the service's engine, clock, workflow and scope checks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import text
+
+from weijian.cases import inbox, urging
+from weijian.cases.scope import Principal
+from weijian.errors import PermissionDenied
+
+
+class WorkbenchMixin:
+    def inbox(self, principal: Principal, **query) -> dict:
+        """A page of the user's 待办 / 已办 / 督办 / 关注 (:mod:`weijian.cases.inbox`)."""
+        with self.engine.connect() as conn:
+            return inbox.inbox(conn, principal, self.workflow, self.clock.now(), **query)
+
+    def urge(self, principal: Principal, ref: str | int, note: str, reply_due: datetime) -> dict:
+        """督办 one case: its holding department answers by ``reply_due``."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal, lock=True)
+            return urging.urge_case(conn, principal, row, note, reply_due, now)
+
+    def urge_grid(self, principal: Principal, grid: str, note: str, reply_due: datetime) -> dict:
+        """督办 every overdue case of a grid (each gets its urge), in one transaction."""
+        if principal.role not in ("admin", "supervisor", "department_leader"):
+            raise PermissionDenied(
+                "只有督导人员或部门负责人可以督办",
+                code="urge.not_allowed",
+                detail=f"the role {principal.role} may not urge",
+            )
+        level = self.grid_level(grid)
+        now = self.clock.now()
+        batch = uuid.uuid4()
+        with self.engine.begin() as conn:
+            rows = urging.overdue_cases_of_grid(conn, principal, grid, level, now)
+            if principal.role == "department_leader":
+                rows = [r for r in rows if principal.holds(r["department_code"])]
+            urged = [
+                urging.urge_case(conn, principal, r, note, reply_due, now, batch) for r in rows
+            ]
+        return {
+            "grid": grid,
+            "batch": str(batch),
+            "urged": len(urged),
+            "cases": [u["case"] for u in urged],
+        }
+
+    def answer_urge(self, principal: Principal, urge_id: int, note: str) -> dict:
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            return urging.answer(
+                conn,
+                principal,
+                urge_id,
+                note,
+                now,
+                lambda c, case_id: self._visible(c, case_id, principal, lock=True),
+            )
+
+    def urges(self, principal: Principal, ref: str | int) -> list[dict]:
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+            return urging.urges_of(conn, row["id"])
+
+    def follow(self, principal: Principal, ref: str | int, on: bool) -> dict:
+        """关注 a case (or stop): it is listed in the user's 关注 tab."""
+        if principal.id is None:
+            raise PermissionDenied(
+                "只有登录的工作人员可以关注案件",
+                code="follow.not_allowed",
+                detail="only a logged-in user follows cases",
+            )
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal)
+            if on:
+                conn.execute(
+                    text(
+                        "INSERT INTO case_follow (user_id, case_id, since) VALUES (:u, :c, :t) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"u": principal.id, "c": row["id"], "t": self.clock.now()},
+                )
+            else:
+                conn.execute(
+                    text("DELETE FROM case_follow WHERE user_id = :u AND case_id = :c"),
+                    {"u": principal.id, "c": row["id"]},
+                )
+        return {"case": row["number"], "followed": on}
+
+    def officers(self, principal: Principal) -> list[dict]:
+        """The active users of the user's department: whom a leader dispatches cases to."""
+        if not principal.department_code:
+            raise PermissionDenied(
+                "只有部门工作人员可以查看本部门人员",
+                code="officers.not_allowed",
+                detail="only a department's users list its officers",
+            )
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT u.id, u.username, u.display_name, u.role, (SELECT count(*) "
+                    "FROM violation_case c WHERE c.is_open AND c.assignee_user_id = u.id) "
+                    "AS open_cases FROM app_user u WHERE u.active "
+                    "AND u.department_code = :d ORDER BY u.role, u.display_name"
+                ),
+                {"d": principal.department_code},
+            ).mappings()
+            return [dict(r) for r in rows]

@@ -1,0 +1,299 @@
+"""The workbench's inbox (工作台): the cases waiting for a user, as the 数字城管 desk has them.
+
+- 待办 ``todo``: cases whose next step is the user's — the department's cases where its role
+  has a step, unassigned or assigned to the user (a department leader sees the unassigned ones
+  to dispatch and his own); a step the workflow gives the role on another department's case
+  in the user's district (natural resources' nature determination of a backlog case); for a
+  town or a community, the steps the workflow gives it in its grid. Supervisors and
+  administrators have no 待办: their desk is 督办 and 关注.
+- 已办 ``done``: the cases the user acted on, the latest first.
+- 督办 ``urged``: the cases with an urge not yet answered, addressed to the user or his unit.
+- 关注 ``followed``: the cases the user follows.
+
+Every tab lies within the user's scope, is sorted by urgency (the current stage's deadline)
+and paged by a cursor; the counts of all tabs come with each page. Plain SQL over the
+indexed columns the case service keeps (``stage_code``, ``stage_due``, ``last_event_at``)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from sqlalchemy import Connection, text
+
+from weijian.cases.deadlines import missed
+from weijian.cases.detail import summary
+from weijian.cases.rows import CASE_COLUMNS
+from weijian.cases.scope import Principal, scope_sql
+from weijian.cases.workflow import Workflow
+from weijian.errors import InputError
+
+TABS = ("todo", "done", "urged", "followed")
+TAB_LABELS = {"todo": "待办", "done": "已办", "urged": "督办", "followed": "关注"}
+#: steps that are an option on every case rather than its next step
+NOT_NEXT_STEPS = ("transfer", "reopen")
+DESKS_WITHOUT_TODO = ("admin", "supervisor")
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    state: str | None = None
+    q: str | None = None
+    overdue: bool | None = None
+    stalled: bool | None = None
+    mine: bool = False  # only the cases assigned to the user (我的案件)
+
+
+def next_step_states(wf: Workflow, role: str) -> tuple[list[str], list[str]]:
+    """The states in which ``role`` has a next step on the cases its department holds, and
+    those in which it has one on any case in its scope (a step not reserved to the holder)."""
+    holder: set[str] = set()
+    anyone: set[str] = set()
+    for t in wf.transitions.values():
+        if t.action in NOT_NEXT_STEPS or role not in t.roles:
+            continue
+        holder.update(t.sources)
+        if not t.holder_only or role not in wf.department_roles:
+            anyone.update(t.sources)
+    return sorted(holder), sorted(anyone)
+
+
+def _todo(principal: Principal, wf: Workflow) -> tuple[str, dict]:
+    if principal.role in DESKS_WITHOUT_TODO or principal.api_client_id is not None:
+        return "false", {}
+    holder, anyone = next_step_states(wf, principal.acts_as)
+    params = {"todo_holder": holder, "todo_any": anyone, "todo_me": principal.id}
+    if principal.role in wf.department_roles and principal.department_code:
+        params.update(todo_dept=principal.department_code, todo_district=principal.district_code)
+        return (
+            "((c.department_code = :todo_dept AND c.state = ANY(:todo_holder) "
+            "AND (c.assignee_user_id IS NULL OR c.assignee_user_id = :todo_me)) "
+            "OR (c.district_code = :todo_district AND c.state = ANY(:todo_any) "
+            "AND c.department_code IS DISTINCT FROM :todo_dept))",
+            params,
+        )
+    if principal.grid_level and principal.grid_code:
+        params["todo_grid"] = principal.grid_code
+        return f"(c.{principal.grid_level}_code = :todo_grid AND c.state = ANY(:todo_any))", params
+    return "false", {}
+
+
+def _urged(principal: Principal) -> tuple[str, dict]:
+    """Cases with an urge not yet answered, addressed to the user or to his department."""
+    return (
+        "EXISTS (SELECT 1 FROM case_urge u WHERE u.case_id = c.id AND u.answered_at IS NULL "
+        "AND (u.to_user_id = :urged_me OR u.to_department_code = :urged_dept))",
+        {"urged_me": principal.id, "urged_dept": principal.department_code or ""},
+    )
+
+
+def _tab(principal: Principal, wf: Workflow, tab: str) -> tuple[str, str, str, dict]:
+    """FROM, WHERE and ORDER BY of a tab, with their parameters."""
+    if tab == "todo":
+        where, params = _todo(principal, wf)
+        return "violation_case c", f"c.is_open AND {where}", "urgency", params
+    if tab == "done":
+        return (
+            "(SELECT case_id, max(at) AS mine_at FROM case_event WHERE actor_user_id = :done_me "
+            "GROUP BY case_id) d JOIN violation_case c ON c.id = d.case_id",
+            "true",
+            "latest",
+            {"done_me": principal.id},
+        )
+    if tab == "urged":
+        where, params = _urged(principal)
+        return "violation_case c", f"c.is_open AND {where}", "urgency", params
+    return (
+        "case_follow f JOIN violation_case c ON c.id = f.case_id",
+        "f.user_id = :follow_me",
+        "latest_follow",
+        {"follow_me": principal.id},
+    )
+
+
+def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: int) -> tuple:
+    parts, params = [], {}
+    if f.state:
+        parts.append("c.state = ANY(:f_states)")
+        params["f_states"] = [s.strip() for s in f.state.split(",") if s.strip()]
+    if f.q:
+        parts.append(
+            "(c.number ILIKE :f_q ESCAPE '\\' OR c.address ILIKE :f_q ESCAPE '\\' "
+            "OR c.description ILIKE :f_q ESCAPE '\\')"
+        )
+        escaped = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["f_q"] = f"%{escaped}%"
+    if f.overdue is not None:
+        parts.append(("" if f.overdue else "NOT ") + "coalesce(c.stage_due < :f_now, false)")
+        params["f_now"] = now
+    if f.stalled is not None:
+        parts.append(
+            ("" if f.stalled else "NOT ")
+            + "coalesce(c.is_open AND c.last_event_at < :f_stalled, false)"
+        )
+        params["f_stalled"] = now - timedelta(days=stalled_days)
+    if f.mine:
+        parts.append("c.assignee_user_id = :f_me")
+        params["f_me"] = principal.id
+    return " AND ".join(parts) or "true", params
+
+
+ORDERS = {
+    "urgency": ("c.stage_due ASC NULLS LAST, c.id ASC", "c.stage_due", "c.id"),
+    "latest": ("d.mine_at DESC, c.id DESC", "d.mine_at", "c.id"),
+    "latest_follow": ("f.since DESC, c.id DESC", "f.since", "c.id"),
+}
+
+
+def _cursor(key: datetime | None, case_id: int) -> str:
+    raw = orjson.dumps({"k": key.isoformat() if key else None, "i": case_id})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(order: str, cursor: str | None) -> tuple[str, dict]:
+    """The keyset condition for the rows after ``cursor`` in ``order``."""
+    if not cursor:
+        return "true", {}
+    try:
+        raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = datetime.fromisoformat(raw["k"]) if raw["k"] else None
+        case_id = int(raw["i"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise InputError(
+            "翻页标记无效，请从第一页重新打开",
+            code="inbox.cursor_invalid",
+            detail=f"{cursor!r} is not a cursor of this list",
+            hint="use the next_cursor of the previous page",
+        ) from None
+    _, column, id_column = ORDERS[order]
+    params = {"c_key": key, "c_id": case_id}
+    if order == "urgency":  # ascending, NULLs last
+        if key is None:
+            return f"({column} IS NULL AND {id_column} > :c_id)", params
+        return (
+            f"({column} > :c_key OR ({column} = :c_key AND {id_column} > :c_id) "
+            f"OR {column} IS NULL)",
+            params,
+        )
+    return f"({column} < :c_key OR ({column} = :c_key AND {id_column} < :c_id))", params
+
+
+def inbox(
+    conn: Connection,
+    principal: Principal,
+    wf: Workflow,
+    now: datetime,
+    *,
+    tab: str = "todo",
+    filters: InboxFilter | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict:
+    """One page of a tab, with the counts of every tab under the same filters."""
+    if tab not in TABS:
+        raise InputError(
+            f"没有“{tab}”这个分页，可选：待办 todo、已办 done、督办 urged、关注 followed",
+            code="inbox.tab_unknown",
+            detail=f"unknown tab {tab!r}",
+            hint="tab is one of todo, done, urged, followed",
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(
+            f"每页条数应在 1～{MAX_LIMIT} 之间",
+            code="inbox.limit_invalid",
+            detail=f"limit must be 1…{MAX_LIMIT}",
+        )
+    filters = filters or InboxFilter()
+    stalled_days = wf.stalled_days
+    scope, scope_params = scope_sql(principal)
+    filter_sql, filter_params = _filters(filters, principal, now, stalled_days)
+    counts = {}
+    for name in TABS:
+        source, where, _, params = _tab(principal, wf, name)
+        counts[name] = conn.execute(
+            text(f"SELECT count(*) FROM {source} WHERE {where} AND {scope} AND {filter_sql}"),
+            {**params, **scope_params, **filter_params},
+        ).scalar_one()
+    source, where, order, params = _tab(principal, wf, tab)
+    after, after_params = _after(order, cursor)
+    order_sql, key_column, _ = ORDERS[order]
+    rows = (
+        conn.execute(
+            text(
+                f"SELECT {CASE_COLUMNS}, {key_column} AS sort_key, "
+                "u.display_name AS assignee_name, "
+                "(SELECT row_to_json(o) FROM (SELECT id, note, urged_at, reply_due, urged_by_name "
+                "FROM case_urge WHERE case_id = c.id AND answered_at IS NULL "
+                "ORDER BY reply_due LIMIT 1) o) AS open_urge, "
+                "EXISTS (SELECT 1 FROM case_follow cf WHERE cf.case_id = c.id "
+                "AND cf.user_id = :me) AS followed "
+                f"FROM {source} LEFT JOIN app_user u ON u.id = c.assignee_user_id "
+                f"WHERE {where} AND {scope} AND {filter_sql} AND {after} "
+                f"ORDER BY {order_sql} LIMIT :limit"
+            ),
+            {
+                **params,
+                **scope_params,
+                **filter_params,
+                **after_params,
+                "me": principal.id,
+                "limit": limit + 1,
+            },
+        )
+        .mappings()
+        .all()
+    )
+    page = [dict(r) for r in rows[:limit]]
+    last = page[-1] if len(rows) > limit else None
+    return {
+        "tab": tab,
+        "tab_label": TAB_LABELS[tab],
+        "counts": counts,
+        "items": [item(r, wf, now, stalled_days) for r in page],
+        "next_cursor": _cursor(last["sort_key"], last["id"]) if last else None,
+    }
+
+
+def stage_of(wf: Workflow, row: dict, now: datetime, stalled_days: int) -> dict | None:
+    """The current stage of a case: its deadline, overdue, stalled."""
+    stalled = bool(
+        row["is_open"]
+        and row["last_event_at"] is not None
+        and row["last_event_at"] < now - timedelta(days=stalled_days)
+    )
+    if not row["is_open"] or not row["stage_code"]:
+        return {"code": None, "label": None, "due": None, "overdue": False, "stalled": stalled}
+    label = next((d.label for d in wf.deadlines if d.code == row["stage_code"]), row["stage_code"])
+    return {
+        "code": row["stage_code"],
+        "label": label,
+        "due": row["stage_due"],
+        "overdue": missed(row["stage_due"], None, now),
+        "stalled": stalled,
+    }
+
+
+def item(row: dict, wf: Workflow, now: datetime, stalled_days: int) -> dict:
+    """One row of the inbox: the case's summary, its stage, its last step, who has it."""
+    out = summary(row, now, wf)
+    out["stage"] = stage_of(wf, row, now, stalled_days)
+    out["last_event"] = (
+        {
+            "action": row["last_action"],
+            "label": wf.label_of(row["last_action"]),
+            "at": row["last_event_at"],
+        }
+        if row["last_action"]
+        else None
+    )
+    out["assignee"] = (
+        {"id": row["assignee_user_id"], "name": row["assignee_name"]}
+        if row["assignee_user_id"]
+        else None
+    )
+    out["urge"] = row["open_urge"]
+    out["followed"] = bool(row["followed"])
+    return out
