@@ -6,6 +6,7 @@ import pytest
 
 from weijian.db import cluster
 from weijian.db.cluster import EmbeddedCluster, ensure_binaries
+from weijian.db.engine import normalise_url
 from weijian.errors import EnvironmentProblem
 
 
@@ -14,7 +15,10 @@ def test_without_postgis_and_not_root_the_exact_command_is_given(monkeypatch):
     monkeypatch.setattr(cluster, "is_root", lambda: False)
     with pytest.raises(EnvironmentProblem) as caught:
         ensure_binaries()
-    assert "PostGIS is not installed" in caught.value.message
+    assert "PostGIS is not installed" in caught.value.detail
+    assert caught.value.code == "database.postgis_missing"
+    assert caught.value.message.startswith("本机没有安装带 PostGIS 的 PostgreSQL")
+    assert "sudo sh -c 'apt-get update && apt-get install -y postgresql-" in caught.value.message
     assert "apt-get install -y postgresql-" in caught.value.hint
     assert "postgis-3" in caught.value.hint and "DATABASE_URL" in caught.value.hint
 
@@ -26,3 +30,14 @@ def test_the_running_cluster_reports_itself(database_url):
     assert status["initialised"] and status["running"]
     assert status["postgres_major"] and "***" in status["url"]
     assert status["url"].startswith("postgresql+psycopg://weijian:***@127.0.0.1:")
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    assert normalise_url("postgres://u:p@h/db").startswith("postgresql+psycopg://")
+    with pytest.raises(EnvironmentProblem, match="must point at PostgreSQL") as caught:
+        normalise_url("sqlite:///weijian.db")
+    assert caught.value.code == "database.url_not_postgres"
+    assert caught.value.message.startswith(
+        "DATABASE_URL 必须指向 PostgreSQL/PostGIS 数据库，而不是 sqlite。"
+    )
+    assert caught.value.detail == "DATABASE_URL must point at PostgreSQL/PostGIS, not sqlite."

@@ -128,36 +128,44 @@ def test_unknown_parent_codes_are_reported(engine, tmp_path):
 
 def test_level_above_must_exist_to_derive(engine, tmp_path):
     towns = catalogue.grid_squares("town", ["220602001"], ["新建街道"])
-    with pytest.raises(ConflictError, match="import the district level first"):
+    with pytest.raises(ConflictError, match="import the district level first") as refused:
         import_grids(
             engine,
             GridImport(
                 path=write(tmp_path, towns, "t"), level="town", code_field="DM", name_field="MC"
             ),
         )
+    assert refused.value.code == "grid.parent_level_missing"
+    assert refused.value.message.startswith("尚未导入区县网格，无法推算镇办网格的上级网格")
 
 
 def test_duplicate_and_missing_codes_refused(engine, tmp_path):
     frame = catalogue.grid_squares("district", ["220602", "220602"], ["浑江区", "江源区"])
-    with pytest.raises(InputError, match="more than once: 220602"):
+    with pytest.raises(InputError, match="more than once: 220602") as duplicate:
         import_grids(
             engine,
             GridImport(
                 path=write(tmp_path, frame, "a"), level="district", code_field="DM", name_field="MC"
             ),
         )
+    assert duplicate.value.code == "grid.code_duplicate"
+    assert duplicate.value.message == "网格编码重复：220602。每个网格须有自己的 DM"
     frame = catalogue.grid_squares("district", ["220602", ""], ["浑江区", "江源区"])
-    with pytest.raises(InputError, match="no code or no name"):
+    with pytest.raises(InputError, match="no code or no name") as missing:
         import_grids(
             engine,
             GridImport(
                 path=write(tmp_path, frame, "b"), level="district", code_field="DM", name_field="MC"
             ),
         )
-    with pytest.raises(InputError, match="unknown grid level"):
+    assert missing.value.code == "grid.code_or_name_missing"
+    assert missing.value.message.startswith("有 1 个网格缺少编码或名称（第 2 行）")
+    with pytest.raises(InputError, match="unknown grid level") as unknown:
         import_grids(
             engine,
             GridImport(
                 path=write(tmp_path, frame, "c"), level="street", code_field="DM", name_field="MC"
             ),
         )
+    assert unknown.value.code == "grid.level_unknown"
+    assert unknown.value.message.startswith("未知的网格层级“street”，可选：district（区县）")

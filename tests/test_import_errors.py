@@ -143,6 +143,7 @@ def test_cli_point_file_of_third_party_data_refused(cli, shared_data):
 def test_cli_kind_and_code_field_exclusive(cli, good_shapefile):
     result = cli("import", "zones", good_shapefile, "--layer", "landuse")
     assert result.exit_code == 2 and "exactly one of --kind" in result.output
+    assert "须且只须给出其中一个" in result.output
 
 
 def test_versions_two_imports_then_a_failing_third(
@@ -214,7 +215,15 @@ def test_api_upload_zip(server, engine, tmp_path, admin_headers):
     assert health["status"] == "ok" and health["layers"] == 1
 
 
-@pytest.mark.parametrize("case", ["corrupt-zip", "point-layer", "unknown-field", "bare-shp"])
+API_REFUSALS = {
+    "corrupt-zip": ("import.zip_unreadable", "不是可读取的 zip 压缩包"),
+    "point-layer": ("import.not_polygons", "中有 6 个点（Point）和 0 个面"),
+    "unknown-field": ("import.field_not_found", "中没有字段“NO_SUCH”（由 --name-field 指定）"),
+    "bare-shp": (None, None),  # refused by the upload route before any file is read
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_REFUSALS))
 def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case, admin_headers):
     archive = catalogue.zip_gbk(catalogue.shapefile_parts(good_shapefile), tmp_path / "ok.zip")
     # only an administrator imports
@@ -239,11 +248,18 @@ def test_api_refuses_with_4xx(server, engine, tmp_path, good_shapefile, case, ad
     assert 400 <= response.status_code < 500, response.text
     body = response.json()
     assert body["detail"]
+    code, message = API_REFUSALS[case]
+    if code:
+        assert body["code"] == code and message in body["message"], body
     assert active_version(engine) == 1 and zone_count(engine) == 6
 
 
 def test_api_unknown_layer_and_version_are_404(server, engine):
-    assert httpx.get(f"{server}/api/v1/layers/nope/versions").status_code == 404
+    missing = httpx.get(f"{server}/api/v1/layers/nope/versions")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "layer.not_found"
+    assert missing.json()["message"].startswith("没有图层“nope”，请核对图层名")
+    assert missing.json()["detail"] == "no layer 'nope'."
     assert httpx.get(f"{server}/api/v1/layers/nope/versions/3").status_code == 404
     bad_bbox = httpx.get(f"{server}/api/v1/layers/nope/versions/1/features?bbox=1,2")
     assert bad_bbox.status_code == 422

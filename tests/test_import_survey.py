@@ -315,6 +315,7 @@ def test_unknown_settlement_codes_refused_over_the_api(server, engine, tmp_path,
     assert "'206' ×2, '村庄' ×1" in body["detail"]
     assert "CZCSXM" in body["hint"]
     assert "“206” 2 个、“村庄” 1 个" in body["message"]
+    assert body["code"] == "landuse.settlement_code_unknown"
     assert active_version(engine) == 1
     assert [r["kind"] for r in stored(engine)] == [p[3] for p in PARCELS]
 

@@ -237,20 +237,33 @@ def test_input_crs_all_give_the_same_answer(api):
 
 
 @pytest.mark.parametrize(
-    ("params", "message"),
+    ("params", "message", "code", "chinese"),
     [
-        ({"lon": "nan", "lat": 41.9}, "not numbers"),
-        ({"lon": 41.9, "lat": 126.4}, "swapped"),
-        ({"lon": 200, "lat": 41.9}, "out of range"),
-        ({"lon": 2.35, "lat": 48.85, "crs": "gcj02"}, "outside China"),
-        ({"lon": 126.4, "lat": 41.9, "crs": "mars"}, "unknown coordinate system"),
-        ({"lon": 126.4}, "lat"),
+        ({"lon": "nan", "lat": 41.9}, "not numbers", "point.coordinates_missing", "缺失或不是数字"),
+        ({"lon": 41.9, "lat": 126.4}, "swapped", "point.lonlat_swapped", "经度和纬度似乎写反了"),
+        ({"lon": 200, "lat": 41.9}, "out of range", "point.out_of_range", "经度应在 ±180 以内"),
+        (
+            {"lon": 2.35, "lat": 48.85, "crs": "gcj02"},
+            "outside China",
+            "point.outside_china",
+            "有 1 个 GCJ02 坐标点位于中国境外（第一个：2.35，48.85）",
+        ),
+        (
+            {"lon": 126.4, "lat": 41.9, "crs": "mars"},
+            "unknown coordinate system",
+            "crs.unknown",
+            "无法识别坐标系“mars”",
+        ),
+        ({"lon": 126.4}, "lat", None, None),
     ],
 )
-def test_bad_points_are_422_with_a_message(api, params, message):
+def test_bad_points_are_422_with_a_message(api, params, message, code, chinese):
     response = httpx.get(f"{api}/api/v1/jurisdiction", params=params)
     assert response.status_code == 422
     assert message in json.dumps(response.json(), ensure_ascii=False)
+    if code:
+        assert response.json()["code"] == code
+        assert chinese in response.json()["message"]
 
 
 def test_batch_csv_and_geojson_stream(api):
@@ -302,27 +315,38 @@ def test_batch_csv_and_geojson_stream(api):
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "message"),
+    ("body", "content_type", "message", "code", "chinese"),
     [
-        ("x,y\n1,2", "text/csv", "no id column"),
-        ("id,lon,lat\na,abc,41", "text/csv", "not numbers"),
-        ("id,lon,lat\na,41.9,126.4", "text/csv", "swapped"),
+        ("x,y\n1,2", "text/csv", "no id column", "batch.column_missing", "CSV 文件中没有 id 列"),
+        (
+            "id,lon,lat\na,abc,41",
+            "text/csv",
+            "not numbers",
+            "batch.coordinate_invalid",
+            "CSV 第 2 行：经度“abc”或纬度“41”不是数字（或为空）",
+        ),
+        ("id,lon,lat\na,41.9,126.4", "text/csv", "swapped", "point.lonlat_swapped", "写反了"),
         (
             '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
             '{"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}]}',
             "application/geo+json",
             "not a Point",
+            "batch.not_point",
+            "第 1 个要素是 LineString，不是点（Point）",
         ),
-        ("", "text/csv", "empty"),
-        ("id,lon,lat\n1,2,3", "application/xml", "Content-Type"),
+        ("", "text/csv", "empty", None, None),
+        ("id,lon,lat\n1,2,3", "application/xml", "Content-Type", None, None),
     ],
 )
-def test_batch_bad_input_is_4xx(api, body, content_type, message):
+def test_batch_bad_input_is_4xx(api, body, content_type, message, code, chinese):
     response = httpx.post(
         f"{api}/api/v1/jurisdiction/batch", content=body, headers={"content-type": content_type}
     )
     assert 400 <= response.status_code < 500
     assert message in response.json()["detail"]
+    if code:
+        assert response.json()["code"] == code
+        assert chinese in response.json()["message"]
 
 
 def test_rules_change_is_a_new_version_that_lookups_name(api, admin_headers):
@@ -377,6 +401,13 @@ def test_rules_change_is_a_new_version_that_lookups_name(api, admin_headers):
         },
     )
     assert bad.status_code == 422 and "unknown department type" in bad.json()["detail"]
+    assert bad.json()["code"] == "rules.department_type_unknown"
+    assert bad.json()["message"].startswith("规则“x”：未知的责任部门类型“police”")
+    missing = httpx.get(f"{api}/api/v1/jurisdiction/rules/versions/99")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "rules.version_not_found"
+    assert missing.json()["message"] == "没有第 99 版管辖规则集，请核对版本号"
+    assert missing.json()["detail"] == "no rule set version 99."
 
 
 def test_transfer_endpoint(api):

@@ -193,18 +193,19 @@ def test_unknown_codes_refused_with_every_one_counted():
     with pytest.raises(InputError) as refused:
         kinds_for_codes(codes, "DLBM")
     error = refused.value
-    assert "5 values that are not GB/T 21010" in error.en
-    assert "'0999' ×3, 'ABCD' ×1, empty ×1" in error.en
+    assert "5 values that are not GB/T 21010" in error.detail
+    assert "'0999' ×3, 'ABCD' ×1, empty ×1" in error.detail
     assert "DLBM" in error.hint and "--kind" in error.hint
-    assert "“0999” 3 个、“ABCD” 1 个、空值 1 个" in error.zh
-    assert "地类编码" in error.zh
+    assert error.code == "landuse.code_unknown"
+    assert error.message.startswith("字段 DLBM 中有 5 个图斑的值不是地类编码")
+    assert "“0999” 3 个、“ABCD” 1 个、空值 1 个" in error.message
 
 
 def test_a_long_list_of_unknown_codes_is_cut():
     with pytest.raises(InputError) as refused:
         kinds_for_codes([f"X{i:02d}" for i in range(20)], "DLBM")
-    assert "and 8 other values" in refused.value.en
-    assert "另有 8 种值" in refused.value.zh
+    assert "and 8 other values" in refused.value.detail
+    assert "另有 8 种值" in refused.value.message
 
 
 def test_settlement_codes_table():
@@ -254,7 +255,8 @@ def test_unknown_settlement_codes_refused():
     with pytest.raises(InputError) as refused:
         settle_kinds(["construction"] * 4, ["203", "206", "村庄", "206"], "CZCSXM")
     error = refused.value
-    assert "3 values that are not settlement codes" in error.en
-    assert "'206' ×2, '村庄' ×1" in error.en
+    assert "3 values that are not settlement codes" in error.detail
+    assert "'206' ×2, '村庄' ×1" in error.detail
     assert "CZCSXM" in error.hint
-    assert "“206” 2 个、“村庄” 1 个" in error.zh and "城镇村属性码" in error.zh
+    assert error.code == "landuse.settlement_code_unknown"
+    assert "“206” 2 个、“村庄” 1 个" in error.message and "城镇村属性码" in error.message

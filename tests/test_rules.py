@@ -8,6 +8,7 @@ import pytest
 
 from weijian.errors import InputError
 from weijian.jurisdiction.rules import Rule, RuleSet, ZoneHit, resolve, validate_rules
+from weijian.jurisdiction.service import replace_rules, rules_from_json
 from weijian.jurisdiction.transfer import decide_transfer
 from weijian.layers.model import ZONE_KINDS
 
@@ -103,13 +104,18 @@ def test_code_patterns():
 
 def test_validation_refuses_what_a_city_cannot_mean():
     types = ["urban_enforcement", "natural_resources", "county_government"]
-    with pytest.raises(InputError, match="unknown department type"):
+    with pytest.raises(InputError, match="unknown department type") as refused:
         validate_rules([Rule(1, 1, "a", "police", zone_kinds=("forest",))], types, ZONE_KINDS)
-    with pytest.raises(InputError, match="unknown zone kinds"):
+    assert refused.value.code == "rules.department_type_unknown"
+    assert refused.value.message.startswith("规则“a”：未知的责任部门类型“police”")
+    assert refused.value.detail == "rule 'a': unknown department type 'police'."
+    with pytest.raises(InputError, match="unknown zone kinds") as refused:
         validate_rules(
             [Rule(1, 1, "a", "natural_resources", zone_kinds=("moon",))], types, ZONE_KINDS
         )
-    with pytest.raises(InputError, match="share priority"):
+    assert refused.value.code == "zone.kind_unknown"
+    assert refused.value.message.startswith("规则“a”：未知的分区类型 moon。")
+    with pytest.raises(InputError, match="share priority") as refused:
         validate_rules(
             [
                 Rule(1, 1, "a", "natural_resources", zone_kinds=("forest",)),
@@ -118,6 +124,8 @@ def test_validation_refuses_what_a_city_cannot_mean():
             types,
             ZONE_KINDS,
         )
+    assert refused.value.code == "rules.priority_clash"
+    assert refused.value.message.startswith("规则“a”和“b”同时有效，优先级却都是 1")
     validate_rules(
         [
             Rule(1, 1, "a", "natural_resources", zone_kinds=("forest",), valid_to=date(2026, 1, 1)),
@@ -133,8 +141,31 @@ def test_validation_refuses_what_a_city_cannot_mean():
         types,
         ZONE_KINDS,
     )
-    with pytest.raises(InputError, match="at least one rule"):
+    with pytest.raises(InputError, match="at least one rule") as refused:
         validate_rules([], types, ZONE_KINDS)
+    assert refused.value.code == "rules.empty"
+    assert refused.value.message == "规则集中至少要有一条管辖规则，请添加规则后再保存"
+
+
+def test_rule_items_refused_in_chinese():
+    with pytest.raises(InputError, match="unknown fields") as refused:
+        rules_from_json([{"priority": 1, "name": "a", "colour": "red"}])
+    assert refused.value.code == "rules.field_unknown"
+    assert refused.value.message.startswith("第 1 条规则：未知字段 colour。可用字段：")
+    with pytest.raises(InputError, match="is incomplete") as refused:
+        rules_from_json([{"name": "a", "department_type": "natural_resources"}])
+    assert refused.value.code == "rules.incomplete"
+    assert refused.value.message.startswith("第 1 条规则不完整（缺少字段 priority）")
+    with pytest.raises(InputError, match="is not a date") as refused:
+        rules_from_json(
+            [{"priority": 1, "name": "a", "department_type": "x", "valid_from": "明年"}]
+        )
+    assert refused.value.code == "rules.date_invalid"
+    assert refused.value.message.startswith("“明年”不是有效的日期")
+    with pytest.raises(InputError, match="who made it and why") as refused:
+        replace_rules(None, [], changed_by=" ", reason="")
+    assert refused.value.code == "rules.change_unattributed"
+    assert "修改人和修改原因" in refused.value.message
 
 
 ANSWER = {

@@ -110,13 +110,19 @@ def ensure_binaries(log=print) -> Path:
     command = f"apt-get update && apt-get install -y {package}"
     if not is_root():
         raise EnvironmentProblem(
-            "PostgreSQL with PostGIS is not installed on this machine.",
+            f"本机没有安装带 PostGIS 的 PostgreSQL。请以管理员身份运行 `sudo sh -c '{command}'`，"
+            "或将 DATABASE_URL 设为已有的 PostGIS 数据库",
+            code="database.postgis_missing",
+            detail="PostgreSQL with PostGIS is not installed on this machine.",
             hint=f"run `sudo sh -c '{command}'`, or set DATABASE_URL to an existing PostGIS "
             "(postgresql+psycopg://user:password@host:5432/dbname)",
         )
     if not shutil.which("apt-get"):
         raise EnvironmentProblem(
-            "PostgreSQL with PostGIS is not installed and this machine has no apt-get.",
+            "本机没有安装带 PostGIS 的 PostgreSQL，也没有 apt-get。请用系统的包管理器安装 "
+            "PostgreSQL 13 或更高版本及 PostGIS 3，或将 DATABASE_URL 设为已有的 PostGIS 数据库",
+            code="database.postgis_missing",
+            detail="PostgreSQL with PostGIS is not installed and this machine has no apt-get.",
             hint="install PostgreSQL ≥ 13 with PostGIS 3 by the system's package manager, "
             "or set DATABASE_URL to an existing PostGIS",
         )
@@ -126,13 +132,19 @@ def ensure_binaries(log=print) -> Path:
         done = subprocess.run(args, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise EnvironmentProblem(
-                f"`{' '.join(args)}` failed:\n{done.stderr.strip()[-2000:]}",
+                f"安装 {package} 时命令 `{' '.join(args)}` 执行失败。"
+                f"请手动运行 `{command}` 并查看其输出",
+                code="database.install_failed",
+                detail=f"`{' '.join(args)}` failed:\n{done.stderr.strip()[-2000:]}",
                 hint=f"run `{command}` by hand and read its message",
             )
     bin_dir = find_bin_dir()
     if not bin_dir:
         raise EnvironmentProblem(
-            f"{package} was installed but no PostgreSQL server with PostGIS was found "
+            f"已安装 {package}，但在 {POSTGRES_ROOT} 下找不到带 PostGIS 的 PostgreSQL 服务器。"
+            f"请用 `dpkg -L {package}` 检查安装的文件",
+            code="database.postgis_not_found",
+            detail=f"{package} was installed but no PostgreSQL server with PostGIS was found "
             f"under {POSTGRES_ROOT}.",
             hint="check `dpkg -L " + package + "`",
         )
@@ -195,10 +207,14 @@ class EmbeddedCluster:
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(self._as_service_user(args), capture_output=True, text=True, cwd="/")
         if check and done.returncode != 0:
+            log = self.load_state().log_file if self.load_state() else self.home
             raise EnvironmentProblem(
-                f"`{' '.join(args)}` failed (exit {done.returncode}):\n"
+                f"内置数据库的命令 `{' '.join(args)}` 执行失败（退出码 {done.returncode}）。"
+                f"请查看 {log} 中的记录",
+                code="database.command_failed",
+                detail=f"`{' '.join(args)}` failed (exit {done.returncode}):\n"
                 f"{(done.stderr or done.stdout).strip()[-3000:]}",
-                hint=f"see {self.load_state().log_file if self.load_state() else self.home}",
+                hint=f"see {log}",
             )
         return done
 
@@ -311,23 +327,26 @@ class EmbeddedCluster:
             if self.is_running(state):
                 if port is not None and port != state.port:
                     raise EnvironmentProblem(
-                        f"the embedded database is running on port {state.port}; "
+                        f"内置数据库正在端口 {state.port} 上运行，请先停止，再改用端口 {port}"
+                        f"（weijian db stop && weijian db start --port {port}）",
+                        code="database.move_while_running",
+                        detail=f"the embedded database is running on port {state.port}; "
                         f"stop it before moving it to {port}.",
                         hint="weijian db stop && weijian db start --port " + str(port),
-                        zh=f"内置数据库正在端口 {state.port} 上运行，请先停止再更换端口",
                     )
                 return state
             if port is not None:
                 state.port = port
             if not port_is_free(state.port):
                 raise EnvironmentProblem(
-                    f"port {state.port} of 127.0.0.1, where the embedded database listens, "
+                    f"内置数据库的端口 {state.port} 已被其他程序占用：请停止该程序，"
+                    "或用 weijian db start --port 端口号 更换端口",
+                    code="database.port_taken",
+                    detail=f"port {state.port} of 127.0.0.1, where the embedded database listens, "
                     "is taken by another program.",
                     hint="stop that program (`ss -ltnp | grep :"
                     f"{state.port}` names it), or move the database with "
                     "`weijian db start --port N` (servers started before must be restarted)",
-                    zh=f"内置数据库的端口 {state.port} 已被其他程序占用：请停止该程序，"
-                    "或用 weijian db start --port 端口号 更换端口",
                 )
             self._save_state(state)
             options = " ".join(

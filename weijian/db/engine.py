@@ -19,9 +19,13 @@ APP_ROLE = "weijian_app"
 def normalise_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` too, always talking through psycopg 3."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    if parsed.get_backend_name() != "postgresql":
+    backend = parsed.get_backend_name()
+    if backend != "postgresql":
         raise EnvironmentProblem(
-            f"DATABASE_URL must point at PostgreSQL/PostGIS, not {parsed.get_backend_name()}.",
+            f"DATABASE_URL 必须指向 PostgreSQL/PostGIS 数据库，而不是 {backend}。"
+            "格式如 DATABASE_URL=postgresql+psycopg://用户名:密码@主机:5432/数据库名",
+            code="database.url_not_postgres",
+            detail=f"DATABASE_URL must point at PostgreSQL/PostGIS, not {backend}.",
             hint="e.g. DATABASE_URL=postgresql+psycopg://user:password@host:5432/dbname",
         )
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -39,7 +43,10 @@ def resolve_url(settings: Settings | None = None, start: bool = True) -> str:
     state = cluster.load_state()
     if not state:
         raise EnvironmentProblem(
-            "the embedded database has not been created yet.", hint="run `weijian db start`"
+            "内置数据库尚未创建，请先运行 weijian db start",
+            code="database.not_created",
+            detail="the embedded database has not been created yet.",
+            hint="run `weijian db start`",
         )
     return state.url()
 
@@ -83,7 +90,10 @@ def migrate(url: str, revision: str = "head") -> None:
         ).first()
     if not has_postgis:
         raise EnvironmentProblem(
-            f"the PostgreSQL at {make_url(url).host} has no PostGIS extension available.",
+            f"{make_url(url).host} 上的 PostgreSQL 没有可用的 PostGIS 扩展。请在该服务器上安装 "
+            "PostGIS（Debian：apt-get install postgresql-15-postgis-3）",
+            code="database.postgis_unavailable",
+            detail=f"the PostgreSQL at {make_url(url).host} has no PostGIS extension available.",
             hint="install PostGIS on that server (Debian: apt-get install postgresql-15-postgis-3)",
         )
     with engine.begin() as conn:

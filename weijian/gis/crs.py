@@ -112,7 +112,11 @@ def parse_crs_option(text: str) -> SourceCRS:
             raise pyproj.exceptions.CRSError(f"{crs.name} is not a horizontal system")
     except pyproj.exceptions.CRSError as exc:
         raise InputError(
-            f"unknown coordinate system {text!r} (or not one of longitude/latitude or "
+            f"无法识别坐标系“{text}”（或它不是经纬度、平面坐标系）。请使用 wgs84、cgcs2000、"
+            "gcj02、bd09、EPSG:编号（如 CGCS2000 高斯-克吕格中央经线 126°E 为 EPSG:4551，"
+            "带 42 带号为 EPSG:4530）、PROJ 字符串（+proj=…）或 WKT",
+            code="crs.unknown",
+            detail=f"unknown coordinate system {text!r} (or not one of longitude/latitude or "
             "easting/northing).",
             hint="use wgs84, cgcs2000, gcj02, bd09, EPSG:n (e.g. EPSG:4551 for CGCS2000 "
             "Gauss-Krüger CM 126E, EPSG:4530 for the same with the zone prefix 42), "
@@ -126,7 +130,10 @@ def crs_from_prj(wkt: str) -> SourceCRS:
         crs = pyproj.CRS.from_wkt(wkt)
     except pyproj.exceptions.CRSError as exc:
         raise InputError(
-            "the .prj file cannot be read as a coordinate system.",
+            "坐标系文件 .prj 无法识别为坐标系。请修正或删除该 .prj 文件，并用 --crs 指定坐标系"
+            "（如 --crs EPSG:4551）",
+            code="import.prj_unreadable",
+            detail="the .prj file cannot be read as a coordinate system.",
             hint="fix or delete the .prj and pass --crs (e.g. --crs EPSG:4551)",
         ) from exc
     return from_pyproj(crs, "prj")
@@ -250,16 +257,26 @@ def check_in_china(bounds: tuple[float, float, float, float], source: SourceCRS)
     ):
         return
     hint = "check the .prj or pass the right --crs"
+    advice = "请核对 .prj 文件，或用 --crs 指定正确的坐标系"
     if source.crs is not None and source.crs.is_projected:
         hint = (
             "the eastings may carry a Gauss-Krüger zone prefix the .prj does not declare (or the "
             "reverse): try --crs EPSG:4530 (3° zone 42, with prefix) or EPSG:4551 (CM 126E, "
             "without); see the coordinates with ogrinfo"
         )
+        advice = (
+            "横坐标可能带有 .prj 未声明的高斯-克吕格带号（或相反）："
+            "请试用 --crs EPSG:4530（3° 分带第 42 带，带带号）"
+            "或 EPSG:4551（中央经线 126°E，不带带号），可用 ogrinfo 查看坐标"
+        )
     elif source.is_geographic:
         hint = "longitude and latitude may be swapped, or the file is projected: pass --crs"
+        advice = "经度和纬度可能写反了，或该文件是平面坐标：请用 --crs 指定坐标系"
     raise InputError(
-        f"after conversion from {source.label} the data lie outside China "
+        f"数据从 {source.label} 转换后位于中国境外（范围：经度 {minx:.4f}…{maxx:.4f}，"
+        f"纬度 {miny:.4f}…{maxy:.4f}）。{advice}",
+        code="import.outside_china",
+        detail=f"after conversion from {source.label} the data lie outside China "
         f"(bbox lon {minx:.4f}…{maxx:.4f}, lat {miny:.4f}…{maxy:.4f}).",
         hint=hint,
     )

@@ -74,7 +74,9 @@ def normalise_codec(name: str) -> str:
         return codecs.lookup(name.strip()).name
     except LookupError as exc:
         raise InputError(
-            f"unknown text encoding {name!r}.",
+            f"无法识别文字编码“{name.strip()}”，请使用 gbk、gb18030、utf-8 或 big5 之一",
+            code="import.encoding_unknown",
+            detail=f"unknown text encoding {name!r}.",
             hint="use one of gbk, gb18030, utf-8, big5",
         ) from exc
 
@@ -82,7 +84,11 @@ def normalise_codec(name: str) -> str:
 def read_dbf_text(path: Path) -> DbfText:
     data = path.read_bytes()
     if len(data) < 32:
-        raise InputError(f"{path.name} is not a DBF file (only {len(data)} bytes).")
+        raise InputError(
+            f"{path.name} 不是有效的 DBF 属性表文件（只有 {len(data)} 字节），请重新导出图层",
+            code="import.dbf_invalid",
+            detail=f"{path.name} is not a DBF file (only {len(data)} bytes).",
+        )
     records, header_len, record_len = struct.unpack("<IHH", data[4:12])
     language_byte = data[29]
     fields: list[tuple[bytes, bytes, int]] = []
@@ -114,11 +120,17 @@ def read_dbf_text(path: Path) -> DbfText:
 
 def first_failure(text: DbfText, encoding: str) -> str | None:
     """Where ``encoding`` fails on the DBF text, as a sentence, or None."""
+    failure = _first_failure(text, encoding)
+    return failure[0] if failure else None
+
+
+def _first_failure(text: DbfText, encoding: str) -> tuple[str, str] | None:
+    """Where ``encoding`` fails on the DBF text, in English and Chinese, or None."""
     for name in text.field_names:
         try:
             name.decode(encoding)
         except UnicodeDecodeError:
-            return f"field name {name!r}"
+            return f"field name {name!r}", f"字段名 {name!r}"
     for number, field, raw in text.values:
         try:
             raw.decode(encoding)
@@ -126,7 +138,11 @@ def first_failure(text: DbfText, encoding: str) -> str | None:
             # a multi-byte character cut by the field width is not the codec's fault
             if exc.start >= len(raw) - 3 and ("end" in exc.reason or "incomplete" in exc.reason):
                 continue
-            return f"record {number + 1}, field {field.decode('latin-1')} ({raw[:24]!r}…)"
+            field_name = field.decode("latin-1")
+            return (
+                f"record {number + 1}, field {field_name} ({raw[:24]!r}…)",
+                f"第 {number + 1} 条记录的字段 {field_name}（{raw[:24]!r}…）",
+            )
     return None
 
 
@@ -140,7 +156,10 @@ def detect(text: DbfText) -> EncodingChoice:
             "gb18030", "detected", "not valid UTF-8; every text value is valid GBK/GB18030"
         )
     raise InputError(
-        "the DBF text is neither UTF-8 nor GBK/GB18030, and no .cpg names its encoding.",
+        "DBF 属性表的文字既不是 UTF-8 也不是 GBK/GB18030，且没有 .cpg 文件说明其编码。"
+        "请用 --encoding 指定正确的编码（如 big5、cp1252）",
+        code="import.encoding_undetected",
+        detail="the DBF text is neither UTF-8 nor GBK/GB18030, and no .cpg names its encoding.",
         hint="pass --encoding with the right code page (e.g. big5, cp1252)",
     )
 
@@ -150,22 +169,30 @@ def choose_encoding(dbf: Path, cpg: Path | None, option: str | None) -> Encoding
     text = read_dbf_text(dbf)
     if option:
         choice = EncodingChoice(normalise_codec(option), "option", f"--encoding {option}")
+        said = f"由 --encoding {option} 指定"
     elif cpg is not None and cpg.exists() and cpg.read_text("latin-1").strip():
         declared = cpg.read_text("latin-1").strip()
         choice = EncodingChoice(normalise_codec(declared), "cpg", f".cpg says {declared!r}")
+        said = f".cpg 文件声明为“{declared}”"
     elif text.language_byte in LDID_CODEPAGES:
         choice = EncodingChoice(
             LDID_CODEPAGES[text.language_byte],
             "ldid",
             f"DBF language byte 0x{text.language_byte:02X}",
         )
+        said = f"DBF 语言标识字节为 0x{text.language_byte:02X}"
     else:
         return detect(text)
-    failure = first_failure(text, choice.encoding)
+    failure = _first_failure(text, choice.encoding)
     if failure:
         other = "utf-8" if choice.encoding != "utf-8" else "gbk"
+        where, where_zh = failure
+        detect_zh = "，或不指定 --encoding 由系统自动识别" if choice.source == "option" else ""
         raise InputError(
-            f"the DBF text is not valid {choice.encoding} ({choice.detail}): {failure}.",
+            f"DBF 属性表的文字不是有效的 {choice.encoding} 编码（{said}）：{where_zh}。"
+            f"请用 --encoding 指定正确的编码（如 --encoding {other}）{detect_zh}",
+            code="import.encoding_mismatch",
+            detail=f"the DBF text is not valid {choice.encoding} ({choice.detail}): {where}.",
             hint=f"pass the right --encoding (e.g. --encoding {other})"
             + (", or leave --encoding out to detect it" if choice.source == "option" else ""),
         )

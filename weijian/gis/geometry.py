@@ -80,9 +80,15 @@ def normalise_polygons(
     if non_polygonal and set(non_polygonal) != {"GeometryCollection"}:
         listed = ", ".join(f"{n} {k}" for k, n in sorted(non_polygonal.items()))
         polygons = sum(v for k, v in stats.types.items() if k in POLYGONAL)
+        listed_zh = "、".join(
+            f"{n} 个{TYPE_ZH.get(k, k)}（{k}）" for k, n in sorted(non_polygonal.items())
+        )
         raise InputError(
-            f"{what} holds {listed} and {polygons} polygons: zones and grids must be polygons "
-            "or multipolygons.",
+            f"{what} 中有 {listed_zh}和 {polygons} 个面：分区和网格必须是面（Polygon）或多面"
+            "（MultiPolygon）。请提供面图层，点和线不能作为区域导入",
+            code="import.not_polygons",
+            detail=f"{what} holds {listed} and {polygons} polygons: zones and grids must be "
+            "polygons or multipolygons.",
             hint="give the polygon layer (面图层); points and lines cannot be imported as areas",
         )
 

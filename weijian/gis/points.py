@@ -23,23 +23,39 @@ def _check_degrees(x: np.ndarray, y: np.ndarray, crs_label: str, ids=None) -> No
             else ""
         )
 
+    def where_zh(mask: np.ndarray) -> str:
+        first = int(np.flatnonzero(mask)[0])
+        label = ids[first] if ids is not None else first + 1
+        at = f"编号为 {label} 的点" if ids is not None else f"第 {label} 行"
+        return f"（第一处在{at}：{x[first]}，{y[first]}）" if len(x) > 1 else ""
+
     bad = ~np.isfinite(x) | ~np.isfinite(y)
     if bad.any():
         raise InputError(
-            f"{int(bad.sum())} coordinates are missing or not numbers{where(bad)}.",
+            f"有 {int(bad.sum())} 个坐标缺失或不是数字{where_zh(bad)}。请以十进制度数给出经度和"
+            "纬度，如 lon=126.42&lat=41.94",
+            code="point.coordinates_missing",
+            detail=f"{int(bad.sum())} coordinates are missing or not numbers{where(bad)}.",
             hint="give lon and lat as decimal degrees, e.g. lon=126.42&lat=41.94",
         )
     swapped = (np.abs(y) > 90) & (np.abs(x) <= 90)
     if swapped.any():
         raise InputError(
-            f"latitude out of range{where(swapped)}: longitude and latitude look swapped.",
+            f"纬度超出范围{where_zh(swapped)}：经度和纬度似乎写反了。经度在前（东经，白山约 126），"
+            "纬度在后（北纬，约 42）",
+            code="point.lonlat_swapped",
+            detail=f"latitude out of range{where(swapped)}: longitude and latitude look swapped.",
             hint="lon comes first (east, ~126 for Baishan), then lat (north, ~42)",
         )
     out = (np.abs(x) > 180) | (np.abs(y) > 90)
     if out.any():
         raise InputError(
-            f"coordinates out of range for {crs_label}{where(out)}: lon must be within ±180 and "
-            "lat within ±90.",
+            f"坐标超出 {crs_label} 的取值范围{where_zh(out)}：经度应在 ±180 以内，纬度应在 ±90 "
+            "以内。平面坐标（米）须用 crs=EPSG:编号 指明坐标系，如高斯-克吕格中央经线 126°E 为 "
+            "EPSG:4551，带带号为 EPSG:4530",
+            code="point.out_of_range",
+            detail=f"coordinates out of range for {crs_label}{where(out)}: lon must be within "
+            "±180 and lat within ±90.",
             hint="projected coordinates (metres) need crs=EPSG:n, e.g. EPSG:4551 for "
             "Gauss-Krüger CM 126E or EPSG:4530 with the zone prefix",
         )
@@ -56,7 +72,11 @@ def to_cgcs2000(x, y, crs: str = "wgs84", ids=None) -> tuple[np.ndarray, np.ndar
         if outside.any():
             first = int(np.flatnonzero(outside)[0])
             raise InputError(
-                f"{int(outside.sum())} {source.web_datum.upper()} points lie outside China "
+                f"有 {int(outside.sum())} 个 {source.web_datum.upper()} 坐标点位于中国境外"
+                f"（第一个：{x[first]}，{y[first]}）；GCJ-02 和 BD-09 坐标只存在于中国境内。"
+                "请核对坐标；如坐标来自 GPS，请用 crs=wgs84",
+                code="point.outside_china",
+                detail=f"{int(outside.sum())} {source.web_datum.upper()} points lie outside China "
                 f"(first: {x[first]}, {y[first]}); GCJ-02 and BD-09 exist only inside China.",
                 hint="check the coordinates, or give crs=wgs84 if they came from GPS",
             )
@@ -71,14 +91,22 @@ def to_cgcs2000(x, y, crs: str = "wgs84", ids=None) -> tuple[np.ndarray, np.ndar
     else:
         bad = ~np.isfinite(x) | ~np.isfinite(y)
         if bad.any():
-            raise InputError(f"{int(bad.sum())} coordinates are missing or not numbers.")
+            raise InputError(
+                f"有 {int(bad.sum())} 个坐标缺失或不是数字，请补全坐标",
+                code="point.coordinates_missing",
+                detail=f"{int(bad.sum())} coordinates are missing or not numbers.",
+            )
     transformer = transformer_to_storage(source.crs)
     lon, lat = transformer.transform(x, y)
     lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     bad = ~np.isfinite(lon) | ~np.isfinite(lat)
     if bad.any():
         raise InputError(
-            f"{int(bad.sum())} points cannot be converted from {source.label} "
+            f"有 {int(bad.sum())} 个点无法从 {source.label} 转换（超出该坐标系的适用范围）。"
+            "请核对坐标系：带带号的高斯-克吕格坐标（x ≈ 42,500,000）为 EPSG:4530，"
+            "不带带号（x ≈ 500,000）为 EPSG:4551",
+            code="point.not_convertible",
+            detail=f"{int(bad.sum())} points cannot be converted from {source.label} "
             "(outside the area of that coordinate system).",
             hint="check the crs: Gauss-Krüger with zone prefix (x ≈ 42,500,000) is EPSG:4530, "
             "without (x ≈ 500,000) EPSG:4551",

@@ -76,7 +76,10 @@ def _extract_zip(archive: Path, target: Path) -> list[Path]:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile as exc:
         raise InputError(
-            f"{archive.name} is not a readable zip file ({exc}).",
+            f"{archive.name} 不是可读取的 zip 压缩包。请将 .shp、.shx、.dbf、.prj（及 .cpg）"
+            "重新压缩后再上传",
+            code="import.zip_unreadable",
+            detail=f"{archive.name} is not a readable zip file ({exc}).",
             hint="zip the .shp, .shx, .dbf, .prj (and .cpg) again and upload the new archive",
         ) from exc
     extracted = []
@@ -93,7 +96,9 @@ def _extract_zip(archive: Path, target: Path) -> list[Path]:
                     shutil.copyfileobj(src, dst)
             except (zipfile.BadZipFile, OSError, EOFError) as exc:
                 raise InputError(
-                    f"{archive.name} is damaged: member {name!r} cannot be read ({exc}).",
+                    f"{archive.name} 已损坏：其中的文件“{name}”无法读取。请重新压缩后再上传",
+                    code="import.zip_damaged",
+                    detail=f"{archive.name} is damaged: member {name!r} cannot be read ({exc}).",
                     hint="zip the files again and upload the new archive",
                 ) from exc
             extracted.append(destination)
@@ -109,17 +114,28 @@ def _pick(candidates: list[Path], base: Path, member: str | None, what: str) -> 
         ]
         if not chosen:
             names = ", ".join(c.relative_to(base).as_posix() for c in candidates) or "none"
-            raise NotFoundError(f"{what} holds no dataset {member!r}; it holds: {names}.")
+            names_zh = "、".join(c.relative_to(base).as_posix() for c in candidates) or "无"
+            raise NotFoundError(
+                f"{what} 中没有数据集“{member}”；其中有：{names_zh}。请用 --member 指定其中之一",
+                code="import.member_not_found",
+                detail=f"{what} holds no dataset {member!r}; it holds: {names}.",
+            )
         return chosen[0]
     if not candidates:
         raise InputError(
-            f"{what} holds no .shp, .gpkg or .geojson file.",
+            f"{what} 中没有 .shp、.gpkg 或 .geojson 文件。请将 shapefile（.shp、.shx、.dbf、.prj）"
+            "放在 zip 的顶层或一个文件夹中",
+            code="import.no_dataset",
+            detail=f"{what} holds no .shp, .gpkg or .geojson file.",
             hint="put the shapefile (.shp, .shx, .dbf, .prj) at the top of the zip or in a folder",
         )
     if len(candidates) > 1:
         names = ", ".join(c.relative_to(base).as_posix() for c in candidates)
+        names_zh = "、".join(c.relative_to(base).as_posix() for c in candidates)
         raise InputError(
-            f"{what} holds {len(candidates)} datasets: {names}.",
+            f"{what} 中有 {len(candidates)} 个数据集：{names_zh}。请用 --member 指定要导入的一个",
+            code="import.member_ambiguous",
+            detail=f"{what} holds {len(candidates)} datasets: {names}.",
             hint="name the one to import with --member",
         )
     return candidates[0]
@@ -129,8 +145,11 @@ def _shapefile(shp: Path, display: str) -> OpenedSource:
     dbf = _sibling(shp, ".dbf")
     if dbf is None:
         raise InputError(
-            f"{display} has no {shp.stem}.dbf beside it: a shapefile needs .shp, .shx and .dbf "
-            "(and .prj for its coordinate system).",
+            f"{display} 旁边没有 {shp.stem}.dbf：shapefile 需要 .shp、.shx 和 .dbf"
+            "（以及说明坐标系的 .prj）。请将 shapefile 的所有文件放在一起（或一起压缩）后重新导入",
+            code="import.dbf_missing",
+            detail=f"{display} has no {shp.stem}.dbf beside it: a shapefile needs .shp, .shx and "
+            ".dbf (and .prj for its coordinate system).",
             hint="copy all the files of the shapefile together (or zip them) and import again",
         )
     source = OpenedSource(
@@ -151,11 +170,25 @@ def open_source(path: Path | str, member: str | None = None) -> Iterator[OpenedS
     """Open ``path`` (a .shp, .zip, .gpkg, .geojson/.json); temporary files are removed after."""
     path = Path(path)
     if not path.exists():
-        raise NotFoundError(f"{path} does not exist.")
+        raise NotFoundError(
+            f"文件 {path} 不存在，请核对路径",
+            code="import.file_not_found",
+            detail=f"{path} does not exist.",
+        )
     if path.is_dir():
-        raise InputError(f"{path} is a folder.", hint="give the .shp, .zip, .gpkg or .geojson")
+        raise InputError(
+            f"{path} 是一个文件夹。请给出 .shp、.zip、.gpkg 或 .geojson 文件",
+            code="import.is_folder",
+            detail=f"{path} is a folder.",
+            hint="give the .shp, .zip, .gpkg or .geojson",
+        )
     if path.stat().st_size == 0:
-        raise InputError(f"{path.name} is empty (0 bytes).", hint="export the layer again")
+        raise InputError(
+            f"{path.name} 是空文件（0 字节），请重新导出图层",
+            code="import.file_empty",
+            detail=f"{path.name} is empty (0 bytes).",
+            hint="export the layer again",
+        )
     suffix = path.suffix.lower()
     digest = sha256_of(path)
     if suffix == ".zip":
@@ -172,8 +205,12 @@ def open_source(path: Path | str, member: str | None = None) -> Iterator[OpenedS
             shutil.rmtree(workdir, ignore_errors=True)
         return
     if suffix not in DRIVERS:
+        what = f"不支持 {suffix} 格式" if suffix else "没有扩展名，无法判断格式"
         raise InputError(
-            f"{path.name}: {suffix or 'no extension'} is not a format weijian imports.",
+            f"{path.name}：{what}。"
+            "请提供 Shapefile（.shp 或 .zip）、GeoPackage（.gpkg）或 GeoJSON（.geojson）文件",
+            code="import.format_unsupported",
+            detail=f"{path.name}: {suffix or 'no extension'} is not a format weijian imports.",
             hint="give a Shapefile (.shp or .zip), a GeoPackage (.gpkg) or GeoJSON (.geojson)",
         )
     source = _open_plain(path, path.name, member)
@@ -184,7 +221,12 @@ def open_source(path: Path | str, member: str | None = None) -> Iterator[OpenedS
 def _open_plain(path: Path, display: str, member: str | None) -> OpenedSource:
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
-        raise InputError(f"{display} is empty (0 bytes).", hint="export the layer again")
+        raise InputError(
+            f"{display} 是空文件（0 字节），请重新导出图层",
+            code="import.file_empty",
+            detail=f"{display} is empty (0 bytes).",
+            hint="export the layer again",
+        )
     if suffix == ".shp":
         return _shapefile(path, display)
     source = OpenedSource(display=display, path=path, driver=DRIVERS[suffix])
@@ -192,20 +234,34 @@ def _open_plain(path: Path, display: str, member: str | None) -> OpenedSource:
         try:
             layers = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
         except pyogrio.errors.DataSourceError as exc:
-            raise InputError(f"{display} is not a readable GeoPackage ({exc}).") from exc
+            raise InputError(
+                f"{display} 不是可读取的 GeoPackage 文件，请用 QGIS 检查或重新导出",
+                code="import.gpkg_unreadable",
+                detail=f"{display} is not a readable GeoPackage ({exc}).",
+            ) from exc
         if member:
             if member not in layers:
                 raise NotFoundError(
-                    f"{display} has no layer {member!r}; its layers: {', '.join(layers)}."
+                    f"{display} 中没有图层“{member}”；其中的图层：{'、'.join(layers)}。"
+                    "请用 --member 指定其中之一",
+                    code="import.member_not_found",
+                    detail=f"{display} has no layer {member!r}; its layers: {', '.join(layers)}.",
                 )
             source.layer = member
         elif len(layers) == 1:
             source.layer = layers[0]
         elif not layers:
-            raise InputError(f"{display} holds no layer with geometries.")
+            raise InputError(
+                f"{display} 中没有带图形的图层，请提供含面图层的 GeoPackage",
+                code="import.no_dataset",
+                detail=f"{display} holds no layer with geometries.",
+            )
         else:
             raise InputError(
-                f"{display} holds {len(layers)} layers: {', '.join(layers)}.",
+                f"{display} 中有 {len(layers)} 个图层：{'、'.join(layers)}。"
+                "请用 --member 指定要导入的一个",
+                code="import.member_ambiguous",
+                detail=f"{display} holds {len(layers)} layers: {', '.join(layers)}.",
                 hint="name the one to import with --member",
             )
     return source
@@ -223,15 +279,26 @@ def read_features(source: OpenedSource, encoding: str | None) -> Features:
         frame = pyogrio.read_dataframe(source.path, layer=source.layer, **kwargs)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputError(
-            f"{source.display} cannot be read: {exc}",
+            f"{source.display} 无法读取。请用 QGIS 打开检查，或重新导出",
+            code="import.file_unreadable",
+            detail=f"{source.display} cannot be read: {exc}",
             hint="open it in QGIS to check it, or export it again",
         ) from exc
     finally:
         pyogrio.set_gdal_config_options({key: None for key in options})
     if len(frame) == 0:
-        raise InputError(f"{source.display} holds no features.", hint="export the layer again")
+        raise InputError(
+            f"{source.display} 中没有任何要素，请重新导出图层",
+            code="import.no_features",
+            detail=f"{source.display} holds no features.",
+            hint="export the layer again",
+        )
     if "geometry" not in frame:
-        raise InputError(f"{source.display} has no geometries (a plain table?).")
+        raise InputError(
+            f"{source.display} 没有图形（是普通表格吗？）。请提供带图形的图层",
+            code="import.no_geometry",
+            detail=f"{source.display} has no geometries (a plain table?).",
+        )
     attributes = pd.DataFrame(frame.drop(columns="geometry"))
     return Features(
         geometries=np.asarray(frame.geometry.array, dtype=object),

@@ -73,7 +73,9 @@ def _column(header: list[str], names: tuple[str, ...], what: str) -> int:
         if name in lowered:
             return lowered.index(name)
     raise InputError(
-        f"the CSV has no {what} column (header: {', '.join(header)}).",
+        f"CSV 文件中没有 {what} 列（表头：{', '.join(header)}）。第一行须给出列名 id,lon,lat",
+        code="batch.column_missing",
+        detail=f"the CSV has no {what} column (header: {', '.join(header)}).",
         hint="the first line must name the columns id,lon,lat",
     )
 
@@ -83,7 +85,12 @@ def read_csv_chunks(stream: io.TextIOBase, chunk: int = CHUNK) -> Iterator[Point
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError("the CSV is empty.", hint="send a header id,lon,lat and rows") from None
+        raise InputError(
+            "CSV 文件是空的。请提供表头 id,lon,lat 和数据行",
+            code="batch.csv_empty",
+            detail="the CSV is empty.",
+            hint="send a header id,lon,lat and rows",
+        ) from None
     i_id = _column(header, ("id", "编号"), "id")
     i_x = _column(header, ("lon", "lng", "x", "经度"), "lon")
     i_y = _column(header, ("lat", "y", "纬度"), "lat")
@@ -95,9 +102,13 @@ def read_csv_chunks(stream: io.TextIOBase, chunk: int = CHUNK) -> Iterator[Point
             xs.append(float(row[i_x]))
             ys.append(float(row[i_y]))
         except (ValueError, IndexError):
+            lon, lat = (row[i] if i < len(row) else "" for i in (i_x, i_y))
             raise InputError(
-                f"CSV line {number}: lon/lat {row[i_x : i_x + 1]}, {row[i_y : i_y + 1]} are not "
-                "numbers.",
+                f"CSV 第 {number} 行：经度“{lon}”或纬度“{lat}”不是数字（或为空）。"
+                "请用带小数点的十进制度数，如 126.4215,41.9398",
+                code="batch.coordinate_invalid",
+                detail=f"CSV line {number}: lon/lat {row[i_x : i_x + 1]}, {row[i_y : i_y + 1]} "
+                "are not numbers.",
                 hint="decimal degrees with a point, e.g. 126.4215,41.9398",
             ) from None
         ids.append(row[i_id])
@@ -117,14 +128,22 @@ def read_geojson_chunks(stream, chunk: int = CHUNK) -> Iterator[PointChunk]:
         for number, feature in enumerate(ijson.items(stream, "features.item", use_float=True)):
             geometry = (feature or {}).get("geometry") or {}
             if geometry.get("type") != "Point":
+                kind = geometry.get("type")
                 raise InputError(
-                    f"feature {number + 1} is a {geometry.get('type') or 'null geometry'}, "
+                    f"第 {number + 1} 个要素是{f' {kind}' if kind else '空几何'}，不是点（Point）。"
+                    "请提供由点要素组成的 FeatureCollection",
+                    code="batch.not_point",
+                    detail=f"feature {number + 1} is a {geometry.get('type') or 'null geometry'}, "
                     "not a Point.",
                     hint="send a FeatureCollection of Point features",
                 )
             coords = geometry.get("coordinates") or []
             if len(coords) < 2:
-                raise InputError(f"feature {number + 1} has no coordinates.")
+                raise InputError(
+                    f"第 {number + 1} 个要素没有坐标，请补全其经纬度",
+                    code="batch.coordinates_missing",
+                    detail=f"feature {number + 1} has no coordinates.",
+                )
             props = feature.get("properties") or {}
             ids.append(feature.get("id", props.get("id", number + 1)))
             xs.append(float(coords[0]))
@@ -133,7 +152,11 @@ def read_geojson_chunks(stream, chunk: int = CHUNK) -> Iterator[PointChunk]:
                 yield PointChunk(ids, np.array(xs), np.array(ys))
                 ids, xs, ys = [], [], []
     except ijson.JSONError as exc:
-        raise InputError(f"the GeoJSON cannot be parsed: {exc}.") from exc
+        raise InputError(
+            "GeoJSON 无法解析，请检查其格式是否为有效的 FeatureCollection",
+            code="batch.geojson_invalid",
+            detail=f"the GeoJSON cannot be parsed: {exc}.",
+        ) from exc
     if ids:
         yield PointChunk(ids, np.array(xs), np.array(ys))
 
@@ -148,15 +171,27 @@ def read_vector_chunks(
     try:
         info = pyogrio.read_info(path)
     except pyogrio.errors.DataSourceError as exc:
-        raise InputError(f"{path.name} cannot be read: {exc}") from exc
+        raise InputError(
+            f"{path.name} 无法读取，请用 QGIS 打开检查，或重新导出",
+            code="batch.file_unreadable",
+            detail=f"{path.name} cannot be read: {exc}",
+        ) from exc
     total = int(info["features"])
     for start in range(0, total, chunk):
         frame = pyogrio.read_dataframe(path, skip_features=start, max_features=chunk)
         geoms = np.asarray(frame.geometry.array, dtype=object)
         if not (shapely.get_type_id(geoms) == 0).all():
-            raise InputError(f"{path.name} must hold points only.")
+            raise InputError(
+                f"{path.name} 中只能有点要素，请提供点图层",
+                code="batch.not_point",
+                detail=f"{path.name} must hold points only.",
+            )
         if id_field and id_field not in frame:
-            raise InputError(f"{path.name} has no field {id_field!r}.")
+            raise InputError(
+                f"{path.name} 中没有字段“{id_field}”，请核对编号字段名",
+                code="batch.field_not_found",
+                detail=f"{path.name} has no field {id_field!r}.",
+            )
         ids = (
             frame[id_field].tolist() if id_field else list(range(start + 1, start + len(frame) + 1))
         )
@@ -174,7 +209,11 @@ def open_chunks(path: Path, id_field: str | None = None) -> Iterator[PointChunk]
     elif suffix in (".shp", ".gpkg", ".zip"):
         yield from read_vector_chunks(path, id_field)
     else:
-        raise InputError(f"{path.name}: give a .csv, .geojson, .shp or .gpkg file of points.")
+        raise InputError(
+            f"{path.name}：不支持该格式，请提供由点组成的 .csv、.geojson、.shp 或 .gpkg 文件",
+            code="batch.format_unsupported",
+            detail=f"{path.name}: give a .csv, .geojson, .shp or .gpkg file of points.",
+        )
 
 
 # -- answering -------------------------------------------------------------------------------
@@ -384,7 +423,11 @@ def count_points(path: Path) -> int:
     try:
         return int(pyogrio.read_info(path)["features"])
     except pyogrio.errors.DataSourceError as exc:
-        raise InputError(f"{path.name} cannot be read: {exc}") from exc
+        raise InputError(
+            f"{path.name} 无法读取，请用 QGIS 打开检查，或重新导出",
+            code="batch.file_unreadable",
+            detail=f"{path.name} cannot be read: {exc}",
+        ) from exc
 
 
 def write_answers(
@@ -417,7 +460,11 @@ def write_answers(
                 handle.write(text)
         return
     if suffix not in (".gpkg", ".shp"):
-        raise InputError(f"{out_path.name}: write to .csv, .geojson, .gpkg or .shp.")
+        raise InputError(
+            f"{out_path.name}：结果只能写入 .csv、.geojson、.gpkg 或 .shp 文件，请更换文件扩展名",
+            code="batch.output_format_unsupported",
+            detail=f"{out_path.name}: write to .csv, .geojson, .gpkg or .shp.",
+        )
     import geopandas as gpd
     import pandas as pd
     import pyogrio

@@ -111,8 +111,18 @@ def rule_set(conn: Connection, version: int | None = None) -> tuple[RuleSet, dic
         .mappings()
         .first()
     )
+    if head is None and version:
+        raise NotFoundError(
+            f"没有第 {version} 版管辖规则集，请核对版本号",
+            code="rules.version_not_found",
+            detail=f"no rule set version {version}.",
+        )
     if head is None:
-        raise NotFoundError(f"no rule set {'version ' + str(version) if version else 'is active'}.")
+        raise NotFoundError(
+            "当前没有生效的管辖规则集，请先保存一套规则",
+            code="rules.none_active",
+            detail="no rule set is active.",
+        )
     rows = conn.execute(
         text("SELECT * FROM rule WHERE rule_set_id = :id ORDER BY priority, id"),
         {"id": head["id"]},

@@ -110,32 +110,60 @@ def validate_rules(
     """Refuse a rule set a city could not have meant."""
     types, kinds = set(known_types), set(known_kinds)
     if not rules:
-        raise InputError("a rule set needs at least one rule.")
+        raise InputError(
+            "规则集中至少要有一条管辖规则，请添加规则后再保存",
+            code="rules.empty",
+            detail="a rule set needs at least one rule.",
+        )
     seen: dict[int, str] = {}
     for rule in rules:
         if not rule.name.strip():
-            raise InputError(f"rule with priority {rule.priority} has no name.")
+            raise InputError(
+                f"优先级为 {rule.priority} 的规则没有名称，请为其命名",
+                code="rules.name_missing",
+                detail=f"rule with priority {rule.priority} has no name.",
+            )
         if rule.department_type not in types:
             raise InputError(
-                f"rule {rule.name!r}: unknown department type {rule.department_type!r}.",
+                f"规则“{rule.name}”：未知的责任部门类型“{rule.department_type}”。"
+                f"已有类型：{'、'.join(sorted(types))}；"
+                "新的类型可用 weijian rules add-department-type 添加",
+                code="rules.department_type_unknown",
+                detail=f"rule {rule.name!r}: unknown department type {rule.department_type!r}.",
                 hint=f"known types: {', '.join(sorted(types))}; add one with "
                 "`weijian rules add-department-type`",
             )
         unknown = [k for k in rule.zone_kinds if k not in kinds]
         if unknown:
             raise InputError(
-                f"rule {rule.name!r}: unknown zone kinds {unknown}.",
+                f"规则“{rule.name}”：未知的分区类型 {'、'.join(map(str, unknown))}。"
+                f"可选：{'、'.join(sorted(kinds))}",
+                code="zone.kind_unknown",
+                detail=f"rule {rule.name!r}: unknown zone kinds {unknown}.",
                 hint=f"zone kinds: {', '.join(sorted(kinds))}",
             )
         if not rule.zone_kinds and not rule.code_patterns:
-            raise InputError(f"rule {rule.name!r} matches no zone kind and no land-use code.")
+            raise InputError(
+                f"规则“{rule.name}”既没有分区类型也没有地类编码，不会匹配任何图斑。"
+                "请填写 zone_kinds 或 code_patterns",
+                code="rules.matches_nothing",
+                detail=f"rule {rule.name!r} matches no zone kind and no land-use code.",
+            )
         if rule.valid_from and rule.valid_to and rule.valid_to <= rule.valid_from:
-            raise InputError(f"rule {rule.name!r}: valid_to must come after valid_from.")
+            raise InputError(
+                f"规则“{rule.name}”：失效日期 valid_to（{rule.valid_to}）须晚于生效日期 "
+                f"valid_from（{rule.valid_from}）",
+                code="rules.validity_reversed",
+                detail=f"rule {rule.name!r}: valid_to must come after valid_from.",
+            )
         if rule.priority in seen and _overlap(
             rule, next(r for r in rules if r.priority == rule.priority and r is not rule)
         ):
             raise InputError(
-                f"rules {seen[rule.priority]!r} and {rule.name!r} share priority "
+                f"规则“{seen[rule.priority]}”和“{rule.name}”同时有效，优先级却都是 "
+                f"{rule.priority}。请给它们不同的优先级，以明确先后",
+                code="rules.priority_clash",
+                detail=f"rules {seen[rule.priority]!r} and {rule.name!r} share priority "
                 f"{rule.priority} while both in force.",
                 hint="give them different priorities so the order is clear",
             )

@@ -59,7 +59,12 @@ def _as_date(value) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise InputError(f"{value!r} is not a date.", hint="write dates as YYYY-MM-DD") from None
+        raise InputError(
+            f"“{value}”不是有效的日期，请按“年-月-日”书写，如 2026-03-01",
+            code="rules.date_invalid",
+            detail=f"{value!r} is not a date.",
+            hint="write dates as YYYY-MM-DD",
+        ) from None
 
 
 def rules_from_json(items: list[dict]) -> list[Rule]:
@@ -68,7 +73,10 @@ def rules_from_json(items: list[dict]) -> list[Rule]:
         unknown = set(item) - set(RULE_FIELDS) - {"id"}
         if unknown:
             raise InputError(
-                f"rule {n + 1}: unknown fields {sorted(unknown)}.",
+                f"第 {n + 1} 条规则：未知字段 {'、'.join(sorted(unknown))}。"
+                f"可用字段：{'、'.join(RULE_FIELDS)}",
+                code="rules.field_unknown",
+                detail=f"rule {n + 1}: unknown fields {sorted(unknown)}.",
                 hint=f"fields: {', '.join(RULE_FIELDS)}",
             )
         try:
@@ -85,8 +93,14 @@ def rules_from_json(items: list[dict]) -> list[Rule]:
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
+            problem = (
+                f"缺少字段 {exc.args[0]}" if isinstance(exc, KeyError) else "有字段的值无法识别"
+            )
             raise InputError(
-                f"rule {n + 1} is incomplete ({exc}).",
+                f"第 {n + 1} 条规则不完整（{problem}）。每条规则须有 priority、name、"
+                "department_type，以及 zone_kinds 或 code_patterns",
+                code="rules.incomplete",
+                detail=f"rule {n + 1} is incomplete ({exc}).",
                 hint="each rule needs priority, name, department_type and "
                 "zone_kinds or code_patterns",
             ) from None
@@ -97,7 +111,10 @@ def replace_rules(engine: Engine, items: list[dict], changed_by: str, reason: st
     """Validate and store a whole rule set as the new active version."""
     if not changed_by.strip() or not reason.strip():
         raise InputError(
-            "a rule change needs who made it and why.", hint="give --by NAME and --reason TEXT"
+            "修改管辖规则须注明修改人和修改原因，请用 --by 姓名 和 --reason 原因 说明",
+            code="rules.change_unattributed",
+            detail="a rule change needs who made it and why.",
+            hint="give --by NAME and --reason TEXT",
         )
     rules = rules_from_json(items)
     with engine.begin() as conn:

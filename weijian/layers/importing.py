@@ -105,7 +105,13 @@ def _check_fields(fields: list[str], wanted: dict[str, str | None], display: str
         if name and name not in fields:
             close = [f for f in fields if f.lower() == name.lower()]
             hint = f"did you mean {close[0]}?" if close else f"its fields: {', '.join(fields)}"
-            raise InputError(f"{display} has no field {name!r} (given as {option}).", hint=hint)
+            advice = f"是否应为 {close[0]}？" if close else f"其字段有：{'、'.join(fields)}"
+            raise InputError(
+                f"{display} 中没有字段“{name}”（由 {option} 指定）。{advice}",
+                code="import.field_not_found",
+                detail=f"{display} has no field {name!r} (given as {option}).",
+                hint=hint,
+            )
 
 
 def _file_crs(
@@ -137,7 +143,11 @@ def _file_crs(
     guessed = crs_mod.guess_crs(tuple(shapely.total_bounds(present)))
     if guessed is None:
         raise InputError(
-            f"{source.display} has no .prj and no --crs was given, and its coordinates "
+            f"{source.display} 没有 .prj 文件，也没有用 --crs 指定坐标系，且无法从坐标值判断其"
+            "坐标系。请用 --crs 指定，如 --crs EPSG:4551（CGCS2000 高斯-克吕格，中央经线 126°E）、"
+            "--crs EPSG:4530（同上，带 42 带号）、--crs cgcs2000、--crs gcj02",
+            code="import.crs_unknown",
+            detail=f"{source.display} has no .prj and no --crs was given, and its coordinates "
             "do not say which system they are in.",
             hint="pass --crs, e.g. --crs EPSG:4551 (CGCS2000 Gauss-Krüger CM 126E), "
             "--crs EPSG:4530 (the same with zone prefix 42), --crs cgcs2000, --crs gcj02",
@@ -187,8 +197,12 @@ def prepare(
     geoms, keep, repair = normalise_polygons(features.geometries, source.display)
     if not len(geoms):
         raise InputError(
-            f"{source.display}: none of its {repair.features} features has a usable polygon "
-            f"({repair.dropped_null} without geometry, {repair.dropped_empty} empty, "
+            f"{source.display}：{repair.features} 个要素中没有一个可用的面"
+            f"（{repair.dropped_null} 个无图形，{repair.dropped_empty} 个为空，"
+            f"{repair.dropped_collapsed} 个退化为线或点）。请从源数据重新导出图层",
+            code="import.no_usable_polygon",
+            detail=f"{source.display}: none of its {repair.features} features has a usable "
+            f"polygon ({repair.dropped_null} without geometry, {repair.dropped_empty} empty, "
             f"{repair.dropped_collapsed} collapsed).",
             hint="export the layer again from its source",
         )
@@ -271,7 +285,9 @@ def _new_version(
 def check_layer_name(name: str) -> None:
     if not _LAYER_NAME.match(name or ""):
         raise InputError(
-            f"layer name {name!r} is not usable.",
+            f"图层名“{name}”不可用。请使用 1–63 个字母、数字、_ 或 -（可含汉字），如 landuse",
+            code="layer.name_invalid",
+            detail=f"layer name {name!r} is not usable.",
             hint="use 1–63 letters, digits, _ or - (Chinese characters allowed), e.g. landuse",
         )
 
@@ -282,13 +298,19 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
     check_layer_name(request.layer)
     if bool(request.kind) == bool(request.code_field):
         raise InputError(
-            "give exactly one of --kind (one kind for the whole layer) and --code-field "
+            "--kind（整个图层为同一种分区）和 --code-field（GB/T 21010 地类编码字段，如 DLBM）"
+            "须且只须给出其中一个，如 --kind urban_managed 或 --code-field DLBM",
+            code="import.kind_or_code_field",
+            detail="give exactly one of --kind (one kind for the whole layer) and --code-field "
             "(a GB/T 21010 land-use code field such as DLBM).",
             hint="e.g. --kind urban_managed, or --code-field DLBM",
         )
     if request.kind and request.kind not in IMPORT_KINDS:
         raise InputError(
-            f"unknown zone kind {request.kind!r}.", hint=f"one of: {', '.join(IMPORT_KINDS)}"
+            f"未知的分区类型“{request.kind}”，可选：{'、'.join(IMPORT_KINDS)}",
+            code="zone.kind_unknown",
+            detail=f"unknown zone kind {request.kind!r}.",
+            hint=f"one of: {', '.join(IMPORT_KINDS)}",
         )
     with open_source(request.path, request.member) as source:
         prepared = prepare(
@@ -391,8 +413,15 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
     active version of the level above (the one whose area holds a point of the grid)."""
     started = time.perf_counter()
     if request.level not in GRID_LEVELS:
+        levels = "、".join(
+            f"{level}（{repository.GRID_TITLES[level].removesuffix('网格')}）"
+            for level in GRID_LEVELS
+        )
         raise InputError(
-            f"unknown grid level {request.level!r}.", hint=f"one of: {', '.join(GRID_LEVELS)}"
+            f"未知的网格层级“{request.level}”，可选：{levels}",
+            code="grid.level_unknown",
+            detail=f"unknown grid level {request.level!r}.",
+            hint=f"one of: {', '.join(GRID_LEVELS)}",
         )
     upper = repository.parent_level(request.level)
     layer_name = repository.grid_layer_name(request.level)
@@ -460,8 +489,12 @@ def _parent_version(engine: Engine | None, request: GridImport, upper: str | Non
         with engine.connect() as conn:
             parent_version = repository.active_version(conn, repository.grid_layer_name(upper))
         if parent_version is None and not request.parent_field:
+            above = repository.GRID_TITLES[upper]
             raise ConflictError(
-                f"the {upper} level has not been imported, so the {request.level} grids' "
+                f"尚未导入{above}，无法推算{repository.GRID_TITLES[request.level]}的上级网格。"
+                f"请先导入{above}，或用 --parent-field 指定上级网格编码字段",
+                code="grid.parent_level_missing",
+                detail=f"the {upper} level has not been imported, so the {request.level} grids' "
                 "parents cannot be derived.",
                 hint=f"import the {upper} level first, or give --parent-field",
             )
@@ -475,14 +508,21 @@ def _grid_columns(attributes: pd.DataFrame, request: GridImport) -> tuple[list, 
     names = [_clean_text(v) for v in attributes[request.name_field]]
     missing = [i + 1 for i, (c, n) in enumerate(zip(codes, names, strict=True)) if not c or not n]
     if missing:
+        rows = "、".join(map(str, missing[:10])) + ("等" if len(missing) > 10 else "")
         raise InputError(
-            f"{len(missing)} grids have no code or no name (rows {missing[:10]}).",
+            f"有 {len(missing)} 个网格缺少编码或名称（第 {rows} 行）。"
+            f"请为每个网格填写 {request.code_field} 和 {request.name_field}",
+            code="grid.code_or_name_missing",
+            detail=f"{len(missing)} grids have no code or no name (rows {missing[:10]}).",
             hint=f"fill {request.code_field} and {request.name_field} for every grid",
         )
     duplicates = pd.Series(codes)[pd.Series(codes).duplicated()].unique().tolist()
     if duplicates:
         raise InputError(
-            f"grid codes appear more than once: {', '.join(map(str, duplicates[:10]))}.",
+            f"网格编码重复：{'、'.join(map(str, duplicates[:10]))}。"
+            f"每个网格须有自己的 {request.code_field}",
+            code="grid.code_duplicate",
+            detail=f"grid codes appear more than once: {', '.join(map(str, duplicates[:10]))}.",
             hint=f"every grid needs its own {request.code_field}",
         )
     parents = (

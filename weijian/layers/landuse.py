@@ -131,14 +131,15 @@ def kinds_for_codes(codes: Sequence[object], field: str) -> list[str]:
         total = sum(unknown.values())
         en, zh = _listed(unknown)
         raise InputError(
-            f"field {field} holds {total} values that are not GB/T 21010 land-use codes "
+            f"字段 {field} 中有 {total} 个图斑的值不是地类编码（GB/T 21010-2017、第三次全国国土"
+            f"调查工作分类或 GB/T 21010-2007）：{zh}。请确认 {field} 是地类编码字段（如 DLBM）"
+            "并更正这些图斑，或用 --kind 将整个图层导入为同一种分区。",
+            code="landuse.code_unknown",
+            detail=f"field {field} holds {total} values that are not GB/T 21010 land-use codes "
             f"(2017, the third survey's work classification, or 2007): {en}.",
             hint=f"check that {field} is the land-use code field (地类编码, e.g. DLBM) and "
             "correct those parcels (the accepted codes: weijian/layers/landuse_codes.csv), or "
             "import with --kind for a layer of one kind",
-            zh=f"字段 {field} 中有 {total} 个图斑的值不是地类编码（GB/T 21010-2017、第三次全国国土"
-            f"调查工作分类或 GB/T 21010-2007）：{zh}。请确认 {field} 是地类编码字段（如 DLBM）"
-            "并更正这些图斑，或用 --kind 将整个图层导入为同一种分区。",
         )
     return kinds
 
@@ -175,14 +176,15 @@ def settle_kinds(
         en, zh = _listed(unknown)
         known = ", ".join(table)
         raise InputError(
-            f"field {field} holds {total} values that are not settlement codes "
+            f"字段 {field} 中有 {total} 个图斑的值不是城镇村属性码（{'、'.join(table)}）：{zh}。"
+            f"请确认 {field} 是城镇村属性码字段（如 CZCSXM）并更正这些图斑；城镇村范围以外的"
+            "图斑该字段应为空。",
+            code="landuse.settlement_code_unknown",
+            detail=f"field {field} holds {total} values that are not settlement codes "
             f"(城镇村属性码: {known}): {en}.",
             hint=f"check that {field} is the settlement code field (城镇村属性码, e.g. CZCSXM) "
             "and correct those parcels; parcels outside cities, towns and villages leave it "
             "empty",
-            zh=f"字段 {field} 中有 {total} 个图斑的值不是城镇村属性码（{'、'.join(table)}）：{zh}。"
-            f"请确认 {field} 是城镇村属性码字段（如 CZCSXM）并更正这些图斑；城镇村范围以外的"
-            "图斑该字段应为空。",
         )
     report = {
         "field": field,

@@ -18,6 +18,7 @@ GRID_TITLES = {
     "community": "社区网格",
     "compound": "小区网格",
 }
+FAMILY_WORDS = {"zones": "分区", "grids": "网格"}  # the layer families as people say them
 
 
 def grid_layer_name(level: str) -> str:
@@ -50,7 +51,10 @@ def lock_layer(
         )
     if row.family != family:
         raise ConflictError(
-            f"layer {name!r} holds {row.family}, not {family}.",
+            f"图层“{name}”存放的是{FAMILY_WORDS.get(row.family, row.family)}，"
+            f"不能导入{FAMILY_WORDS.get(family, family)}。请换一个图层名（--layer）",
+            code="layer.family_conflict",
+            detail=f"layer {name!r} holds {row.family}, not {family}.",
             hint="choose another --layer name",
         )
     return row.id
@@ -219,7 +223,11 @@ def activate_number(conn: Connection, name: str, number: int) -> None:
         {"name": name, "number": number},
     ).first()
     if not row:
-        raise NotFoundError(f"layer {name!r} has no version {number}.")
+        raise NotFoundError(
+            f"图层“{name}”没有第 {number} 版，请核对版本号",
+            code="layer.version_not_found",
+            detail=f"layer {name!r} has no version {number}.",
+        )
     activate(conn, row.layer_id, row.version_id)
 
 
@@ -245,8 +253,14 @@ def list_layers(conn: Connection) -> list[dict]:
 def _layer_id(conn: Connection, name: str) -> int:
     layer_id = conn.execute(text("SELECT id FROM layer WHERE name = :n"), {"n": name}).scalar()
     if layer_id is None:
-        known = ", ".join(conn.execute(text("SELECT name FROM layer ORDER BY name")).scalars())
-        raise NotFoundError(f"no layer {name!r}.", hint=f"layers: {known or 'none imported'}")
+        names = list(conn.execute(text("SELECT name FROM layer ORDER BY name")).scalars())
+        known = ", ".join(names)
+        raise NotFoundError(
+            f"没有图层“{name}”，请核对图层名。现有图层：{'、'.join(names) or '尚未导入任何图层'}",
+            code="layer.not_found",
+            detail=f"no layer {name!r}.",
+            hint=f"layers: {known or 'none imported'}",
+        )
     return layer_id
 
 
@@ -287,9 +301,18 @@ def get_version(conn: Connection, name: str, number: int | None = None) -> dict:
         .mappings()
         .first()
     )
+    if row is None and number is not None:
+        raise NotFoundError(
+            f"图层“{name}”没有第 {number} 版，请核对版本号",
+            code="layer.version_not_found",
+            detail=f"layer {name!r} has no version {number}.",
+        )
     if row is None:
-        what = f"version {number}" if number is not None else "an active version"
-        raise NotFoundError(f"layer {name!r} has no {what}.")
+        raise NotFoundError(
+            f"图层“{name}”还没有生效的版本，请先导入或启用一个版本",
+            code="layer.no_active_version",
+            detail=f"layer {name!r} has no an active version.",
+        )
     return dict(row)
 
 
