@@ -105,8 +105,13 @@ def engine(database_url):
                 "(version = (SELECT max(version) FROM workflow_definition))"
             )
         )
-        conn.execute(text("DELETE FROM assessment_definition WHERE version > 1"))
-        conn.execute(text("UPDATE assessment_definition SET active = (version = 1)"))
+        conn.execute(text("DELETE FROM assessment_definition WHERE created_by <> 'migration'"))
+        conn.execute(
+            text(
+                "UPDATE assessment_definition SET active = "
+                "(version = (SELECT max(version) FROM assessment_definition))"
+            )
+        )
         conn.execute(
             text(
                 "DELETE FROM department_type WHERE type NOT IN "

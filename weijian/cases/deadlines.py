@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from weijian.cases.clock import LOCAL
@@ -187,9 +187,10 @@ def _served(event: dict) -> datetime | None:
     """The day a document was served (its ``served_on``), from 00:00 Beijing time."""
     served = (event.get("data") or {}).get("served_on")
     try:
-        return datetime.combine(date.fromisoformat(str(served)[:10]), time(0), tzinfo=LOCAL)
+        day = date.fromisoformat(str(served)[:10])
     except (TypeError, ValueError):
         return None
+    return datetime.combine(day, time(0), tzinfo=LOCAL).astimezone(UTC)
 
 
 def _days(rule: DeadlineRule, opening: dict | None) -> int | None:

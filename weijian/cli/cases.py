@@ -192,3 +192,15 @@ def prefix_set(
     with database().begin() as conn:
         chosen = numbering.set_prefix(conn, district, prefix)
     log(f"district {district}: cases will be numbered {chosen}-YYYY-NNNNNN")
+
+
+@cases_app.command("restage")
+@handles_errors
+def cases_restage() -> None:
+    """Recompute every open case's current stage and deadline (after an upgrade, or after
+    loading a workflow with other deadlines): what the inbox sorts by."""
+    from weijian.cases.stages import restage_all
+
+    service = case_service()
+    count = restage_all(service.engine, service.workflow, service.calendar, service.clock.now())
+    log(f"{count} open cases: stage and deadline recomputed")

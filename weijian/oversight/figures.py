@@ -121,6 +121,13 @@ def unit_counts(
         WHERE action IN ('transfer', 'accept_transfer') AND at >= :start AND at < :end
         GROUP BY case_id
     ),
+    urged AS (
+        SELECT case_id, count(*) AS urges,
+               count(*) FILTER (WHERE answered_at <= reply_due AND answered_at < :as_of)
+               AS on_time
+        FROM case_urge WHERE urged_at >= :start AND urged_at < :end
+        GROUP BY case_id
+    ),
     leaf AS (
       SELECT {_levels("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
@@ -151,8 +158,10 @@ def unit_counts(
                        AND (closed_at IS NULL OR closed_at >= :as_of)) AS overdue_open,
       count(*) FILTER (WHERE reported_at >= :start AND rebound_of IS NOT NULL) AS rebounds,
       coalesce(sum(moves.out_), 0) AS transfers_out,
-      coalesce(sum(moves.in_), 0) AS transfers_in
-      FROM c LEFT JOIN moves ON moves.case_id = c.id
+      coalesce(sum(moves.in_), 0) AS transfers_in,
+      coalesce(sum(urged.urges), 0) AS urges,
+      coalesce(sum(urged.on_time), 0) AS urges_answered_on_time
+      FROM c LEFT JOIN moves ON moves.case_id = c.id LEFT JOIN urged ON urged.case_id = c.id
       GROUP BY {_levels("c")}
     )
     SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},

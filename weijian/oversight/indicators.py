@@ -19,6 +19,8 @@ Counts per grid unit and period [start, end):
 - ``overdue_open``: cases open at the period's end whose site visit is overdue
 - ``rebounds``: reported cases flagged as rebounds
 - ``transfers_out`` / ``transfers_in``: transfer / accept-transfer events on the unit's cases
+- ``urges`` / ``urges_answered_on_time``: urges (督办) given in the period on the unit's cases,
+  and those answered by their reply deadline
 
 A rate whose denominator is 0 has no value and leaves the score; overdue open cases are in the
 on-time denominators, so leaving a case untouched never helps a rate.
@@ -51,6 +53,8 @@ UNIT_COUNTS = (
     "rebounds",
     "transfers_out",
     "transfers_in",
+    "urges",
+    "urges_answered_on_time",
 )
 PROPERTY_COUNTS = ("reports", "reports_due", "reports_on_time", "found_by_others")
 DIRECTIONS = ("higher", "lower")

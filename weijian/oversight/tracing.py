@@ -81,9 +81,10 @@ def trace(
         events = _events_of(conn, rows)
         towns = _towns_of(conn, grid_code)
         submitted = _ledger_submissions(conn, towns)
+        now = cases.clock.now()
+        cut = min(hi, now)  # a step due later in a period still running is not late yet
+        urges = _late_urges(conn, level, grid_code, lo, cut)
     problems = []
-    now = cases.clock.now()
-    cut = min(hi, now)  # a step due later in a period still running is not late yet
     for r in rows:
         evs = events[r.id]
         found = (
@@ -95,6 +96,7 @@ def trace(
     problems.extend(
         _late_ledgers(towns, submitted, start, end, lo, hi, cases.settings.ledger_due_day, now)
     )
+    problems.extend(urges)
     problems.sort(key=lambda p: (p["due"], p["case"] or ""))
     return {
         "grid": grid_code,
@@ -137,6 +139,40 @@ def _events_of(conn: Connection, rows: list) -> dict[int, list[dict]]:
         ):
             events[e.case_id].append({"action": e.action, "at": e.at, "data": e.data})
     return events
+
+
+def _late_urges(
+    conn: Connection, level: str, grid_code: str, lo: datetime, cut: datetime
+) -> list[dict]:
+    """Urges (督办) whose answer was due in the period and came late or not at all: the
+    department urged and the officer the case was assigned to."""
+    rows = conn.execute(
+        text(
+            "SELECT c.number, c.address, u.urged_by_name, u.note, u.reply_due, u.answered_at, "
+            "c.department_name, a.display_name AS assignee FROM case_urge u "
+            "JOIN violation_case c ON c.id = u.case_id "
+            "LEFT JOIN app_user a ON a.id = u.to_user_id "
+            f"WHERE c.{level}_code = :g AND u.reply_due >= :lo AND u.reply_due < :cut "
+            "AND (u.answered_at IS NULL OR u.answered_at > u.reply_due) ORDER BY u.reply_due"
+        ),
+        {"g": grid_code, "lo": lo, "cut": cut},
+    ).all()
+    return [
+        {
+            "case": r.number,
+            "address": r.address,
+            "step": "urge",
+            "step_label": f"答复{r.urged_by_name}的督办",
+            "due": r.reply_due,
+            "done_at": r.answered_at,
+            "status": "late" if r.answered_at else "missing",
+            "status_label": "超时答复督办" if r.answered_at else "未答复督办（已超期）",
+            "unit": r.department_name or "待研判（无责任部门）",
+            "person": r.assignee or "未指派承办人",
+            "grid_people": "",
+        }
+        for r in rows
+    ]
 
 
 def _towns_of(conn: Connection, grid_code: str) -> list:

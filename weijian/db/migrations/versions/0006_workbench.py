@@ -18,8 +18,10 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-#: the seeded workflow's second version, frozen as it stood when this migration was written
+#: the seeded workflow's and assessment indicators' second versions, frozen as they stood
+#: when this migration was written
 SEED_WORKFLOW = Path(__file__).with_name("0006_workflow.json")
+SEED_DEFINITIONS = Path(__file__).with_name("0006_assessment.json")
 
 SCHEMA = """
 -- the type of a user's department: a department leader's is not his role
@@ -88,33 +90,34 @@ GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO weijian_app;
 """
 
 
-def upgrade() -> None:
-    op.execute(SCHEMA)
+def _seed(table: str, path: Path, note: str) -> None:
+    """A new version of a seeded document; active where the seeded first version still is
+    (a city that loaded its own keeps it in force: the new version waits beside it)."""
     bind = op.get_bind()
     seeded_active = bind.execute(
-        text(
-            "SELECT 1 FROM workflow_definition WHERE active AND version = 1 "
-            "AND created_by = 'migration'"
-        )
+        text(f"SELECT 1 FROM {table} WHERE active AND version = 1 AND created_by = 'migration'")
     ).first()
-    version = bind.execute(
-        text("SELECT coalesce(max(version), 0) + 1 FROM workflow_definition")
-    ).scalar_one()
-    # a city that loaded its own workflow keeps it active: the new version waits beside it
+    version = bind.execute(text(f"SELECT coalesce(max(version), 0) + 1 FROM {table}")).scalar_one()
     if seeded_active:
-        bind.execute(text("UPDATE workflow_definition SET active = false WHERE active"))
+        bind.execute(text(f"UPDATE {table} SET active = false WHERE active"))
     bind.execute(
         text(
-            "INSERT INTO workflow_definition (version, document, active, created_by, note) "
+            f"INSERT INTO {table} (version, document, active, created_by, note) "
             "VALUES (:v, CAST(:doc AS jsonb), :active, 'migration', :note)"
         ),
         {
             "v": version,
-            "doc": SEED_WORKFLOW.read_text(encoding="utf-8"),
+            "doc": path.read_text(encoding="utf-8"),
             "active": bool(seeded_active),
-            "note": "工作台：部门负责人、各环节办理时限、文书送达",
+            "note": note,
         },
     )
+
+
+def upgrade() -> None:
+    op.execute(SCHEMA)
+    _seed("workflow_definition", SEED_WORKFLOW, "工作台：部门负责人、各环节办理时限、文书送达")
+    _seed("assessment_definition", SEED_DEFINITIONS, "督办次数与按时答复率")
 
 
 def downgrade() -> None:
