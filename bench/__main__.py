@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import assessment, cases, harness, imports, jurisdiction, patrol, web_map
+from bench import assessment, cases, harness, imports, jurisdiction, patrol, web_map, workbench
 
 BENCHMARKS = {
     "import": imports.run,
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "patrol": patrol.run,
     "assessment": assessment.run,
     "map": web_map.run,
+    "workbench": workbench.run,
 }
 
 

@@ -95,6 +95,8 @@ def test_each_indicator_by_hand(case_api, history):
         "rebounds": 1,  # F
         "transfers_out": 0,
         "transfers_in": 0,
+        "urges": 0,  # urging: tests/test_inbox.py
+        "urges_answered_on_time": 0,
     }
     assert value(town1, "found") == 5
     assert value(town1, "proactive_share") == pytest.approx(4 / 5)
