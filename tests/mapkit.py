@@ -5,6 +5,7 @@ Cases (tests/casekit.py spots), the clock ending on 2026-03-24 18:00 in Baishan:
   backlog  STREET, (1.2, 1.4), COMPOUND   新建街道 (town1); COMPOUND's signed off on 03-20
   backlog  RED_FLAG                       红旗街道 (town2)
   new      STREET (patrol, 03-02)         town1, never visited → overdue
+  (the open backlog cases are overdue too: their 15-day nature determination ended 03-17)
   new      FARMLAND (grid worker, 03-24)  town1's district, natural resources; not yet due
   new      JIANGYUAN (hotline, 03-24)     江源区
 The campaign starts on 2026-03-03: its baseline is the four backlog cases.

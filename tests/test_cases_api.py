@@ -127,7 +127,9 @@ def test_backlog_from_ledger_through_determination_to_sign_off(case_api, engine)
     case = api.report("town1", STREET, track="backlog", channel="patrol", address="新建街道12号")
     number = case["number"]
     assert case["state"] == "ledgered" and case["track_label"] == "存量"
-    assert case["deadlines"] == []  # no 1-day site-visit clock for the backlog
+    # no 1-day site-visit clock for the backlog: its clock is the nature determination's
+    assert [d["code"] for d in case["deadlines"]] == ["determination"]
+    assert case["deadlines"][0]["status"] == "pending"
     # natural resources determine the nature though the city management holds the case
     assert case["department"]["code"] == UE_HJ
     api.act("ue_hj", number, "determine", expect=403)

@@ -40,7 +40,7 @@ FIGURE_LABELS = {
     "signed_off": "已销号",
     "remaining": "剩余",
     "percent": "清零进度（%）",
-    "overdue": "超期未核查",
+    "overdue": "超期未办",
     "new_this_month": "本月新发现",
 }
 MAX_CELLS = 40_000

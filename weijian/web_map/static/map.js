@@ -403,7 +403,7 @@
   function showTotals(cells) {
     $("totals").innerHTML =
       "当前视图：<b>" + fmt(cells.total) + "</b> 件<br>其中在办 <b>" + fmt(cells.open) + "</b> 件，" +
-      "<span class='overdue'>超期未核查 " + fmt(cells.overdue) + " 件</span><br>违建面积 " +
+      "<span class='overdue'>超期未办 " + fmt(cells.overdue) + " 件</span><br>违建面积 " +
       fmt(Math.round(cells.area_m2)) + " 平方米";
   }
 
@@ -518,7 +518,7 @@
     }
     html += "<h4>案件状态</h4>";
     for (const s of config.state_groups) html += "<div><i class='dot' style='background:" + s.colour + "'></i>" + esc(s.label) + "</div>";
-    html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未核查</div>";
+    html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未办</div>";
     if (W.choropleth && map.hasLayer(layers.choropleth)) {
       html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）</h4>";
       for (const c of W.choropleth.classes) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
