@@ -616,14 +616,20 @@ def test_load_calendar_bad_line(tmp_path, text, line):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as err:
         load_calendar("working", path)
-    assert f"line {line}:" in err.value.message
+    assert f"line {line}:" in err.value.en
+    assert f"节假日文件 {path} 第 {line} 行：" in err.value.message
+    assert err.value.code in ("calendar.date_invalid", "calendar.kind_invalid")
 
 
 def test_load_calendar_unknown_mode_or_missing_file(tmp_path):
     with pytest.raises(InputError, match="'weekdays'"):
         load_calendar("weekdays")
-    with pytest.raises(InputError, match="cannot read the holiday calendar"):
+    with pytest.raises(InputError, match="cannot read the holiday calendar") as err:
         load_calendar("working", tmp_path / "missing.csv")
+    assert err.value.code == "calendar.unreadable"
+    assert err.value.message.startswith(
+        f"无法读取节假日文件 {tmp_path / 'missing.csv'}（文件不存在）"
+    )
     assert load_calendar("calendar") == WorkCalendar("calendar")
 
 
