@@ -393,6 +393,16 @@ def test_list_filters_and_paging(case_api):
     ):
         r = api.get("/api/v1/cases", "supervisor", **bad)
         assert 400 <= r.status_code < 500, (bad, r.status_code, r.text)
+    # the person reads what is wrong in Chinese; a program keys on the code
+    body = api.get("/api/v1/cases", "supervisor", cursor="%%%").json()
+    assert body["code"] == "list.cursor_invalid"
+    assert body["message"].startswith("翻页游标 cursor 无效")
+    assert body["detail"] == "the cursor is not one this server gave out"
+    body = api.get("/api/v1/cases", "supervisor", state="nonsense").json()
+    assert body["code"] == "workflow.state_unknown"
+    assert body["message"].startswith("案件状态“nonsense”不存在，可用的状态：")
+    assert "reported（已上报待核查）" in body["message"]
+    assert body["detail"] == "unknown state 'nonsense'"
 
 
 # -- duplicates, merges and rebounds -----------------------------------------------------
