@@ -439,6 +439,11 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):
     body = late.json()
     assert body["error"] == "ConflictError"
     assert "version" in body["detail"] and "confirmed" in body["detail"]
+    assert body["code"] == "case.version_conflict"
+    assert body["message"].startswith(
+        f"案件 {number} 已被他人修改：当前为第 {seen_by_a + 1} 版（状态：已认定违建），"
+        f"您提交的是第 {seen_by_b} 版"
+    )
     assert "read the case again" in body["hint"]
 
     again = case_api.case("ue_hj2", number)
