@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from tests.casekit import COMPOUND
 from weijian.cases import history
 from weijian.cases.evidence import EvidenceStore
 from weijian.db.engine import app_engine_for
+from weijian.errors import InputError
 
 WORKERS = 20
 
@@ -437,6 +439,11 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):
     body = late.json()
     assert body["error"] == "ConflictError"
     assert "version" in body["detail"] and "confirmed" in body["detail"]
+    assert body["code"] == "case.version_conflict"
+    assert body["message"].startswith(
+        f"案件 {number} 已被他人修改：当前为第 {seen_by_a + 1} 版（状态：已认定违建），"
+        f"您提交的是第 {seen_by_b} 版"
+    )
     assert "read the case again" in body["hint"]
 
     again = case_api.case("ue_hj2", number)
@@ -494,3 +501,13 @@ def test_an_anchor_catches_a_chain_rewritten_consistently(
     bad = tmp_path / "bad.json.gz"
     bad.write_bytes(b"not an anchor")
     assert cli("audit", "verify", "--anchor", str(bad)).exit_code == 2
+    # a readable file that is no anchor: the Chinese message first, the English after it
+    other = tmp_path / "other.json.gz"
+    other.write_bytes(gzip.compress(b'{"format": "something else"}'))
+    refused = cli("audit", "verify", "--anchor", str(other))
+    assert refused.exit_code == 2
+    assert "该文件不是本系统的办理记录锚定文件" in refused.output
+    assert "this file is not a weijian history anchor" in refused.output
+    with pytest.raises(InputError) as caught:
+        history.check_anchor(engine, {"format": "something else"})
+    assert caught.value.code == "audit.anchor_invalid"

@@ -101,6 +101,8 @@ def test_new_violation_from_grid_report_to_sign_off(case_api, engine):
     api.act("town1", number, "verify", evidence=[town_photo])
     refused = api.act("gridder", number, "sign_off", expect=403)
     assert "grid_worker" in refused["detail"] and "sign_off" in refused["detail"]
+    assert refused["code"] == "workflow.role_not_allowed"
+    assert refused["message"].startswith("角色 grid_worker（网格员）无权执行“销号”（sign_off）")
     case = api.act("ue_hj", number, "sign_off", note="续建部分已拆除")
 
     assert case["state"] == "signed_off" and case["category"] == "closed"
@@ -136,6 +138,10 @@ def test_backlog_from_ledger_through_determination_to_sign_off(case_api, engine)
     opinion = api.document("nr_hj", number, "违法建设性质认定书")
     missing = api.act("nr_hj", number, "determine", expect=422, evidence=[opinion], note="违建")
     assert "disposal" in missing["detail"]
+    assert missing["code"] == "workflow.field_missing"
+    assert missing["message"].startswith(
+        "“性质认定并出具处置意见”需要填写“处置意见”（disposal），可选："
+    )
     api.act(
         "nr_hj",
         number,
@@ -225,7 +231,11 @@ def test_report_deadline_from_discovery(case_api):
 def test_transfer_is_seen_at_once_and_can_be_returned_or_accepted(case_api):
     api = case_api
     number = api.report("town1", STREET, channel="leadership")["number"]
-    assert api.get(f"/api/v1/cases/{number}", "ue_jy").status_code == 404
+    hidden = api.get(f"/api/v1/cases/{number}", "ue_jy")
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "case.not_found"
+    assert hidden.json()["message"].startswith(f"未找到案件 {number}（或不在您的权限范围内）")
+    assert hidden.json()["detail"] == f"no case {number} within your scope"
 
     version = api.case("ue_hj", number)["version"]
     bad = api.post(
@@ -343,6 +353,8 @@ def test_a_town_cannot_read_or_change_another_towns_case(case_api):
         },
     )
     assert r.status_code == 403 and "grid" in r.json()["detail"]
+    assert r.json()["code"] == "report.outside_your_grid"
+    assert r.json()["message"].startswith("该位置不在您负责的网格")
 
 
 def test_list_filters_and_paging(case_api):
@@ -395,6 +407,16 @@ def test_list_filters_and_paging(case_api):
     ):
         r = api.get("/api/v1/cases", "supervisor", **bad)
         assert 400 <= r.status_code < 500, (bad, r.status_code, r.text)
+    # the person reads what is wrong in Chinese; a program keys on the code
+    body = api.get("/api/v1/cases", "supervisor", cursor="%%%").json()
+    assert body["code"] == "list.cursor_invalid"
+    assert body["message"].startswith("翻页游标 cursor 无效")
+    assert body["detail"] == "the cursor is not one this server gave out"
+    body = api.get("/api/v1/cases", "supervisor", state="nonsense").json()
+    assert body["code"] == "workflow.state_unknown"
+    assert body["message"].startswith("案件状态“nonsense”不存在，可用的状态：")
+    assert "reported（已上报待核查）" in body["message"]
+    assert body["detail"] == "unknown state 'nonsense'"
 
 
 # -- duplicates, merges and rebounds -----------------------------------------------------
@@ -514,6 +536,8 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
         "/api/v1/cases", json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x"}
     )
     assert r.status_code == 429 and "per hour" in r.json()["detail"]
+    assert r.json()["code"] == "report.rate_limited"
+    assert "每小时最多受理 3 件" in r.json()["message"]
     api.clock.advance(hours=1, seconds=1)
     api.report(None, STREET)
 
@@ -532,6 +556,8 @@ def test_login_tokens_expire_and_passwords_are_checked(case_api):
     api.clock.advance(hours=api.settings.token_hours, seconds=1)
     me = httpx.get(f"{api.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 401 and "expired" in me.json()["detail"]
+    assert me.json()["code"] == "auth.token_expired"
+    assert me.json()["message"] == "登录已过期，请重新登录"
 
 
 # -- bad input changes nothing ------------------------------------------------------------
@@ -676,6 +702,8 @@ def test_assign_an_officer_of_the_holding_department(case_api):
         json={"username": "nr_hj", "version": assigned["version"]},
     )
     assert r.status_code == 422 and "does not belong" in r.json()["detail"]
+    assert r.json()["code"] == "assign.not_in_department"
+    assert r.json()["message"].startswith("nr_hj 不属于")
     r = api.post(
         f"/api/v1/cases/{number}/assign",
         "town1",

@@ -18,6 +18,8 @@ from PIL import ExifTags, Image
 from pyproj import Geod
 
 from weijian.cases.evidence import (
+    DESCRIPTIONS,
+    DESCRIPTIONS_ZH,
     DOCUMENT_TYPES,
     PHOTO_TYPES,
     EvidenceStore,
@@ -255,17 +257,23 @@ def test_accepted_documents(maker, media_type):
 def test_photo_must_be_an_image(content, looks):
     with pytest.raises(InputError) as caught:
         inspect(content, "a.jpg", "photo")
-    assert "is not a readable photo" in caught.value.message
-    assert looks in caught.value.message
+    assert "is not a readable photo" in caught.value.en
+    assert looks in caught.value.en
     assert "JPEG" in caught.value.hint
+    assert caught.value.code == "evidence.format_unsupported"
+    assert caught.value.message.startswith("“a.jpg”不是可接受的照片：")
 
 
 def test_truncated_jpeg_is_refused():
     content = jpeg(size=(256, 256), noise=True)
     with pytest.raises(InputError) as caught:
         inspect(content[: len(content) * 2 // 3], "现场.jpg", "photo")
-    assert "现场.jpg is not a readable photo" in caught.value.message
-    assert "truncated or damaged" in caught.value.message
+    assert "现场.jpg is not a readable photo" in caught.value.en
+    assert "truncated or damaged" in caught.value.en
+    assert caught.value.code == "evidence.damaged"
+    assert caught.value.message == (
+        "“现场.jpg”不是可读取的照片：其中的 JPEG 数据不完整或已损坏。请从手机或相机重新上传原图"
+    )
 
 
 @pytest.mark.parametrize(
@@ -288,14 +296,34 @@ def test_truncated_jpeg_is_refused():
 def test_documents_refused(content, looks):
     with pytest.raises(InputError) as caught:
         inspect(content, "通知.doc", "document")
-    assert "is not an accepted document" in caught.value.message
-    assert looks in caught.value.message
+    assert "is not an accepted document" in caught.value.en
+    assert looks in caught.value.en
     assert caught.value.hint
+    assert caught.value.code == "evidence.format_unsupported"
+    assert caught.value.message.startswith("“通知.doc”的文件格式不支持：")
+
+
+def test_pdf_as_a_photo_in_chinese():
+    with pytest.raises(InputError) as caught:
+        inspect(PDF, "现场.jpg", "photo")
+    assert caught.value.message == (
+        "“现场.jpg”不是可接受的照片：它看起来是PDF 文档。"
+        "请作为文书（kind=document）上传；照片须为 JPEG、PNG 或 WebP 格式"
+    )
+    assert (
+        caught.value.en == "现场.jpg is not a readable photo (照片): it looks like a PDF document."
+    )
+
+
+def test_every_described_type_is_described_in_chinese():
+    assert set(DESCRIPTIONS_ZH) == set(DESCRIPTIONS)
 
 
 def test_empty_and_unknown_kind():
-    with pytest.raises(InputError, match="empty"):
+    with pytest.raises(InputError, match="empty") as caught:
         inspect(b"", "a.jpg", "photo")
+    assert caught.value.code == "evidence.empty"
+    assert caught.value.message.startswith("“a.jpg”是空文件（0 字节）")
     with pytest.raises(InputError) as caught:
         inspect(png(), "a.png", "video")
     assert "photo" in caught.value.hint and "document" in caught.value.hint
@@ -344,8 +372,10 @@ def test_read_limited_stops_at_the_limit():
     with pytest.raises(TooLarge) as caught:
         read_limited(stream, 20 << 20)
     assert stream.served == (20 << 20) + 1
-    assert "20 MB" in caught.value.message
+    assert "20 MB" in caught.value.en
     assert "compress" in caught.value.hint and "split" in caught.value.hint
+    assert caught.value.code == "evidence.too_large"
+    assert caught.value.message.startswith("该文件超过 20 MB 上限，请压缩照片")
 
 
 def test_read_limited_returns_everything_up_to_the_limit():

@@ -452,7 +452,10 @@ def test_missing_longitude_column(tmp_path: Path) -> None:
     assert "经度" in message
     assert "X坐标" in message  # an accepted header name
     assert "工单编号、受理时间、诉求内容、纬度" in message  # the headers found
+    assert message.endswith("请把对应列的表头改成上面任一可用列名后重新导入")
     assert caught.value.hint
+    assert caught.value.code == "hotline.columns_missing"
+    assert caught.value.en.startswith("缺列.xlsx lacks required columns: lon (headers: 经度、")
 
 
 def test_missing_description_column(tmp_path: Path) -> None:
@@ -472,15 +475,26 @@ def test_old_excel_and_unknown_extensions(tmp_path: Path) -> None:
         parse_export(xls)
     assert ".xlsx" in str(caught.value)
     assert "CSV" in str(caught.value)
+    assert caught.value.code == "hotline.xls_unsupported"
+    assert caught.value.message.startswith("工单.xls 是旧版 Excel（.xls）文件，无法直接导入。")
+    assert (
+        caught.value.en == "工单.xls is an old Excel (.xls) file, which cannot be imported directly"
+    )
 
     pdf = tmp_path / "工单.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError) as caught:
         parse_export(pdf)
+    assert caught.value.code == "import.format_unsupported"
+    assert caught.value.message == (
+        "工单.pdf：不支持的文件类型“.pdf”，请导入 12345 热线导出的 .xlsx 或 .csv 文件"
+    )
 
 
 def test_no_data_rows(tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_text("工单编号,受理时间,内容,经度,纬度\n\n,,,,\n", encoding="utf-8")
-    with pytest.raises(InputError, match="没有工单数据"):
+    with pytest.raises(InputError, match="没有工单数据") as caught:
         parse_export(path)
+    assert caught.value.code == "hotline.no_rows"
+    assert caught.value.en == "empty.csv has a header but no work orders"

@@ -206,6 +206,8 @@ def test_who_may_import_and_which_files(case_api):
     r = upload(case_api, "admin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504, "导出.xls")
     assert r.status_code == 422, r.text
     assert ".xls" in r.json()["detail"]
+    assert r.json()["code"] == "hotline.xls_unsupported"
+    assert r.json()["message"].startswith("导出.xls 是旧版 Excel（.xls）文件，无法直接导入。")
 
     r = upload(case_api, "admin", content, crs="utm")
     assert r.status_code == 422, r.text

@@ -33,18 +33,29 @@ def test_first_admin_then_users_bound_to_grids(cli, engine, server, tmp_path):
     ).json()
     assert me["department_code"] == "220602-urban_enforcement" and me["grid_level"] == "district"
 
-    refused = [
-        ("x1", "--role", "urban_enforcement", "--grid", "220602001", "--password", "abcdefgh"),
-        ("x2", "--role", "town", "--password", "abcdefgh"),
-        ("x3", "--role", "mayor", "--grid", "220602", "--password", "abcdefgh"),
-        ("x4", "--role", "town", "--grid", "999", "--password", "abcdefgh"),
-        ("x5", "--role", "town", "--grid", "220602001", "--password", "short"),
-        ("officer", "--role", "town", "--grid", "220602001", "--password", "abcdefgh"),
-    ]
-    for args in refused:
+    refused = {
+        "城管执法部门（urban_enforcement）用户须绑定区县网格，而“220602001”是镇（街道）网格": (
+            "x1", "--role", "urban_enforcement", "--grid", "220602001", "--password", "abcdefgh"
+        ),
+        "街道办/镇政府（town）用户必须绑定网格": ("x2", "--role", "town", "--password", "abcdefgh"),
+        "角色“mayor”不存在": (
+            "x3", "--role", "mayor", "--grid", "220602", "--password", "abcdefgh"
+        ),
+        "没有代码为“999”的在用网格": (
+            "x4", "--role", "town", "--grid", "999", "--password", "abcdefgh"
+        ),
+        "密码太短（5 个字符），至少需要 8 个字符": (
+            "x5", "--role", "town", "--grid", "220602001", "--password", "short"
+        ),
+        "用户名“officer”已存在": (
+            "officer", "--role", "town", "--grid", "220602001", "--password", "abcdefgh"
+        ),
+    }  # fmt: skip
+    for chinese, args in refused.items():
         result = cli("user", "add", *args)
         assert result.exit_code in (2, 3, 4), (args, result.output)
         assert "error:" in result.output
+        assert chinese in result.output, (args, result.output)
     listed = json.loads(cli("user", "list", "--json").stdout)
     assert [u["username"] for u in listed] == ["chief", "officer"]
 
@@ -66,8 +77,15 @@ def test_first_admin_then_users_bound_to_grids(cli, engine, server, tmp_path):
     assert cli("user", "passwd", "jd", "--password", "new-password").exit_code == 0
     assert login(server, "jd", "jd-password").status_code == 401
     assert login(server, "jd", "new-password").status_code == 200
+    wrong = login(server, "jd", "jd-password").json()
+    assert wrong["code"] == "auth.login_failed"
+    assert wrong["message"] == "用户名或密码错误，请核对后重试"
+    assert wrong["detail"] == "wrong user name or password"
     assert cli("user", "disable", "jd").exit_code == 0
-    assert login(server, "jd", "new-password").status_code == 401
+    disabled = login(server, "jd", "new-password")
+    assert disabled.status_code == 401
+    assert disabled.json()["code"] == "auth.user_disabled"
+    assert disabled.json()["message"] == "用户“jd”已停用，请联系系统管理员"
 
 
 def test_workflow_loaded_as_a_new_version(cli, case_api, tmp_path):
@@ -88,6 +106,7 @@ def test_workflow_loaded_as_a_new_version(cli, case_api, tmp_path):
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     result = cli("workflow", "load", str(path), "--by", "x", "--note", "y")
     assert result.exit_code == 2 and "nowhere" in result.output
+    assert "流程定义无效：操作“site_visit”：起始状态（from）中的“nowhere”不存在" in result.output
     assert case_api.get("/api/v1/cases/workflow").json()["version"] == seeded + 1
 
 

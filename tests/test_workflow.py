@@ -185,6 +185,9 @@ def test_grid_worker_may_not_sign_off():
     assert "grid_worker" in err.value.message and "网格员" in err.value.message
     assert "sign_off" in err.value.message and "销号" in err.value.message
     assert "城管执法部门" in err.value.hint
+    assert err.value.code == "workflow.role_not_allowed"
+    assert err.value.message.startswith("角色 grid_worker（网格员）无权执行“销号”（sign_off）")
+    assert err.value.en.startswith("the role grid_worker (网格员) may not take the action")
 
 
 def test_department_not_holding_may_not_site_visit():
@@ -196,8 +199,10 @@ def test_department_not_holding_may_not_site_visit():
             is_holder=False,
             evidence_kinds=PHOTO,
         )
-    assert "only be taken by the department holding the case" in err.value.message
+    assert "only be taken by the department holding the case" in err.value.en
     assert "现场核查" in err.value.message
+    assert "只能由承办该案件的部门办理" in err.value.message
+    assert err.value.code == "workflow.holder_only"
     # the same user, holding the case
     t = WF.check(
         "site_visit",
@@ -238,6 +243,14 @@ def test_confirm_from_reported_is_a_conflict():
         WF.check("confirm", state="reported", role="urban_enforcement", is_holder=True)
     assert "已上报待核查" in err.value.message and "reported" in err.value.message
     assert err.value.hint == "it is allowed from: 已现场核查"
+    assert err.value.code == "workflow.action_not_allowed"
+    assert err.value.message == (
+        "案件当前为“已上报待核查”（reported），不能进行“认定为违法建设”；"
+        "此操作只能在以下状态进行：已现场核查"
+    )
+    assert err.value.en == (
+        "“认定为违法建设” is not allowed while the case is “已上报待核查” (reported)"
+    )
 
 
 def test_unknown_action():
@@ -273,8 +286,11 @@ def test_demolish_needs_a_method(data):
 def test_demolish_method_must_be_a_choice():
     with pytest.raises(InputError) as err:
         _demolish({"method": "bulldoze"})
-    assert "'bulldoze'" in err.value.message and "拆除方式" in err.value.message
+    assert "'bulldoze'" in err.value.en and "拆除方式" in err.value.en
     assert "forced（强制拆除）" in err.value.hint
+    assert err.value.code == "workflow.field_choice_invalid"
+    assert err.value.message.startswith("“拆除方式”（method）的值“bulldoze”不在可选范围内，可选：")
+    assert "forced（强制拆除）" in err.value.message
     assert _demolish({"method": "forced"}).target == "demolished"
 
 
@@ -328,8 +344,10 @@ def test_dismiss_needs_a_note(note):
 def test_site_visit_needs_a_photo(kinds):
     with pytest.raises(InputError) as err:
         WF.check("site_visit", state="reported", role="town", is_holder=False, evidence_kinds=kinds)
-    assert "at least 1 photo (照片)" in err.value.message
-    assert "0 given" in err.value.message
+    assert "at least 1 photo (照片)" in err.value.en
+    assert "0 given" in err.value.en
+    assert err.value.code == "workflow.evidence_missing"
+    assert err.value.message.startswith("“现场核查”至少需要 1 张照片作为证据，目前只有 0 张")
 
 
 def test_site_visit_with_a_photo_passes():
@@ -411,7 +429,18 @@ def test_parse_names_every_problem_at_once():
     doc["tracks"]["backlog"]["initial"] = "shelved"
     with pytest.raises(InputError) as err:
         parse(doc)
-    message = err.value.message
+    assert err.value.code == "workflow.definition_invalid"
+    zh = err.value.message
+    assert zh.startswith("流程定义无效：")
+    for problem in (
+        "操作“site_visit”：起始状态（from）中的“somewhere”不存在",
+        "操作“confirm”：角色“mayor”不存在",
+        "状态“merged”：类别（category）应为 open（在办）或 closed（办结）",
+        "流程必须定义操作“transfer”",
+    ):
+        assert problem in zh
+    assert zh.count("；") == 5
+    message = err.value.en
     assert message.startswith("the workflow definition is not valid: ")
     for problem in (
         "site_visit: 'from' names an unknown state 'somewhere'",
@@ -455,6 +484,7 @@ def test_parse_rejects(mutate, problem):
     with pytest.raises(InputError) as err:
         parse(doc)
     assert problem in err.value.en
+    assert err.value.message.startswith("流程定义无效：")
 
 
 @pytest.mark.parametrize(
@@ -597,14 +627,20 @@ def test_load_calendar_bad_line(tmp_path, text, line):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as err:
         load_calendar("working", path)
-    assert f"line {line}:" in err.value.message
+    assert f"line {line}:" in err.value.en
+    assert f"节假日文件 {path} 第 {line} 行：" in err.value.message
+    assert err.value.code in ("calendar.date_invalid", "calendar.kind_invalid")
 
 
 def test_load_calendar_unknown_mode_or_missing_file(tmp_path):
     with pytest.raises(InputError, match="'weekdays'"):
         load_calendar("weekdays")
-    with pytest.raises(InputError, match="cannot read the holiday calendar"):
+    with pytest.raises(InputError, match="cannot read the holiday calendar") as err:
         load_calendar("working", tmp_path / "missing.csv")
+    assert err.value.code == "calendar.unreadable"
+    assert err.value.message.startswith(
+        f"无法读取节假日文件 {tmp_path / 'missing.csv'}（文件不存在）"
+    )
     assert load_calendar("calendar") == WorkCalendar("calendar")
 
 

@@ -8,6 +8,7 @@ public holidays of a calendar file (and counting the make-up working days, 调�
 from __future__ import annotations
 
 import csv
+import errno
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,6 +19,12 @@ from weijian.errors import InputError
 
 HOLIDAY_WORDS = {"holiday", "休", "假", "节假日", "放假"}
 WORKDAY_WORDS = {"workday", "班", "上班", "调休上班", "补班"}
+#: why a file cannot be read, in Chinese, by errno
+_OS_WORDS = {
+    errno.ENOENT: "文件不存在",
+    errno.EACCES: "没有读取权限",
+    errno.EISDIR: "这是一个文件夹",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,10 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
     ``holiday`` (休) or ``workday`` (班); lines starting with # are comments."""
     if mode not in ("calendar", "working"):
         raise InputError(
-            f"deadline days must be 'calendar' or 'working', not {mode!r}",
+            f"期限的计日方式“{mode}”无效，应为 calendar（自然日）或 working（工作日），"
+            "请修改 WEIJIAN_DEADLINE_DAYS 的设置",
+            code="deadline.days_invalid",
+            detail=f"deadline days must be 'calendar' or 'working', not {mode!r}",
             hint="set WEIJIAN_DEADLINE_DAYS=calendar or WEIJIAN_DEADLINE_DAYS=working",
         )
     if path is None:
@@ -68,8 +78,12 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
+        why = _OS_WORDS.get(exc.errno, "无法读取")
         raise InputError(
-            f"cannot read the holiday calendar {path}: {exc.strerror}",
+            f"无法读取节假日文件 {path}（{why}），请检查 WEIJIAN_HOLIDAY_FILE 的设置："
+            "应为“日期,类型”的 CSV 文件，类型为 holiday（休）或 workday（班）",
+            code="calendar.unreadable",
+            detail=f"cannot read the holiday calendar {path}: {exc.strerror}",
             hint="set WEIJIAN_HOLIDAY_FILE to a CSV of date,kind (holiday|workday)",
         ) from None
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -81,7 +95,10 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
             if number == 1 and not row[0].strip()[:1].isdigit():
                 continue  # a header line
             raise InputError(
-                f"{path}, line {number}: {row[0]!r} is not a date (YYYY-MM-DD)"
+                f"节假日文件 {path} 第 {number} 行：“{row[0]}”不是日期，"
+                "请写成“年-月-日”，如 2026-10-01",
+                code="calendar.date_invalid",
+                detail=f"{path}, line {number}: {row[0]!r} is not a date (YYYY-MM-DD)",
             ) from None
         kind = (row[1] if len(row) > 1 else "holiday").strip().lower()
         if kind in HOLIDAY_WORDS:
@@ -90,7 +107,10 @@ def load_calendar(mode: str = "calendar", path: Path | None = None) -> WorkCalen
             workdays.add(day)
         else:
             raise InputError(
-                f"{path}, line {number}: kind {kind!r} must be holiday (休) or workday (班)"
+                f"节假日文件 {path} 第 {number} 行：类型“{kind}”无效，"
+                "应为 holiday（休）或 workday（班）",
+                code="calendar.kind_invalid",
+                detail=f"{path}, line {number}: kind {kind!r} must be holiday (休) or workday (班)",
             )
     return WorkCalendar(mode, frozenset(holidays), frozenset(workdays))
 

@@ -107,6 +107,48 @@ DESCRIPTIONS = {
     "application/xml": "an XML file",
     "text/plain": "a plain text file",
 }
+#: the same, in Chinese (“……看起来是 PDF 文档”)
+DESCRIPTIONS_ZH = {
+    JPEG: "JPEG 图片",
+    PNG: "PNG 图片",
+    WEBP: "WebP 图片",
+    TIFF: "TIFF 图片",
+    "image/heic": "HEIC/HEIF 照片（苹果、华为手机的默认格式）",
+    "image/avif": "AVIF 图片",
+    "image/gif": "GIF 图片",
+    "image/bmp": "BMP 图片",
+    "image/svg+xml": "SVG 矢量图（可能含有脚本）",
+    "video/mp4": "视频",
+    "video/quicktime": "视频",
+    PDF: "PDF 文档",
+    DOCX: "Word 文档（.docx）",
+    XLSX: "Excel 工作簿（.xlsx）",
+    DOC: "Word 文档（.doc）",
+    XLS: "Excel 工作簿（.xls）",
+    OFD: "OFD 版式文件",
+    "application/vnd.ms-word.document.macroEnabled.12": "带宏的 Word 文档（.docm）",
+    "application/vnd.ms-excel.sheet.macroEnabled.12": "带宏的 Excel 工作簿（.xlsm）",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (
+        "PowerPoint 演示文稿"
+    ),
+    "application/vnd.ms-powerpoint": "PowerPoint 演示文稿",
+    "application/x-encrypted-office": "设有密码的 Office 文件",
+    MACROS_OLE: "带 VBA 宏的 Office 文件",
+    "application/x-ole-storage": "既不是 Word 也不是 Excel 的 OLE 复合文件"
+    "（如 .msi 安装包或 Outlook .msg 邮件）",
+    "application/vnd.android.package-archive": "安卓应用安装包（.apk）",
+    "application/java-archive": "Java 程序包（.jar）",
+    "application/zip": "zip 压缩包（不是 Word、Excel 或 OFD 文件，或文件已损坏）",
+    "application/x-rar-compressed": "RAR 压缩包",
+    "application/x-7z-compressed": "7-Zip 压缩包",
+    "application/gzip": "gzip 压缩包",
+    "application/x-msdownload": "Windows 程序（.exe/.dll）",
+    "application/x-executable": "Linux 程序（ELF）",
+    "text/x-script": "脚本",
+    "text/html": "网页（HTML）",
+    "application/xml": "XML 文件",
+    "text/plain": "纯文本文件",
+}
 
 #: what ``filetype`` reports for a zip: the members decide what it really is (OOXML with or
 #: without macros, OFD, an app)
@@ -174,7 +216,10 @@ def read_limited(stream: BinaryIO, max_bytes: int, *, filename: str | None = Non
             limit = _megabytes(max_bytes)
             name = filename or "the file"
             raise TooLarge(
-                f"{name} is larger than the {limit} MB limit (文件超过 {limit} MB 上限).",
+                f"{_zh_name(filename)}超过 {limit} MB 上限，请压缩照片（降低分辨率）后重新上传，"
+                "文书可分成多个文件上传",
+                code="evidence.too_large",
+                detail=f"{name} is larger than the {limit} MB limit (文件超过 {limit} MB 上限).",
                 hint="compress the photo (send it at a lower resolution, 压缩照片) or split the "
                 "document into several files (分成多个文件上传)",
             )
@@ -274,6 +319,17 @@ def _looks_like(media_type: str | None) -> str:
     if media_type is None:
         return "its type is not recognised (未知格式)"
     return f"it looks like {DESCRIPTIONS.get(media_type, media_type)}"
+
+
+def _looks_like_zh(media_type: str | None) -> str:
+    if media_type is None:
+        return "无法识别其格式"
+    return f"它看起来是{DESCRIPTIONS_ZH.get(media_type, media_type)}"
+
+
+def _zh_name(filename: str | None) -> str:
+    """A file as Chinese messages name it: “现场.jpg”, or 该文件 when it has no name."""
+    return f"“{filename}”" if filename else "该文件"
 
 
 # ---------------------------------------------------------------------------------- filenames
@@ -396,12 +452,13 @@ class _ImageFacts:
     gps: tuple[float, float] | None
 
 
-def _unreadable(name: str, kind: str, what: str, hint: str) -> InputError:
+def _unreadable(name: str, kind: str, what: str) -> str:
+    """The English account of an upload that is no usable photo or document."""
     label = "photo (照片)" if kind == "photo" else "document (文件)"
-    return InputError(f"{name} is not a readable {label}: {what}.", hint=hint)
+    return f"{name} is not a readable {label}: {what}."
 
 
-def _read_image(content: bytes, media_type: str, name: str, kind: str) -> _ImageFacts:
+def _read_image(content: bytes, media_type: str, name: str, kind: str, zh_name: str) -> _ImageFacts:
     """Open, verify and decode an image with Pillow, restricted to its sniffed format; read its
     size and EXIF. Verify alone misses a truncated JPEG, so the image is also decoded (at 1/8
     scale for JPEG, which still reads every byte of the stream)."""
@@ -410,6 +467,9 @@ def _read_image(content: bytes, media_type: str, name: str, kind: str) -> _Image
         "upload the original photo again from the phone or camera (从手机重新上传原图)"
         if kind == "photo"
         else "scan or export the document again and upload the new file"
+    )
+    advice = (
+        "请从手机或相机重新上传原图" if kind == "photo" else "请重新扫描或导出该文书后上传新文件"
     )
     try:
         with Image.open(io.BytesIO(content), formats=formats) as probe:
@@ -424,12 +484,20 @@ def _read_image(content: bytes, media_type: str, name: str, kind: str) -> _Image
             taken_at = exif_taken_at(exif)
     except Image.DecompressionBombError as exc:
         raise InputError(
-            f"{name} has too many pixels to be processed safely ({exc}).",
+            f"{zh_name}像素过多，无法安全处理，请把图片缩小（如缩到 4000 × 3000）后重新上传",
+            code="evidence.too_many_pixels",
+            detail=f"{name} has too many pixels to be processed safely ({exc}).",
             hint="resize the image (e.g. to 4000 × 3000) and upload it again",
         ) from exc
     except Exception as exc:  # Pillow raises many kinds on damaged input
         what = f"the {formats[0]} data is truncated or damaged ({exc})"
-        raise _unreadable(name, kind, what, hint) from exc
+        label = "照片" if kind == "photo" else "文件"
+        raise InputError(
+            f"{zh_name}不是可读取的{label}：其中的 {formats[0]} 数据不完整或已损坏。{advice}",
+            code="evidence.damaged",
+            detail=_unreadable(name, kind, what),
+            hint=hint,
+        ) from exc
     if orientation in ROTATED_ORIENTATIONS:
         width, height = height, width
     return _ImageFacts(width, height, taken_at, gps)
@@ -445,21 +513,27 @@ def inspect(content: bytes, filename: str, kind: str) -> Inspected:
     upload instead."""
     if kind not in EVIDENCE_KINDS:
         raise InputError(
-            f"unknown evidence kind {kind!r}", hint=f"use one of: {', '.join(EVIDENCE_KINDS)}"
+            f"证据种类“{kind}”无效，应为 photo（照片）或 document（文书）",
+            code="evidence.kind_unknown",
+            detail=f"unknown evidence kind {kind!r}",
+            hint=f"use one of: {', '.join(EVIDENCE_KINDS)}",
         )
-    shown = clean_filename(filename, "") if (filename or "").strip() else "the file"
+    named = clean_filename(filename, "") if (filename or "").strip() else None
+    shown, zh_name = named or "the file", _zh_name(named)
     if not content:
         raise InputError(
-            f"{shown} is empty (0 bytes, 空文件).",
+            f"{zh_name}是空文件（0 字节），可能是上传中断，请重新选择文件上传",
+            code="evidence.empty",
+            detail=f"{shown} is empty (0 bytes, 空文件).",
             hint="the upload was interrupted or the file is empty: choose the file again",
         )
     media_type = sniff(content)
     allowed = PHOTO_TYPES if kind == "photo" else DOCUMENT_TYPES
     if media_type not in allowed:
-        raise _refusal(shown, kind, media_type)
+        raise _refusal(shown, zh_name, kind, media_type)
     facts = None
     if media_type in DOCUMENT_IMAGE_TYPES:
-        facts = _read_image(content, media_type, shown, kind)
+        facts = _read_image(content, media_type, shown, kind, zh_name)
     return Inspected(
         sha256=hashlib.sha256(content).hexdigest(),
         size=len(content),
@@ -473,29 +547,51 @@ def inspect(content: bytes, filename: str, kind: str) -> Inspected:
     )
 
 
-def _refusal(name: str, kind: str, media_type: str | None) -> InputError:
-    looks = _looks_like(media_type)
+def _refusal(name: str, zh_name: str, kind: str, media_type: str | None) -> InputError:
+    looks, looks_zh = _looks_like(media_type), _looks_like_zh(media_type)
     if kind == "photo":
         if media_type == "image/heic":
             hint = (
                 "set the camera to “Most Compatible” (相机设置 → 格式 → 兼容性最佳) or share the "
                 "photo as JPEG, then upload it again"
             )
+            advice = (
+                "请把相机设置为“兼容性最佳”（相机设置 → 格式 → 兼容性最佳），"
+                "或以 JPEG 格式分享照片后重新上传"
+            )
         elif media_type in DOCUMENT_TYPES:
             hint = "upload it as a document (kind=document); a photo must be JPEG, PNG or WebP"
+            advice = "请作为文书（kind=document）上传；照片须为 JPEG、PNG 或 WebP 格式"
         else:
             hint = "upload the photo itself as JPEG, PNG or WebP (JPG/PNG/WebP 格式照片)"
-        return _unreadable(name, kind, looks, hint)
+            advice = "请上传 JPEG、PNG 或 WebP 格式的照片本身"
+        return InputError(
+            f"{zh_name}不是可接受的照片：{looks_zh}。{advice}",
+            code="evidence.format_unsupported",
+            detail=_unreadable(name, kind, looks),
+            hint=hint,
+        )
     if media_type == "application/x-encrypted-office":
         hint = "remove the password (另存为无密码文件) or print it to PDF, then upload again"
+        advice = "请去掉密码（另存为无密码文件）或打印为 PDF 后重新上传"
     elif media_type and ("macroEnabled" in media_type or media_type == MACROS_OLE):
         hint = "save it without macros as .docx/.xlsx, or print it to PDF (打印为PDF)"
+        advice = "请另存为不带宏的 .docx/.xlsx，或打印为 PDF 后重新上传"
     else:
         hint = (
             "upload a PDF, Word (.doc/.docx), Excel (.xls/.xlsx) or OFD file, or a scan as "
             "JPEG, PNG, WebP or TIFF (扫描件)"
         )
-    return InputError(f"{name} is not an accepted document (文件格式不支持): {looks}.", hint=hint)
+        advice = (
+            "请上传 PDF、Word（.doc/.docx）、Excel（.xls/.xlsx）或 OFD 文件，"
+            "扫描件可用 JPEG、PNG、WebP 或 TIFF 格式"
+        )
+    return InputError(
+        f"{zh_name}的文件格式不支持：{looks_zh}。{advice}",
+        code="evidence.format_unsupported",
+        detail=f"{name} is not an accepted document (文件格式不支持): {looks}.",
+        hint=hint,
+    )
 
 
 # --------------------------------------------------------------------------------- locations
@@ -522,7 +618,9 @@ def gps_check(
         and abs(case_lat) <= 90
     ):
         raise InputError(
-            f"the case location ({case_lon}, {case_lat}) is not a longitude/latitude",
+            f"案件位置（{case_lon}，{case_lat}）不是有效的经纬度，请以 WGS84/CGCS2000 的度数给出",
+            code="case.location_invalid",
+            detail=f"the case location ({case_lon}, {case_lat}) is not a longitude/latitude",
             hint="give the case location in WGS84/CGCS2000 degrees (lon, lat)",
         )
     if inspected.gps is None:
@@ -545,7 +643,11 @@ class EvidenceStore:
     def __init__(self, root: Path, storage: str = "disk"):
         if storage not in STORAGES:
             raise InputError(
-                f"unknown evidence storage {storage!r}", hint=f"use one of: {', '.join(STORAGES)}"
+                f"证据存储方式“{storage}”无效，应为 disk（磁盘）或 database（数据库），"
+                "请修改 WEIJIAN_EVIDENCE_STORAGE 的设置",
+                code="evidence.storage_unknown",
+                detail=f"unknown evidence storage {storage!r}",
+                hint=f"use one of: {', '.join(STORAGES)}",
             )
         self.root = Path(root)
         self.storage = storage
@@ -555,7 +657,10 @@ class EvidenceStore:
         """``<sha[:2]>/<sha>``; refuses anything but 64 lowercase hex digits (no path tricks)."""
         if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
             raise InputError(
-                f"{sha256!r} is not a sha256", hint="give the 64 lowercase hex digits of the file"
+                f"“{sha256}”不是有效的 sha256 值，请给出文件的 64 位小写十六进制摘要",
+                code="evidence.sha256_invalid",
+                detail=f"{sha256!r} is not a sha256",
+                hint="give the 64 lowercase hex digits of the file",
             )
         return f"{sha256[:2]}/{sha256}"
 
@@ -599,7 +704,10 @@ class EvidenceStore:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFoundError(
-                f"evidence file {sha256} is missing from {self.root}",
+                f"证据文件 {sha256} 在 {self.root} 中缺失，"
+                "请从备份恢复证据文件夹，或重新上传该文件",
+                code="evidence.file_missing",
+                detail=f"evidence file {sha256} is missing from {self.root}",
                 hint="restore the evidence folder from backup, or upload the file again",
             ) from None
 

@@ -334,7 +334,11 @@ def check_anchor(engine: Engine, saved: dict) -> list[Problem]:
     if saved.get("format") != ANCHOR_FORMAT or not isinstance(saved.get("heads"), dict):
         from weijian.errors import InputError
 
-        raise InputError("this file is not a weijian history anchor")
+        raise InputError(
+            "该文件不是本系统的办理记录锚定文件，请选择 weijian audit anchor 生成的文件",
+            code="audit.anchor_invalid",
+            detail="this file is not a weijian history anchor",
+        )
     heads = saved["heads"]
     digest = hashlib.sha256(orjson.dumps(heads, option=orjson.OPT_SORT_KEYS)).hexdigest()
     problems: list[Problem] = []

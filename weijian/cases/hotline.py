@@ -204,14 +204,21 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
             codec = codecs.lookup(encoding.strip()).name
         except LookupError as exc:
             raise InputError(
-                f"不认识的文字编码“{encoding}”。", hint="可用 utf-8、gb18030、gbk"
+                f"不认识的文字编码“{encoding}”，请使用 utf-8、gb18030 或 gbk",
+                code="import.encoding_unknown",
+                detail=f"unknown text encoding {encoding!r}",
+                hint="use utf-8, gb18030 or gbk",
             ) from exc
         try:
             return raw.decode(codec).lstrip("\ufeff")
         except UnicodeDecodeError as exc:
             raise InputError(
-                f"{path.name} 不是 {encoding} 编码（第 {exc.start + 1} 字节处无法解码）。",
-                hint="不指定编码让系统自动识别，或把文件另存为 CSV UTF-8",
+                f"{path.name} 不是 {encoding} 编码（第 {exc.start + 1} 字节处无法解码）。"
+                "请不指定编码，让系统自动识别，或把文件另存为 CSV UTF-8",
+                code="import.encoding_mismatch",
+                detail=f"{path.name} is not {encoding} text (byte {exc.start + 1} cannot be "
+                "decoded)",
+                hint="leave the encoding out to have it detected, or save the file as CSV UTF-8",
             ) from exc
     if raw.startswith(codecs.BOM_UTF8):
         candidates = ("utf-8-sig",)
@@ -225,9 +232,17 @@ def _decode(path: Path, raw: bytes, encoding: str | None) -> str:
         except UnicodeDecodeError:
             continue
     raise InputError(
-        f"{path.name} 的文字编码无法识别（既不是 UTF-8，也不是 GBK/GB18030）。",
-        hint="请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 后重新导入",
+        f"{path.name} 的文字编码无法识别（既不是 UTF-8，也不是 GBK/GB18030）。"
+        "请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 后重新导入",
+        code="import.encoding_undetected",
+        detail=f"{path.name} is neither UTF-8 nor GBK/GB18030 text",
+        hint="save it from Excel as “CSV UTF-8 (comma delimited)” or as .xlsx, then import it "
+        "again",
     )
+
+
+#: what the csv module's complaints mean, in Chinese
+_CSV_WORDS = {"field limit": "某一格的内容过长"}
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -262,9 +277,13 @@ def _read_csv(path: Path, encoding: str | None) -> Rows:
     try:
         return list(enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1))
     except csv.Error as exc:
+        why = next((zh for en, zh in _CSV_WORDS.items() if en in str(exc)), "无法按行读取")
         raise InputError(
-            f"{path.name} 不是有效的 CSV 文件：{exc}",
-            hint="请在 Excel 中打开后另存为 .xlsx 或 CSV UTF-8 再导入",
+            f"{path.name} 不是有效的 CSV 文件（{why}）。"
+            "请在 Excel 中打开后另存为 .xlsx 或 CSV UTF-8 再导入",
+            code="hotline.csv_invalid",
+            detail=f"{path.name} is not a valid CSV file: {exc}",
+            hint="open it in Excel and save it as .xlsx or CSV UTF-8, then import it again",
         ) from exc
 
 
@@ -278,12 +297,20 @@ def _read_excel(path: Path) -> tuple[Rows, datetime]:
             book = load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
         raise InputError(
-            f"{path.name} 无法作为 Excel 文件打开（文件损坏，或并非真正的 .xlsx）。",
-            hint="请在 Excel 中打开后另存为 .xlsx 或 CSV 再导入",
+            f"{path.name} 无法作为 Excel 文件打开（文件损坏，或并非真正的 .xlsx）。"
+            "请在 Excel 中打开后另存为 .xlsx 或 CSV 再导入",
+            code="hotline.excel_unreadable",
+            detail=f"{path.name} cannot be opened as an Excel workbook (damaged, or not really "
+            ".xlsx)",
+            hint="open it in Excel and save it as .xlsx or CSV, then import it again",
         ) from exc
     try:
         if not book.worksheets:
-            raise InputError(f"{path.name} 中没有工作表。")
+            raise InputError(
+                f"{path.name} 中没有工作表，请重新导出含工单的文件后再导入",
+                code="hotline.no_sheet",
+                detail=f"{path.name} has no worksheet",
+            )
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # some exporters write a wrong <dimension>; read every cell
         with warnings.catch_warnings():
@@ -298,16 +325,27 @@ def _read_rows(path: Path, encoding: str | None) -> tuple[Rows, datetime | None]
     suffix = path.suffix.lower()
     if suffix == ".xls":
         raise InputError(
-            f"{path.name} 是旧版 Excel（.xls）文件，无法直接导入。",
-            hint="请在 Excel 中“另存为” .xlsx（Excel 工作簿）或 CSV UTF-8 后重新导入",
+            f"{path.name} 是旧版 Excel（.xls）文件，无法直接导入。"
+            "请在 Excel 中“另存为” .xlsx（Excel 工作簿）或 CSV UTF-8 后重新导入",
+            code="hotline.xls_unsupported",
+            detail=f"{path.name} is an old Excel (.xls) file, which cannot be imported directly",
+            hint="save it from Excel as .xlsx (Excel workbook) or CSV UTF-8, then import it again",
         )
     if suffix not in EXCEL_SUFFIXES + CSV_SUFFIXES:
         raise InputError(
-            f"{path.name}：不支持的文件类型“{suffix or '无扩展名'}”。",
-            hint="请导入 12345 热线导出的 .xlsx 或 .csv 文件",
+            f"{path.name}：不支持的文件类型“{suffix or '无扩展名'}”，"
+            "请导入 12345 热线导出的 .xlsx 或 .csv 文件",
+            code="import.format_unsupported",
+            detail=f"{path.name}: {suffix or 'no extension'} is not a file type the hotline "
+            "import reads",
+            hint="import the .xlsx or .csv export of the 12345 hotline",
         )
     if not path.is_file():
-        raise InputError(f"找不到文件 {path}。")
+        raise InputError(
+            f"找不到文件 {path}，请核对路径",
+            code="import.file_not_found",
+            detail=f"{path} does not exist",
+        )
     if suffix in EXCEL_SUFFIXES:
         return _read_excel(path)
     return _read_csv(path, encoding), None
@@ -322,7 +360,12 @@ def _find_header(path: Path, rows: Rows) -> int:
     has more known headers (a title line such as “12345 工单明细” above the real header)."""
     candidates = [i for i, (_, cells) in enumerate(rows) if not _is_blank(cells)]
     if not candidates:
-        raise InputError(f"{path.name} 是空文件。", hint="请导入包含表头和工单数据的文件")
+        raise InputError(
+            f"{path.name} 是空文件，请导入包含表头和工单数据的文件",
+            code="import.file_empty",
+            detail=f"{path.name} is empty",
+            hint="import a file with a header row and work orders",
+        )
     first = candidates[0]
     for index in candidates[:HEADER_SEARCH_ROWS]:
         if _known_headers(rows[index][1]) >= 2:
@@ -351,9 +394,15 @@ def _map_columns(path: Path, headers: Sequence[Any]) -> tuple[dict[str, int], di
         needs = "；".join(
             f"{FIELD_LABELS[f]}（可用列名：{'、'.join(FIELD_ALIASES[f])}）" for f in missing
         )
+        needs_en = "; ".join(f"{f} (headers: {'、'.join(FIELD_ALIASES[f])})" for f in missing)
+        found_en = ", ".join(t for t in texts if t) or "(none)"
         raise InputError(
-            f"{path.name} 缺少必需的列：{needs}。文件中的列名为：{found}。",
-            hint="请把对应列的表头改成上面任一可用列名后重新导入",
+            f"{path.name} 缺少必需的列：{needs}。文件中的列名为：{found}。"
+            "请把对应列的表头改成上面任一可用列名后重新导入",
+            code="hotline.columns_missing",
+            detail=f"{path.name} lacks required columns: {needs_en}; its columns are: {found_en}",
+            hint="rename the header of each such column to one of the names accepted, then "
+            "import the file again",
         )
     return index, {field: texts[i] for field, i in index.items()}
 
@@ -658,7 +707,10 @@ def parse_export(
     crs = _parse_crs(default_crs)
     if crs is None:
         raise InputError(
-            f"不认识的默认坐标系“{default_crs}”。", hint="可用 wgs84、gcj02、bd09、cgcs2000"
+            f"不认识的默认坐标系“{default_crs}”，请使用 wgs84、gcj02、bd09 或 cgcs2000",
+            code="crs.unknown",
+            detail=f"unknown default coordinate system {default_crs!r}",
+            hint="use wgs84, gcj02, bd09 or cgcs2000",
         )
     rows, epoch = _read_rows(path, encoding)
     header_at = _find_header(path, rows)
@@ -678,8 +730,10 @@ def parse_export(
             problems.append(result)
     if total == 0:
         raise InputError(
-            f"{path.name} 只有表头，没有工单数据。",
-            hint="请检查导出条件，导出含工单的文件后重新导入",
+            f"{path.name} 只有表头，没有工单数据。请检查导出条件，导出含工单的文件后重新导入",
+            code="hotline.no_rows",
+            detail=f"{path.name} has a header but no work orders",
+            hint="check the export's conditions and export a file with work orders",
         )
     return ParsedExport(rows=parsed, problems=problems, columns=headers, total=total)
 

@@ -86,7 +86,10 @@ def channel_for(wf: Workflow, principal: Principal | None, channel: str | None) 
     if principal is None or principal.role == CITIZEN:
         if channel not in (None, "citizen"):
             raise PermissionDenied(
-                f"an anonymous report comes by the citizen channel, not {channel!r}",
+                f"匿名举报只能通过“{wf.channels.get('citizen', 'citizen')}”（citizen）渠道提交，"
+                f"不能选“{channel}”；如需通过其他渠道上报，请先登录",
+                code="report.channel_not_allowed",
+                detail=f"an anonymous report comes by the citizen channel, not {channel!r}",
                 hint="log in to report by another channel",
             )
         return "citizen"
@@ -96,12 +99,18 @@ def channel_for(wf: Workflow, principal: Principal | None, channel: str | None) 
     if fixed:
         if channel not in (None, fixed):
             raise PermissionDenied(
-                f"a {principal.role} reports by the {fixed} channel, not {channel!r}"
+                f"{wf.roles.get(principal.role, principal.role)}只能通过"
+                f"“{wf.channels.get(fixed, fixed)}”（{fixed}）渠道上报，不能选“{channel}”",
+                code="report.channel_not_allowed",
+                detail=f"a {principal.role} reports by the {fixed} channel, not {channel!r}",
             )
         return fixed
     if channel is None:
+        labels = "、".join(f"{k}（{v}）" for k, v in wf.channels.items())
         raise InputError(
-            "say the source channel of the report",
+            f"请注明案件的来源渠道，可选：{labels}",
+            code="report.channel_missing",
+            detail="say the source channel of the report",
             hint="one of: " + "、".join(f"{k}（{v}）" for k, v in wf.channels.items()),
         )
     return wf.check_channel(channel)
@@ -111,9 +120,10 @@ def description_of(intake: Intake) -> str:
     description = (intake.description or "").strip()
     if not description:
         raise InputError(
-            "the report has no description",
+            "缺少诉求内容，请补充问题描述",
+            code="report.description_missing",
+            detail="the report has no description",
             hint="say what is being built",
-            zh="缺少诉求内容，请补充问题描述",
         )
     return description
 
@@ -122,9 +132,10 @@ def point_of(intake: Intake) -> tuple[float, float]:
     """The reported point in CGCS2000."""
     if intake.lon is None or intake.lat is None:
         raise InputError(
-            "the report has no location",
+            "缺少位置（经纬度），无法定位，请补充坐标",
+            code="report.location_missing",
+            detail="the report has no location",
             hint="give lon and lat (WGS84 from a phone's GPS, or say the crs)",
-            zh="缺少位置（经纬度），无法定位，请补充坐标",
         )
     lon, lat, _ = point_to_cgcs2000(float(intake.lon), float(intake.lat), intake.crs)
     return lon, lat
@@ -135,10 +146,11 @@ def district_of(answer: dict, lon: float, lat: float) -> dict:
     district = (answer.get("grid") or {}).get("district")
     if district is None:
         raise InputError(
-            f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
+            f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，请核对坐标及坐标系后重新导入",
+            code="report.outside_city",
+            detail=f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
             "contains it",
             hint="check the coordinates and their crs (wgs84, gcj02, bd09, cgcs2000)",
-            zh=f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，请核对坐标及坐标系后重新导入",
         )
     return district
 
@@ -149,7 +161,10 @@ def check_reporter_grid(principal: Principal | None, answer: dict) -> None:
         case_view = {f"{level}_code": (g or {}).get("code") for level, g in answer["grid"].items()}
         if not principal.city_wide and not principal.can_read(case_view):
             raise PermissionDenied(
-                f"the location lies outside your grid {principal.grid_code}",
+                f"该位置不在您负责的网格 {principal.grid_code} 内，请报告给其所在网格，"
+                "或拨打 12345 热线",
+                code="report.outside_your_grid",
+                detail=f"the location lies outside your grid {principal.grid_code}",
                 hint="report it to the grid it lies in, or call the 12345 hotline",
             )
 
@@ -165,12 +180,18 @@ def footprint_of(
         geom = shape(intake.footprint)
     except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException):
         raise InputError(
-            "the footprint is not a GeoJSON geometry",
+            "建筑轮廓 footprint 不是有效的 GeoJSON 几何，"
+            '应为 {"type": "Polygon", "coordinates": [[[经度, 纬度], …]]}',
+            code="report.footprint_invalid",
+            detail="the footprint is not a GeoJSON geometry",
             hint='give {"type": "Polygon", "coordinates": [[[lon, lat], …]]}',
         ) from None
     if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
         raise InputError(
-            f"the footprint must be a Polygon or MultiPolygon, not {geom.geom_type}",
+            f"建筑轮廓应为面（Polygon 或 MultiPolygon），不能是 {geom.geom_type}，"
+            "请把建筑外轮廓画成闭合的面",
+            code="report.footprint_not_polygon",
+            detail=f"the footprint must be a Polygon or MultiPolygon, not {geom.geom_type}",
             hint="outline the building's footprint as a closed ring",
         )
 
@@ -181,7 +202,12 @@ def footprint_of(
     geom = shapely.make_valid(shapely.transform(geom, convert))
     polys = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
     if not polys:
-        raise InputError("the footprint has no area after repair", hint="redraw it")
+        raise InputError(
+            "建筑轮廓修复后没有面积，请重新绘制",
+            code="report.footprint_empty",
+            detail="the footprint has no area after repair",
+            hint="redraw it",
+        )
     multi = shapely.MultiPolygon(polys)
     zone = snap.gk_zone
 
@@ -193,7 +219,10 @@ def footprint_of(
     px, py = gauss_kruger.forward(lon, lat, zone)
     if metric.distance(shapely.Point(px, py)) > MAX_FOOTPRINT_DISTANCE_M:
         raise InputError(
-            f"the footprint lies more than {MAX_FOOTPRINT_DISTANCE_M:.0f} m from the "
+            f"建筑轮廓距上报位置超过 {MAX_FOOTPRINT_DISTANCE_M:.0f} 米，"
+            "请核对位置和轮廓是否使用同一坐标系",
+            code="report.footprint_too_far",
+            detail=f"the footprint lies more than {MAX_FOOTPRINT_DISTANCE_M:.0f} m from the "
             "reported point",
             hint="check that the point and the footprint use the same crs",
         )
@@ -207,9 +236,10 @@ def report_times(intake: Intake, now: datetime) -> tuple[datetime, datetime | No
     if intake.reported_at is not None:
         if intake.reported_at > now + CLOCK_SKEW:
             raise InputError(
-                "reported_at lies in the future",
+                "受理时间晚于当前时间，请核对时间及时区",
+                code="report.reported_at_future",
+                detail="reported_at lies in the future",
                 hint="check the time zone",
-                zh="受理时间晚于当前时间，请核对时间及时区",
             )
         reported_at = intake.reported_at
     discovered_at = intake.discovered_at
@@ -218,9 +248,10 @@ def report_times(intake: Intake, now: datetime) -> tuple[datetime, datetime | No
             discovered_at = discovered_at.replace(tzinfo=LOCAL)
         if discovered_at > reported_at + CLOCK_SKEW:
             raise InputError(
-                "discovered_at lies after the report",
+                "发现时间晚于受理时间，请核对",
+                code="report.discovered_after_reported",
+                detail="discovered_at lies after the report",
                 hint="give when it was found",
-                zh="发现时间晚于受理时间，请核对",
             )
     return reported_at, discovered_at
 
@@ -270,7 +301,10 @@ def rate_limit(conn: Connection, address: str, now: datetime, limit: int) -> Non
     ).scalar_one()
     if count >= limit:
         raise RateLimited(
-            f"too many anonymous reports from {address}: {limit} per hour are accepted",
+            f"来自 {address} 的匿名举报过多：每小时最多受理 {limit} 件，"
+            "请稍后再试，或拨打 12345 热线",
+            code="report.rate_limited",
+            detail=f"too many anonymous reports from {address}: {limit} per hour are accepted",
             hint="try again later, or call the 12345 hotline",
         )
     conn.execute(
@@ -287,7 +321,10 @@ def check_not_imported(conn: Connection, channel: str, external_id: str) -> None
     ).scalar()
     if known:
         raise ConflictError(
-            f"the record {external_id!r} of the {channel} channel was "
+            f"{channel} 渠道的记录“{external_id}”已导入为案件 {known}，无需重复导入，"
+            "可查询该案件的办理状态",
+            code="report.already_imported",
+            detail=f"the record {external_id!r} of the {channel} channel was "
             f"imported already as case {known}",
             hint="nothing to do; poll that case for its state",
         )
@@ -479,7 +516,10 @@ def insert_case(
         ).scalar_one()
     except IntegrityError:
         raise ConflictError(
-            f"the record {intake.external_id!r} was imported at the same moment by another request",
+            f"记录“{intake.external_id}”刚刚已由另一请求同时导入，无需重复导入",
+            code="report.already_imported",
+            detail=f"the record {intake.external_id!r} was imported at the same moment by "
+            "another request",
             hint="nothing to do",
         ) from None
 

@@ -50,7 +50,10 @@ def conditions(
         x0, y0, x1, y1 = f.bbox
         if not (x0 < x1 and y0 < y1):
             raise InputError(
-                "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
+                f"范围 bbox（{x0},{y0},{x1},{y1}）无效：应为“最小经度,最小纬度,最大经度,最大纬度”，"
+                "且最小值小于最大值，如 bbox=126.3,41.9,126.5,42.0",
+                code="list.bbox_invalid",
+                detail="bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
                 hint="e.g. bbox=126.3,41.9,126.5,42.0",
             )
         where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
@@ -62,7 +65,11 @@ def conditions(
         params["states"] = f.states
     if f.category is not None:
         if f.category not in ("open", "closed"):
-            raise InputError("category must be open or closed")
+            raise InputError(
+                f"类别 category“{f.category}”无效，应为 open（在办）或 closed（已办结）",
+                code="list.category_invalid",
+                detail="category must be open or closed",
+            )
         where.append("c.is_open" if f.category == "open" else "NOT c.is_open")
     if f.grid:
         level = grid_level(f.grid)
@@ -97,7 +104,13 @@ def conditions(
 
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
-        raise InputError(f"limit must be 1…{MAX_PAGE}", hint="page with next_cursor")
+        raise InputError(
+            f"每页条数 limit 应在 1～{MAX_PAGE} 之间（收到 {limit}），"
+            "更多结果请用 next_cursor 翻页",
+            code="list.limit_invalid",
+            detail=f"limit must be 1…{MAX_PAGE}",
+            hint="page with next_cursor",
+        )
 
 
 def after_cursor(where: str, params: dict, cursor: str | None) -> str:
@@ -150,6 +163,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         return datetime.fromisoformat(moment), int(case_id)
     except (ValueError, UnicodeDecodeError):
         raise InputError(
-            "the cursor is not one this server gave out",
+            "翻页游标 cursor 无效（不是本系统给出的），请原样传入上一页返回的 next_cursor",
+            code="list.cursor_invalid",
+            detail="the cursor is not one this server gave out",
             hint="pass the 'next_cursor' of the previous page unchanged",
         ) from None

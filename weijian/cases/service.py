@@ -247,7 +247,9 @@ class CaseService(WorkbenchMixin):
         row = case_row(conn, ref, lock)
         if row is None or not principal.can_read(row):
             raise NotFoundError(
-                f"no case {ref} within your scope",
+                f"未找到案件 {ref}（或不在您的权限范围内），请核对案件编号；您只能查看本网格的案件",
+                code="case.not_found",
+                detail=f"no case {ref} within your scope",
                 hint="check the case number; you see only the cases of your grid",
             )
         return row
@@ -283,7 +285,12 @@ class CaseService(WorkbenchMixin):
                 {"r": sha256(code)},
             ).first()
         if row is None:
-            raise NotFoundError("no report has this receipt", hint="check the receipt code")
+            raise NotFoundError(
+                "没有与该回执码对应的举报，请核对回执码",
+                code="case.receipt_not_found",
+                detail="no report has this receipt",
+                hint="check the receipt code",
+            )
         state = self.workflow.states.get(row.state)
         return {
             "number": row.number,
@@ -349,7 +356,11 @@ class CaseService(WorkbenchMixin):
                 text("SELECT level FROM grid WHERE code = :c LIMIT 1"), {"c": code}
             ).scalar()
         if level is None:
-            raise NotFoundError(f"no grid has the code {code!r}")
+            raise NotFoundError(
+                f"没有代码为“{code}”的网格，请核对网格代码",
+                code="grid.not_found",
+                detail=f"no grid has the code {code!r}",
+            )
         return level
 
     # -- changing --------------------------------------------------------------------------
@@ -357,13 +368,21 @@ class CaseService(WorkbenchMixin):
     def _check_version(self, row: dict, version: int | None) -> None:
         if version is None:
             raise InputError(
-                "say which version of the case you are changing",
+                f'请注明您修改的是案件的哪个版本：请求中应带上 "version": {row["version"]}'
+                "（即您读取到的案件版本），或使用 If-Match 请求头",
+                code="case.version_missing",
+                detail="say which version of the case you are changing",
                 hint=f'send "version": {row["version"]} (from the case you read), or an '
                 "If-Match header",
             )
         if version != row["version"]:
+            state = self.workflow.states.get(row["state"])
             raise ConflictError(
-                f"case {row['number']} was changed by someone else: it is at version "
+                f"案件 {row['number']} 已被他人修改：当前为第 {row['version']} 版"
+                f"（状态：{state.label if state else row['state']}），您提交的是第 {version} 版。"
+                "请重新读取案件，再确认您的修改是否仍然适用",
+                code="case.version_conflict",
+                detail=f"case {row['number']} was changed by someone else: it is at version "
                 f"{row['version']} (state {row['state']}), you sent version {version}",
                 hint="read the case again, then decide whether your change still applies",
             )
@@ -382,7 +401,9 @@ class CaseService(WorkbenchMixin):
         unknown = [h for h in hashes if h not in rows]
         if unknown:
             raise InputError(
-                f"evidence {unknown[0][:16]}… was not uploaded to this case",
+                f"证据 {unknown[0][:16]}… 未上传到本案件，请先上传该证据，再办理此操作",
+                code="evidence.not_uploaded",
+                detail=f"evidence {unknown[0][:16]}… was not uploaded to this case",
                 hint="upload it first (POST /api/v1/cases/{number}/evidence)",
             )
         return Counter(rows[h] for h in dict.fromkeys(hashes))
@@ -472,11 +493,17 @@ class CaseService(WorkbenchMixin):
         target = departments.get(code)
         if target is None:
             raise InputError(
-                f"no department has the code {code!r}",
+                f"没有代码为“{code}”的责任部门，请在责任部门列表中核对接收部门的代码",
+                code="transfer.department_unknown",
+                detail=f"no department has the code {code!r}",
                 hint="see GET /api/v1/jurisdiction/departments",
             )
         if code == row["department_code"]:
-            raise InputError(f"the case is held by {target['name']} already")
+            raise InputError(
+                f"案件已由{target['name']}承办，不能移交给同一部门",
+                code="transfer.same_department",
+                detail=f"the case is held by {target['name']} already",
+            )
         data["to_department_name"] = target["name"]
         data["from_department"] = row["department_code"]
         return {
@@ -614,7 +641,11 @@ class CaseService(WorkbenchMixin):
                 {"c": row["id"], "s": sha},
             ).first()
         if item is None:
-            raise NotFoundError(f"case {row['number']} has no evidence {sha}")
+            raise NotFoundError(
+                f"案件 {row['number']} 中没有证据 {sha}，请核对证据的 sha256",
+                code="evidence.not_found",
+                detail=f"case {row['number']} has no evidence {sha}",
+            )
         content = item.content if item.storage == "database" else self.store.open_bytes(sha)
         return bytes(content), {"media_type": item.media_type, "filename": item.filename}
 
@@ -628,7 +659,11 @@ class CaseService(WorkbenchMixin):
     ) -> dict:
         """Record that two cases are duplicates or related; both histories say so."""
         if kind not in ("duplicate", "related"):
-            raise InputError("kind must be duplicate or related")
+            raise InputError(
+                f"关联类型“{kind}”无效，应为 duplicate（重复）或 related（相关）",
+                code="link.kind_invalid",
+                detail="kind must be duplicate or related",
+            )
         now = self.clock.now()
         with self.engine.begin() as conn:
             first, second = sorted(
@@ -636,7 +671,11 @@ class CaseService(WorkbenchMixin):
                 key=lambda r: r["id"],
             )
             if first["id"] == second["id"]:
-                raise InputError("a case cannot be linked to itself")
+                raise InputError(
+                    f"案件 {first['number']} 不能与自身关联，请选择另一个案件",
+                    code="link.same_case",
+                    detail="a case cannot be linked to itself",
+                )
             for r in (first, second):
                 self._visible(conn, r["id"], principal, lock=True)
             done = conn.execute(
@@ -654,7 +693,11 @@ class CaseService(WorkbenchMixin):
                 },
             ).scalar()
             if done is None:
-                raise ConflictError(f"{first['number']} and {second['number']} are linked already")
+                raise ConflictError(
+                    f"案件 {first['number']} 与 {second['number']} 已经关联，无需重复关联",
+                    code="link.exists",
+                    detail=f"{first['number']} and {second['number']} are linked already",
+                )
             for this, that in ((first, second), (second, first)):
                 history.record(
                     conn,
@@ -683,15 +726,28 @@ class CaseService(WorkbenchMixin):
         and number are kept, and both histories record the merge."""
         wf = self.workflow
         if "merged" not in wf.states:
-            raise ConflictError("the workflow in force has no 'merged' state")
+            raise ConflictError(
+                "当前施行的流程中没有“已合并”（merged）状态，无法合并案件，请联系系统管理员",
+                code="merge.no_merged_state",
+                detail="the workflow in force has no 'merged' state",
+            )
         if principal.role not in ("admin", "supervisor", *wf.department_roles):
-            raise PermissionDenied(f"the role {principal.role} may not merge cases")
+            raise PermissionDenied(
+                f"角色 {principal.role}（{wf.roles.get(principal.role, principal.role)}）"
+                "无权合并案件，请由承办部门或督导人员合并",
+                code="merge.role_not_allowed",
+                detail=f"the role {principal.role} may not merge cases",
+            )
         now = self.clock.now()
         with self.engine.begin() as conn:
             source = self._visible(conn, ref, principal)
             target = self._visible(conn, into, principal)
             if source["id"] == target["id"]:
-                raise InputError("a case cannot be merged into itself")
+                raise InputError(
+                    f"案件 {source['number']} 不能合并到自身，请选择继续办理的另一个案件",
+                    code="merge.same_case",
+                    detail="a case cannot be merged into itself",
+                )
             locked = {
                 r["id"]: self._visible(conn, r["id"], principal, lock=True)
                 for r in sorted((source, target), key=lambda r: r["id"])
@@ -699,11 +755,21 @@ class CaseService(WorkbenchMixin):
             source, target = locked[source["id"]], locked[target["id"]]
             self._check_version(source, version)
             if not source["is_open"] or not target["is_open"]:
-                raise ConflictError("only open cases can be merged", hint="reopen it first")
+                closed = source if not source["is_open"] else target
+                raise ConflictError(
+                    f"只有在办的案件才能合并，案件 {closed['number']} 已办结，请先重新立案",
+                    code="merge.case_closed",
+                    detail="only open cases can be merged",
+                    hint="reopen it first",
+                )
             if principal.role in wf.department_roles and not principal.holds(
                 source["department_code"]
             ):
-                raise PermissionDenied("only the department holding the case may merge it")
+                raise PermissionDenied(
+                    f"只有承办案件 {source['number']} 的部门才能合并该案件",
+                    code="merge.holder_only",
+                    detail="only the department holding the case may merge it",
+                )
             self._update(
                 conn, source, "merged", False, {"merged_into": target["id"], "closed_at": now}, now
             )
@@ -753,7 +819,11 @@ class CaseService(WorkbenchMixin):
                 principal.role in wf.department_roles and principal.holds(row["department_code"])
             )
             if not allowed:
-                raise PermissionDenied("only the holding department or a supervisor assigns cases")
+                raise PermissionDenied(
+                    f"只有承办部门或督导人员才能指派案件 {row['number']} 的承办人",
+                    code="assign.not_allowed",
+                    detail="only the holding department or a supervisor assigns cases",
+                )
             user = None
             if username is not None:
                 user = conn.execute(
@@ -764,10 +834,17 @@ class CaseService(WorkbenchMixin):
                     {"u": username},
                 ).first()
                 if user is None:
-                    raise NotFoundError(f"no user {username!r}")
+                    raise NotFoundError(
+                        f"没有用户“{username}”，请核对用户名",
+                        code="user.not_found",
+                        detail=f"no user {username!r}",
+                    )
                 if row["department_code"] and user.department_code != row["department_code"]:
                     raise InputError(
-                        f"{username} does not belong to {row['department_name']}",
+                        f"{username} 不属于{row['department_name']}，请指派承办部门的执法人员，"
+                        "或先将案件移交",
+                        code="assign.not_in_department",
+                        detail=f"{username} does not belong to {row['department_name']}",
                         hint="assign an officer of the holding department, or transfer the case",
                     )
             self._update(
@@ -798,8 +875,12 @@ class CaseService(WorkbenchMixin):
         """Create a case per work order of a 12345 export; rows imported before are reported
         as existing, bad rows as errors with the reason — one row never stops the others."""
         if principal.role not in ("admin", "supervisor", *self.workflow.department_roles):
+            roles = self.workflow.roles
             raise PermissionDenied(
-                f"the role {principal.role} may not import hotline work orders",
+                f"角色 {principal.role}（{roles.get(principal.role, principal.role)}）"
+                "无权导入 12345 热线工单，请由系统管理员、督导人员或责任部门导入",
+                code="hotline.role_not_allowed",
+                detail=f"the role {principal.role} may not import hotline work orders",
                 hint="an administrator, a supervisor or a department imports them",
             )
         parsed = hotline.parse_export(path, default_crs=default_crs)
@@ -827,13 +908,13 @@ class CaseService(WorkbenchMixin):
                 outcomes[row.row] = (
                     {"status": "exists", "case_number": known, "message": "此前已导入"}
                     if known
-                    else {"status": "error", "case_number": None, "message": exc.message}
+                    else {"status": "error", "case_number": None, "message": _refused(row.row, exc)}
                 )
             except WeijianError as exc:
                 outcomes[row.row] = {
                     "status": "error",
                     "case_number": None,
-                    "message": f"第{row.row}行：{exc.zh or '无法立案（' + exc.message + '）'}",
+                    "message": _refused(row.row, exc),
                 }
         rows = hotline.report_rows(parsed, outcomes)
         counts = Counter(r["status"] for r in rows)
@@ -853,6 +934,12 @@ class CaseService(WorkbenchMixin):
                 text("SELECT number FROM violation_case WHERE channel = :c AND external_id = :e"),
                 {"c": channel, "e": external_id},
             ).scalar()
+
+
+def _refused(row: int, exc: WeijianError) -> str:
+    """Why a work order was not registered, for the hotline clerk: the refusal's Chinese
+    message, or its English account in brackets where the refusal has no Chinese."""
+    return f"第{row}行：{exc.zh or '无法立案（' + exc.en + '）'}"
 
 
 def _created(case: dict, duplicates: list[dict], receipt: str | None) -> dict:

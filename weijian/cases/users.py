@@ -20,6 +20,8 @@ from weijian.jurisdiction.snapshot import Snapshot
 _hasher = PasswordHasher()
 MIN_PASSWORD = 8
 CITY_WIDE_ROLES = ("admin", "supervisor")
+#: the grid levels in Chinese, for messages
+LEVEL_WORDS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
 
 
 def sha256(value: str) -> str:
@@ -33,7 +35,9 @@ def grid_of(snap: Snapshot, code: str) -> tuple[str, str]:
         if row is not None:
             return level, str(grid.names[row])
     raise NotFoundError(
-        f"no active grid has the code {code!r}",
+        f"没有代码为“{code}”的在用网格，请用 weijian layers list 查看网格图层及其代码",
+        code="grid.not_found",
+        detail=f"no active grid has the code {code!r}",
         hint="see `weijian layers list` and GET /api/v1/layers for the grid layers",
     )
 
@@ -124,7 +128,9 @@ def add_user(
     department_type = _department_type(workflow, role, department_type)
     if len(password) < MIN_PASSWORD:
         raise InputError(
-            f"the password is too short ({len(password)} characters)",
+            f"密码太短（{len(password)} 个字符），至少需要 {MIN_PASSWORD} 个字符",
+            code="user.password_too_short",
+            detail=f"the password is too short ({len(password)} characters)",
             hint=f"use at least {MIN_PASSWORD} characters",
         )
     level = district = department = None
@@ -133,13 +139,19 @@ def add_user(
         district = grid_code if level == "district" else district_of_grid(snap, grid_code)
     elif role not in CITY_WIDE_ROLES:
         raise InputError(
-            f"a {role} user must be bound to a grid (its scope)",
+            f"{workflow.roles.get(role, role)}（{role}）用户必须绑定网格（即其权限范围），"
+            "请用 --grid 给出其所在区县、镇（街道）、社区或小区网格的代码",
+            code="user.grid_required",
+            detail=f"a {role} user must be bound to a grid (its scope)",
             hint="give --grid with the code of its district, town, community or compound grid",
         )
     if role in workflow.department_roles:
         if level != "district":
             raise InputError(
-                f"a {role} user is bound to a district: {grid_code!r} is a {level} grid",
+                f"{workflow.roles.get(role, role)}（{role}）用户须绑定区县网格，"
+                f"而“{grid_code}”是{LEVEL_WORDS.get(level, level)}网格，请给出区县网格的代码",
+                code="user.grid_not_district",
+                detail=f"a {role} user is bound to a district: {grid_code!r} is a {level} grid",
                 hint="give the district grid's code",
             )
         district_grid = snap.grids["district"]
@@ -150,7 +162,11 @@ def add_user(
         text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
     ).first()
     if exists:
-        raise ConflictError(f"the user {username!r} exists already")
+        raise ConflictError(
+            f"用户名“{username}”已存在，请换一个用户名",
+            code="user.exists",
+            detail=f"the user {username!r} exists already",
+        )
     row = conn.execute(
         text(
             "INSERT INTO app_user (username, display_name, role, grid_code, grid_level, "
@@ -177,13 +193,21 @@ def add_user(
 
 def set_password(conn: Connection, username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InputError(f"the password is too short; use at least {MIN_PASSWORD} characters")
+        raise InputError(
+            f"密码太短（{len(password)} 个字符），至少需要 {MIN_PASSWORD} 个字符",
+            code="user.password_too_short",
+            detail=f"the password is too short; use at least {MIN_PASSWORD} characters",
+        )
     done = conn.execute(
         text("UPDATE app_user SET password_hash = :h WHERE username = :u"),
         {"h": _hasher.hash(password), "u": username},
     )
     if not done.rowcount:
-        raise NotFoundError(f"no user {username!r}")
+        raise NotFoundError(
+            f"没有用户“{username}”，请核对用户名",
+            code="user.not_found",
+            detail=f"no user {username!r}",
+        )
     conn.execute(
         text(
             "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
@@ -198,7 +222,11 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
         text("UPDATE app_user SET active = :a WHERE username = :u"), {"a": active, "u": username}
     )
     if not done.rowcount:
-        raise NotFoundError(f"no user {username!r}")
+        raise NotFoundError(
+            f"没有用户“{username}”，请核对用户名",
+            code="user.not_found",
+            detail=f"no user {username!r}",
+        )
 
 
 def list_users(conn: Connection) -> list[dict]:
@@ -215,7 +243,12 @@ def login(
         text(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE username = :u"),
         {"u": username},
     ).first()
-    refused = NotAuthenticated("wrong user name or password", hint="check both and try again")
+    refused = NotAuthenticated(
+        "用户名或密码错误，请核对后重试",
+        code="auth.login_failed",
+        detail="wrong user name or password",
+        hint="check both and try again",
+    )
     if row is None:
         _hasher.hash(password)  # the same work either way: no timing oracle for user names
         raise refused
@@ -224,7 +257,12 @@ def login(
     except (VerificationError, InvalidHashError):
         raise refused from None
     if not row.active:
-        raise NotAuthenticated(f"the user {username!r} is disabled", hint="ask an administrator")
+        raise NotAuthenticated(
+            f"用户“{username}”已停用，请联系系统管理员",
+            code="auth.user_disabled",
+            detail=f"the user {username!r} is disabled",
+            hint="ask an administrator",
+        )
     if _hasher.check_needs_rehash(row.password_hash):
         conn.execute(
             text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
@@ -253,14 +291,25 @@ def principal_for_token(conn: Connection, token: str, now: datetime) -> Principa
     ).first()
     if row is None or row.revoked_at is not None:
         raise NotAuthenticated(
-            "the token is not valid", hint="log in again (POST /api/v1/auth/login)"
+            "登录凭证无效（已退出或不存在），请重新登录",
+            code="auth.token_invalid",
+            detail="the token is not valid",
+            hint="log in again (POST /api/v1/auth/login)",
         )
     if row.expires_at <= now:
         raise NotAuthenticated(
-            "the token has expired", hint="log in again (POST /api/v1/auth/login)"
+            "登录已过期，请重新登录",
+            code="auth.token_expired",
+            detail="the token has expired",
+            hint="log in again (POST /api/v1/auth/login)",
         )
     if not row.active:
-        raise NotAuthenticated("the user is disabled", hint="ask an administrator")
+        raise NotAuthenticated(
+            f"用户“{row.username}”已停用，请联系系统管理员",
+            code="auth.user_disabled",
+            detail="the user is disabled",
+            hint="ask an administrator",
+        )
     return _principal(row)
 
 
@@ -279,7 +328,11 @@ def add_api_client(
     key = key or secrets.token_urlsafe(24)
     exists = conn.execute(text("SELECT 1 FROM api_client WHERE name = :n"), {"n": name}).first()
     if exists:
-        raise ConflictError(f"an API client named {name!r} exists already")
+        raise ConflictError(
+            f"名为“{name}”的接口客户端已存在，请换一个名称",
+            code="api_client.exists",
+            detail=f"an API client named {name!r} exists already",
+        )
     conn.execute(
         text("INSERT INTO api_client (name, key_sha256, channel) VALUES (:n, :k, :c)"),
         {"n": name, "k": sha256(key), "c": channel},
@@ -294,9 +347,10 @@ def principal_for_api_key(conn: Connection, key: str) -> Principal:
     ).first()
     if row is None or not row.active:
         raise NotAuthenticated(
-            "the api_key is not valid",
+            "接口密钥 api_key 无效或已停用，请向平台管理员申请有效的密钥",
+            code="auth.api_key_invalid",
+            detail="the api_key is not valid",
             hint="ask the platform's administrator for a key",
-            zh="接口密钥 api_key 无效或已停用",
         )
     return client_principal(row)
 

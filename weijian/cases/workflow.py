@@ -124,7 +124,10 @@ class Workflow:
             return self.states[code]
         except KeyError:
             raise InputError(
-                f"unknown state {code!r}", hint=f"one of {sorted(self.states)}"
+                f"案件状态“{code}”不存在，可用的状态：{_labelled(self.states, 'label')}",
+                code="workflow.state_unknown",
+                detail=f"unknown state {code!r}",
+                hint=f"one of {sorted(self.states)}",
             ) from None
 
     def is_open(self, code: str) -> bool:
@@ -144,18 +147,33 @@ class Workflow:
     def check_track(self, track: str) -> str:
         if track not in self.tracks:
             labels = "、".join(f"{k}（{v['label']}）" for k, v in self.tracks.items())
-            raise InputError(f"unknown track {track!r}", hint=f"use one of: {labels}")
+            raise InputError(
+                f"案件类型“{track}”不存在，请使用：{labels}",
+                code="workflow.track_unknown",
+                detail=f"unknown track {track!r}",
+                hint=f"use one of: {labels}",
+            )
         return track
 
     def check_channel(self, channel: str) -> str:
         if channel not in self.channels:
             labels = "、".join(f"{k}（{v}）" for k, v in self.channels.items())
-            raise InputError(f"unknown source channel {channel!r}", hint=f"use one of: {labels}")
+            raise InputError(
+                f"来源渠道“{channel}”不存在，请使用：{labels}",
+                code="workflow.channel_unknown",
+                detail=f"unknown source channel {channel!r}",
+                hint=f"use one of: {labels}",
+            )
         return channel
 
     def check_role(self, role: str) -> str:
         if role not in self.roles:
-            raise InputError(f"unknown role {role!r}", hint=f"one of {', '.join(self.roles)}")
+            raise InputError(
+                f"角色“{role}”不存在，可用的角色：{_labelled(self.roles)}",
+                code="workflow.role_unknown",
+                detail=f"unknown role {role!r}",
+                hint=f"one of {', '.join(self.roles)}",
+            )
         return role
 
     def transition(self, action: str) -> Transition:
@@ -163,7 +181,9 @@ class Workflow:
             return self.transitions[action]
         except KeyError:
             raise InputError(
-                f"unknown action {action!r}",
+                f"操作“{action}”不存在，流程中的操作有：{_labelled(self.transitions, 'label')}",
+                code="workflow.action_unknown",
+                detail=f"unknown action {action!r}",
                 hint=f"the workflow's actions are: {', '.join(self.transitions)}",
             ) from None
 
@@ -187,7 +207,12 @@ class Workflow:
             return self.initial(transition.set_track or track)
         if transition.target == BEFORE_TRANSFER:
             if not before_transfer:
-                raise ConflictError("the case has no state recorded from before its transfer")
+                raise ConflictError(
+                    f"该案件没有记录移交前的状态，无法“{transition.label}”，"
+                    "请联系系统管理员核对该案件的办理记录",
+                    code="workflow.no_state_before_transfer",
+                    detail="the case has no state recorded from before its transfer",
+                )
             return before_transfer
         return transition.target
 
@@ -226,12 +251,19 @@ class Workflow:
         if not self.may(transition, role, is_holder=is_holder):
             if role in transition.roles:
                 raise PermissionDenied(
-                    f"“{transition.label}” may only be taken by the department holding the case",
+                    f"“{transition.label}”只能由承办该案件的部门办理，请先将案件移交本部门，"
+                    "或请承办部门办理",
+                    code="workflow.holder_only",
+                    detail=f"“{transition.label}” may only be taken by the department holding "
+                    "the case",
                     hint="transfer the case first, or ask the holding department",
                 )
             allowed = "、".join(self.roles.get(r, r) for r in transition.roles)
             raise PermissionDenied(
-                f"the role {role} ({self.roles.get(role, role)}) may not take the action "
+                f"角色 {role}（{self.roles.get(role, role)}）无权执行“{transition.label}”"
+                f"（{action}），可执行此操作的角色：{allowed}",
+                code="workflow.role_not_allowed",
+                detail=f"the role {role} ({self.roles.get(role, role)}) may not take the action "
                 f"“{transition.label}” ({action})",
                 hint=f"allowed roles: {allowed}",
             )
@@ -239,7 +271,10 @@ class Workflow:
             here = self.states[state].label if state in self.states else state
             allowed_from = "、".join(self.states[s].label for s in transition.sources)
             raise ConflictError(
-                f"“{transition.label}” is not allowed while the case is “{here}” ({state})",
+                f"案件当前为“{here}”（{state}），不能进行“{transition.label}”；"
+                f"此操作只能在以下状态进行：{allowed_from}",
+                code="workflow.action_not_allowed",
+                detail=f"“{transition.label}” is not allowed while the case is “{here}” ({state})",
                 hint=f"it is allowed from: {allowed_from}",
             )
         data = data or {}
@@ -249,14 +284,18 @@ class Workflow:
             value = data.get(code)
             if value in (None, ""):
                 raise InputError(
-                    f"“{transition.label}” needs the field {code} ({spec.label})",
+                    f"“{transition.label}”需要填写“{spec.label}”（{code}）{_field_advice(spec)}",
+                    code="workflow.field_missing",
+                    detail=f"“{transition.label}” needs the field {code} ({spec.label})",
                     hint=_field_hint(spec),
                 )
             if spec.choices is not None and (
                 not isinstance(value, str) or value not in spec.choices
             ):
                 raise InputError(
-                    f"{code} ({spec.label}) = {value!r} is not one of the allowed values",
+                    f"“{spec.label}”（{code}）的值“{value}”不在可选范围内{_field_advice(spec)}",
+                    code="workflow.field_choice_invalid",
+                    detail=f"{code} ({spec.label}) = {value!r} is not one of the allowed values",
                     hint=_field_hint(spec),
                 )
             if spec.number:
@@ -266,21 +305,31 @@ class Workflow:
                     number = float("nan")
                 if not (math.isfinite(number) and number >= 0):
                     raise InputError(
-                        f"{code} ({spec.label}) must be a finite number ≥ 0, got {value!r}"
+                        f"“{spec.label}”（{code}）应为不小于 0 的数字，收到的是“{value}”，请更正",
+                        code="workflow.field_number_invalid",
+                        detail=f"{code} ({spec.label}) must be a finite number ≥ 0, got {value!r}",
                     )
             if spec.date:
                 _check_date(code, spec, value)
         if transition.note_required and not (note and note.strip()):
             raise InputError(
-                f"“{transition.label}” needs a note (说明)", hint="say why, in the note field"
+                f"“{transition.label}”需要填写说明，请在说明中写明理由",
+                code="workflow.note_required",
+                detail=f"“{transition.label}” needs a note (说明)",
+                hint="say why, in the note field",
             )
         have = evidence_kinds or Counter()
         for kind, count in transition.evidence.items():
             if have[kind] < count:
                 label = {"photo": "照片", "document": "文书"}[kind]
+                unit = {"photo": "张", "document": "份"}[kind]
                 raise InputError(
-                    f"“{transition.label}” needs at least {count} {kind} ({label}) as evidence; "
-                    f"{have[kind]} given",
+                    f"“{transition.label}”至少需要 {count} {unit}{label}作为证据，"
+                    f"目前只有 {have[kind]} {unit}；"
+                    f"请先把{label}上传到本案件，再在操作的证据中列出其 sha256",
+                    code="workflow.evidence_missing",
+                    detail=f"“{transition.label}” needs at least {count} {kind} ({label}) as "
+                    f"evidence; {have[kind]} given",
                     hint="upload it to the case first (POST …/evidence), then list its sha256 "
                     "in the transition's evidence",
                 )
@@ -288,6 +337,28 @@ class Workflow:
 
     def as_json(self) -> dict:
         return self.document
+
+
+def _labelled(items: dict, attribute: str | None = None) -> str:
+    """“reported（已上报待核查）、visited（已现场核查）”: codes with their Chinese labels."""
+
+    def label(value: Any) -> str:
+        if attribute is None:
+            return str(value)
+        return str(value[attribute] if isinstance(value, dict) else getattr(value, attribute))
+
+    return "、".join(f"{k}（{label(v)}）" for k, v in items.items())
+
+
+def _field_advice(spec: FieldSpec) -> str:
+    """What to fill in, in Chinese: “，可选：self（业主自拆）、…”, “，请填写…”."""
+    if spec.choices:
+        return "，可选：" + "、".join(f"{k}（{v}）" for k, v in spec.choices.items())
+    if spec.department:
+        return "，请填写责任部门的代码（见责任部门列表）"
+    if spec.number:
+        return "，请填写数字"
+    return ""
 
 
 def _field_hint(spec: FieldSpec) -> str | None:
@@ -315,14 +386,21 @@ def _check_date(code: str, spec: FieldSpec, value: Any) -> None:
 # -- parsing and validation --------------------------------------------------------------
 
 
+#: what is wrong with a workflow document: (English, Chinese) per problem
+Problems = list[tuple[str, str]]
+_KIND_WORDS = {"dict": "对象", "list": "列表"}
+
+
 def parse(document: dict) -> Workflow:
     """Validate a workflow document; every problem is named at once."""
-    problems: list[str] = []
+    problems: Problems = []
 
     def need(key: str, kind: type) -> Any:
         value = document.get(key)
         if not isinstance(value, kind):
-            problems.append(f"'{key}' must be a {kind.__name__}")
+            problems.append(
+                (f"'{key}' must be a {kind.__name__}", f"“{key}”应为{_KIND_WORDS[kind.__name__]}")
+            )
             return kind()
         return value
 
@@ -342,11 +420,20 @@ def parse(document: dict) -> Workflow:
     deadlines = _parse_deadlines(raw_deadlines, transitions, fields, problems)
     stalled_days = document.get("stalled_days", 30)
     if not isinstance(stalled_days, int) or isinstance(stalled_days, bool) or stalled_days < 1:
-        problems.append("'stalled_days' must be a whole number of days ≥ 1")
+        problems.append(
+            (
+                "'stalled_days' must be a whole number of days ≥ 1",
+                "停滞天数（stalled_days）应为不小于 1 的整数",
+            )
+        )
         stalled_days = 30
     if problems:
+        said = "；".join(zh for _, zh in problems)
         raise InputError(
-            "the workflow definition is not valid: " + "; ".join(problems),
+            f"流程定义无效：{said}。"
+            "请对照 weijian/cases/workflow.json 的结构修改流程文件后重新导入",
+            code="workflow.definition_invalid",
+            detail="the workflow definition is not valid: " + "; ".join(en for en, _ in problems),
             hint="fix the JSON document (see weijian/cases/workflow.json for the shape)",
         )
     return Workflow(
@@ -364,36 +451,53 @@ def parse(document: dict) -> Workflow:
     )
 
 
-def _check_roles(roles: dict, department_roles: tuple, problems: list[str]) -> None:
+def _check_roles(roles: dict, department_roles: tuple, problems: Problems) -> None:
     if ADMIN not in roles:
-        problems.append("the roles must include 'admin'")
+        problems.append(
+            ("the roles must include 'admin'", "角色（roles）中必须有 admin（系统管理员）")
+        )
     for role in department_roles:
         if role not in roles:
-            problems.append(f"department role {role!r} is not among the roles")
+            problems.append(
+                (
+                    f"department role {role!r} is not among the roles",
+                    f"部门角色“{role}”不在角色（roles）中",
+                )
+            )
 
 
-def _parse_states(raw_states: dict, problems: list[str]) -> dict[str, State]:
+def _parse_states(raw_states: dict, problems: Problems) -> dict[str, State]:
     states: dict[str, State] = {}
     for code, spec in raw_states.items():
         category = spec.get("category") if isinstance(spec, dict) else None
         if category not in CATEGORIES:
-            problems.append(f"state {code!r}: category must be 'open' or 'closed'")
+            problems.append(
+                (
+                    f"state {code!r}: category must be 'open' or 'closed'",
+                    f"状态“{code}”：类别（category）应为 open（在办）或 closed（办结）",
+                )
+            )
             continue
         states[code] = State(code, spec.get("label") or code, category)
     return states
 
 
-def _check_tracks(tracks: dict, states: dict[str, State], problems: list[str]) -> None:
+def _check_tracks(tracks: dict, states: dict[str, State], problems: Problems) -> None:
     for code, spec in tracks.items():
         if not isinstance(spec, dict) or spec.get("initial") not in states:
-            problems.append(f"track {code!r}: 'initial' must name a state")
+            problems.append(
+                (
+                    f"track {code!r}: 'initial' must name a state",
+                    f"案件类型“{code}”：初始状态（initial）必须是流程中已定义的状态",
+                )
+            )
 
 
-def _parse_fields(raw_fields: dict, problems: list[str]) -> dict[str, FieldSpec]:
+def _parse_fields(raw_fields: dict, problems: Problems) -> dict[str, FieldSpec]:
     fields: dict[str, FieldSpec] = {}
     for code, spec in raw_fields.items():
         if not isinstance(spec, dict):
-            problems.append(f"field {code!r} must be an object")
+            problems.append((f"field {code!r} must be an object", f"字段“{code}”应为对象"))
             continue
         fields[code] = FieldSpec(
             code,
@@ -412,22 +516,32 @@ def _parse_transitions(
     tracks: dict,
     states: dict[str, State],
     fields: dict[str, FieldSpec],
-    problems: list[str],
+    problems: Problems,
 ) -> dict[str, Transition]:
     transitions: dict[str, Transition] = {}
     for i, spec in enumerate(raw_transitions):
         action = spec.get("action") if isinstance(spec, dict) else None
         if not action:
-            problems.append(f"transition #{i + 1} has no 'action'")
+            problems.append(
+                (
+                    f"transition #{i + 1} has no 'action'",
+                    f"第 {i + 1} 个操作没有操作代码（action）",
+                )
+            )
             continue
         if action in transitions:
-            problems.append(f"action {action!r} is defined twice")
+            problems.append((f"action {action!r} is defined twice", f"操作“{action}”定义了两次"))
         transitions[action] = _parse_transition(
             action, spec, roles, tracks, states, fields, problems
         )
     for required in ("transfer", "accept_transfer", "return_transfer"):
         if required not in transitions:
-            problems.append(f"the workflow must define the action {required!r}")
+            problems.append(
+                (
+                    f"the workflow must define the action {required!r}",
+                    f"流程必须定义操作“{required}”",
+                )
+            )
     return transitions
 
 
@@ -438,27 +552,46 @@ def _parse_transition(
     tracks: dict,
     states: dict[str, State],
     fields: dict[str, FieldSpec],
-    problems: list[str],
+    problems: Problems,
 ) -> Transition:
     sources = tuple(spec.get("from", []))
     target = spec.get("to")
     for source in sources:
         if source not in states:
-            problems.append(f"{action}: 'from' names an unknown state {source!r}")
+            problems.append(
+                (
+                    f"{action}: 'from' names an unknown state {source!r}",
+                    f"操作“{action}”：起始状态（from）中的“{source}”不存在",
+                )
+            )
     if not sources:
-        problems.append(f"{action}: 'from' is empty")
+        problems.append((f"{action}: 'from' is empty", f"操作“{action}”：起始状态（from）为空"))
     if target not in states and target not in SPECIAL_TARGETS:
-        problems.append(f"{action}: 'to' names an unknown state {target!r}")
+        problems.append(
+            (
+                f"{action}: 'to' names an unknown state {target!r}",
+                f"操作“{action}”：目标状态（to）“{target}”不存在",
+            )
+        )
     for role in spec.get("roles", []):
         if role not in roles:
-            problems.append(f"{action}: unknown role {role!r}")
+            problems.append(
+                (f"{action}: unknown role {role!r}", f"操作“{action}”：角色“{role}”不存在")
+            )
     for code in [*spec.get("fields", []), *spec.get("optional_fields", [])]:
         if code not in fields:
-            problems.append(f"{action}: unknown field {code!r}")
+            problems.append(
+                (f"{action}: unknown field {code!r}", f"操作“{action}”：字段“{code}”不存在")
+            )
     evidence = _evidence_required(action, spec, problems)
     set_track = spec.get("set_track")
     if set_track is not None and set_track not in tracks:
-        problems.append(f"{action}: set_track names an unknown track {set_track!r}")
+        problems.append(
+            (
+                f"{action}: set_track names an unknown track {set_track!r}",
+                f"操作“{action}”：set_track 中的案件类型“{set_track}”不存在",
+            )
+        )
     return Transition(
         action=action,
         label=spec.get("label", action),
@@ -474,17 +607,32 @@ def _parse_transition(
     )
 
 
-def _evidence_required(action: str, spec: dict, problems: list[str]) -> dict:
+def _evidence_required(action: str, spec: dict, problems: Problems) -> dict:
     """The transition's evidence (kind → count), without the counts that are not valid."""
     evidence = spec.get("evidence", {})
     if not isinstance(evidence, dict):
-        problems.append(f"{action}: evidence must be an object of kind → count")
+        problems.append(
+            (
+                f"{action}: evidence must be an object of kind → count",
+                f"操作“{action}”：证据要求（evidence）应为“证据种类 → 份数”的对象",
+            )
+        )
         evidence = {}
     for kind, count in list(evidence.items()):
         if kind not in EVIDENCE_KINDS:
-            problems.append(f"{action}: evidence kind {kind!r} is not photo or document")
+            problems.append(
+                (
+                    f"{action}: evidence kind {kind!r} is not photo or document",
+                    f"操作“{action}”：证据种类“{kind}”应为 photo（照片）或 document（文书）",
+                )
+            )
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            problems.append(f"{action}: evidence count of {kind} must be a whole number ≥ 0")
+            problems.append(
+                (
+                    f"{action}: evidence count of {kind} must be a whole number ≥ 0",
+                    f"操作“{action}”：{kind} 的证据份数应为不小于 0 的整数",
+                )
+            )
             evidence.pop(kind)
     return evidence
 
@@ -493,12 +641,17 @@ def _parse_deadlines(
     raw_deadlines: Any,
     transitions: dict[str, Transition],
     fields: dict[str, FieldSpec],
-    problems: list[str],
+    problems: Problems,
 ) -> list[DeadlineRule]:
     deadlines = []
     for spec in raw_deadlines if isinstance(raw_deadlines, list) else []:
         if not isinstance(spec, dict) or not spec.get("code"):
-            problems.append(f"deadline {spec!r} must be an object with a code")
+            problems.append(
+                (
+                    f"deadline {spec!r} must be an object with a code",
+                    f"期限“{spec}”应为带代码（code）的对象",
+                )
+            )
             continue
         rule = _parse_deadline(spec, transitions, fields, problems)
         if rule is not None:
@@ -511,30 +664,61 @@ def _actions(value: Any) -> tuple[str, ...]:
 
 
 def _parse_deadline(
-    spec: dict, transitions: dict[str, Transition], fields: dict, problems: list[str]
+    spec: dict, transitions: dict[str, Transition], fields: dict, problems: Problems
 ) -> DeadlineRule | None:
     code = spec["code"]
     days, days_field = spec.get("days"), spec.get("days_field")
     if days_field is None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
-        problems.append(f"deadline {code}: needs whole days ≥ 0, or a days_field")
+        problems.append(
+            (
+                f"deadline {code}: needs whole days ≥ 0, or a days_field",
+                f"期限“{code}”：需要不小于 0 的整数天数（days）或天数字段（days_field）",
+            )
+        )
         return None
     if days_field is not None and not (days_field in fields and fields[days_field].number):
-        problems.append(f"deadline {code}: days_field {days_field!r} is not a number field")
+        problems.append(
+            (
+                f"deadline {code}: days_field {days_field!r} is not a number field",
+                f"期限“{code}”：天数字段“{days_field}”不是数字字段",
+            )
+        )
     start = spec.get("start")
     start_after: tuple[str, ...] = ()
     if isinstance(start, dict):
         start_after, start = _actions(start.get("after")), start.get("else")
         if not start_after:
-            problems.append(f"deadline {code}: start.after must name actions")
+            problems.append(
+                (
+                    f"deadline {code}: start.after must name actions",
+                    f"期限“{code}”：起算操作（start.after）应列出流程中的操作",
+                )
+            )
     if start is not None and start not in CASE_MOMENTS:
-        problems.append(f"deadline {code}: start must be discovered_at, reported_at or after")
+        problems.append(
+            (
+                f"deadline {code}: start must be discovered_at, reported_at or after",
+                f"期限“{code}”：起算时间（start）应为 discovered_at（发现时间）、"
+                "reported_at（上报时间）或某操作之后（after）",
+            )
+        )
     done = _actions(spec.get("done"))
     restart = _actions(spec.get("restart"))
     for action in (*start_after, *restart, *done):
         if action != "reported_at" and action not in transitions:
-            problems.append(f"deadline {code}: {action!r} is not an action of the workflow")
+            problems.append(
+                (
+                    f"deadline {code}: {action!r} is not an action of the workflow",
+                    f"期限“{code}”：“{action}”不是流程中的操作",
+                )
+            )
     if not done:
-        problems.append(f"deadline {code}: done must be reported_at or actions")
+        problems.append(
+            (
+                f"deadline {code}: done must be reported_at or actions",
+                f"期限“{code}”：完成条件（done）应为 reported_at（上报）或流程中的操作",
+            )
+        )
     return DeadlineRule(
         code=code,
         label=spec.get("label", code),
