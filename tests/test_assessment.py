@@ -286,7 +286,10 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
         ).status_code
         == 422
     )
-    assert api.get("/api/v1/campaigns/999/progress", "supervisor").status_code == 404
+    missing = api.get("/api/v1/campaigns/999/progress", "supervisor")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "campaign.not_found"
+    assert missing.json()["message"] == "没有编号为 999 的清零行动，请核对编号"
 
 
 def test_definitions_are_data(case_api, history):
@@ -324,6 +327,9 @@ def test_definitions_are_data(case_api, history):
         and "nonsense" in r.json()["detail"]
         and "direction" in r.json()["detail"]
     )
+    assert r.json()["code"] == "assessment.definitions_invalid"
+    assert r.json()["message"].startswith("考评指标定义有误")
+    assert "计数“nonsense”不存在" in r.json()["message"] and "direction" in r.json()["message"]
     r = api.post(
         "/api/v1/assessment/definitions",
         "supervisor",
@@ -345,7 +351,10 @@ def test_scopes_and_bad_periods(case_api, history):
     api = case_api
     town = api.get("/api/v1/assessment", "town1", level="community", **MARCH_APRIL).json()
     assert {u["chain"][1] for u in town["units"]} == {TOWN1}
-    assert api.get("/api/v1/assessment", "gridder", **MARCH_APRIL).status_code == 403
+    refused = api.get("/api/v1/assessment", "gridder", **MARCH_APRIL)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "assessment.role_not_allowed"
+    assert "网格员和物业公司无权查看" in refused.json()["message"]
     assert api.get("/api/v1/assessment", "supervisor").status_code == 422
     assert api.get("/api/v1/assessment", "supervisor", month="2026-13").status_code == 422
     assert (
@@ -354,9 +363,10 @@ def test_scopes_and_bad_periods(case_api, history):
         ).status_code
         == 422
     )
-    assert (
-        api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL).status_code == 404
-    )
+    elsewhere = api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL)
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "district.not_found"
+    assert elsewhere.json()["message"].startswith("未找到区县 220602")
     # a district without a case: zeros, not an error
     empty = api.get("/api/v1/assessment", "ue_jy", level="district", **MARCH_APRIL)
     assert empty.status_code == 200, empty.text
