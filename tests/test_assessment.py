@@ -355,7 +355,9 @@ def test_scopes_and_bad_periods(case_api, history):
     assert refused.status_code == 403
     assert refused.json()["code"] == "assessment.role_not_allowed"
     assert "网格员和物业公司无权查看" in refused.json()["message"]
-    assert api.get("/api/v1/assessment", "supervisor").status_code == 422
+    no_period = api.get("/api/v1/assessment", "supervisor")
+    assert no_period.status_code == 422 and no_period.json()["code"] == "period.missing"
+    assert no_period.json()["message"].startswith("请给出统计期间")
     assert api.get("/api/v1/assessment", "supervisor", month="2026-13").status_code == 422
     assert (
         api.get(

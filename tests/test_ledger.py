@@ -513,6 +513,8 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     for who in ("gridder", "ue_jy", "community"):
         r = api.get("/api/v1/ledger/submissions", who, district=HJ, month="2026-03")
         assert r.status_code == 404, (who, r.text)
+        assert r.json()["code"] == "district.not_found"
+        assert r.json()["message"].startswith(f"未找到区县 {HJ}（或不在您的权限范围内）")
     assert (
         api.get(
             "/api/v1/ledger/submissions", "supervisor", district="999", month="2026-03"

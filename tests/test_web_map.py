@@ -324,6 +324,9 @@ def test_missing_front_end_libraries_are_named(engine, tmp_path):
         r = httpx.get(url + "/")
     assert r.status_code == 503
     assert "npm ci" in r.json()["hint"]
+    assert r.json()["code"] == "map.assets_missing"
+    assert r.json()["message"].startswith("监管地图的前端组件未安装（")
+    assert r.json()["detail"].startswith("the map's front-end libraries are not installed (")
 
 
 def test_case_table_misses_no_commit_whatever_the_order(engine, case_api):
