@@ -503,7 +503,12 @@ def test_the_same_through_the_cli(case_api, history, cli, monkeypatch, tmp_path)
     assert result.exit_code == 0, result.output
     result = cli("campaign", "progress", "1", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["levels"]["town"] == []
-    assert cli("assess", "run").exit_code == 2
+    no_period = cli("assess", "run")
+    assert no_period.exit_code == 2
+    assert "请给出统计期间：--month 年-月" in no_period.output
+    assert "give --month YYYY-MM, or --from and --to" in no_period.output
+    bad_start = cli("campaign", "create", "--name", "清零", "--start", "3/1")
+    assert bad_start.exit_code == 2 and "--start“3/1”不是日期" in bad_start.output
 
 
 def test_ranking_ties_and_ungridded_buckets():

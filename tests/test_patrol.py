@@ -209,7 +209,9 @@ def test_atlas_has_a_cover_and_a_page_per_grid(case_api, cases_on_patrol, cli, t
     result = cli("patrol-map", "--grid", COMMUNITY, "--paper", "A3", "--out", str(one))
     assert result.exit_code == 0, result.output
     assert "东山社区违法建设巡查图" in text_of(PdfReader(one))
-    assert cli("patrol-map").exit_code == 2
+    neither = cli("patrol-map")
+    assert neither.exit_code == 2
+    assert "二者只能选其一" in neither.output and "give --grid CODE" in neither.output
     assert cli("patrol-map", "--grid", "nope").exit_code == 3
 
 
