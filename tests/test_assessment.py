@@ -290,7 +290,10 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
         ).status_code
         == 422
     )
-    assert api.get("/api/v1/campaigns/999/progress", "supervisor").status_code == 404
+    missing = api.get("/api/v1/campaigns/999/progress", "supervisor")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "campaign.not_found"
+    assert missing.json()["message"] == "没有编号为 999 的清零行动，请核对编号"
 
 
 def test_definitions_are_data(case_api, history):
@@ -328,6 +331,9 @@ def test_definitions_are_data(case_api, history):
         and "nonsense" in r.json()["detail"]
         and "direction" in r.json()["detail"]
     )
+    assert r.json()["code"] == "assessment.definitions_invalid"
+    assert r.json()["message"].startswith("考评指标定义有误")
+    assert "计数“nonsense”不存在" in r.json()["message"] and "direction" in r.json()["message"]
     r = api.post(
         "/api/v1/assessment/definitions",
         "supervisor",
@@ -349,8 +355,13 @@ def test_scopes_and_bad_periods(case_api, history):
     api = case_api
     town = api.get("/api/v1/assessment", "town1", level="community", **MARCH_APRIL).json()
     assert {u["chain"][1] for u in town["units"]} == {TOWN1}
-    assert api.get("/api/v1/assessment", "gridder", **MARCH_APRIL).status_code == 403
-    assert api.get("/api/v1/assessment", "supervisor").status_code == 422
+    refused = api.get("/api/v1/assessment", "gridder", **MARCH_APRIL)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "assessment.role_not_allowed"
+    assert "网格员和物业公司无权查看" in refused.json()["message"]
+    no_period = api.get("/api/v1/assessment", "supervisor")
+    assert no_period.status_code == 422 and no_period.json()["code"] == "period.missing"
+    assert no_period.json()["message"].startswith("请给出统计期间")
     assert api.get("/api/v1/assessment", "supervisor", month="2026-13").status_code == 422
     assert (
         api.get(
@@ -358,9 +369,10 @@ def test_scopes_and_bad_periods(case_api, history):
         ).status_code
         == 422
     )
-    assert (
-        api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL).status_code == 404
-    )
+    elsewhere = api.get("/api/v1/assessment", "ue_jy", district="220602", **MARCH_APRIL)
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "district.not_found"
+    assert elsewhere.json()["message"].startswith("未找到区县 220602")
     # a district without a case: zeros, not an error
     empty = api.get("/api/v1/assessment", "ue_jy", level="district", **MARCH_APRIL)
     assert empty.status_code == 200, empty.text
@@ -495,7 +507,12 @@ def test_the_same_through_the_cli(case_api, history, cli, monkeypatch, tmp_path)
     assert result.exit_code == 0, result.output
     result = cli("campaign", "progress", "1", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["levels"]["town"] == []
-    assert cli("assess", "run").exit_code == 2
+    no_period = cli("assess", "run")
+    assert no_period.exit_code == 2
+    assert "请给出统计期间：--month 年-月" in no_period.output
+    assert "give --month YYYY-MM, or --from and --to" in no_period.output
+    bad_start = cli("campaign", "create", "--name", "清零", "--start", "3/1")
+    assert bad_start.exit_code == 2 and "--start“3/1”不是日期" in bad_start.output
 
 
 def test_ranking_ties_and_ungridded_buckets():

@@ -314,6 +314,31 @@ def test_reopen_a_signed_off_case(case_api):
     assert when(visit["start"]) == api.clock.now() and visit["status"] == "pending"
 
 
+def test_the_routes_own_refusals_read_chinese_with_a_code(case_api):
+    api = case_api
+    anonymous = api.get("/api/v1/cases")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "auth.required"
+    assert anonymous.json()["message"].startswith("请先登录")
+    assert anonymous.json()["detail"] == "this needs a logged-in user"
+    bad_box = api.get("/api/v1/cases", "supervisor", bbox="1,2")
+    assert bad_box.status_code == 422 and bad_box.json()["code"] == "list.bbox_invalid"
+    assert bad_box.json()["message"].startswith("范围 bbox“1,2”格式不正确")
+    number = api.report("town1", STREET, channel="patrol")["number"]
+    r = httpx.post(
+        f"{api.url}/api/v1/cases/{number}/transitions",
+        headers={**api.headers("ue_hj"), "If-Match": "latest"},
+        json={"action": "site_visit"},
+        timeout=60,
+    )
+    assert r.status_code == 422 and r.json()["code"] == "case.version_invalid"
+    assert r.json()["message"] == "请求头 If-Match 的值“latest”不是案件版本号，应为整数，如 3"
+    assert r.json()["detail"] == "If-Match 'latest' is not a case version number"
+    refused = api.post("/api/v1/jurisdiction/refresh", "supervisor")
+    assert refused.status_code == 403 and refused.json()["code"] == "permission.admin_required"
+    assert refused.json()["message"].startswith("此操作仅限系统管理员；您当前是 supervisor")
+
+
 # -- scope -------------------------------------------------------------------------------
 
 

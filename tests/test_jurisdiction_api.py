@@ -478,6 +478,28 @@ def test_odd_values_are_4xx_never_500(api, path):
     assert 400 <= response.status_code < 500, response.text
 
 
+def test_the_batch_routes_refusals_read_chinese_with_a_code(api):
+    def batch(body: str, content_type: str) -> dict:
+        response = httpx.post(
+            f"{api}/api/v1/jurisdiction/batch",
+            content=body,
+            headers={"content-type": content_type},
+        )
+        assert response.status_code == 422, response.text
+        return response.json()
+
+    wrong = batch("id,lon,lat\n1,2,3", "application/xml")
+    assert wrong["code"] == "batch.format_unsupported"
+    assert wrong["message"].startswith("不支持的请求内容类型 Content-Type：application/xml")
+    assert wrong["detail"] == "unsupported Content-Type application/xml."
+    empty = batch("", "text/csv")
+    assert empty["code"] == "batch.body_empty"
+    assert empty["message"] == "请求内容为空，请以 CSV 或 GeoJSON 格式发送要查询的点位"
+    assert empty["hint"] == "send points as CSV or GeoJSON"
+    features = httpx.get(f"{api}/api/v1/layers/landuse/versions/1/features?bbox=2,2,1,1")
+    assert features.status_code == 422 and features.json()["code"] == "list.bbox_invalid"
+
+
 def test_cli_rules_and_departments_and_gpkg_assign(api, cli, tmp_path):
     added = cli(
         "rules",

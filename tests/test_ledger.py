@@ -188,6 +188,11 @@ def test_months_and_due_moments():
     for bad in ("2026-13", "2026-00", "march", "", "2026/03", "26-03"):
         with pytest.raises(InputError, match="not a month"):
             periods.parse_month(bad)
+    with pytest.raises(InputError) as caught:
+        periods.parse_month("3/2026")
+    assert caught.value.code == "period.month_invalid"
+    assert caught.value.message == "月份“3/2026”格式不正确，应为“年-月”，如 2026-03"
+    assert caught.value.detail == "'3/2026' is not a month"
     start, end = periods.month_bounds(periods.parse_month("2026-12"))
     assert start == datetime(2026, 12, 1, tzinfo=LOCAL) and start.utcoffset() == timedelta(hours=8)
     assert end == datetime(2027, 1, 1, tzinfo=LOCAL)
@@ -229,6 +234,9 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     # mid-month: a ledger is read, not yet submitted
     early = api.post(f"{MARCH}/submission", "town1", json={})
     assert early.status_code == 409, early.text
+    assert early.json()["code"] == "ledger.month_not_over"
+    assert early.json()["message"].startswith("2026-03 的台账须在当月结束后报送")
+    assert early.json()["detail"] == "the ledger of 2026-03 is sent once the month is over"
     april(api, cases)
 
     r = api.get(MARCH, "town1")
@@ -413,6 +421,8 @@ def test_who_reads_a_ledger_and_bad_requests(ledger_api):
         r = api.get(f"/api/v1/ledger/{TOWN1}/{month}", "supervisor")
         assert r.status_code == 422, r.text
         assert "YYYY-MM" in r.json()["hint"]
+        assert r.json()["code"] == "period.month_invalid"
+        assert r.json()["message"] == f"月份“{month}”格式不正确，应为“年-月”，如 2026-03"
     assert api.get(f"/api/v1/ledger/{TOWN1}/2026-03", "supervisor", format="pdf").status_code == (
         422
     )
@@ -507,6 +517,8 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     for who in ("gridder", "ue_jy", "community"):
         r = api.get("/api/v1/ledger/submissions", who, district=HJ, month="2026-03")
         assert r.status_code == 404, (who, r.text)
+        assert r.json()["code"] == "district.not_found"
+        assert r.json()["message"].startswith(f"未找到区县 {HJ}（或不在您的权限范围内）")
     assert (
         api.get(
             "/api/v1/ledger/submissions", "supervisor", district="999", month="2026-03"

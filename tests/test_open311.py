@@ -28,6 +28,7 @@ from weijian.api.routes import open311
 from weijian.cases import users
 from weijian.cases.scope import PUBLIC_READER, scope_sql
 from weijian.cases.workflow import default_workflow
+from weijian.errors import InputError, NotFoundError
 
 V2 = "/open311/v2"
 NEW = "illegal_construction_new"
@@ -684,6 +685,28 @@ def test_formats_that_are_not_served_are_404(case_api, key):
     ):
         assert_error(response, 404)
     assert case_count(case_api) == 0
+
+
+def test_refusals_carry_a_code_and_read_chinese():
+    with pytest.raises(NotFoundError) as caught:
+        open311._service("pothole", required=True)
+    assert caught.value.code == "open311.service_unknown"
+    assert caught.value.message.startswith("没有服务 pothole，可用的服务代码：")
+    assert caught.value.detail == "service_code 'pothole' is not offered"
+    with pytest.raises(InputError) as caught:
+        open311._number("北纬41度", "lat")
+    assert caught.value.code == "open311.number_invalid"
+    assert caught.value.message == "参数 lat 应为十进制度数（如 41.94），收到“北纬41度”"
+    status, descriptions, _ = open311.failure(caught.value)
+    assert status == 400
+    assert descriptions == [
+        "参数 lat 应为十进制度数（如 41.94），收到“北纬41度”"
+        "（lat must be a decimal number, got '北纬41度'）"
+    ]
+    with pytest.raises(NotFoundError) as caught:
+        open311._check_format("csv")
+    assert caught.value.code == "open311.format_unsupported"
+    assert caught.value.message == "不支持 csv 格式，请使用 .json 或 .xml"
 
 
 def test_a_service_definition_has_no_extra_attributes(server):

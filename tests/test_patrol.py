@@ -13,8 +13,9 @@ from pypdf import PdfReader
 from tests.casekit import COMPOUND, RED_FLAG, STREET
 from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for
+from weijian.errors import InputError
 from weijian.jurisdiction.snapshot import SnapshotHolder
-from weijian.patrol import render
+from weijian.patrol import layout, render
 from weijian.patrol import service as patrol
 
 COMMUNITY = "220602001001"  # 东山社区: the square km at the city's corner
@@ -208,7 +209,9 @@ def test_atlas_has_a_cover_and_a_page_per_grid(case_api, cases_on_patrol, cli, t
     result = cli("patrol-map", "--grid", COMMUNITY, "--paper", "A3", "--out", str(one))
     assert result.exit_code == 0, result.output
     assert "东山社区违法建设巡查图" in text_of(PdfReader(one))
-    assert cli("patrol-map").exit_code == 2
+    neither = cli("patrol-map")
+    assert neither.exit_code == 2
+    assert "二者只能选其一" in neither.output and "give --grid CODE" in neither.output
     assert cli("patrol-map", "--grid", "nope").exit_code == 3
 
 
@@ -224,8 +227,30 @@ def test_scope_and_bad_requests(case_api):
         api.get(f"/api/v1/patrol-maps/grids/{COMMUNITY}.pdf", "town1", paper="A5").status_code
         == 422
     )
-    assert api.get("/api/v1/patrol-maps/grids/999.pdf", "supervisor").status_code == 404
-    assert api.get("/api/v1/patrol-maps/districts/220602.pdf", "town1").status_code == 404
+    missing = api.get("/api/v1/patrol-maps/grids/999.pdf", "supervisor")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "grid.not_found"
+    assert missing.json()["message"] == "没有代码为“999”的在用网格，请核对网格代码"
+    assert missing.json()["detail"] == "no active grid has the code '999'"
+    elsewhere = api.get("/api/v1/patrol-maps/districts/220602.pdf", "town1")
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "district.not_found"
+    assert elsewhere.json()["message"].startswith("未找到区县 220602（或不在您的权限范围内）")
     r = api.get("/api/v1/patrol-maps/districts/220602.pdf", "supervisor", level="district")
     assert r.status_code == 422
-    assert api.get("/api/v1/patrol-maps/districts/999.pdf", "supervisor").status_code == 404
+    unknown = api.get("/api/v1/patrol-maps/districts/999.pdf", "supervisor")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "district.not_found"
+
+
+def test_paper_and_orientation_are_refused_in_chinese():
+    with pytest.raises(InputError, match="paper must be A4 or A3") as caught:
+        layout.paper_size("A5", "auto", 1.0, 1.0)
+    assert caught.value.code == "patrol.paper_invalid"
+    assert caught.value.message == "纸张“A5”不支持，请选择 A4 或 A3"
+    with pytest.raises(InputError) as caught:
+        layout.paper_size("A4", "sideways", 1.0, 1.0)
+    assert caught.value.code == "patrol.orientation_invalid"
+    assert caught.value.message.startswith("纸张方向“sideways”无效")
+    assert caught.value.detail == (
+        "orientation must be portrait, landscape or auto, not 'sideways'"
+    )

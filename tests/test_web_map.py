@@ -220,8 +220,13 @@ def test_grid_figures_are_the_apis_figures(city):
     at = api.get("/api/v1/map/grid-at", "supervisor", lon=lon, lat=lat, level="community").json()
     assert at["level"] == "community" and at["code"] == "220602001001"
     # a town user cannot open the other town
-    assert api.get(f"/api/v1/map/grids/{TOWN1}", "town2").status_code == 404
-    assert api.get("/api/v1/map/grid-at", "town2", lon=lon, lat=lat).status_code == 404
+    other = api.get(f"/api/v1/map/grids/{TOWN1}", "town2")
+    assert other.status_code == 404 and other.json()["code"] == "grid.not_found"
+    assert other.json()["message"] == f"未找到网格 {TOWN1}（或不在您的权限范围内），请核对网格代码"
+    assert other.json()["detail"] == f"no grid {TOWN1} within your scope"
+    outside = api.get("/api/v1/map/grid-at", "town2", lon=lon, lat=lat)
+    assert outside.status_code == 404 and outside.json()["code"] == "map.no_grid_here"
+    assert outside.json()["message"] == "点击处不在您负责的网格内，请在本辖区范围内点击"
 
 
 def test_config_and_scope(city):
@@ -266,6 +271,31 @@ def test_bad_input_is_4xx(city):
         r = api.get(path, "supervisor", **params)
         assert 400 <= r.status_code < 500, (path, params, r.status_code, r.text)
         assert r.json()["detail"], (path, params)
+        assert r.json()["message"] and r.json()["code"], (path, params)
+    # the answers of the map's own checks: a code to key on, the Chinese to read
+    for path, params, code, message in (
+        (
+            "/api/v1/map/cells",
+            {"bbox": "127,42,126,41", "zoom": 12},
+            "list.bbox_invalid",
+            "范围 bbox（127.0,42.0,126.0,41.0）无效",
+        ),
+        (
+            "/api/v1/map/cells",
+            {"bbox": "70,10,140,55", "zoom": 18},
+            "map.too_many_cells",
+            "该视野范围将分成超过",
+        ),
+        (
+            "/api/v1/map/tiles/grids/3/9/0.mvt",
+            {},
+            "map.tile_invalid",
+            "瓦片 3/9/0 不存在：缩放级别 3 下 x 和 y 的取值为 0～7",
+        ),
+        ("/api/v1/map/tiles/zones/30/0/0.mvt", {}, "map.zoom_invalid", "缩放级别 30 超出范围"),
+    ):
+        r = api.get(path, "supervisor", **params)
+        assert r.json()["code"] == code and r.json()["message"].startswith(message), r.text
 
 
 def test_gcj02_offset_is_the_conversion(city):
@@ -302,6 +332,9 @@ def test_missing_front_end_libraries_are_named(engine, tmp_path):
         r = httpx.get(url + "/")
     assert r.status_code == 503
     assert "npm ci" in r.json()["hint"]
+    assert r.json()["code"] == "map.assets_missing"
+    assert r.json()["message"].startswith("监管地图的前端组件未安装（")
+    assert r.json()["detail"].startswith("the map's front-end libraries are not installed (")
 
 
 def test_case_table_misses_no_commit_whatever_the_order(engine, case_api):

@@ -56,7 +56,9 @@ def user_of(cases: CaseService, authorization: str) -> Principal | None:
 def current_user(user: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
     if user is None:
         raise NotAuthenticated(
-            "this needs a logged-in user",
+            "请先登录：此操作需要登录用户，请登录后在请求头中携带登录凭证",
+            code="auth.required",
+            detail="this needs a logged-in user",
             hint="log in with POST /api/v1/auth/login and send Authorization: Bearer <token>",
         )
     return user
@@ -65,7 +67,9 @@ def current_user(user: Annotated[Principal | None, Depends(optional_user)]) -> P
 def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     if user.role != "admin":
         raise PermissionDenied(
-            f"this needs an administrator; you are {user.username} ({user.role})",
+            f"此操作仅限系统管理员；您当前是 {user.username}（{user.role}），请联系系统管理员办理",
+            code="permission.admin_required",
+            detail=f"this needs an administrator; you are {user.username} ({user.role})",
             hint="ask an administrator",
         )
     return user

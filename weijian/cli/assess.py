@@ -34,11 +34,19 @@ def _period(month: str | None, start: str | None, end: str | None) -> tuple[date
     if month:
         return periods.month_period(month)
     if not (start and end):
-        raise InputError("give --month YYYY-MM, or --from and --to")
+        raise InputError(
+            "请给出统计期间：--month 年-月（如 2026-03），或 --from 和 --to 起止日期",
+            code="period.missing",
+            detail="give --month YYYY-MM, or --from and --to",
+        )
     try:
         return date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
-        raise InputError("--from and --to are dates: YYYY-MM-DD") from None
+        raise InputError(
+            f"--from“{start}”或 --to“{end}”不是日期，日期应为“年-月-日”，如 2026-03-01",
+            code="period.date_invalid",
+            detail="--from and --to are dates: YYYY-MM-DD",
+        ) from None
 
 
 def _percent(item: dict) -> str:
@@ -140,11 +148,19 @@ def assess_definitions(
         print_json({"version": version, **defs.document})
         return
     if not (by and note):
-        raise InputError("loading definitions needs --by (who) and --note (why)")
+        raise InputError(
+            "载入考评指标定义须注明修改人和修改原因，请用 --by 姓名 和 --note 原因 说明",
+            code="assessment.change_unattributed",
+            detail="loading definitions needs --by (who) and --note (why)",
+        )
     try:
         document = json.loads(load.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{load} is not a readable JSON document: {exc}") from None
+        raise InputError(
+            f"{load} 无法读取或不是有效的 JSON 文件（{exc}），请检查文件路径和内容",
+            code="file.json_unreadable",
+            detail=f"{load} is not a readable JSON document: {exc}",
+        ) from None
     with service.engine.begin() as conn:
         version = assessment.load_definitions(conn, document, by, note)
     log(f"assessment definitions version {version} in force")
@@ -164,7 +180,11 @@ def campaign_create(
     try:
         first = date.fromisoformat(start)
     except ValueError:
-        raise InputError("--start is a date: YYYY-MM-DD") from None
+        raise InputError(
+            f"--start“{start}”不是日期，日期应为“年-月-日”，如 2026-03-01",
+            code="period.date_invalid",
+            detail="--start is a date: YYYY-MM-DD",
+        ) from None
     result = progress.create_campaign(case_service(), operator(by), name, first, district=district)
     log(f"campaign {result['id']} “{name}”: baseline {result['baseline']} backlog cases")
 

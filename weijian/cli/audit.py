@@ -35,7 +35,12 @@ def audit_verify(
         try:
             saved = json.loads(gzip.decompress(anchor.read_bytes()))
         except (OSError, ValueError) as exc:
-            raise InputError(f"{anchor} is not a readable anchor file: {exc}") from None
+            raise InputError(
+                f"{anchor} 无法读取，不是有效的办理记录锚定文件（{exc}），"
+                "请选择 weijian audit anchor 生成的文件",
+                code="audit.anchor_unreadable",
+                detail=f"{anchor} is not a readable anchor file: {exc}",
+            ) from None
         extra = [p.as_dict() for p in history.check_anchor(service.engine, saved)]
         result["problems"] += extra
         result["ok"] = result["ok"] and not extra

@@ -35,7 +35,11 @@ def import_hotline(
     from weijian.cases import hotline
 
     if not path.exists():
-        raise InputError(f"{path} does not exist")
+        raise InputError(
+            f"文件 {path} 不存在，请核对路径",
+            code="import.file_not_found",
+            detail=f"{path} does not exist",
+        )
     service = case_service()
     result = service.import_hotline(operator(by), path, default_crs=crs)
     log(
@@ -148,7 +152,11 @@ def workflow_load(
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path} is not a readable JSON document: {exc}") from None
+        raise InputError(
+            f"{path} 无法读取或不是有效的 JSON 文件（{exc}），请检查文件路径和内容",
+            code="file.json_unreadable",
+            detail=f"{path} is not a readable JSON document: {exc}",
+        ) from None
     parse(document)
     engine = database()
     with engine.begin() as conn:

@@ -180,7 +180,11 @@ def rules_set(
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{file} is not a readable JSON file ({exc}).") from exc
+        raise InputError(
+            f"{file} 无法读取或不是有效的 JSON 文件（{exc}），请检查文件路径和内容",
+            code="file.json_unreadable",
+            detail=f"{file} is not a readable JSON file ({exc}).",
+        ) from exc
     items = data["rules"] if isinstance(data, dict) else data
     engine = database()
     version = service.replace_rules(engine, items, by, reason)
@@ -237,7 +241,10 @@ def rules_remove(rule_id: int, by: ByOpt, reason: ReasonOpt) -> None:
     kept = [{k: v for k, v in r.items() if k != "id"} for r in current if r["id"] != rule_id]
     if len(kept) == len(current):
         raise NotFoundError(
-            f"the rules in force have no rule {rule_id}.", hint="see `weijian rules list`"
+            f"现行管辖规则中没有编号为 {rule_id} 的规则，请用 weijian rules list 查看规则编号",
+            code="rules.rule_not_found",
+            detail=f"the rules in force have no rule {rule_id}.",
+            hint="see `weijian rules list`",
         )
     version = service.replace_rules(engine, kept, by, reason)
     _rules_table(service.rule_set_json(engine, version))
@@ -290,7 +297,9 @@ def departments_set(
     with database().begin() as conn:
         if type_ not in repository.department_templates(conn):
             raise InputError(
-                f"unknown department type {type_!r}.",
+                f"未知的责任部门类型“{type_}”，请先用 weijian departments add-type 添加该类型",
+                code="rules.department_type_unknown",
+                detail=f"unknown department type {type_!r}.",
                 hint="add it with `weijian departments add-type`",
             )
         repository.upsert_department(
@@ -311,7 +320,11 @@ def departments_add_type(
 
     if "{district}" not in template:
         raise InputError(
-            "the name template must contain {district}.", hint="e.g. {district}农业农村局"
+            f"部门名称模板“{template}”中须含有 {{district}}（代表区县名称），"
+            "如 {district}农业农村局",
+            code="department.template_invalid",
+            detail="the name template must contain {district}.",
+            hint="e.g. {district}农业农村局",
         )
     with database().begin() as conn:
         repository.add_department_type(conn, type_, label, template)

@@ -34,7 +34,12 @@ def patrol_map(
     from weijian.patrol import service as patrol
 
     if (grid is None) == (district is None):
-        raise InputError("give --grid CODE for one map or --district CODE for an atlas")
+        raise InputError(
+            "请给出 --grid 网格代码（打印一个网格的巡查图）或 --district 区县代码（打印区县图册），"
+            "二者只能选其一",
+            code="patrol.grid_or_district",
+            detail="give --grid CODE for one map or --district CODE for an atlas",
+        )
     service = case_service()
     if grid:
         content, info = patrol.grid_map(service, grid, paper.upper(), orientation)

@@ -40,9 +40,17 @@ def assess(
 ) -> dict:
     """Indicators and the ranking of every unit of ``level`` (and every level's counts)."""
     if level not in units.LEVELS:
-        raise InputError(f"level must be one of {', '.join(units.LEVELS)}")
+        raise InputError(
+            f"考评层级“{level}”无效，应为以下之一：{'、'.join(units.LEVELS)}",
+            code="assessment.level_invalid",
+            detail=f"level must be one of {', '.join(units.LEVELS)}",
+        )
     if principal is not None and principal.role in ("grid_worker", "property_company"):
-        raise PermissionDenied("the assessment is read by supervisors, departments and towns")
+        raise PermissionDenied(
+            "考评结果只供督导人员、职能部门和镇（街道）查看，网格员和物业公司无权查看",
+            code="assessment.role_not_allowed",
+            detail="the assessment is read by supervisors, departments and towns",
+        )
     lo, hi = period(start, end)
     district = units.district_filter(principal, district)
     with cases.engine.connect() as conn:

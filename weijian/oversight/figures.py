@@ -44,7 +44,11 @@ def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_F
     """A CTE body: every case (``where``) with ``fields`` and its four grid codes
     (:data:`LEVEL_COLUMNS`)."""
     if grids not in GRID_MODES:
-        raise InputError(f"grids must be frozen or current, not {grids!r}")
+        raise InputError(
+            f"网格口径“{grids}”无效，应为 frozen（按立案时的网格）或 current（按现行网格）",
+            code="assessment.grids_invalid",
+            detail=f"grids must be frozen or current, not {grids!r}",
+        )
     if grids == "frozen":
         return f"SELECT {fields}, {_levels('v')} FROM violation_case v WHERE {where}"
     # one spatial join with every active grid covering the point, then a code per level
@@ -108,7 +112,11 @@ def unit_counts(
     A deadline counts as missed only once it has passed: at the period's end, or ``now``
     for a period still running."""
     if not start < end:
-        raise InputError("the period must end after it starts")
+        raise InputError(
+            "统计期间的结束时间应晚于开始时间，请检查起止日期",
+            code="period.reversed",
+            detail="the period must end after it starts",
+        )
     where = "v.reported_at < :end" + (" AND v.district_code = :district" if district else "")
     sql = f"""
     WITH c0 AS ({coded_cases(grids, where)}),
@@ -252,7 +260,11 @@ def campaign_counts(
         )
     )
     if grids not in GRID_MODES:
-        raise InputError(f"grids must be frozen or current, not {grids!r}")
+        raise InputError(
+            f"网格口径“{grids}”无效，应为 frozen（按立案时的网格）或 current（按现行网格）",
+            code="assessment.grids_invalid",
+            detail=f"grids must be frozen or current, not {grids!r}",
+        )
     sql = f"""
     WITH c AS ({base})
     SELECT {_levels("c")}, GROUPING({_levels("c")}) AS {GROUPING_COLUMN},

@@ -102,38 +102,72 @@ class Definitions:
     document: dict
 
 
-def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[str]) -> list:
+#: what the problems of a definitions document call its two lists, in Chinese
+WHERE_ZH = {"indicator": "考评指标", "property indicator": "物业考评指标"}
+
+
+def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[tuple[str, str]]) -> list:
+    """The indicators of one list; each problem found is added as (Chinese, English)."""
     out = []
+    zh = WHERE_ZH.get(where, where)
     if not isinstance(raw, list) or not raw:
-        problems.append(f"'{where}' must be a non-empty list")
+        problems.append((f"{zh}应为非空列表", f"'{where}' must be a non-empty list"))
         return out
     seen = set()
     for i, spec in enumerate(raw):
         if not isinstance(spec, dict):
-            problems.append(f"{where} #{i + 1} must be an object")
+            problems.append((f"{zh}第 {i + 1} 项应为对象", f"{where} #{i + 1} must be an object"))
             continue
         code = spec.get("code")
         if not code or code in seen:
-            problems.append(f"{where} #{i + 1}: a unique 'code' is needed")
+            problems.append(
+                (
+                    f"{zh}第 {i + 1} 项缺少 code 或与其他指标重复",
+                    f"{where} #{i + 1}: a unique 'code' is needed",
+                )
+            )
         seen.add(code)
         for part in ("numerator", "denominator"):
             names = spec.get(part, [])
             if not isinstance(names, list) or (part == "numerator" and not names):
-                problems.append(f"{where} {code}: '{part}' must be a list of count names")
+                problems.append(
+                    (
+                        f"{zh} {code} 的 {part} 应为计数名称的列表",
+                        f"{where} {code}: '{part}' must be a list of count names",
+                    )
+                )
                 continue
             for name in names:
                 if name not in allowed:
                     problems.append(
-                        f"{where} {code}: unknown count {name!r} (known: {', '.join(allowed)})"
+                        (
+                            f"{zh} {code} 中的计数“{name}”不存在（可用：{'、'.join(allowed)}）",
+                            f"{where} {code}: unknown count {name!r} (known: {', '.join(allowed)})",
+                        )
                     )
         if spec.get("direction") not in DIRECTIONS:
-            problems.append(f"{where} {code}: direction must be 'higher' or 'lower'")
+            problems.append(
+                (
+                    f"{zh} {code} 的 direction 应为 higher 或 lower",
+                    f"{where} {code}: direction must be 'higher' or 'lower'",
+                )
+            )
         weight = spec.get("weight", 0)
         if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-            problems.append(f"{where} {code}: weight must be a number ≥ 0")
+            problems.append(
+                (
+                    f"{zh} {code} 的 weight（权重）应为不小于 0 的数",
+                    f"{where} {code}: weight must be a number ≥ 0",
+                )
+            )
             weight = 0
         if not spec.get("name"):
-            problems.append(f"{where} {code}: a Chinese 'name' is needed")
+            problems.append(
+                (
+                    f"{zh} {code} 缺少中文名称 name",
+                    f"{where} {code}: a Chinese 'name' is needed",
+                )
+            )
         out.append(
             Indicator(
                 code=str(code),
@@ -150,24 +184,43 @@ def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[str]) 
 
 def parse(document: dict) -> Definitions:
     """Validate a definitions document; every problem is named at once."""
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     if not isinstance(document, dict):
-        raise InputError("the assessment definitions must be a JSON object")
+        raise InputError(
+            "考评指标定义应为一个 JSON 对象，请检查文件内容",
+            code="assessment.definitions_not_object",
+            detail="the assessment definitions must be a JSON object",
+        )
     days = document.get("disposal_days", 30)
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        problems.append("'disposal_days' must be a whole number ≥ 1")
+        problems.append(
+            (
+                "disposal_days（处置期限天数）应为不小于 1 的整数",
+                "'disposal_days' must be a whole number ≥ 1",
+            )
+        )
         days = 30
     channels = document.get("proactive_channels", [])
     if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-        problems.append("'proactive_channels' must be a list of channel codes")
+        problems.append(
+            (
+                "proactive_channels（主动发现渠道）应为渠道代码的列表",
+                "'proactive_channels' must be a list of channel codes",
+            )
+        )
         channels = []
     indicators = _indicators(document.get("indicators"), UNIT_COUNTS, "indicator", problems)
     property_indicators = _indicators(
         document.get("property_indicators"), PROPERTY_COUNTS, "property indicator", problems
     )
     if problems:
+        listed = "；".join(zh for zh, _ in problems)
         raise InputError(
-            "the assessment definitions are not valid: " + "; ".join(problems),
+            "考评指标定义有误，请按 weijian/oversight/assessment.json 的格式修改后重新载入："
+            f"{listed}",
+            code="assessment.definitions_invalid",
+            detail="the assessment definitions are not valid: "
+            + "; ".join(en for _, en in problems),
             hint="fix the JSON document (see weijian/oversight/assessment.json for the shape)",
         )
     return Definitions(

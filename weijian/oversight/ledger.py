@@ -90,7 +90,9 @@ def town_info(conn: Connection, town_code: str) -> dict:
     ).first()
     if row is None:
         raise NotFoundError(
-            f"no town or street (镇办) has the code {town_code!r}",
+            f"没有代码为“{town_code}”的镇（街道），请填写在用的镇（街道）网格代码",
+            code="town.not_found",
+            detail=f"no town or street (镇办) has the code {town_code!r}",
             hint="give the code of an active town grid (GET /api/v1/layers for the grid layers)",
         )
     return {
@@ -124,7 +126,10 @@ def can_read(principal: Principal, town: dict) -> bool:
 def check_read(principal: Principal, town: dict) -> None:
     if not can_read(principal, town):
         raise NotFoundError(
-            f"no town {town['code']} within your scope",
+            f"未找到镇（街道）{town['code']}（或不在您的权限范围内）；"
+            "台账只供本镇（街道）、所属区县和全市用户查看",
+            code="town.not_found",
+            detail=f"no town {town['code']} within your scope",
             hint="a ledger is read by its town, its district and city-wide users",
         )
 
@@ -539,18 +544,25 @@ def submit(
     if principal.role == "town":
         if principal.grid_code != town_code:
             raise NotFoundError(
-                f"no town {town_code} within your scope",
+                f"未找到镇（街道）{town_code}（或不在您的权限范围内）；镇（街道）只能报送本级台账",
+                code="town.not_found",
+                detail=f"no town {town_code} within your scope",
                 hint="a town submits its own ledger",
             )
     elif principal.role not in SUBMITTERS:
         raise PermissionDenied(
-            f"the role {principal.role} may not submit a town's ledger",
+            f"角色 {principal.role} 无权报送镇（街道）台账；台账由街道办/镇政府报送，"
+            "或由系统管理员、督导人员代为报送",
+            code="ledger.role_not_allowed",
+            detail=f"the role {principal.role} may not submit a town's ledger",
             hint="the town (街道办/镇政府) submits its ledger; or an administrator or supervisor",
         )
     _, end = month_bounds(month)
     if now < end:
         raise ConflictError(
-            f"the ledger of {month_text(month)} is sent once the month is over",
+            f"{month_text(month)} 的台账须在当月结束后报送，请于 {end:%Y-%m-%d} 起报送",
+            code="ledger.month_not_over",
+            detail=f"the ledger of {month_text(month)} is sent once the month is over",
             hint=f"submit it from {end:%Y-%m-%d} on",
         )
     note = (note or "").strip() or None
@@ -615,7 +627,9 @@ def submissions(
     ).first()
     if found is None:
         raise NotFoundError(
-            f"no active district grid has the code {district_code!r}",
+            f"没有代码为“{district_code}”的在用区县网格，请填写区县网格代码",
+            code="district.not_found",
+            detail=f"no active district grid has the code {district_code!r}",
             hint="give a district (区县) grid's code",
         )
     towns = conn.execute(

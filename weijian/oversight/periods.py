@@ -20,9 +20,10 @@ def parse_month(value: str | date) -> date:
     year, month = (int(match[1]), int(match[2])) if match else (0, 0)
     if not match or not 1 <= month <= 12 or not 2000 <= year <= 2999:
         raise InputError(
-            f"{value!r} is not a month",
+            f"月份“{value}”格式不正确，应为“年-月”，如 2026-03",
+            code="period.month_invalid",
+            detail=f"{value!r} is not a month",
             hint="give the month as YYYY-MM, e.g. 2026-03",
-            zh=f"月份“{value}”格式不正确，应为“年-月”，如 2026-03",
         )
     return date(year, month, 1)
 
@@ -45,7 +46,10 @@ def due_moment(month: date, due_day: int) -> datetime:
     day of the next month (due day 5: submitted on 5 April at 23:59 is on time)."""
     if not 1 <= due_day <= 28:
         raise InputError(
-            f"the ledger due day must be 1…28, not {due_day}",
+            f"台账报送截止日应为每月 1 至 28 日之间，当前为 {due_day}，"
+            "请修改 WEIJIAN_LEDGER_DUE_DAY",
+            code="ledger.due_day_invalid",
+            detail=f"the ledger due day must be 1…28, not {due_day}",
             hint="set WEIJIAN_LEDGER_DUE_DAY to a day every month has",
         )
     return datetime.combine(
@@ -65,7 +69,11 @@ def month_text(month: date) -> str:
 def period(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in Beijing time: ``end`` is included."""
     if end < start:
-        raise InputError(f"the period ends ({end}) before it starts ({start})")
+        raise InputError(
+            f"统计期间的结束日期（{end}）早于开始日期（{start}），请检查起止日期",
+            code="period.reversed",
+            detail=f"the period ends ({end}) before it starts ({start})",
+        )
     return (
         datetime.combine(start, time(0), tzinfo=LOCAL),
         datetime.combine(end + timedelta(days=1), time(0), tzinfo=LOCAL),

@@ -28,12 +28,19 @@ def create_campaign(
     """A clear-to-zero campaign: its baseline is every backlog case open at its start, with
     the grids each was assigned then."""
     if principal.role not in ("admin", "supervisor", "urban_enforcement", "county_government"):
-        raise PermissionDenied(f"the role {principal.role} may not start a campaign")
+        raise PermissionDenied(
+            f"角色 {principal.role} 无权发起清零行动；清零行动由系统管理员、督导人员、"
+            "城管执法部门或区县政府发起",
+            code="campaign.role_not_allowed",
+            detail=f"the role {principal.role} may not start a campaign",
+        )
     now = cases.clock.now()
     if start > now.astimezone(LOCAL).date():
         raise InputError(
-            "a campaign's start cannot lie in the future: its baseline is the "
-            "backlog open on that day"
+            f"清零行动的开始日期（{start}）不能晚于今天：基数是当天尚未办结的存量案件",
+            code="campaign.start_in_future",
+            detail="a campaign's start cannot lie in the future: its baseline is the "
+            "backlog open on that day",
         )
     district = units.district_filter(principal, district)
     at, _ = period(start, start)
@@ -103,7 +110,11 @@ def campaign_progress(
             {"c": campaign_id},
         ).first()
         if campaign is None:
-            raise NotFoundError(f"no campaign {campaign_id}")
+            raise NotFoundError(
+                f"没有编号为 {campaign_id} 的清零行动，请核对编号",
+                code="campaign.not_found",
+                detail=f"no campaign {campaign_id}",
+            )
         if (
             principal is not None
             and not principal.city_wide
@@ -113,10 +124,19 @@ def campaign_progress(
                 principal.district_code,
             )
         ):
-            raise NotFoundError(f"no campaign {campaign_id} within your scope")
+            raise NotFoundError(
+                f"未找到编号为 {campaign_id} 的清零行动（或不在您的权限范围内）",
+                code="campaign.not_found",
+                detail=f"no campaign {campaign_id} within your scope",
+            )
         as_of = as_of or cases.clock.now().astimezone(LOCAL).date()
         if as_of < campaign.start_date:
-            raise InputError("as_of lies before the campaign's start")
+            raise InputError(
+                f"统计截止日期（{as_of}）早于清零行动的开始日期（{campaign.start_date}），"
+                "请选择开始日期之后的日期",
+                code="campaign.as_of_before_start",
+                detail="as_of lies before the campaign's start",
+            )
         _, until = period(as_of, as_of)
         months = _month_ends(campaign.start_date, as_of)
         if until.date() not in months:  # the month in progress, up to as_of

@@ -70,7 +70,11 @@ def trace(
     if principal is not None and not principal.city_wide:
         above = ancestors(cases.jurisdiction.snapshot, grid_code)
         if principal.grid_code not in above:
-            raise NotFoundError(f"no grid {grid_code} within your scope")
+            raise NotFoundError(
+                f"未找到网格 {grid_code}（或不在您的权限范围内），请核对网格代码",
+                code="grid.not_found",
+                detail=f"no grid {grid_code} within your scope",
+            )
     wf = cases.workflow
     departments = {d["code"]: d for d in effective_departments(cases.jurisdiction.snapshot)}
     days = None

@@ -32,7 +32,11 @@ def district_filter(principal: Principal | None, district: str | None) -> str | 
     if principal is None or principal.city_wide:
         return district
     if district and district != principal.district_code:
-        raise NotFoundError(f"no district {district} within your scope")
+        raise NotFoundError(
+            f"未找到区县 {district}（或不在您的权限范围内），您只能查看本区县的数据",
+            code="district.not_found",
+            detail=f"no district {district} within your scope",
+        )
     return principal.district_code
 
 

@@ -28,9 +28,17 @@ class Frame:
 
 def paper_size(paper: str, orientation: str, extent_w: float, extent_h: float) -> tuple:
     if paper not in PAPERS_MM:
-        raise InputError(f"paper must be A4 or A3, not {paper!r}")
+        raise InputError(
+            f"纸张“{paper}”不支持，请选择 A4 或 A3",
+            code="patrol.paper_invalid",
+            detail=f"paper must be A4 or A3, not {paper!r}",
+        )
     if orientation not in ("portrait", "landscape", "auto"):
-        raise InputError(f"orientation must be portrait, landscape or auto, not {orientation!r}")
+        raise InputError(
+            f"纸张方向“{orientation}”无效，应为 portrait（纵向）、landscape（横向）或 auto（自动）",
+            code="patrol.orientation_invalid",
+            detail=f"orientation must be portrait, landscape or auto, not {orientation!r}",
+        )
     if orientation == "auto":
         orientation = "landscape" if extent_w > 1.15 * extent_h else "portrait"
     w, h = PAPERS_MM[paper]

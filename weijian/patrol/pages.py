@@ -94,7 +94,9 @@ def _grid_row(conn: Connection, code: str, epsg: int | None = None):
     ).first()
     if row is None:
         raise NotFoundError(
-            f"no active grid has the code {code!r}",
+            f"没有代码为“{code}”的在用网格，请核对网格代码",
+            code="grid.not_found",
+            detail=f"no active grid has the code {code!r}",
             hint="see GET /api/v1/layers and the grid layers' features for the codes",
         )
     return row
@@ -332,7 +334,9 @@ def grids_of_district(conn: Connection, district: str, level: str) -> list[tuple
     """(code, name) of every grid of ``level`` inside a district, by code."""
     if level not in ("town", "community", "compound"):
         raise InputError(
-            f"an atlas is made of town, community or compound grids, not {level!r}",
+            f"图册的网格层级“{level}”无效，应为 town（镇街）、community（社区）或 compound（小区）",
+            code="patrol.atlas_level_invalid",
+            detail=f"an atlas is made of town, community or compound grids, not {level!r}",
             hint="--level community or --level compound",
         )
     found = conn.execute(
@@ -340,7 +344,9 @@ def grids_of_district(conn: Connection, district: str, level: str) -> list[tuple
     ).first()
     if not found:
         raise NotFoundError(
-            f"no active district grid has the code {district!r}",
+            f"没有代码为“{district}”的在用区县网格，请填写区县网格代码",
+            code="district.not_found",
+            detail=f"no active district grid has the code {district!r}",
             hint="see the district grid layer for the codes",
         )
     rows = conn.execute(

@@ -66,7 +66,9 @@ def check_font() -> None:
         found = ""
     if "NotoSansCJK" not in Path(found).name:
         raise EnvironmentProblem(
-            f"the font {FONT!r} is not installed: Chinese would not print",
+            f"未安装字体 {FONT}，巡查图上的中文无法显示，请联系系统管理员安装 fonts-noto-cjk",
+            code="patrol.font_missing",
+            detail=f"the font {FONT!r} is not installed: Chinese would not print",
             hint="apt-get install fonts-noto-cjk (./dev setup does it when run as root)",
         )
 

@@ -30,7 +30,10 @@ def _check_scope(principal: Principal | None, data: PageData) -> None:
     codes = {g.code for g in data.chain} | {data.grid.code}
     if principal.grid_code not in codes:
         raise NotFoundError(
-            f"no grid {data.grid.code} within your scope",
+            f"未找到网格 {data.grid.code}（或不在您的权限范围内）；"
+            "您只能打印本网格及下级网格的巡查图",
+            code="grid.not_found",
+            detail=f"no grid {data.grid.code} within your scope",
             hint="you can print the maps of your own grid and the grids inside it",
         )
 
@@ -123,11 +126,18 @@ def atlas(
         ).scalar()
     if principal is not None and not principal.city_wide and principal.grid_code != district:
         raise NotFoundError(
-            f"no district {district} within your scope",
+            f"未找到区县 {district}（或不在您的权限范围内）；图册由本区县或全市用户打印",
+            code="district.not_found",
+            detail=f"no district {district} within your scope",
             hint="an atlas is printed by its district's users or city-wide ones",
         )
     if not grids:
-        raise NotFoundError(f"the district {district} has no {level} grids")
+        raise NotFoundError(
+            f"区县 {district} 没有{LEVEL_LABELS.get(level, level)}层级（{level}）的网格，"
+            "请换一个层级或先导入该层级的网格图层",
+            code="patrol.no_grids",
+            detail=f"the district {district} has no {level} grids",
+        )
     render.check_paper(paper, orientation)
     codes = [code for code, _ in grids]
     processes = max(1, min(processes or (os.cpu_count() or 1), len(codes)))

@@ -50,7 +50,12 @@ class MapFilters:
         if track:
             workflow.check_track(track)
         if category not in (None, "", "open", "closed"):
-            raise InputError("category must be open or closed", hint="e.g. category=open")
+            raise InputError(
+                f"类别 category“{category}”无效，应为 open（在办）或 closed（已办结）",
+                code="list.category_invalid",
+                detail="category must be open or closed",
+                hint="e.g. category=open",
+            )
         if start and end:
             period(start, end)  # refuses a period that ends before it starts
         lo = period(start, start)[0] if start else None

@@ -122,7 +122,11 @@ class MapService:
 
     def require_map_user(self, principal: Principal) -> None:
         if principal.api_client_id is not None or principal.id is None:
-            raise PermissionDenied("the map is for the city's staff: log in as a user")
+            raise PermissionDenied(
+                "监管地图只供本市工作人员使用，请以用户身份登录（接口密钥不能打开地图）",
+                code="map.user_required",
+                detail="the map is for the city's staff: log in as a user",
+            )
 
     def _memo(self, principal: Principal, key: tuple, compute) -> dict:
         """An answer of the domain core for every unit of a level, kept until a case changes
@@ -323,19 +327,32 @@ class MapService:
         lon0, lat0, lon1, lat1 = bbox
         if not (lon0 < lon1 and lat0 < lat1):
             raise InputError(
-                "bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
+                f"范围 bbox（{lon0},{lat0},{lon1},{lat1}）无效：应为“最小经度,最小纬度,最大经度,"
+                "最大纬度”，且最小值小于最大值，如 bbox=126.3,41.9,126.5,42.0",
+                code="list.bbox_invalid",
+                detail="bbox must be min_lon,min_lat,max_lon,max_lat with min < max",
                 hint="e.g. bbox=126.3,41.9,126.5,42.0",
             )
         if not 0 <= zoom <= tiles.MAX_ZOOM:
-            raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM}")
+            raise InputError(
+                f"缩放级别 zoom 应在 0～{tiles.MAX_ZOOM} 之间（收到 {zoom}）",
+                code="map.zoom_invalid",
+                detail=f"zoom must be 0…{tiles.MAX_ZOOM}",
+            )
         if not 4 <= cell_px <= 256:
-            raise InputError("cell_px must be 4…256")
+            raise InputError(
+                f"格子大小 cell_px 应在 4～256 像素之间（收到 {cell_px}）",
+                code="map.cell_px_invalid",
+                detail="cell_px must be 4…256",
+            )
         cell_m = tiles.pixel_m(zoom) * cell_px
         x0, y0 = mercator_of(lon0, lat0)
         x1, y1 = mercator_of(lon1, lat1)
         if (x1 - x0) / cell_m * (y1 - y0) / cell_m > MAX_CELLS:
             raise InputError(
-                f"the view would make more than {MAX_CELLS:,} cells",
+                f"该视野范围将分成超过 {MAX_CELLS:,} 个格子，请缩小范围或加大格子（cell_px）",
+                code="map.too_many_cells",
+                detail=f"the view would make more than {MAX_CELLS:,} cells",
                 hint="ask for the view on screen at its zoom, or for bigger cells (cell_px)",
             )
         now = self.now()
@@ -407,7 +424,12 @@ class MapService:
         self.require_map_user(principal)
         lon, lat, _ = point_to_cgcs2000(lon, lat, "cgcs2000")
         if not 0 <= zoom <= tiles.MAX_ZOOM or not 1 <= px <= 50:
-            raise InputError(f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50")
+            raise InputError(
+                f"缩放级别 zoom 应在 0～{tiles.MAX_ZOOM} 之间，点击半径 px 应在 1～50 像素之间"
+                f"（收到 zoom={zoom}，px={px}）",
+                code="map.click_invalid",
+                detail=f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50",
+            )
         where, params = self._case_condition(principal, filters, self.now())
         x, y = mercator_of(lon, lat)
         with self.cases.engine.connect() as conn:
@@ -421,7 +443,11 @@ class MapService:
                 {**params, "x": x, "y": y, "r": tiles.pixel_m(zoom) * px},
             ).first()
         if row is None:
-            raise NotFoundError("no case of yours is drawn here")
+            raise NotFoundError(
+                "点击处附近没有您可查看的案件，请放大地图后点在案件标记上",
+                code="map.no_case_here",
+                detail="no case of yours is drawn here",
+            )
         return {"number": row.number, "distance_px": round(row.d / tiles.pixel_m(zoom), 1)}
 
     # -- a grid ----------------------------------------------------------------------------
@@ -430,7 +456,11 @@ class MapService:
         self.require_map_user(principal)
         lon, lat, _ = point_to_cgcs2000(lon, lat, "cgcs2000")
         if level not in GRID_LEVELS:
-            raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
+            raise InputError(
+                f"未知的网格层级“{level}”，可选：{'、'.join(GRID_LEVELS)}",
+                code="grid.level_unknown",
+                detail=f"level must be one of {', '.join(GRID_LEVELS)}",
+            )
         snap = self.snapshot
         chain = grid_chain(snap, lon, lat)
         allowed = self.scope_codes(principal)
@@ -442,7 +472,12 @@ class MapService:
             if allowed is not None and code not in allowed:
                 break
             return {"code": code, "level": lvl, "name": str(snap.grids[lvl].names[row])}
-        raise NotFoundError("no grid of yours lies here", hint="click inside your own area")
+        raise NotFoundError(
+            "点击处不在您负责的网格内，请在本辖区范围内点击",
+            code="map.no_grid_here",
+            detail="no grid of yours lies here",
+            hint="click inside your own area",
+        )
 
     def grid_figures(
         self, principal: Principal, code: str, campaign_id: int | None, month: str | None
@@ -454,7 +489,11 @@ class MapService:
         level, name = grid_of(snap, code)
         allowed = self.scope_codes(principal)
         if allowed is not None and code not in allowed:
-            raise NotFoundError(f"no grid {code} within your scope")
+            raise NotFoundError(
+                f"未找到网格 {code}（或不在您的权限范围内），请核对网格代码",
+                code="grid.not_found",
+                detail=f"no grid {code} within your scope",
+            )
         first, last = periods.month_period(month or self.today().strftime("%Y-%m"))
         out: dict = {
             "grid": {
@@ -494,7 +533,11 @@ class MapService:
         with the classes of the legend."""
         self.require_map_user(principal)
         if level not in GRID_LEVELS:
-            raise InputError(f"level must be one of {', '.join(GRID_LEVELS)}")
+            raise InputError(
+                f"未知的网格层级“{level}”，可选：{'、'.join(GRID_LEVELS)}",
+                code="grid.level_unknown",
+                detail=f"level must be one of {', '.join(GRID_LEVELS)}",
+            )
         prog = self._progress(principal, campaign_id, level)
         return {
             "campaign": prog["campaign"],

@@ -36,10 +36,18 @@ def zone_min_pixels(z: int) -> float:
 
 def check_tile(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM:
-        raise InputError(f"zoom {z} is out of range 0…{MAX_ZOOM}")
+        raise InputError(
+            f"缩放级别 {z} 超出范围，应在 0～{MAX_ZOOM} 之间",
+            code="map.zoom_invalid",
+            detail=f"zoom {z} is out of range 0…{MAX_ZOOM}",
+        )
     n = 1 << z
     if not (0 <= x < n and 0 <= y < n):
-        raise InputError(f"tile {z}/{x}/{y} does not exist: x and y run 0…{n - 1} at zoom {z}")
+        raise InputError(
+            f"瓦片 {z}/{x}/{y} 不存在：缩放级别 {z} 下 x 和 y 的取值为 0～{n - 1}",
+            code="map.tile_invalid",
+            detail=f"tile {z}/{x}/{y} does not exist: x and y run 0…{n - 1} at zoom {z}",
+        )
 
 
 def pixel_m(z: int) -> float:

@@ -30,7 +30,11 @@ def _dates(start: date | None, end: date | None, month: str | None) -> tuple[dat
     if month:
         return periods.month_period(month)
     if start is None or end is None:
-        raise InputError("give month=YYYY-MM, or from and to (dates, both included)")
+        raise InputError(
+            "请给出统计期间：月份 month=年-月（如 2026-03），或起止日期 from 和 to（含首尾两天）",
+            code="period.missing",
+            detail="give month=YYYY-MM, or from and to (dates, both included)",
+        )
     return start, end
 
 

@@ -80,7 +80,11 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
         try:
             return int(if_match.strip().strip('W/"').strip('"'))
         except ValueError:
-            raise InputError(f"If-Match {if_match!r} is not a case version number") from None
+            raise InputError(
+                f"请求头 If-Match 的值“{if_match}”不是案件版本号，应为整数，如 3",
+                code="case.version_invalid",
+                detail=f"If-Match {if_match!r} is not a case version number",
+            ) from None
     return None
 
 
@@ -146,7 +150,12 @@ def list_cases(
         except ValueError:
             box = ()
         if len(box) != 4:
-            raise InputError(f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat")
+            raise InputError(
+                f"范围 bbox“{bbox}”格式不正确：应为“最小经度,最小纬度,最大经度,最大纬度”四个数，"
+                "如 bbox=126.3,41.9,126.5,42.0",
+                code="list.bbox_invalid",
+                detail=f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat",
+            )
     return cases.list(
         user,
         bbox=box,

@@ -207,7 +207,10 @@ async def jurisdiction_batch(
     is_json = content_type in ("application/json", "application/geo+json")
     if not is_json and content_type not in ("text/csv", "text/plain", "application/csv"):
         raise InputError(
-            f"unsupported Content-Type {content_type or '(none)'}.",
+            f"不支持的请求内容类型 Content-Type：{content_type or '（未提供）'}；"
+            "请以 text/csv（id,lon,lat 三列）或 application/geo+json（FeatureCollection）发送点位",
+            code="batch.format_unsupported",
+            detail=f"unsupported Content-Type {content_type or '(none)'}.",
             hint="send text/csv (id,lon,lat) or application/geo+json (FeatureCollection)",
         )
     folder = Path(tempfile.mkdtemp(prefix="weijian-batch-"))
@@ -218,11 +221,21 @@ async def jurisdiction_batch(
             size += len(piece)
             if size > MAX_BATCH_BYTES:
                 shutil.rmtree(folder, ignore_errors=True)
-                raise InputError("the batch is larger than 1 GB.", hint="split it")
+                raise InputError(
+                    "批量查询的数据超过 1 GB，请拆分成多批后分别提交",
+                    code="batch.too_large",
+                    detail="the batch is larger than 1 GB.",
+                    hint="split it",
+                )
             handle.write(piece)
     if size == 0:
         shutil.rmtree(folder, ignore_errors=True)
-        raise InputError("the request body is empty.", hint="send points as CSV or GeoJSON")
+        raise InputError(
+            "请求内容为空，请以 CSV 或 GeoJSON 格式发送要查询的点位",
+            code="batch.body_empty",
+            detail="the request body is empty.",
+            hint="send points as CSV or GeoJSON",
+        )
     snap = holder.snapshot
     fmt = format or ("geojson" if is_json else "csv")
     on = on or date.today()

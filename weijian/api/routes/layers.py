@@ -135,7 +135,12 @@ def version_features(
         except ValueError:
             box = []
         if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-            raise InputError(f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat.")
+            raise InputError(
+                f"范围 bbox“{bbox}”无效：应为“最小经度,最小纬度,最大经度,最大纬度”四个数，"
+                "且最小值小于最大值，如 bbox=126.3,41.9,126.5,42.0",
+                code="list.bbox_invalid",
+                detail=f"bbox {bbox!r} is not minlon,minlat,maxlon,maxlat.",
+            )
     with engine.connect() as conn:
         collection = repository.version_features(conn, name, number, box, limit, offset)
     # the people responsible for a grid and the raw attributes only for those whose scope
@@ -173,8 +178,12 @@ def _save_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...] | N
     suffix = Path(original).suffix.lower()
     if suffixes is not None and suffix not in suffixes:
         raise InputError(
-            f"{original}: upload a .zip (shapefile with .shp, .shx, .dbf, .prj), a .gpkg or a "
-            ".geojson file.",
+            f"{original}：不支持该文件类型。请上传 .zip（含 .shp、.shx、.dbf、.prj 的 "
+            "Shapefile 压缩包）、.gpkg 或 .geojson 文件；单独的 .shp 缺少 .dbf 和 .prj，"
+            "无法导入，请一并压缩后上传",
+            code="import.format_unsupported",
+            detail=f"{original}: upload a .zip (shapefile with .shp, .shx, .dbf, .prj), a .gpkg "
+            "or a .geojson file.",
             hint="a bare .shp cannot be imported without its .dbf and .prj: zip them together",
         )
     safe = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", Path(original).name) or f"upload{suffix}"
@@ -185,7 +194,12 @@ def _save_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...] | N
         while chunk := upload.file.read(1 << 20):
             written += len(chunk)
             if written > limit:
-                raise InputError(f"{original} is larger than {limit // (1 << 20)} MB.")
+                raise InputError(
+                    f"{original} 超过上传上限 {limit // (1 << 20)} MB，"
+                    "请拆分图层或请管理员调高 WEIJIAN_MAX_UPLOAD_MB",
+                    code="upload.too_large",
+                    detail=f"{original} is larger than {limit // (1 << 20)} MB.",
+                )
             handle.write(chunk)
     return target
 

@@ -66,7 +66,10 @@ def list_submissions(
         items = [i for i in items if i["town_code"] == user.grid_code and user.role == "town"]
         if not items:
             raise NotFoundError(
-                f"no district {district} within your scope",
+                f"未找到区县 {district}（或不在您的权限范围内）；各镇（街道）的台账报送情况"
+                "只供本区县和全市用户查看",
+                code="district.not_found",
+                detail=f"no district {district} within your scope",
                 hint="the district's and city-wide users see every town's submission",
             )
     counts = {code: sum(i["status"] == code for i in items) for code in ledger.STATUS_LABELS}

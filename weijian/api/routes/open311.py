@@ -183,8 +183,9 @@ def _format_of(request: Request) -> str:
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise NotFoundError(
-            f"format {fmt!r} is not served: use .json or .xml",
-            zh=f"不支持 {fmt} 格式，请使用 .json 或 .xml",
+            f"不支持 {fmt} 格式，请使用 .json 或 .xml",
+            code="open311.format_unsupported",
+            detail=f"format {fmt!r} is not served: use .json or .xml",
         )
 
 
@@ -309,10 +310,16 @@ async def _params(request: Request) -> dict[str, str]:
         try:
             body = await request.json()
         except ValueError:
-            raise InputError("the body is not valid JSON", zh="请求体不是有效的 JSON") from None
+            raise InputError(
+                "请求体不是有效的 JSON，请检查格式后重新提交",
+                code="open311.body_not_json",
+                detail="the body is not valid JSON",
+            ) from None
         if not isinstance(body, dict):
             raise InputError(
-                "the JSON body must be an object of fields", zh="JSON 请求体应为字段对象"
+                'JSON 请求体应为字段对象，如 {"service_code": "...", "lat": ...}',
+                code="open311.body_not_object",
+                detail="the JSON body must be an object of fields",
             )
         params.update({k: str(v) for k, v in body.items() if v is not None})
     else:
@@ -328,9 +335,10 @@ def _client(cases: CaseService, key: str | None, required: bool) -> Principal | 
         if not required:
             return None
         raise NotAuthenticated(
-            "api_key is required to submit a request",
+            "缺少接口密钥 api_key，提交诉求需要密钥，请向平台管理员申请",
+            code="auth.api_key_missing",
+            detail="api_key is required to submit a request",
             hint="ask the platform's administrator for a key",
-            zh="缺少接口密钥 api_key，提交诉求需要密钥",
         )
     with cases.engine.connect() as conn:
         return users.principal_for_api_key(conn, key)
@@ -339,16 +347,18 @@ def _client(cases: CaseService, key: str | None, required: bool) -> Principal | 
 def _number(value: str | None, name: str) -> float:
     if value in (None, ""):
         raise InputError(
-            f"missing {name}",
+            f"缺少必填参数 {name}：诉求的位置以 WGS84 十进制度数的 lat（纬度）和 long（经度）给出",
+            code="open311.parameter_missing",
+            detail=f"missing {name}",
             hint="this service locates reports by lat and long in WGS84 decimal degrees",
-            zh=f"缺少必填参数 {name}",
         )
     try:
         return float(value)
     except ValueError:
         raise InputError(
-            f"{name} must be a decimal number, got {value!r}",
-            zh=f"参数 {name} 应为十进制度数",
+            f"参数 {name} 应为十进制度数（如 41.94），收到“{value}”",
+            code="open311.number_invalid",
+            detail=f"{name} must be a decimal number, got {value!r}",
         ) from None
 
 
@@ -357,13 +367,17 @@ def _service(code: str | None, required: bool) -> dict | None:
         if not required:
             return None
         raise InputError(
-            "missing service_code", hint="see services.json", zh="缺少必填参数 service_code"
+            "缺少必填参数 service_code，可用的服务见 services.json",
+            code="open311.parameter_missing",
+            detail="missing service_code",
+            hint="see services.json",
         )
     if code not in SERVICE_BY_CODE:
         raise NotFoundError(
-            f"service_code {code!r} is not offered",
+            f"没有服务 {code}，可用的服务代码：{'、'.join(SERVICE_BY_CODE)}",
+            code="open311.service_unknown",
+            detail=f"service_code {code!r} is not offered",
             hint="see services.json: " + ", ".join(SERVICE_BY_CODE),
-            zh=f"没有服务 {code}",
         )
     return SERVICE_BY_CODE[code]
 
@@ -443,8 +457,9 @@ def _get(
     statuses = {s.strip() for s in (status or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         raise InputError(
-            f"status must be open, closed or both (comma-separated), got {status!r}",
-            zh="参数 status 只能是 open、closed 或两者（逗号分隔）",
+            f"参数 status 只能是 open、closed 或两者（逗号分隔），收到“{status}”",
+            code="open311.status_invalid",
+            detail=f"status must be open, closed or both (comma-separated), got {status!r}",
         )
     service = _service(service_code, required=False)
     out: list[dict] = []
@@ -531,9 +546,11 @@ def get_request(request: Request, request_id: str, fmt: str, api_key: ApiKey = N
     rows = _get(get_cases(request), api_key, [request_id])
     if not rows:
         raise NotFoundError(
-            f"no service request {request_id}"
+            f"没有诉求 {request_id}"
+            f"{'（或不是贵单位提交的）' if api_key else '（或不在公开的诉求中）'}，请核对诉求编号",
+            code="open311.request_not_found",
+            detail=f"no service request {request_id}"
             + (" of yours" if api_key else " among the public requests"),
-            zh=f"没有诉求 {request_id}",
         )
     return _render(fmt, "service_requests", "request", rows)
 
@@ -557,11 +574,14 @@ async def elsewhere(request: Request, path: str) -> Response:
     )
     if allowed:
         raise InputError(
-            f"{request.method} is not allowed here; use {' or '.join(allowed)}",
-            zh=f"此接口不支持 {request.method} 请求",
+            f"此接口不支持 {request.method} 请求，请使用 {'、'.join(allowed)}",
+            code="http.method_not_allowed",
+            detail=f"{request.method} is not allowed here; use {' or '.join(allowed)}",
         )
     raise NotFoundError(
-        f"no Open311 resource {request.url.path}",
+        f"没有这个接口：{request.url.path}，可用的接口为 services.json、requests.json "
+        "和 requests/{编号}.json",
+        code="http.not_found",
+        detail=f"no Open311 resource {request.url.path}",
         hint="see services.json, requests.json and requests/{id}.json",
-        zh="没有这个接口",
     )

@@ -56,7 +56,9 @@ def page(request: Request) -> Response:
     missing = [name for name, rel in VENDOR.items() if not (assets / rel).is_file()]
     if missing:
         raise EnvironmentProblem(
-            "the map's front-end libraries are not installed (" + ", ".join(missing) + ")",
+            f"监管地图的前端组件未安装（{'、'.join(missing)}），地图无法打开，请联系系统管理员",
+            code="map.assets_missing",
+            detail="the map's front-end libraries are not installed (" + ", ".join(missing) + ")",
             hint="run ./dev setup (it runs npm ci in weijian/web_map), or set "
             "WEIJIAN_WEB_ASSETS_DIR to a node_modules folder holding them",
         )
@@ -126,7 +128,10 @@ def _bbox(value: str) -> tuple[float, float, float, float]:
         parts = ()
     if len(parts) != 4 or not all(-180 <= v <= 180 for v in parts):
         raise InputError(
-            f"bbox {value!r} is not min_lon,min_lat,max_lon,max_lat in degrees",
+            f"范围 bbox“{value}”格式不正确：应为“最小经度,最小纬度,最大经度,最大纬度”四个数"
+            "（单位为度），如 bbox=126.3,41.9,126.5,42.0",
+            code="list.bbox_invalid",
+            detail=f"bbox {value!r} is not min_lon,min_lat,max_lon,max_lat in degrees",
             hint="e.g. bbox=126.3,41.9,126.5,42.0",
         )
     return parts  # type: ignore[return-value]
