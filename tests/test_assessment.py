@@ -51,7 +51,7 @@ def history(case_api):
     api.act("ue_hj", n, "stop_order", evidence=[api.document("ue_hj", n)])
     photo = api.photo("ue_hj", n)
     api.act("ue_hj", n, "demolish_continued", data={"method": "self"}, evidence=[photo])
-    api.act("ue_hj", n, "verify", evidence=[photo])
+    api.act("ue_hj", n, "verify", evidence=[api.photo("ue_hj", n)])
     api.act("ue_hj", n, "sign_off")
     api.clock.set(START + timedelta(days=3))
     f = api.report("town1", (0.31, 0.3), channel="patrol")

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, text
 
-from weijian.cases import deadlines, definitions, history, hotline, listing
+from weijian.cases import deadlines, definitions, history, hotline, listing, proof
 from weijian.cases.clock import LOCAL, Clock
 from weijian.cases.detail import case_detail
 from weijian.cases.detail import summary as case_summary
@@ -398,6 +398,7 @@ class CaseService:
                 note=note,
                 evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
             )
+            proof.check_site_photos(conn, row, principal, wf, transition, evidence)
             before = (row["transfer"] or {}).get("from_state")
             target = wf.target(transition, row["track"], before)
             updates: dict[str, Any] = {}

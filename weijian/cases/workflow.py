@@ -26,6 +26,9 @@ BEFORE_TRANSFER = "@before_transfer"
 INITIAL = "@initial"
 SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL)
 ADMIN = "admin"
+#: the steps that need a photo the acting department took on site after the report, unless a
+#: workflow says otherwise with ``"site_photo": true | false`` on a transition
+SITE_PHOTO_ACTIONS = ("site_visit", "verify")
 EVENT_LABELS = {
     "report": "上报立案",
     "add_evidence": "上传证据",
@@ -68,6 +71,7 @@ class Transition:
     fields: tuple[str, ...] = ()
     evidence: dict[str, int] = field(default_factory=dict)
     set_track: str | None = None
+    site_photo: bool = False  # its photos must be new, taken on site by the acting department
 
 
 @dataclass(frozen=True)
@@ -423,6 +427,7 @@ def _parse_transition(
         fields=tuple(spec.get("fields", [])),
         evidence={k: int(v) for k, v in evidence.items()},
         set_track=set_track,
+        site_photo=bool(spec.get("site_photo", action in SITE_PHOTO_ACTIONS)),
     )
 
 

@@ -1,0 +1,129 @@
+"""What the workbench's case page stands on, at the API: evidence that proves a step (a site
+visit needs a new photo the acting department took after the report)."""
+
+from __future__ import annotations
+
+from tests.casekit import COMPOUND, STREET, site_photo
+
+
+def upload(api, who: str, number: str, content: bytes, name: str = "现场.jpg", kind="photo"):
+    r = api.post(
+        f"/api/v1/cases/{number}/evidence",
+        who,
+        files={"file": (name, content, "application/octet-stream")},
+        data={"kind": kind},
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["sha256"]
+
+
+def visit(api, who: str, number: str, photo: str):
+    version = api.case(who, number)["version"]
+    return api.post(
+        f"/api/v1/cases/{number}/transitions",
+        who,
+        json={"action": "site_visit", "version": version, "evidence": [photo], "note": "现场核查"},
+    )
+
+
+def refused(r, *words: str) -> str:
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["code"] == "case.site_photo_not_new", body
+    for word in (*words, "请到现场拍摄照片并上传后重新提交"):
+        assert word in body["message"], (word, body["message"])
+    return body["message"]
+
+
+def api_bytes(api, number: str, sha: str) -> bytes:
+    r = api.get(f"/api/v1/cases/{number}/evidence/{sha}", "supervisor")
+    assert r.status_code == 200
+    return r.content
+
+
+# -- evidence that proves a step ----------------------------------------------------------------
+
+
+def test_a_site_visit_needs_a_new_photo_the_acting_department_took_after_the_report(case_api):
+    api = case_api
+    case = api.report("gridder", COMPOUND)
+    number, lon, lat = case["number"], case["lon"], case["lat"]
+    # the grid worker's report photo is no proof of the officer's visit ...
+    theirs = upload(api, "gridder", number, site_photo(lon, lat), "网格员上报.jpg")
+    message = refused(
+        visit(api, "ue_hj", number, theirs), "网格员上报.jpg", "gridder-姓名", "网格员"
+    )
+    assert "不是办理部门拍摄的照片" in message
+    # ... nor when the officer uploads the same file again himself
+    r = api.post(
+        f"/api/v1/cases/{number}/evidence",
+        "ue_hj",
+        files={"file": ("转发.jpg", api_bytes(api, number, theirs), "image/jpeg")},
+        data={"kind": "photo"},
+    )
+    assert r.json()["already_uploaded"] is True
+    refused(visit(api, "ue_hj", number, theirs), "网格员上报.jpg")
+
+    # a photo of another case is not new, whoever uploads it
+    other = api.report("town1", STREET, channel="patrol")["number"]
+    shot = site_photo(lon, lat)
+    upload(api, "ue_hj", other, shot, "别的案件.jpg")
+    reused = upload(api, "ue_hj", number, shot, "别的案件.jpg")
+    refused(visit(api, "ue_hj", number, reused), "别的案件.jpg", "其他案件")
+
+    # a photo the camera took the day before the report
+    api.clock.advance(hours=1)
+    old = upload(
+        api, "ue_hj", number, site_photo(lon, lat, taken="2026:03:01 09:00:00"), "旧照.jpg"
+    )
+    refused(visit(api, "ue_hj", number, old), "旧照.jpg", "拍摄时间为2026年3月1日 09:00", "早于")
+
+    # natural resources may read the case (its district) but did not visit for the holder
+    foreign = upload(api, "nr_hj", number, site_photo(lon, lat), "自然资源.jpg")
+    refused(visit(api, "ue_hj", number, foreign), "自然资源.jpg", "nr_hj-姓名")
+
+    # a colleague of the holding department took it this morning, on site: it counts
+    mine = upload(api, "ue_hj2", number, site_photo(lon, lat, taken="2026:03:02 09:30:00"))
+    r = visit(api, "ue_hj", number, mine)
+    assert r.status_code == 200, r.text
+    assert r.json()["state_label"] == "已现场核查"
+
+    # the verification needs its own photo: the visit's photo proves nothing of a demolition
+    api.act("ue_hj", number, "confirm")
+    api.act("ue_hj", number, "stop_order", evidence=[api.document("ue_hj", number)])
+    demolished = api.photo("ue_hj", number)
+    api.act("ue_hj", number, "demolish_continued", data={"method": "self"}, evidence=[demolished])
+    r = api.post(
+        f"/api/v1/cases/{number}/transitions",
+        "ue_hj",
+        json={"action": "verify", "version": api.case("ue_hj", number)["version"],
+              "evidence": [mine]},
+    )  # fmt: skip
+    refused(r, "已作为本案“现场核查”的证据使用过")
+    assert api.act("ue_hj", number, "verify", evidence=[api.photo("ue_hj", number)])["state"] == (
+        "verified"
+    )
+
+
+def test_a_town_visits_with_its_own_photo_and_a_workflow_may_waive_the_rule(case_api, engine):
+    api = case_api
+    case = api.report("gridder", COMPOUND)
+    number = case["number"]
+    # the town is not a department: its own photo is the acting user's
+    mine = upload(api, "town1", number, site_photo(case["lon"], case["lat"]))
+    assert visit(api, "town1", number, mine).status_code == 200
+
+    # a city whose workflow says a site visit needs no new photo: the report photo does
+    from weijian.cases import definitions
+    from weijian.cases.workflow import default_document
+
+    document = default_document()
+    for t in document["transitions"]:
+        if t["action"] == "site_visit":
+            t["site_photo"] = False
+    with engine.begin() as conn:
+        definitions.store(conn, "workflow_definition", document, "test", "现场照片不限")
+    again = api.report("gridder", COMPOUND, description="另一处")
+    theirs = upload(api, "gridder", again["number"], site_photo(again["lon"], again["lat"]))
+    api.clock.advance(seconds=2)  # the workflow in force is looked at once a second
+    assert visit(api, "ue_hj", again["number"], theirs).status_code == 200
