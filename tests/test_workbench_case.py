@@ -1,5 +1,6 @@
 """What the workbench's case page stands on, at the API: evidence that proves a step (a site
-visit needs a new photo the acting department took after the report)."""
+visit needs a new photo the acting department took after the report) and the 409 of a version
+conflict naming who changed the case."""
 
 from __future__ import annotations
 
@@ -127,3 +128,38 @@ def test_a_town_visits_with_its_own_photo_and_a_workflow_may_waive_the_rule(case
     theirs = upload(api, "gridder", again["number"], site_photo(again["lon"], again["lat"]))
     api.clock.advance(seconds=2)  # the workflow in force is looked at once a second
     assert visit(api, "ue_hj", again["number"], theirs).status_code == 200
+
+
+# -- a version conflict says who changed the case -----------------------------------------------
+
+
+def test_a_version_conflict_names_who_changed_the_case_and_when(case_api):
+    api = case_api
+    number = api.report("town1", STREET, channel="patrol")["number"]
+    read = api.case("ue_hj", number)
+    api.clock.advance(minutes=30)
+    r = api.post(
+        f"/api/v1/cases/{number}/assign",
+        "ue_hj2",
+        json={"username": "ue_hj", "version": read["version"]},
+    )
+    assert r.status_code == 200, r.text
+    api.clock.advance(minutes=5)
+    upload(api, "ue_hj2", number, site_photo(read["lon"], read["lat"]))  # keeps the version
+    r = api.post(
+        f"/api/v1/cases/{number}/transitions",
+        "ue_hj",
+        json={"action": "confirm", "version": read["version"]},
+    )
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["code"] == "case.version_conflict"
+    assert "ue_hj2-姓名（城管执法部门）" in body["message"]
+    assert "2026年3月2日 09:30" in body["message"] and "“指派承办人”" in body["message"]
+    assert body["case"]["number"] == number and body["case"]["version"] == read["version"] + 1
+    assert body["case"]["state_label"] == "已上报待核查"
+    change = body["case"]["last_change"]
+    assert change["label"] == "指派承办人" and change["actor"]["name"] == "ue_hj2-姓名"
+    assert change["actor"]["role_label"] == "城管执法部门"
+    assert change["at"].startswith("2026-03-02T01:30:00")
+    assert "version" in body["detail"]  # the English account stays for other systems

@@ -180,6 +180,33 @@ def _event(wf: Workflow, e: dict) -> dict:
     }
 
 
+#: events that leave the case's version as it is
+VERSION_KEEPING = ("add_evidence", "link", "merged_from")
+
+
+def last_change(conn: Connection, case_id: int, wf: Workflow) -> dict | None:
+    """The event that last moved the case's version on: what, who (name, role) and when."""
+    row = conn.execute(
+        text(
+            "SELECT action, actor_name, actor_role, at FROM case_event WHERE case_id = :c "
+            "AND action <> ALL(:keep) ORDER BY seq DESC LIMIT 1"
+        ),
+        {"c": case_id, "keep": list(VERSION_KEEPING)},
+    ).first()
+    if row is None:
+        return None
+    return {
+        "action": row.action,
+        "label": wf.label_of(row.action),
+        "actor": {
+            "name": row.actor_name,
+            "role": row.actor_role,
+            "role_label": wf.roles.get(row.actor_role, row.actor_role),
+        },
+        "at": row.at,
+    }
+
+
 def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
     """What the reader may do to the case now."""
     return [

@@ -22,8 +22,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import Connection, Engine, text
 
 from weijian.cases import deadlines, definitions, history, hotline, listing, proof
-from weijian.cases.clock import LOCAL, Clock
-from weijian.cases.detail import case_detail
+from weijian.cases.clock import LOCAL, Clock, beijing
+from weijian.cases.detail import case_detail, last_change
 from weijian.cases.detail import summary as case_summary
 from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
 from weijian.cases.intake import (
@@ -346,11 +346,41 @@ class CaseService:
                 "If-Match header",
             )
         if version != row["version"]:
-            raise ConflictError(
-                f"case {row['number']} was changed by someone else: it is at version "
-                f"{row['version']} (state {row['state']}), you sent version {version}",
-                hint="read the case again, then decide whether your change still applies",
-            )
+            raise self._version_conflict(row, version)
+
+    def _version_conflict(self, row: dict, version: int) -> ConflictError:
+        """The 409 of a change based on an older version: who changed the case since, what and
+        when, in the message and in the body's ``case``."""
+        wf = self.workflow
+        with self.engine.connect() as conn:
+            change = last_change(conn, row["id"], wf)
+        state = wf.states[row["state"]].label if row["state"] in wf.states else row["state"]
+        by = (
+            f"已由{change['actor']['name']}（{change['actor']['role_label']}）于"
+            f"{beijing(change['at'])}办理“{change['label']}”，"
+            if change
+            else "已被他人修改，"
+        )
+        error = ConflictError(
+            f"案件{row['number']}{by}现为第{row['version']}版（{state}），您提交时依据的是第"
+            f"{version}版。请查看案件的最新情况，核对后再决定是否继续办理。",
+            code="case.version_conflict",
+            detail=f"case {row['number']} was changed by someone else: it is at version "
+            f"{row['version']} (state {row['state']}), you sent version {version}",
+            hint="read the case again, then decide whether your change still applies",
+        )
+        if change:
+            change["at"] = change["at"].isoformat()
+        error.context = {
+            "case": {
+                "number": row["number"],
+                "version": row["version"],
+                "state": row["state"],
+                "state_label": state,
+                "last_change": change,
+            }
+        }
+        return error
 
     def _evidence_kinds(self, conn: Connection, case_id: int, hashes: list[str]) -> Counter:
         if not hashes:
