@@ -1,10 +1,18 @@
 """What the workbench's case page stands on, at the API: evidence that proves a step (a site
-visit needs a new photo the acting department took after the report) and the 409 of a version
-conflict naming who changed the case."""
+visit needs a new photo the acting department took after the report), the 409 of a version
+conflict naming who changed the case, thumbnails of photos, the detail's files with their
+uploaders, and the pages themselves served by the app."""
 
 from __future__ import annotations
 
-from tests.casekit import COMPOUND, STREET, site_photo
+import io
+from datetime import timedelta
+
+import httpx
+from PIL import Image
+
+from tests.casekit import COMPOUND, FARMLAND, START, STREET, site_photo
+from tests.test_evidence import PDF
 
 
 def upload(api, who: str, number: str, content: bytes, name: str = "现场.jpg", kind="photo"):
@@ -34,6 +42,12 @@ def refused(r, *words: str) -> str:
     for word in (*words, "请到现场拍摄照片并上传后重新提交"):
         assert word in body["message"], (word, body["message"])
     return body["message"]
+
+
+def revalidate(api, path: str, tag: str, who: str = "ue_hj") -> int:
+    """The status of a GET sent with ``If-None-Match: tag``."""
+    headers = {**api.headers(who), "If-None-Match": tag}
+    return httpx.get(f"{api.url}{path}", headers=headers).status_code
 
 
 def api_bytes(api, number: str, sha: str) -> bytes:
@@ -163,3 +177,62 @@ def test_a_version_conflict_names_who_changed_the_case_and_when(case_api):
     assert change["actor"]["role_label"] == "城管执法部门"
     assert change["at"].startswith("2026-03-02T01:30:00")
     assert "version" in body["detail"]  # the English account stays for other systems
+
+
+# -- files: thumbnails, uploaders --------------------------------------------------------------
+
+
+def test_thumbnails_of_photos_are_small_jpegs_cached_by_etag(case_api):
+    api = case_api
+    case = api.report("gridder", COMPOUND)
+    number = case["number"]
+    big = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (40, 120, 200)).save(big, "JPEG", quality=95)
+    sha = upload(api, "gridder", number, big.getvalue(), "大图.jpg")
+    r = api.get(f"/api/v1/cases/{number}/evidence/{sha}", "ue_hj", thumb=320)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as image:
+        assert image.size == (320, 240)
+    assert len(r.content) < len(big.getvalue()) / 5
+    tag = r.headers["etag"]
+    assert tag == f'"{sha}-w320"' and "max-age" in r.headers["cache-control"]
+    assert revalidate(api, f"/api/v1/cases/{number}/evidence/{sha}?thumb=320", tag) == 304
+    # a small photo stays its size; a document has no thumbnail; widths are bounded
+    small = upload(api, "gridder", number, site_photo(case["lon"], case["lat"]))
+    r = api.get(f"/api/v1/cases/{number}/evidence/{small}", "ue_hj", thumb=320)
+    with Image.open(io.BytesIO(r.content)) as image:
+        assert image.size == (64, 48)
+    doc = api.document("ue_hj", number)
+    r = api.get(f"/api/v1/cases/{number}/evidence/{doc}", "ue_hj", thumb=320)
+    assert r.status_code == 422 and r.json()["message"] == "该文件不是图片，没有缩略图"
+    assert api.get(f"/api/v1/cases/{number}/evidence/{sha}", "ue_hj", thumb=5).status_code == 422
+    # the whole file, revalidated
+    whole = api.get(f"/api/v1/cases/{number}/evidence/{doc}", "ue_hj")
+    assert whole.content.startswith(PDF[:5])
+    assert revalidate(api, f"/api/v1/cases/{number}/evidence/{doc}", whole.headers["etag"]) == 304
+    # outside one's scope nothing is answered, not even a 304
+    assert api.get(f"/api/v1/cases/{number}/evidence/{sha}", "town2", thumb=320).status_code == 404
+
+
+def test_the_detail_names_each_file_its_uploader_the_assignee_and_the_time(case_api):
+    api = case_api
+    number = api.report("supervisor", FARMLAND, track="backlog", channel="media")["number"]
+    api.clock.advance(hours=2)
+    doc = api.document("nr_hj", number)
+    r = api.post(
+        f"/api/v1/cases/{number}/assign", "nr_hj", json={"username": "nr_hj", "version": 1}
+    )
+    assert r.status_code == 200, r.text
+    case = api.case("nr_hj", number)
+    (item,) = case["evidence"]
+    assert item["sha256"] == doc and item["filename"] == "文书.pdf" and item["kind"] == "document"
+    assert item["uploaded_by"]["name"] == "nr_hj-姓名"
+    assert item["uploaded_by"]["role"] == "natural_resources"
+    assert item["uploaded_at"] == "2026-03-02T03:00:00Z"
+    assert case["assignee"] == {"user_id": case["assignee_user_id"], "name": "nr_hj-姓名"}
+    assert case["as_of"] == (START + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    determine = next(a for a in case["actions"] if a["action"] == "determine")
+    assert determine["site_photo"] is False
+    assert determine["fields"] == ["disposal"] and determine["note_required"] is True
+    visit_action = api.case("ue_hj", api.report("gridder", COMPOUND)["number"])["actions"][0]
+    assert visit_action["action"] == "site_visit" and visit_action["site_photo"] is True

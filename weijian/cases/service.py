@@ -13,19 +13,21 @@ paging in :mod:`.listing`, what a case reads as in :mod:`.detail`.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cachetools import LRUCache
 from sqlalchemy import Connection, Engine, text
 
 from weijian.cases import deadlines, definitions, history, hotline, listing, proof
 from weijian.cases.clock import LOCAL, Clock, beijing
 from weijian.cases.detail import case_detail, last_change
 from weijian.cases.detail import summary as case_summary
-from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
+from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited, thumbnail
 from weijian.cases.intake import (
     CLOCK_SKEW,
     MAX_FOOTPRINT_DISTANCE_M,
@@ -81,6 +83,7 @@ __all__ = [
 ]
 
 WORKFLOW_CHECK_S = 1.0
+THUMBS_KEPT = 512  # thumbnails kept in memory (~20 kB each at 320 px)
 
 
 class CaseService:
@@ -100,6 +103,8 @@ class CaseService:
         self._workflow: tuple[int, Workflow] | None = None
         self._workflow_checked = 0.0
         self._prefixes: dict[str, str] = {}
+        self._thumbs: LRUCache = LRUCache(maxsize=THUMBS_KEPT)
+        self._thumbs_lock = threading.Lock()  # the server's threads share the cache
 
     # -- the workflow in force -----------------------------------------------------------
 
@@ -616,6 +621,44 @@ class CaseService:
             "flag_reason": check["reason"],
             "already_uploaded": inserted is None,
         }
+
+    def evidence_meta(self, principal: Principal, ref: str | int, sha: str) -> dict:
+        """What a case's file is (sha256, kind, media type, file name), or 404 — cheap: the
+        bytes are not read."""
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+            item = conn.execute(
+                text(
+                    "SELECT sha256, kind, media_type, filename, storage FROM case_evidence "
+                    "WHERE case_id = :c AND sha256 = :s"
+                ),
+                {"c": row["id"], "s": sha},
+            ).first()
+        if item is None:
+            raise NotFoundError(f"case {row['number']} has no evidence {sha}")
+        return {**item._mapping, "case_id": row["id"]}
+
+    def evidence_thumbnail(self, meta: dict, width: int) -> bytes:
+        """A JPEG of the image ``meta`` names (:meth:`evidence_meta`), at most ``width``
+        pixels wide; kept in memory, as the same thumbnails are asked for again and again."""
+        key = (meta["sha256"], width)
+        with self._thumbs_lock:
+            found = self._thumbs.get(key)
+        if found is None:
+            if meta["storage"] == "database":
+                with self.engine.connect() as conn:
+                    content = conn.execute(
+                        text(
+                            "SELECT content FROM case_evidence WHERE case_id = :c AND sha256 = :s"
+                        ),
+                        {"c": meta["case_id"], "s": meta["sha256"]},
+                    ).scalar_one()
+            else:
+                content = self.store.open_bytes(meta["sha256"])
+            found = thumbnail(bytes(content), meta["media_type"], width)
+            with self._thumbs_lock:
+                self._thumbs[key] = found
+        return found
 
     def evidence_bytes(self, principal: Principal, ref: str | int, sha: str) -> tuple[bytes, dict]:
         with self.engine.connect() as conn:
