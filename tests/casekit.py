@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,6 +136,19 @@ def add_users(engine) -> None:
                 display_name=f"{username}-姓名",
                 phone="13800000000",
             )
+
+
+def load_workflow(engine, document: dict, note: str) -> None:
+    """A city's own workflow made the one in force, as ``weijian workflow load`` does; back
+    when the served app has looked at it again (it does so once a second at most)."""
+    from weijian.cases import definitions
+    from weijian.cases.service import WORKFLOW_CHECK_S
+    from weijian.cases.workflow import parse
+
+    parse(document)
+    with engine.begin() as conn:
+        definitions.store(conn, "workflow_definition", document, "test", note)
+    time.sleep(WORKFLOW_CHECK_S + 0.1)
 
 
 def lonlat(spot: tuple[float, float]) -> tuple[float, float]:

@@ -11,8 +11,9 @@ from datetime import timedelta
 import httpx
 from PIL import Image
 
-from tests.casekit import COMPOUND, FARMLAND, START, STREET, site_photo
+from tests.casekit import COMPOUND, FARMLAND, START, STREET, load_workflow, site_photo
 from tests.test_evidence import PDF
+from weijian.cases.workflow import default_document
 
 
 def upload(api, who: str, number: str, content: bytes, name: str = "现场.jpg", kind="photo"):
@@ -129,18 +130,13 @@ def test_a_town_visits_with_its_own_photo_and_a_workflow_may_waive_the_rule(case
     assert visit(api, "town1", number, mine).status_code == 200
 
     # a city whose workflow says a site visit needs no new photo: the report photo does
-    from weijian.cases import definitions
-    from weijian.cases.workflow import default_document
-
     document = default_document()
     for t in document["transitions"]:
         if t["action"] == "site_visit":
             t["site_photo"] = False
-    with engine.begin() as conn:
-        definitions.store(conn, "workflow_definition", document, "test", "现场照片不限")
+    load_workflow(engine, document, "现场照片不限")
     again = api.report("gridder", COMPOUND, description="另一处")
     theirs = upload(api, "gridder", again["number"], site_photo(again["lon"], again["lat"]))
-    api.clock.advance(seconds=2)  # the workflow in force is looked at once a second
     assert visit(api, "ue_hj", again["number"], theirs).status_code == 200
 
 
@@ -236,3 +232,35 @@ def test_the_detail_names_each_file_its_uploader_the_assignee_and_the_time(case_
     assert determine["fields"] == ["disposal"] and determine["note_required"] is True
     visit_action = api.case("ue_hj", api.report("gridder", COMPOUND)["number"])["actions"][0]
     assert visit_action["action"] == "site_visit" and visit_action["site_photo"] is True
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+
+def test_the_workbench_pages_and_their_files_are_served_by_the_app(case_api):
+    import re
+
+    from weijian import pages
+
+    api = case_api
+    home = httpx.get(f"{api.url}/work")
+    assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
+    assert '<main id="inbox"' in home.text and 'href="/"' in home.text
+    assert 'href="/work"' in httpx.get(f"{api.url}/").text  # the map links to the workbench
+
+    # every module and style sheet is served as what it is, and every import of a module
+    # names a file the app serves: nothing comes from elsewhere
+    kinds = {".js": "text/javascript", ".css": "text/css"}
+    for folder in pages.FOLDERS:
+        for path in sorted((pages.STATIC / folder).iterdir()):
+            if path.suffix not in kinds:
+                continue
+            r = httpx.get(f"{api.url}/static/{folder}/{path.name}")
+            assert r.status_code == 200, path
+            assert r.headers["content-type"].startswith(kinds[path.suffix]), path
+            assert "http://" not in r.text and "https://" not in r.text, path
+            for spec in re.findall(r'^import .* from "([^"]+)";', r.text, re.M):
+                target = spec if spec.startswith("/") else f"/static/{folder}/{spec[2:]}"
+                assert httpx.get(f"{api.url}{target}").status_code == 200, (path, spec)
+    for wrong in ("common/nothing.js", "common/..%2F__init__.py", "work/case.html", "map/x.js"):
+        assert httpx.get(f"{api.url}/static/{wrong}").status_code == 404, wrong
