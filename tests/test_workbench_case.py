@@ -246,6 +246,9 @@ def test_the_workbench_pages_and_their_files_are_served_by_the_app(case_api):
     home = httpx.get(f"{api.url}/work")
     assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
     assert '<main id="inbox"' in home.text and 'href="/"' in home.text
+    page = httpx.get(f"{api.url}/work/cases/HJ-2026-000001")
+    assert page.status_code == 200 and "/static/work/case.js" in page.text
+    assert "/static/vendor/leaflet/leaflet.js" in page.text
     assert 'href="/work"' in httpx.get(f"{api.url}/").text  # the map links to the workbench
 
     # every module and style sheet is served as what it is, and every import of a module
