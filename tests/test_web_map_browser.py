@@ -120,6 +120,8 @@ def test_supervisor_map(browser, city):
         assert page.js("weijianMap.caseDetail.number") == number
         details = page.page.inner_text("#details")
         assert number in details and "办理过程" in details and "超期" in details
+        link = page.page.get_attribute("#details a:has-text('在工作台中打开')", "href")
+        assert link == f"/work/cases/{number}"
 
         # a click on a grid: the same figures as the API's
         page.view(STREET, 11)

@@ -56,11 +56,16 @@ function fileCard(item, c, wf, photos) {
   const warning = item.flagged ? h("div", { class: "file-flag" }, "⚠ " + (item.flag_reason || "拍摄位置存疑")) : null;
   const name = h("span", { class: "file-name" }, item.filename);
   let opener;
-  if (item.kind === "photo" || item.media_type.startsWith("image/")) {
+  if (item.media_type.startsWith("image/")) {
+    // a photo opens among the case's photos; a scanned document on its own
     const at = photos.findIndex((p) => p.sha === item.sha256);
+    const own = [{ sha: item.sha256, path: path(c, item.sha256), title: item.filename }];
     const img = h("img", { class: "thumb", alt: item.filename, loading: "lazy" });
     queueThumb(img, path(c, item.sha256, true));
-    opener = h("button", { type: "button", class: "thumb-button", "aria-label": "查看照片 " + item.filename, onclick: () => showPhotos(photos, Math.max(0, at)) }, img);
+    opener = h("button", {
+      type: "button", class: "thumb-button", "aria-label": "查看 " + item.filename,
+      onclick: () => (at >= 0 ? showPhotos(photos, at) : showPhotos(own, 0)),
+    }, img);
   } else {
     const ext = (item.filename.split(".").pop() || "").toUpperCase().slice(0, 4);
     opener = h("button", {
