@@ -1,10 +1,7 @@
-// Small helpers for building the pages' HTML: elements by id, escaping, element creation.
+// Small helpers for building the pages' HTML: elements by id, element creation (text is
+// always set as text, never parsed as HTML), children replaced.
 
 export const $ = (id) => document.getElementById(id);
-
-export const esc = (s) =>
-  String(s == null ? "" : s).replace(/[&<>"']/g, (c) => (
-    { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
 // h("button", {type: "button", class: "x", onclick: f}, "文字", child, …)
 export function h(tag, attributes, ...children) {
