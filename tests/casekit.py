@@ -11,16 +11,20 @@ Spots (km from the city's south-west corner, see tests/city.py):
 
 from __future__ import annotations
 
+import io
+import itertools
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from PIL import ExifTags, Image
 
 from tests import city
 from tests.conftest import login
-from tests.test_evidence import PDF, jpeg_at
+from tests.test_evidence import PDF, dms
 from weijian.cases import users
 from weijian.cases.clock import FixedClock
 from weijian.cases.workflow import default_workflow
@@ -134,8 +138,46 @@ def add_users(engine) -> None:
             )
 
 
+def load_workflow(engine, document: dict, note: str) -> None:
+    """A city's own workflow made the one in force, as ``weijian workflow load`` does; back
+    when the served app has looked at it again (it does so once a second at most)."""
+    from weijian.cases import definitions
+    from weijian.cases.service import WORKFLOW_CHECK_S
+    from weijian.cases.workflow import parse
+
+    parse(document)
+    with engine.begin() as conn:
+        definitions.store(conn, "workflow_definition", document, "test", note)
+    time.sleep(WORKFLOW_CHECK_S + 0.1)
+
+
 def lonlat(spot: tuple[float, float]) -> tuple[float, float]:
     return city.lonlat(*spot)
+
+
+_SHOTS = itertools.count(1)
+
+
+def site_photo(lon: float, lat: float, taken: str | None = None) -> bytes:
+    """A new photo taken at (lon, lat): a JPEG with its GPS (and ``taken``, EXIF's
+    "YYYY:MM:DD HH:MM:SS" in local time) whose bytes no other call gives — a site visit needs a
+    photo never attached to a case before."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "TestPhone"
+    exif[ExifTags.Base.ImageDescription] = f"shot {next(_SHOTS)}"
+    if taken:
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(
+        {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: dms(lat),
+            ExifTags.GPS.GPSLongitudeRef: "E",
+            ExifTags.GPS.GPSLongitude: dms(lon),
+        }
+    )
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (180, 120, 60)).save(out, "JPEG", exif=exif, quality=90)
+    return out.getvalue()
 
 
 @dataclass
@@ -192,7 +234,7 @@ class Api:
         r = self.post(
             f"/api/v1/cases/{number}/evidence",
             who,
-            files={"file": ("现场.jpg", jpeg_at(lon, lat), "image/jpeg")},
+            files={"file": ("现场.jpg", site_photo(lon, lat), "image/jpeg")},
             data={"kind": "photo"},
         )
         assert r.status_code == 201, r.text
@@ -226,5 +268,5 @@ class Api:
         )
         photo = self.photo(who, number)
         self.act(who, number, "demolish", data={"method": "agreed"}, evidence=[photo])
-        self.act(who, number, "verify", evidence=[photo])
+        self.act(who, number, "verify", evidence=[self.photo(who, number)])
         self.act(who, number, "sign_off")

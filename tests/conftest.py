@@ -5,6 +5,7 @@ empty tables, and the app served by a real uvicorn on a free loopback port."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -273,3 +274,32 @@ def case_api(engine, tmp_path):
     )
     with serving(create_app(engine, clock=clock, settings=settings)) as url:
         yield Api(url, clock, settings)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: one for the whole session, each test
+    opening its own context (cookies, storage) in it."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail(
+            "the browser tests need Debian's Chromium: apt-get install chromium (./dev test does)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()

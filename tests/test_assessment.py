@@ -53,7 +53,7 @@ def history(case_api):
     )
     photo = api.photo("ue_hj", n)
     api.act("ue_hj", n, "demolish_continued", data={"method": "self"}, evidence=[photo])
-    api.act("ue_hj", n, "verify", evidence=[photo])
+    api.act("ue_hj", n, "verify", evidence=[api.photo("ue_hj", n)])
     api.act("ue_hj", n, "sign_off")
     api.clock.set(START + timedelta(days=3))
     f = api.report("town1", (0.31, 0.3), channel="patrol")

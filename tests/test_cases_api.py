@@ -501,7 +501,7 @@ def test_a_new_case_near_a_signed_off_one_is_a_rebound(case_api):
         evidence=[api.document("ue_hj", old)],
     )
     api.act("ue_hj", old, "demolish_continued", data={"method": "self"}, evidence=[photo])
-    api.act("ue_hj", old, "verify", evidence=[photo])
+    api.act("ue_hj", old, "verify", evidence=[api.photo("ue_hj", old)])
     api.act("ue_hj", old, "sign_off")
     api.clock.advance(days=200)
     x, y = STREET

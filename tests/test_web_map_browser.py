@@ -5,41 +5,13 @@ sees its town only. Screenshots are saved in .weijian/artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from tests.casekit import COMPOUND, PASSWORD, RED_FLAG, STREET, TOWN1, lonlat
 from weijian.settings import get_settings
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = get_settings().home / "artifacts"
 VIEWPORT = {"width": 1400, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail(
-            "the map tests need Debian's Chromium: apt-get install chromium (./dev test does)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
 
 
 # polled once an animation frame: true once the map has been settled on two frames in a row
@@ -150,6 +122,8 @@ def test_supervisor_map(browser, city):
         assert page.js("weijianMap.caseDetail.number") == number
         details = page.page.inner_text("#details")
         assert number in details and "办理过程" in details and "超期" in details
+        link = page.page.get_attribute("#details a:has-text('在工作台中打开')", "href")
+        assert link == f"/work/cases/{number}"
 
         # a click on a grid: the same figures as the API's
         page.view(STREET, 11)

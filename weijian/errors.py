@@ -22,6 +22,9 @@ class WeijianError(Exception):
     #: the machine code and Chinese text of the class, where a raise gives none
     default_code = "error"
     default_message = "操作未能完成"
+    #: what a program needs beside the words, joined to the API's error body (a version
+    #: conflict: ``{"case": …}``, the case as it stands and its last change)
+    context: dict | None = None
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from weijian.api.routes import (
     layers,
     ledger,
     open311,
+    pages,
     patrol,
     users,
     web_map,
@@ -72,6 +73,7 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
     app.include_router(web_map.router)
     app.include_router(web_map.api)
+    app.include_router(pages.router)
     app.include_router(home.router)
     app.include_router(health.router)
     app.include_router(layers.router)

@@ -197,8 +197,10 @@ def install(app: FastAPI) -> None:
 
 def body_of(exc: WeijianError) -> dict:
     """The error as every API answer gives it: a stable ``code``, the Chinese ``message`` a
-    person reads, the English ``detail`` and ``hint`` existing clients read."""
+    person reads, the English ``detail`` and ``hint`` existing clients read; and what the
+    error's ``context`` adds (a version conflict: the case as it stands)."""
     return {
+        **(exc.context or {}),
         "code": exc.code,
         "message": exc.readable,
         "detail": exc.en,

@@ -32,3 +32,10 @@ class FixedClock(Clock):
         with self._lock:
             self._at += timedelta(**delta)
             return self._at
+
+
+def beijing(moment: datetime) -> str:
+    """A moment as people in the city read it: “2026年3月2日 09:00”, Beijing time (a naive
+    moment is taken to be Beijing time already, as a camera's EXIF time is)."""
+    t = moment.astimezone(LOCAL) if moment.tzinfo else moment
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"

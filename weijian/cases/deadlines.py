@@ -120,12 +120,12 @@ def missed(due: datetime | None, done_at: datetime | None, at: datetime) -> bool
     moment itself is still on time) and the step not done by then. THE test of overdue: every
     list, figure, ledger, map and printed map asks it (in SQL: :func:`missed_sql`), with
     ``at`` = now, or the end of a period that is over (``min(end, now)``)."""
-    return due is not None and due < at and (done_at is None or done_at >= at)
+    return due is not None and due < at and (done_at is None or done_at > at)
 
 
 def missed_sql(due: str, done: str, at: str) -> str:
     """:func:`missed` in SQL over the columns or parameters named."""
-    return f"({due} < {at} AND ({done} IS NULL OR {done} >= {at}))"
+    return f"({due} < {at} AND ({done} IS NULL OR {done} > {at}))"
 
 
 def status_of(due: datetime, done_at: datetime | None, now: datetime) -> str:

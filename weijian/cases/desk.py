@@ -1,6 +1,7 @@
-"""The workbench's part of the case service: the inbox, urging and answering, following a
-case, the officers a leader dispatches to. A mixin of :class:`~weijian.cases.service.CaseService`
-(the one façade): it uses the service's engine, clock, workflow and scope checks."""
+"""The workbench's part of the case service: dispatch (派遣), the inbox, urging and
+answering, following a case, the officers a leader dispatches to. A mixin of
+:class:`~weijian.cases.service.CaseService` (the one façade): it uses the service's engine,
+clock, workflow and scope checks."""
 
 from __future__ import annotations
 
@@ -9,12 +10,74 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from weijian.cases import inbox, urging
+from weijian.cases import history, inbox, urging
 from weijian.cases.scope import Principal
-from weijian.errors import PermissionDenied
+from weijian.errors import InputError, NotFoundError, PermissionDenied
 
 
 class WorkbenchMixin:
+    def assign(
+        self, principal: Principal, ref: str | int, username: str | None, *, version: int | None
+    ) -> dict:
+        """派遣: give the case to an officer of the holding department, or take it back
+        (``username`` None) — a department leader's, the department's or a supervisor's."""
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            row = self._visible(conn, ref, principal, lock=True)
+            self._check_version(row, version)
+            wf = self.workflow
+            allowed = principal.role in ("admin", "supervisor") or (
+                principal.role in wf.department_roles and principal.holds(row["department_code"])
+            )
+            if not allowed:
+                raise PermissionDenied(
+                    f"只有承办部门或督导人员才能指派案件 {row['number']} 的承办人",
+                    code="assign.not_allowed",
+                    detail="only the holding department or a supervisor assigns cases",
+                )
+            user = None
+            if username is not None:
+                user = conn.execute(
+                    text(
+                        "SELECT id, display_name, department_code FROM app_user "
+                        "WHERE username = :u AND active"
+                    ),
+                    {"u": username},
+                ).first()
+                if user is None:
+                    raise NotFoundError(
+                        f"没有用户“{username}”，请核对用户名",
+                        code="user.not_found",
+                        detail=f"no user {username!r}",
+                    )
+                if row["department_code"] and user.department_code != row["department_code"]:
+                    raise InputError(
+                        f"{username} 不属于{row['department_name']}，请指派承办部门的执法人员，"
+                        "或先将案件移交",
+                        code="assign.not_in_department",
+                        detail=f"{username} does not belong to {row['department_name']}",
+                        hint="assign an officer of the holding department, or transfer the case",
+                    )
+            self._update(
+                conn,
+                row,
+                row["state"],
+                row["is_open"],
+                {"assignee_user_id": user.id if user else None},
+                now,
+            )
+            history.record(
+                conn,
+                row,
+                action="assign",
+                actor=principal,
+                at=now,
+                data={"assignee": username, "assignee_name": user.display_name if user else None},
+            )
+            changed = row["id"]
+        with self.engine.connect() as conn:
+            return self._detail(conn, changed, principal, now)
+
     def inbox(self, principal: Principal, **query) -> dict:
         """A page of the user's 待办 / 已办 / 督办 / 关注 (:mod:`weijian.cases.inbox`)."""
         with self.engine.connect() as conn:

@@ -108,6 +108,8 @@ def case_detail(
             "evidence": evidence,
             "links": links,
             "event_count": row["event_count"],
+            "assignee": _assignee(conn, row["assignee_user_id"]),
+            "as_of": now,  # the server's time of the answer: countdowns count from it
         }
     )
     out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
@@ -117,15 +119,36 @@ def case_detail(
 
 
 def _evidence(conn: Connection, case_id: int) -> list[dict]:
+    """The case's files, each with who uploaded it (name and role) and when."""
     rows = conn.execute(
         text(
-            "SELECT sha256, kind, media_type, filename, size, width, height, taken_at, "
-            "gps_lon, gps_lat, distance_m, flagged, flag_reason, uploaded_at "
-            "FROM case_evidence WHERE case_id = :i ORDER BY id"
+            "SELECT e.sha256, e.kind, e.media_type, e.filename, e.size, e.width, e.height, "
+            "e.taken_at, e.gps_lon, e.gps_lat, e.distance_m, e.flagged, e.flag_reason, "
+            "e.uploaded_at, e.uploaded_by, u.display_name AS uploader_name, "
+            "u.role AS uploader_role FROM case_evidence e "
+            "LEFT JOIN app_user u ON u.id = e.uploaded_by WHERE e.case_id = :i ORDER BY e.id"
         ),
         {"i": case_id},
     )
-    return [dict(r._mapping) for r in rows]
+    out = []
+    for r in rows:
+        item = dict(r._mapping)
+        name, role = item.pop("uploader_name"), item.pop("uploader_role")
+        user_id = item.pop("uploaded_by")
+        item["uploaded_by"] = (
+            {"user_id": user_id, "name": name, "role": role} if user_id is not None else None
+        )
+        out.append(item)
+    return out
+
+
+def _assignee(conn: Connection, user_id: int | None) -> dict | None:
+    if user_id is None:
+        return None
+    name = conn.execute(
+        text("SELECT display_name FROM app_user WHERE id = :u"), {"u": user_id}
+    ).scalar()
+    return {"user_id": user_id, "name": name}
 
 
 def _links(conn: Connection, case_id: int) -> list[dict]:
@@ -175,6 +198,33 @@ def _event(wf: Workflow, e: dict) -> dict:
     }
 
 
+#: events that leave the case's version as it is
+VERSION_KEEPING = ("add_evidence", "link", "merged_from")
+
+
+def last_change(conn: Connection, case_id: int, wf: Workflow) -> dict | None:
+    """The event that last moved the case's version on: what, who (name, role) and when."""
+    row = conn.execute(
+        text(
+            "SELECT action, actor_name, actor_role, at FROM case_event WHERE case_id = :c "
+            "AND action <> ALL(:keep) ORDER BY seq DESC LIMIT 1"
+        ),
+        {"c": case_id, "keep": list(VERSION_KEEPING)},
+    ).first()
+    if row is None:
+        return None
+    return {
+        "action": row.action,
+        "label": wf.label_of(row.action),
+        "actor": {
+            "name": row.actor_name,
+            "role": row.actor_role,
+            "role_label": wf.roles.get(row.actor_role, row.actor_role),
+        },
+        "at": row.at,
+    }
+
+
 def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
     """What the reader may do to the case now."""
     return [
@@ -184,6 +234,7 @@ def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
             "fields": list(t.fields),
             "evidence": t.evidence,
             "note_required": t.note_required,
+            "site_photo": t.site_photo,
         }
         for t in wf.available(
             row["state"], principal.acts_as, is_holder=principal.holds(row["department_code"])

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 import filetype
 import olefile
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageOps
 from pyproj import Geod
 
 from weijian.cases.workflow import EVIDENCE_KINDS
@@ -592,6 +592,43 @@ def _refusal(name: str, zh_name: str, kind: str, media_type: str | None) -> Inpu
         detail=f"{name} is not an accepted document (文件格式不支持): {looks}.",
         hint=hint,
     )
+
+
+# -------------------------------------------------------------------------------- thumbnails
+
+#: the widths a thumbnail may be asked at, in pixels
+THUMB_WIDTHS = range(32, 1601)
+
+
+def thumbnail(content: bytes, media_type: str, width: int) -> bytes:
+    """A JPEG of an image at most ``width`` pixels wide (and as high as its proportions make
+    it, at most four times the width), upright as its EXIF orientation says; an image already
+    that small is re-encoded at its size. Only images (photos, scans) have one."""
+    if media_type not in PIL_FORMATS:
+        raise InputError(
+            "该文件不是图片，没有缩略图",
+            code="evidence.no_thumbnail",
+            detail=f"a {DESCRIPTIONS.get(media_type, media_type)} has no thumbnail",
+            hint="download the file itself, without ?thumb",
+        )
+    if width not in THUMB_WIDTHS:
+        raise InputError(
+            f"缩略图宽度应在 {THUMB_WIDTHS.start}–{THUMB_WIDTHS.stop - 1} 像素之间",
+            code="evidence.thumb_width",
+            detail=f"thumb={width} is outside {THUMB_WIDTHS.start}..{THUMB_WIDTHS.stop - 1}",
+            hint="ask e.g. ?thumb=320",
+        )
+    with Image.open(io.BytesIO(content), formats=[PIL_FORMATS[media_type]]) as image:
+        turned = image.getexif().get(ExifTags.Base.Orientation) in ROTATED_ORIENTATIONS
+        shown = image.size[1] if turned else image.size[0]
+        scale = min(1.0, width / max(1, shown))
+        # a JPEG is decoded at the smallest fraction of its size still as large as needed
+        image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
+        upright = ImageOps.exif_transpose(image)
+        upright.thumbnail((width, width * 4), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        upright.convert("RGB").save(out, "JPEG", quality=82, optimize=True)
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------------- locations

@@ -13,27 +13,22 @@ paging in :mod:`.listing`, what a case reads as in :mod:`.detail`.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cachetools import LRUCache
 from sqlalchemy import Connection, Engine, text
 
-from weijian.cases import (
-    deadlines,
-    definitions,
-    history,
-    hotline,
-    listing,
-    stages,
-)
-from weijian.cases.clock import LOCAL, Clock
+from weijian.cases import deadlines, definitions, history, hotline, listing, proof, stages
+from weijian.cases.clock import LOCAL, Clock, beijing
 from weijian.cases.desk import WorkbenchMixin
-from weijian.cases.detail import case_detail
+from weijian.cases.detail import case_detail, last_change
 from weijian.cases.detail import summary as case_summary
-from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited
+from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited, thumbnail
 from weijian.cases.intake import (
     CLOCK_SKEW,
     MAX_FOOTPRINT_DISTANCE_M,
@@ -89,6 +84,7 @@ __all__ = [
 ]
 
 WORKFLOW_CHECK_S = 1.0
+THUMBS_KEPT = 512  # thumbnails kept in memory (~20 kB each at 320 px)
 
 
 class CaseService(WorkbenchMixin):
@@ -108,6 +104,8 @@ class CaseService(WorkbenchMixin):
         self._workflow: tuple[int, Workflow] | None = None
         self._workflow_checked = 0.0
         self._prefixes: dict[str, str] = {}
+        self._thumbs: LRUCache = LRUCache(maxsize=THUMBS_KEPT)
+        self._thumbs_lock = threading.Lock()  # the server's threads share the cache
 
     # -- the workflow in force -----------------------------------------------------------
 
@@ -376,16 +374,41 @@ class CaseService(WorkbenchMixin):
                 "If-Match header",
             )
         if version != row["version"]:
-            state = self.workflow.states.get(row["state"])
-            raise ConflictError(
-                f"案件 {row['number']} 已被他人修改：当前为第 {row['version']} 版"
-                f"（状态：{state.label if state else row['state']}），您提交的是第 {version} 版。"
-                "请重新读取案件，再确认您的修改是否仍然适用",
-                code="case.version_conflict",
-                detail=f"case {row['number']} was changed by someone else: it is at version "
-                f"{row['version']} (state {row['state']}), you sent version {version}",
-                hint="read the case again, then decide whether your change still applies",
-            )
+            raise self._version_conflict(row, version)
+
+    def _version_conflict(self, row: dict, version: int) -> ConflictError:
+        """The 409 of a change based on an older version: who changed the case since, what and
+        when, in the message and in the body's ``case``."""
+        wf = self.workflow
+        with self.engine.connect() as conn:
+            change = last_change(conn, row["id"], wf)
+        state = wf.states[row["state"]].label if row["state"] in wf.states else row["state"]
+        by = (
+            f"已由{change['actor']['name']}（{change['actor']['role_label']}）于"
+            f"{beijing(change['at'])}办理“{change['label']}”，"
+            if change
+            else "已被他人修改，"
+        )
+        error = ConflictError(
+            f"案件{row['number']}{by}现为第{row['version']}版（{state}），您提交时依据的是第"
+            f"{version}版。请查看案件的最新情况，核对后再决定是否继续办理。",
+            code="case.version_conflict",
+            detail=f"case {row['number']} was changed by someone else: it is at version "
+            f"{row['version']} (state {row['state']}), you sent version {version}",
+            hint="read the case again, then decide whether your change still applies",
+        )
+        if change:
+            change["at"] = change["at"].isoformat()
+        error.context = {
+            "case": {
+                "number": row["number"],
+                "version": row["version"],
+                "state": row["state"],
+                "state_label": state,
+                "last_change": change,
+            }
+        }
+        return error
 
     def _evidence_kinds(self, conn: Connection, case_id: int, hashes: list[str]) -> Counter:
         if not hashes:
@@ -435,6 +458,7 @@ class CaseService(WorkbenchMixin):
                 note=note,
                 evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
             )
+            proof.check_site_photos(conn, row, principal, wf, transition, evidence)
             before = (row["transfer"] or {}).get("from_state")
             target = wf.target(transition, row["track"], before, row["state"])
             updates: dict[str, Any] = {}
@@ -630,6 +654,44 @@ class CaseService(WorkbenchMixin):
             "already_uploaded": inserted is None,
         }
 
+    def evidence_meta(self, principal: Principal, ref: str | int, sha: str) -> dict:
+        """What a case's file is (sha256, kind, media type, file name), or 404 — cheap: the
+        bytes are not read."""
+        with self.engine.connect() as conn:
+            row = self._visible(conn, ref, principal)
+            item = conn.execute(
+                text(
+                    "SELECT sha256, kind, media_type, filename, storage FROM case_evidence "
+                    "WHERE case_id = :c AND sha256 = :s"
+                ),
+                {"c": row["id"], "s": sha},
+            ).first()
+        if item is None:
+            raise NotFoundError(f"case {row['number']} has no evidence {sha}")
+        return {**item._mapping, "case_id": row["id"]}
+
+    def evidence_thumbnail(self, meta: dict, width: int) -> bytes:
+        """A JPEG of the image ``meta`` names (:meth:`evidence_meta`), at most ``width``
+        pixels wide; kept in memory, as the same thumbnails are asked for again and again."""
+        key = (meta["sha256"], width)
+        with self._thumbs_lock:
+            found = self._thumbs.get(key)
+        if found is None:
+            if meta["storage"] == "database":
+                with self.engine.connect() as conn:
+                    content = conn.execute(
+                        text(
+                            "SELECT content FROM case_evidence WHERE case_id = :c AND sha256 = :s"
+                        ),
+                        {"c": meta["case_id"], "s": meta["sha256"]},
+                    ).scalar_one()
+            else:
+                content = self.store.open_bytes(meta["sha256"])
+            found = thumbnail(bytes(content), meta["media_type"], width)
+            with self._thumbs_lock:
+                self._thumbs[key] = found
+        return found
+
     def evidence_bytes(self, principal: Principal, ref: str | int, sha: str) -> tuple[bytes, dict]:
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
@@ -802,68 +864,6 @@ class CaseService(WorkbenchMixin):
                 data={"from": source["number"]},
             )
             changed = source["id"]
-        with self.engine.connect() as conn:
-            return self._detail(conn, changed, principal, now)
-
-    def assign(
-        self, principal: Principal, ref: str | int, username: str | None, *, version: int | None
-    ) -> dict:
-        """派遣: give the case to an officer of the holding department, or take it back
-        (``username`` None) — a department leader's, the department's or a supervisor's."""
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            row = self._visible(conn, ref, principal, lock=True)
-            self._check_version(row, version)
-            wf = self.workflow
-            allowed = principal.role in ("admin", "supervisor") or (
-                principal.role in wf.department_roles and principal.holds(row["department_code"])
-            )
-            if not allowed:
-                raise PermissionDenied(
-                    f"只有承办部门或督导人员才能指派案件 {row['number']} 的承办人",
-                    code="assign.not_allowed",
-                    detail="only the holding department or a supervisor assigns cases",
-                )
-            user = None
-            if username is not None:
-                user = conn.execute(
-                    text(
-                        "SELECT id, display_name, department_code FROM app_user "
-                        "WHERE username = :u AND active"
-                    ),
-                    {"u": username},
-                ).first()
-                if user is None:
-                    raise NotFoundError(
-                        f"没有用户“{username}”，请核对用户名",
-                        code="user.not_found",
-                        detail=f"no user {username!r}",
-                    )
-                if row["department_code"] and user.department_code != row["department_code"]:
-                    raise InputError(
-                        f"{username} 不属于{row['department_name']}，请指派承办部门的执法人员，"
-                        "或先将案件移交",
-                        code="assign.not_in_department",
-                        detail=f"{username} does not belong to {row['department_name']}",
-                        hint="assign an officer of the holding department, or transfer the case",
-                    )
-            self._update(
-                conn,
-                row,
-                row["state"],
-                row["is_open"],
-                {"assignee_user_id": user.id if user else None},
-                now,
-            )
-            history.record(
-                conn,
-                row,
-                action="assign",
-                actor=principal,
-                at=now,
-                data={"assignee": username, "assignee_name": user.display_name if user else None},
-            )
-            changed = row["id"]
         with self.engine.connect() as conn:
             return self._detail(conn, changed, principal, now)
 

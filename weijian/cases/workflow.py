@@ -29,6 +29,9 @@ SAME = "@same"  # a step that leaves the state as it is (the service of a docume
 SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL, SAME)
 CASE_MOMENTS = ("discovered_at", "reported_at")
 ADMIN = "admin"
+#: the steps that need a photo the acting department took on site after the report, unless a
+#: workflow says otherwise with ``"site_photo": true | false`` on a transition
+SITE_PHOTO_ACTIONS = ("site_visit", "verify")
 EVENT_LABELS = {
     "report": "上报立案",
     "add_evidence": "上传证据",
@@ -75,6 +78,7 @@ class Transition:
     evidence: dict[str, int] = field(default_factory=dict)
     set_track: str | None = None
     optional_fields: tuple[str, ...] = ()
+    site_photo: bool = False  # its photos must be new, taken on site by the acting department
 
 
 @dataclass(frozen=True)
@@ -604,6 +608,7 @@ def _parse_transition(
         evidence={k: int(v) for k, v in evidence.items()},
         set_track=set_track,
         optional_fields=tuple(spec.get("optional_fields", [])),
+        site_photo=bool(spec.get("site_photo", action in SITE_PHOTO_ACTIONS)),
     )
 
 

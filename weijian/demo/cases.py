@@ -324,7 +324,9 @@ def _report(c: DemoCase, cast: Cast) -> Iterator[StoryStep]:
     if reporter is not None and reporter.role != "api_client" and rng.random() < 0.3:
         t += timedelta(minutes=rng.uniform(1, 15))
         gps = reporter.role != "supervisor"  # entered on someone's behalf: a forwarded picture
-        yield StoryStep(t, "photo", reporter, note="上报时拍摄的现场照片", data={"gps": gps})
+        yield StoryStep(
+            t, "photo", reporter, note="上报时拍摄的现场照片", data={"gps": gps, "report": True}
+        )
     if c.department_code is None:
         t = _office(t + _hours(rng.uniform(0.5, 4)), rng)
         role = _holder_role(c)
@@ -656,7 +658,8 @@ class Player:
             done = service.add_evidence(
                 op.who, c.number, io.BytesIO(content), f"IMG_{stamp}.{suffix}", "photo", op.note
             )
-            c.pending.append(done["sha256"])
+            if not (op.data or {}).get("report"):  # the report's photo proves no later step
+                c.pending.append(done["sha256"])
         elif op.kind == "document":
             unit = self.cast.departments.get(op.who.department_code or "", "")
             lines = [

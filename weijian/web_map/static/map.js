@@ -641,8 +641,10 @@
     }
     const photos = (c.evidence || []).filter((e) => e.kind === "photo");
     if (photos.length) html += "<h3>现场照片</h3><div class='photos' id='case-photos'></div>";
+    html += "<p><a href='/work/cases/" + encodeURIComponent(c.number) + "'>在工作台中打开（办理、全部文件）</a></p>";
     html += "<h3>办理过程</h3><ol class='timeline'>" + (c.events || []).map((e) =>
-      "<li><div class='when'>" + when(e.at) + " · " + esc(e.actor.name) + "</div><div>" + esc(e.label) + "</div>" +
+      "<li><div class='when'>" + when(e.at) + " · " + esc(e.actor.name) + "</div><div>" + esc(e.label) +
+      (e.action === "add_evidence" && e.data && e.data.filename ? "：" + esc(e.data.filename) : "") + "</div>" +
       (e.note ? "<div class='chain'>" + esc(e.note) + "</div>" : "") + "</li>").join("") + "</ol>";
     $("details-body").innerHTML = html;
     $("details").hidden = false;

@@ -77,6 +77,8 @@ CREATE INDEX case_urge_open_department ON case_urge (to_department_code, reply_d
     WHERE answered_at IS NULL;
 CREATE INDEX case_urge_open_user ON case_urge (to_user_id, reply_due) WHERE answered_at IS NULL;
 CREATE INDEX case_urge_urged_at ON case_urge (urged_at);
+-- is this photo already attached to any case? (a site visit wants new evidence)
+CREATE INDEX case_evidence_sha256 ON case_evidence (sha256);
 
 CREATE TABLE case_follow (
     user_id integer NOT NULL REFERENCES app_user (id) ON DELETE CASCADE,
@@ -126,7 +128,7 @@ def downgrade() -> None:
         "DELETE FROM workflow_definition WHERE created_by = 'migration' AND version > 1; "
         "UPDATE workflow_definition SET active = (version = (SELECT max(version) "
         "FROM workflow_definition)); "
-        "DROP INDEX IF EXISTS case_event_actor; "
+        "DROP INDEX IF EXISTS case_event_actor, case_evidence_sha256; "
         "ALTER TABLE violation_case DROP COLUMN stage_code, DROP COLUMN stage_due, "
         "DROP COLUMN last_event_at, DROP COLUMN last_action"
     )

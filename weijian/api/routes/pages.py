@@ -1,0 +1,60 @@
+"""The workbench's pages (工作台): the home page, a case's page, and the files they load from
+``weijian/pages/static`` — served by the app itself, nothing from outside. The pages speak to
+the same API as every other client; these routes only hand out files."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from weijian import pages
+from weijian.api.routes.web_map import VENDOR
+from weijian.errors import EnvironmentProblem
+
+router = APIRouter(include_in_schema=False)
+
+#: own files change with a release: the browser asks again each time (and gets 304)
+REVALIDATE = {"Cache-Control": "no-cache"}
+
+
+def _html(name: str) -> Response:
+    return FileResponse(pages.page(name), media_type="text/html; charset=utf-8", headers=REVALIDATE)
+
+
+@router.get("/work", response_class=HTMLResponse)
+def home() -> Response:
+    return _html("home")
+
+
+@router.get("/work/cases/{number}", response_class=HTMLResponse)
+def case_page(request: Request, number: str) -> Response:
+    # the page's map excerpt draws with the map's own libraries
+    assets = request.app.state.cases.settings.web_assets_dir
+    missing = [name for name, rel in VENDOR.items() if not (assets / rel).is_file()]
+    if missing:
+        raise EnvironmentProblem(
+            "工作台页面所需的前端库未安装，请联系系统管理员",
+            code="pages.vendor_missing",
+            detail="the front-end libraries are not installed (" + ", ".join(missing) + ")",
+            hint="run ./dev setup (it runs npm ci in weijian/web_map), or set "
+            "WEIJIAN_WEB_ASSETS_DIR to a node_modules folder holding them",
+        )
+    return _html("case")
+
+
+def _asset(folder: str, name: str) -> Response:
+    found = pages.asset(folder, name)
+    if found is None:
+        return Response(status_code=404)
+    path, media_type = found
+    return FileResponse(path, media_type=media_type, headers=REVALIDATE)
+
+
+@router.get("/static/common/{name}")
+def common_asset(name: str) -> Response:
+    return _asset("common", name)
+
+
+@router.get("/static/work/{name}")
+def work_asset(name: str) -> Response:
+    return _asset("work", name)

@@ -1,0 +1,31 @@
+// The header of every workbench page: the product's name, the way to the workbench and the
+// map, the user with the role, and 退出.
+
+import { api, once, probe, setToken } from "./api.js";
+import { fill, h } from "./dom.js";
+
+// the links of the header beside the workbench's own name: [label, href, the page it names]
+const LINKS = [["地图", "/", "map"]];
+
+export async function mountHeader(el, { here } = {}) {
+  const [me, wf] = await Promise.all([once("/api/v1/auth/me"), once("/api/v1/cases/workflow")]);
+  probe.me = me;
+  const role = wf.roles[me.role] || me.role;
+  const logout = h("button", { type: "button", class: "logout" }, "退出");
+  logout.addEventListener("click", async () => {
+    try { await api("/api/v1/auth/logout", { method: "POST" }); } catch (e) { /* gone already */ }
+    setToken(null);
+    location.reload();
+  });
+  fill(el,
+    h("a", { class: "brand", href: "/work", "aria-current": here === "work" ? "page" : null },
+      h("span", { class: "brand-long" }, "违法建设"), "工作台"),
+    h("nav", { class: "links" }, LINKS.map(([label, href, page]) =>
+      h("a", { href, "aria-current": page === here ? "page" : null }, label))),
+    h("div", { class: "me" },
+      h("span", { class: "me-name" }, me.display_name),
+      h("span", { class: "me-role" }, role),
+      logout),
+  );
+  return me;
+}
