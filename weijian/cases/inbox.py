@@ -251,6 +251,7 @@ def inbox(
     return {
         "tab": tab,
         "tab_label": TAB_LABELS[tab],
+        "as_of": now,  # the server's clock, that countdowns run from
         "counts": counts,
         "items": [item(r, wf, now, stalled_days) for r in page],
         "next_cursor": _cursor(last["sort_key"], last["id"]) if last else None,
