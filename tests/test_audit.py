@@ -440,9 +440,12 @@ def test_the_second_officer_gets_a_409_and_loses_nothing(engine, case_api):
     assert body["error"] == "ConflictError"
     assert "version" in body["detail"] and "confirmed" in body["detail"]
     assert body["code"] == "case.version_conflict"
-    assert body["message"].startswith(
-        f"案件 {number} 已被他人修改：当前为第 {seen_by_a + 1} 版（状态：已认定违建），"
-        f"您提交的是第 {seen_by_b} 版"
+    # who changed it, what and when; the version now and the one the change was based on
+    assert body["message"].startswith(f"案件{number}已由ue_hj-姓名（城管执法部门）于")
+    assert "办理“认定为违法建设”" in body["message"]
+    assert (
+        f"现为第{seen_by_a + 1}版（已认定违建），您提交时依据的是第{seen_by_b}版"
+        in (body["message"])
     )
     assert "read the case again" in body["hint"]
 
