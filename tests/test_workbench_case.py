@@ -106,7 +106,13 @@ def test_a_site_visit_needs_a_new_photo_the_acting_department_took_after_the_rep
 
     # the verification needs its own photo: the visit's photo proves nothing of a demolition
     api.act("ue_hj", number, "confirm")
-    api.act("ue_hj", number, "stop_order", evidence=[api.document("ue_hj", number)])
+    api.act(
+        "ue_hj",
+        number,
+        "stop_order",
+        data={"compliance_days": 7},
+        evidence=[api.document("ue_hj", number)],
+    )
     demolished = api.photo("ue_hj", number)
     api.act("ue_hj", number, "demolish_continued", data={"method": "self"}, evidence=[demolished])
     r = api.post(
