@@ -47,6 +47,19 @@ def test_demo_cases_go_through_the_workflow(engine, sample_dir: Path, tmp_path: 
     ensure_demo_users(engine)
     with engine.connect() as conn:
         demo_users = conn.execute(text(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY id")).all()
+        # the squad leader dispatches the cases of the district's city management
+        leader, officer = (
+            conn.execute(
+                text(
+                    "SELECT role, department_code, department_type FROM app_user "
+                    "WHERE username = :u"
+                ),
+                {"u": name},
+            ).one()
+            for name in ("duizhang", "chengguan")
+        )
+    assert leader.role == "department_leader" and leader.department_type == "urban_enforcement"
+    assert leader.department_code == officer.department_code is not None
     settings = Settings(evidence_dir=tmp_path / "evidence")
     lines: list[str] = []
     now = datetime.now(UTC)
@@ -96,7 +109,7 @@ def test_demo_cases_go_through_the_workflow(engine, sample_dir: Path, tmp_path: 
 
     assert len(districts) == 6
     assert departments == {(d, role) for (d,) in districts for _, role, _ in DEPARTMENT_USERS}
-    assert len(demo_users) == 9
+    assert len(demo_users) == 10  # one per role, and the squad leader
 
     # a real mix of states: open and closed, both tracks, stalled on the way
     assert states.get("signed_off", 0) > 50

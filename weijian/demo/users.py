@@ -78,20 +78,28 @@ def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> lis
             if code and grid is not None:
                 parent = grid.parents[grid.row_of[code]]
                 chain[upper] = str(parent) if parent else None
-    plan = [
-        ("admin", "admin", None, "系统管理员"),
-        ("supervisor", "supervisor", None, "市督导员"),
-        ("chengguan", "urban_enforcement", chain["district"], "城管执法队员"),
-        ("ziranziyuan", "natural_resources", chain["district"], "自然资源执法员"),
-        ("quxian", "county_government", chain["district"], "区县政府工作人员"),
-        ("jiedao", "town", chain["town"], "街道办工作人员"),
-        ("shequ", "community", chain["community"], "社区工作人员"),
-        ("wanggeyuan", "grid_worker", chain.get("compound") or chain["community"], "网格员"),
-        ("wuye", "property_company", chain.get("compound"), "物业公司项目负责人"),
+    plan: list[tuple[str, str, str | None, str, str | None]] = [
+        ("admin", "admin", None, "系统管理员", None),
+        ("supervisor", "supervisor", None, "市督导员", None),
+        ("chengguan", "urban_enforcement", chain["district"], "城管执法队员", None),
+        # dispatches the district's city-management cases to its officers (派遣)
+        (
+            "duizhang",
+            "department_leader",
+            chain["district"],
+            "城管执法中队长",
+            "urban_enforcement",
+        ),
+        ("ziranziyuan", "natural_resources", chain["district"], "自然资源执法员", None),
+        ("quxian", "county_government", chain["district"], "区县政府工作人员", None),
+        ("jiedao", "town", chain["town"], "街道办工作人员", None),
+        ("shequ", "community", chain["community"], "社区工作人员", None),
+        ("wanggeyuan", "grid_worker", chain.get("compound") or chain["community"], "网格员", None),
+        ("wuye", "property_company", chain.get("compound"), "物业公司项目负责人", None),
     ]
     created = []
     with engine.begin() as conn:
-        for username, role, grid, name in plan:
+        for username, role, grid, name, department_type in plan:
             if role != "admin" and role != "supervisor" and not grid:
                 continue
             exists = conn.execute(
@@ -109,6 +117,7 @@ def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> lis
                 display_name=name,
                 grid_code=grid,
                 created_by="demo",
+                department_type=department_type,
             )
             created.append({"username": username, "role": role, "grid": grid})
         known = conn.execute(text("SELECT 1 FROM api_client WHERE name = '12345'")).first()
