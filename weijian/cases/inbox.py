@@ -61,24 +61,37 @@ def next_step_states(wf: Workflow, role: str) -> tuple[list[str], list[str]]:
     return sorted(holder), sorted(anyone)
 
 
-def _todo(principal: Principal, wf: Workflow) -> tuple[str, dict]:
+def _todo(principal: Principal, wf: Workflow) -> tuple[list[str], dict]:
+    """The 待办 of a user as disjoint branches, each of which an index hands over in the order
+    of urgency: the department's own cases (``violation_case_inbox_department``), and per
+    state the cases of the district or grid where the role has a step on any case (the
+    ``_inbox_district`` / ``_inbox_town`` … indexes, whose order holds for one state). Every
+    branch lies inside the user's scope: a department user's scope is its district and its
+    department's cases, a grid user's its grid."""
     if principal.role in DESKS_WITHOUT_TODO or principal.api_client_id is not None:
-        return "false", {}
+        return [], {}
     holder, anyone = next_step_states(wf, principal.acts_as)
-    params = {"todo_holder": holder, "todo_any": anyone, "todo_me": principal.id}
+    params: dict = {"todo_holder": holder, "todo_me": principal.id}
+    params.update({f"todo_s{i}": state for i, state in enumerate(anyone)})
     if principal.role in wf.department_roles and principal.department_code:
         params.update(todo_dept=principal.department_code, todo_district=principal.district_code)
-        return (
-            "((c.department_code = :todo_dept AND c.state = ANY(:todo_holder) "
-            "AND (c.assignee_user_id IS NULL OR c.assignee_user_id = :todo_me)) "
-            "OR (c.district_code = :todo_district AND c.state = ANY(:todo_any) "
-            "AND c.department_code IS DISTINCT FROM :todo_dept))",
-            params,
+        own = (
+            "c.department_code = :todo_dept AND c.state = ANY(:todo_holder) "
+            "AND (c.assignee_user_id IS NULL OR c.assignee_user_id = :todo_me)"
         )
+        others = [
+            f"c.district_code = :todo_district AND c.state = :todo_s{i} "
+            "AND c.department_code IS DISTINCT FROM :todo_dept"
+            for i in range(len(anyone))
+        ]
+        return [own, *others], params
     if principal.grid_level and principal.grid_code:
         params["todo_grid"] = principal.grid_code
-        return f"(c.{principal.grid_level}_code = :todo_grid AND c.state = ANY(:todo_any))", params
-    return "false", {}
+        column = f"c.{principal.grid_level}_code"
+        return [f"{column} = :todo_grid AND c.state = :todo_s{i}" for i in range(len(anyone))], (
+            params
+        )
+    return [], {}
 
 
 def _urged(principal: Principal) -> tuple[str, dict]:
@@ -90,25 +103,38 @@ def _urged(principal: Principal) -> tuple[str, dict]:
     )
 
 
-def _tab(principal: Principal, wf: Workflow, tab: str) -> tuple[str, str, str, dict]:
-    """FROM, WHERE and ORDER BY of a tab, with their parameters."""
+@dataclass(frozen=True)
+class Tab:
+    """A tab as SQL: FROM, the disjoint branches of its WHERE (rows of one branch come out of
+    an index in the tab's order), the order's name, the parameters; ``scoped``: every branch
+    lies inside the user's scope already."""
+
+    source: str
+    branches: list[str]
+    order: str
+    params: dict
+    scoped: bool = False
+
+
+def _tab(principal: Principal, wf: Workflow, tab: str) -> Tab:
     if tab == "todo":
-        where, params = _todo(principal, wf)
-        return "violation_case c", f"c.is_open AND {where}", "urgency", params
+        branches, params = _todo(principal, wf)
+        return Tab("violation_case c", [f"c.is_open AND {b}" for b in branches], "urgency",
+                   params, scoped=True)  # fmt: skip
     if tab == "done":
-        return (
+        return Tab(
             "(SELECT case_id, max(at) AS mine_at FROM case_event WHERE actor_user_id = :done_me "
             "GROUP BY case_id) d JOIN violation_case c ON c.id = d.case_id",
-            "true",
+            ["true"],
             "latest",
             {"done_me": principal.id},
         )
     if tab == "urged":
         where, params = _urged(principal)
-        return "violation_case c", f"c.is_open AND {where}", "urgency", params
-    return (
+        return Tab("violation_case c", [f"c.is_open AND {where}"], "urgency", params)
+    return Tab(
         "case_follow f JOIN violation_case c ON c.id = f.case_id",
-        "f.user_id = :follow_me",
+        ["f.user_id = :follow_me"],
         "latest_follow",
         {"follow_me": principal.id},
     )
@@ -141,10 +167,16 @@ def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: 
     return " AND ".join(parts) or "true", params
 
 
+#: order → (ORDER BY of a branch, its sort key, the id column, ORDER BY of the merged branches)
 ORDERS = {
-    "urgency": ("c.stage_due ASC NULLS LAST, c.id ASC", "c.stage_due", "c.id"),
-    "latest": ("d.mine_at DESC, c.id DESC", "d.mine_at", "c.id"),
-    "latest_follow": ("f.since DESC, c.id DESC", "f.since", "c.id"),
+    "urgency": (
+        "c.stage_due ASC NULLS LAST, c.id ASC",
+        "c.stage_due",
+        "c.id",
+        "p.sort_key ASC NULLS LAST, p.id ASC",
+    ),
+    "latest": ("d.mine_at DESC, c.id DESC", "d.mine_at", "c.id", "p.sort_key DESC, p.id DESC"),
+    "latest_follow": ("f.since DESC, c.id DESC", "f.since", "c.id", "p.sort_key DESC, p.id DESC"),
 }
 
 
@@ -168,7 +200,7 @@ def _after(order: str, cursor: str | None) -> tuple[str, dict]:
             detail=f"{cursor!r} is not a cursor of this list",
             hint="use the next_cursor of the previous page",
         ) from None
-    _, column, id_column = ORDERS[order]
+    _, column, id_column, _ = ORDERS[order]
     params = {"c_key": key, "c_id": case_id}
     if order == "urgency":  # ascending, NULLs last
         if key is None:
@@ -210,42 +242,15 @@ def inbox(
     stalled_days = wf.stalled_days
     scope, scope_params = scope_sql(principal)
     filter_sql, filter_params = _filters(filters, principal, now, stalled_days)
+    shared = {**scope_params, **filter_params}
     counts = {}
     for name in TABS:
-        source, where, _, params = _tab(principal, wf, name)
-        counts[name] = conn.execute(
-            text(f"SELECT count(*) FROM {source} WHERE {where} AND {scope} AND {filter_sql}"),
-            {**params, **scope_params, **filter_params},
-        ).scalar_one()
-    source, where, order, params = _tab(principal, wf, tab)
-    after, after_params = _after(order, cursor)
-    order_sql, key_column, _ = ORDERS[order]
-    rows = (
-        conn.execute(
-            text(
-                f"SELECT {CASE_COLUMNS}, {key_column} AS sort_key, "
-                "u.display_name AS assignee_name, "
-                "(SELECT row_to_json(o) FROM (SELECT id, note, urged_at, reply_due, urged_by_name "
-                "FROM case_urge WHERE case_id = c.id AND answered_at IS NULL "
-                "ORDER BY reply_due LIMIT 1) o) AS open_urge, "
-                "EXISTS (SELECT 1 FROM case_follow cf WHERE cf.case_id = c.id "
-                "AND cf.user_id = :me) AS followed "
-                f"FROM {source} LEFT JOIN app_user u ON u.id = c.assignee_user_id "
-                f"WHERE {where} AND {scope} AND {filter_sql} AND {after} "
-                f"ORDER BY {order_sql} LIMIT :limit"
-            ),
-            {
-                **params,
-                **scope_params,
-                **filter_params,
-                **after_params,
-                "me": principal.id,
-                "limit": limit + 1,
-            },
-        )
-        .mappings()
-        .all()
-    )
+        t = _tab(principal, wf, name)
+        counts[name] = _count(conn, t, _conditions(t, scope, filter_sql), shared)
+    t = _tab(principal, wf, tab)
+    after, after_params = _after(t.order, cursor)
+    conditions = _conditions(t, scope, f"{filter_sql} AND {after}")
+    rows = _rows(conn, t, conditions, {**shared, **after_params, "me": principal.id}, limit + 1)
     page = [dict(r) for r in rows[:limit]]
     last = page[-1] if len(rows) > limit else None
     return {
@@ -256,6 +261,49 @@ def inbox(
         "items": [item(r, wf, now, stalled_days) for r in page],
         "next_cursor": _cursor(last["sort_key"], last["id"]) if last else None,
     }
+
+
+def _conditions(t: Tab, scope: str, extra: str) -> list[str]:
+    """The WHERE of each branch of a tab, within the scope and the filters."""
+    return [f"{b} AND {extra}" + ("" if t.scoped else f" AND {scope}") for b in t.branches]
+
+
+def _count(conn: Connection, t: Tab, conditions: list[str], params: dict) -> int:
+    if not conditions:
+        return 0
+    counted = " + ".join(f"(SELECT count(*) FROM {t.source} WHERE {w})" for w in conditions)
+    return conn.execute(text(f"SELECT {counted}"), {**t.params, **params}).scalar_one()
+
+
+def _rows(conn: Connection, t: Tab, conditions: list[str], params: dict, limit: int) -> list:
+    """The first ``limit`` rows of the tab in its order: the first of each branch, each read
+    from an index in that order, then merged."""
+    if not conditions:
+        return []
+    order_sql, key_column, _, merged = ORDERS[t.order]
+    picked = " UNION ALL ".join(
+        f"(SELECT c.id, {key_column} AS sort_key FROM {t.source} WHERE {w} "
+        f"ORDER BY {order_sql} LIMIT :limit)"
+        for w in conditions
+    )
+    return (
+        conn.execute(
+            text(
+                f"SELECT {CASE_COLUMNS}, p.sort_key, u.display_name AS assignee_name, "
+                "(SELECT row_to_json(o) FROM (SELECT id, note, urged_at, reply_due, urged_by_name "
+                "FROM case_urge WHERE case_id = c.id AND answered_at IS NULL "
+                "ORDER BY reply_due LIMIT 1) o) AS open_urge, "
+                "EXISTS (SELECT 1 FROM case_follow cf WHERE cf.case_id = c.id "
+                "AND cf.user_id = :me) AS followed "
+                f"FROM ({picked}) p JOIN violation_case c ON c.id = p.id "
+                "LEFT JOIN app_user u ON u.id = c.assignee_user_id "
+                f"ORDER BY {merged} LIMIT :limit"
+            ),
+            {**t.params, **params, "limit": limit},
+        )
+        .mappings()
+        .all()
+    )
 
 
 def stage_of(wf: Workflow, row: dict, now: datetime, stalled_days: int) -> dict | None:
