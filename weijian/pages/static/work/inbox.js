@@ -40,7 +40,8 @@ export class Inbox {
   readAddress() {
     const p = new URLSearchParams(location.search);
     const tab = p.get("tab");
-    this.tab = this.tabs.some(([code]) => code === tab) ? tab : this.tabs[0][0];
+    const first = WITHOUT_TODO.includes(this.me.role) ? "urged" : "todo";
+    this.tab = this.tabs.some(([code]) => code === tab) ? tab : first;
     this.filters = {
       q: p.get("q") || "",
       state: p.get("state") || "",
