@@ -180,7 +180,7 @@ def test_a_supervisor_s_urge_is_answered_by_the_holder(browser, case_api):
         supervisor.close()
 
 
-def test_the_officer_opens_his_case_from_the_inbox(browser, case_api, tmp_path):
+def test_the_officer_opens_his_case_from_the_inbox(browser, case_api):
     api = case_api
     case = api.report("gridder", COMPOUND, description="楼顶在建彩钢房，约30平方米")
     number = case["number"]
@@ -202,6 +202,21 @@ def test_the_officer_opens_his_case_from_the_inbox(browser, case_api, tmp_path):
         )
         bench.settle()
         assert bench.page.url.endswith(f"/work/cases/{number}")
+        assert bench.text("#state") == "已上报待核查"
+        # worked on (the case page's own test has him do it there): the row moves on
+        api.act("ue_hj", number, "site_visit", evidence=[api.photo("ue_hj", number)])
+        api.act("ue_hj", number, "confirm")
+        doc = api.document("ue_hj", number)
+        api.act("ue_hj", number, "stop_order", data={"compliance_days": 5}, evidence=[doc])
+        home(bench)
+        assert bench.text(f"{row} .stage-label") == "责令停止整改期限"
+        assert bench.text(f"{row} .state-cell") == "已责令停止"
+        assert bench.text(f"{row} .last-cell").startswith("责令停止违法建设")
+        assert bench.text(f"{row} .due-left").startswith(("剩余 4天23小时", "剩余 5天"))
+        reload_after(bench, lambda: bench.page.click("#inbox .inbox-tab[data-tab=done]"))
+        assert rows(bench) == [number]
+        reload_after(bench, lambda: bench.page.fill("#inbox input[name=q]", "没有这个案件"))
+        assert rows(bench) == [] and bench.text("#inbox .inbox-status") == "没有符合筛选条件的案件"
         bench.check_clean()
     finally:
         bench.close()
