@@ -214,7 +214,8 @@ export class Inbox {
       h("div", { class: "cell last-cell" }, item.last_event
         ? [h("div", {}, item.last_event.label), h("div", { class: "muted" }, beijingShort(item.last_event.at))]
         : "—"),
-      h("div", { class: "cell flag-cell" }, chips));
+      h("div", { class: "cell flag-cell" }, chips,
+        item.urge ? h("div", { class: "urge-line" }, (item.urge.urged_by_name || "督办") + "：" + item.urge.note) : null));
     // the whole row opens the case; a click on the link itself (or a selection) does as usual
     li.addEventListener("click", (e) => {
       if (e.target.closest("a") || String(window.getSelection() || "")) return;
