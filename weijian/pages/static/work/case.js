@@ -11,21 +11,23 @@ import { showError } from "/static/common/notice.js";
 import { ServerClock, beijing, countdown } from "/static/common/time.js";
 import { ActionPanel } from "/static/work/actions.js";
 import { CaseMap } from "/static/work/casemap.js";
+import { Desk } from "/static/work/desk.js";
 import { renderTimeline } from "/static/work/timeline.js";
 
 const number = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
-const page = { wf: null, config: null, clock: new ServerClock(null), panel: null, map: null };
+const page = { wf: null, config: null, clock: new ServerClock(null), panel: null, map: null, desk: null };
 probe.number = number;
 
 whenLoggedIn(start);
 
 async function start() {
   try {
-    await mountHeader($("bar"));
+    const me = await mountHeader($("bar"));
     page.wf = await once("/api/v1/cases/workflow");
     page.config = await once("/api/v1/map/config").catch(() => null);  // colours of states and zones
     page.map = page.map || new CaseMap($("case-map"), $("map-legend"));
     page.panel = page.panel || new ActionPanel($("actions-body"), { number, wf: page.wf, shown: render, reload });
+    page.desk = page.desk || new Desk($("desk-body"), { number, me, wf: page.wf, shown: render, reload });
     await reload();
   } catch (e) {
     if (e.status !== 401) showError(e);
@@ -55,6 +57,7 @@ function render(c) {
   renderJurisdiction(c);
   renderTimeline($("timeline"), c, page.wf);
   page.panel.render(c);
+  page.desk.render(c);
   page.map.show(c, page.config);
   tick();
   probe.renders += 1;
@@ -64,7 +67,7 @@ function render(c) {
 function notFound(e) {
   fill($("summary"), h("h1", {}, number), h("p", { class: "error-text" }, e.message),
     h("p", {}, h("a", { href: "/work" }, "返回工作台")));
-  for (const id of ["facts", "history", "actions", "deadlines", "place", "jurisdiction"]) $(id).hidden = true;
+  for (const id of ["facts", "history", "actions", "desk", "deadlines", "place", "jurisdiction"]) $(id).hidden = true;
   probe.ready = true;
 }
 

@@ -1,11 +1,12 @@
-// The workbench's home page: the header, a case opened by its number, the links. The inbox
-// fills <main id="inbox">.
+// The workbench's home page: the header, a case opened by its number, the inbox (待办箱,
+// inbox.js) in <main id="inbox">, the links.
 
 import { probe } from "/static/common/api.js";
 import { $ } from "/static/common/dom.js";
 import { mountHeader } from "/static/common/header.js";
 import { whenLoggedIn } from "/static/common/login.js";
 import { showError } from "/static/common/notice.js";
+import { mountInbox } from "/static/work/inbox.js";
 
 $("open-case").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -13,9 +14,13 @@ $("open-case").addEventListener("submit", (event) => {
   if (number) location.href = "/work/cases/" + encodeURIComponent(number);
 });
 
+let inbox = null;
+
 whenLoggedIn(async () => {
   try {
-    await mountHeader($("bar"), { here: "work" });
+    const me = await mountHeader($("bar"), { here: "work" });
+    if (inbox) await inbox.load(false); // logged in again: the list read again
+    else inbox = await mountInbox($("inbox"), me);
     probe.ready = true;
   } catch (e) {
     if (e.status !== 401) showError(e);
