@@ -7,6 +7,7 @@ from anywhere but 127.0.0.1. Screenshots are saved in .weijian/artifacts/."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.casekit import COMPOUND, FARMLAND, PASSWORD, load_workflow, site_photo
@@ -160,10 +161,15 @@ def test_an_officer_works_a_case_at_his_desk(browser, case_api, tmp_path):
         uploads = bench.page.locator(bench.event("add_evidence")).all_inner_texts()
         assert "现场.jpg" in uploads[0] and "gridder-姓名（网格员）上传于" in uploads[0]
         assert "现场核查.jpg" in uploads[1] and "用于“现场核查”" in uploads[1]
-        # the deadline of the visit is met; no stage after it has a deadline of its own here
+        # the deadline of the visit is met; the countdown is the disposal's now (30 days)
         assert bench.text("#deadlines [data-code=site_visit]").count("按时") == 1
-        assert bench.page.locator("#countdown").count() == 0
-        assert [d["status"] for d in api.case("ue_hj", number)["deadlines"]] == ["met"]
+        assert bench.page.get_attribute("#countdown", "data-code") == "disposal"
+        assert "30日内处置销号" in bench.text("#countdown")
+        deadlines = api.case("ue_hj", number)["deadlines"]
+        assert [(d["code"], d["status"]) for d in deadlines] == [
+            ("site_visit", "met"),
+            ("disposal", "pending"),
+        ]
 
         # the photo large, then closed with Esc
         bench.page.click(f"{visit} .thumb-button")
@@ -174,9 +180,23 @@ def test_an_officer_works_a_case_at_his_desk(browser, case_api, tmp_path):
 
         # confirmed, then the stop order with its document from disk
         bench.submit(bench.start("认定为违法建设"), "已认定违建")
+        # the stop order with its compliance period: the countdown moves to that period
         form = bench.start("责令停止违法建设")
+        assert (
+            bench.page.get_attribute(f"{form} input[name=field-compliance_days]", "type")
+            == "number"
+        )
+        bench.page.fill(f"{form} input[name=field-compliance_days]", "7")
         bench.attach(form, "document", order)
         bench.submit(form, "已责令停止")
+        assert "责令停止整改期限" in bench.text("#deadlines [data-code=compliance]")
+        assert bench.page.get_attribute("#countdown", "data-code") == "compliance"
+        # seven days from the order, counted down from the server's time (seconds go by)
+        assert re.search(r"剩余 (7天|6天23小时)", bench.text("#countdown"))
+        compliance = next(
+            d for d in api.case("ue_hj", number)["deadlines"] if d["code"] == "compliance"
+        )
+        assert compliance["status"] == "pending"
         stop = bench.event("stop_order")
         assert "责令停止通知书.pdf" in bench.text(stop) and "文书" in bench.text(stop)
         bench.page.click(f"{stop} .doc-button")
@@ -238,7 +258,9 @@ def test_natural_resources_determines_a_backlog_case_on_the_city_s_own_form(
     try:
         bench.open(number)
         assert bench.text("#state") == "已建台账"
-        assert bench.page.locator("#countdown").count() == 0  # a backlog case: no deadline
+        # a backlog case: no site-visit clock, the determination's 15 days instead
+        assert bench.page.get_attribute("#countdown", "data-code") == "determination"
+        assert "自然资源部门性质认定和处置意见" in bench.text("#countdown")
         form = bench.start("性质认定并出具处置意见")
         assert bench.page.locator(f"{form} input[name=field-disposal]").count() == 3
         assert "复核面积（平方米）" in bench.text(form)

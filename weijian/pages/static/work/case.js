@@ -95,8 +95,10 @@ function flags(c) {
   return out;
 }
 
+// the current stage: the pending or missed deadline due first (as the server's stage)
 function pendingDeadline(c) {
-  return (c.deadlines || []).find((d) => d.status === "pending" || d.status === "overdue");
+  const waiting = (c.deadlines || []).filter((d) => d.status === "pending" || d.status === "overdue");
+  return waiting.sort((a, b) => Date.parse(a.due) - Date.parse(b.due))[0];
 }
 
 function renderSummary(c) {
