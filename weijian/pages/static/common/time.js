@@ -18,10 +18,11 @@ export function beijing(iso) {
   return p.year + "年" + p.month + "月" + p.day + "日 " + p.hour + ":" + p.minute;
 }
 
-// “3月2日 09:00” (the year of the moment is the year of now)
-export function beijingShort(iso) {
+// “3月2日 09:00” in the year of `nowMs` (the server's clock), else “2025年3月2日”
+export function beijingShort(iso, nowMs) {
   if (!iso) return "—";
   const p = parts(iso);
+  if (p.year !== parts(nowMs == null ? Date.now() : nowMs).year) return p.year + "年" + p.month + "月" + p.day + "日";
   return p.month + "月" + p.day + "日 " + p.hour + ":" + p.minute;
 }
 

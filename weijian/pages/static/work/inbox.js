@@ -194,7 +194,7 @@ export class Inbox {
     if (stage.stalled) chips.push(h("span", { class: "chip warn", title: "长时间没有办理记录" }, "停滞"));
     if (item.urge) {
       chips.push(h("span", { class: "chip danger urge-chip", title: item.urge.note || "" },
-        "督办 · " + beijingShort(item.urge.reply_due) + "前答复"));
+        "督办 · " + beijingShort(item.urge.reply_due, this.clock.now()) + "前答复"));
     }
     if (item.followed) chips.push(h("span", { class: "chip info" }, "已关注"));
     const li = h("li", { class: "inbox-row", dataset: { number: item.number, state: item.state } },
@@ -212,7 +212,7 @@ export class Inbox {
         h("div", { class: "holder-dept" }, dept),
         h("div", { class: "holder-name" + (item.assignee ? "" : " muted") }, "承办人：" + holder)),
       h("div", { class: "cell last-cell" }, item.last_event
-        ? [h("div", {}, item.last_event.label), h("div", { class: "muted" }, beijingShort(item.last_event.at))]
+        ? [h("div", {}, item.last_event.label), h("div", { class: "muted" }, beijingShort(item.last_event.at, this.clock.now()))]
         : "—"),
       h("div", { class: "cell flag-cell" }, chips,
         item.urge ? h("div", { class: "urge-line" }, (item.urge.urged_by_name || "督办") + "：" + item.urge.note) : null));
