@@ -229,8 +229,10 @@ def test_following_a_case(case_api, who):
     assert api.send("PUT", f"/api/v1/cases/{number}/follow", who).status_code == 200
     page = inbox(api, who, tab="followed")
     assert numbers(page) == [number] and page["items"][0]["followed"] is True
+    assert api.case(who, number)["followed"] is True  # the case page shows it
     assert api.send("DELETE", f"/api/v1/cases/{number}/follow", who).status_code == 200
     assert inbox(api, who, tab="followed")["items"] == []
+    assert api.case(who, number)["followed"] is False
 
 
 def test_urges_count_in_the_assessment_and_in_tracing(case_api):

@@ -115,6 +115,12 @@ def case_detail(
     out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
     if principal is not None and principal.role not in (CITIZEN, "api_client"):
         out["actions"] = _actions(wf, row, principal)
+        out["followed"] = principal.id is not None and bool(
+            conn.execute(
+                text("SELECT 1 FROM case_follow WHERE case_id = :c AND user_id = :u"),
+                {"c": case_id, "u": principal.id},
+            ).first()
+        )
     return out
 
 

@@ -78,7 +78,12 @@ export class Desk {
     const head = document.querySelector("#summary .summary-head");
     if (head) head.append(this.follow);
     this.loadUrges();
-    this.loadFollowed();
+    if (typeof c.followed === "boolean") {
+      this.state.followed = c.followed;
+      this.showFollow();
+    } else {
+      this.loadFollowed(); // an answer without it (an API client's view)
+    }
   }
 
   // -- 派遣 ------------------------------------------------------------------------------------
