@@ -13,6 +13,7 @@ import cachetools
 from sqlalchemy import text
 
 from weijian.cases.clock import LOCAL
+from weijian.cases.rows import overdue_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.service import CaseService
 from weijian.cases.users import ancestors, grid_of
@@ -522,11 +523,25 @@ class MapService:
         unit = next((u for u in levels[level] if u["code"] == code), None)
         counts = unit["counts"] if unit else {}
         figures.update(
-            overdue=counts.get("overdue_open", 0), new_this_month=counts.get("reported", 0)
+            overdue=self._overdue_in_grid(principal, level, code),
+            new_this_month=counts.get("reported", 0),
         )
         out["figures"] = figures
         out["labels"] = FIGURE_LABELS
         return out
+
+    def _overdue_in_grid(self, principal: Principal, level: str, code: str) -> int:
+        """The grid's open cases overdue at their current stage now: the rule of the totals,
+        the case list's ``overdue=true`` and a grid's 督办."""
+        scope, params = scope_sql(principal)
+        with self.cases.engine.connect() as conn:
+            return conn.execute(
+                text(
+                    f"SELECT count(*) FROM violation_case c WHERE c.{level}_code = :g "
+                    f"AND {overdue_sql('c')} AND {scope}"
+                ),
+                {"g": code, "now": self.now(), **params},
+            ).scalar_one()
 
     def choropleth(self, principal: Principal, campaign_id: int, level: str) -> dict:
         """Clear-to-zero progress of every grid of ``level``, as the campaign API gives it,

@@ -572,9 +572,12 @@
     html += "<table class='figures'>" + rows.map((r) => "<tr data-figure='" + r[2] + "'><td>" + esc(r[0]) + "</td><td class='num'>" + r[1] + "</td></tr>").join("") + "</table>";
     html += "<h3>在办案件</h3><div id='grid-cases'>读取中…</div>";
     html += "<p><a href='#' id='grid-patrol'>打印本网格巡查图（PDF）</a></p>";
+    const urging = URGERS.includes(config.user.role) && f.overdue > 0;
+    if (urging) html += gridUrgeForm(f.overdue);
     $("details-body").innerHTML = html;
     $("details").hidden = false;
     $("grid-patrol").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/grids/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图.pdf"); });
+    if (urging) $("grid-urge-form").addEventListener("submit", (e) => { e.preventDefault(); urgeGrid(g.grid); });
     const p = filterParams();
     p.set("grid", g.grid.code);
     p.set("limit", "100");
@@ -595,6 +598,46 @@
       for (const row of document.querySelectorAll(".case-row")) row.addEventListener("click", () => openCase(row.dataset.number, true));
     } catch (e) {
       $("grid-cases").textContent = "读取失败：" + e.message;
+    }
+  }
+
+  // -- 督办: every overdue case of a grid at once -------------------------------------------
+
+  const URGERS = ["admin", "supervisor", "department_leader"];
+
+  // tomorrow 17:00 in Beijing, as a datetime-local value
+  function tomorrowFive() {
+    const d = new Date(Date.now() + 8 * 3600e3 + 24 * 3600e3);
+    return d.toISOString().slice(0, 10) + "T17:00";
+  }
+
+  function gridUrgeForm(overdue) {
+    return "<details class='grid-urge'><summary>督办本网格超期案件（" + fmt(overdue) + " 件）</summary>" +
+      "<form id='grid-urge-form'><label>督办内容<textarea name='note' required maxlength='2000' " +
+      "placeholder='如：请于答复期限前完成超期案件的核查处置并反馈'></textarea></label>" +
+      "<label>答复期限（北京时间）<input type='datetime-local' name='reply_due' required value='" + tomorrowFive() + "'></label>" +
+      "<button type='submit'>督办</button><div id='grid-urge-result' role='status'></div></form></details>";
+  }
+
+  async function urgeGrid(grid) {
+    const form = $("grid-urge-form");
+    const out = $("grid-urge-result");
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      const body = { grid: grid.code, note: form.note.value.trim(), reply_due: form.reply_due.value + ":00+08:00" };
+      const r = await (await api("/api/v1/urges", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      })).json();
+      W.gridUrge = r;
+      out.className = "ok";
+      out.textContent = r.urged ? "已督办 " + r.urged + " 件：" + r.cases.join("、") + "。承办部门将在工作台“督办”中看到并答复。"
+        : "本网格目前没有超期案件，未发出督办。";
+    } catch (e) {
+      out.className = "error";
+      out.textContent = "督办未成功：" + e.message;
+    } finally {
+      button.disabled = false;
     }
   }
 
