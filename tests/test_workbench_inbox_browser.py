@@ -274,6 +274,20 @@ def test_the_inbox_on_a_phone(browser, case_api):
         assert "督办" in bench.text(f"{first} .urge-chip")
         assert bench.js(f'document.querySelector("{first} .due-left").dataset.level') == "missed"
         bench.screenshot("work-inbox-phone.png")
+
+        # the urged case on the phone: the urge and its answer form fit the screen
+        bench.page.click(f"{first} a")
+        bench.page.wait_for_url(f"**/work/cases/{made[0]}")
+        bench.wait(
+            f"window.weijianWork && weijianWork.case && weijianWork.case.number === '{made[0]}'"
+        )
+        bench.settle()
+        bench.page.wait_for_selector("#desk .answer-form", state="visible")
+        assert "请尽快核查" in bench.text("#desk .urge-list")
+        assert bench.js("document.documentElement.scrollWidth") <= width
+        box = bench.page.locator("#desk").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        bench.screenshot("work-case-urged-phone.png")
         bench.check_clean()
     finally:
         bench.close()
