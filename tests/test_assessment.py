@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tests import city
 from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
 from weijian.cases.clock import LOCAL, Clock
+from weijian.errors import InputError
 from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import indicators
 
@@ -108,11 +109,14 @@ def test_each_indicator_by_hand(case_api, history):
     assert value(town1, "rebound_rate") == pytest.approx(1 / 5)
     assert value(town2, "report_on_time") is None  # no report had a deadline there
     assert value(town2, "visit_on_time") == 0
-    # weighted score out of 100 (weights 10 15 10 20 15 15 5 10; counts scored between the
-    # lowest and the highest unit; lower-is-better reversed; no value → weight left out):
-    # town1: 10·1 + 15·0.8 + 10·0.5 + 20·0.4 + 15·0.2 + 15·0.2 + 5·0 + 10·0.8 = 49 of 100
-    # town2: 10·0 + 15·1 + 20·0 + 15·0 + 15·0 + 5·1 + 10·1 = 30 of 90
-    assert town1["score"] == 49.0 and town2["score"] == pytest.approx(33.33)
+    # weighted score out of 100 (weights 10 15 10 20 15 15 5 10 and 5 for answering urges;
+    # counts scored between the lowest and the highest unit; lower-is-better reversed; a rate
+    # over nothing — no urge, no report due — scores in full: nothing was due, nothing missed):
+    # town1: 10·1 + 15·0.8 + 10·0.5 + 20·0.4 + 15·0.2 + 15·0.2 + 5·0 + 10·0.8 + 5·1 = 54 of 105
+    # town2: 10·0 + 15·1 + 10·1 + 20·0 + 15·0 + 15·0 + 5·1 + 10·1 + 5·1 = 45 of 105
+    assert town1["score"] == pytest.approx(51.43) and town2["score"] == pytest.approx(42.86)
+    answered = next(i for i in town2["indicators"] if i["code"] == "report_on_time")
+    assert answered["value"] is None and answered["score"] == 1.0 and answered["empty"] is True
     assert (town1["rank"], town2["rank"]) == (1, 2)
 
     companies = case_api.get(
@@ -185,9 +189,20 @@ def test_assessment_xlsx_reads_back(case_api, history):
     assert "1日内现场核查率（%）" in headers and "发现违建数（件）" in headers
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     first = [c.value for c in sheet[2]]
-    assert first[:4] == [1, TOWN1, "新建街道", 49]
+    assert first[:4] == [1, TOWN1, "新建街道", 51.43]
     assert first[headers.index("1日内现场核查率（%）")] == 40
-    assert book["说明"]["B1"].value == "2026-03-01 至 2026-04-30"
+    second = [c.value for c in sheet[3]]
+    assert second[headers.index("1日内上报率（%）")] == "无应办事项"
+    info = book["说明"]
+    assert info["B1"].value == "2026-03-01 至 2026-04-30"
+    # every indicator with its weight and its formula, and the rules of the score
+    explained = {row[0]: row[1:] for row in info.iter_rows(values_only=True) if row[0]}
+    assert "按无失分计" in explained["无应办事项"][0]
+    assert explained["1日内现场核查率"][0] == 20
+    assert explained["1日内现场核查率"][1].startswith(
+        "（按时核查数）÷（按时核查数＋超时核查数＋超期未核查数），越高越好"
+    )
+    assert "最小值至最大值" in explained["发现违建数"][1]
 
 
 def test_clear_to_zero_campaign(case_api, engine, tmp_path):
@@ -538,3 +553,33 @@ def test_ranking_ties_and_ungridded_buckets():
     ranked = indicators.rank(defs.indicators, units)
     assert [u["code"] for u in ranked] == ["220602001", "220602002", None]
     assert [u["rank"] for u in ranked] == [1, 1, 1]
+
+
+def _unit(code: str, **counts) -> dict:
+    return {"code": code, "name": code, "counts": dict.fromkeys(indicators.UNIT_COUNTS, 0) | counts}
+
+
+def test_a_unit_with_nothing_due_is_not_scored_below_one_that_missed_a_deadline():
+    """A town without cases against a town whose one case is overdue: under the seeded rule a
+    rate over nothing scores as nothing wrong; under ``left_out`` it leaves the score, which
+    ranked the idle town below the late one."""
+    seeded = indicators.default_definitions()
+    assert seeded.empty_rate == "nothing_wrong"
+    idle = _unit("idle")
+    late = _unit("late", reported=1, proactive=1, visits_overdue=1, overdue_open=1)
+    ranked = {
+        u["code"]: u for u in indicators.rank(seeded.indicators, [idle, late], "nothing_wrong")
+    }
+    assert ranked["idle"]["score"] > ranked["late"]["score"]
+    assert ranked["idle"]["rank"] == 1
+    # the late town: its visit rate is 0 and the overdue count is the worst of the two
+    visits = next(i for i in ranked["late"]["indicators"] if i["code"] == "visit_on_time")
+    assert visits["value"] == 0 and visits["score"] == 0
+    old = {u["code"]: u for u in indicators.rank(seeded.indicators, [idle, late], "left_out")}
+    assert old["idle"]["score"] < old["late"]["score"]  # what the rule is there to prevent
+    document = {**indicators.default_document(), "empty_rate": "ignore"}
+    with pytest.raises(InputError) as refused:
+        indicators.parse(document)
+    assert "empty_rate" in refused.value.message and "nothing_wrong" in refused.value.message
+    without = {k: v for k, v in indicators.default_document().items() if k != "empty_rate"}
+    assert indicators.parse(without).empty_rate == "left_out"  # the first versions' meaning

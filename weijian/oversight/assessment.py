@@ -60,7 +60,7 @@ def assess(
         )
         names = units.grid_names(conn)
     rows = units.rows(counted, level, names, principal)
-    ranked = indicators.rank(definitions.indicators, rows)
+    ranked = indicators.rank(definitions.indicators, rows, definitions.empty_rate)
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "level": level,
@@ -68,6 +68,8 @@ def assess(
         "grids": grids,
         "district": district,
         "definitions_version": version,
+        "empty_rate": definitions.empty_rate,
+        "formulas": {i.code: i.formula() for i in definitions.indicators},
         "definitions_name": definitions.name,
         "indicators": [i.as_json() for i in definitions.indicators],
         "units": ranked,
@@ -115,7 +117,9 @@ def property_companies(
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "indicators": [i.as_json() for i in definitions.property_indicators],
-        "companies": indicators.rank(definitions.property_indicators, companies),
+        "companies": indicators.rank(
+            definitions.property_indicators, companies, definitions.empty_rate
+        ),
     }
 
 
@@ -140,6 +144,8 @@ def assessment_xlsx(result: dict) -> bytes:
             value = item["value"]
             if value is not None and item["unit"] == "%":
                 value = round(100 * value, 2)
+            elif value is None:
+                value = "无应办事项" if item.get("empty") else "—"
             row.append(value)
         sheet.append(row)
     sheet.freeze_panes = "A2"
@@ -156,8 +162,17 @@ def assessment_xlsx(result: dict) -> bytes:
         ("考评层级", result["level_label"]),
         ("指标定义版本", result["definitions_version"]),
         ("网格口径", "立案时所属网格" if result["grids"] == "frozen" else "现行网格边界"),
+        (),
+        ("综合得分", "Σ（权重 × 得分比例）÷ Σ权重 × 100，满分 100；得分相同者名次相同"),
+        ("无应办事项", indicators.EMPTY_RATE_RULES[result["empty_rate"]]),
+        (),
+        ("指标", "权重", "计算公式与计分方法"),
     ):
         info.append(row)
+    for ind in result["indicators"]:
+        info.append((ind["name"], ind["weight"], result["formulas"][ind["code"]]))
+    info.column_dimensions["A"].width = 28
+    info.column_dimensions["C"].width = 90
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -22,8 +22,12 @@ Counts per grid unit and period [start, end):
 - ``urges`` / ``urges_answered_on_time``: urges (督办) given in the period on the unit's cases,
   and those answered by their reply deadline
 
-A rate whose denominator is 0 has no value and leaves the score; overdue open cases are in the
-on-time denominators, so leaving a case untouched never helps a rate.
+A rate whose denominator is 0 has no value. What it scores is a rule of the definitions
+document, ``empty_rate``: ``"nothing_wrong"`` (the seeded definitions: nothing was due, so
+nothing was missed — the full part of its weight, as a unit that met every deadline gets) or
+``"left_out"`` (the indicator leaves the unit's score and its weights; a document without the
+key, as the first versions were, keeps this meaning). Overdue open cases are in the on-time
+denominators, so leaving a case untouched never helps a rate.
 """
 
 from __future__ import annotations
@@ -58,6 +62,34 @@ UNIT_COUNTS = (
 )
 PROPERTY_COUNTS = ("reports", "reports_due", "reports_on_time", "found_by_others")
 DIRECTIONS = ("higher", "lower")
+#: what a rate over nothing scores (the definitions' ``empty_rate``)
+EMPTY_RATE_RULES = {
+    "nothing_wrong": "无应办事项的比率指标按无失分计（得满分）",
+    "left_out": "无应办事项的比率指标不计分，其权重不计入总权重",
+}
+#: the counts in Chinese, for the explanation of a formula
+COUNT_LABELS = {
+    "reported": "上报案件数",
+    "proactive": "主动发现案件数",
+    "reports_due": "应在1日内上报数",
+    "reports_on_time": "1日内上报数",
+    "visits_on_time": "按时核查数",
+    "visits_late": "超时核查数",
+    "visits_overdue": "超期未核查数",
+    "disposals_on_time": "按期处置数",
+    "disposals_late": "超期处置数",
+    "disposals_overdue": "超期未处置数",
+    "signed_off": "销号数",
+    "open_at_start": "期初在办数",
+    "overdue_open": "期末超期未核查数",
+    "rebounds": "反弹数",
+    "transfers_out": "移交数",
+    "transfers_in": "接收移交数",
+    "urges": "被督办次数",
+    "urges_answered_on_time": "督办按时答复数",
+    "reports": "物业报告数",
+    "found_by_others": "他人先行发现数",
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +115,22 @@ class Indicator:
     def is_rate(self) -> bool:
         return bool(self.denominator)
 
+    def formula(self) -> str:
+        """The indicator in words: its counts, and how it scores."""
+
+        def words(names: tuple[str, ...]) -> str:
+            return "＋".join(COUNT_LABELS.get(n, n) for n in names)
+
+        better = "越高越好" if self.direction == "higher" else "越低越好"
+        if self.is_rate:
+            ratio = f"（{words(self.numerator)}）÷（{words(self.denominator)}）"
+            part = "比率" if self.direction == "higher" else "1－比率"
+            return f"{ratio}，{better}；得分比例＝{part}"
+        return (
+            f"{words(self.numerator)}，{better}；得分比例按同级各单位的最小值至最大值线性折算"
+            "（各单位相同时均为 1）"
+        )
+
     def value(self, counts: dict[str, int]) -> tuple[float | None, int, int | None]:
         """(value, numerator, denominator); a rate over nothing has no value."""
         num = sum(int(counts.get(c, 0)) for c in self.numerator)
@@ -100,6 +148,7 @@ class Definitions:
     indicators: tuple[Indicator, ...]
     property_indicators: tuple[Indicator, ...]
     document: dict
+    empty_rate: str = "left_out"
 
 
 #: what the problems of a definitions document call its two lists, in Chinese
@@ -209,6 +258,16 @@ def parse(document: dict) -> Definitions:
             )
         )
         channels = []
+    empty_rate = document.get("empty_rate", "left_out")
+    if empty_rate not in EMPTY_RATE_RULES:
+        problems.append(
+            (
+                "empty_rate（无应办事项的比率指标如何计分）应为 nothing_wrong（按无失分计）"
+                "或 left_out（不计分）",
+                "'empty_rate' must be 'nothing_wrong' or 'left_out'",
+            )
+        )
+        empty_rate = "left_out"
     indicators = _indicators(document.get("indicators"), UNIT_COUNTS, "indicator", problems)
     property_indicators = _indicators(
         document.get("property_indicators"), PROPERTY_COUNTS, "property indicator", problems
@@ -230,6 +289,7 @@ def parse(document: dict) -> Definitions:
         indicators=tuple(indicators),
         property_indicators=tuple(property_indicators),
         document=document,
+        empty_rate=empty_rate,
     )
 
 
@@ -257,10 +317,13 @@ def values(indicators: tuple[Indicator, ...], counts: dict[str, int]) -> list[di
     return out
 
 
-def rank(indicators: tuple[Indicator, ...], units: list[dict]) -> list[dict]:
+def rank(
+    indicators: tuple[Indicator, ...], units: list[dict], empty_rate: str = "left_out"
+) -> list[dict]:
     """Score and rank ``units`` (each with ``counts``): a rate scores its value (or 1 − value
     when lower is better); a count scores its place between the lowest and the highest of the
-    units ranked together. Indicators without a value leave the unit's score and its weights.
+    units ranked together. A rate over nothing scores by ``empty_rate`` (the module's
+    docstring); other indicators without a value leave the unit's score and its weights.
     The score is out of 100; ties share a rank."""
     rows = [{**u, "indicators": values(indicators, u["counts"])} for u in units]
     spans: dict[str, tuple[float, float]] = {}
@@ -278,6 +341,13 @@ def rank(indicators: tuple[Indicator, ...], units: list[dict]) -> list[dict]:
     for row in rows:
         total = weights = 0.0
         for ind, item in zip(indicators, row["indicators"], strict=True):
+            empty = ind.is_rate and item["denominator"] == 0
+            if ind.weight > 0 and empty and empty_rate == "nothing_wrong":
+                item["score"] = 1.0
+                item["empty"] = True  # nothing was due: nothing missed
+                total += ind.weight
+                weights += ind.weight
+                continue
             if ind.weight <= 0 or item["value"] is None:
                 item["score"] = None
                 continue
