@@ -90,11 +90,16 @@ def test_supervisor_map(browser, city):
     api = city.api
     page = Page(browser, api.url, "supervisor")
     try:
-        # the whole city in view: the heatmap and the totals count every open case
+        # the whole city in view: the totals count every open case
         page.wait("weijianMap.cells && weijianMap.cells.open === 6")
         assert page.js("weijianMap.cells.total") == 6  # the page opens on open cases
-        assert page.js("weijianMap.layers.heat._latlngs.length") > 0
-        assert page.js("weijianMap.map.hasLayer(weijianMap.layers.heat)")
+        # with a campaign its colours come first: the heatmap is one click away, and counts
+        # the cases of the filters when shown
+        assert not page.js("weijianMap.map.hasLayer(weijianMap.layers.heat)")
+        page.page.click(".leaflet-control-layers label:has-text('案件热力图')")
+        page.wait("weijianMap.layers.heat._latlngs.length > 0")
+        page.page.click(".leaflet-control-layers label:has-text('案件热力图')")
+        assert page.page.get_attribute(".leaflet-control-zoom-in", "title") == "放大"
         assert "当前视图：6 件" in page.page.inner_text("#totals")
         # overdue at the current stage: the patrol case never visited and the three open
         # backlog cases whose 15-day nature determination ran out on 03-17
@@ -166,6 +171,18 @@ def test_supervisor_map(browser, city):
         )
         assert all(i["urge"]["note"] == "请三日内完成超期案件的核查处置" for i in urged["items"])
 
+        # the grid's case list from the keyboard: Tab reaches a row, Enter opens the case
+        page.js("weijianMap.caseDetail = null")
+        page.page.focus("#grid-cases .case-row")
+        page.page.keyboard.press("Shift+Tab")
+        page.page.keyboard.press("Tab")
+        assert page.js("document.activeElement.classList.contains('case-row')")
+        focused = page.js("document.activeElement.dataset.number")
+        page.page.keyboard.press("Enter")
+        page.wait("(n) => weijianMap.caseDetail && weijianMap.caseDetail.number === n", focused)
+        page.wait("!weijianMap.moving")  # the flight to the case is over
+        page.idle()
+
         page.page.click(".leaflet-control-layers label:has-text('违建案件')")
 
         # the clear-to-zero choropleth is drawn from the same campaign
@@ -214,6 +231,43 @@ def test_supervisor_map(browser, city):
         assert foreign == [], foreign
         assert page.errors == [], page.errors
         assert page.js("weijianMap.errors") == []
+    finally:
+        page.close()
+
+
+LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
+
+
+def test_the_colours_and_a_click_are_of_the_same_level_at_every_zoom(browser, city):
+    """The 清零 colours, the legend and a click on the map name one grid level at every zoom;
+    a level chosen by hand holds for the colours and the clicks alike."""
+    page = Page(browser, city.api.url, "supervisor")
+    try:
+        page.page.click(".leaflet-control-layers label:has-text('违建案件')")  # grids only
+        seen = []
+        for zoom in range(8, 18):
+            page.view(COMPOUND, zoom)
+            page.wait(
+                "weijianMap.choropleth && weijianMap.choropleth.level === weijianMap.viewLevel()"
+            )
+            level = page.js("weijianMap.viewLevel()")
+            assert f"按{LEVEL_LABELS[level]}着色" in page.page.inner_text(".legend")
+            page.js("weijianMap.figures = null")
+            page.click_at(COMPOUND)
+            page.wait("weijianMap.figures !== null")
+            assert page.js("weijianMap.figures.grid.level") == level, zoom
+            seen.append(level)
+        assert seen[0] == "district" and seen[-1] == "compound"
+        assert {"town", "community"} <= set(seen)
+        # the level picked by hand: colours and clicks follow it at any zoom
+        page.page.select_option("#f-level", "town")
+        page.view(COMPOUND, 16)
+        page.wait("weijianMap.choropleth && weijianMap.choropleth.level === 'town'")
+        page.js("weijianMap.figures = null")
+        page.click_at(COMPOUND)
+        page.wait("weijianMap.figures !== null")
+        assert page.js("weijianMap.figures.grid.level") == "town"
+        assert page.errors == []
     finally:
         page.close()
 

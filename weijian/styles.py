@@ -12,7 +12,7 @@ DEPARTMENT_COLOURS = {
 }
 UNASSIGNED_COLOUR = ("#bab0ac", "无适用管辖规则")
 STATE_GROUPS = {
-    "reported": ("#d62728", "待核查"),
+    "reported": ("#1f9bb4", "待核查"),  # not red: red means overdue, on paper and on screen
     "transferred": ("#7f7f7f", "移交待接收"),
     "ledgered": ("#9467bd", "存量待认定"),
     "determined": ("#9467bd", "存量待认定"),

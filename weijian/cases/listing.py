@@ -97,8 +97,13 @@ def conditions(
         where.append(cond if f.overdue else f"NOT {cond}")
         params["now"] = now
     if f.q:
-        where.append("(c.number = :q OR c.address ILIKE :qlike OR c.external_id = :q)")
-        params["q"], params["qlike"] = f.q.strip(), f"%{f.q.strip()}%"
+        # a whole number, a part of one (000054), words of the address, a work-order number
+        where.append(
+            "(c.number = :q OR c.number ILIKE :qlike ESCAPE '\\' "
+            "OR c.address ILIKE :qlike ESCAPE '\\' OR c.external_id = :q)"
+        )
+        words = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["q"], params["qlike"] = f.q.strip(), f"%{words}%"
     return " AND ".join(where), params
 
 

@@ -446,13 +446,35 @@ def parse(document: dict) -> Workflow:
         department_roles=department_roles,
         channels=channels,
         tracks=tracks,
-        states=states,
+        states=_in_workflow_order(states, tracks, transitions),
         fields=fields,
         transitions=transitions,
         deadlines=tuple(deadlines),
         document=document,
         stalled_days=stalled_days,
     )
+
+
+def _in_workflow_order(states: dict, tracks: dict, transitions: dict) -> dict:
+    """The states in the order a case meets them — depth first from each track's first state
+    along the transitions as the document lists them, so the main line of a track comes
+    before its branches — whatever order the stored JSON keeps its keys in (PostgreSQL's jsonb
+    sorts them). A transfer is a detour, not a stage: the states only it or nothing leads to
+    come last, in their stored order."""
+    order: list[str] = []
+
+    def visit(state: str) -> None:
+        order.append(state)
+        for t in transitions.values():
+            onward = t.action != "transfer" and state in t.sources and t.target in states
+            if onward and t.target not in order:
+                visit(t.target)
+
+    for track in tracks.values():
+        if track.get("initial") in states and track["initial"] not in order:
+            visit(track["initial"])
+    order += [code for code in states if code not in order]
+    return {code: states[code] for code in order}
 
 
 def _check_roles(roles: dict, department_roles: tuple, problems: Problems) -> None:

@@ -578,11 +578,11 @@ class MapService:
         return {"dlon": glon - lon, "dlat": glat - lat, "in_china": True}
 
 
-CHOROPLETH_CLASSES = [
-    {"min": 0, "max": 20, "colour": "#d73027", "label": "0–20%"},
-    {"min": 20, "max": 40, "colour": "#fc8d59", "label": "20–40%"},
-    {"min": 40, "max": 60, "colour": "#fee08b", "label": "40–60%"},
-    {"min": 60, "max": 80, "colour": "#d9ef8b", "label": "60–80%"},
-    {"min": 80, "max": 100, "colour": "#91cf60", "label": "80–<100%"},
-    {"min": 100, "max": 100, "colour": "#1a9850", "label": "已清零 100%"},
+CHOROPLETH_CLASSES = [  # one sequential hue, pale = lagging: red on the map means overdue
+    {"min": 0, "max": 20, "colour": "#ffffcc", "label": "0–20%"},
+    {"min": 20, "max": 40, "colour": "#d9f0a3", "label": "20–40%"},
+    {"min": 40, "max": 60, "colour": "#addd8e", "label": "40–60%"},
+    {"min": 60, "max": 80, "colour": "#78c679", "label": "60–80%"},
+    {"min": 80, "max": 100, "colour": "#31a354", "label": "80–<100%"},
+    {"min": 100, "max": 100, "colour": "#006837", "label": "已清零 100%"},
 ]

@@ -17,8 +17,9 @@
     community: { color: "#5c7fa3", weight: 1.1, opacity: 0.85, dashArray: "4 3" },
     compound: { color: "#7d8ea1", weight: 0.8, opacity: 0.8, dashArray: "2 2" },
   };
-  const LABEL_LEVEL = (z) => (z < 10 ? "district" : z < 12 ? "town" : z < 15 ? "community" : "compound");
-  const CHORO_LEVEL = (z) => (z < 9 ? "district" : z < 11 ? "town" : z < 13 ? "community" : "compound");
+  // the grid level a zoom shows: the labels, the 清零 colours and a click all use it
+  const LEVEL_AT = (z) => (z < 10 ? "district" : z < 12 ? "town" : z < 15 ? "community" : "compound");
+  const LEVEL_LABELS = { district: "区县", town: "镇（街道）", community: "社区", compound: "小区" };
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const fmt = (n) => (n == null ? "—" : Number(n).toLocaleString("zh-CN"));
@@ -169,7 +170,8 @@
   };
 
   function buildMap() {
-    map = L.map("map", { zoomControl: true, minZoom: 6, maxZoom: 20, preferCanvas: true });
+    map = L.map("map", { zoomControl: false, minZoom: 6, maxZoom: 20, preferCanvas: true });
+    L.control.zoom({ zoomInTitle: "放大", zoomOutTitle: "缩小" }).addTo(map);
     map.attributionControl.setPrefix("Leaflet");
     W.map = map;
     W.layers = layers;
@@ -205,20 +207,24 @@
     layers.cases = L.layerGroup();
     map.createPane("heat").style.zIndex = 380;  // under the zones' and cases' vectors
     map.createPane("cases").style.zIndex = 640;  // above everything drawn from tiles
-    layers.heat = new Heat([], { radius: 22, blur: 18, minOpacity: 0.2, pane: "heat" });
+    // one hue, not a rainbow: red on this map means overdue, greens the 清零 progress
+    layers.heat = new Heat([], {
+      radius: 22, blur: 18, minOpacity: 0.2, pane: "heat",
+      gradient: { 0.3: "#dadaeb", 0.6: "#9e9ac8", 0.85: "#6a51a3", 1: "#3f007d" },
+    });
 
     const overlays = {
       "清零进度（按网格）": layers.choropleth,
       "规划分区（按责任部门）": layers.zones,
       "网格边界": layers.grids,
       "网格名称": layers.labels,
-      "存量热力图": layers.heat,
+      "案件热力图（按筛选条件）": layers.heat,
       "违建案件": layers.cases,
     };
-    // with a campaign, its progress is the first thing a supervisor reads, and the zones'
-    // colours would muddle it: they are one click away in the switcher
-    const shown = ["网格边界", "网格名称", "存量热力图", "违建案件"];
-    shown.push(config.campaigns.length ? "清零进度（按网格）" : "规划分区（按责任部门）");
+    // with a campaign, its progress is the first thing a supervisor reads, and the zones' and
+    // the heatmap's colours would muddle it: they are one click away in the switcher
+    const shown = ["网格边界", "网格名称", "违建案件"];
+    shown.push(...(config.campaigns.length ? ["清零进度（按网格）"] : ["规划分区（按责任部门）", "案件热力图（按筛选条件）"]));
     for (const name of shown) overlays[name].addTo(map);
     layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topleft" }).addTo(map);
     addLegend();
@@ -396,7 +402,7 @@
       layers.cases.removeLayer(layers.clusters);
       layers.clusters = null;
     }
-    if (map.hasLayer(layers.labels)) jobs.push(drawLabels(LABEL_LEVEL(z), bbox, mine));
+    if (map.hasLayer(layers.labels)) jobs.push(drawLabels(viewLevel(), bbox, mine));
     try { await Promise.all(jobs); } catch (e) { W.errors.push(e.message); notice("读取失败：" + e.message, 6000); }
   }
 
@@ -459,8 +465,15 @@
   // -- clear-to-zero --------------------------------------------------------------------------
   function choroLevel() {
     const chosen = $("f-level").value;
-    return chosen === "auto" ? CHORO_LEVEL(map.getZoom()) : chosen;
+    return chosen === "auto" ? LEVEL_AT(map.getZoom()) : chosen;
   }
+
+  // the level the view is about: the coloured one when the 清零 colours are shown, else the
+  // zoom's — a click opens a grid of this level, and its names are the labels drawn
+  function viewLevel() {
+    return $("f-campaign").value && map.hasLayer(layers.choropleth) ? choroLevel() : LEVEL_AT(map.getZoom());
+  }
+  W.viewLevel = viewLevel;
 
   function choroStyle(level, p) {
     const data = W.choropleth;
@@ -520,7 +533,8 @@
     for (const s of config.state_groups) html += "<div><i class='dot' style='background:" + s.colour + "'></i>" + esc(s.label) + "</div>";
     html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未办</div>";
     if (W.choropleth && map.hasLayer(layers.choropleth)) {
-      html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）</h4>";
+      html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）<br><small>按" +
+        esc(LEVEL_LABELS[W.choropleth.level]) + "着色，点击打开该级网格</small></h4>";
       for (const c of W.choropleth.classes) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
     }
     div.innerHTML = html;
@@ -539,7 +553,7 @@
         return openCase(hit.number);
       } catch (err) { /* none there: the grid */ }
     }
-    const level = LABEL_LEVEL(z);
+    const level = viewLevel();
     try {
       const grid = await getJSON("/api/v1/map/grid-at?" + at + "&level=" + level);
       await openGrid(grid.code);
@@ -590,12 +604,12 @@
       const list = await getJSON("/api/v1/cases?" + p);
       W.gridCases = list;
       const items = list.items.map((c) =>
-        "<tr class='case-row' data-number='" + esc(c.number) + "'><td>" + esc(c.number) + "<br><span class='chain'>" + esc(c.address || c.description) +
+        "<tr class='case-row' tabindex='0' data-number='" + esc(c.number) + "'><td>" + esc(c.number) + "<br><span class='chain'>" + esc(c.address || c.description) +
         "</span></td><td><span class='badge' style='background:" + stateColour(c.state) + "'>" + esc(c.state_label) + "</span>" +
         (c.overdue ? "<br><span class='overdue'>超期</span>" : "") + "</td></tr>").join("");
       $("grid-cases").innerHTML = (list.total != null ? "<div class='chain'>共 " + fmt(list.total) + " 件" + (list.total > list.count ? "，显示最新 " + list.count + " 件" : "") + "</div>" : "") +
         (items ? "<table>" + items + "</table>" : "<p>无符合筛选条件的案件</p>");
-      for (const row of document.querySelectorAll(".case-row")) row.addEventListener("click", () => openCase(row.dataset.number, true));
+      for (const row of document.querySelectorAll(".case-row")) onActivate(row, () => openCase(row.dataset.number, true));
     } catch (e) {
       $("grid-cases").textContent = "读取失败：" + e.message;
     }
@@ -708,6 +722,14 @@
     if (layers.focus) { map.removeLayer(layers.focus); layers.focus = null; }
   });
 
+  // a row of a list opened by a click, or from the keyboard (Tab to it, then Enter or Space)
+  function onActivate(el, open) {
+    el.addEventListener("click", open);
+    el.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); }
+    });
+  }
+
   // -- search ---------------------------------------------------------------------------------
   $("search").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -725,11 +747,12 @@
     }
     W.search = list;
     if (list.items.length === 1) return openCase(list.items[0].number, true);
-    if (!list.items.length) return notice("未找到“" + q + "”：请输入完整的案件编号或地址中的词", 4000);
+    if (!list.items.length) return notice("未找到“" + q + "”：请输入案件编号（或其中的数字）或地址中的词", 4000);
     for (const c of list.items) {
       const li = document.createElement("li");
       li.textContent = c.number + "　" + (c.address || c.description) + "　" + c.state_label;
-      li.addEventListener("click", () => { results.hidden = true; openCase(c.number, true); });
+      li.tabIndex = 0;
+      onActivate(li, () => { results.hidden = true; openCase(c.number, true); });
       results.appendChild(li);
     }
     results.hidden = false;
