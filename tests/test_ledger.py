@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from tests.casekit import (
     COMPOUND,
@@ -37,6 +38,7 @@ from weijian.settings import Settings
 HEADERS = [
     "序号",
     "案件编号",
+    "当事人",
     "地点",
     "经度",
     "纬度",
@@ -46,12 +48,14 @@ HEADERS = [
     "类型",
     "责任部门",
     "面积（平方米）",
+    "结构类型",
     "月末状态",
     "发现时间",
     "上报时间",
     "现场核查时间",
     "认定时间",
     "处置措施",
+    "整改期限",
     "验收时间",
     "销号时间",
     "是否超期",
@@ -121,7 +125,14 @@ def build_history(api: Api) -> dict[str, str]:
     )["number"]
     clock.advance(hours=5)
     photo = api.photo("ue_hj", signed)
-    api.act("ue_hj", signed, "site_visit", evidence=[photo])
+    # the officer notes the party and the kind of structure on site (optional fields)
+    api.act(
+        "ue_hj",
+        signed,
+        "site_visit",
+        evidence=[photo],
+        data={"party": "王某某", "structure_type": "steel"},
+    )
     api.act("ue_hj", signed, "confirm")
     api.act(
         "ue_hj",
@@ -145,7 +156,7 @@ def build_history(api: Api) -> dict[str, str]:
         "nr_hj",
         backlog,
         "determine",
-        data={"disposal": "demolish"},
+        data={"disposal": "demolish", "party": "李某"},
         evidence=[opinion],
         note="未取得规划许可，应予拆除",
     )
@@ -222,8 +233,10 @@ def test_measures_say_what_their_fields_say_and_an_empty_ledger_exports():
     )
     assert book.sheetnames == ["新增违建", "存量违建", "说明"]
     for title in ("新增违建", "存量违建"):
-        assert [c.value for c in book[title][1]] == HEADERS
-        assert book[title].max_row == 1 and book[title].auto_filter.ref == "A1:T1"
+        assert book[title]["A1"].value == f"红旗街道{title}台账（2026年2月）"
+        assert [c.value for c in book[title][2]] == HEADERS
+        assert book[title].auto_filter.ref == "A2:W2"
+        assert book[title]["A4"].value == "填报单位（盖章）：红旗街道"  # the sign block
     assert book["说明"]["B3"].value == 0
     assert ledger.export_csv([]).decode("utf-8-sig").splitlines() == [",".join(HEADERS)]
 
@@ -276,7 +289,9 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert signed["处置措施"] == SIGNED_OFF_MEASURES
     assert signed["验收时间"] == "2026-03-04 14:00"
     assert signed["销号时间"] == "2026-03-04 14:00"
-    assert signed["是否超期"] == "" and signed["overdue"] is False
+    assert signed["是否超期"] == "否" and signed["overdue"] is False
+    assert signed["当事人"] == "王某某" and signed["结构类型"] == "钢结构（彩钢板）"
+    assert signed["整改期限"] == "2026-03-09"  # the stop order's 7 days from 2 March
 
     backlog = row[cases["backlog"]]
     assert backlog["类型"] == "存量" and backlog["track"] == "backlog"
@@ -284,7 +299,8 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert backlog["处置措施"] == "性质认定并出具处置意见（拆除）"
     assert backlog["认定时间"] == "2026-03-05 10:00"
     assert backlog["上报时间"] == "2026-02-20 09:00" and backlog["发现时间"] == ""
-    assert backlog["现场核查时间"] == "" and backlog["是否超期"] == ""
+    assert backlog["现场核查时间"] == "" and backlog["是否超期"] == "否"
+    assert backlog["当事人"] == "李某" and backlog["结构类型"] == "" and backlog["整改期限"] == ""
     assert backlog["所属小区"] == "江山花园" and backlog["面积（平方米）"] == ""
 
     overdue = row[cases["overdue"]]
@@ -298,7 +314,7 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert visited["current_state"] == "confirmed"
     assert api.case("ue_hj", cases["visited"])["state_label"] == "已认定违建"
     assert visited["处置措施"] == "现场核查" and visited["认定时间"] == ""
-    assert visited["来源"] == "领导批示" and visited["是否超期"] == ""
+    assert visited["来源"] == "领导批示" and visited["是否超期"] == "否"
     assert visited["所属社区"] == "" and visited["所属小区"] == ""  # the street only
 
     # April so far: the reopened case is back, the signed-off one is gone, states are today's
@@ -316,7 +332,7 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert "认定不构成违法建设；重新立案" in april_rows[cases["dismissed"]]["处置措施"]
     assert april_rows[cases["dismissed"]]["现场核查时间"] == ""  # a new round after reopening
     # not visited a day after 3 April 10:00 — but the month is not over: not overdue yet
-    assert april_rows[cases["april"]]["是否超期"] == ""
+    assert april_rows[cases["april"]]["是否超期"] == "否"
     assert april_rows[cases["overdue"]]["是否超期"] == "是"
 
     # the other street's ledger holds its own case, unassigned
@@ -340,52 +356,90 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert book.sheetnames == ["新增违建", "存量违建", "说明"]
     new, old, info = book["新增违建"], book["存量违建"], book["说明"]
-    for sheet, count in ((new, 3), (old, 1)):
-        assert [c.value for c in sheet[1]] == HEADERS
-        assert all(c.font.b for c in sheet[1])
-        assert sheet.freeze_panes == "A2"
-        assert sheet.auto_filter.ref == f"A1:T{count + 1}"
-        assert sheet.max_row == count + 1 and sheet.max_column == 20
+    col = {h: i for i, h in enumerate(HEADERS)}
+    for sheet, title, count in ((new, "新增违建", 3), (old, "存量违建", 1)):
+        # the title, then the bold header, frozen and repeated on every printed page
+        assert sheet["A1"].value == f"新建街道{title}台账（2026年3月）"
+        assert "A1:W1" in {str(r) for r in sheet.merged_cells.ranges}
+        assert [c.value for c in sheet[2]] == HEADERS
+        assert all(c.font.b for c in sheet[2])
+        assert sheet.freeze_panes == "A3"
+        assert sheet.auto_filter.ref == f"A2:W{count + 2}"
+        assert sheet.print_title_rows == "$1:$2"
+        # printed landscape, fitted to the page's width, as many pages down as it takes
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.max_column == 23
+        # no blank 是否超期: 是 or 否 on every row
+        assert {sheet.cell(r, col["是否超期"] + 1).value for r in range(3, count + 3)} <= {
+            "是",
+            "否",
+        }
+        # the block the town signs and stamps, under the table
+        block = [c.value for c in sheet[count + 4] if c.value]
+        assert block == [
+            "填报单位（盖章）：新建街道",
+            "填报人：",
+            "审核人：",
+            "填报日期：　　年　　月　　日",
+        ]
         widths = {
-            letter: sheet.column_dimensions[letter].width for letter in "ABCDEFGHIJKLMNOPQRST"
+            get_column_letter(i): sheet.column_dimensions[get_column_letter(i)].width
+            for i in range(1, 24)
         }
         assert all(w and w > 0 for w in widths.values()), widths
         assert all(w <= 60 for w in widths.values()), widths
-    assert new.column_dimensions["C"].width > new.column_dimensions["A"].width
     # 处置措施 is the widest column of the new track: capped, yet wider than the address
-    assert new.column_dimensions["Q"].width == 60
-    assert new.column_dimensions["Q"].width > new.column_dimensions["C"].width
+    measures = get_column_letter(col["处置措施"] + 1)
+    place = get_column_letter(col["地点"] + 1)
+    assert new.column_dimensions[measures].width == 60
+    assert new.column_dimensions[measures].width > new.column_dimensions[place].width
     # the signed-off case: the first row of the new track's sheet, numbered from 1
-    values = [c.value for c in new[2]]
-    assert values[:3] == [1, cases["signed"], "江山花园3号楼楼顶"]
-    assert values[3] == pytest.approx(signed["经度"], abs=1e-9)
-    assert values[4] == pytest.approx(signed["纬度"], abs=1e-9)
-    assert new["D2"].number_format == "0.000000" and new["K2"].number_format == "0.00"
-    assert values[5:10] == ["东山社区", "江山花园", "网格员报告", "新增", signed["责任部门"]]
-    assert values[10] == pytest.approx(signed["面积（平方米）"])
-    assert values[11:] == [
+    values = [c.value for c in new[3]]
+    assert values[:4] == [1, cases["signed"], "王某某", "江山花园3号楼楼顶"]
+    assert values[col["经度"]] == pytest.approx(signed["经度"], abs=1e-9)
+    assert values[col["纬度"]] == pytest.approx(signed["纬度"], abs=1e-9)
+    lon = get_column_letter(col["经度"] + 1)
+    area = get_column_letter(col["面积（平方米）"] + 1)
+    assert new[f"{lon}3"].number_format == "0.000000"
+    assert new[f"{area}3"].number_format == "0.00"
+    assert values[col["所属社区"] : col["责任部门"] + 1] == [
+        "东山社区",
+        "江山花园",
+        "网格员报告",
+        "新增",
+        signed["责任部门"],
+    ]
+    assert values[col["面积（平方米）"]] == pytest.approx(signed["面积（平方米）"])
+    assert values[col["结构类型"] :] == [
+        "钢结构（彩钢板）",
         "已销号",
         "2026-03-01 13:00",
         "2026-03-02 09:00",
         "2026-03-02 14:00",
         "2026-03-02 14:00",
         SIGNED_OFF_MEASURES,
+        "2026-03-09",
         "2026-03-04 14:00",
         "2026-03-04 14:00",
-        None,
+        "否",
     ]
-    assert [new.cell(r, 2).value for r in (2, 3, 4)] == [
+    assert [new.cell(r, 2).value for r in (3, 4, 5)] == [
         cases["signed"],
         cases["overdue"],
         cases["visited"],
     ]
-    assert new["T3"].value == "是" and new["L4"].value == "已现场核查"
-    assert [c.value for c in old[2]][:2] == [1, cases["backlog"]]
-    assert old["I2"].value == "存量" and old["K2"].value is None
+    assert new.cell(4, col["是否超期"] + 1).value == "是"
+    assert new.cell(5, col["月末状态"] + 1).value == "已现场核查"
+    assert [c.value for c in old[3]][:2] == [1, cases["backlog"]]
+    assert old.cell(3, col["类型"] + 1).value == "存量"
+    assert old.cell(3, col["面积（平方米）"] + 1).value is None
     notes = {row[0].value: row[1].value for row in info.iter_rows(min_row=1, max_col=2)}
     assert notes["镇（街道）"] == "新建街道" and notes["月份"] == "2026-03"
     assert (notes["案件总数"], notes["新增"], notes["存量"], notes["超期"]) == (4, 3, 1, 1)
     assert notes["生成时间"] == "2026-04-03 10:00"
+    assert "当前环节" in notes["是否超期"]
 
     # -- the CSV: one file for both tracks, with a BOM for Excel
     r = api.get(MARCH, "town1", format="csv")
@@ -397,9 +451,11 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert table[0] == HEADERS
     assert len(table) == 5
     assert [line[1] for line in table[1:]] == [r["案件编号"] for r in rows]
-    assert [line[8] for line in table[1:]] == ["存量", "新增", "新增", "新增"]
-    assert table[2][16] == SIGNED_OFF_MEASURES and table[3][19] == "是"
-    assert table[1][10] == "" and float(table[2][10]) == pytest.approx(signed["面积（平方米）"])
+    col = {h: i for i, h in enumerate(HEADERS)}
+    assert [line[col["类型"]] for line in table[1:]] == ["存量", "新增", "新增", "新增"]
+    assert table[2][col["处置措施"]] == SIGNED_OFF_MEASURES and table[3][col["是否超期"]] == "是"
+    area = col["面积（平方米）"]
+    assert table[1][area] == "" and float(table[2][area]) == pytest.approx(signed["面积（平方米）"])
 
 
 def test_who_reads_a_ledger_and_bad_requests(ledger_api):
@@ -543,8 +599,8 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     assert cases["signed"] in result.stdout and "已销号" in result.stdout
     book = openpyxl.load_workbook(xlsx)
     assert book.sheetnames == ["新增违建", "存量违建", "说明"]
-    assert book["新增违建"]["B2"].value == cases["signed"]
-    assert book["存量违建"]["B2"].value == cases["backlog"]
+    assert book["新增违建"]["B3"].value == cases["signed"]  # under the title and the header
+    assert book["存量违建"]["B3"].value == cases["backlog"]
     assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
     shown = json.loads(
         cli("ledger", "show", "--town", TOWN1, "--month", "2026-03", "--json").stdout

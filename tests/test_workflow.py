@@ -941,3 +941,31 @@ def test_scope_sql_shapes():
         "OR c.reporter_user_id = :scope_user)",
         {"scope_grid": HJ, "scope_department": UE_HJ, "scope_user": 5},
     )
+
+
+def _visit(data):
+    return WF.check(
+        "site_visit",
+        state="reported",
+        role="urban_enforcement",
+        is_holder=True,
+        data=data,
+        evidence_kinds=PHOTO,
+    )
+
+
+def test_the_party_and_the_structure_are_optional_facts_of_a_visit():
+    assert _visit(None).target == "visited"  # nothing asked
+    assert _visit({"party": "王某某", "structure_type": "steel"}).target == "visited"
+    assert WF.fields["party"].is_text and not WF.fields["structure_type"].is_text
+    for bad, code in (
+        ({"party": "王" * 201}, "workflow.field_text_invalid"),
+        ({"party": ["王某某"]}, "workflow.field_text_invalid"),
+        ({"structure_type": "mud"}, "workflow.field_choice_invalid"),
+    ):
+        with pytest.raises(InputError) as err:
+            _visit(bad)
+        assert err.value.code == code
+    with pytest.raises(InputError) as err:
+        _visit({"party": "王" * 201})
+    assert err.value.message == "“当事人”（party）应为不超过 200 字的文字"

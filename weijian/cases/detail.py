@@ -238,6 +238,7 @@ def _actions(wf: Workflow, row: dict, principal: Principal) -> list[dict]:
             "action": t.action,
             "label": t.label,
             "fields": list(t.fields),
+            "optional_fields": list(t.optional_fields),
             "evidence": t.evidence,
             "note_required": t.note_required,
             "site_photo": t.site_photo,

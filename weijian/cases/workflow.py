@@ -29,6 +29,7 @@ SAME = "@same"  # a step that leaves the state as it is (the service of a docume
 SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL, SAME)
 CASE_MOMENTS = ("discovered_at", "reported_at")
 ADMIN = "admin"
+MAX_TEXT = 200  # characters of a text field (a name, a structure's description)
 #: the steps that need a photo the acting department took on site after the report, unless a
 #: workflow says otherwise with ``"site_photo": true | false`` on a transition
 SITE_PHOTO_ACTIONS = ("site_visit", "verify")
@@ -63,6 +64,11 @@ class FieldSpec:
     department: bool = False
     number: bool = False
     date: bool = False
+
+    @property
+    def is_text(self) -> bool:
+        """A field of free text (a party's name): none of the other kinds."""
+        return not (self.choices or self.department or self.number or self.date)
 
 
 @dataclass(frozen=True)
@@ -315,6 +321,12 @@ class Workflow:
                     )
             if spec.date:
                 _check_date(code, spec, value)
+            if spec.is_text and (not isinstance(value, str) or len(value) > MAX_TEXT):
+                raise InputError(
+                    f"“{spec.label}”（{code}）应为不超过 {MAX_TEXT} 字的文字",
+                    code="workflow.field_text_invalid",
+                    detail=f"{code} ({spec.label}) must be text of at most {MAX_TEXT} characters",
+                )
         if transition.note_required and not (note and note.strip()):
             raise InputError(
                 f"“{transition.label}”需要填写说明，请在说明中写明理由",

@@ -33,6 +33,7 @@ from weijian.oversight.periods import due_date, due_moment, month_bounds, month_
 HEADERS = (
     "序号",
     "案件编号",
+    "当事人",
     "地点",
     "经度",
     "纬度",
@@ -42,12 +43,14 @@ HEADERS = (
     "类型",
     "责任部门",
     "面积（平方米）",
+    "结构类型",
     "月末状态",
     "发现时间",
     "上报时间",
     "现场核查时间",
     "认定时间",
     "处置措施",
+    "整改期限",
     "验收时间",
     "销号时间",
     "是否超期",
@@ -66,6 +69,10 @@ STATUS_LABELS = {
     "pending": "待报送",
 }
 MAX_WIDTH = 60
+#: what the officers record of a case on the way (the workflow's optional fields)
+FACTS = ("party", "structure_type")
+#: the deadlines that give the party a period to put things right
+RECTIFICATION = ("compliance", "self_demolition")
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
@@ -236,8 +243,11 @@ def ledger_rows(
         )
         if closed_at_start and not past.changed_in_month:
             continue  # closed all month: closed before it, reopened only after it
-        overdue = open_at_end and _overdue(wf, calendar, c, past.track, evs, as_of)
-        rows.append(_ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue))
+        evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
+        overdue = open_at_end and any(d["status"] == "overdue" for d in evaluated)
+        row = _ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue)
+        row["整改期限"] = _rectification(evaluated)
+        rows.append(row)
     return rows
 
 
@@ -290,6 +300,7 @@ class _Past:
     verified: datetime | None = None
     signed_off: datetime | None = None
     measures: dict[str, None] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)  # 当事人, 结构类型: the latest said
 
 
 def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dict) -> _Past:
@@ -318,6 +329,9 @@ def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dic
             past.verified = past.verified or at
         elif action == "sign_off":
             past.signed_off = past.signed_off or at
+        for code in FACTS:
+            if data and data.get(code) not in (None, ""):
+                past.facts[code] = str(data[code])
         if action not in NOT_MEASURES:
             if data:
                 past.measures[_measure(wf, action, data)] = None
@@ -330,16 +344,16 @@ def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dic
     return past
 
 
-def _overdue(
+def _deadlines(
     wf: Workflow,
     calendar: WorkCalendar,
     c: Row,
     track: str,
     evs: list[tuple],
     as_of: datetime,
-) -> bool:
-    """Whether a deadline of the case's stages stood missed at ``as_of``."""
-    evaluated = deadlines.evaluate(
+) -> list[dict]:
+    """The deadlines of the case's stages as they stood at ``as_of``."""
+    return deadlines.evaluate(
         wf,
         calendar,
         channel=c.channel,
@@ -349,7 +363,16 @@ def _overdue(
         events=[{"action": e[0], "at": e[2], "data": e[4]} for e in evs],
         now=as_of,
     )
-    return any(d["status"] == "overdue" for d in evaluated)
+
+
+def _rectification(evaluated: list[dict]) -> str:
+    """整改期限: the last day of the period the party was given to comply (a stop order's) or
+    to demolish (a demolition decision's), the latest given; empty when none was."""
+    given = [d for d in evaluated if d["code"] in RECTIFICATION]
+    if not given:
+        return ""
+    latest = max(given, key=lambda d: d["start"])
+    return latest["due"].astimezone(LOCAL).strftime("%Y-%m-%d")
 
 
 def _ledger_row(
@@ -367,6 +390,7 @@ def _ledger_row(
     return {
         "序号": number,
         "案件编号": c.number,
+        "当事人": past.facts.get("party", ""),
         "地点": c.address or c.description,
         "经度": round(c.lon, 6),
         "纬度": round(c.lat, 6),
@@ -376,6 +400,7 @@ def _ledger_row(
         "类型": TRACK_LABELS.get(track) or wf.tracks.get(track, {}).get("label", track),
         "责任部门": c.department_name or "待研判",
         AREA: round(c.area_m2, 2) if c.area_m2 is not None else "",
+        "结构类型": _choice(wf, "structure_type", past.facts.get("structure_type")),
         "月末状态": spec.label if spec else state,
         "发现时间": _when(c.discovered_at),
         "上报时间": _when(c.reported_at),
@@ -384,7 +409,7 @@ def _ledger_row(
         "处置措施": "；".join(past.measures),
         "验收时间": _when(past.verified),
         "销号时间": _when(past.signed_off),
-        "是否超期": "是" if overdue else "",
+        "是否超期": "是" if overdue else "否",
         "id": c.id,
         "number": c.number,
         "track": track,
@@ -397,6 +422,13 @@ def _ledger_row(
         "compound_code": c.compound_code,
         "overdue": overdue,
     }
+
+
+def _choice(wf: Workflow, code: str, value: str | None) -> str:
+    spec = wf.fields.get(code)
+    if value is None:
+        return ""
+    return spec.choices.get(value, value) if spec and spec.choices else value
 
 
 def summary_counts(rows: list[dict]) -> dict[str, int]:
@@ -441,46 +473,28 @@ def _cells(row: dict, number: int) -> list:
 def export_xlsx(
     rows: list[dict], town_name: str, month: date, *, generated_at: datetime | None = None
 ) -> bytes:
-    """The ledger as a workbook: a sheet per track (新增违建, 存量违建; both always there), each
-    numbered from 1, with a bold frozen header, an auto-filter and widths that fit, and a sheet
-    说明 with the town, the month and the counts."""
+    """The ledger as a workbook fit for filing: a sheet per track (新增违建, 存量违建; both always
+    there), each with its title, a bold header frozen and repeated on every printed page, an
+    auto-filter, widths that fit, rows numbered from 1, and the block the town signs and
+    stamps (填报单位 / 填报人 / 审核人 / 日期 / 盖章); printed landscape, fitted to the page's
+    width. A sheet 说明 gives the town, the month, the counts and the definitions."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import Font
 
     generated_at = generated_at or datetime.now(LOCAL)
     book = Workbook()
-    bold = Font(bold=True)
-    decimals = {HEADERS.index("经度"): 6, HEADERS.index("纬度"): 6, HEADERS.index(AREA): 2}
-    formats = {i: "0." + "0" * n for i, n in decimals.items()}
-    last = get_column_letter(len(HEADERS))
     for index, (title, track) in enumerate(SHEETS):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = title
-        sheet.append(list(HEADERS))
         table = [_cells(row, 0) for row in rows if row["track"] == track]
-        count = len(table)
         for number, cells in enumerate(table, start=1):
             cells[0] = number
-            sheet.append(cells)
-        widths = [
-            _column_width(header, {cells[i] for cells in table}, decimals.get(i, 6))
-            for i, header in enumerate(HEADERS)
-        ]
-        for cell in sheet[1]:
-            cell.font = bold
-            cell.alignment = Alignment(horizontal="center")
-        for column, fmt in formats.items():
-            for (cell,) in sheet.iter_rows(
-                min_row=2, max_row=count + 1, min_col=column + 1, max_col=column + 1
-            ):
-                cell.number_format = fmt
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = f"A1:{last}{count + 1}"
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, MAX_WIDTH)
+        _ledger_sheet(sheet, f"{town_name}{title}台账（{month.year}年{month.month}月）", table)
+        _sign_block(sheet, town_name)
+        _print_setup(sheet)
     counts = summary_counts(rows)
     info = book.create_sheet("说明")
+    bold = Font(bold=True)
     for key, value in (
         ("镇（街道）", town_name),
         ("月份", month_text(month)),
@@ -490,7 +504,8 @@ def export_xlsx(
         ("超期", counts["overdue"]),
         ("生成时间", generated_at.astimezone(LOCAL).strftime(TIME_FORMAT)),
         ("统计口径", "本月月底前上报、且本月初尚未办结的案件；状态与处置措施截至月末（北京时间）"),
-        ("是否超期", "月末时已过上报后现场核查时限而仍未现场核查的案件"),
+        ("是否超期", "月末时案件当前环节的办理期限已过而仍未办理的为“是”，其余为“否”"),
+        ("整改期限", "责令停止通知或拆除决定给当事人的整改（自行拆除）期限的最后一日"),
     ):
         info.append([key, value])
         info.cell(info.max_row, 1).font = bold
@@ -501,6 +516,83 @@ def export_xlsx(
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+#: the rows of a ledger sheet: the title, the header, then the cases
+TITLE_ROW, HEADER_ROW = 1, 2
+
+
+def _ledger_sheet(sheet, title: str, table: list[list]) -> None:
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    last = get_column_letter(len(HEADERS))
+    sheet.append([title])
+    sheet.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
+    cell = sheet.cell(TITLE_ROW, 1)
+    cell.font = Font(bold=True, size=16)
+    cell.alignment = Alignment(horizontal="center", vertical="center")
+    sheet.row_dimensions[TITLE_ROW].height = 30
+    sheet.append(list(HEADERS))
+    for row in table:
+        sheet.append(row)
+    decimals = {HEADERS.index("经度"): 6, HEADERS.index("纬度"): 6, HEADERS.index(AREA): 2}
+    widths = [
+        _column_width(header, {cells[i] for cells in table}, decimals.get(i, 6))
+        for i, header in enumerate(HEADERS)
+    ]
+    for cell in sheet[HEADER_ROW]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    count = len(table)
+    for column, places in decimals.items():
+        for (cell,) in sheet.iter_rows(
+            min_row=HEADER_ROW + 1,
+            max_row=HEADER_ROW + count,
+            min_col=column + 1,
+            max_col=column + 1,
+        ):
+            cell.number_format = "0." + "0" * places
+    sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+    sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + count}"
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, MAX_WIDTH)
+
+
+#: the block under a ledger that the town fills in by hand, signs and stamps
+SIGN_LABELS = ("填报单位（盖章）：", "填报人：", "审核人：", "填报日期：")
+
+
+def _sign_block(sheet, town_name: str) -> None:
+    """Two rows under the table: 填报单位 with the town's name and room for its stamp, 填报人,
+    审核人 and 日期 with room to sign."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    start = sheet.max_row + 2
+    span = len(HEADERS) // len(SIGN_LABELS)
+    for i, label in enumerate(SIGN_LABELS):
+        first = 1 + i * span
+        last = len(HEADERS) if i == len(SIGN_LABELS) - 1 else first + span - 1
+        text = label + (town_name if i == 0 else "　　年　　月　　日" if i == 3 else "")
+        sheet.cell(start, first, text).font = Font(bold=True)
+        sheet.cell(start, first).alignment = Alignment(vertical="top")
+        sheet.merge_cells(f"{get_column_letter(first)}{start}:{get_column_letter(last)}{start + 1}")
+    sheet.row_dimensions[start].height = 24
+    sheet.row_dimensions[start + 1].height = 36  # room for a signature and the stamp
+
+
+def _print_setup(sheet) -> None:
+    """Landscape A3, fitted to the page's width (as many pages down as needed), the title and
+    the header repeated on every page, centred, with page numbers in the footer."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"{TITLE_ROW}:{HEADER_ROW}"
+    sheet.print_options.horizontalCentered = True
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
 def export_csv(rows: list[dict]) -> bytes:

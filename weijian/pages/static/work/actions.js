@@ -107,7 +107,10 @@ class ActionForm {
     this.action = action;
     this.panel = panel;
     const wf = panel.wf;
-    this.inputs = action.fields.map((code) => this._field(code, wf.fields[code] || { label: code }));
+    this.inputs = [
+      ...action.fields.map((code) => this._field(code, wf.fields[code] || { label: code }, false)),
+      ...(action.optional_fields || []).map((code) => this._field(code, wf.fields[code] || { label: code }, true)),
+    ];
     this.slots = Object.entries(action.evidence || {}).filter(([, n]) => n > 0).map(([kind, n]) => {
       const [label, hint] = EVIDENCE_LABELS[kind] || [kind, ""];
       const fresh = kind === "photo" && action.site_photo ? "须为本部门在上报后到现场新拍摄的照片（上报人的照片不能作为核查证据）" : hint;
@@ -131,29 +134,33 @@ class ActionForm {
     this.el.addEventListener("change", mended);
   }
 
-  _field(code, spec) {
+  // a field of the workflow document: required, or `optional` (left empty, it is not sent)
+  _field(code, spec, optional) {
     const name = "field-" + code;
-    const label = h("span", { class: "field-label" }, spec.label, h("span", { class: "required" }, "（必填）"));
+    const label = h("span", { class: "field-label" }, spec.label,
+      optional ? h("span", { class: "optional" }, "（选填）") : h("span", { class: "required" }, "（必填）"));
     if (spec.choices) {
       const entries = Object.entries(spec.choices);
-      if (entries.length <= RADIO_MAX) {
+      if (entries.length <= RADIO_MAX && !optional) {
         const radios = entries.map(([v, l]) => h("label", { class: "radio" }, h("input", { type: "radio", name, value: v }), l));
         const el = h("fieldset", { class: "field choices", dataset: { field: code } }, h("legend", {}, label), h("div", { class: "radios" }, radios));
-        return { code, spec, el, value: () => (el.querySelector("input:checked") || {}).value || "" };
+        return { code, spec, optional, el, value: () => (el.querySelector("input:checked") || {}).value || "" };
       }
-      const select = h("select", { name }, h("option", { value: "" }, "请选择"), entries.map(([v, l]) => h("option", { value: v }, l)));
-      return { code, spec, el: h("label", { class: "field", dataset: { field: code } }, label, select), value: () => select.value };
+      const select = h("select", { name }, h("option", { value: "" }, optional ? "不填" : "请选择"), entries.map(([v, l]) => h("option", { value: v }, l)));
+      return { code, spec, optional, el: h("label", { class: "field", dataset: { field: code } }, label, select), value: () => select.value };
     }
     if (spec.department) {
       const select = h("select", { name }, h("option", { value: "" }, "正在读取部门…"));
       this._departments(select);
-      return { code, spec, el: h("label", { class: "field", dataset: { field: code } }, label, select), value: () => select.value };
+      return { code, spec, optional, el: h("label", { class: "field", dataset: { field: code } }, label, select), value: () => select.value };
     }
     const input = spec.number
       ? h("input", { type: "number", name, min: "0", step: "any", inputmode: "decimal" })
-      : h("input", { type: "text", name });
-    const value = () => (spec.number ? input.value.trim() : input.value.trim());
-    return { code, spec, el: h("label", { class: "field", dataset: { field: code } }, label, input), value };
+      : spec.date
+        ? h("input", { type: "date", name })
+        : h("input", { type: "text", name, maxlength: "200" });
+    const value = () => input.value.trim();
+    return { code, spec, optional, el: h("label", { class: "field", dataset: { field: code } }, label, input), value };
   }
 
   async _departments(select) {
@@ -187,7 +194,7 @@ class ActionForm {
     const out = [];
     for (const f of this.inputs) {
       const v = f.value();
-      if (v === "") out.push("请填写“" + f.spec.label + "”");
+      if (v === "") { if (!f.optional) out.push("请填写“" + f.spec.label + "”"); }
       else if (f.spec.number && !(Number(v) >= 0)) out.push("“" + f.spec.label + "”应为不小于 0 的数字");
     }
     for (const s of this.slots) {
