@@ -386,3 +386,86 @@ def test_gcj02_basemap_is_shifted_onto_the_overlays(browser, engine, tmp_path):
                 page.close()
     finally:
         tiles.shutdown()
+
+
+def test_tianditu_preset_draws_the_vector_map_and_its_annotation(browser, engine, tmp_path):
+    """WEIJIAN_BASEMAP=tianditu against a tile server of the test that answers Tianditu's
+    WMTS requests (an intranet mirror): the vector map and the annotation above it, in Web
+    Mercator, with the city's key, and no GCJ-02 shift."""
+    import io
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    from PIL import Image
+
+    from tests.casekit import add_users, build_city
+    from tests.conftest import serving
+    from weijian.api.app import create_app
+    from weijian.settings import Settings
+
+    tile = io.BytesIO()
+    Image.new("RGBA", (256, 256), (200, 220, 240, 255)).save(tile, "PNG")
+    asked: list[tuple[str, dict]] = []
+
+    class Tianditu(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            asked.append((url.path, query))
+            wmts = query.get("SERVICE") == "WMTS" and query.get("REQUEST") == "GetTile"
+            try:
+                self.send_response(200 if wmts else 400)
+                self.send_header("Content-Type", "image/png" if wmts else "text/plain")
+                self.end_headers()
+                self.wfile.write(tile.getvalue() if wmts else b"bad request")
+            except ConnectionError:
+                pass  # a tile the page stopped wanting when it zoomed
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tianditu)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    build_city(engine, tmp_path / "city")
+    add_users(engine)
+    settings = Settings(
+        basemap="tianditu",
+        tianditu_key="city-key-123",
+        tianditu_url=f"http://127.0.0.1:{server.server_port}",
+        evidence_dir=tmp_path / "evidence",
+    )
+    try:
+        with serving(create_app(engine, settings=settings)) as url:
+            page = Page(browser, url, "supervisor")
+            try:
+                page.view(STREET, 15)
+                page.wait("weijianMap.layers.basemaps && weijianMap.layers.basemaps.length === 2")
+                page.wait(
+                    "weijianMap.layers.basemaps.every((l) => Object.keys(l._tiles).length > 0"
+                    " && !l._loading)"
+                )
+                paths = {path for path, _ in asked}
+                assert paths == {"/vec_w/wmts", "/cva_w/wmts"}
+                for _, query in asked:
+                    assert query["TILEMATRIXSET"] == "w" and query["tk"] == "city-key-123"
+                    assert query["LAYER"] in ("vec", "cva")
+                at_15 = {q["LAYER"] for _, q in asked if q["TILEMATRIX"] == "15"}
+                assert at_15 == {"vec", "cva"}  # the view's zoom, both layers
+                # the annotation above the map, both under the overlays
+                z = page.js(
+                    "weijianMap.layers.basemaps.map((l) => Number(l.getContainer().style.zIndex))"
+                )
+                assert z[0] < z[1]
+                assert "天地图" in page.page.inner_text(".leaflet-control-attribution")
+                assert not page.js("'_shift' in weijianMap.layers.basemap")  # no GCJ shift
+                assert page.page.locator("#notice:visible").count() == 0
+                foreign = [
+                    u for u in page.requests if not u.startswith(("http://127.0.0.1:", "data:"))
+                ]
+                assert foreign == [], foreign
+                page.screenshot("map-tianditu-basemap.png")
+            finally:
+                page.close()
+    finally:
+        server.shutdown()

@@ -81,6 +81,17 @@ class Settings(BaseSettings):
     )
     basemap_attribution: str = ""
     basemap_max_zoom: int = 18
+    basemap: Literal["xyz", "tianditu"] | None = Field(
+        default=None,
+        description="a preset: tianditu (天地图: vector map and its annotation, Web Mercator, "
+        "with WEIJIAN_TIANDITU_KEY); unset: the XYZ tiles of WEIJIAN_BASEMAP_URL, if any",
+    )
+    tianditu_key: str | None = Field(default=None, description="the city's Tianditu key (tk)")
+    tianditu_url: str = Field(
+        default="https://t{s}.tianditu.gov.cn",
+        description="where Tianditu's tiles are: the public service, or an intranet mirror "
+        "answering the same WMTS requests (http://tdt.example.gov.cn)",
+    )
     map_poll_seconds: float = Field(
         default=2.0, description="how often the map's case table catches up with the database"
     )

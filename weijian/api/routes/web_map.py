@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from weijian.api.dependencies import CurrentUser
 from weijian.errors import EnvironmentProblem, InputError
 from weijian.web_map import tiles
+from weijian.web_map.basemaps import basemap_config
 from weijian.web_map.filters import MapFilters
 from weijian.web_map.service import MapService, etag, scope_key
 
@@ -181,14 +182,7 @@ Filters = Annotated[MapFilters, Depends(map_filters)]
 
 @api.get("/config", summary="What the map page needs first: user, scope, legend, campaigns")
 def config(request: Request, user: CurrentUser) -> dict:
-    settings = request.app.state.cases.settings
-    basemap = {
-        "url": settings.basemap_url,
-        "crs": settings.basemap_crs,
-        "attribution": settings.basemap_attribution,
-        "max_zoom": settings.basemap_max_zoom,
-    }
-    return _service(request).config(user, basemap)
+    return _service(request).config(user, basemap_config(request.app.state.cases.settings))
 
 
 @api.get("/tiles/grids/{z}/{x}/{y}.mvt", summary="Grid boundaries (levels by zoom), a vector tile")

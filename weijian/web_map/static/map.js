@@ -259,17 +259,21 @@
     refreshView();
   }
 
+  // the basemap's layers from the bottom up (Tianditu: the vector map, then its annotation)
   function addBasemap() {
     const b = config.basemap;
-    if (!b || !b.url) {
+    if (!b || !b.layers || !b.layers.length) {
       return;
     }
-    const options = { maxZoom: 20, maxNativeZoom: b.max_zoom || 18, attribution: b.attribution || "" };
+    layers.basemaps = b.layers.map((l, i) => {
+      const options = { maxZoom: 20, maxNativeZoom: l.max_zoom || 18, attribution: l.attribution || "", zIndex: i + 1 };
+      if (l.subdomains) options.subdomains = l.subdomains;
+      const layer = b.crs === "gcj02" ? new GcjTileLayer(l.url, options) : L.tileLayer(l.url, options);
+      return layer.addTo(map);
+    });
+    layers.basemap = layers.basemaps[0];
     if (b.crs === "gcj02") {
-      layers.basemap = new GcjTileLayer(b.url, options).addTo(map);
       notice("底图为 GCJ-02 坐标（高德、腾讯等），已按地图中心位置纠偏后叠加；本页其余图层均为 CGCS2000 坐标。", 8000);
-    } else {
-      layers.basemap = L.tileLayer(b.url, options).addTo(map);
     }
   }
 
