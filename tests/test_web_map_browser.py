@@ -266,6 +266,14 @@ def test_the_colours_and_a_click_are_of_the_same_level_at_every_zoom(browser, ci
         focused = page.js("document.activeElement.dataset.number")
         page.page.keyboard.press("Enter")
         page.wait("(n) => weijianMap.caseDetail && weijianMap.caseDetail.number === n", focused)
+
+        # 导出当前地图: the view, its level and its campaign in the file (the file opened
+        # offline: test_the_view_exported_as_one_html_file_opens_offline)
+        with page.page.expect_download() as download:
+            page.page.click("#f-export")
+        saved = Path(download.value.path()).read_text(encoding="utf-8")
+        assert download.value.suggested_filename.startswith("监管地图-")
+        assert "违法建设监管地图" in saved and "按镇（街道）着色" in saved
         assert page.errors == []
     finally:
         page.close()
@@ -468,3 +476,61 @@ def test_tianditu_preset_draws_the_vector_map_and_its_annotation(browser, engine
                 page.close()
     finally:
         server.shutdown()
+
+
+def test_the_view_exported_as_one_html_file_opens_offline(browser, city, tmp_path):
+    """导出当前地图: the view's grids (coloured by the campaign), its cases and the legend in one
+    HTML file made with folium, opened in Chromium with the network off: drawn, and no request
+    leaves the file. Nothing personal is in it."""
+    import re
+
+    from tests.casekit import lonlat
+
+    api = city.api
+    x0, y0 = lonlat((-0.5, -0.5))
+    x1, y1 = lonlat((5.5, 5.5))
+    r = api.get(
+        "/api/v1/map/export.html",
+        "supervisor",
+        bbox=f"{x0},{y0},{x1},{y1}",
+        level="town",
+        campaign=city.campaign,
+        category="open",
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert "attachment;" in r.headers["content-disposition"]
+    page_html = r.text
+    # every script and style inline: nothing to fetch
+    assert re.findall(r"<script[^>]+src=", page_html) == []
+    assert re.findall(r"<link[^>]+href=", page_html) == []
+    # nothing personal: no reporter, no phone, no grid's responsible people
+    for personal in ("13800000000", "13904390003", "孙丽", "town1-姓名", "gridder-姓名"):
+        assert personal not in page_html, personal
+    path = tmp_path / "监管地图.html"
+    path.write_text(page_html, encoding="utf-8")
+
+    context = browser.new_context(locale="zh-CN", offline=True)
+    asked: list[str] = []
+    context.on("request", lambda req: asked.append(req.url))
+    try:
+        view = context.new_page()
+        errors: list[str] = []
+        view.on("pageerror", lambda e: errors.append(str(e)))
+        view.goto(path.as_uri())
+        view.wait_for_selector("#legend")
+        view.wait_for_function("document.querySelectorAll('path.leaflet-interactive').length > 0")
+        drawn = view.evaluate("document.querySelectorAll('path.leaflet-interactive').length")
+        open_cases = api.get("/api/v1/cases", "supervisor", category="open").json()["items"]
+        towns = 2  # 新建街道 and 红旗街道 lie in the view
+        assert drawn >= towns + len(open_cases)
+        legend = view.inner_text("#legend")
+        assert "案件状态" in legend and "超期未办" in legend and "清零进度" in legend
+        assert "按镇（街道）着色" in legend and "在办案件" in legend
+        assert f"案件 {len(open_cases)} 件" in legend
+        assert "违建案件" in view.inner_text(".leaflet-control-layers")
+        assert errors == []
+        assert asked == [path.as_uri()]  # the file, and nothing else
+        view.screenshot(path=str(ARTIFACTS / "map-export-offline.png"))
+    finally:
+        context.close()

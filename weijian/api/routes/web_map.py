@@ -7,6 +7,7 @@ import gzip
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,6 +17,7 @@ from weijian.api.dependencies import CurrentUser
 from weijian.errors import EnvironmentProblem, InputError
 from weijian.web_map import tiles
 from weijian.web_map.basemaps import basemap_config
+from weijian.web_map.export import export_html
 from weijian.web_map.filters import MapFilters
 from weijian.web_map.service import MapService, etag, scope_key
 
@@ -320,6 +322,33 @@ def choropleth(
     level: Level = "community",
 ) -> dict:
     return _service(request).choropleth(user, campaign, level)
+
+
+@api.get(
+    "/export.html",
+    summary="The view as one standalone HTML file (folium; scripts inline, no CDN, no tiles)",
+)
+def export(
+    request: Request,
+    user: CurrentUser,
+    filters: Filters,
+    bbox: str,
+    level: Level = "district",
+    campaign: int | None = None,
+) -> Response:
+    svc = _service(request)
+    assets = request.app.state.cases.settings.web_assets_dir
+    body = export_html(svc, user, filters, _bbox(bbox), level, campaign, assets)
+    name = f"监管地图-{svc.today():%Y%m%d}.html"
+    return Response(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="weijian-map-{svc.today():%Y%m%d}.html";'
+            f" filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @api.get("/labels", summary="Names of the grids of a level in a view, at a point inside each")

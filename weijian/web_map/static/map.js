@@ -254,6 +254,7 @@
       refreshCases();
       refreshView();
     });
+    $("f-export").addEventListener("click", exportView);
     refreshCases();
     loadChoropleth().then(() => { W.ready = true; });
     refreshView();
@@ -654,6 +655,25 @@
     } catch (e) {
       out.className = "error";
       out.textContent = "督办未成功：" + e.message;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // the view as one HTML file to send: its extent, filters, grid level and campaign
+  async function exportView() {
+    const p = filterParams();
+    const b = map.getBounds();
+    p.set("bbox", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(","));
+    p.set("level", viewLevel());
+    if ($("f-campaign").value && map.hasLayer(layers.choropleth)) p.set("campaign", $("f-campaign").value);
+    const button = $("f-export");
+    button.disabled = true;
+    try {
+      await download("/api/v1/map/export.html?" + p, "监管地图-" + new Date().toISOString().slice(0, 10) + ".html");
+      W.exported = (W.exported || 0) + 1;
+    } catch (e) {
+      notice("导出未成功：" + e.message, 5000);
     } finally {
       button.disabled = false;
     }
