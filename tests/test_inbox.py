@@ -74,6 +74,15 @@ def test_a_leader_dispatches_and_the_officer_sees_his_case(case_api):
     assert number in numbers(inbox(api, "lead_hj"))  # unassigned: his to dispatch
     officers = api.get("/api/v1/officers", "lead_hj").json()
     assert {"ue_hj", "ue_hj2", "lead_hj"} <= {o["username"] for o in officers}
+    # a supervisor, of no department, names the case's; a town lists nobody's officers
+    department = api.case("supervisor", number)["department"]["code"]
+    listed = api.get("/api/v1/officers", "supervisor", department=department).json()
+    assert {o["username"] for o in listed} == {o["username"] for o in officers}
+    refused = api.get("/api/v1/officers", "supervisor")
+    assert refused.status_code == 403 and refused.json()["code"] == "officers.not_allowed"
+    assert api.get("/api/v1/officers", "town1", department=department).status_code == 403
+    other = api.get("/api/v1/officers", "lead_hj", department="220605-urban_enforcement")
+    assert other.status_code == 403  # a leader lists his own department only
 
     version = api.case("lead_hj", number)["version"]
     r = api.post(

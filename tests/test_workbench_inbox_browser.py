@@ -136,6 +136,15 @@ def test_a_supervisor_s_urge_is_answered_by_the_holder(browser, case_api):
         supervisor.page.click("#summary .follow-button")
         supervisor.wait("weijianWork.desk.followed === true && weijianWork.pending === 0")
         assert "已关注" in supervisor.text("#summary .follow-button")
+        # the supervisor dispatches from the list of the holding department's officers
+        supervisor.wait("weijianWork.desk.officers && weijianWork.desk.officers.length > 0")
+        supervisor.page.select_option("#desk select[name=officer]", "ue_hj")
+        changed(
+            supervisor,
+            lambda: supervisor.page.click("#desk .dispatch-form button[type=submit]"),
+            "weijianWork.case.assignee && weijianWork.pending === 0",
+        )
+        assert "ue_hj-姓名" in supervisor.text("#desk .assignee-now b")
         supervisor.check_clean()
     finally:
         supervisor.close()

@@ -157,13 +157,26 @@ class WorkbenchMixin:
                 )
         return {"case": row["number"], "followed": on}
 
-    def officers(self, principal: Principal) -> list[dict]:
-        """The active users of the user's department: whom a leader dispatches cases to."""
-        if not principal.department_code:
+    def officers(self, principal: Principal, department: str | None = None) -> list[dict]:
+        """The active users of a department, each with his open cases: whom a case is
+        dispatched to. A department's user sees his own department; a supervisor or an
+        administrator names the department (the case's) within his scope."""
+        if principal.department_code and department in (None, principal.department_code):
+            department = principal.department_code
+        elif principal.role in ("admin", "supervisor") and department:
+            district = department.split("-", 1)[0]
+            if not (principal.city_wide or principal.district_code == district):
+                raise PermissionDenied(
+                    f"部门 {department} 不在您的辖区内",
+                    code="officers.out_of_scope",
+                    detail=f"the department {department} is outside your scope",
+                )
+        else:
             raise PermissionDenied(
-                "只有部门工作人员可以查看本部门人员",
+                "只有部门工作人员、督导人员和管理员可以查看部门人员；督导人员须指明部门",
                 code="officers.not_allowed",
-                detail="only a department's users list its officers",
+                detail="a department's users list its officers; supervisors name the department",
+                hint="supervisors and administrators add ?department=CODE (the case's department)",
             )
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -173,6 +186,6 @@ class WorkbenchMixin:
                     "AS open_cases FROM app_user u WHERE u.active "
                     "AND u.department_code = :d ORDER BY u.role, u.display_name"
                 ),
-                {"d": principal.department_code},
+                {"d": department},
             ).mappings()
             return [dict(r) for r in rows]

@@ -77,6 +77,12 @@ def unfollow(ref: str, cases: CasesDep, user: CurrentUser) -> dict:
     return cases.follow(user, ref, False)
 
 
-@router.get("/officers", summary="The officers of your department, for dispatch (派遣)")
-def officers(cases: CasesDep, user: CurrentUser) -> list[dict]:
-    return cases.officers(user)
+@router.get("/officers", summary="The officers of a department, for dispatch (派遣)")
+def officers(
+    cases: CasesDep,
+    user: CurrentUser,
+    department: Annotated[
+        str | None, Query(description="a department's code (supervisors: the case's)")
+    ] = None,
+) -> list[dict]:
+    return cases.officers(user, department)

@@ -1,5 +1,5 @@
 // The case page's desk (派遣与督办): a department leader dispatches the case to one of his
-// officers or takes it back (supervisors and administrators too, by user name); supervisors,
+// officers or takes it back (supervisors and administrators too, from the same list); supervisors,
 // administrators and the holding department's leader urge the case with a note and a reply
 // deadline; everyone reads the case's urges and their answers, and the holding department
 // answers an urge addressed to it; 关注 / 取消关注 sits beside the case's number. The forms
@@ -90,37 +90,34 @@ export class Desk {
 
   buildDispatch() {
     this.officer = h("select", { name: "officer", "aria-label": "承办人" }, h("option", { value: "" }, "正在读取本部门人员…"));
-    this.username = h("input", { name: "username", placeholder: "执法人员用户名", "aria-label": "承办人用户名", autocapitalize: "off" });
     this.dispatchButton = h("button", { type: "submit", class: "primary" }, "派遣");
     this.takeBack = h("button", { type: "button", class: "take-back", onclick: () => this.assign(null) }, "收回");
     this.dispatchForm = h("form", { class: "dispatch-form" });
     this.dispatchForm.addEventListener("submit", (e) => {
       e.preventDefault();
-      const who = this.byName() ? this.username.value.trim() : this.officer.value;
+      const who = this.officer.value;
       if (!who) return showError("请选择承办人");
       this.assign(who);
     });
   }
 
-  // supervisors and administrators belong to no department: they name the officer
-  byName() {
-    return !this.me.department_code;
-  }
-
   dispatchSection(c) {
-    if (!this.byName() && this.state.officers === null) this.loadOfficers();
+    const department = c.department ? c.department.code : null;
+    if (this.state.officers === null || this.officersOf !== department) this.loadOfficers(department);
     const current = c.assignee
       ? h("p", { class: "assignee-now" }, "当前承办人：", h("b", {}, c.assignee.name), " ", this.takeBack)
       : h("p", { class: "assignee-now muted" }, "尚未指派承办人");
     this.dispatchButton.textContent = c.assignee ? "改派" : "派遣";
-    fill(this.dispatchForm, this.byName() ? this.username : this.officer, this.dispatchButton);
+    fill(this.dispatchForm, this.officer, this.dispatchButton);
     return h("section", { class: "desk-part dispatch" }, h("h3", {}, "派遣"), current, this.dispatchForm);
   }
 
-  async loadOfficers() {
+  // the officers of the case's department (a supervisor, who belongs to none, names it)
+  async loadOfficers(department) {
     this.state.officers = [];
+    this.officersOf = department;
     try {
-      const list = await getJSON("/api/v1/officers");
+      const list = await getJSON("/api/v1/officers" + (department ? "?department=" + encodeURIComponent(department) : ""));
       this.state.officers = list;
       const roles = this.wf.roles || {};
       fill(this.officer, h("option", { value: "" }, "请选择承办人"), list.map((o) =>
@@ -138,7 +135,6 @@ export class Desk {
     try {
       const c = await sendJSON(this.path + "/assign", { username, version: this.case.version });
       this.officer.value = "";
-      this.username.value = "";
       this.state.officers = null; // their open cases have changed
       showInfo(username ? "已派遣给 " + (c.assignee ? c.assignee.name : username) : "已收回，本案暂无承办人");
       this.shown(c);
