@@ -15,7 +15,7 @@ const GRID_STYLE = {
   community: { color: "#5c7fa3", weight: 1.1, opacity: 0.8, dashArray: "4 3" },
   compound: { color: "#7d8ea1", weight: 1, opacity: 0.8, dashArray: "2 2" },
 };
-const CASE_COLOUR = "#e31a1c";
+const CASE_COLOUR = "#1d2733"; // dark, not red: red means overdue on every map
 
 export class CaseMap {
   constructor(el, legend) {
