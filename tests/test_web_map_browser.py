@@ -326,39 +326,49 @@ def test_login_is_required(browser, city):
         context.close()
 
 
-def test_gcj02_basemap_is_shifted_onto_the_overlays(browser, engine, tmp_path):
-    """A basemap on the city's network in GCJ-02 (AMap-style tiles): its tiles are fetched
-    from there (here a tile server of the test on 127.0.0.1) and drawn shifted back by
-    GCJ-02's offset at the view's centre; the page says so."""
+def tile_server(answers, colour: tuple[int, int, int]):
+    """A tile server on 127.0.0.1, as a city's network has one: ``answers(path)`` says whether
+    the request is a tile (a PNG of ``colour``) or a mistake (400). Shut it down after."""
     import io
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from PIL import Image
 
+    tile = io.BytesIO()
+    Image.new("RGB", (256, 256), colour).save(tile, "PNG")
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = answers(self.path)
+            try:
+                self.send_response(200 if ok else 400)
+                self.send_header("Content-Type", "image/png" if ok else "text/plain")
+                self.end_headers()
+                self.wfile.write(tile.getvalue() if ok else b"bad request")
+            except ConnectionError:
+                pass  # a tile the page stopped wanting when it moved
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_gcj02_basemap_is_shifted_onto_the_overlays(browser, engine, tmp_path):
+    """A basemap on the city's network in GCJ-02 (AMap-style tiles): its tiles are fetched
+    from there (here a tile server of the test on 127.0.0.1) and drawn shifted back by
+    GCJ-02's offset at the view's centre; the page says so."""
     from tests.casekit import add_users, build_city
     from tests.conftest import serving
     from weijian.api.app import create_app
     from weijian.gis.chinese_datums import wgs84_to_gcj02
     from weijian.settings import Settings
 
-    tile = io.BytesIO()
-    Image.new("RGB", (256, 256), (230, 220, 200)).save(tile, "PNG")
     asked: list[str] = []
-
-    class Tiles(BaseHTTPRequestHandler):
-        def do_GET(self):
-            asked.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
-            self.wfile.write(tile.getvalue())
-
-        def log_message(self, *args):
-            pass
-
-    tiles = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
-    threading.Thread(target=tiles.serve_forever, daemon=True).start()
+    tiles = tile_server(lambda path: asked.append(path) or True, (230, 220, 200))
     build_city(engine, tmp_path / "city")
     add_users(engine)
     settings = Settings(
@@ -399,41 +409,22 @@ def test_tianditu_preset_draws_the_vector_map_and_its_annotation(browser, engine
     """WEIJIAN_BASEMAP=tianditu against a tile server of the test that answers Tianditu's
     WMTS requests (an intranet mirror): the vector map and the annotation above it, in Web
     Mercator, with the city's key, and no GCJ-02 shift."""
-    import io
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlsplit
-
-    from PIL import Image
 
     from tests.casekit import add_users, build_city
     from tests.conftest import serving
     from weijian.api.app import create_app
     from weijian.settings import Settings
 
-    tile = io.BytesIO()
-    Image.new("RGBA", (256, 256), (200, 220, 240, 255)).save(tile, "PNG")
     asked: list[tuple[str, dict]] = []
 
-    class Tianditu(BaseHTTPRequestHandler):
-        def do_GET(self):
-            url = urlsplit(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            asked.append((url.path, query))
-            wmts = query.get("SERVICE") == "WMTS" and query.get("REQUEST") == "GetTile"
-            try:
-                self.send_response(200 if wmts else 400)
-                self.send_header("Content-Type", "image/png" if wmts else "text/plain")
-                self.end_headers()
-                self.wfile.write(tile.getvalue() if wmts else b"bad request")
-            except ConnectionError:
-                pass  # a tile the page stopped wanting when it zoomed
+    def wmts(path: str) -> bool:
+        url = urlsplit(path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        asked.append((url.path, query))
+        return query.get("SERVICE") == "WMTS" and query.get("REQUEST") == "GetTile"
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Tianditu)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = tile_server(wmts, (200, 220, 240))
     build_city(engine, tmp_path / "city")
     add_users(engine)
     settings = Settings(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import errno
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from weijian.cases.clock import LOCAL
 from weijian.cases.workflow import DeadlineRule, Workflow
@@ -137,6 +139,27 @@ def status_of(due: datetime, done_at: datetime | None, now: datetime) -> str:
 
 
 STATUS_LABELS = {"met": "按时", "late": "超时完成", "pending": "未到期", "overdue": "已超期"}
+
+
+def evaluate_case(
+    workflow: Workflow,
+    calendar: WorkCalendar,
+    case: Mapping[str, Any],
+    events: list[dict],
+    now: datetime,
+) -> list[dict]:
+    """:func:`evaluate` for a case row (a mapping with ``channel``, ``track``,
+    ``discovered_at`` and ``reported_at``)."""
+    return evaluate(
+        workflow,
+        calendar,
+        channel=case["channel"],
+        track=case["track"],
+        discovered_at=case["discovered_at"],
+        reported_at=case["reported_at"],
+        events=events,
+        now=now,
+    )
 
 
 def evaluate(

@@ -163,15 +163,7 @@ class WorkbenchMixin:
         administrator names the department (the case's) within his scope."""
         if principal.department_code and department in (None, principal.department_code):
             department = principal.department_code
-        elif principal.role in ("admin", "supervisor") and department:
-            district = department.split("-", 1)[0]
-            if not (principal.city_wide or principal.district_code == district):
-                raise PermissionDenied(
-                    f"部门 {department} 不在您的辖区内",
-                    code="officers.out_of_scope",
-                    detail=f"the department {department} is outside your scope",
-                )
-        else:
+        elif not (principal.role in ("admin", "supervisor") and department):
             raise PermissionDenied(
                 "只有部门工作人员、督导人员和管理员可以查看部门人员；督导人员须指明部门",
                 code="officers.not_allowed",
@@ -181,11 +173,20 @@ class WorkbenchMixin:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT u.id, u.username, u.display_name, u.role, (SELECT count(*) "
-                    "FROM violation_case c WHERE c.is_open AND c.assignee_user_id = u.id) "
-                    "AS open_cases FROM app_user u WHERE u.active "
-                    "AND u.department_code = :d ORDER BY u.role, u.display_name"
+                    "SELECT u.id, u.username, u.display_name, u.role, u.district_code, "
+                    "(SELECT count(*) FROM violation_case c WHERE c.is_open "
+                    "AND c.assignee_user_id = u.id) AS open_cases FROM app_user u "
+                    "WHERE u.active AND u.department_code = :d ORDER BY u.role, u.display_name"
                 ),
                 {"d": department},
             ).mappings()
-            return [dict(r) for r in rows]
+            rows = [dict(r) for r in rows]
+        districts = {r.pop("district_code") for r in rows}
+        # a supervisor bound to a district lists the departments of his district only
+        if not principal.city_wide and districts - {principal.district_code}:
+            raise PermissionDenied(
+                f"部门 {department} 不在您的辖区内",
+                code="officers.out_of_scope",
+                detail=f"the department {department} is outside your scope",
+            )
+        return rows

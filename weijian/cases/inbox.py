@@ -25,7 +25,7 @@ from sqlalchemy import Connection, text
 
 from weijian.cases.deadlines import missed
 from weijian.cases.detail import summary
-from weijian.cases.rows import CASE_COLUMNS
+from weijian.cases.rows import CASE_COLUMNS, like_pattern, overdue_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError
@@ -150,11 +150,10 @@ def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: 
             "(c.number ILIKE :f_q ESCAPE '\\' OR c.address ILIKE :f_q ESCAPE '\\' "
             "OR c.description ILIKE :f_q ESCAPE '\\')"
         )
-        escaped = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["f_q"] = f"%{escaped}%"
+        params["f_q"] = like_pattern(f.q)
     if f.overdue is not None:
-        parts.append(("" if f.overdue else "NOT ") + "coalesce(c.stage_due < :f_now, false)")
-        params["f_now"] = now
+        parts.append(("" if f.overdue else "NOT ") + overdue_sql("c"))
+        params["now"] = now
     if f.stalled is not None:
         parts.append(
             ("" if f.stalled else "NOT ")

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, text
 
-from weijian.cases.rows import CASE_COLUMNS, overdue_sql
+from weijian.cases.rows import CASE_COLUMNS, like_pattern, overdue_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError
@@ -102,8 +102,7 @@ def conditions(
             "(c.number = :q OR c.number ILIKE :qlike ESCAPE '\\' "
             "OR c.address ILIKE :qlike ESCAPE '\\' OR c.external_id = :q)"
         )
-        words = f.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["q"], params["qlike"] = f.q.strip(), f"%{words}%"
+        params["q"], params["qlike"] = f.q.strip(), like_pattern(f.q)
     return " AND ".join(where), params
 
 

@@ -22,6 +22,12 @@ CASE_COLUMNS = """
 """
 
 
+def like_pattern(words: str) -> str:
+    """``%words%`` for ``ILIKE … ESCAPE '\\'``: a %, _ or backslash typed is only itself."""
+    escaped = words.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def overdue_sql(alias: str = "c") -> str:
     """The SQL form of an overdue case (open, no site visit, its deadline passed at ``:now``):
     the same test as :meth:`CaseService.summary`'s."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, text
 
 from weijian.cases import history
-from weijian.cases.deadlines import WorkCalendar, current_stage, evaluate
+from weijian.cases.deadlines import WorkCalendar, current_stage, evaluate_case
 from weijian.cases.workflow import Workflow
 
 CASE_FIELDS = "id, channel, track, is_open, discovered_at, reported_at"
@@ -21,16 +21,7 @@ def stage_now(wf: Workflow, calendar: WorkCalendar, case: dict, events: list[dic
     """(stage code, due) of a case with its events; (None, None) once it is closed."""
     if not case["is_open"]:
         return None, None
-    evaluated = evaluate(
-        wf,
-        calendar,
-        channel=case["channel"],
-        track=case["track"],
-        discovered_at=case["discovered_at"],
-        reported_at=case["reported_at"],
-        events=events,
-        now=now,
-    )
+    evaluated = evaluate_case(wf, calendar, case, events, now)
     return current_stage(evaluated)
 
 

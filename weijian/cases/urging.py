@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from weijian.cases import history
-from weijian.cases.rows import CASE_COLUMNS
+from weijian.cases.rows import CASE_COLUMNS, overdue_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
 
@@ -124,7 +124,7 @@ def overdue_cases_of_grid(
     rows = conn.execute(
         text(
             f"SELECT {CASE_COLUMNS} FROM violation_case c WHERE c.is_open "
-            f"AND c.{level}_code = :g AND c.stage_due < :now AND {scope} "
+            f"AND c.{level}_code = :g AND {overdue_sql('c')} AND {scope} "
             "ORDER BY c.stage_due, c.id FOR UPDATE"
         ),
         {"g": grid_code, "now": now, **params},

@@ -353,16 +353,9 @@ def _deadlines(
     as_of: datetime,
 ) -> list[dict]:
     """The deadlines of the case's stages as they stood at ``as_of``."""
-    return deadlines.evaluate(
-        wf,
-        calendar,
-        channel=c.channel,
-        track=track,
-        discovered_at=c.discovered_at,
-        reported_at=c.reported_at,
-        events=[{"action": e[0], "at": e[2], "data": e[4]} for e in evs],
-        now=as_of,
-    )
+    events = [{"action": e[0], "at": e[2], "data": e[4]} for e in evs]
+    # the track the case had at the month's end, not its track now
+    return deadlines.evaluate_case(wf, calendar, {**c._mapping, "track": track}, events, as_of)
 
 
 def _rectification(evaluated: list[dict]) -> str:

@@ -20,12 +20,12 @@ from weijian.cases.rows import overdue_sql
 from weijian.cases.scope import Principal
 from weijian.cases.users import grid_of
 from weijian.layers.model import GRID_LEVELS
+from weijian.oversight import units
 from weijian.styles import CLOSED, IN_HAND, OVERDUE_COLOUR, STATE_GROUPS, state_style
 from weijian.web_map.filters import MapFilters
 
 MAX_CASES = 5000  # points carried in one file; the legend says when there were more
 MAX_GRIDS = 2000
-LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
 #: the Leaflet files the page itself serves, carried inline
 LEAFLET = ("leaflet/dist/leaflet.js", "leaflet/dist/leaflet.css")
 
@@ -120,7 +120,7 @@ def _grids(service, principal: Principal, level: str, bbox) -> list[dict]:
 
 
 def _cases(service, principal: Principal, filters: MapFilters, bbox, now) -> tuple[list, bool]:
-    where, params = service._case_condition(principal, filters, now)
+    where, params = service.case_condition(principal, filters, now)
     x0, y0, x1, y1 = bbox
     with service.cases.engine.connect() as conn:
         rows = conn.execute(
@@ -186,7 +186,7 @@ def _grid_layer(grids: list[dict], level: str, choropleth: dict | None):
         aliases.append("清零进度")
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name=f"{LEVEL_LABELS[level]}网格" + ("（清零进度）" if choropleth else ""),
+        name=f"{units.LEVEL_LABELS[level]}网格" + ("（清零进度）" if choropleth else ""),
         style_function=lambda f: {
             "color": "#1f3a5f",
             "weight": 1.5,
@@ -257,7 +257,7 @@ def _legend(service, principal, filters, level, choropleth, shown, more, now) ->
         as_of = html.escape(str(choropleth.get("as_of", "")))
         progress = (
             f"<h4>清零进度：{html.escape(choropleth['campaign']['name'])}"
-            f"<small>按{LEVEL_LABELS[level]}着色，截至 {as_of}</small></h4>"
+            f"<small>按{units.LEVEL_LABELS[level]}着色，截至 {as_of}</small></h4>"
             + "".join(
                 f"<div><i style='background:{c['colour']}'></i>{html.escape(c['label'])}</div>"
                 for c in choropleth["classes"]
@@ -268,7 +268,7 @@ def _legend(service, principal, filters, level, choropleth, shown, more, now) ->
     return (
         "<div class='weijian-legend' id='legend'>"
         f"<h3>{html.escape(_title(principal, now))}</h3>"
-        f"<p>辖区：{html.escape(scope)}；{LEVEL_LABELS[level]}网格<br>"
+        f"<p>辖区：{html.escape(scope)}；{units.LEVEL_LABELS[level]}网格<br>"
         f"筛选：{html.escape(_describe(service, filters))}<br>{count}<br>"
         f"导出人：{html.escape(principal.display_name)}，{now.astimezone(LOCAL):%Y-%m-%d %H:%M}</p>"
         f"<h4>案件状态</h4>{rows}{progress}"

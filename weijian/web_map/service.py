@@ -382,7 +382,7 @@ class MapService:
         }
 
     @staticmethod
-    def _case_condition(principal: Principal, filters, now) -> tuple[str, dict]:
+    def case_condition(principal: Principal, filters, now) -> tuple[str, dict]:
         """The cases the user sees with the filters, as SQL over ``violation_case c``."""
         scope, params = scope_sql(principal)
         where, fparams = filters.sql("c")
@@ -390,7 +390,7 @@ class MapService:
 
     def case_tile(self, principal: Principal, filters, z: int, x: int, y: int, now) -> bytes:
         """The cases the user sees with the filters, as a vector tile."""
-        where, params = self._case_condition(principal, filters, now)
+        where, params = self.case_condition(principal, filters, now)
         with self.cases.engine.connect() as conn:
             return tiles.case_tile(conn, z, x, y, where, params)
 
@@ -431,7 +431,7 @@ class MapService:
                 code="map.click_invalid",
                 detail=f"zoom must be 0…{tiles.MAX_ZOOM} and px 1…50",
             )
-        where, params = self._case_condition(principal, filters, self.now())
+        where, params = self.case_condition(principal, filters, self.now())
         x, y = mercator_of(lon, lat)
         with self.cases.engine.connect() as conn:
             row = conn.execute(
