@@ -285,3 +285,26 @@ def test_restage_sets_the_stage_of_the_cases_there_are(case_api, cli, engine):
     assert "1 open cases" in result.output
     item = inbox(case_api, "ue_hj")["items"][0]
     assert item["number"] == number and item["stage"]["code"] == "site_visit"
+
+
+def test_the_server_stages_the_open_cases_an_upgrade_left_without_one(case_api, engine):
+    """A database upgraded from before stages were kept: the server gives every open case its
+    stage on start, so nothing waits for an administrator to remember `cases restage`."""
+    from sqlalchemy import text
+
+    from tests.conftest import serving
+    from weijian.api.app import create_app
+
+    number = case_api.report("town1", STREET, channel="patrol")["number"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE violation_case SET stage_code = NULL, stage_due = NULL"))
+    app = create_app(engine, clock=case_api.clock, settings=case_api.settings)
+    with serving(app):
+        app.state.staging.join(timeout=30)
+        with engine.connect() as conn:
+            code, due = conn.execute(
+                text("SELECT stage_code, stage_due FROM violation_case WHERE number = :n"),
+                {"n": number},
+            ).one()
+    assert code == "site_visit" and due is not None
+    assert inbox(case_api, "ue_hj")["items"][0]["stage"]["code"] == "site_visit"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -36,6 +38,18 @@ from weijian.settings import Settings, get_settings
 from weijian.web_map.casestore import CaseStore
 from weijian.web_map.service import MapService
 
+log = logging.getLogger(__name__)
+
+
+def _catch_up_stages(cases: CaseService) -> None:
+    try:
+        count = cases.catch_up_stages()
+    except Exception:  # the database away at start: the next start tries again
+        log.exception("the open cases' stages could not be caught up")
+        return
+    if count:
+        log.info("%d open cases without a stage: stage and deadline computed", count)
+
 
 def create_app(
     engine: Engine | None = None, clock: Clock | None = None, settings: Settings | None = None
@@ -57,6 +71,12 @@ def create_app(
         await run_in_threadpool(store.catch_up)  # every case in memory before the first map
         store.start()
         app.state.map = MapService(app.state.cases, store)
+        # open cases of an upgraded database get their stage, without holding up the start
+        staging = threading.Thread(
+            target=_catch_up_stages, args=(app.state.cases,), name="stages", daemon=True
+        )
+        staging.start()
+        app.state.staging = staging
         yield
         store.stop()
         holder.stop()

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from weijian.cases import history, inbox, urging
+from weijian.cases import history, inbox, stages, urging
 from weijian.cases.scope import Principal
 from weijian.errors import InputError, NotFoundError, PermissionDenied
 
@@ -190,3 +190,11 @@ class WorkbenchMixin:
                 detail=f"the department {department} is outside your scope",
             )
         return rows
+
+    def catch_up_stages(self) -> int:
+        """Give a stage to the open cases that have none (a database upgraded from before
+        stages were kept): until then the inbox and the map could not call them overdue.
+        The server runs this on start; ``weijian cases restage`` recomputes every case."""
+        return stages.restage_all(
+            self.engine, self.workflow, self.calendar, self.clock.now(), unstaged_only=True
+        )

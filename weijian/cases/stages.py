@@ -51,8 +51,13 @@ def restage_all(
     now: datetime,
     batch: int = 2000,
     progress: Callable[[int], None] = lambda n: None,
+    *,
+    unstaged_only: bool = False,
 ) -> int:
-    """Recompute every open case's stage, a batch per transaction; closed cases get none."""
+    """Recompute every open case's stage, a batch per transaction; closed cases get none.
+    ``unstaged_only``: only the open cases without a stage — after an upgrade from a schema
+    that had none, the server catches up with this on start (a case with no deadline running
+    is looked at again, harmlessly)."""
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -60,14 +65,15 @@ def restage_all(
                 "WHERE NOT is_open AND stage_code IS NOT NULL"
             )
         )
+    only = " AND stage_code IS NULL" if unstaged_only else ""
     done, last = 0, 0
     while True:
         with engine.begin() as conn:
             cases = (
                 conn.execute(
                     text(
-                        f"SELECT {CASE_FIELDS} FROM violation_case WHERE is_open AND id > :last "
-                        "ORDER BY id LIMIT :n FOR UPDATE"
+                        f"SELECT {CASE_FIELDS} FROM violation_case WHERE is_open{only} "
+                        "AND id > :last ORDER BY id LIMIT :n FOR UPDATE"
                     ),
                     {"last": last, "n": batch},
                 )

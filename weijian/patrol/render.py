@@ -36,7 +36,17 @@ from weijian.cases.clock import LOCAL
 from weijian.errors import EnvironmentProblem
 from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
-from weijian.styles import DEPARTMENT_COLOURS, IN_HAND, STATE_GROUPS, TOUR_COLOUR, state_style
+from weijian.styles import (
+    DEPARTMENT_COLOURS,
+    GRID_EDGE_COLOUR,
+    IN_HAND,
+    OVERDUE_COLOUR,
+    STATE_GROUPS,
+    STATE_SHAPES,
+    TOUR_COLOUR,
+    state_shape,
+    state_style,
+)
 
 FONT = "Noto Sans CJK SC"
 MM = 1 / 25.4  # inches per millimetre
@@ -251,7 +261,8 @@ def _zones(ax, data: PageData) -> None:
 
 
 def _grids(ax, data: PageData, frame_box) -> None:
-    """The grid in red over a veil outside it, its neighbours in grey, its children dashed."""
+    """The grid in dark blue over a veil outside it, its neighbours in grey, its children
+    dashed (red is kept for overdue cases)."""
     outside = frame_box.difference(data.grid.geom)
     _collection(ax, [outside], facecolor="white", edgecolor="none", alpha=0.55, zorder=2)
     _collection(
@@ -272,7 +283,7 @@ def _grids(ax, data: PageData, frame_box) -> None:
         zorder=4,
     )
     _collection(
-        ax, [data.grid.geom], facecolor="none", edgecolor="#c00000", linewidth=2.0, zorder=5
+        ax, [data.grid.geom], facecolor="none", edgecolor=GRID_EDGE_COLOUR, linewidth=2.0, zorder=5
     )
 
 
@@ -305,10 +316,10 @@ def _case_markers(ax, data: PageData) -> list[Bbox]:
         ax.plot(
             case.x,
             case.y,
-            marker="o",
-            markersize=7,
+            marker=state_shape(case.state),
+            markersize=8 if case.overdue else 7,
             markerfacecolor=colour,
-            markeredgecolor="#8b0000" if case.overdue else "white",
+            markeredgecolor=OVERDUE_COLOUR if case.overdue else "white",
             markeredgewidth=2.0 if case.overdue else 0.8,
             zorder=9,
         )
@@ -527,7 +538,7 @@ def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
         Line2D(
             [],
             [],
-            color="#c00000",
+            color=GRID_EDGE_COLOUR,
             linewidth=2,
             label=f"本{LEVEL_LABELS.get(data.grid.level, '')}网格边界",
         ),
@@ -545,7 +556,7 @@ def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
             Line2D(
                 [],
                 [],
-                marker="o",
+                marker=STATE_SHAPES[label],
                 linestyle="none",
                 markersize=6,
                 markerfacecolor=colour,
@@ -561,7 +572,7 @@ def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
             linestyle="none",
             markersize=6,
             markerfacecolor="#cccccc",
-            markeredgecolor="#8b0000",
+            markeredgecolor=OVERDUE_COLOUR,
             markeredgewidth=2,
             label="已超期（红圈）",
         ),
@@ -597,7 +608,9 @@ def _inset(fig, blocks, width, height, data: PageData) -> None:
         edgecolor="#bbbbbb",
         linewidth=0.3,
     )
-    _collection(ax, [data.grid.geom], facecolor="#c00000", edgecolor="#c00000", linewidth=0.8)
+    _collection(
+        ax, [data.grid.geom], facecolor=GRID_EDGE_COLOUR, edgecolor=GRID_EDGE_COLOUR, linewidth=0.8
+    )
     minx, miny, maxx, maxy = base.bounds
     pad = 0.04 * max(maxx - minx, maxy - miny)
     w, h = maxx - minx + 2 * pad, maxy - miny + 2 * pad

@@ -21,7 +21,7 @@ from weijian.cases.scope import Principal
 from weijian.cases.users import grid_of
 from weijian.layers.model import GRID_LEVELS
 from weijian.oversight import units
-from weijian.styles import CLOSED, IN_HAND, OVERDUE_COLOUR, STATE_GROUPS, state_style
+from weijian.styles import shape_svg, state_legend, state_shape, state_style
 from weijian.web_map.filters import MapFilters
 
 MAX_CASES = 5000  # points carried in one file; the legend says when there were more
@@ -137,7 +137,7 @@ def _cases(service, principal: Principal, filters: MapFilters, bbox, now) -> tup
         {
             "number": r.number,
             "state_label": wf.states[r.state].label if r.state in wf.states else r.state,
-            "colour": state_style(r.state, r.is_open)[0],
+            "icon": _icon(r.state, r.is_open, bool(r.overdue)),
             "overdue": bool(r.overdue),
             "place": r.address,
             "lon": round(r.lon, 6),
@@ -205,17 +205,29 @@ def _case_layer(cases: list[dict]):
         tip = f"{c['number']} · {c['state_label']}" + ("（超期）" if c["overdue"] else "")
         if c["place"]:
             tip += f"<br>{html.escape(c['place'])}"
-        folium.CircleMarker(
+        size = 19 if c["overdue"] else 15
+        folium.Marker(
             location=[c["lat"], c["lon"]],
-            radius=5,
-            color=OVERDUE_COLOUR if c["overdue"] else "#ffffff",
-            weight=3 if c["overdue"] else 1,
-            fill=True,
-            fill_color=c["colour"],
-            fill_opacity=0.9,
+            icon=folium.DivIcon(
+                html=c["icon"],
+                icon_size=(size, size),
+                icon_anchor=(size // 2, size // 2),
+                class_name="state-shape",
+            ),
             tooltip=tip,
         ).add_to(group)
     return group
+
+
+def _icon(state: str, is_open: bool, overdue: bool) -> str:
+    """A case's marker: its state's shape and colour, sized to fit the icon's box."""
+    colour = state_style(state, is_open)[0]
+    svg = shape_svg(state_shape(state, is_open), colour, overdue=overdue)
+    return svg.replace("width='20' height='20'", "width='100%' height='100%'")
+
+
+def _legend_icon(svg: str) -> str:
+    return f"<span class='shape'>{svg}</span>"
 
 
 def _describe(service, filters: MapFilters) -> str:
@@ -241,16 +253,12 @@ def _describe(service, filters: MapFilters) -> str:
 
 
 def _legend(service, principal, filters, level, choropleth, shown, more, now) -> str:
-    groups = {}
-    for colour, label in (*STATE_GROUPS.values(), IN_HAND, CLOSED):
-        groups.setdefault(label, colour)
     rows = "".join(
-        f"<div><i class='dot' style='background:{c}'></i>{html.escape(label)}</div>"
-        for label, c in groups.items()
+        f"<div>{_legend_icon(shape_svg(shape, c))}{html.escape(label)}</div>"
+        for c, label, shape in state_legend()
     )
     rows += (
-        f"<div><i class='dot' style='background:#fff;border:3px solid {OVERDUE_COLOUR}'></i>"
-        "超期未办</div>"
+        f"<div>{_legend_icon(shape_svg('o', '#ffffff', overdue=True))}超期未办（红圈、略大）</div>"
     )
     progress = ""
     if choropleth:
@@ -288,5 +296,7 @@ LEGEND_CSS = """
 .weijian-legend .note { color: #57606a; font-size: 12px; }
 .weijian-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
   vertical-align: -1px; border: 1px solid #0004; }
-.weijian-legend i.dot { border-radius: 50%; }
+.weijian-legend .shape svg { width: 15px; height: 15px; margin-right: 5px; vertical-align: -3px; }
+.state-shape { background: none; border: none; }
+.state-shape svg { display: block; }
 """

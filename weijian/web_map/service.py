@@ -25,16 +25,32 @@ from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
 from weijian.oversight import assessment, periods, progress, units
 from weijian.styles import (
-    CLOSED,
     DEPARTMENT_COLOURS,
-    IN_HAND,
     OVERDUE_COLOUR,
-    STATE_GROUPS,
     UNASSIGNED_COLOUR,
+    shape_svg,
+    state_legend,
+    state_shape,
     state_style,
 )
 from weijian.web_map import tiles
 from weijian.web_map.casestore import CaseStore, mercator_of
+
+
+def _state_entry(code: str, label: str, is_open: bool) -> dict:
+    """A state as the page draws it: its colour and its shape, plain and overdue."""
+    colour, group = state_style(code, is_open)
+    shape = state_shape(code, is_open)
+    return {
+        "code": code,
+        "label": label,
+        "open": is_open,
+        "group": group,
+        "colour": colour,
+        "icon": shape_svg(shape, colour),
+        "icon_overdue": shape_svg(shape, colour, overdue=True),
+    }
+
 
 FIGURE_LABELS = {
     "baseline": "清零基数（存量）",
@@ -287,18 +303,14 @@ class MapService:
             ],
             "case_min_zoom": tiles.CASE_MIN_ZOOM,
             "states": [
-                {
-                    "code": code,
-                    "label": state.label,
-                    "open": state.category == "open",
-                    "colour": state_style(code, state.category == "open")[0],
-                }
+                _state_entry(code, state.label, state.category == "open")
                 for code, state in wf.states.items()
             ],
             "state_groups": [
-                {"colour": c, "label": label}
-                for c, label in dict.fromkeys([*STATE_GROUPS.values(), IN_HAND, CLOSED])
+                {"colour": c, "label": label, "icon": shape_svg(shape, c)}
+                for c, label, shape in state_legend()
             ],
+            "overdue_icon": shape_svg("o", "#ffffff", overdue=True),
             "overdue_colour": OVERDUE_COLOUR,
             "channels": [{"code": k, "label": v} for k, v in wf.channels.items()],
             "tracks": [{"code": k, "label": v["label"]} for k, v in wf.tracks.items()],

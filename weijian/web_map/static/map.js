@@ -351,6 +351,20 @@
     return s ? s.colour : "#888";
   }
 
+  // a state is told by its shape as well as its colour; overdue: bigger, ringed in red
+  const svgURL = (svg) => "data:image/svg+xml;charset=utf-8," + encodeURIComponent(svg).replace(/'/g, "%27");
+  const stateIcons = {};
+  function stateIcon(code, overdue) {
+    const key = code + (overdue ? "!" : "");
+    if (!stateIcons[key]) {
+      const s = config.states.find((x) => x.code === code) || config.states[0];
+      const size = overdue ? 22 : 18;
+      stateIcons[key] = L.icon({ iconUrl: svgURL(overdue ? s.icon_overdue : s.icon), iconSize: [size, size] });
+    }
+    return stateIcons[key];
+  }
+  const legendIcon = (svg) => "<img class='shape' alt='' src='" + svgURL(svg) + "'>";
+
   function refreshCases() {
     if (layers.casePoints) {
       layers.cases.removeLayer(layers.casePoints);
@@ -363,10 +377,7 @@
       vectorTileLayerStyles: {
         cases: counted("cases", (p) => {
           if (p.overdue) W.overdueDrawn += 1;  // once a tile it is drawn in
-          return {
-            radius: p.overdue ? 7 : 6, fill: true, fillOpacity: 0.9, fillColor: stateColour(p.state),
-            color: p.overdue ? config.overdue_colour : "#ffffff", weight: p.overdue ? 3 : 1.5,
-          };
+          return { icon: stateIcon(p.state, p.overdue) };
         }),
       },
     });
@@ -535,8 +546,8 @@
       for (const d of config.departments) html += "<div><i style='background:" + d.colour + ";opacity:.6'></i>" + esc(d.label) + "</div>";
     }
     html += "<h4>案件状态</h4>";
-    for (const s of config.state_groups) html += "<div><i class='dot' style='background:" + s.colour + "'></i>" + esc(s.label) + "</div>";
-    html += "<div><i class='dot' style='background:#fff;border:3px solid " + config.overdue_colour + "'></i>超期未办</div>";
+    for (const s of config.state_groups) html += "<div>" + legendIcon(s.icon) + esc(s.label) + "</div>";
+    html += "<div>" + legendIcon(config.overdue_icon) + "超期未办（红圈、略大）</div>";
     if (W.choropleth && map.hasLayer(layers.choropleth)) {
       html += "<h4>清零进度（" + esc(W.choropleth.campaign.name) + "）<br><small>按" +
         esc(LEVEL_LABELS[W.choropleth.level]) + "着色，点击打开该级网格</small></h4>";
