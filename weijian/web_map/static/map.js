@@ -635,11 +635,10 @@
 
   const URGERS = ["admin", "supervisor", "department_leader"];
 
-  // tomorrow 17:00 in Beijing, as a datetime-local value
-  function tomorrowFive() {
-    const d = new Date(Date.now() + 8 * 3600e3 + 24 * 3600e3);
-    return d.toISOString().slice(0, 10) + "T17:00";
-  }
+  // the workbench's time helpers (an ES module) for this classic script
+  let timeLib = null;
+  import("/static/common/time.js").then((m) => { timeLib = m; });
+  const tomorrowFive = () => (timeLib ? timeLib.tomorrowFive() : "");
 
   function gridUrgeForm(overdue) {
     return "<details class='grid-urge'><summary>督办本网格超期案件（" + fmt(overdue) + " 件）</summary>" +

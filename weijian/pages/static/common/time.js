@@ -11,6 +11,13 @@ function parts(iso) {
   return out;
 }
 
+// “2026-03-03T17:00”, a datetime-local value: tomorrow 17:00 in Beijing — the default reply
+// due of an urge (nowMs: the server's clock where the page keeps one)
+export function tomorrowFive(nowMs = Date.now()) {
+  const d = new Date(nowMs + (8 + 24) * 3600 * 1000);
+  return d.toISOString().slice(0, 10) + "T17:00";
+}
+
 // “2026年3月2日 09:00”
 export function beijing(iso) {
   if (!iso) return "—";

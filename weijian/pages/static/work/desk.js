@@ -8,18 +8,9 @@
 import { ApiError, api, getJSON, probe, sendJSON } from "/static/common/api.js";
 import { fill, h } from "/static/common/dom.js";
 import { showError, showInfo } from "/static/common/notice.js";
-import { ServerClock, beijing, countdown } from "/static/common/time.js";
+import { ServerClock, beijing, countdown, tomorrowFive } from "/static/common/time.js";
 
 const SUPERVISING = ["supervisor", "admin"];
-const BEIJING = 8 * 3600 * 1000;
-
-// “2026-03-03T17:00”: tomorrow 17:00 in Beijing, by the server's clock
-export function tomorrowFive(nowMs) {
-  const d = new Date(nowMs + BEIJING + 24 * 3600 * 1000);
-  const pad = (n) => String(n).padStart(2, "0");
-  return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + "T17:00";
-}
-
 // a datetime-local value read as Beijing time: an ISO instant
 const fromBeijing = (value) => (value ? value + ":00+08:00" : null);
 
