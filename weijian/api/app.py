@@ -91,19 +91,11 @@ def create_app(
     errors.install(app)
     # tiles, aggregates and the page's scripts travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
-    app.include_router(web_map.router)
-    app.include_router(web_map.api)
-    app.include_router(pages.router)
-    app.include_router(home.router)
-    app.include_router(health.router)
-    app.include_router(layers.router)
-    app.include_router(jurisdiction.router)
-    app.include_router(auth.router)
-    app.include_router(cases.router)
-    app.include_router(users.router)
-    app.include_router(open311.router)
-    app.include_router(patrol.router)
-    app.include_router(assessment.router)
-    app.include_router(ledger.router)
-    app.include_router(workbench.router)
+    # every operation documents the errors it may answer, in the one shape they all have
+    for router in (
+        web_map.router, web_map.api, pages.router, home.router, health.router, layers.router,
+        jurisdiction.router, auth.router, cases.router, users.router, open311.router,
+        patrol.router, assessment.router, ledger.router, workbench.router,
+    ):  # fmt: skip
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

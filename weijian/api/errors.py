@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
@@ -33,6 +34,38 @@ STATUS = {
     TooLarge: 413,
     RateLimited: 429,
     EnvironmentProblem: 503,
+}
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a stable ``code``, the Chinese ``message`` a person reads, the
+    English ``detail`` (for a request that does not parse: the list of what is wrong) and
+    ``hint``, the kind of ``error``; some errors add context (a conflict: the case)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    detail: object = None
+    hint: str | None = None
+    error: str
+
+
+#: the errors any operation may answer, documented on every one of them (OpenAPI)
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorOut, "description": text}
+    for status, text in (
+        (400, "请求有误 (bad request)"),
+        (401, "未登录或登录已失效 (not authenticated)"),
+        (403, "无权限 (not allowed)"),
+        (404, "未找到 (not found, or outside your scope)"),
+        (405, "不支持的请求方法 (method not allowed)"),
+        (409, "与当前状态冲突 (conflict)"),
+        (413, "内容过大 (too large)"),
+        (422, "内容无效 (invalid input)"),
+        (429, "请求过于频繁 (rate limited)"),
+        (503, "服务暂不可用，稍后重试 (unavailable; see Retry-After)"),
+    )
 }
 
 

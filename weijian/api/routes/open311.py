@@ -34,13 +34,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from weijian.api.dependencies import get_cases
-from weijian.api.errors import DATABASE_TROUBLE, RETRY_AFTER_S, status_for, trouble_kind
+from weijian.api.errors import (
+    DATABASE_TROUBLE,
+    ERROR_RESPONSES,
+    RETRY_AFTER_S,
+    status_for,
+    trouble_kind,
+)
 from weijian.cases import users
 from weijian.cases.scope import PUBLIC_READER, Principal
 from weijian.cases.service import CaseService, Intake
@@ -292,7 +299,22 @@ class Open311Route(APIRoute):
         return answer
 
 
-router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+class Open311Error(BaseModel):
+    """One error as GeoReport v2 gives it (a list of these; in XML, ``<errors>``)."""
+
+    code: int
+    description: str
+
+
+#: the errors of every call, in the standard's shape rather than the rest of the API's
+OPEN311_ERRORS: dict[int | str, dict] = {
+    status: {"model": list[Open311Error], "description": spec["description"]}
+    for status, spec in ERROR_RESPONSES.items()
+}
+
+router = APIRouter(
+    prefix=PREFIX, tags=["open311"], route_class=Open311Route, responses=OPEN311_ERRORS
+)
 
 
 # -- the calls ---------------------------------------------------------------------------
