@@ -16,7 +16,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.casekit import PASSWORD, START, add_users, build_city
+from tests.casekit import (
+    FARMLAND,
+    PASSWORD,
+    RED_FLAG,
+    START,
+    STREET,
+    add_users,
+    build_city,
+    lonlat,
+)
 from tests.conftest import scratch_database, serving
 
 #: who sends each generated request: nobody, the city, a department, a town, the grid
@@ -53,19 +62,15 @@ def fuzzed_server(tmp_path_factory):
                 )
                 r.raise_for_status()
                 tokens[who] = r.json()["access_token"]
-            # a few cases for the generated references to land on now and then
-            for n in range(3):
-                requests.post(
+            # a few citizens' reports for the generated references to land on now and then
+            for spot in (STREET, RED_FLAG, FARMLAND):
+                lon, lat = lonlat(spot)
+                r = requests.post(
                     base + "/api/v1/cases",
-                    headers={"Authorization": f"Bearer {tokens['gridder']}"},
-                    json={
-                        "lon": 126.42 + n * 0.001,
-                        "lat": 41.94,
-                        "description": f"楼顶加建 {n}",
-                        "channel": "patrol",
-                    },
+                    json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "楼顶加建"},
                     timeout=30,
                 )
+                assert r.status_code == 201, r.text
             yield base, tokens
         engine.dispose()
 
