@@ -158,6 +158,19 @@ def test_supervisor_map(browser, city):
         assert city.numbers["street_new"] in page.page.inner_text("#grid-cases")
         page.screenshot("map-supervisor-grid.png")
 
+        # 责任倒查 of the town's month, as the API traces it, opened from the panel
+        traced = api.get(
+            "/api/v1/assessment/tracing", "supervisor", grid=TOWN1, month="2026-03"
+        ).json()
+        assert traced["count"] > 0
+        page.page.click("#grid-tracing summary")
+        page.wait("weijianMap.tracing !== undefined")
+        rows = page.page.locator("#tracing-body table.tracing tbody tr")
+        assert rows.count() == traced["count"]
+        first = traced["problems"][0]
+        assert first["status_label"] in rows.first.inner_text()
+        page.screenshot("map-supervisor-tracing.png")
+
         # 督办 from the grid: every overdue case of the town at once, seen in the inbox
         page.page.click("#details .grid-urge summary")
         page.page.fill("#grid-urge-form textarea[name=note]", "请三日内完成超期案件的核查处置")

@@ -601,13 +601,17 @@
     if (g.campaign) html += "<div class='chain'>清零行动：" + esc(g.campaign.name) + "（截至 " + esc(g.as_of) + "）</div>";
     html += "<table class='figures'>" + rows.map((r) => "<tr data-figure='" + r[2] + "'><td>" + esc(r[0]) + "</td><td class='num'>" + r[1] + "</td></tr>").join("") + "</table>";
     html += "<h3>在办案件</h3><div id='grid-cases'>读取中…</div>";
-    html += "<p><a href='#' id='grid-patrol'>打印本网格巡查图（PDF）</a></p>";
+    html += "<p><a href='#' id='grid-patrol'>打印本网格巡查图（PDF）</a>" +
+      (g.grid.level === "district" ? "<br><a href='#' id='grid-atlas'>打印全区巡查图集（PDF，每个网格一页）</a>" : "") + "</p>";
+    html += "<details id='grid-tracing'><summary>责任倒查（" + esc(g.month) + "）</summary><div id='tracing-body'>读取中…</div></details>";
     const urging = URGERS.includes(config.user.role) && f.overdue > 0;
     if (urging) html += gridUrgeForm(f.overdue);
     $("details-body").innerHTML = html;
     $("details").hidden = false;
     $("grid-patrol").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/grids/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图.pdf"); });
     if (urging) $("grid-urge-form").addEventListener("submit", (e) => { e.preventDefault(); urgeGrid(g.grid); });
+    if ($("grid-atlas")) $("grid-atlas").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/districts/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图集.pdf"); });
+    $("grid-tracing").addEventListener("toggle", () => { if ($("grid-tracing").open) showTracing(g); }, { once: true });
     const p = filterParams();
     p.set("grid", g.grid.code);
     p.set("limit", "100");
@@ -628,6 +632,23 @@
       for (const row of document.querySelectorAll(".case-row")) onActivate(row, () => openCase(row.dataset.number, true));
     } catch (e) {
       $("grid-cases").textContent = "读取失败：" + e.message;
+    }
+  }
+
+  // -- 责任倒查: the late or missing steps of a grid's month, and who held them -------------------
+  async function showTracing(g) {
+    const body = $("tracing-body");
+    try {
+      const t = await getJSON("/api/v1/assessment/tracing?grid=" + encodeURIComponent(g.grid.code) + "&month=" + encodeURIComponent(g.month));
+      W.tracing = t;
+      if (!t.problems.length) { body.innerHTML = "<p>本月无超时或缺失的办理环节</p>"; return; }
+      body.innerHTML = "<div class='chain'>共 " + fmt(t.count) + " 项</div><table class='tracing'><thead><tr><th>案件 · 环节</th><th>情况</th><th>责任单位 / 人</th></tr></thead><tbody>" +
+        t.problems.map((p) => "<tr><td>" + (p.case ? "<a href='/work/cases/" + encodeURIComponent(p.case) + "'>" + esc(p.case) + "</a><br>" : "") +
+          esc(p.step_label) + "</td><td><span class='overdue'>" + esc(p.status_label) + "</span>" +
+          (p.due ? "<br><span class='chain'>期限 " + esc(when(p.due)) + "</span>" : "") + "</td><td>" + esc(p.unit || "") +
+          (p.person ? "<br><span class='chain'>" + esc(p.person) + "</span>" : "") + "</td></tr>").join("") + "</tbody></table>";
+    } catch (e) {
+      body.textContent = "读取失败：" + e.message;
     }
   }
 
