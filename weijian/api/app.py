@@ -24,6 +24,7 @@ from weijian.api.routes import (
     open311,
     pages,
     patrol,
+    stats,
     users,
     web_map,
     workbench,
@@ -86,4 +87,5 @@ def create_app(
     app.include_router(assessment.router)
     app.include_router(ledger.router)
     app.include_router(workbench.router)
+    app.include_router(stats.router)
     return app
