@@ -19,6 +19,7 @@ def test_totals_add_up_and_match_the_assessment_and_the_campaign(city):
     assert r.status_code == 200, r.text
     s = r.json()
     assert s["scope"]["name"] == "全市" and s["period"]["label"] == "2026年3月"
+    assert api.get("/api/v1/stats", "supervisor").json()["period"] == s["period"]  # this month
     t = s["totals"]
     # six cases reported in March (five in 浑江区, one in 江源区); one backlog case signed off
     assert (t["reported"], t["signed_off"], t["backlog_open"]) == (7, 1, 3)
@@ -63,7 +64,7 @@ def test_a_district_sees_only_its_district(city):
 def test_bad_input_is_a_400_in_chinese(city):
     api = city.api
     for query, code in (
-        ({}, "period.missing"),
+        ({"from": "2026-03-01"}, "period.missing"),
         ({"period": "2026-13"}, "stats.period_invalid"),
         ({"period": "2026-Q5"}, "stats.period_invalid"),
         ({"from": "2026-03-05", "to": "2026-03-01"}, "period.reversed"),

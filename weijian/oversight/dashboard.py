@@ -98,6 +98,10 @@ def parse_period(value: str) -> tuple[date, date, str]:
     )
 
 
+def this_month(cases: CaseService) -> str:
+    return f"{cases.clock.now().astimezone(LOCAL):%Y-%m}"
+
+
 def range_label(start: date, end: date) -> str:
     return f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
 

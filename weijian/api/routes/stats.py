@@ -24,7 +24,8 @@ def stats(
     cases: CasesDep,
     user: CurrentUser,
     period: Annotated[
-        str | None, Query(description="2026 (year), 2026-Q1 (quarter) or 2026-03 (month)")
+        str | None,
+        Query(description="2026 (year), 2026-Q1 (quarter) or 2026-03 (month); this month if none"),
     ] = None,
     start: Annotated[date | None, Query(alias="from", description="first day (included)")] = None,
     end: Annotated[date | None, Query(alias="to", description="last day (included)")] = None,
@@ -33,17 +34,16 @@ def stats(
     table: Annotated[str, Query(description="xlsx: district, town or community")] = "town",
     sort: Literal["score", "clear"] = "score",
 ):
-    if period:
-        first, last, label = dashboard.parse_period(period)
-    elif start is not None and end is not None:
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise InputError(
+                "自定义统计期间需同时给出开始日期 from 和结束日期 to（含首尾两天）",
+                code="period.missing",
+                detail="give both from and to (dates, both included)",
+            )
         first, last, label = start, end, None
-    else:
-        raise InputError(
-            "请给出统计期间：period=年、季度或月份（如 2026、2026-Q1、2026-03），"
-            "或起止日期 from 和 to（含首尾两天）",
-            code="period.missing",
-            detail="give period=YYYY, YYYY-Qn or YYYY-MM, or from and to (dates, both included)",
-        )
+    else:  # this month by default
+        first, last, label = dashboard.parse_period(period or dashboard.this_month(cases))
     result = dashboard.dashboard(cases, user, first, last, label=label, campaign_id=campaign)
     if format == "xlsx":
         body = dashboard.table_xlsx(result, table, sort)
