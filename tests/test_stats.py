@@ -13,7 +13,7 @@ from tests.casekit import HJ, JY, TOWN1, TOWN2
 SUMMED = ("reported", "signed_off", "backlog_open", "overdue", "stalled", "urges_open")
 
 
-def test_totals_add_up_and_match_the_assessment_and_the_campaign(city):
+def check_totals_add_up_and_match_the_assessment_and_the_campaign(city):
     api = city.api
     r = api.get("/api/v1/stats", "supervisor", period="2026-03")
     assert r.status_code == 200, r.text
@@ -51,7 +51,7 @@ def test_totals_add_up_and_match_the_assessment_and_the_campaign(city):
     assert c["totals"] == t
 
 
-def test_a_district_sees_only_its_district(city):
+def check_a_district_sees_only_its_district(city):
     s = city.api.get("/api/v1/stats", "cg_jy", period="2026").json()
     assert s["scope"] == {"level": "district", "code": JY, "name": "江源区", "label": "区县"}
     assert "district" not in s["tables"]
@@ -61,7 +61,7 @@ def test_a_district_sees_only_its_district(city):
     assert hj["totals"]["reported"] == 6 and hj["scope"]["code"] == HJ
 
 
-def test_bad_input_is_a_400_in_chinese(city):
+def check_bad_input_is_a_422_in_chinese(city):
     api = city.api
     for query, code in (
         ({"from": "2026-03-01"}, "period.missing"),
@@ -77,7 +77,7 @@ def test_bad_input_is_a_400_in_chinese(city):
     assert r.status_code == 403 and "网格员" in r.json()["message"]
 
 
-def test_a_ranking_table_as_a_workbook(city):
+def check_a_ranking_table_as_a_workbook(city):
     api = city.api
     s = api.get("/api/v1/stats", "supervisor", period="2026-03").json()
     r = api.get(
@@ -97,3 +97,32 @@ def test_a_ranking_table_as_a_workbook(city):
         row[1] for row in body[:-1] if row[1] is not None
     )
     assert book["指标说明"]["A1"].value == "新增"
+
+
+def check_the_inbox_takes_a_grid(city):
+    """The dashboard's links to a grid's cases on the workbench: ?grid=CODE at any level."""
+    api = city.api
+
+    def inbox(**query):
+        return api.get("/api/v1/inbox", "nr_hj", **query).json()["items"]
+
+    everything = inbox(overdue="true")
+    by_town = {
+        town: [
+            i["number"]
+            for i in api.get("/api/v1/inbox", "nr_hj", grid=town, overdue="true").json()["items"]
+        ]
+        for town in (TOWN1, TOWN2)
+    }
+    assert by_town[TOWN2] == [city.numbers["red_flag_backlog"]]
+    assert sorted(by_town[TOWN1] + by_town[TOWN2]) == sorted(i["number"] for i in everything)
+    assert inbox(grid=HJ, overdue="true") == everything
+
+
+def test_the_dashboard_api(city):
+    """One city built for all the checks (each build takes seconds)."""
+    check_totals_add_up_and_match_the_assessment_and_the_campaign(city)
+    check_a_district_sees_only_its_district(city)
+    check_bad_input_is_a_422_in_chinese(city)
+    check_a_ranking_table_as_a_workbook(city)
+    check_the_inbox_takes_a_grid(city)

@@ -13,8 +13,9 @@ from unicodedata import normalize
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from tests.casekit import JY, TOWN1
+from tests.casekit import HJ, TOWN1
 from tests.test_workbench_browser import ARTIFACTS, PHONE, Bench
+from tests.test_workbench_inbox_browser import LOADED as INBOX_LOADED
 
 DESK = {"viewport": {"width": 1366, "height": 900}}
 LOADED = (
@@ -125,20 +126,29 @@ def test_the_supervisors_meeting_export(browser, city, tmp_path):
     finally:
         bench.close()
 
-    # a district's officer: his district only; the page on a phone
-    phone = Bench(browser, api.url, "cg_jy", PHONE)
+    # a district's officer: his district only; the page on a phone; a town's overdue cases
+    # on his workbench
+    phone = Bench(browser, api.url, "nr_hj", PHONE)
     try:
-        data = open_stats(phone, "?period=2026")
-        assert phone.text("#head-scope").startswith("江源区")
+        data = open_stats(phone, "?period=2026-03")
+        assert phone.text("#head-scope").startswith("浑江区")
         assert phone.page.locator(".ranking[data-level=district]").count() == 0
         codes = phone.page.locator(".ranking tbody tr").evaluate_all(
             "(rs) => rs.map((r) => r.dataset.code)"
         )
-        assert codes and all(c == "" or c.startswith(JY) for c in codes)
-        assert data["totals"]["reported"] == 1
+        assert codes and all(c == "" or c.startswith(HJ) for c in codes)
+        assert data["totals"]["reported"] == 6
         width = phone.js("document.documentElement.scrollWidth")
         assert width <= 390, "nothing wider than the phone but the tables' own scroll"
         phone.screenshot("stats-phone.png")
+        phone.page.click(
+            f".ranking[data-level=town] tr[data-code='{TOWN1}'] td[data-key=overdue] a"
+        )
+        phone.wait(INBOX_LOADED)
+        listed = phone.js("weijianWork.inbox.items.map((i) => i.number)")
+        assert sorted(listed) == [city.numbers["street_backlog"], city.numbers["street_backlog2"]]
+        assert city.numbers["red_flag_backlog"] not in listed  # 红旗街道's
+        assert f"grid={TOWN1}" in phone.page.url and "网格" in phone.text(".grid-chip")
         assert not phone.errors
     finally:
         phone.close()

@@ -17,6 +17,7 @@ const form = $("controls");
 const fmt = (n) => (n == null ? "—" : Number(n).toLocaleString("zh-CN"));
 const pct = (n) => (n == null ? "—" : n.toFixed(1) + "%");
 const charts = {};
+const WITHOUT_TODO = ["supervisor", "admin"]; // their desk has no 待办 (inbox.js)
 
 // -- the period: the form ⇄ the address ⇄ the query ------------------------------------------
 
@@ -177,7 +178,12 @@ function cell(row, key) {
   if (key === "score") return row.score == null ? "—" : row.score.toFixed(1);
   if (key === "overdue" && row.overdue) {
     const parts = state.data.stages.filter((s) => row.overdue_by_stage[s.code]);
-    return h("span", { class: "overdue", title: parts.map((s) => s.label + " " + row.overdue_by_stage[s.code]).join("，") }, fmt(row.overdue));
+    const title = parts.map((s) => s.label + " " + row.overdue_by_stage[s.code]).join("，");
+    // to the workbench's list of these cases, for the desks that have one (待办)
+    const todo = row.code && !WITHOUT_TODO.includes(probe.me && probe.me.role);
+    return todo
+      ? h("a", { class: "overdue", title: title + "（在工作台查看）", href: "/work?" + new URLSearchParams({ grid: row.code, overdue: "1" }) }, fmt(row.overdue))
+      : h("span", { class: "overdue", title }, fmt(row.overdue));
   }
   return fmt(row[key]);
 }
