@@ -162,9 +162,7 @@ def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: 
         )
         params["f_stalled"] = now - timedelta(days=stalled_days)
     if f.grid:
-        parts.append(
-            ":f_grid IN (c.district_code, c.town_code, c.community_code, c.compound_code)"
-        )
+        parts.append(":f_grid IN (c.district_code, c.town_code, c.community_code, c.compound_code)")
         params["f_grid"] = f.grid
     if f.mine:
         parts.append("c.assignee_user_id = :f_me")

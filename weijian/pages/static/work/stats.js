@@ -263,6 +263,10 @@ async function exportTable(level) {
 form.kind.addEventListener("change", showKind);
 form.addEventListener("submit", (e) => { e.preventDefault(); state.campaign = form.campaign.value; load(); });
 $("print").addEventListener("click", () => window.print());
+// the charts redrawn for the paper's width, and back for the screen
+for (const event of ["beforeprint", "afterprint"]) {
+  window.addEventListener(event, () => { for (const chart of Object.values(charts)) chart.resize(); });
+}
 readAddress();
 
 whenLoggedIn(async () => {
