@@ -1,6 +1,6 @@
 """The dashboard's API (统计, GET /api/v1/stats): totals equal the sum of the ranking rows and
 the assessment's and the campaign's own answers; a district sees only its district; periods
-and bad input; a ranking table as a workbook."""
+and bad input; a ranking table as a workbook; the inbox filtered by a grid."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def check_a_ranking_table_as_a_workbook(city):
     sheet = book.worksheets[0]
     assert sheet.title == "镇（街道）排名"
     assert "全市" in sheet["A1"].value and "2026年3月" in sheet["A1"].value
-    assert "打印日期" in sheet["A2"].value and "2026-03-01 至 2026-03-31" in sheet["A2"].value
+    assert "导出日期" in sheet["A2"].value and "2026-03-01 至 2026-03-31" in sheet["A2"].value
     headers = [c.value for c in sheet[3]]
     assert headers[:6] == ["综合排名", "清零排名", "编码", "名称", "新增", "办结销号"]
     body = list(sheet.iter_rows(min_row=4, values_only=True))

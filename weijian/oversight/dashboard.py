@@ -137,25 +137,33 @@ def _state_counts(conn, stages: list[str], district: str | None, now: datetime, 
 
 
 def _monthly(conn, start: datetime, end: datetime, scope_level: str, scope_code: str | None):
-    """New and signed-off cases per month of the period, within the scope."""
-    where = f"c.{scope_level}_code = :code" if scope_code else "true"
+    """New and signed-off cases per month (Beijing time) of the period, within the scope: one
+    pass over the period's reports and sign-offs, every month listed."""
+    where = f"{scope_level}_code = :code" if scope_code else "true"
     rows = conn.execute(
         text(
             f"""
-            SELECT to_char(m, 'YYYY-MM') AS month,
-              (SELECT count(*) FROM violation_case c WHERE {where}
-                AND c.reported_at >= greatest(:start, m AT TIME ZONE 'Asia/Shanghai')
-                AND c.reported_at < least(:end, (m + interval '1 month')
-                                           AT TIME ZONE 'Asia/Shanghai')) AS reported,
-              (SELECT count(*) FROM violation_case c WHERE {where}
-                AND c.signed_off_at >= greatest(:start, m AT TIME ZONE 'Asia/Shanghai')
-                AND c.signed_off_at < least(:end, (m + interval '1 month')
-                                             AT TIME ZONE 'Asia/Shanghai')) AS signed_off
+            WITH moments AS (
+              SELECT reported_at AS at, 1 AS reported, 0 AS signed_off FROM violation_case
+              WHERE {where} AND reported_at >= :start AND reported_at < :end
+              UNION ALL
+              SELECT signed_off_at, 0, 1 FROM violation_case
+              WHERE {where} AND signed_off_at >= :start AND signed_off_at < :end
+            ),
+            counted AS (
+              SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai') AS m,
+                     sum(reported) AS reported, sum(signed_off) AS signed_off
+              FROM moments GROUP BY 1
+            )
+            SELECT to_char(months.m, 'YYYY-MM') AS month,
+                   coalesce(counted.reported, 0)::int AS reported,
+                   coalesce(counted.signed_off, 0)::int AS signed_off
             FROM generate_series(
-              date_trunc('month', :start AT TIME ZONE 'Asia/Shanghai'),
-              (:end - interval '1 microsecond') AT TIME ZONE 'Asia/Shanghai',
-              interval '1 month') AS m
-            ORDER BY m
+              date_trunc('month', CAST(:start AS timestamptz) AT TIME ZONE 'Asia/Shanghai'),
+              CAST(:end AS timestamptz) AT TIME ZONE 'Asia/Shanghai' - interval '1 microsecond',
+              interval '1 month') AS months(m)
+            LEFT JOIN counted ON counted.m = months.m
+            ORDER BY months.m
             """
         ),
         {"start": start, "end": end, "code": scope_code},
@@ -392,7 +400,7 @@ def table_xlsx(result: dict, level: str, sort: str = "score") -> bytes:
     sheet.append(
         [
             f"范围：{result['scope']['name']}　统计期间：{range_label_of(result)}　"
-            f"打印日期：{result['as_of'][:10]}"
+            f"导出日期：{result['as_of'][:10]}"
             + (f"　清零行动：{result['campaign']['name']}" if result["campaign"] else "")
         ]
     )
