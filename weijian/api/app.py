@@ -26,6 +26,7 @@ from weijian.api.routes import (
     open311,
     pages,
     patrol,
+    stats,
     users,
     web_map,
     workbench,
@@ -95,7 +96,7 @@ def create_app(
     for router in (
         web_map.router, web_map.api, pages.router, home.router, health.router, layers.router,
         jurisdiction.router, auth.router, cases.router, users.router, open311.router,
-        patrol.router, assessment.router, ledger.router, workbench.router,
+        patrol.router, assessment.router, ledger.router, workbench.router, stats.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

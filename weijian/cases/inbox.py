@@ -45,6 +45,7 @@ class InboxFilter:
     overdue: bool | None = None
     stalled: bool | None = None
     mine: bool = False  # only the cases assigned to the user (我的案件)
+    grid: str | None = None  # only the cases in this grid, at any level (from the dashboard)
 
 
 def next_step_states(wf: Workflow, role: str) -> tuple[list[str], list[str]]:
@@ -160,6 +161,9 @@ def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: 
             + "coalesce(c.is_open AND c.last_event_at < :f_stalled, false)"
         )
         params["f_stalled"] = now - timedelta(days=stalled_days)
+    if f.grid:
+        parts.append(":f_grid IN (c.district_code, c.town_code, c.community_code, c.compound_code)")
+        params["f_grid"] = f.grid
     if f.mine:
         parts.append("c.assignee_user_id = :f_me")
         params["f_me"] = principal.id

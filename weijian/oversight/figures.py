@@ -91,6 +91,9 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
     return out
 
 
+grouped_units = _units  # for the other figures grouped by :data:`GROUPING`
+
+
 GROUPING = (
     "GROUP BY GROUPING SETS ((), (district_code), (district_code, town_code), "
     "(district_code, town_code, community_code), "

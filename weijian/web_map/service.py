@@ -516,6 +516,7 @@ class MapService:
                 "level_label": units.LEVEL_LABELS[level],
                 "chain": list(reversed(ancestors(snap, code))),
                 "responsible": snap.grids[level].responsible[snap.grids[level].row_of[code]],
+                "extent": self._extents("code = :c", {"c": code}).get(code),
             },
             "month": first.strftime("%Y-%m"),
             "campaign": None,

@@ -26,6 +26,12 @@ def home() -> Response:
     return _html("home")
 
 
+@router.get("/work/stats", response_class=HTMLResponse)
+def stats_page() -> Response:
+    """统计: the supervisors' dashboard (its charts draw with the vendored Chart.js)."""
+    return _html("stats")
+
+
 @router.get("/work/cases/{number}", response_class=HTMLResponse)
 def case_page(request: Request, number: str) -> Response:
     # the page's map excerpt draws with the map's own libraries

@@ -35,6 +35,7 @@ VENDOR = {
     "leaflet/images/marker-shadow.png": "leaflet/dist/images/marker-shadow.png",
     "vectorgrid/vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
     "heat/leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
+    "chartjs/chart.umd.js": "chart.js/dist/chart.umd.js",  # the dashboard's monthly trend
 }
 OWN = {"map.js": "text/javascript", "map.css": "text/css", "favicon.svg": "image/svg+xml"}
 

@@ -27,10 +27,13 @@ def inbox(
     overdue: bool | None = None,
     stalled: Annotated[bool | None, Query(description="no event for the workflow's days")] = None,
     mine: Annotated[bool, Query(description="only the cases assigned to you (我的案件)")] = False,
+    grid: Annotated[str | None, Query(max_length=40, description="a grid code, any level")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict:
-    filters = InboxFilter(state=state, q=q, overdue=overdue, stalled=stalled, mine=mine)
+    filters = InboxFilter(
+        state=state, q=q, overdue=overdue, stalled=stalled, mine=mine, grid=grid or None
+    )
     return cases.inbox(user, tab=tab, filters=filters, cursor=cursor, limit=limit)
 
 

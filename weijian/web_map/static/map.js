@@ -258,6 +258,15 @@
     refreshCases();
     loadChoropleth().then(() => { W.ready = true; });
     refreshView();
+    focusFromAddress();
+    window.addEventListener("hashchange", focusFromAddress);
+  }
+
+  // a link to a grid (#grid=CODE, e.g. from the dashboard's tables): zoomed to it, its panel open
+  function focusFromAddress() {
+    const code = new URLSearchParams(location.hash.slice(1)).get("grid");
+    if (!code) return;
+    openGrid(code, true).catch((e) => notice("无法打开网格 " + code + "：" + e.message, 4000));
   }
 
   // the basemap's layers from the bottom up (Tianditu: the vector map, then its annotation)
@@ -578,9 +587,11 @@
     }
   }
 
-  async function openGrid(code) {
+  async function openGrid(code, fit) {
     const campaign = $("f-campaign").value;
     const figures = await getJSON("/api/v1/map/grids/" + encodeURIComponent(code) + (campaign ? "?campaign=" + campaign : ""));
+    const e = figures.grid.extent;
+    if (fit && e) map.fitBounds(L.latLngBounds([e[1], e[0]], [e[3], e[2]]), { padding: [20, 20] });
     showGridFigures(figures);
   }
 

@@ -48,6 +48,7 @@ export class Inbox {
       overdue: p.get("overdue") === "1",
       stalled: p.get("stalled") === "1",
       mine: p.get("mine") === "1",
+      grid: p.get("grid") || "", // a grid's code, from the dashboard's tables
     };
   }
 
@@ -57,6 +58,7 @@ export class Inbox {
     if (this.filters.q) p.set("q", this.filters.q);
     if (this.filters.state) p.set("state", this.filters.state);
     for (const [key] of CHECKS) if (this.filters[key]) p.set(key, "1");
+    if (this.filters.grid) p.set("grid", this.filters.grid);
     history.replaceState(null, "", location.pathname + "?" + p.toString());
   }
 
@@ -66,6 +68,7 @@ export class Inbox {
     if (f.q.trim()) p.set("q", f.q.trim());
     if (f.state) p.set("state", f.state);
     for (const [key] of CHECKS) if (f[key]) p.set(key, "true");
+    if (f.grid) p.set("grid", f.grid);
     if (cursor) p.set("cursor", cursor);
     return "/api/v1/inbox?" + p.toString();
   }
@@ -96,7 +99,7 @@ export class Inbox {
       return h("label", { class: "inbox-check" }, box, label);
     });
     this.filterBar = h("form", { class: "inbox-filters", role: "search", onsubmit: (e) => { e.preventDefault(); this.filter({ q: this.q.value }); } },
-      this.q, this.stateSelect, h("div", { class: "inbox-checks" }, checks));
+      this.q, this.stateSelect, h("div", { class: "inbox-checks" }, checks), this.gridChip());
     this.head = h("div", { class: "inbox-head", "aria-hidden": "true" },
       ["案件", "状态", "当前环节与时限", "承办", "最近办理", "标记"].map((t) => h("span", {}, t)));
     this.list = h("ul", { class: "inbox-list", "aria-live": "polite" });
@@ -105,6 +108,15 @@ export class Inbox {
     fill(this.el, h("h2", { id: "inbox-title" }, "待办箱"), this.tabBar, this.filterBar, this.head, this.list, this.status, this.more);
     this.el.setAttribute("aria-labelledby", "inbox-title");
     this.markTabs();
+  }
+
+  // the grid a link asked for (?grid=CODE): shown, and removed with ✕
+  gridChip() {
+    if (!this.filters.grid) return null;
+    const chip = h("span", { class: "chip info grid-chip" }, "网格 " + this.filters.grid + " ",
+      h("button", { type: "button", class: "chip-clear", "aria-label": "取消网格筛选",
+        onclick: () => { chip.remove(); this.filter({ grid: "" }); } }, "✕"));
+    return chip;
   }
 
   markTabs() {
@@ -169,7 +181,7 @@ export class Inbox {
     const rows = items.map((item) => this.row(item));
     if (more) this.list.append(...rows);
     else fill(this.list, rows);
-    const filtered = this.filters.q.trim() || this.filters.state || CHECKS.some(([key]) => this.filters[key]);
+    const filtered = this.filters.q.trim() || this.filters.state || this.filters.grid || CHECKS.some(([key]) => this.filters[key]);
     if (!s.items.length) this.status.textContent = filtered ? "没有符合筛选条件的案件" : EMPTY[this.tab];
     else this.status.textContent = "共 " + s.counts[this.tab] + " 件" + (s.next ? "，已显示 " + s.items.length + " 件" : "");
     this.status.classList.toggle("inbox-empty", !s.items.length);
