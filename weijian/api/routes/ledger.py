@@ -56,10 +56,12 @@ def list_submissions(
     cases: CasesDep,
     user: CurrentUser,
     district: Annotated[str, Query(description="the district (区县) grid's code")],
-    month: Annotated[str, Query(description="YYYY-MM")],
+    month: Annotated[
+        str | None, Query(description="YYYY-MM; by default the last month (the latest due)")
+    ] = None,
 ) -> dict:
-    first = periods.parse_month(month)
     now = cases.clock.now()
+    first = periods.parse_month(month) if month else periods.last_month(now)
     with cases.engine.connect() as conn:
         items = submissions.submissions(conn, district, first, now, cases.settings.ledger_due_day)
         name = ledger.district_name(conn, district)
@@ -81,6 +83,7 @@ def list_submissions(
         "district_name": name,
         "month": periods.month_text(first),
         "due_date": periods.due_date(first, cases.settings.ledger_due_day).isoformat(),
+        "as_of": now,
         "count": len(items),
         "counts": counts,
         "state_counts": states,

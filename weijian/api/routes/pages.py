@@ -1,6 +1,6 @@
-"""The workbench's pages (工作台): the home page, a case's page, and the files they load from
-``weijian/pages/static`` — served by the app itself, nothing from outside. The pages speak to
-the same API as every other client; these routes only hand out files."""
+"""The workbench's pages (工作台): the home page, a case's page, the monthly ledger, and the
+files they load from ``weijian/pages/static`` — served by the app itself, nothing from outside.
+The pages speak to the same API as every other client; these routes only hand out files."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ def _html(name: str) -> Response:
 @router.get("/work", response_class=HTMLResponse)
 def home() -> Response:
     return _html("home")
+
+
+@router.get("/work/ledger", response_class=HTMLResponse)
+def ledger_page() -> Response:
+    return _html("ledger")
 
 
 @router.get("/work/cases/{number}", response_class=HTMLResponse)
