@@ -536,10 +536,13 @@ def submissions(
         r.town_code: r
         for r in conn.execute(
             text(
-                "SELECT DISTINCT ON (s.town_code) x.*, "
-                "min(s.submitted_at) OVER w AS first_at, count(*) OVER w AS times "
-                f"FROM ledger_submission s JOIN ({WITH_REVIEW}) x ON x.id = s.id "
-                "WHERE s.town_code = ANY(:towns) AND s.month = :m "
+                WITH_REVIEW.replace(
+                    "SELECT ",
+                    "SELECT DISTINCT ON (s.town_code) min(s.submitted_at) OVER w AS first_at, "
+                    "count(*) OVER w AS times, ",
+                    1,
+                )
+                + " WHERE s.town_code = ANY(:towns) AND s.month = :m "
                 "WINDOW w AS (PARTITION BY s.town_code) "
                 "ORDER BY s.town_code, s.submitted_at DESC, s.id DESC"
             ),
