@@ -97,6 +97,8 @@ def test_a_clerk_sends_the_district_returns_the_clerk_sends_again(browser, case_
         history = clerk.text("#history")
         assert "待审核" in history and "第 1 次报送" in history
         assert "填报人：张建国" in history and "审核人：李明" in history
+        # sent: a correction stays possible, folded away
+        assert clerk.page.locator("#send details.send-again:not([open])").count() == 1
         clerk.screenshot("work-ledger-town-sent.png")
         clerk.check_clean()
     finally:

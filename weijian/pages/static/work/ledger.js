@@ -285,11 +285,18 @@ function renderSend(past, base) {
     h("button", { type: "submit", class: "primary send-button" }, again ? "重新报送" : "报送"));
   form.addEventListener("submit", (event) => { event.preventDefault(); send(form, base); });
   form.addEventListener("input", () => fill(form.querySelector(".form-error")));
+  if (past.state === "pending_review") {
+    // sent, awaiting the district: a correction is possible, out of the way
+    fill(el, h("details", { class: "send-again" },
+      h("summary", {}, "需要更正？重新报送", h("span", { class: "muted" }, "（将取代待审核的上一次报送，原记录保留）")),
+      form));
+    return;
+  }
   fill(el,
     h("h2", {}, again ? "重新报送台账" : "报送台账", h("small", {}, "截止 " + dayText(past.due_date))),
     past.state === "returned"
       ? h("p", { class: "returned-note" }, "区县已退回：", h("b", { class: "returned-reason" }, past.items[0].reason), "。请更正后重新报送，原报送记录保留。")
-      : again ? h("p", { class: "hint" }, "重新报送将取代待审核的上一次报送（原记录保留）。") : null,
+      : null,
     form);
 }
 
