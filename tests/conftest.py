@@ -28,6 +28,7 @@ TABLES = (
     "case_urge",
     "campaign_baseline",
     "campaign",
+    "ledger_review",
     "ledger_submission",
     "zone",
     "grid",

@@ -14,12 +14,16 @@ from sqlalchemy import text
 
 from tests import city
 from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
+from tests.test_ledger import send
 from weijian.cases.clock import LOCAL, Clock
 from weijian.errors import InputError
 from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import indicators
 
 MARCH_APRIL = {"from": "2026-03-01", "to": "2026-04-30"}
+#: the counts made of cases; the towns' ledgers (LEDGER_COUNTS) are counted at the town and
+#: summed above it, never below
+CASE_KEYS = tuple(k for k in indicators.UNIT_COUNTS if k not in indicators.LEDGER_COUNTS)
 
 
 @pytest.fixture
@@ -74,6 +78,11 @@ def value(row: dict, code: str):
 
 
 def test_each_indicator_by_hand(case_api, history):
+    # 新建街道 sent its March ledger on 3 April (on time: due by 5 April), never February's
+    case_api.clock.set(datetime(2026, 4, 3, 10, 0, tzinfo=LOCAL))
+    sent = send(case_api, f"/api/v1/ledger/{TOWN1}/2026-03/submission", "town1")
+    assert sent.status_code == 201, sent.text
+    case_api.clock.set(datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL))
     r = case_api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL)
     assert r.status_code == 200, r.text
     result = r.json()
@@ -98,7 +107,13 @@ def test_each_indicator_by_hand(case_api, history):
         "transfers_in": 0,
         "urges": 0,  # urging: tests/test_inbox.py
         "urges_answered_on_time": 0,
+        # the ledgers due in the period: February's (by 5 March) and March's (by 5 April);
+        # April's is due in May, after it
+        "ledgers_due": 2,
+        "ledgers_on_time": 1,  # March's
     }
+    assert town2["counts"]["ledgers_due"] == 2 and town2["counts"]["ledgers_on_time"] == 0
+    assert value(town1, "ledger_on_time") == pytest.approx(1 / 2)
     assert value(town1, "found") == 5
     assert value(town1, "proactive_share") == pytest.approx(4 / 5)
     assert value(town1, "report_on_time") == pytest.approx(1 / 2)
@@ -109,12 +124,14 @@ def test_each_indicator_by_hand(case_api, history):
     assert value(town1, "rebound_rate") == pytest.approx(1 / 5)
     assert value(town2, "report_on_time") is None  # no report had a deadline there
     assert value(town2, "visit_on_time") == 0
-    # weighted score out of 100 (weights 10 15 10 20 15 15 5 10 and 5 for answering urges;
-    # counts scored between the lowest and the highest unit; lower-is-better reversed; a rate
-    # over nothing — no urge, no report due — scores in full: nothing was due, nothing missed):
-    # town1: 10·1 + 15·0.8 + 10·0.5 + 20·0.4 + 15·0.2 + 15·0.2 + 5·0 + 10·0.8 + 5·1 = 54 of 105
-    # town2: 10·0 + 15·1 + 10·1 + 20·0 + 15·0 + 15·0 + 5·1 + 10·1 + 5·1 = 45 of 105
-    assert town1["score"] == pytest.approx(51.43) and town2["score"] == pytest.approx(42.86)
+    # weighted score out of 100 (weights 10 15 10 20 15 15 5 10, 5 for answering urges and,
+    # since the definitions' third version, 5 for the ledgers; counts scored between the
+    # lowest and the highest unit; lower-is-better reversed; a rate over nothing — no urge, no
+    # report due — scores in full: nothing was due, nothing missed):
+    # town1: 10·1 + 15·0.8 + 10·0.5 + 20·0.4 + 15·0.2 + 15·0.2 + 5·0 + 10·0.8 + 5·1 + 5·0.5
+    #        = 56.5 of 110
+    # town2: 10·0 + 15·1 + 10·1 + 20·0 + 15·0 + 15·0 + 5·1 + 10·1 + 5·1 + 5·0 = 45 of 110
+    assert town1["score"] == pytest.approx(51.36) and town2["score"] == pytest.approx(40.91)
     answered = next(i for i in town2["indicators"] if i["code"] == "report_on_time")
     assert answered["value"] is None and answered["score"] == 1.0 and answered["empty"] is True
     assert (town1["rank"], town2["rank"]) == (1, 2)
@@ -142,8 +159,13 @@ def test_levels_add_up_and_grids_outside_lower_levels_are_their_own_child(case_a
     assert next(u for u in communities if u["code"] is None)["name"] == "（未划入下级网格）"
     assert next(u for u in communities if u["code"] == "220602001001")["counts"]["reported"] == 3
     town1 = next(u for u in levels["town"] if u["code"] == TOWN1)
-    for key in indicators.UNIT_COUNTS:
+    for key in CASE_KEYS:
         assert town1["counts"][key] == sum(u["counts"][key] for u in communities)
+    # the ledgers are the town's own: none below it, its district's the sum of its towns'
+    assert town1["counts"]["ledgers_due"] == 2
+    assert all(u["counts"]["ledgers_due"] == 0 for u in communities)
+    towns = [u for u in levels["town"] if u["chain"][0] == "220602"]
+    assert district["counts"]["ledgers_due"] == sum(u["counts"]["ledgers_due"] for u in towns)
 
 
 def test_tracing_names_every_late_or_missing_step(case_api, history):
@@ -189,7 +211,8 @@ def test_assessment_xlsx_reads_back(case_api, history):
     assert "1日内现场核查率（%）" in headers and "发现违建数（件）" in headers
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     first = [c.value for c in sheet[2]]
-    assert first[:4] == [1, TOWN1, "新建街道", 51.43]
+    # 54 of 110: no ledger was sent (test_each_indicator_by_hand works the score out)
+    assert first[:4] == [1, TOWN1, "新建街道", 49.09]
     assert first[headers.index("1日内现场核查率（%）")] == 40
     second = [c.value for c in sheet[3]]
     assert second[headers.index("1日内上报率（%）")] == "无应办事项"
@@ -314,7 +337,7 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
 def test_definitions_are_data(case_api, history):
     api = case_api
     document = api.get("/api/v1/assessment/definitions", "supervisor").json()
-    assert document["version"] == 2  # the seeded second version counts urges
+    assert document["version"] == 3  # the seeded third version counts the towns' ledgers
     document = {k: v for k, v in document.items() if k != "version"}
     document["indicators"] = [
         {
@@ -360,7 +383,7 @@ def test_definitions_are_data(case_api, history):
         "admin",
         json={"document": document, "note": "只考核核查及时率"},
     )
-    assert r.status_code == 201 and r.json()["version"] == 3
+    assert r.status_code == 201 and r.json()["version"] == 4
     result = api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL).json()
     assert [i["code"] for i in result["indicators"]] == ["visits"]
     assert unit(result, TOWN1)["score"] == 40.0 and unit(result, TOWN2)["score"] == 0.0
@@ -474,10 +497,14 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     ).json()
     order = ["city", "district", "town", "community", "compound"]
     for upper, lower in itertools.pairwise(order):
+        # the towns' ledgers are counted at the town and summed above it; below it, none
+        keys = indicators.UNIT_COUNTS if upper in ("city", "district") else CASE_KEYS
         for row in levels[upper]:
             children = [u for u in levels[lower] if u["chain"][:-1] == row["chain"]]
-            assert children, (upper, row["chain"])
-            for key in indicators.UNIT_COUNTS:
+            if not children:  # a town without cases is there for its ledgers alone
+                assert upper == "town" and not any(row["counts"][k] for k in CASE_KEYS)
+                continue
+            for key in keys:
                 assert row["counts"][key] == sum(u["counts"][key] for u in children), (
                     upper,
                     row["chain"],

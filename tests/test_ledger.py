@@ -29,6 +29,7 @@ from tests.casekit import (
     lonlat,
 )
 from tests.conftest import serving
+from tests.test_evidence import PDF
 from weijian.cases.clock import LOCAL, Clock, FixedClock
 from weijian.cases.workflow import default_workflow
 from weijian.errors import InputError
@@ -65,6 +66,17 @@ SIGNED_OFF_MEASURES = (
     "拆除续建部分（强制拆除）；验收；销号"
 )
 MARCH = f"/api/v1/ledger/{TOWN1}/2026-03"
+
+
+#: a signed and stamped ledger, scanned
+SCAN = PDF + "新建街道2026年3月违法建设台账（已签字盖章）".encode()
+
+
+def send(api: Api, path: str, who: str, submitter: str | None = "张建国", **fields):
+    """A submission as the page sends it: a form with the person's name and the signed scan."""
+    scan = fields.pop("scan", ("台账扫描件.pdf", SCAN, "application/pdf"))
+    data = {k: v for k, v in {"submitter": submitter, **fields}.items() if v is not None}
+    return api.post(path, who, data=data, files={"scan": scan} if scan else None)
 
 
 def beijing(month: int, day: int, hour: int = 9, minute: int = 0, second: int = 0) -> datetime:
@@ -248,7 +260,7 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     api = ledger_api
     cases = build_history(api)
     # mid-month: a ledger is read, not yet submitted
-    early = api.post(f"{MARCH}/submission", "town1", json={})
+    early = send(api, f"{MARCH}/submission", "town1")
     assert early.status_code == 409, early.text
     assert early.json()["code"] == "ledger.month_not_over"
     assert early.json()["message"].startswith("2026-03 的台账须在当月结束后报送")
@@ -512,18 +524,18 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
 
     api.clock.set(beijing(4, 3, 10))
     for who, status in (("town2", 404), ("gridder", 404), ("community", 404), ("ue_hj", 403)):
-        r = api.post(f"{MARCH}/submission", who, json={})
+        r = send(api, f"{MARCH}/submission", who)
         assert r.status_code == status, (who, r.text)
-    r = api.post(f"{MARCH}/submission", "town1", json={"note": "3月台账"})
+    r = send(api, f"{MARCH}/submission", "town1", note="3月台账")
     assert r.status_code == 201, r.text
     record = r.json()
     assert record["town_code"] == TOWN1 and record["month"] == "2026-03"
     assert record["case_count"] == 4 and len(record["sha256"]) == 64
-    assert record["submitter"] == "town1-姓名" and record["note"] == "3月台账"
+    assert record["submitter"] == "张建国" and record["note"] == "3月台账"
     assert record["status"] == "on_time" and record["status_label"] == "按时报送"
     assert record["due_date"] == "2026-04-05"
-    assert api.post("/api/v1/ledger/220602999/2026-03/submission", "admin").status_code == 404
-    assert api.post(f"/api/v1/ledger/{TOWN1}/2026-13/submission", "admin").status_code == 422
+    assert send(api, "/api/v1/ledger/220602999/2026-03/submission", "admin").status_code == 404
+    assert send(api, f"/api/v1/ledger/{TOWN1}/2026-13/submission", "admin").status_code == 422
 
     # the last second of the due day: the other street is still on time
     api.clock.set(beijing(4, 5, 23, 59, 59))
@@ -541,7 +553,7 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
     assert listed["counts"] == {"on_time": 1, "late": 0, "missing": 1, "pending": 0}
     first = listed["items"][0]
     assert first["town_code"] == TOWN1 and first["case_count"] == 4
-    assert first["submitter"] == "town1-姓名" and first["times"] == 1
+    assert first["submitter"] == "张建国" and first["times"] == 1
     assert datetime.fromisoformat(first["submitted_at"]) == beijing(4, 3, 10)
     assert listed["items"][1]["submitted_at"] is None and listed["items"][1]["times"] == 0
 
@@ -558,11 +570,11 @@ def test_submissions_on_time_late_and_missing_and_the_cli(ledger_api, cli, tmp_p
 
     # a late submission, and a correction that does not make an on-time one late
     api.clock.set(beijing(4, 8, 15))
-    r = api.post(f"/api/v1/ledger/{TOWN2}/2026-03/submission", "town2")
+    r = send(api, f"/api/v1/ledger/{TOWN2}/2026-03/submission", "town2", submitter="李秀英")
     assert r.status_code == 201, r.text
     assert r.json()["status_label"] == "逾期报送" and r.json()["case_count"] == 1
-    r = api.post(f"{MARCH}/submission", "admin", json={"note": "更正"})
-    assert r.status_code == 201 and r.json()["submitter"] == "admin-姓名"
+    r = send(api, f"{MARCH}/submission", "admin", submitter="王科长", note="更正")
+    assert r.status_code == 201 and r.json()["submitter"] == "王科长"
     assert statuses(api) == {
         "新建街道": ("on_time", "按时报送"),
         "红旗街道": ("late", "逾期报送"),

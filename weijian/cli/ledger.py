@@ -109,18 +109,30 @@ def ledger_show(
 def ledger_submit(
     town: TownOpt,
     month: MonthOpt,
-    by: Annotated[str, typer.Option("--by", help="who submits (for the record)")],
+    by: Annotated[str, typer.Option("--by", help="who filled it in (填报人), by name")],
     note: Annotated[str | None, typer.Option("--note", help="a remark for the district")] = None,
+    scan: Annotated[
+        Path | None, typer.Option("--scan", help="the signed and stamped ledger (PDF, JPG, PNG)")
+    ] = None,
+    reviewer: Annotated[
+        str | None, typer.Option("--reviewer", help="who checked it (审核人), by name")
+    ] = None,
 ) -> None:
-    """Record the town's ledger of a month as submitted to the district."""
-    from weijian.oversight import ledger
+    """Record the town's ledger of a month as submitted to the district (a paper ledger handed
+    in at the desk; --scan attaches its signed scan). Supersedes an earlier submission."""
+    from weijian.oversight import ledger, submissions
 
     service = case_service()
     info, first, rows = _rows(service, town, month)
+    signed = None
+    if scan is not None:
+        max_bytes = int(service.settings.max_evidence_mb * 1024 * 1024)
+        with scan.open("rb") as stream:
+            signed = submissions.read_scan(stream, scan.name, max_bytes)
     now = service.clock.now()
     content = ledger.export_xlsx(rows, info["name"], first, generated_at=now)
     with service.engine.begin() as conn:
-        record = ledger.submit(
+        record = submissions.submit(
             conn,
             operator(by),
             town,
@@ -130,6 +142,10 @@ def ledger_submit(
             now,
             note=note,
             due_day=service.settings.ledger_due_day,
+            submitter=by,
+            reviewer=reviewer,
+            scan=signed,
+            store=service.store,
         )
     log(
         f"{info['name']} {record['month']}: {record['case_count']} cases submitted by "
@@ -146,13 +162,13 @@ def ledger_submissions(
 ) -> None:
     """Which towns of a district have submitted a month's ledger, on time or late."""
     from weijian.cases.clock import LOCAL
-    from weijian.oversight import ledger, periods
+    from weijian.oversight import ledger, periods, submissions
 
     service = case_service()
     first = periods.parse_month(month)
     due_day = service.settings.ledger_due_day
     with service.engine.connect() as conn:
-        items = ledger.submissions(conn, district, first, service.clock.now(), due_day)
+        items = submissions.submissions(conn, district, first, service.clock.now(), due_day)
         name = ledger.district_name(conn, district)
     if as_json:
         print_json(items)
@@ -161,6 +177,7 @@ def ledger_submissions(
         "镇（街道）",
         "编码",
         "报送情况",
+        "审核",
         "报送时间",
         "报送人",
         "案件数",
@@ -172,6 +189,7 @@ def ledger_submissions(
             i["town_name"],
             i["town_code"],
             i["status_label"],
+            i["state_label"],
             i["submitted_at"].astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
             if i["submitted_at"]
             else "",

@@ -56,7 +56,14 @@ def assess(
     with cases.engine.connect() as conn:
         version, definitions = active_definitions(conn)
         counted = figures.unit_counts(
-            conn, definitions, lo, hi, grids=grids, district=district, now=cases.clock.now()
+            conn,
+            definitions,
+            lo,
+            hi,
+            grids=grids,
+            district=district,
+            now=cases.clock.now(),
+            ledger_due_day=cases.settings.ledger_due_day,
         )
         names = units.grid_names(conn)
     rows = units.rows(counted, level, names, principal)
@@ -91,7 +98,14 @@ def all_levels(
     with cases.engine.connect() as conn:
         _, definitions = active_definitions(conn)
         counted = figures.unit_counts(
-            conn, definitions, lo, hi, grids=grids, district=district, now=cases.clock.now()
+            conn,
+            definitions,
+            lo,
+            hi,
+            grids=grids,
+            district=district,
+            now=cases.clock.now(),
+            ledger_due_day=cases.settings.ledger_due_day,
         )
         names = units.grid_names(conn)
     return {

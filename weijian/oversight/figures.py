@@ -20,7 +20,11 @@ from sqlalchemy import Connection, text
 from weijian.cases.deadlines import missed_sql
 from weijian.errors import InputError
 from weijian.layers.model import GRID_LEVELS
-from weijian.oversight.indicators import PROPERTY_COUNTS, UNIT_COUNTS, Definitions
+from weijian.oversight.indicators import LEDGER_COUNTS, PROPERTY_COUNTS, UNIT_COUNTS, Definitions
+from weijian.oversight.submissions import ledger_counts
+
+#: the counts made of cases, in one pass of SQL
+CASE_COUNTS = tuple(name for name in UNIT_COUNTS if name not in LEDGER_COUNTS)
 
 #: a case's grid code at each level, named as in ``violation_case`` and ``campaign_baseline``
 LEVEL_COLUMNS = ("district_code", "town_code", "community_code", "compound_code")
@@ -110,10 +114,12 @@ def unit_counts(
     grids: str = "frozen",
     district: str | None = None,
     now: datetime | None = None,
+    ledger_due_day: int = 5,
 ) -> dict:
     """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`).
     A deadline counts as missed only once it has passed: at the period's end, or ``now``
-    for a period still running."""
+    for a period still running. The towns' ledgers are added to the towns, their districts
+    and the city (:func:`add_ledgers`)."""
     if not start < end:
         raise InputError(
             "统计期间的结束时间应晚于开始时间，请检查起止日期",
@@ -176,7 +182,7 @@ def unit_counts(
       GROUP BY {_levels("c")}
     )
     SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
-      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in UNIT_COUNTS)}
+      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in CASE_COUNTS)}
     FROM leaf
     {GROUPING}
     """
@@ -192,9 +198,54 @@ def unit_counts(
         },
     )
     units = _units(rows)
+    as_of = min(end, now) if now is not None else end
+    add_ledgers(units, ledger_counts(conn, start, end, as_of, ledger_due_day, district))
     for unit in units.values():
         assert set(unit["counts"]) == set(UNIT_COUNTS)
     return units
+
+
+def add_ledgers(units: dict, towns: dict[tuple[str, str], dict[str, int]]) -> None:
+    """The towns' ledger counts into ``units`` (:func:`_units`' shape): each town's own, the
+    sums into its district and the city; a town or district without cases gets a unit of its
+    own (every case count 0); the units below the town count no ledgers."""
+    empty = dict.fromkeys(UNIT_COUNTS, 0)
+    for unit in units.values():
+        for name in LEDGER_COUNTS:
+            unit["counts"].setdefault(name, 0)
+    if not towns:
+        return
+    city = units.setdefault(
+        ("city",),
+        {"level": "city", "code": None, "chain": [], "parent": None, "counts": dict(empty)},
+    )
+    for (district, town), counts in towns.items():
+        parents = (
+            city,
+            units.setdefault(
+                ("district", district),
+                {
+                    "level": "district",
+                    "code": district,
+                    "chain": [district],
+                    "parent": ("city", None),
+                    "counts": dict(empty),
+                },
+            ),
+            units.setdefault(
+                ("town", district, town),
+                {
+                    "level": "town",
+                    "code": town,
+                    "chain": [district, town],
+                    "parent": ("district", district),
+                    "counts": dict(empty),
+                },
+            ),
+        )
+        for unit in parents:
+            for name in LEDGER_COUNTS:
+                unit["counts"][name] += counts[name]
 
 
 def property_counts(

@@ -21,6 +21,9 @@ Counts per grid unit and period [start, end):
 - ``transfers_out`` / ``transfers_in``: transfer / accept-transfer events on the unit's cases
 - ``urges`` / ``urges_answered_on_time``: urges (督办) given in the period on the unit's cases,
   and those answered by their reply deadline
+- ``ledgers_due`` / ``ledgers_on_time``: the towns' monthly ledgers that fell due in the period,
+  and those sent by the due day and not returned by the district (a town's own; a district's
+  and the city's are the sums of their towns'; below the town there are none)
 
 A rate whose denominator is 0 has no value. What it scores is a rule of the definitions
 document, ``empty_rate``: ``"nothing_wrong"`` (the seeded definitions: nothing was due, so
@@ -59,7 +62,11 @@ UNIT_COUNTS = (
     "transfers_in",
     "urges",
     "urges_answered_on_time",
+    "ledgers_due",
+    "ledgers_on_time",
 )
+#: the counts of the towns' ledgers, not of cases (``submissions.ledger_counts``)
+LEDGER_COUNTS = ("ledgers_due", "ledgers_on_time")
 PROPERTY_COUNTS = ("reports", "reports_due", "reports_on_time", "found_by_others")
 DIRECTIONS = ("higher", "lower")
 #: what a rate over nothing scores (the definitions' ``empty_rate``)
@@ -87,6 +94,8 @@ COUNT_LABELS = {
     "transfers_in": "接收移交数",
     "urges": "被督办次数",
     "urges_answered_on_time": "督办按时答复数",
+    "ledgers_due": "应报送台账数（月）",
+    "ledgers_on_time": "按时报送且未被退回的台账数",
     "reports": "物业报告数",
     "found_by_others": "他人先行发现数",
 }

@@ -4,9 +4,9 @@ Every town keeps a ledger of the illegal-construction cases in its area and send
 district's city-management enforcement department each month (每月将台账报区县城市管理行政执法部门
 备案). :func:`ledger_rows` builds a month's ledger from the cases and their append-only events,
 as the cases stood at the month's end — a case acted on later still shows its state of that
-month; :func:`export_xlsx` and :func:`export_csv` write it for Excel; :func:`submit` records a
-submission and :func:`submissions` tells a district which towns have sent theirs, on time or
-late. Plain functions over a SQLAlchemy connection: no HTTP, no CLI.
+month; :func:`export_xlsx` and :func:`export_csv` write it for Excel. Its submission to the
+district and the district's review are :mod:`weijian.oversight.submissions`. Plain functions
+over a SQLAlchemy connection: no HTTP, no CLI.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from weijian.cases.clock import LOCAL
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import State, Workflow
-from weijian.errors import ConflictError, NotFoundError, PermissionDenied
-from weijian.oversight.periods import due_date, due_moment, month_bounds, month_text
+from weijian.errors import NotFoundError
+from weijian.oversight.periods import month_bounds, month_text
 
 HEADERS = (
     "序号",
@@ -61,13 +61,6 @@ SHEETS = (("新增违建", "new"), ("存量违建", "backlog"))
 # events that are not measures taken on the case (and never change its state)
 NOT_MEASURES = ("report", "add_evidence", "link", "assign")
 QUIET = ("add_evidence", "link", "assign")  # not even fetched: many, and they change nothing
-SUBMITTERS = ("admin", "supervisor")
-STATUS_LABELS = {
-    "on_time": "按时报送",
-    "late": "逾期报送",
-    "missing": "未报送（已逾期）",
-    "pending": "待报送",
-}
 MAX_WIDTH = 60
 #: what the officers record of a case on the way (the workflow's optional fields)
 FACTS = ("party", "structure_type")
@@ -597,169 +590,3 @@ def export_csv(rows: list[dict]) -> bytes:
     for row in rows:
         writer.writerow(["" if row.get(h) is None else row.get(h) for h in HEADERS])
     return buffer.getvalue().encode("utf-8-sig")
-
-
-# -- submissions ---------------------------------------------------------------------------
-
-
-def _status(first: datetime | None, due: datetime, now: datetime) -> str:
-    if first is not None:
-        return "on_time" if first < due else "late"
-    return "pending" if now < due else "missing"
-
-
-def submit(
-    conn: Connection,
-    principal: Principal,
-    town_code: str,
-    month: date,
-    rows: list[dict],
-    content_sha256: str,
-    now: datetime,
-    note: str | None = None,
-    *,
-    due_day: int | None = None,
-) -> dict:
-    """Record that the town sent ``month``'s ledger (the workbook the server generated, by its
-    sha256) to the district. A town sends its own ledger; administrators and supervisors may
-    send one for it. A month's ledger is sent once the month is over; sending again records a
-    correction (the first submission decides whether it was on time)."""
-    month = month.replace(day=1)
-    town = town_info(conn, town_code)
-    if principal.role == "town":
-        if principal.grid_code != town_code:
-            raise NotFoundError(
-                f"未找到镇（街道）{town_code}（或不在您的权限范围内）；镇（街道）只能报送本级台账",
-                code="town.not_found",
-                detail=f"no town {town_code} within your scope",
-                hint="a town submits its own ledger",
-            )
-    elif principal.role not in SUBMITTERS:
-        raise PermissionDenied(
-            f"角色 {principal.role} 无权报送镇（街道）台账；台账由街道办/镇政府报送，"
-            "或由系统管理员、督导人员代为报送",
-            code="ledger.role_not_allowed",
-            detail=f"the role {principal.role} may not submit a town's ledger",
-            hint="the town (街道办/镇政府) submits its ledger; or an administrator or supervisor",
-        )
-    _, end = month_bounds(month)
-    if now < end:
-        raise ConflictError(
-            f"{month_text(month)} 的台账须在当月结束后报送，请于 {end:%Y-%m-%d} 起报送",
-            code="ledger.month_not_over",
-            detail=f"the ledger of {month_text(month)} is sent once the month is over",
-            hint=f"submit it from {end:%Y-%m-%d} on",
-        )
-    note = (note or "").strip() or None
-    row = conn.execute(
-        text(
-            "INSERT INTO ledger_submission (town_code, month, submitted_by, submitter_name, "
-            "submitted_at, case_count, sha256, note) VALUES (:t, :m, :by, :name, :at, :n, :sha, "
-            ":note) RETURNING id"
-        ),
-        {
-            "t": town_code,
-            "m": month,
-            "by": principal.id,
-            "name": principal.display_name,
-            "at": now,
-            "n": len(rows),
-            "sha": content_sha256,
-            "note": note,
-        },
-    ).one()
-    record = {
-        "id": row.id,
-        "town_code": town_code,
-        "town_name": town["name"],
-        "district_code": town["district_code"],
-        "month": month_text(month),
-        "submitted_by": principal.id,
-        "submitter": principal.display_name,
-        "submitted_at": now,
-        "case_count": len(rows),
-        "sha256": content_sha256,
-        "note": note,
-    }
-    if due_day is not None:
-        due = due_moment(month, due_day)
-        first = conn.execute(
-            text(
-                "SELECT min(submitted_at) FROM ledger_submission WHERE town_code = :t "
-                "AND month = :m"
-            ),
-            {"t": town_code, "m": month},
-        ).scalar()
-        status = _status(first, due, now)
-        record.update(
-            due_date=due_date(month, due_day).isoformat(),
-            status=status,
-            status_label=STATUS_LABELS[status],
-        )
-    return record
-
-
-def submissions(
-    conn: Connection, district_code: str, month: date, now: datetime, due_day: int
-) -> list[dict]:
-    """Every town of the district with its latest submission of ``month``'s ledger and its
-    status: on_time 按时报送, late 逾期报送, missing 未报送（已逾期）, pending 待报送. Whether it
-    was on time is decided by the first submission (a later correction does not make it late)."""
-    month = month.replace(day=1)
-    found = conn.execute(
-        text("SELECT 1 FROM active_grid WHERE code = :d AND level = 'district'"),
-        {"d": district_code},
-    ).first()
-    if found is None:
-        raise NotFoundError(
-            f"没有代码为“{district_code}”的在用区县网格，请填写区县网格代码",
-            code="district.not_found",
-            detail=f"no active district grid has the code {district_code!r}",
-            hint="give a district (区县) grid's code",
-        )
-    towns = conn.execute(
-        text(
-            "SELECT DISTINCT t.code, t.name FROM active_grid t, active_grid d "
-            "WHERE d.code = :d AND d.level = 'district' AND t.level = 'town' AND "
-            "(t.parent_code = d.code OR (t.geom && d.geom AND "
-            "ST_Within(ST_PointOnSurface(t.geom), d.geom))) ORDER BY t.code"
-        ),
-        {"d": district_code},
-    ).all()
-    latest = {
-        r.town_code: r
-        for r in conn.execute(
-            text(
-                "SELECT DISTINCT ON (town_code) town_code, id, submitter_name, submitted_at, "
-                "case_count, sha256, note, min(submitted_at) OVER w AS first_at, "
-                "count(*) OVER w AS times FROM ledger_submission "
-                "WHERE town_code = ANY(:towns) AND month = :m "
-                "WINDOW w AS (PARTITION BY town_code) "
-                "ORDER BY town_code, submitted_at DESC, id DESC"
-            ),
-            {"towns": [t.code for t in towns], "m": month},
-        )
-    }
-    due = due_moment(month, due_day)
-    out = []
-    for t in towns:
-        s = latest.get(t.code)
-        status = _status(s.first_at if s else None, due, now)
-        out.append(
-            {
-                "town_code": t.code,
-                "town_name": t.name,
-                "month": month_text(month),
-                "due_date": due_date(month, due_day).isoformat(),
-                "status": status,
-                "status_label": STATUS_LABELS[status],
-                "submitted_at": s.submitted_at if s else None,
-                "first_submitted_at": s.first_at if s else None,
-                "submitter": s.submitter_name if s else None,
-                "case_count": s.case_count if s else None,
-                "sha256": s.sha256 if s else None,
-                "note": s.note if s else None,
-                "times": s.times if s else 0,
-            }
-        )
-    return out

@@ -32,6 +32,12 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+def last_month(now: datetime) -> date:
+    """The month before ``now``'s (in Beijing time): the ledger a town sends next."""
+    this = now.astimezone(LOCAL).date().replace(day=1)
+    return (this - timedelta(days=1)).replace(day=1)
+
+
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     """00:00 Beijing time of the month's first day and of the next month's first day."""
     first = month.replace(day=1)

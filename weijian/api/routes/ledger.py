@@ -1,6 +1,7 @@
 """The monthly ledger (台账) of a town over REST: read it as JSON, xlsx or CSV, submit it to the
-district, and see which towns of a district have submitted theirs. Thin: the work is done by
-:mod:`weijian.oversight.ledger`."""
+district with the signed scan, see a month's submissions and which towns of a district have
+submitted theirs, and accept or return a submission. Thin: the work is done by
+:mod:`weijian.oversight.ledger` and :mod:`weijian.oversight.submissions`."""
 
 from __future__ import annotations
 
@@ -9,23 +10,24 @@ from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
-from weijian.errors import NotFoundError
-from weijian.oversight import ledger, periods
+from weijian.errors import InputError, NotFoundError
+from weijian.oversight import ledger, periods, submissions
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class SubmissionIn(BaseModel):
-    note: str | None = Field(default=None, description="a remark for the district (备注)")
+class ReviewIn(BaseModel):
+    decision: Literal["accept", "return"] = Field(description="accept (接收) or return (退回)")
+    reason: str | None = Field(default=None, description="why it is returned (退回理由)")
 
 
 def _attachment(content: bytes, media_type: str, filename: str, fallback: str) -> Response:
@@ -54,12 +56,14 @@ def list_submissions(
     cases: CasesDep,
     user: CurrentUser,
     district: Annotated[str, Query(description="the district (区县) grid's code")],
-    month: Annotated[str, Query(description="YYYY-MM")],
+    month: Annotated[
+        str | None, Query(description="YYYY-MM; by default the last month (the latest due)")
+    ] = None,
 ) -> dict:
-    first = periods.parse_month(month)
     now = cases.clock.now()
+    first = periods.parse_month(month) if month else periods.last_month(now)
     with cases.engine.connect() as conn:
-        items = ledger.submissions(conn, district, first, now, cases.settings.ledger_due_day)
+        items = submissions.submissions(conn, district, first, now, cases.settings.ledger_due_day)
         name = ledger.district_name(conn, district)
     if not user.city_wide and user.grid_code != district:
         # a town sees its own row; anyone else outside the district sees nothing
@@ -72,14 +76,21 @@ def list_submissions(
                 detail=f"no district {district} within your scope",
                 hint="the district's and city-wide users see every town's submission",
             )
-    counts = {code: sum(i["status"] == code for i in items) for code in ledger.STATUS_LABELS}
+    counts = {code: sum(i["status"] == code for i in items) for code in submissions.STATUS_LABELS}
+    states = {code: sum(i["state"] == code for i in items) for code in submissions.STATE_LABELS}
     return {
         "district": district,
         "district_name": name,
         "month": periods.month_text(first),
         "due_date": periods.due_date(first, cases.settings.ledger_due_day).isoformat(),
+        "as_of": now,
         "count": len(items),
         "counts": counts,
+        "state_counts": states,
+        "can_review": any(
+            submissions.can_review(user, {"code": i["town_code"], "district_code": district})
+            for i in items[:1]
+        ),
         "items": items,
     }
 
@@ -126,13 +137,29 @@ def submit_ledger(
     month: str,
     cases: CasesDep,
     user: CurrentUser,
-    body: SubmissionIn | None = None,
+    submitter: Annotated[str | None, Form(description="who filled it in (填报人), by name")] = None,
+    reviewer: Annotated[str | None, Form(description="who checked it (审核人), by name")] = None,
+    note: Annotated[str | None, Form(description="a remark for the district (备注)")] = None,
+    scan: Annotated[
+        UploadFile | None, File(description="the signed and stamped ledger: PDF, JPG or PNG")
+    ] = None,
 ) -> dict:
     town, first, rows = _ledger(cases, user, town_code, month)
+    if scan is None:
+        raise InputError(
+            "报送台账须以表单（multipart/form-data）提交：填报人（submitter）、审核人（reviewer，"
+            "可不填）、备注（note），并附签字盖章的台账扫描件（scan，PDF 或 JPG、PNG 照片）",
+            code="ledger.scan_required",
+            detail="a submission is a multipart form with submitter and the signed scan (scan)",
+            hint="scan or photograph the signed and stamped ledger and attach it as 'scan'",
+        )
+    submissions.person_name(submitter, "填报人", user, required=True)
+    max_bytes = int(cases.settings.max_evidence_mb * 1024 * 1024)
+    signed = submissions.read_scan(scan.file, scan.filename or "scan", max_bytes)
     now = cases.clock.now()
     content = ledger.export_xlsx(rows, town["name"], first, generated_at=now)
     with cases.engine.begin() as conn:
-        return ledger.submit(
+        return submissions.submit(
             conn,
             user,
             town_code,
@@ -140,6 +167,43 @@ def submit_ledger(
             rows,
             hashlib.sha256(content).hexdigest(),
             now,
-            note=body.note if body else None,
+            note=note,
             due_day=cases.settings.ledger_due_day,
+            submitter=submitter,
+            reviewer=reviewer,
+            scan=signed,
+            store=cases.store,
+        )
+
+
+@router.get(
+    "/{town_code}/{month}/submissions",
+    summary="Every submission of a town's month, the latest first, with the district's decisions",
+)
+def submission_history(town_code: str, month: str, cases: CasesDep, user: CurrentUser) -> dict:
+    first = periods.parse_month(month)
+    with cases.engine.connect() as conn:
+        return submissions.history(
+            conn, user, town_code, first, cases.clock.now(), cases.settings.ledger_due_day
+        )
+
+
+@router.get("/submissions/{submission_id}/scan", summary="The signed scan of a submission")
+def submission_scan(submission_id: int, cases: CasesDep, user: CurrentUser) -> Response:
+    with cases.engine.connect() as conn:
+        content, media_type, filename = submissions.scan_of(conn, user, submission_id, cases.store)
+    disposition = f"inline; filename*=UTF-8''{quote(filename)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.post(
+    "/submissions/{submission_id}/review",
+    summary="The district accepts (接收) or returns (退回, with a reason) a submission",
+)
+def review_submission(
+    submission_id: int, body: ReviewIn, cases: CasesDep, user: CurrentUser
+) -> dict:
+    with cases.engine.begin() as conn:
+        return submissions.review(
+            conn, user, submission_id, body.decision, body.reason, cases.clock.now()
         )

@@ -1,6 +1,6 @@
-"""The workbench's pages (工作台): the home page, a case's page, and the files they load from
-``weijian/pages/static`` — served by the app itself, nothing from outside. The pages speak to
-the same API as every other client; these routes only hand out files."""
+"""The workbench's pages (工作台): the home page, a case's page, the monthly ledger, and the
+files they load from ``weijian/pages/static`` — served by the app itself, nothing from outside.
+The pages speak to the same API as every other client; these routes only hand out files."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def home() -> Response:
 def stats_page() -> Response:
     """统计: the supervisors' dashboard (its charts draw with the vendored Chart.js)."""
     return _html("stats")
+
+
+@router.get("/work/ledger", response_class=HTMLResponse)
+def ledger_page() -> Response:
+    """台账: the towns' monthly ledger, its submission and the district's review."""
+    return _html("ledger")
 
 
 @router.get("/work/cases/{number}", response_class=HTMLResponse)

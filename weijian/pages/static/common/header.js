@@ -5,8 +5,15 @@ import { api, once, probe, setToken } from "./api.js";
 import { fill, h } from "./dom.js";
 
 // the links of the header beside the workbench's own name: [label, href, the page it names,
-// the roles it is not for]
-const LINKS = [["地图", "/", "map"], ["统计", "/work/stats", "stats", ["grid_worker", "property_company"]]];
+// who sees it (everyone when left out)]
+const LINKS = [
+  ["地图", "/", "map"],
+  // the figures for the meeting: everyone but the grid's own people
+  ["统计", "/work/stats", "stats", (me) => !["grid_worker", "property_company"].includes(me.role)],
+  // the monthly ledger: the towns send it, their district reviews it, the city's supervisors see all
+  ["台账", "/work/ledger", "ledger", (me) => me.role === "town" || me.grid_level === "district"
+    || (me.grid_code == null && ["admin", "supervisor"].includes(me.role))],
+];
 
 export async function mountHeader(el, { here } = {}) {
   const [me, wf] = await Promise.all([once("/api/v1/auth/me"), once("/api/v1/cases/workflow")]);
@@ -21,8 +28,8 @@ export async function mountHeader(el, { here } = {}) {
   fill(el,
     h("a", { class: "brand", href: "/work", "aria-current": here === "work" ? "page" : null },
       h("span", { class: "brand-long" }, "违法建设"), "工作台"),
-    h("nav", { class: "links" }, LINKS.filter(([, , , not]) => !(not || []).includes(me.role))
-      .map(([label, href, page]) => h("a", { href, "aria-current": page === here ? "page" : null }, label))),
+    h("nav", { class: "links" }, LINKS.filter(([, , , shows]) => !shows || shows(me)).map(([label, href, page]) =>
+      h("a", { href, "aria-current": page === here ? "page" : null }, label))),
     h("div", { class: "me" },
       h("span", { class: "me-name" }, me.display_name),
       h("span", { class: "me-role" }, role),
