@@ -88,13 +88,14 @@ def test_the_supervisors_meeting_export(browser, city, tmp_path):
             str(t["stalled"]),
             str(t["urges_open"]),
         ]
-        # the first town's figures, after its name and its district's
-        first = town_part[town_part.index(towns[0]["name"]) :]
+        # the figures of the first town with a clear-to-zero base, after its name
+        shown = next(r for r in towns if r["clear_percent"] is not None)
+        first = town_part[town_part.index(normalize("NFKC", shown["name"])) :]
         assert numbers(first)[:4] == [
-            str(towns[0]["reported"]),
-            str(towns[0]["signed_off"]),
-            str(towns[0]["backlog_open"]),
-            f"{towns[0]['clear_percent']:.1f}%",
+            str(shown["reported"]),
+            str(shown["signed_off"]),
+            str(shown["backlog_open"]),
+            f"{shown['clear_percent']:.1f}%",
         ]
 
         # a table as xlsx, from the page's button
