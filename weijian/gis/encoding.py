@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weijian.errors import InputError
+from weijian.gis.integrity import nul_error
 
 # DBF language driver IDs (byte 29 of the header) that name a code page without doubt.
 # 0x57 ("ANSI", the writer's Windows code page) and 0x00 say nothing: we detect.
@@ -113,6 +114,9 @@ def read_dbf_text(path: Path) -> DbfText:
             break
         for name, field_offset, length in offsets:
             raw = record[field_offset : field_offset + length].rstrip(b" \x00")
+            if b"\x00" in raw:  # GDAL would cut the text there: refused, not shortened
+                field_name = name.decode("gb18030", errors="replace")
+                raise nul_error(path.name, field_name, number + 1)
             if raw and not raw.isascii():
                 values.append((number, name, raw))
     return DbfText(field_names=[f[0] for f in fields], values=values, language_byte=language_byte)
