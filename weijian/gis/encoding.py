@@ -201,3 +201,25 @@ def choose_encoding(dbf: Path, cpg: Path | None, option: str | None) -> Encoding
             + (", or leave --encoding out to detect it" if choice.source == "option" else ""),
         )
     return choice
+
+
+def text_file_encoding(path: Path) -> str:
+    """The encoding of a text file (a CSV): UTF-8 (with or without BOM), else GBK/GB18030 —
+    what Excel on Chinese Windows writes — checked over the whole file in slices."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as handle:
+                while piece := handle.read(1 << 20):
+                    decoder.decode(piece)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise InputError(
+        f"文件 {path.name} 的文字既不是 UTF-8 也不是 GBK/GB18030 编码，无法读取。"
+        "请在 Excel 中“另存为”“CSV UTF-8（逗号分隔）”后重新提交",
+        code="file.encoding_unknown",
+        detail=f"{path.name} is neither UTF-8 nor GBK/GB18030 text.",
+        hint="save it from Excel as 'CSV UTF-8 (comma delimited)' and send it again",
+    )
