@@ -177,6 +177,7 @@ class _JsonScan:
         self.depth = 0
         self.features = 0  # features of a FeatureCollection begun so far
         self.current = 0  # arrays opened in the last feature so far
+        self.level2_is_array = False  # the last container opened at depth 2 is an array
 
     def feed(self, arr: np.ndarray) -> None:
         quotes = arr == 0x22
@@ -200,8 +201,7 @@ class _JsonScan:
                 "not a GeoJSON layer.",
                 hint="export the layer again from its source",
             )
-        # a feature of a FeatureCollection is an object opened at depth 3
-        starts = is_open & ~square[where] & (running == 3)
+        starts = self._feature_starts(is_open, square[where], running)
         feature = self.features + np.cumsum(starts)
         in_feature = feature[square[where]]
         if in_feature.size:
@@ -214,6 +214,24 @@ class _JsonScan:
         elif feature[-1] != self.features:
             self.current = 0
         self.features = int(feature[-1])
+
+    def _feature_starts(
+        self, is_open: np.ndarray, square: np.ndarray, running: np.ndarray
+    ) -> np.ndarray:
+        """Where a feature of a FeatureCollection begins: an object opened at depth 3 inside
+        an array (``features``), not inside an object (``crs``'s ``properties``)."""
+        level2 = np.flatnonzero(is_open & (running == 2))
+        objects3 = np.flatnonzero(is_open & ~square & (running == 3))
+        starts = np.zeros(len(is_open), dtype=bool)
+        if objects3.size:
+            before = np.searchsorted(level2, objects3) - 1
+            in_array = np.where(
+                before >= 0, square[level2[np.maximum(before, 0)]], self.level2_is_array
+            )
+            starts[objects3[in_array]] = True
+        if level2.size:
+            self.level2_is_array = bool(square[level2[-1]])
+        return starts
 
     def _too_many(self, row: int, count: int) -> None:
         raise InputError(
