@@ -393,6 +393,9 @@ def test_uploads_names_batch_and_scratch_over_http(
         response = _upload(server, archive, admin_headers, **fields)
         assert response.status_code == 422, response.text
         assert response.json()["code"] == code, response.json()
+        assert "不可用" in response.json()["message"]
+    shown = _upload(server, archive, admin_headers, layer="landuse\n").json()["message"]
+    assert "图层名“landuse\\n”不可用" in shown  # the newline written out
     names = [layer["name"] for layer in httpx.get(f"{server}/api/v1/layers").json()]
     assert names == ["landuse"]
 

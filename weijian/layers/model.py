@@ -32,10 +32,16 @@ TITLE_MAX = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def _visible(value: object) -> str:
+    """``value`` with its control characters written out (a newline as \\n)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+
+
 def check_layer_name(name: str) -> None:
     if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
         raise InputError(
-            f"图层名“{name!r}”不可用。请使用 1–63 个字母、数字、_ 或 -（可含汉字），如 landuse",
+            f"图层名“{_visible(name)}”不可用（不可含空格、换行或其他控制字符）。"
+            "请使用 1–63 个字母、数字、_ 或 -（可含汉字），如 landuse",
             code="layer.name_invalid",
             detail=f"layer name {name!r} is not usable.",
             hint="use 1–63 letters, digits, _ or - (Chinese characters allowed), e.g. landuse",
@@ -49,7 +55,7 @@ def check_label(value: str | None, what: str, what_zh: str) -> None:
         return
     if _CONTROL.search(value) or len(value) > TITLE_MAX:
         raise InputError(
-            f"{what_zh}“{value[:40]!r}”不可用：须为一行、不超过 {TITLE_MAX} 个字，"
+            f"{what_zh}“{_visible(value[:40])}”不可用：须为一行、不超过 {TITLE_MAX} 个字，"
             "且不含换行符或其他控制字符",
             code="layer.label_invalid",
             detail=f"{what} {value[:40]!r} is not usable: one line of at most {TITLE_MAX} "
