@@ -280,16 +280,24 @@ def case_bad_coordinates_are_refused_naming_the_feature(engine, landuse, tmp_pat
         refused(engine, landuse, path, code, phrase, kind="forest")
 
 
+def _vertices_text(lon: np.ndarray, lat: np.ndarray) -> str:
+    """``[126.xxxxxx,41.yyyyyy],…`` for points near the origin, written by numpy (a million in
+    a blink), closed on the first point."""
+    template = np.frombuffer(b"[126.000000,41.000000],", dtype=np.uint8)
+    text_ = np.tile(template, (len(lon) + 1, 1))
+    micro = np.round((np.append(lon, lon[0]) - 126) * 1e6).astype(np.int64)
+    micro_lat = np.round((np.append(lat, lat[0]) - 41) * 1e6).astype(np.int64)
+    for k in range(6):
+        text_[:, 5 + k] = 48 + micro // 10 ** (5 - k) % 10
+        text_[:, 15 + k] = 48 + micro_lat // 10 ** (5 - k) % 10
+    return text_.tobytes()[:-1].decode()
+
+
 def test_million_vertex_polygon_is_refused_in_bounded_memory(engine, landuse, tmp_path):
     n = 1_000_000
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     lon, lat = 126.42 + 0.01 * np.cos(angles), 41.94 + 0.01 * np.sin(angles)
-    micro_lon = np.round((lon - 126) * 1e6).astype(int).tolist()  # formatting ints is quick
-    micro_lat = np.round((lat - 41) * 1e6).astype(int).tolist()
-    ring = ",".join(
-        [f"[126.{x:06d},41.{y:06d}]" for x, y in zip(micro_lon, micro_lat, strict=True)]
-    )
-    ring += f",[126.{micro_lon[0]:06d},41.{micro_lat[0]:06d}]"
+    ring = _vertices_text(lon, lat)
     path = tmp_path / "huge.geojson"
     collection = _collection([_square(), f'{{"type":"Polygon","coordinates":[[{ring}]]}}'])
     # as GDAL writes it: a named crs, whose properties are no feature
