@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def scratch_root() -> Path:
+    """``<home>/tmp``; the system's temporary folder when the home cannot be written."""
     root = get_settings().home / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        root = Path(tempfile.gettempdir()) / "weijian-scratch"
+        root.mkdir(exist_ok=True)
     return root
 
 
