@@ -37,6 +37,28 @@ class Settings(BaseSettings):
     port: int = 8000
     max_upload_mb: int = 512
 
+    # hostile files: what an import reads at most (gis/readers.py, gis/integrity.py)
+    max_extract_mb: int = Field(
+        default=2048,
+        description="a zip's members together at most this many MB once extracted, and at "
+        "most max_extract_factor times the archive (never less than 64 MB)",
+    )
+    max_extract_factor: int = Field(
+        default=20, description="a zip's extracted total at most this many times its size"
+    )
+    max_zip_ratio: int = Field(
+        default=100,
+        description="one zip member (over 1 MB) expands at most this many times its "
+        "compressed size",
+    )
+    max_features: int = Field(default=2_000_000, description="features in one imported file")
+    max_feature_vertices: int = Field(
+        default=500_000, description="vertices in one imported feature; more is refused"
+    )
+    max_json_depth: int = Field(
+        default=64, description="nesting of arrays and objects in an imported GeoJSON"
+    )
+
     # cases
     evidence_storage: Literal["disk", "database"] = Field(
         default="disk", description="where evidence bytes live: files on disk, or a bytea column"

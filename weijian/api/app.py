@@ -34,6 +34,7 @@ from weijian.api.routes import (
 from weijian.cases.clock import Clock
 from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, resolve_url
+from weijian.gis.scratch import clean_scratch
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.settings import Settings, get_settings
 from weijian.web_map.casestore import CaseStore
@@ -60,6 +61,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        clean_scratch()  # uploads and extractions a crashed server left behind
         url = resolve_url() if engine is None else engine.url.render_as_string(hide_password=False)
         app.state.engine = app_engine_for(url)
         holder = SnapshotHolder(app.state.engine)

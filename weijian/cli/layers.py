@@ -131,8 +131,10 @@ def import_zones_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a zone layer (planning areas, land-use parcels) as its new active version."""
+    from weijian.gis.scratch import clean_scratch
     from weijian.layers.importing import ZoneImport, import_zones
 
+    clean_scratch()  # what an interrupted import left behind
     engine = None if dry_run else database()
     report = import_zones(engine, ZoneImport.from_fields(ctx.params, created_by="cli"))
     _print_report(report, as_json)
@@ -166,8 +168,10 @@ def import_grids_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import one grid level (区县 / 镇办 / 社区 / 小区) as its new active version."""
+    from weijian.gis.scratch import clean_scratch
     from weijian.layers.importing import GridImport, import_grids
 
+    clean_scratch()  # what an interrupted import left behind
     engine = database()
     report = import_grids(engine, GridImport.from_fields(ctx.params, created_by="cli"))
     _print_report(report, as_json)

@@ -23,6 +23,7 @@ WEB_DATUMS = ("gcj02", "bd09")
 # rough extent of China (incl. the South China Sea islands' latitudes) in degrees
 CHINA_LON = (73.0, 136.0)
 CHINA_LAT = (3.0, 54.0)
+CHINA_BOX = (CHINA_LON[0], CHINA_LAT[0], CHINA_LON[1], CHINA_LAT[1])
 # EPSG code ranges of the CGCS2000 Gauss-Krüger families
 GK3_PREFIXED = range(4513, 4534)  # zones 25…45, x carries the zone number
 GK3_PLAIN = range(4534, 4555)  # CM 75E…135E

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from weijian.errors import InputError
+from weijian.gis.integrity import nul_error
 
 # DBF language driver IDs (byte 29 of the header) that name a code page without doubt.
 # 0x57 ("ANSI", the writer's Windows code page) and 0x00 say nothing: we detect.
@@ -113,6 +114,9 @@ def read_dbf_text(path: Path) -> DbfText:
             break
         for name, field_offset, length in offsets:
             raw = record[field_offset : field_offset + length].rstrip(b" \x00")
+            if b"\x00" in raw:  # GDAL would cut the text there: refused, not shortened
+                field_name = name.decode("gb18030", errors="replace")
+                raise nul_error(path.name, field_name, number + 1)
             if raw and not raw.isascii():
                 values.append((number, name, raw))
     return DbfText(field_names=[f[0] for f in fields], values=values, language_byte=language_byte)
@@ -197,3 +201,25 @@ def choose_encoding(dbf: Path, cpg: Path | None, option: str | None) -> Encoding
             + (", or leave --encoding out to detect it" if choice.source == "option" else ""),
         )
     return choice
+
+
+def text_file_encoding(path: Path) -> str:
+    """The encoding of a text file (a CSV): UTF-8 (with or without BOM), else GBK/GB18030 —
+    what Excel on Chinese Windows writes — checked over the whole file in slices."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as handle:
+                while piece := handle.read(1 << 20):
+                    decoder.decode(piece)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise InputError(
+        f"文件 {path.name} 的文字既不是 UTF-8 也不是 GBK/GB18030 编码，无法读取。"
+        "请在 Excel 中“另存为”“CSV UTF-8（逗号分隔）”后重新提交",
+        code="file.encoding_unknown",
+        detail=f"{path.name} is neither UTF-8 nor GBK/GB18030 text.",
+        hint="save it from Excel as 'CSV UTF-8 (comma delimited)' and send it again",
+    )

@@ -4,9 +4,11 @@ with GBK member names), GeoPackages and GeoJSON — with a clear refusal for any
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
-import tempfile
+import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,9 +19,16 @@ import pandas as pd
 import pyogrio
 
 from weijian.errors import InputError, NotFoundError
+from weijian.gis import integrity
+from weijian.gis.scratch import scratch_dir
+from weijian.settings import get_settings
 
 DRIVERS = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 ZIP_UTF8_FLAG = 0x800
+MAX_ZIP_MEMBERS = 10_000
+_DRIVE = re.compile(r"^[A-Za-z]:")
+#: members that are never legitimately empty
+_NEEDED_BYTES = {".shp", ".shx", ".dbf", ".prj", ".gpkg", ".geojson", ".json"}
 
 
 @dataclass
@@ -71,10 +80,97 @@ def member_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
+def _zip_error(archive: Path, zh: str, en: str, code: str, hint: str) -> InputError:
+    return InputError(
+        f"{archive.name}：{zh}", code=code, detail=f"{archive.name}: {en}.", hint=hint
+    )
+
+
+def _zip_limits(archive: Path) -> tuple[int, int]:
+    """The most a zip may hold once extracted, and the most one member may expand."""
+    settings = get_settings()
+    factor_limit = max(settings.max_extract_factor * archive.stat().st_size, 64 << 20)
+    return min(settings.max_extract_mb << 20, factor_limit), settings.max_zip_ratio
+
+
+def _member_path(archive: Path, info: zipfile.ZipInfo) -> list[str] | None:
+    """A member's path parts inside the extraction folder, None for what is skipped; a path
+    that would leave the folder (``../``, absolute, a drive) or a link is refused."""
+    name = member_name(info).replace("\\", "/")
+    parts = [p for p in PurePosixPath(name).parts if p not in ("", ".", "/")]
+    if name.startswith("/") or _DRIVE.match(name) or ".." in parts:
+        raise _zip_error(
+            archive,
+            f"其中的文件“{name}”的路径指向压缩包之外（绝对路径或含 ../），已拒绝解压。"
+            "请只压缩 shapefile 的文件本身后重新上传",
+            f"member {name!r} has a path leading out of the archive (absolute or with ../)",
+            "import.zip_unsafe_path",
+            "zip only the shapefile's files themselves and upload again",
+        )
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise _zip_error(
+            archive,
+            f"其中的“{name}”是符号链接，已拒绝解压。请压缩文件本身而不是链接",
+            f"member {name!r} is a symbolic link",
+            "import.zip_unsafe_path",
+            "zip the files themselves, not links to them",
+        )
+    if info.is_dir() or not parts or parts[0] == "__MACOSX":
+        return None
+    if info.file_size == 0 and PurePosixPath(name).suffix.lower() in _NEEDED_BYTES:
+        raise _zip_error(
+            archive,
+            f"其中的文件“{name}”是空文件（0 字节）。请重新导出图层后再压缩上传",
+            f"member {name!r} is empty (0 bytes)",
+            "import.member_empty",
+            "export the layer again and zip it again",
+        )
+    return parts
+
+
+def _check_zip_sizes(archive: Path, infos: list[zipfile.ZipInfo], total_limit: int, ratio: int):
+    """Refuse a zip bomb by its declared sizes, before anything is written."""
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise _zip_error(
+            archive,
+            f"压缩包中有 {len(infos)} 个文件，超过上限 {MAX_ZIP_MEMBERS}。请只压缩要导入的图层",
+            f"the archive holds {len(infos)} members, more than {MAX_ZIP_MEMBERS}",
+            "import.zip_too_large",
+            "zip only the layer to import",
+        )
+    declared = sum(info.file_size for info in infos)
+    if declared > total_limit:
+        raise _zip_bomb(archive, declared, total_limit)
+    for info in infos:
+        if info.file_size > 1 << 20 and info.file_size > ratio * max(info.compress_size, 1):
+            raise _zip_error(
+                archive,
+                f"其中的文件“{member_name(info)}”压缩比异常（{info.compress_size} 字节解压后为 "
+                f"{info.file_size} 字节，超过 {ratio} 倍），疑似“压缩炸弹”，已拒绝解压。"
+                "请直接上传正常导出的图层",
+                f"member {member_name(info)!r} expands {info.compress_size} bytes to "
+                f"{info.file_size} (more than {ratio} times): a zip bomb, not extracted",
+                "import.zip_bomb",
+                "upload the layer as exported, or raise WEIJIAN_MAX_ZIP_RATIO",
+            )
+
+
+def _zip_bomb(archive: Path, size: int, limit: int) -> InputError:
+    return _zip_error(
+        archive,
+        f"解压后将超过 {limit >> 20} MB（至少 {size >> 20} MB），疑似“压缩炸弹”，已拒绝解压。"
+        "请拆分图层，或请管理员调高 WEIJIAN_MAX_EXTRACT_MB",
+        f"it would extract to more than {limit >> 20} MB (at least {size >> 20} MB): a zip bomb "
+        "or a layer too large, not extracted",
+        "import.zip_bomb",
+        "split the layer, or raise WEIJIAN_MAX_EXTRACT_MB / WEIJIAN_MAX_EXTRACT_FACTOR",
+    )
+
+
 def _extract_zip(archive: Path, target: Path) -> list[Path]:
     try:
         zf = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, OSError) as exc:
         raise InputError(
             f"{archive.name} 不是可读取的 zip 压缩包。请将 .shp、.shx、.dbf、.prj（及 .cpg）"
             "重新压缩后再上传",
@@ -82,19 +178,34 @@ def _extract_zip(archive: Path, target: Path) -> list[Path]:
             detail=f"{archive.name} is not a readable zip file ({exc}).",
             hint="zip the .shp, .shx, .dbf, .prj (and .cpg) again and upload the new archive",
         ) from exc
+    total_limit, ratio = _zip_limits(archive)
     extracted = []
     with zf:
-        for info in zf.infolist():
-            name = member_name(info).replace("\\", "/")
-            parts = [p for p in PurePosixPath(name).parts if p not in ("", ".", "..", "/")]
-            if info.is_dir() or not parts or parts[0] == "__MACOSX":
+        infos = zf.infolist()
+        _check_zip_sizes(archive, infos, total_limit, ratio)
+        members = [(info, _member_path(archive, info)) for info in infos]
+        written = 0  # counted while extracting: declared sizes can lie
+        for info, parts in members:
+            if parts is None:
                 continue
+            name = "/".join(parts)
             destination = target.joinpath(*parts)
             destination.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with zf.open(info) as src, open(destination, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > total_limit:
+                            raise _zip_bomb(archive, written, total_limit)
+                        dst.write(chunk)
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                EOFError,
+                RuntimeError,
+                NotImplementedError,
+                zlib.error,
+            ) as exc:
                 raise InputError(
                     f"{archive.name} 已损坏：其中的文件“{name}”无法读取。请重新压缩后再上传",
                     code="import.zip_damaged",
@@ -152,6 +263,11 @@ def _shapefile(shp: Path, display: str) -> OpenedSource:
             ".dbf (and .prj for its coordinate system).",
             hint="copy all the files of the shapefile together (or zip them) and import again",
         )
+    integrity.check_shp(shp, display)
+    integrity.check_dbf(dbf, display)
+    shx = _sibling(shp, ".shx")
+    if shx is not None:
+        integrity.check_shx(shp, shx, display)
     source = OpenedSource(
         display=display,
         path=shp,
@@ -160,7 +276,7 @@ def _shapefile(shp: Path, display: str) -> OpenedSource:
         cpg=_sibling(shp, ".cpg"),
         prj=_sibling(shp, ".prj"),
     )
-    if _sibling(shp, ".shx") is None:
+    if shx is None:
         source.notes.append(f"{shp.stem}.shx was missing and has been rebuilt from the .shp")
     return source
 
@@ -192,7 +308,7 @@ def open_source(path: Path | str, member: str | None = None) -> Iterator[OpenedS
     suffix = path.suffix.lower()
     digest = sha256_of(path)
     if suffix == ".zip":
-        workdir = Path(tempfile.mkdtemp(prefix="weijian-import-"))
+        workdir = scratch_dir("import")
         try:
             files = _extract_zip(path, workdir)
             candidates = sorted(f for f in files if f.suffix.lower() in DRIVERS)
@@ -230,6 +346,9 @@ def _open_plain(path: Path, display: str, member: str | None) -> OpenedSource:
     if suffix == ".shp":
         return _shapefile(path, display)
     source = OpenedSource(display=display, path=path, driver=DRIVERS[suffix])
+    if source.driver == "GeoJSON":
+        settings = get_settings()
+        integrity.check_json(path, display, settings.max_json_depth, settings.max_feature_vertices)
     if suffix == ".gpkg":
         try:
             layers = [name for name, geometry_type in pyogrio.list_layers(path) if geometry_type]
@@ -276,6 +395,7 @@ def read_features(source: OpenedSource, encoding: str | None) -> Features:
     try:
         pyogrio.set_gdal_config_options(options)
         info = pyogrio.read_info(source.path, layer=source.layer, **kwargs)
+        _check_count(source, int(info.get("features") or 0))
         frame = pyogrio.read_dataframe(source.path, layer=source.layer, **kwargs)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InputError(
@@ -300,9 +420,23 @@ def read_features(source: OpenedSource, encoding: str | None) -> Features:
             detail=f"{source.display} has no geometries (a plain table?).",
         )
     attributes = pd.DataFrame(frame.drop(columns="geometry"))
+    geometries = np.asarray(frame.geometry.array, dtype=object)
+    integrity.check_coordinates(geometries, source.display, get_settings().max_feature_vertices)
     return Features(
-        geometries=np.asarray(frame.geometry.array, dtype=object),
+        geometries=geometries,
         attributes=attributes,
         fields=[str(f) for f in info["fields"]],
         file_crs=info.get("crs"),
     )
+
+
+def _check_count(source: OpenedSource, count: int) -> None:
+    limit = get_settings().max_features
+    if count > limit:
+        raise InputError(
+            f"{source.display} 有 {count} 个要素，超过单次导入上限 {limit}。"
+            "请拆分图层，或请管理员调高 WEIJIAN_MAX_FEATURES",
+            code="import.too_many_features",
+            detail=f"{source.display} holds {count} features, more than {limit}.",
+            hint="split the layer, or raise WEIJIAN_MAX_FEATURES",
+        )

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from weijian.errors import InputError
+from weijian.gis.encoding import text_file_encoding
 from weijian.gis.points import to_cgcs2000
 from weijian.jurisdiction.engine import (
     DEFAULT_TOLERANCE_M,
@@ -201,7 +202,8 @@ def read_vector_chunks(
 def open_chunks(path: Path, id_field: str | None = None) -> Iterator[PointChunk]:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        with open(path, encoding="utf-8-sig", newline="") as stream:
+        encoding = text_file_encoding(path)  # Excel on Chinese Windows: GBK
+        with open(path, encoding=encoding, newline="") as stream:
             yield from read_csv_chunks(stream)
     elif suffix in (".geojson", ".json"):
         with open(path, "rb") as stream:

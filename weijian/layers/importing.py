@@ -31,13 +31,19 @@ from weijian.errors import ConflictError, InputError
 from weijian.gis import crs as crs_mod
 from weijian.gis.encoding import EncodingChoice, choose_encoding
 from weijian.gis.geometry import normalise_polygons
+from weijian.gis.integrity import check_rows_inside
 from weijian.gis.readers import OpenedSource, open_source, read_features
 from weijian.layers import repository
 from weijian.layers.landuse import kinds_for_codes, settle_kinds
-from weijian.layers.model import GRID_LEVELS, STORAGE_SRID, ZONE_KINDS
+from weijian.layers.model import (
+    GRID_LEVELS,
+    STORAGE_SRID,
+    ZONE_KINDS,
+    check_label,
+    check_layer_name,
+)
 
 IMPORT_KINDS = ZONE_KINDS[:-1]  # "unused" only arrives through land-use codes
-_LAYER_NAME = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,63}$")
 _SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
 
 
@@ -216,6 +222,7 @@ def prepare(
             geoms[broken] = fixed
             repair.repaired += again.repaired
     bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
+    check_rows_inside(geoms, np.flatnonzero(keep) + 1, crs_mod.CHINA_BOX, source.display)
     crs_mod.check_in_china(bounds, source_crs)
     if area is None:
         area = shapely.area(crs_mod.to_metric(geoms))
@@ -282,20 +289,12 @@ def _new_version(
         repository.update_report(conn, version_id, report)
 
 
-def check_layer_name(name: str) -> None:
-    if not _LAYER_NAME.match(name or ""):
-        raise InputError(
-            f"图层名“{name}”不可用。请使用 1–63 个字母、数字、_ 或 -（可含汉字），如 landuse",
-            code="layer.name_invalid",
-            detail=f"layer name {name!r} is not usable.",
-            hint="use 1–63 letters, digits, _ or - (Chinese characters allowed), e.g. landuse",
-        )
-
-
 def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
     """Import a zone layer; returns the report (stored with the version unless a dry run)."""
     started = time.perf_counter()
     check_layer_name(request.layer)
+    check_label(request.title, "title", "图层标题")
+    check_label(request.kind, "kind", "分区类型")
     if bool(request.kind) == bool(request.code_field):
         raise InputError(
             "--kind（整个图层为同一种分区）和 --code-field（GB/T 21010 地类编码字段，如 DLBM）"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from datetime import date, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -17,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from weijian.api.dependencies import AdminUser, CasesDep, EngineDep, JurisdictionDep, user_of
 from weijian.errors import InputError
 from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
+from weijian.gis.scratch import scratch_dir
 from weijian.jurisdiction import batch as batch_mod
 from weijian.jurisdiction import service
 from weijian.jurisdiction.engine import DEFAULT_TOLERANCE_M, grid_codes, lookup, public_answer
@@ -213,7 +212,7 @@ async def jurisdiction_batch(
             detail=f"unsupported Content-Type {content_type or '(none)'}.",
             hint="send text/csv (id,lon,lat) or application/geo+json (FeatureCollection)",
         )
-    folder = Path(tempfile.mkdtemp(prefix="weijian-batch-"))
+    folder = scratch_dir("batch")
     body = folder / ("points.geojson" if is_json else "points.csv")
     size = 0
     with open(body, "wb") as handle:  # spooled to disk: memory stays bounded

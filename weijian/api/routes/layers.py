@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from weijian.api.dependencies import AdminUser, EngineDep, JurisdictionDep, OptionalUser
 from weijian.cases import disclosure
 from weijian.errors import InputError
+from weijian.gis.scratch import scratch_dir
 from weijian.layers import repository
 from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 from weijian.settings import get_settings
@@ -166,7 +166,7 @@ def uploaded(
 ) -> Iterator[Path]:
     """The upload saved under its own (sanitised) name in a folder removed afterwards;
     ``suffixes=None`` leaves the judgement of the file to its reader."""
-    folder = Path(tempfile.mkdtemp(prefix="weijian-upload-"))
+    folder = scratch_dir("upload")  # left by a crash: removed at the next start
     try:
         yield _save_upload(upload, folder, suffixes)
     finally:
