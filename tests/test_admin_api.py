@@ -4,10 +4,12 @@ imported versions (counts and areas), rollback."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests import adminkit
-from tests.casekit import RED_FLAG, lonlat
+from tests.casekit import COMPOUND, FARMLAND, JIANGYUAN, PASSWORD, RED_FLAG, STREET, lonlat
+from tests.conftest import bearer, login
 
 KM2 = 1_000_000.0
 
@@ -125,3 +127,88 @@ def test_the_diff_of_two_land_use_surveys(case_api, tmp_path):
     assert r.status_code == 422 and r.json()["code"] == "layer.diff_same_version"
     r = api.get("/api/v1/layers/landuse/diff", "admin", **{"from": 1, "to": 9})
     assert r.status_code == 404
+
+
+def test_a_rule_change_previewed_against_the_open_cases(case_api):
+    api = case_api
+    street = api.report("gridder", COMPOUND)["number"]
+    api.report("town1", STREET, channel="patrol")
+    api.report("admin", FARMLAND, channel="patrol")
+    api.report("admin", JIANGYUAN, channel="patrol")
+    rules = api.get("/api/v1/jurisdiction/rules", "admin").json()
+    proposed = [
+        {k: v for k, v in r.items() if k != "id"}
+        | ({"department_type": "county_government"} if "urban_managed" in r["zone_kinds"] else {})
+        for r in rules["rules"]
+    ]
+    r = api.post("/api/v1/jurisdiction/rules/preview", "admin", json={"rules": proposed})
+    assert r.status_code == 200, r.text
+    effect = r.json()
+    assert (effect["open_cases"], effect["changed"]) == (4, 2)
+    (move,) = effect["moves"]
+    assert move["cases"] == 2
+    assert move["from"]["name"] == "浑江区城市管理行政执法局"
+    assert move["to"]["name"] == "浑江区人民政府"
+    assert street in [c["number"] for c in effect["sample"]]
+    # nothing was saved: the rules in force and the answers are those of before
+    assert api.get("/api/v1/jurisdiction/rules", "admin").json()["version"] == rules["version"]
+    assert department_at(api, COMPOUND) == "urban_enforcement"
+    # the same rules change nothing; a rule set that could not be saved is refused the same way
+    r = api.post(
+        "/api/v1/jurisdiction/rules/preview",
+        "admin",
+        json={"rules": [{k: v for k, v in x.items() if k != "id"} for x in rules["rules"]]},
+    )
+    assert r.json()["changed"] == 0
+    bad = [{**proposed[0], "department_type": "no_such_department"}]
+    r = api.post("/api/v1/jurisdiction/rules/preview", "admin", json={"rules": bad})
+    assert r.status_code == 422 and r.json()["code"] == "rules.department_type_unknown"
+    r = api.post("/api/v1/jurisdiction/rules/preview", "ue_hj", json={"rules": proposed})
+    assert r.status_code == 403
+
+
+def test_users_disabled_reset_and_api_keys(case_api):
+    api = case_api
+    officer = api.headers("ue_hj")
+    assert httpx.get(f"{api.url}/api/v1/auth/me", headers=officer).status_code == 200
+    r = api.send("PATCH", "/api/v1/users/ue_hj", "admin", json={"active": False})
+    assert r.status_code == 200 and r.json() == {"username": "ue_hj", "active": False}
+    r = httpx.get(f"{api.url}/api/v1/auth/me", headers=officer)
+    assert r.status_code == 401, r.text
+    assert login(api.url, "ue_hj", PASSWORD).status_code == 401
+    listed = {u["username"]: u for u in api.get("/api/v1/users", "admin").json()}
+    assert listed["ue_hj"]["active"] is False and listed["ue_hj"]["created_at"]
+    api.send("PATCH", "/api/v1/users/ue_hj", "admin", json={"active": True})
+    assert httpx.get(f"{api.url}/api/v1/auth/me", headers=officer).status_code == 401
+    assert login(api.url, "ue_hj", PASSWORD).status_code == 200
+    # a new password, once: the old one and the user's tokens stop
+    fresh = bearer(login(api.url, "ue_hj", PASSWORD))
+    r = api.post("/api/v1/users/ue_hj/password-reset", "admin")
+    assert r.status_code == 200, r.text
+    password = r.json()["password"]
+    assert len(password) >= 8
+    assert httpx.get(f"{api.url}/api/v1/auth/me", headers=fresh).status_code == 401
+    assert login(api.url, "ue_hj", PASSWORD).status_code == 401
+    assert login(api.url, "ue_hj", password).status_code == 200
+    # no administrator locks himself out; unknown users are named
+    r = api.send("PATCH", "/api/v1/users/admin", "admin", json={"active": False})
+    assert r.status_code == 409 and "自己" in r.json()["message"]
+    r = api.post("/api/v1/users/nobody/password-reset", "admin")
+    assert r.status_code == 404 and r.json()["code"] == "user.not_found"
+    r = api.post("/api/v1/users", "admin", json={"username": "坏 名", "password": "x" * 12,
+                                                  "role": "supervisor"})  # fmt: skip
+    assert r.status_code == 422
+    # another system's key: shown once, listed without it, disabled at once
+    r = api.post("/api/v1/api-clients", "admin", json={"name": "12345热线", "channel": "hotline"})
+    key = r.json()["api_key"]
+    (client,) = api.get("/api/v1/api-clients", "admin").json()
+    assert client["name"] == "12345热线" and client["active"] and "api_key" not in client
+    requests = f"{api.url}/open311/v2/requests.json"
+    assert httpx.get(requests, params={"api_key": key}).status_code == 200
+    r = api.send("PATCH", f"/api/v1/api-clients/{client['id']}", "admin", json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    r = httpx.get(requests, params={"api_key": key})  # Open311 says 403 for a bad key
+    assert r.status_code == 403 and "已停用" in r.text
+    r = api.send("PATCH", "/api/v1/api-clients/999", "admin", json={"active": False})
+    assert r.status_code == 404
+    assert api.get("/api/v1/api-clients", "ue_hj2").status_code == 403
