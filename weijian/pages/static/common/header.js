@@ -4,8 +4,9 @@
 import { api, once, probe, setToken } from "./api.js";
 import { fill, h } from "./dom.js";
 
-// the links of the header beside the workbench's own name: [label, href, the page it names]
-const LINKS = [["地图", "/", "map"]];
+// the links of the header beside the workbench's own name: [label, href, the page it names,
+// the only role it is shown to (none: everyone)]
+const LINKS = [["地图", "/", "map"], ["管理", "/work/admin", "admin", "admin"]];
 
 export async function mountHeader(el, { here } = {}) {
   const [me, wf] = await Promise.all([once("/api/v1/auth/me"), once("/api/v1/cases/workflow")]);
@@ -20,7 +21,7 @@ export async function mountHeader(el, { here } = {}) {
   fill(el,
     h("a", { class: "brand", href: "/work", "aria-current": here === "work" ? "page" : null },
       h("span", { class: "brand-long" }, "违法建设"), "工作台"),
-    h("nav", { class: "links" }, LINKS.map(([label, href, page]) =>
+    h("nav", { class: "links" }, LINKS.filter((link) => !link[3] || link[3] === me.role).map(([label, href, page]) =>
       h("a", { href, "aria-current": page === here ? "page" : null }, label))),
     h("div", { class: "me" },
       h("span", { class: "me-name" }, me.display_name),

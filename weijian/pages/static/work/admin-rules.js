@@ -1,0 +1,2 @@
+// placeholder
+export async function mountRules(el) { el.textContent = ""; }
