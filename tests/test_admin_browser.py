@@ -7,6 +7,8 @@ as the active one. Another role gets a refusal. Screenshots in .weijian/artifact
 from __future__ import annotations
 
 from tests import adminkit
+from tests.casekit import COMPOUND
+from tests.conftest import login
 from tests.test_workbench_browser import DESK, PHONE, Bench
 
 LAYERS = "window.weijianWork && weijianWork.ready && weijianWork.admin.layers"
@@ -21,6 +23,7 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
     browser, case_api, tmp_path
 ):
     api = case_api
+    api.report("gridder", COMPOUND)  # an open case in the urban area
     archive = adminkit.urban_wider(tmp_path)
     bench = Bench(browser, api.url, "admin", DESK)
     bench.page.on("dialog", lambda dialog: dialog.accept())
@@ -70,6 +73,41 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
         bench.wait("weijianWork.admin.layers.versions.some((v) => v.number === 1 && v.active)")
         assert versions(api) == [(1, True), (2, False)]
         assert "已停用" in bench.text("#versions tr[data-version='2']")
+
+        # 规则: the urban area's rule given to the district government, its effect previewed
+        bench.page.click("#tabs [data-tab=rules]")
+        bench.wait("weijianWork.admin.rules && weijianWork.admin.rules.loads > 0")
+        urban = bench.page.locator("#rules-editor tr.rule-row").filter(
+            has=bench.page.locator("select[name=zone_kinds] option[value=urban_managed]:checked")
+        )
+        urban.locator("select[name=department_type]").select_option("county_government")
+        bench.page.click("#rules-editor button.preview-rules")
+        bench.wait("weijianWork.admin.rules.effect !== null && weijianWork.pending === 0")
+        assert "在办案件 1 件，其中 1 件的责任部门将改变" in bench.text("#rules-effect")
+        assert "浑江区人民政府" in bench.text("#rules-effect .effect-moves")
+        bench.screenshot("admin-rules-preview.png")
+
+        # 用户与接口密钥: a community worker's scope clicked on the map, a password reset
+        bench.page.click("#tabs [data-tab=users]")
+        bench.wait("weijianWork.admin.users && weijianWork.admin.users.loads > 0")
+        bench.page.select_option("#user-form select[name=level]", "community")
+        bench.wait("weijianWork.admin.users.gridFeatures === 1 && weijianWork.pending === 0")
+        bench.page.locator("#grid-map path.leaflet-interactive").first.click()
+        assert bench.page.input_value("#user-form input[name=grid_code]") == "220602001001"
+        bench.page.fill("#user-form input[name=username]", "wang_wu")
+        bench.page.fill("#user-form input[name=display_name]", "王五")
+        bench.page.select_option("#user-form select[name=role]", "community")
+        bench.page.fill("#user-form input[name=password]", "first-password")
+        bench.page.click("#user-form button[type=submit]")
+        bench.wait("weijianWork.admin.users.users.some((u) => u.username === 'wang_wu')")
+        assert "社区网格" in bench.text("#users tr[data-username=wang_wu]")
+        assert "220602001001" in bench.text("#users tr[data-username=wang_wu]")
+        bench.page.click("#users tr[data-username=wang_wu] button.reset-password")
+        bench.wait("weijianWork.admin.users.secret !== null")
+        password = bench.js("weijianWork.admin.users.secret")
+        assert password in bench.text("#shown-once")
+        assert login(api.url, "wang_wu", password).status_code == 200
+        bench.screenshot("admin-users.png")
         bench.check_clean()
     finally:
         bench.close()
@@ -80,9 +118,13 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
         phone.wait(LAYERS)
         phone.page.click("#layer-list tr[data-layer=urban_managed] a")
         phone.wait("weijianWork.admin.layers.loads > 0 && weijianWork.pending === 0")
-        width = phone.js("document.documentElement.scrollWidth")
-        assert width <= 390, width
-        phone.screenshot("admin-layers-phone.png")
+        for tab, loaded in (("layers", "layers.loads > 0"), ("rules", "rules.loads > 0"),
+                            ("users", "users.loads > 0")):  # fmt: skip
+            phone.page.click(f"#tabs [data-tab={tab}]")
+            phone.wait(f"weijianWork.admin.{loaded} && weijianWork.pending === 0")
+            width = phone.js("document.documentElement.scrollWidth")
+            assert width <= 390, (tab, width)
+            phone.screenshot(f"admin-{tab}-phone.png")
         phone.check_clean()
     finally:
         phone.close()

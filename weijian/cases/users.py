@@ -247,10 +247,11 @@ def reset_password(conn: Connection, username: str) -> str:
     return password
 
 
-def list_users(conn: Connection) -> list[dict]:
-    rows = conn.execute(
-        text(f"SELECT {USER_COLUMNS}, created_by, created_at FROM app_user ORDER BY id")
-    )
+def list_users(conn: Connection, created: bool = False) -> list[dict]:
+    """Every user (the fields of a :class:`Principal` and ``active``; with ``created``, who
+    created the user and when)."""
+    extra = ", created_by, created_at" if created else ""
+    rows = conn.execute(text(f"SELECT {USER_COLUMNS}{extra} FROM app_user ORDER BY id"))
     return [dict(r._mapping) for r in rows]
 
 

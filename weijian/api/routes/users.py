@@ -38,7 +38,7 @@ class ClientIn(BaseModel):
 @router.get("/users", summary="All users")
 def list_users(_: AdminUser, cases: CasesDep) -> list[dict]:
     with cases.engine.connect() as conn:
-        return users.list_users(conn)
+        return users.list_users(conn, created=True)
 
 
 @router.post("/users", status_code=201, summary="Create a user bound to a grid")

@@ -96,7 +96,7 @@ export async function mountLayers(el) {
     const layer = state.layers.find((l) => l.name === state.layer);
     versionsCard.hidden = false;
     fill(versionsCard, h("h2", {}, "版本", h("small", {}, (layer && (layer.title || layer.name)) || state.layer)),
-      h("div", { class: "table-wrap" }, h("table", { class: "admin-table" },
+      h("div", { class: "table-wrap" }, h("table", { class: "admin-table stack" },
         h("thead", {}, h("tr", {}, h("th", {}, "版本"), h("th", {}, "状态"), h("th", {}, "来源文件"),
           h("th", { class: "num" }, "要素数"), h("th", {}, "导入人"), h("th", {}, "导入时间"), h("th", {}, "操作"))),
         h("tbody", {}, state.versions.map((v) => h("tr", { dataset: { version: v.number }, class: v.active ? "selected" : null },
