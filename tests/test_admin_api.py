@@ -180,8 +180,7 @@ def test_users_disabled_reset_and_api_keys(case_api):
     assert listed["ue_hj"]["active"] is False and listed["ue_hj"]["created_at"]
     api.send("PATCH", "/api/v1/users/ue_hj", "admin", json={"active": True})
     assert httpx.get(f"{api.url}/api/v1/auth/me", headers=officer).status_code == 401
-    assert login(api.url, "ue_hj", PASSWORD).status_code == 200
-    # a new password, once: the old one and the user's tokens stop
+    # enabled again, the user logs in; a new password, once: the old one and the user's tokens stop
     fresh = bearer(login(api.url, "ue_hj", PASSWORD))
     r = api.post("/api/v1/users/ue_hj/password-reset", "admin")
     assert r.status_code == 200, r.text

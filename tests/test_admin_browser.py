@@ -86,6 +86,14 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
         assert "在办案件 1 件，其中 1 件的责任部门将改变" in bench.text("#rules-effect")
         assert "浑江区人民政府" in bench.text("#rules-effect .effect-moves")
         bench.screenshot("admin-rules-preview.png")
+        bench.page.fill("#rules-editor input[name=reason]", "城市化管理区域改由区县政府负责")
+        bench.page.click("#rules-editor .rules-save button[type=submit]")
+        bench.wait("weijianWork.admin.rules.version === 2 && weijianWork.pending === 0")
+        saved = bench.text("#rules-versions tr[data-version='2']")
+        assert "生效中" in saved and "admin" in saved and "改由区县政府负责" in saved
+        rules = api.get("/api/v1/jurisdiction/rules", "admin").json()
+        urban_rule = next(r for r in rules["rules"] if "urban_managed" in r["zone_kinds"])
+        assert (rules["version"], urban_rule["department_type"]) == (2, "county_government")
 
         # 用户与接口密钥: a community worker's scope clicked on the map, a password reset
         bench.page.click("#tabs [data-tab=users]")
