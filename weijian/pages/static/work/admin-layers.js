@@ -166,6 +166,7 @@ export async function mountLayers(el) {
       previewMap.map.draw([{ data, style: { color: "#1f5fbf", weight: 1.2, fillOpacity: 0.2 },
         tooltip: (f) => [kindLabel(f.properties.kind || f.properties.level), f.properties.name || f.properties.code].filter(Boolean).join(" · ") }]);
       state.preview = data.features.length;
+      if (data.features.length >= 5000) mapEl.after(h("p", { class: "hint" }, "要素较多，地图只显示前 5000 个。"));
     }).catch(showError);
   }
 
