@@ -38,7 +38,11 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
         bench.page.fill(f"{form} input[name=name_field]", "MC")
         bench.page.set_input_files(f"{form} input[name=file]", str(archive))
         bench.page.click(f"{form} button[type=submit]")
-        bench.wait("weijianWork.admin.layers.report && weijianWork.admin.layers.preview > 0")
+        # an import on a loaded machine may take a while
+        bench.wait(
+            "weijianWork.admin.layers.report && weijianWork.admin.layers.preview > 0",
+            timeout=40000,
+        )
         bench.wait("weijianWork.pending === 0")
         report = bench.text("#import-report")
         assert "第 2 版已导入，尚未启用" in report
@@ -60,7 +64,7 @@ def test_an_administrator_imports_previews_activates_compares_and_rolls_back(
         bench.page.select_option("#diff select[name=from]", "1")
         bench.page.select_option("#diff select[name=to]", "2")
         bench.page.click("#diff button[type=submit]")
-        bench.wait("weijianWork.admin.layers.diff !== null")
+        bench.wait("weijianWork.admin.layers.diff !== null", timeout=40000)
         bench.wait("weijianWork.pending === 0")
         counts = bench.text("#diff .counts")
         assert "变化1" in counts.replace(" ", "").replace("\n", "")
