@@ -320,7 +320,7 @@ def test_grids_from_the_cli_options_and_the_upload_form(
         ).all()
     assert [(r.level, r.parent_code, r.created_by) for r in rows] == [
         ("district", None, "cli"),
-        ("town", "220602", "api"),
+        ("town", "220602", "root"),  # the administrator who uploaded it
     ]
     assert rows[0].responsible == [
         {"name": "张伟", "phone": "13904391234"},

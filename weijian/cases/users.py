@@ -218,6 +218,8 @@ def set_password(conn: Connection, username: str, password: str) -> None:
 
 
 def set_active(conn: Connection, username: str, active: bool) -> None:
+    """Enable or disable a user; a disabled user's tokens stop working at once (every request
+    checks the user), and stay dead when the user is enabled again."""
     done = conn.execute(
         text("UPDATE app_user SET active = :a WHERE username = :u"), {"a": active, "u": username}
     )
@@ -227,11 +229,55 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
             code="user.not_found",
             detail=f"no user {username!r}",
         )
+    if not active:
+        conn.execute(
+            text(
+                "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
+                "(SELECT id FROM app_user WHERE username = :u)"
+            ),
+            {"u": username},
+        )
 
 
-def list_users(conn: Connection) -> list[dict]:
-    rows = conn.execute(text(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY id"))
+def reset_password(conn: Connection, username: str) -> str:
+    """A new random password for the user (to be handed over once); the old one and every
+    token of the user stop working."""
+    password = secrets.token_urlsafe(9)
+    set_password(conn, username, password)
+    return password
+
+
+def list_users(conn: Connection, created: bool = False) -> list[dict]:
+    """Every user (the fields of a :class:`Principal` and ``active``; with ``created``, who
+    created the user and when)."""
+    extra = ", created_by, created_at" if created else ""
+    rows = conn.execute(text(f"SELECT {USER_COLUMNS}{extra} FROM app_user ORDER BY id"))
     return [dict(r._mapping) for r in rows]
+
+
+def list_api_clients(conn: Connection) -> list[dict]:
+    """Every registered system, without its key (only its hash is kept)."""
+    rows = conn.execute(
+        text("SELECT id, name, channel, active, created_at FROM api_client ORDER BY id")
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def set_client_active(conn: Connection, client_id: int, active: bool) -> dict:
+    row = conn.execute(
+        text(
+            "UPDATE api_client SET active = :a WHERE id = :i "
+            "RETURNING id, name, channel, active, created_at"
+        ),
+        {"a": active, "i": client_id},
+    ).first()
+    if row is None:
+        raise NotFoundError(
+            f"没有编号为 {client_id} 的接口客户端，请核对",
+            code="api_client.not_found",
+            detail=f"no API client {client_id}",
+        )
+    return dict(row._mapping)
 
 
 def login(

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from weijian.gis import gauss_kruger
-from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, resolve
+from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
 
@@ -127,6 +127,19 @@ def decide(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
     in_city = district is not None if "district" in snap.grids else True
     hits = [snap.zone_layers[n].hit(i) for n, i in zones]
     return Decision(resolve(hits, snap.rules, on, in_city=in_city), district, zones, chain)
+
+
+def department_at(
+    snap: Snapshot, lon: float, lat: float, on: date, rules: RuleSet | None = None
+) -> dict | None:
+    """The department answering for a point (type, code, name; None when unassigned) under
+    the snapshot's rules, or under ``rules`` — a proposed set tried without saving it."""
+    if rules is None:
+        return _department_json(snap, decide(snap, lon, lat, on))
+    hits = [layer.hit(i) for layer in snap.zone_layers for i in layer.index.query_one(lon, lat)]
+    district = grid_chain(snap, lon, lat)["district"]
+    in_city = district is not None if "district" in snap.grids else True
+    return _department_for(snap, resolve(hits, rules, on, in_city=in_city).rule, district)
 
 
 def _department_for(snap: Snapshot, rule, row: int | None) -> dict | None:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from weijian.errors import InputError
 from weijian.jurisdiction import repository
-from weijian.jurisdiction.rules import Rule, validate_rules
+from weijian.jurisdiction.rules import Rule, RuleSet, validate_rules
 from weijian.jurisdiction.snapshot import Snapshot
 from weijian.layers.model import ZONE_KINDS
 
@@ -120,6 +120,15 @@ def replace_rules(engine: Engine, items: list[dict], changed_by: str, reason: st
     with engine.begin() as conn:
         validate_rules(rules, repository.department_templates(conn), ZONE_KINDS)
         return repository.save_rule_set(conn, rules, changed_by, reason)
+
+
+def proposed_rule_set(engine: Engine, items: list[dict]) -> RuleSet:
+    """A rule set checked as :func:`replace_rules` checks it, not saved (version 0): what a
+    preview of a change tries."""
+    rules = rules_from_json(items)
+    with engine.connect() as conn:
+        validate_rules(rules, repository.department_templates(conn), ZONE_KINDS)
+    return RuleSet(version=0, rules=tuple(rules))
 
 
 def rule_items(engine: Engine, version: int | None = None) -> list[dict]:

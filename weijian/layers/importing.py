@@ -4,7 +4,9 @@ upload endpoint.
 read (shapefile / zip / GeoPackage / GeoJSON, encoding chosen and checked) → check fields →
 CRS (option, .prj, file, or coordinates that leave no doubt) → polygons only, repaired →
 CGCS2000 → binary COPY of EWKB into a new version → activate, all in one transaction:
-a failed import leaves the active version untouched; a dry run writes nothing.
+a failed import leaves the active version untouched; a dry run writes nothing. With
+``activate=False`` the new version is stored but not activated: it can be looked at (report,
+features, diff) before :func:`repository.activate_number` puts it in force.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class ImportRequest:
     encoding: str | None = None  # overrides the .cpg / DBF language byte / detection
     member: str | None = None  # the dataset of a zip or GeoPackage holding several
     dry_run: bool = False
+    activate: bool = True  # False: the new version waits, inactive, for an administrator
     created_by: str | None = None
     source_name: str | None = None  # what to call the source in the report (uploads)
 
@@ -266,9 +269,11 @@ def _new_version(
     created_by: str | None,
     started: float,
     phase: float,
+    activate: bool = True,
 ) -> Iterator[tuple[Connection, int]]:
-    """One transaction: a new version of ``layer`` that the caller loads, then activated with
-    its report. An error in the caller's load rolls it all back: the active version stays."""
+    """One transaction: a new version of ``layer`` that the caller loads, then activated (unless
+    ``activate`` is False) with its report. An error in the caller's load rolls it all back:
+    the active version stays."""
     with engine.begin() as conn:
         layer_id = repository.lock_layer(conn, layer, family, level, title)
         version_id, report["version"] = repository.create_version(
@@ -284,7 +289,9 @@ def _new_version(
         load_started = time.perf_counter()
         yield conn, version_id
         report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
-        repository.activate(conn, layer_id, version_id)
+        report["activated"] = activate
+        if activate:
+            repository.activate(conn, layer_id, version_id)
         _finish(report, started, phase)
         repository.update_report(conn, version_id, report)
 
@@ -376,6 +383,7 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
         created_by=request.created_by,
         started=started,
         phase=phase,
+        activate=request.activate,
     ) as (conn, version_id):
         rows = (
             (
@@ -460,6 +468,7 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
         created_by=request.created_by,
         started=started,
         phase=phase,
+        activate=request.activate,
     ) as (conn, version_id):
         rows = (
             (

@@ -34,5 +34,5 @@ def asset(folder: str, name: str) -> tuple[Path, str] | None:
 
 
 def page(name: str) -> Path:
-    """The HTML of a workbench page (``home``, ``case``, ``ledger``)."""
+    """The HTML of a workbench page (``home``, ``case``, ``stats``, ``ledger``, ``admin``)."""
     return STATIC / "work" / f"{name}.html"

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from weijian.api.dependencies import AdminUser, CasesDep, EngineDep, JurisdictionDep, user_of
+from weijian.cases.clock import LOCAL
+from weijian.cases.reassignment import open_case_points, rule_change_effect
 from weijian.errors import InputError
 from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.gis.scratch import scratch_dir
@@ -122,6 +124,10 @@ class RuleSetIn(BaseModel):
         default=None, description="who changes them; default: the logged-in administrator"
     )
     reason: str = Field(min_length=1)
+
+
+class RulePreviewIn(BaseModel):
+    rules: list[RuleIn]
 
 
 class RuleSetOut(BaseModel):
@@ -305,6 +311,18 @@ def replace_rules(body: RuleSetIn, engine: EngineDep, holder: JurisdictionDep, a
     )
     holder.refresh()
     return service.rule_set_json(engine, version)
+
+
+@router.post(
+    "/rules/preview",
+    summary="What a proposed rule set would do to the open cases, without saving it",
+)
+def preview_rules(body: RulePreviewIn, cases: CasesDep, _: AdminUser) -> dict:
+    proposed = service.proposed_rule_set(cases.engine, [r.model_dump() for r in body.rules])
+    with cases.engine.connect() as conn:
+        points = open_case_points(conn)
+    on = cases.clock.now().astimezone(LOCAL).date()
+    return rule_change_effect(points, cases.jurisdiction.snapshot, proposed, on)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from weijian.cases import disclosure
 from weijian.errors import InputError
 from weijian.gis.scratch import scratch_dir
 from weijian.layers import repository
+from weijian.layers.diff import diff_versions
 from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 from weijian.settings import get_settings
 
@@ -66,6 +67,9 @@ class ImportReport(BaseModel):
     family: str
     version: int | None = Field(description="the new version; null for a dry run")
     dry_run: bool
+    activated: bool | None = Field(
+        None, description="whether the new version was activated (false: waits for 启用)"
+    )
     source: str
     format: str
     features: dict[str, int]
@@ -148,6 +152,21 @@ def version_features(
     return disclosure.layer_features(collection, user, holder.snapshot)
 
 
+@router.get(
+    "/layers/{name}/diff",
+    summary="What changed between two versions: features added, removed, changed; area per kind",
+)
+def layer_diff(
+    name: str,
+    engine: EngineDep,
+    _: AdminUser,
+    old: Annotated[int, Query(alias="from", ge=1, description="the earlier version")],
+    new: Annotated[int, Query(alias="to", ge=1, description="the later version")],
+) -> dict:
+    with engine.connect() as conn:
+        return diff_versions(conn, name, old, new)
+
+
 @router.post(
     "/layers/{name}/activate",
     response_model=VersionDetail,
@@ -212,7 +231,7 @@ def _save_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...] | N
 )
 def upload_zones(
     engine: EngineDep,
-    _: AdminUser,
+    admin: AdminUser,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
     layer: Annotated[str, Form()],
     kind: Annotated[str | None, Form()] = None,
@@ -226,11 +245,14 @@ def upload_zones(
     encoding: Annotated[str | None, Form()] = None,
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
+    activate: Annotated[
+        bool, Form(description="false: store the version without activating it (a preview)")
+    ] = True,
 ):
     fields = dict(locals())  # the form's fields, named as the request's
     with uploaded(file) as path:
         request = ZoneImport.from_fields(
-            fields, path=path, created_by="api", source_name=file.filename
+            fields, path=path, created_by=admin.username, source_name=file.filename
         )
         return import_zones(engine, request)
 
@@ -243,7 +265,7 @@ def upload_zones(
 )
 def upload_grids(
     engine: EngineDep,
-    _: AdminUser,
+    admin: AdminUser,
     file: Annotated[UploadFile, File(description=".zip shapefile, .gpkg or .geojson")],
     level: Annotated[str, Form()],
     code_field: Annotated[str, Form()],
@@ -255,10 +277,13 @@ def upload_grids(
     encoding: Annotated[str | None, Form()] = None,
     member: Annotated[str | None, Form()] = None,
     dry_run: Annotated[bool, Form()] = False,
+    activate: Annotated[
+        bool, Form(description="false: store the version without activating it (a preview)")
+    ] = True,
 ):
     fields = dict(locals())  # the form's fields, named as the request's
     with uploaded(file) as path:
         request = GridImport.from_fields(
-            fields, path=path, created_by="api", source_name=file.filename
+            fields, path=path, created_by=admin.username, source_name=file.filename
         )
         return import_grids(engine, request)

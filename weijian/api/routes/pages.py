@@ -38,9 +38,9 @@ def ledger_page() -> Response:
     return _html("ledger")
 
 
-@router.get("/work/cases/{number}", response_class=HTMLResponse)
-def case_page(request: Request, number: str) -> Response:
-    # the page's map excerpt draws with the map's own libraries
+def _check_vendor(request: Request) -> None:
+    """The map's own libraries, which the case page's map excerpt and the administration's
+    maps draw with, are installed."""
     assets = request.app.state.cases.settings.web_assets_dir
     missing = [name for name, rel in VENDOR.items() if not (assets / rel).is_file()]
     if missing:
@@ -51,7 +51,20 @@ def case_page(request: Request, number: str) -> Response:
             hint="run ./dev setup (it runs npm ci in weijian/web_map), or set "
             "WEIJIAN_WEB_ASSETS_DIR to a node_modules folder holding them",
         )
+
+
+@router.get("/work/cases/{number}", response_class=HTMLResponse)
+def case_page(request: Request, number: str) -> Response:
+    _check_vendor(request)
     return _html("case")
+
+
+@router.get("/work/admin", response_class=HTMLResponse)
+def admin_page(request: Request) -> Response:
+    """系统管理. The page asks who is logged in and shows another role a refusal; every
+    request it makes is refused (403) to anyone but an administrator."""
+    _check_vendor(request)
+    return _html("admin")
 
 
 def _asset(folder: str, name: str) -> Response:

@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import AdminUser, CasesDep
 from weijian.cases import users
+from weijian.errors import ConflictError
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
 class UserIn(BaseModel):
-    username: str
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{2,64}$")
     password: str = Field(min_length=users.MIN_PASSWORD)
     role: str
     display_name: str | None = None
@@ -25,6 +26,10 @@ class UserIn(BaseModel):
     )
 
 
+class Switch(BaseModel):
+    active: bool = Field(description="false disables (a user's tokens stop at once)")
+
+
 class ClientIn(BaseModel):
     name: str
     channel: Literal["hotline", "citizen", "media", "leadership"] = "hotline"
@@ -33,7 +38,7 @@ class ClientIn(BaseModel):
 @router.get("/users", summary="All users")
 def list_users(_: AdminUser, cases: CasesDep) -> list[dict]:
     with cases.engine.connect() as conn:
-        return users.list_users(conn)
+        return users.list_users(conn, created=True)
 
 
 @router.post("/users", status_code=201, summary="Create a user bound to a grid")
@@ -59,3 +64,38 @@ def create_client(body: ClientIn, _: AdminUser, cases: CasesDep) -> dict:
     with cases.engine.begin() as conn:
         key = users.add_api_client(conn, cases.workflow, body.name, body.channel)
     return {"name": body.name, "channel": body.channel, "api_key": key}
+
+
+@router.patch("/users/{username}", summary="Enable or disable a user")
+def switch_user(username: str, body: Switch, admin: AdminUser, cases: CasesDep) -> dict:
+    if username == admin.username and not body.active:
+        raise ConflictError(
+            "不能停用自己的账号；如确需停用，请由另一位系统管理员办理",
+            code="user.disable_self",
+            detail="an administrator cannot disable their own account",
+        )
+    with cases.engine.begin() as conn:
+        users.set_active(conn, username, body.active)
+    return {"username": username, "active": body.active}
+
+
+@router.post(
+    "/users/{username}/password-reset",
+    summary="A new random password for a user, shown once; the user's tokens stop",
+)
+def reset_password(username: str, _: AdminUser, cases: CasesDep) -> dict:
+    with cases.engine.begin() as conn:
+        password = users.reset_password(conn, username)
+    return {"username": username, "password": password}
+
+
+@router.get("/api-clients", summary="Registered systems (their keys are never shown again)")
+def list_clients(_: AdminUser, cases: CasesDep) -> list[dict]:
+    with cases.engine.connect() as conn:
+        return users.list_api_clients(conn)
+
+
+@router.patch("/api-clients/{client_id}", summary="Enable or disable another system's key")
+def switch_client(client_id: int, body: Switch, _: AdminUser, cases: CasesDep) -> dict:
+    with cases.engine.begin() as conn:
+        return users.set_client_active(conn, client_id, body.active)

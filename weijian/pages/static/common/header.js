@@ -13,6 +13,8 @@ const LINKS = [
   // the monthly ledger: the towns send it, their district reviews it, the city's supervisors see all
   ["台账", "/work/ledger", "ledger", (me) => me.role === "town" || me.grid_level === "district"
     || (me.grid_code == null && ["admin", "supervisor"].includes(me.role))],
+  // 系统管理: layers, rules, users and keys
+  ["管理", "/work/admin", "admin", (me) => me.role === "admin"],
 ];
 
 export async function mountHeader(el, { here } = {}) {
