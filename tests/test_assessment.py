@@ -558,7 +558,8 @@ def test_the_same_through_the_cli(case_api, history, cli, monkeypatch, tmp_path)
 
 
 def test_ranking_ties_and_ungridded_buckets():
-    """Equal scores share a rank; the 未划入下级网格 bucket (code None) sorts after named units."""
+    """Equal scores share a rank; the 未划入下级网格 bucket (code None) is no unit to assess:
+    it sorts after the named units, with its values but neither a score nor a rank."""
     defs = indicators.default_definitions()
     counts = dict.fromkeys(indicators.UNIT_COUNTS, 0)
     counts.update(reported=2, proactive=1)
@@ -579,7 +580,11 @@ def test_ranking_ties_and_ungridded_buckets():
     ]
     ranked = indicators.rank(defs.indicators, units)
     assert [u["code"] for u in ranked] == ["220602001", "220602002", None]
-    assert [u["rank"] for u in ranked] == [1, 1, 1]
+    assert [u["rank"] for u in ranked] == [1, 1, None]
+    assert ranked[2]["score"] is None
+    assert [i["value"] for i in ranked[2]["indicators"]] == [
+        i["value"] for i in ranked[0]["indicators"]
+    ]
 
 
 def _unit(code: str, **counts) -> dict:

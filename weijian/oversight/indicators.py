@@ -333,21 +333,28 @@ def rank(
     when lower is better); a count scores its place between the lowest and the highest of the
     units ranked together. A rate over nothing scores by ``empty_rate`` (the module's
     docstring); other indicators without a value leave the unit's score and its weights.
-    The score is out of 100; ties share a rank."""
+    The score is out of 100; ties share a rank. The cases outside any grid of the level (a
+    unit without a code, 未划入下级网格) are no unit to assess: they keep their values, listed
+    after the units, with neither a score nor a rank, and take no part in the others' spans."""
     rows = [{**u, "indicators": values(indicators, u["counts"])} for u in units]
+    assessed = [row for row in rows if row["code"] is not None or row.get("level") == "city"]
+    assessed_ids = {id(row) for row in assessed}
     spans: dict[str, tuple[float, float]] = {}
     for ind in indicators:
         if ind.is_rate:
             continue
         seen = [
             v["value"]
-            for row in rows
+            for row in assessed
             for v in row["indicators"]
             if v["code"] == ind.code and v["value"] is not None
         ]
         if seen:
             spans[ind.code] = (min(seen), max(seen))
     for row in rows:
+        if id(row) not in assessed_ids:
+            row["score"] = None
+            continue
         total = weights = 0.0
         for ind, item in zip(indicators, row["indicators"], strict=True):
             empty = ind.is_rate and item["denominator"] == 0
