@@ -122,6 +122,7 @@ def test_a_clerk_sends_the_district_returns_the_clerk_sends_again(browser, case_
         district.page.click(f"{dialog} .return-confirm")
         assert district.text(f"{dialog} .form-error") == "请填写退回理由"
         district.page.fill(f"{dialog} textarea[name=reason]", "缺少审核人签字，请补签后重新报送")
+        assert district.text(f"{dialog} .form-error") == ""  # gone once a reason is written
         district.screenshot("work-ledger-district-return.png")
         reloaded(district, lambda: district.page.click(f"{dialog} .return-confirm"))
         assert not district.page.locator(dialog).is_visible()

@@ -211,6 +211,8 @@ function mountDialog() {
   const dialog = $("return-dialog");
   const form = dialog.querySelector("form");
   dialog.querySelector(".return-cancel").addEventListener("click", () => dialog.close());
+  // the message goes once a reason is being written
+  form.reason.addEventListener("input", () => fill(form.querySelector(".form-error")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const reason = form.reason.value.trim();
