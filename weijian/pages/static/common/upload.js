@@ -3,8 +3,22 @@
 // progress bar. Files uploaded once stay uploaded: submitting again sends only the rest.
 
 import { upload } from "./api.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { fileSize } from "./time.js";
+
+// One file chosen for a form, in Chinese whatever the browser's language: the native input
+// hidden, a button for it, the name and size of what was chosen. {el, input}
+let picks = 0;
+export function filePicker({ name, accept, label = "选择文件" }) {
+  const id = "pick-" + name + "-" + ++picks;
+  const input = h("input", { type: "file", id, name, accept, class: "visually-hidden" });
+  const chosen = h("span", { class: "file-chosen muted" }, "未选择文件");
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    fill(chosen, file ? [h("b", {}, file.name), "（" + fileSize(file.size) + "）"] : "未选择文件");
+  });
+  return { el: h("div", { class: "file-pick" }, h("label", { class: "pick button", for: id }, label), chosen, input), input };
+}
 
 const KINDS = {
   photo: { noun: "照片", unit: "张", pick: "拍照或选择照片", accept: "image/jpeg,image/png,image/webp,image/*" },

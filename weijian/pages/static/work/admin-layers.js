@@ -7,6 +7,7 @@ import { getJSON, probe, sendJSON, upload } from "/static/common/api.js";
 import { fill, h } from "/static/common/dom.js";
 import { showError, showInfo } from "/static/common/notice.js";
 import { beijing } from "/static/common/time.js";
+import { filePicker } from "/static/common/upload.js";
 
 /* global L */
 export const KIND_LABELS = {
@@ -245,7 +246,8 @@ function importForm() {
   const kind = h("select", { name: "kind" }, h("option", { value: "" }, "按地类编码字段判定"),
     Object.entries(KIND_LABELS).slice(0, 8).map(([k, label]) => h("option", { value: k }, label)));
   const level = h("select", { name: "level" }, ["district", "town", "community", "compound"].map((l) => h("option", { value: l }, KIND_LABELS[l])));
-  const file = h("input", { type: "file", name: "file", accept: ".zip,.gpkg,.geojson,.json", required: true });
+  const picked = filePicker({ name: "file", accept: ".zip,.gpkg,.geojson,.json", label: "选择图层文件" });
+  const file = picked.input;
   const progress = h("progress", { max: 1, value: 0, hidden: true });
   const submit = h("button", { type: "submit", class: "primary" }, "上传并预览");
   const zones = h("div", { class: "form-grid zone-fields" },
@@ -263,7 +265,7 @@ function importForm() {
     field("责任人字段", "responsible_field", { placeholder: "可不填" }),
     field("电话字段", "phone_field", { placeholder: "可不填" }));
   const common = h("div", { class: "form-grid" },
-    h("label", {}, "文件（.zip 压缩的 Shapefile、.gpkg、.geojson）", file),
+    h("div", { class: "file-field" }, h("span", {}, "文件（.zip 压缩的 Shapefile、.gpkg、.geojson）"), picked.el),
     field("坐标系（可不填）", "crs", { placeholder: "默认读 .prj，如 EPSG:4545" }),
     field("字符编码（可不填）", "encoding", { placeholder: "默认读 .cpg 或自动检测" }));
   const form = h("form", { id: "import-form", autocomplete: "off" },
@@ -295,6 +297,7 @@ function importForm() {
     put("crs");
     put("encoding");
     data.append("activate", "false");
+    if (!file.files[0]) { showError(new Error("请先选择要导入的图层文件")); return; }
     data.append("file", file.files[0]);
     submit.disabled = true;
     progress.hidden = false;

@@ -9,6 +9,7 @@ import { mountHeader } from "/static/common/header.js";
 import { whenLoggedIn } from "/static/common/login.js";
 import { showError, showInfo } from "/static/common/notice.js";
 import { beijing, fileSize } from "/static/common/time.js";
+import { filePicker } from "/static/common/upload.js";
 import { showDocument, showPhotos } from "/static/common/viewer.js";
 
 const STATE_CHIPS = {
@@ -42,18 +43,8 @@ function scanLink(scan) {
     h("span", { class: "muted" }, "（" + (scan.media_type === "application/pdf" ? "PDF" : "照片") + "，" + fileSize(scan.size) + "）"));
 }
 
-// a file chooser in Chinese whatever the browser's language: the input hidden, a button for it
-let picks = 0;
-function scanPicker() {
-  const id = "scan-" + ++picks;
-  const input = h("input", { type: "file", id, name: "scan", accept: SCAN_ACCEPT, class: "visually-hidden" });
-  const chosen = h("span", { class: "scan-chosen muted" }, "未选择文件");
-  input.addEventListener("change", () => {
-    const file = input.files[0];
-    fill(chosen, file ? [h("b", {}, file.name), "（" + fileSize(file.size) + "）"] : "未选择文件");
-  });
-  return h("div", { class: "scan-pick" }, h("label", { class: "pick button", for: id }, "选择扫描件"), chosen, input);
-}
+// the signed scan's chooser, in Chinese whatever the browser's language
+const scanPicker = () => filePicker({ name: "scan", accept: SCAN_ACCEPT, label: "选择扫描件" }).el;
 
 // the months to pick from: this month (not over yet) and the two years before it, by the
 // server's clock; a month asked for by the address is kept among them
