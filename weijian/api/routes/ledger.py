@@ -18,6 +18,7 @@ from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import NotFoundError
 from weijian.oversight import ledger, periods
+from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -25,7 +26,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class SubmissionIn(BaseModel):
-    note: str | None = Field(default=None, description="a remark for the district (备注)")
+    note: str | None = Field(
+        default=None, max_length=LIMITS["note"], description="a remark for the district (备注)"
+    )
 
 
 def _attachment(content: bytes, media_type: str, filename: str, fallback: str) -> Response:
