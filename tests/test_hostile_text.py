@@ -64,6 +64,7 @@ def test_clean_cell_and_plain():
     )
     assert text.clean("第一行\n第二行", "地址", "address") == "第一行 第二行"
     assert text.clean("  ", "地址", "address") is None
+    assert text.clean("江山\u202e花园", "地址", "address") == "江山花园"  # no bidi override
     for bad, code in (("a\x00b", "text.nul"), ("a\ud800b", "text.invalid"), (3, "text.invalid")):
         with pytest.raises(InputError) as caught:
             text.clean(bad, "地址", "address")

@@ -33,8 +33,12 @@ LIMITS: dict[str, int] = {
 #: the longest a JSON body may nest (objects and arrays); deeper is refused before parsing
 MAX_JSON_DEPTH = 64
 
-#: control characters of C0 and C1, DEL, and U+FEFF; tab, line feed and carriage return apart
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff]")
+#: control characters of C0 and C1, DEL, the bidirectional overrides and isolates (which make
+#: text read otherwise than it is stored), U+FEFF and the non-characters U+FFFE, U+FFFF; tab,
+#: line feed and carriage return apart
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
+)
 _BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: what a spreadsheet may read as the start of a formula
@@ -66,20 +70,7 @@ def clean(
             code="text.invalid",
             detail=f"{name} must be text",
         )
-    if "\x00" in value:
-        raise InputError(
-            f"“{label}”含有空字符（NUL），请删去后重试",
-            code="text.nul",
-            detail=f"{name} contains a NUL character",
-            hint="remove the NUL character",
-        )
-    if _SURROGATE.search(value):
-        raise InputError(
-            f"“{label}”含有无效的字符（不成对的代理码位），请检查文字的编码后重试",
-            code="text.invalid",
-            detail=f"{name} contains a lone surrogate: not valid Unicode text",
-            hint="send the text as valid UTF-8",
-        )
+    check_storable(value, label, name)
     value = _BREAKS.sub("\n", value)
     value = _CONTROL.sub("", value)
     if not multiline:
@@ -95,14 +86,23 @@ def clean(
     return value or None
 
 
-def check_length(value: str | None, label: str, limit: int | str) -> None:
-    """Refuse text over its limit without changing it (for values checked, not stored)."""
-    max_chars = LIMITS[limit] if isinstance(limit, str) else limit
-    if value is not None and len(value) > max_chars:
+def check_storable(value: str, label: str, field: str | None = None) -> None:
+    """Refuse text that holds a NUL or a lone surrogate: neither can be stored, and neither is
+    cut away or replaced — the sender is told (``text.nul``, ``text.invalid``)."""
+    name = field or label
+    if "\x00" in value:
         raise InputError(
-            f"“{label}”最多 {max_chars} 个字，现有 {len(value)} 个字，请精简后重试",
-            code="text.too_long",
-            detail=f"{label} has {len(value)} characters; at most {max_chars} are accepted",
+            f"“{label}”含有空字符（NUL），请删去后重试",
+            code="text.nul",
+            detail=f"{name} contains a NUL character",
+            hint="remove the NUL character",
+        )
+    if _SURROGATE.search(value):
+        raise InputError(
+            f"“{label}”含有无效的字符（不成对的代理码位），请检查文字的编码后重试",
+            code="text.invalid",
+            detail=f"{name} contains a lone surrogate: not valid Unicode text",
+            hint="send the text as valid UTF-8",
         )
 
 

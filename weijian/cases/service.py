@@ -586,6 +586,7 @@ class CaseService(WorkbenchMixin):
     ) -> dict:
         """Store a photo or document on a case; flag a photo taken too far away. Appends an
         ``add_evidence`` event; does not change the case's version."""
+        note = clean(note, "说明", "note", multiline=True, field="note")
         max_bytes = int(self.settings.max_evidence_mb * 1024 * 1024)
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)

@@ -146,7 +146,9 @@ def list_cases(
     reported_from: Annotated[datetime | None, Query(alias="from")] = None,
     reported_to: Annotated[datetime | None, Query(alias="to")] = None,
     overdue: bool | None = None,
-    q: Annotated[str | None, Query(description="case number, hotline id or address")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="case number, hotline id or address")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     with_total: bool = False,
@@ -235,7 +237,7 @@ def upload_evidence(
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
     kind: Annotated[Literal["photo", "document"], Form()] = "photo",
-    note: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form(max_length=LIMITS["note"])] = None,
 ) -> dict:
     return cases.add_evidence(user, ref, file.file, file.filename or "upload", kind, note)
 
