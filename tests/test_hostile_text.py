@@ -36,6 +36,7 @@ FORMULAS = [
     "\t=1",
 ]
 MATH = "$x^2$ 楼顶"
+MARKUP = "<img src=x onerror=alert(1)>江山花园"
 WILD = "100%_折扣"
 
 
@@ -101,7 +102,7 @@ def hostile(case_api, engine):
     """Cases of the compound whose address is each hostile string, one with a party (a step's
     field), a note and an urge in formulas; a hotline row with a formula for its address."""
     api = case_api
-    addresses = [*FORMULAS, "江山花园\x07响铃", "\ufeff江山花园8栋", MATH, WILD]
+    addresses = [*FORMULAS, "江山花园\x07响铃", "\ufeff江山花园8栋", MATH, WILD, MARKUP]
     numbers = []
     for i, address in enumerate(addresses):
         case = api.report(
@@ -196,7 +197,7 @@ def test_hostile_text_is_stored_clean_and_every_export_writes_it_as_text(case_ap
     x1, y1 = casekit.lonlat((5.5, 5.5))
     r = api.get("/api/v1/map/export.html", "supervisor", bbox=f"{x0},{y0},{x1},{y1}", level="town")
     assert r.status_code == 200, r.text
-    assert '<a href="http://evil.example' not in r.text
+    assert "<img src=x" not in r.text and "&lt;img src=x onerror=alert(1)&gt;" in r.text
     assert "\x07" not in r.text and "\ufeff" not in r.text
 
     # Open311's XML parses, with the formulas as plain text
