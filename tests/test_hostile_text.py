@@ -93,8 +93,8 @@ def test_clean_cell_and_plain():
 
 
 def _spot(i: int) -> tuple[float, float]:
-    """Spots 40 m apart inside 江山花园 (no two are duplicates of each other)."""
-    return (0.1 + 0.04 * (i % 8), 0.1 + 0.04 * (i // 8))
+    """Spots 35 m apart inside 江山花园 (0.2–0.4 km of the city's corner)."""
+    return (0.21 + 0.035 * (i % 5), 0.21 + 0.045 * (i // 5))
 
 
 @pytest.fixture
@@ -183,14 +183,17 @@ def test_hostile_text_is_stored_clean_and_every_export_writes_it_as_text(case_ap
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert all(c.data_type != "f" for s in book.worksheets for row in s.iter_rows() for c in row)
 
-    # the patrol maps of the compound and the district's atlas of its towns
+    # the patrol maps of the compound and the district's atlas of its towns: 200, readable,
+    # the addresses printed as typed ($ never mathematics, no byte order mark)
+    pages = {}
     for path in (f"grids/{COMPOUND_CODE}.pdf", f"districts/{HJ}.pdf?level=town"):
         r = api.get(f"/api/v1/patrol-maps/{path}", "admin")
         assert r.status_code == 200, (path, r.text)
         reader = PdfReader(io.BytesIO(r.content))
-        assert len(reader.pages) >= 1
-    page = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(r.content)).pages)
-    assert "x^2" not in page or "$x^2$" in page  # printed as typed, never as mathematics
+        pages[path] = "\n".join(p.extract_text() for p in reader.pages)
+    compound = pages[f"grids/{COMPOUND_CODE}.pdf"]
+    assert MATH in compound and "江山花园8栋" in compound and "江山花园响铃" in compound
+    assert "\ufeff" not in compound
 
     # the exported map: every text escaped
     x0, y0 = casekit.lonlat((-0.5, -0.5))
