@@ -133,7 +133,10 @@ def _free_port() -> int:
 def serving(app):
     """``app`` served by uvicorn on a free loopback port in a thread: its base URL."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # as `weijian serve`: the app, not uvicorn, decides which proxies' X-Forwarded-For to believe
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     citizen_reports_per_hour: int = Field(
         default=5, description="anonymous reports accepted per client address per hour"
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or CIDRs of the reverse proxies whose X-Forwarded-For is "
+        "believed (the right-most hop not among them is the client), e.g. "
+        '["127.0.0.1", "10.0.0.0/8"]; empty: the peer address is the client',
+    )
+    max_footprint_m2: float = Field(
+        default=1_000_000.0,
+        description="largest footprint a report may draw, in square metres (a building's lot)",
+    )
 
     ledger_due_day: int = Field(
         default=5, description="a town's monthly ledger is due by this day of the next month"

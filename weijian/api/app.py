@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
+from weijian.api.bodies import JsonDepthLimit
 from weijian.api.routes import (
     assessment,
     auth,
@@ -94,6 +95,8 @@ def create_app(
     errors.install(app)
     # tiles, aggregates and the page's scripts travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
+    # a JSON body nested too deep is refused before it is parsed
+    app.add_middleware(JsonDepthLimit)
     # every operation documents the errors it may answer, in the one shape they all have
     for router in (
         web_map.router, web_map.api, pages.router, home.router, health.router, layers.router,

@@ -3,6 +3,7 @@ behind the request — all set up by the lifespan in the app state."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -78,3 +79,36 @@ def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
+
+
+def _trusted(host: str, proxies: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return False
+    for proxy in proxies:
+        try:
+            if address in ipaddress.ip_network(proxy.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def client_address(request: Request, trusted_proxies: list[str]) -> str | None:
+    """The address of the client behind the request: the peer's, or — when the peer is one of
+    the ``trusted_proxies`` — the right-most hop of ``X-Forwarded-For`` that is not one of
+    them (what a client writes into the header itself lies to the left and is never read)."""
+    peer = request.client.host if request.client else None
+    if peer is None or not trusted_proxies or not _trusted(peer, trusted_proxies):
+        return peer
+    hops = [
+        hop.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for hop in header.split(",")
+        if hop.strip()
+    ]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted_proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer

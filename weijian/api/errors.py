@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -141,6 +142,7 @@ VALIDATION_WORDS = {
     "enum": "应为以下之一：{expected}",
     "json_invalid": "不是有效的 JSON",
     "string_pattern_mismatch": "格式不正确",
+    "string_unicode": "含有无效的字符（不成对的代理码位），请检查文字的编码",
 }
 LOCATIONS = {
     "query": "参数",
@@ -173,10 +175,37 @@ def validation_message(errors: list[dict]) -> str:
     return "请求有误：" + "；".join(parts or ["内容无效"])
 
 
+#: how much of a refused value an error gives back
+ECHO_CHARS, ECHO_ITEMS, ECHO_DEPTH = 200, 20, 4
+
+
+def echo(value: Any, depth: int = 0) -> Any:
+    """A refused value as an error may give it back: text cut to :data:`ECHO_CHARS` with
+    lone surrogates replaced (JSON cannot carry them), containers cut short and shallow — a
+    21 MB description is not sent back whole."""
+    if isinstance(value, str):
+        cut = value[:ECHO_CHARS] + ("…" if len(value) > ECHO_CHARS else "")
+        return cut.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bytes):
+        return echo(value.decode("utf-8", "replace"), depth)
+    if isinstance(value, dict):
+        if depth >= ECHO_DEPTH:
+            return "…"
+        items = list(value.items())[:ECHO_ITEMS]
+        return {echo(str(k), depth + 1): echo(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple):
+        if depth >= ECHO_DEPTH:
+            return "…"
+        return [echo(v, depth + 1) for v in value[:ECHO_ITEMS]]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return echo(str(value), depth)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors())
+        errors = jsonable_encoder(echo(list(exc.errors())))
         return JSONResponse(
             status_code=422,
             content={

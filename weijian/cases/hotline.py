@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from weijian.errors import InputError
+from weijian.text import cell as spreadsheet_cell
 
 __all__ = [
     "CRS_VALUES",
@@ -789,8 +790,7 @@ def report_rows(parsed: ParsedExport, outcomes: dict[int, dict]) -> list[dict]:
 
 def _safe_cell(value: Any) -> str:
     """Text for a CSV cell that Excel will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_cell("" if value is None else str(value))
 
 
 def write_report_csv(rows: Iterable[dict], path: Path) -> None:

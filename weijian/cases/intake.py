@@ -4,6 +4,7 @@ starts, nearby duplicates and rebounds, and the case row with its first event.""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +29,11 @@ from weijian.gis.gauss_kruger import Zone
 from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.jurisdiction.snapshot import Snapshot
 from weijian.settings import Settings
+from weijian.text import clean
 
 MAX_FOOTPRINT_DISTANCE_M = 200.0
+#: no corner of a footprint lies farther than this from the reported point
+MAX_FOOTPRINT_REACH_M = 1000.0
 CLOCK_SKEW = timedelta(minutes=10)
 STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
 
@@ -116,6 +120,39 @@ def channel_for(wf: Workflow, principal: Principal | None, channel: str | None) 
     return wf.check_channel(channel)
 
 
+#: the text of a report: field, its Chinese name, its kind of limit, whether it keeps line breaks
+INTAKE_TEXT = (
+    ("description", "问题描述", "description", True),
+    ("address", "地址", "address", False),
+    ("reporter_name", "举报人姓名", "name", False),
+    ("reporter_phone", "联系电话", "phone", False),
+    ("external_id", "外部编号", "code", False),
+)
+
+
+def cleaned(intake: Intake) -> Intake:
+    """The report with its text cleaned (:func:`weijian.text.clean`): control characters and
+    U+FEFF dropped; a NUL, a lone surrogate or text over its limit refused."""
+    return dataclasses.replace(
+        intake,
+        **{
+            name: clean(getattr(intake, name), label, kind, multiline=multiline, field=name)
+            for name, label, kind, multiline in INTAKE_TEXT
+        },
+    )
+
+
+def cleaned_fields(wf: Workflow, data: dict | None) -> dict:
+    """A step's fields with their text cleaned; the workflow checks their lengths and kinds."""
+    out = dict(data or {})
+    for code, value in out.items():
+        if isinstance(value, str):
+            spec = wf.fields.get(code)
+            label = spec.label if spec else code
+            out[code] = clean(value, label, "note", field=code) or ""
+    return out
+
+
 def description_of(intake: Intake) -> str:
     description = (intake.description or "").strip()
     if not description:
@@ -170,10 +207,11 @@ def check_reporter_grid(principal: Principal | None, answer: dict) -> None:
 
 
 def footprint_of(
-    intake: Intake, lon: float, lat: float, snap: Snapshot
+    intake: Intake, lon: float, lat: float, snap: Snapshot, *, max_area_m2: float = 1e6
 ) -> tuple[shapely.MultiPolygon | None, float | None]:
     """The building's footprint in CGCS2000, repaired, and its area in square metres; it must
-    lie near the reported point."""
+    lie near the reported point, reach no farther than :data:`MAX_FOOTPRINT_REACH_M` from it
+    and cover at most ``max_area_m2``."""
     if not intake.footprint:
         return None, None
     try:
@@ -226,7 +264,31 @@ def footprint_of(
             "reported point",
             hint="check that the point and the footprint use the same crs",
         )
+    check_footprint_size(metric, shapely.Point(px, py), max_area_m2)
     return multi, round(metric.area, 2)
+
+
+def check_footprint_size(metric: shapely.Geometry, point: shapely.Point, max_area: float) -> None:
+    """A footprint is one building's lot: bounded in area and in its reach from the point."""
+    reach = shapely.hausdorff_distance(metric.boundary, point)
+    if not math.isfinite(reach) or reach > MAX_FOOTPRINT_REACH_M:
+        raise InputError(
+            f"建筑轮廓延伸到距上报位置 {MAX_FOOTPRINT_REACH_M:.0f} 米以外，"
+            "一个案件的轮廓应只画出这一处建筑，请重新绘制",
+            code="report.footprint_too_wide",
+            detail=f"a corner of the footprint lies more than {MAX_FOOTPRINT_REACH_M:.0f} m "
+            "from the reported point",
+            hint="outline only the building of the report",
+        )
+    area = metric.area
+    if not math.isfinite(area) or area > max_area:
+        raise InputError(
+            f"建筑轮廓面积过大（超过 {max_area:,.0f} 平方米），"
+            "一个案件的轮廓应只画出这一处建筑，请重新绘制",
+            code="report.footprint_too_large",
+            detail=f"the footprint covers more than {max_area:,.0f} m²",
+            hint="outline only the building of the report",
+        )
 
 
 def report_times(intake: Intake, now: datetime) -> tuple[datetime, datetime | None]:
@@ -294,10 +356,18 @@ def initial_flags(answer: dict, due: dict[str, datetime], reported_at: datetime)
 
 
 def rate_limit(conn: Connection, address: str, now: datetime, limit: int) -> None:
-    """At most ``limit`` anonymous reports an hour from one address; counts this one."""
+    """At most ``limit`` anonymous reports an hour from one address; counts this one. Reports
+    from one address wait for each other (a transaction-level advisory lock on the address), so
+    parallel reports cannot all pass; rows older than the hour are pruned on the way."""
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('citizen_intake'), hashtext(:a))"),
+        {"a": address},
+    )
+    since = now - timedelta(hours=1)
+    conn.execute(text("DELETE FROM citizen_intake WHERE at <= :since"), {"since": since})
     count = conn.execute(
         text("SELECT count(*) FROM citizen_intake WHERE address = :a AND at > :since"),
-        {"a": address, "since": now - timedelta(hours=1)},
+        {"a": address, "since": since},
     ).scalar_one()
     if count >= limit:
         raise RateLimited(

@@ -38,6 +38,8 @@ from weijian.cases.intake import (
     channel_for,
     check_not_imported,
     check_reporter_grid,
+    cleaned,
+    cleaned_fields,
     deadlines_due,
     description_of,
     district_of,
@@ -68,6 +70,7 @@ from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.service import effective_departments
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.settings import Settings
+from weijian.text import clean
 
 __all__ = [
     "CASE_COLUMNS",
@@ -143,6 +146,7 @@ class CaseService(WorkbenchMixin):
         ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``."""
         wf = self.workflow
         now = self.clock.now()
+        intake = cleaned(intake)
         report = self._checked(intake, principal, wf, now, whole_city=whole_city)
         anonymous = report.channel == "citizen" and principal is None
         receipt = None
@@ -216,7 +220,9 @@ class CaseService(WorkbenchMixin):
         district = district_of(answer, lon, lat)
         if not whole_city:
             check_reporter_grid(principal, answer)
-        footprint, area = footprint_of(intake, lon, lat, snap)
+        footprint, area = footprint_of(
+            intake, lon, lat, snap, max_area_m2=self.settings.max_footprint_m2
+        )
         reported_at, discovered_at = report_times(intake, now)
         state = wf.initial(track)
         due = deadlines_due(wf, self.calendar, channel, track, reported_at, discovered_at)
@@ -444,7 +450,8 @@ class CaseService(WorkbenchMixin):
     ) -> dict:
         wf = self.workflow
         now = self.clock.now()
-        data = dict(data or {})
+        data = cleaned_fields(wf, data)
+        note = clean(note, "说明", "note", multiline=True, field="note")
         evidence = list(dict.fromkeys(evidence or []))
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
@@ -579,6 +586,7 @@ class CaseService(WorkbenchMixin):
     ) -> dict:
         """Store a photo or document on a case; flag a photo taken too far away. Appends an
         ``add_evidence`` event; does not change the case's version."""
+        note = clean(note, "说明", "note", multiline=True, field="note")
         max_bytes = int(self.settings.max_evidence_mb * 1024 * 1024)
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
@@ -720,6 +728,7 @@ class CaseService(WorkbenchMixin):
         note: str | None = None,
     ) -> dict:
         """Record that two cases are duplicates or related; both histories say so."""
+        note = clean(note, "说明", "note", multiline=True, field="note")
         if kind not in ("duplicate", "related"):
             raise InputError(
                 f"关联类型“{kind}”无效，应为 duplicate（重复）或 related（相关）",
@@ -786,6 +795,7 @@ class CaseService(WorkbenchMixin):
     ) -> dict:
         """Close a duplicate by merging it into the case that goes on; its history, evidence
         and number are kept, and both histories record the merge."""
+        note = clean(note, "说明", "note", multiline=True, field="note")
         wf = self.workflow
         if "merged" not in wf.states:
             raise ConflictError(

@@ -15,9 +15,10 @@ from weijian.cases import history
 from weijian.cases.rows import CASE_COLUMNS, overdue_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
+from weijian.text import LIMITS, clean
 
 URGERS = ("admin", "supervisor", "department_leader")
-MAX_NOTE = 2000
+MAX_NOTE = LIMITS["note"]
 
 
 def may_urge(principal: Principal, case: dict) -> bool:
@@ -28,7 +29,7 @@ def may_urge(principal: Principal, case: dict) -> bool:
 
 
 def _check_note(note: str | None, what: str) -> str:
-    note = (note or "").strip()
+    note = clean(note, f"{what}内容", MAX_NOTE, multiline=True, field="note") or ""
     if not note:
         raise InputError(
             f"请写明{what}的内容",

@@ -16,6 +16,7 @@ from weijian.cases.scope import Principal
 from weijian.cases.workflow import Workflow
 from weijian.errors import ConflictError, InputError, NotAuthenticated, NotFoundError
 from weijian.jurisdiction.snapshot import Snapshot
+from weijian.text import clean
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 8
@@ -126,6 +127,8 @@ def add_user(
     ``department_type``, e.g. urban_enforcement); admin and supervisor may be city-wide."""
     workflow.check_role(role)
     department_type = _department_type(workflow, role, department_type)
+    display_name = clean(display_name, "姓名", "name", field="display_name")
+    phone = clean(phone, "电话", "phone", field="phone")
     if len(password) < MIN_PASSWORD:
         raise InputError(
             f"密码太短（{len(password)} 个字符），至少需要 {MIN_PASSWORD} 个字符",

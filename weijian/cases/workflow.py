@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weijian.errors import ConflictError, InputError, PermissionDenied
+from weijian.text import LIMITS
 
 DEFAULT_PATH = Path(__file__).with_name("workflow.json")
 CATEGORIES = ("open", "closed")
@@ -29,7 +30,7 @@ SAME = "@same"  # a step that leaves the state as it is (the service of a docume
 SPECIAL_TARGETS = (BEFORE_TRANSFER, INITIAL, SAME)
 CASE_MOMENTS = ("discovered_at", "reported_at")
 ADMIN = "admin"
-MAX_TEXT = 200  # characters of a text field (a name, a structure's description)
+MAX_TEXT = LIMITS["field"]  # characters of a text field (a name, a structure's description)
 #: the steps that need a photo the acting department took on site after the report, unless a
 #: workflow says otherwise with ``"site_photo": true | false`` on a transition
 SITE_PHOTO_ACTIONS = ("site_visit", "verify")

@@ -49,4 +49,7 @@ def serve_app(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        # which proxies' X-Forwarded-For is believed is the app's setting
+        # (WEIJIAN_TRUSTED_PROXIES), not uvicorn's
+        proxy_headers=False,
     )

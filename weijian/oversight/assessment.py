@@ -16,6 +16,7 @@ from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
 from weijian.oversight import figures, indicators, units
 from weijian.oversight.periods import period
+from weijian.text import cell as safe_cell
 
 
 def active_definitions(conn: Connection) -> tuple[int, indicators.Definitions]:
@@ -153,7 +154,7 @@ def assessment_xlsx(result: dict) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for unit in result["units"]:
-        row = [unit["rank"], unit["code"] or "", unit["name"], unit["score"]]
+        row = [unit["rank"], safe_cell(unit["code"] or ""), safe_cell(unit["name"]), unit["score"]]
         for item in unit["indicators"]:
             value = item["value"]
             if value is not None and item["unit"] == "%":

@@ -29,6 +29,7 @@ from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import State, Workflow
 from weijian.errors import NotFoundError
 from weijian.oversight.periods import month_bounds, month_text
+from weijian.text import cell as safe_cell
 
 HEADERS = (
     "序号",
@@ -452,7 +453,7 @@ def _cells(row: dict, number: int) -> list:
     out = [number]
     for header in HEADERS[1:]:
         value = row.get(header)
-        out.append(None if value == "" else value)
+        out.append(None if value == "" else safe_cell(value))
     return out
 
 
@@ -493,7 +494,7 @@ def export_xlsx(
         ("是否超期", "月末时案件当前环节的办理期限已过而仍未办理的为“是”，其余为“否”"),
         ("整改期限", "责令停止通知或拆除决定给当事人的整改（自行拆除）期限的最后一日"),
     ):
-        info.append([key, value])
+        info.append([key, safe_cell(value)])
         info.cell(info.max_row, 1).font = bold
     info.column_dimensions["A"].width = 14
     info.column_dimensions["B"].width = min(
@@ -513,7 +514,7 @@ def _ledger_sheet(sheet, title: str, table: list[list]) -> None:
     from openpyxl.utils import get_column_letter
 
     last = get_column_letter(len(HEADERS))
-    sheet.append([title])
+    sheet.append([safe_cell(title)])
     sheet.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
     cell = sheet.cell(TITLE_ROW, 1)
     cell.font = Font(bold=True, size=16)
@@ -588,5 +589,5 @@ def export_csv(rows: list[dict]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(HEADERS)
     for row in rows:
-        writer.writerow(["" if row.get(h) is None else row.get(h) for h in HEADERS])
+        writer.writerow(["" if row.get(h) is None else safe_cell(row.get(h)) for h in HEADERS])
     return buffer.getvalue().encode("utf-8-sig")

@@ -10,6 +10,8 @@ from weijian.cases.clock import LOCAL
 from weijian.errors import InputError
 
 MONTH_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
+#: the years a period, a month or a date filter may name
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def parse_month(value: str | date) -> date:
@@ -18,7 +20,7 @@ def parse_month(value: str | date) -> date:
         return value.replace(day=1)
     match = MONTH_RE.match(str(value or ""))
     year, month = (int(match[1]), int(match[2])) if match else (0, 0)
-    if not match or not 1 <= month <= 12 or not 2000 <= year <= 2999:
+    if not match or not 1 <= month <= 12 or not FIRST_YEAR <= year <= LAST_YEAR:
         raise InputError(
             f"月份“{value}”格式不正确，应为“年-月”，如 2026-03",
             code="period.month_invalid",
@@ -74,6 +76,8 @@ def month_text(month: date) -> str:
 
 def period(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in Beijing time: ``end`` is included."""
+    for day in (start, end):
+        check_year(day)
     if end < start:
         raise InputError(
             f"统计期间的结束日期（{end}）早于开始日期（{start}），请检查起止日期",
@@ -84,6 +88,17 @@ def period(start: date, end: date) -> tuple[datetime, datetime]:
         datetime.combine(start, time(0), tzinfo=LOCAL),
         datetime.combine(end + timedelta(days=1), time(0), tzinfo=LOCAL),
     )
+
+
+def check_year(day: date) -> None:
+    """A date of the oversight lies between :data:`FIRST_YEAR` and :data:`LAST_YEAR`."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InputError(
+            f"日期 {day.isoformat()} 超出允许范围，应在 {FIRST_YEAR} 年至 {LAST_YEAR} 年之间",
+            code="period.out_of_range",
+            detail=f"{day.isoformat()} lies outside the years {FIRST_YEAR}–{LAST_YEAR}",
+            hint=f"give a date between {FIRST_YEAR}-01-01 and {LAST_YEAR}-12-31",
+        )
 
 
 def month_period(month: str) -> tuple[date, date]:

@@ -14,6 +14,7 @@ from weijian.cases.service import CaseService
 from weijian.errors import InputError, NotFoundError, PermissionDenied
 from weijian.oversight import figures, units
 from weijian.oversight.periods import next_month, period
+from weijian.text import clean
 
 
 def create_campaign(
@@ -34,6 +35,12 @@ def create_campaign(
             code="campaign.role_not_allowed",
             detail=f"the role {principal.role} may not start a campaign",
         )
+    name = clean(name, "行动名称", "name", field="name")
+    if not name:
+        raise InputError(
+            "请填写清零行动的名称", code="campaign.name_missing", detail="the campaign has no name"
+        )
+    note = clean(note, "说明", "note", multiline=True, field="note")
     now = cases.clock.now()
     if start > now.astimezone(LOCAL).date():
         raise InputError(

@@ -37,6 +37,7 @@ from weijian.oversight.periods import (
     month_text,
     next_month,
 )
+from weijian.text import clean
 
 #: who may send a town's ledger for it besides the town itself
 SUBMITTERS = ("admin", "supervisor")
@@ -60,7 +61,6 @@ DECISION_LABELS = {"accepted": "接收", "returned": "退回"}
 #: what a signed scan may be: a scanned PDF or a photo of the signed sheets
 SCAN_TYPES = {PDF: "PDF", JPEG: "JPG", PNG: "PNG"}
 MAX_NAME = 30
-MAX_REASON = 500
 #: a person's name: letters (Chinese or not), the middle dot of minority and foreign names,
 #: spaces; no digits, no account-like signs
 PERSON_NAME = re.compile(r"[^\W\d_]+(?:[ ·・.][^\W\d_]+)*")
@@ -235,7 +235,7 @@ def submit(
             hint="ask the district to return it first",
         )
     stored = _store_scan(store, scan)
-    note = (note or "").strip() or None
+    note = clean(note, "备注", "note", multiline=True, field="note")
     row = conn.execute(
         text(
             "INSERT INTO ledger_submission (town_code, month, submitted_by, submitter_name, "
@@ -424,19 +424,13 @@ def review(
             code="ledger.decision_invalid",
             detail=f"decision must be accept or return, not {decision!r}",
         )
-    reason = (reason or "").strip() or None
+    reason = clean(reason, "退回理由", "reason", multiline=True, field="reason")
     if decision == "return" and reason is None:
         raise InputError(
             "退回台账须填写退回理由，说明需要镇（街道）更正的内容",
             code="ledger.reason_required",
             detail="a returned ledger needs a reason",
             hint="say what the town must correct",
-        )
-    if reason is not None and len(reason) > MAX_REASON:
-        raise InputError(
-            f"退回理由不超过 {MAX_REASON} 字",
-            code="ledger.reason_too_long",
-            detail=f"the reason is longer than {MAX_REASON} characters",
         )
     _lock(conn, row.town_code, row.month)
     row, town = _submission(conn, principal, submission_id)  # again, under the lock

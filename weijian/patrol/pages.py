@@ -22,6 +22,7 @@ from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
 from weijian.patrol.layout import Frame, frame_for
 from weijian.patrol.tour import Tour, plan
+from weijian.text import plain
 
 LEVEL_LABELS = {"district": "区县", "town": "镇（街道）", "community": "社区", "compound": "小区"}
 CONTEXT = 0.12  # margin around the grid, as a share of its size
@@ -110,7 +111,7 @@ def _shapes(conn: Connection, sql: str, params: dict, epsg: int) -> list[GridSha
         ),
         {**params, "epsg": epsg},
     )
-    return [GridShape(r.code, r.name, r.level, shapely.from_wkb(bytes(r.wkb))) for r in rows]
+    return [GridShape(r.code, plain(r.name), r.level, shapely.from_wkb(bytes(r.wkb))) for r in rows]
 
 
 def _chain(conn: Connection, row, epsg: int) -> list[GridShape]:
@@ -233,7 +234,12 @@ def load_page(
         cases=ordered,
         tour=tour,
         start=start,
-        responsible=list(row.responsible or []),
+        responsible=[
+            {k: plain(v) if isinstance(v, str) else v for k, v in person.items()}
+            if isinstance(person, dict)
+            else person
+            for person in row.responsible or []
+        ],
         layer_versions=dict(snap.layer_versions),
         epsg=epsg,
         on=now.astimezone(LOCAL).date(),
@@ -310,13 +316,13 @@ def _cases(
         out.append(
             PageCase(
                 order=0,
-                number=r.number,
-                address=r.address,
-                description=r.description,
+                number=plain(r.number),
+                address=plain(r.address) if r.address else None,
+                description=plain(r.description),
                 state=r.state,
                 state_label=state.label if state else r.state,
                 track=r.track,
-                department=r.department_name,
+                department=plain(r.department_name) if r.department_name else None,
                 department_type=r.department_type,
                 x=r.x,
                 y=r.y,

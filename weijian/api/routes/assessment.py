@@ -15,6 +15,7 @@ from weijian.errors import InputError
 from weijian.oversight import assessment as assessing
 from weijian.oversight import periods, progress
 from weijian.oversight import tracing as tracer
+from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
 
@@ -127,10 +128,10 @@ def load_definitions(body: DefinitionsIn, cases: CasesDep, admin: AdminUser) -> 
 
 
 class CampaignIn(BaseModel):
-    name: str = Field(min_length=1, examples=["2026年存量违建清零行动"])
+    name: str = Field(min_length=1, max_length=LIMITS["name"], examples=["2026年存量违建清零行动"])
     start_date: date
     district: str | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=LIMITS["note"])
 
 
 @router.post("/campaigns", status_code=201, summary="Start a clear-to-zero campaign")

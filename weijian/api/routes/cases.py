@@ -11,11 +11,18 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from weijian.api.dependencies import AdminUser, CasesDep, CurrentUser, OptionalUser
+from weijian.api.dependencies import (
+    AdminUser,
+    CasesDep,
+    CurrentUser,
+    OptionalUser,
+    client_address,
+)
 from weijian.api.routes.layers import uploaded
 from weijian.cases import disclosure, numbering
 from weijian.cases.service import Intake
 from weijian.errors import InputError
+from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -24,7 +31,9 @@ class CaseIn(BaseModel):
     lon: float | None = Field(default=None, description="longitude (or easting) in crs")
     lat: float | None = Field(default=None, description="latitude (or northing) in crs")
     crs: str = Field(default="wgs84", description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")
-    description: str = Field(default="", description="what is being built (问题描述)")
+    description: str = Field(
+        default="", max_length=LIMITS["description"], description="what is being built (问题描述)"
+    )
     channel: str | None = Field(
         default=None,
         description="patrol | grid_worker | property_company | citizen | hotline | leadership | "
@@ -32,19 +41,19 @@ class CaseIn(BaseModel):
         "anonymous reports by citizen",
     )
     track: Literal["new", "backlog"] = Field(default="new", description="new 在建 / backlog 存量")
-    address: str | None = None
+    address: str | None = Field(default=None, max_length=LIMITS["address"])
     footprint: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon/MultiPolygon of the building, in crs"
     )
     discovered_at: datetime | None = Field(default=None, description="when it was found")
-    reporter_name: str | None = None
-    reporter_phone: str | None = None
+    reporter_name: str | None = Field(default=None, max_length=LIMITS["name"])
+    reporter_phone: str | None = Field(default=None, max_length=LIMITS["phone"])
 
 
 class TransitionIn(BaseModel):
     action: str = Field(examples=["site_visit"])
     version: int | None = Field(default=None, description="the case version you read")
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=LIMITS["note"])
     data: dict[str, Any] = Field(default_factory=dict, description="the action's fields")
     evidence: list[str] = Field(default_factory=list, description="sha256 of uploaded evidence")
 
@@ -52,20 +61,20 @@ class TransitionIn(BaseModel):
 class TransferIn(BaseModel):
     to_department: str = Field(description="code of the receiving department")
     reason: Literal["outside_remit", "not_illegal_construction"]
-    note: str
+    note: str = Field(max_length=LIMITS["note"])
     version: int | None = None
 
 
 class LinkIn(BaseModel):
     other: str = Field(description="number of the other case")
     kind: Literal["duplicate", "related"] = "duplicate"
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=LIMITS["note"])
 
 
 class MergeIn(BaseModel):
     into: str = Field(description="number of the case that goes on")
     version: int | None = None
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=LIMITS["note"])
 
 
 class AssignIn(BaseModel):
@@ -117,9 +126,8 @@ def workflow(cases: CasesDep) -> dict:
 @router.post("/cases", status_code=201, summary="Report a case (anonymous: citizen 随手拍)")
 def create_case(body: CaseIn, request: Request, cases: CasesDep, user: OptionalUser) -> dict:
     intake = Intake(**body.model_dump())
-    case = cases.create(
-        intake, user, client_address=request.client.host if request.client else None
-    )
+    address = client_address(request, cases.settings.trusted_proxies)
+    case = cases.create(intake, user, client_address=address)
     # an anonymous reporter reads back his report, never the people behind it
     return case if user is not None else disclosure.public_case(case)
 
@@ -138,7 +146,9 @@ def list_cases(
     reported_from: Annotated[datetime | None, Query(alias="from")] = None,
     reported_to: Annotated[datetime | None, Query(alias="to")] = None,
     overdue: bool | None = None,
-    q: Annotated[str | None, Query(description="case number, hotline id or address")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="case number, hotline id or address")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     with_total: bool = False,
@@ -227,7 +237,7 @@ def upload_evidence(
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
     kind: Annotated[Literal["photo", "document"], Form()] = "photo",
-    note: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form(max_length=LIMITS["note"])] = None,
 ) -> dict:
     return cases.add_evidence(user, ref, file.file, file.filename or "upload", kind, note)
 

@@ -19,6 +19,7 @@ from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, NotFoundError
 from weijian.oversight import ledger, periods, submissions
+from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -27,7 +28,9 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class ReviewIn(BaseModel):
     decision: Literal["accept", "return"] = Field(description="accept (接收) or return (退回)")
-    reason: str | None = Field(default=None, description="why it is returned (退回理由)")
+    reason: str | None = Field(
+        default=None, max_length=LIMITS["reason"], description="why it is returned (退回理由)"
+    )
 
 
 def _attachment(content: bytes, media_type: str, filename: str, fallback: str) -> Response:

@@ -52,6 +52,7 @@ from weijian.cases import users
 from weijian.cases.scope import PUBLIC_READER, Principal
 from weijian.cases.service import CaseService, Intake
 from weijian.errors import InputError, NotAuthenticated, NotFoundError, WeijianError
+from weijian.text import check_storable
 
 PREFIX = "/open311/v2"
 
@@ -320,9 +321,10 @@ router = APIRouter(
 # -- the calls ---------------------------------------------------------------------------
 
 
-def _storable(value: str) -> str:
-    """What PostgreSQL can hold: no NUL, no lone surrogate (each becomes U+FFFD)."""
-    return SURROGATE.sub(REPLACEMENT, value.replace("\x00", REPLACEMENT))
+def _storable(name: str, value: str) -> str:
+    """What PostgreSQL can hold: a NUL or a lone surrogate is refused (400), never replaced."""
+    check_storable(value, name)
+    return value
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -347,7 +349,7 @@ async def _params(request: Request) -> dict[str, str]:
     else:
         form = await request.form()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return {k: _storable(v) for k, v in params.items()}
+    return {k: _storable(k, v) for k, v in params.items()}
 
 
 def _client(cases: CaseService, key: str | None, required: bool) -> Principal | None:

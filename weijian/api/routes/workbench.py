@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
 from weijian.cases.inbox import InboxFilter
+from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
@@ -38,7 +39,7 @@ def inbox(
 
 
 class UrgeIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="what is expected")
+    note: str = Field(min_length=1, max_length=LIMITS["note"], description="what is expected")
     reply_due: datetime = Field(description="when the answer is due")
 
 
@@ -47,7 +48,7 @@ class GridUrgeIn(UrgeIn):
 
 
 class AnswerIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000)
+    note: str = Field(min_length=1, max_length=LIMITS["note"])
 
 
 @router.post("/cases/{ref}/urges", status_code=201, summary="督办: urge one case")
