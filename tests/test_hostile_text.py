@@ -21,6 +21,7 @@ from pypdf import PdfReader
 
 from tests import casekit
 from tests.casekit import COMPOUND, COMPOUND_CODE, HJ, TOWN1
+from tests.test_ledger import send
 from weijian import text
 from weijian.cases import users
 from weijian.cases.workflow import default_workflow
@@ -174,8 +175,9 @@ def test_hostile_text_is_stored_clean_and_every_export_writes_it_as_text(case_ap
         assert all(not value.startswith(text.FORMULA_START) for value in row), row
     assert any("'=cmd|' /C calc'!A0" in row for row in table)  # the hotline row's address
     api.clock.advance(days=31)  # a month's ledger is submitted once the month is over
-    r = api.post(f"/api/v1/ledger/{TOWN1}/2026-03/submission", "town1", json={"note": "=1+1"})
-    assert r.status_code in (200, 201), r.text
+    r = send(api, f"/api/v1/ledger/{TOWN1}/2026-03/submission", "town1", note="=1+1\x07")
+    assert r.status_code == 201, r.text
+    assert r.json()["note"] == "=1+1"  # the bell dropped, the formula kept as typed text
 
     # the assessment workbook
     r = api.get("/api/v1/assessment", "admin", month="2026-03", level="compound", format="xlsx")

@@ -4,6 +4,7 @@ a new version, evidence kept in the database — each then used over real HTTP."
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -12,6 +13,7 @@ from tests.conftest import login, serving
 from tests.test_evidence import jpeg_at
 from weijian.cases import history
 from weijian.cases.clock import FixedClock
+from weijian.cases.service import WORKFLOW_CHECK_S
 from weijian.settings import Settings
 
 
@@ -98,6 +100,7 @@ def test_workflow_loaded_as_a_new_version(cli, case_api, tmp_path):
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     result = cli("workflow", "load", str(path), "--by", "市城管局", "--note", "改称复核验收")
     assert result.exit_code == 0, result.output
+    time.sleep(WORKFLOW_CHECK_S + 0.1)  # a loaded workflow reaches the server within this
     over_http = case_api.get("/api/v1/cases/workflow").json()
     assert over_http["version"] == seeded + 1
     assert over_http["states"]["verified"]["label"] == "已复核验收"
