@@ -36,6 +36,11 @@ CasesDep = Annotated[CaseService, Depends(get_cases)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+def client_address(request: Request) -> str:
+    """The address of the client asking: the peer of the connection."""
+    return request.client.host if request.client else "unknown"
+
+
 def optional_user(cases: CasesDep, credentials: Credentials) -> Principal | None:
     if credentials is None:
         return None

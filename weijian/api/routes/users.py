@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import AdminUser, CasesDep
-from weijian.cases import users
+from weijian.cases import logins, users
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
@@ -59,3 +59,10 @@ def create_client(body: ClientIn, _: AdminUser, cases: CasesDep) -> dict:
     with cases.engine.begin() as conn:
         key = users.add_api_client(conn, cases.workflow, body.name, body.channel)
     return {"name": body.name, "channel": body.channel, "api_key": key}
+
+
+@router.post("/users/{username}/unlock", summary="Unlock an account locked after failed logins")
+def unlock_user(username: str, _: AdminUser, cases: CasesDep) -> dict:
+    with cases.engine.begin() as conn:
+        was_locked = logins.unlock(conn, username)
+    return {"username": username, "was_locked": was_locked, "locked": False}
