@@ -14,10 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from weijian import __version__
 from weijian.api import errors
+from weijian.api.headers import SecurityHeaders
+from weijian.api.limits import BodyLimits
 from weijian.api.routes import (
     assessment,
     auth,
     cases,
+    docs,
     health,
     home,
     jurisdiction,
@@ -31,6 +34,7 @@ from weijian.api.routes import (
     workbench,
 )
 from weijian.cases.clock import Clock
+from weijian.cases.logins import Logins
 from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, resolve_url
 from weijian.jurisdiction.snapshot import SnapshotHolder
@@ -67,6 +71,7 @@ def create_app(
         app.state.jurisdiction = holder
         config = settings or get_settings()
         app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())
+        app.state.logins = Logins(app.state.engine, app.state.cases.clock, config)
         store = CaseStore(app.state.engine, poll_seconds=config.map_poll_seconds)
         await run_in_threadpool(store.catch_up)  # every case in memory before the first map
         store.start()
@@ -80,21 +85,29 @@ def create_app(
         yield
         store.stop()
         holder.stop()
+        app.state.logins.pool.shutdown()
 
     # the documentation pages' scripts and styles are served by the app itself (no CDN)
     app = FastAPIOffline(
+        docs_url=None,  # served by routes/docs.py, their inline scripts with the CSP nonce
+        redoc_url=None,
         title="weijian 违建管控",
         version=__version__,
         description="违法建设长效管控 GIS 平台 API: layers, imports, jurisdiction, cases.",
         lifespan=lifespan,
     )
     errors.install(app)
+    # bodies refused before they are read (size, login first for uploads), inside the
+    # security headers, inside the compression (the outermost, added last)
+    app.add_middleware(BodyLimits)
+    app.add_middleware(SecurityHeaders)
     # tiles, aggregates and the page's scripts travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
     app.include_router(web_map.router)
     app.include_router(web_map.api)
     app.include_router(pages.router)
     app.include_router(home.router)
+    app.include_router(docs.router)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(jurisdiction.router)
