@@ -82,7 +82,9 @@ def test_failures_make_logins_wait_then_lock_until_an_admin_unlocks(case_api, en
     assert api.post("/api/v1/users/nobody/unlock", "admin").status_code == 404
 
 
-def test_an_address_failing_for_many_accounts_waits(case_api, engine) -> None:
+def test_an_address_failing_for_many_accounts_waits_and_the_cli_unlocks(
+    case_api, engine, cli
+) -> None:
     api = case_api
     for i in range(19):  # nineteen names from this address, none failing five times
         _fail(engine, api, f"guess{i}", 1, address="127.0.0.1")
@@ -91,9 +93,7 @@ def test_an_address_failing_for_many_accounts_waits(case_api, engine) -> None:
     assert r.status_code == 429 and r.headers["Retry-After"] == "2"
     api.clock.advance(seconds=2)
     assert login(api.url, "town2", PASSWORD).status_code == 200
-
-
-def test_the_command_line_unlocks_an_account(case_api, engine, cli) -> None:
+    # an account locked, unlocked on the command line
     policy = logins.Policy()
     with engine.begin() as conn:
         for _ in range(policy.lockout_after):
@@ -136,7 +136,7 @@ def _upload_head(url: str, length: int, authorization: str = "") -> str:
     )
 
 
-def test_bodies_are_refused_before_they_are_read(case_api) -> None:
+def test_bodies_refused_unread_and_security_headers(case_api) -> None:
     api = case_api
     token = api.headers("admin")["Authorization"]
     # 600 MB announced, a few bytes sent: 413 at once, even with a login
@@ -160,6 +160,8 @@ def test_bodies_are_refused_before_they_are_read(case_api) -> None:
     assert answer.startswith("HTTP/1.1 413") and "upload.too_large" in answer, answer
     # the anonymous citizen's report keeps working, within its own limit
     assert api.report(None, STREET)["number"]
+    # and every answer carries the security headers
+    _security_headers(api)
 
 
 SECURITY = {
@@ -169,7 +171,7 @@ SECURITY = {
 }
 
 
-def test_security_headers_on_pages_and_api(case_api) -> None:
+def _security_headers(case_api) -> None:
     nonces = []
     for path in ("/", "/work", "/lookup", "/docs", "/redoc", "/api/v1/health", "/nowhere"):
         r = httpx.get(case_api.url + path)
@@ -204,7 +206,8 @@ document.addEventListener("securitypolicyviolation", (e) =>
 
 def test_the_pages_load_without_a_csp_violation(browser, case_api) -> None:
     api = case_api
-    number = api.report("town1", STREET, track="backlog", channel="patrol")["number"]
+    case = api.report("town1", STREET, track="backlog", channel="patrol")
+    number = case["number"]
     context = browser.new_context(
         locale="zh-CN", viewport={"width": 1400, "height": 900}, bypass_csp=False
     )
@@ -239,8 +242,16 @@ def test_the_pages_load_without_a_csp_violation(browser, case_api) -> None:
     seen.append(("/work", page.evaluate("window.cspViolations")))
     look(f"/work/cases/{number}", f"window.weijianWork && weijianWork.case?.number === '{number}'")
     # the map draws its vector tiles
-    look("/", "window.weijianMap && weijianMap.ready")
-    until("document.querySelectorAll('#map .leaflet-tile-container canvas, #map path').length")
+    page.goto(api.url + "/")
+    until("window.weijianMap && weijianMap.ready")
+    page.evaluate(
+        "([lat, lon]) => weijianMap.map.setView([lat, lon], 16, {animate: false})",
+        [case["lat"], case["lon"]],
+    )
+    until("Object.values(weijianMap.layers).every((l) => !l || !l._loading)")
+    until("document.querySelectorAll('#map .leaflet-tile-container canvas').length")
+    page.screenshot(path=str(ARTIFACTS / "csp-map.png"))
+    seen.append(("/", page.evaluate("window.cspViolations")))
     # the look-up's inline script answers
     page.goto(api.url + "/lookup")
     page.click("#lookup button[type=submit]")
