@@ -99,11 +99,11 @@ class BodyLimits:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+        cases = getattr(scope["app"].state, "cases", None)  # None: before the lifespan ran
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS or cases is None:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        cases = scope["app"].state.cases
         limit, needs_login = body_class(
             scope["method"], scope["path"], headers.get("content-type", ""), cases.settings
         )
