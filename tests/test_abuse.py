@@ -10,7 +10,7 @@ import re
 import shutil
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -108,6 +108,15 @@ def test_an_address_failing_for_many_accounts_waits_and_the_cli_unlocks(
     assert "gridder unlocked" in result.output
     assert login(case_api.url, "gridder", PASSWORD).status_code == 200
     assert cli("user", "unlock", "nobody").exit_code == 3
+    # every name is locked alike; a name no user has, a day at most
+    later = case_api.clock.now() + timedelta(days=2)
+    with engine.begin() as conn:
+        for _ in range(policy.lockout_after):
+            logins.record_failure(conn, "ghost", "192.0.2.8", case_api.clock.now(), policy)
+            logins.record_failure(conn, "gridder", "192.0.2.8", case_api.clock.now(), policy)
+        assert {"ghost", "gridder"} <= set(logins.locked_accounts(conn))
+        logins.record_failure(conn, "someone", "192.0.2.9", later, policy)
+        assert set(logins.locked_accounts(conn)) == {"gridder"}
 
 
 def _raw(url: str, head: str, body: bytes = b"", timeout: float = 10) -> tuple[str, float]:

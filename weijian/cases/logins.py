@@ -110,10 +110,16 @@ def record_failure(
     conn: Connection, username: str, address: str, now: datetime, policy: Policy
 ) -> bool:
     """Count a failure against the account and the address; True when it locked the
-    account. Failures older than the window (and not locking) are forgotten."""
+    account. Failures older than the window (and not locking) are forgotten, and so are the
+    locks of names no user has after a day (every name is locked alike: a lock tells nothing
+    of which names exist)."""
     conn.execute(
-        text("DELETE FROM login_failure WHERE locked_at IS NULL AND last_failure < :old"),
-        {"old": now - policy.window},
+        text(
+            "DELETE FROM login_failure WHERE (locked_at IS NULL AND last_failure < :old) "
+            "OR (locked_at < :day AND kind = 'account' "
+            "AND NOT EXISTS (SELECT 1 FROM app_user WHERE username = key))"
+        ),
+        {"old": now - policy.window, "day": now - timedelta(days=1)},
     )
     failures = {}
     for kind, key in (("account", username), ("address", address)):

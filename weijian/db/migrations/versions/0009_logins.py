@@ -25,6 +25,7 @@ CREATE TABLE login_failure (
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX login_failure_stale ON login_failure (last_failure) WHERE locked_at IS NULL;
+CREATE INDEX login_failure_locked ON login_failure (locked_at) WHERE locked_at IS NOT NULL;
 GRANT SELECT, INSERT, UPDATE, DELETE ON login_failure TO weijian_app;
 
 -- one row at most: this database was created by `weijian demo`
