@@ -24,6 +24,8 @@ from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
 TABLES = (
+    "login_failure",
+    "demo_database",
     "case_follow",
     "case_urge",
     "campaign_baseline",
@@ -286,7 +288,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, driven by Playwright: one for the whole session, each test
-    opening its own context (cookies, storage) in it."""
+    opening its own context (cookies, storage) in it — bypassing the CSP (:class:`CspBypassing`)."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail(
             "the browser tests need Debian's Chromium: apt-get install chromium (./dev test does)"
@@ -305,5 +307,22 @@ def browser():
                 "--no-first-run",
             ],
         )
-        yield instance
+        yield CspBypassing(instance)
         instance.close()
+
+
+class CspBypassing:
+    """The browser whose new contexts bypass the pages' Content-Security-Policy unless asked
+    not to (``bypass_csp=False``): Playwright evaluates a ``wait_for_function`` string inside
+    the page, which the policy forbids (no 'unsafe-eval'). tests/test_abuse.py loads every page
+    under the policy."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_context(self, **options):
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_context(**options)
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)

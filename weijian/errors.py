@@ -116,11 +116,17 @@ class TooLarge(WeijianError):
 
 
 class RateLimited(WeijianError):
-    """Too many requests from one address in the configured window."""
+    """Too many requests from one address in the configured window; ``retry_after``: the
+    seconds the client is asked to wait, where known (HTTP's ``Retry-After``)."""
 
     exit_code = 7
     default_code = "rate_limited"
     default_message = "操作过于频繁，请稍后再试"
+    retry_after: int | None = None
+
+    def __init__(self, message: str, *args, retry_after: int | None = None, **kwargs):
+        super().__init__(message, *args, **kwargs)
+        self.retry_after = retry_after
 
 
 class EnvironmentProblem(WeijianError):

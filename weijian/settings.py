@@ -96,6 +96,31 @@ class Settings(BaseSettings):
         description="largest footprint a report may draw, in square metres (a building's lot)",
     )
 
+    # logins and request limits
+    login_delay_after: int = Field(
+        default=5, description="failed logins of one account before each try must wait"
+    )
+    login_lockout_after: int = Field(
+        default=10, description="failed logins that lock an account until an admin unlocks it"
+    )
+    login_address_delay_after: int = Field(
+        default=20, description="failed logins from one client address before it must wait"
+    )
+    login_delay_seconds: float = Field(
+        default=2.0, description="the first wait; it doubles with each further failure"
+    )
+    login_delay_max_seconds: float = Field(default=300.0, description="the longest wait")
+    login_window_minutes: float = Field(
+        default=30.0, description="failures older than this (and not locking) are forgotten"
+    )
+    password_workers: int = Field(
+        default=2, description="threads that check passwords (Argon2id), per server process"
+    )
+    password_queue: int = Field(
+        default=32, description="logins waiting for those threads; more are answered 503 at once"
+    )
+    max_json_mb: float = Field(default=1.0, description="largest JSON or form body accepted")
+
     ledger_due_day: int = Field(
         default=5, description="a town's monthly ledger is due by this day of the next month"
     )

@@ -15,10 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from weijian import __version__
 from weijian.api import errors
 from weijian.api.bodies import JsonDepthLimit
+from weijian.api.headers import SecurityHeaders
+from weijian.api.limits import BodyLimits
 from weijian.api.routes import (
     assessment,
     auth,
     cases,
+    docs,
     health,
     home,
     jurisdiction,
@@ -33,6 +36,7 @@ from weijian.api.routes import (
     workbench,
 )
 from weijian.cases.clock import Clock
+from weijian.cases.logins import Logins
 from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, resolve_url
 from weijian.gis.scratch import clean_scratch
@@ -71,6 +75,7 @@ def create_app(
         app.state.jurisdiction = holder
         config = settings or get_settings()
         app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())
+        app.state.logins = Logins(app.state.engine, app.state.cases.clock, config)
         store = CaseStore(app.state.engine, poll_seconds=config.map_poll_seconds)
         await run_in_threadpool(store.catch_up)  # every case in memory before the first map
         store.start()
@@ -84,23 +89,30 @@ def create_app(
         yield
         store.stop()
         holder.stop()
+        app.state.logins.pool.shutdown()
 
     # the documentation pages' scripts and styles are served by the app itself (no CDN)
     app = FastAPIOffline(
+        docs_url=None,  # served by routes/docs.py, their inline scripts with the CSP nonce
+        redoc_url=None,
         title="weijian 违建管控",
         version=__version__,
         description="违法建设长效管控 GIS 平台 API: layers, imports, jurisdiction, cases.",
         lifespan=lifespan,
     )
     errors.install(app)
-    # tiles, aggregates and the page's scripts travel compressed
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
-    # a JSON body nested too deep is refused before it is parsed
+    # from the inside out (the last added is the outermost): a JSON body nested too deep is
+    # refused before it is parsed, within the bodies refused before they are read (size,
+    # login first for uploads), within the security headers, within the compression of
+    # tiles, aggregates and the pages' scripts
     app.add_middleware(JsonDepthLimit)
+    app.add_middleware(BodyLimits)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)
     # every operation documents the errors it may answer, in the one shape they all have
     for router in (
-        web_map.router, web_map.api, pages.router, home.router, health.router, layers.router,
-        jurisdiction.router, auth.router, cases.router, users.router, open311.router,
+        web_map.router, web_map.api, pages.router, home.router, docs.router, health.router,
+        layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, assessment.router, ledger.router, workbench.router, stats.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)

@@ -95,12 +95,14 @@ def _trusted(host: str, proxies: list[str]) -> bool:
     return False
 
 
-def client_address(request: Request, trusted_proxies: list[str]) -> str | None:
-    """The address of the client behind the request: the peer's, or — when the peer is one of
-    the ``trusted_proxies`` — the right-most hop of ``X-Forwarded-For`` that is not one of
-    them (what a client writes into the header itself lies to the left and is never read)."""
-    peer = request.client.host if request.client else None
-    if peer is None or not trusted_proxies or not _trusted(peer, trusted_proxies):
+def client_address(request: Request) -> str:
+    """The address of the client behind the request (what logins and citizens' reports are
+    limited by): the peer's, or — when the peer is one of the settings' ``trusted_proxies`` —
+    the right-most hop of ``X-Forwarded-For`` that is not one of them (what a client writes
+    into the header itself lies to the left and is never read)."""
+    trusted_proxies = request.app.state.cases.settings.trusted_proxies
+    peer = request.client.host if request.client else "unknown"
+    if not request.client or not trusted_proxies or not _trusted(peer, trusted_proxies):
         return peer
     hops = [
         hop.strip()

@@ -254,7 +254,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(WeijianError)
     async def weijian_error(_: Request, exc: WeijianError) -> JSONResponse:
-        return JSONResponse(status_code=status_for(exc), content=body_of(exc))
+        wait = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(wait)} if wait is not None else None
+        return JSONResponse(status_code=status_for(exc), content=body_of(exc), headers=headers)
 
 
 def body_of(exc: WeijianError) -> dict:

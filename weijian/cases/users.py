@@ -283,28 +283,40 @@ def set_client_active(conn: Connection, client_id: int, active: bool) -> dict:
     return dict(row._mapping)
 
 
-def login(
-    conn: Connection, username: str, password: str, now: datetime, hours: float
-) -> tuple[str, datetime, Principal]:
-    """A new bearer token for the user, or 401 — the same answer for an unknown user and a
-    wrong password."""
-    row = conn.execute(
-        text(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE username = :u"),
-        {"u": username},
-    ).first()
-    refused = NotAuthenticated(
+def login_refused() -> NotAuthenticated:
+    """The one answer to an unknown user and a wrong password."""
+    return NotAuthenticated(
         "用户名或密码错误，请核对后重试",
         code="auth.login_failed",
         detail="wrong user name or password",
         hint="check both and try again",
     )
+
+
+def login_row(conn: Connection, username: str):
+    """The user's row with its password hash, or None."""
+    return conn.execute(
+        text(f"SELECT {USER_COLUMNS}, password_hash FROM app_user WHERE username = :u"),
+        {"u": username},
+    ).first()
+
+
+def password_matches(row, password: str) -> bool:
+    """Argon2id, deliberately slow; the same work for an unknown user (``row`` None), so the
+    time taken tells nothing about which user names exist."""
     if row is None:
-        _hasher.hash(password)  # the same work either way: no timing oracle for user names
-        raise refused
+        _hasher.hash(password)
+        return False
     try:
-        _hasher.verify(row.password_hash, password)
+        return _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise refused from None
+        return False
+
+
+def issue_token(
+    conn: Connection, row, password: str, username: str, now: datetime, hours: float
+) -> tuple[str, datetime, Principal]:
+    """A new bearer token for the user of ``row`` whose password matched."""
     if not row.active:
         raise NotAuthenticated(
             f"用户“{username}”已停用，请联系系统管理员",
@@ -327,6 +339,17 @@ def login(
         {"t": sha256(token), "u": row.id, "c": now, "e": expires},
     )
     return token, expires, _principal(row)
+
+
+def login(
+    conn: Connection, username: str, password: str, now: datetime, hours: float
+) -> tuple[str, datetime, Principal]:
+    """A new bearer token for the user, or 401 — the same answer for an unknown user and a
+    wrong password. No limits: the API logs in through ``cases.logins``."""
+    row = login_row(conn, username)
+    if not password_matches(row, password):
+        raise login_refused()
+    return issue_token(conn, row, password, username, now, hours)
 
 
 def principal_for_token(conn: Connection, token: str, now: datetime) -> Principal:

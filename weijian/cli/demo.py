@@ -12,7 +12,13 @@ from weijian.cli.context import database, serve_app
 from weijian.cli.output import handles_errors, log, out
 from weijian.demo.cases import load_demo_cases
 from weijian.demo.city import load_samples
-from weijian.demo.users import ensure_demo_users
+from weijian.demo.users import (
+    DEMO_PASSWORD,
+    Passwords,
+    ensure_demo_users,
+    is_demo_database,
+    mark_demo_database,
+)
 from weijian.settings import get_settings
 
 samples_app = typer.Typer(help="The sample city.", no_args_is_help=True)
@@ -41,18 +47,37 @@ def demo(
     host: Annotated[str | None, typer.Option("--host")] = None,
     port: Annotated[int | None, typer.Option("--port")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    demo_passwords: Annotated[
+        bool,
+        typer.Option(
+            "--demo-passwords",
+            help=f"give the demo users the documented password ({DEMO_PASSWORD}) even on a "
+            "database the demo did not create (DATABASE_URL)",
+        ),
+    ] = False,
 ) -> None:
-    """Start the embedded database, migrate, load the sample city, serve on 127.0.0.1:8000."""
+    """Start the embedded database, migrate, load the sample city, serve on 127.0.0.1:8000.
+    The demo users get the documented password on the embedded database; on a database
+    DATABASE_URL names, random passwords printed once (unless --demo-passwords)."""
     from weijian import samples
 
     settings = get_settings()
     engine = database()
+    if settings.database_url is None:  # the embedded cluster: the demo's own database
+        mark_demo_database(engine)
+    passwords = Passwords(documented=demo_passwords or is_demo_database(engine))
+    if not passwords.documented:
+        log(
+            "this database was not created by the demo: its users get random passwords "
+            "(--demo-passwords for the documented one)"
+        )
     if not (settings.samples_dir / "manifest.json").exists():
         log(f"generating the sample city in {settings.samples_dir} …")
         samples.generate(settings.samples_dir, log=log)
     log("importing the sample city …")
     load_samples(engine, settings.samples_dir, log=log, skip_unchanged=True)
-    ensure_demo_users(engine, log=log)
-    load_demo_cases(engine, settings.samples_dir, log=log)
+    ensure_demo_users(engine, log=log, passwords=passwords)
+    load_demo_cases(engine, settings.samples_dir, log=log, passwords=passwords)
+    passwords.report(log)
     if serve:
         serve_app(host or settings.host, port or settings.port, workers=1)

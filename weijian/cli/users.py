@@ -115,6 +115,18 @@ def user_disable(username: str) -> None:
     log(f"{username} disabled")
 
 
+@user_app.command("unlock")
+@handles_errors
+def user_unlock(username: str) -> None:
+    """Unlock an account locked after repeated failed logins."""
+    from weijian.cases import logins
+
+    service = case_service()
+    with service.engine.begin() as conn:
+        was_locked = logins.unlock(conn, username)
+    log(f"{username} unlocked" if was_locked else f"{username} was not locked; failures cleared")
+
+
 @apikey_app.command("add")
 @handles_errors
 def apikey_add(

@@ -754,6 +754,7 @@ def load_demo_cases(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
+    passwords: Callable[[str], str] | None = None,
 ) -> dict:
     """Report and work the sample city's cases through the case service, create the demo's
     department users and the clear-to-zero campaign. Does nothing when the database holds
@@ -776,7 +777,7 @@ def load_demo_cases(
     try:
         holder = SnapshotHolder(app_engine)
         snap = holder.snapshot
-        created_users = ensure_department_users(engine, snap, DEMO_PASSWORD)
+        created_users = ensure_department_users(engine, snap, passwords or DEMO_PASSWORD)
         clock = FixedClock(now)
         service = CaseService(app_engine, holder, settings, clock)
         cast = Cast(engine, snap)

@@ -1,10 +1,13 @@
 """The demo's people: one user per role on the sample city's first district, town, community
-and compound, the department users of every district, all with the documented demo password,
-and the demo hotline's API key. Idempotent: existing users are left as they are."""
+and compound, the department users of every district, and the demo hotline's API key. On a
+database the demo created itself they get the documented demo password and key; on any other
+(one DATABASE_URL names) random ones, printed once — unless asked for the documented ones.
+Idempotent: existing users are left as they are."""
 
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 
 from sqlalchemy import Engine, text
@@ -14,6 +17,7 @@ from weijian.cases.workflow import default_workflow
 from weijian.jurisdiction.snapshot import load_snapshot
 
 DEMO_PASSWORD = "weijian-demo"
+DEMO_API_KEY = "demo-12345"
 #: the demo's random seed (names and phones of its users, the stories of its cases)
 SEED = 20260301
 #: acting department users created for every district: (username prefix, role, title)
@@ -26,11 +30,56 @@ SURNAMES = "王李张刘陈杨赵黄周吴徐孙朱马胡郭林何高罗郑梁�
 GIVEN = "建国志强海军秀英桂兰玉梅明辉俊杰丽娟春燕立新红霞国庆晓东文博德胜宏伟淑珍凤霞永刚"
 
 
+class Passwords:
+    """The password each new demo user gets: the documented one, or a random one of its own,
+    kept to be printed once (:meth:`report`)."""
+
+    def __init__(self, documented: bool = True):
+        self.documented = documented
+        self.given: dict[str, str] = {}
+
+    def __call__(self, username: str) -> str:
+        if self.documented:
+            return DEMO_PASSWORD
+        self.given[username] = secrets.token_urlsafe(12)
+        return self.given[username]
+
+    def api_key(self) -> str:
+        if self.documented:
+            return DEMO_API_KEY
+        self.given["api_key:12345"] = secrets.token_urlsafe(24)
+        return self.given["api_key:12345"]
+
+    def report(self, log: Callable[[str], None]) -> None:
+        if not self.given:
+            return
+        log(
+            "random passwords of the new demo users (shown only this once; "
+            "change them with weijian user passwd):"
+        )
+        for name, password in self.given.items():
+            log(f"  {name}  {password}")
+
+
+def is_demo_database(engine: Engine) -> bool:
+    """Did ``weijian demo`` create this database (see :func:`mark_demo_database`)?"""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1 FROM demo_database")).first() is not None
+
+
+def mark_demo_database(engine: Engine) -> None:
+    """Mark the database as the demo's own: its users may have the documented password."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO demo_database DEFAULT VALUES ON CONFLICT DO NOTHING"))
+
+
 def person(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.choice((1, 2))))
 
 
-def ensure_department_users(engine: Engine, snap, password: str) -> list[str]:
+def ensure_department_users(
+    engine: Engine, snap, password: str | Callable[[str], str]
+) -> list[str]:
     """``chengguan-CODE``, ``ziranziyuan-CODE`` and ``quxian-CODE`` for every district, bound to
     the district's departments. Existing users are left as they are."""
     district = snap.grids["district"]
@@ -48,7 +97,7 @@ def ensure_department_users(engine: Engine, snap, password: str) -> list[str]:
                     snap,
                     default_workflow(),
                     username=username,
-                    password=password,
+                    password=password if isinstance(password, str) else password(username),
                     role=role,
                     display_name=f"{person(rng)}（{title}）",
                     grid_code=code,
@@ -59,9 +108,13 @@ def ensure_department_users(engine: Engine, snap, password: str) -> list[str]:
     return created
 
 
-def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> list[dict]:
+def ensure_demo_users(
+    engine: Engine, log: Callable[[str], None] = print, passwords: Passwords | None = None
+) -> list[dict]:
     """One user per role on the sample city's first district, town, community and compound,
-    all with the documented demo password; an API key for the demo hotline. Idempotent."""
+    all with the documented demo password (or those ``passwords`` gives); an API key for the
+    demo hotline. Idempotent."""
+    passwords = passwords or Passwords()
     snap = load_snapshot(engine)
     chain: dict[str, str | None] = {"district": None, "town": None, "community": None}
     grids = snap.grids
@@ -112,7 +165,7 @@ def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> lis
                 snap,
                 default_workflow(),
                 username=username,
-                password=DEMO_PASSWORD,
+                password=passwords(username),
                 role=role,
                 display_name=name,
                 grid_code=grid,
@@ -122,10 +175,13 @@ def ensure_demo_users(engine: Engine, log: Callable[[str], None] = print) -> lis
             created.append({"username": username, "role": role, "grid": grid})
         known = conn.execute(text("SELECT 1 FROM api_client WHERE name = '12345'")).first()
         if not known:
-            users.add_api_client(conn, default_workflow(), "12345", "hotline", key="demo-12345")
+            users.add_api_client(
+                conn, default_workflow(), "12345", "hotline", key=passwords.api_key()
+            )
     if created:
+        said = f"password {DEMO_PASSWORD}" if passwords.documented else "random passwords"
         log(
-            f"demo users created ({len(created)}), password {DEMO_PASSWORD}: "
+            f"demo users created ({len(created)}), {said}: "
             + ", ".join(f"{u['username']} ({u['role']})" for u in created)
         )
     return created

@@ -6,10 +6,11 @@ from __future__ import annotations
 from html import escape
 
 import shapely
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from weijian.api.dependencies import EngineDep, JurisdictionDep
+from weijian.api.headers import nonce
 from weijian.layers import repository
 
 router = APIRouter(include_in_schema=False)
@@ -74,7 +75,7 @@ PAGE = """<!doctype html>
 <table><tr><th>优先级</th><th>规则</th><th>责任部门类型</th></tr>
 {rules}
 </table>
-<script>
+<script nonce="{nonce}">
 const form = document.getElementById("lookup");
 form.addEventListener("submit", async (event) => {{
   event.preventDefault();
@@ -112,7 +113,7 @@ if (given.has("lon") && given.has("lat")) {{
 
 
 @router.get("/lookup", response_class=HTMLResponse)
-def home(engine: EngineDep, holder: JurisdictionDep) -> str:
+def home(request: Request, engine: EngineDep, holder: JurisdictionDep) -> str:
     with engine.connect() as conn:
         layers = repository.list_layers(conn)
     rows = (
@@ -139,4 +140,11 @@ def home(engine: EngineDep, holder: JurisdictionDep) -> str:
         first = list(urban[0].kinds).index("urban_managed")
         centre = shapely.point_on_surface(urban[0].index.geoms[first])
         lon, lat = round(centre.x, 5), round(centre.y, 5)
-    return PAGE.format(rows=rows, rules=rules, rule_version=snap.rules.version, lon=lon, lat=lat)
+    return PAGE.format(
+        rows=rows,
+        rules=rules,
+        rule_version=snap.rules.version,
+        lon=lon,
+        lat=lat,
+        nonce=nonce(request),
+    )

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import AdminUser, CasesDep
-from weijian.cases import users
+from weijian.cases import logins, users
 from weijian.errors import ConflictError
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -99,3 +99,10 @@ def list_clients(_: AdminUser, cases: CasesDep) -> list[dict]:
 def switch_client(client_id: int, body: Switch, _: AdminUser, cases: CasesDep) -> dict:
     with cases.engine.begin() as conn:
         return users.set_client_active(conn, client_id, body.active)
+
+
+@router.post("/users/{username}/unlock", summary="Unlock an account locked after failed logins")
+def unlock_user(username: str, _: AdminUser, cases: CasesDep) -> dict:
+    with cases.engine.begin() as conn:
+        was_locked = logins.unlock(conn, username)
+    return {"username": username, "was_locked": was_locked, "locked": False}
