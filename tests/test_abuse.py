@@ -73,12 +73,17 @@ def test_failures_make_logins_wait_then_lock_until_an_admin_unlocks(case_api, en
     assert "已被锁定" in r.json()["message"] and "管理员" in r.json()["message"]
     # another account of the same address is not held up
     assert login(api.url, "town2", PASSWORD).status_code == 200
+    # the administrator's list of users says which account is locked
+    listed = {u["username"]: u for u in api.get("/api/v1/users", "admin").json()}
+    assert listed["town1"]["locked_at"] is not None and listed["town2"]["locked_at"] is None
     # only an administrator unlocks
     r = api.post("/api/v1/users/town1/unlock", "supervisor")
     assert r.status_code == 403
     r = api.post("/api/v1/users/town1/unlock", "admin")
     assert r.status_code == 200 and r.json()["was_locked"] is True
     assert login(api.url, "town1", PASSWORD).status_code == 200
+    listed = {u["username"]: u for u in api.get("/api/v1/users", "admin").json()}
+    assert listed["town1"]["locked_at"] is None
     assert api.post("/api/v1/users/nobody/unlock", "admin").status_code == 404
 
 

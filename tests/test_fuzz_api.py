@@ -18,21 +18,27 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.casekit import (
     FARMLAND,
+    HJ,
     PASSWORD,
     RED_FLAG,
     START,
     STREET,
     add_users,
     build_city,
+    hashing_once,
     lonlat,
 )
 from tests.conftest import scratch_database, serving
 
-#: who sends each generated request: nobody, the city (its administrator and supervisor), a
-#: department, a town, the grid
-ROLES = (None, "admin", "supervisor", "ue_hj", "town1", "gridder")
+#: who sends each generated request: nobody, and a user of every role — the city's
+#: administrator and supervisor, the three departments and a department's leader, a town, a
+#: community, a grid worker, a property company
+ROLES = (
+    None, "admin", "supervisor", "ue_hj", "nr_hj", "cg_hj", "leader", "town1", "community",
+    "gridder", "property",
+)  # fmt: skip
 #: examples drawn per operation: bounded so the whole run stays near a minute
-EXAMPLES = 8
+EXAMPLES = 5
 #: operations left out, and why
 SKIPPED = {
     ("POST", "/api/v1/auth/logout"),  # it would revoke the tokens the other examples use
@@ -42,8 +48,11 @@ SKIPPED = {
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory):
     from weijian.api.app import create_app
+    from weijian.cases import users
     from weijian.cases.clock import FixedClock
+    from weijian.cases.workflow import default_workflow
     from weijian.db.engine import engine_for
+    from weijian.jurisdiction.snapshot import load_snapshot
     from weijian.settings import Settings
 
     folder = tmp_path_factory.mktemp("fuzz")
@@ -51,6 +60,17 @@ def fuzzed_server(tmp_path_factory):
         engine = engine_for(url)
         build_city(engine, folder / "city")
         add_users(engine)
+        with hashing_once(), engine.begin() as conn:
+            users.add_user(
+                conn,
+                load_snapshot(engine),
+                default_workflow(),
+                username="leader",
+                password=PASSWORD,
+                role="department_leader",
+                grid_code=HJ,
+                department_type="urban_enforcement",
+            )
         settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
         app = create_app(engine, clock=FixedClock(START), settings=settings)
         with serving(app) as base:

@@ -35,10 +35,12 @@ class ClientIn(BaseModel):
     channel: Literal["hotline", "citizen", "media", "leadership"] = "hotline"
 
 
-@router.get("/users", summary="All users")
+@router.get("/users", summary="All users, each with when its account was locked (or null)")
 def list_users(_: AdminUser, cases: CasesDep) -> list[dict]:
     with cases.engine.connect() as conn:
-        return users.list_users(conn, created=True)
+        found = users.list_users(conn, created=True)
+        locked = logins.locked_accounts(conn)
+    return [{**u, "locked_at": locked.get(u["username"])} for u in found]
 
 
 @router.post("/users", status_code=201, summary="Create a user bound to a grid")

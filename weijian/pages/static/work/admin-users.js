@@ -39,10 +39,19 @@ export async function mountUsers(el) {
           h("td", {}, u.username), h("td", {}, u.display_name), h("td", {}, roleLabel(u.role)),
           h("td", {}, u.grid_code ? `${u.grid_code}（${KIND_LABELS[u.grid_level] || u.grid_level}）` : "全市"),
           h("td", {}, u.department_code || "—"),
-          h("td", {}, u.active ? h("span", { class: "chip info" }, "正常") : h("span", { class: "chip danger" }, "已停用")),
+          h("td", {}, !u.active ? h("span", { class: "chip danger" }, "已停用")
+            : u.locked_at ? h("span", { class: "chip danger", title: "多次输错密码，" + beijing(u.locked_at) + " 起锁定" }, "已锁定")
+              : h("span", { class: "chip info" }, "正常")),
           h("td", {}, h("div", { class: "inline-actions" },
+            u.locked_at ? h("button", { type: "button", class: "unlock-user", onclick: () => unlockUser(u).catch(showError) }, "解锁") : null,
             h("button", { type: "button", class: "toggle-user", onclick: () => toggleUser(u).catch(showError) }, u.active ? "停用" : "启用"),
             h("button", { type: "button", class: "reset-password", onclick: () => resetPassword(u).catch(showError) }, "重置密码")))))))));
+  }
+
+  async function unlockUser(u) {
+    await sendJSON("/api/v1/users/" + encodeURIComponent(u.username) + "/unlock", {});
+    showInfo(`已解锁 ${u.username}：可以重新登录`);
+    await loadUsers();
   }
 
   async function toggleUser(u) {
