@@ -46,6 +46,15 @@ def test_the_supervisors_meeting_export(browser, city, tmp_path):
         assert bench.page.locator("#bar .links a", has_text="统计").count() == 1
         assert bench.text("#head-scope") == "全市"
         assert "2026年3月" in bench.text("#head-period")
+        # the month picked from a list in Chinese, this month first
+        options = bench.page.locator("select[name=month] option").all_inner_texts()
+        assert options[0].startswith("2026年3月") and "2026年2月" in options
+        bench.page.select_option("select[name=month]", "2026-02")
+        loads = bench.js("weijianWork.stats.loads")
+        bench.page.click("button[type=submit]")
+        bench.wait(f"weijianWork.stats.loads > {loads} && !weijianWork.stats.loading")
+        assert bench.js("weijianWork.stats.data.period.from") == "2026-02-01"
+        shown = open_stats(bench, "?period=2026-03")
         assert bench.text(".tile[data-key=reported] .tile-value") == str(t["reported"])
         assert bench.text(".tile[data-key=clear_percent] .tile-value") == "25.0%"
         rows = bench.page.locator(".ranking[data-level=town] tbody tr")

@@ -18,6 +18,27 @@ export function tomorrowFive(nowMs = Date.now()) {
   return d.toISOString().slice(0, 10) + "T17:00";
 }
 
+// “2026-03” → “2026年3月”
+export const monthText = (m) => { const [y, n] = m.split("-"); return y + "年" + Number(n) + "月"; };
+
+// the months to pick from, newest first: this month in Beijing by ``asOf`` (the server's
+// clock; not over yet) and the ``count`` − 1 before it, and ``chosen`` when it is older — as
+// [value, label] for a <select> (an <input type=month> is a bare text box in some browsers
+// and speaks the browser's language in others)
+export function monthChoices(asOf, chosen, count = 25) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
+    .formatToParts(new Date(asOf));
+  let y = Number(parts.find((p) => p.type === "year").value);
+  let m = Number(parts.find((p) => p.type === "month").value);
+  const list = [];
+  for (let i = 0; i < count; i++) {
+    list.push(y + "-" + String(m).padStart(2, "0"));
+    if (--m === 0) { m = 12; y -= 1; }
+  }
+  if (chosen && !list.includes(chosen)) list.push(chosen);
+  return list.map((v, i) => [v, monthText(v) + (i === 0 ? "（本月，未结束）" : "")]);
+}
+
 // “2026年3月2日 09:00”
 export function beijing(iso) {
   if (!iso) return "—";

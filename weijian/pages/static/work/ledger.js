@@ -8,7 +8,7 @@ import { $, fill, h } from "/static/common/dom.js";
 import { mountHeader } from "/static/common/header.js";
 import { whenLoggedIn } from "/static/common/login.js";
 import { showError, showInfo } from "/static/common/notice.js";
-import { beijing, fileSize } from "/static/common/time.js";
+import { beijing, fileSize, monthChoices, monthText } from "/static/common/time.js";
 import { filePicker } from "/static/common/upload.js";
 import { showDocument, showPhotos } from "/static/common/viewer.js";
 
@@ -24,7 +24,6 @@ const view = (probe.ledger = {
 });
 let me = null;
 
-const monthText = (m) => { const [y, n] = m.split("-"); return y + "年" + Number(n) + "月"; };
 const dayText = (d) => { const [y, m, n] = d.split("-"); return y + "年" + Number(m) + "月" + Number(n) + "日"; };
 
 function chip(state, label) {
@@ -49,18 +48,7 @@ const scanPicker = () => filePicker({ name: "scan", accept: SCAN_ACCEPT, label: 
 // the months to pick from: this month (not over yet) and the two years before it, by the
 // server's clock; a month asked for by the address is kept among them
 function months(asOf, chosen) {
-  const now = new Date(asOf);
-  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit" })
-    .formatToParts(now);
-  let y = Number(parts.find((p) => p.type === "year").value);
-  let m = Number(parts.find((p) => p.type === "month").value);
-  const list = [];
-  for (let i = 0; i < 25; i++) {
-    list.push(y + "-" + String(m).padStart(2, "0"));
-    if (--m === 0) { m = 12; y -= 1; }
-  }
-  if (!list.includes(chosen)) list.push(chosen);
-  fill($("month"), list.map((v, i) => h("option", { value: v }, monthText(v) + (i === 0 ? "（本月，未结束）" : ""))));
+  fill($("month"), monthChoices(asOf, chosen).map(([value, label]) => h("option", { value }, label)));
   $("month").value = chosen;
 }
 

@@ -11,6 +11,7 @@ import { $, fill, h } from "/static/common/dom.js";
 import { mountHeader } from "/static/common/header.js";
 import { whenLoggedIn } from "/static/common/login.js";
 import { showError } from "/static/common/notice.js";
+import { monthChoices } from "/static/common/time.js";
 
 const state = (probe.stats = { loads: 0, loading: false, data: null, sort: {}, indicators: {} });
 const form = $("controls");
@@ -37,7 +38,7 @@ function readAddress() {
     form.quarter.value = period.slice(-1);
   } else {
     form.kind.value = "month";
-    form.month.value = period;
+    state.month = /^\d{4}-\d{2}$/.test(period) ? period : "";  // the choices come with the answer
   }
   state.campaign = p.get("campaign") || "";
   showKind();
@@ -51,7 +52,7 @@ function query() {
     p.set("to", form.to.value);
   } else if (kind === "year" && form.year.value) p.set("period", form.year.value);
   else if (kind === "quarter" && form.qyear.value) p.set("period", form.qyear.value + "-Q" + form.quarter.value);
-  else if (kind === "month" && form.month.value) p.set("period", form.month.value);
+  else if (kind === "month" && (form.month.value || state.month)) p.set("period", form.month.value || state.month);
   const campaign = form.campaign.value || state.campaign;
   if (campaign) p.set("campaign", campaign);
   return p;
@@ -64,7 +65,9 @@ function showKind() {
 // the form shows the period the server answered for (this month when none was asked)
 function fillForm(d) {
   const [y, m] = d.period.from.split("-");
-  if (!form.month.value) form.month.value = y + "-" + m;
+  const month = form.month.value || state.month || y + "-" + m;
+  fill(form.month, monthChoices(d.as_of, month).map(([value, label]) => h("option", { value }, label)));
+  form.month.value = month;
   if (!form.year.value) form.year.value = y;
   if (!form.qyear.value) { form.qyear.value = y; form.quarter.value = String(Math.ceil(Number(m) / 3)); }
   if (!form.from.value) { form.from.value = d.period.from; form.to.value = d.period.to; }
