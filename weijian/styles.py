@@ -63,12 +63,14 @@ _SVG_SHAPES = {
 }
 
 
-def shape_svg(shape: str, colour: str, *, overdue: bool = False) -> str:
+def shape_svg(shape: str, colour: str, *, overdue: bool = False, size: str = "20") -> str:
     """A state's marker as a standalone SVG: its shape in its colour, a white edge, or a thick
-    red one when overdue (the same look as the printed maps' markers)."""
+    red one when overdue (the same look as the printed maps' markers); ``size`` its width and
+    height (``100%``: the box it is put in)."""
     edge, width = (OVERDUE_COLOUR, 3.2) if overdue else ("#ffffff", 1.6)
     return (
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 20 20' width='20' height='20'>"
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 20 20' "
+        f"width='{size}' height='{size}'>"
         f"<g fill='{colour}' stroke='{edge}' stroke-width='{width}' stroke-linejoin='round'>"
         f"{_SVG_SHAPES[shape]}</g></svg>"
     )

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from weijian.cases import history, inbox, stages, urging
+from weijian.cases import history, inbox, stages, urging, users
 from weijian.cases.scope import Principal
-from weijian.errors import InputError, NotFoundError, PermissionDenied
+from weijian.errors import InputError, PermissionDenied
 
 
 class WorkbenchMixin:
@@ -45,11 +45,7 @@ class WorkbenchMixin:
                     {"u": username},
                 ).first()
                 if user is None:
-                    raise NotFoundError(
-                        f"没有用户“{username}”，请核对用户名",
-                        code="user.not_found",
-                        detail=f"no user {username!r}",
-                    )
+                    raise users.no_such_user(username)
                 if row["department_code"] and user.department_code != row["department_code"]:
                     raise InputError(
                         f"{username} 不属于{row['department_name']}，请指派承办部门的执法人员，"

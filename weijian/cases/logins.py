@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, text
 from weijian.cases import users
 from weijian.cases.clock import Clock
 from weijian.cases.scope import Principal
-from weijian.errors import NotAuthenticated, NotFoundError, RateLimited
+from weijian.errors import NotAuthenticated, RateLimited
 from weijian.settings import Settings
 
 BEIJING = timezone(timedelta(hours=8))
@@ -158,11 +158,7 @@ def unlock(conn: Connection, username: str) -> bool:
         text("SELECT 1 FROM app_user WHERE username = :u"), {"u": username}
     ).first()
     if known is None:
-        raise NotFoundError(
-            f"没有用户“{username}”，请核对用户名",
-            code="user.not_found",
-            detail=f"no user {username!r}",
-        )
+        raise users.no_such_user(username)
     gone = conn.execute(
         text("DELETE FROM login_failure WHERE kind = 'account' AND key = :u RETURNING locked_at"),
         {"u": username},

@@ -58,13 +58,14 @@ def restage_all(
     ``unstaged_only``: only the open cases without a stage — after an upgrade from a schema
     that had none, the server catches up with this on start (a case with no deadline running
     is looked at again, harmlessly)."""
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE violation_case SET stage_code = NULL, stage_due = NULL "
-                "WHERE NOT is_open AND stage_code IS NOT NULL"
+    if not unstaged_only:  # a closed case's stage is cleared by the step that closes it
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE violation_case SET stage_code = NULL, stage_due = NULL "
+                    "WHERE NOT is_open AND stage_code IS NOT NULL"
+                )
             )
-        )
     only = " AND stage_code IS NULL" if unstaged_only else ""
     done, last = 0, 0
     while True:

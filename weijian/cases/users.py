@@ -194,6 +194,25 @@ def add_user(
     return _principal(row)
 
 
+def no_such_user(username: str) -> NotFoundError:
+    return NotFoundError(
+        f"没有用户“{username}”，请核对用户名",
+        code="user.not_found",
+        detail=f"no user {username!r}",
+    )
+
+
+def _revoke_tokens(conn: Connection, username: str) -> None:
+    """Every token of the user stops working."""
+    conn.execute(
+        text(
+            "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
+            "(SELECT id FROM app_user WHERE username = :u)"
+        ),
+        {"u": username},
+    )
+
+
 def set_password(conn: Connection, username: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InputError(
@@ -206,18 +225,8 @@ def set_password(conn: Connection, username: str, password: str) -> None:
         {"h": _hasher.hash(password), "u": username},
     )
     if not done.rowcount:
-        raise NotFoundError(
-            f"没有用户“{username}”，请核对用户名",
-            code="user.not_found",
-            detail=f"no user {username!r}",
-        )
-    conn.execute(
-        text(
-            "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
-            "(SELECT id FROM app_user WHERE username = :u)"
-        ),
-        {"u": username},
-    )
+        raise no_such_user(username)
+    _revoke_tokens(conn, username)
 
 
 def set_active(conn: Connection, username: str, active: bool) -> None:
@@ -227,19 +236,9 @@ def set_active(conn: Connection, username: str, active: bool) -> None:
         text("UPDATE app_user SET active = :a WHERE username = :u"), {"a": active, "u": username}
     )
     if not done.rowcount:
-        raise NotFoundError(
-            f"没有用户“{username}”，请核对用户名",
-            code="user.not_found",
-            detail=f"no user {username!r}",
-        )
+        raise no_such_user(username)
     if not active:
-        conn.execute(
-            text(
-                "UPDATE auth_token SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
-                "(SELECT id FROM app_user WHERE username = :u)"
-            ),
-            {"u": username},
-        )
+        _revoke_tokens(conn, username)
 
 
 def reset_password(conn: Connection, username: str) -> str:

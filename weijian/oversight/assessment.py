@@ -6,7 +6,7 @@ and the CLI alike; and the ranking as a workbook."""
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Connection
 
@@ -27,6 +27,30 @@ def active_definitions(conn: Connection) -> tuple[int, indicators.Definitions]:
 def load_definitions(conn: Connection, document: dict, by: str, note: str) -> int:
     indicators.parse(document)
     return stored.store(conn, "assessment_definition", document, by, note)
+
+
+def counts(
+    cases: CaseService,
+    conn: Connection,
+    definitions: indicators.Definitions,
+    lo: datetime,
+    hi: datetime,
+    *,
+    grids: str = "frozen",
+    district: str | None = None,
+) -> dict:
+    """Every unit's counts for [lo, hi) as the assessment counts them, by the service's clock
+    and the city's ledger due day: the one call behind the assessment and the dashboard."""
+    return figures.unit_counts(
+        conn,
+        definitions,
+        lo,
+        hi,
+        grids=grids,
+        district=district,
+        now=cases.clock.now(),
+        ledger_due_day=cases.settings.ledger_due_day,
+    )
 
 
 def assess(
@@ -56,16 +80,7 @@ def assess(
     district = units.district_filter(principal, district)
     with cases.engine.connect() as conn:
         version, definitions = active_definitions(conn)
-        counted = figures.unit_counts(
-            conn,
-            definitions,
-            lo,
-            hi,
-            grids=grids,
-            district=district,
-            now=cases.clock.now(),
-            ledger_due_day=cases.settings.ledger_due_day,
-        )
+        counted = counts(cases, conn, definitions, lo, hi, grids=grids, district=district)
         names = units.grid_names(conn)
     rows = units.rows(counted, level, names, principal)
     ranked = indicators.rank(definitions.indicators, rows, definitions.empty_rate)
@@ -98,16 +113,7 @@ def all_levels(
     district = units.district_filter(principal, district)
     with cases.engine.connect() as conn:
         _, definitions = active_definitions(conn)
-        counted = figures.unit_counts(
-            conn,
-            definitions,
-            lo,
-            hi,
-            grids=grids,
-            district=district,
-            now=cases.clock.now(),
-            ledger_due_day=cases.settings.ledger_due_day,
-        )
+        counted = counts(cases, conn, definitions, lo, hi, grids=grids, district=district)
         names = units.grid_names(conn)
     return {
         level: [

@@ -23,7 +23,7 @@ from weijian.cases.rows import overdue_sql
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
-from weijian.oversight import figures, indicators, progress, units
+from weijian.oversight import assessment, figures, indicators, progress, units
 from weijian.oversight.assessment import active_definitions
 from weijian.oversight.periods import next_month, period
 
@@ -241,7 +241,7 @@ def dashboard(
     stages = [d.code for d in wf.deadlines]
     with cases.engine.connect() as conn:
         version, defs = active_definitions(conn)
-        counted = figures.unit_counts(conn, defs, lo, hi, district=district, now=now)
+        counted = assessment.counts(cases, conn, defs, lo, hi, district=district)
         state = _state_counts(conn, stages, district, now, wf.stalled_days)
         names = units.grid_names(conn)
     scope = _scope(principal, names)

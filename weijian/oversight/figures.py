@@ -69,7 +69,7 @@ def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_F
     )
 
 
-def _units(rows) -> dict[tuple[str, str | None], dict]:
+def grouped_units(rows) -> dict[tuple[str, str | None], dict]:
     """{(level, code): {"parent": (level, code) | None, "counts": {...}}} from grouped rows."""
     out: dict[tuple[str, str | None], dict] = {}
     for row in rows:
@@ -93,9 +93,6 @@ def _units(rows) -> dict[tuple[str, str | None], dict]:
         out[(level, *codes)] = {"level": level, "code": key[1], "chain": codes, "parent": parent,
                                 "counts": counts}  # fmt: skip
     return out
-
-
-grouped_units = _units  # for the other figures grouped by :data:`GROUPING`
 
 
 GROUPING = (
@@ -197,7 +194,7 @@ def unit_counts(
             "days": definitions.disposal_days,
         },
     )
-    units = _units(rows)
+    units = grouped_units(rows)
     as_of = min(end, now) if now is not None else end
     add_ledgers(units, ledger_counts(conn, start, end, as_of, ledger_due_day, district))
     for unit in units.values():
@@ -206,7 +203,7 @@ def unit_counts(
 
 
 def add_ledgers(units: dict, towns: dict[tuple[str, str], dict[str, int]]) -> None:
-    """The towns' ledger counts into ``units`` (:func:`_units`' shape): each town's own, the
+    """The towns' ledger counts into ``units`` (:func:`grouped_units`' shape): each town's own, the
     sums into its district and the city; a town or district without cases gets a unit of its
     own (every case count 0); the units below the town count no ledgers."""
     empty = dict.fromkeys(UNIT_COUNTS, 0)
@@ -330,4 +327,4 @@ def campaign_counts(
     """
     params = {"campaign": campaign_id, "as_of": as_of, "start": start}
     params.update({f"month_end_{i}": end for i, end in enumerate(months)})
-    return _units(conn.execute(text(sql), params))
+    return grouped_units(conn.execute(text(sql), params))

@@ -222,8 +222,7 @@ def _case_layer(cases: list[dict]):
 def _icon(state: str, is_open: bool, overdue: bool) -> str:
     """A case's marker: its state's shape and colour, sized to fit the icon's box."""
     colour = state_style(state, is_open)[0]
-    svg = shape_svg(state_shape(state, is_open), colour, overdue=overdue)
-    return svg.replace("width='20' height='20'", "width='100%' height='100%'")
+    return shape_svg(state_shape(state, is_open), colour, overdue=overdue, size="100%")
 
 
 def _legend_icon(svg: str) -> str:
