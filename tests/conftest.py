@@ -11,16 +11,18 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import Engine, make_url, text
 
 from weijian.db.cluster import EmbeddedCluster
 from weijian.db.engine import engine_for, migrate
-from weijian.settings import get_settings
+from weijian.settings import Settings, get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
 TABLES = (
@@ -50,12 +52,9 @@ TABLES = (
 )
 
 
-@contextmanager
-def scratch_database():
-    """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
+def _admin_connection():
     state = EmbeddedCluster(get_settings().home).start()
-    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
-    admin = dict(
+    return state, dict(
         host="127.0.0.1",
         port=state.port,
         user="weijian",
@@ -63,6 +62,13 @@ def scratch_database():
         dbname="postgres",
         autocommit=True,
     )
+
+
+@contextmanager
+def scratch_database():
+    """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
+    state, admin = _admin_connection()
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = state.url(name)
@@ -71,6 +77,31 @@ def scratch_database():
         yield url
     finally:
         engine_for(url).dispose()
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database_copy(url: str):
+    """A copy of the embedded cluster's database at ``url`` (PostgreSQL copies it as a template:
+    no connection to it may be open — the engines on it are disposed), dropped at the end: its
+    URL."""
+    state, admin = _admin_connection()
+    source = make_url(url).database
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
+    engine_for(url).dispose()
+    with psycopg.connect(**admin) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (source,),
+        )
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    copy = state.url(name)
+    try:
+        yield copy
+    finally:
+        engine_for(copy).dispose()
         with psycopg.connect(**admin) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -231,6 +262,49 @@ def sample_city_database(sample_dir):
         engine = engine_for(url)
         load_samples(engine, sample_dir, log=lambda *_: None)
         yield engine
+
+
+DEMO_USER_COLUMNS = "username, role, grid_code, department_code, display_name, password_hash"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The whole demo loaded once (:func:`demo_database`): what the loading answered and
+    logged, for tests to check."""
+
+    url: str
+    engine: Engine
+    settings: Settings
+    users: list  # the demo users' rows before the cases were loaded
+    result: dict  # what load_demo_cases answered
+    lines: list[str]  # what it logged
+    started: datetime  # just before it ran
+
+
+@pytest.fixture(scope="session")
+def demo_database(sample_dir, tmp_path_factory) -> Demo:
+    """A database of its own with the whole demo — the sample city's layers, the demo's users
+    and its worked cases — loaded once for the session, and the evidence folder its files went
+    to: read it, never change it (:func:`database_copy` gives a copy to change)."""
+    if os.environ.get("WEIJIAN_TEST_DATABASE_URL"):
+        pytest.fail("the demo needs a database of its own: unset WEIJIAN_TEST_DATABASE_URL")
+    from weijian.demo.cases import load_demo_cases
+    from weijian.demo.city import load_samples
+    from weijian.demo.users import ensure_demo_users
+
+    evidence = tmp_path_factory.mktemp("demo-evidence")
+    settings = Settings(evidence_dir=evidence, shared_data_dir=SHARED_DATA)
+    with scratch_database() as url:
+        engine = engine_for(url)
+        load_samples(engine, sample_dir, log=lambda *_: None)
+        ensure_demo_users(engine, log=lambda *_: None)
+        with engine.connect() as conn:
+            users = conn.execute(text(f"SELECT {DEMO_USER_COLUMNS} FROM app_user ORDER BY id"))
+            users = users.all()
+        lines: list[str] = []
+        started = datetime.now(UTC)
+        result = load_demo_cases(engine, sample_dir, log=lines.append, settings=settings)
+        yield Demo(url, engine, settings, users, result, lines, started)
 
 
 @pytest.fixture
