@@ -338,13 +338,12 @@ def shared_data() -> Path:
 def case_api(engine, tmp_path):
     """The app on the hand-built city with a user per role and a clock the test moves
     (tests/casekit.py)."""
-    from tests.casekit import START, Api, add_users, build_city
+    from tests.casekit import START, Api, city_with_users
     from weijian.api.app import create_app
     from weijian.cases.clock import FixedClock
     from weijian.settings import Settings
 
-    build_city(engine, tmp_path / "city")
-    add_users(engine)
+    city_with_users(engine, tmp_path / "city")
     clock = FixedClock(START)
     settings = Settings(
         evidence_dir=tmp_path / "evidence",
@@ -400,3 +399,4 @@ class CspBypassing:
 
     def __getattr__(self, name: str):
         return getattr(self._browser, name)
+
