@@ -400,3 +400,48 @@ class CspBypassing:
     def __getattr__(self, name: str):
         return getattr(self._browser, name)
 
+
+# With pytest-xdist (`./dev test` runs the files on one worker per core, each worker with
+# databases of its own): the files whose tests share a costly session fixture go to one
+# worker, and the costliest files are handed out first, so that no worker is left with a long
+# file at the end while the other idles.
+SAME_WORKER = {
+    # the demo (demo_database): loaded once for both
+    "tests/test_demo_cases.py": "demo",
+    "tests/test_readme.py": "demo",
+}
+#: what a test costs, roughly, by the costliest fixture it uses (1 for none): the order of work
+FIXTURE_COST = {"demo_database": 40, "browser": 6, "sample_city": 4, "case_api": 3, "engine": 2}
+
+
+def _work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return SAME_WORKER.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # not an xdist worker: the order of the files
+        return
+    cost: dict[str, int] = {}
+    for item in items:
+        unit = _work_unit(item.nodeid)
+        own = max((FIXTURE_COST.get(name, 1) for name in item.fixturenames), default=1)
+        cost[unit] = cost.get(unit, 0) + own
+    items.sort(key=lambda item: (-cost[_work_unit(item.nodeid)], _work_unit(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharingFixtures(LoadFileScheduling):
+        """Files as units of work, those of :data:`SAME_WORKER` together, handed out in the
+        order the workers collected them (costliest first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return SharingFixtures(config, log)
