@@ -151,65 +151,15 @@ def load_workflow(engine, document: dict, note: str) -> None:
     time.sleep(WORKFLOW_CHECK_S + 0.1)
 
 
-#: what :func:`build_city` and :func:`add_users` write: the tables, in the order they are copied
-CITY_TABLES = ("layer", "layer_version", "zone", "grid", "app_user")
-#: per database: the rows of :data:`CITY_TABLES` and their sequences once the city was built
-_CITY_COPIES: dict[str, tuple[dict[str, bytes], dict[str, tuple[int, bool]]]] = {}
-
-
 def city_with_users(engine, folder: Path) -> None:
-    """:func:`build_city` and :func:`add_users` on an empty database: built (importing the
-    shapefiles written in ``folder``) the first time on each database, copied back the next
-    times — the very rows, ids and sequences of that first build, in a fraction of the time.
-    A database whose city tables hold rows already gets the city built."""
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        empty = not any(
-            conn.execute(f"SELECT EXISTS (SELECT FROM {table})").fetchone()[0]
-            for table in CITY_TABLES
-        )
-        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        superuser = superuser.fetchone()[0]
-        conn.rollback()
-        key = engine.url.render_as_string(hide_password=False)
-        if not (empty and superuser):
-            build_city(engine, folder)
-            add_users(engine)
-            return
-        if key in _CITY_COPIES:
-            rows, sequences = _CITY_COPIES[key]
-            # the two-way references of layer and layer_version are checked by triggers that a
-            # replica session skips; the rows are those the first build wrote, references valid
-            conn.execute("SET LOCAL session_replication_role = replica")
-            for table in CITY_TABLES:
-                with conn.cursor().copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-                    copy.write(rows[table])
-            for sequence, (value, called) in sequences.items():
-                conn.execute("SELECT setval(%s, %s, %s)", (sequence, value, called))
-            conn.commit()
-            return
-    finally:
-        raw.close()
-    build_city(engine, folder)
-    add_users(engine)
-    raw = engine.raw_connection()
-    try:
-        conn = raw.driver_connection
-        rows: dict[str, bytes] = {}
-        sequences: dict[str, tuple[int, bool]] = {}
-        for table in CITY_TABLES:
-            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
-                rows[table] = b"".join(bytes(chunk) for chunk in copy)
-            sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
-            sequence = sequence.fetchone()[0]
-            if sequence:
-                state = conn.execute(f"SELECT last_value, is_called FROM {sequence}").fetchone()
-                sequences[sequence] = (state[0], state[1])
-        conn.rollback()
-        _CITY_COPIES[key] = (rows, sequences)
-    finally:
-        raw.close()
+    """:func:`build_city` and :func:`add_users` on an empty database, built the first time on
+    each database and copied back the next times (:func:`tests.city.built_once`)."""
+
+    def build() -> None:
+        build_city(engine, folder)
+        add_users(engine)
+
+    city.built_once(engine, "city with users", (*city.TABLES, "app_user"), build)
 
 
 def lonlat(spot: tuple[float, float]) -> tuple[float, float]:
