@@ -25,6 +25,12 @@ from weijian.db.engine import engine_for, migrate
 from weijian.settings import Settings, get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
+# pytest-xdist's workers find COLUMNS=80 and LINES=24 in their environment: rich would fix the
+# CLI's consoles (weijian/cli/output.py) at that width when they are made, instead of reading
+# the width each test's `cli` sets
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 TABLES = (
     "login_failure",
     "demo_database",
@@ -210,10 +216,11 @@ def bearer(response) -> dict:
 @pytest.fixture
 def admin_headers(engine, server):
     """An administrator's bearer token for ``server``: what imports and rule changes need."""
+    from tests.casekit import hashing_once
     from weijian.cases import users
     from weijian.cases.workflow import default_workflow
 
-    with engine.begin() as conn:
+    with hashing_once(), engine.begin() as conn:
         users.add_user(
             conn, None, default_workflow(), username="root", password="root-password", role="admin"
         )
