@@ -450,5 +450,16 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return _work_unit(nodeid)
 
+        def add_node_collection(self, node, collection) -> None:
+            # schemathesis gives every operation it fuzzes (tests/test_fuzz_api.py) the same
+            # node id; the work units, keyed by node id, would run only the first of them. Told
+            # apart here: the workers are sent their indexes, never the names
+            seen: dict[str, int] = {}
+            unique = []
+            for nodeid in collection:
+                seen[nodeid] = seen.get(nodeid, 0) + 1
+                unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}#{seen[nodeid]}")
+            super().add_node_collection(node, unique)
+
     config.option.loadscopereorder = False
     return SharingFixtures(config, log)
