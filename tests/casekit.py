@@ -151,6 +151,17 @@ def load_workflow(engine, document: dict, note: str) -> None:
     time.sleep(WORKFLOW_CHECK_S + 0.1)
 
 
+def city_with_users(engine, folder: Path) -> None:
+    """:func:`build_city` and :func:`add_users` on an empty database, built the first time on
+    each database and copied back the next times (:func:`tests.city.built_once`)."""
+
+    def build() -> None:
+        build_city(engine, folder)
+        add_users(engine)
+
+    city.built_once(engine, "city with users", (*city.TABLES, "app_user"), build)
+
+
 def lonlat(spot: tuple[float, float]) -> tuple[float, float]:
     return city.lonlat(*spot)
 

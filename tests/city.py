@@ -8,6 +8,7 @@ district level only in 浑江区's urban area: one street, one community, one co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +31,68 @@ def frame(rows: list[dict]) -> gpd.GeoDataFrame:
         geometry=[r["geometry"] for r in rows],
         crs="EPSG:4551",
     )
+
+
+#: the tables :func:`build` writes, in an order that copies them
+TABLES = ("layer", "layer_version", "zone", "grid")
+#: per database and state: the rows of its tables and their sequences (:func:`built_once`)
+_COPIES: dict[tuple[str, str], tuple[dict[str, bytes], dict[str, tuple[int, bool]]]] = {}
+
+
+def built_once(engine, name: str, tables: tuple[str, ...], build: Callable[[], None]) -> None:
+    """``build()``, which writes rows into ``tables`` only, run on a database whose ``tables``
+    are empty: the first time on each database, and copied back the next times — the very
+    rows, ids and sequences it wrote then (``COPY``), in a fraction of the time. Where the tables
+    hold rows already (or the user may not skip the references' checks) it is just run."""
+    key = (engine.url.render_as_string(hide_password=False), name)
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        empty = not any(
+            conn.execute(f"SELECT EXISTS (SELECT FROM {table})").fetchone()[0] for table in tables
+        )
+        superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        copyable = empty and superuser.fetchone()[0]
+        if copyable and key in _COPIES:
+            rows, sequences = _COPIES[key]
+            # the two-way references of layer and layer_version are checked by triggers that a
+            # replica session skips; the rows are those the first build wrote, references valid
+            conn.execute("SET LOCAL session_replication_role = replica")
+            for table in tables:
+                with conn.cursor().copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                    copy.write(rows[table])
+            for sequence, (value, called) in sequences.items():
+                conn.execute("SELECT setval(%s, %s, %s)", (sequence, value, called))
+            conn.commit()
+            return
+        conn.rollback()
+    finally:
+        raw.close()
+    build()
+    if copyable:
+        _COPIES[key] = _copy_out(engine, tables)
+
+
+def _copy_out(engine, tables: tuple[str, ...]):
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        rows: dict[str, bytes] = {}
+        sequences: dict[str, tuple[int, bool]] = {}
+        for table in tables:
+            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+                rows[table] = b"".join(bytes(chunk) for chunk in copy)
+            found = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
+            sequence = found.fetchone()[0]
+            if sequence:
+                value, called = conn.execute(
+                    f"SELECT last_value, is_called FROM {sequence}"
+                ).fetchone()
+                sequences[sequence] = (value, called)
+        conn.rollback()
+        return rows, sequences
+    finally:
+        raw.close()
 
 
 #: the districts :func:`build` imports: code → (x0, y0, x1, y1) in km

@@ -11,18 +11,26 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 import uvicorn
-from sqlalchemy import text
+from sqlalchemy import Engine, make_url, text
 
 from weijian.db.cluster import EmbeddedCluster
 from weijian.db.engine import engine_for, migrate
-from weijian.settings import get_settings
+from weijian.settings import Settings, get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
+# pytest-xdist's workers find COLUMNS=80 and LINES=24 in their environment: rich would fix the
+# CLI's consoles (weijian/cli/output.py) at that width when they are made, instead of reading
+# the width each test's `cli` sets
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 TABLES = (
     "login_failure",
     "demo_database",
@@ -50,12 +58,9 @@ TABLES = (
 )
 
 
-@contextmanager
-def scratch_database():
-    """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
+def _admin_connection():
     state = EmbeddedCluster(get_settings().home).start()
-    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
-    admin = dict(
+    return state, dict(
         host="127.0.0.1",
         port=state.port,
         user="weijian",
@@ -63,6 +68,13 @@ def scratch_database():
         dbname="postgres",
         autocommit=True,
     )
+
+
+@contextmanager
+def scratch_database():
+    """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
+    state, admin = _admin_connection()
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(**admin) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = state.url(name)
@@ -71,6 +83,31 @@ def scratch_database():
         yield url
     finally:
         engine_for(url).dispose()
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def database_copy(url: str):
+    """A copy of the embedded cluster's database at ``url`` (PostgreSQL copies it as a template:
+    no connection to it may be open — the engines on it are disposed), dropped at the end: its
+    URL."""
+    state, admin = _admin_connection()
+    source = make_url(url).database
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
+    engine_for(url).dispose()
+    with psycopg.connect(**admin) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (source,),
+        )
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    copy = state.url(name)
+    try:
+        yield copy
+    finally:
+        engine_for(copy).dispose()
         with psycopg.connect(**admin) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -179,10 +216,11 @@ def bearer(response) -> dict:
 @pytest.fixture
 def admin_headers(engine, server):
     """An administrator's bearer token for ``server``: what imports and rule changes need."""
+    from tests.casekit import hashing_once
     from weijian.cases import users
     from weijian.cases.workflow import default_workflow
 
-    with engine.begin() as conn:
+    with hashing_once(), engine.begin() as conn:
         users.add_user(
             conn, None, default_workflow(), username="root", password="root-password", role="admin"
         )
@@ -233,6 +271,49 @@ def sample_city_database(sample_dir):
         yield engine
 
 
+DEMO_USER_COLUMNS = "username, role, grid_code, department_code, display_name, password_hash"
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The whole demo loaded once (:func:`demo_database`): what the loading answered and
+    logged, for tests to check."""
+
+    url: str
+    engine: Engine
+    settings: Settings
+    users: list  # the demo users' rows before the cases were loaded
+    result: dict  # what load_demo_cases answered
+    lines: list[str]  # what it logged
+    started: datetime  # just before it ran
+
+
+@pytest.fixture(scope="session")
+def demo_database(sample_dir, tmp_path_factory) -> Demo:
+    """A database of its own with the whole demo — the sample city's layers, the demo's users
+    and its worked cases — loaded once for the session, and the evidence folder its files went
+    to: read it, never change it (:func:`database_copy` gives a copy to change)."""
+    if os.environ.get("WEIJIAN_TEST_DATABASE_URL"):
+        pytest.fail("the demo needs a database of its own: unset WEIJIAN_TEST_DATABASE_URL")
+    from weijian.demo.cases import load_demo_cases
+    from weijian.demo.city import load_samples
+    from weijian.demo.users import ensure_demo_users
+
+    evidence = tmp_path_factory.mktemp("demo-evidence")
+    settings = Settings(evidence_dir=evidence, shared_data_dir=SHARED_DATA)
+    with scratch_database() as url:
+        engine = engine_for(url)
+        load_samples(engine, sample_dir, log=lambda *_: None)
+        ensure_demo_users(engine, log=lambda *_: None)
+        with engine.connect() as conn:
+            users = conn.execute(text(f"SELECT {DEMO_USER_COLUMNS} FROM app_user ORDER BY id"))
+            users = users.all()
+        lines: list[str] = []
+        started = datetime.now(UTC)
+        result = load_demo_cases(engine, sample_dir, log=lines.append, settings=settings)
+        yield Demo(url, engine, settings, users, result, lines, started)
+
+
 @pytest.fixture
 def sample_city(sample_city_database, sample_dir, request):
     """An engine on the sample city's layers, for tests that only read them: the session's
@@ -264,13 +345,12 @@ def shared_data() -> Path:
 def case_api(engine, tmp_path):
     """The app on the hand-built city with a user per role and a clock the test moves
     (tests/casekit.py)."""
-    from tests.casekit import START, Api, add_users, build_city
+    from tests.casekit import START, Api, city_with_users
     from weijian.api.app import create_app
     from weijian.cases.clock import FixedClock
     from weijian.settings import Settings
 
-    build_city(engine, tmp_path / "city")
-    add_users(engine)
+    city_with_users(engine, tmp_path / "city")
     clock = FixedClock(START)
     settings = Settings(
         evidence_dir=tmp_path / "evidence",
@@ -326,3 +406,60 @@ class CspBypassing:
 
     def __getattr__(self, name: str):
         return getattr(self._browser, name)
+
+
+# With pytest-xdist (`./dev test` runs the files on one worker per core, each worker with
+# databases of its own): the files whose tests share a costly session fixture go to one
+# worker, and the costliest files are handed out first, so that no worker is left with a long
+# file at the end while the other idles.
+SAME_WORKER = {
+    # the demo (demo_database): loaded once for both
+    "tests/test_demo_cases.py": "demo",
+    "tests/test_readme.py": "demo",
+}
+#: what a test costs, roughly, by the costliest fixture it uses (1 for none): the order of work
+FIXTURE_COST = {"demo_database": 40, "browser": 6, "sample_city": 4, "case_api": 3, "engine": 2}
+
+
+def _work_unit(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return SAME_WORKER.get(path, path)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not hasattr(config, "workerinput"):  # not an xdist worker: the order of the files
+        return
+    cost: dict[str, int] = {}
+    for item in items:
+        unit = _work_unit(item.nodeid)
+        own = max((FIXTURE_COST.get(name, 1) for name in item.fixturenames), default=1)
+        cost[unit] = cost.get(unit, 0) + own
+    items.sort(key=lambda item: (-cost[_work_unit(item.nodeid)], _work_unit(item.nodeid)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharingFixtures(LoadFileScheduling):
+        """Files as units of work, those of :data:`SAME_WORKER` together, handed out in the
+        order the workers collected them (costliest first)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+        def add_node_collection(self, node, collection) -> None:
+            # schemathesis gives every operation it fuzzes (tests/test_fuzz_api.py) the same
+            # node id; the work units, keyed by node id, would run only the first of them. Told
+            # apart here: the workers are sent their indexes, never the names
+            seen: dict[str, int] = {}
+            unique = []
+            for nodeid in collection:
+                seen[nodeid] = seen.get(nodeid, 0) + 1
+                unique.append(nodeid if seen[nodeid] == 1 else f"{nodeid}#{seen[nodeid]}")
+            super().add_node_collection(node, unique)
+
+    config.option.loadscopereorder = False
+    return SharingFixtures(config, log)

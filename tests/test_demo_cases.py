@@ -13,21 +13,18 @@ from pathlib import Path
 import pypdf
 from sqlalchemy import text
 
+from tests.conftest import DEMO_USER_COLUMNS, Demo
 from weijian import samples
 from weijian.cases import history
 from weijian.cases.clock import LOCAL
 from weijian.cases.evidence import EvidenceStore
 from weijian.cases.service import CaseService
 from weijian.demo.cases import load_demo_cases
-from weijian.demo.city import load_samples
-from weijian.demo.users import DEPARTMENT_USERS, ensure_demo_users
+from weijian.demo.users import DEPARTMENT_USERS
 from weijian.gis.points import point_to_cgcs2000
 from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.snapshot import SnapshotHolder, load_snapshot
 from weijian.oversight import progress
-from weijian.settings import Settings
-
-USER_COLUMNS = "username, role, grid_code, department_code, display_name, password_hash"
 
 
 def _rows_in_city(engine, sample_dir: Path) -> int:
@@ -42,11 +39,12 @@ def _rows_in_city(engine, sample_dir: Path) -> int:
     return inside
 
 
-def test_demo_cases_go_through_the_workflow(engine, sample_dir: Path, tmp_path: Path) -> None:
-    load_samples(engine, sample_dir, log=lambda *_: None)
-    ensure_demo_users(engine)
+def test_demo_cases_go_through_the_workflow(demo_database: Demo, sample_dir: Path) -> None:
+    # the demo loaded once for the session (tests/conftest.py): the sample city's layers, the
+    # demo users, then the cases
+    engine, settings, demo_users = demo_database.engine, demo_database.settings, demo_database.users
+    result, lines, now = demo_database.result, list(demo_database.lines), demo_database.started
     with engine.connect() as conn:
-        demo_users = conn.execute(text(f"SELECT {USER_COLUMNS} FROM app_user ORDER BY id")).all()
         # the squad leader dispatches the cases of the district's city management
         leader, officer = (
             conn.execute(
@@ -60,11 +58,6 @@ def test_demo_cases_go_through_the_workflow(engine, sample_dir: Path, tmp_path: 
         )
     assert leader.role == "department_leader" and leader.department_type == "urban_enforcement"
     assert leader.department_code == officer.department_code is not None
-    settings = Settings(evidence_dir=tmp_path / "evidence")
-    lines: list[str] = []
-    now = datetime.now(UTC)
-
-    result = load_demo_cases(engine, sample_dir, log=lines.append, settings=settings)
 
     assert result["errors"] == []
     assert len(lines) == 1 and "campaign" in lines[0]
@@ -81,7 +74,7 @@ def test_demo_cases_go_through_the_workflow(engine, sample_dir: Path, tmp_path: 
         )
         # the existing demo users are untouched; every district has its three departments
         again = conn.execute(
-            text(f"SELECT {USER_COLUMNS} FROM app_user WHERE username = ANY(:u) ORDER BY id"),
+            text(f"SELECT {DEMO_USER_COLUMNS} FROM app_user WHERE username = ANY(:u) ORDER BY id"),
             {"u": [u.username for u in demo_users]},
         ).all()
         assert again == demo_users

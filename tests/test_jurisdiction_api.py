@@ -20,7 +20,7 @@ from weijian.gis import chinese_datums
 
 @pytest.fixture
 def api(engine, tmp_path, server, admin_headers):
-    city.build(engine, tmp_path)
+    city.built_once(engine, "city", city.TABLES, lambda: city.build(engine, tmp_path))
     response = httpx.post(
         f"{server}/api/v1/jurisdiction/refresh", headers=admin_headers, timeout=30
     )

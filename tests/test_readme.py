@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import SHARED_DATA, scratch_database, serving
+from tests.conftest import SHARED_DATA, Demo, database_copy, serving
 from weijian.db.engine import engine_for
 from weijian.settings import Settings
 
@@ -31,24 +32,15 @@ def tour_blocks(heading: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, re.S)[:1]
 
 
-@pytest.fixture(scope="module")
-def demo(sample_dir, tmp_path_factory):
-    """A database of its own with the whole demo — layers, users, worked cases — and the
-    evidence folder its files went to."""
-    if os.environ.get("WEIJIAN_TEST_DATABASE_URL"):
-        pytest.fail("the README tour needs a database of its own: unset WEIJIAN_TEST_DATABASE_URL")
-    from weijian.demo.cases import load_demo_cases
-    from weijian.demo.city import load_samples
-    from weijian.demo.users import ensure_demo_users
-
-    evidence = tmp_path_factory.mktemp("demo-evidence")
+@pytest.fixture
+def demo(demo_database: Demo, tmp_path_factory):
+    """A copy of the session's demo — layers, users, worked cases — with a copy of the evidence
+    folder its files went to, for the tour to change."""
+    evidence = tmp_path_factory.mktemp("demo-evidence") / "files"
+    shutil.copytree(demo_database.settings.evidence_dir, evidence)
     settings = Settings(evidence_dir=evidence, shared_data_dir=SHARED_DATA)
-    with scratch_database() as url:
-        engine = engine_for(url)
-        load_samples(engine, sample_dir, log=lambda *_: None)
-        ensure_demo_users(engine, log=lambda *_: None)
-        loaded = load_demo_cases(engine, sample_dir, log=lambda *_: None, settings=settings)
-        assert loaded["created"] == 400
+    assert demo_database.result["created"] == 400
+    with database_copy(demo_database.url) as url:
         yield url, settings
 
 
