@@ -10,6 +10,7 @@ layer). Plain SQL over the database; no HTTP.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import Engine, text
@@ -30,6 +31,7 @@ WITH RECURSIVE down(code, name, level, top) AS (
     JOIN down ON g.parent_code = down.code AND g.code <> down.code
 )
 SELECT d.top, c.code, c.name,
+       CASE WHEN :geometry THEN ST_AsGeoJSON(c.geom, 7) END AS geojson,
        EXISTS (
            SELECT 1 FROM patrol_track t
            WHERE t.started_at >= :since AND t.started_at < :until
@@ -106,9 +108,11 @@ def coverage(
     since: datetime,
     until: datetime,
     now: datetime,
+    geometry: bool = False,
 ) -> dict:
     """The coverage of ``grid`` over [since, until): the grid's total and one row per sub-grid
-    (the grid itself when it is a compound), each with its compounds."""
+    (the grid itself when it is a compound), each with its compounds (with ``geometry``: the
+    outlines too, as GeoJSON in CGCS2000, for the map)."""
     with engine.connect() as conn:
         top, chain = _grid(conn, grid)
         _check_scope(principal, chain)
@@ -116,14 +120,28 @@ def coverage(
             dict(r)
             for r in conn.execute(
                 text(
-                    "SELECT code, name, level FROM active_grid "
-                    "WHERE parent_code = :code AND code <> :code ORDER BY code"
+                    "SELECT code, name, level, "
+                    "CASE WHEN :geometry THEN ST_AsGeoJSON(geom, 7) END AS geojson "
+                    "FROM active_grid WHERE parent_code = :code AND code <> :code ORDER BY code"
                 ),
-                {"code": grid},
+                {"code": grid, "geometry": geometry},
             ).mappings()
         ]
         if top["level"] == "compound" or not subs:
-            subs = [{"code": top["code"], "name": top["name"], "level": top["level"]}]
+            subs = [
+                dict(
+                    conn.execute(
+                        text(
+                            "SELECT code, name, level, CASE WHEN :geometry "
+                            "THEN ST_AsGeoJSON(geom, 7) END AS geojson "
+                            "FROM active_grid WHERE code = :code"
+                        ),
+                        {"code": grid, "geometry": geometry},
+                    )
+                    .mappings()
+                    .one()
+                )
+            ]
         rows = conn.execute(
             text(_COMPOUNDS),
             {
@@ -132,6 +150,7 @@ def coverage(
                 "until": until,
                 "epsg": gk3_epsg_for_lon(top["lon"]),
                 "radius": PASS_RADIUS_M,
+                "geometry": geometry,
                 "pad": 0.002,  # degrees, well beyond 50 m in China: the index's first cut
             },
         ).mappings()
@@ -144,18 +163,22 @@ def coverage(
                 days = max(
                     0, (reference.astimezone(LOCAL).date() - last.astimezone(LOCAL).date()).days
                 )
-            by_top[r["top"]].append(
-                {
-                    "code": r["code"],
-                    "name": r["name"],
-                    "passed": r["passed"],
-                    "last_patrolled": last.isoformat() if last else None,
-                    "days_since_last": days,
-                }
-            )
+            item = {
+                "code": r["code"],
+                "name": r["name"],
+                "passed": r["passed"],
+                "last_patrolled": last.isoformat() if last else None,
+                "days_since_last": days,
+            }
+            if geometry:
+                item["geometry"] = json.loads(r["geojson"])
+            by_top[r["top"]].append(item)
     out_subs = []
     for s in subs:
         items = by_top[s["code"]]
+        outline = s.pop("geojson", None)
+        if geometry:
+            s["geometry"] = json.loads(outline) if outline else None
         passed = sum(1 for i in items if i["passed"])
         out_subs.append(
             {**s, "compounds": len(items), "passed": passed,

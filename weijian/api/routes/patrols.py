@@ -76,9 +76,12 @@ def coverage(
     ] = None,
     start: Annotated[date | None, Query(alias="from", description="first day (included)")] = None,
     end: Annotated[date | None, Query(alias="to", description="last day (included)")] = None,
+    geometry: Annotated[bool, Query(description="the outlines too (GeoJSON), for the map")] = False,
 ) -> dict:
     since, until = _days(start, end, period, cases)
-    return patrol_coverage.coverage(cases.engine, user, grid, since, until, cases.clock.now())
+    return patrol_coverage.coverage(
+        cases.engine, user, grid, since, until, cases.clock.now(), geometry=geometry
+    )
 
 
 @router.get("", summary="The tracks you may read (yours; your grid's workers'), newest first")
