@@ -151,6 +151,15 @@ def test_track_privacy_and_coverage(case_api, engine, tmp_path):
         json={"points": [{"lon": lon, "lat": lat, "t": "昨天"}], "crs": "cgcs2000"},
     )  # fmt: skip
     assert bad.status_code == 422 and bad.json()["code"] == "patrol.time_invalid"
+    abroad = {"points": [{"lon": 2.35, "lat": 48.85, "t": START.isoformat()}], "crs": "wgs84"}
+    r = api.post(f"/api/v1/patrols/{track}/points", "gridder", json=abroad)
+    assert r.status_code == 422 and "境外" in r.json()["message"]
+    ahead = (api.clock.now() + timedelta(days=1)).isoformat()
+    r = api.post("/api/v1/patrols", "gridder", json={"made_at": ahead})
+    assert r.status_code == 422 and r.json()["code"] == "patrol.time_future"
+    early = (START - timedelta(hours=1)).isoformat()
+    r = api.post(f"/api/v1/patrols/{track}/stop", "gridder", json={"made_at": early})
+    assert r.status_code == 409
 
 
 def test_retention(case_api, engine, cli):

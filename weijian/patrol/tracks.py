@@ -23,13 +23,15 @@ from sqlalchemy import Connection, Engine, text
 
 from weijian.cases.scope import Principal
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
-from weijian.gis.crs import gk3_epsg_for_lon
+from weijian.gis.crs import CHINA_LAT, CHINA_LON, gk3_epsg_for_lon
 from weijian.gis.points import to_cgcs2000
 
 MAX_ACCURACY_M = 100.0
 """Points whose accuracy (metres, as the device reports it) is worse than this are dropped."""
 MAX_SPEED_KMH = 150.0
 """A point that implies a faster move from the last point kept is a GPS jump: dropped."""
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+"""The years a patrol's moments may fall in."""
 MAX_BATCH = 5000
 """Most points in one batch."""
 #: roles that read the tracks of the workers in their grid (besides administrators)
@@ -46,6 +48,8 @@ def _moment(value, field: str) -> datetime:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError:
             moment = None
+    if moment is not None and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        moment = None
     if moment is None or moment.tzinfo is None:
         raise InputError(
             f"时间“{value}”格式不正确，应为带时区的 ISO 时间，如 2026-03-02T09:00:00+08:00",
@@ -148,6 +152,19 @@ def _points(points: list[dict], crs: str) -> list[tuple]:
     xs = [float(p["lon"]) for p in points]
     ys = [float(p["lat"]) for p in points]
     lon, lat, _source = to_cgcs2000(xs, ys, crs or "wgs84")
+    outside = [
+        i for i in range(len(points))
+        if not (CHINA_LON[0] <= lon[i] <= CHINA_LON[1] and CHINA_LAT[0] <= lat[i] <= CHINA_LAT[1])
+    ]  # fmt: skip
+    if outside:
+        i = outside[0]
+        raise InputError(
+            f"有 {len(outside)} 个轨迹点位于中国境外（第一个：第 {i + 1} 个点），"
+            "请核对坐标和坐标系",
+            code="patrol.point_outside_china",
+            detail=f"{len(outside)} points lie outside China (first: point {i + 1})",
+            hint="GPS coordinates are crs=wgs84",
+        )
     out = []
     for i, p in enumerate(points):
         accuracy = p.get("accuracy")
