@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyproj
+import pytest
 import shapely
 from sqlalchemy import text
 
@@ -138,6 +139,14 @@ def test_track_privacy_and_coverage(case_api, engine, tmp_path):
     for item in sub["detail"]:
         assert item["passed"] == expected[item["code"]], item
         assert item["days_since_last"] == (3 if expected[item["code"]] else None)
+    # the assessment's indicators, per unit and period: the same share, one patrol in 31 days
+    levels = api.get("/api/v1/assessment", "supervisor", level="community", month="2026-03")
+    assert levels.status_code == 200, levels.text
+    (row,) = [u for u in levels.json()["units"] if u["code"] == COMMUNITY]
+    shown = {i["code"]: i["value"] for i in row["indicators"]}
+    assert shown["patrol_coverage"] == pytest.approx(sum(expected.values()) / len(expected))
+    assert shown["patrols_per_week"] == pytest.approx(round(1 * 7 / 31, 4))
+    assert row["counts"]["patrols"] == 1 and row["counts"]["compounds"] == len(COMPOUNDS)
     # another period: nothing patrolled
     april = api.get("/api/v1/patrols/coverage", "town1", grid=COMMUNITY, period="2026-04")
     assert april.json()["passed"] == 0

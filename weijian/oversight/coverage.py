@@ -196,3 +196,41 @@ def coverage(
         "coverage": _share(passed, total),
         "subgrids": out_subs,
     }
+
+
+#: the patrol counts of the assessment per leaf of the grid chain (the active grids): every
+#: compound once (and whether a track begun in [:start, :end) passed it within 50 m), every
+#: such track once, at the grid its worker had when the patrol began. Columns as the cases'
+#: (``district_code`` … ``compound_code``); :func:`figures.add_patrols` groups them.
+PATROL_LEAVES = """
+SELECT d.code AS district_code, t.code AS town_code, m.code AS community_code,
+       c.code AS compound_code, 1 AS compounds,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM patrol_track p
+           WHERE p.started_at >= :start AND p.started_at < :end
+             AND p.geom && ST_Expand(c.geom, 0.002)
+             AND ST_DWithin(ST_Transform(ST_Force2D(p.geom), :epsg),
+                            ST_Transform(c.geom, :epsg), 50.0)
+       ) THEN 1 ELSE 0 END AS compounds_patrolled,
+       0 AS patrols
+FROM active_grid c
+LEFT JOIN active_grid m ON m.code = c.parent_code AND m.level = 'community'
+LEFT JOIN active_grid t ON t.code = m.parent_code AND t.level = 'town'
+LEFT JOIN active_grid d ON d.code = t.parent_code AND d.level = 'district'
+WHERE c.level = 'compound'
+UNION ALL
+SELECT max(g.code) FILTER (WHERE g.level = 'district'), max(g.code) FILTER (WHERE g.level = 'town'),
+       max(g.code) FILTER (WHERE g.level = 'community'),
+       max(g.code) FILTER (WHERE g.level = 'compound'), 0, 0, 1
+FROM patrol_track p LEFT JOIN active_grid g ON g.code = ANY(p.grid_chain)
+WHERE p.started_at >= :start AND p.started_at < :end
+GROUP BY p.id
+"""
+
+
+def metric_epsg(conn) -> int:
+    """The Gauss-Krüger zone of the compounds (of the grids' middle)."""
+    lon = conn.execute(
+        text("SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM active_grid WHERE level = 'compound'")
+    ).scalar()
+    return gk3_epsg_for_lon(lon if lon is not None else 126.0)

@@ -1,18 +1,26 @@
 """Patrol tracks: a grid worker's walk recorded by the field app, as a line in CGCS2000 with
 the time of every vertex (a LineStringM, M = seconds since the epoch), the points as received
-(each once, by its time) and what was dropped.
+(each once, by its time) and what was dropped. The assessment indicators' fourth version adds
+巡查覆盖率 and 周均巡查次数 (weight 0: a city weighs them in its own definitions).
 
 Revision ID: 0010
 Revises: 0008
 Create Date: 2026-12-05
 """
 
+from pathlib import Path
+
 from alembic import op
+from sqlalchemy import text
 
 revision = "0010"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+#: the assessment indicators' fourth version, frozen as it stood when this migration was written
+SEED_DEFINITIONS = Path(__file__).with_name("0010_assessment.json")
+NOTE = "巡查覆盖率、周均巡查次数"
 
 SCHEMA = """
 CREATE TABLE patrol_track (
@@ -52,9 +60,45 @@ GRANT USAGE, SELECT, UPDATE ON SEQUENCE patrol_track_id_seq TO weijian_app;
 """
 
 
+def _seed_definitions() -> None:
+    """A new version of the seeded definitions; active where the newest seeded version is in
+    force (a city that loaded its own keeps it: the new version waits beside it)."""
+    bind = op.get_bind()
+    seeded_active = bind.execute(
+        text(
+            "SELECT 1 FROM assessment_definition WHERE active AND created_by = 'migration' "
+            "AND version = (SELECT max(version) FROM assessment_definition "
+            "WHERE created_by = 'migration')"
+        )
+    ).first()
+    version = bind.execute(
+        text("SELECT coalesce(max(version), 0) + 1 FROM assessment_definition")
+    ).scalar_one()
+    if seeded_active:
+        bind.execute(text("UPDATE assessment_definition SET active = false WHERE active"))
+    bind.execute(
+        text(
+            "INSERT INTO assessment_definition (version, document, active, created_by, note) "
+            "VALUES (:v, CAST(:doc AS jsonb), :active, 'migration', :note)"
+        ),
+        {
+            "v": version,
+            "doc": SEED_DEFINITIONS.read_text(encoding="utf-8"),
+            "active": bool(seeded_active),
+            "note": NOTE,
+        },
+    )
+
+
 def upgrade() -> None:
     op.execute(SCHEMA)
+    _seed_definitions()
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE patrol_point; DROP TABLE patrol_track;")
+    op.execute(
+        f"DELETE FROM assessment_definition WHERE created_by = 'migration' AND note = '{NOTE}'; "
+        "UPDATE assessment_definition SET active = (version = (SELECT max(version) "
+        "FROM assessment_definition)); "
+        "DROP TABLE patrol_point; DROP TABLE patrol_track;"
+    )
