@@ -31,8 +31,9 @@ def test_coverage_layer(browser, case_api, engine, tmp_path):
         assert answer["coverage"] == round(passed / len(COMPOUNDS), 4)
         (sub,) = answer["subgrids"]
         assert sub["code"] == COMMUNITY and sub["passed"] == passed
-        # a sub-grid and its compounds drawn
-        assert page.js("weijianMap.layers.coverage.getLayers().length") == 1 + len(COMPOUNDS)
+        # a sub-grid, its compounds and the month's track the town may read drawn
+        assert page.js("weijianMap.tracksDrawn") == 1
+        assert page.js("weijianMap.layers.coverage.getLayers().length") == 2 + len(COMPOUNDS)
         legend = page.page.inner_text(".legend")
         assert "巡查覆盖率" in legend and "从未巡查" in legend
         page.view((0.5, 0.5), 15)

@@ -569,6 +569,7 @@
       for (const c of COVERAGE_CLASSES) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
       html += "<h4>小区距上次巡查</h4>";
       for (const c of PATROL_DAYS) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
+      html += "<div><i style='background:#3f007d;height:3px;vertical-align:middle'></i>本月巡查轨迹</div>";
     }
     div.innerHTML = html;
   }
@@ -614,6 +615,24 @@
         }
       }
     }
+    // the month's tracks the user may read (the API answers only those in scope)
+    // the period the coverage was figured for (this month by the server's clock), in Beijing days
+    const day = (ms) => new Date(ms).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+    let drawn = 0;
+    try {
+      if (!answers.length) throw new Error("无巡查覆盖率数据");
+      const from = day(Date.parse(answers[0].since)), to = day(Date.parse(answers[0].until) - 86400000);
+      const listed = await getJSON("/api/v1/patrols?limit=50&from=" + from + "&to=" + to);
+      for (const t of listed.tracks) {
+        const f = await getJSON("/api/v1/patrols/" + t.id);
+        if (!f.geometry) continue;
+        L.geoJSON(f.geometry, { style: { color: "#3f007d", weight: 2.5, opacity: 0.8 } })
+          .bindTooltip(esc(t.display_name) + " " + esc(when(t.started_at)) + " 巡查轨迹 " + (t.length_m / 1000).toFixed(2) + " 公里")
+          .addTo(layers.coverage);
+        drawn += 1;
+      }
+    } catch (err) { W.errors.push(String(err)); }
+    W.tracksDrawn = drawn;
     W.coverage = answers;
     updateLegend();
   }
