@@ -23,7 +23,13 @@ from weijian.oversight import indicators
 MARCH_APRIL = {"from": "2026-03-01", "to": "2026-04-30"}
 #: the counts made of cases; the towns' ledgers (LEDGER_COUNTS) are counted at the town and
 #: summed above it, never below
-CASE_KEYS = tuple(k for k in indicators.UNIT_COUNTS if k not in indicators.LEDGER_COUNTS)
+CASE_KEYS = tuple(
+    k
+    for k in indicators.UNIT_COUNTS
+    if k not in indicators.LEDGER_COUNTS and k not in indicators.PATROL_COUNTS
+)
+#: the counts a unit's parent sums (the period's length is every unit's own)
+SUMMED = tuple(k for k in indicators.UNIT_COUNTS if k != "period_days")
 
 
 @pytest.fixture
@@ -111,6 +117,11 @@ def test_each_indicator_by_hand(case_api, history):
         # April's is due in May, after it
         "ledgers_due": 2,
         "ledgers_on_time": 1,  # March's
+        # patrols (tests/test_patrol_tracks.py): 江山花园, never patrolled; 61 days
+        "compounds": 1,
+        "compounds_patrolled": 0,
+        "patrols": 0,
+        "period_days": 61,
     }
     assert town2["counts"]["ledgers_due"] == 2 and town2["counts"]["ledgers_on_time"] == 0
     assert value(town1, "ledger_on_time") == pytest.approx(1 / 2)
@@ -337,7 +348,8 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
 def test_definitions_are_data(case_api, history):
     api = case_api
     document = api.get("/api/v1/assessment/definitions", "supervisor").json()
-    assert document["version"] == 3  # the seeded third version counts the towns' ledgers
+    # the seeded third version counts the towns' ledgers, the fourth the patrol tracks
+    assert document["version"] == 4
     document = {k: v for k, v in document.items() if k != "version"}
     document["indicators"] = [
         {
@@ -383,7 +395,7 @@ def test_definitions_are_data(case_api, history):
         "admin",
         json={"document": document, "note": "只考核核查及时率"},
     )
-    assert r.status_code == 201 and r.json()["version"] == 4
+    assert r.status_code == 201 and r.json()["version"] == 5
     result = api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL).json()
     assert [i["code"] for i in result["indicators"]] == ["visits"]
     assert unit(result, TOWN1)["score"] == 40.0 and unit(result, TOWN2)["score"] == 0.0
@@ -416,7 +428,11 @@ def test_scopes_and_bad_periods(case_api, history):
     assert empty.status_code == 200, empty.text
     assert [(u["code"], u["counts"]["reported"]) for u in empty.json()["units"]] == []
     levels = api.get("/api/v1/assessment/levels", "cg_jy", **MARCH_APRIL).json()
-    assert levels["city"][0]["counts"] == dict.fromkeys(indicators.UNIT_COUNTS, 0)
+    city_counts = levels["city"][0]["counts"]
+    assert city_counts == dict.fromkeys(indicators.UNIT_COUNTS, 0) | {
+        "compounds": 0,  # 江山花园 lies in 浑江区, not in cg_jy's 江源区
+        "period_days": 61,
+    }
     march = api.get("/api/v1/assessment", "supervisor", month="2026-03", level="town").json()
     assert march["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
 
@@ -498,7 +514,7 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     order = ["city", "district", "town", "community", "compound"]
     for upper, lower in itertools.pairwise(order):
         # the towns' ledgers are counted at the town and summed above it; below it, none
-        keys = indicators.UNIT_COUNTS if upper in ("city", "district") else CASE_KEYS
+        keys = SUMMED if upper in ("city", "district") else CASE_KEYS
         for row in levels[upper]:
             children = [u for u in levels[lower] if u["chain"][:-1] == row["chain"]]
             if not children:  # a town without cases is there for its ledgers alone

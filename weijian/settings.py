@@ -152,6 +152,11 @@ class Settings(BaseSettings):
     map_poll_seconds: float = Field(
         default=2.0, description="how often the map's case table catches up with the database"
     )
+    track_retention_days: int = Field(
+        default=180,
+        description="patrol tracks older than this many days are deleted (at server start and "
+        "by `weijian patrol purge-tracks`); 0 keeps them",
+    )
     web_assets_dir: Path = Field(
         default=PROJECT_ROOT / "weijian" / "web_map" / "node_modules",
         description="the map's front-end libraries, installed from npm by the setup",

@@ -30,6 +30,7 @@ from weijian.api.routes import (
     open311,
     pages,
     patrol,
+    patrols,
     stats,
     users,
     web_map,
@@ -41,6 +42,7 @@ from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, resolve_url
 from weijian.gis.scratch import clean_scratch
 from weijian.jurisdiction.snapshot import SnapshotHolder
+from weijian.patrol import tracks
 from weijian.settings import Settings, get_settings
 from weijian.web_map.casestore import CaseStore
 from weijian.web_map.service import MapService
@@ -56,6 +58,16 @@ def _catch_up_stages(cases: CaseService) -> None:
         return
     if count:
         log.info("%d open cases without a stage: stage and deadline computed", count)
+
+
+def _purge_tracks(cases: CaseService) -> None:
+    try:
+        count = tracks.purge(cases.engine, cases.clock.now(), cases.settings.track_retention_days)
+    except Exception:  # the database away at start: the next start tries again
+        log.exception("old patrol tracks could not be purged")
+        return
+    if count:
+        log.info("%d patrol tracks past their retention deleted", count)
 
 
 def create_app(
@@ -75,6 +87,7 @@ def create_app(
         app.state.jurisdiction = holder
         config = settings or get_settings()
         app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())
+        await run_in_threadpool(_purge_tracks, app.state.cases)
         app.state.logins = Logins(app.state.engine, app.state.cases.clock, config)
         store = CaseStore(app.state.engine, poll_seconds=config.map_poll_seconds)
         await run_in_threadpool(store.catch_up)  # every case in memory before the first map
@@ -113,7 +126,8 @@ def create_app(
     for router in (
         web_map.router, web_map.api, pages.router, home.router, docs.router, health.router,
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
-        patrol.router, assessment.router, ledger.router, workbench.router, stats.router,
+        patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
+        stats.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

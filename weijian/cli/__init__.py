@@ -40,6 +40,7 @@ for group, name in (
     (assess.assess_app, "assess"),
     (assess.campaign_app, "campaign"),
     (ledger.ledger_app, "ledger"),
+    (patrol.patrol_app, "patrol"),
 ):
     app.add_typer(group, name=name)
 

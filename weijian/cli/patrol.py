@@ -59,3 +59,24 @@ def patrol_map(
         )
     target.write_bytes(content)
     log(f"written to {target} ({len(content) / 1024:.0f} KB)")
+
+
+patrol_app = typer.Typer(help="Patrol tracks of the field app.", no_args_is_help=True)
+
+
+@patrol_app.command("purge-tracks")
+@handles_errors
+def purge_tracks(
+    days: Annotated[
+        int | None,
+        typer.Option("--days", help="keep this many days (default: WEIJIAN_TRACK_RETENTION_DAYS)"),
+    ] = None,
+) -> None:
+    """Delete the patrol tracks older than the retention period."""
+    from weijian.cases.clock import Clock
+    from weijian.patrol import tracks
+
+    service = case_service()
+    keep = service.settings.track_retention_days if days is None else days
+    count = tracks.purge(service.engine, Clock().now(), keep)
+    log(f"{count} patrol track(s) older than {keep} days deleted")

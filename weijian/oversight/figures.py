@@ -20,11 +20,20 @@ from sqlalchemy import Connection, text
 from weijian.cases.deadlines import missed_sql
 from weijian.errors import InputError
 from weijian.layers.model import GRID_LEVELS
-from weijian.oversight.indicators import LEDGER_COUNTS, PROPERTY_COUNTS, UNIT_COUNTS, Definitions
+from weijian.oversight import coverage
+from weijian.oversight.indicators import (
+    LEDGER_COUNTS,
+    PATROL_COUNTS,
+    PROPERTY_COUNTS,
+    UNIT_COUNTS,
+    Definitions,
+)
 from weijian.oversight.submissions import ledger_counts
 
 #: the counts made of cases, in one pass of SQL
-CASE_COUNTS = tuple(name for name in UNIT_COUNTS if name not in LEDGER_COUNTS)
+CASE_COUNTS = tuple(
+    name for name in UNIT_COUNTS if name not in LEDGER_COUNTS and name not in PATROL_COUNTS
+)
 
 #: a case's grid code at each level, named as in ``violation_case`` and ``campaign_baseline``
 LEVEL_COLUMNS = ("district_code", "town_code", "community_code", "compound_code")
@@ -197,9 +206,36 @@ def unit_counts(
     units = grouped_units(rows)
     as_of = min(end, now) if now is not None else end
     add_ledgers(units, ledger_counts(conn, start, end, as_of, ledger_due_day, district))
+    add_patrols(units, conn, start, end, district)
     for unit in units.values():
         assert set(unit["counts"]) == set(UNIT_COUNTS)
     return units
+
+
+def add_patrols(units: dict, conn: Connection, start: datetime, end: datetime, district) -> None:
+    """The patrol counts (:data:`PATROL_COUNTS`) into ``units``, grouped over the active grids
+    as the cases are; a unit with compounds or patrols but no case gets a unit of its own."""
+    where = "WHERE district_code = :district" if district else ""
+    rows = conn.execute(
+        text(
+            f"WITH leaf AS ({coverage.PATROL_LEAVES}) "
+            f"SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN}, "
+            "coalesce(sum(compounds), 0)::bigint AS compounds, "
+            "coalesce(sum(compounds_patrolled), 0)::bigint AS compounds_patrolled, "
+            f"coalesce(sum(patrols), 0)::bigint AS patrols FROM leaf {where} {GROUPING}"
+        ),
+        {"start": start, "end": end, "district": district, "epsg": coverage.metric_epsg(conn)},
+    )
+    days = round((end - start).total_seconds() / 86400)
+    empty = dict.fromkeys(UNIT_COUNTS, 0)
+    for key, unit in grouped_units(rows).items():
+        if not any(unit["counts"].values()):
+            continue
+        units.setdefault(key, {**unit, "counts": dict(empty)})["counts"].update(unit["counts"])
+    for unit in units.values():
+        for name in PATROL_COUNTS:
+            unit["counts"].setdefault(name, 0)
+        unit["counts"]["period_days"] = days
 
 
 def add_ledgers(units: dict, towns: dict[tuple[str, str], dict[str, int]]) -> None:

@@ -64,9 +64,17 @@ UNIT_COUNTS = (
     "urges_answered_on_time",
     "ledgers_due",
     "ledgers_on_time",
+    "compounds",
+    "compounds_patrolled",
+    "patrols",
+    "period_days",
 )
 #: the counts of the towns' ledgers, not of cases (``submissions.ledger_counts``)
 LEDGER_COUNTS = ("ledgers_due", "ledgers_on_time")
+#: the counts of the patrol tracks, not of cases (``coverage.PATROL_LEAVES``): the compounds
+#: (grids of level compound) of the active grids, those a track begun in the period passed
+#: within 50 m, the tracks begun in the period by the unit's workers, and the period's length
+PATROL_COUNTS = ("compounds", "compounds_patrolled", "patrols", "period_days")
 PROPERTY_COUNTS = ("reports", "reports_due", "reports_on_time", "found_by_others")
 DIRECTIONS = ("higher", "lower")
 #: what a rate over nothing scores (the definitions' ``empty_rate``)
@@ -96,6 +104,10 @@ COUNT_LABELS = {
     "urges_answered_on_time": "督办按时答复数",
     "ledgers_due": "应报送台账数（月）",
     "ledgers_on_time": "按时报送且未被退回的台账数",
+    "compounds": "小区网格数",
+    "compounds_patrolled": "期内被巡查轨迹经过（50 米内）的小区数",
+    "patrols": "巡查次数（巡查轨迹数）",
+    "period_days": "统计天数",
     "reports": "物业报告数",
     "found_by_others": "他人先行发现数",
 }
@@ -110,6 +122,7 @@ class Indicator:
     direction: str
     weight: float
     unit: str
+    per: str | None = None  # "week": the value is per week of the period
 
     def as_json(self) -> dict:
         return {
@@ -131,6 +144,11 @@ class Indicator:
             return "＋".join(COUNT_LABELS.get(n, n) for n in names)
 
         better = "越高越好" if self.direction == "higher" else "越低越好"
+        if self.per == "week":
+            return (
+                f"{words(self.numerator)}÷统计周数（统计天数÷7），{better}；"
+                "得分比例按同级各单位的最小值至最大值线性折算（各单位相同时均为 1）"
+            )
         if self.is_rate:
             ratio = f"（{words(self.numerator)}）÷（{words(self.denominator)}）"
             part = "比率" if self.direction == "higher" else "1－比率"
@@ -143,6 +161,9 @@ class Indicator:
     def value(self, counts: dict[str, int]) -> tuple[float | None, int, int | None]:
         """(value, numerator, denominator); a rate over nothing has no value."""
         num = sum(int(counts.get(c, 0)) for c in self.numerator)
+        if self.per == "week":
+            days = int(counts.get("period_days", 0))
+            return (round(num * 7 / days, 4) if days else None), num, None
         if not self.denominator:
             return float(num), num, None
         den = sum(int(counts.get(c, 0)) for c in self.denominator)
@@ -219,6 +240,13 @@ def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[tuple[
                 )
             )
             weight = 0
+        if spec.get("per") not in (None, "week") or (spec.get("per") and spec.get("denominator")):
+            problems.append(
+                (
+                    f"{zh} {code} 的 per 只能为 week（按周平均），且不能与 denominator 同用",
+                    f"{where} {code}: 'per' may only be 'week', without a denominator",
+                )
+            )
         if not spec.get("name"):
             problems.append(
                 (
@@ -235,6 +263,7 @@ def _indicators(raw, allowed: tuple[str, ...], where: str, problems: list[tuple[
                 direction=spec.get("direction", "higher"),
                 weight=float(weight),
                 unit=str(spec.get("unit", "%" if spec.get("denominator") else "件")),
+                per="week" if spec.get("per") == "week" else None,
             )
         )
     return out

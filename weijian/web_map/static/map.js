@@ -220,6 +220,7 @@
       "网格名称": layers.labels,
       "案件热力图（按筛选条件）": layers.heat,
       "违建案件": layers.cases,
+      "巡查覆盖率": (layers.coverage = L.layerGroup()),
     };
     // with a campaign, its progress is the first thing a supervisor reads, and the zones' and
     // the heatmap's colours would muddle it: they are one click away in the switcher
@@ -242,6 +243,7 @@
     map.on("moveend", () => { W.moving = false; refreshView(); });
     map.on("click", onMapClick);
     map.on("overlayadd overlayremove", () => { refreshView(); updateLegend(); });
+    map.on("overlayadd", (e) => { if (e.layer === layers.coverage) loadCoverage(); });
     for (const id of ["f-state", "f-channel", "f-track", "f-district", "f-from", "f-to", "f-overdue", "f-weight"]) {
       $(id).addEventListener("change", () => { if (id === "f-district") fitDistrict(); refreshCases(); refreshView(); });
     }
@@ -562,7 +564,77 @@
         esc(LEVEL_LABELS[W.choropleth.level]) + "着色，点击打开该级网格</small></h4>";
       for (const c of W.choropleth.classes) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
     }
+    if (W.coverage && map.hasLayer(layers.coverage)) {
+      html += "<h4>巡查覆盖率（本月）<br><small>网格按小区被巡查轨迹经过（50 米内）的比例着色</small></h4>";
+      for (const c of COVERAGE_CLASSES) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
+      html += "<h4>小区距上次巡查</h4>";
+      for (const c of PATROL_DAYS) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
+      html += "<div><i style='background:#3f007d;height:3px;vertical-align:middle'></i>本月巡查轨迹</div>";
+    }
     div.innerHTML = html;
+  }
+
+  // -- 巡查覆盖率: the sub-grids of the user's grid (or of every district) by patrol coverage,
+  // their compounds by the days since a patrol track last passed them --------------------------
+  const COVERAGE_CLASSES = [
+    { min: 0.75, colour: "#08519c", label: "75% 及以上" },
+    { min: 0.5, colour: "#3182bd", label: "50%–75%" },
+    { min: 0.25, colour: "#6baed6", label: "25%–50%" },
+    { min: 0, colour: "#c6dbef", label: "25% 以下" },
+    { min: null, colour: "#d9d9d9", label: "无小区网格" },
+  ];
+  const PATROL_DAYS = [
+    { max: 7, colour: "#238b45", label: "7 天内巡查过" },
+    { max: 30, colour: "#fdd835", label: "8–30 天" },
+    { max: Infinity, colour: "#8c6d31", label: "30 天以上" },
+    { max: null, colour: "#ffffff", label: "从未巡查" },
+  ];
+  const coverageColour = (v) => COVERAGE_CLASSES.find((c) => (v == null ? c.min == null : c.min != null && v >= c.min)).colour;
+  const daysColour = (d) => PATROL_DAYS.find((c) => (d == null ? c.max == null : c.max != null && d <= c.max)).colour;
+  const pct = (v) => (v == null ? "—" : (v * 100).toFixed(1) + "%");
+
+  async function loadCoverage() {
+    const codes = config.scope.grid_code ? [config.scope.grid_code] : config.districts.map((d) => d.code);
+    layers.coverage.clearLayers();
+    const answers = [];
+    for (const code of codes) {
+      try {
+        answers.push(await getJSON("/api/v1/patrols/coverage?geometry=true&grid=" + encodeURIComponent(code)));
+      } catch (err) { W.errors.push(String(err)); }
+    }
+    for (const a of answers) {
+      for (const sub of a.subgrids) {
+        if (!sub.geometry) continue;
+        L.geoJSON(sub.geometry, { style: { color: "#08306b", weight: 1.2, fillColor: coverageColour(sub.coverage), fillOpacity: 0.55 } })
+          .bindTooltip(esc(sub.name) + "：巡查覆盖率 " + pct(sub.coverage) + "（" + sub.passed + "/" + sub.compounds + " 个小区）")
+          .addTo(layers.coverage);
+        for (const c of sub.detail) {
+          L.geoJSON(c.geometry, { style: { color: "#333", weight: 0.8, fillColor: daysColour(c.days_since_last), fillOpacity: 0.85 } })
+            .bindTooltip(esc(c.name) + "：" + (c.days_since_last == null ? "本期及以前从未巡查" : "距上次巡查 " + c.days_since_last + " 天"))
+            .addTo(layers.coverage);
+        }
+      }
+    }
+    // the month's tracks the user may read (the API answers only those in scope)
+    // the period the coverage was figured for (this month by the server's clock), in Beijing days
+    const day = (ms) => new Date(ms).toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+    let drawn = 0;
+    try {
+      if (!answers.length) throw new Error("无巡查覆盖率数据");
+      const from = day(Date.parse(answers[0].since)), to = day(Date.parse(answers[0].until) - 86400000);
+      const listed = await getJSON("/api/v1/patrols?limit=50&from=" + from + "&to=" + to);
+      for (const t of listed.tracks) {
+        const f = await getJSON("/api/v1/patrols/" + t.id);
+        if (!f.geometry) continue;
+        L.geoJSON(f.geometry, { style: { color: "#3f007d", weight: 2.5, opacity: 0.8 } })
+          .bindTooltip(esc(t.display_name) + " " + esc(when(t.started_at)) + " 巡查轨迹 " + (t.length_m / 1000).toFixed(2) + " 公里")
+          .addTo(layers.coverage);
+        drawn += 1;
+      }
+    } catch (err) { W.errors.push(String(err)); }
+    W.tracksDrawn = drawn;
+    W.coverage = answers;
+    updateLegend();
   }
 
   // -- clicks ---------------------------------------------------------------------------------
