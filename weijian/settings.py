@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     )
     max_json_mb: float = Field(default=1.0, description="largest JSON or form body accepted")
 
+    made_at_max_age_days: float = Field(
+        default=7.0,
+        description="a record made on a phone offline (made_at) is accepted this many days "
+        "later at most; one made later than the server's clock (beyond ten minutes) never",
+    )
+    gate_rule_file: Path | None = Field(
+        default=None,
+        description="the gate log's materials and warning rule as JSON (default: the one of "
+        "weijian/cases/gate_rule.json)",
+    )
+
     ledger_due_day: int = Field(
         default=5, description="a town's monthly ledger is due by this day of the next month"
     )

@@ -22,6 +22,7 @@ from weijian.api.routes import (
     auth,
     cases,
     docs,
+    gatelog,
     health,
     home,
     jurisdiction,
@@ -127,7 +128,7 @@ def create_app(
         web_map.router, web_map.api, pages.router, home.router, docs.router, health.router,
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
-        stats.router,
+        stats.router, gatelog.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from weijian.cases import history
-from weijian.cases.clock import LOCAL
+from weijian.cases.clock import CLOCK_SKEW, LOCAL
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.rows import json_text
 from weijian.cases.scope import CITIZEN, Principal
@@ -34,7 +34,6 @@ from weijian.text import clean
 MAX_FOOTPRINT_DISTANCE_M = 200.0
 #: no corner of a footprint lies farther than this from the reported point
 MAX_FOOTPRINT_REACH_M = 1000.0
-CLOCK_SKEW = timedelta(minutes=10)
 STAFF_CHANNELS = {"grid_worker": "grid_worker", "property_company": "property_company"}
 
 
