@@ -24,6 +24,7 @@ from weijian.settings import get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
 TABLES = (
+    "idempotency_key",
     "login_failure",
     "demo_database",
     "case_follow",
