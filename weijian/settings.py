@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         default=1_000_000.0,
         description="largest footprint a report may draw, in square metres (a building's lot)",
     )
+    idempotency_days: float = Field(
+        default=7.0,
+        description="how long the answer to a request with an Idempotency-Key is kept for "
+        "its retries (then the key is purged)",
+    )
 
     # logins and request limits
     login_delay_after: int = Field(
@@ -120,6 +125,12 @@ class Settings(BaseSettings):
         default=32, description="logins waiting for those threads; more are answered 503 at once"
     )
     max_json_mb: float = Field(default=1.0, description="largest JSON or form body accepted")
+
+    made_at_max_age_days: float = Field(
+        default=7.0,
+        description="a record made on a phone offline (made_at) is accepted this many days "
+        "later at most; one made later than the server's clock (beyond ten minutes) never",
+    )
 
     ledger_due_day: int = Field(
         default=5, description="a town's monthly ledger is due by this day of the next month"

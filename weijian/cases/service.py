@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,11 +24,19 @@ from cachetools import LRUCache
 from sqlalchemy import Connection, Engine, text
 
 from weijian.cases import deadlines, definitions, history, hotline, listing, proof, stages
-from weijian.cases.clock import LOCAL, Clock, beijing
+from weijian.cases.clock import LOCAL, Clock, beijing, made_at_checked
 from weijian.cases.desk import WorkbenchMixin
 from weijian.cases.detail import case_detail, last_change
 from weijian.cases.detail import summary as case_summary
-from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited, thumbnail
+from weijian.cases.evidence import (
+    Device,
+    EvidenceStore,
+    gps_check,
+    inspect,
+    read_limited,
+    thumbnail,
+)
+from weijian.cases.idempotency import Claim, case_of, record_case
 from weijian.cases.intake import (
     CLOCK_SKEW,
     MAX_FOOTPRINT_DISTANCE_M,
@@ -56,6 +64,7 @@ from weijian.cases.intake import (
 from weijian.cases.links import LinksMixin
 from weijian.cases.listing import MAX_PAGE, CaseFilter
 from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
+from weijian.cases.precheck import PrecheckMixin
 from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
 from weijian.cases.scope import Principal
 from weijian.cases.users import sha256
@@ -91,7 +100,7 @@ WORKFLOW_CHECK_S = 1.0
 THUMBS_KEPT = 512  # thumbnails kept in memory (~20 kB each at 320 px)
 
 
-class CaseService(WorkbenchMixin, LinksMixin):
+class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
     def __init__(
         self,
         engine: Engine,
@@ -141,10 +150,13 @@ class CaseService(WorkbenchMixin, LinksMixin):
         *,
         client_address: str | None = None,
         whole_city: bool = False,
+        idempotency: Claim | None = None,
     ) -> dict:
         """Register a report: locate it, freeze the jurisdiction answer, number it, offer
         duplicates, flag a rebound, start its deadlines. Returns the new case with
-        ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``."""
+        ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``.
+        ``idempotency``: the request's key, recorded with the case in its transaction — a
+        report whose case that key made already answers that case."""
         wf = self.workflow
         now = self.clock.now()
         intake = cleaned(intake)
@@ -152,6 +164,9 @@ class CaseService(WorkbenchMixin, LinksMixin):
         anonymous = report.channel == "citizen" and principal is None
         receipt = None
         with self.engine.begin() as conn:
+            made = case_of(conn, idempotency)
+            if made is not None:
+                return _created(self._detail(conn, made, principal, now), [], None)
             if anonymous:
                 rate_limit(
                     conn, client_address or "unknown", now, self.settings.citizen_reports_per_hour
@@ -189,6 +204,7 @@ class CaseService(WorkbenchMixin, LinksMixin):
                 now=now,
             )
             history.insert(conn, case_id, first)
+            record_case(conn, idempotency, case_id)
             conn.execute(
                 text(
                     "UPDATE violation_case SET last_event_at = :at, last_action = 'report' "
@@ -215,16 +231,12 @@ class CaseService(WorkbenchMixin, LinksMixin):
         channel = channel_for(wf, principal, intake.channel)
         track = wf.check_track(intake.track or "new")
         description = description_of(intake)
-        lon, lat = point_of(intake)
+        lon, lat, answer, district = self._located(intake, principal, now, whole_city=whole_city)
         snap = self.jurisdiction.snapshot
-        answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
-        district = district_of(answer, lon, lat)
-        if not whole_city:
-            check_reporter_grid(principal, answer)
         footprint, area = footprint_of(
             intake, lon, lat, snap, max_area_m2=self.settings.max_footprint_m2
         )
-        reported_at, discovered_at = report_times(intake, now)
+        reported_at, discovered_at = report_times(intake, now, self.made_at_max_age)
         state = wf.initial(track)
         due = deadlines_due(wf, self.calendar, channel, track, reported_at, discovered_at)
         return Report(
@@ -243,6 +255,31 @@ class CaseService(WorkbenchMixin, LinksMixin):
             due=due,
             flags=initial_flags(answer, due, reported_at),
         )
+
+    def _located(
+        self,
+        intake: Intake,
+        principal: Principal | None,
+        now: datetime,
+        *,
+        whole_city: bool = False,
+        given: dict | None = None,
+    ) -> tuple[float, float, dict, dict]:
+        """The report's point in CGCS2000, its jurisdiction answer and district — a point
+        outside the city or the reporter's grid refused (a report and its check alike)."""
+        lon, lat = point_of(intake)
+        answer = lookup(
+            self.jurisdiction.snapshot, lon, lat, on=now.astimezone(LOCAL).date(), given=given
+        )
+        district = district_of(answer, lon, lat)
+        if not whole_city:
+            check_reporter_grid(principal, answer)
+        return lon, lat, answer, district
+
+    @property
+    def made_at_max_age(self) -> timedelta:
+        """How old a record made on a device offline may be when it reaches the server."""
+        return timedelta(days=self.settings.made_at_max_age_days)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -448,10 +485,15 @@ class CaseService(WorkbenchMixin, LinksMixin):
         note: str | None = None,
         data: dict | None = None,
         evidence: list[str] | None = None,
+        made_at: datetime | None = None,
     ) -> dict:
+        """Take a workflow action. ``made_at``: when the step was made on the device (the
+        offline queue sends it later), kept in the event; its deadlines count the event's own
+        time, when the step reached the case (see the README)."""
         wf = self.workflow
         now = self.clock.now()
         data = cleaned_fields(wf, data)
+        made = made_at_checked(made_at, now, self.made_at_max_age) if made_at else None
         note = clean(note, "说明", "note", multiline=True, field="note")
         evidence = list(dict.fromkeys(evidence or []))
         with self.engine.begin() as conn:
@@ -466,6 +508,8 @@ class CaseService(WorkbenchMixin, LinksMixin):
                 note=note,
                 evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
             )
+            if made is not None:
+                data["made_at"] = made.isoformat()
             proof.check_site_photos(conn, row, principal, wf, transition, evidence)
             before = (row["transfer"] or {}).get("from_state")
             target = wf.target(transition, row["track"], before, row["state"])
@@ -584,34 +628,41 @@ class CaseService(WorkbenchMixin, LinksMixin):
         filename: str,
         kind: str,
         note: str | None = None,
+        device: Device | None = None,
     ) -> dict:
-        """Store a photo or document on a case; flag a photo taken too far away. Appends an
-        ``add_evidence`` event; does not change the case's version."""
+        """Store a photo or document on a case; flag a photo taken too far away (where its
+        EXIF says, else where the device said). Appends an ``add_evidence`` event; does not
+        change the case's version. ``device``: when and where the phone says it was taken."""
         note = clean(note, "说明", "note", multiline=True, field="note")
         max_bytes = int(self.settings.max_evidence_mb * 1024 * 1024)
+        now = self.clock.now()
+        device = device.checked(now) if device else Device()
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
         content = read_limited(stream, max_bytes)
         inspected = inspect(content, filename, kind)
         check = (
-            gps_check(inspected, row["lon"], row["lat"], self.settings.gps_limit_m)
+            gps_check(device.located(inspected), row["lon"], row["lat"], self.settings.gps_limit_m)
             if inspected.kind == "photo"
             else {"distance_m": None, "flagged": False, "reason": None}
         )
         path = self.store.put(inspected, content)
-        now = self.clock.now()
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
             inserted = conn.execute(
                 text(
                     "INSERT INTO case_evidence (case_id, sha256, kind, media_type, filename, size, "
                     "width, height, taken_at, gps_lon, gps_lat, distance_m, flagged, flag_reason, "
-                    "storage, path, content, uploaded_by, uploaded_at) VALUES (:case_id, :sha, "
+                    "storage, path, content, uploaded_by, uploaded_at, device_taken_at, "
+                    "device_lon, device_lat) VALUES (:case_id, :sha, "
                     ":kind, :media, :filename, :size, :w, :h, :taken, :glon, :glat, :dist, :flag, "
-                    ":reason, :storage, :path, :content, :by, :now) "
+                    ":reason, :storage, :path, :content, :by, :now, :dtaken, :dlon, :dlat) "
                     "ON CONFLICT (case_id, sha256) DO NOTHING RETURNING id"
                 ),
                 {
+                    "dtaken": device.taken_at,
+                    "dlon": device.lon,
+                    "dlat": device.lat,
                     "case_id": row["id"],
                     "sha": inspected.sha256,
                     "kind": inspected.kind,
@@ -657,6 +708,7 @@ class CaseService(WorkbenchMixin, LinksMixin):
             "filename": inspected.filename,
             "size": inspected.size,
             "gps": {"lon": inspected.gps[0], "lat": inspected.gps[1]} if inspected.gps else None,
+            "device": device.as_json(),
             "distance_m": check["distance_m"],
             "flagged": check["flagged"],
             "flag_reason": check["reason"],
