@@ -493,6 +493,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         wf = self.workflow
         now = self.clock.now()
         data = cleaned_fields(wf, data)
+        data.pop("made_at", None)  # said by the argument, checked; never by the form's data
         made = made_at_checked(made_at, now, self.made_at_max_age) if made_at else None
         note = clean(note, "说明", "note", multiline=True, field="note")
         evidence = list(dict.fromkeys(evidence or []))
