@@ -32,6 +32,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
 TABLES = (
+    "idempotency_key",
     "login_failure",
     "demo_database",
     "case_follow",

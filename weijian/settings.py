@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         default=1_000_000.0,
         description="largest footprint a report may draw, in square metres (a building's lot)",
     )
+    idempotency_days: float = Field(
+        default=7.0,
+        description="how long the answer to a request with an Idempotency-Key is kept for "
+        "its retries (then the key is purged)",
+    )
 
     # logins and request limits
     login_delay_after: int = Field(

@@ -16,6 +16,7 @@ from weijian import __version__
 from weijian.api import errors
 from weijian.api.bodies import JsonDepthLimit
 from weijian.api.headers import SecurityHeaders
+from weijian.api.idempotency import Idempotency
 from weijian.api.limits import BodyLimits
 from weijian.api.routes import (
     assessment,
@@ -116,10 +117,12 @@ def create_app(
     )
     errors.install(app)
     # from the inside out (the last added is the outermost): a JSON body nested too deep is
-    # refused before it is parsed, within the bodies refused before they are read (size,
-    # login first for uploads), within the security headers, within the compression of
-    # tiles, aggregates and the pages' scripts
+    # refused before it is parsed, within the answers of Idempotency-Keys (stored and
+    # replayed), within the bodies refused before they are read (size, login first for
+    # uploads), within the security headers, within the compression of tiles, aggregates and
+    # the pages' scripts
     app.add_middleware(JsonDepthLimit)
+    app.add_middleware(Idempotency)
     app.add_middleware(BodyLimits)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=web_map.GZIP_LEVEL)

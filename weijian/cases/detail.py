@@ -90,6 +90,8 @@ def case_detail(
             "rule_version": row["rule_version"],
             "layer_versions": row["layer_versions"],
             "footprint": orjson.loads(footprint) if footprint else None,
+            # when the report reached the server (reported_at: when it was made on the device)
+            "received_at": row["created_at"],
             "reporter": row["reporter"] if principal and principal.role != CITIZEN else None,
             "transfer": row["transfer"],
             "rebound_of": rebound_of,
@@ -121,7 +123,8 @@ def _evidence(conn: Connection, case_id: int) -> list[dict]:
         text(
             "SELECT e.sha256, e.kind, e.media_type, e.filename, e.size, e.width, e.height, "
             "e.taken_at, e.gps_lon, e.gps_lat, e.distance_m, e.flagged, e.flag_reason, "
-            "e.uploaded_at, e.uploaded_by, u.display_name AS uploader_name, "
+            "e.device_taken_at, e.device_lon, e.device_lat, e.uploaded_at, e.uploaded_by, "
+            "u.display_name AS uploader_name, "
             "u.role AS uploader_role FROM case_evidence e "
             "LEFT JOIN app_user u ON u.id = e.uploaded_by WHERE e.case_id = :i ORDER BY e.id"
         ),
@@ -188,6 +191,8 @@ def _event(wf: Workflow, e: dict) -> dict:
             "role": e["actor_role"],
         },
         "at": e["at"],
+        # when the step was made on the device, if it said so (the offline queue sends later)
+        "made_at": (e["data"] or {}).get("made_at"),
         "note": e["note"],
         "data": e["data"],
         "evidence": e["evidence"],

@@ -26,8 +26,8 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -36,8 +36,10 @@ import olefile
 from PIL import ExifTags, Image, ImageOps
 from pyproj import Geod
 
+from weijian.cases.clock import made_at_checked
 from weijian.cases.workflow import EVIDENCE_KINDS
 from weijian.errors import InputError, NotFoundError, TooLarge
+from weijian.gis.points import point_to_cgcs2000
 
 CHUNK = 1 << 20
 MAX_FILENAME_CHARS = 200
@@ -190,6 +192,45 @@ class Inspected:
     height: int | None
     taken_at: datetime | None  # EXIF DateTimeOriginal, naive local time as the camera wrote it
     gps: tuple[float, float] | None  # (lon, lat) WGS84 decimal degrees from EXIF
+
+
+@dataclass(frozen=True)
+class Device:
+    """When and where the phone says a photo was taken: the field app compresses photos on
+    the device, which drops their EXIF, and sends these beside them. A time with its zone (a
+    naive one is Beijing time); a point in ``crs`` (CGCS2000 once :meth:`checked`)."""
+
+    taken_at: datetime | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = "wgs84"
+
+    def checked(self, now: datetime) -> Device:
+        """Not taken in the future (beyond the clock skew); the point in China, in CGCS2000."""
+        taken = (
+            made_at_checked(self.taken_at, now, timedelta(days=36500)) if self.taken_at else None
+        )
+        if (self.lon is None) != (self.lat is None):
+            raise InputError(
+                "拍摄位置须同时提供经度（lon）和纬度（lat）",
+                code="evidence.device_point_incomplete",
+                detail="give both lon and lat of where the photo was taken, or neither",
+            )
+        if self.lon is None or self.lat is None:
+            return Device(taken)
+        lon, lat, _ = point_to_cgcs2000(float(self.lon), float(self.lat), self.crs)
+        return Device(taken, lon, lat, "cgcs2000")
+
+    def located(self, inspected: Inspected) -> Inspected:
+        """The photo with the device's point where its EXIF has none (for the distance check)."""
+        if inspected.gps is None and self.lon is not None and self.lat is not None:
+            return replace(inspected, gps=(self.lon, self.lat))
+        return inspected
+
+    def as_json(self) -> dict | None:
+        if self.taken_at is None and self.lon is None:
+            return None
+        return {"taken_at": self.taken_at, "lon": self.lon, "lat": self.lat}
 
 
 # ----------------------------------------------------------------------------------- reading

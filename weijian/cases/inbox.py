@@ -32,8 +32,9 @@ from weijian.errors import InputError
 
 TABS = ("todo", "done", "urged", "followed")
 TAB_LABELS = {"todo": "待办", "done": "已办", "urged": "督办", "followed": "关注"}
-#: steps that are an option on every case rather than its next step
-NOT_NEXT_STEPS = ("transfer", "reopen")
+#: steps that are an option on every case rather than its next step (a property company's or
+#: grid worker's 劝阻记录 is no case waiting for them)
+NOT_NEXT_STEPS = ("transfer", "reopen", "dissuade")
 DESKS_WITHOUT_TODO = ("admin", "supervisor")
 MAX_LIMIT = 200
 

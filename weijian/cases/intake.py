@@ -17,7 +17,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
 from weijian.cases import history
-from weijian.cases.clock import CLOCK_SKEW, LOCAL
+from weijian.cases.clock import CLOCK_SKEW, LOCAL, made_at_checked
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.rows import json_text
 from weijian.cases.scope import CITIZEN, Principal
@@ -51,6 +51,7 @@ class Intake:
     footprint: dict | None = None  # GeoJSON Polygon / MultiPolygon in ``crs``
     discovered_at: datetime | None = None
     reported_at: datetime | None = None  # only for imports of other systems' records
+    made_at: datetime | None = None  # when the report was made on the device (offline queue)
     reporter_name: str | None = None
     reporter_phone: str | None = None
     external_id: str | None = None
@@ -290,11 +291,16 @@ def check_footprint_size(metric: shapely.Geometry, point: shapely.Point, max_are
         )
 
 
-def report_times(intake: Intake, now: datetime) -> tuple[datetime, datetime | None]:
-    """When the report was made (now, or an imported record's own time) and when the
-    construction was found; neither may lie in the future."""
+def report_times(
+    intake: Intake, now: datetime, max_age: timedelta = timedelta(days=7)
+) -> tuple[datetime, datetime | None]:
+    """When the report was made (now; the time the device made it, ``made_at``, checked by
+    :func:`~weijian.cases.clock.made_at_checked` against ``max_age``; or an imported record's
+    own time) and when the construction was found; neither may lie in the future."""
     reported_at = now
-    if intake.reported_at is not None:
+    if intake.made_at is not None:
+        reported_at = made_at_checked(intake.made_at, now, max_age)
+    elif intake.reported_at is not None:
         if intake.reported_at > now + CLOCK_SKEW:
             raise InputError(
                 "受理时间晚于当前时间，请核对时间及时区",

@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,11 +24,19 @@ from cachetools import LRUCache
 from sqlalchemy import Connection, Engine, text
 
 from weijian.cases import deadlines, definitions, history, hotline, listing, proof, stages
-from weijian.cases.clock import LOCAL, Clock, beijing
+from weijian.cases.clock import LOCAL, Clock, beijing, made_at_checked
 from weijian.cases.desk import WorkbenchMixin
 from weijian.cases.detail import case_detail, last_change
 from weijian.cases.detail import summary as case_summary
-from weijian.cases.evidence import EvidenceStore, gps_check, inspect, read_limited, thumbnail
+from weijian.cases.evidence import (
+    Device,
+    EvidenceStore,
+    gps_check,
+    inspect,
+    read_limited,
+    thumbnail,
+)
+from weijian.cases.idempotency import Claim, case_of, record_case
 from weijian.cases.intake import (
     CLOCK_SKEW,
     MAX_FOOTPRINT_DISTANCE_M,
@@ -53,8 +61,10 @@ from weijian.cases.intake import (
     rebound_flag,
     report_times,
 )
+from weijian.cases.links import LinksMixin
 from weijian.cases.listing import MAX_PAGE, CaseFilter
 from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
+from weijian.cases.precheck import PrecheckMixin
 from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
 from weijian.cases.scope import Principal
 from weijian.cases.users import sha256
@@ -90,7 +100,7 @@ WORKFLOW_CHECK_S = 1.0
 THUMBS_KEPT = 512  # thumbnails kept in memory (~20 kB each at 320 px)
 
 
-class CaseService(WorkbenchMixin):
+class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
     def __init__(
         self,
         engine: Engine,
@@ -140,10 +150,13 @@ class CaseService(WorkbenchMixin):
         *,
         client_address: str | None = None,
         whole_city: bool = False,
+        idempotency: Claim | None = None,
     ) -> dict:
         """Register a report: locate it, freeze the jurisdiction answer, number it, offer
         duplicates, flag a rebound, start its deadlines. Returns the new case with
-        ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``."""
+        ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``.
+        ``idempotency``: the request's key, recorded with the case in its transaction — a
+        report whose case that key made already answers that case."""
         wf = self.workflow
         now = self.clock.now()
         intake = cleaned(intake)
@@ -151,6 +164,9 @@ class CaseService(WorkbenchMixin):
         anonymous = report.channel == "citizen" and principal is None
         receipt = None
         with self.engine.begin() as conn:
+            made = case_of(conn, idempotency)
+            if made is not None:
+                return _created(self._detail(conn, made, principal, now), [], None)
             if anonymous:
                 rate_limit(
                     conn, client_address or "unknown", now, self.settings.citizen_reports_per_hour
@@ -188,6 +204,7 @@ class CaseService(WorkbenchMixin):
                 now=now,
             )
             history.insert(conn, case_id, first)
+            record_case(conn, idempotency, case_id)
             conn.execute(
                 text(
                     "UPDATE violation_case SET last_event_at = :at, last_action = 'report' "
@@ -214,16 +231,12 @@ class CaseService(WorkbenchMixin):
         channel = channel_for(wf, principal, intake.channel)
         track = wf.check_track(intake.track or "new")
         description = description_of(intake)
-        lon, lat = point_of(intake)
+        lon, lat, answer, district = self._located(intake, principal, now, whole_city=whole_city)
         snap = self.jurisdiction.snapshot
-        answer = lookup(snap, lon, lat, on=now.astimezone(LOCAL).date())
-        district = district_of(answer, lon, lat)
-        if not whole_city:
-            check_reporter_grid(principal, answer)
         footprint, area = footprint_of(
             intake, lon, lat, snap, max_area_m2=self.settings.max_footprint_m2
         )
-        reported_at, discovered_at = report_times(intake, now)
+        reported_at, discovered_at = report_times(intake, now, self.made_at_max_age)
         state = wf.initial(track)
         due = deadlines_due(wf, self.calendar, channel, track, reported_at, discovered_at)
         return Report(
@@ -242,6 +255,31 @@ class CaseService(WorkbenchMixin):
             due=due,
             flags=initial_flags(answer, due, reported_at),
         )
+
+    def _located(
+        self,
+        intake: Intake,
+        principal: Principal | None,
+        now: datetime,
+        *,
+        whole_city: bool = False,
+        given: dict | None = None,
+    ) -> tuple[float, float, dict, dict]:
+        """The report's point in CGCS2000, its jurisdiction answer and district — a point
+        outside the city or the reporter's grid refused (a report and its check alike)."""
+        lon, lat = point_of(intake)
+        answer = lookup(
+            self.jurisdiction.snapshot, lon, lat, on=now.astimezone(LOCAL).date(), given=given
+        )
+        district = district_of(answer, lon, lat)
+        if not whole_city:
+            check_reporter_grid(principal, answer)
+        return lon, lat, answer, district
+
+    @property
+    def made_at_max_age(self) -> timedelta:
+        """How old a record made on a device offline may be when it reaches the server."""
+        return timedelta(days=self.settings.made_at_max_age_days)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -447,10 +485,16 @@ class CaseService(WorkbenchMixin):
         note: str | None = None,
         data: dict | None = None,
         evidence: list[str] | None = None,
+        made_at: datetime | None = None,
     ) -> dict:
+        """Take a workflow action. ``made_at``: when the step was made on the device (the
+        offline queue sends it later), kept in the event; its deadlines count the event's own
+        time, when the step reached the case (see the README)."""
         wf = self.workflow
         now = self.clock.now()
         data = cleaned_fields(wf, data)
+        data.pop("made_at", None)  # said by the argument, checked; never by the form's data
+        made = made_at_checked(made_at, now, self.made_at_max_age) if made_at else None
         note = clean(note, "说明", "note", multiline=True, field="note")
         evidence = list(dict.fromkeys(evidence or []))
         with self.engine.begin() as conn:
@@ -465,6 +509,8 @@ class CaseService(WorkbenchMixin):
                 note=note,
                 evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
             )
+            if made is not None:
+                data["made_at"] = made.isoformat()
             proof.check_site_photos(conn, row, principal, wf, transition, evidence)
             before = (row["transfer"] or {}).get("from_state")
             target = wf.target(transition, row["track"], before, row["state"])
@@ -583,34 +629,41 @@ class CaseService(WorkbenchMixin):
         filename: str,
         kind: str,
         note: str | None = None,
+        device: Device | None = None,
     ) -> dict:
-        """Store a photo or document on a case; flag a photo taken too far away. Appends an
-        ``add_evidence`` event; does not change the case's version."""
+        """Store a photo or document on a case; flag a photo taken too far away (where its
+        EXIF says, else where the device said). Appends an ``add_evidence`` event; does not
+        change the case's version. ``device``: when and where the phone says it was taken."""
         note = clean(note, "说明", "note", multiline=True, field="note")
         max_bytes = int(self.settings.max_evidence_mb * 1024 * 1024)
+        now = self.clock.now()
+        device = device.checked(now) if device else Device()
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
         content = read_limited(stream, max_bytes)
         inspected = inspect(content, filename, kind)
         check = (
-            gps_check(inspected, row["lon"], row["lat"], self.settings.gps_limit_m)
+            gps_check(device.located(inspected), row["lon"], row["lat"], self.settings.gps_limit_m)
             if inspected.kind == "photo"
             else {"distance_m": None, "flagged": False, "reason": None}
         )
         path = self.store.put(inspected, content)
-        now = self.clock.now()
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
             inserted = conn.execute(
                 text(
                     "INSERT INTO case_evidence (case_id, sha256, kind, media_type, filename, size, "
                     "width, height, taken_at, gps_lon, gps_lat, distance_m, flagged, flag_reason, "
-                    "storage, path, content, uploaded_by, uploaded_at) VALUES (:case_id, :sha, "
+                    "storage, path, content, uploaded_by, uploaded_at, device_taken_at, "
+                    "device_lon, device_lat) VALUES (:case_id, :sha, "
                     ":kind, :media, :filename, :size, :w, :h, :taken, :glon, :glat, :dist, :flag, "
-                    ":reason, :storage, :path, :content, :by, :now) "
+                    ":reason, :storage, :path, :content, :by, :now, :dtaken, :dlon, :dlat) "
                     "ON CONFLICT (case_id, sha256) DO NOTHING RETURNING id"
                 ),
                 {
+                    "dtaken": device.taken_at,
+                    "dlon": device.lon,
+                    "dlat": device.lat,
                     "case_id": row["id"],
                     "sha": inspected.sha256,
                     "kind": inspected.kind,
@@ -656,6 +709,7 @@ class CaseService(WorkbenchMixin):
             "filename": inspected.filename,
             "size": inspected.size,
             "gps": {"lon": inspected.gps[0], "lat": inspected.gps[1]} if inspected.gps else None,
+            "device": device.as_json(),
             "distance_m": check["distance_m"],
             "flagged": check["flagged"],
             "flag_reason": check["reason"],
@@ -718,164 +772,6 @@ class CaseService(WorkbenchMixin):
             )
         content = item.content if item.storage == "database" else self.store.open_bytes(sha)
         return bytes(content), {"media_type": item.media_type, "filename": item.filename}
-
-    def link(
-        self,
-        principal: Principal,
-        ref: str | int,
-        other_ref: str | int,
-        kind: str = "duplicate",
-        note: str | None = None,
-    ) -> dict:
-        """Record that two cases are duplicates or related; both histories say so."""
-        note = clean(note, "说明", "note", multiline=True, field="note")
-        if kind not in ("duplicate", "related"):
-            raise InputError(
-                f"关联类型“{kind}”无效，应为 duplicate（重复）或 related（相关）",
-                code="link.kind_invalid",
-                detail="kind must be duplicate or related",
-            )
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            first, second = sorted(
-                [self._visible(conn, ref, principal), self._visible(conn, other_ref, principal)],
-                key=lambda r: r["id"],
-            )
-            if first["id"] == second["id"]:
-                raise InputError(
-                    f"案件 {first['number']} 不能与自身关联，请选择另一个案件",
-                    code="link.same_case",
-                    detail="a case cannot be linked to itself",
-                )
-            for r in (first, second):
-                self._visible(conn, r["id"], principal, lock=True)
-            done = conn.execute(
-                text(
-                    "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
-                    "VALUES (:a, :b, :k, :n, :u, :t) ON CONFLICT DO NOTHING RETURNING id"
-                ),
-                {
-                    "a": first["id"],
-                    "b": second["id"],
-                    "k": kind,
-                    "n": note,
-                    "u": principal.id,
-                    "t": now,
-                },
-            ).scalar()
-            if done is None:
-                raise ConflictError(
-                    f"案件 {first['number']} 与 {second['number']} 已经关联，无需重复关联",
-                    code="link.exists",
-                    detail=f"{first['number']} and {second['number']} are linked already",
-                )
-            for this, that in ((first, second), (second, first)):
-                history.record(
-                    conn,
-                    this,
-                    action="link",
-                    actor=principal,
-                    at=now,
-                    note=note,
-                    data={"other": that["number"], "kind": kind},
-                )
-            this = first if str(ref) in (first["number"], str(first["id"])) else second
-            changed = this["id"]
-        with self.engine.connect() as conn:
-            return self._detail(conn, changed, principal, now)
-
-    def merge(
-        self,
-        principal: Principal,
-        ref: str | int,
-        into: str | int,
-        *,
-        version: int | None,
-        note: str | None = None,
-    ) -> dict:
-        """Close a duplicate by merging it into the case that goes on; its history, evidence
-        and number are kept, and both histories record the merge."""
-        note = clean(note, "说明", "note", multiline=True, field="note")
-        wf = self.workflow
-        if "merged" not in wf.states:
-            raise ConflictError(
-                "当前施行的流程中没有“已合并”（merged）状态，无法合并案件，请联系系统管理员",
-                code="merge.no_merged_state",
-                detail="the workflow in force has no 'merged' state",
-            )
-        if principal.role not in ("admin", "supervisor", *wf.department_roles):
-            raise PermissionDenied(
-                f"角色 {principal.role}（{wf.roles.get(principal.role, principal.role)}）"
-                "无权合并案件，请由承办部门或督导人员合并",
-                code="merge.role_not_allowed",
-                detail=f"the role {principal.role} may not merge cases",
-            )
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            source = self._visible(conn, ref, principal)
-            target = self._visible(conn, into, principal)
-            if source["id"] == target["id"]:
-                raise InputError(
-                    f"案件 {source['number']} 不能合并到自身，请选择继续办理的另一个案件",
-                    code="merge.same_case",
-                    detail="a case cannot be merged into itself",
-                )
-            locked = {
-                r["id"]: self._visible(conn, r["id"], principal, lock=True)
-                for r in sorted((source, target), key=lambda r: r["id"])
-            }
-            source, target = locked[source["id"]], locked[target["id"]]
-            self._check_version(source, version)
-            if not source["is_open"] or not target["is_open"]:
-                closed = source if not source["is_open"] else target
-                raise ConflictError(
-                    f"只有在办的案件才能合并，案件 {closed['number']} 已办结，请先重新立案",
-                    code="merge.case_closed",
-                    detail="only open cases can be merged",
-                    hint="reopen it first",
-                )
-            if principal.role in wf.department_roles and not principal.holds(
-                source["department_code"]
-            ):
-                raise PermissionDenied(
-                    f"只有承办案件 {source['number']} 的部门才能合并该案件",
-                    code="merge.holder_only",
-                    detail="only the department holding the case may merge it",
-                )
-            self._update(
-                conn, source, "merged", False, {"merged_into": target["id"], "closed_at": now}, now
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
-                    "VALUES (:a, :b, 'merged', :n, :u, :t) ON CONFLICT (case_id, other_id) "
-                    "DO NOTHING"
-                ),
-                {"a": source["id"], "b": target["id"], "n": note, "u": principal.id, "t": now},
-            )
-            history.append(
-                conn,
-                source,
-                action="merge",
-                from_state=source["state"],
-                to_state="merged",
-                actor=principal,
-                at=now,
-                note=note,
-                data={"into": target["number"]},
-            )
-            history.record(
-                conn,
-                target,
-                action="merged_from",
-                actor=principal,
-                at=now,
-                note=note,
-                data={"from": source["number"]},
-            )
-            changed = source["id"]
-        with self.engine.connect() as conn:
-            return self._detail(conn, changed, principal, now)
 
     # -- bulk import of hotline exports ---------------------------------------------------
 

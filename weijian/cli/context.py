@@ -37,11 +37,13 @@ def operator(name: str | None):
     return Principal(id=None, username=name or "cli", display_name=name or "命令行", role="admin")
 
 
-def serve_app(host: str, port: int, workers: int) -> None:
-    """Serve the API and the pages with uvicorn until interrupted."""
+def serve_app(host: str, port: int, workers: int, tls: tuple[str, str] | None = None) -> None:
+    """Serve the API and the pages with uvicorn until interrupted; ``tls``: the certificate
+    and key files of HTTPS."""
     import uvicorn
 
-    log(f"weijian on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    scheme = "https" if tls else "http"
+    log(f"weijian on {scheme}://{host}:{port}  (API docs: {scheme}://{host}:{port}/docs)")
     uvicorn.run(
         "weijian.api.app:create_app",
         factory=True,
@@ -52,4 +54,6 @@ def serve_app(host: str, port: int, workers: int) -> None:
         # which proxies' X-Forwarded-For is believed is the app's setting
         # (WEIJIAN_TRUSTED_PROXIES), not uvicorn's
         proxy_headers=False,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )

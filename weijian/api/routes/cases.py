@@ -20,6 +20,8 @@ from weijian.api.dependencies import (
 )
 from weijian.api.routes.layers import uploaded
 from weijian.cases import disclosure, numbering
+from weijian.cases.evidence import Device
+from weijian.cases.idempotency import STATE_KEY
 from weijian.cases.service import Intake
 from weijian.errors import InputError
 from weijian.text import LIMITS
@@ -46,6 +48,12 @@ class CaseIn(BaseModel):
         default=None, description="GeoJSON Polygon/MultiPolygon of the building, in crs"
     )
     discovered_at: datetime | None = Field(default=None, description="when it was found")
+    made_at: datetime | None = Field(
+        default=None,
+        description="when the report was made on the device (ISO 8601 with its zone; the "
+        "offline queue sends it later): the case's reported_at; at most ten minutes ahead of "
+        "the server's clock and WEIJIAN_MADE_AT_MAX_AGE_DAYS old",
+    )
     reporter_name: str | None = Field(default=None, max_length=LIMITS["name"])
     reporter_phone: str | None = Field(default=None, max_length=LIMITS["phone"])
 
@@ -56,6 +64,15 @@ class TransitionIn(BaseModel):
     note: str | None = Field(default=None, max_length=LIMITS["note"])
     data: dict[str, Any] = Field(default_factory=dict, description="the action's fields")
     evidence: list[str] = Field(default_factory=list, description="sha256 of uploaded evidence")
+    made_at: datetime | None = Field(
+        default=None, description="when the step was made on the device (kept in the event)"
+    )
+
+
+class CheckIn(BaseModel):
+    lon: float | None = Field(default=None, description="longitude (or easting) in crs")
+    lat: float | None = Field(default=None, description="latitude (or northing) in crs")
+    crs: str = Field(default="wgs84", description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")
 
 
 class TransferIn(BaseModel):
@@ -127,9 +144,15 @@ def workflow(cases: CasesDep) -> dict:
 def create_case(body: CaseIn, request: Request, cases: CasesDep, user: OptionalUser) -> dict:
     intake = Intake(**body.model_dump())
     address = client_address(request)
-    case = cases.create(intake, user, client_address=address)
+    claim = getattr(request.state, STATE_KEY, None)  # the Idempotency-Key, if one was sent
+    case = cases.create(intake, user, client_address=address, idempotency=claim)
     # an anonymous reporter reads back his report, never the people behind it
     return case if user is not None else disclosure.public_case(case)
+
+
+@router.post("/cases/check", summary="Before reporting: who is responsible, duplicates, rebounds")
+def check_case(body: CheckIn, cases: CasesDep, user: OptionalUser) -> dict:
+    return cases.precheck(user, body.lon, body.lat, body.crs)
 
 
 @router.get("/cases", summary="Cases in your scope, newest first, a page at a time")
@@ -213,6 +236,7 @@ def transition(
         note=body.note,
         data=body.data,
         evidence=body.evidence,
+        made_at=body.made_at,
     )
 
 
@@ -238,8 +262,17 @@ def upload_evidence(
     file: Annotated[UploadFile, File()],
     kind: Annotated[Literal["photo", "document"], Form()] = "photo",
     note: Annotated[str | None, Form(max_length=LIMITS["note"])] = None,
+    taken_at: Annotated[
+        datetime | None, Form(description="when the phone took it (its EXIF may be gone)")
+    ] = None,
+    lon: Annotated[float | None, Form(description="where the phone took it, in crs")] = None,
+    lat: Annotated[float | None, Form()] = None,
+    crs: Annotated[str, Form(max_length=LIMITS["code"])] = "wgs84",
 ) -> dict:
-    return cases.add_evidence(user, ref, file.file, file.filename or "upload", kind, note)
+    device = Device(taken_at=taken_at, lon=lon, lat=lat, crs=crs)
+    return cases.add_evidence(
+        user, ref, file.file, file.filename or "upload", kind, note, device=device
+    )
 
 
 @router.get("/cases/{ref}/evidence/{sha256}", summary="Download one piece of evidence")

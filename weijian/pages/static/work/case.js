@@ -143,6 +143,8 @@ function renderFacts(c) {
     row("违建面积", c.area_m2 != null ? Math.round(c.area_m2).toLocaleString("zh-CN") + " 平方米" : null),
     row("发现时间", c.discovered_at ? beijing(c.discovered_at) : null),
     row("上报时间", beijing(c.reported_at)),
+    // a report made offline on a phone reached the server later
+    row("接收时间", c.received_at && Math.abs(Date.parse(c.received_at) - Date.parse(c.reported_at)) >= 60000 ? beijing(c.received_at) : null),
     row("办理部门", c.department ? c.department.name : "未确定"),
     row("承办人", c.assignee ? c.assignee.name : "未指派"),
     row("上报人", reporter),

@@ -22,6 +22,7 @@ const EXTRA = {
   into: ["合并至", (v) => v],
   from: ["合并自", (v) => v],
   returned_to: ["退回至", (v) => (v && v.name) || v],
+  made_at: ["现场办理时间", (v) => beijing(v)],
 };
 
 const path = (c, sha, thumb) =>
@@ -42,6 +43,8 @@ function dataList(e, c, wf) {
   const rows = [];
   for (const [code, v] of Object.entries(e.data || {})) {
     if (e.action === "add_evidence" || v == null || v === "") continue;
+    // a step made offline on a phone: its time there, when it differs from the time it arrived
+    if (code === "made_at" && Math.abs(Date.parse(v) - Date.parse(e.at)) < 60000) continue;
     if (!wf.fields[code] && !EXTRA[code]) continue;
     const shown = value(code, v, c, wf, e.data);
     if (shown == null || shown === "") continue;
@@ -52,7 +55,8 @@ function dataList(e, c, wf) {
 
 function fileCard(item, c, wf, photos) {
   const who = item.uploaded_by ? item.uploaded_by.name + (wf.roles[item.uploaded_by.role] ? "（" + wf.roles[item.uploaded_by.role] + "）" : "") : "";
-  const meta = [KIND[item.kind] || item.kind, fileSize(item.size), who ? who + "上传于 " + beijing(item.uploaded_at) : beijing(item.uploaded_at)];
+  const meta = [KIND[item.kind] || item.kind, fileSize(item.size), who ? who + "上传于 " + beijing(item.uploaded_at) : beijing(item.uploaded_at),
+    item.device_taken_at ? "手机记录拍摄于 " + beijing(item.device_taken_at) : null];
   const warning = item.flagged ? h("div", { class: "file-flag" }, "⚠ " + (item.flag_reason || "拍摄位置存疑")) : null;
   const name = h("span", { class: "file-name" }, item.filename);
   let opener;
