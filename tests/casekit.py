@@ -162,6 +162,25 @@ def city_with_users(engine, folder: Path) -> None:
     city.built_once(engine, "city with users", (*city.TABLES, "app_user"), build)
 
 
+@contextmanager
+def served_city(folder: Path):
+    """A scratch database holding the hand-built city and a user per role, served by a real
+    uvicorn on a clock the tests move: yields the ``Api`` and the engine, for a module's tests."""
+    from tests.conftest import scratch_database, serving
+    from weijian.api.app import create_app
+    from weijian.db.engine import engine_for
+
+    with scratch_database() as url:
+        engine = engine_for(url)
+        build_city(engine, folder / "city")
+        add_users(engine)
+        clock = FixedClock(START)
+        settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
+        with serving(create_app(engine, clock=clock, settings=settings)) as base:
+            yield Api(base, clock, settings), engine
+        engine.dispose()
+
+
 def lonlat(spot: tuple[float, float]) -> tuple[float, float]:
     return city.lonlat(*spot)
 

@@ -20,8 +20,8 @@ import uvicorn
 from PIL import Image
 from sqlalchemy import text
 
-from tests.casekit import START, Api, add_users, build_city, lonlat
-from tests.conftest import _free_port, scratch_database, serving
+from tests.casekit import START, Api, lonlat, served_city
+from tests.conftest import _free_port
 from weijian.cases import history
 from weijian.cases.clock import LOCAL
 
@@ -36,23 +36,9 @@ IN_A_ROW = 5
 def field(tmp_path_factory):
     """The hand-built city with a user per role, served on a clock the tests move: one for the
     module (each test reports at its own spot)."""
-    from weijian.api.app import create_app
-    from weijian.cases.clock import FixedClock
-    from weijian.db.engine import engine_for
-    from weijian.settings import Settings
-
-    folder = tmp_path_factory.mktemp("field")
-    with scratch_database() as url:
-        engine = engine_for(url)
-        build_city(engine, folder / "city")
-        add_users(engine)
-        clock = FixedClock(START)
-        settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
-        with serving(create_app(engine, clock=clock, settings=settings)) as base:
-            api = Api(base, clock, settings)
-            api.engine = engine
-            yield api
-        engine.dispose()
+    with served_city(tmp_path_factory.mktemp("field")) as (api, engine):
+        api.engine = engine
+        yield api
 
 
 def body_at(spot, **more) -> dict:

@@ -15,31 +15,15 @@ from tests.casekit import (
     COMPOUND,
     COMPOUND_CODE,
     START,
-    Api,
-    add_users,
-    build_city,
     lonlat,
+    served_city,
 )
-from tests.conftest import scratch_database, serving
 
 
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory):
-    from weijian.api.app import create_app
-    from weijian.cases.clock import FixedClock
-    from weijian.db.engine import engine_for
-    from weijian.settings import Settings
-
-    folder = tmp_path_factory.mktemp("gate")
-    with scratch_database() as url:
-        engine = engine_for(url)
-        build_city(engine, folder / "city")
-        add_users(engine)
-        clock = FixedClock(START)
-        settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
-        with serving(create_app(engine, clock=clock, settings=settings)) as base:
-            yield Api(base, clock, settings), engine
-        engine.dispose()
+    with served_city(tmp_path_factory.mktemp("gate")) as served:
+        yield served
 
 
 def entry(**fields) -> dict:
