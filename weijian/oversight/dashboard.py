@@ -102,6 +102,22 @@ def this_month(cases: CaseService) -> str:
     return f"{cases.clock.now().astimezone(LOCAL):%Y-%m}"
 
 
+def chosen_period(
+    cases: CaseService, start: date | None, end: date | None, period: str | None
+) -> tuple[date, date, str | None]:
+    """The period a request names: both ``from`` and ``to`` (no label), else ``period``
+    (:func:`parse_period`), else this month."""
+    if start is not None or end is not None:
+        if start is None or end is None:
+            raise InputError(
+                "自定义统计期间需同时给出开始日期 from 和结束日期 to（含首尾两天）",
+                code="period.missing",
+                detail="give both from and to (dates, both included)",
+            )
+        return start, end, None
+    return parse_period(period or this_month(cases))
+
+
 def range_label(start: date, end: date) -> str:
     return f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"
 

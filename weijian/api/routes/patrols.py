@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
-from weijian.errors import InputError
 from weijian.oversight import coverage as patrol_coverage
 from weijian.oversight import dashboard
 from weijian.oversight.periods import period as day_period
@@ -53,15 +52,7 @@ def stop(track_id: int, body: StartIn, cases: CasesDep, user: CurrentUser) -> di
 
 
 def _days(start: date | None, end: date | None, period: str | None, cases) -> tuple:
-    if start is not None or end is not None:
-        if start is None or end is None:
-            raise InputError(
-                "自定义期间需同时给出开始日期 from 和结束日期 to（含首尾两天）",
-                code="period.missing",
-                detail="give both from and to (dates, both included)",
-            )
-        return day_period(start, end)
-    first, last, _label = dashboard.parse_period(period or dashboard.this_month(cases))
+    first, last, _label = dashboard.chosen_period(cases, start, end, period)
     return day_period(first, last)
 
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from weijian.api.dependencies import CasesDep, CurrentUser
-from weijian.errors import InputError
 from weijian.oversight import dashboard
 
 router = APIRouter(prefix="/api/v1", tags=["assessment"])
@@ -34,16 +33,7 @@ def stats(
     table: Annotated[str, Query(description="xlsx: district, town or community")] = "town",
     sort: Literal["score", "clear"] = "score",
 ):
-    if start is not None or end is not None:
-        if start is None or end is None:
-            raise InputError(
-                "自定义统计期间需同时给出开始日期 from 和结束日期 to（含首尾两天）",
-                code="period.missing",
-                detail="give both from and to (dates, both included)",
-            )
-        first, last, label = start, end, None
-    else:  # this month by default
-        first, last, label = dashboard.parse_period(period or dashboard.this_month(cases))
+    first, last, label = dashboard.chosen_period(cases, start, end, period)
     result = dashboard.dashboard(cases, user, first, last, label=label, campaign_id=campaign)
     if format == "xlsx":
         body = dashboard.table_xlsx(result, table, sort)
