@@ -70,6 +70,9 @@ def phone(browser, field):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(field.url + "/m")
+    page.wait_for_selector("#login input[name=username]")
+    box = page.locator("#login .login-form").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     page.fill("#login input[name=username]", "gridder")
     page.fill("#login input[name=password]", PASSWORD)
     page.click("#login button[type=submit]")
@@ -204,7 +207,7 @@ def test_my_grid_nearest_first_and_in_tour_order(phone, field):
     page.context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 8})
     page.click("#tabbar button[data-tab=grid]")
     page.wait_for_function("window.weijianGrid && window.weijianGrid.loaded")
-    page.click("#grid-status ~ button")  # 刷新 here, with this position
+    page.click("#grid-refresh")  # here, with this position
     geod = Geod(ellps="GRS80")
     with field.engine.connect() as conn:
         rows = conn.execute(
@@ -245,4 +248,35 @@ def test_my_grid_nearest_first_and_in_tour_order(phone, field):
     assert ranks == [str(n) for n in range(1, len(tour) + 1)]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(ARTIFACTS / "field-grid-tour.png"))
+
+    # a case opened: its details, and a step the role may take sent through the queue
+    page.click(f"#grid-cases .case-item[data-number='{tour[0]}']")
+    page.wait_for_selector("#case-sheet button[data-action=dissuade]")
+    assert "网格内案件" in page.inner_text("#case-sheet")
+    page.click("#case-sheet button[data-action=dissuade]")
+    page.fill("#case-sheet textarea[name=note]", "已劝阻业主停止施工")
+    page.screenshot(path=str(ARTIFACTS / "field-case-step.png"))
+    sent = page.evaluate("window.weijianField.sent")
+    page.click("#case-sheet .step-form button.primary")
+    page.wait_for_function(
+        "(n) => window.weijianField.queue.pending === 0 && window.weijianField.sent > n", arg=sent
+    )
+    events = field.case("gridder", tour[0])["events"]
+    assert events[-1]["action"] == "dissuade" and events[-1]["note"] == "已劝阻业主停止施工"
+    assert events[-1]["made_at"]
     assert page.errors == []
+
+
+def test_my_grid_api_refuses_in_chinese(field):
+    lon, lat = lonlat(STAND)
+    r = field.get("/api/v1/field/grid", "gridder", lon=lon)
+    assert r.status_code == 422 and r.json()["code"] == "field.position_incomplete"
+    # a user of the whole city: the finest grid under the phone, or a word that it is needed
+    r = field.get("/api/v1/field/grid", "supervisor")
+    assert r.status_code == 422 and r.json()["code"] == "field.position_needed"
+    assert "定位" in r.json()["message"]
+    r = field.get("/api/v1/field/grid", "supervisor", lon=lon, lat=lat, crs="wgs84")
+    assert r.status_code == 200 and [g["code"] for g in r.json()["grids"]] == [COMPOUND_CODE]
+    r = field.get("/api/v1/field/grid", "gridder", lon=lon, lat=lat, crs="no-such-crs")
+    assert r.status_code == 422
+    assert field.get("/api/v1/field/grid", None).status_code == 401

@@ -82,8 +82,9 @@ export const app = {
 window.weijianApp = app;
 
 // the phone's GPS in WGS84: {lon, lat, accuracy, at}. With `watch` (a function) every fix is
-// handed to it and {stop()} is returned; else one fix is resolved.
-function position({ watch, timeout = 20000 } = {}) {
+// handed to it and {stop()} is returned; else one fix is resolved (one up to `maximumAge` ms
+// old will do; 0 asks for a new one).
+function position({ watch, timeout = 20000, maximumAge = 5000 } = {}) {
   const fix = (p) => ({
     lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy,
     at: new Date(p.timestamp || Date.now()).toISOString(), crs: "wgs84",
@@ -93,7 +94,7 @@ function position({ watch, timeout = 20000 } = {}) {
     if (watch) throw error;
     return Promise.reject(error);
   }
-  const options = { enableHighAccuracy: true, timeout, maximumAge: 5000 };
+  const options = { enableHighAccuracy: true, timeout, maximumAge };
   if (typeof watch === "function") {
     const id = navigator.geolocation.watchPosition((p) => watch(fix(p)), () => {}, options);
     return { stop: () => navigator.geolocation.clearWatch(id) };

@@ -53,9 +53,11 @@ function draw() {
   probe.numbers = list.map((c) => c.number);
   const grid = answer.grids[0];
   fill(ui.title, grid ? grid.name : "我的网格", h("small", { class: "muted" }, " 未办结案件 " + answer.cases.length + " 件"));
-  fill(ui.status, probe.offline ? "离线：显示 " + beijingShort(answer.as_of) + " 的数据" : answer.order === "nearest" ? "按距您当前位置由近到远排列" : "未获得定位，按巡查顺序排列");
+  const sortedBy = order === "tour" ? "按巡查顺序（与打印的巡查图编号一致）排列"
+    : answer.order === "nearest" ? "按距您当前位置由近到远排列" : "未获得定位，按巡查顺序排列";
+  fill(ui.status, probe.offline ? "离线：显示 " + beijingShort(answer.as_of) + " 的数据，" + sortedBy : sortedBy);
   fill(ui.list, list.length ? list.map((c) => {
-    const img = h("img", { class: "case-thumb", alt: "" });
+    const img = c.thumb ? h("img", { class: "case-thumb", alt: "现场照片" }) : h("span", { class: "case-thumb none" }, "无照片");
     if (c.thumb) thumb(c.thumb).then((u) => { if (u) img.src = u; });
     return h("li", { class: "case-item" + (c.overdue ? " overdue" : ""), dataset: { number: c.number }, onclick: () => open(c.number) },
       img,
@@ -281,8 +283,9 @@ export async function mount(root, theApp) {
   ui.list = h("ul", { class: "case-list", id: "grid-cases" });
   ui.sheet = h("section", { class: "sheet", hidden: true, id: "case-sheet" });
   const mapEl = h("div", { class: "field-map", id: "grid-map" });
-  fill(root, ui.title, ui.status, mapEl, ui.toggle,
-    h("button", { type: "button", onclick: load }, "刷新"), ui.list, ui.sheet);
+  fill(root, ui.title, ui.status, mapEl,
+    h("div", { class: "list-head" }, ui.toggle, h("button", { type: "button", id: "grid-refresh", onclick: load }, "刷新")),
+    ui.list, ui.sheet);
   map = app.map(mapEl, { zoom: 15 });
   await load();
 }

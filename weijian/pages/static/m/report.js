@@ -60,7 +60,7 @@ async function locate() {
   fill(ui.fix, "正在定位…");
   probe.fix = null;
   try {
-    fix = { ...(await app.position()), moved: false };
+    fix = { ...(await app.position({ maximumAge: 0 })), moved: false };
   } catch (e) {
     fill(ui.fix, e.message);
     return;
