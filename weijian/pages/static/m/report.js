@@ -208,6 +208,7 @@ async function send() {
     probe.saved = true;
     result(reportId, photos.length);
     reset();
+    ui.result.closest("#tabs").scrollTop = 0; // the result where the eye is
     if (app.online()) await app.flush();
     await showSent(reportId);
   } catch (e) {
