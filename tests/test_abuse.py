@@ -272,6 +272,8 @@ def test_the_pages_load_without_a_csp_violation(browser, case_api) -> None:
     until("document.getElementById('summary').textContent !== ''")
     seen.append(("/lookup", page.evaluate("window.cspViolations")))
     page.screenshot(path=str(ARTIFACTS / "csp-lookup.png"))
+    # the field app's shell, its login drawn (its own token is not the workbench's)
+    look("/m", "document.querySelector('#login .login-form')")
     look("/docs", "document.querySelectorAll('.swagger-ui .opblock').length > 10")
     look("/redoc", "document.querySelectorAll('[data-section-id]').length > 10")
     context.close()

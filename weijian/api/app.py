@@ -23,6 +23,7 @@ from weijian.api.routes import (
     auth,
     cases,
     docs,
+    field,
     gatelog,
     health,
     home,
@@ -131,7 +132,7 @@ def create_app(
         web_map.router, web_map.api, pages.router, home.router, docs.router, health.router,
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
-        stats.router, gatelog.router,
+        stats.router, gatelog.router, field.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

@@ -145,6 +145,38 @@ def _start(row, grid: BaseGeometry, to_gk) -> tuple[float, float]:
     return point.x, point.y
 
 
+def visiting_order(
+    start: tuple[float, float], cases: list[PageCase]
+) -> tuple[Tour, list[PageCase]]:
+    """The order a patrol visits a grid's open cases from ``start`` (:func:`plan`), each
+    case's ``order`` set 1 … n: the numbers of the printed patrol map and the field app's
+    按巡查顺序 — one rule for both."""
+    tour = plan(start, [(c.x, c.y) for c in cases])
+    ordered = [cases[i] for i in tour.order]
+    for n, case in enumerate(ordered, start=1):
+        case.order = n
+    return tour, ordered
+
+
+def grid_tour(
+    conn: Connection,
+    workflow: Workflow,
+    calendar: deadlines.WorkCalendar,
+    code: str,
+    now: datetime,
+) -> list[PageCase]:
+    """A grid's open cases in the patrol map's visiting order (what :func:`load_page` numbers,
+    without the rest of the page)."""
+    row = _grid_row(conn, code)
+    epsg = gk3_epsg_for_lon(row.lon)
+    import pyproj
+
+    to_gk = pyproj.Transformer.from_crs(4490, epsg, always_xy=True).transform
+    grid = _shapes(conn, "code = :c", {"c": code}, epsg)[0]
+    cases = _cases(conn, workflow, calendar, row.level, code, now, epsg)
+    return visiting_order(_start(row, grid.geom, to_gk), cases)[1]
+
+
 def load_page(
     conn: Connection,
     snap: Snapshot,
@@ -219,10 +251,7 @@ def load_page(
     zones = _zones(conn, snap, now.astimezone(LOCAL).date(), epsg, box_params)
     cases = _cases(conn, workflow, calendar, row.level, code, now, epsg)
     start = _start(row, grid.geom, to_gk)
-    tour = plan(start, [(c.x, c.y) for c in cases])
-    ordered = [cases[i] for i in tour.order]
-    for n, case in enumerate(ordered, start=1):
-        case.order = n
+    tour, ordered = visiting_order(start, cases)
     return PageData(
         grid=grid,
         chain=chain,
@@ -267,9 +296,7 @@ def _zone_positions(snap: Snapshot) -> dict[int, tuple[int, int]]:
 
 def _zones(conn: Connection, snap: Snapshot, on: date, epsg: int, box: dict) -> list[ZoneShape]:
     """Zones in the window, clipped to it, with the department type their best rule names."""
-    ranks = snap.zone_ranks(on)
-    rules = snap.rules_in_force(on)
-    position = _zone_positions(snap)
+    department_of = zone_departments(snap, on)
     rows = conn.execute(
         text(
             "WITH w AS (SELECT ST_MakeEnvelope(:x0, :y0, :x1, :y1, :epsg) AS box) "
@@ -284,11 +311,24 @@ def _zones(conn: Connection, snap: Snapshot, on: date, epsg: int, box: dict) -> 
         geom = shapely.from_wkb(bytes(r.wkb))
         if geom.is_empty or geom.area <= 0:
             continue
-        where = position.get(r.id)
-        rank = int(ranks[where[0]][where[1]]) if where else NO_RULE
-        department = rules[rank].department_type if rank < NO_RULE else None
+        department, rank = department_of(r.id)
         out.append(ZoneShape(geom, department, rank))
     return out
+
+
+def zone_departments(snap: Snapshot, on: date):
+    """zone id → (the department type its best rule names or None, that rule's rank) on the
+    day ``on``, from the snapshot's ranks (what the jurisdiction look-up decides by)."""
+    ranks = snap.zone_ranks(on)
+    rules = snap.rules_in_force(on)
+    position = _zone_positions(snap)
+
+    def department_of(zone_id: int) -> tuple[str | None, int]:
+        where = position.get(zone_id)
+        rank = int(ranks[where[0]][where[1]]) if where else NO_RULE
+        return (rules[rank].department_type if rank < NO_RULE else None), rank
+
+    return department_of
 
 
 def _cases(

@@ -1,8 +1,12 @@
 """The workbench's pages (工作台): the home page, a case's page, the monthly ledger, and the
-files they load from ``weijian/pages/static`` — served by the app itself, nothing from outside.
+files they load from ``weijian/pages/static`` — served by the app itself, nothing from outside;
+and the field app (移动端) at ``/m``, its service worker at ``/m/sw.js`` (so that its scope
+covers ``/m``) and its manifest.
 The pages speak to the same API as every other client; these routes only hand out files."""
 
 from __future__ import annotations
+
+import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -83,3 +87,46 @@ def common_asset(name: str) -> Response:
 @router.get("/static/work/{name}")
 def work_asset(name: str) -> Response:
     return _asset("work", name)
+
+
+@router.get("/static/m/{name}")
+def field_asset(name: str) -> Response:
+    return _asset("m", name)
+
+
+#: the map library the field app's tabs draw with, kept offline by its service worker
+FIELD_VENDOR = [name for name in VENDOR if name.startswith("leaflet/")]
+
+
+@router.get("/m", response_class=HTMLResponse)
+def field_app(request: Request) -> Response:
+    """移动端: the field app for grid workers, property companies and officers on a phone."""
+    _check_vendor(request)
+    return FileResponse(
+        pages.field_file("index.html"), media_type="text/html; charset=utf-8", headers=REVALIDATE
+    )
+
+
+@router.get("/m/manifest.webmanifest")
+def field_manifest() -> Response:
+    return FileResponse(
+        pages.field_file("manifest.webmanifest"),
+        media_type="application/manifest+json",
+        headers=REVALIDATE,
+    )
+
+
+@router.get("/m/sw.js")
+def field_worker() -> Response:
+    """The field app's service worker with what it keeps offline written in: the shell's
+    version (a changed file makes a new cache) and its URLs."""
+    version, urls = pages.field_shell()
+    urls += [f"/static/vendor/{name}" for name in FIELD_VENDOR]
+    shell = json.dumps({"version": version, "urls": urls})
+    source = pages.field_file("sw.js").read_text(encoding="utf-8")
+    return Response(
+        source.replace('"__SHELL__"', shell),
+        media_type="text/javascript; charset=utf-8",
+        # the page is /m, a path above the worker's own folder
+        headers={**REVALIDATE, "Service-Worker-Allowed": "/m"},
+    )
