@@ -293,6 +293,19 @@ def test_the_check_before_sending(field):
     anonymous = httpx.post(f"{field.url}/api/v1/cases/check", json=near).json()
     assert anonymous["duplicates"] and all(d["number"] is None for d in anonymous["duplicates"])
     assert all("responsible" not in (g or {}) for g in anonymous["jurisdiction"]["grid"].values())
+    # staff see the number of a duplicate only when the case is theirs to read: across the
+    # border of two towns, 20 m apart
+    other = field.report("town1", (1.99, 1.5), channel="patrol", description="邻街道的案件")
+    other = other["number"]
+    lon, lat = lonlat((2.01, 1.5))
+    seen = field.post(
+        "/api/v1/cases/check", "town2", json={"lon": lon, "lat": lat, "crs": "cgcs2000"}
+    ).json()["duplicates"]
+    assert [d["number"] for d in seen] == [None] and 15 < seen[0]["distance_m"] < 25
+    seen = field.post(
+        "/api/v1/cases/check", "supervisor", json={"lon": lon, "lat": lat, "crs": "cgcs2000"}
+    ).json()["duplicates"]
+    assert [d["number"] for d in seen] == [other]
     # a signed-off case 20 m away: a rebound
     lon, lat = lonlat(SIGNED_OFF)
     r = field.post(

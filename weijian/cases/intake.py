@@ -20,7 +20,7 @@ from weijian.cases import history
 from weijian.cases.clock import CLOCK_SKEW, LOCAL, made_at_checked
 from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.rows import json_text
-from weijian.cases.scope import CITIZEN, Principal
+from weijian.cases.scope import CITIZEN, SCOPE_FIELDS, Principal
 from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow
 from weijian.errors import ConflictError, InputError, PermissionDenied, RateLimited
@@ -443,10 +443,11 @@ def _nearby(
     """Cases matching ``where`` within ``radius`` metres, nearest first."""
     deg_lat = radius / 110_000.0 * 1.2
     deg = max(deg_lat, deg_lat / max(math.cos(math.radians(lat)), 0.1))
+    columns = ", ".join(f"c.{name}" for name in SCOPE_FIELDS)
     rows = conn.execute(
         text(
             "SELECT c.id, c.number, c.state, c.is_open, c.signed_off_at, ST_X(c.geom) AS lon, "
-            "ST_Y(c.geom) AS lat FROM violation_case c WHERE "
+            "ST_Y(c.geom) AS lat, " + columns + " FROM violation_case c WHERE "
             "c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND " + where
         ),
         {"x0": lon - deg, "y0": lat - deg, "x1": lon + deg, "y1": lat + deg, **params},
@@ -465,6 +466,7 @@ def _nearby(
                     "is_open": row.is_open,
                     "distance_m": round(distance, 1),
                     "signed_off_at": row.signed_off_at,
+                    **{name: getattr(row, name) for name in SCOPE_FIELDS},
                 }
             )
     return sorted(out, key=lambda r: r["distance_m"])

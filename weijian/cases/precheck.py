@@ -23,7 +23,8 @@ class PrecheckMixin:
         """What a report at (lon, lat) would meet: the jurisdiction answer (the people
         responsible only for a reader whose scope holds the spot, as ``GET
         /api/v1/jurisdiction`` answers), a Chinese sentence of who will be responsible, open
-        duplicates and rebounds nearest first — with their numbers for staff only. A spot a
+        duplicates and rebounds nearest first — with their numbers only for staff who may read
+        those cases. A spot a
         report would be refused for (outside the city, outside the reporter's grid) is refused
         here with the same error."""
         now = self.clock.now()
@@ -36,6 +37,11 @@ class PrecheckMixin:
         with self.engine.connect() as conn:
             duplicates, rebounds = _nearby(self, conn, x, y, now)
         staff = principal is not None and principal.role not in (CITIZEN, PUBLIC)
+
+        def number(case: dict) -> str | None:
+            """A case's number, for staff who may read that case."""
+            return case["number"] if staff and principal.can_read(case) else None
+
         shown = (
             answer
             if principal is not None and principal.sees_people_of(grid_codes(answer))
@@ -47,7 +53,7 @@ class PrecheckMixin:
             "responsible": responsible_text(answer),
             "duplicates": [
                 {
-                    "number": d["number"] if staff else None,
+                    "number": number(d),
                     "distance_m": d["distance_m"],
                     "state": d["state"],
                     "state_label": labels.get(d["state"], d["state"]),
@@ -56,7 +62,7 @@ class PrecheckMixin:
             ],
             "rebounds": [
                 {
-                    "number": r["number"] if staff else None,
+                    "number": number(r),
                     "distance_m": r["distance_m"],
                     "closed_at": r["signed_off_at"],
                 }

@@ -21,6 +21,19 @@ PUBLIC = "public"  # anyone at all: reads the public's own reports (shown withou
 PUBLIC_CHANNELS = ("citizen", "hotline")
 
 
+#: the columns of a case :meth:`Principal.can_read` judges by
+SCOPE_FIELDS = (
+    "channel",
+    "api_client_id",
+    "district_code",
+    "town_code",
+    "community_code",
+    "compound_code",
+    "department_code",
+    "reporter_user_id",
+)
+
+
 @dataclass(frozen=True)
 class Principal:
     id: int | None
@@ -52,8 +65,7 @@ class Principal:
         return bool(self.department_code) and self.department_code == department_code
 
     def can_read(self, case: dict) -> bool:
-        """``case`` has the columns channel, api_client_id, district_code, town_code,
-        community_code, compound_code, department_code and reporter_user_id."""
+        """``case`` has the columns of :data:`SCOPE_FIELDS`."""
         if self.role == CITIZEN:
             return False
         if self.role == PUBLIC:
