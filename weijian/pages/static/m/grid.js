@@ -264,8 +264,8 @@ function stepForm(c, a) {
   return h("div", { class: "step-form" },
     inputs.map((i) => i.label),
     h("label", {}, "情况说明", note),
-    need || a.site_photo ? h("div", {}, h("div", { class: "hint" }, need ? "需现场照片至少 " + need + " 张" : "可附现场照片"), list,
-      h("label", { class: "button", for: pickId }, "拍照"), input) : null,
+    h("div", {}, h("div", { class: "hint" }, need ? "需现场照片至少 " + need + " 张" : "可附现场照片（选填）"), list,
+      h("label", { class: "button", for: pickId }, "拍照"), input),
     send);
 }
 
