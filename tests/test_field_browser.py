@@ -280,3 +280,78 @@ def test_my_grid_api_refuses_in_chinese(field):
     r = field.get("/api/v1/field/grid", "gridder", lon=lon, lat=lat, crs="no-such-crs")
     assert r.status_code == 422
     assert field.get("/api/v1/field/grid", None).status_code == 401
+
+
+# -- 门岗 -----------------------------------------------------------------------------------------
+
+
+def logged_in(browser, field, username: str, tab: str):
+    """A new phone logged in as ``username``, the app open on ``tab``."""
+    context = browser.new_context(**PHONE)
+    lon, lat = lonlat(STAND)
+    context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 12})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(f"{field.url}/m#{tab}")
+    page.fill("#login input[name=username]", username)
+    page.fill("#login input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_function("window.weijianField && window.weijianField.ready", timeout=30000)
+    return page
+
+
+def gate_entry(page, unit: str, material: str) -> None:
+    page.fill("#gate-send >> xpath=ancestor::div[1] >> input[name=unit]", unit)
+    page.click(f"[data-name=materials] button[data-value='{material}']")
+    page.click("[data-name=permit] button[data-value=no]")
+    page.click("[data-name=decision] button[data-value=let_in]")
+    page.click("#gate-send")
+
+
+def test_gate_log_warning_becomes_a_report(browser, field):
+    """The property company records two entries for one unit without a permit: the second
+    raises the warning; the compound's grid worker sees it and reports it with one tap."""
+    gate = logged_in(browser, field, "property", "gate")
+    try:
+        assert "门岗" in gate.locator("#tabbar .tab-label").all_inner_texts()
+        gate.wait_for_function("window.weijianGate && window.weijianGate.ready")
+        gate_entry(gate, "5栋1单元301", "水泥")
+        gate.wait_for_selector("#gate-notice:not([hidden])")
+        assert gate.inner_text("#gate-notice").startswith("已登记：5栋1单元301")
+        assert gate.evaluate("window.weijianGate.raised") is None
+        gate_entry(gate, "5 栋 1 单元 301", "钢材")  # spelt otherwise: the same unit
+        gate.wait_for_function("window.weijianGate.raised !== null")
+        notice = gate.inner_text("#gate-notice")
+        assert notice.startswith("已触发预警") and "已通知网格员" in notice
+        gate.wait_for_selector("#gate-warnings li")
+        assert gate.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        gate.screenshot(path=str(ARTIFACTS / "field-gate-property.png"), full_page=True)
+        assert gate.errors == []
+    finally:
+        gate.context.close()
+    worker = logged_in(browser, field, "gridder", "gate")
+    try:
+        worker.wait_for_function("window.weijianGate && window.weijianGate.ready")
+        assert worker.locator("#gate-send").count() == 0  # the grid worker does not record
+        card = worker.locator("#gate-warnings li").first
+        assert "5栋1单元301" in card.inner_text() and "2 次未出示手续" in card.inner_text()
+        card.locator("button", has_text="一键上报").click()
+        worker.wait_for_function("window.weijianGate.reported !== null")
+        number = worker.evaluate("window.weijianGate.reported")
+        assert number in card.inner_text()
+        assert worker.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        worker.screenshot(path=str(ARTIFACTS / "field-gate-grid-worker.png"), full_page=True)
+        assert worker.errors == []
+    finally:
+        worker.context.close()
+    # one case, in the compound, by the grid worker's channel, named on the warning
+    warnings = field.get("/api/v1/gate-log/warnings", "supervisor").json()["warnings"]
+    mine = [w for w in warnings if w["unit"] == "5栋1单元301"]
+    assert [w["case_number"] for w in mine] == [number]
+    with field.engine.connect() as conn:
+        made = conn.execute(
+            text("SELECT channel, compound_code FROM violation_case WHERE external_id = :e"),
+            {"e": f"门岗预警-{mine[0]['id']}"},
+        ).all()
+    assert [tuple(m) for m in made] == [("grid_worker", COMPOUND_CODE)]

@@ -15,8 +15,8 @@ const TOKEN = "weijian.field.token";
 const TABS = [
   { name: "report", label: "上报", icon: "＋" },
   { name: "grid", label: "我的网格", icon: "▦" },
-  { name: "patrol", label: "巡查", icon: "⟟" },
-  { name: "gate", label: "门岗", icon: "⛩", roles: ["property_company", "grid_worker"] },
+  { name: "patrol", label: "巡查", icon: "◎" },
+  { name: "gate", label: "门岗", icon: "▣", roles: ["property_company", "grid_worker"] },
 ];
 const FLUSH_EVERY_S = 30;
 
