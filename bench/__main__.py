@@ -11,6 +11,7 @@ from pathlib import Path
 from bench import (
     assessment,
     cases,
+    field,
     harness,
     imports,
     jurisdiction,
@@ -29,9 +30,10 @@ BENCHMARKS = {
     "map": web_map.run,
     "workbench": workbench.run,
     "load": load.run,
+    "field": field.run,
 }
 #: benchmarks over the sample city of their own, not the city-scale data
-OWN_DATA = {"load"}
+OWN_DATA = {"load", "field"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -299,7 +299,7 @@ export async function mount(root, theApp) {
   if (map) map.on("click", onMapTap);
   showPhotos();
   app.onSent(() => { if (probe.item) showSent(probe.item); });
-  await locate();
+  locate(); // the first fix may take a while: the app (and its queue) does not wait for it
 }
 
 export function shown() {
