@@ -11,6 +11,8 @@
 
   const TOKEN_KEY = "weijian.token";
   const LEVELS = ["district", "town", "community", "compound"];
+  const FIELD_ROLES = ["grid_worker", "property_company"]; // who works in the field app (/m)
+  const PHONE = window.matchMedia("(max-width: 700px)"); // the layout of map.css for a phone
   const GRID_STYLE = {
     district: { color: "#1f3a5f", weight: 2.6, opacity: 0.95 },
     town: { color: "#3d5a80", weight: 1.8, opacity: 0.9 },
@@ -122,6 +124,8 @@
     }
     W.config = config;
     $("user-name").textContent = config.user.display_name + "（" + config.user.username + "）";
+    // the grid's own people work on a phone: the way to the field app stays in sight for them
+    document.body.classList.toggle("field-role", FIELD_ROLES.includes(config.user.role));
     $("logout").hidden = false;
     $("scope-name").textContent = "辖区：" + config.scope.grid_name;
     fillFilters();
@@ -227,7 +231,7 @@
     const shown = ["网格边界", "网格名称", "违建案件"];
     shown.push(...(config.campaigns.length ? ["清零进度（按网格）"] : ["规划分区（按责任部门）", "案件热力图（按筛选条件）"]));
     for (const name of shown) overlays[name].addTo(map);
-    layers.control = L.control.layers(null, overlays, { collapsed: false, position: "topleft" }).addTo(map);
+    layers.control = L.control.layers(null, overlays, { collapsed: PHONE.matches, position: "topleft" }).addTo(map);
     addLegend();
 
     const e = config.scope.extent;
@@ -551,7 +555,9 @@
   function updateLegend() {
     if (!legend) return;
     const div = legend.getContainer();
-    let html = "";
+    // folded on a phone until opened (and kept as the user left it when redrawn)
+    const was = div.querySelector("details");
+    let html = "<details" + ((was ? was.open : !PHONE.matches) ? " open" : "") + "><summary>图例</summary>";
     if (map.hasLayer(layers.zones)) {
       html += "<h4>规划分区（责任部门）</h4>";
       for (const d of config.departments) html += "<div><i style='background:" + d.colour + ";opacity:.6'></i>" + esc(d.label) + "</div>";
@@ -571,7 +577,7 @@
       for (const c of PATROL_DAYS) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
       html += "<div><i style='background:#3f007d;height:3px;vertical-align:middle'></i>本月巡查轨迹</div>";
     }
-    div.innerHTML = html;
+    div.innerHTML = html + "</details>";
   }
 
   // -- 巡查覆盖率: the sub-grids of the user's grid (or of every district) by patrol coverage,
@@ -854,6 +860,13 @@
       } catch (e) { W.errors.push("photo"); }
     }
   }
+
+  // on a phone the filters are a drawer over the map, opened from the bar
+  $("filters-toggle").addEventListener("click", () => {
+    const open = !document.body.classList.contains("filters-open");
+    document.body.classList.toggle("filters-open", open);
+    $("filters-toggle").setAttribute("aria-expanded", String(open));
+  });
 
   $("details-close").addEventListener("click", () => {
     $("details").hidden = true;

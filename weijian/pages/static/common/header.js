@@ -15,7 +15,10 @@ const LINKS = [
     || (me.grid_code == null && ["admin", "supervisor"].includes(me.role))],
   // 系统管理: layers, rules, users and keys
   ["管理", "/work/admin", "admin", (me) => me.role === "admin"],
+  // the field app: in sight for the grid's own people, and for everyone on a phone
+  ["移动端", "/m", "m"],
 ];
+const FIELD_ROLES = ["grid_worker", "property_company"];
 
 export async function mountHeader(el, { here } = {}) {
   const [me, wf] = await Promise.all([once("/api/v1/auth/me"), once("/api/v1/cases/workflow")]);
@@ -31,7 +34,8 @@ export async function mountHeader(el, { here } = {}) {
     h("a", { class: "brand", href: "/work", "aria-current": here === "work" ? "page" : null },
       h("span", { class: "brand-long" }, "违法建设"), "工作台"),
     h("nav", { class: "links" }, LINKS.filter(([, , , shows]) => !shows || shows(me)).map(([label, href, page]) =>
-      h("a", { href, "aria-current": page === here ? "page" : null }, label))),
+      h("a", { href, "aria-current": page === here ? "page" : null,
+        class: page === "m" ? (FIELD_ROLES.includes(me.role) ? "field-link" : "field-link phone-only") : null }, label))),
     h("div", { class: "me" },
       h("span", { class: "me-name" }, me.display_name),
       h("span", { class: "me-role" }, role),

@@ -20,7 +20,8 @@ function form() {
     h("p", {}, "请登录后使用工作台"),
     h("label", {}, "用户名", username),
     h("label", {}, "密码", password),
-    button, error);
+    button, error,
+    h("p", { class: "login-field" }, "网格员、物业公司请使用移动端：", h("a", { href: "/m" }, "前往移动端 /m")));
   el.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
