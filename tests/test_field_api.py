@@ -130,8 +130,9 @@ def test_a_case_made_before_a_crash_answers_the_retry(field):
         user = conn.execute(text("SELECT id FROM app_user WHERE username = 'gridder'")).scalar()
         conn.execute(
             text(
-                "INSERT INTO idempotency_key (caller, key, method, path, case_id, created_at) "
-                "SELECT :c, :k, 'POST', '/api/v1/cases', id, now() FROM violation_case "
+                "INSERT INTO idempotency_key (caller, key, method, path, made_kind, made_id, "
+                "created_at) SELECT :c, :k, 'POST', '/api/v1/cases', 'case', id, now() "
+                "FROM violation_case "
                 "WHERE number = :n"
             ),
             {"c": f"user:{user}", "k": key, "n": made["number"]},

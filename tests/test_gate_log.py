@@ -4,6 +4,7 @@ makes one case however often (and however many times at once) it is tapped."""
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -87,6 +88,44 @@ def test_made_at_is_checked_like_a_report_and_a_retry_records_once(gate):
     assert first.json()["id"] == again.json()["id"]
     units = [e["unit"] for e in api.get("/api/v1/gate-log", "property").json()["entries"]]
     assert units.count("9栋") == 1
+
+
+def test_one_entry_sent_five_times_at_once_is_recorded_once(gate):
+    """The key the middleware honours for every case-changing call: the entry is recorded on
+    its key in the entry's own transaction, so parallel copies and a retry after a crash (the
+    answer never stored) all answer the one entry."""
+    api, engine = gate
+    headers = {**api.headers("property"), "Idempotency-Key": str(uuid.uuid4())}
+    body = entry(unit="11栋", permit_shown=True, decision="let_in")
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(
+            pool.map(
+                lambda _: httpx.post(f"{api.url}/api/v1/gate-log", json=body, headers=headers),
+                range(5),
+            )
+        )
+    assert {r.status_code for r in answers} == {201}, [r.text for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    units = [e["unit"] for e in api.get("/api/v1/gate-log", "property").json()["entries"]]
+    assert units.count("11栋") == 1
+    # a crash between the entry's commit and the stored answer: the key still names the entry
+    made = answers[0].json()["id"]
+    key = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO idempotency_key (caller, key, method, path, made_kind, made_id, "
+                "created_at) SELECT 'user:' || id, :k, 'POST', '/api/v1/gate-log', "
+                "'gate_log_entry', :m, now() FROM app_user WHERE username = 'property'"
+            ),
+            {"k": key, "m": made},
+        )
+    r = httpx.post(
+        f"{api.url}/api/v1/gate-log",
+        json=body,
+        headers={**api.headers("property"), "Idempotency-Key": key},
+    )
+    assert r.status_code == 201 and r.json()["id"] == made
 
 
 def test_the_second_entry_without_a_permit_warns_and_one_tap_makes_one_case(gate):

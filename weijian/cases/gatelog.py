@@ -24,6 +24,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from weijian.cases.clock import LOCAL, beijing, made_at_checked
+from weijian.cases.idempotency import Claim, made_by, record_made
 from weijian.cases.intake import Intake
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
@@ -41,6 +42,8 @@ REPORTERS = ("property_company", "grid_worker")
 DECISIONS = {"stopped": "劝阻", "let_in": "放行"}
 MAX_MATERIALS = 12
 MAX_ROWS = 500
+#: what an Idempotency-Key names when its request recorded an entry
+ENTRY = "gate_log_entry"
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,6 @@ class GateEntry:
     lon: float | None = None
     lat: float | None = None
     crs: str = "wgs84"
-    idempotency_key: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -248,9 +250,12 @@ class GateLog:
             "lat": lat,
         }
 
-    def record(self, principal: Principal, entry: GateEntry) -> dict:
+    def record(
+        self, principal: Principal, entry: GateEntry, idempotency: Claim | None = None
+    ) -> dict:
         """Record one entry; the answer is the entry, with the warning it raised or joined.
-        The same ``idempotency_key`` from the same user answers the first entry again."""
+        ``idempotency``: the request's key, recorded with the entry in its transaction — an
+        entry that key made already is answered again."""
         if principal.role not in WRITERS or principal.id is None:
             raise _denied(principal, "登记门岗记录（仅限物业公司）")
         now = self.cases.clock.now()
@@ -258,37 +263,23 @@ class GateLog:
         made_at = made_at_checked(entry.made_at, now, max_age)
         values = self._cleaned(entry)
         compound = self._compound(principal, entry.compound)
-        key = clean(entry.idempotency_key, "Idempotency-Key", "code", field="Idempotency-Key")
         with self.cases.engine.begin() as conn:
-            if key:  # the same entry sent twice at once: the second waits for the first
-                conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext('gate_log_key'), hashtext(:k))"),
-                    {"k": f"{principal.id}/{key}"},
-                )
+            known = made_by(conn, idempotency, ENTRY)
+            if known is not None:
+                return self._entry(conn, known)
             # one unit's entries wait for each other: two at once cannot both miss the warning
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext('gate_log'), hashtext(:k))"),
                 {"k": f"{compound['code']}/{values['unit_key']}"},
             )
-            if key:
-                known = conn.execute(
-                    text(
-                        "SELECT id FROM gate_log_entry WHERE recorded_by = :u "
-                        "AND idempotency_key = :k"
-                    ),
-                    {"u": principal.id, "k": key},
-                ).scalar()
-                if known is not None:
-                    return self._entry(conn, known)
             entry_id = conn.execute(
                 text(
                     "INSERT INTO gate_log_entry (compound_code, community_code, town_code, "
                     "district_code, made_at, unit, unit_key, materials, material_note, "
                     "permit_shown, permit_no, decision, note, lon, lat, recorded_by, "
-                    "recorded_at, idempotency_key) VALUES (:compound, :community, :town, "
-                    ":district, :made_at, :unit, :unit_key, :materials, :material_note, "
-                    ":permit_shown, :permit_no, :decision, :note, :lon, :lat, :by, :now, :key) "
-                    "RETURNING id"
+                    "recorded_at) VALUES (:compound, :community, :town, :district, :made_at, "
+                    ":unit, :unit_key, :materials, :material_note, :permit_shown, :permit_no, "
+                    ":decision, :note, :lon, :lat, :by, :now) RETURNING id"
                 ),
                 {
                     **values,
@@ -299,9 +290,9 @@ class GateLog:
                     "made_at": made_at,
                     "by": principal.id,
                     "now": now,
-                    "key": key,
                 },
             ).scalar_one()
+            record_made(conn, idempotency, ENTRY, entry_id)
             self._warn(conn, compound, values, now)
             return self._entry(conn, entry_id)
 

@@ -12,9 +12,10 @@ answer. A lock dies with its connection, so a crashed server leaves no request w
 Only successful answers (2xx) are stored: a 4xx changed nothing, and the same key may be sent
 again once the cause is mended.
 
-A report makes its case in the transaction that records the case's id on the key
-(:func:`case_of`, :func:`record_case`, called by ``CaseService.create``): a server that dies
-after that commit and before the answer is stored answers the retry with the same case.
+A request that makes a row — a report its case, a gate's entry its entry — records the row on
+its key in the row's own transaction (:func:`made_by`, :func:`record_made`, called by
+``CaseService.create`` and ``GateLog.record``): a server that dies after that commit and before
+the answer is stored answers the retry with the same row.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class Stored:
     status: int | None
     content_type: str | None
     response: bytes | None
-    case_id: int | None
+    made_kind: str | None
+    made_id: int | None
 
     @property
     def answered(self) -> bool:
@@ -127,7 +129,7 @@ def unlock(conn: Connection, claim: Claim) -> None:
 def find(conn: Connection, claim: Claim) -> Stored | None:
     row = conn.execute(
         text(
-            "SELECT method, path, body_sha256, status, content_type, response, case_id "
+            "SELECT method, path, body_sha256, status, content_type, response, made_kind, made_id "
             "FROM idempotency_key WHERE caller = :c AND key = :k"
         ),
         {"c": claim.caller, "k": claim.key},
@@ -141,7 +143,8 @@ def find(conn: Connection, claim: Claim) -> Stored | None:
         status=row.status,
         content_type=row.content_type,
         response=bytes(row.response) if row.response is not None else None,
-        case_id=row.case_id,
+        made_kind=row.made_kind,
+        made_id=row.made_id,
     )
 
 
@@ -197,32 +200,40 @@ def store_answer(
 
 
 def forget(conn: Connection, claim: Claim) -> None:
-    """The request did not succeed: its key is free again — unless a case was made under it."""
+    """The request did not succeed: its key is free again — unless a row was made under it."""
     conn.execute(
         text(
             "DELETE FROM idempotency_key WHERE caller = :c AND key = :k AND status IS NULL "
-            "AND case_id IS NULL"
+            "AND made_id IS NULL"
         ),
         {"c": claim.caller, "k": claim.key},
     )
 
 
-def case_of(conn: Connection, claim: Claim | None) -> int | None:
-    """The case a report under this key made already (its answer lost in a crash), or None."""
+def made_by(conn: Connection, claim: Claim | None, kind: str) -> int | None:
+    """The id of the ``kind`` of row (``case``, ``gate_log_entry``) a request under this key
+    made already (its answer lost in a crash), or None; the key's row stays locked until the
+    transaction ends."""
     if claim is None:
         return None
     return conn.execute(
-        text("SELECT case_id FROM idempotency_key WHERE caller = :c AND key = :k FOR UPDATE"),
-        {"c": claim.caller, "k": claim.key},
+        text(
+            "SELECT made_id FROM idempotency_key WHERE caller = :c AND key = :k "
+            "AND made_kind = :kind FOR UPDATE"
+        ),
+        {"c": claim.caller, "k": claim.key, "kind": kind},
     ).scalar()
 
 
-def record_case(conn: Connection, claim: Claim | None, case_id: int) -> None:
-    """In the transaction that makes the case: the key made it."""
+def record_made(conn: Connection, claim: Claim | None, kind: str, made_id: int) -> None:
+    """In the transaction that makes the row: the key made it."""
     if claim is not None:
         conn.execute(
-            text("UPDATE idempotency_key SET case_id = :i WHERE caller = :c AND key = :k"),
-            {"i": case_id, "c": claim.caller, "k": claim.key},
+            text(
+                "UPDATE idempotency_key SET made_kind = :kind, made_id = :i "
+                "WHERE caller = :c AND key = :k"
+            ),
+            {"kind": kind, "i": made_id, "c": claim.caller, "k": claim.key},
         )
 
 

@@ -36,7 +36,7 @@ from weijian.cases.evidence import (
     read_limited,
     thumbnail,
 )
-from weijian.cases.idempotency import Claim, case_of, record_case
+from weijian.cases.idempotency import Claim, made_by, record_made
 from weijian.cases.intake import (
     CLOCK_SKEW,
     MAX_FOOTPRINT_DISTANCE_M,
@@ -164,7 +164,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         anonymous = report.channel == "citizen" and principal is None
         receipt = None
         with self.engine.begin() as conn:
-            made = case_of(conn, idempotency)
+            made = made_by(conn, idempotency, "case")
             if made is not None:
                 return _created(self._detail(conn, made, principal, now), [], None)
             if anonymous:
@@ -204,7 +204,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
                 now=now,
             )
             history.insert(conn, case_id, first)
-            record_case(conn, idempotency, case_id)
+            record_made(conn, idempotency, "case", case_id)
             conn.execute(
                 text(
                     "UPDATE violation_case SET last_event_at = :at, last_action = 'report' "

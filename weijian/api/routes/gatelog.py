@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
 from weijian.cases.gatelog import GateEntry, GateLog
+from weijian.cases.idempotency import STATE_KEY
 from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1/gate-log", tags=["gate log"])
@@ -40,16 +41,9 @@ class GateEntryIn(BaseModel):
     crs: str = Field(default="wgs84", description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", description="the same key again records nothing new"),
-]
-
-
 @router.post("", status_code=201, summary="Record what came to a compound's gate")
-def record(
-    body: GateEntryIn, cases: CasesDep, user: CurrentUser, idempotency_key: IdempotencyKey = None
-) -> dict:
+def record(body: GateEntryIn, request: Request, cases: CasesDep, user: CurrentUser) -> dict:
+    """The same ``Idempotency-Key`` again (a phone's queue retrying) records nothing new."""
     entry = GateEntry(
         unit=body.unit,
         materials=body.materials,
@@ -63,9 +57,8 @@ def record(
         lon=body.lon,
         lat=body.lat,
         crs=body.crs,
-        idempotency_key=idempotency_key,
     )
-    return GateLog(cases).record(user, entry)
+    return GateLog(cases).record(user, entry, getattr(request.state, STATE_KEY, None))
 
 
 @router.get("", summary="The gate log of the compounds in your scope, newest first")
