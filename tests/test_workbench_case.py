@@ -245,6 +245,7 @@ def test_the_detail_names_each_file_its_uploader_the_assignee_and_the_time(case_
 
 def test_the_workbench_pages_and_their_files_are_served_by_the_app(case_api):
     import re
+    from urllib.parse import urljoin
 
     from weijian import pages
 
@@ -269,7 +270,7 @@ def test_the_workbench_pages_and_their_files_are_served_by_the_app(case_api):
             assert r.headers["content-type"].startswith(kinds[path.suffix]), path
             assert "http://" not in r.text and "https://" not in r.text, path
             for spec in re.findall(r'^import .* from "([^"]+)";', r.text, re.M):
-                target = spec if spec.startswith("/") else f"/static/{folder}/{spec[2:]}"
+                target = urljoin(f"/static/{folder}/{path.name}", spec)  # ./x.js, ../common/x.js
                 assert httpx.get(f"{api.url}{target}").status_code == 200, (path, spec)
     for wrong in ("common/nothing.js", "common/..%2F__init__.py", "work/case.html", "map/x.js"):
         assert httpx.get(f"{api.url}/static/{wrong}").status_code == 404, wrong
