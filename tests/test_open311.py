@@ -7,13 +7,19 @@ HTTP against the hand-built city of tests/casekit.py, on the test's clock."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import http.server
+import io
 import json
 import re
+import threading
 from datetime import datetime, timedelta
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests import casekit
 from tests.casekit import (
@@ -766,3 +772,86 @@ def test_the_same_external_id_is_one_case(case_api, key):
     other = post(case_api, form(key, **{"attribute[external_id]": "GD-2"}))
     assert other.status_code == 201, other.text
     assert case_count(case_api) == 2
+
+
+# -- media_url ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def media_server(files: dict[str, tuple[str, bytes]]):
+    """A local image server: path → (content type, bytes); /moved redirects to /photo.jpg."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/photo.jpg")
+                self.end_headers()
+                return
+            if self.path not in files:
+                self.send_error(404)
+                return
+            kind, body = files[self.path]
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def jpeg(size: tuple[int, int], noise: bool = False) -> bytes:
+    out = io.BytesIO()
+    image = Image.effect_noise(size, 90).convert("RGB") if noise else Image.new("RGB", size, "teal")
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_media_url_is_fetched_as_the_photo_within_limits(case_api, key):
+    api = case_api
+    photo, big = jpeg((800, 600)), jpeg((1600, 1600), noise=True)
+    files = {
+        "/photo.jpg": ("image/jpeg", photo),
+        "/big.jpg": ("image/jpeg", big),
+        "/page.html": ("text/html", "<html>不是图片</html>".encode()),
+    }
+    with media_server(files) as host:
+        base = f"http://{host}"
+        # no host allowed (the default): refused, no case made
+        before = case_count(api)
+        text_ = assert_error(post(api, form(key, media_url=f"{base}/photo.jpg")), 400)
+        assert "WEIJIAN_OPEN311_MEDIA_HOSTS" in text_
+        api.settings.open311_media_hosts = [host]
+        api.settings.open311_media_max_mb = 0.5
+        try:
+            assert len(big) > 0.5 * 1024 * 1024
+            refusals = {
+                f"http://localhost:{host.split(':')[1]}/photo.jpg": "不在允许的图片服务器之列",
+                f"{base}/big.jpg": "超过 0.5 MB",
+                f"{base}/page.html": "不是可用的照片",
+                f"{base}/missing.jpg": "HTTP 404",
+                f"{base}/moved": "HTTP 302",
+                f"ftp://{host}/photo.jpg": "应为 http:// 或 https:// 开头",
+            }
+            for url, says in refusals.items():
+                assert says in assert_error(post(api, form(key, media_url=url)), 400), url
+            assert case_count(api) == before  # a refused photo makes no case
+            number = submit(api, key, media_url=f"{base}/photo.jpg")
+        finally:
+            api.settings.open311_media_hosts = []
+    case = api.get(f"/api/v1/cases/{number}", "supervisor").json()
+    photos = [e for e in case["evidence"] if e["kind"] == "photo"]
+    shapes = [(p["media_type"], p["width"], p["height"]) for p in photos]
+    assert shapes == [("image/jpeg", 800, 600)]
+    assert photos[0]["sha256"] == hashlib.sha256(photo).hexdigest()
+    assert "http" not in case["description"]  # kept as a photo, not pasted into the text

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         "believed (the right-most hop not among them is the client), e.g. "
         '["127.0.0.1", "10.0.0.0/8"]; empty: the peer address is the client',
     )
+    open311_media_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts (name or name:port) an Open311 client's media_url may name, whose "
+        'photos the server fetches, e.g. ["img.12345.example.cn"]; empty: media_url refused',
+    )
+    open311_media_max_mb: float = Field(
+        default=10.0, description="largest photo fetched from an Open311 media_url"
+    )
     max_footprint_m2: float = Field(
         default=1_000_000.0,
         description="largest footprint a report may draw, in square metres (a building's lot)",

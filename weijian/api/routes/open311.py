@@ -17,12 +17,16 @@ Errors follow the standard: 403 for a missing (on POST) or wrong ``api_key``, 40
 unknown service, request, format or path, 400 for every other mistake of the caller — FastAPI's own
 validation of parameters included — and 503 while the database cannot be reached; the body is
 a list of ``{code, description}`` in the request's format, the descriptions in Chinese with the
-English detail. Every XML answer goes through :func:`_document`, which replaces what XML 1.0
-cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF) so the answer always parses.
+English detail. A ``media_url`` on POST is fetched by the server as the report's photo
+(:mod:`weijian.api.media`: allowed hosts only, size and type checked; refused with a clear
+message and no case made), never pasted into the description. Every XML answer goes through
+:func:`_document`, which replaces what XML 1.0 cannot hold (control characters, lone
+surrogates, U+FFFE/U+FFFF) so the answer always parses.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -48,6 +52,7 @@ from weijian.api.errors import (
     status_for,
     trouble_kind,
 )
+from weijian.api.media import fetch_photo
 from weijian.cases import users
 from weijian.cases.scope import PUBLIC_READER, Principal
 from weijian.cases.service import CaseService, Intake
@@ -418,8 +423,8 @@ def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
     # 王 + 小明 → 王小明; Latin names keep their space
     name = ("" if all(_is_cjk(p) for p in parts) else " ").join(parts)
     description = params.get("description") or ""
-    if params.get("media_url"):
-        description += f"\n照片：{params['media_url']}"
+    # the photo first: a media_url refused makes no case
+    photo = fetch_photo(params["media_url"], cases.settings) if params.get("media_url") else None
     case = cases.create(
         Intake(
             lon=lon,
@@ -434,6 +439,9 @@ def _post(cases: CaseService, params: dict[str, str]) -> list[dict]:
         ),
         client,
     )
+    if photo is not None:
+        content, name = photo
+        cases.add_evidence(client, case["number"], io.BytesIO(content), name, "photo")
     return [
         {
             "service_request_id": case["number"],
