@@ -4,6 +4,7 @@ receipts, and bad input that changes nothing."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import httpx
@@ -552,6 +553,13 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
         "reported_at": receipt["reported_at"],
         "updated_at": receipt["updated_at"],
         "closed_at": None,
+        "timeline": [
+            {"at": receipt["reported_at"], "text": f"已受理您的举报，案件编号 {case['number']}"}
+        ],
+        "outcome": None,
+        "outcome_at": None,
+        "rating": None,
+        "can_rate": False,
     }
     assert api.get(f"/api/v1/receipts/{case['receipt']}x").status_code == 404
     assert api.get(f"/api/v1/cases/{case['number']}").status_code == 401
@@ -572,6 +580,52 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
     assert "每小时最多受理 3 件" in r.json()["message"]
     api.clock.advance(hours=1, seconds=1)
     api.report(None, STREET)
+
+
+def test_the_reporter_follows_the_case_reads_the_outcome_and_rates_it(case_api):
+    """随手拍 · 大家评 · 政府查 over the API: the receipt's timeline in plain words (never a note,
+    a name or evidence), the outcome an officer writes for the public, one rating once closed."""
+    api = case_api
+    made = api.report(None, STREET, description="邻居院内在建房屋", reporter_phone="13700000001")
+    receipt, number = made["receipt"], made["number"]
+    rate = f"/api/v1/receipts/{receipt}/rating"
+    r = api.post(rate, json={"score": 5})
+    assert r.status_code == 409 and r.json()["code"] == "rating.case_open"
+    assert "办结后即可评价" in r.json()["message"]
+    sha = api.photo("ue_hj", number)
+    api.act("ue_hj", number, "site_visit", evidence=[sha], note="内部备注：当事人张某某")
+    outcome = f"/api/v1/cases/{number}/public-outcome"
+    r = api.send("PUT", outcome, "town1", json={"text": "已拆除"})
+    assert r.status_code == 403 and r.json()["code"] == "public.outcome_not_allowed"
+    r = api.send("PUT", outcome, "ue_hj", json={"text": "  "})
+    assert r.status_code == 422 and r.json()["code"] == "public.outcome_missing"
+    words = "经现场核查，该处为临时遮阳棚，当事人已自行拆除。感谢您的举报。"
+    r = api.send("PUT", outcome, "ue_hj", json={"text": words})
+    assert r.status_code == 200, r.text
+    api.act("ue_hj", number, "dismiss", note="不构成违法建设（内部意见）")
+    seen = api.get(f"/api/v1/receipts/{receipt}").json()
+    assert [t["text"] for t in seen["timeline"]] == [
+        f"已受理您的举报，案件编号 {number}",
+        "执法人员已到现场核查",
+        "办理部门公布了办理结果",
+        "经核查，不构成违法建设",
+    ]
+    assert seen["outcome"] == words and seen["can_rate"] and seen["closed_at"]
+    shown = json.dumps(seen, ensure_ascii=False)
+    for private in ("内部", "张某某", "ue_hj", "13700000001", sha):
+        assert private not in shown, private
+    for bad in ({"score": 0}, {"score": 6}, {"score": "5"}, {"score": True}):
+        r = api.post(rate, json=bad)
+        assert r.status_code == 422, bad
+    r = api.post(rate, json={"score": 4, "comment": "处理及时"})
+    assert r.status_code == 200, r.text
+    assert r.json()["rating"]["score"] == 4 and r.json()["can_rate"] is False
+    r = api.post(rate, json={"score": 1})
+    assert r.status_code == 409 and r.json()["code"] == "rating.already_given"
+    assert api.get(f"/api/v1/receipts/{receipt}").json()["rating"]["comment"] == "处理及时"
+    # the outcome is a step of the case's own history
+    events = api.get(f"/api/v1/cases/{number}", "supervisor").json()["events"]
+    assert [e["label"] for e in events if e["action"] == "public_outcome"] == ["公布办理结果"]
 
 
 def test_login_tokens_expire_and_passwords_are_checked(case_api):

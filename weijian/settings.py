@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         description="a record made on a phone offline (made_at) is accepted this many days "
         "later at most; one made later than the server's clock (beyond ten minutes) never",
     )
+    public_steps_file: Path | None = Field(
+        default=None,
+        description="the words a receipt's holder reads for each step of the case (JSON "
+        '{"steps": {"<action>": "<words>"}}; default: the one beside the workflow)',
+    )
     gate_rule_file: Path | None = Field(
         default=None,
         description="the gate log's materials and warning rule as JSON (default: the one of "

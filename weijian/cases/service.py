@@ -67,7 +67,6 @@ from weijian.cases.numbering import district_prefix, local_year, next_number, un
 from weijian.cases.precheck import PrecheckMixin
 from weijian.cases.rows import CASE_COLUMNS, case_row, json_text, overdue_sql
 from weijian.cases.scope import Principal
-from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow, parse
 from weijian.errors import (
     ConflictError,
@@ -315,34 +314,6 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
             return self._detail(conn, row["id"], principal, now)
-
-    def receipt(self, code: str) -> dict:
-        """What an anonymous reporter may read back: the state of its own report."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT number, state, reported_at, updated_at, closed_at FROM "
-                    "violation_case WHERE receipt_sha256 = :r"
-                ),
-                {"r": sha256(code)},
-            ).first()
-        if row is None:
-            raise NotFoundError(
-                "没有与该回执码对应的举报，请核对回执码",
-                code="case.receipt_not_found",
-                detail="no report has this receipt",
-                hint="check the receipt code",
-            )
-        state = self.workflow.states.get(row.state)
-        return {
-            "number": row.number,
-            "state": row.state,
-            "state_label": state.label if state else row.state,
-            "category": state.category if state else None,
-            "reported_at": row.reported_at,
-            "updated_at": row.updated_at,
-            "closed_at": row.closed_at,
-        }
 
     def list(
         self,

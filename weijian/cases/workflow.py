@@ -43,6 +43,7 @@ EVENT_LABELS = {
     "assign": "指派承办人",
     "urge": "督办",
     "answer_urge": "答复督办",
+    "public_outcome": "公布办理结果",
 }
 
 

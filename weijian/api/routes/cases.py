@@ -22,6 +22,7 @@ from weijian.api.routes.layers import uploaded
 from weijian.cases import disclosure, numbering
 from weijian.cases.evidence import Device
 from weijian.cases.idempotency import STATE_KEY
+from weijian.cases.public import PublicFollowUp
 from weijian.cases.service import Intake
 from weijian.errors import InputError
 from weijian.text import LIMITS
@@ -320,6 +321,31 @@ def assign(
     return cases.assign(user, ref, body.username, version=_version(body.version, if_match))
 
 
-@router.get("/receipts/{code}", tags=["cases"], summary="A citizen's receipt: its report's state")
+@router.get(
+    "/receipts/{code}", tags=["cases"], summary="A citizen's receipt: the state, steps and outcome"
+)
 def receipt(code: str, cases: CasesDep) -> dict:
-    return cases.receipt(code)
+    return PublicFollowUp(cases).receipt(code)
+
+
+class RatingIn(BaseModel):
+    score: int = Field(strict=True, description="1 很不满意 … 5 很满意 (an integer)")
+    comment: str | None = Field(default=None, max_length=500)
+
+
+@router.post(
+    "/receipts/{code}/rating", tags=["cases"], summary="The reporter rates a closed case (once)"
+)
+def rate(code: str, body: RatingIn, cases: CasesDep) -> dict:
+    return PublicFollowUp(cases).rate(code, body.score, body.comment)
+
+
+class OutcomeIn(BaseModel):
+    text: str = Field(description="the outcome the reporter and the public read")
+
+
+@router.put(
+    "/cases/{ref}/public-outcome", tags=["cases"], summary="The outcome text the public reads"
+)
+def public_outcome(ref: str, body: OutcomeIn, cases: CasesDep, user: CurrentUser) -> dict:
+    return PublicFollowUp(cases).set_outcome(user, ref, body.text)
