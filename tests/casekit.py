@@ -228,14 +228,17 @@ class Api:
 
     def send(self, method: str, path: str, who: str | None, **kwargs) -> httpx.Response:
         """One request as ``who``; a token the moved clock has expired is renewed once."""
+        extra = kwargs.pop("headers", {})
         r = httpx.request(
-            method, f"{self.url}{path}", headers=self.headers(who), timeout=60, **kwargs
-        )
+            method, f"{self.url}{path}", headers={**self.headers(who), **extra}, timeout=60,
+            **kwargs,
+        )  # fmt: skip
         if r.status_code == 401 and who and "expired" in r.text:
             self.tokens.pop(who, None)
             r = httpx.request(
-                method, f"{self.url}{path}", headers=self.headers(who), timeout=60, **kwargs
-            )
+                method, f"{self.url}{path}", headers={**self.headers(who), **extra}, timeout=60,
+                **kwargs,
+            )  # fmt: skip
         return r
 
     def get(self, path: str, who: str | None = None, **params) -> httpx.Response:

@@ -356,6 +356,8 @@ def case_api(engine, tmp_path):
     settings = Settings(
         evidence_dir=tmp_path / "evidence",
         citizen_reports_per_hour=3,
+        citizen_challenge_bits=10,
+        public_photo_max_mb=1,
         max_evidence_mb=2,
         map_poll_seconds=0.2,
     )

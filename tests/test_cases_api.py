@@ -22,6 +22,7 @@ from tests.casekit import (
 )
 from tests.test_evidence import PDF, jpeg_at
 from weijian.cases import history
+from weijian.cases.challenge import solve, solves
 
 
 def states(case: dict) -> list[str]:
@@ -569,15 +570,35 @@ def test_citizen_reports_anonymously_and_reads_only_its_receipt(case_api):
         json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x", "channel": "hotline"},
     )
     assert r.status_code == 403
-    # three an hour from one address (this test's setting), then 429 until the hour passes
+    # three an hour from one address (this test's setting), then each needs a proof of work
     for _ in range(2):
         api.report(None, STREET)
-    r = api.post(
-        "/api/v1/cases", json={"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x"}
+    body = {"lon": lon, "lat": lat, "crs": "cgcs2000", "description": "x"}
+    r = api.post("/api/v1/cases", json=body)
+    assert r.status_code == 429 and "proof of work" in r.json()["detail"]
+    assert r.json()["code"] == "report.challenge_required"
+    assert "一小时内已提交 3 件匿名举报" in r.json()["message"]
+    challenge = api.post("/api/v1/challenges").json()
+    assert challenge["bits"] == api.settings.citizen_challenge_bits
+    nonce = challenge["nonce"]
+    answer = solve(nonce, challenge["bits"])
+    wrong = next(
+        n for n in range(answer + 1, answer + 10**6) if not solves(nonce, n, challenge["bits"])
     )
-    assert r.status_code == 429 and "per hour" in r.json()["detail"]
-    assert r.json()["code"] == "report.rate_limited"
-    assert "每小时最多受理 3 件" in r.json()["message"]
+    for bad, why in ((f"{nonce}:{wrong}", "答案不正确"), (f"{nonce[:-1]}0:1", "已过期或不存在")):
+        r = api.post("/api/v1/cases", json=body, headers={"X-Weijian-Challenge": bad})
+        assert r.status_code == 422 and r.json()["code"] == "report.challenge_invalid", r.text
+        assert why in r.json()["message"]
+    solved = {"X-Weijian-Challenge": f"{nonce}:{answer}"}
+    r = api.post("/api/v1/cases", json=body, headers=solved)
+    assert r.status_code == 201, r.text
+    r = api.post("/api/v1/cases", json=body, headers=solved)  # used once only
+    assert r.status_code == 422 and "已使用过" in r.json()["message"]
+    stale = api.post("/api/v1/challenges").json()
+    api.clock.advance(minutes=11)
+    late = f"{stale['nonce']}:{solve(stale['nonce'], stale['bits'])}"
+    r = api.post("/api/v1/cases", json=body, headers={"X-Weijian-Challenge": late})
+    assert r.status_code == 422 and "已过期" in r.json()["message"]
     api.clock.advance(hours=1, seconds=1)
     api.report(None, STREET)
 

@@ -96,6 +96,16 @@ class Settings(BaseSettings):
         description="hosts (name or name:port) an Open311 client's media_url may name, whose "
         'photos the server fetches, e.g. ["img.12345.example.cn"]; empty: media_url refused',
     )
+    public_photo_max_mb: float = Field(
+        default=10.0, description="largest photo a citizen attaches to a report on /report"
+    )
+    citizen_challenge_bits: int = Field(
+        default=18,
+        ge=1,
+        le=28,
+        description="difficulty of the proof of work (leading zero bits of a SHA-256) a "
+        "citizen's browser solves past citizen_reports_per_hour; each bit doubles the work",
+    )
     open311_media_max_mb: float = Field(
         default=10.0, description="largest photo fetched from an Open311 media_url"
     )

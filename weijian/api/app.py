@@ -34,6 +34,7 @@ from weijian.api.routes import (
     pages,
     patrol,
     patrols,
+    public,
     stats,
     users,
     web_map,
@@ -132,7 +133,7 @@ def create_app(
         web_map.router, web_map.api, pages.router, home.router, docs.router, health.router,
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
-        stats.router, gatelog.router, field.router,
+        stats.router, gatelog.router, field.router, public.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

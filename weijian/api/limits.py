@@ -7,7 +7,8 @@ before any dependency runs):
   read when the bearer token is missing or not valid.
 
 The classes: uploads (``WEIJIAN_MAX_UPLOAD_MB``); the anonymous reports of citizens and of the
-12345 hotline (Open311), with their photos; the jurisdiction batch, streamed to disk by its
+12345 hotline (Open311), with their photos, and a citizen's photo sent with his receipt; the
+jurisdiction batch, streamed to disk by its
 route with its own limit; everything else — JSON and small forms — ``WEIJIAN_MAX_JSON_MB``."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ MB = 1024 * 1024
 REPORT_PHOTOS = 4
 #: anonymous endpoints taking a body larger than JSON: a citizen's report, Open311's requests
 REPORT_PATHS = ("/api/v1/cases", "/open311/")
+#: a citizen's photo of his own report, sent with its receipt: one photo, no login
+RECEIPT_PREFIX, PHOTOS_SUFFIX = "/api/v1/receipts/", "/photos"
 BATCH_PATH = "/api/v1/jurisdiction/batch"
 #: forms that are not uploads: the OAuth2 login form
 LOGIN_PREFIX = "/api/v1/auth/"
@@ -54,6 +57,8 @@ def body_class(method: str, path: str, content_type: str, settings: Settings) ->
         return MAX_BATCH_BYTES, False
     if (method == "POST" and path == REPORT_PATHS[0]) or path.startswith(REPORT_PATHS[1]):
         return int((settings.max_evidence_mb * REPORT_PHOTOS + settings.max_json_mb) * MB), False
+    if path.startswith(RECEIPT_PREFIX) and path.endswith(PHOTOS_SUFFIX):
+        return int((settings.public_photo_max_mb + 1) * MB), False
     if content_type.startswith("multipart/form-data") and not path.startswith(LOGIN_PREFIX):
         return settings.max_upload_mb * MB, True
     return int(settings.max_json_mb * MB), False

@@ -48,10 +48,15 @@ def public_case(detail: dict) -> dict:
     } or None
     out["grid"] = answer.get("grid")
     out["reporter"] = None  # not even his own: the answer may be read over his shoulder
+    # another case is read by its number only by staff who may read it
     out["possible_duplicates"] = [
-        {k: d.get(k) for k in ("number", "state", "state_label", "distance_m") if k in d}
+        {k: d.get(k) for k in ("state", "state_label", "distance_m") if k in d}
         for d in detail.get("possible_duplicates") or []
     ]
+    linked = detail.get("linked_to")
+    out["linked_to"] = (
+        {k: linked[k] for k in ("state", "state_label", "distance_m")} if linked else None
+    )
     return out
 
 

@@ -16,6 +16,7 @@ from shapely.geometry import shape
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
+from weijian.cases import challenge as challenges
 from weijian.cases import history
 from weijian.cases.clock import CLOCK_SKEW, LOCAL, made_at_checked
 from weijian.cases.deadlines import WorkCalendar
@@ -23,7 +24,7 @@ from weijian.cases.rows import json_text
 from weijian.cases.scope import CITIZEN, SCOPE_FIELDS, Principal
 from weijian.cases.users import sha256
 from weijian.cases.workflow import Workflow
-from weijian.errors import ConflictError, InputError, PermissionDenied, RateLimited
+from weijian.errors import ConflictError, InputError, PermissionDenied
 from weijian.gis import gauss_kruger
 from weijian.gis.gauss_kruger import Zone
 from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
@@ -360,10 +361,14 @@ def initial_flags(answer: dict, due: dict[str, datetime], reported_at: datetime)
 # -- the checks against the cases there are ----------------------------------------------------
 
 
-def rate_limit(conn: Connection, address: str, now: datetime, limit: int) -> None:
-    """At most ``limit`` anonymous reports an hour from one address; counts this one. Reports
-    from one address wait for each other (a transaction-level advisory lock on the address), so
-    parallel reports cannot all pass; rows older than the hour are pruned on the way."""
+def rate_limit(
+    conn: Connection, address: str, now: datetime, limit: int, challenge: str | None = None
+) -> None:
+    """At most ``limit`` anonymous reports an hour from one address without a proof of work;
+    counts this one. Past the limit each report needs a solved ``challenge``
+    (:mod:`weijian.cases.challenge`), used once. Reports from one address wait for each other
+    (a transaction-level advisory lock on the address), so parallel reports cannot all pass;
+    rows older than the hour are pruned on the way."""
     conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtext('citizen_intake'), hashtext(:a))"),
         {"a": address},
@@ -375,13 +380,9 @@ def rate_limit(conn: Connection, address: str, now: datetime, limit: int) -> Non
         {"a": address, "since": since},
     ).scalar_one()
     if count >= limit:
-        raise RateLimited(
-            f"来自 {address} 的匿名举报过多：每小时最多受理 {limit} 件，"
-            "请稍后再试，或拨打 12345 热线",
-            code="report.rate_limited",
-            detail=f"too many anonymous reports from {address}: {limit} per hour are accepted",
-            hint="try again later, or call the 12345 hotline",
-        )
+        if not challenge:
+            raise challenges.required(limit)
+        challenges.redeem(conn, challenge, now)
     conn.execute(
         text("INSERT INTO citizen_intake (address, at) VALUES (:a, :t)"),
         {"a": address, "t": now},

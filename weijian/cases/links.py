@@ -7,9 +7,40 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from weijian.cases import history
-from weijian.cases.scope import Principal
+from weijian.cases.rows import case_row
+from weijian.cases.scope import CITIZEN, Principal
 from weijian.errors import ConflictError, InputError, PermissionDenied
 from weijian.text import clean
+
+#: who links a citizen's report to the open case it repeats: the report itself
+PUBLIC = Principal(id=None, username="citizen", display_name="群众", role=CITIZEN)
+
+
+def link_to_open(conn, case_id: int, other: dict, now) -> None:
+    """A citizen's new report linked, in its own transaction, as a duplicate of ``other`` (an
+    open case within the duplicate radius, with its ``id``, ``number`` and ``distance_m``);
+    both histories say so."""
+    first, second = sorted(
+        [case_row(conn, case_id, True), case_row(conn, other["id"], True)], key=lambda r: r["id"]
+    )
+    note = f"群众举报位置与在办案件相距 {other['distance_m']:g} 米，系统自动关联为重复举报"
+    conn.execute(
+        text(
+            "INSERT INTO case_link (case_id, other_id, kind, note, created_at) "
+            "VALUES (:a, :b, 'duplicate', :n, :t) ON CONFLICT DO NOTHING"
+        ),
+        {"a": first["id"], "b": second["id"], "n": note, "t": now},
+    )
+    for this, that in ((first, second), (second, first)):
+        history.record(
+            conn,
+            this,
+            action="link",
+            actor=PUBLIC,
+            at=now,
+            note=note,
+            data={"other": that["number"], "kind": "duplicate", "automatic": True},
+        )
 
 
 class LinksMixin:

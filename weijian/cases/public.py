@@ -19,6 +19,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from weijian.cases import history
+from weijian.cases.evidence import Device, gps_check, inspect, read_limited
+from weijian.cases.links import PUBLIC
+from weijian.cases.rows import case_row
 from weijian.cases.scope import Principal
 from weijian.cases.users import sha256
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
@@ -30,6 +33,9 @@ OUTCOME_WRITERS = ("supervisor", "admin", "department_leader")
 OUTCOME_ACTION = "public_outcome"
 MAX_OUTCOME = 1000
 MAX_COMMENT = 500
+#: the photos a reporter may add to his report, and for how long after sending it
+MAX_PHOTOS = 3
+PHOTO_HOURS = 24
 
 
 @lru_cache(maxsize=4)
@@ -70,9 +76,9 @@ class PublicFollowUp:
     def _by_receipt(self, conn, code: str, lock: bool = False):
         row = conn.execute(
             text(
-                "SELECT id, number, state, reported_at, updated_at, closed_at, public_outcome, "
-                "public_outcome_at FROM violation_case WHERE receipt_sha256 = :r"
-                + (" FOR UPDATE" if lock else "")
+                "SELECT id, number, state, reported_at, created_at, updated_at, closed_at, "
+                "public_outcome, public_outcome_at, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+                "FROM violation_case WHERE receipt_sha256 = :r" + (" FOR UPDATE" if lock else "")
             ),
             {"r": sha256(code or "")},
         ).first()
@@ -113,6 +119,58 @@ class PublicFollowUp:
             "outcome_at": row.public_outcome_at,
             "rating": dict(rating._mapping) if rating else None,
             "can_rate": rating is None and row.closed_at is not None,
+        }
+
+    def add_photo(self, code: str, stream, filename: str, device: Device | None = None) -> dict:
+        """A photo of the holder's own report: at most :data:`MAX_PHOTOS`, within
+        :data:`PHOTO_HOURS` of sending it, a JPEG, PNG or WebP by its bytes and within the
+        setting ``public_photo_max_mb``; kept by the evidence store as the staff's are."""
+        cases = self.cases
+        now = cases.clock.now()
+        device = device.checked(now) if device else Device()
+        with cases.engine.connect() as conn:
+            found = self._by_receipt(conn, code)
+        if (now - found.created_at).total_seconds() > PHOTO_HOURS * 3600:
+            raise ConflictError(
+                f"举报提交 {PHOTO_HOURS} 小时后不能再补充照片；如有新情况，请重新举报",
+                code="public.photo_too_late",
+                detail=f"photos are taken within {PHOTO_HOURS} hours of the report",
+            )
+        limit_mb = cases.settings.public_photo_max_mb
+        content = read_limited(stream, int(limit_mb * 1024 * 1024), filename=filename)
+        inspected = inspect(content, filename, "photo")
+        limit_m = cases.settings.gps_limit_m
+        check = gps_check(device.located(inspected), found.lon, found.lat, limit_m)
+        path = cases.store.put(inspected, content)
+        with cases.engine.begin() as conn:
+            row = case_row(conn, found.id, True)
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM case_evidence WHERE case_id = :c AND kind = 'photo' "
+                    "AND uploaded_by IS NULL"
+                ),
+                {"c": row["id"]},
+            ).scalar_one()
+            known = conn.execute(
+                text("SELECT 1 FROM case_evidence WHERE case_id = :c AND sha256 = :s"),
+                {"c": row["id"], "s": inspected.sha256},
+            ).first()
+            if held >= MAX_PHOTOS and known is None:
+                raise ConflictError(
+                    f"每件举报最多附 {MAX_PHOTOS} 张照片，已有 {held} 张",
+                    code="public.photos_too_many",
+                    detail=f"a report takes at most {MAX_PHOTOS} photos",
+                )
+            inserted = cases._insert_evidence(
+                conn, row, inspected, content, path, check, device, PUBLIC, now, None
+            )
+        return {
+            "sha256": inspected.sha256,
+            "media_type": inspected.media_type,
+            "size": inspected.size,
+            "photos": held + (inserted is not None),
+            "max_photos": MAX_PHOTOS,
+            "already_uploaded": inserted is None,
         }
 
     def rate(self, code: str, score: int, comment: str | None) -> dict:

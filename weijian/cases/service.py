@@ -61,7 +61,7 @@ from weijian.cases.intake import (
     rebound_flag,
     report_times,
 )
-from weijian.cases.links import LinksMixin
+from weijian.cases.links import LinksMixin, link_to_open
 from weijian.cases.listing import MAX_PAGE, CaseFilter
 from weijian.cases.numbering import district_prefix, local_year, next_number, unique_prefix
 from weijian.cases.precheck import PrecheckMixin
@@ -150,12 +150,16 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         client_address: str | None = None,
         whole_city: bool = False,
         idempotency: Claim | None = None,
+        challenge: str | None = None,
     ) -> dict:
         """Register a report: locate it, freeze the jurisdiction answer, number it, offer
         duplicates, flag a rebound, start its deadlines. Returns the new case with
         ``possible_duplicates`` and, for an anonymous report, its one-time ``receipt``.
         ``idempotency``: the request's key, recorded with the case in its transaction — a
-        report whose case that key made already answers that case."""
+        report whose case that key made already answers that case. ``challenge``: a solved
+        proof of work ("<nonce>:<n>"), which an anonymous report past its address's hourly share
+        needs. An anonymous report within the duplicate radius of an open case is linked to the
+        nearest one (``linked_to``), so the citizen learns it is already being handled."""
         wf = self.workflow
         now = self.clock.now()
         intake = cleaned(intake)
@@ -168,7 +172,11 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
                 return _created(self._detail(conn, made, principal, now), [], None)
             if anonymous:
                 rate_limit(
-                    conn, client_address or "unknown", now, self.settings.citizen_reports_per_hour
+                    conn,
+                    client_address or "unknown",
+                    now,
+                    self.settings.citizen_reports_per_hour,
+                    challenge,
                 )
             if intake.external_id:
                 check_not_imported(conn, report.channel, intake.external_id)
@@ -203,6 +211,8 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
                 now=now,
             )
             history.insert(conn, case_id, first)
+            if anonymous and duplicates:
+                link_to_open(conn, case_id, duplicates[0], now)
             record_made(conn, idempotency, "case", case_id)
             conn.execute(
                 text(
@@ -214,7 +224,17 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
             stages.restage(conn, wf, self.calendar, case_id, now)
         with self.engine.connect() as conn:
             out = self._detail(conn, case_id, principal, now, fresh=True)
-        return _created(out, duplicates, receipt)
+        out = _created(out, duplicates, receipt)
+        if anonymous and duplicates:
+            near = duplicates[0]
+            state = wf.states.get(near["state"])
+            out["linked_to"] = {
+                "number": near["number"],
+                "state": near["state"],
+                "state_label": state.label if state else near["state"],
+                "distance_m": near["distance_m"],
+            }
+        return out
 
     def _checked(
         self,
@@ -621,57 +641,9 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         path = self.store.put(inspected, content)
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
-            inserted = conn.execute(
-                text(
-                    "INSERT INTO case_evidence (case_id, sha256, kind, media_type, filename, size, "
-                    "width, height, taken_at, gps_lon, gps_lat, distance_m, flagged, flag_reason, "
-                    "storage, path, content, uploaded_by, uploaded_at, device_taken_at, "
-                    "device_lon, device_lat) VALUES (:case_id, :sha, "
-                    ":kind, :media, :filename, :size, :w, :h, :taken, :glon, :glat, :dist, :flag, "
-                    ":reason, :storage, :path, :content, :by, :now, :dtaken, :dlon, :dlat) "
-                    "ON CONFLICT (case_id, sha256) DO NOTHING RETURNING id"
-                ),
-                {
-                    "dtaken": device.taken_at,
-                    "dlon": device.lon,
-                    "dlat": device.lat,
-                    "case_id": row["id"],
-                    "sha": inspected.sha256,
-                    "kind": inspected.kind,
-                    "media": inspected.media_type,
-                    "filename": inspected.filename,
-                    "size": inspected.size,
-                    "w": inspected.width,
-                    "h": inspected.height,
-                    "taken": inspected.taken_at,
-                    "glon": inspected.gps[0] if inspected.gps else None,
-                    "glat": inspected.gps[1] if inspected.gps else None,
-                    "dist": check["distance_m"],
-                    "flag": check["flagged"],
-                    "reason": check["reason"],
-                    "storage": self.settings.evidence_storage,
-                    "path": path,
-                    "content": content if self.settings.evidence_storage == "database" else None,
-                    "by": principal.id,
-                    "now": now,
-                },
-            ).scalar()
-            if inserted is not None:
-                history.record(
-                    conn,
-                    row,
-                    action="add_evidence",
-                    actor=principal,
-                    at=now,
-                    note=note,
-                    data={
-                        "kind": inspected.kind,
-                        "filename": inspected.filename,
-                        "gps_distance_m": check["distance_m"],
-                        "gps_flagged": check["flagged"],
-                    },
-                    evidence=[inspected.sha256],
-                )
+            inserted = self._insert_evidence(
+                conn, row, inspected, content, path, check, device, principal, now, note
+            )
         return {
             "case": row["number"],
             "sha256": inspected.sha256,
@@ -686,6 +658,74 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
             "flag_reason": check["reason"],
             "already_uploaded": inserted is None,
         }
+
+    def _insert_evidence(
+        self,
+        conn: Connection,
+        row: dict,
+        inspected,
+        content: bytes,
+        path,
+        check: dict,
+        device: Device,
+        actor: Principal,
+        now: datetime,
+        note: str | None,
+    ) -> int | None:
+        """A file stored by the evidence store, recorded on the case (locked ``row``) with its
+        ``add_evidence`` event; None when the case holds these bytes already."""
+        inserted = conn.execute(
+            text(
+                "INSERT INTO case_evidence (case_id, sha256, kind, media_type, filename, size, "
+                "width, height, taken_at, gps_lon, gps_lat, distance_m, flagged, flag_reason, "
+                "storage, path, content, uploaded_by, uploaded_at, device_taken_at, "
+                "device_lon, device_lat) VALUES (:case_id, :sha, "
+                ":kind, :media, :filename, :size, :w, :h, :taken, :glon, :glat, :dist, :flag, "
+                ":reason, :storage, :path, :content, :by, :now, :dtaken, :dlon, :dlat) "
+                "ON CONFLICT (case_id, sha256) DO NOTHING RETURNING id"
+            ),
+            {
+                "dtaken": device.taken_at,
+                "dlon": device.lon,
+                "dlat": device.lat,
+                "case_id": row["id"],
+                "sha": inspected.sha256,
+                "kind": inspected.kind,
+                "media": inspected.media_type,
+                "filename": inspected.filename,
+                "size": inspected.size,
+                "w": inspected.width,
+                "h": inspected.height,
+                "taken": inspected.taken_at,
+                "glon": inspected.gps[0] if inspected.gps else None,
+                "glat": inspected.gps[1] if inspected.gps else None,
+                "dist": check["distance_m"],
+                "flag": check["flagged"],
+                "reason": check["reason"],
+                "storage": self.settings.evidence_storage,
+                "path": path,
+                "content": content if self.settings.evidence_storage == "database" else None,
+                "by": actor.id,
+                "now": now,
+            },
+        ).scalar()
+        if inserted is not None:
+            history.record(
+                conn,
+                row,
+                action="add_evidence",
+                actor=actor,
+                at=now,
+                note=note,
+                data={
+                    "kind": inspected.kind,
+                    "filename": inspected.filename,
+                    "gps_distance_m": check["distance_m"],
+                    "gps_flagged": check["flagged"],
+                },
+                evidence=[inspected.sha256],
+            )
+        return inserted
 
     def evidence_meta(self, principal: Principal, ref: str | int, sha: str) -> dict:
         """What a case's file is (sha256, kind, media type, file name), or 404 — cheap: the

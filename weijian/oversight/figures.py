@@ -151,6 +151,9 @@ def unit_counts(
         FROM case_urge WHERE urged_at >= :start AND urged_at < :end
         GROUP BY case_id
     ),
+    rated AS (
+        SELECT case_id, score FROM case_rating WHERE rated_at >= :start AND rated_at < :end
+    ),
     leaf AS (
       SELECT {_levels("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
@@ -183,8 +186,12 @@ def unit_counts(
       coalesce(sum(moves.out_), 0) AS transfers_out,
       coalesce(sum(moves.in_), 0) AS transfers_in,
       coalesce(sum(urged.urges), 0) AS urges,
-      coalesce(sum(urged.on_time), 0) AS urges_answered_on_time
+      coalesce(sum(urged.on_time), 0) AS urges_answered_on_time,
+      count(rated.case_id) AS ratings,
+      coalesce(sum(rated.score), 0) AS rating_points,
+      5 * count(rated.case_id) AS rating_full
       FROM c LEFT JOIN moves ON moves.case_id = c.id LEFT JOIN urged ON urged.case_id = c.id
+      LEFT JOIN rated ON rated.case_id = c.id
       GROUP BY {_levels("c")}
     )
     SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},

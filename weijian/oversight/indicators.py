@@ -24,6 +24,9 @@ Counts per grid unit and period [start, end):
 - ``ledgers_due`` / ``ledgers_on_time``: the towns' monthly ledgers that fell due in the period,
   and those sent by the due day and not returned by the district (a town's own; a district's
   and the city's are the sums of their towns'; below the town there are none)
+- ``ratings`` / ``rating_points`` / ``rating_full``: the reporters' ratings (大家评, 1 to 5)
+  given in the period on the unit's cases, the sum of their scores, and five times their
+  number — so 群众评价满意度 is a rate from 0 to 1 like the others
 
 A rate whose denominator is 0 has no value. What it scores is a rule of the definitions
 document, ``empty_rate``: ``"nothing_wrong"`` (the seeded definitions: nothing was due, so
@@ -68,6 +71,9 @@ UNIT_COUNTS = (
     "compounds_patrolled",
     "patrols",
     "period_days",
+    "ratings",
+    "rating_points",
+    "rating_full",
 )
 #: the counts of the towns' ledgers, not of cases (``submissions.ledger_counts``)
 LEDGER_COUNTS = ("ledgers_due", "ledgers_on_time")
@@ -108,6 +114,9 @@ COUNT_LABELS = {
     "compounds_patrolled": "期内被巡查轨迹经过（50 米内）的小区数",
     "patrols": "巡查次数（巡查轨迹数）",
     "period_days": "统计天数",
+    "ratings": "群众评价数",
+    "rating_points": "群众评价得分之和",
+    "rating_full": "群众评价满分之和（评价数×5）",
     "reports": "物业报告数",
     "found_by_others": "他人先行发现数",
 }

@@ -142,11 +142,25 @@ def workflow(cases: CasesDep) -> dict:
 
 
 @router.post("/cases", status_code=201, summary="Report a case (anonymous: citizen 随手拍)")
-def create_case(body: CaseIn, request: Request, cases: CasesDep, user: OptionalUser) -> dict:
+def create_case(
+    body: CaseIn,
+    request: Request,
+    cases: CasesDep,
+    user: OptionalUser,
+    x_weijian_challenge: Annotated[
+        str | None,
+        Header(
+            description="a solved proof of work '<nonce>:<n>' (POST /api/v1/challenges), which "
+            "an anonymous report past its address's hourly share needs"
+        ),
+    ] = None,
+) -> dict:
     intake = Intake(**body.model_dump())
     address = client_address(request)
     claim = getattr(request.state, STATE_KEY, None)  # the Idempotency-Key, if one was sent
-    case = cases.create(intake, user, client_address=address, idempotency=claim)
+    case = cases.create(
+        intake, user, client_address=address, idempotency=claim, challenge=x_weijian_challenge
+    )
     # an anonymous reporter reads back his report, never the people behind it
     return case if user is not None else disclosure.public_case(case)
 
@@ -319,25 +333,6 @@ def assign(
     ref: str, body: AssignIn, cases: CasesDep, user: CurrentUser, if_match: IfMatch = None
 ) -> dict:
     return cases.assign(user, ref, body.username, version=_version(body.version, if_match))
-
-
-@router.get(
-    "/receipts/{code}", tags=["cases"], summary="A citizen's receipt: the state, steps and outcome"
-)
-def receipt(code: str, cases: CasesDep) -> dict:
-    return PublicFollowUp(cases).receipt(code)
-
-
-class RatingIn(BaseModel):
-    score: int = Field(strict=True, description="1 很不满意 … 5 很满意 (an integer)")
-    comment: str | None = Field(default=None, max_length=500)
-
-
-@router.post(
-    "/receipts/{code}/rating", tags=["cases"], summary="The reporter rates a closed case (once)"
-)
-def rate(code: str, body: RatingIn, cases: CasesDep) -> dict:
-    return PublicFollowUp(cases).rate(code, body.score, body.comment)
 
 
 class OutcomeIn(BaseModel):
