@@ -58,7 +58,7 @@ def test_a_citizen_report_near_an_open_case_is_linked_to_it(case_api):
     far = api.report(None, (x - 0.04, y))  # 40 m west: not linked
     assert far["linked_to"] is None
     timeline = api.get(f"/api/v1/receipts/{near['receipt']}").json()["timeline"]
-    assert timeline[-1]["text"] == "已与附近正在办理的同一问题关联，一并处理"
+    assert timeline[-1]["text"] == "已与附近同一问题的其他举报关联，一并处理"
     old = api.case("supervisor", first["number"])
     assert [e["data"]["other"] for e in old["events"] if e["action"] == "link"] == [near["number"]]
     assert [link["number"] for link in old["links"]] == [near["number"]]

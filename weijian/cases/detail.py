@@ -102,6 +102,9 @@ def case_detail(
             "links": links,
             "event_count": row["event_count"],
             "assignee": _assignee(conn, row["assignee_user_id"]),
+            # what the holder of the receipt reads as the outcome (cases/public.py)
+            "public_outcome": row["public_outcome"],
+            "public_outcome_at": row["public_outcome_at"],
             "as_of": now,  # the server's time of the answer: countdowns count from it
         }
     )

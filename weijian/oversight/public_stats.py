@@ -146,7 +146,7 @@ def _figures(cases, month: date) -> dict:
             if row.handling_days is not None
             else None,
             "ratings": rating.ratings if rating else 0,
-            "avg_rating": round(float(rating.rating), 2) if rating else None,
+            "avg_rating": round(float(rating.rating), 2) if rating and rating.ratings else None,
             "clear_baseline": done["baseline"] if done else None,
             "clear_signed_off": done["signed_off"] if done else None,
             "clear_percent": done["percent"] if done else None,

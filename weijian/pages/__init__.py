@@ -5,7 +5,9 @@ This package only says where they lie; ``weijian.api.routes.pages`` serves them.
 ``static/common/`` holds what every page uses (the API client with the token, the login, the
 header, messages, Beijing time, uploads, the file viewer, one style sheet), ``static/work/`` the
 workbench's pages, ``static/m/`` the field app (移动端: its shell, service worker, manifest,
-icons and one ES module per tab)."""
+icons and one ES module per tab), ``static/report/`` the public site (随手拍, 查询进度 and
+公开统计: its own pages and modules, which load nothing of the staff pages' but the shared
+helpers of ``static/common/`` — elements, Beijing time, photos — and the style)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import re
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().with_name("static")
-FOLDERS = ("common", "work", "m")
+FOLDERS = ("common", "work", "m", "report")
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -41,6 +43,11 @@ def asset(folder: str, name: str) -> tuple[Path, str] | None:
 def page(name: str) -> Path:
     """The HTML of a workbench page (``home``, ``case``, ``stats``, ``ledger``, ``admin``)."""
     return STATIC / "work" / f"{name}.html"
+
+
+def public_page(name: str) -> Path:
+    """The HTML of a public page (``index``, ``follow``, ``stats``)."""
+    return STATIC / "report" / f"{name}.html"
 
 
 def field_file(name: str) -> Path:

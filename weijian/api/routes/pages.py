@@ -1,6 +1,7 @@
 """The workbench's pages (工作台): the home page, a case's page, the monthly ledger, and the
 files they load from ``weijian/pages/static`` — served by the app itself, nothing from outside;
-and the field app (移动端) at ``/m``, its service worker at ``/m/sw.js`` (so that its scope
+the field app (移动端) at ``/m``, and the public site at ``/report`` (随手拍, 查询进度,
+公开统计), its service worker at ``/m/sw.js`` (so that its scope
 covers ``/m``) and its manifest.
 The pages speak to the same API as every other client; these routes only hand out files."""
 
@@ -87,6 +88,36 @@ def common_asset(name: str) -> Response:
 @router.get("/static/work/{name}")
 def work_asset(name: str) -> Response:
     return _asset("work", name)
+
+
+@router.get("/static/report/{name}")
+def public_asset(name: str) -> Response:
+    return _asset("report", name)
+
+
+def _public(request: Request, name: str) -> Response:
+    _check_vendor(request)
+    return FileResponse(
+        pages.public_page(name), media_type="text/html; charset=utf-8", headers=REVALIDATE
+    )
+
+
+@router.get("/report", response_class=HTMLResponse)
+def public_report(request: Request) -> Response:
+    """随手拍: the public's report, without a login (its own pages: no staff code is loaded)."""
+    return _public(request, "index")
+
+
+@router.get("/report/follow", response_class=HTMLResponse)
+def public_follow(request: Request) -> Response:
+    """查询进度 and 大家评: the holder of a receipt follows the case and rates it."""
+    return _public(request, "follow")
+
+
+@router.get("/report/stats", response_class=HTMLResponse)
+def public_stats_page(request: Request) -> Response:
+    """公开统计: per district and month, and the grids coloured by 清零."""
+    return _public(request, "stats")
 
 
 @router.get("/static/m/{name}")

@@ -36,6 +36,7 @@ VENDOR = {
     "vectorgrid/vectorgrid.js": "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
     "heat/leaflet-heat.js": "leaflet.heat/dist/leaflet-heat.js",
     "chartjs/chart.umd.js": "chart.js/dist/chart.umd.js",  # the dashboard's monthly trend
+    "sha256/sha256.min.js": "js-sha256/build/sha256.min.js",  # the public form's proof of work
 }
 OWN = {"map.js": "text/javascript", "map.css": "text/css", "favicon.svg": "image/svg+xml"}
 

@@ -7,10 +7,9 @@
 // so it works without a network and is sent once when the network returns.
 
 import { fill, h } from "../common/dom.js";
+import { compress } from "../common/photo.js";
 import { beijingShort } from "../common/time.js";
 
-const LONG_SIDE = 1600; // px: a photo's long side after compression
-const QUALITY = 0.8;
 const CHECK_DELAY_MS = 400;
 
 let app = null;
@@ -98,24 +97,6 @@ function onMapTap(e) {
 }
 
 // -- photos ---------------------------------------------------------------------------------
-
-// a photo made smaller on the phone: JPEG, its long side at most LONG_SIDE
-async function compress(file) {
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-  } catch (e) {
-    return file; // not an image the browser reads: sent as it is, the server judges it
-  }
-  const scale = Math.min(1, LONG_SIDE / Math.max(bitmap.width, bitmap.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.round(bitmap.width * scale);
-  canvas.height = Math.round(bitmap.height * scale);
-  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  bitmap.close();
-  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", QUALITY));
-  return blob && blob.size < file.size ? blob : file;
-}
 
 async function addPhotos(files) {
   for (const file of files) {

@@ -12,10 +12,11 @@ import { ServerClock, beijing, countdown } from "/static/common/time.js";
 import { ActionPanel } from "/static/work/actions.js";
 import { CaseMap } from "/static/work/casemap.js";
 import { Desk } from "/static/work/desk.js";
+import { OutcomePanel } from "/static/work/outcome.js";
 import { renderTimeline } from "/static/work/timeline.js";
 
 const number = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
-const page = { wf: null, config: null, clock: new ServerClock(null), panel: null, map: null, desk: null };
+const page = { wf: null, config: null, clock: new ServerClock(null), panel: null, map: null, desk: null, outcome: null };
 probe.number = number;
 
 whenLoggedIn(start);
@@ -28,6 +29,7 @@ async function start() {
     page.map = page.map || new CaseMap($("case-map"), $("map-legend"));
     page.panel = page.panel || new ActionPanel($("actions-body"), { number, wf: page.wf, shown: render, reload });
     page.desk = page.desk || new Desk($("desk-body"), { number, me, wf: page.wf, shown: render, reload });
+    page.outcome = page.outcome || new OutcomePanel($("public"), $("public-body"), { number, reload });
     await reload();
   } catch (e) {
     if (e.status !== 401) showError(e);
@@ -58,6 +60,7 @@ function render(c) {
   renderTimeline($("timeline"), c, page.wf);
   page.panel.render(c);
   page.desk.render(c);
+  page.outcome.render(c);
   page.map.show(c, page.config);
   tick();
   probe.renders += 1;
