@@ -122,6 +122,10 @@ def test_each_indicator_by_hand(case_api, history):
         "compounds_patrolled": 0,
         "patrols": 0,
         "period_days": 61,
+        # no reporter rated a case (tests/test_public_api.py rates one)
+        "ratings": 0,
+        "rating_points": 0,
+        "rating_full": 0,
     }
     assert town2["counts"]["ledgers_due"] == 2 and town2["counts"]["ledgers_on_time"] == 0
     assert value(town1, "ledger_on_time") == pytest.approx(1 / 2)
@@ -348,8 +352,9 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
 def test_definitions_are_data(case_api, history):
     api = case_api
     document = api.get("/api/v1/assessment/definitions", "supervisor").json()
-    # the seeded third version counts the towns' ledgers, the fourth the patrol tracks
-    assert document["version"] == 4
+    # the seeded third version counts the towns' ledgers, the fourth the patrol tracks, the
+    # fifth the reporters' ratings
+    assert document["version"] == 5
     document = {k: v for k, v in document.items() if k != "version"}
     document["indicators"] = [
         {
@@ -395,7 +400,7 @@ def test_definitions_are_data(case_api, history):
         "admin",
         json={"document": document, "note": "只考核核查及时率"},
     )
-    assert r.status_code == 201 and r.json()["version"] == 5
+    assert r.status_code == 201 and r.json()["version"] == 6
     result = api.get("/api/v1/assessment", "supervisor", level="town", **MARCH_APRIL).json()
     assert [i["code"] for i in result["indicators"]] == ["visits"]
     assert unit(result, TOWN1)["score"] == 40.0 and unit(result, TOWN2)["score"] == 0.0

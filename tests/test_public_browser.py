@@ -1,7 +1,8 @@
 """The public site (/report) in headless Chromium at phone size (390×844, touch, GPS set) on
 127.0.0.1, on the real clock: a citizen reports with a photo and gets a receipt; reports again
-from the same address past its hourly share, the page solving the proof of work, and is told
-the report joined the open case there; follows the case by the receipt's link; the officer
+from the same address without a network, the report kept on the phone and sent when the
+network returns — past the address's hourly share, the page solving the proof of work — and is
+told the report joined the open case there; follows the case by the receipt's link; the officer
 publishes the outcome on the workbench's case page and closes the case; the citizen rates it,
 and the rating is an indicator of the assessment; the statistics page shows the month and the
 grids' 清零. Every answer the public pages received is searched for every stored name and
@@ -120,10 +121,20 @@ def test_a_citizen_reports_follows_and_rates(browser, site, tmp_path):
     assert (case.channel, case.phone, case.photos) == ("citizen", PHONE_NUMBER, 1)
     number = case.number
 
-    # the same address again: past its hourly share the page solves the proof of work, and
+    # the same address again, without a network: the report waits on the phone and goes
+    # when the network returns; past its hourly share the page solves the proof of work, and
     # the report joins the open case at the same spot
     page.goto(api.url + "/report")
-    second = _report(page, "同一处彩钢房还在继续加盖")
+    page.wait_for_selector("#report-check .say.info")
+    assert page.locator("#receipt-code").count() == 0  # a receipt is shown once
+    context.set_offline(True)
+    page.fill("#report-description", "同一处彩钢房还在继续加盖")
+    page.locator("#report-send").tap()
+    page.wait_for_selector("#report-saved")
+    assert "恢复网络后将自动提交" in page.inner_text("#report-saved")
+    context.set_offline(False)
+    page.wait_for_selector("#receipt-code", timeout=30000)
+    second = page.inner_text("#receipt-code").strip()
     assert second != receipt
     assert page.evaluate("window.weijianPublic.challenge") is True
     assert "已与其关联" in page.inner_text("#receipt-linked")

@@ -184,7 +184,8 @@ def district_of(answer: dict, lon: float, lat: float) -> dict:
     district = (answer.get("grid") or {}).get("district")
     if district is None:
         raise InputError(
-            f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，请核对坐标及坐标系后重新导入",
+            f"坐标（{lon:.6f}，{lat:.6f}）不在本市网格范围内，不属本市受理范围；"
+            "请核对位置（或在地图上重新选点）及坐标系后重试",
             code="report.outside_city",
             detail=f"the location ({lon:.6f}, {lat:.6f}) lies outside the city: no district grid "
             "contains it",

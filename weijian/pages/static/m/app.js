@@ -9,7 +9,7 @@ import { ApiError, setToken } from "../common/api.js";
 import { $, fill, h } from "../common/dom.js";
 import { showError, showInfo } from "../common/notice.js";
 import { beijingShort } from "../common/time.js";
-import * as store from "./queue.js";
+import * as store from "../common/queue.js";
 
 const TOKEN = "weijian.field.token";
 const TABS = [

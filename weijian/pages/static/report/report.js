@@ -2,13 +2,17 @@
 // on the map, up to 3 photos compressed on the phone (common/photo.js, as the field app does),
 // a description and an optional phone kept private. Before sending, the server says who will
 // handle it and whether an open case is already there (POST /api/v1/cases/check). The report
-// is sent once whatever the retries (an Idempotency-Key kept until it succeeds); past the
-// address's hourly share the page does the proof of work the server asks for. The answer is a
-// receipt code and a link to follow the case.
+// and its photos go through the offline queue the field app uses (common/queue.js): kept on the
+// phone without a network and sent once when it returns, each with its Idempotency-Key; past
+// the address's hourly share the page does the proof of work the server asks for. The answer
+// is a receipt code and a link to follow the case.
 
 import { $, fill, h } from "../common/dom.js";
 import { compress } from "../common/photo.js";
+import * as store from "../common/queue.js";
 import { call, gridOutlines, header, newMap, probe, say } from "./public.js";
+
+store.useDatabase("weijian-public");
 
 const MAX_PHOTOS = 3;
 const CHALLENGE_CHUNK = 4000;
@@ -17,7 +21,6 @@ let map = null;
 let marker = null;
 let point = null; // {lon, lat, accuracy, picked}
 let photos = []; // {blob, url, taken_at, lon, lat}
-let key = null; // the Idempotency-Key of the report being sent
 let checkTimer = null;
 
 function setPoint(p) {
@@ -113,23 +116,12 @@ async function solve(challenge, onProgress) {
   }
 }
 
-// -- sending -----------------------------------------------------------------------------------
+// -- sending: through the offline queue (common/queue.js, as the field app sends) ---------------
 
-async function sendReport(body) {
-  const headers = { "Idempotency-Key": key };
-  try {
-    return await call("/api/v1/cases", { json: body, headers });
-  } catch (e) {
-    if (e.code !== "report.challenge_required") throw e;
-    say($("report-say"), "info", "该网络一小时内举报较多，正在进行安全验证（浏览器自动计算，约需数秒）…");
-    const challenge = await call("/api/v1/challenges", { method: "POST" });
-    const expected = 2 ** challenge.bits;
-    const solution = await solve(challenge, (n) =>
-      say($("report-say"), "info", "正在进行安全验证… " + Math.min(99, Math.round((100 * n) / expected)) + "%"));
-    probe.challenge = true;
-    return await call("/api/v1/cases", { json: body, headers: { ...headers, "X-Weijian-Challenge": solution } });
-  }
-}
+const REPORTS = "/api/v1/cases";
+const SHOWN = "weijian.public.shown"; // the reports whose receipt this phone has shown
+let flushing = false;
+let retryTimer = null;
 
 async function submit(event) {
   event.preventDefault();
@@ -139,35 +131,85 @@ async function submit(event) {
     $("report-description").focus();
     return say($("report-say"), "error", "请填写问题描述：在哪里、建了什么");
   }
-  const body = { lon: point.lon, lat: point.lat, crs: "wgs84", description, channel: "citizen", made_at: new Date().toISOString() };
+  const made_at = new Date().toISOString();
+  const body = { lon: point.lon, lat: point.lat, crs: "wgs84", description, channel: "citizen", made_at };
   const address = $("report-address").value.trim();
   const phone = $("report-phone").value.trim();
   if (address) body.address = address;
   if (phone) body.reporter_phone = phone;
-  key = key || (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
   $("report-send").disabled = true;
-  say($("report-say"), "info", "正在提交…");
   try {
-    const made = await sendReport(body);
-    const failed = [];
+    const reportId = await store.enqueue({ path: REPORTS, json: body, made_at, label: "举报" });
     for (const [i, p] of photos.entries()) {
-      say($("report-say"), "info", "正在上传照片 " + (i + 1) + "/" + photos.length + "…");
-      const form = new FormData();
-      form.append("file", new File([p.blob], "照片-" + (i + 1) + ".jpg", { type: p.blob.type || "image/jpeg" }));
-      form.append("taken_at", p.taken_at);
-      if (p.lon != null) { form.append("lon", String(p.lon)); form.append("lat", String(p.lat)); form.append("crs", "wgs84"); }
-      try {
-        await call("/api/v1/receipts/" + encodeURIComponent(made.receipt) + "/photos", { form });
-      } catch (e) {
-        failed.push("照片 " + (i + 1) + "：" + e.message);
-      }
+      const form = [["file", new File([p.blob], "照片-" + (i + 1) + ".jpg", { type: p.blob.type || "image/jpeg" })], ["taken_at", p.taken_at]];
+      if (p.lon != null) form.push(["lon", String(p.lon)], ["lat", String(p.lat)], ["crs", "wgs84"]);
+      await store.enqueue({ path: "/api/v1/receipts/{receipt}/photos", form, made_at, dependsOn: reportId, label: "照片 " + (i + 1) });
     }
-    key = null;
-    done(made, failed);
+    probe.item = reportId;
+    await send();
   } catch (e) {
     say($("report-say"), "error", e.message);
   } finally {
     $("report-send").disabled = false;
+  }
+}
+
+async function solveChallenge() {
+  say($("report-say"), "info", "该网络一小时内举报较多，正在进行安全验证（浏览器自动计算，约需数秒）…");
+  const challenge = await call("/api/v1/challenges", { method: "POST" });
+  const expected = 2 ** challenge.bits;
+  const solution = await solve(challenge, (n) =>
+    say($("report-say"), "info", "正在进行安全验证… " + Math.min(99, Math.round((100 * n) / expected)) + "%"));
+  probe.challenge = true;
+  return solution;
+}
+
+// the queue sent (what waits, in order); then what became of this phone's reports
+async function send() {
+  if (flushing) return;
+  flushing = true;
+  clearTimeout(retryTimer);
+  say($("report-say"), "info", "正在提交…");
+  let result;
+  try {
+    result = await store.flush({ token: () => null, solveChallenge });
+  } finally {
+    flushing = false;
+  }
+  say($("report-say"), "", "");
+  if (result.waitMs) retryTimer = setTimeout(send, result.waitMs);
+  await show();
+}
+
+async function show() {
+  const all = await store.items();
+  const latest = all.filter((it) => it.path === REPORTS).sort((a, b) => b.id - a.id)[0];
+  if (!latest) return;
+  const shown = JSON.parse(localStorage.getItem(SHOWN) || "[]");
+  if (latest.state === "done" && shown.includes(latest.id)) return; // its receipt was read already
+  const photosOf = all.filter((it) => it.dependsOn === latest.id);
+  if (latest.state === "done") {
+    if (photosOf.some((it) => it.state !== "done" && it.state !== "failed")) return; // photos still going
+    const failed = photosOf.filter((it) => it.state === "failed").map((it) => it.label + "：" + it.error);
+    done(latest.answer, failed);
+    localStorage.setItem(SHOWN, JSON.stringify([...shown.slice(-20), latest.id]));
+  } else if (latest.state === "failed") {
+    $("report-form").hidden = false;
+    fill($("report-result"), h("div", { class: "card" },
+      h("div", { class: "say error", role: "alert" }, "举报未能提交：", latest.error),
+      h("button", { type: "button", onclick: async () => { await store.retry(latest.id); send(); } }, "重试"), " ",
+      h("button", { type: "button", onclick: async () => {
+        for (const it of [latest, ...photosOf]) await store.remove(it.id);
+        fill($("report-result"));
+      } }, "放弃这次举报")));
+    probe.errors.push(latest.error);
+  } else {
+    $("report-form").hidden = true;
+    probe.saved = true;
+    fill($("report-result"), h("div", { class: "card", id: "report-saved" },
+      h("h2", {}, "举报已保存在本机"),
+      h("p", {}, "网络暂不可用。恢复网络后将自动提交（共 " + photosOf.length + " 张照片），提交后在此显示回执码；请不要清除浏览器数据。"),
+      h("button", { type: "button", class: "primary", onclick: send }, "立即重试")));
   }
 }
 
@@ -199,7 +241,9 @@ function start() {
   const input = $("report-photo-input");
   input.addEventListener("change", async () => { const files = [...input.files]; input.value = ""; await addPhotos(files); });
   $("report-form").addEventListener("submit", submit);
+  window.addEventListener("online", send);
   locate();
+  store.items().then((all) => { if (all.some((it) => it.state === "waiting")) send(); else show(); });
   probe.ready = true;
 }
 

@@ -1,5 +1,6 @@
-// The field app's storage on the phone (IndexedDB, plain): the offline queue of case-changing
-// calls and a small cache of what the tabs last loaded.
+// The storage on the phone (IndexedDB, plain) of the field app and of the public's 随手拍: the
+// offline queue of case-changing calls and a small cache of what the pages last loaded. Each
+// site keeps its own database (`useDatabase`): the public form never sees the field app's.
 //
 // The queue: each item is one request — a report, a step, a photo (its Blob kept as a Blob),
 // a batch of patrol points — with an Idempotency-Key made when it was queued and sent with
@@ -8,11 +9,19 @@
 // tries again later, waiting longer each time; any other 4xx stops the item, marked failed
 // with the server's Chinese message, until the user says 重试 or 删除. An item may depend on an
 // earlier one (`dependsOn`): it waits for it, and a `{ref}` in its path becomes what the
-// earlier answer named (a case's number, a patrol's id). A step names the uploads it proves
+// earlier answer named (a case's number, a patrol's id), a `{receipt}` the receipt code of a
+// citizen's report. A report the server asks a proof of work for (429
+// report.challenge_required) is sent again at once with the answer `solveChallenge()` gives. A step names the uploads it proves
 // itself with (`evidenceFrom`, their ids): it waits for them, and their files' sha256 join
 // its body's `evidence`.
 
-const DB_NAME = "weijian-field";
+let DB_NAME = "weijian-field";
+
+// the database of this site, before anything is stored
+export function useDatabase(name) {
+  if (opened) throw new Error("useDatabase: the database is open already");
+  DB_NAME = name;
+}
 const DB_VERSION = 1;
 const RETRY_MAX_S = 60;
 const KEEP_DONE = 20; // the last sent items shown in the queue view
@@ -146,7 +155,7 @@ function body(it) {
 
 // One pass over the queue, in order: resolves with what happened {sent, failed, offline,
 // unauthorised}. `token()` gives the bearer token; `onChange` is called after each item.
-export async function flush({ token, onChange }) {
+export async function flush({ token, onChange, solveChallenge }) {
   const result = { sent: 0, failed: 0, offline: false, unauthorised: false, waitMs: null };
   const all = (await items()).sort((a, b) => a.id - b.id);
   const byId = new Map(all.map((it) => [it.id, it]));
@@ -162,7 +171,8 @@ export async function flush({ token, onChange }) {
         continue;
       }
       if (parent.state !== "done") continue; // waits for it (failed or still waiting)
-      path = path.replace("{ref}", encodeURIComponent(parent.ref));
+      path = path.replace("{ref}", encodeURIComponent(parent.ref))
+        .replace("{receipt}", encodeURIComponent((parent.answer && parent.answer.receipt) || ""));
     }
     let json = it.json;
     if (it.evidenceFrom && it.evidenceFrom.length) {
@@ -187,11 +197,13 @@ export async function flush({ token, onChange }) {
     const t = token();
     if (t) headers.Authorization = "Bearer " + t;
     if (type) headers["content-type"] = type;
-    let response = null;
-    try {
-      response = await fetch(path, { method: it.method, headers, body: payload });
-    } catch (e) {
-      response = null;
+    let response = await send(path, it.method, headers, payload);
+    if (response && response.status === 429 && solveChallenge) {
+      const asked = await response.clone().json().catch(() => null);
+      if (asked && asked.code === "report.challenge_required") {
+        headers["X-Weijian-Challenge"] = await solveChallenge();
+        response = await send(path, it.method, headers, body({ ...it, json }).body);
+      }
     }
     if (response === null || response.status >= 500 || RETRY_STATUS.has(response.status)) {
       it.tries += 1;
@@ -227,6 +239,14 @@ export async function flush({ token, onChange }) {
   }
   await prune();
   return result;
+}
+
+async function send(path, method, headers, payload) {
+  try {
+    return await fetch(path, { method, headers, body: payload });
+  } catch (e) {
+    return null;
+  }
 }
 
 // done items go once nothing waiting depends on them, the last few kept for the queue view
