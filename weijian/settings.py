@@ -96,6 +96,17 @@ class Settings(BaseSettings):
         description="hosts (name or name:port) an Open311 client's media_url may name, whose "
         'photos the server fetches, e.g. ["img.12345.example.cn"]; empty: media_url refused',
     )
+    project_inspection_days: int = Field(
+        default=30,
+        ge=1,
+        description="a project under construction is inspected at least every so many days",
+    )
+    project_completion_days: int = Field(
+        default=15,
+        ge=1,
+        description="days after a project enters completion acceptance within which its "
+        "completion inspection is due",
+    )
     public_photo_max_mb: float = Field(
         default=10.0, description="largest photo a citizen attaches to a report on /report"
     )

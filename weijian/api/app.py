@@ -34,6 +34,7 @@ from weijian.api.routes import (
     pages,
     patrol,
     patrols,
+    projects,
     public,
     stats,
     users,
@@ -134,6 +135,7 @@ def create_app(
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
         stats.router, gatelog.router, field.router, public.router,
+        projects.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

@@ -105,6 +105,7 @@ def case_detail(
             # what the holder of the receipt reads as the outcome (cases/public.py)
             "public_outcome": row["public_outcome"],
             "public_outcome_at": row["public_outcome_at"],
+            "project": _project(conn, row["project_id"]),
             "as_of": now,  # the server's time of the answer: countdowns count from it
         }
     )
@@ -179,6 +180,17 @@ def _related_numbers(conn: Connection, row: dict) -> tuple[str | None, str | Non
         )
         rebound_of, merged_into = names.get(row["rebound_of"]), names.get(row["merged_into"])
     return rebound_of, merged_into
+
+
+def _project(conn: Connection, project_id: int | None) -> dict | None:
+    """The construction project the case belongs to (项目追踪), by its code and name."""
+    if project_id is None:
+        return None
+    row = conn.execute(
+        text("SELECT id, code, name, stage FROM construction_project WHERE id = :i"),
+        {"i": project_id},
+    ).one()
+    return dict(row._mapping)
 
 
 def _event(wf: Workflow, e: dict) -> dict:

@@ -56,6 +56,9 @@ class Intake:
     reporter_name: str | None = None
     reporter_phone: str | None = None
     external_id: str | None = None
+    # the construction project a finding of its inspection opens the case for (else the one
+    # whose red line holds the point, if any)
+    project_id: int | None = None
 
 
 @dataclass
@@ -515,6 +518,14 @@ def first_event(
     )
 
 
+#: the construction project whose red line holds the case's point, while it is tracked (a
+#: project done is no longer); the smallest when red lines overlap
+PROJECT_AT = (
+    "SELECT id FROM construction_project WHERE stage <> 'done' AND ST_Covers(red_line, "
+    "ST_SetSRID(ST_MakePoint(:lon, :lat), 4490)) ORDER BY area_m2, id LIMIT 1"
+)
+
+
 def insert_case(
     conn: Connection,
     report: Report,
@@ -542,7 +553,7 @@ def insert_case(
                 "department_name, town_code, community_code, compound_code, "
                 "jurisdiction, rule_version, layer_versions, report_due, visit_due, "
                 "rebound_of, flags, receipt_sha256, event_count, head_hash, created_at, "
-                "updated_at) VALUES "
+                "updated_at, project_id) VALUES "
                 "(:number, :district, :year, :seq, :track, :state, true, :channel, "
                 ":external_id, :client, :address, :description, CAST(:reporter AS jsonb), "
                 ":reporter_user, :discovered_at, :reported_at, "
@@ -550,8 +561,8 @@ def insert_case(
                 "ST_GeomFromWKB(:footprint, 4490), :area, :dep_code, :dep_type, "
                 ":dep_name, :town, :community, :compound, CAST(:answer AS jsonb), "
                 ":rule_version, CAST(:layer_versions AS jsonb), :report_due, :visit_due, "
-                ":rebound_of, CAST(:flags AS jsonb), :receipt, 1, :head, :now, :now) "
-                "RETURNING id"
+                ":rebound_of, CAST(:flags AS jsonb), :receipt, 1, :head, :now, :now, "
+                f"coalesce(CAST(:project AS integer), ({PROJECT_AT}))) RETURNING id"
             ),
             {
                 "number": number,
@@ -591,6 +602,7 @@ def insert_case(
                 "receipt": sha256(receipt) if receipt else None,
                 "head": head,
                 "now": now,
+                "project": intake.project_id,
             },
         ).scalar_one()
     except IntegrityError:

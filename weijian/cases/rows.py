@@ -18,7 +18,7 @@ CASE_COLUMNS = """
     c.rule_version, c.layer_versions, c.transfer, c.assignee_user_id, c.report_due,
     c.visit_due, c.visited_at, c.rebound_of, c.merged_into, c.flags, c.version, c.event_count,
     c.head_hash, c.created_at, c.updated_at, c.closed_at, c.signed_off_at, c.stage_code,
-    c.stage_due, c.last_event_at, c.last_action, c.public_outcome, c.public_outcome_at
+    c.stage_due, c.last_event_at, c.last_action, c.public_outcome, c.public_outcome_at, c.project_id
 """
 
 

@@ -18,6 +18,7 @@ from weijian.cases.evidence import Device
 from weijian.cases.public import MAX_COMMENT, PublicFollowUp
 from weijian.oversight import public_stats
 from weijian.text import LIMITS
+from weijian.web_map.basemaps import basemap_config
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -65,6 +66,12 @@ def new_challenge(cases: CasesDep) -> dict:
     report within ten minutes."""
     with cases.engine.begin() as conn:
         return challenges.issue(conn, cases.clock.now(), cases.settings.citizen_challenge_bits)
+
+
+@router.get("/public/basemap", summary="The basemap the public pages draw under their maps")
+def basemap(cases: CasesDep) -> dict | None:
+    """The configured basemap's tile layers (as the supervisors' map has them), or null."""
+    return basemap_config(cases.settings)
 
 
 Month = Annotated[str | None, Query(description="YYYY-MM; this month if none")]

@@ -57,8 +57,18 @@ export async function gridOutlines(map) {
   }
 }
 
+// a Leaflet map with the city's basemap under it when one is configured (a GCJ-02 basemap
+// needs the supervisors' map's shift, so it is left out here) and a scale bar
 export function newMap(el, options) {
   const map = L.map(el, { zoomControl: true, maxZoom: 19, tap: false, ...options });
   map.attributionControl.setPrefix("");
+  L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+  call("/api/v1/public/basemap").then((b) => {
+    if (!b || !b.layers || b.crs === "gcj02") return;
+    b.layers.forEach((l, i) => L.tileLayer(l.url, {
+      maxZoom: 19, maxNativeZoom: l.max_zoom || 18, attribution: l.attribution || "", zIndex: i + 1,
+      ...(l.subdomains ? { subdomains: l.subdomains } : {}),
+    }).addTo(map));
+  }).catch(() => {});
   return map;
 }
