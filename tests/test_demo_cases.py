@@ -60,6 +60,17 @@ def test_demo_cases_go_through_the_workflow(demo_database: Demo, sample_dir: Pat
     assert leader.department_code == officer.department_code is not None
 
     assert result["errors"] == []
+    # three construction projects drawn beside open cases, which they hold
+    assert len(result["projects"]) == 3
+    with engine.connect() as conn:
+        stages = conn.execute(
+            text(
+                "SELECT p.stage, count(v.id) FROM construction_project p LEFT JOIN "
+                "violation_case v ON v.project_id = p.id GROUP BY p.stage, p.id ORDER BY p.id"
+            )
+        ).all()
+    assert [s for s, _ in stages] == ["under_construction", "completion_acceptance", "approved"]
+    assert all(n >= 1 for _, n in stages)
     assert len(lines) == 1 and "campaign" in lines[0]
     assert result["seconds"] > 0  # reported; how fast depends on the machine, not on the code
     expected = _rows_in_city(engine, sample_dir)

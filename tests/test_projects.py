@@ -7,14 +7,17 @@ acceptance."""
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
 import pytest
+from pypdf import PdfReader
 
 from tests import catalogue
-from tests.casekit import TOWN1, lonlat, site_photo
+from tests.casekit import COMMUNITY, TOWN1, lonlat, site_photo
 from tests.city import box, frame
+from tests.test_patrol import text_of
 
 RED_LINE = (0.5, 0.5, 0.7, 0.7)  # km: a 200 m square in 新建街道
 INSIDE, OUTSIDE = (0.6, 0.6), (0.9, 0.9)
@@ -78,6 +81,12 @@ def test_a_project_from_its_red_line_to_completion(case_api, tmp_path):
     assert r.status_code == 409 and r.json()["code"] == "project.code_taken"
     r = api.post("/api/v1/projects/import", "nr_hj", files=upload, data={"name_field": "NAME"})
     assert r.status_code == 422 and "NAME" in r.json()["message"]
+
+    # the printed patrol map of the community shows the red line, named, in its legend
+    r = api.get(f"/api/v1/patrol-maps/grids/{COMMUNITY}.pdf", "town1")
+    assert r.status_code == 200
+    printed = text_of(PdfReader(io.BytesIO(r.content)))
+    assert "江山花园二期" in printed and "建设项目规划红线" in printed
 
     # cases inside the red line belong to the project: the one before the import, and a new one
     inside = api.report("ue_hj", (0.62, 0.65), channel="patrol")["number"]

@@ -45,6 +45,7 @@ from weijian.cases import users
 from weijian.cases.clock import LOCAL, FixedClock
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService, Intake
+from weijian.demo.projects import load_demo_projects
 from weijian.demo.users import DEMO_PASSWORD, SEED, ensure_department_users, person
 from weijian.errors import WeijianError
 from weijian.jurisdiction.engine import lookup
@@ -803,6 +804,7 @@ def load_demo_cases(
             start,
             note="以启动日在办存量违建为基数，按网格逐月通报清零进度",
         )
+        projects = load_demo_projects(service, clock, cast.supervisor, now)
         city = progress.campaign_progress(service, cast.supervisor, campaign["id"], level="city")
         total = city["levels"]["city"][0]
         overdue = service.list(cast.supervisor, overdue=True, limit=1, with_total=True)["total"]
@@ -834,6 +836,7 @@ def load_demo_cases(
             "signed_off": total["signed_off"],
             "remaining": total["remaining"],
         },
+        "projects": projects,
         "seconds": round(time.monotonic() - started, 1),
     }
     log(
@@ -841,7 +844,8 @@ def load_demo_cases(
         f"signed off, {states.get('not_violation', 0)} dismissed, {overdue} overdue), "
         f"{events} events, {evidence} pieces of evidence, {len(created_users)} department "
         f"users; campaign {campaign['name']} from {start}: baseline {total['baseline']}, "
-        f"signed off {total['signed_off']}, remaining {total['remaining']}"
+        f"signed off {total['signed_off']}, remaining {total['remaining']}; "
+        f"{len(projects)} construction projects"
         + (f"; {len(player.errors)} steps refused" if player.errors else "")
         + f" ({result['seconds']} s)"
     )

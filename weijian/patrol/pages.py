@@ -6,7 +6,7 @@ the grid), so the renderer draws to a true scale; nothing here draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import shapely
@@ -62,6 +62,15 @@ class PageCase:
 
 
 @dataclass
+class ProjectShape:
+    """A construction project's approved red line in the window (项目追踪), in metres."""
+
+    geom: BaseGeometry
+    name: str
+    stage: str
+
+
+@dataclass
 class PageData:
     grid: GridShape
     chain: list[GridShape]  # district … parent, for the subtitle
@@ -78,6 +87,7 @@ class PageData:
     epsg: int
     on: date
     frame: Frame | None = None
+    projects: list[ProjectShape] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -249,6 +259,7 @@ def load_page(
             if g.geom.representative_point().within(district.geom)
         ]
     zones = _zones(conn, snap, now.astimezone(LOCAL).date(), epsg, box_params)
+    projects = _projects(conn, epsg, box_params)
     cases = _cases(conn, workflow, calendar, row.level, code, now, epsg)
     start = _start(row, grid.geom, to_gk)
     tour, ordered = visiting_order(start, cases)
@@ -273,6 +284,7 @@ def load_page(
         epsg=epsg,
         on=now.astimezone(LOCAL).date(),
         frame=page,
+        projects=projects,
     )
 
 
@@ -313,6 +325,25 @@ def _zones(conn: Connection, snap: Snapshot, on: date, epsg: int, box: dict) -> 
             continue
         department, rank = department_of(r.id)
         out.append(ZoneShape(geom, department, rank))
+    return out
+
+
+def _projects(conn: Connection, epsg: int, box: dict) -> list[ProjectShape]:
+    """The red lines of the construction projects still tracked, clipped to the window."""
+    rows = conn.execute(
+        text(
+            "WITH w AS (SELECT ST_MakeEnvelope(:x0, :y0, :x1, :y1, :epsg) AS box) "
+            "SELECT p.name, p.stage, ST_AsBinary(ST_Intersection(ST_Transform(p.red_line, "
+            ":epsg), w.box)) AS wkb FROM construction_project p, w WHERE p.stage <> 'done' "
+            "AND p.red_line && ST_Transform(w.box, 4490) ORDER BY p.id"
+        ),
+        {**box, "epsg": epsg},
+    )
+    out = []
+    for r in rows:
+        geom = shapely.from_wkb(bytes(r.wkb))
+        if not geom.is_empty and geom.area > 0:
+            out.append(ProjectShape(geom, plain(r.name), r.stage))
     return out
 
 

@@ -185,6 +185,7 @@ def render_page(data: PageData) -> tuple:
     _zones(ax, data)
     frame_box = shapely.box(*extent_m)
     _grids(ax, data, frame_box)
+    _projects(ax, data)
     _tour(ax, data, extent_m)
     frame = ax.get_window_extent(renderer)
     placed = _case_markers(ax, data)
@@ -285,6 +286,28 @@ def _grids(ax, data: PageData, frame_box) -> None:
     _collection(
         ax, [data.grid.geom], facecolor="none", edgecolor=GRID_EDGE_COLOUR, linewidth=2.0, zorder=5
     )
+
+
+PROJECT_COLOUR = "#8e24aa"
+
+
+def _projects(ax, data: PageData) -> None:
+    """The approved red lines of the construction projects (项目追踪), dashed, with names."""
+    if not data.projects:
+        return
+    _collection(
+        ax,
+        [p.geom for p in data.projects],
+        facecolor="none",
+        edgecolor=PROJECT_COLOUR,
+        linewidth=1.4,
+        linestyle=(0, (5, 2)),
+        zorder=5,
+    )
+    for p in data.projects:
+        x, y = p.geom.representative_point().coords[0]
+        ax.text(x, y, p.name, fontsize=6, color=PROJECT_COLOUR, ha="center", va="center",
+                zorder=6, alpha=0.9)  # fmt: skip
 
 
 def _tour(ax, data: PageData, extent_m) -> None:
@@ -545,6 +568,17 @@ def _legend(fig, blocks, width, height, data: PageData, k, ncol: int) -> None:
         Line2D([], [], color="#444", linewidth=0.8, linestyle=(0, (4, 2)), label="下级网格"),
         Line2D([], [], color="#9a9a9a", linewidth=0.6, label="相邻网格"),
     ]
+    if data.projects:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=PROJECT_COLOUR,
+                linewidth=1.4,
+                linestyle=(0, (5, 2)),
+                label="建设项目规划红线",
+            )
+        )
     states = {}
     for case in data.cases:
         colour, label = state_style(case.state)

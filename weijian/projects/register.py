@@ -425,6 +425,7 @@ class Projects:
                 for r in conn.execute(
                     text(
                         "SELECT v.number, v.state, v.is_open, v.channel, v.reported_at, v.area_m2, "
+                        "ST_X(v.geom) AS lon, ST_Y(v.geom) AS lat, "
                         "ST_Covers(p.red_line, v.geom) AS inside FROM violation_case v "
                         "JOIN construction_project p ON p.id = v.project_id "
                         "WHERE v.project_id = :p ORDER BY v.reported_at DESC"

@@ -64,6 +64,13 @@ def case_page(request: Request, number: str) -> Response:
     return _html("case")
 
 
+@router.get("/work/projects", response_class=HTMLResponse)
+def projects_page(request: Request) -> Response:
+    """建设项目追踪: the register, stages, inspections; its map draws with the vendored Leaflet."""
+    _check_vendor(request)
+    return _html("projects")
+
+
 @router.get("/work/admin", response_class=HTMLResponse)
 def admin_page(request: Request) -> Response:
     """系统管理. The page asks who is logged in and shows another role a refusal; every

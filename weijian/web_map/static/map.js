@@ -225,6 +225,7 @@
       "案件热力图（按筛选条件）": layers.heat,
       "违建案件": layers.cases,
       "巡查覆盖率": (layers.coverage = L.layerGroup()),
+      "建设项目（规划红线）": (layers.projects = L.layerGroup()),
     };
     // with a campaign, its progress is the first thing a supervisor reads, and the zones' and
     // the heatmap's colours would muddle it: they are one click away in the switcher
@@ -247,7 +248,10 @@
     map.on("moveend", () => { W.moving = false; refreshView(); });
     map.on("click", onMapClick);
     map.on("overlayadd overlayremove", () => { refreshView(); updateLegend(); });
-    map.on("overlayadd", (e) => { if (e.layer === layers.coverage) loadCoverage(); });
+    map.on("overlayadd", (e) => {
+      if (e.layer === layers.coverage) loadCoverage();
+      if (e.layer === layers.projects) loadProjects();
+    });
     for (const id of ["f-state", "f-channel", "f-track", "f-district", "f-from", "f-to", "f-overdue", "f-weight"]) {
       $(id).addEventListener("change", () => { if (id === "f-district") fitDistrict(); refreshCases(); refreshView(); });
     }
@@ -577,6 +581,12 @@
       for (const c of PATROL_DAYS) html += "<div><i style='background:" + c.colour + "'></i>" + esc(c.label) + "</div>";
       html += "<div><i style='background:#3f007d;height:3px;vertical-align:middle'></i>本月巡查轨迹</div>";
     }
+    if (W.projects != null && map.hasLayer(layers.projects)) {
+      html += "<h4>建设项目（规划红线）<br><small>粗线：检查超期</small></h4>";
+      for (const [stage, label] of [["approved", "已批准"], ["under_construction", "在建"], ["completion_acceptance", "竣工验收"], ["done", "已完成"]]) {
+        html += "<div><i style='background:" + PROJECT_COLOURS[stage] + ";height:3px;vertical-align:middle'></i>" + label + "</div>";
+      }
+    }
     div.innerHTML = html + "</details>";
   }
 
@@ -640,6 +650,34 @@
     } catch (err) { W.errors.push(String(err)); }
     W.tracksDrawn = drawn;
     W.coverage = answers;
+    updateLegend();
+  }
+
+  // -- 建设项目: the red lines of the construction projects in scope, by stage; an overdue
+  // inspection drawn thick --------------------------------------------------------------------
+  const PROJECT_COLOURS = { approved: "#6a1b9a", under_construction: "#c62828", completion_acceptance: "#ef6c00", done: "#757575" };
+
+  async function loadProjects() {
+    layers.projects.clearLayers();
+    let answer;
+    try {
+      answer = await getJSON("/api/v1/projects?format=geojson");
+    } catch (err) {
+      W.errors.push(String(err));
+      return;
+    }
+    L.geoJSON(answer, {
+      style: (f) => ({ color: PROJECT_COLOURS[f.properties.stage], weight: f.properties.inspection_overdue ? 4 : 2, dashArray: "6 4", fillOpacity: 0.06 }),
+      onEachFeature: (f, l) => {
+        const p = f.properties;
+        l.bindTooltip(esc(p.name) + "（" + esc(p.stage_label) + "）");
+        l.bindPopup("<b>" + esc(p.name) + "</b><br>" + esc(p.code) + " · " + esc(p.stage_label) +
+          "<br>在办案件 " + p.open_cases + " 件" + (p.area_outside_m2 ? "，红线外建设 " + Math.round(p.area_outside_m2) + " 平方米" : "") +
+          (p.inspection_overdue ? "<br><b style='color:#c62828'>检查超期</b>" : "") +
+          "<br><a href='/work/projects#" + p.id + "'>在工作台查看</a>");
+      },
+    }).addTo(layers.projects);
+    W.projects = answer.features.length;
     updateLegend();
   }
 

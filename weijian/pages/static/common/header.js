@@ -13,6 +13,9 @@ const LINKS = [
   // the monthly ledger: the towns send it, their district reviews it, the city's supervisors see all
   ["台账", "/work/ledger", "ledger", (me) => me.role === "town" || me.grid_level === "district"
     || (me.grid_code == null && ["admin", "supervisor"].includes(me.role))],
+  // 建设项目追踪: those who keep the register and inspect (as the API allows)
+  ["项目", "/work/projects", "projects", (me) => ["admin", "supervisor", "natural_resources", "urban_enforcement",
+    "county_government", "town", "department_leader"].includes(me.role)],
   // 系统管理: layers, rules, users and keys
   ["管理", "/work/admin", "admin", (me) => me.role === "admin"],
   // the field app: in sight for the grid's own people, and for everyone on a phone
