@@ -89,6 +89,23 @@ def scratch_database():
 
 
 @contextmanager
+def empty_database():
+    """A new database in the embedded cluster with nothing in it (not migrated), dropped at the
+    end: its URL — where a backup is restored."""
+    state, admin = _admin_connection()
+    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**admin) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = state.url(name)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def database_copy(url: str):
     """A copy of the embedded cluster's database at ``url`` (PostgreSQL copies it as a template:
     no connection to it may be open — the engines on it are disposed), dropped at the end: its
@@ -416,9 +433,10 @@ class CspBypassing:
 # worker, and the costliest files are handed out first, so that no worker is left with a long
 # file at the end while the other idles.
 SAME_WORKER = {
-    # the demo (demo_database): loaded once for both
+    # the demo (demo_database): loaded once for all three
     "tests/test_demo_cases.py": "demo",
     "tests/test_readme.py": "demo",
+    "tests/test_backup.py": "demo",
 }
 #: what a test costs, roughly, by the costliest fixture it uses (1 for none): the order of work
 FIXTURE_COST = {"demo_database": 40, "browser": 6, "sample_city": 4, "case_api": 3, "engine": 2}

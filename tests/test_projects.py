@@ -74,6 +74,7 @@ def test_a_project_from_its_red_line_to_completion(case_api, tmp_path):
     assert project["name"] == "江山花园二期" and project["developer"] == "白山市城建开发有限公司"
     assert project["planning_permit"] == project["code"] == "建字第220602202600012号"
     assert project["stage"] == "approved" and project["town_code"] == TOWN1
+    assert project["town_name"] == "新建街道"
     assert project["area_m2"] == pytest.approx(40_000, abs=1)
     ref = project["id"]
     # the same file again: refused whole, the register as it was

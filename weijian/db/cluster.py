@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 from weijian.errors import EnvironmentProblem
@@ -53,12 +54,23 @@ SERVER_SETTINGS = {
 }
 
 
+def archive_options(archive: Path) -> str:
+    """The server settings that archive every finished WAL segment to ``archive`` (never
+    overwriting one there), within a minute even when little is written."""
+    command = f"test ! -f {archive}/%f && cp %p {archive}/%f"
+    return (
+        "-c wal_level=replica -c archive_mode=on -c archive_timeout=60 "
+        f"-c 'archive_command={command}'"
+    )
+
+
 @dataclass
 class ClusterState:
     run_dir: str
     port: int
     password: str
     bin_dir: str
+    archive_dir: str | None = None  # where the WAL is archived (point-in-time recovery)
 
     @property
     def data_dir(self) -> Path:
@@ -204,8 +216,16 @@ class EmbeddedCluster:
             return ["runuser", "-u", SERVICE_USER, "--", *args]
         return args
 
-    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(self._as_service_user(args), capture_output=True, text=True, cwd="/")
+    def _run(
+        self, args: list[str], check: bool = True, env: dict | None = None
+    ) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            self._as_service_user(args),
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env={**os.environ, **env} if env else None,
+        )
         if check and done.returncode != 0:
             log = self.load_state().log_file if self.load_state() else self.home
             raise EnvironmentProblem(
@@ -313,9 +333,37 @@ class EmbeddedCluster:
         )
         return done.returncode == 0
 
-    def start(self, port: int | None = None) -> ClusterState:
+    def _service_dir(self, path: Path, what: str) -> Path:
+        """``path`` made (and given to the service user when we are root), checked writable
+        by the database server."""
+        path = Path(path).resolve()
+        if "'" in str(path) or " " in str(path):
+            raise EnvironmentProblem(
+                f"{what}目录 {path} 的路径含空格或引号，请换一个目录",
+                code="database.dir_invalid",
+                detail=f"{path}: choose a path without spaces or quotes",
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        if is_root():
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(path, user.pw_uid, user.pw_gid)
+            path.chmod(0o700)
+        if self._run(["test", "-w", str(path)], check=False).returncode != 0:
+            raise EnvironmentProblem(
+                f"{what}目录 {path} 不能被数据库服务用户 {SERVICE_USER} 写入，"
+                "请选择该用户可以访问的目录（如 /var/lib/weijian 下）",
+                code="database.dir_unreachable",
+                detail=f"{path} is not writable by the database's service user {SERVICE_USER}",
+                hint="choose a folder under /var/lib/weijian, or one every parent of which the "
+                "user may enter",
+            )
+        return path
+
+    def start(self, port: int | None = None, archive: Path | None = None) -> ClusterState:
         """Start the cluster (created on first use) on the port it was given when created, so
-        that a running application finds it again after a restart; ``port`` moves it."""
+        that a running application finds it again after a restart; ``port`` moves it.
+        ``archive``: a folder the WAL is archived to from now on (kept for later starts) —
+        what point-in-time recovery replays (:meth:`recover`)."""
         with self._lock():
             state = self.load_state()
             if state and not (state.data_dir / "PG_VERSION").exists():
@@ -324,7 +372,17 @@ class EmbeddedCluster:
                 state.bin_dir = str(ensure_binaries(self.log))
             if state is None:
                 state = self.init(port)
+            if archive is not None:
+                archive = self._service_dir(archive, "WAL 归档")
             if self.is_running(state):
+                if archive is not None and str(archive) != state.archive_dir:
+                    raise EnvironmentProblem(
+                        "内置数据库正在运行，开启 WAL 归档需要重启：请先 weijian db stop，"
+                        f"再 weijian db start --archive {archive}",
+                        code="database.archive_while_running",
+                        detail="archiving starts with a restart: stop the database first",
+                        hint=f"weijian db stop && weijian db start --archive {archive}",
+                    )
                 if port is not None and port != state.port:
                     raise EnvironmentProblem(
                         f"内置数据库正在端口 {state.port} 上运行，请先停止，再改用端口 {port}"
@@ -348,10 +406,14 @@ class EmbeddedCluster:
                     f"{state.port}` names it), or move the database with "
                     "`weijian db start --port N` (servers started before must be restarted)",
                 )
+            if archive is not None:
+                state.archive_dir = str(archive)
             self._save_state(state)
             options = " ".join(
                 f"-c {k}={v!s}" if v else f"-c {k}=''" for k, v in SERVER_SETTINGS.items()
             )
+            if state.archive_dir:
+                options += " " + archive_options(Path(state.archive_dir))
             self._run(
                 [
                     str(Path(state.bin_dir) / "pg_ctl"),
@@ -395,6 +457,92 @@ class EmbeddedCluster:
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+    def base_backup(self, target: Path) -> dict:
+        """A base backup of the running cluster (``pg_basebackup``, the WAL it needs streamed
+        in) into the empty folder ``target``: where point-in-time recovery starts."""
+        state = self.load_state()
+        if not state or not self.is_running(state):
+            raise EnvironmentProblem(
+                "内置数据库没有运行，请先 weijian db start",
+                code="database.not_running",
+                detail="the embedded database is not running",
+            )
+        target = self._service_dir(target, "基础备份")
+        if any(target.iterdir()):
+            raise EnvironmentProblem(
+                f"基础备份目录 {target} 不是空的，请换一个新目录",
+                code="database.base_not_empty",
+                detail=f"{target} is not empty",
+            )
+        self._run(
+            [str(Path(state.bin_dir) / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+             str(state.port), "-U", DB_SUPERUSER, "-D", str(target), "-Fp", "-X", "stream",
+             "-c", "fast", "--no-password"],
+            env={"PGPASSWORD": state.password},
+        )  # fmt: skip
+        return {"base": str(target), "archive": state.archive_dir}
+
+    def recover(self, base: Path, until: datetime) -> dict:
+        """The cluster replaced by ``base`` (a :meth:`base_backup`) replayed from the WAL
+        archive up to the moment ``until`` (e.g. ``2026-12-05 10:30:00+08``), then opened for
+        writing. The data folder it replaces is kept beside it."""
+        state = self.load_state()
+        if not state or not state.archive_dir:
+            raise EnvironmentProblem(
+                "内置数据库没有开启 WAL 归档，无法恢复到指定时刻；"
+                "请先用 weijian db start --archive 目录 开启归档并做基础备份",
+                code="database.no_archive",
+                detail="point-in-time recovery needs the WAL archive (db start --archive)",
+            )
+        base = Path(base).resolve()
+        if not (base / "PG_VERSION").is_file():
+            raise EnvironmentProblem(
+                f"{base} 不是基础备份目录（缺少 PG_VERSION），"
+                "请指定 weijian db basebackup 生成的目录",
+                code="database.base_invalid",
+                detail=f"{base} is not a base backup",
+            )
+        self.stop()
+        kept = state.data_dir.with_name(f"data.before-recovery-{int(time.time())}")
+        if state.data_dir.exists():
+            state.data_dir.rename(kept)
+        self._run(["cp", "-a", str(base), str(state.data_dir)])
+        archive = Path(state.archive_dir)
+        with (state.data_dir / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"\nrestore_command = 'cp {archive}/%f %p'\n"
+                f"recovery_target_time = '{until.isoformat(sep=' ')}'\n"
+                "recovery_target_action = 'promote'\n"
+            )
+        signal = state.data_dir / "recovery.signal"
+        signal.touch()
+        if is_root():
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(signal, user.pw_uid, user.pw_gid)
+        self.start()
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=state.port, user=DB_SUPERUSER, password=state.password,
+            dbname="postgres", autocommit=True,
+        ) as conn:  # fmt: skip
+            # pg_ctl returns once reads are served; the replay goes on up to the moment, then
+            # the server is promoted and takes writes
+            deadline = time.monotonic() + 600
+            while conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if time.monotonic() > deadline:
+                    raise EnvironmentProblem(
+                        f"恢复到 {until} 未在 10 分钟内完成，请查看 {state.log_file}",
+                        code="database.recovery_slow",
+                        detail=f"recovery to {until} did not finish within 10 minutes",
+                        hint=f"see {state.log_file}",
+                    )
+                time.sleep(0.2)
+            for name in ("restore_command", "recovery_target_time", "recovery_target_action"):
+                conn.execute(f"ALTER SYSTEM RESET {name}")
+            conn.execute("SELECT pg_reload_conf()")
+        return {"recovered_to": until.isoformat(), "previous_data": str(kept)}
 
     def stop(self) -> bool:
         with self._lock():

@@ -349,6 +349,7 @@ class Projects:
           (SELECT max(inspected_at) FROM project_inspection i WHERE i.project_id = p.id
               AND i.kind = 'completion' AND i.inspected_at >= p.stage_since)
               AS completion_inspected_at,
+          (SELECT name FROM active_grid g WHERE g.code = p.town_code LIMIT 1) AS town_name,
           ST_AsGeoJSON(p.red_line, 7) AS red_line
         FROM construction_project p WHERE {where} ORDER BY p.id
         """

@@ -92,6 +92,7 @@ function render(p) {
     h("dl", { class: "facts" },
       h("dt", {}, "项目编号"), h("dd", {}, p.code),
       h("dt", {}, "建设单位"), h("dd", {}, p.developer || "—"),
+      h("dt", {}, "属地街道（乡镇）"), h("dd", {}, p.town_name || "—"),
       h("dt", {}, "规划许可证号"), h("dd", {}, p.planning_permit || "—"),
       h("dt", {}, "施工许可证号"), h("dd", {}, p.construction_permit || "—"),
       h("dt", {}, "红线面积"), h("dd", {}, area(p.area_m2)),
