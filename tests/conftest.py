@@ -74,18 +74,9 @@ def _admin_connection():
 @contextmanager
 def scratch_database():
     """A new database in the embedded cluster, migrated, dropped at the end: its URL."""
-    state, admin = _admin_connection()
-    name = f"weijian_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**admin) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = state.url(name)
-    try:
+    with empty_database() as url:
         migrate(url)
         yield url
-    finally:
-        engine_for(url).dispose()
-        with psycopg.connect(**admin) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -19,18 +19,11 @@ from sqlalchemy import text
 
 from tests.casekit import COMPOUND, PASSWORD, Api, add_users, build_city, lonlat
 from tests.conftest import scratch_database, serving
+from tests.test_field_browser import PHONE
 from tests.test_public_api import _private_words
 from weijian.settings import get_settings
 
 ARTIFACTS = get_settings().home / "artifacts"
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 2,
-    "is_mobile": True,
-    "has_touch": True,
-    "locale": "zh-CN",
-    "permissions": ["geolocation"],
-}
 PHONE_NUMBER = "13911112222"
 
 

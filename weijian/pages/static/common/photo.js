@@ -2,6 +2,8 @@
 // public's 随手拍 alike: a JPEG whose long side is at most LONG_SIDE, or the file as it was
 // when the browser cannot read it (the server judges it then) or when it is already smaller.
 
+import { fill, h } from "./dom.js";
+
 export const LONG_SIDE = 1600; // px
 export const QUALITY = 0.8;
 
@@ -20,4 +22,16 @@ export async function compress(file) {
   bitmap.close();
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", QUALITY));
   return blob && blob.size < file.size ? blob : file;
+}
+
+// the chosen photos as thumbnails in `el`, each with × to take it out; `changed()` after one is
+// taken out. photos: [{url, …}] (object URLs, revoked when taken out)
+export function photoStrip(el, photos, changed) {
+  fill(el, photos.map((p, i) => h("div", { class: "photo" },
+    h("img", { src: p.url, alt: "照片 " + (i + 1) }),
+    h("button", { type: "button", "aria-label": "删除照片 " + (i + 1), onclick: () => {
+      URL.revokeObjectURL(p.url);
+      photos.splice(i, 1);
+      changed();
+    } }, "×"))));
 }

@@ -7,7 +7,7 @@
 // so it works without a network and is sent once when the network returns.
 
 import { fill, h } from "../common/dom.js";
-import { compress } from "../common/photo.js";
+import { compress, photoStrip } from "../common/photo.js";
 import { beijingShort } from "../common/time.js";
 
 const CHECK_DELAY_MS = 400;
@@ -112,13 +112,7 @@ async function addPhotos(files) {
 
 function showPhotos() {
   probe.photos = photos.length;
-  fill(ui.photos, photos.map((p, i) => h("div", { class: "photo" },
-    h("img", { src: p.url, alt: "照片 " + (i + 1) }),
-    h("button", { type: "button", "aria-label": "删除照片 " + (i + 1), onclick: () => {
-      URL.revokeObjectURL(p.url);
-      photos.splice(i, 1);
-      showPhotos();
-    } }, "×"))));
+  photoStrip(ui.photos, photos, showPhotos);
   ui.shoot.textContent = photos.length ? "继续拍照（已有 " + photos.length + " 张）" : "拍照";
 }
 

@@ -8,7 +8,7 @@
 // is a receipt code and a link to follow the case.
 
 import { $, fill, h } from "../common/dom.js";
-import { compress } from "../common/photo.js";
+import { compress, photoStrip } from "../common/photo.js";
 import * as store from "../common/queue.js";
 import { call, gridOutlines, header, newMap, probe, say } from "./public.js";
 
@@ -84,13 +84,7 @@ async function addPhotos(files) {
 }
 
 function showPhotos() {
-  fill($("report-photos"), photos.map((p, i) => h("div", { class: "photo" },
-    h("img", { src: p.url, alt: "照片 " + (i + 1) }),
-    h("button", { type: "button", "aria-label": "删除照片 " + (i + 1), onclick: () => {
-      URL.revokeObjectURL(p.url);
-      photos.splice(i, 1);
-      showPhotos();
-    } }, "×"))));
+  photoStrip($("report-photos"), photos, showPhotos);
   $("report-shoot").hidden = photos.length >= MAX_PHOTOS;
 }
 
