@@ -32,6 +32,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
 TABLES = (
+    "project_photo",
+    "project_inspection",
+    "construction_project",
+    "case_rating",
+    "public_challenge",
     "idempotency_key",
     "login_failure",
     "demo_database",
