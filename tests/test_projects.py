@@ -18,6 +18,8 @@ from tests import catalogue
 from tests.casekit import COMMUNITY, TOWN1, lonlat, site_photo
 from tests.city import box, frame
 from tests.test_patrol import text_of
+from weijian.cases.evidence import EvidenceStore
+from weijian.projects.register import verify_photos
 
 RED_LINE = (0.5, 0.5, 0.7, 0.7)  # km: a 200 m square in 新建街道
 INSIDE, OUTSIDE = (0.6, 0.6), (0.9, 0.9)
@@ -54,7 +56,7 @@ def km_polygon(x0, y0, x1, y1) -> dict:
     return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
 
 
-def test_a_project_from_its_red_line_to_completion(case_api, tmp_path):
+def test_a_project_from_its_red_line_to_completion(case_api, engine, tmp_path):
     api = case_api
     before = api.report("ue_hj", INSIDE, channel="patrol")["number"]
     upload = {"file": ("红线.zip", red_line_zip(tmp_path), "application/zip")}
@@ -136,6 +138,15 @@ def test_a_project_from_its_red_line_to_completion(case_api, tmp_path):
     r = api.get(f"/api/v1/projects/{ref}/photos/{sha}", "supervisor")
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
     assert not seen["inspection_overdue"]
+    # `weijian audit verify` reads the inspection photos too, and names a changed one
+    store = EvidenceStore(api.settings.evidence_root)
+    assert verify_photos(engine, store) == (1, [])
+    stored = store.root / store.relative_path(sha)
+    stored.chmod(0o600)
+    stored.write_bytes(stored.read_bytes() + b"x")
+    count, problems = verify_photos(engine, store)
+    assert count == 1 and problems[0]["case"] == f"项目 {project['code']}"
+    assert "changed" in problems[0]["problem"]
 
     # 31 days without an inspection: overdue (every 30 days by default)
     api.clock.advance(days=31)

@@ -31,6 +31,12 @@ def audit_verify(
 
     service = case_service()
     result = history.verify(service.engine, service.store, case)
+    if case is None:  # the photos of the construction projects' inspections, too
+        from weijian.projects.register import verify_photos
+
+        result["project_photos"], extra = verify_photos(service.engine, service.store)
+        result["problems"] += extra
+        result["ok"] = result["ok"] and not extra
     if anchor is not None:
         try:
             saved = json.loads(gzip.decompress(anchor.read_bytes()))

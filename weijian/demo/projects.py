@@ -19,7 +19,7 @@ from weijian.projects.register import Projects
 
 #: (name, developer, stage, the red line's side in m, its centre west of the case in m)
 PLANS = [
-    ("城南安置小区二期", "白山市城投置业有限公司", "under_construction", 160.0, 75.0),
+    ("城南安置小区二期", "白山市城投置业有限公司", "under_construction", 160.0, 79.0),
     ("江畔花园商业综合体", "吉林省江畔房地产开发有限公司", "completion_acceptance", 200.0, 40.0),
     ("第三中学教学楼扩建", "白山市教育局", "approved", 120.0, 20.0),
 ]
