@@ -24,6 +24,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "WEIJIAN_DATABASE_URL"),
         description="SQLAlchemy URL of an existing PostGIS; unset → the embedded cluster",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_REPLICA_URL", "WEIJIAN_DATABASE_REPLICA_URL"),
+        description="SQLAlchemy URL of a streaming replica of the database: the jurisdiction "
+        "snapshot and the map's case table are read there (the writes, LISTEN and the check "
+        "of what changed stay on the primary)",
+    )
+    replica_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a reload waits for the replica to replay a change before it "
+        "keeps the snapshot it has and tries again later",
+    )
     home: Path = Field(
         default=PROJECT_ROOT / ".weijian",
         description="state of the embedded cluster and other local files (git-ignored)",

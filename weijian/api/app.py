@@ -44,7 +44,7 @@ from weijian.api.routes import (
 from weijian.cases.clock import Clock
 from weijian.cases.logins import Logins
 from weijian.cases.service import CaseService
-from weijian.db.engine import app_engine_for, resolve_url
+from weijian.db.engine import app_engine_for, normalise_url, resolve_url
 from weijian.gis.scratch import clean_scratch
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.patrol import tracks
@@ -86,15 +86,24 @@ def create_app(
         clean_scratch()  # uploads and extractions a crashed server left behind
         url = resolve_url() if engine is None else engine.url.render_as_string(hide_password=False)
         app.state.engine = app_engine_for(url)
-        holder = SnapshotHolder(app.state.engine)
+        config = settings or get_settings()
+        # a streaming replica, when there is one, serves the snapshot and the map's case table
+        replica = config.database_replica_url
+        app.state.read_engine = app_engine_for(normalise_url(replica)) if replica else None
+        holder = SnapshotHolder(
+            app.state.engine,
+            read_engine=app.state.read_engine,
+            replica_wait_seconds=config.replica_wait_seconds,
+        )
         await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
         holder.start()
         app.state.jurisdiction = holder
-        config = settings or get_settings()
         app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())
         await run_in_threadpool(_purge_tracks, app.state.cases)
         app.state.logins = Logins(app.state.engine, app.state.cases.clock, config)
-        store = CaseStore(app.state.engine, poll_seconds=config.map_poll_seconds)
+        store = CaseStore(
+            app.state.read_engine or app.state.engine, poll_seconds=config.map_poll_seconds
+        )
         await run_in_threadpool(store.catch_up)  # every case in memory before the first map
         store.start()
         app.state.map = MapService(app.state.cases, store)

@@ -165,3 +165,19 @@ def db_recover(
         moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
     result = _cluster().recover(base, moment)
     out.print(f"recovered to {result['recovered_to']}; the data before: {result['previous_data']}")
+
+
+@db_app.command("replica")
+@handles_errors
+def db_replica(
+    home: Annotated[
+        Path, typer.Argument(help="a folder for the replica's state, e.g. .weijian-replica")
+    ],
+    port: Annotated[int | None, typer.Option("--port", help="its loopback port")] = None,
+) -> None:
+    """A streaming replica of the embedded cluster (pg_basebackup -R, a hot standby on its own
+    port): point DATABASE_REPLICA_URL at the URL printed."""
+    replica = _cluster().make_replica(home, port)
+    state = replica.load_state()
+    out.print(f"streaming replica running on 127.0.0.1:{state.port} ({state.data_dir})")
+    sys.stdout.write(state.url() + "\n")

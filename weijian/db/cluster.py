@@ -483,6 +483,37 @@ class EmbeddedCluster:
         )  # fmt: skip
         return {"base": str(target), "archive": state.archive_dir}
 
+    def make_replica(self, replica_home: Path, port: int | None = None) -> EmbeddedCluster:
+        """A streaming replica of this (running) cluster, PostgreSQL's own: a base backup
+        with ``-R`` (``standby.signal`` and the primary's address written in), started as a
+        hot standby on its own loopback port; its state lives in ``replica_home``."""
+        primary = self.load_state()
+        if not primary or not self.is_running(primary):
+            raise EnvironmentProblem(
+                "内置数据库没有运行，请先 weijian db start",
+                code="database.not_running",
+                detail="the embedded database is not running",
+            )
+        replica = EmbeddedCluster(replica_home, log=self.log)
+        with replica._lock():
+            state = ClusterState(
+                run_dir=str(replica._choose_run_dir()),
+                port=port or free_port(),
+                password=primary.password,
+                bin_dir=primary.bin_dir,
+            )
+            if state.data_dir.exists():
+                shutil.rmtree(state.data_dir)
+            self._run(
+                [str(Path(primary.bin_dir) / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+                 str(primary.port), "-U", DB_SUPERUSER, "-D", str(state.data_dir), "-Fp",
+                 "-X", "stream", "-R", "-c", "fast", "--no-password"],
+                env={"PGPASSWORD": primary.password},
+            )  # fmt: skip
+            replica._save_state(state)
+        replica.start()
+        return replica
+
     def recover(self, base: Path, until: datetime) -> dict:
         """The cluster replaced by ``base`` (a :meth:`base_backup`) replayed from the WAL
         archive up to the moment ``until`` (e.g. ``2026-12-05 10:30:00+08``), then opened for

@@ -442,8 +442,20 @@ def _frozen(snapshot: Snapshot) -> Snapshot:
 class SnapshotHolder:
     """The current snapshot of one process, kept fresh by a listener thread."""
 
-    def __init__(self, engine: Engine, poll_seconds: float = 30.0):
+    def __init__(
+        self,
+        engine: Engine,
+        poll_seconds: float = 30.0,
+        read_engine: Engine | None = None,
+        replica_wait_seconds: float = 30.0,
+    ):
+        """``engine``: the primary (LISTEN, the token of what is active). ``read_engine``: a
+        streaming replica the snapshot is loaded from, once its replay has reached the
+        primary's position when the change was seen; without one, the primary."""
         self.engine = engine
+        self.read_engine = read_engine or engine
+        self.replica_wait_seconds = replica_wait_seconds
+        self.lagging = False  # the last reload found the replica behind and kept the snapshot
         self.poll_seconds = poll_seconds
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
@@ -457,18 +469,53 @@ class SnapshotHolder:
         if current is None:
             with self._lock:
                 if self._snapshot is None:
-                    self._snapshot = _frozen(load_snapshot(self.engine))
+                    self._snapshot = _frozen(self._load())
                 current = self._snapshot
         return current
 
+    def _caught_up(self, deadline: float | None) -> bool:
+        """Whether the replica has replayed everything the primary had committed when this
+        was asked (at once True without a replica); waits until ``deadline``."""
+        if self.read_engine is self.engine:
+            return True
+        with self.engine.connect() as conn:
+            target = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
+        with self.read_engine.connect() as conn:
+            while True:
+                reached = conn.execute(
+                    text("SELECT coalesce(pg_last_wal_replay_lsn() >= CAST(:t AS pg_lsn), true)"),
+                    {"t": target},
+                ).scalar_one()
+                if reached:
+                    return True
+                if deadline is None or time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+
+    def _load(self) -> Snapshot:
+        """The snapshot from the replica once it has caught up (else from the primary: the
+        first load does not wait on a replica that lags)."""
+        deadline = time.monotonic() + self.replica_wait_seconds
+        source = self.read_engine if self._caught_up(deadline) else self.engine
+        return load_snapshot(source)
+
     def refresh(self, force: bool = False) -> bool:
-        """Reload when the database changed; True when a new snapshot was swapped in."""
+        """Reload when the database changed; True when a new snapshot was swapped in. With a
+        replica that has not replayed the change within ``replica_wait_seconds``, the snapshot
+        in hand stays (its answers name the layer versions they used) and False is returned:
+        the next notification or poll tries again."""
         with self._refreshing:
             with self.engine.connect() as conn:
                 token = repository.snapshot_token(conn)
             if not force and self._snapshot is not None and token == self._snapshot.token:
+                self.lagging = False
                 return False
-            fresh = _frozen(load_snapshot(self.engine))
+            if not self._caught_up(time.monotonic() + self.replica_wait_seconds):
+                self.lagging = True
+                log.warning("the replica has not replayed %s yet: the snapshot is kept", token)
+                return False
+            self.lagging = False
+            fresh = _frozen(load_snapshot(self.read_engine))
             with self._lock:
                 self._snapshot = fresh
         log.info("jurisdiction snapshot rebuilt in %.2f s (%s)", fresh.build_seconds, token)
@@ -514,7 +561,8 @@ class SnapshotHolder:
                             time.sleep(0.05)  # let a burst of activations settle
                             for _ in conn.notifies(timeout=0.2):
                                 pass
-                        if notified or time.monotonic() - last_check >= self.poll_seconds:
+                        due = time.monotonic() - last_check >= self.poll_seconds
+                        if notified or self.lagging or due:
                             self.refresh()
                             last_check = time.monotonic()
             except Exception:  # keep listening across database restarts

@@ -1,0 +1,109 @@
+"""A streaming replica on PostgreSQL's own machinery, built on this machine: a primary cluster of
+its own and a hot standby made by `weijian db replica`'s code (pg_basebackup -R). With
+DATABASE_REPLICA_URL the app loads its jurisdiction snapshot on the replica and writes on the
+primary; while the replica's replay is paused, a layer activated on the primary is not used yet,
+and the answers stay right for the version they name; once replay resumes, the new version is
+used. Built once for the module."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests import catalogue
+from tests.casekit import STREET, add_users, build_city, lonlat
+from tests.city import box, frame
+from tests.conftest import serving
+from weijian.db.cluster import EmbeddedCluster
+from weijian.db.engine import engine_for, migrate
+from weijian.layers.importing import ZoneImport, import_zones
+from weijian.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """(primary, replica) clusters of their own, the primary holding the hand-built city."""
+    folder = tmp_path_factory.mktemp("replica")
+    primary = EmbeddedCluster(folder / "primary", log=lambda *_: None)
+    state = primary.start()
+    replica = None
+    try:
+        migrate(state.url())
+        engine = engine_for(state.url())
+        build_city(engine, folder / "city")
+        add_users(engine)
+        replica = primary.make_replica(folder / "standby")
+        yield primary, replica, folder
+    finally:
+        for cluster in (replica, primary):
+            if cluster is not None and cluster.load_state():
+                cluster.stop()
+                shutil.rmtree(cluster.load_state().run_dir, ignore_errors=True)
+
+
+def _answer(base: str) -> dict:
+    lon, lat = lonlat(STREET)
+    r = httpx.get(f"{base}/api/v1/jurisdiction", params={"lon": lon, "lat": lat, "crs": "cgcs2000"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_reads_on_the_replica_right_while_it_lags(pair):
+    from weijian.api.app import create_app
+
+    primary, replica, folder = pair
+    primary_url, replica_url = primary.load_state().url(), replica.load_state().url()
+    with engine_for(replica_url).connect() as conn:
+        assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
+    settings = Settings(
+        database_replica_url=replica_url,
+        replica_wait_seconds=0.5,
+        evidence_dir=folder / "evidence",
+    )
+    app = create_app(engine_for(primary_url), settings=settings)
+    with serving(app) as base:
+        holder = app.state.jurisdiction
+        with holder.read_engine.connect() as conn:  # the snapshot is read on the replica
+            assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
+        before = _answer(base)
+        assert before["layer_versions"]["urban_managed"] == 1
+        assert before["department"]["type"] == "urban_enforcement"
+
+        # the replica stops replaying; the primary activates a smaller urban area (version 2),
+        # which no longer holds the spot
+        with engine_for(replica_url).connect() as conn:
+            conn.execute(text("SELECT pg_wal_replay_pause()"))
+            conn.commit()
+        path = catalogue.write_shapefile(
+            frame([{"MC": "浑江区城市化管理区域（调整）", "geometry": box(0, 0, 1, 1)}]),
+            folder / "urban-v2",
+            "urban",
+        )
+        import_zones(
+            engine_for(primary_url),
+            ZoneImport(path=path, layer="urban_managed", kind="urban_managed", name_field="MC"),
+        )
+        deadline = time.monotonic() + 10
+        while not holder.lagging:
+            assert time.monotonic() < deadline, "the reload never found the replica behind"
+            time.sleep(0.1)
+        during = _answer(base)  # the version in hand, named, and right for it
+        assert during["layer_versions"]["urban_managed"] == 1
+        assert during["department"] == before["department"]
+
+        with engine_for(replica_url).connect() as conn:
+            conn.execute(text("SELECT pg_wal_replay_resume()"))
+            conn.commit()
+        deadline = time.monotonic() + 15
+        while _answer(base)["layer_versions"]["urban_managed"] != 2:
+            assert time.monotonic() < deadline, "the new version was never used"
+            time.sleep(0.2)
+        after = _answer(base)
+        assert after["department"] != before["department"]
+        assert not holder.lagging
+    assert Path(replica.load_state().data_dir, "standby.signal").exists()
