@@ -1,9 +1,10 @@
 """A streaming replica on PostgreSQL's own machinery, built on this machine: a primary cluster of
 its own and a hot standby made by `weijian db replica`'s code (pg_basebackup -R). With
 DATABASE_REPLICA_URL the app loads its jurisdiction snapshot on the replica and writes on the
-primary; while the replica's replay is paused, a layer activated on the primary is not used yet,
-and the answers stay right for the version they name; once replay resumes, the new version is
-used. Built once for the module."""
+primary; while the replica's replay is paused, a report written on the primary is not yet in the
+statistics read on the replica, and a layer activated on the primary is not used yet — the
+answers stay right for the version they name; once replay resumes, both are. Built once for
+the module."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from tests import catalogue
-from tests.casekit import STREET, add_users, build_city, lonlat
+from tests.casekit import STREET, Api, add_users, build_city, lonlat
 from tests.city import box, frame
 from tests.conftest import serving
 from weijian.db.cluster import EmbeddedCluster
@@ -74,11 +75,24 @@ def test_reads_on_the_replica_right_while_it_lags(pair):
         assert before["layer_versions"]["urban_managed"] == 1
         assert before["department"]["type"] == "urban_enforcement"
 
-        # the replica stops replaying; the primary activates a smaller urban area (version 2),
-        # which no longer holds the spot
+        # the replica stops replaying: a report is written on the primary (201), and the
+        # statistics, read on the replica, do not count it yet
+        api = Api(base, None, settings)
+        counted = httpx.get(f"{base}/api/v1/public/stats").json()["city"]["new_cases"]
         with engine_for(replica_url).connect() as conn:
             conn.execute(text("SELECT pg_wal_replay_pause()"))
             conn.commit()
+        number = api.report("ue_hj", STREET, channel="patrol")["number"]
+        with engine_for(primary_url).connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM violation_case WHERE number = :n"), {"n": number}
+                ).scalar()
+                == 1
+            )
+        assert httpx.get(f"{base}/api/v1/public/stats").json()["city"]["new_cases"] == counted
+
+        # the primary activates a smaller urban area (version 2), which no longer holds the spot
         path = catalogue.write_shapefile(
             frame([{"MC": "浑江区城市化管理区域（调整）", "geometry": box(0, 0, 1, 1)}]),
             folder / "urban-v2",
@@ -105,5 +119,7 @@ def test_reads_on_the_replica_right_while_it_lags(pair):
             time.sleep(0.2)
         after = _answer(base)
         assert after["department"] != before["department"]
+        stats = httpx.get(f"{base}/api/v1/public/stats").json()
+        assert stats["city"]["new_cases"] == counted + 1
         assert not holder.lagging
     assert Path(replica.load_state().data_dir, "standby.signal").exists()

@@ -108,6 +108,9 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         clock: Clock | None = None,
     ):
         self.engine = engine
+        # read-only work (the map's tiles and clicks, statistics, assessment, exports) goes to a
+        # streaming replica when there is one: the snapshot holder's
+        self.read_engine = getattr(jurisdiction, "read_engine", engine)
         self.jurisdiction = jurisdiction
         self.settings = settings
         self.clock = clock or Clock()

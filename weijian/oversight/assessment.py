@@ -78,7 +78,7 @@ def assess(
         )
     lo, hi = period(start, end)
     district = units.district_filter(principal, district)
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         version, definitions = active_definitions(conn)
         counted = counts(cases, conn, definitions, lo, hi, grids=grids, district=district)
         names = units.grid_names(conn)
@@ -111,7 +111,7 @@ def all_levels(
     """Counts and indicators of every unit at every level (one query)."""
     lo, hi = period(start, end)
     district = units.district_filter(principal, district)
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         _, definitions = active_definitions(conn)
         counted = counts(cases, conn, definitions, lo, hi, grids=grids, district=district)
         names = units.grid_names(conn)
@@ -129,7 +129,7 @@ def property_companies(
 ) -> dict:
     lo, hi = period(start, end)
     district = units.district_filter(principal, district)
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         _, definitions = active_definitions(conn)
         companies = figures.property_counts(conn, lo, hi, district)
         names = units.grid_names(conn)

@@ -255,7 +255,7 @@ def dashboard(
     district = units.district_filter(principal, None)
     wf = cases.workflow
     stages = [d.code for d in wf.deadlines]
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         version, defs = active_definitions(conn)
         counted = assessment.counts(cases, conn, defs, lo, hi, district=district)
         state = _state_counts(conn, stages, district, now, wf.stalled_days)
@@ -345,7 +345,7 @@ def dashboard(
 
 
 def _monthly_in(cases, lo, hi, scope) -> list[dict]:
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         return _monthly(conn, lo, hi, scope["level"], scope["code"])
 
 

@@ -64,7 +64,7 @@ DATA_VERSION = text(
 def _cached(cases, key, make):
     """``make()``, or its value made within the minute for the same data (four index reads
     tell whether anything changed)."""
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         key = (*key, tuple(conn.execute(DATA_VERSION).one()), cases.clock.now().date())
     with _lock:
         if key in _cache:
@@ -118,7 +118,7 @@ def month_figures(cases, month: str | None = None) -> dict:
 def _figures(cases, month: date) -> dict:
     start, end = month_bounds(month)
     as_of = _as_of(cases, month)
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         counted = conn.execute(text(CASE_SQL), {"start": start, "end": end}).all()
         rated = {
             r.district_code: r
@@ -188,7 +188,7 @@ def grid_map(cases, level: str = "community", month: str | None = None) -> dict:
 def _grid_map(cases, level: str, month: date) -> dict:
     campaign = _campaign(cases, _as_of(cases, month))
     clear = {r["code"]: r for r in (campaign["levels"][level] if campaign else [])}
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT code, name, parent_code, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, "

@@ -225,7 +225,7 @@ class MapService:
     def _extents(self, where: str, params: dict) -> dict[str, list[float]]:
         """[min lon, min lat, max lon, max lat] of the active grids matching ``where``, by
         code."""
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT code, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
@@ -269,7 +269,7 @@ class MapService:
             if districts is not None
             else []
         )
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             campaigns = [
                 {
                     "id": r.id,
@@ -403,7 +403,7 @@ class MapService:
     def case_tile(self, principal: Principal, filters, z: int, x: int, y: int, now) -> bytes:
         """The cases the user sees with the filters, as a vector tile."""
         where, params = self.case_condition(principal, filters, now)
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             return tiles.case_tile(conn, z, x, y, where, params)
 
     def labels(self, principal: Principal, level: str, bbox) -> list[dict]:
@@ -413,7 +413,7 @@ class MapService:
         codes = self.scope_codes(principal)
         scoped = "" if codes is None else "AND code = ANY(:codes)"
         x0, y0, x1, y1 = bbox
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT code, name, ST_X(p) AS lon, ST_Y(p) AS lat FROM ("
@@ -445,7 +445,7 @@ class MapService:
             )
         where, params = self.case_condition(principal, filters, self.now())
         x, y = mercator_of(lon, lat)
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             row = conn.execute(
                 text(
                     "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x, :y), 3857) AS g) "
@@ -547,7 +547,7 @@ class MapService:
         """The grid's open cases overdue at their current stage now: the rule of the totals,
         the case list's ``overdue=true`` and a grid's 督办."""
         scope, params = scope_sql(principal)
-        with self.cases.engine.connect() as conn:
+        with self.cases.read_engine.connect() as conn:
             return conn.execute(
                 text(
                     f"SELECT count(*) FROM violation_case c WHERE c.{level}_code = :g "
