@@ -79,7 +79,7 @@ def create_campaign(
 
 
 def campaigns(cases: CaseService) -> list[dict]:
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT c.id, c.name, c.start_date, c.district_code, c.created_by, c.created_at, "
@@ -111,7 +111,7 @@ def campaign_progress(
 ) -> dict:
     """Baseline, signed off since the start, remaining and percent per unit at every level (or
     one), with the trend month by month; children add up to their parent."""
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         campaign = conn.execute(
             text("SELECT id, name, start_date, district_code FROM campaign WHERE id = :c"),
             {"c": campaign_id},

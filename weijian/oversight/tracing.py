@@ -78,7 +78,7 @@ def trace(
     wf = cases.workflow
     departments = {d["code"]: d for d in effective_departments(cases.jurisdiction.snapshot)}
     days = None
-    with cases.engine.connect() as conn:
+    with cases.read_engine.connect() as conn:
         _, definitions = active_definitions(conn)
         days = definitions.disposal_days
         rows = _cases_with_problems(conn, level, grid_code, lo, hi, days)
