@@ -16,31 +16,39 @@ from weijian.text import clean
 PUBLIC = Principal(id=None, username="citizen", display_name="群众", role=CITIZEN)
 
 
-def link_to_open(conn, case_id: int, other: dict, now) -> None:
-    """A citizen's new report linked, in its own transaction, as a duplicate of ``other`` (an
-    open case within the duplicate radius, with its ``id``, ``number`` and ``distance_m``);
-    both histories say so."""
-    first, second = sorted(
-        [case_row(conn, case_id, True), case_row(conn, other["id"], True)], key=lambda r: r["id"]
-    )
-    note = f"群众举报位置与在办案件相距 {other['distance_m']:g} 米，系统自动关联为重复举报"
-    conn.execute(
+def record_link(conn, a: dict, b: dict, kind: str, note, actor: Principal, now, **data) -> bool:
+    """The link of cases ``a`` and ``b`` (rows, locked) stored once, and both histories told;
+    False when they were linked already (nothing written)."""
+    first, second = sorted((a, b), key=lambda r: r["id"])
+    made = conn.execute(
         text(
-            "INSERT INTO case_link (case_id, other_id, kind, note, created_at) "
-            "VALUES (:a, :b, 'duplicate', :n, :t) ON CONFLICT DO NOTHING"
+            "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
+            "VALUES (:a, :b, :k, :n, :u, :t) ON CONFLICT DO NOTHING RETURNING id"
         ),
-        {"a": first["id"], "b": second["id"], "n": note, "t": now},
-    )
+        {"a": first["id"], "b": second["id"], "k": kind, "n": note, "u": actor.id, "t": now},
+    ).scalar()
+    if made is None:
+        return False
     for this, that in ((first, second), (second, first)):
         history.record(
             conn,
             this,
             action="link",
-            actor=PUBLIC,
+            actor=actor,
             at=now,
             note=note,
-            data={"other": that["number"], "kind": "duplicate", "automatic": True},
+            data={"other": that["number"], "kind": kind, **data},
         )
+    return True
+
+
+def link_to_open(conn, case_id: int, other: dict, now) -> None:
+    """A citizen's new report linked, in its own transaction, as a duplicate of ``other`` (an
+    open case within the duplicate radius, with its ``id``, ``number`` and ``distance_m``);
+    both histories say so."""
+    note = f"群众举报位置与在办案件相距 {other['distance_m']:g} 米，系统自动关联为重复举报"
+    new, near = case_row(conn, case_id, True), case_row(conn, other["id"], True)
+    record_link(conn, new, near, "duplicate", note, PUBLIC, now, automatic=True)
 
 
 class LinksMixin:
@@ -74,35 +82,11 @@ class LinksMixin:
                 )
             for r in (first, second):
                 self._visible(conn, r["id"], principal, lock=True)
-            done = conn.execute(
-                text(
-                    "INSERT INTO case_link (case_id, other_id, kind, note, created_by, created_at) "
-                    "VALUES (:a, :b, :k, :n, :u, :t) ON CONFLICT DO NOTHING RETURNING id"
-                ),
-                {
-                    "a": first["id"],
-                    "b": second["id"],
-                    "k": kind,
-                    "n": note,
-                    "u": principal.id,
-                    "t": now,
-                },
-            ).scalar()
-            if done is None:
+            if not record_link(conn, first, second, kind, note, principal, now):
                 raise ConflictError(
                     f"案件 {first['number']} 与 {second['number']} 已经关联，无需重复关联",
                     code="link.exists",
                     detail=f"{first['number']} and {second['number']} are linked already",
-                )
-            for this, that in ((first, second), (second, first)):
-                history.record(
-                    conn,
-                    this,
-                    action="link",
-                    actor=principal,
-                    at=now,
-                    note=note,
-                    data={"other": that["number"], "kind": kind},
                 )
             this = first if str(ref) in (first["number"], str(first["id"])) else second
             changed = this["id"]

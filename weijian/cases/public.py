@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from weijian.cases import history
-from weijian.cases.evidence import Device, gps_check, inspect, read_limited
+from weijian.cases.evidence import Device
 from weijian.cases.links import PUBLIC
 from weijian.cases.rows import case_row
 from weijian.cases.scope import Principal
@@ -136,12 +136,10 @@ class PublicFollowUp:
                 code="public.photo_too_late",
                 detail=f"photos are taken within {PHOTO_HOURS} hours of the report",
             )
-        limit_mb = cases.settings.public_photo_max_mb
-        content = read_limited(stream, int(limit_mb * 1024 * 1024), filename=filename)
-        inspected = inspect(content, filename, "photo")
-        limit_m = cases.settings.gps_limit_m
-        check = gps_check(device.located(inspected), found.lon, found.lat, limit_m)
-        path = cases.store.put(inspected, content)
+        max_bytes = int(cases.settings.public_photo_max_mb * 1024 * 1024)
+        inspected, content, check, path = cases._stored_file(
+            stream, filename, "photo", max_bytes, device, found.lon, found.lat
+        )
         with cases.engine.begin() as conn:
             row = case_row(conn, found.id, True)
             held = conn.execute(

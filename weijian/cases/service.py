@@ -634,14 +634,9 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         device = device.checked(now) if device else Device()
         with self.engine.connect() as conn:
             row = self._visible(conn, ref, principal)
-        content = read_limited(stream, max_bytes)
-        inspected = inspect(content, filename, kind)
-        check = (
-            gps_check(device.located(inspected), row["lon"], row["lat"], self.settings.gps_limit_m)
-            if inspected.kind == "photo"
-            else {"distance_m": None, "flagged": False, "reason": None}
+        inspected, content, check, path = self._stored_file(
+            stream, filename, kind, max_bytes, device, row["lon"], row["lat"]
         )
-        path = self.store.put(inspected, content)
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
             inserted = self._insert_evidence(
@@ -661,6 +656,21 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
             "flag_reason": check["reason"],
             "already_uploaded": inserted is None,
         }
+
+    def _stored_file(
+        self, stream: BinaryIO, filename: str, kind: str, max_bytes: int, device: Device, lon, lat
+    ):
+        """An upload read within ``max_bytes``, judged by its bytes, its photo's place checked
+        against the case's (lon, lat), and put in the evidence store: (inspected, content, GPS
+        check, path)."""
+        content = read_limited(stream, max_bytes, filename=filename)
+        inspected = inspect(content, filename, kind)
+        check = (
+            gps_check(device.located(inspected), lon, lat, self.settings.gps_limit_m)
+            if inspected.kind == "photo"
+            else {"distance_m": None, "flagged": False, "reason": None}
+        )
+        return inspected, content, check, self.store.put(inspected, content)
 
     def _insert_evidence(
         self,

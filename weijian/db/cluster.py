@@ -458,9 +458,7 @@ class EmbeddedCluster:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
-    def base_backup(self, target: Path) -> dict:
-        """A base backup of the running cluster (``pg_basebackup``, the WAL it needs streamed
-        in) into the empty folder ``target``: where point-in-time recovery starts."""
+    def _running(self) -> ClusterState:
         state = self.load_state()
         if not state or not self.is_running(state):
             raise EnvironmentProblem(
@@ -468,6 +466,22 @@ class EmbeddedCluster:
                 code="database.not_running",
                 detail="the embedded database is not running",
             )
+        return state
+
+    def _base_backup(self, state: ClusterState, target: Path, *extra: str) -> None:
+        """``pg_basebackup`` of the cluster ``state`` describes into ``target``, the WAL it
+        needs streamed in."""
+        self._run(
+            [str(Path(state.bin_dir) / "pg_basebackup"), "-h", "127.0.0.1", "-p",
+             str(state.port), "-U", DB_SUPERUSER, "-D", str(target), "-Fp", "-X", "stream",
+             "-c", "fast", "--no-password", *extra],
+            env={"PGPASSWORD": state.password},
+        )  # fmt: skip
+
+    def base_backup(self, target: Path) -> dict:
+        """A base backup of the running cluster (``pg_basebackup``, the WAL it needs streamed
+        in) into the empty folder ``target``: where point-in-time recovery starts."""
+        state = self._running()
         target = self._service_dir(target, "基础备份")
         if any(target.iterdir()):
             raise EnvironmentProblem(
@@ -475,25 +489,14 @@ class EmbeddedCluster:
                 code="database.base_not_empty",
                 detail=f"{target} is not empty",
             )
-        self._run(
-            [str(Path(state.bin_dir) / "pg_basebackup"), "-h", "127.0.0.1", "-p",
-             str(state.port), "-U", DB_SUPERUSER, "-D", str(target), "-Fp", "-X", "stream",
-             "-c", "fast", "--no-password"],
-            env={"PGPASSWORD": state.password},
-        )  # fmt: skip
+        self._base_backup(state, target)
         return {"base": str(target), "archive": state.archive_dir}
 
     def make_replica(self, replica_home: Path, port: int | None = None) -> EmbeddedCluster:
         """A streaming replica of this (running) cluster, PostgreSQL's own: a base backup
         with ``-R`` (``standby.signal`` and the primary's address written in), started as a
         hot standby on its own loopback port; its state lives in ``replica_home``."""
-        primary = self.load_state()
-        if not primary or not self.is_running(primary):
-            raise EnvironmentProblem(
-                "内置数据库没有运行，请先 weijian db start",
-                code="database.not_running",
-                detail="the embedded database is not running",
-            )
+        primary = self._running()
         replica = EmbeddedCluster(replica_home, log=self.log)
         with replica._lock():
             state = ClusterState(
@@ -504,12 +507,7 @@ class EmbeddedCluster:
             )
             if state.data_dir.exists():
                 shutil.rmtree(state.data_dir)
-            self._run(
-                [str(Path(primary.bin_dir) / "pg_basebackup"), "-h", "127.0.0.1", "-p",
-                 str(primary.port), "-U", DB_SUPERUSER, "-D", str(state.data_dir), "-Fp",
-                 "-X", "stream", "-R", "-c", "fast", "--no-password"],
-                env={"PGPASSWORD": primary.password},
-            )  # fmt: skip
+            self._base_backup(primary, state.data_dir, "-R")
             replica._save_state(state)
         replica.start()
         return replica

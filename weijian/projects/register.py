@@ -15,6 +15,7 @@ from shapely.geometry import shape
 from sqlalchemy import Connection, text
 
 from weijian.cases.evidence import inspect, read_limited
+from weijian.cases.history import Problem
 from weijian.cases.intake import Intake
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
@@ -73,6 +74,12 @@ def _not_found(ref) -> NotFoundError:
         code="project.not_found",
         detail=f"no project {ref}",
     )
+
+
+def _in_scope(principal: Principal, district_code: str | None) -> bool:
+    """Whether the reader's scope holds a project of ``district_code``."""
+    local = not principal.city_wide and principal.district_code
+    return not local or district_code in (None, principal.district_code)
 
 
 def _text(value, label: str, kind: str = "name") -> str | None:
@@ -140,8 +147,8 @@ class Projects:
             )
         report = dict(prepared.report, source=source_name or prepared.report["source"])
         ids = self._insert(principal, rows, stage, report)
-        return {"imported": len(ids), "projects": [self.get(principal, i) for i in ids],
-                "report": report}  # fmt: skip
+        projects = self._summaries("p.id = ANY(:ids)", {"ids": ids})
+        return {"imported": len(ids), "projects": projects, "report": report}
 
     def create(
         self,
@@ -210,6 +217,8 @@ class Projects:
             )
         now = self.cases.clock.now()
         with self.engine.begin() as conn:
+            # registrations wait for each other: the codes checked and numbered here stay free
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('construction_project'))"))
             year = now.year
             for row in rows:
                 row["code"] = row["code"] or row["planning_permit"] or None
@@ -285,7 +294,7 @@ class Projects:
         self._check_stage(stage)
         now = self.cases.clock.now()
         with self.engine.begin() as conn:
-            row = self._row(conn, ref, lock=True)
+            row = self._row(conn, ref, principal, lock=True)
             if stage not in MOVES[row["stage"]]:
                 allowed = "、".join(STAGES[s] for s in MOVES[row["stage"]]) or "无"
                 raise ConflictError(
@@ -320,7 +329,9 @@ class Projects:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _row(self, conn: Connection, ref, lock: bool = False) -> dict:
+    def _row(self, conn: Connection, ref, principal: Principal, lock: bool = False) -> dict:
+        """The project ``ref`` (id or code) within the reader's scope: a district's staff reach
+        their district's projects only."""
         by = "p.id = :r" if str(ref).isdigit() else "p.code = :r"
         row = conn.execute(
             text(
@@ -329,7 +340,7 @@ class Projects:
             ),
             {"r": int(ref) if str(ref).isdigit() else str(ref)},
         ).first()
-        if row is None:
+        if row is None or not _in_scope(principal, row.district_code):
             raise _not_found(ref)
         return dict(row._mapping)
 
@@ -378,6 +389,12 @@ class Projects:
             return None, False
         return due, now > due
 
+    def _summaries(self, where: str, params: dict) -> list[dict]:
+        now = self.cases.clock.now()
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(self._figures_sql(where)), params).mappings()
+            return [self._summary(r, now) for r in rows]
+
     def list(self, principal: Principal, *, stage: str | None = None, overdue: bool = False):
         """The projects of the reader's scope (a district's staff see their district's)."""
         _allowed(principal)
@@ -389,17 +406,14 @@ class Projects:
             self._check_stage(stage)
             where.append("p.stage = :stage")
             params["stage"] = stage
-        now = self.cases.clock.now()
-        with self.engine.connect() as conn:
-            rows = conn.execute(text(self._figures_sql(" AND ".join(where))), params).mappings()
-            out = [self._summary(r, now) for r in rows]
+        out = self._summaries(" AND ".join(where), params)
         return [p for p in out if p["inspection_overdue"]] if overdue else out
 
     def get(self, principal: Principal, ref) -> dict:
         _allowed(principal)
         now = self.cases.clock.now()
         with self.engine.connect() as conn:
-            found = self._row(conn, ref)
+            found = self._row(conn, ref, principal)
             row = (
                 conn.execute(text(self._figures_sql("p.id = :i")), {"i": found["id"]})
                 .mappings()
@@ -435,9 +449,6 @@ class Projects:
                     {"p": found["id"]},
                 )
             ]
-        foreign = out["district_code"] not in (None, principal.district_code)
-        if principal.district_code and not principal.city_wide and foreign:
-            raise _not_found(ref)
         return out
 
     # -- inspections -----------------------------------------------------------------------
@@ -472,7 +483,7 @@ class Projects:
             )
         now = self.cases.clock.now()
         with self.engine.connect() as conn:
-            project = self._row(conn, ref)
+            project = self._row(conn, ref, principal)
         if project["stage"] == "done":
             raise ConflictError(
                 "项目已完成，不再检查", code="project.done", detail="the project is done"
@@ -544,8 +555,8 @@ class Projects:
 
     def photo(self, principal: Principal, ref, sha: str) -> tuple[bytes, str]:
         """The bytes and media type of a photo of one of the project's inspections."""
-        project = self.get(principal, ref)
         with self.engine.connect() as conn:
+            project = self._row(conn, ref, principal)
             row = conn.execute(
                 text(
                     "SELECT f.media_type, f.path, f.content FROM project_photo f JOIN "
@@ -601,13 +612,13 @@ def verify_photos(engine, store) -> tuple[int, list[dict]]:
         except NotFoundError:
             data = None
         if data is None or hashlib.sha256(data).hexdigest() != row.sha256:
+            state = "missing" if data is None else "changed: its bytes no longer hash to it"
             problems.append(
-                {
-                    "case": f"项目 {row.code}",
-                    "seq": None,
-                    "event_id": None,
-                    "problem": f"inspection {row.inspection_id}: photo {row.sha256[:12]}… "
-                    + ("missing" if data is None else "changed: its bytes no longer hash to it"),
-                }
+                Problem(
+                    f"项目 {row.code}",
+                    None,
+                    None,
+                    f"inspection {row.inspection_id}: photo {row.sha256[:12]}… {state}",
+                ).as_dict()
             )
     return count, problems
