@@ -32,6 +32,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
 TABLES = (
+    "joint_meeting_case",
+    "joint_meeting",
+    "enforcement_document",
+    "document_sequence",
     "project_photo",
     "project_inspection",
     "construction_project",

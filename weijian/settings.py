@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         default=None, description="folder of evidence files (default: <home>/evidence)"
     )
     max_evidence_mb: float = Field(default=20.0, description="largest photo or document accepted")
+    max_footage_mb: float = Field(
+        default=8192.0,
+        gt=0,
+        description="largest law-enforcement recorder video accepted (MB; a recorder's file "
+        "runs to several GB), streamed to disk by the evidence store",
+    )
     gps_limit_m: float = Field(
         default=100.0, description="a photo taken farther than this from the case is flagged"
     )

@@ -190,8 +190,9 @@ def evaluate(
         if began is None:
             continue
         start, opening = began
-        days = _days(rule, opening)
-        if days is None:
+        fixed = _due_day(rule, opening)
+        days = None if rule.due_field else _days(rule, opening)
+        if days is None and fixed is None:
             continue
         if "reported_at" in rule.done:
             done_at = reported_at
@@ -199,9 +200,9 @@ def evaluate(
             if reopened:
                 start = max(start, reopened[-1])
             done_at = next(
-                (e["at"] for e in events if e["action"] in rule.done and e["at"] >= start), None
+                (e["at"] for e in events if matches(rule.done, e) and e["at"] >= start), None
             )
-        due = calendar.add_days(start, days)
+        due = fixed if fixed is not None else calendar.add_days(start, days)
         status = status_of(due, done_at, now)
         out.append(_row(rule, start, due, done_at, status, now))
     return out
@@ -211,7 +212,7 @@ def _start(rule: DeadlineRule, moments: dict, events: list[dict]) -> tuple | Non
     """When the rule's stage began (and the event that opened it, if one did)."""
     opening = None
     if rule.start_after:
-        opening = next((e for e in reversed(events) if e["action"] in rule.start_after), None)
+        opening = next((e for e in reversed(events) if matches(rule.start_after, e)), None)
     if opening is not None:
         start = opening["at"]
     elif rule.start_after and rule.start is None:
@@ -221,9 +222,36 @@ def _start(rule: DeadlineRule, moments: dict, events: list[dict]) -> tuple | Non
         if start is None:
             return None
     for event in events:
-        if event["action"] in rule.restart and event["at"] >= start:
+        if matches(rule.restart, event) and event["at"] >= start:
             start = _served(event) or event["at"]
     return start, opening
+
+
+def matches(names: tuple[str, ...], event: dict) -> bool:
+    """Whether ``event`` is one of the actions ``names``: a plain action name is any event of
+    that action; ``action:kind`` only the one whose document is of that kind (its data's
+    ``document_kind``: the document issued, or for a service the document served), and
+    ``action:`` only one that names no document (a file uploaded by hand)."""
+    action = event["action"]
+    for name in names:
+        wanted, qualified, kind = name.partition(":")
+        if wanted != action:
+            continue
+        if not qualified or kind == ((event.get("data") or {}).get("document_kind") or ""):
+            return True
+    return False
+
+
+def _due_day(rule: DeadlineRule, opening: dict | None) -> datetime | None:
+    """The end of the day the starting event's ``due_field`` names (Beijing time)."""
+    if rule.due_field is None:
+        return None
+    value = ((opening or {}).get("data") or {}).get(rule.due_field)
+    try:
+        day = date.fromisoformat(str(value)[:10])
+    except (TypeError, ValueError):
+        return None
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL).astimezone(UTC)
 
 
 def _served(event: dict) -> datetime | None:

@@ -494,69 +494,101 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         with self.engine.begin() as conn:
             row = self._visible(conn, ref, principal, lock=True)
             self._check_version(row, version)
-            transition = wf.check(
-                action,
-                state=row["state"],
-                role=principal.acts_as,
-                is_holder=principal.holds(row["department_code"]),
-                data=data,
-                note=note,
-                evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
-            )
-            if made is not None:
-                data["made_at"] = made.isoformat()
-            proof.check_site_photos(conn, row, principal, wf, transition, evidence)
-            before = (row["transfer"] or {}).get("from_state")
-            target = wf.target(transition, row["track"], before, row["state"])
-            updates: dict[str, Any] = {}
-            track = transition.set_track or row["track"]
-            if transition.set_track:
-                updates["track"] = track
-            if action == "transfer":
-                updates.update(self._transfer(row, principal, data, now))
-            elif action in ("accept_transfer", "return_transfer"):
-                updates["transfer"] = None
-                if action == "return_transfer":
-                    sender = row["transfer"]["from_department"] or {}
-                    updates.update(
-                        department_code=sender.get("code"),
-                        department_type=sender.get("type"),
-                        department_name=sender.get("name"),
-                    )
-                data["returned_to" if action == "return_transfer" else "accepted_by"] = (
-                    row["transfer"]["from_department"]
-                    if action == "return_transfer"
-                    else row["department_code"]
-                )
-            if action == "site_visit" and row["visited_at"] is None:
-                updates["visited_at"] = now
-            if action == "reopen":
-                updates.update(closed_at=None, signed_off_at=None, visited_at=None)
-                rule = next((r for r in wf.deadlines if r.code == "site_visit"), None)
-                if rule and rule.applies(row["channel"], track):
-                    updates["visit_due"] = self.calendar.add_days(now, rule.days)
-            is_open = wf.is_open(target)
-            if not is_open and row["is_open"]:
-                updates["closed_at"] = now
-            if target == "signed_off":
-                updates["signed_off_at"] = now
-            self._update(conn, row, target, is_open, updates, now)
-            history.append(
+            if wf.transition(action).via is not None:
+                raise _elsewhere(wf.transition(action))
+            extra = {"made_at": made.isoformat()} if made is not None else None
+            self.step(
                 conn,
+                principal,
                 row,
-                action=action,
-                from_state=row["state"],
-                to_state=target,
-                actor=principal,
-                at=now,
-                note=note,
+                action,
                 data=data,
+                note=note,
                 evidence=evidence,
+                now=now,
+                extra=extra,
             )
-            stages.restage(conn, wf, self.calendar, row["id"], now)
             changed = row["id"]
         with self.engine.connect() as conn:
             return self._detail(conn, changed, principal, now)
+
+    def step(
+        self,
+        conn: Connection,
+        principal: Principal,
+        row: dict,
+        action: str,
+        *,
+        data: dict,
+        note: str | None,
+        evidence: list[str],
+        now: datetime,
+        extra: dict | None = None,
+    ) -> None:
+        """Take a workflow action on the case ``row``, locked by the caller's transaction:
+        the workflow's checks, the case row, the event and the stage. ``data`` is the form's
+        cleaned fields; ``extra``, what the caller adds after the checks (when the step was made on
+        the device, a document's kind and number)."""
+        wf = self.workflow
+        transition = wf.check(
+            action,
+            state=row["state"],
+            role=principal.acts_as,
+            is_holder=principal.holds(row["department_code"]),
+            data=data,
+            note=note,
+            evidence_kinds=self._evidence_kinds(conn, row["id"], evidence),
+        )
+        data = {**data, **(extra or {})}
+        proof.check_site_photos(conn, row, principal, wf, transition, evidence)
+        before = (row["transfer"] or {}).get("from_state")
+        target = wf.target(transition, row["track"], before, row["state"])
+        updates: dict[str, Any] = {}
+        track = transition.set_track or row["track"]
+        if transition.set_track:
+            updates["track"] = track
+        if action == "transfer":
+            updates.update(self._transfer(row, principal, data, now))
+        elif action in ("accept_transfer", "return_transfer"):
+            updates["transfer"] = None
+            if action == "return_transfer":
+                sender = row["transfer"]["from_department"] or {}
+                updates.update(
+                    department_code=sender.get("code"),
+                    department_type=sender.get("type"),
+                    department_name=sender.get("name"),
+                )
+            data["returned_to" if action == "return_transfer" else "accepted_by"] = (
+                row["transfer"]["from_department"]
+                if action == "return_transfer"
+                else row["department_code"]
+            )
+        if action == "site_visit" and row["visited_at"] is None:
+            updates["visited_at"] = now
+        if action == "reopen":
+            updates.update(closed_at=None, signed_off_at=None, visited_at=None)
+            rule = next((r for r in wf.deadlines if r.code == "site_visit"), None)
+            if rule and rule.applies(row["channel"], track):
+                updates["visit_due"] = self.calendar.add_days(now, rule.days)
+        is_open = wf.is_open(target)
+        if not is_open and row["is_open"]:
+            updates["closed_at"] = now
+        if target == "signed_off":
+            updates["signed_off_at"] = now
+        self._update(conn, row, target, is_open, updates, now)
+        history.append(
+            conn,
+            row,
+            action=action,
+            from_state=row["state"],
+            to_state=target,
+            actor=principal,
+            at=now,
+            note=note,
+            data=data,
+            evidence=evidence,
+        )
+        stages.restage(conn, wf, self.calendar, row["id"], now)
 
     def _transfer(self, row: dict, principal: Principal, data: dict, now: datetime) -> dict:
         code = data["to_department"]
@@ -864,6 +896,18 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
                 text("SELECT number FROM violation_case WHERE channel = :c AND external_id = :e"),
                 {"c": channel, "e": external_id},
             ).scalar()
+
+
+def _elsewhere(transition) -> InputError:
+    where = {"documents": "案件页的“执法文书”", "meeting": "联席会议页面"}.get(
+        transition.via, transition.via
+    )
+    return InputError(
+        f"“{transition.label}”请在{where}中办理",
+        code="workflow.taken_elsewhere",
+        detail=f"{transition.action} is taken through the {transition.via} part of the product",
+        hint=f"use the {transition.via} endpoints",
+    )
 
 
 def _refused(row: int, exc: WeijianError) -> str:

@@ -87,6 +87,9 @@ class Transition:
     set_track: str | None = None
     optional_fields: tuple[str, ...] = ()
     site_photo: bool = False  # its photos must be new, taken on site by the acting department
+    #: taken only through another part of the product ("documents": issuing, voiding or
+    #: superseding a document; "meeting": the joint meeting's decision), never from the form
+    via: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ class DeadlineRule:
     start_after: tuple[str, ...] = ()
     restart: tuple[str, ...] = ()
     days_field: str | None = None
+    due_field: str | None = None  # a date field of the starting event: due at that day's end
 
     def applies(self, channel: str, track: str) -> bool:
         return (self.channels is None or channel in self.channels) and (
@@ -243,7 +247,7 @@ class Workflow:
         return [
             t
             for t in self.transitions.values()
-            if state in t.sources and self.may(t, role, is_holder=is_holder)
+            if state in t.sources and t.via is None and self.may(t, role, is_holder=is_holder)
         ]
 
     def check(
@@ -645,6 +649,7 @@ def _parse_transition(
         set_track=set_track,
         optional_fields=tuple(spec.get("optional_fields", [])),
         site_photo=bool(spec.get("site_photo", action in SITE_PHOTO_ACTIONS)),
+        via=spec.get("via"),
     )
 
 
@@ -709,14 +714,27 @@ def _parse_deadline(
 ) -> DeadlineRule | None:
     code = spec["code"]
     days, days_field = spec.get("days"), spec.get("days_field")
-    if days_field is None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
+    due_field = spec.get("due_field")
+    if (
+        days_field is None
+        and due_field is None
+        and (not isinstance(days, int) or isinstance(days, bool) or days < 0)
+    ):
         problems.append(
             (
-                f"deadline {code}: needs whole days ≥ 0, or a days_field",
-                f"期限“{code}”：需要不小于 0 的整数天数（days）或天数字段（days_field）",
+                f"deadline {code}: needs whole days ≥ 0, a days_field or a due_field",
+                f"期限“{code}”：需要不小于 0 的整数天数（days）、天数字段（days_field）"
+                "或期限日期字段（due_field）",
             )
         )
         return None
+    if due_field is not None and not (due_field in fields and fields[due_field].date):
+        problems.append(
+            (
+                f"deadline {code}: due_field {due_field!r} is not a date field",
+                f"期限“{code}”：期限日期字段“{due_field}”不是日期字段",
+            )
+        )
     if days_field is not None and not (days_field in fields and fields[days_field].number):
         problems.append(
             (
@@ -746,7 +764,7 @@ def _parse_deadline(
     done = _actions(spec.get("done"))
     restart = _actions(spec.get("restart"))
     for action in (*start_after, *restart, *done):
-        if action != "reported_at" and action not in transitions:
+        if action != "reported_at" and action.partition(":")[0] not in transitions:
             problems.append(
                 (
                     f"deadline {code}: {action!r} is not an action of the workflow",
@@ -763,7 +781,7 @@ def _parse_deadline(
     return DeadlineRule(
         code=code,
         label=spec.get("label", code),
-        days=days if days_field is None else None,
+        days=days if days_field is None and due_field is None else None,
         start=start,
         done=done,
         channels=tuple(spec["channels"]) if "channels" in spec else None,
@@ -771,6 +789,7 @@ def _parse_deadline(
         start_after=start_after,
         restart=restart,
         days_field=days_field,
+        due_field=due_field,
     )
 
 
