@@ -80,6 +80,12 @@ class Settings(BaseSettings):
         default=None, description="folder of evidence files (default: <home>/evidence)"
     )
     max_evidence_mb: float = Field(default=20.0, description="largest photo or document accepted")
+    document_templates: Path | None = Field(
+        default=None,
+        description="folder of the city's own enforcement-document templates and "
+        "documents.json (legal basis, appeal rights, numbering words); what it lacks comes "
+        "from the defaults shipped with weijian",
+    )
     max_footage_mb: float = Field(
         default=8192.0,
         gt=0,
