@@ -181,6 +181,7 @@ def evaluate(
     document served: its ``served_on`` day), and from the last reopening; it is met by the
     first event of its ``done`` actions after that."""
     out = []
+    events = _without_voided(events)
     reopened = [e["at"] for e in events if e["action"] == "reopen"]
     moments = {"discovered_at": discovered_at, "reported_at": reported_at}
     for rule in workflow.deadlines:
@@ -225,6 +226,24 @@ def _start(rule: DeadlineRule, moments: dict, events: list[dict]) -> tuple | Non
         if matches(rule.restart, event) and event["at"] >= start:
             start = _served(event) or event["at"]
     return start, opening
+
+
+def _document_id(event: dict):
+    document = (event.get("data") or {}).get("document")
+    return document.get("id") if isinstance(document, dict) else None
+
+
+def _without_voided(events: list[dict]) -> list[dict]:
+    """The events but the steps of documents voided or superseded since: a voided order sets
+    no period (nor does the one it replaced), a voided proof of service restarts none."""
+    voided = {_document_id(e) for e in events if e["action"] == "void_document"}
+    for e in events:
+        replaced = (e.get("data") or {}).get("supersedes")
+        if isinstance(replaced, dict):
+            voided.add(replaced.get("id"))
+    if not voided:
+        return events
+    return [e for e in events if e["action"] == "void_document" or _document_id(e) not in voided]
 
 
 def matches(names: tuple[str, ...], event: dict) -> bool:

@@ -37,6 +37,11 @@ def audit_verify(
         result["project_photos"], extra = verify_photos(service.engine, service.store)
         result["problems"] += extra
         result["ok"] = result["ok"] and not extra
+        from weijian.enforcement.documents import verify_documents
+
+        result["documents"], extra = verify_documents(service.engine)
+        result["problems"] += extra
+        result["ok"] = result["ok"] and not extra
     if anchor is not None:
         try:
             saved = json.loads(gzip.decompress(anchor.read_bytes()))
@@ -57,6 +62,11 @@ def audit_verify(
         log(
             f"checked {result['cases']} cases, {result['events']} events, "
             f"{result['evidence']} pieces of evidence"
+            + (
+                f", {result['documents']['documents']} enforcement documents"
+                if "documents" in result
+                else ""
+            )
         )
         if result["ok"]:
             log("[green]history intact[/]: every chain verifies")
