@@ -23,6 +23,7 @@ from weijian.api.routes import (
     auth,
     cases,
     docs,
+    documents,
     field,
     gatelog,
     health,
@@ -144,7 +145,7 @@ def create_app(
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
         stats.router, gatelog.router, field.router, public.router,
-        projects.router,
+        projects.router, documents.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

@@ -12,6 +12,7 @@ import { ServerClock, beijing, countdown } from "/static/common/time.js";
 import { ActionPanel } from "/static/work/actions.js";
 import { CaseMap } from "/static/work/casemap.js";
 import { Desk } from "/static/work/desk.js";
+import { DocumentsPanel } from "/static/work/documents.js";
 import { OutcomePanel } from "/static/work/outcome.js";
 import { renderTimeline } from "/static/work/timeline.js";
 
@@ -30,6 +31,7 @@ async function start() {
     page.panel = page.panel || new ActionPanel($("actions-body"), { number, wf: page.wf, shown: render, reload });
     page.desk = page.desk || new Desk($("desk-body"), { number, me, wf: page.wf, shown: render, reload });
     page.outcome = page.outcome || new OutcomePanel($("public"), $("public-body"), { number, reload });
+    page.documents = page.documents || new DocumentsPanel($("documents"), $("documents-body"), { number, reload });
     await reload();
   } catch (e) {
     if (e.status !== 401) showError(e);
@@ -61,6 +63,7 @@ function render(c) {
   page.panel.render(c);
   page.desk.render(c);
   page.outcome.render(c);
+  page.documents.render(c).catch(showError);
   page.map.show(c, page.config);
   tick();
   probe.renders += 1;
