@@ -212,20 +212,8 @@ class Documents:
                     if default not in (None, ""):
                         given[f.name] = default
             values = catalogue.checked(kind, given, self._choices(kind, row, docs))
-            footprint = conn.execute(
-                text("SELECT ST_AsBinary(footprint) FROM violation_case WHERE id = :i"),
-                {"i": row["id"]},
-            ).scalar()
             chain = _place_names(conn, row)
-            excerpt = site_excerpt(
-                conn,
-                cases.jurisdiction.snapshot,
-                row["lon"],
-                row["lat"],
-                today,
-                footprint=shapely.from_wkb(bytes(footprint)) if footprint else None,
-                label=row["number"],
-            )
+            excerpt = self._excerpt(conn, row, today)
         transition = wf.transitions[action]
         step_fields = set(transition.fields) | set(transition.optional_fields)
         data = cleaned_fields(wf, {k: v for k, v in values.items() if k in step_fields})
@@ -304,6 +292,22 @@ class Documents:
                 extra=extra,
             )
         return self.get(principal, document_id)
+
+    def _excerpt(self, conn: Connection, row: dict, today) -> bytes:
+        """The site's map: its footprint (or its point), drawn by the patrol renderer."""
+        footprint = conn.execute(
+            text("SELECT ST_AsBinary(footprint) FROM violation_case WHERE id = :i"),
+            {"i": row["id"]},
+        ).scalar()
+        return site_excerpt(
+            conn,
+            self.cases.jurisdiction.snapshot,
+            row["lon"],
+            row["lat"],
+            today,
+            footprint=shapely.from_wkb(bytes(footprint)) if footprint else None,
+            label=row["number"],
+        )
 
     def _context(
         self, kind: Kind, row, values, number, today, excerpt, served, docs, chain
