@@ -46,7 +46,8 @@ from weijian.cases.clock import LOCAL, FixedClock
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService, Intake
 from weijian.demo.projects import load_demo_projects
-from weijian.demo.users import DEMO_PASSWORD, SEED, ensure_department_users, person
+from weijian.demo.users import DEMO_PASSWORD, SEED, SURNAMES, ensure_department_users, person
+from weijian.enforcement.documents import Documents
 from weijian.errors import WeijianError
 from weijian.jurisdiction.engine import lookup
 from weijian.jurisdiction.service import effective_departments
@@ -190,7 +191,8 @@ def pdf_bytes(title: str, lines: list[str], at: datetime) -> bytes:
 
 @dataclass
 class StoryStep:
-    """One step of a case's story: ``report``, ``photo``, ``document`` or ``act``."""
+    """One step of a case's story: ``report``, ``photo``, ``document`` (a scan uploaded),
+    ``issue`` (an enforcement document made in the product) or ``act``."""
 
     at: datetime
     kind: str
@@ -220,6 +222,7 @@ class DemoCase:
     department_type: str | None = None
     pending: list[str] = field(default_factory=list)
     last_at: datetime | None = None
+    documents: dict[str, int] = field(default_factory=dict)  # issued: kind → id
 
     @property
     def district(self) -> str:
@@ -478,15 +481,41 @@ def new_story(
     if fate == "confirmed":
         return  # the order is still to be served
     t = _office(t + _hours(rng.uniform(0.5, 24)), rng, weekdays=True)
-    yield _document_before(c, officer, t, "责令停止违法建设通知书")
-    yield StoryStep(
-        t,
-        "act",
-        officer,
-        "stop_order",
-        data={"compliance_days": (3, 5, 7)[c.index % 3]},
-        note="已送达《责令停止违法建设通知书》，责令当事人立即停止施工",
-    )
+    days = (3, 5, 7)[c.index % 3]
+    if c.index % 8 == 0:  # issued in the product: numbered, with its site map, then served
+        party = rng.choice(SURNAMES) + "某某"
+        yield StoryStep(
+            t,
+            "issue",
+            officer,
+            data={"kind": "stop_order", "fields": {"party": party, "compliance_days": days}},
+        )
+        t = _office(t + _hours(rng.uniform(2, 30)), rng, weekdays=True)
+        yield StoryStep(
+            t,
+            "issue",
+            officer,
+            data={
+                "kind": "proof_of_service",
+                "fields": {
+                    "serves": "@stop_order",
+                    "recipient": party,
+                    "served_on": t.astimezone(LOCAL).date().isoformat(),
+                    "service_method": rng.choice(("direct", "direct", "left")),
+                    "server": officer.display_name,
+                },
+            },
+        )
+    else:  # a scan of a paper order made before the platform
+        yield _document_before(c, officer, t, "责令停止违法建设通知书")
+        yield StoryStep(
+            t,
+            "act",
+            officer,
+            "stop_order",
+            data={"compliance_days": days},
+            note="已送达《责令停止违法建设通知书》，责令当事人立即停止施工",
+        )
     if fate == "stopped":
         return  # the owner contests the demolition
     if (fate == "sealed" or rng.random() < 0.12) and c.department_type != "natural_resources":
@@ -675,6 +704,15 @@ class Player:
                 op.who, c.number, io.BytesIO(content), f"{op.title}.pdf", "document", op.title
             )
             c.pending.append(done["sha256"])
+        elif op.kind == "issue":
+            fields = dict(op.data["fields"])
+            if fields.get("serves") == "@stop_order":
+                fields["serves"] = c.documents["stop_order"]
+            done = Documents(service).issue(
+                op.who, c.number, op.data["kind"], fields, version=c.version
+            )
+            c.documents[op.data["kind"]] = done["id"]
+            self._absorb(c, service.get(op.who, c.number))
         else:
             evidence, c.pending = c.pending, []
             case = service.transition(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+import numpy as np
 import pyproj
 import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -64,7 +65,11 @@ def site_excerpt(
     epsg = gk3_epsg_for_lon(lon)
     to_gk = pyproj.Transformer.from_crs(4490, epsg, always_xy=True).transform
     x, y = to_gk(lon, lat)
-    shape = shapely.ops.transform(to_gk, footprint) if footprint is not None else None
+    shape = (
+        shapely.transform(footprint, lambda xy: np.column_stack(to_gk(xy[:, 0], xy[:, 1])))
+        if footprint is not None
+        else None
+    )
     span = SPAN_M
     if shape is not None and not shape.is_empty:
         minx, miny, maxx, maxy = shape.bounds
