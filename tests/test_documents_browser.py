@@ -5,6 +5,11 @@ and at 390 px. Screenshots in .weijian/artifacts/."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+from openpyxl import load_workbook
+
 from tests.casekit import COMPOUND, PASSWORD
 from tests.test_documents import OFFICER, confirmed_case
 from weijian.settings import get_settings
@@ -52,6 +57,20 @@ def test_an_officer_issues_voids_and_reissues_a_stop_order(browser, case_api):
         page.screenshot(path=str(ARTIFACTS / f"documents-{width}.png"), full_page=True)
         box = page.locator("#documents").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
+        # the register of numbers: the voided number kept, marked, and exported to Excel
+        page.goto(f"{api.url}/work/documents")
+        page.wait_for_selector("#register-list tr.voided")
+        row = page.inner_text("#register-list tr.voided")
+        assert "停〔2026〕1号" in row and "已作废" in row and number in row
+        assert page.locator("#bar a[href='/work/documents']").count() == 1
+        page.screenshot(path=str(ARTIFACTS / f"register-{width}.png"), full_page=True)
+        if width == 1366:
+            with page.expect_download() as download:
+                page.click("#register-export")
+            sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+            first = [c.value for c in next(sheet.iter_rows(min_row=3))]
+            assert first[1:4] == ["责令停止违法建设通知书", "已作废", number]
+            assert first[0].endswith("停〔2026〕1号")
         assert errors == []
         context.close()
     docs = api.get(f"/api/v1/cases/{number}/documents", OFFICER).json()["documents"]

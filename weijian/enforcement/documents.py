@@ -9,6 +9,7 @@ deadline; its proof of service (送达回证) moves that deadline to run from se
 from __future__ import annotations
 
 import base64
+import io
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from weijian.enforcement.pdf import render_pdf
 from weijian.errors import ConflictError, InputError, NotFoundError
 from weijian.jurisdiction.service import effective_departments
 from weijian.patrol.excerpt import site_excerpt
+from weijian.text import cell
 
 STATUS_LABELS = {"issued": "有效", "voided": "已作废", "superseded": "已被替代"}
 DOCUMENT_COLUMNS = (
@@ -80,6 +82,10 @@ class Documents:
         )
 
     # -- what may be issued, and the form ----------------------------------------------------
+
+    def kinds(self) -> list[dict]:
+        """The kinds of document, for filters: code and title."""
+        return [{"kind": k.code, "title": k.title} for k in self.catalogue.kinds.values()]
 
     def kinds_for(self, principal: Principal, ref: str | int) -> dict:
         """Every kind with whether the user may issue it on the case now, its form's fields
@@ -604,6 +610,44 @@ class Documents:
                 .all()
             )
         return {"documents": [_shown(dict(r), r["case_number"]) for r in rows]}
+
+
+REGISTER_COLUMNS = (
+    ("文号", 30, lambda d: d["number"]),
+    ("文书", 22, lambda d: d["title"]),
+    ("状态", 10, lambda d: d["status_label"]),
+    ("案件编号", 18, lambda d: d["case"]),
+    ("承办部门", 26, lambda d: d["department_name"]),
+    ("签发时间", 18, lambda d: d["issued_at"].astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")),
+    ("签发人", 12, lambda d: d["issued_by"] or ""),
+    ("期限（日）", 10, lambda d: d["deadline_days"]),
+    ("送达日期", 12, lambda d: d["served_on"].isoformat() if d["served_on"] else ""),
+    ("作废原因", 30, lambda d: d["void_reason"] or ""),
+    ("SHA-256", 66, lambda d: d["sha256"]),
+)
+
+
+def register_workbook(register: dict, title: str) -> bytes:
+    """The register of numbers as an Excel workbook (文书登记簿), every cell through
+    :func:`weijian.text.cell` (never a formula)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "文书登记簿"
+    sheet.append([cell(title)])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append([name for name, _, _ in REGISTER_COLUMNS])
+    for column, (_, width, _) in enumerate(REGISTER_COLUMNS, start=1):
+        sheet.cell(row=2, column=column).font = Font(bold=True)
+        sheet.column_dimensions[sheet.cell(row=2, column=column).column_letter].width = width
+    for doc in register["documents"]:
+        sheet.append([cell(value(doc)) for _, _, value in REGISTER_COLUMNS])
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _place_names(conn: Connection, row: dict) -> dict[str, str]:

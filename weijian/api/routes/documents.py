@@ -5,17 +5,19 @@ register of numbers. Every route is a thin call into
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
-from weijian.enforcement.documents import Documents
+from weijian.enforcement.documents import Documents, register_workbook
 from weijian.text import LIMITS
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/documents/kinds", summary="The documents a case may be given now, with their forms")
@@ -89,8 +91,6 @@ def void_document(
 )
 def document_pdf(document_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     content, filename = Documents(cases).pdf(user, document_id)
-    from urllib.parse import quote
-
     return Response(
         content,
         media_type="application/pdf",
@@ -101,7 +101,11 @@ def document_pdf(document_id: int, cases: CasesDep, user: CurrentUser) -> Respon
     )
 
 
-@router.get("/documents", summary="The register of document numbers (文书登记簿) of your scope")
+@router.get(
+    "/documents",
+    summary="The register of document numbers (文书登记簿) of your scope, as JSON or Excel",
+    responses={200: {"content": {XLSX: {}}}},
+)
 def document_register(
     cases: CasesDep,
     user: CurrentUser,
@@ -109,5 +113,23 @@ def document_register(
     kind: Annotated[str | None, Query(max_length=LIMITS["code"])] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-) -> dict:
-    return Documents(cases).register(user, department=department, kind=kind, year=year, limit=limit)
+    format: Literal["json", "xlsx"] = "json",
+):
+    documents = Documents(cases)
+    register = documents.register(user, department=department, kind=kind, year=year, limit=limit)
+    if format == "json":
+        return register
+    title = f"执法文书登记簿（{year or '全部'}年）"
+    return Response(
+        register_workbook(register, title),
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(title)}.xlsx",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/documents/catalogue", summary="The kinds of document (for filters)")
+def document_catalogue(cases: CasesDep, user: CurrentUser) -> dict:
+    return {"kinds": Documents(cases).kinds()}

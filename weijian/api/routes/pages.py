@@ -71,6 +71,12 @@ def projects_page(request: Request) -> Response:
     return _html("projects")
 
 
+@router.get("/work/documents", response_class=HTMLResponse)
+def documents_page() -> Response:
+    """执法文书登记簿: the register of document numbers, filtered and exported."""
+    return _html("register")
+
+
 @router.get("/work/admin", response_class=HTMLResponse)
 def admin_page(request: Request) -> Response:
     """系统管理. The page asks who is logged in and shows another role a refusal; every

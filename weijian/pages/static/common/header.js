@@ -16,6 +16,9 @@ const LINKS = [
   // 建设项目追踪: those who keep the register and inspect (as the API allows)
   ["项目", "/work/projects", "projects", (me) => ["admin", "supervisor", "natural_resources", "urban_enforcement",
     "county_government", "town", "department_leader"].includes(me.role)],
+  // 执法文书登记簿: the departments that issue, and those who oversee them
+  ["文书", "/work/documents", "documents", (me) => ["admin", "supervisor", "natural_resources", "urban_enforcement",
+    "county_government", "department_leader"].includes(me.role)],
   // 系统管理: layers, rules, users and keys
   ["管理", "/work/admin", "admin", (me) => me.role === "admin"],
   // the field app: in sight for the grid's own people, and for everyone on a phone
