@@ -120,6 +120,11 @@ def test_every_document_from_inspection_to_forced_demolition(case_api, engine):
     assert events[-1]["action"] == "stop_order"
     assert events[-1]["data"]["document"]["number"] == stop["number"]
 
+    # only a document served on the party can be served: not the inspection record
+    wrong = {"serves": record["id"], "served_on": "2026-03-03", "service_method": "direct"}
+    r = issue(api, OFFICER, number, "proof_of_service", expect=422, fields=wrong)
+    assert r["code"] == "document.field_invalid" and "责令停止违法建设通知书" in r["message"]
+
     # served two days later: the period runs from service
     api.clock.advance(days=2)
     served_on = api.clock.now().astimezone(LOCAL).date()

@@ -50,6 +50,7 @@ class Kind:
     deadline_field: str | None = None
     appeal: bool = False
     photos: bool = False
+    served: bool = False  # served on the party, with a proof of service (送达回证)
     settings: dict | None = None  # the kind's other entries (legal_basis, violated …)
 
     @property
@@ -159,7 +160,10 @@ def _kind(source: str, code: str, item: dict, actions: set[str]) -> Kind:
             f"文书“{item['title']}”的期限字段 {deadline} 不在字段中",
             f"kind {code}: deadline_field {deadline!r} is not a field",
         )
-    known = {"title", "word", "template", "action", "fields", "deadline_field", "appeal", "photos"}
+    known = {
+        "title", "word", "template", "action", "fields", "deadline_field", "appeal", "photos",
+        "served",
+    }  # fmt: skip
     return Kind(
         code=code,
         title=item["title"],
@@ -170,6 +174,7 @@ def _kind(source: str, code: str, item: dict, actions: set[str]) -> Kind:
         deadline_field=deadline,
         appeal=bool(item.get("appeal")),
         photos=bool(item.get("photos")),
+        served=bool(item.get("served")),
         settings={k: v for k, v in item.items() if k not in known},
     )
 
@@ -222,6 +227,11 @@ def _typed(kind: Kind, field: Field, value: Any, choices: dict | None) -> Any:
         except ValueError:
             raise bad("应为日期，如 2026-12-05") from None
     if field.type == "document":
+        if choices is not None and str(value) not in choices:
+            raise bad(
+                "应为本案件已签发、需要送达的文书之一"
+                + ("：" + "、".join(choices.values()) if choices else "（本案件尚无）")
+            )
         try:
             return int(value)
         except (TypeError, ValueError):

@@ -149,9 +149,13 @@ class Documents:
                 out[field.name] = {
                     str(d["id"]): f"{d['title']}（{d['number']}）"
                     for d in docs
-                    if d["status"] == "issued" and d["kind"] != kind.code
+                    if d["status"] == "issued" and self._served_kind(d["kind"])
                 }
         return out
+
+    def _served_kind(self, code: str) -> bool:
+        kind = self.catalogue.kinds.get(code)
+        return kind is not None and kind.served
 
     def _default(self, field, kind: Kind, row: dict, docs, events, now: datetime):
         value = field.default
