@@ -205,7 +205,8 @@ def evaluate(
             )
         due = fixed if fixed is not None else calendar.add_days(start, days)
         status = status_of(due, done_at, now)
-        out.append(_row(rule, start, due, done_at, status, now))
+        # ``decided``: its day was fixed by the step that began it (the meeting's 办结期限)
+        out.append({**_row(rule, start, due, done_at, status, now), "decided": fixed is not None})
     return out
 
 
@@ -295,10 +296,16 @@ def _days(rule: DeadlineRule, opening: dict | None) -> int | None:
 
 
 def current_stage(evaluated: list[dict]) -> tuple[str | None, datetime | None]:
-    """The stage a case is in: the pending or missed deadline due first."""
+    """The stage a case is in: the pending or missed deadline due first. A deadline whose day
+    was decided (the joint meeting's 办结期限) takes the place of those running when it was
+    set: they stay in the case's list as they are, but the stage is the decision's — or that
+    of a step begun after it."""
     waiting = [d for d in evaluated if d["status"] in ("pending", "overdue")]
     if not waiting:
         return None, None
+    decided = [d["start"] for d in waiting if d.get("decided")]
+    if decided:
+        waiting = [d for d in waiting if d["start"] >= max(decided)]
     first = min(waiting, key=lambda d: d["due"])
     return first["code"], first["due"]
 
