@@ -51,11 +51,13 @@ class InboxFilter:
 
 def next_step_states(wf: Workflow, role: str) -> tuple[list[str], list[str]]:
     """The states in which ``role`` has a next step on the cases its department holds, and
-    those in which it has one on any case in its scope (a step not reserved to the holder)."""
+    those in which it has one on any case in its scope (a step not reserved to the holder).
+    A step taken elsewhere (``via``: a document, the joint meeting) is no next step here: the
+    meeting's decision waits as the case's stage instead."""
     holder: set[str] = set()
     anyone: set[str] = set()
     for t in wf.transitions.values():
-        if t.action in NOT_NEXT_STEPS or role not in t.roles:
+        if t.action in NOT_NEXT_STEPS or t.via is not None or role not in t.roles:
             continue
         holder.update(t.sources)
         if not t.holder_only or role not in wf.department_roles:
