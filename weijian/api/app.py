@@ -31,6 +31,7 @@ from weijian.api.routes import (
     jurisdiction,
     layers,
     ledger,
+    meetings,
     open311,
     pages,
     patrol,
@@ -145,7 +146,7 @@ def create_app(
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
         stats.router, gatelog.router, field.router, public.router,
-        projects.router, documents.router,
+        projects.router, documents.router, meetings.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app
