@@ -34,6 +34,7 @@ from matplotlib.transforms import Bbox
 
 from weijian.cases.clock import LOCAL
 from weijian.errors import EnvironmentProblem
+from weijian.patrol.labels import CENTRED, Obstacles, place
 from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
 from weijian.styles import (
@@ -135,37 +136,6 @@ def _collection(ax, geoms, **style) -> None:
         ax.add_collection(collection, autolim=False)
 
 
-def _fits(box: Bbox, placed: list[Bbox], frame: Bbox) -> bool:
-    inside = box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
-    return inside and not any(box.overlaps(other) for other in placed)
-
-
-OFFSETS = (
-    (5, 4, "left", "bottom"),
-    (5, -4, "left", "top"),
-    (-5, 4, "right", "bottom"),
-    (-5, -4, "right", "top"),
-    (0, 7, "center", "bottom"),
-    (0, -7, "center", "top"),
-    (9, 0, "left", "center"),
-    (-9, 0, "right", "center"),
-)
-
-
-def _place(ax, renderer, placed, frame, x, y, label, offsets=OFFSETS, **style):
-    """A label near (x, y) where it overlaps nothing placed; None when nowhere fits."""
-    for dx, dy, ha, va in offsets:
-        text = ax.annotate(
-            label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, **style
-        )
-        box = text.get_window_extent(renderer).expanded(1.04, 1.08)
-        if _fits(box, placed, frame):
-            placed.append(box)
-            return text
-        text.remove()
-    return None
-
-
 def render_page(data: PageData) -> tuple:
     """The figures of one grid (a map page, and table pages when the cases do not fit), on the
     page the data were loaded for (``data.frame``)."""
@@ -210,7 +180,7 @@ def render_page(data: PageData) -> tuple:
         scalebar_m=scalebar_m,
         pages=len(figures),
         labels_dropped=dropped,
-        label_boxes=placed,
+        label_boxes=list(placed),
     )
     return figures, info
 
@@ -330,9 +300,9 @@ def _tour(ax, data: PageData, extent_m) -> None:
     ax.plot(*data.start, marker="s", markersize=6, color="black", zorder=8)
 
 
-def _case_markers(ax, data: PageData) -> list[Bbox]:
+def _case_markers(ax, data: PageData) -> Obstacles:
     """A dot per case in its state's colour; returns the boxes of the dots and of the start."""
-    placed: list[Bbox] = []
+    placed = Obstacles()
     # the markers themselves are obstacles for labels
     for case in data.cases:
         colour, _ = state_style(case.state)
@@ -357,7 +327,7 @@ def _labels(ax, renderer, placed, frame, frame_box, data: PageData, k) -> int:
     """The labels of the start, the cases (their order), the children and the neighbours, each
     where it overlaps nothing; returns how many of the first three found no place."""
     dropped = 0
-    start_label = _place(
+    start_label = place(
         ax,
         renderer,
         placed,
@@ -370,7 +340,7 @@ def _labels(ax, renderer, placed, frame, frame_box, data: PageData, k) -> int:
     )
     dropped += start_label is None
     for case in data.cases:
-        label = _place(
+        label = place(
             ax,
             renderer,
             placed,
@@ -385,11 +355,11 @@ def _labels(ax, renderer, placed, frame, frame_box, data: PageData, k) -> int:
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )
         dropped += label is None
-    centre = ((0, 0, "center", "center"), *OFFSETS)
+    centre = CENTRED
     for g in data.children:
         p = g.geom.representative_point()
         if frame_box.contains(p):
-            label = _place(
+            label = place(
                 ax,
                 renderer,
                 placed,
@@ -410,7 +380,7 @@ def _labels(ax, renderer, placed, frame, frame_box, data: PageData, k) -> int:
             else None
         )
         if p is not None and not p.is_empty:
-            _place(
+            place(
                 ax,
                 renderer,
                 placed,
