@@ -71,6 +71,12 @@ def projects_page(request: Request) -> Response:
     return _html("projects")
 
 
+@router.get("/work/meetings", response_class=HTMLResponse)
+def meetings_page() -> Response:
+    """联席会议: a district's key cases, its meetings, the agenda and the decisions."""
+    return _html("meetings")
+
+
 @router.get("/work/documents", response_class=HTMLResponse)
 def documents_page() -> Response:
     """执法文书登记簿: the register of document numbers, filtered and exported."""

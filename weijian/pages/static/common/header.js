@@ -19,6 +19,9 @@ const LINKS = [
   // 执法文书登记簿: the departments that issue, and those who oversee them
   ["文书", "/work/documents", "documents", (me) => ["admin", "supervisor", "natural_resources", "urban_enforcement",
     "county_government", "department_leader"].includes(me.role)],
+  // 联席会议 (会议 on a phone): those who convene it, for the whole city or a district
+  [[h("span", { class: "brand-long" }, "联席"), "会议"], "/work/meetings", "meetings", (me) => ["admin", "supervisor", "county_government"].includes(me.role)
+    && (me.grid_code == null || me.grid_level === "district")],
   // 系统管理: layers, rules, users and keys
   ["管理", "/work/admin", "admin", (me) => me.role === "admin"],
   // the field app: in sight for the grid's own people, and for everyone on a phone

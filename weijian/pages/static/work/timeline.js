@@ -23,6 +23,7 @@ const EXTRA = {
   from: ["合并自", (v) => v],
   returned_to: ["退回至", (v) => (v && v.name) || v],
   made_at: ["现场办理时间", (v) => beijing(v)],
+  meeting: ["联席会议", (v) => (v && v.title ? v.title + "（" + v.held_on + "）" : null)],
 };
 
 const path = (c, sha, thumb) =>
