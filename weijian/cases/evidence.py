@@ -24,12 +24,14 @@ import math
 import os
 import re
 import tempfile
+import time
 import unicodedata
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import filetype
 import olefile
@@ -44,6 +46,11 @@ from weijian.gis.points import point_to_cgcs2000
 CHUNK = 1 << 20
 MAX_FILENAME_CHARS = 200
 STORAGES = ("disk", "database")
+#: the store's folder of files still arriving (streamed uploads), beside the stored ones so
+#: that the final rename never crosses a file system; a dot-folder, left out of backups
+INCOMING = ".incoming"
+#: a file left arriving this long (a server stopped mid-upload) is swept away
+STALE_INCOMING_S = 24 * 3600
 
 JPEG = "image/jpeg"
 PNG = "image/png"
@@ -781,13 +788,87 @@ class EvidenceStore:
         try:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise NotFoundError(
-                f"证据文件 {sha256} 在 {self.root} 中缺失，"
-                "请从备份恢复证据文件夹，或重新上传该文件",
-                code="evidence.file_missing",
-                detail=f"evidence file {sha256} is missing from {self.root}",
-                hint="restore the evidence folder from backup, or upload the file again",
-            ) from None
+            raise self._missing(sha256) from None
+
+    def _missing(self, sha256: str) -> NotFoundError:
+        return NotFoundError(
+            f"证据文件 {sha256} 在 {self.root} 中缺失，请从备份恢复证据文件夹，或重新上传该文件",
+            code="evidence.file_missing",
+            detail=f"evidence file {sha256} is missing from {self.root}",
+            hint="restore the evidence folder from backup, or upload the file again",
+        )
+
+    def on_disk(self) -> EvidenceStore:
+        """This store's folder as a store on disk: where a file too large for a ``bytea``
+        (recorder footage) lives whatever ``WEIJIAN_EVIDENCE_STORAGE`` says."""
+        return self if self.storage == "disk" else EvidenceStore(self.root, "disk")
+
+    def file_path(self, sha256: str) -> Path:
+        """Where the file of ``sha256`` lies, to be read in pieces (a video played back by
+        ranges); :class:`NotFoundError` if there is no such file."""
+        self._disk_only()
+        path = self.root / self.relative_path(sha256)
+        if not path.is_file():
+            raise self._missing(sha256)
+        return path
+
+    def put_stream(
+        self,
+        chunks: Iterable[bytes],
+        max_bytes: int,
+        check: Callable[[Path], None] | None = None,
+    ) -> Stored:
+        """Store a file arriving in pieces, never holding more than one piece: written to a
+        temporary file in :data:`INCOMING` while it is hashed, refused with :class:`TooLarge`
+        (and deleted) as soon as more than ``max_bytes`` have arrived, synced, given to
+        ``check`` (which may refuse it by raising: it is deleted then), and renamed to
+        ``<sha[:2]>/<sha>``. Idempotent as :meth:`put`: a good file already there is kept."""
+        self._disk_only()
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be ≥ 0, got {max_bytes}")
+        incoming = self.root / INCOMING
+        incoming.mkdir(parents=True, exist_ok=True)
+        self._sweep(incoming)
+        fd, name = tempfile.mkstemp(dir=incoming, prefix=".stream-", suffix=".tmp")
+        temporary = Path(name)
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise _stream_too_large(max_bytes)
+                    digest.update(chunk)
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if check is not None:
+                check(temporary)
+            sha = digest.hexdigest()
+            relative = self.relative_path(sha)
+            target = self.root / relative
+            if target.is_file() and self.verify(sha) is None:
+                temporary.unlink()
+                return Stored(sha, size, relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+        _fsync_folder(target.parent)
+        _fsync_folder(incoming)
+        return Stored(sha, size, relative)
+
+    @staticmethod
+    def _sweep(incoming: Path) -> None:
+        """Files a stopped server left arriving, untouched for :data:`STALE_INCOMING_S`."""
+        stale = time.time() - STALE_INCOMING_S
+        with contextlib.suppress(OSError), os.scandir(incoming) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_file() and entry.stat().st_mtime < stale:
+                        os.unlink(entry.path)
 
     def verify(self, sha256: str) -> str | None:
         """``None`` when the file exists and still hashes to ``sha256``; otherwise a short
@@ -803,6 +884,24 @@ class EvidenceStore:
             return "missing"
         actual = digest.hexdigest()
         return None if actual == sha256 else f"content changed: now {actual}"
+
+
+class Stored(NamedTuple):
+    """A file :meth:`EvidenceStore.put_stream` stored: its hash, size and path in the store."""
+
+    sha256: str
+    size: int
+    path: str
+
+
+def _stream_too_large(max_bytes: int) -> TooLarge:
+    limit = _megabytes(max_bytes)
+    return TooLarge(
+        f"文件超过 {limit} MB 上限，未予保存",
+        code="evidence.too_large",
+        detail=f"the file is larger than the {limit} MB limit; nothing was kept",
+        hint=f"send at most {limit} MB",
+    )
 
 
 def _fsync_folder(folder: Path) -> None:

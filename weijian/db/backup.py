@@ -90,6 +90,13 @@ def _counts(url: str) -> dict:
         }
 
 
+def _kept(path: Path, root: Path) -> bool:
+    """A stored file, not one still arriving: the store writes those under dot-names (a
+    temporary file, a video being uploaded) and renames them when they are whole."""
+    relative = path.relative_to(root).parts
+    return path.is_file() and not any(part.startswith(".") for part in relative)
+
+
 def backup(url: str, evidence_root: Path, target: Path, log: Callable[[str], None] = print):
     """Write the backup of the database at ``url`` and of ``evidence_root`` to ``target``."""
     target = Path(target)
@@ -116,9 +123,8 @@ def backup(url: str, evidence_root: Path, target: Path, log: Callable[[str], Non
                 code="backup.dump_failed",
                 detail=f"pg_dump failed: {done.stderr.strip()[-500:]}",
             )
-        files = sorted(p for p in Path(evidence_root).rglob("*") if p.is_file()) if Path(
-            evidence_root
-        ).is_dir() else []  # fmt: skip
+        root = Path(evidence_root)
+        files = sorted(p for p in root.rglob("*") if _kept(p, root)) if root.is_dir() else []
         manifest = {
             "format": FORMAT,
             "created_at": datetime.now(UTC).isoformat(),
