@@ -229,9 +229,12 @@ def _cases(conn: Connection, number: str | None, batch: int = 2000) -> Iterator[
 
 
 def verify(engine: Engine, store: EvidenceStore | None = None, number: str | None = None) -> dict:
-    """Check every case (or one): chains, case-number sequences, evidence bytes."""
+    """Check every case (or one): chains, case-number sequences, evidence bytes — recorder
+    footage among them, on disk whatever the store's setting, counted in files and bytes."""
     problems: list[Problem] = []
     cases = events = evidence = 0
+    footage = {"files": 0, "bytes": 0}
+    disk = store.on_disk() if store is not None else None
     with engine.connect() as conn:
         for chunk in _cases(conn, number):
             ids = [c["id"] for c in chunk]
@@ -272,27 +275,33 @@ def verify(engine: Engine, store: EvidenceStore | None = None, number: str | Non
                         )
         for row in conn.execute(
             text(
-                "SELECT v.number, e.sha256, e.storage, e.content FROM case_evidence e "
+                "SELECT v.number, e.sha256, e.storage, e.content, e.size, "
+                "e.media_type LIKE 'video/%' AS footage FROM case_evidence e "
                 "JOIN violation_case v ON v.id = e.case_id "
                 "WHERE CAST(:n AS text) IS NULL OR v.number = :n"
             ),
             {"n": number},
         ):
             evidence += 1
+            if row.footage:
+                footage["files"] += 1
+                footage["bytes"] += row.size
             if row.storage == "database":
                 actual = hashlib.sha256(row.content or b"").hexdigest()
                 issue = None if actual == row.sha256 else f"content changed: now {actual}"
             else:
-                issue = store.verify(row.sha256) if store is not None else None
+                issue = disk.verify(row.sha256) if disk is not None else None
             if issue:
+                what = "recorder footage" if row.footage else "evidence"
                 problems.append(
-                    Problem(row.number, None, None, f"evidence {row.sha256[:12]}…: {issue}")
+                    Problem(row.number, None, None, f"{what} {row.sha256[:12]}…: {issue}")
                 )
     return {
         "ok": not problems,
         "cases": cases,
         "events": events,
         "evidence": evidence,
+        "footage": footage,
         "problems": [p.as_dict() for p in problems],
     }
 

@@ -36,6 +36,7 @@ from weijian.cases.evidence import (
     read_limited,
     thumbnail,
 )
+from weijian.cases.footage import KIND_SQL, FootageMixin, refuse_whole
 from weijian.cases.idempotency import Claim, made_by, record_made
 from weijian.cases.intake import (
     CLOCK_SKEW,
@@ -99,7 +100,7 @@ WORKFLOW_CHECK_S = 1.0
 THUMBS_KEPT = 512  # thumbnails kept in memory (~20 kB each at 320 px)
 
 
-class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
+class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
     def __init__(
         self,
         engine: Engine,
@@ -454,7 +455,8 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
         rows = dict(
             conn.execute(
                 text(
-                    "SELECT sha256, kind FROM case_evidence WHERE case_id = :c AND sha256 = ANY(:h)"
+                    f"SELECT sha256, {KIND_SQL.format(p='')} FROM case_evidence "
+                    "WHERE case_id = :c AND sha256 = ANY(:h)"
                 ),
                 {"c": case_id, "h": hashes},
             ).all()
@@ -791,6 +793,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
     def evidence_thumbnail(self, meta: dict, width: int) -> bytes:
         """A JPEG of the image ``meta`` names (:meth:`evidence_meta`), at most ``width``
         pixels wide; kept in memory, as the same thumbnails are asked for again and again."""
+        refuse_whole(meta["media_type"], meta["sha256"])
         key = (meta["sha256"], width)
         with self._thumbs_lock:
             found = self._thumbs.get(key)
@@ -826,6 +829,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin):
                 code="evidence.not_found",
                 detail=f"case {row['number']} has no evidence {sha}",
             )
+        refuse_whole(item.media_type, sha, row["number"])
         content = item.content if item.storage == "database" else self.store.open_bytes(sha)
         return bytes(content), {"media_type": item.media_type, "filename": item.filename}
 

@@ -384,6 +384,22 @@ def principal_for_token(conn: Connection, token: str, now: datetime) -> Principa
     return _principal(row)
 
 
+def live_tokens(conn: Connection, user_id: int, now: datetime) -> list[tuple[str, Principal]]:
+    """The hashes of the user's tokens still valid at ``now`` (not revoked, not expired, the
+    user active), each with the user: what a link signed with one of them is checked against
+    (a video's playback URL), so that it dies with its token."""
+    columns = ", ".join("u." + c.strip() for c in USER_COLUMNS.split(","))
+    rows = conn.execute(
+        text(
+            f"SELECT {columns}, t.token_sha256 FROM auth_token t "
+            "JOIN app_user u ON u.id = t.user_id WHERE t.user_id = :u AND u.active "
+            "AND t.revoked_at IS NULL AND t.expires_at > :now"
+        ),
+        {"u": user_id, "now": now},
+    ).all()
+    return [(row.token_sha256, _principal(row)) for row in rows]
+
+
 def logout(conn: Connection, token: str, now: datetime) -> None:
     conn.execute(
         text("UPDATE auth_token SET revoked_at = :n WHERE token_sha256 = :t"),

@@ -63,6 +63,12 @@ def audit_verify(
             f"checked {result['cases']} cases, {result['events']} events, "
             f"{result['evidence']} pieces of evidence"
             + (
+                f" ({result['footage']['files']} recorder videos, "
+                f"{result['footage']['bytes'] / 1024**3:.2f} GiB)"
+                if result["footage"]["files"]
+                else ""
+            )
+            + (
                 f", {result['documents']['documents']} enforcement documents"
                 if "documents" in result
                 else ""
