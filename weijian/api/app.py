@@ -25,6 +25,7 @@ from weijian.api.routes import (
     docs,
     documents,
     field,
+    footage,
     gatelog,
     health,
     home,
@@ -146,7 +147,7 @@ def create_app(
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
         stats.router, gatelog.router, field.router, public.router,
-        projects.router, documents.router, meetings.router,
+        projects.router, documents.router, meetings.router, footage.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

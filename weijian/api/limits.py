@@ -3,10 +3,11 @@ before any dependency runs):
 
 - a ``Content-Length`` above the limit of the request's class is answered 413 at once, and a
   body sent without a length is counted as it arrives and cut off at the limit;
-- a multipart upload to an endpoint that needs a login is answered 401 before its body is
-  read when the bearer token is missing or not valid.
+- a multipart upload (or a recorder's video) to an endpoint that needs a login is answered 401
+  before its body is read when the bearer token is missing or not valid.
 
-The classes: uploads (``WEIJIAN_MAX_UPLOAD_MB``); the anonymous reports of citizens and of the
+The classes: uploads (``WEIJIAN_MAX_UPLOAD_MB``); a recorder's video streamed to a case
+(``WEIJIAN_MAX_FOOTAGE_MB``); the anonymous reports of citizens and of the
 12345 hotline (Open311), with their photos, and a citizen's photo sent with his receipt; the
 jurisdiction batch, streamed to disk by its
 route with its own limit; everything else — JSON and small forms — ``WEIJIAN_MAX_JSON_MB``."""
@@ -33,6 +34,8 @@ REPORT_PATHS = ("/api/v1/cases", "/open311/")
 #: a citizen's photo of his own report, sent with its receipt: one photo, no login
 RECEIPT_PREFIX, PHOTOS_SUFFIX = "/api/v1/receipts/", "/photos"
 BATCH_PATH = "/api/v1/jurisdiction/batch"
+#: a recorder's video streamed to a case (routes/footage.py): its own limit, a login first
+CASES_PREFIX, FOOTAGE_SUFFIX = "/api/v1/cases/", "/footage"
 #: forms that are not uploads: the OAuth2 login form
 LOGIN_PREFIX = "/api/v1/auth/"
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -55,6 +58,13 @@ def body_class(method: str, path: str, content_type: str, settings: Settings) ->
     """The largest body the request may send, and whether a login must come first."""
     if path == BATCH_PATH:
         return MAX_BATCH_BYTES, False
+    if (
+        method == "POST"
+        and path.startswith(CASES_PREFIX)
+        and path.endswith(FOOTAGE_SUFFIX)
+        and "json" not in content_type  # a JSON body is parsed whole: never a video's size
+    ):
+        return int(settings.max_footage_mb * MB), True
     if (method == "POST" and path == REPORT_PATHS[0]) or path.startswith(REPORT_PATHS[1]):
         return int((settings.max_evidence_mb * REPORT_PHOTOS + settings.max_json_mb) * MB), False
     if path.startswith(RECEIPT_PREFIX) and path.endswith(PHOTOS_SUFFIX):
