@@ -13,6 +13,7 @@ import { ActionPanel } from "/static/work/actions.js";
 import { CaseMap } from "/static/work/casemap.js";
 import { Desk } from "/static/work/desk.js";
 import { DocumentsPanel } from "/static/work/documents.js";
+import { renderFootage } from "/static/work/footage.js";
 import { showMeeting } from "/static/work/meeting-case.js";
 import { OutcomePanel } from "/static/work/outcome.js";
 import { renderTimeline } from "/static/work/timeline.js";
@@ -65,6 +66,7 @@ function render(c) {
   page.desk.render(c);
   page.outcome.render(c);
   page.documents.render(c).catch(showError);
+  renderFootage(c, reload);
   showMeeting(c, reload);
   page.map.show(c, page.config);
   tick();

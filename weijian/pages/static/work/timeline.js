@@ -9,7 +9,7 @@ import { beijing, fileSize } from "/static/common/time.js";
 import { showDocument, showPhotos } from "/static/common/viewer.js";
 import { showError } from "/static/common/notice.js";
 
-const KIND = { photo: "照片", document: "文书" };
+const KIND = { photo: "照片", document: "文书", video: "视频" };
 const THUMB = 320;
 // data of events that are no workflow field, in words; anything else stays in the API
 const EXTRA = {
@@ -71,6 +71,12 @@ function fileCard(item, c, wf, photos) {
       type: "button", class: "thumb-button", "aria-label": "查看 " + item.filename,
       onclick: () => (at >= 0 ? showPhotos(photos, at) : showPhotos(own, 0)),
     }, img);
+  } else if (item.media_type.startsWith("video/")) {
+    // a recorder's video (GBs): played in its panel by ranges, never fetched whole here
+    opener = h("button", {
+      type: "button", class: "doc-button video-button", "aria-label": "播放视频 " + item.filename,
+      onclick: () => playFootage(item.sha256),
+    }, "▶ 视频");
   } else {
     const ext = (item.filename.split(".").pop() || "").toUpperCase().slice(0, 4);
     opener = h("button", {
@@ -80,6 +86,15 @@ function fileCard(item, c, wf, photos) {
   }
   return h("li", { class: "file", dataset: { sha: item.sha256, kind: item.kind } }, opener,
     h("div", { class: "file-text" }, name, h("div", { class: "file-meta" }, meta.filter(Boolean).join(" · ")), warning));
+}
+
+// the video in the 执法记录仪视频 panel, scrolled to and played
+function playFootage(sha) {
+  const item = document.getElementById("footage-" + sha);
+  if (!item) return;
+  item.scrollIntoView({ behavior: "smooth", block: "center" });
+  const video = item.querySelector("video");
+  if (video) video.play().catch(() => video.focus());
 }
 
 // an upload whose file a later step gave as its evidence: one line here, the card at the step
