@@ -163,9 +163,10 @@ def city_with_users(engine, folder: Path) -> None:
 
 
 @contextmanager
-def served_city(folder: Path):
+def served_city(folder: Path, **options):
     """A scratch database holding the hand-built city and a user per role, served by a real
-    uvicorn on a clock the tests move: yields the ``Api`` and the engine, for a module's tests."""
+    uvicorn on a clock the tests move: yields the ``Api`` and the engine, for a module's tests.
+    ``options``: settings of the served app (its evidence folder is ``folder / "evidence"``)."""
     from tests.conftest import scratch_database, serving
     from weijian.api.app import create_app
     from weijian.db.engine import engine_for
@@ -175,7 +176,9 @@ def served_city(folder: Path):
         build_city(engine, folder / "city")
         add_users(engine)
         clock = FixedClock(START)
-        settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
+        settings = Settings(
+            **{"evidence_dir": folder / "evidence", "map_poll_seconds": 0.5, **options}
+        )
         with serving(create_app(engine, clock=clock, settings=settings)) as base:
             yield Api(base, clock, settings), engine
         engine.dispose()
