@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from anyio import from_thread, to_thread
+from anyio import CapacityLimiter, from_thread, to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
@@ -30,6 +30,19 @@ BATCH = 1 << 20
 CHUNK = 1 << 20
 #: the longest file name a client may give
 MAX_FILENAME = 255
+#: uploads at once: each holds a thread of its own while its body arrives (minutes for a
+#: recorder's file), never one of the pool the rest of the API runs in; more wait their turn
+UPLOADS_AT_ONCE = 32
+
+
+def _upload_threads(request: Request) -> CapacityLimiter:
+    """The app's own limiter of upload threads, made in its event loop on the first upload."""
+    state = request.app.state
+    if getattr(state, "footage_uploads", None) is None:
+        state.footage_uploads = CapacityLimiter(UPLOADS_AT_ONCE)
+    return state.footage_uploads
+
+
 RAW_BODY = {
     "requestBody": {
         "required": True,
@@ -99,7 +112,8 @@ async def upload_footage(
     token = _token(credentials)
     try:
         answer = await to_thread.run_sync(
-            lambda: cases.add_footage(user, ref, pieces, filename, event, token)
+            lambda: cases.add_footage(user, ref, pieces, filename, event, token),
+            limiter=_upload_threads(request),
         )
     except ClientDisconnect:  # the officer's browser went away: nothing was kept
         return JSONResponse(
