@@ -246,7 +246,15 @@ def test_a_recorder_video_is_kept_read_and_played_back_by_ranges(site: Site, vid
     assert item["step"] == {
         "seq": site.step, "action": "site_visit", "label": "现场核查", "at": item["step"]["at"]
     }  # fmt: skip
-    assert item["already_uploaded"] is False
+    assert item["already_uploaded"] is False and item["case"] == number
+    # its link works whatever the case was named by in the request (its number or its id)
+    with site.engine.connect() as conn:
+        case_id = conn.execute(
+            text("SELECT id FROM violation_case WHERE number = :n"), {"n": number}
+        ).scalar_one()
+    by_id = upload(api.url, api.headers("ue_hj"), str(case_id), clip, "a.mp4", site.step).json()
+    assert by_id["already_uploaded"] and by_id["play_url"] == item["play_url"]
+    assert httpx.get(api.url + by_id["play_url"], headers={"Range": "bytes=0-3"}).status_code == 206
 
     # on disk by the evidence store, although this city keeps evidence in the database
     with site.engine.connect() as conn:

@@ -379,6 +379,7 @@ class FootageMixin:
             )
             item = self._footage_rows(conn, row["id"], stored.sha256)[0]
         return {
+            "case": row["number"],
             **self._footage_item(item, row["number"], principal, token, now),
             "already_uploaded": inserted is None,
         }

@@ -130,7 +130,7 @@ async def upload_footage(
         if exc.status_code != 413:
             raise
         raise too_large(cases.footage_max_bytes, filename) from None
-    return _with_urls(ref, answer)
+    return _with_urls(answer["case"], answer)
 
 
 @router.get("/cases/{ref}/footage", summary="A case's recorder videos, with playback links")
