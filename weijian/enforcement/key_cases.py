@@ -10,6 +10,7 @@ it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -159,16 +160,22 @@ def _refused(
     candidates = {i: r for i, r in rows.items() if r["state"] in states}
     if not candidates:
         return {}
+    deadline = next(d for d in wf.deadlines if d.code == rule["deadline"])
+    # the one deadline, over the events it reads: what starts, restarts and meets it, a
+    # reopening, and the documents voided or superseded
+    only = dataclasses.replace(wf, deadlines=(deadline,))
+    actions = {n.partition(":")[0] for n in (*deadline.start_after, *deadline.restart)}
+    actions |= {n.partition(":")[0] for n in deadline.done}
+    actions |= {"reopen", "void_document", "reissue_document"}
     events: dict[int, list[dict]] = {i: [] for i in candidates}
     for e in conn.execute(
         text(
             "SELECT case_id, action, at, data FROM case_event WHERE case_id = ANY(:ids) "
-            "ORDER BY case_id, seq"
+            "AND action = ANY(:actions) ORDER BY case_id, seq"
         ),
-        {"ids": list(candidates)},
+        {"ids": list(candidates), "actions": sorted(actions)},
     ).mappings():
         events[e["case_id"]].append(dict(e))
-    deadline = next(d for d in wf.deadlines if d.code == rule["deadline"])
     undone = "或".join(
         wf.transitions[n.partition(":")[0]].label
         for n in deadline.done
@@ -176,7 +183,7 @@ def _refused(
     )
     out = {}
     for case_id, row in candidates.items():
-        evaluated = evaluate_case(wf, calendar, row, events[case_id], now)
+        evaluated = evaluate_case(only, calendar, row, events[case_id], now)
         mine = next((d for d in evaluated if d["code"] == deadline.code), None)
         if mine is None or mine["status"] != "overdue":
             continue
