@@ -394,6 +394,47 @@ def _photo_before(c: DemoCase, who: Principal, t: datetime, note: str) -> StoryS
     return StoryStep(t - timedelta(minutes=c.rng.uniform(3, 40)), "photo", who, note=note)
 
 
+def _stop_order(c: DemoCase, officer: Principal, t: datetime, rng: random.Random):
+    """The stop order: for one case in eight issued in the product (numbered, with its site
+    map, then served), for the others a scan of a paper order; returns when it was served."""
+    days = (3, 5, 7)[c.index % 3]
+    if c.index % 8 == 0:  # issued in the product: numbered, with its site map, then served
+        party = rng.choice(SURNAMES) + "某某"
+        yield StoryStep(
+            t,
+            "issue",
+            officer,
+            data={"kind": "stop_order", "fields": {"party": party, "compliance_days": days}},
+        )
+        t = _office(t + _hours(rng.uniform(2, 30)), rng, weekdays=True)
+        yield StoryStep(
+            t,
+            "issue",
+            officer,
+            data={
+                "kind": "proof_of_service",
+                "fields": {
+                    "serves": "@stop_order",
+                    "recipient": party,
+                    "served_on": t.astimezone(LOCAL).date().isoformat(),
+                    "service_method": rng.choice(("direct", "direct", "left")),
+                    "server": officer.display_name,
+                },
+            },
+        )
+    else:  # a scan of a paper order made before the platform
+        yield _document_before(c, officer, t, "责令停止违法建设通知书")
+        yield StoryStep(
+            t,
+            "act",
+            officer,
+            "stop_order",
+            data={"compliance_days": days},
+            note="已送达《责令停止违法建设通知书》，责令当事人立即停止施工",
+        )
+    return t
+
+
 def _document_before(c: DemoCase, who: Principal, t: datetime, title: str) -> StoryStep:
     return StoryStep(t - timedelta(minutes=c.rng.uniform(5, 60)), "document", who, title=title)
 
@@ -481,41 +522,7 @@ def new_story(
     if fate == "confirmed":
         return  # the order is still to be served
     t = _office(t + _hours(rng.uniform(0.5, 24)), rng, weekdays=True)
-    days = (3, 5, 7)[c.index % 3]
-    if c.index % 8 == 0:  # issued in the product: numbered, with its site map, then served
-        party = rng.choice(SURNAMES) + "某某"
-        yield StoryStep(
-            t,
-            "issue",
-            officer,
-            data={"kind": "stop_order", "fields": {"party": party, "compliance_days": days}},
-        )
-        t = _office(t + _hours(rng.uniform(2, 30)), rng, weekdays=True)
-        yield StoryStep(
-            t,
-            "issue",
-            officer,
-            data={
-                "kind": "proof_of_service",
-                "fields": {
-                    "serves": "@stop_order",
-                    "recipient": party,
-                    "served_on": t.astimezone(LOCAL).date().isoformat(),
-                    "service_method": rng.choice(("direct", "direct", "left")),
-                    "server": officer.display_name,
-                },
-            },
-        )
-    else:  # a scan of a paper order made before the platform
-        yield _document_before(c, officer, t, "责令停止违法建设通知书")
-        yield StoryStep(
-            t,
-            "act",
-            officer,
-            "stop_order",
-            data={"compliance_days": days},
-            note="已送达《责令停止违法建设通知书》，责令当事人立即停止施工",
-        )
+    t = yield from _stop_order(c, officer, t, rng)
     if fate == "stopped":
         return  # the owner contests the demolition
     if (fate == "sealed" or rng.random() < 0.12) and c.department_type != "natural_resources":
