@@ -92,8 +92,8 @@ def test_first_admin_then_users_bound_to_grids(cli, engine, server, tmp_path):
 
 def test_workflow_loaded_as_a_new_version(cli, case_api, tmp_path):
     shown = json.loads(cli("workflow", "show", "--json").stdout)
-    seeded = shown["version"]  # the newest the migrations seeded (3: the field's 劝阻记录)
-    assert seeded == 3
+    seeded = shown["version"]  # the newest the migrations seeded (4: documents and meeting)
+    assert seeded == 4
     document = {k: v for k, v in shown.items() if k != "version"}
     document["states"]["verified"]["label"] = "已复核验收"
     path = tmp_path / "workflow.json"
