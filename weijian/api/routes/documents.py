@@ -6,13 +6,13 @@ register of numbers. Every route is a thin call into
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
+from weijian.api.files import file_response
 from weijian.enforcement.documents import Documents, register_workbook
 from weijian.text import LIMITS
 
@@ -91,14 +91,7 @@ def void_document(
 )
 def document_pdf(document_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     content, filename = Documents(cases).pdf(user, document_id)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(content, "application/pdf", filename, inline=True)
 
 
 @router.get(
@@ -120,14 +113,7 @@ def document_register(
     if format == "json":
         return register
     title = f"执法文书登记簿（{year or '全部'}年）"
-    return Response(
-        register_workbook(register, title),
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(title)}.xlsx",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(register_workbook(register, title), XLSX, f"{title}.xlsx", inline=False)
 
 
 @router.get("/documents/catalogue", summary="The kinds of document (for filters)")

@@ -6,13 +6,13 @@ route is a thin call into :class:`weijian.enforcement.meeting.Meetings`."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
+from weijian.api.files import file_response
 from weijian.enforcement.meeting import MAX_CASES, Meetings
 from weijian.text import LIMITS
 
@@ -70,14 +70,7 @@ def get_meeting(meeting_id: int, cases: CasesDep, user: CurrentUser) -> dict:
 )
 def agenda(meeting_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     content, filename = Meetings(cases).agenda(user, meeting_id)
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename)}",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(content, "application/pdf", filename, inline=True)
 
 
 class DecisionIn(BaseModel):
