@@ -323,3 +323,20 @@ def test_an_officer_visits_the_site_with_his_phone(browser, case_api, tmp_path):
         bench.check_clean()
     finally:
         bench.close()
+
+
+def test_a_report_near_an_open_case_names_it_as_a_possible_duplicate(browser, case_api):
+    api = case_api
+    first = api.report("gridder", COMPOUND, description="楼顶在建彩钢房")
+    second = api.report("gridder", COMPOUND, description="同一处楼顶彩钢房")
+    assert [d["number"] for d in second["possible_duplicates"]] == [first["number"]]
+    bench = Bench(browser, api.url, "ue_hj", DESK)
+    try:
+        bench.open(second["number"])
+        # the report's event keeps the number only: both the flag and the timeline name it
+        assert f"疑似重复（{first['number']}）" in bench.text("#summary .chips")
+        report = bench.text(bench.event("report"))
+        assert first["number"] in report and "undefined" not in report
+        bench.check_clean()
+    finally:
+        bench.close()

@@ -95,7 +95,7 @@ function flags(c) {
   if (f.late_report) out.push(["danger", "迟报"]);
   if (f.rebound || c.rebound_of) out.push(["danger", "反弹（原案 " + (c.rebound_of || f.rebound.of) + "）"]);
   const report = (c.events || []).find((e) => e.action === "report");
-  const duplicates = ((report && report.data.possible_duplicates) || []).map((d) => d.number);
+  const duplicates = ((report && report.data.possible_duplicates) || []).map((d) => (typeof d === "string" ? d : d.number));
   for (const l of c.links || []) if (l.kind === "duplicate" && !duplicates.includes(l.number)) duplicates.push(l.number);
   if (duplicates.length) out.push(["warn", "疑似重复（" + duplicates.join("、") + "）"]);
   if (f.ambiguous_jurisdiction) out.push(["warn", "管辖边界存疑"]);

@@ -15,7 +15,8 @@ const THUMB = 320;
 const EXTRA = {
   channel: ["来源渠道", (v, c, wf) => wf.channels[v] || v],
   track: ["案件类型", (v, c, wf) => (wf.tracks[v] || {}).label || v],
-  possible_duplicates: ["疑似重复", (v) => (v.length ? v.map((d) => d.number + "（相距 " + Math.round(d.distance_m) + " 米）").join("、") : null)],
+  // the report's event keeps the numbers only; the intake's answer has their distances too
+  possible_duplicates: ["疑似重复", (v) => (v.length ? v.map((d) => (typeof d === "string" ? d : d.number + "（相距 " + Math.round(d.distance_m) + " 米）")).join("、") : null)],
   rebound_of: ["反弹自", (v) => v],
   assignee_name: ["承办人", (v) => v],
   other: ["关联案件", (v) => v],
