@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import orjson
 import shapely
 
 from weijian.gis import gauss_kruger
+from weijian.jurisdiction.answer import answer_bytes
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
@@ -364,6 +366,101 @@ def ring_points(snap: Snapshot, x_gk, y_gk, tolerance_m: float) -> tuple[np.ndar
     return np.asarray(lon).reshape(shape), np.asarray(lat).reshape(shape)
 
 
+@dataclass
+class Parts:
+    """What one answer is made of: the decision and what belongs to the point alone."""
+
+    decision: Decision
+    deciding: tuple[int, int] | None  # (layer, zone) of the deciding zone
+    distance: float | None
+    alternatives: list[dict]
+    tolerance_m: float
+    point: dict
+    on: date
+
+    def grid_codes(self, snap: Snapshot) -> list[str]:
+        """The codes of the answer's grid chain, district first (as :func:`grid_codes`)."""
+        codes = []
+        for level in GRID_LEVELS:
+            row, grid = self.decision.chain.get(level), snap.grids.get(level)
+            if row is not None and grid is not None:
+                codes.append(grid.codes[row])
+        return codes
+
+
+def lookup_parts(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    *,
+    on: date | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    given: dict | None = None,
+) -> Parts:
+    """The parts of the answer for one point in CGCS2000 lon/lat."""
+    on = on or date.today()
+    decision = decide(snap, lon, lat, on)
+    resolution = decision.resolution
+    x_gk, y_gk = gauss_kruger.forward(lon, lat, snap.gk_zone)
+    deciding = _deciding_pair(snap, decision)
+    distance = _distance_of(snap, deciding, lon, lat, x_gk, y_gk)
+    rule_pos = snap.rule_position(resolution.rule, on)
+    alternatives: list[dict] = []
+    if needs_rings_one(snap, lon, lat, rule_pos, distance, x_gk, y_gk, tolerance_m, on):
+        alternatives = _ring_alternatives(snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on)
+    point = {"lon": round(float(lon), 8), "lat": round(float(lat), 8), "crs": "EPSG:4490"}
+    point["input"] = given
+    return Parts(decision, deciding, distance, alternatives, tolerance_m, point, on)
+
+
+def _deciding_pair(snap: Snapshot, decision: Decision) -> tuple[int, int] | None:
+    zone = decision.resolution.zone
+    if zone is None:
+        return None
+    for n, i in decision.zones:
+        layer = snap.zone_layers[n]
+        if layer.name == zone.layer and int(layer.ids[i]) == zone.zone_id:
+            return n, i
+    return None
+
+
+def _distance_of(
+    snap: Snapshot, deciding: tuple[int, int] | None, lon: float, lat: float, x_gk, y_gk
+) -> float | None:
+    """:func:`_single_distance` for a deciding zone found already."""
+    if deciding is None:
+        return None
+    point = shapely.lib.points(np.array((x_gk, y_gk)), _NO_INDEX)
+    distance = float(shapely.lib.distance(point, snap.zone_boundaries_gk[deciding[0]][deciding[1]]))
+    distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
+    return round(distance * 100) / 100
+
+
+_NO_INDEX = np.intc(-1)
+
+
+def answer_json(snap: Snapshot, parts: Parts, *, scoped: bool) -> bytes:
+    """The answer as JSON bytes: the grids' people responsible only when ``scoped``."""
+    decision = parts.decision
+    resolution = decision.resolution
+    order = snap.zone_layers
+    return answer_bytes(
+        snap,
+        reason=resolution.reason,
+        rule=resolution.rule,
+        district_row=decision.district_row,
+        deciding=parts.deciding,
+        zones=sorted(decision.zones, key=lambda z: order[z[0]].order[z[1]]),
+        chain=decision.chain,
+        distance=parts.distance,
+        alternatives=parts.alternatives,
+        tolerance_m=parts.tolerance_m,
+        point=parts.point,
+        on=parts.on,
+        scoped=scoped,
+    )
+
+
 def lookup(
     snap: Snapshot,
     lon: float,
@@ -373,7 +470,23 @@ def lookup(
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     given: dict | None = None,
 ) -> dict:
-    """The full answer for one point in CGCS2000 lon/lat."""
+    """The full answer for one point in CGCS2000 lon/lat (the people responsible included)."""
+    parts = lookup_parts(snap, lon, lat, on=on, tolerance_m=tolerance_m, given=given)
+    return orjson.loads(answer_json(snap, parts, scoped=True))
+
+
+def reference_lookup(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    *,
+    on: date | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    given: dict | None = None,
+) -> dict:
+    """The full answer for one point in CGCS2000 lon/lat, built as a dict the plain way: the
+    definition :func:`lookup` (parts serialised beforehand, joined as bytes) is tested
+    against, answer for answer."""
     on = on or date.today()
     decision = decide(snap, lon, lat, on)
     resolution = decision.resolution

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, text
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.gis.gauss_kruger import Zone, zone_of_epsg
 from weijian.jurisdiction import repository
+from weijian.jurisdiction.answer import fragments_of
 from weijian.jurisdiction.index import Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
@@ -83,6 +85,7 @@ class Snapshot:
     district_edges: shapely.STRtree | None = None
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
     clearance_grid: Grid | None = None
+    fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
@@ -292,6 +295,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
         district_clearance=district_clearance,
         clearance_grid=clearance_grid,
     )
+    fragments_of(snapshot)
     snapshot.build_seconds = time.perf_counter() - started
     return snapshot
 

@@ -6,7 +6,6 @@ import shutil
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
@@ -20,7 +19,7 @@ from weijian.gis.points import point_to_cgcs2000, to_cgcs2000
 from weijian.gis.scratch import scratch_dir
 from weijian.jurisdiction import batch as batch_mod
 from weijian.jurisdiction import service
-from weijian.jurisdiction.engine import DEFAULT_TOLERANCE_M, grid_codes, lookup, public_answer
+from weijian.jurisdiction.engine import DEFAULT_TOLERANCE_M, answer_json, lookup, lookup_parts
 from weijian.jurisdiction.transfer import decide_transfer
 
 router = APIRouter(prefix="/api/v1/jurisdiction", tags=["jurisdiction"])
@@ -183,14 +182,23 @@ async def jurisdiction(
     ] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ):
-    # ~100 µs of work: answered on the event loop and serialised once (its shape is the Answer
-    # model, which the tests check) rather than validated again on the way out; the people
-    # responsible only for a logged-in user whose scope holds the spot
-    answer = _answer(holder, lon, lat, crs, tolerance_m, on)
+    # answered on the event loop: the answer's parts are serialised with the snapshot and
+    # joined as bytes (their shape is the Answer model, which the tests check) rather than
+    # built as a dict and validated on the way out; the people responsible only for a
+    # logged-in user whose scope holds the spot
+    point_lon, point_lat, source = point_to_cgcs2000(lon, lat, crs)
+    snap = holder.snapshot
+    parts = lookup_parts(
+        snap,
+        point_lon,
+        point_lat,
+        on=on,
+        tolerance_m=tolerance_m,
+        given={"x": lon, "y": lat, "crs": source.label},
+    )
     user = await run_in_threadpool(user_of, cases, authorization) if authorization else None
-    if user is None or not user.sees_people_of(grid_codes(answer)):
-        answer = public_answer(answer)
-    return Response(orjson.dumps(answer), media_type="application/json")
+    scoped = user is not None and user.sees_people_of(parts.grid_codes(snap))
+    return Response(answer_json(snap, parts, scoped=scoped), media_type="application/json")
 
 
 @router.post(

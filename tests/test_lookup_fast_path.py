@@ -1,0 +1,104 @@
+"""The answer served from parts serialised beforehand against the answer built the plain way
+(``reference_lookup``, then ``public_answer`` for the public) on the sample city: random points,
+points on vertices and edges, points within 10 m of a boundary, points outside every zone and
+outside the city — the same bytes, for the public and for a user whose scope holds the grid, at
+tolerance 0 and 10 m."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import orjson
+import pytest
+import shapely
+
+from weijian.jurisdiction.engine import (
+    answer_json,
+    grid_codes,
+    lookup,
+    lookup_parts,
+    public_answer,
+    reference_lookup,
+)
+from weijian.jurisdiction.snapshot import load_snapshot
+
+
+@pytest.fixture
+def snap(sample_city):
+    return load_snapshot(sample_city)
+
+
+def _points(snap, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Random points over and around the city, vertices and edge midpoints of every zone and
+    grid, and points moved up to 10 m off them (in Gauss-Krüger)."""
+    geoms = np.concatenate(
+        [layer.index.geoms for layer in snap.zone_layers]
+        + [g.index.geoms for g in snap.grids.values()]
+    )
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    pad = 0.05  # beyond every zone and the city's edge
+    lon = [rng.uniform(minx - pad, maxx + pad, 1500)]
+    lat = [rng.uniform(miny - pad, maxy + pad, 1500)]
+    coords, which = shapely.get_coordinates(
+        shapely.get_rings(shapely.get_parts(geoms)), return_index=True
+    )
+    pick = rng.choice(len(coords) - 1, 600, replace=False)
+    lon.append(coords[pick, 0])
+    lat.append(coords[pick, 1])
+    same = which[pick] == which[pick + 1]
+    a, b = coords[pick][same], coords[pick + 1][same]
+    lon.append((a[:, 0] + b[:, 0]) / 2)
+    lat.append((a[:, 1] + b[:, 1]) / 2)
+    near = rng.choice(len(coords), 1500, replace=False)
+    x, y = snap.points_gk(coords[near, 0], coords[near, 1])
+    angle = rng.uniform(0, 2 * np.pi, len(near))
+    radius = rng.uniform(0, 10.5, len(near))
+    moved_lon, moved_lat = snap.to_gk.transform(
+        x + radius * np.cos(angle), y + radius * np.sin(angle), direction="INVERSE"
+    )
+    lon.append(np.asarray(moved_lon))
+    lat.append(np.asarray(moved_lat))
+    return np.concatenate(lon), np.concatenate(lat)
+
+
+@pytest.mark.parametrize("tolerance_m", [0.0, 10.0])
+def test_joined_bytes_are_the_plain_answer(snap, tolerance_m):
+    rng = np.random.default_rng(20261205)
+    lon, lat = _points(snap, rng)
+    on = date.today()
+    seen = {"ambiguous": 0, "unassigned": 0, "outside_city": 0, "people": 0}
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        given = {"x": x, "y": y, "crs": "CGCS2000"}
+        plain = reference_lookup(snap, x, y, on=on, tolerance_m=tolerance_m, given=given)
+        parts = lookup_parts(snap, x, y, on=on, tolerance_m=tolerance_m, given=given)
+        scoped = answer_json(snap, parts, scoped=True)
+        public = answer_json(snap, parts, scoped=False)
+        assert orjson.loads(scoped) == plain, (x, y)
+        assert orjson.loads(public) == public_answer(plain), (x, y)
+        assert scoped == orjson.dumps(plain)  # key order too
+        assert public == orjson.dumps(public_answer(plain))
+        assert parts.grid_codes(snap) == grid_codes(plain)
+        assert lookup(snap, x, y, on=on, tolerance_m=tolerance_m, given=given) == plain
+        seen["ambiguous"] += plain["ambiguous"]
+        seen["unassigned"] += plain["status"] == "unassigned"
+        seen["outside_city"] += plain["reason"] == "outside_city"
+        seen["people"] += any(g and g.get("responsible") for g in plain["grid"].values())
+    # the points reach every kind of answer
+    assert seen["unassigned"] > 50 and seen["outside_city"] > 20 and seen["people"] > 100
+    assert (seen["ambiguous"] > 100) == (tolerance_m > 0)
+
+
+def test_a_scoped_user_sees_the_people_and_the_public_does_not(snap):
+    """What the route sends: the people responsible only in the scoped form, nothing else
+    differs."""
+    district = snap.grids["district"]
+    x, y = shapely.get_coordinates(shapely.point_on_surface(district.index.geoms[0]))[0]
+    parts = lookup_parts(snap, float(x), float(y), on=date.today())
+    scoped = orjson.loads(answer_json(snap, parts, scoped=True))
+    public = orjson.loads(answer_json(snap, parts, scoped=False))
+    assert any(g and "responsible" in g for g in scoped["grid"].values())
+    assert not any(g and "responsible" in g for g in public["grid"].values())
+    assert {k: v for k, v in scoped.items() if k != "grid"} == {
+        k: v for k, v in public.items() if k != "grid"
+    }
