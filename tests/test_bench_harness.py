@@ -1,0 +1,107 @@
+"""The benchmarks' measuring helper and entry point, checked fast (the city-scale benchmarks
+themselves run only through ``./dev bench``, never in the test suite)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from bench import harness
+from weijian.db.cluster import EmbeddedCluster
+from weijian.settings import PROJECT_ROOT, get_settings
+
+
+def test_measure_warms_up_then_times_every_run_and_keeps_the_last_result() -> None:
+    calls = []
+
+    def toy():
+        calls.append(len(calls))
+        time.sleep(0.002 * len(calls))  # each run slower than the last
+        return len(calls)
+
+    t = harness.measure("toy", toy, repeat=3, warmup=2)
+    assert len(calls) == 5  # 2 untimed, 3 timed
+    assert t.n == 3 and t.warmup == 2 and t.result == 5
+    # the timed runs are the 3rd to 5th: ≈ 6, 8, 10 ms; median the middle one
+    assert t.seconds == sorted(t.seconds)
+    assert t.median == t.seconds[1]
+    assert t.spread == (t.seconds[0], t.seconds[2])
+    assert t.spread_name == "min–max"
+    assert 0.005 < t.median < 0.5
+
+
+def test_the_defaults_are_what_repeat_sets_for_everyone(monkeypatch) -> None:
+    monkeypatch.setattr(harness, "REPEAT", 4)
+    monkeypatch.setattr(harness, "WARMUP", 1)
+    runs = []
+    t = harness.measure("toy", lambda: runs.append(1))
+    assert t.n == 4 and len(runs) == 5
+
+
+def test_median_spread_and_ratio_of_known_timings() -> None:
+    few = harness.Timing("ours", [0.3, 0.1, 0.2])
+    assert few.median == pytest.approx(0.2)
+    assert few.spread == (0.1, 0.3)
+    base = harness.Timing("base", [0.4, 0.5, 0.6])
+    assert harness.ratio(few, base) == pytest.approx(0.4)
+    assert few.text() == "0.20 s (0.10–0.30, n=3)"
+    assert few.rate_text(1_000_000) == "5.00 M/s (3.33–10.00, n=3)"
+    many = harness.Timing("many", [i / 100 for i in range(1, 101)])  # 0.01 … 1.00
+    assert many.spread_name == "p5–p95"
+    lo, hi = many.spread
+    assert lo == pytest.approx(0.0595) and hi == pytest.approx(0.9505)
+    assert many.median == pytest.approx(0.505)
+
+
+def test_measure_each_times_every_input_after_the_warm_up() -> None:
+    seen = []
+    t = harness.measure_each("each", seen.append, [1, 2, 3, 4], warmup=2)
+    assert seen == [1, 2, 1, 2, 3, 4]
+    assert t.n == 4 and t.warmup == 2
+
+
+def test_the_summary_prints_every_row_of_the_table(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(harness, "SUMMARY", {})
+    harness.goal("lookup", figure="p99 40 / 120 µs", baseline="PostGIS p99 500 µs", met=True)
+    rows = harness.summary(["jurisdiction"])
+    assert [r.key for r in rows] == [k for k, *_ in harness.TABLE]
+    by_key = {r.key: r for r in rows}
+    assert by_key["lookup"].met is True and by_key["lookup"].goal == "≤ 50 µs / ≤ 150 µs"
+    assert by_key["patrol_map"].figure == "not run (--only)"
+    assert by_key["batch"].figure == "not measured"  # its benchmark ran but did not say
+    harness.print_summary(rows)
+    out = capsys.readouterr().out
+    for _, name, *_ in harness.TABLE:
+        assert name in out
+
+
+def test_a_scratch_database_is_made_on_the_given_server(monkeypatch) -> None:
+    server = EmbeddedCluster(get_settings().home).start().url("postgres")
+    monkeypatch.setenv(harness.BENCH_DATABASE_ENV, server)
+    with harness.ScratchDatabase(migrated=False) as db:
+        assert db.url.endswith(f"/{db.name}")
+        with psycopg.connect(db.libpq) as conn:
+            name, postgis = conn.execute(
+                "SELECT current_database(), extversion FROM pg_extension WHERE extname = 'postgis'"
+            ).fetchone()
+        assert name == db.name and postgis
+    with psycopg.connect(**db.admin) as conn:
+        left = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db.name,)).fetchone()
+    assert left is None
+
+
+def test_python_m_bench_help_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--repeat" in done.stdout and "--only" in done.stdout
+    assert "jurisdiction" in done.stdout
