@@ -1,18 +1,29 @@
 """Jurisdiction on the city-scale data (≈100,000 parcels, 5,000 compounds, 1,000,000 case
-points), each figure beside baselines measured in the same run:
+points), each figure beside baselines measured in the same run and the same way (one untimed
+warm-up, ``--repeat`` timed runs, the median with its spread; ``bench.harness`` · ``measure``).
+Every side returns what its label says — for every point its department and its grid chain
+(district, town, community, compound) — and the transfer of that result to the caller is timed.
 
-- batch: weijian's decision (all layers, the rule, the department, the grid chain) and its full
-  answer (plus boundary distance and ambiguity), in points/s, against shapely's raw STRtree on
-  the parcels alone (unsorted and sorted points), geopandas.sjoin, and a PostGIS join;
-- single lookup, full answer, in-process: p50 / p99 µs against a PostGIS prepared query for the
-  zones and grids of one point;
+- batch: weijian's full answer (all zone layers, the rule, the department, the grid chain, plus
+  the boundary distance in Gauss-Krüger and the ambiguity at 10 m) and its decision alone, in
+  points/s, from 2 worker processes (the answers pickled back to the parent and the departments
+  read off there), against baselines given the same table of each zone's best rule and the same
+  department table: shapely's STRtree over every zone layer and grid level, geopandas.sjoin
+  over the same, and one PostGIS query (points COPY'd beforehand, GiST on both sides) whose
+  rows are fetched;
+- single lookup, full answer, in-process: p50 / p99 µs at tolerance 0 m and 10 m against a
+  PostGIS prepared query for the same point's best zone rule and grid chain, its department
+  read off the same table, one round trip on loopback;
 - HTTP: requests/s and p50 / p99 at 16 connections with 2 workers, load from wrk in a second
-  process, against a no-op FastAPI endpoint.
+  process, against a no-op FastAPI endpoint;
+- the snapshot: its load time and RSS growth in a fresh process, and what each of the served
+  app's workers holds on its own (private memory, from ``/proc``) against a no-op worker's.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
@@ -32,14 +43,17 @@ import pandas as pd
 import psycopg
 import shapely
 
-from bench.harness import ScratchDatabase, table
+from bench import harness
+from bench.harness import ScratchDatabase, measure, measure_each, table
 from weijian.db.engine import engine_for
 from weijian.demo.city import load_samples
 from weijian.jurisdiction.batch import Answerer
-from weijian.jurisdiction.engine import decide_arrays, lookup, morton_order
+from weijian.jurisdiction.engine import GRID_LEVELS, decide_arrays, lookup, morton_order
 from weijian.jurisdiction.snapshot import load_snapshot
 
 WORKERS = 2
+LOOKUPS = 10_000  # single look-ups timed per side and tolerance
+LOOKUP_WARMUP = 500
 
 
 def _cases(city: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -47,93 +61,77 @@ def _cases(city: Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray
     return frame["lon"].to_numpy(np.float64), frame["lat"].to_numpy(np.float64)
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{count / seconds / 1e6:.2f} M/s"
+class Labels:
+    """What every side of the batch returns: per point a department (an index into
+    ``names``, -1 for none) and its grid chain (rows of the snapshot's grids, -1 for none)."""
+
+    def __init__(self, snap, on: date):
+        self.snap = snap
+        self.rules = snap.rules_in_force(on)
+        self.ranks = snap.zone_ranks(on)  # per zone layer, per zone: its best rule's position
+        self.no_rule = len(self.rules)
+        self.names: list[str] = []
+        self._index: dict[tuple[int, int], int] = {}
+
+    def departments(self, rule_pos: np.ndarray, district: np.ndarray) -> np.ndarray:
+        """The department of every (rule position, district row), -1 where no rule decides."""
+        rule_pos = np.where((rule_pos >= 0) & (rule_pos < self.no_rule) & (district >= 0),
+                            rule_pos, -1)  # fmt: skip
+        key = rule_pos.astype(np.int64) * 1_000_000 + np.maximum(district, 0)
+        uniq, inverse = np.unique(key, return_inverse=True)
+        grid = self.snap.grids["district"]
+        table_ = np.empty(len(uniq), dtype=np.int32)
+        for n, k in enumerate(uniq.tolist()):
+            pos, row = divmod(k, 1_000_000)
+            if pos < 0:
+                table_[n] = -1
+                continue
+            found = self._index.get((pos, row))
+            if found is None:
+                dept = self.snap.department(
+                    self.rules[pos].department_type, str(grid.codes[row]), str(grid.names[row])
+                )
+                found = self._index[(pos, row)] = len(self.names)
+                self.names.append(dept.code)
+            table_[n] = found
+        return table_[inverse.reshape(-1)]
+
+    def best_rank(self, n: int, pairs) -> np.ndarray:
+        """The best rule position per point from (layer number, point, zone) hits."""
+        best = np.full(n, self.no_rule, dtype=np.int64)
+        for number, points, zones in pairs:
+            np.minimum.at(best, points, self.ranks[number][zones].astype(np.int64))
+        return np.where(best < self.no_rule, best, -1)
 
 
-def _batch(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
+def _lowest(n: int, points: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The lowest row hit per point (-1 for none), as the engine takes it."""
+    out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(out, points, rows.astype(np.int64))
+    return np.where(out == np.iinfo(np.int64).max, -1, out)
+
+
+def _agreement(ours: tuple, theirs: tuple) -> str:
+    """How many points a baseline answers as weijian does: department, then grid chain."""
+    (d1, c1), (d2, c2) = ours, theirs
+    dept = float(np.mean(d1 == d2))
+    chain = float(np.mean(np.all([c1[lv] == c2[lv] for lv in GRID_LEVELS], axis=0)))
+    return f"agrees with weijian: department {dept:.1%}, grid chain {chain:.1%}"
+
+
+def _weijian_full(answerer: Answerer, labels: Labels, lon, lat, on) -> tuple:
+    """The product's batch path (2 workers, answers pickled back), departments read off."""
+    order, parts = answerer.answer(lon, lat, on, 10.0)
     n = len(lon)
-    on = date.today()
-    rows = []
-    answerer = Answerer(snap, WORKERS)
-    try:
-        answerer.answer(lon[:5000], lat[:5000], on, 10.0)  # warm the workers
-        pool = answerer.pool
-
-        def decide_parallel():
-            order = morton_order(lon, lat)
-            bounds = np.linspace(0, n, WORKERS * 4 + 1).astype(int)
-            parts = [order[a:b] for a, b in itertools.pairwise(bounds)]
-            return list(pool.map(_decide_slice, [(lon[p], lat[p], on) for p in parts]))
-
-        decide_parallel()  # untimed: the workers touch every page they will use once
-        decision_s = min(_timed(decide_parallel) for _ in range(2))
-        full_s = _timed(lambda: answerer.answer(lon, lat, on, 10.0))
-    finally:
-        answerer.close()
-    started = time.perf_counter()
-    order = morton_order(lon, lat)
-    decide_arrays(snap, lon[order], lat[order], on)
-    single_core_s = time.perf_counter() - started
-    results.update(
-        decision_pts_s=n / decision_s,
-        full_pts_s=n / full_s,
-        decision_one_core_pts_s=n / single_core_s,
-    )
-
-    landuse = next(layer for layer in snap.zone_layers if layer.name == "landuse")
-    parcels = landuse.index.geoms
-    points = shapely.points(lon, lat)
-    tree = shapely.STRtree(parcels)
-    started = time.perf_counter()
-    tree.query(points, predicate="intersects")
-    strtree_s = time.perf_counter() - started
-    sorted_points = points[order]
-    started = time.perf_counter()
-    tree.query(sorted_points, predicate="intersects")
-    strtree_sorted_s = time.perf_counter() - started
-    left = gpd.GeoDataFrame(geometry=points, crs=4490)
-    right = gpd.GeoDataFrame(geometry=parcels, crs=4490)
-    started = time.perf_counter()
-    gpd.sjoin(left, right, predicate="intersects", how="inner")
-    sjoin_s = time.perf_counter() - started
-    postgis_s = _postgis_join(db, points)
-    results.update(
-        strtree_pts_s=n / strtree_s,
-        strtree_sorted_pts_s=n / strtree_sorted_s,
-        sjoin_pts_s=n / sjoin_s,
-        postgis_pts_s=n / postgis_s,
-    )
-    best = max(n / strtree_s, n / strtree_sorted_s, n / sjoin_s, n / postgis_s)
-    rows += [
-        (
-            "weijian decision, 2 processes",
-            _rate(n, decision_s),
-            f"all {len(snap.zone_layers)} zone layers + rule + department + 4-level grid chain; "
-            f"ratio to best baseline {n / decision_s / best:.2f} (goal ≥ 1 M/s)",
-        ),
-        ("weijian decision, 1 process", _rate(n, single_core_s), ""),
-        (
-            "weijian full answer, 2 processes",
-            _rate(n, full_s),
-            "+ boundary distance (Gauss-Krüger) and ambiguity at 10 m",
-        ),
-        ("shapely STRtree.query (parcels only)", _rate(n, strtree_s), "baseline"),
-        ("  … sorted points", _rate(n, strtree_sorted_s), "baseline"),
-        ("geopandas.sjoin (parcels only)", _rate(n, sjoin_s), "baseline"),
-        (
-            "PostGIS join (parcels only)",
-            _rate(n, postgis_s),
-            "baseline: COPY'd points, GiST on both, 2 parallel workers",
-        ),
-    ]
-    return rows
-
-
-def _timed(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+    dept = np.full(n, -1, dtype=np.int32)
+    chain = {lv: np.full(n, -1, dtype=np.int64) for lv in GRID_LEVELS}
+    for positions, answer in parts:
+        at = order[positions]
+        rows = answer.decision.grid_rows
+        dept[at] = labels.departments(answer.decision.rule_pos, rows["district"])
+        for lv in GRID_LEVELS:
+            chain[lv][at] = rows[lv]
+    return dept, chain
 
 
 def _decide_slice(args):
@@ -141,83 +139,271 @@ def _decide_slice(args):
 
     lon, lat, on = args
     decision = decide_arrays(batch._SNAPSHOT, lon, lat, on)
-    return decision.rule_pos
+    return decision.rule_pos, decision.grid_rows
 
 
-def _postgis_join(db: ScratchDatabase, points: np.ndarray) -> float:
+def _weijian_decision(pool, labels: Labels, lon, lat, on) -> tuple:
+    """The decision alone (no distance, no ambiguity) from the same 2 workers."""
+    n = len(lon)
+    order = morton_order(lon, lat)
+    bounds = np.linspace(0, n, WORKERS * 4 + 1).astype(int)
+    parts = [order[a:b] for a, b in itertools.pairwise(bounds)]
+    dept = np.full(n, -1, dtype=np.int32)
+    chain = {lv: np.full(n, -1, dtype=np.int64) for lv in GRID_LEVELS}
+    got = pool.map(_decide_slice, [(lon[p], lat[p], on) for p in parts])
+    for at, (rule_pos, rows) in zip(parts, got, strict=True):
+        dept[at] = labels.departments(rule_pos, rows["district"])
+        for lv in GRID_LEVELS:
+            chain[lv][at] = rows[lv]
+    return dept, chain
+
+
+def _strtree(trees, labels: Labels, points) -> tuple:
+    """shapely STRtree.query of every zone layer and grid level."""
+    n = len(points)
+    pairs = []
+    for number, tree in enumerate(trees["zones"]):
+        pts, zones = tree.query(points, predicate="intersects")
+        pairs.append((number, pts, zones))
+    chain = {}
+    for lv, tree in trees["grids"].items():
+        pts, rows = tree.query(points, predicate="intersects")
+        chain[lv] = _lowest(n, pts, rows)
+    return labels.departments(labels.best_rank(n, pairs), chain["district"]), chain
+
+
+def _sjoin(frames, labels: Labels, left) -> tuple:
+    """geopandas.sjoin of the points with every zone layer and grid level."""
+    n = len(left)
+    pairs = []
+    for number, right in enumerate(frames["zones"]):
+        hit = gpd.sjoin(left, right, predicate="intersects", how="inner")
+        pairs.append((number, hit.index.to_numpy(), hit["index_right"].to_numpy()))
+    chain = {}
+    for lv, right in frames["grids"].items():
+        hit = gpd.sjoin(left, right, predicate="intersects", how="inner")
+        chain[lv] = _lowest(n, hit.index.to_numpy(), hit["index_right"].to_numpy())
+    return labels.departments(labels.best_rank(n, pairs), chain["district"]), chain
+
+
+def _postgis_setup(db: ScratchDatabase, snap, labels: Labels, points: np.ndarray) -> None:
+    """Untimed: the points COPY'd with a GiST index, each zone's best rule and each grid's row
+    in the snapshot as tables beside them."""
     with psycopg.connect(db.libpq, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench_pts")
         conn.execute("CREATE TABLE bench_pts (i int, geom geometry(Point, 4490))")
-        with (
-            conn.cursor() as cursor,
-            cursor.copy("COPY bench_pts (i, geom) FROM STDIN (FORMAT BINARY)") as copy,
-        ):
-            copy.set_types(["int4", "bytea"])
-            wkb = shapely.to_wkb(shapely.set_srid(points, 4490), include_srid=True)
-            for i, blob in enumerate(wkb):
-                copy.write_row((i, blob))
+        conn.execute("CREATE TABLE bench_zone_rank (id bigint PRIMARY KEY, rank int)")
+        conn.execute("CREATE TABLE bench_grid_row (id bigint PRIMARY KEY, level text, r int)")
+        with conn.cursor() as cur:
+            with cur.copy("COPY bench_pts (i, geom) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "bytea"])
+                wkb = shapely.to_wkb(shapely.set_srid(points, 4490), include_srid=True)
+                for i, blob in enumerate(wkb):
+                    copy.write_row((i, blob))
+            with cur.copy("COPY bench_zone_rank (id, rank) FROM STDIN") as copy:
+                for number, layer in enumerate(snap.zone_layers):
+                    for zid, rank in zip(layer.ids.tolist(), labels.ranks[number].tolist(),
+                                         strict=True):  # fmt: skip
+                        copy.write_row((zid, rank))
+        rows = conn.execute("SELECT id, level, code FROM active_grid").fetchall()
+        with conn.cursor() as cur, cur.copy("COPY bench_grid_row FROM STDIN") as copy:
+            for gid, level, code in rows:
+                grid = snap.grids.get(level)
+                if grid is not None and code in grid.row_of:
+                    copy.write_row((gid, level, grid.row_of[code]))
         conn.execute("CREATE INDEX ON bench_pts USING gist (geom)")
-        conn.execute("ANALYZE bench_pts")
-        conn.execute("ANALYZE zone")
+        conn.execute("ANALYZE bench_pts; ANALYZE bench_zone_rank; ANALYZE bench_grid_row")
+        conn.execute("ANALYZE zone; ANALYZE grid")
+
+
+BATCH_SQL = """
+WITH z AS (
+    SELECT p.i, min(r.rank) AS rank FROM active_zone z JOIN bench_zone_rank r ON r.id = z.id
+    JOIN bench_pts p ON ST_Covers(z.geom, p.geom) GROUP BY p.i
+), g AS (
+    SELECT p.i,
+           min(gr.r) FILTER (WHERE gr.level = 'district') AS district,
+           min(gr.r) FILTER (WHERE gr.level = 'town') AS town,
+           min(gr.r) FILTER (WHERE gr.level = 'community') AS community,
+           min(gr.r) FILTER (WHERE gr.level = 'compound') AS compound
+    FROM active_grid g JOIN bench_grid_row gr ON gr.id = g.id
+    JOIN bench_pts p ON ST_Covers(g.geom, p.geom) GROUP BY p.i
+)
+SELECT p.i, z.rank, g.district, g.town, g.community, g.compound
+FROM bench_pts p LEFT JOIN z USING (i) LEFT JOIN g USING (i)
+"""
+
+
+def _postgis(db: ScratchDatabase, labels: Labels, n: int) -> tuple:
+    """One query: each point's best zone rule and grid chain, every row fetched."""
+    with psycopg.connect(db.libpq, autocommit=True) as conn:
         conn.execute("SET max_parallel_workers_per_gather = 2")
-        # the best plan: polygons outer, each probing the points' GiST index (left to itself
-        # the planner probes the polygons' index once per point, about 7 times slower)
+        # polygons outer, each probing the points' GiST index (left to itself the planner
+        # probes the polygons' index once per point, several times slower)
         conn.execute("SET enable_seqscan = off")
-        version = conn.execute(
-            "SELECT l.active_version_id FROM layer l WHERE l.name = 'landuse'"
-        ).fetchone()[0]
-        started = time.perf_counter()
-        conn.execute(
-            "SELECT count(*) FROM zone z JOIN bench_pts p ON ST_Covers(z.geom, p.geom) "
-            "WHERE z.version_id = %s",
-            (version,),
-        ).fetchone()
-        return time.perf_counter() - started
+        got = np.array(conn.execute(BATCH_SQL).fetchall(), dtype=np.float64)
+    order = got[:, 0].astype(np.int64)
+    cols = np.nan_to_num(got[:, 1:], nan=-1).astype(np.int64)
+    rank = np.full(n, -1, dtype=np.int64)
+    rank[order] = np.where(cols[:, 0] >= labels.no_rule, -1, cols[:, 0])
+    chain = {lv: np.full(n, -1, dtype=np.int64) for lv in GRID_LEVELS}
+    for k, lv in enumerate(GRID_LEVELS):
+        chain[lv][order] = cols[:, k + 1]
+    return labels.departments(rank, chain["district"]), chain
+
+
+def _batch(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
+    n = len(lon)
+    on = date.today()
+    labels = Labels(snap, on)
+    answerer = Answerer(snap, WORKERS)
+    try:
+        full = measure("weijian full answer", lambda: _weijian_full(answerer, labels, lon, lat, on))
+        decision = measure(
+            "weijian decision", lambda: _weijian_decision(answerer.pool, labels, lon, lat, on)
+        )
+    finally:
+        answerer.close()
+    points = shapely.points(lon, lat)
+    trees = {
+        "zones": [shapely.STRtree(layer.index.geoms) for layer in snap.zone_layers],
+        "grids": {lv: shapely.STRtree(g.index.geoms) for lv, g in snap.grids.items()},
+    }
+    strtree = measure("STRtree", lambda: _strtree(trees, labels, points))
+    left = gpd.GeoDataFrame(geometry=points, crs=4490)
+    frames = {
+        "zones": [gpd.GeoDataFrame(geometry=layer.index.geoms, crs=4490)
+                  for layer in snap.zone_layers],
+        "grids": {lv: gpd.GeoDataFrame(geometry=g.index.geoms, crs=4490)
+                  for lv, g in snap.grids.items()},
+    }  # fmt: skip
+    sjoin = measure("sjoin", lambda: _sjoin(frames, labels, left))
+    _postgis_setup(db, snap, labels, points)
+    postgis = measure("PostGIS", lambda: _postgis(db, labels, n))
+    base = {"STRtree": strtree, "sjoin": sjoin, "PostGIS": postgis}
+    best_name = min(base, key=lambda k: base[k].median)
+    best = base[best_name]
+    results["batch"] = {
+        "points": n,
+        **{k: {**t.as_dict(), "pts_s": t.rate(n)} for k, t in
+           {"weijian_full": full, "weijian_decision": decision, **base}.items()},
+    }  # fmt: skip
+    ours = full.result
+    rows = [
+        (
+            "weijian full answer, 2 processes",
+            full.rate_text(n),
+            "department + 4-level grid chain + boundary distance (Gauss-Krüger) + ambiguity "
+            f"at 10 m; answers pickled back, departments read off; ÷ best baseline "
+            f"({best_name}): {full.rate(n) / best.rate(n):.2f}",
+        ),
+        (
+            "weijian decision only, 2 processes",
+            decision.rate_text(n),
+            "department + grid chain, no distance or ambiguity; "
+            + _agreement(ours, decision.result),
+        ),
+        (
+            "shapely STRtree, every layer",
+            strtree.rate_text(n),
+            f"baseline: {len(snap.zone_layers)} zone layers + {len(snap.grids)} grid levels, "
+            "best rule per zone and department from the same tables; "
+            + _agreement(ours, strtree.result),
+        ),
+        (
+            "geopandas.sjoin, every layer",
+            sjoin.rate_text(n),
+            f"baseline: the same layers and tables; {_agreement(ours, sjoin.result)}",
+        ),
+        (
+            "PostGIS query, every layer",
+            postgis.rate_text(n),
+            "baseline: COPY'd points (untimed), GiST on both, 2 parallel workers, every row "
+            f"fetched; {_agreement(ours, postgis.result)}",
+        ),
+    ]
+    rate = full.rate(n)
+    harness.goal(
+        "batch",
+        figure=f"{rate / 1e6:.2f} M pts/s",
+        baseline=f"{best_name} {best.rate(n) / 1e6:.2f} M pts/s",
+        ratio=f"{rate / best.rate(n):.2f} (rate ÷)",
+        met=rate >= 1e6,
+        note="baselines answer department + grid chain but compute no boundary distance or "
+        "ambiguity",
+    )
+    return rows
+
+
+LOOKUP_SQL = """
+WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4490) AS geom)
+SELECT (SELECT min(r.rank) FROM active_zone z JOIN bench_zone_rank r ON r.id = z.id, p
+        WHERE ST_Covers(z.geom, p.geom)),
+       g.*
+FROM p, LATERAL (
+    SELECT min(gr.r) FILTER (WHERE gr.level = 'district') AS district,
+           min(gr.r) FILTER (WHERE gr.level = 'town') AS town,
+           min(gr.r) FILTER (WHERE gr.level = 'community') AS community,
+           min(gr.r) FILTER (WHERE gr.level = 'compound') AS compound
+    FROM active_grid g JOIN bench_grid_row gr ON gr.id = g.id WHERE ST_Covers(g.geom, p.geom)
+) g
+"""
 
 
 def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
     rng = np.random.default_rng(1)
-    pick = rng.choice(len(lon), 20_000, replace=False)
+    pick = rng.choice(len(lon), LOOKUPS, replace=False).tolist()
     rows = []
-    for tolerance in (10.0, 0.0):
-        for k in pick[:500]:
-            lookup(snap, float(lon[k]), float(lat[k]), tolerance_m=tolerance)
-        timings = []
-        for k in pick:
-            started = time.perf_counter_ns()
-            lookup(snap, float(lon[k]), float(lat[k]), tolerance_m=tolerance)
-            timings.append(time.perf_counter_ns() - started)
-        p50, p99 = np.percentile(np.array(timings) / 1000, [50, 99])
+    timings = {}
+    for tolerance in (0.0, 10.0):
+        t = measure_each(
+            f"weijian lookup {tolerance:g} m",
+            lambda k, tol=tolerance: lookup(snap, float(lon[k]), float(lat[k]), tolerance_m=tol),
+            pick,
+            warmup=LOOKUP_WARMUP,
+        )
+        timings[tolerance] = t
+        p50, p99 = t.pct(50) * 1e6, t.pct(99) * 1e6
         results[f"single_tol{int(tolerance)}_p50_us"] = p50
         results[f"single_tol{int(tolerance)}_p99_us"] = p99
         rows.append(
             (
                 f"weijian lookup, tolerance {tolerance:g} m",
                 f"{p50:.0f} / {p99:.0f} µs",
-                "p50 / p99, full answer, in-process (goal p99 ≤ 50 µs)",
+                f"p50 / p99 of {t.n:,}, full answer (department, grid chain, distance, "
+                f"ambiguity), in-process; {t.warmup} untimed first",
             )
         )
+    labels = Labels(snap, date.today())
     with psycopg.connect(db.libpq, autocommit=True) as conn:
-        query = (
-            "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4490) AS geom) "
-            "SELECT (SELECT array_agg(z.id) FROM active_zone z, p WHERE ST_Covers(z.geom, p.geom)),"
-            " (SELECT array_agg(g.code) FROM active_grid g, p WHERE ST_Covers(g.geom, p.geom))"
-        )
-        for k in pick[:500]:  # server-side prepared after a few runs
-            conn.execute(query, (float(lon[k]), float(lat[k])), prepare=True).fetchone()
-        timings = []
-        for k in pick[:5000]:
-            started = time.perf_counter_ns()
-            conn.execute(query, (float(lon[k]), float(lat[k])), prepare=True).fetchone()
-            timings.append(time.perf_counter_ns() - started)
-    p50, p99 = np.percentile(np.array(timings) / 1000, [50, 99])
+
+        def one(k):
+            rank, *chain = conn.execute(
+                LOOKUP_SQL, (float(lon[k]), float(lat[k])), prepare=True
+            ).fetchone()
+            district = -1 if chain[0] is None else chain[0]
+            dept = labels.departments(np.array([-1 if rank is None else rank]),
+                                      np.array([district]))  # fmt: skip
+            return dept, dict(zip(GRID_LEVELS, chain, strict=True))
+
+        base = measure_each("PostGIS lookup", one, pick, warmup=LOOKUP_WARMUP)
+    p50, p99 = base.pct(50) * 1e6, base.pct(99) * 1e6
     results.update(postgis_single_p50_us=p50, postgis_single_p99_us=p99)
     rows.append(
         (
             "PostGIS prepared query",
             f"{p50:.0f} / {p99:.0f} µs",
-            "baseline: zones + grids of the point, one round trip on loopback",
+            f"baseline: p50 / p99 of {base.n:,}, the same points; best zone rule + grid chain "
+            "of the point, department read off the same table, one round trip on loopback",
         )
+    )
+    t0, t10 = timings[0.0], timings[10.0]
+    harness.goal(
+        "lookup",
+        figure=f"p99 {t0.pct(99) * 1e6:.0f} / {t10.pct(99) * 1e6:.0f} µs "
+        f"(p50 {t0.pct(50) * 1e6:.0f} / {t10.pct(50) * 1e6:.0f})",
+        baseline=f"PostGIS p99 {p99:.0f} µs (p50 {p50:.0f})",
+        ratio=f"{t0.pct(99) * 1e6 / p99:.2f} / {t10.pct(99) * 1e6 / p99:.2f} (p99 ÷)",
+        met=t0.pct(99) * 1e6 <= 50 and t10.pct(99) * 1e6 <= 150,
     )
     return rows
 
@@ -286,9 +472,12 @@ def parse_wrk(text: str) -> dict:
 
 
 @contextmanager
-def serving(url: str, command: list[str], check: str, env: dict | None = None):
+def serving(
+    url: str, command: list[str], check: str, env: dict | None = None, pids: list | None = None
+):
     """``command`` (a uvicorn app) served with WORKERS workers on a free loopback port over
-    the database at ``url``; yields the port once ``check`` answers, stops it afterwards."""
+    the database at ``url``; yields the port once ``check`` answers, stops it afterwards. The
+    server's process id is appended to ``pids`` when given."""
     port = _free_port()
     server = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
@@ -296,6 +485,8 @@ def serving(url: str, command: list[str], check: str, env: dict | None = None):
         env={**os.environ, "DATABASE_URL": url, **(env or {})},
         start_new_session=True,
     )  # fmt: skip
+    if pids is not None:
+        pids.append(server.pid)
     try:
         _wait(port, check)
         yield port
@@ -304,15 +495,47 @@ def serving(url: str, command: list[str], check: str, env: dict | None = None):
         server.wait(timeout=30)
 
 
+def _private_mb(pid: int) -> tuple[float, float]:
+    """(RSS, private) MB of a process, from /proc/PID/smaps_rollup."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value, *_ = line.split()
+        fields[name.rstrip(":")] = int(value)
+    private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return fields.get("Rss", 0) / 1024, private / 1024
+
+
+def _workers_memory(parent: int) -> list[tuple[float, float]]:
+    """(RSS, private) MB of uvicorn's workers: the child processes of ``parent`` but
+    multiprocessing's resource tracker."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            helper = b"resource_tracker" in (entry / "cmdline").read_bytes()
+            if ppid == parent and not helper:  # a worker, not multiprocessing's tracker
+                out.append(_private_mb(int(entry.name)))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def _http(
     db: ScratchDatabase, lon, lat, results: dict, seconds: int = 10
 ) -> list[tuple[str, str, str]]:
     if not shutil.which("wrk"):
+        harness.goal(
+            "http", figure="not measured", note="wrk is not installed (apt-get install wrk)"
+        )
         return [("HTTP", "not measured", "wrk is not installed (apt-get install wrk)")]
     rng = np.random.default_rng(2)
     pick = rng.choice(len(lon), 2000, replace=False)
     paths = [f"/api/v1/jurisdiction?lon={lon[k]:.7f}&lat={lat[k]:.7f}" for k in pick]
     rows = []
+    sides = {}
     for label, command, check, load in (
         (
             "no-op FastAPI endpoint",
@@ -327,25 +550,122 @@ def _http(
             paths,
         ),
     ):
-        with serving(db.url, command, check) as port:
-            _wrk(port, load, 2)  # warm-up
-            figures = _wrk(port, load, seconds)
+        pids: list[int] = []
+        with serving(db.url, command, check, pids=pids) as port:
+            for _ in range(harness.WARMUP):
+                _wrk(port, load, 2)  # warm-up, the same for both
+            runs = [_wrk(port, load, seconds) for _ in range(harness.REPEAT)]
+            memory = _workers_memory(pids[0])
+        rps = sorted(r["rps"] for r in runs)
+        figures = {
+            "rps": float(np.median(rps)),
+            "rps_spread": [rps[0], rps[-1]],
+            "p50_ms": float(np.median([r["p50_ms"] for r in runs])),
+            "p99_ms": float(np.median([r["p99_ms"] for r in runs])),
+            "non_2xx": sum(r["non_2xx"] for r in runs),
+            "runs": runs,
+            "workers_rss_private_mb": memory,
+        }
+        sides[label] = figures
         results[label] = figures
         rows.append(
             (
                 label,
                 f"{figures['rps']:,.0f} req/s",
+                f"median of {len(runs)} × {seconds} s ({rps[0]:,.0f}–{rps[-1]:,.0f}); "
                 f"p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms, "
-                f"non-2xx {figures['non_2xx']}",
+                f"non-2xx {figures['non_2xx']}; workers' RSS / private MB "
+                + ", ".join(f"{r:.0f} / {p:.0f}" for r, p in memory),
             )
         )
-    noop, ours = results["no-op FastAPI endpoint"], results["weijian GET /api/v1/jurisdiction"]
+    noop, ours = sides["no-op FastAPI endpoint"], sides["weijian GET /api/v1/jurisdiction"]
+    share = ours["rps"] / noop["rps"]
     rows.append(
         (
             "ratio to no-op",
-            f"{ours['rps'] / noop['rps']:.2f}",
+            f"{share:.2f}",
             "goal ≥ 0.60 with p99 ≤ 10 ms; 16 connections, 2 workers, wrk on loopback",
         )
+    )
+    harness.goal(
+        "http",
+        figure=f"{ours['rps']:,.0f} req/s, p99 {ours['p99_ms']:.1f} ms",
+        baseline=f"no-op {noop['rps']:,.0f} req/s, p99 {noop['p99_ms']:.1f} ms",
+        ratio=f"{share:.2f} (req/s ÷)",
+        met=share >= 0.6 and ours["p99_ms"] <= 10,
+    )
+    results["http_workers_memory"] = {"noop": noop["workers_rss_private_mb"],
+                                      "weijian": ours["workers_rss_private_mb"]}  # fmt: skip
+    return rows
+
+
+PROBE = """
+import json, sys, time
+from pathlib import Path
+def rss():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+import weijian.jurisdiction.snapshot as s
+from weijian.db.engine import engine_for
+engine = engine_for(sys.argv[1])
+with engine.connect() as conn:
+    conn.exec_driver_sql("SELECT 1")
+before = rss()
+started = time.perf_counter()
+snap = s.load_snapshot(engine)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rss_before_mb": before, "rss_growth_mb": rss() - before}))
+"""
+
+
+def _snapshot_process(url: str) -> dict:
+    """A fresh process loads the snapshot: seconds and RSS growth (after its imports)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, url], capture_output=True, text=True, timeout=600, check=True
+    )
+    return json_last(done.stdout)
+
+
+def json_last(text: str) -> dict:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def _snapshot(db: ScratchDatabase, results: dict) -> list[tuple[str, str, str]]:
+    loads = measure("snapshot in a fresh process", lambda: _snapshot_process(db.url))
+    probes = [loads.result]
+    growth = probes[-1]["rss_growth_mb"]
+    inner = probes[-1]["seconds"]
+    results["snapshot_process"] = {**loads.as_dict(), "last": probes[-1]}
+    memory = results.get("http_workers_memory", {})
+    ours, noop = memory.get("weijian", []), memory.get("noop", [])
+    private = [p for _, p in ours]
+    base_private = float(np.median([p for _, p in noop])) if noop else float("nan")
+    rows = [
+        (
+            "snapshot, a fresh process",
+            f"{inner:.1f} s, +{growth / 1024:.2f} GB",
+            f"load_snapshot's seconds and RSS growth in the last of {loads.n} processes; "
+            f"the whole process {loads.text()}",
+        ),
+    ]
+    if ours:
+        rows.append(
+            (
+                "  … per served worker",
+                " / ".join(f"{p / 1024:.2f}" for p in private) + " GB private",
+                f"of RSS {' / '.join(f'{r / 1024:.2f}' for r, _ in ours)} GB; a no-op worker "
+                f"holds {base_private:.0f} MB privately (the baseline)",
+            )
+        )
+    shared = bool(ours) and max(private) - base_private < 0.25 * growth
+    harness.goal(
+        "snapshot",
+        figure=f"+{growth / 1024:.2f} GB, {inner:.1f} s a process",
+        baseline=f"no-op worker {base_private:.0f} MB private" if noop else "",
+        ratio=(f"{len(ours)} workers × {np.median(private) / 1024:.2f} GB private" if ours else ""),
+        met=shared,
+        note="shared: each served worker's private memory grows by < ¼ of the snapshot's RSS",
     )
     return rows
 
@@ -364,21 +684,20 @@ def run(city: Path, repeat: int = 1) -> dict:
         from weijian.gis.points import to_cgcs2000
 
         lon, lat, _ = to_cgcs2000(lon, lat, "wgs84")
-        rows = [
-            (
-                "import the whole city",
-                f"{results['import_city_s']:.1f} s",
-                f"{sum(len(layer.ids) for layer in snap.zone_layers):,} zones, "
-                f"{sum(len(g.codes) for g in snap.grids.values()):,} grids",
-            ),
-            (
-                "load the in-memory snapshot",
-                f"{results['snapshot_s']:.1f} s",
-                "indexes for every active layer version; once per process and activation",
-            ),
-        ]
-        table(rows)
+        table(
+            [
+                (
+                    "import the whole city",
+                    f"{results['import_city_s']:.1f} s",
+                    f"{sum(len(layer.ids) for layer in snap.zone_layers):,} zones, "
+                    f"{sum(len(g.codes) for g in snap.grids.values()):,} grids (once, untimed "
+                    "setup)",
+                ),
+            ]
+        )
         table(_batch(snap, lon, lat, db, results))
         table(_single(snap, lon, lat, db, results))
+        del snap
         table(_http(db, lon, lat, results))
+        table(_snapshot(db, results))
     return results
