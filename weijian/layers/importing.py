@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+import orjson
 import pandas as pd
+import pyogrio
 import pyproj
 import shapely
 from psycopg.types.json import Jsonb
@@ -35,7 +39,7 @@ from weijian.gis.encoding import EncodingChoice, choose_encoding
 from weijian.gis.geometry import normalise_polygons
 from weijian.gis.integrity import check_rows_inside
 from weijian.gis.readers import OpenedSource, open_source, read_features
-from weijian.layers import repository
+from weijian.layers import repository, streaming
 from weijian.layers.landuse import kinds_for_codes, settle_kinds
 from weijian.layers.model import (
     GRID_LEVELS,
@@ -47,6 +51,7 @@ from weijian.layers.model import (
 
 IMPORT_KINDS = ZONE_KINDS[:-1]  # "unused" only arrives through land-use codes
 _SPLIT_PEOPLE = re.compile(r"[、,，;；/\s]+")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
@@ -61,6 +66,8 @@ class ImportRequest:
     activate: bool = True  # False: the new version waits, inactive, for an administrator
     created_by: str | None = None
     source_name: str | None = None  # what to call the source in the report (uploads)
+    #: called with (features read, features in the file) as a large file is streamed in
+    progress: Callable[[int, int], None] | None = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any], **given: Any) -> Self:
@@ -318,50 +325,28 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
             detail=f"unknown zone kind {request.kind!r}.",
             hint=f"one of: {', '.join(IMPORT_KINDS)}",
         )
+    wanted = {
+        "--code-field": request.code_field,
+        "--name-field": request.name_field,
+        "--settlement-field": request.settlement_field,
+    }
     with open_source(request.path, request.member) as source:
+        if engine is not None and not request.dry_run and not request.settlement_field:
+            streamed = _stream_zones(engine, request, source, wanted, started)
+            if streamed is not None:
+                return streamed
         prepared = prepare(
-            request.path,
-            source,
-            crs=request.crs,
-            encoding=request.encoding,
-            wanted_fields={
-                "--code-field": request.code_field,
-                "--name-field": request.name_field,
-                "--settlement-field": request.settlement_field,
-            },
+            request.path, source, crs=request.crs, encoding=request.encoding, wanted_fields=wanted
         )
     attributes = prepared.attributes
-    if request.code_field:
-        codes = [_clean_text(v) for v in attributes[request.code_field]]
-        kinds = kinds_for_codes(codes, request.code_field)
-    else:
-        codes = [None] * len(attributes)
-        kinds = [request.kind] * len(attributes)
+    codes, kinds, names = _zone_columns(attributes, request)
     settlement = None
     if request.settlement_field:
         kinds, settlement = settle_kinds(
             kinds, attributes[request.settlement_field], request.settlement_field
         )
-    names = (
-        [_clean_text(v) for v in attributes[request.name_field]]
-        if request.name_field
-        else [None] * len(attributes)
-    )
     report = prepared.report
-    if request.source_name:
-        report["source"] = request.source_name
-    report.update(
-        layer=request.layer,
-        family="zones",
-        dry_run=request.dry_run,
-        mapping={
-            "kind": request.kind,
-            "code_field": request.code_field,
-            "name_field": request.name_field,
-            "settlement_field": request.settlement_field,
-        },
-        kinds=dict(sorted(pd.Series(kinds).value_counts().to_dict().items())),
-    )
+    _zone_report(report, request, pd.Series(kinds).value_counts().to_dict())
     if settlement is not None:
         report["settlement"] = settlement
     phase = time.perf_counter()
@@ -398,6 +383,199 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
             for i in range(len(ewkb))
         )
         repository.copy_zones(conn, rows)
+    return report
+
+
+def _zone_columns(attributes: pd.DataFrame, request: ZoneImport) -> tuple[list, list, list]:
+    """The zones' codes, kinds (from the code field or the one --kind) and names."""
+    if request.code_field:
+        codes = [_clean_text(v) for v in attributes[request.code_field]]
+        kinds = kinds_for_codes(codes, request.code_field)
+    else:
+        codes = [None] * len(attributes)
+        kinds = [request.kind] * len(attributes)
+    names = (
+        [_clean_text(v) for v in attributes[request.name_field]]
+        if request.name_field
+        else [None] * len(attributes)
+    )
+    return codes, kinds, names
+
+
+def _zone_report(report: dict, request: ZoneImport, kind_counts: Mapping[str, int]) -> None:
+    if request.source_name:
+        report["source"] = request.source_name
+    report.update(
+        layer=request.layer,
+        family="zones",
+        dry_run=request.dry_run,
+        mapping={
+            "kind": request.kind,
+            "code_field": request.code_field,
+            "name_field": request.name_field,
+            "settlement_field": request.settlement_field,
+        },
+        kinds=dict(sorted(kind_counts.items())),
+    )
+
+
+def _stream_zones(
+    engine: Engine,
+    request: ZoneImport,
+    source: OpenedSource,
+    wanted: dict[str, str | None],
+    started: float,
+) -> dict | None:
+    """The import streamed in chunks (``streaming``), or None when the file is imported in one
+    pass: too small, not a Gauss-Krüger shapefile, or anything the chunks cannot reproduce
+    exactly — a refusal among them, which the one pass then gives word for word (the streamed
+    version was rolled back with its transaction)."""
+    try:
+        plan = _stream_plan(source, request, wanted)
+    except Exception:  # the one pass refuses with the exact words
+        return None
+    if plan is None:
+        return None
+    try:
+        return _stream_zones_into(engine, request, source, plan, started)
+    except Exception as exc:  # rolled back; the one pass decides
+        _log.info("streamed import of %s: one pass instead (%s)", source.display, exc)
+        return None
+
+
+def _stream_plan(
+    source: OpenedSource, request: ZoneImport, wanted: dict[str, str | None]
+) -> streaming.Plan | None:
+    if source.driver != "ESRI Shapefile" or source.dbf is None:
+        return None
+    if request.crs:
+        source_crs = crs_mod.parse_crs_option(request.crs)
+    elif source.prj is not None:
+        source_crs = crs_mod.crs_from_prj(source.prj.read_text("latin-1"))
+    else:
+        return None  # the CRS may have to be guessed from all the coordinates
+    if not crs_mod.is_gauss_kruger(source_crs) or not streaming.has_shx(source):
+        return None
+    choice = choose_encoding(source.dbf, source.cpg, request.encoding)
+    info = pyogrio.read_info(source.path, encoding=choice.encoding)
+    _check_fields([str(f) for f in info["fields"]], wanted, source.display)
+    plan = streaming.plan(source, source_crs, choice, int(info.get("features") or 0))
+    if plan is not None:
+        plan.fields = [str(f) for f in info["fields"]]
+    return plan
+
+
+def _zone_rows(version_id: int, request: ZoneImport) -> Callable[[streaming.Chunk], dict]:
+    """What the worker derives from each chunk: the rows to COPY and the kinds counted."""
+
+    def derive(chunk: streaming.Chunk) -> dict:
+        codes, kinds, names = _zone_columns(chunk.attributes, request)
+        texts = [orjson.dumps(row) for row in _attributes_json(chunk.attributes)]
+        ewkb = _ewkb(chunk.geoms)
+        rows = [
+            (
+                version_id,
+                kinds[i],
+                codes[i],
+                names[i],
+                float(chunk.area_m2[i]),
+                Jsonb(texts[i], dumps=_as_is),
+                ewkb[i],
+            )
+            for i in range(len(ewkb))
+        ]
+        return {"rows": rows, "kinds": Counter(kinds)}
+
+    return derive
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
+
+
+def _stream_zones_into(
+    engine: Engine, request: ZoneImport, source: OpenedSource, plan: streaming.Plan, started: float
+) -> dict:
+    """One transaction: the new version, its chunks COPYed as the worker prepares them, the
+    whole-file checks, then its count, box and report, activated unless asked not to."""
+    name = request.path.name if request.path.suffix.lower() != ".zip" else source.display
+    report: dict = {"source": request.source_name or name, "sha256": source.sha256}
+    with engine.begin() as conn:
+        layer_id = repository.lock_layer(conn, request.layer, "zones", None, request.title)
+        version_id, number = repository.create_version(
+            conn,
+            layer_id,
+            source=report["source"],
+            sha256=source.sha256,
+            feature_count=plan.count,
+            bbox=(0.0, 0.0, 0.0, 0.0),  # known once every chunk is in: set_extent
+            report=report,
+            created_by=request.created_by,
+        )
+        load_started = time.perf_counter()
+        done: list[streaming.Chunk] = []
+        kind_counts: Counter[str] = Counter()
+
+        def rows() -> Iterator[tuple]:
+            derive = _zone_rows(version_id, request)
+            for chunk in streaming.in_background(streaming.chunks(source, plan, derive)):
+                yield from chunk.extra.pop("rows")
+                kind_counts.update(chunk.extra.pop("kinds"))
+                done.append(chunk)
+                if request.progress is not None:
+                    request.progress(sum(c.repair.features for c in done), plan.count)
+
+        repository.copy_zones(conn, rows())
+        report = _streamed_report(request, source, plan, done, kind_counts, started)
+        report["version"] = number
+        report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)
+        report["activated"] = request.activate
+        report["streamed"] = {"chunks": len(done), "features_per_chunk": plan.chunk}
+        streaming.set_extent(conn, version_id, report["features"]["imported"], report["bbox"])
+        if request.activate:
+            repository.activate(conn, layer_id, version_id)
+        report["seconds"]["prepare"] = round(load_started - started, 3)
+        report["seconds"]["total"] = round(time.perf_counter() - started, 3)
+        repository.update_report(conn, version_id, report)
+    return report
+
+
+def _streamed_report(
+    request: ZoneImport,
+    source: OpenedSource,
+    plan: streaming.Plan,
+    done: list[streaming.Chunk],
+    kind_counts: Mapping[str, int],
+    started: float,
+) -> dict:
+    """The whole-file checks of :func:`prepare` over every chunk, and its report."""
+    repair = streaming.merge_repairs([c.repair for c in done])
+    geoms = np.concatenate([c.geoms for c in done])
+    keep = np.concatenate([c.keep for c in done])
+    area = np.concatenate([c.area_m2 for c in done])
+    if not len(geoms) or repair.features != plan.count:
+        raise streaming.Fallback("no usable polygon, or not every feature read")
+    bounds = tuple(float(v) for v in shapely.total_bounds(geoms))
+    check_rows_inside(geoms, np.flatnonzero(keep) + 1, crs_mod.CHINA_BOX, source.display)
+    crs_mod.check_in_china(bounds, plan.source_crs)
+    notes = list(source.notes)
+    if plan.source_crs.note:
+        notes.append(plan.source_crs.note)
+    report = {
+        "source": request.path.name if request.path.suffix.lower() != ".zip" else source.display,
+        "format": source.driver,
+        "sha256": source.sha256,
+        "features": {"read": repair.features, "imported": len(geoms)},
+        "bbox": [round(v, 7) for v in bounds],
+        "source_crs": plan.source_crs.as_dict(),
+        "encoding": plan.encoding.as_dict(),
+        "fields": plan.fields,
+        "geometry": repair.as_dict(),
+        "area_km2": round(float(area.sum()) / 1e6, 4),
+        "notes": notes,
+        "seconds": {"read": round(sum(c.read_seconds for c in done), 3)},
+    }
+    _zone_report(report, request, kind_counts)
     return report
 
 

@@ -1,0 +1,238 @@
+"""Streaming a large Gauss-Krüger shapefile into a new version: a worker thread reads and
+prepares the features chunk by chunk (``skip_features``/``max_features``) while the importing
+thread COPYs the previous chunk, so reading, repair and reprojection overlap with PostgreSQL's
+own work (the generated Web Mercator copy, the GiST indexes, the foreign key).
+
+Every chunk goes through the same steps as the one-pass :func:`importing.prepare` — coordinates
+checked, polygons normalised and repaired, areas in the source's Gauss-Krüger metres, CGCS2000,
+repaired again where reprojection bent a ring — and the whole-file checks run on all chunks
+together before the transaction commits. Whatever the chunks cannot reproduce exactly (a refusal
+of any kind, a column whose type differs between chunks, a post-reprojection repair that would
+drop a feature) raises :class:`Fallback` or the check's own error: the transaction is rolled back
+and the caller imports in one pass, which gives the exact answer or refusal."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import Connection, text
+
+from weijian.gis import crs as crs_mod
+from weijian.gis.encoding import EncodingChoice
+from weijian.gis.geometry import PolygonRepair, normalise_polygons
+from weijian.gis.integrity import check_coordinates
+from weijian.gis.readers import OpenedSource
+from weijian.settings import get_settings
+
+#: features read and prepared at a time
+CHUNK_FEATURES = 16_384
+#: smaller files are imported in one pass: there is nothing to overlap
+MIN_FEATURES = 2 * CHUNK_FEATURES
+#: prepared chunks waiting for the COPY (bounds the memory held ahead of it)
+QUEUE_DEPTH = 2
+
+T = TypeVar("T")
+
+
+class Fallback(Exception):
+    """The chunks cannot give the one-pass result; import in one pass instead."""
+
+
+@dataclass
+class Plan:
+    """What the whole file must agree on before any chunk is read."""
+
+    source_crs: crs_mod.SourceCRS
+    encoding: EncodingChoice
+    count: int
+    fields: list[str] = field(default_factory=list)
+    chunk: int = 0  # features per chunk
+
+
+@dataclass
+class Chunk:
+    """One slice of the file, prepared: the kept features in storage coordinates."""
+
+    first: int  # 0-based position of the slice's first feature in the file
+    attributes: pd.DataFrame  # rows of the kept features, index reset
+    geoms: np.ndarray  # MultiPolygons in EPSG:4490
+    keep: np.ndarray  # mask of the slice's features that were kept
+    area_m2: np.ndarray
+    repair: PolygonRepair
+    read_seconds: float
+    extra: dict = field(default_factory=dict)  # what the caller derives (rows to COPY)
+
+
+def has_shx(source: OpenedSource) -> bool:
+    return any(
+        p.stem == source.path.stem and p.suffix.lower() == ".shx"
+        for p in source.path.parent.iterdir()
+    )
+
+
+def plan(
+    source: OpenedSource, source_crs: crs_mod.SourceCRS, encoding: EncodingChoice, count: int
+) -> Plan | None:
+    """The plan for streaming ``source``, or None when it is imported in one pass: a shapefile
+    with its .shx, in Gauss-Krüger (areas straight from the source), large enough to gain."""
+    if source.driver != "ESRI Shapefile" or not has_shx(source) or source_crs.web_datum:
+        return None
+    if not crs_mod.is_gauss_kruger(source_crs):
+        return None
+    if count < MIN_FEATURES or count > get_settings().max_features:
+        return None
+    return Plan(source_crs, encoding, count, chunk=CHUNK_FEATURES)
+
+
+def read_chunks(source: OpenedSource, plan: Plan) -> Iterator[tuple[int, object]]:
+    """The file's features ``plan.chunk`` at a time, as pyogrio reads them in one pass."""
+    size = plan.chunk
+    for first in range(0, plan.count, size):
+        frame = pyogrio.read_dataframe(
+            source.path, encoding=plan.encoding.encoding, skip_features=first, max_features=size
+        )
+        yield first, frame
+
+
+def prepare_chunk(first: int, frame, source: OpenedSource, plan: Plan, started: float) -> Chunk:
+    """The one-pass preparation applied to one slice (see :func:`importing.prepare`)."""
+    if "geometry" not in frame or len(frame) == 0:
+        raise Fallback("a slice without geometries or features")
+    attributes = pd.DataFrame(frame.drop(columns="geometry"))
+    geometries = np.asarray(frame.geometry.array, dtype=object)
+    read_seconds = time.perf_counter() - started
+    check_coordinates(geometries, source.display, get_settings().max_feature_vertices)
+    geoms, keep, repair = normalise_polygons(geometries, source.display)
+    area = shapely.area(geoms)  # Gauss-Krüger metres, as in one pass
+    if len(geoms):
+        geoms = crs_mod.to_storage(geoms, plan.source_crs)
+        broken = ~shapely.is_valid(geoms)
+        if broken.any():
+            fixed, _, again = normalise_polygons(geoms[broken], source.display)
+            if len(fixed) != broken.sum():
+                raise Fallback("a repair after reprojection would drop a feature")
+            geoms[broken] = fixed
+            repair.repaired += again.repaired
+    kept = attributes.loc[keep].reset_index(drop=True)
+    return Chunk(first, kept, geoms, keep, area, repair, read_seconds)
+
+
+def chunks(
+    source: OpenedSource,
+    plan: Plan,
+    derive: Callable[[Chunk], dict],
+) -> Iterator[Chunk]:
+    """Prepared chunks with what ``derive`` adds to each (run in the same, worker, thread);
+    every chunk's columns must have the first one's types, as one pass would read them."""
+    dtypes = None
+    for started, (first, frame) in _timed(read_chunks(source, plan)):
+        chunk = prepare_chunk(first, frame, source, plan, started)
+        kinds = tuple(str(t) for t in chunk.attributes.dtypes)
+        if dtypes is None:
+            dtypes = kinds
+        elif kinds != dtypes:
+            raise Fallback("a column's type differs between slices")
+        chunk.extra = derive(chunk)
+        yield chunk
+
+
+def _timed(items: Iterator[T]) -> Iterator[tuple[float, T]]:
+    while True:
+        started = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        yield started, item
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_DONE = object()
+
+
+def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
+    """Iterate ``items`` in a worker thread, up to ``depth`` ahead of the consumer; an error
+    of the worker is raised in the consumer; a consumer that stops stops the worker."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(_Failed(exc))
+
+    worker = threading.Thread(target=run, name="layer-import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def merge_repairs(parts: list[PolygonRepair]) -> PolygonRepair:
+    """The report of one pass over all chunks (types in the order they first appear)."""
+    total = PolygonRepair()
+    for part in parts:
+        total.features += part.features
+        total.kept += part.kept
+        total.repaired += part.repaired
+        total.dropped_null += part.dropped_null
+        total.dropped_empty += part.dropped_empty
+        total.dropped_collapsed += part.dropped_collapsed
+        total.z_dropped += part.z_dropped
+        for name, n in part.types.items():
+            total.types[name] = total.types.get(name, 0) + n
+    return total
+
+
+def set_extent(
+    conn: Connection, version_id: int, count: int, bbox: tuple[float, float, float, float]
+) -> None:
+    """The version's feature count and bounding box, known once every chunk is in."""
+    conn.execute(
+        text(
+            "UPDATE layer_version SET feature_count = :count, "
+            "bbox = ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490) WHERE id = :id"
+        ),
+        {
+            "count": count,
+            "minx": bbox[0],
+            "miny": bbox[1],
+            "maxx": bbox[2],
+            "maxy": bbox[3],
+            "id": version_id,
+        },
+    )
