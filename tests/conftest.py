@@ -32,6 +32,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
 TABLES = (
+    "job",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_jobs",
+    "procrastinate_workers",
     "joint_meeting_case",
     "joint_meeting",
     "enforcement_document",

@@ -29,6 +29,7 @@ from weijian.api.routes import (
     gatelog,
     health,
     home,
+    jobs,
     jurisdiction,
     layers,
     ledger,
@@ -147,7 +148,7 @@ def create_app(
         layers.router, jurisdiction.router, auth.router, cases.router, users.router, open311.router,
         patrol.router, patrols.router, assessment.router, ledger.router, workbench.router,
         stats.router, gatelog.router, field.router, public.router,
-        projects.router, documents.router, meetings.router, footage.router,
+        projects.router, documents.router, meetings.router, footage.router, jobs.router,
     ):  # fmt: skip
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     return app

@@ -19,6 +19,7 @@ from weijian.cli import (
     patrol,
     serve,
     users,
+    worker,
 )
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ for command, name in (
     (demo.demo, "demo"),
     (serve.serve, "serve"),
     (patrol.patrol_map, "patrol-map"),
+    (worker.worker, "worker"),
 ):
     app.command(name)(command)
 

@@ -80,4 +80,8 @@ def demo(
     load_demo_cases(engine, settings.samples_dir, log=log, passwords=passwords)
     passwords.report(log)
     if serve:
-        serve_app(host or settings.host, port or settings.port, workers=1)
+        from weijian.jobs.process import worker_process
+
+        # the background jobs' worker (atlases) runs beside the server and stops with it
+        with worker_process():
+            serve_app(host or settings.host, port or settings.port, workers=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 
 from pypdf import PdfReader, PdfWriter
@@ -77,14 +78,21 @@ def grid_map(
 
 _WORKER: dict = {}
 
+#: told of an atlas's progress: grids drawn, grids in all, and what is being done (in Chinese)
+Progress = Callable[[int, int, str], None]
 
-def _render_chunk(job: tuple[list[str], str, str]) -> tuple[bytes, list[dict]]:
+
+def _render_chunk(
+    job: tuple[list[str], str, str], progress: Progress | None = None
+) -> tuple[bytes, list[dict]]:
     """Read and draw a run of grids into one PDF (so the font is subset once per run): the
     PDF and, per grid, its pages and figures for the cover."""
     codes, paper, orientation = job
     cases = _WORKER["cases"]
     figures, rows = [], []
-    for code in codes:
+    for n, code in enumerate(codes):
+        if progress is not None:
+            progress(n, len(codes), f"正在绘制网格 {code}")
         data = page_data(cases, code, None, paper, orientation)
         pages, _ = render.render_page(data)
         figures += pages
@@ -107,17 +115,16 @@ def _forked(cases: CaseService) -> None:
     _WORKER["cases"] = cases
 
 
-def atlas(
+def atlas_grids(
     cases: CaseService,
     district: str,
     level: str = "community",
     paper: str = "A4",
     orientation: str = "auto",
     principal: Principal | None = None,
-    processes: int | None = None,
-) -> tuple[bytes, dict]:
-    """A cover listing the grids, then every grid's pages. The grids are split into one run
-    per process; each process reads its grids and draws them into one PDF."""
+) -> tuple[list[tuple[str, str]], str | None]:
+    """The grids an atlas prints and the district's name, once the principal's scope, the
+    level and the paper are checked (what an atlas asked for in the background checks first)."""
     with cases.engine.connect() as conn:
         grids = grids_of_district(conn, district, level)
         district_name = conn.execute(
@@ -139,6 +146,23 @@ def atlas(
             detail=f"the district {district} has no {level} grids",
         )
     render.check_paper(paper, orientation)
+    return grids, district_name
+
+
+def atlas(
+    cases: CaseService,
+    district: str,
+    level: str = "community",
+    paper: str = "A4",
+    orientation: str = "auto",
+    principal: Principal | None = None,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> tuple[bytes, dict]:
+    """A cover listing the grids, then every grid's pages. The grids are split into one run
+    per process; each process reads its grids and draws them into one PDF. ``progress`` is
+    told of each grid drawn (of each run, with several processes) and of the binding."""
+    grids, district_name = atlas_grids(cases, district, level, paper, orientation, principal)
     codes = [code for code, _ in grids]
     processes = max(1, min(processes or (os.cpu_count() or 1), len(codes)))
     size = -(-len(codes) // processes)
@@ -147,10 +171,17 @@ def atlas(
     if len(jobs) > 1:
         context = multiprocessing.get_context("fork")
         with context.Pool(len(jobs), initializer=_forked, initargs=(cases,)) as pool:
-            rendered = pool.map(_render_chunk, jobs, chunksize=1)
+            rendered = []
+            for chunk in pool.imap(_render_chunk, jobs, chunksize=1):
+                rendered.append(chunk)
+                if progress is not None:
+                    drawn = sum(len(r) for _, r in rendered)
+                    progress(drawn, len(codes), f"已绘制 {drawn} 个网格")
     else:
         _WORKER["cases"] = cases
-        rendered = [_render_chunk(jobs[0])]
+        rendered = [_render_chunk(jobs[0], progress)]
+    if progress is not None:
+        progress(len(codes), len(codes), "正在装订封面和目录")
     rows = [row for _, chunk_rows in rendered for row in chunk_rows]
     cover_pages = max(1, -(-len(rows) // render.COVER_ROWS))
     page = cover_pages + 1

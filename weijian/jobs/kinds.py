@@ -1,0 +1,111 @@
+"""The kinds of background job: each one's parameters (checked when asked for, in Chinese),
+the check of the asker's scope made before the job is queued, and the work itself, which
+reports its progress and gives back one file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from weijian.cases.scope import Principal
+from weijian.cases.service import CaseService
+from weijian.errors import InputError
+from weijian.patrol import service as patrol
+
+#: grids drawn (or rows written), how many in all, what is being done (Chinese)
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    content: bytes
+    media_type: str
+    file_name: str
+    suffix: str
+
+
+class AtlasParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    district: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
+    level: Literal["town", "community", "compound"] = "community"
+    paper: Literal["A4", "A3"] = "A4"
+    orientation: Literal["portrait", "landscape", "auto"] = "auto"
+
+
+def _check_atlas(cases: CaseService, p: AtlasParameters, principal: Principal) -> None:
+    patrol.atlas_grids(cases, p.district, p.level, p.paper, p.orientation, principal)
+
+
+def _run_atlas(cases: CaseService, p: AtlasParameters, progress: Progress) -> Result:
+    # one process: a worker's job never forks (the worker's threads and its connections)
+    content, _info = patrol.atlas(
+        cases, p.district, p.level, p.paper, p.orientation, None, processes=1, progress=progress
+    )
+    return Result(content, "application/pdf", f"巡查图集-{p.district}-{p.level}.pdf", ".pdf")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str
+    parameters: type[BaseModel]
+    check: Callable[[CaseService, Any, Principal], None]
+    run: Callable[[CaseService, Any, Progress], Result]
+
+    def parse(self, parameters: object) -> BaseModel:
+        try:
+            return self.parameters.model_validate(parameters)
+        except ValidationError as exc:
+            problems = "；".join(_problem(e) for e in exc.errors())
+            raise InputError(
+                f"{self.label}的参数有误：{problems}",
+                code="job.parameters_invalid",
+                detail=[
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors()
+                ],
+                hint="see the parameters of each kind of job in the API documentation",
+            ) from None
+
+
+FIELD_LABELS = {
+    "district": "区县代码",
+    "level": "网格层级",
+    "paper": "纸张",
+    "orientation": "方向",
+}
+
+
+def _problem(error: dict) -> str:
+    field = ".".join(str(x) for x in error["loc"]) or "参数"
+    label = FIELD_LABELS.get(field, field)
+    kind = error["type"]
+    if kind == "missing":
+        return f"缺少{label}"
+    if kind == "extra_forbidden":
+        return f"不认识的参数 {field}"
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{label}只能是 {allowed}"
+    return f"{label}格式不正确"
+
+
+KINDS: dict[str, Kind] = {
+    "atlas": Kind("atlas", "巡查图集", AtlasParameters, _check_atlas, _run_atlas),
+}
+
+
+def find(name: object) -> Kind:
+    kind = KINDS.get(name) if isinstance(name, str) else None
+    if kind is None:
+        known = "、".join(f"{k}（{v.label}）" for k, v in KINDS.items())
+        raise InputError(
+            f"不支持的任务类型“{name}”，可选：{known}",
+            code="job.kind_unknown",
+            detail=f"unknown kind of job {name!r}; known: {', '.join(KINDS)}",
+        )
+    return kind
