@@ -19,8 +19,8 @@ from weijian.jurisdiction.engine import (
     lookup,
     lookup_parts,
     public_answer,
-    reference_lookup,
 )
+from weijian.jurisdiction.reference import reference_lookup
 from weijian.jurisdiction.snapshot import load_snapshot
 
 

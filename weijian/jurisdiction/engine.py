@@ -37,16 +37,22 @@ REASON_CODES = (None, *UNASSIGNED_REASONS)  # index 0: assigned
 # -- the grid chain ----------------------------------------------------------------------
 
 
-def grid_chain(snap: Snapshot, lon: float, lat: float) -> dict[str, int | None]:
+def grid_chain(
+    snap: Snapshot, lon: float, lat: float, known: dict | None = None
+) -> dict[str, int | None]:
     """Row of each level's grid containing the point: the lowest level found spatially, its
-    ancestors through the parent codes (spatially again where a parent link is missing)."""
+    ancestors through the parent codes (spatially again where a parent link is missing).
+    ``known``: the grids of a level known to cover the point (found for a point beside it)."""
     chain: dict[str, int | None] = dict.fromkeys(GRID_LEVELS)
     found_level = None
+    known = known or {}
     for level in reversed(GRID_LEVELS):
         grid = snap.grids.get(level)
         if grid is None:
             continue
-        hits = grid.index.query_one(lon, lat)
+        hits = known.get(level)
+        if hits is None:
+            hits = grid.index.query_one(lon, lat)
         if hits:
             chain[level] = min(hits)
             found_level = level
@@ -65,26 +71,12 @@ def grid_chain(snap: Snapshot, lon: float, lat: float) -> dict[str, int | None]:
             parent = lower_grid.parents[lower_row]
             row = upper_grid.row_of.get(parent) if parent else None
         if row is None:
-            hits = upper_grid.index.query_one(lon, lat)
+            hits = known.get(upper)
+            if hits is None:
+                hits = upper_grid.index.query_one(lon, lat)
             row = min(hits) if hits else None
         chain[upper] = row
     return chain
-
-
-def _grid_json(snap: Snapshot, chain: dict[str, int | None]) -> dict:
-    out = {}
-    for level in GRID_LEVELS:
-        row = chain.get(level)
-        grid = snap.grids.get(level)
-        if row is None or grid is None:
-            out[level] = None
-        else:
-            out[level] = {
-                "code": grid.codes[row],
-                "name": grid.names[row],
-                "responsible": grid.responsible[row],
-            }
-    return out
 
 
 def grid_codes(answer: dict) -> list[str]:
@@ -158,41 +150,6 @@ def _department_json(snap: Snapshot, decision: Decision) -> dict | None:
     return _department_for(snap, decision.resolution.rule, decision.district_row)
 
 
-def _rule_json(snap: Snapshot, decision: Decision) -> dict | None:
-    rule = decision.resolution.rule
-    if rule is None:
-        return None
-    return {
-        "id": rule.id,
-        "version": snap.rules.version,
-        "name": rule.name,
-        "priority": rule.priority,
-    }
-
-
-def _zone_distance(snap: Snapshot, layer: int, zone: int, x_gk: float, y_gk: float) -> float:
-    return float(
-        shapely.lib.distance(shapely.Point(x_gk, y_gk), snap.zone_boundaries_gk[layer][zone])
-    )
-
-
-def _single_distance(
-    snap: Snapshot, decision: Decision, lon: float, lat: float, x_gk: float, y_gk: float
-) -> float | None:
-    """Metres to the deciding boundary: the deciding zone's or the district's, the nearer."""
-    zone = decision.resolution.zone
-    if zone is None:
-        return None
-    distance = math.inf
-    for n, i in decision.zones:
-        layer = snap.zone_layers[n]
-        if layer.name == zone.layer and int(layer.ids[i]) == zone.zone_id:
-            distance = _zone_distance(snap, n, i, x_gk, y_gk)
-            break
-    distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
-    return round(distance * 100) / 100  # = numpy's round(…, 2), which the batch uses
-
-
 DEGREES_PER_METRE = 1.02 / 110_500.0  # a little more than a degree of latitude is long
 
 
@@ -252,7 +209,7 @@ def needs_rings(
     return flag
 
 
-def _ring_alternatives(
+def _ring_alternatives_fast(
     snap: Snapshot,
     lon: float,
     lat: float,
@@ -262,58 +219,137 @@ def _ring_alternatives(
     tolerance_m: float,
     on: date,
 ) -> list[dict]:
-    """Other answers on the rings around a point. Where a layer's index says the whole
-    tolerance box is covered by the same polygons, the ring points reuse the centre's hits."""
+    """Other answers on the rings around a point (as ``reference._ring_alternatives``, tested):
+    the zone layers asked for all ring points at once, best rule first, skipping the points a
+    layer could not change; a layer or grid level whose tolerance box is plain lends the
+    centre's polygons to every ring point; the districts found for all ring points at once."""
     box = tolerance_box_one(lon, lat, tolerance_m)
     ranks = snap.zone_ranks(on)
     in_force = snap.rules_in_force(on)
+    best_of = snap.best_ranks(on)
     centre_hits: dict[int, list[int]] = {}
     for n, i in decision.zones:
         centre_hits.setdefault(n, []).append(i)
-    plain = [layer.index.box_is_plain_one(*box) for layer in snap.zone_layers]
-    grids_plain = all(g.index.box_is_plain_one(*box) for g in snap.grids.values())
+    layers = []  # (best rank possible, layer number, index, the centre's hits when plain)
+    for n, layer in enumerate(snap.zone_layers):
+        plain = layer.index.box_is_plain_one(*box)
+        layers.append((best_of[n], n, layer.index, centre_hits.get(n, []) if plain else None))
+    layers.sort(key=lambda item: item[:2])
+    known = {
+        level: grid.index.query_one(lon, lat)
+        for level, grid in snap.grids.items()
+        if grid.index.box_is_plain_one(*box)
+    }
+    all_known = len(known) == len(snap.grids)
     has_districts = "district" in snap.grids
     seen = {(decision.key)}
     found = []
     ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
-    for lon_i, lat_i in zip(ring_lon.tolist(), ring_lat.tolist(), strict=True):
-        best, any_zone = NO_RULE, False
-        for n, layer in enumerate(snap.zone_layers):
-            hits = centre_hits.get(n, ()) if plain[n] else layer.index.query_one(lon_i, lat_i)
-            for i in hits:
-                any_zone = True
-                best = min(best, int(ranks[n][i]))
-        district = (
-            decision.district_row if grids_plain else grid_chain(snap, lon_i, lat_i)["district"]
-        )
+    best = np.full(len(ring_lon), NO_RULE, dtype=np.int64)
+    any_zone = np.zeros(len(ring_lon), dtype=bool)
+    for possible, n, index, hits in layers:
+        # only the ring points this layer could still change: one array query for them all
+        open_ = ~(any_zone & (best <= possible))
+        if not open_.any():
+            break
+        if hits is None:
+            sel = np.flatnonzero(open_)
+            points, polys = index.query(ring_lon[sel], ring_lat[sel])
+            if len(points):
+                any_zone[sel[points]] = True
+                np.minimum.at(best, sel[points], ranks[n][polys])
+        elif hits:
+            any_zone[:] = True
+            np.minimum(best, min(int(ranks[n][i]) for i in hits), out=best)
+    if all_known:
+        districts = [decision.district_row] * len(ring_lon)
+    else:
+        districts = _districts_at(snap, ring_lon, ring_lat, known)
+    for district, best_i, any_i in zip(districts, best.tolist(), any_zone.tolist(), strict=True):
         if has_districts and district is None:
             key = (None, district, "outside_city")
-        elif best < NO_RULE:
-            key = (in_force[best].id, district, None)
+        elif best_i < NO_RULE:
+            key = (in_force[best_i].id, district, None)
         else:
-            key = (None, district, "no_rule" if any_zone else "no_zone")
+            key = (None, district, "no_rule" if any_i else "no_zone")
         if key in seen:
             continue
         seen.add(key)
-        rule = in_force[best] if key[0] is not None else None
+        rule = in_force[best_i] if key[0] is not None else None
         found.append(
             {
                 "status": "assigned" if rule else "unassigned",
                 "reason": key[2],
                 "department": _department_for(snap, rule, district),
-                "rule": (
-                    {
-                        "id": rule.id,
-                        "version": snap.rules.version,
-                        "name": rule.name,
-                        "priority": rule.priority,
-                    }
-                    if rule
-                    else None
-                ),
+                "rule": _rule_ref(snap, rule),
             }
         )
     return found
+
+
+def _first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Per point, the lowest row of the polygons covering it (-1 for none). A cell lists its
+    polygons by row and the query keeps that order, so a point's first hit is its lowest."""
+    rows = np.full(len(lon), -1, dtype=np.int64)
+    points, polys = index.query(lon, lat)
+    if len(points):
+        first = np.ones(len(points), dtype=bool)
+        first[1:] = points[1:] != points[:-1]
+        rows[points[first]] = polys[first]
+    return rows
+
+
+def _districts_at(
+    snap: Snapshot, lon: np.ndarray, lat: np.ndarray, known: dict[str, list[int]]
+) -> list[int | None]:
+    """``grid_chain(…)["district"]`` for many points at once; ``known``: the grids of the levels
+    that cover every one of the points alike."""
+    n = len(lon)
+    rows = {level: np.full(n, -1, dtype=np.int64) for level in GRID_LEVELS}
+    found_at = np.full(n, -1, dtype=np.int64)
+    pending = np.arange(n)
+    for position in range(len(GRID_LEVELS) - 1, -1, -1):
+        level = GRID_LEVELS[position]
+        grid = snap.grids.get(level)
+        if grid is None or not len(pending):
+            continue
+        if level in known:
+            hit = pending if known[level] else pending[:0]
+            rows[level][hit] = min(known[level]) if known[level] else -1
+        else:
+            rows[level][pending] = _first_rows(grid.index, lon[pending], lat[pending])
+            hit = pending[rows[level][pending] >= 0]
+        found_at[hit] = position
+        pending = pending[found_at[pending] < 0]
+    for position in range(len(GRID_LEVELS) - 2, -1, -1):
+        upper, lower = GRID_LEVELS[position], GRID_LEVELS[position + 1]
+        upper_grid, lower_grid = snap.grids.get(upper), snap.grids.get(lower)
+        if upper_grid is None:
+            continue
+        need = (found_at > position) & (rows[upper] < 0)
+        if lower_grid is not None:
+            linked = need & (rows[lower] >= 0)
+            rows[upper][linked] = lower_grid.parent_rows[rows[lower][linked]]
+        missing = np.flatnonzero(need & (rows[upper] < 0))
+        if len(missing):
+            if upper in known:
+                rows[upper][missing] = min(known[upper]) if known[upper] else -1
+            else:
+                rows[upper][missing] = _first_rows(upper_grid.index, lon[missing], lat[missing])
+    if "district" not in snap.grids:
+        return [None] * n
+    return [None if r < 0 else r for r in rows["district"].tolist()]
+
+
+def _rule_ref(snap: Snapshot, rule) -> dict | None:
+    if rule is None:
+        return None
+    return {
+        "id": rule.id,
+        "version": snap.rules.version,
+        "name": rule.name,
+        "priority": rule.priority,
+    }
 
 
 def needs_rings_one(
@@ -399,7 +435,7 @@ def lookup_parts(
 ) -> Parts:
     """The parts of the answer for one point in CGCS2000 lon/lat."""
     on = on or date.today()
-    decision = decide(snap, lon, lat, on)
+    decision = decide_fast(snap, lon, lat, on)
     resolution = decision.resolution
     x_gk, y_gk = gauss_kruger.forward(lon, lat, snap.gk_zone)
     deciding = _deciding_pair(snap, decision)
@@ -407,10 +443,43 @@ def lookup_parts(
     rule_pos = snap.rule_position(resolution.rule, on)
     alternatives: list[dict] = []
     if needs_rings_one(snap, lon, lat, rule_pos, distance, x_gk, y_gk, tolerance_m, on):
-        alternatives = _ring_alternatives(snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on)
+        alternatives = _ring_alternatives_fast(
+            snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on
+        )
     point = {"lon": round(float(lon), 8), "lat": round(float(lat), 8), "crs": "EPSG:4490"}
     point["input"] = given
     return Parts(decision, deciding, distance, alternatives, tolerance_m, point, on)
+
+
+def decide_fast(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
+    """:func:`decide` through the rules as arrays (a rank per zone and the global zone order,
+    as the batch decides), without matching the rules' patterns again for every point."""
+    zones = []
+    best_key, best = None, None
+    ranks = snap.zone_ranks(on)
+    for n, layer in enumerate(snap.zone_layers):
+        hits = layer.index.query_one(lon, lat)
+        if not hits:
+            continue
+        rank, order = ranks[n], layer.order
+        for i in hits:
+            zones.append((n, i))
+            key = (int(rank[i]), int(order[i]))
+            if best_key is None or key < best_key:
+                best_key, best = key, (n, i)
+    chain = grid_chain(snap, lon, lat)
+    district = chain["district"]
+    in_city = district is not None if "district" in snap.grids else True
+    if not in_city:
+        resolution = Resolution(None, None, "outside_city")
+    elif not zones:
+        resolution = Resolution(None, None, "no_zone")
+    elif best_key[0] == NO_RULE:
+        resolution = Resolution(None, None, "no_rule")
+    else:
+        rule = snap.rules_in_force(on)[best_key[0]]
+        resolution = Resolution(rule, snap.zone_layers[best[0]].hit(best[1]), None)
+    return Decision(resolution, district, tuple(zones), chain)
 
 
 def _deciding_pair(snap: Snapshot, decision: Decision) -> tuple[int, int] | None:
@@ -427,7 +496,7 @@ def _deciding_pair(snap: Snapshot, decision: Decision) -> tuple[int, int] | None
 def _distance_of(
     snap: Snapshot, deciding: tuple[int, int] | None, lon: float, lat: float, x_gk, y_gk
 ) -> float | None:
-    """:func:`_single_distance` for a deciding zone found already."""
+    """Metres to the deciding boundary: the deciding zone's or the district's, the nearer."""
     if deciding is None:
         return None
     point = shapely.lib.points(np.array((x_gk, y_gk)), _NO_INDEX)
@@ -473,73 +542,6 @@ def lookup(
     """The full answer for one point in CGCS2000 lon/lat (the people responsible included)."""
     parts = lookup_parts(snap, lon, lat, on=on, tolerance_m=tolerance_m, given=given)
     return orjson.loads(answer_json(snap, parts, scoped=True))
-
-
-def reference_lookup(
-    snap: Snapshot,
-    lon: float,
-    lat: float,
-    *,
-    on: date | None = None,
-    tolerance_m: float = DEFAULT_TOLERANCE_M,
-    given: dict | None = None,
-) -> dict:
-    """The full answer for one point in CGCS2000 lon/lat, built as a dict the plain way: the
-    definition :func:`lookup` (parts serialised beforehand, joined as bytes) is tested
-    against, answer for answer."""
-    on = on or date.today()
-    decision = decide(snap, lon, lat, on)
-    resolution = decision.resolution
-    x_gk, y_gk = gauss_kruger.forward(lon, lat, snap.gk_zone)
-    distance = _single_distance(snap, decision, lon, lat, x_gk, y_gk)
-    rule_pos = snap.rule_position(resolution.rule, on)
-    alternatives: list[dict] = []
-    if needs_rings_one(snap, lon, lat, rule_pos, distance, x_gk, y_gk, tolerance_m, on):
-        alternatives = _ring_alternatives(snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on)
-    zones = [
-        {
-            "layer": snap.zone_layers[n].name,
-            "version": snap.zone_layers[n].version,
-            "kind": snap.zone_layers[n].kinds[i],
-            "code": snap.zone_layers[n].codes[i],
-            "name": snap.zone_layers[n].names[i],
-        }
-        for n, i in sorted(decision.zones, key=lambda z: snap.zone_layers[z[0]].order[z[1]])
-    ]
-    deciding = resolution.zone
-    return {
-        "status": "assigned" if resolution.assigned else "unassigned",
-        "reason": resolution.reason,
-        "reason_text": UNASSIGNED_REASONS.get(resolution.reason) if resolution.reason else None,
-        "department": _department_json(snap, decision),
-        "rule": _rule_json(snap, decision),
-        "deciding_zone": (
-            {
-                "layer": deciding.layer,
-                "version": deciding.version,
-                "kind": deciding.kind,
-                "code": deciding.code,
-                "name": deciding.name,
-            }
-            if deciding
-            else None
-        ),
-        "zones": zones,
-        "grid": _grid_json(snap, decision.chain),
-        "boundary_distance_m": distance,
-        "ambiguous": bool(alternatives),
-        "alternatives": alternatives,
-        "tolerance_m": tolerance_m,
-        "point": {
-            "lon": round(float(lon), 8),
-            "lat": round(float(lat), 8),
-            "crs": "EPSG:4490",
-            "input": given,
-        },
-        "layer_versions": snap.layer_versions,
-        "rule_version": snap.rules.version,
-        "decided_on": on.isoformat(),
-    }
 
 
 # -- many points -------------------------------------------------------------------------

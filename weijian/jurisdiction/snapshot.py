@@ -89,6 +89,7 @@ class Snapshot:
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
+    _positions: dict[date, dict[int, int]] = field(default_factory=dict)
 
     # -- rules as arrays -------------------------------------------------------------------
     def zone_ranks(self, on: date) -> list[np.ndarray]:
@@ -134,7 +135,11 @@ class Snapshot:
     def rule_position(self, rule, on: date) -> int:
         if rule is None:
             return -1
-        return next(n for n, r in enumerate(self.rules_in_force(on)) if r is rule)
+        positions = self._positions.get(on)
+        if positions is None:
+            positions = {id(r): n for n, r in enumerate(self.rules_in_force(on))}
+            self._positions = {on: positions}
+        return positions[id(rule)]
 
     # -- departments -----------------------------------------------------------------------
     def department(
