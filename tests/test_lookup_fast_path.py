@@ -13,6 +13,7 @@ import orjson
 import pytest
 import shapely
 
+from weijian.jurisdiction import engine
 from weijian.jurisdiction.engine import (
     answer_json,
     grid_codes,
@@ -102,3 +103,27 @@ def test_a_scoped_user_sees_the_people_and_the_public_does_not(snap):
     assert {k: v for k, v in scoped.items() if k != "grid"} == {
         k: v for k, v in public.items() if k != "grid"
     }
+
+
+def test_the_batch_asks_its_rings_as_decide_arrays_would(snap):
+    """The ring samples of a batch, answered with the centres' plain layers and levels lent,
+    against every sample decided on its own (``decide_arrays``)."""
+    rng = np.random.default_rng(11)
+    lon, lat = _points(snap, rng)
+    on = date.today()
+    answer = engine.answer_arrays(snap, lon, lat, on=on, tolerance_m=10.0)
+    decision = answer.decision
+    x_gk, y_gk = snap.points_gk(lon, lat)
+    ring = np.flatnonzero(
+        engine.needs_rings(snap, lon, lat, decision.rule_pos, answer.distance, x_gk, y_gk, 10.0, on)
+    )
+    assert len(ring) > 500
+    ring_lon, ring_lat = engine.ring_points(snap, x_gk[ring], y_gk[ring], 10.0)
+    ring_lon, ring_lat = ring_lon.ravel(), ring_lat.ravel()
+    ours = engine._sample_keys(snap, decision, lon, lat, ring, ring_lon, ring_lat, 10.0, on)
+    each = engine.decide_arrays(snap, ring_lon, ring_lat, on)
+    plain = np.stack(
+        [each.rule_pos, each.grid_rows["district"], each.reason.astype(np.int64)], axis=1
+    )
+    assert np.array_equal(ours, plain)
+    assert len(np.unique(plain, axis=0)) > 10  # the samples reach many different answers

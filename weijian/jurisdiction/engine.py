@@ -23,6 +23,7 @@ import orjson
 import shapely
 
 from weijian.gis import gauss_kruger
+from weijian.jurisdiction import rings
 from weijian.jurisdiction.answer import answer_bytes
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
@@ -32,6 +33,7 @@ RING_SAMPLES = (16, 8)  # points on the rings at tolerance and at half the toler
 RING_TOTAL = sum(RING_SAMPLES)
 DEFAULT_TOLERANCE_M = 10.0
 REASON_CODES = (None, *UNASSIGNED_REASONS)  # index 0: assigned
+_TRUE = np.ones(1, dtype=bool)
 
 
 # -- the grid chain ----------------------------------------------------------------------
@@ -226,45 +228,37 @@ def _ring_alternatives_fast(
     box = tolerance_box_one(lon, lat, tolerance_m)
     ranks = snap.zone_ranks(on)
     in_force = snap.rules_in_force(on)
-    best_of = snap.best_ranks(on)
     centre_hits: dict[int, list[int]] = {}
     for n, i in decision.zones:
         centre_hits.setdefault(n, []).append(i)
-    layers = []  # (best rank possible, layer number, index, the centre's hits when plain)
+    ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
+    owner = np.zeros(len(ring_lon), dtype=np.int64)
+    lent = []
     for n, layer in enumerate(snap.zone_layers):
-        plain = layer.index.box_is_plain_one(*box)
-        layers.append((best_of[n], n, layer.index, centre_hits.get(n, []) if plain else None))
-    layers.sort(key=lambda item: item[:2])
+        if layer.index.box_is_plain_one(*box):
+            hits = centre_hits.get(n, [])
+            best_here = min((int(ranks[n][i]) for i in hits), default=NO_RULE)
+            lent.append((_TRUE, np.array([bool(hits)]), np.array([best_here])))
+        else:
+            lent.append(None)
+    best, any_zone = rings.best_ranks_at(snap, ring_lon, ring_lat, owner, lent, on)
     known = {
         level: grid.index.query_one(lon, lat)
         for level, grid in snap.grids.items()
         if grid.index.box_is_plain_one(*box)
     }
-    all_known = len(known) == len(snap.grids)
+    if len(known) == len(snap.grids):
+        districts = [decision.district_row] * len(ring_lon)
+    else:
+        given = {
+            level: np.full(len(ring_lon), min(hits) if hits else -1, dtype=np.int64)
+            for level, hits in known.items()
+        }
+        rows = rings.districts_at(snap, ring_lon, ring_lat, given).tolist()
+        districts = [None if row < 0 else row for row in rows]
     has_districts = "district" in snap.grids
     seen = {(decision.key)}
     found = []
-    ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
-    best = np.full(len(ring_lon), NO_RULE, dtype=np.int64)
-    any_zone = np.zeros(len(ring_lon), dtype=bool)
-    for possible, n, index, hits in layers:
-        # only the ring points this layer could still change: one array query for them all
-        open_ = ~(any_zone & (best <= possible))
-        if not open_.any():
-            break
-        if hits is None:
-            sel = np.flatnonzero(open_)
-            points, polys = index.query(ring_lon[sel], ring_lat[sel])
-            if len(points):
-                any_zone[sel[points]] = True
-                np.minimum.at(best, sel[points], ranks[n][polys])
-        elif hits:
-            any_zone[:] = True
-            np.minimum(best, min(int(ranks[n][i]) for i in hits), out=best)
-    if all_known:
-        districts = [decision.district_row] * len(ring_lon)
-    else:
-        districts = _districts_at(snap, ring_lon, ring_lat, known)
     for district, best_i, any_i in zip(districts, best.tolist(), any_zone.tolist(), strict=True):
         if has_districts and district is None:
             key = (None, district, "outside_city")
@@ -285,60 +279,6 @@ def _ring_alternatives_fast(
             }
         )
     return found
-
-
-def _first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Per point, the lowest row of the polygons covering it (-1 for none). A cell lists its
-    polygons by row and the query keeps that order, so a point's first hit is its lowest."""
-    rows = np.full(len(lon), -1, dtype=np.int64)
-    points, polys = index.query(lon, lat)
-    if len(points):
-        first = np.ones(len(points), dtype=bool)
-        first[1:] = points[1:] != points[:-1]
-        rows[points[first]] = polys[first]
-    return rows
-
-
-def _districts_at(
-    snap: Snapshot, lon: np.ndarray, lat: np.ndarray, known: dict[str, list[int]]
-) -> list[int | None]:
-    """``grid_chain(…)["district"]`` for many points at once; ``known``: the grids of the levels
-    that cover every one of the points alike."""
-    n = len(lon)
-    rows = {level: np.full(n, -1, dtype=np.int64) for level in GRID_LEVELS}
-    found_at = np.full(n, -1, dtype=np.int64)
-    pending = np.arange(n)
-    for position in range(len(GRID_LEVELS) - 1, -1, -1):
-        level = GRID_LEVELS[position]
-        grid = snap.grids.get(level)
-        if grid is None or not len(pending):
-            continue
-        if level in known:
-            hit = pending if known[level] else pending[:0]
-            rows[level][hit] = min(known[level]) if known[level] else -1
-        else:
-            rows[level][pending] = _first_rows(grid.index, lon[pending], lat[pending])
-            hit = pending[rows[level][pending] >= 0]
-        found_at[hit] = position
-        pending = pending[found_at[pending] < 0]
-    for position in range(len(GRID_LEVELS) - 2, -1, -1):
-        upper, lower = GRID_LEVELS[position], GRID_LEVELS[position + 1]
-        upper_grid, lower_grid = snap.grids.get(upper), snap.grids.get(lower)
-        if upper_grid is None:
-            continue
-        need = (found_at > position) & (rows[upper] < 0)
-        if lower_grid is not None:
-            linked = need & (rows[lower] >= 0)
-            rows[upper][linked] = lower_grid.parent_rows[rows[lower][linked]]
-        missing = np.flatnonzero(need & (rows[upper] < 0))
-        if len(missing):
-            if upper in known:
-                rows[upper][missing] = min(known[upper]) if known[upper] else -1
-            else:
-                rows[upper][missing] = _first_rows(upper_grid.index, lon[missing], lat[missing])
-    if "district" not in snap.grids:
-        return [None] * n
-    return [None if r < 0 else r for r in rows["district"].tolist()]
 
 
 def _rule_ref(snap: Snapshot, rule) -> dict | None:
@@ -666,6 +606,51 @@ def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) ->
     )
 
 
+def _sample_keys(
+    snap: Snapshot,
+    decision: BatchDecision,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    ring: np.ndarray,
+    sample_lon: np.ndarray,
+    sample_lat: np.ndarray,
+    tolerance_m: float,
+    on: date,
+) -> np.ndarray:
+    """(rule position, district row, reason) of each ring sample of the points ``ring`` — what
+    :func:`decide_arrays` answers for them, with the layers and levels whose tolerance box is
+    plain lending the centre's polygons (module ``rings``)."""
+    owner = np.repeat(np.arange(len(ring)), len(sample_lon) // max(len(ring), 1))
+    box = tolerance_box(lon[ring], lat[ring], tolerance_m)
+    ranks = snap.zone_ranks(on)
+    lent = []
+    for number, layer in enumerate(snap.zone_layers):
+        plain = layer.index.boxes_are_plain(*box)
+        points, polys = decision.zone_pairs[number]
+        covered = np.zeros(len(lon), dtype=bool)
+        covered[points] = True
+        best = np.full(len(lon), NO_RULE, dtype=np.int64)
+        np.minimum.at(best, points, ranks[number][polys])
+        lent.append((plain, covered[ring], best[ring]) if plain.any() else None)
+    best, any_zone = rings.best_ranks_at(snap, sample_lon, sample_lat, owner, lent, on)
+    given = {}
+    for level, grid in snap.grids.items():
+        plain = np.flatnonzero(grid.index.boxes_are_plain(*box))
+        centre = np.full(len(ring), rings.UNKNOWN, dtype=np.int64)
+        centre[plain] = rings.first_rows(grid.index, lon[ring[plain]], lat[ring[plain]])
+        given[level] = centre[owner]
+    district = rings.districts_at(snap, sample_lon, sample_lat, given)
+    assigned = best < NO_RULE
+    reason = np.zeros(len(sample_lon), dtype=np.int64)
+    reason[~assigned & ~any_zone] = REASON_CODES.index("no_zone")
+    reason[~assigned & any_zone] = REASON_CODES.index("no_rule")
+    if "district" in snap.grids:
+        outside = district < 0
+        reason[outside] = REASON_CODES.index("outside_city")
+        assigned &= ~outside
+    return np.stack([np.where(assigned, best, -1), district, reason], axis=1)
+
+
 @dataclass
 class BatchAnswer:
     decision: BatchDecision
@@ -713,12 +698,10 @@ def answer_arrays(
         )
         if len(ring):
             ring_lon, ring_lat = ring_points(snap, x_gk[ring], y_gk[ring], tolerance_m)
-            sampled = decide_arrays(snap, ring_lon.ravel(), ring_lat.ravel(), on)
-            district_rows = decision.grid_rows["district"]
-            keys = np.stack(
-                [sampled.rule_pos, sampled.grid_rows["district"], sampled.reason.astype(np.int64)],
-                axis=1,
+            keys = _sample_keys(
+                snap, decision, lon, lat, ring, ring_lon.ravel(), ring_lat.ravel(), tolerance_m, on
             ).reshape(len(ring), RING_TOTAL, 3)
+            district_rows = decision.grid_rows["district"]
             for row, point in enumerate(ring.tolist()):
                 own = (
                     int(decision.rule_pos[point]),
