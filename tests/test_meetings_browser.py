@@ -125,6 +125,8 @@ def test_a_supervisor_holds_the_meeting_and_the_case_shows_the_decision(browser,
     assert f"{due.year}年{due.month}月{due.day}日" in panel
     page.wait_for_selector(".deadline[data-code=meeting]")
     assert "联席会议决定办理期限" in page.inner_text("#deadlines-body")
+    # the countdown is the decided day, not the deadline the case had missed before
+    assert page.get_attribute("#countdown", "data-code") == "meeting"
     event = page.locator("#timeline li[data-action=meeting_decision]")
     assert event.count() == 1
     assert "联席会议决定" in event.inner_text() and "责任单位" in event.inner_text()

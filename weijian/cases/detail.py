@@ -111,6 +111,9 @@ def case_detail(
         }
     )
     out["overdue"] = any(d["status"] == "overdue" for d in out["deadlines"]) and row["is_open"]
+    # the deadline the case is at: the page's countdown (a meeting's decided day included)
+    code, due = deadlines.current_stage(out["deadlines"]) if row["is_open"] else (None, None)
+    out["stage"] = {"code": code, "due": due} if code else None
     if principal is not None and principal.role not in (CITIZEN, "api_client"):
         out["actions"] = _actions(wf, row, principal)
         out["followed"] = principal.id is not None and bool(

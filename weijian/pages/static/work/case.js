@@ -106,9 +106,11 @@ function flags(c) {
 }
 
 // the current stage: the pending or missed deadline due first (as the server's stage)
+// the countdown is the case's stage as the server decides it (a meeting's decided day
+// replaces the deadlines running when it was set)
 function pendingDeadline(c) {
-  const waiting = (c.deadlines || []).filter((d) => d.status === "pending" || d.status === "overdue");
-  return waiting.sort((a, b) => Date.parse(a.due) - Date.parse(b.due))[0];
+  if (!c.stage) return undefined;
+  return (c.deadlines || []).find((d) => d.code === c.stage.code && Date.parse(d.due) === Date.parse(c.stage.due));
 }
 
 function renderSummary(c) {
