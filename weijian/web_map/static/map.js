@@ -729,7 +729,8 @@
     html += "<table class='figures'>" + rows.map((r) => "<tr data-figure='" + r[2] + "'><td>" + esc(r[0]) + "</td><td class='num'>" + r[1] + "</td></tr>").join("") + "</table>";
     html += "<h3>在办案件</h3><div id='grid-cases'>读取中…</div>";
     html += "<p><a href='#' id='grid-patrol'>打印本网格巡查图（PDF）</a>" +
-      (g.grid.level === "district" ? "<br><a href='#' id='grid-atlas'>打印全区巡查图集（PDF，每个网格一页）</a>" : "") + "</p>";
+      (g.grid.level === "district" ? "</p><p class='atlas'><button type='button' id='grid-atlas'>生成图集</button> <span class='chain'>全区巡查图集（PDF，每个网格一页），后台生成，可继续操作</span></p>" +
+        "<div id='atlas-job' class='job' role='status' aria-live='polite' hidden></div><p>" : "") + "</p>";
     html += "<details id='grid-tracing'><summary>责任倒查（" + esc(g.month) + "）</summary><div id='tracing-body'>读取中…</div></details>";
     const urging = URGERS.includes(config.user.role) && f.overdue > 0;
     if (urging) html += gridUrgeForm(f.overdue);
@@ -737,7 +738,7 @@
     $("details").hidden = false;
     $("grid-patrol").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/grids/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图.pdf"); });
     if (urging) $("grid-urge-form").addEventListener("submit", (e) => { e.preventDefault(); urgeGrid(g.grid); });
-    if ($("grid-atlas")) $("grid-atlas").addEventListener("click", (e) => { e.preventDefault(); download("/api/v1/patrol-maps/districts/" + encodeURIComponent(g.grid.code) + ".pdf", g.grid.name + "巡查图集.pdf"); });
+    if ($("grid-atlas")) atlasJob(g.grid);
     $("grid-tracing").addEventListener("toggle", () => { if ($("grid-tracing").open) showTracing(g); }, { once: true });
     const p = filterParams();
     p.set("grid", g.grid.code);
@@ -760,6 +761,14 @@
     } catch (e) {
       $("grid-cases").textContent = "读取失败：" + e.message;
     }
+  }
+
+  // -- 巡查图集: a background job with its progress bar (common/jobs.js); the page goes on -------
+  function atlasJob(grid) {
+    const button = $("grid-atlas");
+    const panel = import("/static/common/jobs.js").then(({ jobPanel }) =>
+      jobPanel($("atlas-job"), { key: "atlas." + grid.code, kind: "atlas", parameters: { district: grid.code }, button }));
+    button.addEventListener("click", async () => (await panel).start());
   }
 
   // -- 责任倒查: the late or missing steps of a grid's month, and who held them -------------------
