@@ -254,7 +254,17 @@ def prepare(
     return Prepared(source, choice, source_crs, geoms, attributes, features.fields, area, report)
 
 
+_WKB_MULTIPOLYGON = b"\x01\x06\x00\x00\x00"  # little-endian, 2D MultiPolygon
+_EWKB_MULTIPOLYGON = b"\x01\x06\x00\x00\x20" + STORAGE_SRID.to_bytes(4, "little")
+
+
 def _ewkb(geoms: np.ndarray) -> list[bytes]:
+    """EWKB with the storage SRID: each 2D MultiPolygon's WKB with the SRID spliced into its
+    header — the bytes ``set_srid`` and ``include_srid`` write, without copying each geometry
+    first; anything else takes that longer way."""
+    if (shapely.get_type_id(geoms) == 6).all() and not shapely.has_z(geoms).any():
+        head = len(_WKB_MULTIPOLYGON)
+        return [_EWKB_MULTIPOLYGON + w[head:] for w in shapely.to_wkb(geoms, byte_order=1)]
     return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True))
 
 
