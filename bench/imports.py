@@ -2,19 +2,30 @@
 
 weijian does what the baselines do not: encoding detection and check, CRS from the .prj,
 validity check and repair, MultiPolygon promotion, Gauss-Krüger areas, a version and its report.
-Baselines in the same run on the same file: geopandas (read, to_crs, to_postgis) and ogr2ogr
-(PG driver, -t_srs EPSG:4490, COPY mode) where installed."""
+Baselines in the same run on the same file, to the same target (a PostGIS table with a GiST
+index, EPSG:4490 from the .prj's Gauss-Krüger): ogr2ogr (PG driver, -t_srs EPSG:4490, COPY
+mode) where installed, and geopandas (read, to_crs, to_postgis).
+
+Every side is measured alike: each gets a fresh database made before its clock starts (weijian's
+migrated, the baselines' with PostGIS only), one untimed warm-up run, then ``--repeat`` timed
+runs taken in rounds — weijian, ogr2ogr, geopandas, then again — so a busy machine weighs on all
+of them alike. The median is reported with its spread (min–max), and the ratio weijian ÷ ogr2ogr
+as the ratio of the medians and, per round, the spread of the paired ratios."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 from sqlalchemy import text
 
-from bench.harness import ScratchDatabase, best_of, manifest, table
+from bench import harness
+from bench.harness import ScratchDatabase, Timing, manifest, table
 from weijian.db.engine import engine_for
 from weijian.layers.importing import ZoneImport, import_zones
 
@@ -26,102 +37,137 @@ def _landuse(city: Path) -> tuple[Path, dict]:
     raise SystemExit("the city data has no land-use layer")
 
 
-def run(city: Path, repeat: int = 2) -> dict:
+def _weijian(path: Path, item: dict) -> Callable[[ScratchDatabase], object]:
+    def run(db: ScratchDatabase) -> tuple[dict, int]:
+        engine = engine_for(db.url)
+        report = import_zones(
+            engine,
+            ZoneImport(
+                path=path,
+                layer="landuse",
+                code_field=item["code_field"],
+                name_field=item.get("name_field"),
+            ),
+        )
+        with engine.connect() as conn:
+            count = conn.execute(text("SELECT count(*) FROM active_zone")).scalar()
+        return report, count
+
+    return run
+
+
+def _ogr2ogr(path: Path, ogr2ogr: str) -> Callable[[ScratchDatabase], object]:
+    def run(db: ScratchDatabase) -> None:
+        subprocess.run(
+            [
+                ogr2ogr,
+                "-f",
+                "PostgreSQL",
+                f"PG:{db.libpq}",
+                str(path),
+                "-nln",
+                "landuse",
+                "-t_srs",
+                "EPSG:4490",
+                "-nlt",
+                "PROMOTE_TO_MULTI",
+                "-lco",
+                "SPATIAL_INDEX=GIST",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    return run
+
+
+def _geopandas(path: Path) -> Callable[[ScratchDatabase], object]:
+    def run(db: ScratchDatabase) -> int:
+        frame = gpd.read_file(path).to_crs(4490)
+        frame.to_postgis("landuse", engine_for(db.url), if_exists="replace", index=False)
+        return len(frame)
+
+    return run
+
+
+def _in_rounds(
+    sides: dict[str, tuple[bool, Callable[[ScratchDatabase], object]]], repeat: int, warmup: int
+) -> dict[str, Timing]:
+    """``warmup`` untimed runs of every side, then ``repeat`` rounds in which each side runs
+    once, timed; each run on a fresh database made (and dropped) outside its clock."""
+    seconds: dict[str, list[float]] = {name: [] for name in sides}
+    results: dict[str, object] = {}
+    for round_ in range(warmup + repeat):
+        for name, (migrated, fn) in sides.items():
+            with ScratchDatabase(migrated=migrated) as db:
+                started = time.perf_counter()
+                results[name] = fn(db)
+                elapsed = time.perf_counter() - started
+            if round_ >= warmup:
+                seconds[name].append(elapsed)
+    return {name: Timing(name, seconds[name], warmup, results[name]) for name in sides}
+
+
+def run(city: Path, repeat: int | None = None) -> dict:
+    repeat = harness.REPEAT if repeat is None else repeat
     path, item = _landuse(city)
-    results: dict = {"file": str(path)}
-
-    def weijian_import():
-        with ScratchDatabase() as db:
-            engine = engine_for(db.url)
-            report = import_zones(
-                engine,
-                ZoneImport(
-                    path=path,
-                    layer="landuse",
-                    code_field=item["code_field"],
-                    name_field=item.get("name_field"),
-                ),
-            )
-            with engine.connect() as conn:
-                count = conn.execute(text("SELECT count(*) FROM active_zone")).scalar()
-            return report, count
-
-    seconds, (report, count) = best_of(repeat, weijian_import)
-    results["features"] = count
-    results["vertices_per_feature"] = None
-    results["weijian_s"] = round(seconds, 2)
-    results["weijian_phases_s"] = report["seconds"]
-    results["weijian_repaired"] = report["geometry"]["repaired"]
-
-    def geopandas_import():
-        with ScratchDatabase(migrated=False) as db:
-            frame = gpd.read_file(path).to_crs(4490)
-            frame.to_postgis("landuse", engine_for(db.url), if_exists="replace", index=False)
-            return len(frame)
-
-    seconds, _ = best_of(repeat, geopandas_import)
-    results["geopandas_to_postgis_s"] = round(seconds, 2)
-
+    sides: dict[str, tuple[bool, Callable[[ScratchDatabase], object]]] = {
+        "weijian": (True, _weijian(path, item))
+    }
     ogr2ogr = shutil.which("ogr2ogr")
     if ogr2ogr:
+        sides["ogr2ogr"] = (False, _ogr2ogr(path, ogr2ogr))
+    sides["geopandas"] = (False, _geopandas(path))
+    timings = _in_rounds(sides, repeat, harness.WARMUP)
 
-        def ogr_import():
-            with ScratchDatabase(migrated=False) as db:
-                subprocess.run(
-                    [
-                        ogr2ogr,
-                        "-f",
-                        "PostgreSQL",
-                        f"PG:{db.libpq}",
-                        str(path),
-                        "-nln",
-                        "landuse",
-                        "-t_srs",
-                        "EPSG:4490",
-                        "-nlt",
-                        "PROMOTE_TO_MULTI",
-                        "-lco",
-                        "SPATIAL_INDEX=GIST",
-                        "--config",
-                        "PG_USE_COPY",
-                        "YES",
-                    ],
-                    check=True,
-                    capture_output=True,
-                )
-
-        seconds, _ = best_of(repeat, ogr_import)
-        results["ogr2ogr_s"] = round(seconds, 2)
-    else:
-        results["ogr2ogr_s"] = None
-
-    import shapely
-
+    ours = timings["weijian"]
+    report, count = ours.result
     frame = gpd.read_file(path, columns=[])
-    results["vertices_per_feature"] = round(
-        float(shapely.get_num_coordinates(frame.geometry.values).mean()), 1
-    )
+    vertices = round(float(shapely.get_num_coordinates(frame.geometry.values).mean()), 1)
+    results: dict = {
+        "file": str(path),
+        "features": count,
+        "vertices_per_feature": vertices,
+        "weijian_s": round(ours.median, 2),
+        "weijian": ours.as_dict(),
+        "weijian_phases_s": report["seconds"],
+        "weijian_streamed": report.get("streamed"),
+        "weijian_repaired": report["geometry"]["repaired"],
+        "geopandas_to_postgis_s": round(timings["geopandas"].median, 2),
+        "geopandas": timings["geopandas"].as_dict(),
+        "ogr2ogr_s": None,
+    }
     rows = [
         (
             "weijian import zones",
-            f"{results['weijian_s']:.2f} s",
-            f"{count} parcels, {results['vertices_per_feature']} vertices each on average; "
-            f"phases {report['seconds']}",
+            ours.text(),
+            f"{count} parcels, {vertices} vertices each on average; phases of the last run "
+            f"{report['seconds']}, streamed {report.get('streamed')}",
         ),
         (
             "geopandas to_postgis",
-            f"{results['geopandas_to_postgis_s']:.2f} s",
-            "ratio weijian/geopandas = "
-            f"{results['weijian_s'] / results['geopandas_to_postgis_s']:.2f}",
+            timings["geopandas"].text(),
+            f"ratio weijian/geopandas = {harness.ratio(ours, timings['geopandas']):.2f}",
         ),
     ]
-    if results["ogr2ogr_s"]:
+    if ogr2ogr:
+        ogr = timings["ogr2ogr"]
+        paired = [a / b for a, b in zip(ours.seconds, ogr.seconds, strict=True)]
+        results.update(
+            ogr2ogr_s=round(ogr.median, 2),
+            ogr2ogr=ogr.as_dict(),
+            ratio_ogr2ogr=round(harness.ratio(ours, ogr), 3),
+            ratio_ogr2ogr_rounds=[round(min(paired), 3), round(max(paired), 3)],
+        )
         rows.append(
             (
-                "ogr2ogr (COPY)",
-                f"{results['ogr2ogr_s']:.2f} s",
-                f"ratio weijian/ogr2ogr = {results['weijian_s'] / results['ogr2ogr_s']:.2f} "
-                "(goal ≤ 2)",
+                "ogr2ogr (COPY, GiST)",
+                ogr.text(),
+                f"ratio weijian/ogr2ogr = {results['ratio_ogr2ogr']:.2f} of the medians "
+                f"(per round {min(paired):.2f}–{max(paired):.2f}; goal ≤ 1.5)",
             )
         )
     else:
