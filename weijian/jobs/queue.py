@@ -48,7 +48,12 @@ def _with_task(app: procrastinate.App) -> procrastinate.App:
 
 @lru_cache(maxsize=8)
 def _deferring_app(info: str) -> procrastinate.App:
-    app = _with_task(procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=info)))
+    # a pool that holds no connection while no job is asked for (min_size 0): a server asks
+    # for one now and then, and a database dropped under it (tests) leaves nothing to retry
+    connector = procrastinate.SyncPsycopgConnector(
+        conninfo=info, min_size=0, max_size=4, max_idle=60
+    )
+    app = _with_task(procrastinate.App(connector=connector))
     app.open()
     return app
 
