@@ -531,6 +531,7 @@ def _stream_zones_into(
             for chunk in streaming.in_background(streaming.chunks(source, plan, derive)):
                 yield from chunk.extra.pop("rows")
                 kind_counts.update(chunk.extra.pop("kinds"))
+                chunk.attributes = chunk.attributes.iloc[:0]  # in the COPY: not kept twice
                 done.append(chunk)
                 if request.progress is not None:
                     request.progress(sum(c.repair.features for c in done), plan.count)

@@ -34,7 +34,7 @@ from weijian.gis.readers import OpenedSource
 from weijian.settings import get_settings
 
 #: features read and prepared at a time
-CHUNK_FEATURES = 16_384
+CHUNK_FEATURES = 8_192
 #: smaller files are imported in one pass: there is nothing to overlap
 MIN_FEATURES = 2 * CHUNK_FEATURES
 #: prepared chunks waiting for the COPY (bounds the memory held ahead of it)
