@@ -63,7 +63,12 @@ def read(job_id: int, cases: CasesDep, user: CurrentUser) -> dict:
     return _out(jobs.read(cases, user, job_id))
 
 
-@router.get("/{job_id}/result", summary="A finished job's file")
+@router.get(
+    "/{job_id}/result",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+    summary="A finished job's file (an atlas: PDF)",
+)
 def result(job_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     job, content = jobs.result(cases, user, job_id)
     return file_response(
