@@ -481,20 +481,49 @@
     if (mine !== viewRequest) return;
     layers.labels.clearLayers();
     // names are placed greedily, none over another (a crowded view shows fewer, not a smear)
-    const placed = [];
+    const placed = labelBoxes();
     const size = level === "district" ? 15 : 12;
     for (const item of items) {
       const p = map.latLngToContainerPoint([item.lat, item.lon]);
       const w = item.name.length * size + 6, h = size + 6;
       const box = [p.x - w / 2, p.y - h / 2, p.x + w / 2, p.y + h / 2];
-      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
-      placed.push(box);
+      if (placed.overlaps(box)) continue;
+      placed.add(box);
       L.marker([item.lat, item.lon], {
         interactive: false, keyboard: false,
         icon: L.divIcon({ className: "grid-label " + level, html: "<span>" + esc(item.name) + "</span>", iconSize: null }),
       }).addTo(layers.labels);
     }
     W.labels = placed.length;
+  }
+
+  // The label boxes placed so far (screen pixels), in buckets of a fixed grid: a new box is
+  // checked against the boxes in the cells it covers, not against every box placed.
+  function labelBoxes(cell = 64) {
+    const buckets = new Map();
+    const cells = (box, visit) => {
+      for (let i = Math.floor(box[0] / cell); i <= Math.floor(box[2] / cell); i++) {
+        for (let j = Math.floor(box[1] / cell); j <= Math.floor(box[3] / cell); j++) visit(i + "," + j);
+      }
+    };
+    const index = {
+      length: 0,
+      overlaps(box) {
+        let hit = false;
+        cells(box, (key) => {
+          if (!hit) hit = (buckets.get(key) || []).some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]);
+        });
+        return hit;
+      },
+      add(box) {
+        cells(box, (key) => {
+          if (!buckets.has(key)) buckets.set(key, []);
+          buckets.get(key).push(box);
+        });
+        index.length += 1;
+      },
+    };
+    return index;
   }
 
   // -- clear-to-zero --------------------------------------------------------------------------
