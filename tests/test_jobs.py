@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -320,3 +321,39 @@ def test_the_migration_applies_the_queue_schema_of_the_pinned_release(jobs_city)
             text("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'procrastinate%'")
         ).scalar()
         assert tables == 4
+
+
+def test_the_city_statistics_export_is_a_job_of_city_wide_users(jobs_city):
+    from openpyxl import load_workbook
+
+    city = jobs_city
+    month = datetime.now(UTC).strftime("%Y-%m")
+    body = {"kind": "stats_export", "parameters": {"period": month, "table": "town"}}
+    town = city.post("jy_town", body)
+    assert town.status_code == 403 and town.json()["code"] == "job.city_wide_only"
+    assert town.json()["message"].startswith("全市统计导出仅限全市督导人员和系统管理员")
+    bad = city.post("chief", {"kind": "stats_export", "parameters": {"period": "2026-13"}})
+    assert bad.status_code == 422 and bad.json()["code"] == "stats.period_invalid"
+    missing = city.post("chief", {"kind": "stats_export", "parameters": {}})
+    assert missing.json()["message"] == "全市统计表的参数有误：缺少统计期间"
+
+    job = city.post("chief", body).json()
+    assert job["state"] == "queued"
+    with city.worker(name="stats"):
+        final = city.wait("chief", job["id"], done)[-1]
+    assert final["progress"]["done"] == final["progress"]["total"] == 2
+    assert final["file_name"].startswith("统计-全市-") and final["file_name"].endswith(".xlsx")
+    got = city.get("chief", final["download_url"])
+    assert got.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(got.content)).active
+    # the same table the dashboard's own export gives the same user
+    sync = city.get("chief", f"/api/v1/stats?period={month}&format=xlsx&table=town")
+    mine = load_workbook(io.BytesIO(sync.content)).active
+    rows = [[c for c in r] for r in sheet.iter_rows(values_only=True)]
+    assert rows == [[c for c in r] for r in mine.iter_rows(values_only=True)]
+    with city.engine.connect() as conn:
+        towns = conn.execute(
+            text("SELECT name FROM active_grid WHERE level = 'town' AND code LIKE '2206%'")
+        ).scalars()
+        cells = {str(c) for r in rows for c in r if c}
+        assert set(towns) <= cells  # every town of the city has its row

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
-from weijian.errors import InputError
+from weijian.errors import InputError, PermissionDenied
+from weijian.oversight import dashboard
 from weijian.patrol import service as patrol
 
 #: grids drawn (or rows written), how many in all, what is being done (Chinese)
@@ -48,6 +49,43 @@ def _run_atlas(cases: CaseService, p: AtlasParameters, progress: Progress) -> Re
     return Result(content, "application/pdf", f"巡查图集-{p.district}-{p.level}.pdf", ".pdf")
 
 
+class StatsParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(min_length=4, max_length=7)
+    table: Literal["district", "town", "community"] = "town"
+    sort: Literal["score", "clear"] = "score"
+    campaign: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _check_stats(cases: CaseService, p: StatsParameters, principal: Principal) -> None:
+    if not principal.city_wide or principal.role in ("grid_worker", "property_company"):
+        raise PermissionDenied(
+            "全市统计导出仅限全市督导人员和系统管理员；本辖区的统计请在统计页面直接导出",
+            code="job.city_wide_only",
+            detail="a city-wide statistics export is asked for by city-wide users",
+            hint="export your own scope's table from GET /api/v1/stats?format=xlsx",
+        )
+    dashboard.parse_period(p.period)
+
+
+def _run_stats(cases: CaseService, p: StatsParameters, progress: Progress) -> Result:
+    # asked for by a city-wide user only (checked before queueing): the city's figures, which
+    # every city-wide user reads alike
+    city = Principal(id=None, username="jobs", display_name="后台任务", role="supervisor")
+    first, last, label = dashboard.parse_period(p.period)
+    progress(0, 2, "正在统计全市案件")
+    result = dashboard.dashboard(cases, city, first, last, label=label, campaign_id=p.campaign)
+    progress(1, 2, "正在生成表格")
+    body = dashboard.table_xlsx(result, p.table, p.sort)
+    progress(2, 2, "正在保存")
+    name = f"统计-{result['scope']['name']}-{result['levels'][p.table]}-{first}-{last}.xlsx"
+    return Result(body, XLSX, name, ".xlsx")
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -77,6 +115,10 @@ FIELD_LABELS = {
     "level": "网格层级",
     "paper": "纸张",
     "orientation": "方向",
+    "period": "统计期间",
+    "table": "统计层级",
+    "sort": "排序",
+    "campaign": "清零行动",
 }
 
 
@@ -96,6 +138,7 @@ def _problem(error: dict) -> str:
 
 KINDS: dict[str, Kind] = {
     "atlas": Kind("atlas", "巡查图集", AtlasParameters, _check_atlas, _run_atlas),
+    "stats_export": Kind("stats_export", "全市统计表", StatsParameters, _check_stats, _run_stats),
 }
 
 

@@ -17,15 +17,22 @@ from weijian.jobs.store import Job
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_LABELS = {"queued": "排队中", "running": "正在生成", "succeeded": "已完成", "failed": "失败"}
 
 
 class JobIn(BaseModel):
-    kind: str = Field(max_length=64, description="atlas: a district's patrol-map atlas (PDF)")
+    kind: str = Field(
+        max_length=64,
+        description="atlas: a district's patrol-map atlas (PDF); stats_export: the city's "
+        "statistics table of a period (xlsx, city-wide users)",
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict,
         description="atlas: district (code), level (town | community | compound, default "
-        "community), paper (A4 | A3), orientation (portrait | landscape | auto)",
+        "community), paper (A4 | A3), orientation (portrait | landscape | auto); "
+        "stats_export: period (2026, 2026-Q1 or 2026-03), table (district | town | "
+        "community), sort (score | clear), campaign (id)",
     )
 
 
@@ -66,8 +73,8 @@ def read(job_id: int, cases: CasesDep, user: CurrentUser) -> dict:
 @router.get(
     "/{job_id}/result",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}},
-    summary="A finished job's file (an atlas: PDF)",
+    responses={200: {"content": {"application/pdf": {}, XLSX: {}}}},
+    summary="A finished job's file (an atlas: PDF; a statistics export: xlsx)",
 )
 def result(job_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     job, content = jobs.result(cases, user, job_id)
