@@ -326,17 +326,24 @@ def needs_rings_one(
     return False
 
 
+def _ring_unit() -> tuple[np.ndarray, np.ndarray]:
+    dx, dy = [], []
+    for count, share in zip(RING_SAMPLES, (1.0, 0.5), strict=True):
+        angles = np.arange(count) * (2 * math.pi / count)
+        dx.append(share * np.cos(angles))
+        dy.append(share * np.sin(angles))
+    return np.concatenate(dx), np.concatenate(dy)
+
+
+_RING_COS, _RING_SIN = _ring_unit()  # the rings' offsets for a tolerance of one metre
+
+
 def ring_points(snap: Snapshot, x_gk, y_gk, tolerance_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Points on two rings around each point (radius tolerance and half of it), in lon/lat;
     for arrays, point k's samples are rows k of the (n, RING_TOTAL) results."""
     x_gk, y_gk = np.atleast_1d(x_gk), np.atleast_1d(y_gk)
-    dx, dy = [], []
-    for count, radius in zip(RING_SAMPLES, (tolerance_m, tolerance_m / 2), strict=True):
-        angles = np.arange(count) * (2 * math.pi / count)
-        dx.append(radius * np.cos(angles))
-        dy.append(radius * np.sin(angles))
-    xs = x_gk[:, None] + np.concatenate(dx)[None, :]
-    ys = y_gk[:, None] + np.concatenate(dy)[None, :]
+    xs = x_gk[:, None] + (tolerance_m * _RING_COS)[None, :]
+    ys = y_gk[:, None] + (tolerance_m * _RING_SIN)[None, :]
     lon, lat = snap.to_gk.transform(xs.ravel(), ys.ravel(), direction="INVERSE")
     shape = xs.shape if len(x_gk) > 1 else (xs.size,)
     return np.asarray(lon).reshape(shape), np.asarray(lat).reshape(shape)
@@ -651,6 +658,24 @@ def _sample_keys(
     return np.stack([np.where(assigned, best, -1), district, reason], axis=1)
 
 
+def _new_keys(ring: np.ndarray, keys: np.ndarray, own: np.ndarray) -> dict[int, list]:
+    """Per point of ``ring``: its samples' keys (``keys``: points × samples × 3) other than its
+    own, each once, in the samples' order — only the points with any are visited in Python."""
+    code = (keys[:, :, 0] + 1) * (1 << 34) + (keys[:, :, 1] + 1) * 8 + keys[:, :, 2]
+    own_code = (own[:, 0] + 1) * (1 << 34) + (own[:, 1] + 1) * 8 + own[:, 2]
+    order = np.argsort(code, axis=1, kind="stable")
+    ordered = np.take_along_axis(code, order, axis=1)
+    first_ordered = np.ones(code.shape, dtype=bool)
+    first_ordered[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    first = np.empty_like(first_ordered)
+    np.put_along_axis(first, order, first_ordered, axis=1)
+    keep = first & (code != own_code[:, None])
+    found = {}
+    for row in np.flatnonzero(keep.any(axis=1)).tolist():
+        found[int(ring[row])] = [tuple(key) for key in keys[row][keep[row]].tolist()]
+    return found
+
+
 @dataclass
 class BatchAnswer:
     decision: BatchDecision
@@ -701,21 +726,15 @@ def answer_arrays(
             keys = _sample_keys(
                 snap, decision, lon, lat, ring, ring_lon.ravel(), ring_lat.ravel(), tolerance_m, on
             ).reshape(len(ring), RING_TOTAL, 3)
-            district_rows = decision.grid_rows["district"]
-            for row, point in enumerate(ring.tolist()):
-                own = (
-                    int(decision.rule_pos[point]),
-                    int(district_rows[point]),
-                    int(decision.reason[point]),
-                )
-                seen = {own}
-                found = []
-                for key in map(tuple, keys[row].tolist()):
-                    if key not in seen:
-                        seen.add(key)
-                        found.append(key)
-                if found:
-                    alternatives[point] = found
+            own = np.stack(
+                [
+                    decision.rule_pos[ring],
+                    decision.grid_rows["district"][ring],
+                    decision.reason[ring].astype(np.int64),
+                ],
+                axis=1,
+            )
+            alternatives = _new_keys(ring, keys, own)
     return BatchAnswer(
         decision=decision,
         rules=snap.rules_in_force(on),
