@@ -32,6 +32,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
 TABLES = (
+    "case_count",
     "job",
     "procrastinate_events",
     "procrastinate_periodic_defers",

@@ -8,7 +8,11 @@ construction — cases outside any lower grid form the child ``null`` (未划入
 Grid assignment: ``grids="frozen"`` (default) counts each case in the grids it was given at
 intake, whatever boundaries came later — history is not rewritten. ``grids="current"`` places
 every case in the active version of each grid level by its point (``ST_Covers``), to see the
-same figures on new boundaries.
+same figures on new boundaries. Where each case lies on the active versions is kept in
+``case_grid_current`` (recomputed for a level by the database when one of its versions is
+activated, and for a case whose point moves), so the current grids cost a join by id, not a
+spatial join per request; :func:`covering_cases` is the spatial join itself, which
+``case_grid_current`` must always equal.
 """
 
 from __future__ import annotations
@@ -64,6 +68,15 @@ def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_F
         )
     if grids == "frozen":
         return f"SELECT {fields}, {_levels('v')} FROM violation_case v WHERE {where}"
+    return (
+        f"SELECT {fields}, {_levels('x')} FROM violation_case v "
+        f"LEFT JOIN case_grid_current x ON x.case_id = v.id WHERE {where}"
+    )
+
+
+def covering_cases(where: str = "true", fields: str = CASE_FIELDS) -> str:
+    """A CTE body: every case (``where``) with ``fields`` and the codes of the active grids that
+    cover its point, by one spatial join — what ``case_grid_current`` keeps."""
     # one spatial join with every active grid covering the point, then a code per level
     picks = ", ".join(
         f"min(g.code) FILTER (WHERE g.level = '{level}') AS {col}"
@@ -348,10 +361,9 @@ def campaign_counts(
         f"SELECT {CASE_FIELDS}, {_levels('b')} FROM campaign_baseline b "
         "JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign"
         if grids == "frozen"
-        else coded_cases(
-            "current",
-            "v.id IN (SELECT case_id FROM campaign_baseline WHERE campaign_id = :campaign)",
-        )
+        # today's grids and the sign-off, both kept in case_grid_current: no case row read
+        else f"SELECT b.case_id AS id, x.signed_off_at, {_levels('x')} FROM campaign_baseline b "
+        "JOIN case_grid_current x ON x.case_id = b.case_id WHERE b.campaign_id = :campaign"
     )
     if grids not in GRID_MODES:
         raise InputError(
@@ -359,13 +371,18 @@ def campaign_counts(
             code="assessment.grids_invalid",
             detail=f"grids must be frozen or current, not {grids!r}",
         )
+    sums = ["baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))]
     sql = f"""
-    WITH c AS ({base})
-    SELECT {_levels("c")}, GROUPING({_levels("c")}) AS {GROUPING_COLUMN},
-      count(*) AS baseline,
+    WITH c AS ({base}),
+    leaf AS (  -- counted per compound first (hashed), so the roll-up sorts a few thousand rows
+      SELECT {_levels("c")}, count(*) AS baseline,
       count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :as_of) AS signed_off
       {"," if months else ""} {month_columns}
-    FROM c
+      FROM c GROUP BY {_levels("c")}
+    )
+    SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
+      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in sums)}
+    FROM leaf
     {GROUPING}
     """
     params = {"campaign": campaign_id, "as_of": as_of, "start": start}

@@ -100,6 +100,67 @@ def _month_ends(start: date, as_of: date) -> list[date]:
     return out
 
 
+def _campaign_row(conn, principal: Principal | None, campaign_id: int):
+    """The campaign, if it lies in the principal's scope (else 404)."""
+    campaign = conn.execute(
+        text("SELECT id, name, start_date, district_code FROM campaign WHERE id = :c"),
+        {"c": campaign_id},
+    ).first()
+    if campaign is None:
+        raise NotFoundError(
+            f"没有编号为 {campaign_id} 的清零行动，请核对编号",
+            code="campaign.not_found",
+            detail=f"no campaign {campaign_id}",
+        )
+    if (
+        principal is not None
+        and not principal.city_wide
+        and campaign.district_code not in (None, principal.district_code)
+    ):
+        raise NotFoundError(
+            f"未找到编号为 {campaign_id} 的清零行动（或不在您的权限范围内）",
+            code="campaign.not_found",
+            detail=f"no campaign {campaign_id} within your scope",
+        )
+    return campaign
+
+
+def _summary(campaign) -> dict:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "start_date": campaign.start_date.isoformat(),
+        "district": campaign.district_code,
+    }
+
+
+def grid_progress(
+    cases: CaseService, principal: Principal | None, campaign_id: int, level: str, code: str
+) -> dict:
+    """One grid's clear-to-zero figures today, on the grids frozen in the baseline: the row of
+    ``campaign_count`` that the database keeps current as cases are signed off — the figures
+    :func:`campaign_progress` gives that grid, without counting its whole level."""
+    with cases.read_engine.connect() as conn:
+        campaign = _campaign_row(conn, principal, campaign_id)
+        as_of = cases.clock.now().astimezone(LOCAL).date()
+        row = conn.execute(
+            text(
+                "SELECT baseline, signed_off FROM campaign_count "
+                "WHERE campaign_id = :c AND level = :l AND code = :g"
+            ),
+            {"c": campaign_id, "l": level, "g": code},
+        ).first()
+    baseline, done = (row.baseline, row.signed_off) if row else (0, 0)
+    return {
+        "campaign": _summary(campaign),
+        "as_of": as_of.isoformat(),
+        "baseline": baseline,
+        "signed_off": done,
+        "remaining": baseline - done,
+        "percent": round(100 * done / baseline, 1) if baseline else None,
+    }
+
+
 def campaign_progress(
     cases: CaseService,
     principal: Principal | None,
@@ -112,30 +173,7 @@ def campaign_progress(
     """Baseline, signed off since the start, remaining and percent per unit at every level (or
     one), with the trend month by month; children add up to their parent."""
     with cases.read_engine.connect() as conn:
-        campaign = conn.execute(
-            text("SELECT id, name, start_date, district_code FROM campaign WHERE id = :c"),
-            {"c": campaign_id},
-        ).first()
-        if campaign is None:
-            raise NotFoundError(
-                f"没有编号为 {campaign_id} 的清零行动，请核对编号",
-                code="campaign.not_found",
-                detail=f"no campaign {campaign_id}",
-            )
-        if (
-            principal is not None
-            and not principal.city_wide
-            and campaign.district_code
-            not in (
-                None,
-                principal.district_code,
-            )
-        ):
-            raise NotFoundError(
-                f"未找到编号为 {campaign_id} 的清零行动（或不在您的权限范围内）",
-                code="campaign.not_found",
-                detail=f"no campaign {campaign_id} within your scope",
-            )
+        campaign = _campaign_row(conn, principal, campaign_id)
         as_of = as_of or cases.clock.now().astimezone(LOCAL).date()
         if as_of < campaign.start_date:
             raise InputError(
@@ -155,22 +193,22 @@ def campaign_progress(
         )
         names = units.grid_names(conn)
     out_levels = {}
+    labels = [(m - timedelta(days=1)).strftime("%Y-%m") for m in months]
+    keys = [f"month_{i}" for i in range(len(months))]
     for lvl in [level] if level else units.LEVELS:
         rows = []
         for row in units.rows(counted, lvl, names, principal):
             counts = row.pop("counts")
             baseline, done = counts["baseline"], counts["signed_off"]
-            trend = []
-            for i, m in enumerate(months):
-                cum = counts[f"month_{i}"]
-                trend.append(
-                    {
-                        "month": (m - timedelta(days=1)).strftime("%Y-%m"),
-                        "signed_off": cum,
-                        "remaining": baseline - cum,
-                        "percent": round(100 * cum / baseline, 1) if baseline else None,
-                    }
-                )
+            trend = [
+                {
+                    "month": label,
+                    "signed_off": counts[key],
+                    "remaining": baseline - counts[key],
+                    "percent": round(100 * counts[key] / baseline, 1) if baseline else None,
+                }
+                for label, key in zip(labels, keys, strict=True)
+            ]
             rows.append(
                 {
                     **row,
@@ -183,12 +221,7 @@ def campaign_progress(
             )
         out_levels[lvl] = rows
     return {
-        "campaign": {
-            "id": campaign.id,
-            "name": campaign.name,
-            "start_date": campaign.start_date.isoformat(),
-            "district": campaign.district_code,
-        },
+        "campaign": _summary(campaign),
         "as_of": as_of.isoformat(),
         "grids": grids,
         "levels": out_levels,

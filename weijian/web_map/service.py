@@ -23,7 +23,7 @@ from weijian.gis.points import point_to_cgcs2000
 from weijian.jurisdiction.engine import grid_chain
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
-from weijian.oversight import assessment, periods, progress, units
+from weijian.oversight import periods, progress, units
 from weijian.styles import (
     DEPARTMENT_COLOURS,
     OVERDUE_COLOUR,
@@ -161,13 +161,6 @@ class MapService:
             principal,
             ("progress", campaign_id, level),
             lambda: progress.campaign_progress(self.cases, principal, campaign_id, level=level),
-        )
-
-    def _levels(self, principal: Principal, first: date, last: date) -> dict:
-        return self._memo(
-            principal,
-            ("levels", first, last),
-            lambda: assessment.all_levels(self.cases, principal, first, last),
         )
 
     # -- zones by department -----------------------------------------------------------------
@@ -495,8 +488,10 @@ class MapService:
     def grid_figures(
         self, principal: Principal, code: str, campaign_id: int | None, month: str | None
     ) -> dict:
-        """The figures of one grid, taken from the very answers of
-        ``GET /api/v1/campaigns/{id}/progress`` and ``GET /api/v1/assessment/levels``."""
+        """The figures of one grid — those ``GET /api/v1/campaigns/{id}/progress`` and
+        ``GET /api/v1/assessment/levels`` give it — read from the counts the database keeps
+        current (``campaign_count``, ``case_count``) and, for what turns with time alone
+        (overdue), from the indexed due dates: a click reads a handful of rows."""
         self.require_map_user(principal)
         snap = self.snapshot
         level, name = grid_of(snap, code)
@@ -507,7 +502,7 @@ class MapService:
                 code="grid.not_found",
                 detail=f"no grid {code} within your scope",
             )
-        first, last = periods.month_period(month or self.today().strftime("%Y-%m"))
+        first, _ = periods.month_period(month or self.today().strftime("%Y-%m"))
         out: dict = {
             "grid": {
                 "code": code,
@@ -523,25 +518,30 @@ class MapService:
         }
         figures = {}
         if campaign_id is not None:
-            prog = self._progress(principal, campaign_id, level)
-            row = next((r for r in prog["levels"][level] if r["code"] == code), None)
+            prog = progress.grid_progress(self.cases, principal, campaign_id, level, code)
             out["campaign"] = prog["campaign"]
             out["as_of"] = prog["as_of"]
-            figures.update(
-                {k: row[k] for k in PROGRESS_KEYS}
-                if row
-                else {"baseline": 0, "signed_off": 0, "remaining": 0, "percent": None}
-            )
-        levels = self._levels(principal, first, last)
-        unit = next((u for u in levels[level] if u["code"] == code), None)
-        counts = unit["counts"] if unit else {}
+            figures.update({k: prog[k] for k in PROGRESS_KEYS})
         figures.update(
             overdue=self._overdue_in_grid(principal, level, code),
-            new_this_month=counts.get("reported", 0),
+            new_this_month=self._reported_in_grid(level, code, first),
         )
         out["figures"] = figures
         out["labels"] = FIGURE_LABELS
         return out
+
+    def _reported_in_grid(self, level: str, code: str, month: date) -> int:
+        """Cases reported in ``month`` in the grid (as frozen at intake): the rows of
+        ``case_count`` the database keeps current as cases come and change — the ``reported``
+        count of ``GET /api/v1/assessment/levels`` for that grid."""
+        with self.cases.read_engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT coalesce(sum(n), 0) FROM case_count "
+                    "WHERE level = :l AND code = :g AND month = :m"
+                ),
+                {"l": level, "g": code, "m": month},
+            ).scalar_one()
 
     def _overdue_in_grid(self, principal: Principal, level: str, code: str) -> int:
         """The grid's open cases overdue at their current stage now: the rule of the totals,
