@@ -28,6 +28,7 @@ from weijian.cases.deadlines import WorkCalendar
 from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import State, Workflow
 from weijian.errors import NotFoundError
+from weijian.oversight import xlsx_rows
 from weijian.oversight.periods import month_bounds, month_text
 from weijian.text import cell as safe_cell
 
@@ -453,7 +454,10 @@ def _cells(row: dict, number: int) -> list:
     out = [number]
     for header in HEADERS[1:]:
         value = row.get(header)
-        out.append(None if value == "" else safe_cell(value))
+        if value.__class__ is str:
+            out.append(safe_cell(value) if value else None)
+        else:
+            out.append(value)
     return out
 
 
@@ -470,15 +474,20 @@ def export_xlsx(
 
     generated_at = generated_at or datetime.now(LOCAL)
     book = Workbook()
+    rest: dict = {}  # the rows after a sheet's first, written by xlsx_rows once it is saved
     for index, (title, track) in enumerate(SHEETS):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = title
         table = [_cells(row, 0) for row in rows if row["track"] == track]
         for number, cells in enumerate(table, start=1):
             cells[0] = number
-        _ledger_sheet(sheet, f"{town_name}{title}台账（{month.year}年{month.month}月）", table)
-        _sign_block(sheet, town_name)
+        styles = _ledger_sheet(
+            sheet, f"{town_name}{title}台账（{month.year}年{month.month}月）", table
+        )
+        _sign_block(sheet, town_name, HEADER_ROW + len(table) + 2)
         _print_setup(sheet)
+        if len(table) > 1:
+            rest[sheet] = (styles, table[1:])
     counts = summary_counts(rows)
     info = book.create_sheet("说明")
     bold = Font(bold=True)
@@ -502,14 +511,24 @@ def export_xlsx(
     )
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    first = HEADER_ROW + 1
+    return xlsx_rows.insert_rows(
+        buffer.getvalue(),
+        {
+            sheet.path.lstrip("/"): (first, xlsx_rows.rows_xml(table, first + 1, styles))
+            for sheet, (styles, table) in rest.items()
+        },
+    )
 
 
 #: the rows of a ledger sheet: the title, the header, then the cases
 TITLE_ROW, HEADER_ROW = 1, 2
 
 
-def _ledger_sheet(sheet, title: str, table: list[list]) -> None:
+def _ledger_sheet(sheet, title: str, table: list[list]) -> dict[int, int]:
+    """The title, the header and the table's first row (the others are written as XML once
+    the workbook is saved: :mod:`.xlsx_rows`); the cell styles of the number columns by
+    their index."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
@@ -521,7 +540,7 @@ def _ledger_sheet(sheet, title: str, table: list[list]) -> None:
     cell.alignment = Alignment(horizontal="center", vertical="center")
     sheet.row_dimensions[TITLE_ROW].height = 30
     sheet.append(list(HEADERS))
-    for row in table:
+    for row in table[:1]:
         sheet.append(row)
     decimals = {HEADERS.index("经度"): 6, HEADERS.index("纬度"): 6, HEADERS.index(AREA): 2}
     widths = [
@@ -532,31 +551,29 @@ def _ledger_sheet(sheet, title: str, table: list[list]) -> None:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     count = len(table)
-    for column, places in decimals.items():
-        for (cell,) in sheet.iter_rows(
-            min_row=HEADER_ROW + 1,
-            max_row=HEADER_ROW + count,
-            min_col=column + 1,
-            max_col=column + 1,
-        ):
+    styles = {}
+    if count:
+        for column, places in decimals.items():
+            cell = sheet.cell(HEADER_ROW + 1, column + 1)
             cell.number_format = "0." + "0" * places
+            styles[column] = cell.style_id
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
     sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + count}"
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, MAX_WIDTH)
+    return styles
 
 
 #: the block under a ledger that the town fills in by hand, signs and stamps
 SIGN_LABELS = ("填报单位（盖章）：", "填报人：", "审核人：", "填报日期：")
 
 
-def _sign_block(sheet, town_name: str) -> None:
-    """Two rows under the table: 填报单位 with the town's name and room for its stamp, 填报人,
-    审核人 and 日期 with room to sign."""
+def _sign_block(sheet, town_name: str, start: int) -> None:
+    """Two rows from ``start`` (one blank row under the table): 填报单位 with the town's name
+    and room for its stamp, 填报人, 审核人 and 日期 with room to sign."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
-    start = sheet.max_row + 2
     span = len(HEADERS) // len(SIGN_LABELS)
     for i, label in enumerate(SIGN_LABELS):
         first = 1 + i * span
