@@ -25,7 +25,7 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import PatchCollection
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
@@ -91,6 +91,11 @@ def _font_ready() -> None:
             "font.family": FONT,
             "font.size": 7,
             "pdf.fonttype": 42,  # TrueType, embedded as a subset
+            # matplotlib's PDF writer cuts a font into subsets of the size ps.fonttype
+            # implies (256 glyphs for its default, 3): every 256 distinct Chinese characters
+            # would be one more subset, each cut from the whole CJK collection by fontTools
+            # (over half a second apiece). 42 keeps one subset per face.
+            "ps.fonttype": 42,
             "axes.unicode_minus": False,
         }
     )
@@ -306,9 +311,12 @@ def _case_markers(ax, data: PageData) -> Obstacles:
     # the markers themselves are obstacles for labels
     for case in data.cases:
         colour, _ = state_style(case.state)
-        ax.plot(
-            case.x,
-            case.y,
+        # a Line2D of its own, added directly: ax.plot would parse its arguments and turn
+        # the property cycle for every one of hundreds of dots
+        dot = Line2D(
+            [case.x],
+            [case.y],
+            linestyle="none",
             marker=state_shape(case.state),
             markersize=8 if case.overdue else 7,
             markerfacecolor=colour,
@@ -316,6 +324,7 @@ def _case_markers(ax, data: PageData) -> Obstacles:
             markeredgewidth=2.0 if case.overdue else 0.8,
             zorder=9,
         )
+        ax.add_line(dot)
         px, py = ax.transData.transform((case.x, case.y))
         placed.append(Bbox.from_extents(px - 4.5, py - 4.5, px + 4.5, py + 4.5))
     sx, sy = ax.transData.transform(data.start)
@@ -733,10 +742,12 @@ def _table(fig, block, width, height, cases, k, start: int) -> int:
         x += share * bw
     fit = max(int((top - row_h) // row_h), 1)
     rows = cases[start : start + fit]
+    stripes, rules = [], []
     for i, case in enumerate(rows):
         y = top - row_h * (i + 2)
         if i % 2:
-            ax.add_patch(Rectangle((0, y), bw, row_h, facecolor="#f7f7f7", edgecolor="none"))
+            stripes.append(Rectangle((0, y), bw, row_h))
+        rules.append(((0, y), (bw, y)))
         due = case.due.astimezone(LOCAL).strftime("%m-%d %H:%M") if case.due else "—"
         values = (
             str(case.order),
@@ -749,16 +760,25 @@ def _table(fig, block, width, height, cases, k, start: int) -> int:
         )
         x = 0.0
         for (_, share), value in zip(TABLE_COLUMNS, values, strict=True):
-            ax.text(
-                x + 1,
-                y + row_h / 2,
-                _clip(value, share * bw, size),
-                fontsize=size,
-                va="center",
-                color="#8b0000" if case.overdue and value in (values[0], values[5]) else "black",
-            )
+            red = case.overdue and value in (values[0], values[5])
+            if value:  # an empty cell draws nothing: no artist for it
+                ax.text(
+                    x + 1,
+                    y + row_h / 2,
+                    _clip(value, share * bw, size),
+                    fontsize=size,
+                    va="center",
+                    color="#8b0000" if red else "black",
+                )
             x += share * bw
-        ax.plot([0, bw], [y, y], color="#dddddd", linewidth=0.3)
+    # the stripes under the rows and the rules between them: one artist each, not one a row
+    ax.add_collection(
+        PatchCollection(stripes, facecolor="#f7f7f7", edgecolor="none", zorder=1), autolim=False
+    )
+    ax.add_collection(
+        LineCollection(rules, colors="#dddddd", linewidths=0.3, capstyle="projecting", zorder=2),
+        autolim=False,
+    )
     return len(rows)
 
 
