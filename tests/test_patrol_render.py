@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from shapely.geometry import box
 
 from weijian.patrol import render
+from weijian.patrol.labels import Obstacles
 from weijian.patrol.layout import frame_for
 from weijian.patrol.pages import GridShape, PageCase, PageData, ZoneShape, visiting_order
 
@@ -118,3 +119,34 @@ def test_table_stripes_and_rules_are_one_artist_each():
     assert shown > 0 and len(stripes[0].get_paths()) == shown // 2  # every second row striped
     assert not table.lines  # no Line2D a row
     render.close(figures)
+
+
+class _Forgetful(dict):
+    """Remembers no size: every label is made and measured, as before the shortcut."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+class _MeasureAll(Obstacles):
+    def __init__(self, boxes=None):
+        super().__init__(boxes)
+        self.least = _Forgetful()
+
+
+def _placed(data: PageData) -> tuple[int, list]:
+    figures, info = render.render_page(data)
+    texts = [
+        (t.get_text(), t.get_position(), getattr(t, "xyann", None), t.get_ha(), t.get_va())
+        for t in figures[0].axes[1].texts
+    ]
+    render.close(figures)
+    return info.labels_dropped, texts, [tuple(b.bounds) for b in info.label_boxes]
+
+
+def test_labels_skipped_unmeasured_are_those_that_would_find_no_place(monkeypatch):
+    data = _page(CASES * 2)  # crowded: most numbers find no place
+    quick = _placed(data)
+    monkeypatch.setattr(render, "Obstacles", _MeasureAll)
+    assert _placed(data) == quick
+    assert quick[0] > CASES // 2  # crowded indeed: many labels found no place

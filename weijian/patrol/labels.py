@@ -32,6 +32,8 @@ class Obstacles:
     def __init__(self, boxes: list[Bbox] | None = None):
         self.boxes: list[Bbox] = []
         self._index = index.Index()
+        #: per label style, the smallest width and height measured so far (see :func:`place`)
+        self.least: dict[str, tuple[float, float]] = {}
         for box in boxes or ():
             self.append(box)
 
@@ -58,19 +60,45 @@ class Obstacles:
         return inside and not self.clashes(box)
 
 
+def _boxes(x0: float, y0: float, width: float, height: float, per_point: float, offsets):
+    """The box a label of this size whose unshifted corner is (x0, y0) takes at each offset."""
+    for dx, dy, ha, va in offsets:
+        left = x0 + dx * per_point - _SHIFT_X[ha] * width
+        bottom = y0 + dy * per_point - _SHIFT_Y[va] * height
+        yield (dx, dy, ha, va), Bbox.from_bounds(left, bottom, width, height).expanded(1.04, 1.08)
+
+
 def place(ax, renderer, taken: Obstacles, frame: Bbox, x, y, label, offsets=OFFSETS, **style):
     """A label near (x, y) at the first offset where it overlaps nothing taken; None when
-    nowhere fits. The text is measured once; each offset's box follows from its size."""
+    nowhere fits. The text is measured once; each offset's box follows from its size.
+
+    A label is neither made nor measured when even a label of the smallest size measured in
+    its style finds no place: at every offset that box lies inside the one the label would
+    take (same corner or centre, no larger), so the label would find none either — on a
+    crowded page most labels are dropped, and this is where the time of measuring went."""
+    per_point = renderer.points_to_pixels(1.0)
+    key = repr(sorted(style.items()))
+    least = taken.least.get(key)
+    if least is not None:
+        ax0, ay0 = ax.transData.transform((x, y))
+        boxes = (
+            # half a pixel in from every side: rounding never makes "no place" a wrong answer
+            Bbox.from_extents(b.x0 + 0.5, b.y0 + 0.5, b.x1 - 0.5, b.y1 - 0.5)
+            for _, b in _boxes(ax0, ay0, *least, per_point, offsets)
+        )
+        if not any(taken.fits(box, frame) for box in boxes):
+            return None
     text = ax.annotate(
         label, (x, y), xytext=(0, 0), textcoords="offset points", ha="left", va="bottom", **style
     )
     measured = text.get_window_extent(renderer)
     width, height = measured.width, measured.height
-    per_point = renderer.points_to_pixels(1.0)
-    for dx, dy, ha, va in offsets:
-        x0 = measured.x0 + dx * per_point - _SHIFT_X[ha] * width
-        y0 = measured.y0 + dy * per_point - _SHIFT_Y[va] * height
-        box = Bbox.from_bounds(x0, y0, width, height).expanded(1.04, 1.08)
+    taken.least[key] = (
+        (min(least[0], width), min(least[1], height)) if least is not None else (width, height)
+    )
+    for (dx, dy, ha, va), box in _boxes(
+        measured.x0, measured.y0, width, height, per_point, offsets
+    ):
         if taken.fits(box, frame):
             text.set_horizontalalignment(ha)
             text.set_verticalalignment(va)
