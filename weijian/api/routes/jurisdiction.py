@@ -171,7 +171,8 @@ def _answer(holder, x: float, y: float, crs: str, tolerance_m: float, on: date |
 
 @router.get("", response_model=Answer, summary="Who is responsible for this spot")
 async def jurisdiction(
-    request: Request,
+    holder: JurisdictionDep,
+    cases: CasesDep,
     lon: Annotated[float, Query(description="longitude (or x for projected crs)")],
     lat: Annotated[float, Query(description="latitude (or y)")],
     crs: Annotated[str, Query(description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")] = "wgs84",
@@ -185,11 +186,8 @@ async def jurisdiction(
     # joined as bytes (their shape is the Answer model, which the tests check) rather than
     # built as a dict and validated on the way out; the people responsible only for a
     # logged-in user whose scope holds the spot
-    # the holder and the case service straight from the app state: as dependencies (plain
-    # functions) each would cost a hop through the thread pool on every request
-    state = request.app.state
     point_lon, point_lat, source = point_to_cgcs2000(lon, lat, crs)
-    snap = state.jurisdiction.snapshot
+    snap = holder.snapshot
     parts = lookup_parts(
         snap,
         point_lon,
@@ -198,7 +196,7 @@ async def jurisdiction(
         tolerance_m=tolerance_m,
         given={"x": lon, "y": lat, "crs": source.label},
     )
-    user = await run_in_threadpool(user_of, state.cases, authorization) if authorization else None
+    user = await run_in_threadpool(user_of, cases, authorization) if authorization else None
     scoped = user is not None and user.sees_people_of(parts.grid_codes(snap))
     return Response(answer_json(snap, parts, scoped=scoped), media_type="application/json")
 
