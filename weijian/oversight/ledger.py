@@ -228,6 +228,7 @@ def ledger_rows(
     )
     labels: dict[str, str] = {}  # the measures without fields, by action
     rows: list[dict] = []
+    rectifying = _rectifying_actions(wf)
     for c in cases:
         evs = events[c.id]
         past = _replay(wf, c, evs, start, labels)
@@ -238,7 +239,12 @@ def ledger_rows(
         )
         if closed_at_start and not past.changed_in_month:
             continue  # closed all month: closed before it, reopened only after it
-        evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
+        # a case closed at the month's end is never overdue: its deadlines are needed only
+        # for 整改期限, which a case has only once a step that sets the period was taken
+        if open_at_end or rectifying is None or any(e[0] in rectifying for e in evs):
+            evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
+        else:
+            evaluated = []
         overdue = open_at_end and any(d["status"] == "overdue" for d in evaluated)
         row = _ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue)
         row["整改期限"] = _rectification(evaluated)
@@ -351,6 +357,19 @@ def _deadlines(
     events = [{"action": e[0], "at": e[2], "data": e[4]} for e in evs]
     # the track the case had at the month's end, not its track now
     return deadlines.evaluate_case(wf, calendar, {**c._mapping, "track": track}, events, as_of)
+
+
+def _rectifying_actions(wf: Workflow) -> set[str] | None:
+    """The actions that begin a period of :data:`RECTIFICATION` (None: a period may begin
+    without one, at a moment of the case)."""
+    actions = set()
+    for rule in wf.deadlines:
+        if rule.code not in RECTIFICATION:
+            continue
+        if rule.start is not None or not rule.start_after:
+            return None
+        actions.update(name.partition(":")[0] for name in rule.start_after)
+    return actions
 
 
 def _rectification(evaluated: list[dict]) -> str:
