@@ -95,17 +95,6 @@ class ScratchDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def best_of(repeat: int, fn: Callable[[], object]) -> tuple[float, object]:
-    """The fastest of ``repeat`` runs. Kept for the import benchmark only until it measures
-    through :func:`measure`; every other figure uses :func:`measure`."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, result
-
-
 @dataclass
 class Timing:
     """Seconds of the timed runs (or of single calls) of one figure: the median, and the
