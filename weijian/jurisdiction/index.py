@@ -125,12 +125,38 @@ def _boundary_pairs(
     return np.unique(found)
 
 
+WARM_VERTICES = 256
+
+
+def _warm(geoms: np.ndarray) -> None:
+    """Build the point locators of the large prepared polygons now: GEOS builds one on a
+    polygon's first exact test, which for a district or a town of thousands of vertices takes
+    milliseconds — paid here once, not by the first request to touch it."""
+    if not len(geoms):
+        return
+    big = geoms[shapely.get_num_coordinates(geoms) > WARM_VERTICES]
+    if len(big):
+        first = shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_geometry(big, 0)))
+        starts = np.concatenate(
+            [
+                [0],
+                np.cumsum(
+                    shapely.get_num_coordinates(
+                        shapely.get_exterior_ring(shapely.get_geometry(big, 0))
+                    )
+                )[:-1],
+            ]
+        )
+        shapely.intersects_xy(big, first[starts, 0], first[starts, 1])
+
+
 class PolygonIndex:
     """The polygons (MultiPolygons, any CRS) of one layer version, for covers-queries."""
 
     def __init__(self, geoms: np.ndarray, cells_per_polygon: float = 12.0):
         self.geoms = np.asarray(geoms, dtype=object)
         shapely.prepare(self.geoms)
+        _warm(self.geoms)
         n = len(self.geoms)
         if n == 0:
             self.grid = Grid(0, 0, 1, 1, 1, 1)

@@ -232,7 +232,7 @@ class Snapshot:
         }
 
 
-CLEARANCE_CELLS = 65_536  # ~ 0.5 MB; a point needs the exact distance in ~10 % of cases
+CLEARANCE_CELLS = 16_384
 
 
 def _clearance(
