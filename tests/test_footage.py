@@ -413,6 +413,11 @@ def test_audit_verify_counts_footage_and_names_a_changed_or_missing_file(
         files, size = conn.execute(
             text("SELECT count(*), sum(size) FROM case_evidence WHERE media_type LIKE 'video/%'")
         ).one()
+        # footage is evidence of its own kind (migration 0019), never a document
+        kinds = conn.execute(
+            text("SELECT DISTINCT kind FROM case_evidence WHERE media_type LIKE 'video/%'")
+        ).scalars()
+        assert list(kinds) == ["video"]
     assert result["footage"] == {"files": files, "bytes": size}
     path = site.evidence / sha[:2] / sha
     original = path.read_bytes()

@@ -10,7 +10,6 @@ from sqlalchemy import Connection, text
 
 from weijian.cases import deadlines, history
 from weijian.cases.deadlines import WorkCalendar, missed
-from weijian.cases.footage import KIND_SQL
 from weijian.cases.rows import case_row
 from weijian.cases.scope import CITIZEN, Principal
 from weijian.cases.workflow import Workflow
@@ -129,7 +128,7 @@ def _evidence(conn: Connection, case_id: int) -> list[dict]:
     """The case's files, each with who uploaded it (name and role) and when."""
     rows = conn.execute(
         text(
-            f"SELECT e.sha256, {KIND_SQL.format(p='e.')} AS kind, e.media_type, e.filename, "
+            "SELECT e.sha256, e.kind, e.media_type, e.filename, "
             "e.size, e.width, e.height, "
             "e.taken_at, e.gps_lon, e.gps_lat, e.distance_m, e.flagged, e.flag_reason, "
             "e.device_taken_at, e.device_lon, e.device_lat, e.uploaded_at, e.uploaded_by, "

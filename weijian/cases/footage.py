@@ -14,10 +14,9 @@ a playback link signed for that file, that case and one hour with the hash of th
 asked (:func:`sign`). It is worth no more than that token: it dies with it (logout, expiry, a
 disabled user), and the user must still see the case when it is played.
 
-``case_evidence.kind`` is ``photo`` or ``document`` by the table's CHECK: a video is told apart
-by its media type (``video/…``, which no photo or document can have), and read as kind
-``video`` (:data:`KIND_SQL`) wherever kinds count — a video never proves a step that needs a
-document. A mixin of :class:`~weijian.cases.service.CaseService`; plain Python: no HTTP.
+A video's ``case_evidence.kind`` is ``video`` (migration 0019; its media type is ``video/…``,
+which no photo or document can have): a video never proves a step that needs a document.
+A mixin of :class:`~weijian.cases.service.CaseService`; plain Python: no HTTP.
 """
 
 from __future__ import annotations
@@ -49,10 +48,8 @@ from weijian.errors import (
 )
 
 MB = 1024 * 1024
-#: the kind a video is read as; what its row holds (the table's CHECK allows no other)
-FOOTAGE_KIND, ROW_KIND = "video", "document"
-#: ``kind`` of ``case_evidence`` as read: a video's is ``video``
-KIND_SQL = "CASE WHEN {p}media_type LIKE 'video/%' THEN 'video' ELSE {p}kind END"
+#: the kind of a video's evidence row
+FOOTAGE_KIND = "video"
 #: events that are no step of the work: footage is not attached to them
 NOT_A_STEP = ("add_evidence", "link", "merged_from")
 PROBE_TIMEOUT_S = 60
@@ -398,7 +395,7 @@ class FootageMixin:
             {
                 "case_id": row["id"],
                 "sha": stored.sha256,
-                "kind": ROW_KIND,
+                "kind": FOOTAGE_KIND,
                 "media": facts.media_type,
                 "filename": name,
                 "size": stored.size,

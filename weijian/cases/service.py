@@ -36,7 +36,7 @@ from weijian.cases.evidence import (
     read_limited,
     thumbnail,
 )
-from weijian.cases.footage import KIND_SQL, FootageMixin, refuse_whole
+from weijian.cases.footage import FootageMixin, refuse_whole
 from weijian.cases.idempotency import Claim, made_by, record_made
 from weijian.cases.intake import (
     CLOCK_SKEW,
@@ -455,7 +455,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
         rows = dict(
             conn.execute(
                 text(
-                    f"SELECT sha256, {KIND_SQL.format(p='')} FROM case_evidence "
+                    "SELECT sha256, kind FROM case_evidence "
                     "WHERE case_id = :c AND sha256 = ANY(:h)"
                 ),
                 {"c": case_id, "h": hashes},
