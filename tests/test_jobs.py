@@ -150,7 +150,7 @@ def test_atlas_job_is_worked_by_a_worker_and_read_back(jobs_city):
     final = seen[-1]
     assert final["progress"]["done"] == final["progress"]["total"] == 3  # the district's towns
     assert final["progress"]["percent"] == 100 and final["attempts"] == 1
-    assert final["file_name"] == f"巡查图集-{DISTRICT}-town.pdf"
+    assert final["file_name"] == "浑江区镇（街道）巡查图集.pdf"
     assert final["download_url"] == f"/api/v1/jobs/{job['id']}/result"
     got = city.get("chief", final["download_url"])
     assert got.status_code == 200

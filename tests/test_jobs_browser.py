@@ -1,7 +1,7 @@
 """The map page's 生成图集 in headless Chromium (Debian's, driven by Playwright): a click on a
 district, 生成图集, the progress bar moving page by page while the map still pans, then the
 download of the atlas a real ``weijian worker`` drew — at desk (1366 px) and phone (390 px)
-width. Screenshots are saved in the test's folder."""
+width. Screenshots are saved in .weijian/artifacts/."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from tests.casekit import hashing_once
 from tests.conftest import scratch_database, serving
 from weijian.db.engine import engine_for
 from weijian.jobs.process import worker_process
-from weijian.settings import Settings
+from weijian.settings import Settings, get_settings
 
 DISTRICT = "220602"  # 浑江区 of the sample city: 11 communities
 PASSWORD = "atlas-password"
+ARTIFACTS = get_settings().home / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_the_atlas_is_drawn_in_the_background_with_its_progress(
     assert bar.get_attribute("max") == "11"
     halfway = int(bar.evaluate("b => b.value"))
     assert 1 <= halfway < 11
-    page.screenshot(path=str(tmp_path / f"progress-{width}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"map-atlas-job-progress-{width}.png"))
     # the page is not blocked meanwhile: the map moves and answers
     page.evaluate("weijianMap.map.setZoom(10, {animate: false})")
     page.wait_for_function("weijianMap.map.getZoom() === 10 && weijianMap.pending === 0")
@@ -115,18 +116,18 @@ def test_the_atlas_is_drawn_in_the_background_with_its_progress(
     link = page.locator("#atlas-job .job-download")
     link.wait_for(timeout=240000)
     assert status.inner_text() == "已完成"
-    assert link.inner_text() == f"下载 巡查图集-{DISTRICT}-community.pdf"
+    assert link.inner_text() == "下载 浑江区社区巡查图集.pdf"
     assert not button.is_disabled()
     seen = page.evaluate("Object.values(weijianJobs.seen)[0]")
     running = sorted({s["done"] for s in seen if s["state"] == "running"})
     assert len(running) >= 3, seen  # the bar moved, grid by grid
     assert seen[-1]["state"] == "succeeded"
-    page.screenshot(path=str(tmp_path / f"done-{width}.png"))
+    page.screenshot(path=str(ARTIFACTS / f"map-atlas-job-done-{width}.png"))
     with page.expect_download() as download:
         link.click()
     saved = tmp_path / f"atlas-{width}.pdf"
     download.value.save_as(saved)
-    assert download.value.suggested_filename == f"巡查图集-{DISTRICT}-community.pdf"
+    assert download.value.suggested_filename == "浑江区社区巡查图集.pdf"
     reader = PdfReader(saved)
     assert len(reader.pages) >= 12
     assert "浑江区违法建设巡查图集" in reader.pages[0].extract_text()

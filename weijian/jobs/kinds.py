@@ -43,10 +43,10 @@ def _check_atlas(cases: CaseService, p: AtlasParameters, principal: Principal) -
 
 def _run_atlas(cases: CaseService, p: AtlasParameters, progress: Progress) -> Result:
     # one process: a worker's job never forks (the worker's threads and its connections)
-    content, _info = patrol.atlas(
+    content, info = patrol.atlas(
         cases, p.district, p.level, p.paper, p.orientation, None, processes=1, progress=progress
     )
-    return Result(content, "application/pdf", f"巡查图集-{p.district}-{p.level}.pdf", ".pdf")
+    return Result(content, "application/pdf", info["filename"], ".pdf")
 
 
 class StatsParameters(BaseModel):

@@ -209,4 +209,6 @@ def atlas(
         "cover_pages": cover_pages,
         "pages": page - 1,
         "cases": sum(r["open"] for r in rows),
+        # what a person saves it as: the district's and the level's names, not their codes
+        "filename": f"{district_name or district}{LEVEL_LABELS.get(level, level)}巡查图集.pdf",
     }

@@ -48,5 +48,5 @@ def atlas(
     paper: Paper = "A4",
     orientation: Orientation = "auto",
 ) -> Response:
-    content, _info = patrol.atlas(cases, code, level, paper, orientation, user, processes=1)
-    return _pdf(content, f"巡查图集-{code}-{level}.pdf")
+    content, info = patrol.atlas(cases, code, level, paper, orientation, user, processes=1)
+    return _pdf(content, info["filename"])
