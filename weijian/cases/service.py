@@ -455,8 +455,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
         rows = dict(
             conn.execute(
                 text(
-                    "SELECT sha256, kind FROM case_evidence "
-                    "WHERE case_id = :c AND sha256 = ANY(:h)"
+                    "SELECT sha256, kind FROM case_evidence WHERE case_id = :c AND sha256 = ANY(:h)"
                 ),
                 {"c": case_id, "h": hashes},
             ).all()
