@@ -100,7 +100,7 @@ def test_the_atlas_is_drawn_in_the_background_with_its_progress(
     status.wait_for(timeout=30000)
     assert button.is_disabled()  # one atlas at a time from this panel
     page.wait_for_function(
-        "() => /正在生成 第 [2-9]\\/11 页/.test(document.querySelector('#atlas-job').textContent)",
+        "() => /正在生成，已完成 [1-8]\\/11/.test(document.querySelector('#atlas-job').textContent)",
         timeout=180000,
     )
     bar = page.locator("#atlas-job progress")
@@ -111,7 +111,7 @@ def test_the_atlas_is_drawn_in_the_background_with_its_progress(
     # the page is not blocked meanwhile: the map moves and answers
     page.evaluate("weijianMap.map.setZoom(10, {animate: false})")
     page.wait_for_function("weijianMap.map.getZoom() === 10 && weijianMap.pending === 0")
-    assert re.search(r"正在生成 第 \d+/11 页|正在生成：", status.inner_text())
+    assert re.search(r"正在生成，已完成 \d+/11|正在生成：", status.inner_text())
 
     link = page.locator("#atlas-job .job-download")
     link.wait_for(timeout=240000)

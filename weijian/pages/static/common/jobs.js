@@ -1,5 +1,5 @@
 // A background job asked for by a page and followed to its file (POST /api/v1/jobs): a
-// progress bar with the step in words — 排队中, 正在生成 第 3/12 页, 已完成 with the download,
+// progress bar with the step in words — 排队中, 正在生成，已完成 3/12, 已完成 with the download,
 // 失败：the reason — while the page goes on. The job is read every second; its id is kept in
 // sessionStorage, so a page opened again follows the same job.
 
@@ -14,7 +14,7 @@ export function describe(job) {
   if (job.state === "queued") return p.step && p.step !== "排队中" ? "排队中（" + p.step + "）" : "排队中";
   if (job.state === "running") {
     if (!p.total) return "正在生成";
-    return p.done < p.total ? "正在生成 第 " + (p.done + 1) + "/" + p.total + " 页" : "正在生成：" + p.step;
+    return p.done < p.total ? "正在生成，已完成 " + p.done + "/" + p.total : "正在生成：" + p.step;
   }
   if (job.state === "succeeded") return "已完成";
   return "失败：" + ((job.error && job.error.message) || "原因不明，请重新生成");
