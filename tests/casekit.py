@@ -42,6 +42,16 @@ START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Baishan, a Monday
 
 HJ, JY = "220602", "220605"
 TOWN1, TOWN2 = "220602001", "220602002"
+#: grid chains (district, town, community, compound) of the test city, whole and cut short at
+#: each level, and one of another district: where the counting tests put random cases
+GRID_CHAINS = [
+    ("220602", TOWN1, "220602001001", "220602001001001"),
+    ("220602", TOWN1, "220602001001", None),
+    ("220602", TOWN1, None, None),
+    ("220602", TOWN2, None, None),
+    ("220602", None, None, None),
+    ("220605", None, None, None),
+]
 COMMUNITY, COMPOUND_CODE = "220602001001", "220602001001001"
 UE_HJ, NR_HJ, CG_JY = (
     f"{HJ}-urban_enforcement",

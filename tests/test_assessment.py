@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from tests import city
-from tests.casekit import COMPOUND, RED_FLAG, START, STREET, TOWN1, TOWN2
+from tests.casekit import COMPOUND, GRID_CHAINS, RED_FLAG, START, STREET, TOWN1, TOWN2
 from tests.test_ledger import send
 from weijian.cases.clock import LOCAL, Clock
 from weijian.errors import InputError
@@ -448,19 +448,11 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     sign-offs, closures, rebounds — and random periods: every count of every unit equals the
     sum over its children, at every level, for the assessment and for a campaign."""
     rng = random.Random(seed)
-    chains = [
-        ("220602", TOWN1, "220602001001", "220602001001001"),
-        ("220602", TOWN1, "220602001001", None),
-        ("220602", TOWN1, None, None),
-        ("220602", TOWN2, None, None),
-        ("220602", None, None, None),
-        ("220605", None, None, None),
-    ]
     channels = ["patrol", "grid_worker", "property_company", "citizen", "hotline", "media"]
     base = datetime(2026, 1, 1, tzinfo=LOCAL)
     with engine.begin() as conn:
         for i in range(120):
-            d, t, m, k = rng.choice(chains)
+            d, t, m, k = rng.choice(GRID_CHAINS)
             reported = base + timedelta(hours=rng.randint(0, 24 * 150))
             visited = reported + timedelta(hours=rng.randint(1, 60)) if rng.random() < 0.6 else None
             closed = reported + timedelta(days=rng.randint(1, 90)) if rng.random() < 0.5 else None

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from tests import city
-from tests.casekit import COMPOUND, RED_FLAG, STREET, TOWN1, TOWN2
+from tests.casekit import COMPOUND, GRID_CHAINS, RED_FLAG, STREET, TOWN1, TOWN2
 from weijian.cases.clock import LOCAL
 from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import figures, ledger
@@ -38,14 +38,6 @@ CROSS JOIN LATERAL (VALUES ('district', b.district_code), ('town', b.town_code),
     ('community', b.community_code), ('compound', b.compound_code)) l(level, code)
 WHERE l.code IS NOT NULL GROUP BY 1, 2, 3
 """
-CHAINS = [
-    ("220602", TOWN1, "220602001001", "220602001001001"),
-    ("220602", TOWN1, "220602001001", None),
-    ("220602", TOWN1, None, None),
-    ("220602", TOWN2, None, None),
-    ("220602", None, None, None),
-    ("220605", None, None, None),
-]
 STATES = ["reported", "visited", "confirmed", "signed_off", "not_violation", "ledgered"]
 SPOTS = [COMPOUND, STREET, RED_FLAG, (0.5, 2.5), (4.5, 0.5), (3.7, 1.2), (9.0, 9.0)]
 
@@ -145,7 +137,7 @@ def random_changes(conn, rng: random.Random, rounds: int) -> None:
                 params,
             )
         elif kind == "update":
-            d, t, m, k = rng.choice(CHAINS)
+            d, t, m, k = rng.choice(GRID_CHAINS)
             signed = base + timedelta(days=rng.randint(0, 300)) if rng.random() < 0.5 else None
             conn.execute(
                 text(

@@ -100,7 +100,8 @@ def test_the_atlas_is_drawn_in_the_background_with_its_progress(
     status.wait_for(timeout=30000)
     assert button.is_disabled()  # one atlas at a time from this panel
     page.wait_for_function(
-        "() => /正在生成，已完成 [1-8]\\/11/.test(document.querySelector('#atlas-job').textContent)",
+        "() => /正在生成，已完成 [1-8]\\/11/"
+        ".test(document.querySelector('#atlas-job').textContent)",
         timeout=180000,
     )
     bar = page.locator("#atlas-job progress")
