@@ -264,7 +264,12 @@ def test_photo_must_be_an_image(content, looks):
     assert caught.value.message.startswith("“a.jpg”不是可接受的照片：")
 
 
-def test_truncated_jpeg_is_refused():
+def test_truncated_jpeg_is_refused(tmp_path):
+    from weijian.enforcement.pdf import render_pdf
+
+    # a process that has made an enforcement document (WeasyPrint loaded) refuses it too
+    (tmp_path / "plain.html").write_text("<p>送达回证</p>", encoding="utf-8")
+    assert render_pdf("plain.html", {}, tmp_path)[0].startswith(b"%PDF")
     content = jpeg(size=(256, 256), noise=True)
     with pytest.raises(InputError) as caught:
         inspect(content[: len(content) * 2 // 3], "现场.jpg", "photo")

@@ -115,8 +115,12 @@ def render_html(template: str, context: dict, folder: Path | None = None) -> str
 
 def render_pdf(template: str, context: dict, folder: Path | None = None) -> tuple[bytes, int]:
     """(PDF bytes, number of pages) of a template with its context."""
+    from PIL import ImageFile
     from weasyprint import HTML  # loads Pango: only when a PDF is made
 
+    # WeasyPrint's import makes Pillow pad truncated images for the whole process; a damaged
+    # photo uploaded as evidence must still be refused (cases/evidence.py), so it is undone
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     check_fonts()
     html = render_html(template, context, folder)
     document = HTML(string=html, base_url=str(TEMPLATES)).render()
