@@ -131,16 +131,17 @@ def hashing_once():
         users._hasher = real
 
 
-def add_users(engine) -> None:
+def add_users(engine, people=USERS, password: str = PASSWORD) -> None:
+    """``people`` — (username, role, grid code) — added with ``password``."""
     snap = load_snapshot(engine)
     with hashing_once(), engine.begin() as conn:
-        for username, role, grid in USERS:
+        for username, role, grid in people:
             users.add_user(
                 conn,
                 snap,
                 default_workflow(),
                 username=username,
-                password=PASSWORD,
+                password=password,
                 role=role,
                 grid_code=grid,
                 display_name=f"{username}-姓名",

@@ -18,7 +18,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from tests.casekit import hashing_once
+from tests.casekit import add_users
 from tests.conftest import bearer, login, scratch_database, serving
 from weijian.db.engine import engine_for
 from weijian.jobs.process import start_worker, stop_worker, worker_process
@@ -35,10 +35,7 @@ def jobs_city(sample_dir, tmp_path_factory):
     """A database of the module's own with the sample city and four users; the API served
     over it; the environment its workers get (the same database and evidence folder)."""
     from weijian.api.app import create_app
-    from weijian.cases import users
-    from weijian.cases.workflow import default_workflow
     from weijian.demo.city import load_samples
-    from weijian.jurisdiction.snapshot import load_snapshot
 
     folder = tmp_path_factory.mktemp("jobs")
     with scratch_database() as url:
@@ -51,23 +48,13 @@ def jobs_city(sample_dir, tmp_path_factory):
                     "ORDER BY code LIMIT 1"
                 )
             ).scalar_one()
-        snap = load_snapshot(engine)
-        with hashing_once(), engine.begin() as conn:
-            for username, role, grid in (
-                ("root", "admin", None),
-                ("chief", "supervisor", None),
-                ("chief2", "supervisor", None),
-                ("jy_town", "town", other_town),
-            ):
-                users.add_user(
-                    conn,
-                    snap,
-                    default_workflow(),
-                    username=username,
-                    password=PASSWORD,
-                    role=role,
-                    grid_code=grid,
-                )
+        people = [
+            ("root", "admin", None),
+            ("chief", "supervisor", None),
+            ("chief2", "supervisor", None),
+            ("jy_town", "town", other_town),
+        ]
+        add_users(engine, people, PASSWORD)
         settings = Settings(evidence_dir=folder / "evidence")
         env = {**os.environ, "DATABASE_URL": url, "WEIJIAN_EVIDENCE_DIR": str(folder / "evidence")}
         with serving(create_app(engine, settings=settings)) as base:

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import text
 
-from tests.casekit import hashing_once
+from tests.casekit import add_users
 from tests.conftest import scratch_database, serving
 from weijian.db.engine import engine_for
 from weijian.jobs.process import worker_process
@@ -28,10 +28,7 @@ def atlas_city(sample_dir, tmp_path_factory):
     """The sample city with a city-wide supervisor, the app served over it and a worker slowed
     down a little per grid, so that the bar is seen between its ends."""
     from weijian.api.app import create_app
-    from weijian.cases import users
-    from weijian.cases.workflow import default_workflow
     from weijian.demo.city import load_samples
-    from weijian.jurisdiction.snapshot import load_snapshot
 
     folder = tmp_path_factory.mktemp("atlas-page")
     with scratch_database() as url:
@@ -45,15 +42,7 @@ def atlas_city(sample_dir, tmp_path_factory):
                 ),
                 {"d": DISTRICT},
             ).one()
-        with hashing_once(), engine.begin() as conn:
-            users.add_user(
-                conn,
-                load_snapshot(engine),
-                default_workflow(),
-                username="chief",
-                password=PASSWORD,
-                role="supervisor",
-            )
+        add_users(engine, [("chief", "supervisor", None)], PASSWORD)
         settings = Settings(evidence_dir=folder / "evidence", map_poll_seconds=0.5)
         env = {**os.environ, "DATABASE_URL": url, "WEIJIAN_EVIDENCE_DIR": str(folder / "evidence")}
         with (
