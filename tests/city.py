@@ -39,6 +39,21 @@ TABLES = ("layer", "layer_version", "zone", "grid")
 _COPIES: dict[tuple[str, str], tuple[dict[str, bytes], dict[str, tuple[int, bool]]]] = {}
 
 
+def new_towns(engine, folder: Path, towns: list[tuple[str, str, str, shapely.Geometry]]) -> None:
+    """New town boundaries imported and activated, as a town's shapefile would bring them:
+    (code, name, responsible person, geometry) each."""
+    rows = [
+        {"DM": code, "MC": name, "FZR": person, "DH": str(n), "geometry": geometry}
+        for n, (code, name, person, geometry) in enumerate(towns, start=1)
+    ]
+    path = catalogue.write_shapefile(frame(rows), folder / "towns", "towns")
+    import_grids(
+        engine,
+        GridImport(path=path, level="town", code_field="DM", name_field="MC",
+                   responsible_field="FZR", phone_field="DH"),
+    )  # fmt: skip
+
+
 def built_once(engine, name: str, tables: tuple[str, ...], build: Callable[[], None]) -> None:
     """``build()``, which writes rows into ``tables`` only, run on a database whose ``tables``
     are empty: the first time on each database, and copied back the next times — the very

@@ -17,7 +17,6 @@ from tests.casekit import COMPOUND, GRID_CHAINS, RED_FLAG, START, STREET, TOWN1,
 from tests.test_ledger import send
 from weijian.cases.clock import LOCAL, Clock
 from weijian.errors import InputError
-from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import indicators
 
 MARCH_APRIL = {"from": "2026-03-01", "to": "2026-04-30"}
@@ -293,35 +292,13 @@ def test_clear_to_zero_campaign(case_api, engine, tmp_path):
                 assert row[key] == sum(u[key] for u in children), (lvl, row["code"], key)
 
     # new boundaries do not rewrite history: 新建街道 grows to take in 红旗街道's west
-    frame = city.frame(
-        [
-            {
-                "DM": TOWN1,
-                "MC": "新建街道",
-                "FZR": "孙丽",
-                "DH": "1",
-                "geometry": city.box(0, 0, 3.5, 2),
-            },
-            {
-                "DM": TOWN2,
-                "MC": "红旗街道",
-                "FZR": "吴刚",
-                "DH": "2",
-                "geometry": city.box(3.5, 0, 4, 2),
-            },
-        ]
-    )
-    path = city.catalogue.write_shapefile(frame, tmp_path / "towns3", "towns3")
-    import_grids(
+    city.new_towns(
         engine,
-        GridImport(
-            path=path,
-            level="town",
-            code_field="DM",
-            name_field="MC",
-            responsible_field="FZR",
-            phone_field="DH",
-        ),
+        tmp_path / "towns3",
+        [
+            (TOWN1, "新建街道", "孙丽", city.box(0, 0, 3.5, 2)),
+            (TOWN2, "红旗街道", "吴刚", city.box(3.5, 0, 4, 2)),
+        ],
     )
     frozen = api.get(
         f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor", level="town"

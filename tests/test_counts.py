@@ -17,7 +17,6 @@ from sqlalchemy import text
 from tests import city
 from tests.casekit import COMPOUND, GRID_CHAINS, RED_FLAG, STREET, TOWN1, TOWN2
 from weijian.cases.clock import LOCAL
-from weijian.layers.importing import GridImport, import_grids
 from weijian.oversight import figures, ledger
 
 RECOUNT_CASES = """
@@ -249,20 +248,14 @@ def test_kept_counts_equal_a_full_recount_after_random_changes(case_api, engine,
         assert kept(conn) == before
 
     # new town boundaries activated: every case's current town again, as the spatial join has it
-    frame = city.frame(
-        [
-            {"DM": TOWN1, "MC": "新建街道", "FZR": "孙丽", "DH": "1",
-             "geometry": city.box(0, 0, 3.5, 2)},
-            {"DM": TOWN2, "MC": "红旗街道", "FZR": "吴刚", "DH": "2",
-             "geometry": city.box(3.5, 0, 4, 2)},
-        ]
-    )  # fmt: skip
-    path = city.catalogue.write_shapefile(frame, tmp_path / "towns", "towns")
-    import_grids(
+    city.new_towns(
         engine,
-        GridImport(path=path, level="town", code_field="DM", name_field="MC",
-                   responsible_field="FZR", phone_field="DH"),
-    )  # fmt: skip
+        tmp_path,
+        [
+            (TOWN1, "新建街道", "孙丽", city.box(0, 0, 3.5, 2)),
+            (TOWN2, "红旗街道", "吴刚", city.box(3.5, 0, 4, 2)),
+        ],
+    )
     with engine.connect() as conn:
         stored, joined = current_grids(conn)
         assert stored == joined
@@ -296,16 +289,7 @@ def test_progress_on_current_grids_is_the_spatial_joins(case_api, engine, tmp_pa
             ),
             {"at": datetime(2026, 3, 9, tzinfo=LOCAL)},
         )
-    frame = city.frame(
-        [{"DM": TOWN1, "MC": "新建街道", "FZR": "孙丽", "DH": "1",
-          "geometry": city.box(0, 0, 4, 2)}]
-    )  # fmt: skip
-    path = city.catalogue.write_shapefile(frame, tmp_path / "towns", "towns")
-    import_grids(
-        engine,
-        GridImport(path=path, level="town", code_field="DM", name_field="MC",
-                   responsible_field="FZR", phone_field="DH"),
-    )  # fmt: skip
+    city.new_towns(engine, tmp_path, [(TOWN1, "新建街道", "孙丽", city.box(0, 0, 4, 2))])
     api.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=LOCAL))
     got = api.get(
         f"/api/v1/campaigns/{campaign['id']}/progress", "supervisor", grids="current"
