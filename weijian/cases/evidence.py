@@ -766,19 +766,7 @@ class EvidenceStore:
         target = self.root / relative
         if target.is_file() and self.verify(digest) is None:
             return relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{digest[:8]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-        _fsync_folder(target.parent)
+        write_durably(target, content)
         return relative
 
     def open_bytes(self, sha256: str) -> bytes:
@@ -902,6 +890,26 @@ def _stream_too_large(max_bytes: int) -> TooLarge:
         detail=f"the file is larger than the {limit} MB limit; nothing was kept",
         hint=f"send at most {limit} MB",
     )
+
+
+def write_durably(target: Path, content: bytes) -> None:
+    """``content`` as the file ``target``, whole or not at all, and on disk before this returns
+    (a temporary file flushed and synced, renamed over ``target``, the rename synced)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name[:8]}-", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(target.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

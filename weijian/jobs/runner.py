@@ -5,11 +5,11 @@ product's Chinese message. A job taken again after its worker died starts from n
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from weijian.cases.evidence import write_durably
 from weijian.cases.service import CaseService
 from weijian.errors import WeijianError
 from weijian.jobs import kinds, store
@@ -73,10 +73,7 @@ def execute(runtime: Runtime, job_id: int) -> None:
             return
         store.requeue(engine, job_id, "出错，等待重试")
         raise  # the queue's retry strategy tries again
-    runtime.results.mkdir(parents=True, exist_ok=True)
     path = runtime.results / f"{job_id}{result.suffix}"
-    partial = path.with_name(path.name + ".part")
-    partial.write_bytes(result.content)
-    os.replace(partial, path)
+    write_durably(path, result.content)  # on disk before the job is said to be done
     store.succeed(engine, job_id, str(path), result.media_type, result.file_name, "已完成")
     log.info("job %s (%s) done: %s bytes", job_id, job.kind, len(result.content))
