@@ -26,14 +26,14 @@ def loaded(sample_city):
 def sample_points(snap, rng, count):
     """Random points over the land-use window, vertices, edge midpoints, hole interiors."""
     landuse = next(layer for layer in snap.zone_layers if layer.name == "landuse")
-    geoms = landuse.index.geoms
+    geoms = landuse.index.geoms.all()
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     pad = 0.02
     lon = [rng.uniform(minx - pad, maxx + pad, count)]
     lat = [rng.uniform(miny - pad, maxy + pad, count)]
     all_geoms = np.concatenate(
-        [layer.index.geoms for layer in snap.zone_layers]
-        + [g.index.geoms for g in snap.grids.values()]
+        [layer.index.geoms.all() for layer in snap.zone_layers]
+        + [g.index.geoms.all() for g in snap.grids.values()]
     )
     rings = shapely.get_rings(shapely.get_parts(all_geoms))
     coords, which = shapely.get_coordinates(rings, return_index=True)
@@ -58,7 +58,7 @@ def points_beside_district_borders(snap, rng, count: int, offset_m: float = 3.0)
     its straight pieces (40 m long or more, so no corner is nearer than 20 m): the other
     district's answer lies within the tolerance, so each must be ambiguous. Returns lon, lat
     and the row of the district across the border."""
-    districts = snap.grids["district"].index.geoms
+    districts = snap.grids["district"].index.geoms.all()
     metric = shapely.transform(
         districts, lambda xy: np.column_stack(snap.to_gk.transform(xy[:, 0], xy[:, 1]))
     )

@@ -34,8 +34,8 @@ def _points(snap, rng) -> tuple[np.ndarray, np.ndarray]:
     """Random points over and around the city, vertices and edge midpoints of every zone and
     grid, and points moved up to 10 m off them (in Gauss-Krüger)."""
     geoms = np.concatenate(
-        [layer.index.geoms for layer in snap.zone_layers]
-        + [g.index.geoms for g in snap.grids.values()]
+        [layer.index.geoms.all() for layer in snap.zone_layers]
+        + [g.index.geoms.all() for g in snap.grids.values()]
     )
     minx, miny, maxx, maxy = shapely.total_bounds(geoms)
     pad = 0.05  # beyond every zone and the city's edge

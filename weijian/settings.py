@@ -237,9 +237,27 @@ class Settings(BaseSettings):
         description="the map's front-end libraries, installed from npm by the setup",
     )
 
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="folder of the jurisdiction snapshot's zone layer files, built once per "
+        "machine and mapped by every server and job worker (default: <home>/snapshots)",
+    )
+    snapshot_shared: bool = Field(
+        default=True,
+        description="share the snapshot's zone layers between the processes of this machine "
+        "through files in snapshot_dir; false builds them in each process's memory",
+    )
+
     @property
     def evidence_root(self) -> Path:
         return self.evidence_dir or self.home / "evidence"
+
+    @property
+    def snapshot_files(self) -> Path | None:
+        """Where the processes of this machine share the snapshot (None: not shared)."""
+        if not self.snapshot_shared:
+            return None
+        return self.snapshot_dir or self.home / "snapshots"
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,8 @@ def case_service():
     from weijian.jurisdiction.snapshot import SnapshotHolder
 
     engine = app_engine_for(database().url.render_as_string(hide_password=False))
-    return CaseService(engine, SnapshotHolder(engine), get_settings())
+    settings = get_settings()
+    return CaseService(engine, SnapshotHolder(engine, files=settings.snapshot_files), settings)
 
 
 def operator(name: str | None):

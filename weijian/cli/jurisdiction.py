@@ -25,8 +25,9 @@ departments_app = typer.Typer(
 
 def _snapshot(engine):
     from weijian.jurisdiction.snapshot import load_snapshot
+    from weijian.settings import get_settings
 
-    return load_snapshot(engine)
+    return load_snapshot(engine, get_settings().snapshot_files)
 
 
 @handles_errors

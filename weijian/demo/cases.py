@@ -821,7 +821,7 @@ def load_demo_cases(
     now = (now or datetime.now(UTC)).astimezone(UTC)
     app_engine = app_engine_for(engine.url.render_as_string(hide_password=False))
     try:
-        holder = SnapshotHolder(app_engine)
+        holder = SnapshotHolder(app_engine, files=settings.snapshot_files)
         snap = holder.snapshot
         created_users = ensure_department_users(engine, snap, passwords or DEMO_PASSWORD)
         clock = FixedClock(now)

@@ -32,22 +32,8 @@ class Fragments:
     """Per snapshot: the serialised objects of its zones, grids, departments and rules."""
 
     def __init__(self, snap) -> None:
-        self.zones: list[list[bytes]] = []
-        for layer in snap.zone_layers:
-            head = b'{"layer":' + _dumps(layer.name) + b',"version":' + _dumps(layer.version)
-            self.zones.append(
-                [
-                    head
-                    + b',"kind":'
-                    + _dumps(layer.kinds[i])
-                    + b',"code":'
-                    + _dumps(layer.codes[i])
-                    + b',"name":'
-                    + _dumps(layer.names[i])
-                    + b"}"
-                    for i in range(len(layer.ids))
-                ]
-            )
+        # each zone's part, serialised with its layer (shared between the processes)
+        self.zones = [layer.fragments for layer in snap.zone_layers]
         self.grid_public: dict[str, list[bytes]] = {}
         self.grid_scoped: dict[str, list[bytes]] = {}
         for level, grid in snap.grids.items():

@@ -150,61 +150,186 @@ def _warm(geoms: np.ndarray) -> None:
         shapely.intersects_xy(big, first[starts, 0], first[starts, 1])
 
 
+@dataclass(frozen=True)
+class IndexArrays:
+    """A built index: its grid, its entries per cell, and the polygons' total bounds."""
+
+    grid: Grid
+    cell_ptr: np.ndarray  # int64, ncells + 1: entries of cell c are cell_ptr[c]:cell_ptr[c+1]
+    entry_poly: np.ndarray  # int32
+    entry_boundary: np.ndarray  # bool: the entry needs an exact test
+    cell_has_boundary: np.ndarray  # bool per cell
+    total_bounds: tuple[float, float, float, float]
+
+
+BUILD_CHUNK = 65_536
+
+
+def _interior_keys(
+    grid: Grid, geoms: np.ndarray, offset: int, boundary_keys: np.ndarray
+) -> np.ndarray:
+    """Keys of the cells of each polygon's bounding box that no edge crosses and whose centre
+    the polygon contains (``geoms`` are the polygons ``offset``, ``offset`` + 1, …)."""
+    ncells = grid.nx * grid.ny
+    bounds = shapely.bounds(geoms)
+    ix0 = np.clip(np.floor((bounds[:, 0] - grid.x0) / grid.dx), 0, grid.nx - 1).astype(int)
+    ix1 = np.clip(np.floor((bounds[:, 2] - grid.x0) / grid.dx), 0, grid.nx - 1).astype(int)
+    iy0 = np.clip(np.floor((bounds[:, 1] - grid.y0) / grid.dy), 0, grid.ny - 1).astype(int)
+    iy1 = np.clip(np.floor((bounds[:, 3] - grid.y0) / grid.dy), 0, grid.ny - 1).astype(int)
+    w = ix1 - ix0 + 1
+    h = iy1 - iy0 + 1
+    counts = (w * h).astype(np.int64)
+    local_poly = np.repeat(np.arange(len(geoms), dtype=np.int64), counts)
+    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    cx = ix0[local_poly] + local % w[local_poly]
+    cy = iy0[local_poly] + local // w[local_poly]
+    keys = (local_poly + offset) * ncells + cy * grid.nx + cx
+    inner = ~np.isin(keys, boundary_keys, assume_unique=False)
+    keys, local_poly, cx, cy = keys[inner], local_poly[inner], cx[inner], cy[inner]
+    centre_x = grid.x0 + (cx + 0.5) * grid.dx
+    centre_y = grid.y0 + (cy + 0.5) * grid.dy
+    return keys[shapely.contains_xy(geoms[local_poly], centre_x, centre_y)]
+
+
+def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArrays:
+    """The index of ``geoms``, built in chunks of polygons so that a layer of millions of
+    parcels never holds all its edges at once."""
+    n = len(geoms)
+    if n == 0:
+        return IndexArrays(
+            Grid(0, 0, 1, 1, 1, 1),
+            np.zeros(2, dtype=np.int64),
+            np.zeros(0, dtype=np.int32),
+            np.zeros(0, dtype=bool),
+            np.zeros(1, dtype=bool),
+            (0.0, 0.0, 0.0, 0.0),
+        )
+    grid = _choose_grid(geoms, cells_per_polygon)
+    ncells = grid.nx * grid.ny
+    interior, boundary = [], []
+    for offset in range(0, n, BUILD_CHUNK):
+        part = geoms[offset : offset + BUILD_CHUNK]
+        owner, start, end = _edges(part)
+        keys = _boundary_pairs(grid, owner + offset, start, end)
+        boundary.append(keys)
+        interior.append(_interior_keys(grid, part, offset, keys))
+    interior_keys = np.concatenate(interior)
+    boundary_keys = np.concatenate(boundary)
+    all_keys = np.concatenate([interior_keys, boundary_keys])
+    is_boundary = np.concatenate(
+        [np.zeros(len(interior_keys), bool), np.ones(len(boundary_keys), bool)]
+    )
+    cells = all_keys % ncells
+    polys = all_keys // ncells
+    order = np.lexsort((polys, cells))
+    cell_ptr = np.zeros(ncells + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cells, minlength=ncells), out=cell_ptr[1:])
+    cell_has_boundary = np.zeros(ncells, dtype=bool)
+    cell_has_boundary[cells[is_boundary]] = True
+    return IndexArrays(
+        grid,
+        cell_ptr,
+        polys[order].astype(np.int32),
+        is_boundary[order],
+        cell_has_boundary,
+        tuple(float(v) for v in shapely.total_bounds(geoms)),
+    )
+
+
+class Geoms:
+    """The polygons of an index, each decoded from its WKB and prepared when first needed.
+
+    A layer read from the snapshot's shared files holds only WKB (mapped from the file, shared
+    by every process of the machine): a process decodes and prepares the polygons its points
+    fall on, not the million it never touches. Built from geometries, all are at hand."""
+
+    def __init__(
+        self,
+        count: int,
+        wkb: np.ndarray | None = None,
+        offsets: np.ndarray | None = None,
+        objects: np.ndarray | None = None,
+    ):
+        self.objects = np.empty(count, dtype=object) if objects is None else objects
+        self._wkb = wkb
+        self._offsets = offsets
+
+    @classmethod
+    def of(cls, geoms: np.ndarray) -> Geoms:
+        geoms = np.asarray(geoms, dtype=object)
+        shapely.prepare(geoms)
+        _warm(geoms)
+        return cls(len(geoms), objects=geoms)
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def _decode(self, rows: np.ndarray) -> np.ndarray:
+        wkb, offsets = self._wkb, self._offsets
+        if wkb is None:
+            raise IndexError("a polygon of this index is missing")
+        found = shapely.from_wkb(
+            [wkb[offsets[i] : offsets[i + 1]].tobytes() for i in rows.tolist()]
+        )
+        shapely.prepare(found)
+        self.objects[rows] = found
+        return found
+
+    def one(self, i: int):
+        found = self.objects[i]
+        if found is None:
+            found = self._decode(np.array([i], dtype=np.int64))[0]
+        return found
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        found = self.objects[rows]
+        missing = np.equal(found, None)
+        if missing.any():
+            self._decode(np.unique(rows[missing]))
+            found = self.objects[rows]
+        return found
+
+    def __getitem__(self, key):
+        if isinstance(key, int | np.integer):
+            return self.one(int(key))
+        return self.take(key)
+
+    def all(self) -> np.ndarray:
+        return self.take(np.arange(len(self.objects)))
+
+    def warm(self, vertices: np.ndarray) -> None:
+        """Decode, prepare and warm now the polygons of more than WARM_VERTICES vertices."""
+        big = np.flatnonzero(vertices > WARM_VERTICES)
+        if len(big):
+            _warm(self.take(big))
+
+    @property
+    def decoded(self) -> int:
+        return int(np.count_nonzero(~np.equal(self.objects, None)))
+
+
 class PolygonIndex:
     """The polygons (MultiPolygons, any CRS) of one layer version, for covers-queries."""
 
     def __init__(self, geoms: np.ndarray, cells_per_polygon: float = 12.0):
-        self.geoms = np.asarray(geoms, dtype=object)
-        shapely.prepare(self.geoms)
-        _warm(self.geoms)
-        n = len(self.geoms)
-        if n == 0:
-            self.grid = Grid(0, 0, 1, 1, 1, 1)
-            self.cell_ptr = np.zeros(2, dtype=np.int64)
-            self.entry_poly = np.zeros(0, dtype=np.int32)
-            self.entry_boundary = np.zeros(0, dtype=bool)
-            self.cell_has_boundary = np.zeros(1, dtype=bool)
-            return
-        grid = _choose_grid(self.geoms, cells_per_polygon)
-        ncells = grid.nx * grid.ny
-        owner, start, end = _edges(self.geoms)
-        boundary_keys = _boundary_pairs(grid, owner, start, end)
+        geoms = np.asarray(geoms, dtype=object)
+        self._set(Geoms.of(geoms), build_index(geoms, cells_per_polygon))
 
-        # every cell of each polygon's bounding box that no edge crosses: inside or outside?
-        bounds = shapely.bounds(self.geoms)
-        ix0 = np.clip(np.floor((bounds[:, 0] - grid.x0) / grid.dx), 0, grid.nx - 1).astype(int)
-        ix1 = np.clip(np.floor((bounds[:, 2] - grid.x0) / grid.dx), 0, grid.nx - 1).astype(int)
-        iy0 = np.clip(np.floor((bounds[:, 1] - grid.y0) / grid.dy), 0, grid.ny - 1).astype(int)
-        iy1 = np.clip(np.floor((bounds[:, 3] - grid.y0) / grid.dy), 0, grid.ny - 1).astype(int)
-        w = ix1 - ix0 + 1
-        h = iy1 - iy0 + 1
-        counts = (w * h).astype(np.int64)
-        poly = np.repeat(np.arange(n, dtype=np.int64), counts)
-        local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        cx = ix0[poly] + local % w[poly]
-        cy = iy0[poly] + local // w[poly]
-        keys = poly * ncells + cy * grid.nx + cx
-        inner = ~np.isin(keys, boundary_keys, assume_unique=False)
-        keys, poly, cx, cy = keys[inner], poly[inner], cx[inner], cy[inner]
-        centre_x = grid.x0 + (cx + 0.5) * grid.dx
-        centre_y = grid.y0 + (cy + 0.5) * grid.dy
-        inside = shapely.contains_xy(self.geoms[poly], centre_x, centre_y)
-        interior_keys = keys[inside]
+    @classmethod
+    def from_arrays(cls, geoms: Geoms, arrays: IndexArrays) -> PolygonIndex:
+        index = cls.__new__(cls)
+        index._set(geoms, arrays)
+        return index
 
-        all_keys = np.concatenate([interior_keys, boundary_keys])
-        is_boundary = np.concatenate(
-            [np.zeros(len(interior_keys), bool), np.ones(len(boundary_keys), bool)]
-        )
-        cells = all_keys % ncells
-        polys = all_keys // ncells
-        order = np.lexsort((polys, cells))
-        self.grid = grid
-        self.entry_poly = polys[order].astype(np.int32)
-        self.entry_boundary = is_boundary[order]
-        self.cell_ptr = np.zeros(ncells + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cells, minlength=ncells), out=self.cell_ptr[1:])
-        self.cell_has_boundary = np.zeros(ncells, dtype=bool)
-        self.cell_has_boundary[cells[is_boundary]] = True
+    def _set(self, geoms: Geoms, arrays: IndexArrays) -> None:
+        self.geoms = geoms
+        self.grid = arrays.grid
+        self.cell_ptr = arrays.cell_ptr
+        self.entry_poly = arrays.entry_poly
+        self.entry_boundary = arrays.entry_boundary
+        self.cell_has_boundary = arrays.cell_has_boundary
+        self.total_bounds = arrays.total_bounds
 
     # -- queries ----------------------------------------------------------------------------
     def query(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +352,7 @@ class PolygonIndex:
         keep = ~boundary
         if boundary.any():
             bp = point[boundary]
-            keep[boundary] = shapely.intersects_xy(self.geoms[poly[boundary]], x[bp], y[bp])
+            keep[boundary] = shapely.intersects_xy(self.geoms.take(poly[boundary]), x[bp], y[bp])
         return point[keep], poly[keep]
 
     def boxes_are_plain(self, minx, miny, maxx, maxy) -> np.ndarray:
@@ -265,11 +390,18 @@ class PolygonIndex:
             return []
         polys = self.entry_poly[lo:hi].tolist()
         exact = self.entry_boundary[lo:hi].tolist()
-        geoms = self.geoms
+        objects, one = self.geoms.objects, self.geoms.one
         # shapely.lib directly: the public wrapper's checks cost as much as the test itself
-        return [
-            p for p, e in zip(polys, exact, strict=True) if not e or intersects_xy(geoms[p], x, y)
-        ]
+        found = []
+        for p, e in zip(polys, exact, strict=True):
+            if e:
+                geom = objects[p]
+                if geom is None:
+                    geom = one(p)
+                if not intersects_xy(geom, x, y):
+                    continue
+            found.append(p)
+        return found
 
     @property
     def stats(self) -> dict:

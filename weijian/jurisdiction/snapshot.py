@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,10 @@ from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.gis.gauss_kruger import Zone, zone_of_epsg
 from weijian.jurisdiction import repository
 from weijian.jurisdiction.answer import fragments_of
-from weijian.jurisdiction.index import Grid, PolygonIndex
+from weijian.jurisdiction.index import Geoms, Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
+from weijian.jurisdiction.zonefiles import Blobs, Texts, ZoneParts, zone_parts
 from weijian.layers.model import GRID_LEVELS, NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,21 @@ NO_RULE = np.iinfo(np.int32).max
 
 @dataclass
 class ZoneLayer:
+    """A zone layer version: its index, its zones' attributes (``kinds[i]``, ``codes[i]``,
+    ``names[i]``) and answer parts, most of them mapped from the machine's shared files."""
+
     name: str
     version: int
     index: PolygonIndex
     ids: np.ndarray
-    kinds: np.ndarray
-    codes: np.ndarray
-    names: np.ndarray
+    kinds: Texts
+    codes: Texts
+    names: Texts
+    rank_in_layer: np.ndarray
+    pairs: list[tuple[str, str | None]]  # the distinct (kind, code)
+    pair_first: np.ndarray  # the first zone of each pair
+    pair_of: np.ndarray  # each zone's pair
+    fragments: Blobs  # each zone's part of an answer, serialised
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # global tie-break
 
     def hit(self, i: int) -> ZoneHit:
@@ -81,7 +91,7 @@ class Snapshot:
     gk_epsg: int
     to_gk: pyproj.Transformer
     gk_zone: Zone
-    zone_boundaries_gk: list[np.ndarray] = field(default_factory=list)
+    zone_boundaries_gk: list[GkBoundaries] = field(default_factory=list)
     district_edges: shapely.STRtree | None = None
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
     clearance_grid: Grid | None = None
@@ -101,17 +111,15 @@ class Snapshot:
         ordered = [r for r in self.rules.ordered() if r.in_force(on)]
         ranks = []
         for layer in self.zone_layers:
-            rank = np.full(len(layer.ids), NO_RULE, dtype=np.int32)
-            memo: dict[tuple, int] = {}
-            for i in range(len(layer.ids)):
-                key = (layer.kinds[i], layer.codes[i])
-                if key not in memo:
-                    hit = layer.hit(i)
-                    memo[key] = next(
-                        (n for n, rule in enumerate(ordered) if rule.matches(hit)), NO_RULE
-                    )
-                rank[i] = memo[key]
-            ranks.append(rank)
+            # a rule matches a zone by its kind and code: one match per distinct pair
+            pair_rank = np.array(
+                [
+                    next((n for n, rule in enumerate(ordered) if rule.matches(hit)), NO_RULE)
+                    for hit in (layer.hit(int(i)) for i in layer.pair_first)
+                ],
+                dtype=np.int32,
+            )
+            ranks.append(pair_rank[layer.pair_of] if len(pair_rank) else np.zeros(0, np.int32))
         if len(self._ranks) > 8:
             self._ranks.clear()
         self._ranks[on] = ranks
@@ -265,10 +273,41 @@ def _texts(values) -> np.ndarray:
     return np.array([v if v is None else str(v) for v in values], dtype=object)
 
 
-def load_snapshot(engine: Engine) -> Snapshot:
+class GkBoundaries:
+    """The boundaries of a zone layer's polygons in Gauss-Krüger metres, for the distance to
+    the deciding boundary: made for a polygon when a point first needs it (``[i]`` or
+    ``[rows]``)."""
+
+    def __init__(self, geoms: Geoms, gk: Callable):
+        self.geoms = geoms
+        self.gk = gk
+        self.objects = np.empty(len(geoms), dtype=object)
+
+    def _make(self, rows: np.ndarray) -> None:
+        self.objects[rows] = shapely.boundary(shapely.transform(self.geoms.take(rows), self.gk))
+
+    def __getitem__(self, key):
+        if isinstance(key, int | np.integer):
+            found = self.objects[key]
+            if found is None:
+                self._make(np.array([key], dtype=np.int64))
+                found = self.objects[key]
+            return found
+        rows = np.asarray(key, dtype=np.int64)
+        found = self.objects[rows]
+        missing = np.equal(found, None)
+        if missing.any():
+            self._make(np.unique(rows[missing]))
+            found = self.objects[rows]
+        return found
+
+
+def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:
+    """The snapshot of what is active in ``engine``'s database. ``files``: the machine's folder
+    of shared zone layer files (:mod:`.zonefiles`); None builds everything in memory."""
     started = time.perf_counter()
-    tables = _read_tables(engine)
-    zone_layers = _zone_layers(tables.zone_rows)
+    tables = _read_tables(engine, files)
+    zone_layers = [_zone_layer(parts) for parts in tables.zone_parts]
     _order_zones(zone_layers)
     grids = _grid_levels(tables.grid_rows)
     gk_epsg = _gk_epsg(grids, zone_layers)
@@ -278,9 +317,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
         x, y = to_gk.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    zone_boundaries = [
-        shapely.boundary(shapely.transform(layer.index.geoms, gk)) for layer in zone_layers
-    ]
+    zone_boundaries = [GkBoundaries(layer.index.geoms, gk) for layer in zone_layers]
     district_edges, district_clearance, clearance_grid = _district_edges(grids, gk, to_gk)
     snapshot = Snapshot(
         token=tables.token,
@@ -310,7 +347,7 @@ class _Tables:
     """What a snapshot is built from, read in one transaction."""
 
     token: str
-    zone_rows: dict[str, tuple[dict, list]]
+    zone_parts: list[ZoneParts]
     grid_rows: dict[str, tuple[dict, list]]
     rules: RuleSet
     record: dict
@@ -318,14 +355,13 @@ class _Tables:
     templates: dict[str, tuple[str, str]]
 
 
-def _read_tables(engine: Engine) -> _Tables:
+def _read_tables(engine: Engine, files: Path | None) -> _Tables:
     # one REPEATABLE READ transaction: the token and the data belong together
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         token = repository.snapshot_token(conn)
-        zone_rows = {
-            layer["name"]: (layer, repository.zones_of(conn, layer["version_id"]))
-            for layer in repository.active_layers(conn, "zones")
-        }
+        parts = [
+            zone_parts(conn, layer, files) for layer in repository.active_layers(conn, "zones")
+        ]
         grid_rows = {
             layer["grid_level"]: (layer, repository.grids_of(conn, layer["version_id"]))
             for layer in repository.active_layers(conn, "grids")
@@ -333,48 +369,34 @@ def _read_tables(engine: Engine) -> _Tables:
         rules, record = repository.rule_set(conn)
         departments = {(d.type, d.district_code or ""): d for d in repository.departments(conn)}
         templates = repository.department_templates(conn)
-    return _Tables(token, zone_rows, grid_rows, rules, record, departments, templates)
+    return _Tables(token, parts, grid_rows, rules, record, departments, templates)
 
 
-def _zone_layers(zone_rows: dict[str, tuple[dict, list]]) -> list[ZoneLayer]:
-    zone_layers = []
-    for name, (layer, rows) in zone_rows.items():
-        geoms = shapely.from_wkb([r[4] for r in rows]) if rows else np.zeros(0, dtype=object)
-        zone_layers.append(
-            ZoneLayer(
-                name=name,
-                version=layer["version"],
-                index=PolygonIndex(geoms),
-                ids=np.array([r[0] for r in rows], dtype=np.int64),
-                kinds=_texts(r[1] for r in rows),
-                codes=_texts(r[2] for r in rows),
-                names=_texts(r[3] for r in rows),
-            )
-        )
-    return zone_layers
+def _zone_layer(parts: ZoneParts) -> ZoneLayer:
+    return ZoneLayer(
+        name=parts.name,
+        version=parts.version,
+        index=parts.index,
+        ids=parts.ids,
+        kinds=parts.kinds,
+        codes=parts.codes,
+        names=parts.names,
+        rank_in_layer=parts.rank_in_layer,
+        pairs=parts.pairs,
+        pair_first=parts.pair_first,
+        pair_of=parts.pair_of,
+        fragments=parts.fragments,
+    )
 
 
 def _order_zones(zone_layers: list[ZoneLayer]) -> None:
-    # one global order of all zones, the order rules.resolve uses to break ties
-    keys = [
-        (
-            layer.name,
-            layer.codes[i] or "",
-            layer.kinds[i],
-            layer.names[i] or "",
-            layer.version,
-            int(layer.ids[i]),
-            n,
-            i,
-        )
-        for n, layer in enumerate(zone_layers)
-        for i in range(len(layer.ids))
-    ]
-    keys.sort()
-    for layer in zone_layers:
-        layer.order = np.zeros(len(layer.ids), dtype=np.int64)
-    for position, key in enumerate(keys):
-        zone_layers[key[6]].order[key[7]] = position
+    """One global order of all zones, the order rules.resolve uses to break ties: by layer
+    name, then within a layer by (code, kind, name, version, id) — each layer's part of it
+    is kept with the layer's files."""
+    offset = 0
+    for layer in sorted(zone_layers, key=lambda layer: layer.name):
+        layer.order = offset + np.asarray(layer.rank_in_layer, dtype=np.int64)
+        offset += len(layer.ids)
 
 
 def _grid_levels(grid_rows: dict[str, tuple[dict, list]]) -> dict[str, GridLevel]:
@@ -412,10 +434,10 @@ def _gk_epsg(grids: dict[str, GridLevel], zone_layers: list[ZoneLayer]) -> int:
     layer's) centre meridian."""
     centre = 126.0
     if "district" in grids and len(grids["district"].codes):
-        bounds = shapely.total_bounds(grids["district"].index.geoms)
+        bounds = grids["district"].index.total_bounds
         centre = (bounds[0] + bounds[2]) / 2
     elif zone_layers and len(zone_layers[0].ids):
-        bounds = shapely.total_bounds(zone_layers[0].index.geoms)
+        bounds = zone_layers[0].index.total_bounds
         centre = (bounds[0] + bounds[2]) / 2
     return gk3_epsg_for_lon(centre)
 
@@ -428,14 +450,13 @@ def _district_edges(
     district_clearance = None
     clearance_grid = None
     if "district" in grids and len(grids["district"].codes):
-        rings = shapely.boundary(shapely.transform(grids["district"].index.geoms, gk))
+        districts = grids["district"].index.geoms.all()
+        rings = shapely.boundary(shapely.transform(districts, gk))
         coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
         same = which[1:] == which[:-1]
         segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
         district_edges = shapely.STRtree(segments)
-        clearance_grid, district_clearance = _clearance(
-            grids["district"].index.geoms, district_edges, to_gk
-        )
+        clearance_grid, district_clearance = _clearance(districts, district_edges, to_gk)
     return district_edges, district_clearance, clearance_grid
 
 
@@ -457,12 +478,14 @@ class SnapshotHolder:
         poll_seconds: float = 30.0,
         read_engine: Engine | None = None,
         replica_wait_seconds: float = 30.0,
+        files: Path | None = None,
     ):
         """``engine``: the primary (LISTEN, the token of what is active). ``read_engine``: a
         streaming replica the snapshot is loaded from, once its replay has reached the
         primary's position when the change was seen; without one, the primary."""
         self.engine = engine
         self.read_engine = read_engine or engine
+        self.files = files  # the machine's shared zone layer files (None: in memory)
         self.replica_wait_seconds = replica_wait_seconds
         self.lagging = False  # the last reload found the replica behind and kept the snapshot
         self.poll_seconds = poll_seconds
@@ -506,7 +529,7 @@ class SnapshotHolder:
         first load does not wait on a replica that lags)."""
         deadline = time.monotonic() + self.replica_wait_seconds
         source = self.read_engine if self._caught_up(deadline) else self.engine
-        return load_snapshot(source)
+        return load_snapshot(source, self.files)
 
     def refresh(self, force: bool = False) -> bool:
         """Reload when the database changed; True when a new snapshot was swapped in. With a
@@ -524,7 +547,7 @@ class SnapshotHolder:
                 log.warning("the replica has not replayed %s yet: the snapshot is kept", token)
                 return False
             self.lagging = False
-            fresh = _frozen(load_snapshot(self.read_engine))
+            fresh = _frozen(load_snapshot(self.read_engine, self.files))
             with self._lock:
                 self._snapshot = fresh
         log.info("jurisdiction snapshot rebuilt in %.2f s (%s)", fresh.build_seconds, token)

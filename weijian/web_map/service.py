@@ -176,7 +176,8 @@ class MapService:
         rules = snap.rules_in_force(on)
         by_kind: dict[str, dict[str | None, str]] = {}
         for layer, rank in zip(snap.zone_layers, ranks, strict=True):
-            for kind, code, r in zip(layer.kinds, layer.codes, rank.tolist(), strict=True):
+            pair_ranks = rank[layer.pair_first].tolist()
+            for (kind, code), r in zip(layer.pairs, pair_ranks, strict=True):
                 dept = rules[r].department_type if r < NO_RULE else ""
                 by_kind.setdefault(str(kind), {})[code if code else None] = dept
         out: list[tuple[str, str | None, str]] = []

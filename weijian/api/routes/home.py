@@ -135,10 +135,15 @@ def home(request: Request, engine: EngineDep, holder: JurisdictionDep) -> str:
         for r in snap.rules.ordered()
     )
     lon, lat = 126.4215, 41.9398  # an example spot: inside an urban management area if any
-    urban = [layer for layer in snap.zone_layers if "urban_managed" in set(layer.kinds)]
+    urban = [
+        (layer, int(layer.pair_first[n]))
+        for layer in snap.zone_layers
+        for n, (kind, _) in enumerate(layer.pairs)
+        if kind == "urban_managed"
+    ]
     if urban:
-        first = list(urban[0].kinds).index("urban_managed")
-        centre = shapely.point_on_surface(urban[0].index.geoms[first])
+        layer, first = urban[0]
+        centre = shapely.point_on_surface(layer.index.geoms[first])
         lon, lat = round(centre.x, 5), round(centre.y, 5)
     return PAGE.format(
         rows=rows,
