@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
+from weijian.jobs import batches
 from weijian.oversight import dashboard
 from weijian.patrol import service as patrol
 
@@ -119,6 +120,7 @@ FIELD_LABELS = {
     "table": "统计层级",
     "sort": "排序",
     "campaign": "清零行动",
+    **batches.FIELD_LABELS,
 }
 
 
@@ -139,6 +141,20 @@ def _problem(error: dict) -> str:
 KINDS: dict[str, Kind] = {
     "atlas": Kind("atlas", "巡查图集", AtlasParameters, _check_atlas, _run_atlas),
     "stats_export": Kind("stats_export", "全市统计表", StatsParameters, _check_stats, _run_stats),
+    "progress_current": Kind(
+        "progress_current",
+        "现行网格清零进度",
+        batches.ProgressCurrentParameters,
+        batches.check_progress_current,
+        lambda cases, p, progress: Result(*batches.run_progress_current(cases, p, progress)),
+    ),
+    "documents": Kind(
+        "documents",
+        "批量执法文书",
+        batches.DocumentsParameters,
+        batches.check_documents,
+        lambda cases, p, progress: Result(*batches.run_documents(cases, p, progress)),
+    ),
 }
 
 
