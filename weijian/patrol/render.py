@@ -25,18 +25,19 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import LineCollection, PatchCollection
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox
 
-from weijian.cases.clock import LOCAL
 from weijian.errors import EnvironmentProblem
 from weijian.patrol.labels import CENTRED, Obstacles, place
 from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
+from weijian.patrol.table import Cells, block_transform, clip, draw_table
 from weijian.styles import (
     DEPARTMENT_COLOURS,
     GRID_EDGE_COLOUR,
@@ -97,6 +98,10 @@ def _font_ready() -> None:
             # (over half a second apiece). 42 keeps one subset per face.
             "ps.fonttype": 42,
             "axes.unicode_minus": False,
+            # shaped as Chinese: a digit is then the same glyph after Latin letters
+            # ("LJ-2025-…") as after Chinese, where the shaper would otherwise pick the
+            # alternate form and a third subset of the regular face be cut for ten digits
+            "text.language": "zh-Hans",
         }
     )
 
@@ -174,7 +179,7 @@ def render_page(data: PageData) -> tuple:
     _legend(fig, blocks, width, height, data, k, ncol=2 if orientation == "portrait" else 1)
     _inset(fig, blocks, width, height, data)
     _footer(fig, blocks, width, height, data, k)
-    rows_per_page = _table(fig, blocks["table"], width, height, data.cases, k, start=0)
+    rows_per_page = _table(fig, blocks["table"], width, height, data.cases, k)
     figures = [fig, *_table_pages(blocks, width, height, data, k, shown=rows_per_page)]
     info = PageInfo(
         paper=paper,
@@ -419,9 +424,18 @@ def _no_cases(ax, k) -> None:
     )
 
 
+def _table(fig, block, width, height, cases, k) -> int:
+    """The map page's table in an axes of its own (its limits the block's millimetres)."""
+    ax = _axes(fig, block, width, height)
+    ax.set_axis_off()
+    ax.set_xlim(0, block[2])
+    ax.set_ylim(0, block[3])
+    return draw_table(ax, ax.transData, block[2], block[3], cases, k, start=0)
+
+
 def _table_pages(blocks, width, height, data: PageData, k, shown: int) -> list[Figure]:
     """The pages continuing the table of cases from row ``shown``, each with the title and
-    the footer."""
+    the footer: drawn on the figure through each block's transform, no axes."""
     figures = []
     while shown < len(data.cases):
         extra = Figure(figsize=(width * MM, height * MM))
@@ -431,10 +445,17 @@ def _table_pages(blocks, width, height, data: PageData, k, shown: int) -> list[F
             blocks["title"][2],
             blocks["title"][1] - blocks["footer"][1] - blocks["footer"][3] - 4 * k,
         )
-        t = _axes(extra, blocks["title"], width, height)
-        t.set_axis_off()
-        t.text(0, 0.5, f"{data.title}（续表）", fontsize=14 * k, fontweight="bold", va="center")
-        n = _table(extra, block, width, height, data.cases, k, start=shown)
+        extra.text(
+            0,
+            0.5,
+            f"{data.title}（续表）",
+            fontsize=14 * k,
+            fontweight="bold",
+            va="center",
+            transform=block_transform(extra, blocks["title"], width, height),
+        )
+        to_block = block_transform(extra, block, width, height, (0, block[2]), (0, block[3]))
+        n = draw_table(extra, to_block, block[2], block[3], data.cases, k, start=shown)
         _footer(extra, blocks, width, height, data, k)
         shown += n
         figures.append(extra)
@@ -640,8 +661,9 @@ def _inset(fig, blocks, width, height, data: PageData) -> None:
 
 
 def _footer(fig, blocks, width, height, data: PageData, k) -> None:
-    ax = _axes(fig, blocks["footer"], width, height)
-    ax.set_axis_off()
+    """The people responsible, the tour's length, the layers' versions and the CRS: texts on
+    the figure in the footer block's coordinates (no axes of its own)."""
+    on = block_transform(fig, blocks["footer"], width, height)
     people = (
         "、".join(f"{p.get('name') or ''} {p.get('phone') or ''}".strip() for p in data.responsible)
         or "未登记"
@@ -653,9 +675,9 @@ def _footer(fig, blocks, width, height, data: PageData, k) -> None:
         else "本网格暂无在办案件，按日常巡查要求巡查"
     )
     versions = "，".join(f"{name} 第{v}版" for name, v in sorted(data.layer_versions.items()))
-    ax.text(0, 0.75, f"网格责任人：{people}", fontsize=7.5 * k, va="center")
-    ax.text(0, 0.2, tour, fontsize=6.5 * k, va="center", color="#333")
-    ax.text(
+    fig.text(0, 0.75, f"网格责任人：{people}", fontsize=7.5 * k, va="center", transform=on)
+    fig.text(0, 0.2, tour, fontsize=6.5 * k, va="center", color="#333", transform=on)
+    fig.text(
         1,
         0.75,
         f"图层版本：{versions}",
@@ -664,8 +686,9 @@ def _footer(fig, blocks, width, height, data: PageData, k) -> None:
         va="center",
         color="#666",
         wrap=True,
+        transform=on,
     )
-    ax.text(
+    fig.text(
         1,
         0.2,
         f"坐标系：CGCS2000 高斯-克吕格3度带（EPSG:{data.epsg}）  weijian 违建管控平台",
@@ -673,113 +696,8 @@ def _footer(fig, blocks, width, height, data: PageData, k) -> None:
         ha="right",
         va="center",
         color="#666",
+        transform=on,
     )
-
-
-TABLE_COLUMNS = (
-    ("序号", 0.06),
-    ("案件编号", 0.2),
-    ("地点", 0.21),
-    ("状态", 0.14),
-    ("办理期限", 0.16),
-    ("超期/天", 0.09),
-    ("责任部门", 0.14),
-)
-SHORT_DEPARTMENTS = {
-    "urban_enforcement": "城管执法",
-    "natural_resources": "自然资源",
-    "county_government": "区县政府",
-    "agriculture_rural": "农业农村",
-}
-
-
-def _clip(text: str, width_mm: float, size_pt: float) -> str:
-    """Cut ``text`` to what fits in ``width_mm`` at ``size_pt`` (CJK one em, Latin ~0.55)."""
-    em = size_pt * 25.4 / 72
-    used, out = 0.0, []
-    for ch in text:
-        w = em if ord(ch) > 0x2E80 else em * 0.56
-        if used + w > width_mm - em * 0.6:
-            return "".join(out) + "…"
-        used += w
-        out.append(ch)
-    return text
-
-
-def _table(fig, block, width, height, cases, k, start: int) -> int:
-    """Draw the rows from ``start`` that fit; return how many were drawn."""
-    ax = _axes(fig, block, width, height)
-    ax.set_axis_off()
-    _bx, _by, bw, bh = block
-    ax.set_xlim(0, bw)
-    ax.set_ylim(0, bh)
-    size = 6.8 * k
-    row_h = 5.0 * k
-    if not cases:
-        ax.text(
-            bw / 2,
-            bh - 12 * k,
-            "无在办案件",
-            ha="center",
-            va="center",
-            fontsize=14 * k,
-            color="#555",
-        )
-        return 0
-    ax.text(
-        0,
-        bh - 2.5 * k,
-        f"在办案件一览（共 {len(cases)} 件，按建议巡查顺序）",
-        fontsize=8 * k,
-        fontweight="bold",
-        va="center",
-    )
-    top = bh - 6 * k
-    x = 0.0
-    ax.add_patch(Rectangle((0, top - row_h), bw, row_h, facecolor="#e8e8e8", edgecolor="none"))
-    for name, share in TABLE_COLUMNS:
-        ax.text(x + 1, top - row_h / 2, name, fontsize=size, fontweight="bold", va="center")
-        x += share * bw
-    fit = max(int((top - row_h) // row_h), 1)
-    rows = cases[start : start + fit]
-    stripes, rules = [], []
-    for i, case in enumerate(rows):
-        y = top - row_h * (i + 2)
-        if i % 2:
-            stripes.append(Rectangle((0, y), bw, row_h))
-        rules.append(((0, y), (bw, y)))
-        due = case.due.astimezone(LOCAL).strftime("%m-%d %H:%M") if case.due else "—"
-        values = (
-            str(case.order),
-            case.number,
-            case.address or case.description,
-            case.state_label,
-            due,
-            f"{case.overdue_days:g}" if case.overdue else "",
-            SHORT_DEPARTMENTS.get(case.department_type or "", case.department or "待研判"),
-        )
-        x = 0.0
-        for (_, share), value in zip(TABLE_COLUMNS, values, strict=True):
-            red = case.overdue and value in (values[0], values[5])
-            if value:  # an empty cell draws nothing: no artist for it
-                ax.text(
-                    x + 1,
-                    y + row_h / 2,
-                    _clip(value, share * bw, size),
-                    fontsize=size,
-                    va="center",
-                    color="#8b0000" if red else "black",
-                )
-            x += share * bw
-    # the stripes under the rows and the rules between them: one artist each, not one a row
-    ax.add_collection(
-        PatchCollection(stripes, facecolor="#f7f7f7", edgecolor="none", zorder=1), autolim=False
-    )
-    ax.add_collection(
-        LineCollection(rules, colors="#dddddd", linewidths=0.3, capstyle="projecting", zorder=2),
-        autolim=False,
-    )
-    return len(rows)
 
 
 # -- files -------------------------------------------------------------------------------
@@ -839,6 +757,7 @@ def cover_pdf(title: str, subtitle: str, rows: list[dict], on, paper: str = "A4"
         for name, w in columns:
             ax.text(x, y, name, fontsize=8.5 * k, fontweight="bold")
             x += w * k
+        cells = []
         for i, row in enumerate(chunk):
             y -= 5.6 * k
             x = 15 * k
@@ -851,8 +770,9 @@ def cover_pdf(title: str, subtitle: str, rows: list[dict], on, paper: str = "A4"
                 str(row["page"]),
             )
             for (_, w), value in zip(columns, values, strict=True):
-                ax.text(x, y, _clip(value, w * k, 8 * k), fontsize=8 * k)
+                cells.append((x, y, clip(value, w * k, 8 * k), "black"))
                 x += w * k
+        ax.add_artist(Cells(cells, ax.transData, FontProperties(size=8 * k), "baseline"))
         if len(chunks) > 1:
             ax.text(
                 width / 2,
