@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
-from weijian.jobs import batches
+from weijian.jobs import batches, imports
 from weijian.oversight import dashboard
 from weijian.patrol import service as patrol
 
@@ -121,6 +121,7 @@ FIELD_LABELS = {
     "sort": "排序",
     "campaign": "清零行动",
     **batches.FIELD_LABELS,
+    **imports.FIELD_LABELS,
 }
 
 
@@ -154,6 +155,20 @@ KINDS: dict[str, Kind] = {
         batches.DocumentsParameters,
         batches.check_documents,
         lambda cases, p, progress: Result(*batches.run_documents(cases, p, progress)),
+    ),
+    "layer_import": Kind(
+        "layer_import",
+        "图层导入",
+        imports.LayerImportParameters,
+        imports.check_layer,
+        lambda cases, p, progress: Result(*imports.run_layer(cases, p, progress)),
+    ),
+    "hotline_import": Kind(
+        "hotline_import",
+        "12345 热线工单导入",
+        imports.HotlineImportParameters,
+        imports.check_hotline,
+        lambda cases, p, progress: Result(*imports.run_hotline(cases, p, progress)),
     ),
 }
 

@@ -4,21 +4,25 @@ while it runs, and its file once done. Every route is a thin call into
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from weijian.api.dependencies import CasesDep, CurrentUser
 from weijian.api.files import file_response
+from weijian.api.routes.layers import uploaded
 from weijian.jobs import service as jobs
+from weijian.jobs import uploads
 from weijian.jobs.store import Job
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_LABELS = {"queued": "排队中", "running": "正在生成", "succeeded": "已完成", "failed": "失败"}
+#: the running state of the kinds that do not make a file but import one
+RUNNING_LABELS = {"layer_import": "正在导入", "hotline_import": "正在导入"}
 
 
 class JobIn(BaseModel):
@@ -43,7 +47,11 @@ def _out(job: Job) -> dict:
         "kind": job.kind,
         "parameters": job.parameters,
         "state": job.state,
-        "state_label": STATE_LABELS.get(job.state, job.state),
+        "state_label": (
+            RUNNING_LABELS.get(job.kind, STATE_LABELS["running"])
+            if job.state == "running"
+            else STATE_LABELS.get(job.state, job.state)
+        ),
         "progress": {
             "done": job.done,
             "total": job.total,
@@ -62,7 +70,45 @@ def _out(job: Job) -> dict:
 
 @router.post("", status_code=202, summary="Ask for a background job (queued for a worker)")
 def submit(body: JobIn, cases: CasesDep, user: CurrentUser) -> dict:
+    uploads.refuse_without_file(body.kind)
     return _out(jobs.submit(cases, user, body.kind, body.parameters))
+
+
+@router.post(
+    "/uploads",
+    status_code=202,
+    summary="Ask for a background import of an uploaded file (queued for a worker)",
+)
+def submit_upload(
+    cases: CasesDep,
+    user: CurrentUser,
+    kind: Annotated[
+        str,
+        Form(
+            max_length=64,
+            description="layer_import: a zone layer or a grid level (administrators; the "
+            "result is the import's report as JSON); hotline_import: a 12345 export (CSV / "
+            "xlsx; the result is the report of every row as xlsx)",
+        ),
+    ],
+    file: Annotated[UploadFile, File(description="the file to import")],
+    parameters: Annotated[
+        str,
+        Form(
+            max_length=4000,
+            description="a JSON object. layer_import: family (zones | grids) and the fields "
+            "of POST /api/v1/imports/zones or /imports/grids (layer, kind, code_field, "
+            "name_field, settlement_field, title, level, parent_field, responsible_field, "
+            "phone_field, crs, encoding, member, dry_run, activate); hotline_import: crs "
+            "(gcj02, wgs84, bd09 or cgcs2000) of coordinates without a 坐标系 column",
+        ),
+    ] = "{}",
+) -> dict:
+    name = uploads.kind_of(kind)
+    given = uploads.parameters_of(parameters)
+    with uploaded(file, uploads.SUFFIXES[name]) as path:
+        job = uploads.submit(cases, user, name, given, path, file.filename or path.name)
+    return _out(job)
 
 
 @router.get("/{job_id}", summary="A job's state and progress, and its download once done")
@@ -73,8 +119,9 @@ def read(job_id: int, cases: CasesDep, user: CurrentUser) -> dict:
 @router.get(
     "/{job_id}/result",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}, XLSX: {}}}},
-    summary="A finished job's file (an atlas: PDF; a statistics export: xlsx)",
+    responses={200: {"content": {"application/pdf": {}, XLSX: {}, "application/json": {}}}},
+    summary="A finished job's file (an atlas: PDF; a statistics export or a hotline import's "
+    "report: xlsx; a layer import's report: JSON)",
 )
 def result(job_id: int, cases: CasesDep, user: CurrentUser) -> Response:
     job, content = jobs.result(cases, user, job_id)
