@@ -34,6 +34,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox
 
 from weijian.errors import EnvironmentProblem
+from weijian.patrol import fonts
 from weijian.patrol.labels import CENTRED, Obstacles, place
 from weijian.patrol.layout import PAPERS_MM, Frame  # noqa: F401
 from weijian.patrol.pages import LEVEL_LABELS, PageData
@@ -87,6 +88,7 @@ def check_font() -> None:
 
 def _font_ready() -> None:
     check_font()
+    fonts.install()  # each face's subset cut without the tables a PDF never reads
     plt.rcParams.update(
         {
             "font.family": FONT,

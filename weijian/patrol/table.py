@@ -18,7 +18,7 @@ from matplotlib import colors as mcolors
 from matplotlib import font_manager
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_pdf import Op, RendererPdf
+from matplotlib.backends.backend_pdf import Op, RendererPdf, pdfRepr
 from matplotlib.collections import Collection, LineCollection, PatchCollection
 from matplotlib.font_manager import FontPath, FontProperties
 from matplotlib.ft2font import LoadFlags
@@ -145,6 +145,13 @@ def _pdf_renderer(renderer) -> RendererPdf | None:
     return None
 
 
+def _serialised(operators: list) -> bytes:
+    """Operands and operators as the content stream's bytes, a line for each operator."""
+    return b"".join(
+        pdfRepr(token) + (b"\n" if isinstance(token, Op) else b" ") for token in operators
+    )
+
+
 class _PdfText:
     """Many strings of one font written into a PDF page as its text operators, as
     ``RendererPdf.draw_text`` writes one string (the glyphs shaped, each tracked for the
@@ -158,23 +165,23 @@ class _PdfText:
         self.font = pdf._get_font_ttf(prop)
         self.features = model.get_fontfeatures()
         self.language = model.get_language()
-        self.shaped: dict[str, list] = {}
+        self.shaped: dict[str, bytes] = {}
 
     def show(self, gc, placed) -> None:
         by_colour: dict[str, list] = {}
         for x, y, text, colour in placed:
             by_colour.setdefault(colour, []).append((x, y, text))
-        out = self.pdf.file.output
+        write = self.pdf.file.write
         for colour, cells in by_colour.items():
             gc.set_foreground(mcolors.to_rgba(colour), isRGBA=True)
             self.pdf.check_gc(gc, gc._rgb)  # the fill colour, outside the text object
-            out(Op.begin_text)
+            write(b"BT\n")
             for x, y, text in cells:
-                operators = self.shaped.get(text)
-                if operators is None:
-                    operators = self.shaped[text] = self._operators(text)
-                out(1, 0, 0, 1, x, y, Op.textmatrix, *operators)
-            out(Op.end_text)
+                shown = self.shaped.get(text)
+                if shown is None:
+                    shown = self.shaped[text] = _serialised(self._operators(text))
+                write(b"1 0 0 1 %s %s Tm\n%s" % (pdfRepr(x), pdfRepr(y), shown))
+            write(b"ET\n")
 
     def _operators(self, text: str) -> list:
         """The operators that show ``text`` from the text matrix's origin."""
