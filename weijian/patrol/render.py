@@ -25,11 +25,11 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import PatchCollection
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, PathPatch, Polygon, Rectangle
+from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.transforms import Bbox
 
@@ -144,8 +144,8 @@ def _collection(ax, geoms, **style) -> None:
     """Many polygons as one matplotlib object, without touching the axes' limits."""
     paths = [p for g in geoms for p in _paths(g)]
     if paths:
-        collection = PatchCollection([PathPatch(p) for p in paths], match_original=False, **style)
-        ax.add_collection(collection, autolim=False)
+        # the paths themselves, not a patch made for each first
+        ax.add_collection(PathCollection(paths, **style), autolim=False)
 
 
 def render_page(data: PageData) -> tuple:
@@ -313,25 +313,31 @@ def _tour(ax, data: PageData, extent_m) -> None:
 
 
 def _case_markers(ax, data: PageData) -> Obstacles:
-    """A dot per case in its state's colour; returns the boxes of the dots and of the start."""
+    """A dot per case in its state's shape and colour, ringed in red when overdue: one
+    Line2D for each kind of dot (a PDF then writes the marker once and places it at every
+    case of that kind), not one a case; returns the boxes of the dots and of the start."""
     placed = Obstacles()
-    # the markers themselves are obstacles for labels
+    kinds: dict[tuple, list] = {}
     for case in data.cases:
         colour, _ = state_style(case.state)
-        # a Line2D of its own, added directly: ax.plot would parse its arguments and turn
-        # the property cycle for every one of hundreds of dots
-        dot = Line2D(
-            [case.x],
-            [case.y],
-            linestyle="none",
-            marker=state_shape(case.state),
-            markersize=8 if case.overdue else 7,
-            markerfacecolor=colour,
-            markeredgecolor=OVERDUE_COLOUR if case.overdue else "white",
-            markeredgewidth=2.0 if case.overdue else 0.8,
-            zorder=9,
+        kinds.setdefault((state_shape(case.state), colour, case.overdue), []).append(case)
+    for (marker, colour, overdue), cases in kinds.items():
+        # added directly: ax.plot would parse its arguments and turn the property cycle
+        ax.add_line(
+            Line2D(
+                [c.x for c in cases],
+                [c.y for c in cases],
+                linestyle="none",
+                marker=marker,
+                markersize=8 if overdue else 7,
+                markerfacecolor=colour,
+                markeredgecolor=OVERDUE_COLOUR if overdue else "white",
+                markeredgewidth=2.0 if overdue else 0.8,
+                zorder=9,
+            )
         )
-        ax.add_line(dot)
+    # the markers themselves are obstacles for labels
+    for case in data.cases:
         px, py = ax.transData.transform((case.x, case.y))
         placed.append(Bbox.from_extents(px - 4.5, py - 4.5, px + 4.5, py + 4.5))
     sx, sy = ax.transData.transform(data.start)
