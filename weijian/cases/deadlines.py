@@ -324,3 +324,43 @@ def _row(rule: DeadlineRule, start, due, done_at, status, now) -> dict:
         if status in ("late", "overdue")
         else 0.0,
     }
+
+
+# -- what a case row keeps of its deadlines ------------------------------------------------
+
+#: the deadlines that give the party a period to put things right: to comply with a stop order,
+#: to demolish after a demolition decision (the ledger's 整改期限)
+RECTIFICATION = ("compliance", "self_demolition")
+#: the actions the deadlines read whatever the workflow names: a new round, a voided or a
+#: reissued document
+_ALWAYS_READ = ("reopen", "void_document", "reissue_document")
+
+
+def read_actions(workflow: Workflow) -> frozenset[str]:
+    """The actions whose events can change what :func:`evaluate` gives: those a rule starts,
+    restarts or is met by, those that change the case's track, and :data:`_ALWAYS_READ`; of
+    these alone it reads the data (a period or a day given, a document's kind or id, a served
+    day). An event of any other action (evidence, an urge, a link) changes none of a case's
+    deadlines."""
+    names = set(_ALWAYS_READ)
+    for rule in workflow.deadlines:
+        for name in (*rule.start_after, *rule.restart, *rule.done):
+            names.add(name.partition(":")[0])
+    names.update(a for a, t in workflow.transitions.items() if t.set_track)
+    names.discard("reported_at")  # a moment of the case, not an action
+    return frozenset(names)
+
+
+def pending_due(evaluated: list[dict]) -> datetime | None:
+    """The earliest due moment of the deadlines not yet met: an open case is overdue at any
+    moment past it (``missed(pending_due, None, at)``, as any of its deadlines would be)."""
+    return min((d["due"] for d in evaluated if d["done_at"] is None), default=None)
+
+
+def rectification_due(evaluated: list[dict]) -> datetime | None:
+    """The last moment of the period the party was given to comply (a stop order's) or to
+    demolish (a demolition decision's): the one given latest; None when none was."""
+    given = [d for d in evaluated if d["code"] in RECTIFICATION]
+    if not given:
+        return None
+    return max(given, key=lambda d: d["start"])["due"]

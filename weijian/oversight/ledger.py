@@ -67,12 +67,17 @@ MAX_WIDTH = 60
 #: what the officers record of a case on the way (the workflow's optional fields)
 FACTS = ("party", "structure_type")
 #: the deadlines that give the party a period to put things right
-RECTIFICATION = ("compliance", "self_demolition")
+RECTIFICATION = deadlines.RECTIFICATION
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(LOCAL).strftime(TIME_FORMAT) if moment else ""
+
+
+def _day(moment: datetime | None) -> str:
+    """整改期限: the period's last day (Beijing time); empty when no period was given."""
+    return moment.astimezone(LOCAL).strftime("%Y-%m-%d") if moment else ""
 
 
 # -- towns and who may read their ledger ---------------------------------------------------
@@ -208,8 +213,13 @@ def ledger_rows(
     Each row has the Chinese columns of :data:`HEADERS` and, under English keys, what programs
     need: ``id``, ``number``, ``track``, ``state`` (at the month's end), ``current_state``,
     ``channel``, ``department_code``, ``community_code``, ``compound_code``, ``overdue``.
-    Two queries whatever the size of the town: the cases, then all their events.
-    ``calendar`` counts the site-visit deadline (the service's; calendar days by default);
+    Two queries whatever the size of the town: the cases, then all their events with what
+    the case service kept of the deadlines after each step (``case_due``, migration 0020): a
+    case is overdue at the month's end when the earliest due moment not met, as kept after its
+    last step before then, has passed. A case without such a row (a history loaded from
+    elsewhere), or with a step the deadlines read after its last row, has its deadlines
+    evaluated from its events, counting days by ``calendar`` (the service's, with which the
+    rows were kept; calendar days by default).
     ``now``: for the month in progress, a case is overdue only once its deadline has passed
     (the state of a month not yet over is the state now)."""
     wf = workflow
@@ -229,6 +239,7 @@ def ledger_rows(
     labels: dict[str, str] = {}  # the measures without fields, by action
     rows: list[dict] = []
     rectifying = _rectifying_actions(wf)
+    read = deadlines.read_actions(wf)
     for c in cases:
         evs = events[c.id]
         past = _replay(wf, c, evs, start, labels)
@@ -239,17 +250,35 @@ def ledger_rows(
         )
         if closed_at_start and not past.changed_in_month:
             continue  # closed all month: closed before it, reopened only after it
+        kept = _kept(evs, read)
+        if kept is not None:
+            pending, rectification = kept
         # a case closed at the month's end is never overdue: its deadlines are needed only
         # for 整改期限, which a case has only once a step that sets the period was taken
-        if open_at_end or rectifying is None or any(e[0] in rectifying for e in evs):
+        elif open_at_end or rectifying is None or any(e[0] in rectifying for e in evs):
             evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
+            pending = deadlines.pending_due(evaluated)
+            rectification = deadlines.rectification_due(evaluated)
         else:
-            evaluated = []
-        overdue = open_at_end and any(d["status"] == "overdue" for d in evaluated)
+            pending = rectification = None
+        overdue = open_at_end and deadlines.missed(pending, None, as_of)
         row = _ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue)
-        row["整改期限"] = _rectification(evaluated)
+        row["整改期限"] = _day(rectification)
         rows.append(row)
     return rows
+
+
+def _kept(evs: list[tuple], read: frozenset[str]) -> tuple | None:
+    """(pending due, rectification due) as the case service kept them after the case's last
+    step before the month's end; None when a step the deadlines read came after the last row
+    kept (or none was kept)."""
+    kept = None
+    for event in evs:
+        if event[5] is not None:
+            kept = event[5]
+        elif event[0] in read:
+            kept = None
+    return kept
 
 
 def _month_cases(conn: Connection, params: dict) -> list[Row]:
@@ -271,20 +300,27 @@ def _month_events(
     conn: Connection, wf: Workflow, params: dict, cases: list[Row]
 ) -> dict[int, list[tuple]]:
     """The events of the cases up to the month's end, in order, as (action, to_state, at,
-    track, data) — data only for the actions with fields."""
-    with_fields = [a for a, t in wf.transitions.items() if t.fields or t.optional_fields]
+    track, data, kept) — data only for the actions with fields and those the deadlines read;
+    kept: (pending due, rectification due) of the ``case_due`` row after the event, if any."""
+    read = deadlines.read_actions(wf)
+    with_data = sorted(
+        {a for a, t in wf.transitions.items() if t.fields or t.optional_fields} | read
+    )
     events: dict[int, list[tuple]] = {c.id: [] for c in cases}
-    for case_id, *event in conn.execute(
+    for case_id, action, to_state, at, track, data, has_due, pending, rect in conn.execute(
         text(
             "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
-            "CASE WHEN e.action = ANY(:with_fields) THEN e.data END AS data "
-            "FROM case_event e WHERE e.case_id IN (SELECT c.id FROM violation_case c WHERE "
+            "CASE WHEN e.action = ANY(:with_data) THEN e.data END AS data, "
+            "d.seq IS NOT NULL, d.pending_due, d.rectification_due "
+            "FROM case_event e LEFT JOIN case_due d ON d.case_id = e.case_id AND d.seq = e.seq "
+            "WHERE e.case_id IN (SELECT c.id FROM violation_case c WHERE "
             + CASES_WHERE
             + ") AND e.at < :end AND e.action <> ALL(:quiet) ORDER BY e.case_id, e.seq"
         ),
-        {**params, "with_fields": with_fields, "quiet": list(QUIET)},
+        {**params, "with_data": with_data, "quiet": sorted(set(QUIET) - read)},
     ).all():
-        events[case_id].append(event)
+        kept = (pending, rect) if has_due else None
+        events[case_id].append((action, to_state, at, track, data, kept))
     return events
 
 
@@ -309,7 +345,7 @@ def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dic
     month's end; ``labels`` caches the measures without fields, by action."""
     # the track and state as they were: forward through the history up to the month's end
     past = _Past(track=c.track, state=c.state if c.event_count == 0 else None)
-    for action, to_state, at, report_track, data in evs:
+    for action, to_state, at, report_track, data, _ in evs:
         if action == "report":
             past.track = report_track or past.track
         transition = wf.transitions.get(action)
@@ -370,16 +406,6 @@ def _rectifying_actions(wf: Workflow) -> set[str] | None:
             return None
         actions.update(name.partition(":")[0] for name in rule.start_after)
     return actions
-
-
-def _rectification(evaluated: list[dict]) -> str:
-    """整改期限: the last day of the period the party was given to comply (a stop order's) or
-    to demolish (a demolition decision's), the latest given; empty when none was."""
-    given = [d for d in evaluated if d["code"] in RECTIFICATION]
-    if not given:
-        return ""
-    latest = max(given, key=lambda d: d["start"])
-    return latest["due"].astimezone(LOCAL).strftime("%Y-%m-%d")
 
 
 def _ledger_row(
