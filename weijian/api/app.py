@@ -18,6 +18,7 @@ from weijian.api.bodies import JsonDepthLimit
 from weijian.api.headers import SecurityHeaders
 from weijian.api.idempotency import Idempotency
 from weijian.api.limits import BodyLimits
+from weijian.api.lookup_path import LookupPath
 from weijian.api.routes import (
     assessment,
     auth,
@@ -132,11 +133,13 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    # from the inside out (the last added is the outermost): a JSON body nested too deep is
+    # from the inside out (the last added is the outermost): the look-up of one point answered
+    # before the router (through its route's own function), a JSON body nested too deep is
     # refused before it is parsed, within the answers of Idempotency-Keys (stored and
     # replayed), within the bodies refused before they are read (size, login first for
     # uploads), within the security headers, within the compression of tiles, aggregates and
     # the pages' scripts
+    app.add_middleware(LookupPath)
     app.add_middleware(JsonDepthLimit)
     app.add_middleware(Idempotency)
     app.add_middleware(BodyLimits)

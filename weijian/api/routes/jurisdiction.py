@@ -24,6 +24,8 @@ from weijian.jurisdiction.transfer import decide_transfer
 
 router = APIRouter(prefix="/api/v1/jurisdiction", tags=["jurisdiction"])
 MAX_BATCH_BYTES = 1 << 30
+#: the tolerance of a look-up, metres
+MIN_TOLERANCE_M, MAX_TOLERANCE_M = 0, 1000
 
 
 class Responsible(BaseModel):
@@ -169,23 +171,21 @@ def _answer(holder, x: float, y: float, crs: str, tolerance_m: float, on: date |
     return lookup(holder.snapshot, lon, lat, on=on, tolerance_m=tolerance_m, given=given)
 
 
-@router.get("", response_model=Answer, summary="Who is responsible for this spot")
-async def jurisdiction(
-    holder: JurisdictionDep,
-    cases: CasesDep,
-    lon: Annotated[float, Query(description="longitude (or x for projected crs)")],
-    lat: Annotated[float, Query(description="latitude (or y)")],
-    crs: Annotated[str, Query(description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")] = "wgs84",
-    tolerance_m: Annotated[float, Query(ge=0, le=1000)] = DEFAULT_TOLERANCE_M,
-    on: Annotated[
-        date | None, Query(description="the date the rules apply (default today)")
-    ] = None,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-):
-    # answered on the event loop: the answer's parts are serialised with the snapshot and
-    # joined as bytes (their shape is the Answer model, which the tests check) rather than
-    # built as a dict and validated on the way out; the people responsible only for a
-    # logged-in user whose scope holds the spot
+async def answer(
+    holder,
+    cases,
+    lon: float,
+    lat: float,
+    crs: str = "wgs84",
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    on: date | None = None,
+    authorization: str | None = None,
+) -> Response:
+    """The look-up's answer to the query as checked by the route (or by the same checks in
+    ``api/lookup_path.py``, which answers it before the router): answered on the event loop,
+    the answer's parts serialised with the snapshot and joined as bytes (their shape is the
+    Answer model, which the tests check) rather than built as a dict and validated on the way
+    out; the people responsible only for a logged-in user whose scope holds the spot."""
     point_lon, point_lat, source = point_to_cgcs2000(lon, lat, crs)
     snap = holder.snapshot
     parts = lookup_parts(
@@ -199,6 +199,27 @@ async def jurisdiction(
     user = await run_in_threadpool(user_of, cases, authorization) if authorization else None
     scoped = user is not None and user.sees_people_of(parts.grid_codes(snap))
     return Response(answer_json(snap, parts, scoped=scoped), media_type="application/json")
+
+
+@router.get("", response_model=Answer, summary="Who is responsible for this spot")
+async def jurisdiction(
+    holder: JurisdictionDep,
+    cases: CasesDep,
+    lon: Annotated[float, Query(description="longitude (or x for projected crs)")],
+    lat: Annotated[float, Query(description="latitude (or y)")],
+    crs: Annotated[str, Query(description="wgs84 | cgcs2000 | gcj02 | bd09 | EPSG:n")] = "wgs84",
+    tolerance_m: Annotated[
+        float, Query(ge=MIN_TOLERANCE_M, le=MAX_TOLERANCE_M)
+    ] = DEFAULT_TOLERANCE_M,
+    on: Annotated[
+        date | None, Query(description="the date the rules apply (default today)")
+    ] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+):
+    # the usual request never gets here: api/lookup_path.py answers it before the router
+    # through the same answer(); this route documents the look-up and answers what the lean
+    # path leaves to FastAPI (anything it does not parse beyond doubt, and every error)
+    return await answer(holder, cases, lon, lat, crs, tolerance_m, on, authorization)
 
 
 @router.post(
