@@ -9,12 +9,12 @@ import { fill, h } from "./dom.js";
 // what tests can read: every state and progress each job was seen in
 export const probe = (window.weijianJobs = window.weijianJobs || { seen: {} });
 
-export function describe(job) {
+export function describe(job, doing = "正在生成") {
   const p = job.progress;
   if (job.state === "queued") return p.step && p.step !== "排队中" ? "排队中（" + p.step + "）" : "排队中";
   if (job.state === "running") {
-    if (!p.total) return "正在生成";
-    return p.done < p.total ? "正在生成，已完成 " + p.done + "/" + p.total : "正在生成：" + p.step;
+    if (!p.total) return doing;
+    return p.done < p.total ? doing + "，已完成 " + p.done + "/" + p.total : doing + "：" + p.step;
   }
   if (job.state === "succeeded") return "已完成";
   return "失败：" + ((job.error && job.error.message) || "原因不明，请重新生成");
@@ -30,8 +30,9 @@ export async function save(path, name) {
 
 // The panel of one kind of job in `el` (hidden until there is a job): `start()` asks for a new
 // one; a job asked for earlier under the same `key` is followed again at once. `button`, when
-// given, is disabled while a job is unfinished.
-export function jobPanel(el, { key, kind, parameters, button, every = 1000 }) {
+// given, is disabled while a job is unfinished. `parameters` may be a function, read when a job is
+// asked for (the page's choices at that moment); `doing` names the work (正在生成文书).
+export function jobPanel(el, { key, kind, parameters, button, every = 1000, doing = "正在生成" }) {
   const stored = "weijian.job." + key;
   let following = null;
 
@@ -44,7 +45,7 @@ export function jobPanel(el, { key, kind, parameters, button, every = 1000 }) {
     const link = done && job.download_url
       ? h("a", { href: job.download_url, class: "job-download", onclick: (e) => { e.preventDefault(); save(job.download_url, job.file_name).catch((err) => fill(status, "下载失败：" + err.message)); } }, "下载 " + job.file_name)
       : null;
-    const status = h("span", { class: "job-status " + job.state }, describe(job));
+    const status = h("span", { class: "job-status " + job.state }, describe(job, doing));
     fill(el, done ? null : bar, status, link);
     el.dataset.state = job.state;
     el.hidden = false;
@@ -79,7 +80,8 @@ export function jobPanel(el, { key, kind, parameters, button, every = 1000 }) {
   async function start() {
     if (button) button.disabled = true;
     try {
-      const job = await sendJSON("/api/v1/jobs", { kind, parameters });
+      const asked = typeof parameters === "function" ? parameters() : parameters;
+      const job = await sendJSON("/api/v1/jobs", { kind, parameters: asked });
       sessionStorage.setItem(stored, String(job.id));
       render(job);
       follow(job.id);

@@ -3,10 +3,13 @@
 // number, place, state, the current stage with a live countdown from the server's clock, who
 // holds it, its last step and its flags — and 加载更多 for the next page. The tab and the
 // filters live in the address (?tab=urged&mine=1), so a reload keeps them. Supervisors and
-// administrators have no 待办: their desk opens on 督办.
+// administrators have no 待办: their desk opens on 督办. 批量生成文书 asks for the valid
+// enforcement documents of the listed cases as a background job (common/jobs.js): its progress
+// bar, then the zip with one PDF per document.
 
 import { getJSON, once, probe } from "/static/common/api.js";
 import { fill, h } from "/static/common/dom.js";
+import { jobPanel } from "/static/common/jobs.js";
 import { showError } from "/static/common/notice.js";
 import { ServerClock, beijingShort, countdown } from "/static/common/time.js";
 
@@ -105,7 +108,19 @@ export class Inbox {
     this.list = h("ul", { class: "inbox-list", "aria-live": "polite" });
     this.status = h("p", { class: "inbox-status muted" });
     this.more = h("button", { type: "button", class: "inbox-more", hidden: true, onclick: () => this.load(true) }, "加载更多");
-    fill(this.el, h("h2", { id: "inbox-title" }, "待办箱"), this.tabBar, this.filterBar, this.head, this.list, this.status, this.more);
+    this.batchButton = h("button", { type: "button", class: "inbox-batch-documents", disabled: true }, "批量生成文书");
+    const panel = h("div", { class: "job-panel", hidden: true });
+    const documents = jobPanel(panel, {
+      key: "documents.inbox",
+      kind: "documents",
+      button: this.batchButton,
+      doing: "正在生成文书",
+      parameters: () => ({ cases: this.state.items.map((item) => item.number) }),
+    });
+    this.batchButton.addEventListener("click", () => documents.start());
+    this.batch = h("div", { class: "inbox-batch" }, this.batchButton,
+      h("span", { class: "muted" }, "将列表中已显示案件的有效执法文书打包下载（每份文书一个 PDF）"), panel);
+    fill(this.el, h("h2", { id: "inbox-title" }, "待办箱"), this.tabBar, this.filterBar, this.head, this.list, this.status, this.more, this.batch);
     this.el.setAttribute("aria-labelledby", "inbox-title");
     this.markTabs();
   }
@@ -187,6 +202,9 @@ export class Inbox {
     this.status.classList.toggle("inbox-empty", !s.items.length);
     this.head.hidden = !s.items.length;
     this.more.hidden = !s.next;
+    const running = ["queued", "running"].includes(this.batch.querySelector(".job-panel").dataset.state);
+    this.batchButton.disabled = !s.items.length || running;
+    this.batchButton.textContent = s.items.length ? "批量生成文书（" + s.items.length + " 件）" : "批量生成文书";
     this.tick();
   }
 

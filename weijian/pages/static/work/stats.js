@@ -5,6 +5,9 @@
 // GET /api/v1/stats; a row leads to the map, zoomed to its grid with the grid's cases. The
 // period lives in the address (?period=2026-Q1, ?from=…&to=…), so a reload or a link keeps it.
 // Prints on A4 landscape (stats.css) with the scope, the period, the date and the definitions.
+// Long work runs as background jobs (common/jobs.js) with a progress bar and the download: the
+// campaign's progress on today's grids (按现行网格重新计算) and, for city-wide users, a table of
+// the whole city (生成统计表, for a month, quarter or year) beside the direct 导出 Excel.
 
 import { api, getJSON, probe } from "/static/common/api.js";
 import { $, fill, h } from "/static/common/dom.js";
@@ -12,6 +15,7 @@ import { mountHeader } from "/static/common/header.js";
 import { whenLoggedIn } from "/static/common/login.js";
 import { showError } from "/static/common/notice.js";
 import { monthChoices } from "/static/common/time.js";
+import { jobPanel } from "/static/common/jobs.js";
 
 const state = (probe.stats = { loads: 0, loading: false, data: null, sort: {}, indicators: {} });
 const form = $("controls");
@@ -103,10 +107,61 @@ function render(d) {
   $("head-campaign").textContent = d.campaign ? d.campaign.name + "（" + d.campaign.start_date + " 起，截至 " + d.campaign.as_of + "）" : "无";
   $("head-date").textContent = printed;
   document.title = d.scope.name + "违法建设统计 " + d.period.label;
+  renderRecompute(d);
   renderTotals(d);
   renderCharts(d);
   fill($("tables"), Object.keys(d.tables).map((level) => tableCard(d, level)));
   fill($("definitions"), d.definitions.map((x) => [h("dt", {}, x.name), h("dd", {}, x.text)]));
+}
+
+// -- background jobs: the campaign's progress on today's grids, the city's table ---------------
+
+const CITY_EXPORTERS = (me) => me && !["grid_worker", "property_company"].includes(me.role);
+let recompute = null;
+
+function renderRecompute(d) {
+  const tools = $("campaign-tools");
+  tools.hidden = !d.campaign;
+  if (!d.campaign || recompute) return;
+  const me = probe.me || {};
+  recompute = jobPanel($("recompute-job"), {
+    key: "progress_current",
+    kind: "progress_current",
+    doing: "正在按现行网格统计",
+    button: $("recompute"),
+    parameters: () => ({ campaign: state.data.campaign.id, grid: me.grid_code || null }),
+  });
+}
+
+// the period a job can be asked for (2026, 2026-Q1 or 2026-03); a range of days: none
+function jobPeriod(d) {
+  const kind = form.kind.value;
+  if (kind === "range") return null;
+  const asked = new URLSearchParams(state.query).get("period");
+  if (asked) return asked;
+  return kind === "month" ? d.period.from.slice(0, 7) : null;
+}
+
+function cityTable(d) {
+  return d.scope.level === "city" && CITY_EXPORTERS(probe.me) && jobPeriod(d) != null;
+}
+
+function statsJob(level, button, el) {
+  return jobPanel(el, {
+    key: "stats_export." + level,
+    kind: "stats_export",
+    button,
+    doing: "正在生成统计表",
+    parameters: () => {
+      const campaign = new URLSearchParams(state.query).get("campaign");
+      return {
+        period: jobPeriod(state.data),
+        table: level,
+        sort: state.sort[level] || "score",
+        ...(campaign ? { campaign: Number(campaign) } : {}),
+      };
+    },
+  });
 }
 
 function renderTotals(d) {
@@ -203,7 +258,14 @@ function tableCard(d, level) {
     [["score", "按综合得分"], ["clear", "按清零进度"]].map(([key, text]) =>
       h("button", { type: "button", "aria-pressed": String((state.sort[level] || "score") === key), dataset: { sort: key },
         onclick: () => { state.sort[level] = key; rerender(level); } }, text)));
+  const city = cityTable(d);
+  const panel = city ? h("div", { class: "job-panel", dataset: { table: level }, hidden: true }) : null;
   const exporter = h("button", { type: "button", class: "export", dataset: { table: level }, onclick: () => exportTable(level) }, "导出 Excel");
+  // the whole city's table, made by a worker while the page goes on
+  const generate = city
+    ? h("button", { type: "button", class: "city-export", dataset: { table: level }, title: "后台生成全市统计表，完成后下载", onclick: () => job.start() }, "生成统计表")
+    : null;
+  const job = city ? statsJob(level, generate, panel) : null;
   const more = h("button", { type: "button", class: "toggle-ind", "aria-pressed": String(showInd),
     onclick: () => { state.indicators[level] = !showInd; rerender(level); } }, showInd ? "隐藏考评指标" : "显示考评指标");
   const head = h("tr", {}, h("th", { scope: "col" }, byClear ? "清零排名" : "排名"), h("th", { scope: "col", class: "name" }, "名称"),
@@ -226,7 +288,7 @@ function tableCard(d, level) {
     showInd ? d.indicators.map(() => h("td", {}, "")) : null, h("td", {}, "")) : null;
   return h("section", { class: "card ranking", dataset: { level }, "aria-label": label + "排名" },
     h("div", { class: "ranking-head" }, h("h2", {}, label + "排名", h("small", {}, d.tables[level].length + " 个")),
-      h("div", { class: "ranking-tools" }, sorter, more, exporter)),
+      h("div", { class: "ranking-tools" }, sorter, more, exporter, generate)), panel,
     h("div", { class: "scroll" }, h("table", { class: "rank-table" + (showInd ? " wide" : "") },
       h("thead", {}, head), h("tbody", {}, body), foot ? h("tfoot", {}, foot) : null)));
 }
@@ -266,6 +328,7 @@ async function exportTable(level) {
 form.kind.addEventListener("change", showKind);
 form.addEventListener("submit", (e) => { e.preventDefault(); state.campaign = form.campaign.value; load(); });
 $("print").addEventListener("click", () => window.print());
+$("recompute").addEventListener("click", () => recompute && recompute.start());
 // the charts redrawn for the paper's width, and back for the screen
 for (const event of ["beforeprint", "afterprint"]) {
   window.addEventListener(event, () => { for (const chart of Object.values(charts)) chart.resize(); });
