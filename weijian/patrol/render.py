@@ -453,14 +453,10 @@ def _table_pages(blocks, width, height, data: PageData, k, shown: int) -> list[F
             blocks["title"][2],
             blocks["title"][1] - blocks["footer"][1] - blocks["footer"][3] - 4 * k,
         )
-        extra.text(
-            0,
-            0.5,
-            f"{data.title}（续表）",
-            fontsize=14 * k,
-            fontweight="bold",
-            va="center",
-            transform=block_transform(extra, blocks["title"], width, height),
+        title = block_transform(extra, blocks["title"], width, height)
+        heading = FontProperties(size=14 * k, weight="bold")
+        extra.add_artist(
+            Cells([(0, 0.5, f"{data.title}（续表）", "black")], title, heading, "center")
         )
         to_block = block_transform(extra, block, width, height, (0, block[2]), (0, block[3]))
         n = draw_table(extra, to_block, block[2], block[3], data.cases, k, start=shown)
@@ -683,8 +679,10 @@ def _footer(fig, blocks, width, height, data: PageData, k) -> None:
         else "本网格暂无在办案件，按日常巡查要求巡查"
     )
     versions = "，".join(f"{name} 第{v}版" for name, v in sorted(data.layer_versions.items()))
-    fig.text(0, 0.75, f"网格责任人：{people}", fontsize=7.5 * k, va="center", transform=on)
-    fig.text(0, 0.2, tour, fontsize=6.5 * k, va="center", color="#333", transform=on)
+    # the left-hand lines as cells (one line each, nothing to align to their width)
+    for y, text, colour, size in ((0.75, f"网格责任人：{people}", "black", 7.5 * k),
+                                  (0.2, tour, "#333", 6.5 * k)):  # fmt: skip
+        fig.add_artist(Cells([(0, y, text, colour)], on, FontProperties(size=size), "center"))
     fig.text(
         1,
         0.75,

@@ -180,7 +180,7 @@ class _PdfText:
                 shown = self.shaped.get(text)
                 if shown is None:
                     shown = self.shaped[text] = _serialised(self._operators(text))
-                write(b"1 0 0 1 %s %s Tm\n%s" % (pdfRepr(x), pdfRepr(y), shown))
+                write(b"1 0 0 1 %.3f %.3f Tm\n%s" % (x, y, shown))
             write(b"ET\n")
 
     def _operators(self, text: str) -> list:
