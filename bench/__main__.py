@@ -22,6 +22,7 @@ from bench import (
     jurisdiction,
     load,
     patrol,
+    province,
     web_map,
     workbench,
 )
@@ -36,9 +37,10 @@ BENCHMARKS = {
     "workbench": workbench.run,
     "load": load.run,
     "field": field.run,
+    "province": province.run,
 }
 #: benchmarks over the sample city of their own, not the city-scale data
-OWN_DATA = {"load", "field"}
+OWN_DATA = {"load", "field", "province"}
 
 
 def _import_goal(figures: dict) -> None:

@@ -230,6 +230,7 @@ TABLE = (
     ("patrol_map", "busiest community's patrol map", "≤ 3 s", "patrol"),
     ("import", "import of 100k parcels ÷ ogr2ogr", "≤ 1.5", "import"),
     ("snapshot", "snapshot memory and load time per process", "shared", "jurisdiction"),
+    ("province snapshot", "snapshot of a 1,000,000-parcel layer", "≤ 30 s, ≤ 2 GB", "province"),
 )
 SUMMARY: dict[str, Goal] = {}
 

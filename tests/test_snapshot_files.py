@@ -133,3 +133,20 @@ def test_a_folder_that_cannot_be_used_builds_in_memory(sample_city, tmp_path, ca
     snap = load_snapshot(sample_city, blocked / "snapshots")
     assert "cannot be used" in caplog.text
     assert sum(len(layer.ids) for layer in snap.zone_layers) > 1000
+
+
+def test_decoded_polygons_are_bounded(shared):
+    _, snap = shared
+    landuse = max(snap.zone_layers, key=lambda layer: len(layer.ids))
+    geoms = landuse.index.geoms
+    geoms.limit = 200
+    everything = geoms.take(np.arange(len(geoms)))  # more than the limit at once: all given
+    assert np.equal(everything, None).sum() == 0
+    for i in range(0, 1000, 3):
+        assert geoms.one(i) is not None
+    assert geoms.decoded <= 200 + int(geoms._pinned.sum())
+    # the answers stay those of the plain polygons
+    plain = shapely.from_wkb(shapely.to_wkb(geoms.all()[:1000]))
+    centres = shapely.point_on_surface(plain)
+    points, polys = landuse.index.query(shapely.get_x(centres), shapely.get_y(centres))
+    assert set(zip(points.tolist(), polys.tolist(), strict=True)) >= {(i, i) for i in range(1000)}

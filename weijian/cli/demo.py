@@ -28,7 +28,13 @@ samples_app = typer.Typer(help="The sample city.", no_args_is_help=True)
 @handles_errors
 def samples_generate(
     out_dir: Annotated[Path | None, typer.Option("--out", help="default: data/samples")] = None,
-    scale: Annotated[str, typer.Option("--scale", help="small | city")] = "small",
+    scale: Annotated[
+        str,
+        typer.Option(
+            "--scale",
+            help="small | city | province (a million land-use parcels: the snapshot's benchmark)",
+        ),
+    ] = "small",
     seed: Annotated[int, typer.Option("--seed")] = 20261125,
 ) -> None:
     """Write the sample city (shapefiles as a city hands them over, a GeoPackage, cases)."""

@@ -447,7 +447,7 @@ def _distance_of(
     if deciding is None:
         return None
     point = shapely.lib.points(np.array((x_gk, y_gk)), _NO_INDEX)
-    distance = float(shapely.lib.distance(point, snap.zone_boundaries_gk[deciding[0]][deciding[1]]))
+    distance = snap.zone_boundaries_gk[deciding[0]].distance_one(deciding[1], point)
     distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
     return round(distance * 100) / 100
 
@@ -707,9 +707,8 @@ def answer_arrays(
         for number in range(len(snap.zone_layers)):
             sel = np.flatnonzero(decision.zone_layer == number)
             if len(sel):
-                distance[sel] = shapely.distance(
-                    shapely.points(x_gk[sel], y_gk[sel]),
-                    snap.zone_boundaries_gk[number][decision.zone_index[sel]],
+                distance[sel] = snap.zone_boundaries_gk[number].distances(
+                    decision.zone_index[sel], shapely.points(x_gk[sel], y_gk[sel])
                 )
         if assigned.any():
             sel = np.flatnonzero(assigned)

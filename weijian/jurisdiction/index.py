@@ -14,6 +14,7 @@ their centre decides which.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -119,13 +120,32 @@ def _boundary_pairs(
         column = np.floor(gx0[seg] + t * (gx1[seg] - gx0[seg]))
         parts += [keys(owner[seg], column, line - 1), keys(owner[seg], column, line)]
     found = np.concatenate(parts)
-    # neighbouring edges mostly share a cell: drop repeats in a row before the costly unique
+    # neighbouring edges mostly share a cell: drop repeats in a row before sorting
     if len(found) > 1:
         found = found[np.concatenate([[True], found[1:] != found[:-1]])]
-    return np.unique(found)
+    return _sorted_unique(found)
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique`` of int64 keys by sorting (numpy's hash-based unique is several times
+    slower on tens of millions of keys)."""
+    keys = np.sort(keys)
+    if len(keys) > 1:
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+    return keys
+
+
+def _contained(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Whether each key is in ``sorted_keys`` (sorted, unique): ``np.isin`` by binary search."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 WARM_VERTICES = 256
+#: polygons a lazily decoded index keeps decoded at once (about 2.5 KB each, prepared)
+DECODED_LIMIT = 131_072
 
 
 def _warm(geoms: np.ndarray) -> None:
@@ -184,7 +204,7 @@ def _interior_keys(
     cx = ix0[local_poly] + local % w[local_poly]
     cy = iy0[local_poly] + local // w[local_poly]
     keys = (local_poly + offset) * ncells + cy * grid.nx + cx
-    inner = ~np.isin(keys, boundary_keys, assume_unique=False)
+    inner = ~_contained(keys, boundary_keys)
     keys, local_poly, cx, cy = keys[inner], local_poly[inner], cx[inner], cy[inner]
     centre_x = grid.x0 + (cx + 0.5) * grid.dx
     centre_y = grid.y0 + (cy + 0.5) * grid.dy
@@ -249,10 +269,15 @@ class Geoms:
         wkb: np.ndarray | None = None,
         offsets: np.ndarray | None = None,
         objects: np.ndarray | None = None,
+        limit: int | None = None,
     ):
         self.objects = np.empty(count, dtype=object) if objects is None else objects
         self._wkb = wkb
         self._offsets = offsets
+        #: at most this many decoded (not counting the pinned, warmed ones); None: no limit
+        self.limit = DECODED_LIMIT if limit is None and wkb is not None else limit
+        self._pinned = np.zeros(count, dtype=bool)
+        self._count = 0
 
     @classmethod
     def of(cls, geoms: np.ndarray) -> Geoms:
@@ -265,6 +290,8 @@ class Geoms:
         return len(self.objects)
 
     def _decode(self, rows: np.ndarray) -> np.ndarray:
+        """Decode and prepare ``rows`` (unique); past the limit, every decoded polygon but the
+        pinned ones is let go first (a busy process re-decodes what it uses)."""
         wkb, offsets = self._wkb, self._offsets
         if wkb is None:
             raise IndexError("a polygon of this index is missing")
@@ -272,7 +299,14 @@ class Geoms:
             [wkb[offsets[i] : offsets[i + 1]].tobytes() for i in rows.tolist()]
         )
         shapely.prepare(found)
+        if self.limit is not None:
+            if len(rows) > self.limit:
+                return found  # more than may be kept at once: used, not kept
+            if self._count + len(rows) > self.limit:
+                self.objects[~self._pinned] = None
+                self._count = 0
         self.objects[rows] = found
+        self._count += len(rows)
         return found
 
     def one(self, i: int):
@@ -284,10 +318,12 @@ class Geoms:
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         found = self.objects[rows]
-        missing = np.equal(found, None)
-        if missing.any():
-            self._decode(np.unique(rows[missing]))
-            found = self.objects[rows]
+        missing = np.flatnonzero(np.equal(found, None))
+        if len(missing):
+            # what was decoded is used as such: another thread may let it go meanwhile
+            need = np.unique(rows[missing])
+            decoded = self._decode(need)
+            found[missing] = decoded[np.searchsorted(need, rows[missing])]
         return found
 
     def __getitem__(self, key):
@@ -296,13 +332,19 @@ class Geoms:
         return self.take(key)
 
     def all(self) -> np.ndarray:
-        return self.take(np.arange(len(self.objects)))
+        if self._wkb is None:
+            return self.objects
+        bounds = self._offsets.tolist()
+        return shapely.from_wkb([self._wkb[a:b].tobytes() for a, b in itertools.pairwise(bounds)])
 
     def warm(self, vertices: np.ndarray) -> None:
-        """Decode, prepare and warm now the polygons of more than WARM_VERTICES vertices."""
+        """Decode, prepare, warm and keep now the polygons of more than WARM_VERTICES
+        vertices."""
         big = np.flatnonzero(vertices > WARM_VERTICES)
         if len(big):
             _warm(self.take(big))
+            self._pinned[big] = True
+            self._count = max(self._count - len(big), 0)
 
     @property
     def decoded(self) -> int:

@@ -45,7 +45,8 @@ def snapshot_token(conn: Connection) -> str:
 def active_layers(conn: Connection, family: str) -> list[dict]:
     rows = conn.execute(
         text(
-            "SELECT l.name, l.grid_level, v.id AS version_id, v.number AS version "
+            "SELECT l.name, l.grid_level, v.id AS version_id, v.number AS version, "
+            "v.feature_count "
             "FROM layer l JOIN layer_version v ON v.id = l.active_version_id "
             "WHERE l.family = :family ORDER BY l.name"
         ),

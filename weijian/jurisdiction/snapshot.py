@@ -29,7 +29,7 @@ from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.gis.gauss_kruger import Zone, zone_of_epsg
 from weijian.jurisdiction import repository
 from weijian.jurisdiction.answer import fragments_of
-from weijian.jurisdiction.index import Geoms, Grid, PolygonIndex
+from weijian.jurisdiction.index import DECODED_LIMIT, Geoms, Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
 from weijian.jurisdiction.zonefiles import Blobs, Texts, ZoneParts, zone_parts
@@ -273,33 +273,77 @@ def _texts(values) -> np.ndarray:
     return np.array([v if v is None else str(v) for v in values], dtype=object)
 
 
+#: a boundary of more vertices than this is measured through an R-tree of its segments
+BIG_BOUNDARY = 256
+
+
 class GkBoundaries:
     """The boundaries of a zone layer's polygons in Gauss-Krüger metres, for the distance to
     the deciding boundary: made for a polygon when a point first needs it (``[i]`` or
-    ``[rows]``)."""
+    ``[rows]``). A long boundary (an urban management area of thousands of vertices) is
+    measured through an R-tree of its segments: the same nearest segment, found without
+    walking every one."""
 
     def __init__(self, geoms: Geoms, gk: Callable):
         self.geoms = geoms
         self.gk = gk
         self.objects = np.empty(len(geoms), dtype=object)
+        self._count = 0
+        self.trees: dict[int, shapely.STRtree] = {}
 
-    def _make(self, rows: np.ndarray) -> None:
-        self.objects[rows] = shapely.boundary(shapely.transform(self.geoms.take(rows), self.gk))
+    def _make(self, rows: np.ndarray) -> np.ndarray:
+        made = shapely.boundary(shapely.transform(self.geoms.take(rows), self.gk))
+        for row in rows[shapely.get_num_coordinates(made) > BIG_BOUNDARY].tolist():
+            line = made[np.flatnonzero(rows == row)[0]]
+            coords, which = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
+            same = which[1:] == which[:-1]
+            self.trees[row] = shapely.STRtree(
+                shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+            )
+        if self._count + len(rows) > DECODED_LIMIT:  # let the others go (not the trees')
+            self.objects[:] = None
+            self._count = 0
+        self.objects[rows] = made
+        self._count += len(rows)
+        return made
 
     def __getitem__(self, key):
         if isinstance(key, int | np.integer):
             found = self.objects[key]
             if found is None:
-                self._make(np.array([key], dtype=np.int64))
-                found = self.objects[key]
+                found = self._make(np.array([key], dtype=np.int64))[0]
             return found
         rows = np.asarray(key, dtype=np.int64)
         found = self.objects[rows]
-        missing = np.equal(found, None)
-        if missing.any():
-            self._make(np.unique(rows[missing]))
-            found = self.objects[rows]
+        missing = np.flatnonzero(np.equal(found, None))
+        if len(missing):
+            need = np.unique(rows[missing])
+            found[missing] = self._make(need)[np.searchsorted(need, rows[missing])]
         return found
+
+    def distance_one(self, row: int, point) -> float:
+        """Metres from ``point`` (a shapely Point in Gauss-Krüger) to polygon ``row``'s
+        boundary."""
+        line = self[row]
+        tree = self.trees.get(row)
+        if tree is None:
+            return float(shapely.lib.distance(point, line))
+        return float(tree.query_nearest(point, return_distance=True, all_matches=False)[1][0])
+
+    def distances(self, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """:meth:`distance_one` for many points, point k to polygon ``rows[k]``'s boundary."""
+        lines = self[rows]
+        out = np.empty(len(rows))
+        long = np.isin(rows, np.fromiter(self.trees, dtype=np.int64, count=len(self.trees)))
+        short = ~long
+        out[short] = shapely.distance(points[short], lines[short])
+        for row in np.unique(rows[long]).tolist():
+            sel = np.flatnonzero(rows == row)
+            which, distance = self.trees[row].query_nearest(
+                points[sel], return_distance=True, all_matches=False
+            )
+            out[sel[which[0]]] = distance
+        return out
 
 
 def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:

@@ -32,7 +32,7 @@ seeded by ``(seed, layer)``, and no file carries the current date.
 Scales: ``small`` (the repository's ``data/samples``, a few MB) and ``city`` (benchmarks:
 100,000 land-use parcels, 5,000 compounds, 1,000,000 cases; write it outside the repository).
 
-Run as ``python -m weijian.samples --out DIR --scale small|city [--seed N]``.
+Run as ``python -m weijian.samples --out DIR --scale small|city|province [--seed N]``.
 
 The modules, by what they make: :mod:`.profiles` (scales, the six units), :mod:`.boundaries`
 (districts), :mod:`.grids` (towns and streets, communities and villages), :mod:`.zones`,

@@ -1,4 +1,4 @@
-"""``python -m weijian.samples --out DIR --scale small|city [--seed N]``."""
+"""``python -m weijian.samples --out DIR --scale small|city|province [--seed N]``."""
 
 from weijian.samples import main
 

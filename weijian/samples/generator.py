@@ -126,7 +126,7 @@ def generate(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m weijian.samples --out DIR --scale small|city [--seed N]``."""
+    """``python -m weijian.samples --out DIR --scale small|city|province [--seed N]``."""
     parser = argparse.ArgumentParser(
         prog="python -m weijian.samples", description="Write the sample city around Baishan."
     )

@@ -68,6 +68,31 @@ SCALES: dict[str, ScaleSpec] = {
         invalid_parcels=60,
         cases=1_000_000,
     ),
+    # the land-use layer of a province's worth of parcels (for the snapshot's benchmark): the
+    # city's grids and compounds, windows twice as wide, ten times the parcels; few cases
+    "province": ScaleSpec(
+        name="province",
+        index=1,
+        communities_per_street=(8, 12),
+        villages_per_town=(8, 14),
+        compounds=5_000,
+        compound_pitch_m=240.0,
+        compounds_in_towns=True,
+        parcels=1_000_000,
+        seeds_per_parcel=0.937,
+        segments_per_spacing=11.8,
+        landuse_windows_km=(
+            ("220602", 68.0),
+            ("220605", 48.0),
+            ("220681", 56.0),
+            ("220621", 56.0),
+            ("220622", 44.0),
+            ("220623", 36.0),
+        ),
+        holed_parcels=1_200,
+        invalid_parcels=600,
+        cases=100_000,
+    ),
 }
 
 
