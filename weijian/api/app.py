@@ -99,6 +99,7 @@ def create_app(
             app.state.engine,
             read_engine=app.state.read_engine,
             replica_wait_seconds=config.replica_wait_seconds,
+            files=config.snapshot_files,
         )
         await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
         holder.start()
