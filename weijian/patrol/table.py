@@ -123,7 +123,10 @@ class Cells(Artist):
         if pdf is not None:
             _PdfText(pdf, self.prop, self._model).show(gc, placed)
         else:
+            height = renderer.get_canvas_width_height()[1]
             for x, y, text, colour in placed:
+                if renderer.flipy():  # as Text.draw: such a renderer counts y from the top
+                    y = height - y
                 gc.set_foreground(mcolors.to_rgba(colour), isRGBA=True)
                 renderer.draw_text(gc, x, y, text, self.prop, 0.0, ismath=False, mtext=self._model)
         gc.restore()
