@@ -13,6 +13,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,19 @@ ZIP = "application/zip"
 WORKER = ("--heartbeat", "0.5", "--stalled-after", "2", "--throttle", "0.3")
 
 
+@contextmanager
+def ready_worker(env: dict, log: Path, *options: str):
+    """A ``weijian worker`` on ``env``'s database, once it has said that it takes jobs (its
+    start, which imports and migrates, is over: it takes no core from what the test times)."""
+    with open(log, "ab") as output, worker_process(*options, env=env, output=output) as worker:
+        deadline = time.monotonic() + 120
+        while b"worker: taking jobs" not in log.read_bytes():
+            assert worker.poll() is None, log.read_text("utf-8", "replace")
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.2)
+        yield worker
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The hand-built city served over its own database, and a worker on the same database
@@ -38,9 +52,7 @@ def served(tmp_path_factory):
     with casekit.served_city(folder) as (api, engine):
         url = engine.url.render_as_string(hide_password=False)
         env = {**os.environ, "DATABASE_URL": url, "WEIJIAN_EVIDENCE_DIR": str(folder / "evidence")}
-        for who in ("admin", "supervisor", "gridder", "ue_hj"):
-            api.headers(who)  # logged in before the worker's start takes the machine's cores
-        with open(folder / "worker.log", "ab") as log, worker_process(*WORKER, env=env, output=log):
+        with ready_worker(env, folder / "worker.log", *WORKER):
             yield Served(api, engine, folder)
 
 

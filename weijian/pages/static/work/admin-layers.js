@@ -1,10 +1,13 @@
 // 系统管理 · 图层: the layers and their versions; a file uploaded as a new version that waits
-// (activate=false) while its report and its features on a map are looked at, then 启用; the
+// (activate=false) while its report and its features on a map are looked at, then 启用 — the
+// import worked in the background (POST /api/v1/jobs/uploads, kind layer_import) with the
+// parcels done of all, its report read from the job's file, followed again after a reload; the
 // diff of two versions (counts, area per kind, the changed features drawn); rollback, which
 // is 启用 of an older version after a confirmation.
 
 import { getJSON, probe, sendJSON, upload } from "/static/common/api.js";
 import { fill, h } from "/static/common/dom.js";
+import { jobPanel } from "/static/common/jobs.js";
 import { showError, showInfo } from "/static/common/notice.js";
 import { beijing } from "/static/common/time.js";
 import { filePicker } from "/static/common/upload.js";
@@ -248,8 +251,9 @@ function importForm() {
   const level = h("select", { name: "level" }, ["district", "town", "community", "compound"].map((l) => h("option", { value: l }, KIND_LABELS[l])));
   const picked = filePicker({ name: "file", accept: ".zip,.gpkg,.geojson,.json", label: "选择图层文件" });
   const file = picked.input;
-  const progress = h("progress", { max: 1, value: 0, hidden: true });
+  const progress = h("progress", { max: 1, value: 0, hidden: true, "aria-label": "上传进度" });
   const submit = h("button", { type: "submit", class: "primary" }, "上传并预览");
+  const jobEl = h("div", { id: "import-job", class: "job-panel", hidden: true, "aria-live": "polite" });
   const zones = h("div", { class: "form-grid zone-fields" },
     field("图层名", "layer", { list: "zone-layers", placeholder: "如 landuse、urban_managed", required: true }),
     h("label", {}, "分区类型", kind),
@@ -271,24 +275,37 @@ function importForm() {
   const form = h("form", { id: "import-form", autocomplete: "off" },
     h("div", { class: "form-grid" }, h("label", {}, "导入为", family)), zones, grids, common,
     h("p", { class: "hint" }, "上传后先生成新版本但不启用：核对导入报告和地图预览后再点“启用”。"),
-    h("div", { class: "form-actions" }, submit, progress));
+    h("div", { class: "form-actions" }, submit, progress), jobEl);
   family.addEventListener("change", () => {
     zones.hidden = family.value !== "zones";
     grids.hidden = family.value !== "grids";
     zones.querySelector("[name=layer]").required = family.value === "zones";
   });
   const result = { card: h("section", { class: "card", id: "import" }, h("h2", {}, "导入新版本"), form, datalist), datalist, onImported: null };
+  // the import as a job: the panel says 排队中 → 正在导入，已完成 … 个图斑 → 已完成 / 失败：why;
+  // once done, its report (the job's file) is shown as the synchronous answer was
+  const job = jobPanel(jobEl, {
+    key: "layer-import",
+    button: submit,
+    onFinished: async (done, fresh) => {
+      if (done.state !== "succeeded") {
+        if (fresh) showError(new Error(done.error ? done.error.message : "导入失败"), { title: "导入未完成：" });
+        return;
+      }
+      const report = await getJSON(done.download_url);
+      if (fresh) showInfo(report.version ? `已导入为第 ${report.version} 版` + (report.activated ? "并已启用" : "，尚未启用") : "检查完成");
+      if (result.onImported && report.version) await result.onImported(report);
+    },
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const data = new FormData();
+    const parameters = {};
     const value = (name) => (form.querySelector(`[name=${name}]`).value || "").trim();
-    const put = (key, name = key) => { if (value(name)) data.append(key, value(name)); };
-    let path;
+    const put = (key, name = key) => { if (value(name)) parameters[key] = value(name); };
+    parameters.family = family.value;
     if (family.value === "zones") {
-      path = "/api/v1/imports/zones";
       ["layer", "kind", "code_field", "name_field", "settlement_field", "title"].forEach((k) => put(k));
     } else {
-      path = "/api/v1/imports/grids";
       put("level");
       put("code_field", "code_field_grid");
       put("name_field", "name_field_grid");
@@ -296,20 +313,23 @@ function importForm() {
     }
     put("crs");
     put("encoding");
-    data.append("activate", "false");
+    parameters.activate = false;
     if (!file.files[0]) { showError(new Error("请先选择要导入的图层文件")); return; }
+    const data = new FormData();
+    data.append("kind", "layer_import");
+    data.append("parameters", JSON.stringify(parameters));
     data.append("file", file.files[0]);
     submit.disabled = true;
     progress.hidden = false;
     try {
-      const report = await upload(path, data, (p) => { progress.value = p; });
-      showInfo(`已导入为第 ${report.version} 版，尚未启用`);
+      const queued = await upload("/api/v1/jobs/uploads", data, (p) => { progress.value = p; });
       file.value = "";
-      if (result.onImported) await result.onImported(report);
+      file.dispatchEvent(new Event("change"));
+      job.adopt(queued);
     } catch (e) {
       showError(e, { title: "导入未完成：" });
-    } finally {
       submit.disabled = false;
+    } finally {
       progress.hidden = true;
     }
   });
