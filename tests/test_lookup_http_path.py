@@ -230,3 +230,54 @@ def test_the_query_strings_the_lean_path_reads(query, taken):
         return
     got.pop("on", None)
     assert got == taken
+
+
+def _finished(coroutine):
+    """The value of a coroutine that never waits (run without an event loop: a test before
+    may have left one running in this thread)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the coroutine waited")
+
+
+def test_security_headers_are_appended_or_replace_what_an_answer_set():
+    from starlette.datastructures import MutableHeaders
+
+    from weijian.api.headers import SecurityHeaders
+
+    def answering(headers):
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        return app
+
+    class App:
+        state = type("State", (), {})()
+
+    async def through(headers):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "app": App(), "headers": []}
+        await SecurityHeaders(answering(headers))(scope, None, send)
+        return sent[0]["headers"], scope["state"]["csp_nonce"]
+
+    for given in (
+        [(b"content-type", b"application/json")],
+        [(b"x-frame-options", b"SAMEORIGIN"), (b"content-length", b"2"),
+         (b"x-frame-options", b"ALLOW"), (b"content-security-policy", b"none")],
+    ):  # fmt: skip
+        got, nonce = _finished(through(list(given)))
+        expected = MutableHeaders(raw=list(given))  # what the headers were set with before
+        csp = dict(got)[b"content-security-policy"].decode()
+        expected["Content-Security-Policy"] = csp
+        expected["X-Content-Type-Options"] = "nosniff"
+        expected["Referrer-Policy"] = "same-origin"
+        expected["X-Frame-Options"] = "DENY"
+        assert got == expected.raw
+        assert f"'nonce-{nonce}'" in csp and "frame-ancestors 'none'" in csp

@@ -21,6 +21,14 @@ from weijian.settings import Settings
 from weijian.web_map.basemaps import basemap_config
 
 STATE_KEY = "csp_nonce"
+#: the headers set on every answer; the policy's first, then these, in this order
+FIXED = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+CSP = b"content-security-policy"
+NAMES = frozenset({CSP, *(name for name, _ in FIXED)})
 
 
 def tile_sources(settings: Settings) -> list[str]:
@@ -81,6 +89,7 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp):
         self.app = app
         self._tiles: list[str] | None = None
+        self._policy: tuple[str, str] = ("", "")  # the policy before and after the nonce
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,17 +98,24 @@ class SecurityHeaders:
         if self._tiles is None:
             cases = getattr(scope["app"].state, "cases", None)
             self._tiles = tile_sources(cases.settings) if cases is not None else []
+            before, after = policy("\0", self._tiles).split("\0")
+            self._policy = (before, after)
         value = secrets.token_urlsafe(16)
         scope.setdefault("state", {})[STATE_KEY] = value
-        csp = policy(value, self._tiles)
+        before, after = self._policy
+        csp = before + value + after
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "same-origin"
-                headers["X-Frame-Options"] = "DENY"
+                raw = list(message.get("headers", ()))
+                if any(name in NAMES for name, _ in raw):  # set by the answer: replaced
+                    headers = MutableHeaders(raw=raw)
+                    headers["Content-Security-Policy"] = csp
+                    for name, fixed in FIXED:
+                        headers[name.decode()] = fixed.decode()
+                else:  # appended, as MutableHeaders would, without its search per header
+                    raw += [(CSP, csp.encode("latin-1")), *FIXED]
+                message["headers"] = raw
             await send(message)
 
         await self.app(scope, receive, sending)
