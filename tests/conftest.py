@@ -25,6 +25,16 @@ from weijian.db.engine import engine_for, migrate
 from weijian.settings import Settings, get_settings
 
 SHARED_DATA = get_settings().shared_data_dir
+# the snapshot's shared zone layer files of this run's many databases: in a folder of the run
+# (every server and worker the tests start inherits it), removed at the end
+if "WEIJIAN_SNAPSHOT_DIR" not in os.environ:
+    import atexit
+    import tempfile
+
+    _SNAPSHOTS = tempfile.mkdtemp(prefix="weijian-test-snapshots-")
+    os.environ["WEIJIAN_SNAPSHOT_DIR"] = _SNAPSHOTS
+    atexit.register(shutil.rmtree, _SNAPSHOTS, True)
+    get_settings.cache_clear()
 # pytest-xdist's workers find COLUMNS=80 and LINES=24 in their environment: rich would fix the
 # CLI's consoles (weijian/cli/output.py) at that width when they are made, instead of reading
 # the width each test's `cli` sets
