@@ -170,20 +170,24 @@ def keep_history(
     calendar: WorkCalendar,
     batch: int = 5000,
     progress: Callable[[int], None] = lambda n: None,
+    *,
+    town_code: str | None = None,
 ) -> int:
     """The ``case_due`` rows of every step of every case (:func:`due_history`), a batch of
     cases per transaction: for a history that did not come through the case service (cases
-    and events loaded in bulk), so that a ledger of any month reads them. The cases done."""
+    and events loaded in bulk), so that a ledger of any month reads them. ``town_code``: only
+    the cases of that town. The cases done."""
     done, last = 0, 0
+    town = " AND town_code = :town" if town_code is not None else ""
     while True:
         with engine.begin() as conn:
             cases = (
                 conn.execute(
                     text(
-                        f"SELECT {CASE_FIELDS} FROM violation_case WHERE id > :last "
+                        f"SELECT {CASE_FIELDS} FROM violation_case WHERE id > :last{town} "
                         "ORDER BY id LIMIT :n"
                     ),
-                    {"last": last, "n": batch},
+                    {"last": last, "n": batch, "town": town_code},
                 )
                 .mappings()
                 .all()

@@ -15,7 +15,8 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -73,6 +74,11 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(LOCAL).strftime(TIME_FORMAT) if moment else ""
+
+
+def _local_text(column: str) -> str:
+    """:func:`_when` in SQL, for the moments every row has (formatted by the server, in C)."""
+    return f"to_char({column} AT TIME ZONE '{LOCAL.key}', 'YYYY-MM-DD HH24:MI')"
 
 
 def _day(moment: datetime | None) -> str:
@@ -227,10 +233,11 @@ def ledger_rows(
     start, end = month_bounds(month)
     as_of = min(end, now) if now is not None else end
     params = {"town": town_code, "start": start, "end": end}
-    cases = _month_cases(conn, params)
-    if not cases:
-        return []
-    events = _month_events(conn, wf, params, cases)
+    with _no_jit(conn):
+        cases = _month_cases(conn, params)
+        if not cases:
+            return []
+        events = _month_events(conn, wf, params, cases)
     names = _names(
         conn,
         [("community", c.community_code) for c in cases]
@@ -281,6 +288,19 @@ def _kept(evs: list[tuple], read: frozenset[str]) -> tuple | None:
     return kept
 
 
+@contextmanager
+def _no_jit(conn: Connection) -> Iterator[None]:
+    """The ledger's queries without PostgreSQL's JIT compilation: a large town's estimated
+    cost sets it off, and compiling takes longer (some 0.3 s) than the queries themselves;
+    the setting is put back as it was, within the caller's transaction."""
+    was = conn.execute(text("SELECT current_setting('jit')")).scalar()
+    conn.execute(text("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": was})
+
+
 def _month_cases(conn: Connection, params: dict) -> list[Row]:
     """The town's cases reported before the month's end and not closed before its start."""
     return conn.execute(
@@ -288,7 +308,9 @@ def _month_cases(conn: Connection, params: dict) -> list[Row]:
             "SELECT c.id, c.number, c.address, c.description, ST_X(c.geom) AS lon, "
             "ST_Y(c.geom) AS lat, c.community_code, c.compound_code, c.channel, c.track, "
             "c.state, c.department_code, c.department_name, c.area_m2, c.discovered_at, "
-            "c.reported_at, c.event_count FROM violation_case c WHERE "
+            "c.reported_at, c.event_count, "
+            f"{_local_text('c.discovered_at')} AS discovered, "
+            f"{_local_text('c.reported_at')} AS reported FROM violation_case c WHERE "
             + CASES_WHERE
             + " ORDER BY c.reported_at, c.id"
         ),
@@ -310,7 +332,7 @@ def _month_events(
     for case_id, action, to_state, at, track, data, has_due, pending, rect in conn.execute(
         text(
             "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
-            "CASE WHEN e.action = ANY(:with_data) THEN e.data END AS data, "
+            "CASE WHEN e.action = ANY(:with_data) THEN nullif(e.data, '{}') END AS data, "
             "d.seq IS NOT NULL, d.pending_due, d.rectification_due "
             "FROM case_event e LEFT JOIN case_due d ON d.case_id = e.case_id AND d.seq = e.seq "
             "WHERE e.case_id IN (SELECT c.id FROM violation_case c WHERE "
@@ -435,8 +457,8 @@ def _ledger_row(
         AREA: round(c.area_m2, 2) if c.area_m2 is not None else "",
         "结构类型": _choice(wf, "structure_type", past.facts.get("structure_type")),
         "月末状态": spec.label if spec else state,
-        "发现时间": _when(c.discovered_at),
-        "上报时间": _when(c.reported_at),
+        "发现时间": c.discovered or "",
+        "上报时间": c.reported or "",
         "现场核查时间": _when(past.visited),
         "认定时间": _when(past.confirmed),
         "处置措施": "；".join(past.measures),
@@ -485,22 +507,37 @@ def display_width(value: Any) -> int:
 
 
 def _column_width(header: str, values: set, decimals: int) -> int:
-    """The widest of a column's header and (distinct) values, numbers as they are shown."""
+    """The widest of a column's header and (distinct) values, numbers as they are shown (up
+    to :data:`MAX_WIDTH`: a column is never made wider)."""
     width = display_width(header)
     for value in values:
-        if isinstance(value, float):
+        if width >= MAX_WIDTH:
+            break
+        if value.__class__ is str:
+            if 2 * len(value) > width:  # else it cannot be wider: a character takes 2 at most
+                width = max(width, display_width(value))
+        elif isinstance(value, float):
             width = max(width, len(f"{value:.{decimals}f}"))
         elif value is not None:
             width = max(width, display_width(value))
     return width
 
 
-def _cells(row: dict, number: int) -> list:
+def _cells(row: dict, number: int, safe: dict[str, str] | None = None) -> list:
+    """A row's cells; ``safe``: the texts made safe (:func:`weijian.text.cell`) so far, kept
+    across the rows, as many repeat (the community, the source, the state)."""
+    safe = {} if safe is None else safe
     out = [number]
     for header in HEADERS[1:]:
         value = row.get(header)
         if value.__class__ is str:
-            out.append(safe_cell(value) if value else None)
+            if value:
+                cell = safe.get(value)
+                if cell is None:
+                    cell = safe[value] = safe_cell(value)
+                out.append(cell)
+            else:
+                out.append(None)
         else:
             out.append(value)
     return out
@@ -520,10 +557,11 @@ def export_xlsx(
     generated_at = generated_at or datetime.now(LOCAL)
     book = Workbook()
     rest: dict = {}  # the rows after a sheet's first, written by xlsx_rows once it is saved
+    safe: dict[str, str] = {}
     for index, (title, track) in enumerate(SHEETS):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = title
-        table = [_cells(row, 0) for row in rows if row["track"] == track]
+        table = [_cells(row, 0, safe) for row in rows if row["track"] == track]
         for number, cells in enumerate(table, start=1):
             cells[0] = number
         styles = _ledger_sheet(

@@ -27,16 +27,17 @@ def rows_xml(rows: Iterable[Sequence], first_row: int, styles: dict[int, int]) -
     index in the workbook's ``cellXfs``) of a column by its 0-based index, empty cells
     included, as openpyxl writes a formatted empty cell."""
     parts: list[str] = []
-    opened: list[str] = []  # '<c r="B' and the style of each column
+    opened: list[str] = []  # '<c r="B' of each column
+    closed: list[str] = []  # '"' and the column's style
     empty: list[str] = []
+    texts: dict[str, str] = {}  # a text's cell after its head, as texts repeat in a column
     for r, cells in enumerate(rows, start=first_row):
         while len(opened) < len(cells):
             i = len(opened)
             style = styles.get(i)
-            s = f' s="{style}"' if style else ""
             opened.append(f'<c r="{get_column_letter(i + 1)}')
-            empty.append(f"{s}/>" if style else "")
-            styles.setdefault(i, 0)
+            closed.append(f'" s="{style}"' if style else '"')
+            empty.append(f' s="{style}"/>' if style else "")
         row = str(r)
         parts.append(f'<row r="{row}">')
         for i, value in enumerate(cells):
@@ -44,24 +45,33 @@ def rows_xml(rows: Iterable[Sequence], first_row: int, styles: dict[int, int]) -
                 if empty[i]:
                     parts.append(opened[i] + row + '"' + empty[i])
                 continue
-            style = styles[i]
-            head = opened[i] + row + (f'" s="{style}"' if style else '"')
             if value.__class__ is str:
-                padded = value[:1].isspace() or value[-1:].isspace()
-                space = ' xml:space="preserve"' if padded else ""
-                if "&" in value or "<" in value or ">" in value:
-                    value = escape(value)
-                parts.append(f'{head} t="inlineStr"><is><t{space}>{value}</t></is></c>')
+                tail = texts.get(value)
+                if tail is None:
+                    tail = texts[value] = _text_tail(value)
+                parts.append(opened[i] + row + closed[i] + tail)
             elif isinstance(value, bool):
-                parts.append(f'{head} t="b"><v>{int(value)}</v></c>')
+                parts.append(f'{opened[i]}{row}{closed[i]} t="b"><v>{int(value)}</v></c>')
             elif isinstance(value, int | float):
-                parts.append(f'{head} t="n"><v>{value!r}</v></c>')
+                parts.append(f'{opened[i]}{row}{closed[i]} t="n"><v>{value!r}</v></c>')
             else:
-                parts.append(f'{head} t="inlineStr"><is><t>{escape(str(value))}</t></is></c>')
+                text = escape(str(value))
+                head = opened[i] + row + closed[i]
+                parts.append(f'{head} t="inlineStr"><is><t>{text}</t></is></c>')
         parts.append("</row>")
     xml = "".join(parts)
     # the tags hold none of these: dropping them from the whole drops them from the texts
     return ILLEGAL.sub("", xml) if ILLEGAL.search(xml) else xml
+
+
+def _text_tail(value: str) -> str:
+    """A text cell after its reference and style: an inline string, escaped, its leading or
+    trailing spaces kept."""
+    padded = value[:1].isspace() or value[-1:].isspace()
+    space = ' xml:space="preserve"' if padded else ""
+    if "&" in value or "<" in value or ">" in value:
+        value = escape(value)
+    return f' t="inlineStr"><is><t{space}>{value}</t></is></c>'
 
 
 def insert_rows(book: bytes, sheets: dict[str, tuple[int, str]]) -> bytes:
