@@ -30,6 +30,9 @@ def lean_subset(fontfile, glyphs: Iterable[int]) -> Iterator[SimpleNamespace]:
     options.font_number = getattr(fontfile, "face_index", 0)
     font = subset.load_font(fontfile, options)
     with font:
+        for tag in UNUSED_IN_PDF:  # gone before the cut, which would read them to drop them
+            if tag in font:
+                del font[tag]
         cutter = subset.Subsetter(options=options)
         cutter.populate(gids=glyphs)
         cutter.subset(font)
