@@ -262,6 +262,12 @@ def test_documents_of_many_cases_as_one_zip_and_one_pdf(demo, tmp_path):
     assert rows[0][:4] == ("序号", "案件编号", "文书", "文号")
     assert sorted((r[1], r[3], r[2]) for r in rows[1:]) == sorted(expected)
 
+    # another district's officer reads neither the job nor its file
+    other = next(d for d in sorted(by_district) if d != district)
+    for path in (f"/api/v1/jobs/{final['id']}", final["download_url"]):
+        r = demo.get(f"chengguan-{other}", path)
+        assert r.status_code == 404 and r.json()["code"] == "job.not_found"
+
     merged = demo.post(who, "documents", {"cases": numbers, "format": "pdf"}).json()
     final = demo.finished(who, merged["id"])[-1]
     assert final["file_name"] == f"执法文书-{len(numbers)}件案件-{total}份.pdf"
