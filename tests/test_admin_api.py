@@ -211,3 +211,21 @@ def test_users_disabled_reset_and_api_keys(case_api):
     r = api.send("PATCH", "/api/v1/api-clients/999", "admin", json={"active": False})
     assert r.status_code == 404
     assert api.get("/api/v1/api-clients", "ue_hj2").status_code == 403
+
+
+def test_a_new_layer_waiting_for_its_first_activation_lists_its_version(case_api, tmp_path):
+    api = case_api
+    report = upload(
+        api,
+        adminkit.urban_wider(tmp_path),
+        layer="urban_managed_draft",
+        kind="urban_managed",
+        name_field="MC",
+        activate="false",
+    )
+    assert report["version"] == 1 and report["activated"] is False
+    r = api.get("/api/v1/layers/urban_managed_draft/versions", "admin")
+    assert r.status_code == 200, r.text
+    assert [(v["number"], v["active"]) for v in r.json()] == [(1, False)]
+    r = api.get("/api/v1/layers/urban_managed_draft/versions/1", "admin")
+    assert r.status_code == 200 and r.json()["active"] is False
