@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -835,10 +836,16 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
     # -- bulk import of hotline exports ---------------------------------------------------
 
     def import_hotline(
-        self, principal: Principal, path: Path, *, default_crs: str = "gcj02"
+        self,
+        principal: Principal,
+        path: Path,
+        *,
+        default_crs: str = "gcj02",
+        progress: Callable[[int, int], None] | None = None,
     ) -> dict:
         """Create a case per work order of a 12345 export; rows imported before are reported
-        as existing, bad rows as errors with the reason — one row never stops the others."""
+        as existing, bad rows as errors with the reason — one row never stops the others.
+        ``progress(done, total)`` is told after each work order."""
         if principal.role not in ("admin", "supervisor", *self.workflow.department_roles):
             roles = self.workflow.roles
             raise PermissionDenied(
@@ -850,7 +857,9 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
             )
         parsed = hotline.parse_export(path, default_crs=default_crs)
         outcomes: dict[int, dict] = {}
-        for row in parsed.rows:
+        for done, row in enumerate(parsed.rows, start=1):
+            if progress is not None and done > 1:
+                progress(done - 1, len(parsed.rows))
             intake = Intake(
                 lon=row.lon,
                 lat=row.lat,
@@ -881,6 +890,8 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
                     "case_number": None,
                     "message": _refused(row.row, exc),
                 }
+        if progress is not None:
+            progress(len(parsed.rows), len(parsed.rows))
         rows = hotline.report_rows(parsed, outcomes)
         counts = Counter(r["status"] for r in rows)
         return {

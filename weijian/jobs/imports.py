@@ -12,7 +12,6 @@ check it, before the job is queued. The parameters the server adds (``input``, `
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import json
@@ -254,22 +253,6 @@ def check_hotline(cases: CaseService, p: HotlineImportParameters, principal: Pri
     hotline.parse_export(_input(cases, p.input), default_crs=p.crs)
 
 
-def _counting(cases: CaseService, tick: Callable[[], None]) -> CaseService:
-    """The same service, whose ``create`` reports each work order it was asked to register —
-    the import registers them one by one through it."""
-    counted = copy.copy(cases)
-    create = cases.create
-
-    def create_and_count(*args: Any, **kwargs: Any) -> dict:
-        try:
-            return create(*args, **kwargs)
-        finally:
-            tick()
-
-    counted.create = create_and_count  # type: ignore[method-assign]
-    return counted
-
-
 def run_hotline(
     cases: CaseService, p: HotlineImportParameters, progress: Progress
 ) -> tuple[bytes, str, str, str]:
@@ -279,13 +262,11 @@ def run_hotline(
     progress(0, 0, "正在读取文件")
     try:
         total = len(hotline.parse_export(path, default_crs=p.crs).rows)
-        done = [0]
 
-        def tick() -> None:
-            done[0] += 1
-            progress(done[0], total, f"正在导入，已完成 {done[0]:,}/{total:,} 条工单")
+        def tick(done: int, total: int) -> None:
+            progress(done, total, f"正在导入，已完成 {done:,}/{total:,} 条工单")
 
-        result = _counting(cases, tick).import_hotline(principal, path, default_crs=p.crs)
+        result = cases.import_hotline(principal, path, default_crs=p.crs, progress=tick)
     except WeijianError:
         _discard(cases, p.input)
         raise
