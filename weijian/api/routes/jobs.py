@@ -29,14 +29,19 @@ class JobIn(BaseModel):
     kind: str = Field(
         max_length=64,
         description="atlas: a district's patrol-map atlas (PDF); stats_export: the city's "
-        "statistics table of a period (xlsx, city-wide users)",
+        "statistics table of a period (xlsx, city-wide users); progress_current: a campaign's "
+        "clear-to-zero progress on today's grids (xlsx); documents: the valid enforcement "
+        "documents of many cases (zip or one PDF); layer_import and hotline_import: through "
+        "POST /api/v1/jobs/uploads with the file",
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict,
         description="atlas: district (code), level (town | community | compound, default "
         "community), paper (A4 | A3), orientation (portrait | landscape | auto); "
         "stats_export: period (2026, 2026-Q1 or 2026-03), table (district | town | "
-        "community), sort (score | clear), campaign (id)",
+        "community), sort (score | clear), campaign (id); progress_current: campaign (id), "
+        "grid (code; none: the city), as_of (date); documents: cases (numbers, ≤ 500), "
+        "document_kind, format (zip | pdf)",
     )
 
 
@@ -119,7 +124,16 @@ def read(job_id: int, cases: CasesDep, user: CurrentUser) -> dict:
 @router.get(
     "/{job_id}/result",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}, XLSX: {}, "application/json": {}}}},
+    responses={
+        200: {
+            "content": {
+                "application/pdf": {},
+                XLSX: {},
+                "application/json": {},
+                "application/zip": {},
+            }
+        }
+    },
     summary="A finished job's file (an atlas: PDF; a statistics export or a hotline import's "
     "report: xlsx; a layer import's report: JSON)",
 )
