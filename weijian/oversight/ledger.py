@@ -292,13 +292,12 @@ def _kept(evs: list[tuple], read: frozenset[str]) -> tuple | None:
 def _no_jit(conn: Connection) -> Iterator[None]:
     """The ledger's queries without PostgreSQL's JIT compilation: a large town's estimated
     cost sets it off, and compiling takes longer (some 0.3 s) than the queries themselves;
-    the setting is put back as it was, within the caller's transaction."""
+    the setting is put back as it was within the caller's transaction (on an error, the
+    transaction's end undoes it)."""
     was = conn.execute(text("SELECT current_setting('jit')")).scalar()
     conn.execute(text("SELECT set_config('jit', 'off', true)"))
-    try:
-        yield
-    finally:
-        conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": was})
+    yield
+    conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": was})
 
 
 def _month_cases(conn: Connection, params: dict) -> list[Row]:
