@@ -524,7 +524,10 @@ def serving(
             env={**os.environ, "DATABASE_URL": url, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            # a process group of its own (stopped as one), in the benchmark's session: a new
+            # session would be a CPU autogroup of its own, and on a machine shared with other
+            # work the scheduler's share for it, not the server, would set the figures
+            process_group=0,
         )  # fmt: skip
     if pids is not None:
         pids.append(server.pid)
