@@ -835,6 +835,18 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
 
     # -- bulk import of hotline exports ---------------------------------------------------
 
+    def may_import_hotline(self, principal: Principal) -> None:
+        """Administrators, supervisors and the departments import 12345 exports."""
+        if principal.role not in ("admin", "supervisor", *self.workflow.department_roles):
+            roles = self.workflow.roles
+            raise PermissionDenied(
+                f"角色 {principal.role}（{roles.get(principal.role, principal.role)}）"
+                "无权导入 12345 热线工单，请由系统管理员、督导人员或责任部门导入",
+                code="hotline.role_not_allowed",
+                detail=f"the role {principal.role} may not import hotline work orders",
+                hint="an administrator, a supervisor or a department imports them",
+            )
+
     def import_hotline(
         self,
         principal: Principal,
@@ -846,15 +858,7 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
         """Create a case per work order of a 12345 export; rows imported before are reported
         as existing, bad rows as errors with the reason — one row never stops the others.
         ``progress(done, total)`` is told after each work order."""
-        if principal.role not in ("admin", "supervisor", *self.workflow.department_roles):
-            roles = self.workflow.roles
-            raise PermissionDenied(
-                f"角色 {principal.role}（{roles.get(principal.role, principal.role)}）"
-                "无权导入 12345 热线工单，请由系统管理员、督导人员或责任部门导入",
-                code="hotline.role_not_allowed",
-                detail=f"the role {principal.role} may not import hotline work orders",
-                hint="an administrator, a supervisor or a department imports them",
-            )
+        self.may_import_hotline(principal)
         parsed = hotline.parse_export(path, default_crs=default_crs)
         outcomes: dict[int, dict] = {}
         for done, row in enumerate(parsed.rows, start=1):

@@ -232,23 +232,10 @@ class HotlineImportParameters(Upload):
     crs: Literal["wgs84", "gcj02", "bd09", "cgcs2000"] = "gcj02"
 
 
-def may_import_hotline(cases: CaseService, principal: Principal) -> None:
-    """As :meth:`CaseService.import_hotline` refuses the synchronous import."""
-    if principal.role not in ("admin", "supervisor", *cases.workflow.department_roles):
-        roles = cases.workflow.roles
-        raise PermissionDenied(
-            f"角色 {principal.role}（{roles.get(principal.role, principal.role)}）"
-            "无权导入 12345 热线工单，请由系统管理员、督导人员或责任部门导入",
-            code="hotline.role_not_allowed",
-            detail=f"the role {principal.role} may not import hotline work orders",
-            hint="an administrator, a supervisor or a department imports them",
-        )
-
-
 def check_hotline(cases: CaseService, p: HotlineImportParameters, principal: Principal) -> None:
     """The role, then the file read as the import reads it: a file that cannot be used at all
     (old .xls, a required column missing, no rows) is refused before it is queued."""
-    may_import_hotline(cases, principal)
+    cases.may_import_hotline(principal)
     _same_asker(p.asker, principal)
     hotline.parse_export(_input(cases, p.input), default_crs=p.crs)
 
@@ -329,7 +316,7 @@ def keep_upload(
     if kind == "layer_import":
         may_import_layers(principal)
     else:
-        may_import_hotline(cases, principal)
+        cases.may_import_hotline(principal)
     token = secrets.token_hex(16)
     write_durably(input_dir(cases) / token / path.name, path.read_bytes())
     return {**parameters, "input": token, "file_name": name, "asker": _asker(principal)}

@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from weijian.jurisdiction.answer import fragments_of
 from weijian.jurisdiction.index import DECODED_LIMIT, Geoms, Grid, PolygonIndex
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
-from weijian.jurisdiction.zonefiles import Blobs, Texts, ZoneParts, zone_parts
+from weijian.jurisdiction.zonefiles import ZoneParts, zone_parts
 from weijian.layers.model import GRID_LEVELS, NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -40,23 +40,12 @@ NO_RULE = np.iinfo(np.int32).max
 
 
 @dataclass
-class ZoneLayer:
+class ZoneLayer(ZoneParts):
     """A zone layer version: its index, its zones' attributes (``kinds[i]``, ``codes[i]``,
-    ``names[i]``) and answer parts, most of them mapped from the machine's shared files."""
+    ``names[i]``) and answer parts, most of them mapped from the machine's shared files, and
+    its zones' place in the snapshot's global tie-break order."""
 
-    name: str
-    version: int
-    index: PolygonIndex
-    ids: np.ndarray
-    kinds: Texts
-    codes: Texts
-    names: Texts
-    rank_in_layer: np.ndarray
-    pairs: list[tuple[str, str | None]]  # the distinct (kind, code)
-    pair_first: np.ndarray  # the first zone of each pair
-    pair_of: np.ndarray  # each zone's pair
-    fragments: Blobs  # each zone's part of an answer, serialised
-    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # global tie-break
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def hit(self, i: int) -> ZoneHit:
         return ZoneHit(
@@ -417,20 +406,7 @@ def _read_tables(engine: Engine, files: Path | None) -> _Tables:
 
 
 def _zone_layer(parts: ZoneParts) -> ZoneLayer:
-    return ZoneLayer(
-        name=parts.name,
-        version=parts.version,
-        index=parts.index,
-        ids=parts.ids,
-        kinds=parts.kinds,
-        codes=parts.codes,
-        names=parts.names,
-        rank_in_layer=parts.rank_in_layer,
-        pairs=parts.pairs,
-        pair_first=parts.pair_first,
-        pair_of=parts.pair_of,
-        fragments=parts.fragments,
-    )
+    return ZoneLayer(**{f.name: getattr(parts, f.name) for f in fields(ZoneParts)})
 
 
 def _order_zones(zone_layers: list[ZoneLayer]) -> None:
