@@ -119,24 +119,25 @@ def _copy(conn: Connection, statement: str, types: list[str], rows: Iterable[tup
 
 
 def copy_zones(conn: Connection, rows: Iterable[tuple]) -> int:
-    """rows: (version_id, kind, code, name, area_m2, attributes Jsonb, geom EWKB)."""
+    """rows: (version_id, kind, code, name, area_m2, attributes Jsonb, geom EWKB,
+    geom_3857 EWKB — what ``ST_Transform(geom, 3857)`` gives)."""
     return _copy(
         conn,
-        "COPY zone (version_id, kind, code, name, area_m2, attributes, geom) "
+        "COPY zone (version_id, kind, code, name, area_m2, attributes, geom, geom_3857) "
         "FROM STDIN (FORMAT BINARY)",
-        ["int4", "text", "text", "text", "float8", "jsonb", "bytea"],
+        ["int4", "text", "text", "text", "float8", "jsonb", "bytea", "bytea"],
         rows,
     )
 
 
 def copy_grids(conn: Connection, rows: Iterable[tuple]) -> int:
     """rows: (version_id, level, code, name, parent_code, responsible Jsonb, area_m2,
-    attributes Jsonb, geom EWKB)."""
+    attributes Jsonb, geom EWKB, geom_3857 EWKB — what ``ST_Transform(geom, 3857)`` gives)."""
     return _copy(
         conn,
         "COPY grid (version_id, level, code, name, parent_code, responsible, area_m2, "
-        "attributes, geom) FROM STDIN (FORMAT BINARY)",
-        ["int4", "text", "text", "text", "text", "jsonb", "float8", "jsonb", "bytea"],
+        "attributes, geom, geom_3857) FROM STDIN (FORMAT BINARY)",
+        ["int4", "text", "text", "text", "text", "jsonb", "float8", "jsonb", "bytea", "bytea"],
         rows,
     )
 
@@ -290,7 +291,8 @@ def get_version(conn: Connection, name: str, number: int | None = None) -> dict:
             text(
                 f"""
             SELECT v.id, v.number, v.source, v.source_sha256, v.feature_count, v.created_at,
-                   v.created_by, v.activated_at, (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
+                   v.created_by, v.activated_at,
+                   (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
                    v.report, l.family, l.grid_level
             FROM layer_version v JOIN layer l ON l.id = v.layer_id
             WHERE v.layer_id = :id AND {condition}
