@@ -3,7 +3,7 @@ units of Baishan: codes, names, seats, sizes, and the names of their streets and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from weijian.samples.common import XY
 
@@ -68,32 +68,19 @@ SCALES: dict[str, ScaleSpec] = {
         invalid_parcels=60,
         cases=1_000_000,
     ),
-    # the land-use layer of a province's worth of parcels (for the snapshot's benchmark): the
-    # city's grids and compounds, windows twice as wide, ten times the parcels; few cases
-    "province": ScaleSpec(
-        name="province",
-        index=1,
-        communities_per_street=(8, 12),
-        villages_per_town=(8, 14),
-        compounds=5_000,
-        compound_pitch_m=240.0,
-        compounds_in_towns=True,
-        parcels=1_000_000,
-        seeds_per_parcel=0.937,
-        segments_per_spacing=11.8,
-        landuse_windows_km=(
-            ("220602", 68.0),
-            ("220605", 48.0),
-            ("220681", 56.0),
-            ("220621", 56.0),
-            ("220622", 44.0),
-            ("220623", 36.0),
-        ),
-        holed_parcels=1_200,
-        invalid_parcels=600,
-        cases=100_000,
-    ),
 }
+# the land-use layer of a province's worth of parcels (for the snapshot's benchmark): the city's
+# grids and compounds, land-use windows twice as wide, ten times the parcels; few cases
+SCALES["province"] = replace(
+    SCALES["city"],
+    name="province",
+    parcels=1_000_000,
+    seeds_per_parcel=0.937,
+    landuse_windows_km=tuple((code, 2 * side) for code, side in SCALES["city"].landuse_windows_km),
+    holed_parcels=1_200,
+    invalid_parcels=600,
+    cases=100_000,
+)
 
 
 @dataclass(frozen=True)
