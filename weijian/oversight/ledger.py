@@ -15,13 +15,14 @@ import csv
 import io
 import re
 import unicodedata
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, text
+from sqlalchemy import Connection, text
 
 from weijian.cases import deadlines
 from weijian.cases.clock import LOCAL
@@ -300,9 +301,10 @@ def _no_jit(conn: Connection) -> Iterator[None]:
     conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": was})
 
 
-def _month_cases(conn: Connection, params: dict) -> list[Row]:
-    """The town's cases reported before the month's end and not closed before its start."""
-    return conn.execute(
+def _month_cases(conn: Connection, params: dict) -> list[Any]:
+    """The town's cases reported before the month's end and not closed before its start, as
+    named tuples (whose fields are read faster than a result row's)."""
+    result = conn.execute(
         text(
             "SELECT c.id, c.number, c.address, c.description, ST_X(c.geom) AS lon, "
             "ST_Y(c.geom) AS lat, c.community_code, c.compound_code, c.channel, c.track, "
@@ -314,11 +316,13 @@ def _month_cases(conn: Connection, params: dict) -> list[Row]:
             + " ORDER BY c.reported_at, c.id"
         ),
         params,
-    ).all()
+    )
+    case = namedtuple("Case", result.keys())
+    return list(map(case._make, result))
 
 
 def _month_events(
-    conn: Connection, wf: Workflow, params: dict, cases: list[Row]
+    conn: Connection, wf: Workflow, params: dict, cases: list[Any]
 ) -> dict[int, list[tuple]]:
     """The events of the cases up to the month's end, in order, as (action, to_state, at,
     track, data, kept) — data only for the actions with fields and those the deadlines read;
@@ -361,7 +365,7 @@ class _Past:
     facts: dict[str, str] = field(default_factory=dict)  # 当事人, 结构类型: the latest said
 
 
-def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dict) -> _Past:
+def _replay(wf: Workflow, c: Any, evs: list[tuple], start: datetime, labels: dict) -> _Past:
     """The track, the states, the steps' first moments and the measures of a case up to the
     month's end; ``labels`` caches the measures without fields, by action."""
     # the track and state as they were: forward through the history up to the month's end
@@ -405,7 +409,7 @@ def _replay(wf: Workflow, c: Row, evs: list[tuple], start: datetime, labels: dic
 def _deadlines(
     wf: Workflow,
     calendar: WorkCalendar,
-    c: Row,
+    c: Any,
     track: str,
     evs: list[tuple],
     as_of: datetime,
@@ -413,7 +417,7 @@ def _deadlines(
     """The deadlines of the case's stages as they stood at ``as_of``."""
     events = [{"action": e[0], "at": e[2], "data": e[4]} for e in evs]
     # the track the case had at the month's end, not its track now
-    return deadlines.evaluate_case(wf, calendar, {**c._mapping, "track": track}, events, as_of)
+    return deadlines.evaluate_case(wf, calendar, {**c._asdict(), "track": track}, events, as_of)
 
 
 def _rectifying_actions(wf: Workflow) -> set[str] | None:
@@ -431,7 +435,7 @@ def _rectifying_actions(wf: Workflow) -> set[str] | None:
 
 def _ledger_row(
     number: int,
-    c: Row,
+    c: Any,
     past: _Past,
     wf: Workflow,
     spec: State | None,
