@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Self
 
@@ -256,38 +255,17 @@ def prepare(
 
 
 _WKB_MULTIPOLYGON = b"\x01\x06\x00\x00\x00"  # little-endian, 2D MultiPolygon
-#: the Web Mercator copy every zone and grid row carries for the map's tiles
-WEB_SRID = 3857
+_EWKB_MULTIPOLYGON = b"\x01\x06\x00\x00\x20" + STORAGE_SRID.to_bytes(4, "little")
 
 
-def _ewkb(geoms: np.ndarray, srid: int = STORAGE_SRID) -> list[bytes]:
-    """EWKB with ``srid``: each 2D MultiPolygon's WKB with the SRID spliced into its header —
-    the bytes ``set_srid`` and ``include_srid`` write, without copying each geometry first;
-    anything else takes that longer way."""
+def _ewkb(geoms: np.ndarray) -> list[bytes]:
+    """EWKB with the storage SRID: each 2D MultiPolygon's WKB with the SRID spliced into its
+    header — the bytes ``set_srid`` and ``include_srid`` write, without copying each geometry
+    first; anything else takes that longer way."""
     if (shapely.get_type_id(geoms) == 6).all() and not shapely.has_z(geoms).any():
         head = len(_WKB_MULTIPOLYGON)
-        header = b"\x01\x06\x00\x00\x20" + srid.to_bytes(4, "little")
-        return [header + w[head:] for w in shapely.to_wkb(geoms, byte_order=1)]
-    return list(shapely.to_wkb(shapely.set_srid(geoms, srid), include_srid=True))
-
-
-@lru_cache(maxsize=1)
-def _web_transformer() -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(STORAGE_SRID, WEB_SRID, always_xy=True)
-
-
-def _web_ewkb(geoms: np.ndarray) -> list[bytes]:
-    """The stored geometries' Web Mercator copy as EWKB: the PROJ transformation PostGIS's
-    ``ST_Transform(geom, 3857)`` applies, so the bytes are the ones it would store (compared in
-    ``tests/test_import_geom_3857.py``); computed by the importer instead of per row by the
-    server during the COPY."""
-    transformer = _web_transformer()
-
-    def to_web(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return _ewkb(shapely.transform(geoms, to_web), WEB_SRID)
+        return [_EWKB_MULTIPOLYGON + w[head:] for w in shapely.to_wkb(geoms, byte_order=1)]
+    return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True))
 
 
 def _finish(report: dict, started: float, phase_started: float) -> None:
@@ -389,7 +367,6 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
 
     rows_json = _attributes_json(attributes)
     ewkb = _ewkb(prepared.geoms)
-    web = _web_ewkb(prepared.geoms)
     with _new_version(
         engine,
         layer=request.layer,
@@ -412,7 +389,6 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
                 float(prepared.area_m2[i]),
                 Jsonb(rows_json[i]),
                 ewkb[i],
-                web[i],
             )
             for i in range(len(ewkb))
         )
@@ -506,7 +482,6 @@ def _zone_rows(version_id: int, request: ZoneImport) -> Callable[[streaming.Chun
         codes, kinds, names = _zone_columns(chunk.attributes, request)
         texts = [orjson.dumps(row) for row in _attributes_json(chunk.attributes)]
         ewkb = _ewkb(chunk.geoms)
-        web = _web_ewkb(chunk.geoms)
         rows = [
             (
                 version_id,
@@ -516,7 +491,6 @@ def _zone_rows(version_id: int, request: ZoneImport) -> Callable[[streaming.Chun
                 float(chunk.area_m2[i]),
                 Jsonb(texts[i], dumps=_as_is),
                 ewkb[i],
-                web[i],
             )
             for i in range(len(ewkb))
         ]
@@ -672,7 +646,6 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
 
     rows_json = _attributes_json(prepared.attributes)
     ewkb = _ewkb(prepared.geoms)
-    web = _web_ewkb(prepared.geoms)
     with _new_version(
         engine,
         layer=layer_name,
@@ -697,7 +670,6 @@ def import_grids(engine: Engine | None, request: GridImport) -> dict:
                 float(prepared.area_m2[i]),
                 Jsonb(rows_json[i]),
                 ewkb[i],
-                web[i],
             )
             for i in range(len(ewkb))
         )

@@ -119,25 +119,24 @@ def _copy(conn: Connection, statement: str, types: list[str], rows: Iterable[tup
 
 
 def copy_zones(conn: Connection, rows: Iterable[tuple]) -> int:
-    """rows: (version_id, kind, code, name, area_m2, attributes Jsonb, geom EWKB,
-    geom_3857 EWKB — what ``ST_Transform(geom, 3857)`` gives)."""
+    """rows: (version_id, kind, code, name, area_m2, attributes Jsonb, geom EWKB)."""
     return _copy(
         conn,
-        "COPY zone (version_id, kind, code, name, area_m2, attributes, geom, geom_3857) "
+        "COPY zone (version_id, kind, code, name, area_m2, attributes, geom) "
         "FROM STDIN (FORMAT BINARY)",
-        ["int4", "text", "text", "text", "float8", "jsonb", "bytea", "bytea"],
+        ["int4", "text", "text", "text", "float8", "jsonb", "bytea"],
         rows,
     )
 
 
 def copy_grids(conn: Connection, rows: Iterable[tuple]) -> int:
     """rows: (version_id, level, code, name, parent_code, responsible Jsonb, area_m2,
-    attributes Jsonb, geom EWKB, geom_3857 EWKB — what ``ST_Transform(geom, 3857)`` gives)."""
+    attributes Jsonb, geom EWKB)."""
     return _copy(
         conn,
         "COPY grid (version_id, level, code, name, parent_code, responsible, area_m2, "
-        "attributes, geom, geom_3857) FROM STDIN (FORMAT BINARY)",
-        ["int4", "text", "text", "text", "text", "jsonb", "float8", "jsonb", "bytea", "bytea"],
+        "attributes, geom) FROM STDIN (FORMAT BINARY)",
+        ["int4", "text", "text", "text", "text", "jsonb", "float8", "jsonb", "bytea"],
         rows,
     )
 
@@ -291,8 +290,7 @@ def get_version(conn: Connection, name: str, number: int | None = None) -> dict:
             text(
                 f"""
             SELECT v.id, v.number, v.source, v.source_sha256, v.feature_count, v.created_at,
-                   v.created_by, v.activated_at,
-                   (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
+                   v.created_by, v.activated_at, (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
                    v.report, l.family, l.grid_level
             FROM layer_version v JOIN layer l ON l.id = v.layer_id
             WHERE v.layer_id = :id AND {condition}
