@@ -238,7 +238,9 @@ def login(url: str, username: str, password: str):
     """``POST /api/v1/auth/login`` on the app served at ``url``: the response."""
     import httpx
 
-    return httpx.post(f"{url}/api/v1/auth/login", json={"username": username, "password": password})
+    body = {"username": username, "password": password}
+    # a login hashes a password (scrypt) on a bounded pool: on a busy machine it may take a while
+    return httpx.post(f"{url}/api/v1/auth/login", json=body, timeout=60)
 
 
 def bearer(response) -> dict:
