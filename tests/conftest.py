@@ -239,7 +239,7 @@ def login(url: str, username: str, password: str):
     import httpx
 
     body = {"username": username, "password": password}
-    # a login hashes a password (scrypt) on a bounded pool: on a busy machine it may take a while
+    # a login checks a password (Argon2id) on a bounded pool: on a busy machine it may take a while
     return httpx.post(f"{url}/api/v1/auth/login", json=body, timeout=60)
 
 
