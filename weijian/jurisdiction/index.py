@@ -272,6 +272,8 @@ class Geoms:
         limit: int | None = None,
     ):
         self.objects = np.empty(count, dtype=object) if objects is None else objects
+        # which objects are there: a mask, as comparing objects to None calls their __eq__
+        self._have = np.full(count, objects is not None, dtype=bool)
         self._wkb = wkb
         self._offsets = offsets
         #: at most this many decoded (not counting the pinned, warmed ones); None: no limit
@@ -303,9 +305,11 @@ class Geoms:
             if len(rows) > self.limit:
                 return found  # more than may be kept at once: used, not kept
             if self._count + len(rows) > self.limit:
+                self._have &= self._pinned
                 self.objects[~self._pinned] = None
                 self._count = 0
         self.objects[rows] = found
+        self._have[rows] = True
         self._count += len(rows)
         return found
 
@@ -318,7 +322,7 @@ class Geoms:
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         found = self.objects[rows]
-        missing = np.flatnonzero(np.equal(found, None))
+        missing = np.flatnonzero(~self._have[rows])
         if len(missing):
             # what was decoded is used as such: another thread may let it go meanwhile
             need = np.unique(rows[missing])
@@ -348,7 +352,7 @@ class Geoms:
 
     @property
     def decoded(self) -> int:
-        return int(np.count_nonzero(~np.equal(self.objects, None)))
+        return int(np.count_nonzero(self._have))
 
 
 class PolygonIndex:

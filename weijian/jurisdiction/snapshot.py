@@ -277,6 +277,7 @@ class GkBoundaries:
         self.geoms = geoms
         self.gk = gk
         self.objects = np.empty(len(geoms), dtype=object)
+        self._have = np.zeros(len(geoms), dtype=bool)  # see Geoms._have
         self._count = 0
         self.trees: dict[int, shapely.STRtree] = {}
 
@@ -290,9 +291,11 @@ class GkBoundaries:
                 shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
             )
         if self._count + len(rows) > DECODED_LIMIT:  # let the others go (not the trees')
+            self._have[:] = False
             self.objects[:] = None
             self._count = 0
         self.objects[rows] = made
+        self._have[rows] = True
         self._count += len(rows)
         return made
 
@@ -304,7 +307,7 @@ class GkBoundaries:
             return found
         rows = np.asarray(key, dtype=np.int64)
         found = self.objects[rows]
-        missing = np.flatnonzero(np.equal(found, None))
+        missing = np.flatnonzero(~self._have[rows])
         if len(missing):
             need = np.unique(rows[missing])
             found[missing] = self._make(need)[np.searchsorted(need, rows[missing])]
