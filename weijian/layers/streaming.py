@@ -9,7 +9,13 @@ repaired again where reprojection bent a ring — and the whole-file checks run 
 together before the transaction commits. Whatever the chunks cannot reproduce exactly (a refusal
 of any kind, a column whose type differs between chunks, a post-reprojection repair that would
 drop a feature) raises :class:`Fallback` or the check's own error: the transaction is rolled back
-and the caller imports in one pass, which gives the exact answer or refusal."""
+and the caller imports in one pass, which gives the exact answer or refusal.
+
+On two cores the import is bound by the CPU time of all three together (this worker, the COPYing
+thread and the server), not by one of them: measured on 100k parcels, writing the Web Mercator
+copy from here instead of the generated column took 0.6 s off the server's COPY but made the
+import 1.1–1.6 s slower (0.5 s with a closed-form Mercator), and splitting a chunk's reprojection
+among two threads gained nothing. What helps is less work in total, wherever it is done."""
 
 from __future__ import annotations
 
