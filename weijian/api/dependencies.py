@@ -18,17 +18,24 @@ from weijian.jurisdiction.snapshot import SnapshotHolder
 
 bearer = HTTPBearer(auto_error=False, description="the token from POST /api/v1/auth/login")
 
+# the three getters below only read the app state: async, so that FastAPI calls them in the
+# event loop instead of sending each to the threadpool on every request
 
-def get_engine(request: Request) -> Engine:
+
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_jurisdiction(request: Request) -> SnapshotHolder:
+async def get_jurisdiction(request: Request) -> SnapshotHolder:
     return request.app.state.jurisdiction
 
 
-def get_cases(request: Request) -> CaseService:
+def cases_of(request: Request) -> CaseService:
     return request.app.state.cases
+
+
+async def get_cases(request: Request) -> CaseService:
+    return cases_of(request)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -44,7 +44,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from weijian.api.dependencies import get_cases
+from weijian.api.dependencies import cases_of
 from weijian.api.errors import (
     DATABASE_TROUBLE,
     ERROR_RESPONSES,
@@ -539,7 +539,7 @@ async def service_definition(code: str, fmt: str) -> Response:
 async def post_request(request: Request, fmt: str) -> Response:
     _check_format(fmt)
     params = await _params(request)
-    rows = await run_in_threadpool(_post, get_cases(request), params)
+    rows = await run_in_threadpool(_post, cases_of(request), params)
     return _render(fmt, "service_requests", "request", rows, 201)
 
 
@@ -565,7 +565,7 @@ def get_requests(
 ) -> Response:
     _check_format(fmt)
     ids = [i for i in (service_request_id or "").split(",") if i.strip()]
-    rows = _get(get_cases(request), api_key, ids, service_code, start_date, end_date, status)
+    rows = _get(cases_of(request), api_key, ids, service_code, start_date, end_date, status)
     return _render(fmt, "service_requests", "request", rows)
 
 
@@ -575,7 +575,7 @@ def get_requests(
 )
 def get_request(request: Request, request_id: str, fmt: str, api_key: ApiKey = None) -> Response:
     _check_format(fmt)
-    rows = _get(get_cases(request), api_key, [request_id])
+    rows = _get(cases_of(request), api_key, [request_id])
     if not rows:
         raise NotFoundError(
             f"没有诉求 {request_id}"
