@@ -290,7 +290,8 @@ def get_version(conn: Connection, name: str, number: int | None = None) -> dict:
             text(
                 f"""
             SELECT v.id, v.number, v.source, v.source_sha256, v.feature_count, v.created_at,
-                   v.created_by, v.activated_at, (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
+                   v.created_by, v.activated_at,
+                   (l.active_version_id IS NOT DISTINCT FROM v.id) AS active,
                    v.report, l.family, l.grid_level
             FROM layer_version v JOIN layer l ON l.id = v.layer_id
             WHERE v.layer_id = :id AND {condition}
