@@ -405,4 +405,4 @@ def test_generated_districts_without_shared_data(tmp_path: Path) -> None:
 
 def test_unknown_scale_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown scale"):
-        samples.generate(tmp_path, scale="province")
+        samples.generate(tmp_path, scale="planet")
