@@ -448,9 +448,9 @@ def _all_started(server: subprocess.Popen, log: Path, seconds: float = 600) -> N
     raise RuntimeError(f"the server's {WORKERS} workers did not all start:\n{tail}")
 
 
-def _cpu_seconds(parent: int) -> float:
-    """CPU seconds (user + system) the child processes of ``parent`` have used so far."""
-    total = 0
+def _children(parent: int) -> list[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command) of each child of ``parent``."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -459,7 +459,13 @@ def _cpu_seconds(parent: int) -> float:
         except OSError:
             continue
         if int(fields[1]) == parent:
-            total += int(fields[11]) + int(fields[12])
+            found.append((int(entry.name), fields))
+    return found
+
+
+def _cpu_seconds(parent: int) -> float:
+    """CPU seconds (user + system) the child processes of ``parent`` have used so far."""
+    total = sum(int(fields[11]) + int(fields[12]) for _, fields in _children(parent))
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -556,19 +562,14 @@ def _private_mb(pid: int) -> tuple[float, float]:
 
 
 def _workers_memory(parent: int) -> list[tuple[float, float]]:
-    """(RSS, private) MB of uvicorn's workers: the child processes of ``parent`` but
+    """(RSS, own) MB of uvicorn's workers: the child processes of ``parent`` but
     multiprocessing's resource tracker."""
     out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid, _ in _children(parent):
         try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            helper = b"resource_tracker" in (entry / "cmdline").read_bytes()
-            if ppid == parent and not helper:  # a worker, not multiprocessing's tracker
-                out.append(_private_mb(int(entry.name)))
-        except (OSError, ValueError, IndexError):
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(_private_mb(pid))
+        except OSError:  # gone meanwhile
             continue
     return out
 
