@@ -41,3 +41,12 @@ def test_a_database_url_that_is_not_postgresql_is_refused():
         "DATABASE_URL 必须指向 PostgreSQL/PostGIS 数据库，而不是 sqlite。"
     )
     assert caught.value.detail == "DATABASE_URL must point at PostgreSQL/PostGIS, not sqlite."
+
+
+def test_the_cache_of_the_embedded_server_follows_the_machines_memory():
+    gib = 2**30
+    assert cluster.shared_buffers_mb(24 * gib) == 3072
+    assert cluster.shared_buffers_mb(1 * gib) == 256  # never below PostgreSQL's old default
+    assert cluster.shared_buffers_mb(128 * gib) == 4096
+    # the server is started with this machine's figure
+    assert cluster.SERVER_SETTINGS["shared_buffers"] == f"{cluster.shared_buffers_mb()}MB"
