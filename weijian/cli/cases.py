@@ -10,7 +10,7 @@ import typer
 
 from weijian.cases.clock import LOCAL
 from weijian.cli.context import case_service, database, operator
-from weijian.cli.output import handles_errors, log, new_table, out, print_json
+from weijian.cli.output import err, handles_errors, log, new_table, out, print_json
 from weijian.errors import InputError
 
 cases_app = typer.Typer(help="Cases: list, show, import hotline exports.", no_args_is_help=True)
@@ -212,3 +212,45 @@ def cases_restage() -> None:
     service = case_service()
     count = restage_all(service.engine, service.workflow, service.calendar, service.clock.now())
     log(f"{count} open cases: stage and deadline recomputed")
+
+
+@cases_app.command("keep-history")
+@handles_errors
+def cases_keep_history(
+    town: Annotated[
+        str | None,
+        typer.Option("--town", help="只处理该镇（街道）网格代码下的案件，如 220602001"),
+    ] = None,
+) -> None:
+    """为成批导入（未经案件服务办理）的历史案件补写每一步之后的期限（case_due），
+    供任意月份的台账读取。"""
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from weijian.cases.stages import keep_history
+    from weijian.oversight.ledger import town_info
+
+    service = case_service()
+    if town is not None:
+        with service.engine.connect() as conn:
+            town_info(conn, town)  # no such active town: its Chinese refusal, exit code 3
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("已处理 {task.completed:,.0f} 件案件"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("keep-history", total=None)
+        count = keep_history(
+            service.engine,
+            service.workflow,
+            service.calendar,
+            progress=lambda n: progress.advance(task, n),
+            town_code=town,
+        )
+    seconds = time.perf_counter() - started
+    where = f"镇（街道）{town} 的" if town is not None else "全部"
+    log(f"已为{where} {count:,} 件案件写入各步之后的期限（case_due），用时 {seconds:.1f} 秒")
