@@ -89,6 +89,14 @@ class Served:
         """The uploads waiting in job-inputs/."""
         return sorted(p.name for p in self.inputs.iterdir()) if self.inputs.exists() else []
 
+    def let_go(self, timeout: float = 10.0) -> list[str]:
+        """The uploads still kept once the worker has had a moment to let a finished job's go
+        (it does so right after the job's row says it is finished)."""
+        deadline = time.monotonic() + timeout
+        while (kept := self.kept()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return kept
+
 
 def comparable(report: dict) -> dict:
     """A report without its timings and version number (and without the empty fields the
@@ -115,6 +123,7 @@ def test_a_layer_import_job_makes_the_version_the_synchronous_import_makes(serve
     steps = [s["progress"]["step"] for s in seen if s["state"] == "running"]
     assert {"正在读取和检查文件", "正在生成导入报告"} & set(steps), steps
     assert final["file_name"] == "图层导入报告-urban_managed-第2版.json"
+    assert final["summary"] is None  # a layer's report says it all
     got = served.api.get(final["download_url"], "admin")
     assert got.status_code == 200 and got.headers["content-type"].startswith("application/json")
     report = got.json()
@@ -126,7 +135,7 @@ def test_a_layer_import_job_makes_the_version_the_synchronous_import_makes(serve
     assert served.versions("urban_managed") == [(1, True), (2, False)]  # waits for 启用
     version = served.api.get("/api/v1/layers/urban_managed/versions/2", "admin").json()
     assert version["created_by"] == "admin" and version["feature_count"] == 1
-    assert served.kept() == []  # the upload is let go once imported
+    assert served.let_go() == []  # the upload is let go once imported
 
     # the same file through the synchronous route: the same report
     sync = served.api.post(
@@ -207,7 +216,7 @@ def test_a_refused_layer_import_fails_the_job_and_keeps_the_versions(served, tmp
     assert final["error"]["code"] == "landuse.code_unknown"
     assert "9999" in final["error"]["message"]
     assert served.versions("landuse") == before  # nothing added, the active version kept
-    assert served.kept() == []
+    assert served.let_go() == []
 
 
 def test_a_hotline_import_job_gives_back_every_row_in_a_workbook(served):
@@ -227,6 +236,9 @@ def test_a_hotline_import_job_gives_back_every_row_in_a_workbook(served):
     assert all(p["step"] == f"正在导入，已完成 {p['done']}/4 条工单" for p in rows_done)
     assert final["progress"]["done"] == final["progress"]["total"] == 4
     assert final["file_name"] == "12345工单导入结果-12345导出.xlsx"
+    # the counts kept on the job for the page, the workbook's own (unfinished: none yet)
+    assert final["summary"] == {"rows": 6, "created": 3, "exists": 0, "errors": 3}
+    assert all(s["summary"] is None for s in seen[:-1])
     got = served.api.get(final["download_url"], "supervisor")
     assert got.headers["content-type"] == XLSX
     sheet = load_workbook(io.BytesIO(got.content)).active
@@ -259,7 +271,8 @@ def test_a_hotline_import_job_gives_back_every_row_in_a_workbook(served):
     sheet = load_workbook(io.BytesIO(served.api.get(final["download_url"], "supervisor").content))
     rows = [list(r) for r in sheet.active.iter_rows(values_only=True)]
     assert rows[3][1] == 0 and rows[4][1] == 3
-    assert served.kept() == []
+    assert final["summary"] == {"rows": 6, "created": 0, "exists": 3, "errors": 3}
+    assert served.let_go() == []
     # another user does not see the job; an administrator does
     assert served.api.get(f"/api/v1/jobs/{job['id']}", "ue_hj").status_code == 404
     assert served.api.get(final["download_url"], "ue_hj").status_code == 404

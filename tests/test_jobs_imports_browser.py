@@ -3,8 +3,8 @@ step so that every state is seen: on 系统管理 an administrator uploads a zip
 with a Gauss-Krüger .prj, sees 排队中 → 正在读取和检查文件 → 已完成, the report and the new version
 waiting for 启用, takes it up again after a reload, and sees a refused file fail with its reason
 while the versions stay; on the workbench's home page a supervisor uploads a 12345 export, sees
-the work orders done of all, then downloads the result of every row — at desk (1366 px) and
-phone (390 px) width. Screenshots in .weijian/artifacts/."""
+the work orders done of all, then the import's counts beside the download of the result of
+every row — at desk (1366 px) and phone (390 px) width. Screenshots in .weijian/artifacts/."""
 
 from __future__ import annotations
 
@@ -149,6 +149,13 @@ def test_a_supervisor_imports_a_hotline_export_in_the_background(browser, served
         link.wait_for(timeout=90000)
         assert bench.text("#hotline-job .job-status") == "已完成"
         assert link.inner_text() == "下载 12345工单导入结果-12345导出.xlsx"
+        # the import's counts beside the download, within the page's width
+        counts = bench.page.locator("#hotline-job .job-counts")
+        counts.wait_for(timeout=10000)
+        assert counts.inner_text() == "新增 3 条，已存在 0 条，未通过 3 条"
+        box, panel = counts.bounding_box(), bench.page.locator("#hotline-job").bounding_box()
+        assert box["x"] >= panel["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
+        assert bench.js("document.documentElement.scrollWidth") <= width
         running = {s["done"] for s in seen(bench) if s["state"] == "running"}
         assert len(running) >= 2, seen(bench)  # the work orders counted as they were registered
         bench.screenshot(f"hotline-import-job-done-{width}.png")

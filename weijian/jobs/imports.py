@@ -4,7 +4,9 @@ are in ``job-results/``), in a folder of a random name that the job's parameters
 worker runs the same import core as the synchronous routes — the layer import reporting the
 parcels it has streamed in, the hotline import the work orders it has registered — and gives
 back a report file. A failed import fails the job with the import's own Chinese message; the
-import core's transaction leaves the previous version as it was.
+import core's transaction leaves the previous version as it was. The upload is let go once its
+job is finished for good (:func:`release_input`, called by the runner; never while a retry may
+read it again), and a worker's start sweeps away what a dead process left (:func:`sweep_inputs`).
 
 The asker's scope is checked before the file is kept and again, as the synchronous routes
 check it, before the job is queued. The parameters the server adds (``input``, ``file_name``,
@@ -16,8 +18,10 @@ import dataclasses
 import io
 import json
 import logging
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +32,8 @@ from weijian.cases import hotline
 from weijian.cases.evidence import write_durably
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
-from weijian.errors import InputError, PermissionDenied, WeijianError
+from weijian.errors import InputError, PermissionDenied
+from weijian.jobs import store
 from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 from weijian.layers.model import check_label, check_layer_name
 from weijian.text import cell
@@ -41,6 +46,8 @@ Progress = Callable[[int, int, str], None]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: the folder an upload is kept in, under its own (sanitised) name: a random token
 INPUT_NAME = r"^[0-9a-f]{32}$"
+#: a kept upload no job names is removed at a worker's start once it is this old (a day)
+STALE_INPUT_SECONDS = 24 * 3600.0
 
 FIELD_LABELS = {
     "family": "导入类别",
@@ -198,14 +205,10 @@ def run_layer(
         "source_name": p.file_name,
         "progress": streamed,
     }
-    try:
-        if p.family == "zones":
-            report = import_zones(cases.engine, ZoneImport.from_fields(fields, **given))
-        else:
-            report = import_grids(cases.engine, GridImport.from_fields(fields, **given))
-    except WeijianError:
-        _discard(cases, p.input)  # refused for good: the job fails, the file is not wanted
-        raise
+    if p.family == "zones":
+        report = import_zones(cases.engine, ZoneImport.from_fields(fields, **given))
+    else:
+        report = import_grids(cases.engine, GridImport.from_fields(fields, **given))
     features = int(report.get("features", {}).get("imported", 0))
     progress(features, features, "正在生成导入报告")
     body = json.dumps(report, ensure_ascii=False, indent=2, default=_plain).encode("utf-8")
@@ -215,7 +218,6 @@ def run_layer(
         if report.get("version") is None
         else f"图层导入报告-{name}-第{report['version']}版.json"
     )
-    _discard(cases, p.input)
     return body, "application/json", title, ".json"
 
 
@@ -240,28 +242,30 @@ def check_hotline(cases: CaseService, p: HotlineImportParameters, principal: Pri
     hotline.parse_export(_input(cases, p.input), default_crs=p.crs)
 
 
+#: the counts of a hotline import kept as the job's summary (the report's own names)
+HOTLINE_COUNTS = ("rows", "created", "exists", "errors")
+
+
 def run_hotline(
     cases: CaseService, p: HotlineImportParameters, progress: Progress
-) -> tuple[bytes, str, str, str]:
-    """The hotline import on the kept file, a case per work order; its report as a workbook."""
+) -> tuple[bytes, str, str, str, dict[str, int]]:
+    """The hotline import on the kept file, a case per work order; its report as a workbook,
+    and its counts — data rows, cases made, work orders imported before, rows refused — as the
+    job's summary."""
     path = _input(cases, p.input)
     principal = Principal(**p.asker)
     progress(0, 0, "正在读取文件")
-    try:
-        rows = [0]  # the work orders in the file, as the import counts them (it tells last)
+    rows = [0]  # the work orders in the file, as the import counts them (it tells last)
 
-        def tick(done: int, total: int) -> None:
-            rows[0] = total
-            progress(done, total, f"正在导入，已完成 {done:,}/{total:,} 条工单")
+    def tick(done: int, total: int) -> None:
+        rows[0] = total
+        progress(done, total, f"正在导入，已完成 {done:,}/{total:,} 条工单")
 
-        result = cases.import_hotline(principal, path, default_crs=p.crs, progress=tick)
-    except WeijianError:
-        _discard(cases, p.input)
-        raise
+    result = cases.import_hotline(principal, path, default_crs=p.crs, progress=tick)
     progress(rows[0], rows[0], "正在生成导入报告")
     body = hotline_report_xlsx(result, p.file_name)
-    _discard(cases, p.input)
-    return body, XLSX, f"12345工单导入结果-{Path(p.file_name).stem}.xlsx", ".xlsx"
+    counts = {name: int(result[name]) for name in HOTLINE_COUNTS}
+    return body, XLSX, f"12345工单导入结果-{Path(p.file_name).stem}.xlsx", ".xlsx", counts
 
 
 def hotline_report_xlsx(result: dict, file_name: str) -> bytes:
@@ -326,3 +330,40 @@ def keep_upload(
 def forget_upload(cases: CaseService, parameters: dict[str, Any]) -> None:
     """The kept upload of a job that was not queued."""
     _discard(cases, parameters["input"])
+
+
+def release_input(cases: CaseService, parameters: dict[str, Any]) -> None:
+    """The kept upload of a job finished for good (succeeded, refused, or failed after its
+    last attempt), if the job was made from one."""
+    token = parameters.get("input") if isinstance(parameters, dict) else None
+    if isinstance(token, str) and re.fullmatch(INPUT_NAME, token):
+        _discard(cases, token)
+
+
+def sweep_inputs(cases: CaseService, *, older_than: float = STALE_INPUT_SECONDS) -> int:
+    """At a worker's start: the kept uploads no job will read again — those of finished jobs,
+    and those no job names once they are ``older_than`` seconds old (a job asked for is
+    recorded the moment its file is kept, so such a folder was left by a process that died
+    in between). Those of queued or running jobs stay. The folders removed."""
+    folder = input_dir(cases)
+    kept = (
+        [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(INPUT_NAME, p.name)]
+        if folder.is_dir()
+        else []
+    )
+    states = store.states_of_inputs(cases.engine, [p.name for p in kept])
+    removed, now = 0, time.time()
+    for path in kept:
+        state = states.get(path.name)
+        if state in store.FINISHED or (state is None and now - _written_at(path) > older_than):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _written_at(path: Path) -> float:
+    """When a kept upload was last written (its folder's or its file's time, the later)."""
+    try:
+        return max([path.stat().st_mtime, *(p.stat().st_mtime for p in path.iterdir())])
+    except OSError:
+        return 0.0  # gone meanwhile: as old as can be

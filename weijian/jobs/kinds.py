@@ -27,6 +27,8 @@ class Result:
     media_type: str
     file_name: str
     suffix: str
+    #: the file's figures in a few numbers, kept on the job row for the page (or None)
+    summary: dict[str, Any] | None = None
 
 
 class AtlasParameters(BaseModel):

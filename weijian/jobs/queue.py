@@ -5,7 +5,9 @@ worker ``weijian worker`` runs.
 A worker sends a heartbeat every few seconds; a job whose worker stopped sending them (killed,
 its machine gone) is found by procrastinate's ``get_stalled_jobs`` and handed back to the
 queue by ``retry_job``, which every worker does every few seconds — so a job outlives its
-worker and the server. A job that raises is retried by the task's ``RetryStrategy``."""
+worker and the server. A job that raises is retried by the task's ``RetryStrategy``. Before it
+takes a job, a worker removes the uploads in ``job-inputs/`` that no job will read again
+(:func:`weijian.jobs.imports.sweep_inputs`)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import procrastinate
 from sqlalchemy.engine import make_url
 
 from weijian.cases.service import CaseService
-from weijian.jobs import runner, store
+from weijian.jobs import imports, runner, store
 
 log = logging.getLogger("weijian.jobs")
 
@@ -93,6 +95,12 @@ async def _work(
     stalled_after: float,
 ) -> None:
     _RUNTIME["runtime"] = runtime
+    try:  # what jobs finished (or dead processes) left in job-inputs/, before any job is taken
+        removed = await asyncio.to_thread(imports.sweep_inputs, runtime.cases)
+        if removed:
+            log.info("removed %s uploads no job will read again", removed)
+    except OSError:
+        log.exception("the sweep of job-inputs/ failed; the worker goes on")
     app = _with_task(
         procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)))
     )

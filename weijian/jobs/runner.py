@@ -12,7 +12,7 @@ from pathlib import Path
 from weijian.cases.evidence import write_durably
 from weijian.cases.service import CaseService
 from weijian.errors import WeijianError
-from weijian.jobs import kinds, store
+from weijian.jobs import imports, kinds, store
 
 log = logging.getLogger("weijian.jobs")
 
@@ -41,6 +41,16 @@ def execute(runtime: Runtime, job_id: int) -> None:
     if job is None:
         log.info("job %s: already finished or unknown, nothing to do", job_id)
         return
+    _work(runtime, job)  # raises when the job is left to a retry
+    # finished for good (succeeded, refused, or failed after its last attempt): its upload, if
+    # it was made from one, is let go — never before, as a retry reads it again
+    imports.release_input(runtime.cases, job.parameters)
+
+
+def _work(runtime: Runtime, job: store.Job) -> None:
+    """The job worked to its end: succeeded or failed for good — or, when an attempt that may
+    be retried went wrong, the exception raised again for the queue's retry."""
+    engine, job_id = runtime.cases.engine, job.id
     if job.attempts > MAX_ATTEMPTS:
         store.fail(
             engine,
@@ -75,5 +85,7 @@ def execute(runtime: Runtime, job_id: int) -> None:
         raise  # the queue's retry strategy tries again
     path = runtime.results / f"{job_id}{result.suffix}"
     write_durably(path, result.content)  # on disk before the job is said to be done
-    store.succeed(engine, job_id, str(path), result.media_type, result.file_name, "已完成")
+    store.succeed(
+        engine, job_id, str(path), result.media_type, result.file_name, "已完成", result.summary
+    )
     log.info("job %s (%s) done: %s bytes", job_id, job.kind, len(result.content))

@@ -17,7 +17,8 @@ FINISHED = (SUCCEEDED, FAILED)
 
 COLUMNS = (
     "id, kind, parameters, user_id, state, done, total, step, result_path, media_type, "
-    "file_name, error_code, error, queue_job_id, attempts, created_at, started_at, finished_at"
+    "file_name, error_code, error, queue_job_id, attempts, created_at, started_at, finished_at, "
+    "summary"
 )
 
 
@@ -41,6 +42,8 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: what a finished job's file says in a few figures (a hotline import's counts), or None
+    summary: dict[str, Any] | None
 
 
 def _job(row) -> Job:
@@ -129,14 +132,20 @@ def requeue(engine: Engine, job_id: int, step: str) -> None:
 
 
 def succeed(
-    engine: Engine, job_id: int, path: str, media_type: str, file_name: str, step: str
+    engine: Engine,
+    job_id: int,
+    path: str,
+    media_type: str,
+    file_name: str,
+    step: str,
+    summary: dict[str, Any] | None = None,
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
                 "UPDATE job SET state = 'succeeded', done = total, step = :step, "
                 "result_path = :path, media_type = :media_type, file_name = :file_name, "
-                "finished_at = now() WHERE id = :id"
+                "summary = CAST(:summary AS jsonb), finished_at = now() WHERE id = :id"
             ),
             {
                 "id": job_id,
@@ -144,6 +153,7 @@ def succeed(
                 "media_type": media_type,
                 "file_name": file_name,
                 "step": step,
+                "summary": None if summary is None else json.dumps(summary),
             },
         )
 
@@ -157,3 +167,23 @@ def fail(engine: Engine, job_id: int, message: str, code: str) -> None:
             ),
             {"id": job_id, "message": message, "code": code},
         )
+
+
+def states_of_inputs(engine: Engine, tokens: list[str]) -> dict[str, str]:
+    """The state of the job of each kept upload named in ``tokens`` (its ``input``
+    parameter); an upload no job names is left out."""
+    if not tokens:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT parameters->>'input' AS input, state FROM job "
+                "WHERE parameters->>'input' = ANY(:tokens)"
+            ),
+            {"tokens": tokens},
+        ).all()
+    states: dict[str, str] = {}
+    for token, state in rows:  # one upload, one job; were there more, an unfinished one wins
+        if states.get(token) not in (QUEUED, RUNNING):
+            states[token] = state
+    return states

@@ -65,6 +65,8 @@ def _out(job: Job) -> dict:
         },
         "error": {"code": job.error_code, "message": job.error} if job.state == "failed" else None,
         "file_name": job.file_name if done else None,
+        # a finished job's figures (a hotline import: rows, created, exists, errors), or None
+        "summary": job.summary if done else None,
         "download_url": f"/api/v1/jobs/{job.id}/result" if done else None,
         "attempts": job.attempts,
         "created_at": job.created_at.isoformat(),

@@ -1,8 +1,8 @@
 // 12345 热线工单导入 on the workbench's home page, for those who may import (administrators,
 // supervisors and the departments, as the API allows): the export uploaded, the import worked in
 // the background (POST /api/v1/jobs/uploads, kind hotline_import) with the work orders done of
-// all, then the result of every row as a workbook to download. A page opened again follows the
-// same import.
+// all, then the result of every row as a workbook to download, with the import's counts (the
+// job's summary) beside it. A page opened again follows the same import.
 
 import { upload } from "/static/common/api.js";
 import { h } from "/static/common/dom.js";
@@ -18,6 +18,13 @@ const CRS = [
 ];
 
 export const mayImport = (me, wf) => ["admin", "supervisor", ...(wf.department_roles || [])].includes(me.role);
+
+// the finished import's counts beside its download: 新增 120 条，已存在 3 条，未通过 2 条
+export function countsText(job) {
+  const s = job.state === "succeeded" && job.summary;
+  if (!s || typeof s.created !== "number") return "";
+  return "新增 " + s.created + " 条，已存在 " + s.exists + " 条，未通过 " + s.errors + " 条";
+}
 
 export function mountHotline(el) {
   const picked = filePicker({ name: "file", accept: ".xlsx,.xlsm,.csv,.txt", label: "选择导出文件" });
@@ -39,6 +46,8 @@ export function mountHotline(el) {
     key: "hotline-import",
     button: submit,
     onFinished: (done, fresh) => {
+      const text = countsText(done);
+      if (text) panel.append(h("span", { class: "job-counts" }, text));
       if (fresh && done.state === "succeeded") showInfo("12345 工单导入已完成，请下载导入结果查看每行的结果");
     },
   });
