@@ -58,6 +58,8 @@ SERVER_SETTINGS = {
     "maintenance_work_mem": "256MB",
     "max_wal_size": "2GB",
     "max_connections": "100",
+    # as the app's connections ask (``db.engine.CONNECT_ARGS``), for every other client too
+    "jit": "off",
     # every acknowledged commit survives a crash of the database or of the machine: the WAL is
     # flushed to disk before a commit returns (never `synchronous_commit=off`)
     "synchronous_commit": "on",

@@ -15,8 +15,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -234,11 +233,10 @@ def ledger_rows(
     start, end = month_bounds(month)
     as_of = min(end, now) if now is not None else end
     params = {"town": town_code, "start": start, "end": end}
-    with _no_jit(conn):
-        cases = _month_cases(conn, params)
-        if not cases:
-            return []
-        events = _month_events(conn, wf, params, cases)
+    cases = _month_cases(conn, params)
+    if not cases:
+        return []
+    events = _month_events(conn, wf, params, cases)
     names = _names(
         conn,
         [("community", c.community_code) for c in cases]
@@ -287,18 +285,6 @@ def _kept(evs: list[tuple], read: frozenset[str]) -> tuple | None:
         elif event[0] in read:
             kept = None
     return kept
-
-
-@contextmanager
-def _no_jit(conn: Connection) -> Iterator[None]:
-    """The ledger's queries without PostgreSQL's JIT compilation: a large town's estimated
-    cost sets it off, and compiling takes longer (some 0.3 s) than the queries themselves;
-    the setting is put back as it was within the caller's transaction (on an error, the
-    transaction's end undoes it)."""
-    was = conn.execute(text("SELECT current_setting('jit')")).scalar()
-    conn.execute(text("SELECT set_config('jit', 'off', true)"))
-    yield
-    conn.execute(text("SELECT set_config('jit', :was, true)"), {"was": was})
 
 
 def _fetch(conn: Connection, sql: str, params: dict, row_factory=None) -> list:
