@@ -127,24 +127,34 @@ def range_label(start: date, end: date) -> str:
 
 def _state_counts(conn, stages: list[str], district: str | None, now: datetime, stalled_days):
     """Per unit: open backlog, overdue (and by stage), stalled and urged cases now."""
-    where = "v.district_code = :district" if district else "true"
+    # every figure here counts open cases only
+    where = "v.is_open" + (" AND v.district_code = :district" if district else "")
     fields = "v.id, v.track, v.is_open, v.stage_code, v.stage_due, v.last_event_at"
     by_stage = "".join(
         f", count(*) FILTER (WHERE {overdue_sql('c')} AND c.stage_code = :stage_{i}) AS stage_{i}"
         for i in range(len(stages))
     )
-    cols = figures.LEVEL_COLUMNS
-    levels = ", ".join(cols)
+    levels = ", ".join(figures.LEVEL_COLUMNS)
+    names = ["backlog_open", "overdue", "stalled", "urges_open"]
+    names += [f"stage_{i}" for i in range(len(stages))]
+    # counted per compound first (a few thousand rows), then summed up the levels: the
+    # grouping sets over the leaves, not over every open case
     sql = f"""
     WITH c AS ({figures.coded_cases("frozen", where, fields)}),
-    urged AS (SELECT DISTINCT case_id FROM case_urge WHERE answered_at IS NULL)
+    urged AS (SELECT DISTINCT case_id FROM case_urge WHERE answered_at IS NULL),
+    leaf AS (
+      SELECT {levels},
+        count(*) FILTER (WHERE c.is_open AND c.track = 'backlog') AS backlog_open,
+        count(*) FILTER (WHERE {overdue_sql("c")}) AS overdue,
+        count(*) FILTER (WHERE c.is_open AND c.last_event_at < :stalled) AS stalled,
+        count(*) FILTER (WHERE c.is_open AND urged.case_id IS NOT NULL) AS urges_open
+        {by_stage}
+      FROM c LEFT JOIN urged ON urged.case_id = c.id
+      GROUP BY {levels}
+    )
     SELECT {levels}, GROUPING({levels}) AS {figures.GROUPING_COLUMN},
-      count(*) FILTER (WHERE c.is_open AND c.track = 'backlog') AS backlog_open,
-      count(*) FILTER (WHERE {overdue_sql("c")}) AS overdue,
-      count(*) FILTER (WHERE c.is_open AND c.last_event_at < :stalled) AS stalled,
-      count(*) FILTER (WHERE c.is_open AND urged.case_id IS NOT NULL) AS urges_open
-      {by_stage}
-    FROM c LEFT JOIN urged ON urged.case_id = c.id
+      {", ".join(f"sum({name})::bigint AS {name}" for name in names)}
+    FROM leaf
     {figures.GROUPING}
     """
     params = {"district": district, "now": now, "stalled": now - timedelta(days=stalled_days)}
