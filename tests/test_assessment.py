@@ -419,53 +419,57 @@ def test_scopes_and_bad_periods(case_api, history):
     assert march["period"] == {"from": "2026-03-01", "to": "2026-03-31"}
 
 
+def _random_cases(conn, rng: random.Random, count: int = 120) -> None:
+    """Random cases — some outside the lower grids, random channels, deadlines, visits,
+    sign-offs, closures, rebounds — over the first 150 days of 2026."""
+    channels = ["patrol", "grid_worker", "property_company", "citizen", "hotline", "media"]
+    base = datetime(2026, 1, 1, tzinfo=LOCAL)
+    for i in range(count):
+        d, t, m, k = rng.choice(GRID_CHAINS)
+        reported = base + timedelta(hours=rng.randint(0, 24 * 150))
+        visited = reported + timedelta(hours=rng.randint(1, 60)) if rng.random() < 0.6 else None
+        closed = reported + timedelta(days=rng.randint(1, 90)) if rng.random() < 0.5 else None
+        signed = closed if closed and rng.random() < 0.8 else None
+        conn.execute(
+            text(
+                "INSERT INTO violation_case (number, district_code, year, seq, track, state, "
+                "is_open, channel, description, reported_at, report_due, visit_due, "
+                "visited_at, closed_at, signed_off_at, rebound_of, geom, jurisdiction, "
+                "town_code, community_code, compound_code) VALUES (:n, :d, 2026, :i, :track, "
+                ":state, :open, :ch, 'x', :rep, :rdue, :vdue, :vis, :closed, :signed, NULL, "
+                "ST_SetSRID(ST_MakePoint(126.4, 41.9), 4490), '{}', :t, :m, :k)"
+            ),
+            {
+                "n": f"P-{i}",
+                "d": d,
+                "i": i,
+                "t": t,
+                "m": m,
+                "k": k,
+                "track": rng.choice(["new", "backlog"]),
+                "state": "signed_off" if signed else ("not_violation" if closed else "reported"),
+                "open": closed is None,
+                "ch": rng.choice(channels),
+                "rep": reported,
+                "rdue": reported + timedelta(hours=rng.randint(-30, 30))
+                if rng.random() < 0.4
+                else None,
+                "vdue": reported + timedelta(days=1),
+                "vis": visited,
+                "closed": closed,
+                "signed": signed,
+            },
+        )
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     """Random cases — some outside the lower grids, random channels, deadlines, visits,
     sign-offs, closures, rebounds — and random periods: every count of every unit equals the
     sum over its children, at every level, for the assessment and for a campaign."""
     rng = random.Random(seed)
-    channels = ["patrol", "grid_worker", "property_company", "citizen", "hotline", "media"]
-    base = datetime(2026, 1, 1, tzinfo=LOCAL)
     with engine.begin() as conn:
-        for i in range(120):
-            d, t, m, k = rng.choice(GRID_CHAINS)
-            reported = base + timedelta(hours=rng.randint(0, 24 * 150))
-            visited = reported + timedelta(hours=rng.randint(1, 60)) if rng.random() < 0.6 else None
-            closed = reported + timedelta(days=rng.randint(1, 90)) if rng.random() < 0.5 else None
-            signed = closed if closed and rng.random() < 0.8 else None
-            conn.execute(
-                text(
-                    "INSERT INTO violation_case (number, district_code, year, seq, track, state, "
-                    "is_open, channel, description, reported_at, report_due, visit_due, "
-                    "visited_at, closed_at, signed_off_at, rebound_of, geom, jurisdiction, "
-                    "town_code, community_code, compound_code) VALUES (:n, :d, 2026, :i, :track, "
-                    ":state, :open, :ch, 'x', :rep, :rdue, :vdue, :vis, :closed, :signed, NULL, "
-                    "ST_SetSRID(ST_MakePoint(126.4, 41.9), 4490), '{}', :t, :m, :k)"
-                ),
-                {
-                    "n": f"P-{i}",
-                    "d": d,
-                    "i": i,
-                    "t": t,
-                    "m": m,
-                    "k": k,
-                    "track": rng.choice(["new", "backlog"]),
-                    "state": "signed_off"
-                    if signed
-                    else ("not_violation" if closed else "reported"),
-                    "open": closed is None,
-                    "ch": rng.choice(channels),
-                    "rep": reported,
-                    "rdue": reported + timedelta(hours=rng.randint(-30, 30))
-                    if rng.random() < 0.4
-                    else None,
-                    "vdue": reported + timedelta(days=1),
-                    "vis": visited,
-                    "closed": closed,
-                    "signed": signed,
-                },
-            )
+        _random_cases(conn, rng)
         conn.execute(
             text(
                 "INSERT INTO campaign (id, name, start_date, created_by) "
@@ -605,3 +609,76 @@ def test_a_unit_with_nothing_due_is_not_scored_below_one_that_missed_a_deadline(
     assert "empty_rate" in refused.value.message and "nothing_wrong" in refused.value.message
     without = {k: v for k, v in indicators.default_document().items() if k != "empty_rate"}
     assert indicators.parse(without).empty_rate == "left_out"  # the first versions' meaning
+
+
+def test_the_cases_left_out_of_a_periods_figures_count_nowhere(engine, case_api):
+    """The figures read only the cases that can count in the period (``CONTRIBUTING``): for
+    random cases — some rated, urged or moved long after they closed — and random periods,
+    past, running and to come, and both grid modes, every count of every unit is the same as
+    when every case is read."""
+    from weijian.oversight import figures
+    from weijian.oversight.assessment import active_definitions
+
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        _random_cases(conn, rng, 200)
+        closed = [r[0] for r in conn.execute(text("SELECT id FROM violation_case "
+                                                  "WHERE closed_at IS NOT NULL"))]  # fmt: skip
+        for n, case_id in enumerate(rng.sample(closed, 30)):
+            late = datetime(2026, 1, 1, tzinfo=LOCAL) + timedelta(days=rng.randint(0, 300))
+            if n % 3 == 0:
+                conn.execute(
+                    text("INSERT INTO case_rating (case_id, score, rated_at) VALUES (:c, :s, :at)"),
+                    {"c": case_id, "s": rng.randint(1, 5), "at": late},
+                )
+            elif n % 3 == 1:
+                conn.execute(
+                    text(
+                        "INSERT INTO case_urge (case_id, urged_by_name, urged_by_role, note, "
+                        "urged_at, reply_due, answered_at) VALUES (:c, 'x', 'supervisor', 'x', "
+                        ":at, CAST(:at AS timestamptz) + interval '2 days', "
+                        "CAST(:at AS timestamptz) + interval '1 day')"
+                    ),
+                    {"c": case_id, "at": late},
+                )
+            else:
+                conn.execute(
+                    text(
+                        "INSERT INTO case_event (case_id, seq, action, to_state, actor_name, "
+                        "actor_role, at, hash) SELECT :c, coalesce(max(seq), 0) + 1, :a, "
+                        "'reported', 'x', 'supervisor', :at, md5(CAST(:c AS text)) FROM case_event "
+                        "WHERE case_id = :c"
+                    ),
+                    {"c": case_id, "a": rng.choice(["transfer", "accept_transfer"]), "at": late},
+                )
+    now = datetime(2026, 4, 20, 9, tzinfo=LOCAL)
+    periods = [
+        (date(2026, 3, 1), date(2026, 4, 1)),
+        (date(2026, 4, 1), date(2026, 5, 1)),
+        (date(2026, 6, 1), date(2026, 7, 1)),
+        (date(2025, 12, 1), date(2027, 1, 1)),
+    ]
+    periods += [
+        (first, first + timedelta(days=rng.randint(1, 120)))
+        for first in (date(2026, 1, 1) + timedelta(days=rng.randint(0, 200)) for _ in range(6))
+    ]  # fmt: skip
+    with engine.connect() as conn:
+        _, definitions = active_definitions(conn)
+
+        def figures_of(start, end, grids):
+            lo = datetime.combine(start, datetime.min.time(), LOCAL)
+            hi = datetime.combine(end, datetime.min.time(), LOCAL)
+            return figures.unit_counts(conn, definitions, lo, hi, grids=grids, now=now)
+
+        checked = 0
+        for (start, end), grids in itertools.product(periods, ("frozen", "current")):
+            read = figures_of(start, end, grids)
+            kept = figures.CONTRIBUTING
+            figures.CONTRIBUTING = "true"
+            try:
+                everything = figures_of(start, end, grids)
+            finally:
+                figures.CONTRIBUTING = kept
+            assert read == everything, (start, end, grids)
+            checked += sum(any(u["counts"].values()) for u in read.values())
+    assert checked > 100  # the periods held figures to compare

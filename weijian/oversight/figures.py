@@ -94,27 +94,29 @@ def covering_cases(where: str = "true", fields: str = CASE_FIELDS) -> str:
 def grouped_units(rows) -> dict[tuple[str, str | None], dict]:
     """{(level, code): {"parent": (level, code) | None, "counts": {...}}} from grouped rows."""
     out: dict[tuple[str, str | None], dict] = {}
+    names = list(rows.keys())
+    at = {name: i for i, name in enumerate(names)}
+    codes_at = [at[c] for c in LEVEL_COLUMNS]
+    grouping_at = at[GROUPING_COLUMN]
+    counted = [(name, i) for i, name in enumerate(names) if i not in codes_at and i != grouping_at]
+    levels = ("city", *GRID_LEVELS)
     for row in rows:
-        mapping = dict(row._mapping)
         # GROUPING over the four levels: 15 city, 7 district, 3 town, 1 community, 0 compound
-        depth = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}[mapping[GROUPING_COLUMN]]
-        codes = [mapping[c] for c in LEVEL_COLUMNS][:depth]
-        level = ("city", *GRID_LEVELS)[depth]
-        key = (level, codes[-1] if codes else None)
+        depth = _DEPTH[row[grouping_at]]
+        codes = [row[i] for i in codes_at[:depth]]
+        level = levels[depth]
         parent = None
         if depth >= 1:
-            parent_level = ("city", *GRID_LEVELS)[depth - 1]
-            parent = (parent_level, codes[-2] if depth >= 2 else None)
-        counts = {
-            name: int(value)
-            for name, value in mapping.items()
-            if name not in (*LEVEL_COLUMNS, GROUPING_COLUMN)
-        }
+            parent = (levels[depth - 1], codes[-2] if depth >= 2 else None)
+        counts = {name: int(row[i]) for name, i in counted}
         # the same code can stand at one level under two parents only when a null bucket
         # repeats; keep them apart by their chain
-        out[(level, *codes)] = {"level": level, "code": key[1], "chain": codes, "parent": parent,
-                                "counts": counts}  # fmt: skip
+        out[(level, *codes)] = {"level": level, "code": codes[-1] if codes else None,
+                                "chain": codes, "parent": parent, "counts": counts}  # fmt: skip
     return out
+
+
+_DEPTH = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}
 
 
 GROUPING = (
@@ -122,6 +124,21 @@ GROUPING = (
     "(district_code, town_code, community_code), "
     "(district_code, town_code, community_code, compound_code))"
 )  # the city, each district, each town, each community, each compound
+
+
+#: the cases that can count in a period's figures (below), of those reported before its end:
+#: open at some moment since its start (or since ``as_of``, for a period not begun), reported
+#: or due for disposal or a visit or signed off in it, or moved, urged or rated in it. A case
+#: closed before then, all its moments before then, counts nowhere: leaving out these (half
+#: of a million cases, for a month) halves the work of every count. Tested against every case.
+CONTRIBUTING = (
+    "(v.closed_at IS NULL OR v.closed_at >= least(:start, :as_of) OR v.reported_at >= :start "
+    "OR v.reported_at + :days * interval '1 day' >= :start OR v.signed_off_at >= :start "
+    "OR v.visit_due >= :start OR v.id IN (SELECT case_id FROM case_event WHERE action IN "
+    "('transfer', 'accept_transfer') AND at >= :start AND at < :end) "
+    "OR v.id IN (SELECT case_id FROM case_urge WHERE urged_at >= :start AND urged_at < :end) "
+    "OR v.id IN (SELECT case_id FROM case_rating WHERE rated_at >= :start AND rated_at < :end))"
+)
 
 
 def unit_counts(
@@ -145,11 +162,10 @@ def unit_counts(
             code="period.reversed",
             detail="the period must end after it starts",
         )
-    where = "v.reported_at < :end" + (" AND v.district_code = :district" if district else "")
+    where = f"v.reported_at < :end AND {CONTRIBUTING}"
+    where += " AND v.district_code = :district" if district else ""
     sql = f"""
-    WITH c0 AS ({coded_cases(grids, where)}),
-    c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0),
-    moves AS (
+    WITH moves AS (
         SELECT case_id,
                count(*) FILTER (WHERE action = 'transfer') AS out_,
                count(*) FILTER (WHERE action = 'accept_transfer') AS in_
@@ -167,6 +183,8 @@ def unit_counts(
     rated AS (
         SELECT case_id, score FROM case_rating WHERE rated_at >= :start AND rated_at < :end
     ),
+    c0 AS ({coded_cases(grids, where)}),
+    c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0),
     leaf AS (
       SELECT {_levels("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
