@@ -158,11 +158,12 @@ def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: 
     if f.overdue is not None:
         parts.append(("" if f.overdue else "NOT ") + overdue_sql("c"))
         params["now"] = now
-    if f.stalled is not None:
-        parts.append(
-            ("" if f.stalled else "NOT ")
-            + "coalesce(c.is_open AND c.last_event_at < :f_stalled, false)"
-        )
+    if f.stalled:
+        # as written, so that the open cases' index of their last step answers it
+        parts.append("(c.is_open AND c.last_event_at < :f_stalled)")
+        params["f_stalled"] = now - timedelta(days=stalled_days)
+    elif f.stalled is not None:
+        parts.append("NOT coalesce(c.is_open AND c.last_event_at < :f_stalled, false)")
         params["f_stalled"] = now - timedelta(days=stalled_days)
     if f.grid:
         parts.append(":f_grid IN (c.district_code, c.town_code, c.community_code, c.compound_code)")
