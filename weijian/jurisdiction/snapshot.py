@@ -299,11 +299,27 @@ class GkBoundaries:
         self._count += len(rows)
         return made
 
+    def _make_one(self, row: int):
+        """:meth:`_make` for one polygon without the array work (a single look-up's first touch
+        of a parcel: some 30 µs instead of 65): the rings taken first, then moved to metres."""
+        made = shapely.lib.boundary(self.geoms.one(row))
+        made = shapely.transform(made, self.gk)
+        if shapely.lib.get_num_coordinates(made) > BIG_BOUNDARY:
+            return self._make(np.array([row], dtype=np.int64))[0]
+        if self._count + 1 > DECODED_LIMIT:
+            self._have[:] = False
+            self.objects[:] = None
+            self._count = 0
+        self.objects[row] = made
+        self._have[row] = True
+        self._count += 1
+        return made
+
     def __getitem__(self, key):
         if isinstance(key, int | np.integer):
             found = self.objects[key]
             if found is None:
-                found = self._make(np.array([key], dtype=np.int64))[0]
+                found = self._make_one(int(key))
             return found
         rows = np.asarray(key, dtype=np.int64)
         found = self.objects[rows]
