@@ -231,6 +231,7 @@ TABLE = (
     ("import", "import of 100k parcels ÷ ogr2ogr", "≤ 1.5", "import"),
     ("snapshot", "snapshot memory and load time per process", "shared", "jurisdiction"),
     ("province snapshot", "snapshot of a 1,000,000-parcel layer", "≤ 30 s, ≤ 2 GB", "province"),
+    ("requests", "every workbench request, 1,000,000 cases", "p95 ≤ 100 ms", "workbench"),
 )
 SUMMARY: dict[str, Goal] = {}
 

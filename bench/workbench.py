@@ -7,6 +7,11 @@ of a million cases.
   baseline: the same page's bare SQL (the todo rows, no counts) through psycopg.
 - Case page: what the page asks for a case — the case with its history and deadlines, the
   workflow, its urges — for 50 open cases, the sum per case; baseline: the bare case row.
+- Every other request the workbench makes, p50 / p95 per kind, one request at a time: the
+  inbox's other tabs and its filters (超期, 停滞, a search), the statistics page
+  (``GET /api/v1/stats``: the city for a supervisor, a town for its clerk; this month and a
+  year), the map's configuration and the session. Baseline for the statistics: the bare
+  ``GROUP BY`` of the month's cases per town through psycopg.
 - Restage: the current stage of every open case recomputed (``weijian cases restage``), as
   after an upgrade; the million cases are loaded without events, so from their report.
 """
@@ -24,6 +29,7 @@ import httpx
 import numpy as np
 import psycopg
 
+from bench import harness
 from bench.cases import load_million
 from bench.harness import ScratchDatabase, table
 from bench.jurisdiction import serving
@@ -148,6 +154,76 @@ def _case_rows_sql(db: ScratchDatabase, numbers: list[str]) -> list[float]:
     return times
 
 
+#: the other requests of the workbench, by kind: (kind, path, who: "district", "town" or
+#: "supervisor"), each timed for every user of its kind
+REQUESTS = (
+    ("inbox, other tabs", "/api/v1/inbox?tab=done&limit=30", ("district", "town")),
+    ("inbox, other tabs", "/api/v1/inbox?tab=urged&limit=30", ("district", "town")),
+    ("inbox, other tabs", "/api/v1/inbox?tab=followed&limit=30", ("district", "town")),
+    ("inbox, filters", "/api/v1/inbox?tab=todo&limit=30&overdue=true", ("district", "town")),
+    ("inbox, filters", "/api/v1/inbox?tab=todo&limit=30&stalled=true", ("district", "town")),
+    ("inbox, search", "/api/v1/inbox?tab=todo&limit=30&q=路", ("district", "town")),
+    ("inbox, search", "/api/v1/inbox?tab=done&limit=30&q=2026", ("district", "town")),
+    ("统计 (statistics page)", "/api/v1/stats", ("supervisor", "town")),
+    ("统计 (statistics page)", "/api/v1/stats?period={year}", ("supervisor", "town")),
+    ("map configuration, session", "/api/v1/map/config", ("supervisor", "town")),
+    ("map configuration, session", "/api/v1/auth/me", ("supervisor", "district", "town")),
+)
+
+
+def _requests(client: httpx.Client, tokens: dict, rounds: int, year: int) -> dict[str, list]:
+    """{kind: [seconds, …]} over ``rounds`` rounds of :data:`REQUESTS` (after one untimed)."""
+    times: dict[str, list] = {}
+    for round_ in range(rounds + 1):
+        for kind, path, who in REQUESTS:
+            for name, headers in tokens.items():
+                if name.split("-")[0] not in who:
+                    continue
+                started = time.perf_counter()
+                r = client.get(path.format(year=year), headers=headers)
+                elapsed = time.perf_counter() - started
+                assert r.status_code == 200, (path, r.text)
+                if round_:
+                    times.setdefault(kind, []).append(elapsed)
+    return times
+
+
+def _stats_sql(db: ScratchDatabase, rounds: int) -> list[float]:
+    """The baseline of the statistics page: this month's cases per town, bare."""
+    times = []
+    with psycopg.connect(db.libpq) as conn:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            conn.execute(
+                "SELECT town_code, count(*), count(*) FILTER (WHERE is_open) FROM violation_case "
+                "WHERE reported_at >= date_trunc('month', now()) GROUP BY 1"
+            ).fetchall()
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def _request_rows(times: dict[str, list], inbox_p, stats_sql) -> list[tuple[str, str, str]]:
+    rows = []
+    worst = ("inbox (todo)", inbox_p[1])
+    for kind, values in times.items():
+        p50, p95 = _ms(values)
+        rows.append((f"  {kind}", f"p95 {p95:.1f} ms", f"p50 {p50:.1f} ms; {len(values)} requests"))
+        if p95 > worst[1]:
+            worst = (kind, p95)
+    base = _ms(stats_sql)
+    rows.append(("  … the month's cases per town, bare SQL", f"p95 {base[1]:.1f} ms",
+                 f"p50 {base[0]:.1f} ms (the statistics page's baseline)"))  # fmt: skip
+    harness.goal(
+        "requests",
+        figure=f"slowest: {worst[0]} p95 {worst[1]:.0f} ms",
+        baseline=f"bare GROUP BY p95 {base[1]:.0f} ms",
+        ratio="",
+        met=worst[1] <= 100,
+        note="every kind of request of the workbench, one at a time, 2 workers",
+    )
+    return rows
+
+
 def run(city: Path, repeat: int = 1) -> dict:
     results: dict = {}
     with ScratchDatabase() as db:
@@ -196,8 +272,13 @@ def run(city: Path, repeat: int = 1) -> dict:
             inbox_times, inbox_rows = _inbox(client, tokens, rounds)
             _case_pages(client, supervisor, numbers[:5])
             page_times = _case_pages(client, supervisor, numbers)
+            everyone = {("district-" if n.startswith("ue-") else "town-") + n: h
+                        for n, h in tokens.items()}  # fmt: skip
+            everyone["supervisor-bench"] = supervisor
+            request_times = _requests(client, everyone, max(repeat, 1) * 3, datetime.now(UTC).year)
         sql_inbox = _inbox_sql(db, engine, rounds)
         sql_rows = _case_rows_sql(db, numbers)
+        stats_sql = _stats_sql(db, 10)
         results.update(
             load=loaded,
             restage={"cases": restaged, "seconds": restage_s},
@@ -205,6 +286,8 @@ def run(city: Path, repeat: int = 1) -> dict:
             inbox_sql_ms=_ms(sql_inbox),
             case_page_ms=_ms(page_times),
             case_row_sql_ms=_ms(sql_rows),
+            requests_ms={kind: _ms(values) for kind, values in request_times.items()},
+            stats_sql_ms=_ms(stats_sql),
         )
         inbox_p = _ms(inbox_times)
         sql_p = _ms(sql_inbox)
@@ -241,6 +324,8 @@ def run(city: Path, repeat: int = 1) -> dict:
                     f"p95 {row_p[1]:.1f} ms",
                     f"p50 {row_p[0]:.1f} ms (the baseline)",
                 ),
+                ("the workbench's other requests", "", "by kind, for every user of the kind"),
+                *_request_rows(request_times, inbox_p, stats_sql),
             ]
         )
     return results
