@@ -633,3 +633,14 @@ def statuses_items(api: Api, who: str) -> list[dict]:
     r = api.get("/api/v1/ledger/submissions", who, district=HJ, month="2026-03")
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+def test_sheet_rows_drop_what_xml_forbids_and_keep_spaces():
+    from weijian.oversight import xlsx_rows
+
+    xml = xlsx_rows.rows_xml([["a\x01b", " \x02c<", 3, True, None, 2.5]], 5, {4: 7})
+    assert "\x01" not in xml and "\x02" not in xml
+    assert '<c r="A5" t="inlineStr"><is><t>ab</t></is></c>' in xml
+    assert '<t xml:space="preserve"> c&lt;</t>' in xml
+    assert '<c r="C5" t="n"><v>3</v></c><c r="D5" t="b"><v>1</v></c><c r="E5" s="7"/>' in xml
+    assert '<c r="F5" t="n"><v>2.5</v></c></row>' in xml

@@ -55,18 +55,18 @@ def rows_xml(rows: Iterable[Sequence], first_row: int, styles: dict[int, int]) -
             elif isinstance(value, int | float):
                 parts.append(f'{opened[i]}{row}{closed[i]} t="n"><v>{value!r}</v></c>')
             else:
-                text = escape(str(value))
+                text = escape(ILLEGAL.sub("", str(value)))
                 head = opened[i] + row + closed[i]
                 parts.append(f'{head} t="inlineStr"><is><t>{text}</t></is></c>')
         parts.append("</row>")
-    xml = "".join(parts)
-    # the tags hold none of these: dropping them from the whole drops them from the texts
-    return ILLEGAL.sub("", xml) if ILLEGAL.search(xml) else xml
+    return "".join(parts)
 
 
 def _text_tail(value: str) -> str:
     """A text cell after its reference and style: an inline string, escaped, its leading or
     trailing spaces kept."""
+    if ILLEGAL.search(value):  # once a distinct text, not over the whole sheet
+        value = ILLEGAL.sub("", value)
     padded = value[:1].isspace() or value[-1:].isspace()
     space = ' xml:space="preserve"' if padded else ""
     if "&" in value or "<" in value or ">" in value:
