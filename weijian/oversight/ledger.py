@@ -517,14 +517,18 @@ def _column_width(header: str, values: set, decimals: int) -> int:
     """The widest of a column's header and (distinct) values, numbers as they are shown (up
     to :data:`MAX_WIDTH`: a column is never made wider)."""
     width = display_width(header)
-    texts = []
+    texts, ints = [], []
     for value in values:
         if value.__class__ is str:
             texts.append(value)
+        elif value.__class__ is int:  # the widest is the largest or the most negative
+            ints.append(value)
         elif isinstance(value, float):
             width = max(width, len(f"{value:.{decimals}f}"))
         elif value is not None:
             width = max(width, display_width(value))
+    if ints:
+        width = max(width, display_width(max(ints)), display_width(min(ints)))
     # the longest texts first: once a text's every character counted wide (2) cannot pass the
     # width found, no shorter one can
     texts.sort(key=len, reverse=True)
@@ -535,23 +539,27 @@ def _column_width(header: str, values: set, decimals: int) -> int:
     return width
 
 
+_CELL_HEADERS = HEADERS[1:]  # the cells after 序号
+
+
 def _cells(row: dict, number: int, safe: dict[str, str] | None = None) -> list:
     """A row's cells; ``safe``: the texts made safe (:func:`weijian.text.cell`) so far, kept
     across the rows, as many repeat (the community, the source, the state)."""
     safe = {} if safe is None else safe
+    known = safe.get
     out = [number]
-    for header in HEADERS[1:]:
-        value = row.get(header)
+    append = out.append  # fifteen thousand rows of 22 cells: the lookups bound once a row
+    for value in map(row.get, _CELL_HEADERS):
         if value.__class__ is str:
             if value:
-                cell = safe.get(value)
+                cell = known(value)
                 if cell is None:
                     cell = safe[value] = safe_cell(value)
-                out.append(cell)
+                append(cell)
             else:
-                out.append(None)
+                append(None)
         else:
-            out.append(value)
+            append(value)
     return out
 
 
