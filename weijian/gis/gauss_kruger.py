@@ -6,6 +6,7 @@ Karney 2011 §4) instead. Tested against pyproj."""
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,14 +66,20 @@ def zone_of_epsg(epsg: int) -> Zone:
 
 def forward(lon: float, lat: float, zone: Zone) -> tuple[float, float]:
     """(x easting, y northing) in metres of a CGCS2000 lon/lat."""
-    phi = math.radians(lat)
+    sin_phi = math.sin(math.radians(lat))
     lam = math.radians(lon - zone.central_meridian)
-    sin_phi = math.sin(phi)
     t = math.sinh(math.atanh(sin_phi) - ECCENTRICITY * math.atanh(ECCENTRICITY * sin_phi))
     xi = math.atan2(t, math.cos(lam))
     eta = math.atanh(math.sin(lam) / math.sqrt(1 + t * t))
-    x, y = eta, xi
-    for j, alpha in enumerate(ALPHA, start=1):
-        x += alpha * math.cos(2 * j * xi) * math.sinh(2 * j * eta)
-        y += alpha * math.sin(2 * j * xi) * math.cosh(2 * j * eta)
-    return zone.false_easting + RECTIFYING_RADIUS_M * x, RECTIFYING_RADIUS_M * y
+    # Σ αⱼ sin(2j(ξ + iη)) by Clenshaw's recurrence on complex numbers (Karney 2011 §7): two
+    # complex sines and cosines for the six terms instead of twenty-four real ones
+    z = complex(2 * xi, 2 * eta)
+    twice_cos = 2 * cmath.cos(z)
+    b1 = b2 = 0j
+    for alpha in reversed(ALPHA):
+        b1, b2 = alpha + twice_cos * b1 - b2, b1
+    series = cmath.sin(z) * b1
+    return (
+        zone.false_easting + RECTIFYING_RADIUS_M * (eta + series.imag),
+        RECTIFYING_RADIUS_M * (xi + series.real),
+    )
