@@ -126,3 +126,12 @@ def test_the_dashboard_api(city):
     check_bad_input_is_a_422_in_chinese(city)
     check_a_ranking_table_as_a_workbook(city)
     check_the_inbox_takes_a_grid(city)
+
+
+def test_a_city_without_cases_has_a_dashboard_of_zeros(case_api):
+    r = case_api.get("/api/v1/stats", "supervisor", period="2026-03")
+    assert r.status_code == 200, r.text
+    totals = r.json()["totals"]
+    assert totals is not None and not any(totals[key] for key in SUMMED)
+    town = case_api.get("/api/v1/stats", "town1", period="2026-03")
+    assert town.status_code == 200, town.text

@@ -154,7 +154,7 @@ def _state_counts(conn, stages: list[str], district: str | None, now: datetime, 
       GROUP BY {levels}
     )
     SELECT {levels}, GROUPING({levels}) AS {figures.GROUPING_COLUMN},
-      {", ".join(f"sum({name})::bigint AS {name}" for name in names)}
+      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in names)}
     FROM leaf
     {figures.GROUPING}
     """
