@@ -395,6 +395,7 @@ def case_api(engine, tmp_path):
         public_photo_max_mb=1,
         max_evidence_mb=2,
         map_poll_seconds=0.2,
+        figures_warm_seconds=0,  # kept counted by tests of their own (tests/test_leaves.py)
     )
     with serving(create_app(engine, clock=clock, settings=settings)) as url:
         yield Api(url, clock, settings)

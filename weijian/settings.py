@@ -227,6 +227,11 @@ class Settings(BaseSettings):
     map_poll_seconds: float = Field(
         default=2.0, description="how often the map's case table catches up with the database"
     )
+    figures_warm_seconds: float = Field(
+        default=60.0,
+        description="how often the app brings the statistics of this month and this year up "
+        "to date in the background, so that a click finds them counted (0: never)",
+    )
     track_retention_days: int = Field(
         default=180,
         description="patrol tracks older than this many days are deleted (at server start and "

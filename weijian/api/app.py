@@ -52,6 +52,7 @@ from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, normalise_url, resolve_url
 from weijian.gis.scratch import clean_scratch
 from weijian.jurisdiction.snapshot import SnapshotHolder
+from weijian.oversight import dashboard
 from weijian.patrol import tracks
 from weijian.settings import Settings, get_settings
 from weijian.web_map.casestore import CaseStore
@@ -119,7 +120,17 @@ def create_app(
         )
         staging.start()
         app.state.staging = staging
+        # the statistics of this month and this year kept counted, a click finding them so
+        counting = threading.Event()
+        if config.figures_warm_seconds > 0:
+            threading.Thread(
+                target=dashboard.keep_counted,
+                args=(app.state.cases, counting, config.figures_warm_seconds),
+                name="figures",
+                daemon=True,
+            ).start()
         yield
+        counting.set()
         store.stop()
         holder.stop()
         app.state.logins.pool.shutdown()

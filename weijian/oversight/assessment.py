@@ -38,9 +38,11 @@ def counts(
     *,
     grids: str = "frozen",
     district: str | None = None,
+    deepest: str = "compound",
 ) -> dict:
     """Every unit's counts for [lo, hi) as the assessment counts them, by the service's clock
-    and the city's ledger due day: the one call behind the assessment and the dashboard."""
+    and the city's ledger due day: the one call behind the assessment and the dashboard;
+    ``deepest``: the lowest level counted."""
     return figures.unit_counts(
         conn,
         definitions,
@@ -50,6 +52,8 @@ def counts(
         district=district,
         now=cases.clock.now(),
         ledger_due_day=cases.settings.ledger_due_day,
+        kept=cases.engine,
+        deepest=deepest,
     )
 
 
@@ -80,7 +84,10 @@ def assess(
     district = units.district_filter(principal, district)
     with cases.read_engine.connect() as conn:
         version, definitions = active_definitions(conn)
-        counted = counts(cases, conn, definitions, lo, hi, grids=grids, district=district)
+        deepest = level if level != "city" else "district"  # nothing below the level ranked
+        counted = counts(
+            cases, conn, definitions, lo, hi, grids=grids, district=district, deepest=deepest
+        )
         names = units.grid_names(conn)
     rows = units.rows(counted, level, names, principal)
     ranked = indicators.rank(definitions.indicators, rows, definitions.empty_rate)

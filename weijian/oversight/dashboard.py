@@ -7,26 +7,29 @@ Nothing is counted by a rule of its own: the period's counts and the assessment 
 :func:`.figures.unit_counts` and :func:`.indicators.rank` (as ``GET /api/v1/assessment``),
 clear-to-zero is :func:`.progress.campaign_progress` (as ``GET /api/v1/campaigns/{id}/progress``),
 overdue is :func:`weijian.cases.rows.overdue_sql` over each case's current stage, stalled is
-the inbox's test. The state figures are grouped by the same ``GROUPING SETS`` as the others,
-so every total is the sum of its children's rows (cases outside a lower grid form the row
-（未划入下级网格））."""
+the inbox's test. Every figure is counted per grid leaf and kept (:mod:`.leaves`: a click counts
+again only the leaves changed since, or turned by time), then summed up the levels as the
+``GROUPING SETS`` of the others, so every total is the sum of its children's rows (cases outside
+a lower grid form the row （未划入下级网格））."""
 
 from __future__ import annotations
 
 import io
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
-
-from sqlalchemy import text
 
 from weijian.cases.clock import LOCAL
 from weijian.cases.rows import overdue_sql
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
-from weijian.oversight import assessment, figures, indicators, progress, units
+from weijian.oversight import assessment, figures, indicators, leaves, progress, units
 from weijian.oversight.assessment import active_definitions
 from weijian.oversight.periods import next_month, period
+
+log = logging.getLogger(__name__)
 
 TABLE_LEVELS = ("district", "town", "community")
 #: the columns of a ranking table and of its workbook: key → Chinese header
@@ -126,76 +129,139 @@ def range_label(start: date, end: date) -> str:
 # -- the state of the cases now ----------------------------------------------------------------
 
 
-def _state_counts(conn, stages: list[str], district: str | None, now: datetime, stalled_days):
-    """Per unit: open backlog, overdue (and by stage), stalled and urged cases now."""
-    # every figure here counts open cases only
-    where = "v.is_open" + (" AND v.district_code = :district" if district else "")
-    fields = "v.id, v.track, v.is_open, v.stage_code, v.stage_due, v.last_event_at"
+def _state_figures(stages: list[str], stalled_days: int, now: datetime) -> leaves.Figures:
+    """Per leaf: the open backlog, overdue (and by stage), stalled and urged cases at ``now``;
+    every figure here counts open cases only."""
+    levels = ", ".join(f"v.{column}" for column in figures.LEVEL_COLUMNS)
     by_stage = "".join(
-        f", count(*) FILTER (WHERE {overdue_sql('c')} AND c.stage_code = :stage_{i}) AS stage_{i}"
+        f", count(*) FILTER (WHERE {overdue_sql('v')} AND v.stage_code = :stage_{i}) AS stage_{i}"
         for i in range(len(stages))
     )
-    levels = ", ".join(figures.LEVEL_COLUMNS)
-    names = ["backlog_open", "overdue", "stalled", "urges_open"]
-    names += [f"stage_{i}" for i in range(len(stages))]
-    # counted per compound first (a few thousand rows), then summed up the levels: the
-    # grouping sets over the leaves, not over every open case
-    sql = f"""
-    WITH c AS ({figures.coded_cases("frozen", where, fields)}),
-    urged AS (SELECT DISTINCT case_id FROM case_urge WHERE answered_at IS NULL),
-    leaf AS (
-      SELECT {levels},
-        count(*) FILTER (WHERE c.is_open AND c.track = 'backlog') AS backlog_open,
-        count(*) FILTER (WHERE {overdue_sql("c")}) AS overdue,
-        count(*) FILTER (WHERE c.is_open AND c.last_event_at < :stalled) AS stalled,
-        count(*) FILTER (WHERE c.is_open AND urged.case_id IS NOT NULL) AS urges_open
-        {by_stage}
-      FROM c LEFT JOIN urged ON urged.case_id = c.id
-      GROUP BY {levels}
-    )
-    SELECT {levels}, GROUPING({levels}) AS {figures.GROUPING_COLUMN},
-      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in names)}
-    FROM leaf
-    {figures.GROUPING}
-    """
-    params = {"district": district, "now": now, "stalled": now - timedelta(days=stalled_days)}
+    # a day of the stall is 24 hours, as the inbox counts it
+    stalled = "CAST(:{} AS timestamptz) - :stalled_hours * interval '1 hour'"
+
+    def leaf_sql(where: str) -> str:
+        return f"""
+        WITH urged AS (SELECT DISTINCT case_id FROM case_urge WHERE answered_at IS NULL)
+        SELECT {levels},
+          count(*) FILTER (WHERE v.track = 'backlog') AS backlog_open,
+          count(*) FILTER (WHERE {overdue_sql("v")}) AS overdue,
+          count(*) FILTER (WHERE v.last_event_at < {stalled.format("now")}) AS stalled,
+          count(*) FILTER (WHERE urged.case_id IS NOT NULL) AS urges_open
+          {by_stage}
+        FROM violation_case v LEFT JOIN urged ON urged.case_id = v.id
+        WHERE v.is_open AND ({where})
+        GROUP BY {levels}
+        """
+
+    def moments(lo: datetime, hi: datetime) -> tuple[str, dict]:
+        # overdue turns at the stage's deadline, stalled a stall's length after the last event
+        sql = (
+            f"SELECT {levels} FROM violation_case v WHERE v.is_open AND "
+            f"(v.stage_due BETWEEN :lo AND :hi OR v.last_event_at BETWEEN "
+            f"{stalled.format('lo')} AND {stalled.format('hi')})"
+        )
+        return sql, {"lo": lo, "hi": hi, "stalled_hours": 24 * stalled_days}
+
+    names = ("backlog_open", "overdue", "stalled", "urges_open")
+    params: dict = {"stalled_hours": 24 * stalled_days}
     params.update({f"stage_{i}": code for i, code in enumerate(stages)})
-    return figures.grouped_units(conn.execute(text(sql), params))
-
-
-def _monthly(conn, start: datetime, end: datetime, scope_level: str, scope_code: str | None):
-    """New and signed-off cases per month (Beijing time) of the period, within the scope: one
-    pass over the period's reports and sign-offs, every month listed."""
-    where = f"{scope_level}_code = :code" if scope_code else "true"
-    rows = conn.execute(
-        text(
-            f"""
-            WITH moments AS (
-              SELECT reported_at AS at, 1 AS reported, 0 AS signed_off FROM violation_case
-              WHERE {where} AND reported_at >= :start AND reported_at < :end
-              UNION ALL
-              SELECT signed_off_at, 0, 1 FROM violation_case
-              WHERE {where} AND signed_off_at >= :start AND signed_off_at < :end
-            ),
-            counted AS (
-              SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai') AS m,
-                     sum(reported) AS reported, sum(signed_off) AS signed_off
-              FROM moments GROUP BY 1
-            )
-            SELECT to_char(months.m, 'YYYY-MM') AS month,
-                   coalesce(counted.reported, 0)::int AS reported,
-                   coalesce(counted.signed_off, 0)::int AS signed_off
-            FROM generate_series(
-              date_trunc('month', CAST(:start AS timestamptz) AT TIME ZONE 'Asia/Shanghai'),
-              CAST(:end AS timestamptz) AT TIME ZONE 'Asia/Shanghai' - interval '1 microsecond',
-              interval '1 month') AS months(m)
-            LEFT JOIN counted ON counted.m = months.m
-            ORDER BY months.m
-            """
-        ),
-        {"start": start, "end": end, "code": scope_code},
+    return leaves.Figures(
+        kind="state",
+        names=names + tuple(f"stage_{i}" for i in range(len(stages))),
+        leaf_sql=leaf_sql,
+        params=params,
+        as_of=now,
+        moments=moments,
+        moment="now",
     )
-    return [dict(r._mapping) for r in rows]
+
+
+def _state_counts(engine, stages: list[str], district: str | None, now: datetime, stalled_days):
+    """Per unit: open backlog, overdue (and by stage), stalled and urged cases now, as kept per
+    leaf (:mod:`.leaves`) and summed up the levels."""
+    state = _state_figures(stages, stalled_days, now)
+    deepest = len(TABLE_LEVELS)  # the tables' lowest level, the community
+    return figures.units_of_leaves(leaves.read(engine, state), state.names, district, deepest)
+
+
+def _month_bounds(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Each month (Beijing time) the period [start, end) touches: its name, and its part of
+    the period."""
+    out = []
+    local = start.astimezone(LOCAL)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while first < end:
+        following = datetime.combine(next_month(first.date()), datetime.min.time(), LOCAL)
+        out.append((f"{first:%Y-%m}", max(first, start), min(following, end)))
+        first = following
+    return out
+
+
+def _monthly_figures(start: datetime, end: datetime) -> leaves.Figures:
+    """New and signed-off cases per leaf in each month of the period."""
+    months = _month_bounds(start, end)
+    levels = ", ".join(f"v.{column}" for column in figures.LEVEL_COLUMNS)
+    columns = ", ".join(
+        f"count(*) FILTER (WHERE v.reported_at >= :m{i} AND v.reported_at < :m{i}_end) "
+        f"AS reported_{i}, "
+        f"count(*) FILTER (WHERE v.signed_off_at >= :m{i} AND v.signed_off_at < :m{i}_end) "
+        f"AS signed_off_{i}"
+        for i in range(len(months))
+    )
+
+    def leaf_sql(where: str) -> str:
+        return (
+            f"SELECT {levels}, {columns} FROM violation_case v "
+            "WHERE ((v.reported_at >= :start AND v.reported_at < :end) "
+            "OR (v.signed_off_at >= :start AND v.signed_off_at < :end)) "
+            f"AND ({where}) GROUP BY {levels}"
+        )
+
+    params: dict = {"start": start, "end": end}
+    for i, (_, lo, hi) in enumerate(months):
+        params.update({f"m{i}": lo, f"m{i}_end": hi})
+    names = tuple(f"{what}_{i}" for i in range(len(months)) for what in ("reported", "signed_off"))
+    return leaves.Figures(kind="monthly", names=names, leaf_sql=leaf_sql, params=params)
+
+
+def _monthly(engine, start: datetime, end: datetime, scope_level: str, scope_code: str | None):
+    """New and signed-off cases per month (Beijing time) of the period, within the scope, every
+    month listed."""
+    column = f"{scope_level}_code" if scope_code is not None else "district_code"
+    sums = leaves.total(engine, _monthly_figures(start, end), column, scope_code)
+    return [
+        {"month": name, "reported": sums[2 * i], "signed_off": sums[2 * i + 1]}
+        for i, (name, _, _) in enumerate(_month_bounds(start, end))
+    ]
+
+
+def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> None:
+    """Until ``stop``: every ``every`` seconds, the figures a click on 统计 reads for this
+    month and this year brought up to date (the first time, counted), so that a click finds
+    only what changed in the last moments to count. Runs on a thread of the app."""
+    while not stop.is_set():
+        try:
+            now = cases.clock.now()
+            today = now.astimezone(LOCAL).date()
+            with cases.read_engine.connect() as conn:
+                _, defs = active_definitions(conn)
+            wf = cases.workflow
+            standing = [_state_figures([d.code for d in wf.deadlines], wf.stalled_days, now)]
+            for first, last in (
+                (today.replace(day=1), next_month(today.replace(day=1)) - timedelta(days=1)),
+                (date(today.year, 1, 1), date(today.year, 12, 31)),
+            ):
+                lo, hi = period(first, last)
+                standing += [figures.period_figures(defs, lo, hi, min(hi, now))]
+                standing += [_monthly_figures(lo, hi)]
+            for kept in standing:
+                if stop.is_set():
+                    return
+                leaves.read(cases.engine, kept)
+        except Exception:  # the database away for a moment: the next round tries again
+            log.exception("the statistics could not be kept counted")
+        stop.wait(every)
 
 
 # -- the dashboard -----------------------------------------------------------------------------
@@ -268,8 +334,7 @@ def dashboard(
     stages = [d.code for d in wf.deadlines]
 
     def state_now() -> dict:
-        with cases.read_engine.connect() as conn:
-            return _state_counts(conn, stages, district, now, wf.stalled_days)
+        return _state_counts(cases.engine, stages, district, now, wf.stalled_days)
 
     # the open cases' figures on a second connection while this one counts the period: two
     # scans of the cases at once, each waited for by its own thread
@@ -277,7 +342,9 @@ def dashboard(
         state_job = pool.submit(state_now)
         with cases.read_engine.connect() as conn:
             version, defs = active_definitions(conn)
-            counted = assessment.counts(cases, conn, defs, lo, hi, district=district)
+            counted = assessment.counts(
+                cases, conn, defs, lo, hi, district=district, deepest=TABLE_LEVELS[-1]
+            )
             names = units.grid_names(conn)
         state = state_job.result()
     scope = _scope(principal, names)
@@ -365,8 +432,7 @@ def dashboard(
 
 
 def _monthly_in(cases, lo, hi, scope) -> list[dict]:
-    with cases.read_engine.connect() as conn:
-        return _monthly(conn, lo, hi, scope["level"], scope["code"])
+    return _monthly(cases.engine, lo, hi, scope["level"], scope["code"])
 
 
 def _clear_rank(table: list[dict]) -> None:

@@ -3,7 +3,11 @@ clear-to-zero figures of a campaign, property companies' counts.
 
 Every figure is grouped by ``GROUPING SETS`` over the grid chain (city; district; district and
 town; … down to the compound), so each level's figure is the sum of its children's by
-construction — cases outside any lower grid form the child ``null`` (未划入下级网格).
+construction — cases outside any lower grid form the child ``null`` (未划入下级网格). The
+period's counts on frozen grids are counted per leaf (a case's four codes) and kept
+(:mod:`.leaves`, :func:`period_figures`): a read counts again only the leaves changed since, or
+turned by time, and sums the leaves up the levels (:func:`units_of_leaves`) as the grouping
+sets do; the same SQL counts every case for the current grids, and for the tests.
 
 Grid assignment: ``grids="frozen"`` (default) counts each case in the grids it was given at
 intake, whatever boundaries came later — history is not rewritten. ``grids="current"`` places
@@ -19,12 +23,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+import numpy as np
+from sqlalchemy import Connection, Engine, text
 
 from weijian.cases.deadlines import missed_sql
 from weijian.errors import InputError
 from weijian.layers.model import GRID_LEVELS
-from weijian.oversight import coverage
+from weijian.oversight import coverage, leaves
 from weijian.oversight.indicators import (
     LEDGER_COUNTS,
     PATROL_COUNTS,
@@ -119,11 +124,27 @@ def grouped_units(rows) -> dict[tuple[str, str | None], dict]:
 _DEPTH = {15: 0, 7: 1, 3: 2, 1: 3, 0: 4}
 
 
-GROUPING = (
-    "GROUP BY GROUPING SETS ((), (district_code), (district_code, town_code), "
-    "(district_code, town_code, community_code), "
-    "(district_code, town_code, community_code, compound_code))"
-)  # the city, each district, each town, each community, each compound
+def grouping(deepest: int = 4) -> str:
+    """``GROUP BY`` the city, each district, each town, each community, each compound, down to
+    the level at ``deepest`` (1: the districts … 4: the compounds)."""
+    sets = ", ".join(f"({', '.join(LEVEL_COLUMNS[:depth])})" for depth in range(deepest + 1))
+    return f"GROUP BY GROUPING SETS ({sets})"
+
+
+GROUPING = grouping()
+
+
+def grouped_columns(deepest: int = 4) -> str:
+    """The select list of a query grouped by :func:`grouping`: the four codes (none below
+    ``deepest``) and which levels each row is grouped by, as ``GROUPING`` of all four gives
+    it."""
+    codes = ", ".join(
+        column if depth < deepest else f"NULL::text AS {column}"
+        for depth, column in enumerate(LEVEL_COLUMNS)
+    )
+    below = 2 ** (4 - deepest)  # the levels below, always summed over
+    bits = f"GROUPING({', '.join(LEVEL_COLUMNS[:deepest])}) * {below} + " if deepest else ""
+    return f"{codes}, {bits}{below - 1} AS {GROUPING_COLUMN}"
 
 
 #: the cases that can count in a period's figures (below), of those reported before its end:
@@ -143,30 +164,11 @@ CONTRIBUTING = (
 )
 
 
-def unit_counts(
-    conn: Connection,
-    definitions: Definitions,
-    start: datetime,
-    end: datetime,
-    *,
-    grids: str = "frozen",
-    district: str | None = None,
-    now: datetime | None = None,
-    ledger_due_day: int = 5,
-) -> dict:
-    """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`).
-    A deadline counts as missed only once it has passed: at the period's end, or ``now``
-    for a period still running. The towns' ledgers are added to the towns, their districts
-    and the city (:func:`add_ledgers`)."""
-    if not start < end:
-        raise InputError(
-            "统计期间的结束时间应晚于开始时间，请检查起止日期",
-            code="period.reversed",
-            detail="the period must end after it starts",
-        )
-    where = f"v.reported_at < :end AND {CONTRIBUTING}"
-    where += " AND v.district_code = :district" if district else ""
-    sql = f"""
+def _period_leaves(grids: str, where: str) -> str:
+    """The period's counts per leaf (:data:`CASE_COUNTS`) of the cases ``v`` where ``where``
+    holds, among those that can count (:data:`CONTRIBUTING`)."""
+    where = f"v.reported_at < :end AND {CONTRIBUTING} AND ({where})"
+    return f"""
     WITH moves AS (
         SELECT case_id,
                count(*) FILTER (WHERE action = 'transfer') AS out_,
@@ -186,9 +188,8 @@ def unit_counts(
         SELECT case_id, score FROM case_rating WHERE rated_at >= :start AND rated_at < :end
     ),
     c0 AS ({coded_cases(grids, where)}),
-    c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0),
-    leaf AS (
-      SELECT {_levels("c")},
+    c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0)
+    SELECT {_levels("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
       count(*) FILTER (WHERE reported_at >= :start AND channel = ANY(:proactive)) AS proactive,
       count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL) AS reports_due,
@@ -223,54 +224,176 @@ def unit_counts(
       count(rated.case_id) AS ratings,
       coalesce(sum(rated.score), 0) AS rating_points,
       5 * count(rated.case_id) AS rating_full
-      FROM c LEFT JOIN moves ON moves.case_id = c.id LEFT JOIN urged ON urged.case_id = c.id
-      LEFT JOIN rated ON rated.case_id = c.id
-      GROUP BY {_levels("c")}
-    )
-    SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
-      {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in CASE_COUNTS)}
-    FROM leaf
-    {GROUPING}
+    FROM c LEFT JOIN moves ON moves.case_id = c.id LEFT JOIN urged ON urged.case_id = c.id
+    LEFT JOIN rated ON rated.case_id = c.id
+    GROUP BY {_levels("c")}
     """
-    rows = conn.execute(
-        text(sql),
-        {
+
+
+def _period_moments(lo: datetime, hi: datetime, days: int) -> tuple[str, dict]:
+    """The leaves of the cases whose period counts may differ between two moments ``as_of``
+    from ``lo`` to ``hi``: every date the counts compare with ``:as_of`` lies in between (a
+    disposal deadline by its report, a day wider each side for the calendar's days)."""
+    codes = _levels("v")
+    between = " OR ".join(
+        f"v.{column} BETWEEN :lo AND :hi"
+        for column in ("visit_due", "visited_at", "signed_off_at", "closed_at")
+    )
+    sql = (
+        f"SELECT {codes} FROM violation_case v WHERE {between} "
+        "OR (v.reported_at BETWEEN CAST(:lo AS timestamptz) - (:days + 1) * interval '1 day' "
+        "AND CAST(:hi AS timestamptz) - (:days - 1) * interval '1 day' "
+        "AND v.reported_at + :days * interval '1 day' BETWEEN :lo AND :hi) "
+        f"UNION SELECT {codes} FROM case_urge u JOIN violation_case v ON v.id = u.case_id "
+        "WHERE u.answered_at BETWEEN :lo AND :hi"
+    )
+    return sql, {"lo": lo, "hi": hi, "days": days}
+
+
+def units_of_leaves(kept: leaves.Leaves, names, district=None, deepest: int = 4) -> dict:
+    """:func:`grouped_units` of counts per leaf: each leaf (of ``district``, when given) added
+    to its compound, community, town, district and the city (down to the level at
+    ``deepest``), as ``GROUPING SETS`` sums them."""
+    if district is None:
+        chosen, counts = kept.codes, kept.counts
+    else:
+        mine = [i for i, codes in enumerate(kept.codes) if codes[0] == district]
+        chosen, counts = [kept.codes[i] for i in mine], kept.counts[mine]
+    prefixes: list[tuple] = [()]
+    group_of: dict[tuple, int] = {(): 0}
+    rows = np.empty((deepest + 1, len(chosen)), dtype=np.int64)
+    rows[0] = 0
+    for depth in range(1, deepest + 1):
+        for i, codes in enumerate(chosen):
+            prefix = codes[:depth]
+            at = group_of.get(prefix)
+            if at is None:
+                at = group_of[prefix] = len(prefixes)
+                prefixes.append(prefix)
+            rows[depth, i] = at
+    sums = np.zeros((len(prefixes), len(names)), dtype=np.int64)
+    for depth in range(deepest + 1):
+        np.add.at(sums, rows[depth], counts)
+    levels = ("city", *GRID_LEVELS)
+    out: dict[tuple, dict] = {}
+    for codes, row in zip(prefixes, sums.tolist(), strict=True):
+        depth = len(codes)
+        parent = (levels[depth - 1], codes[-2] if depth >= 2 else None) if depth else None
+        out[(levels[depth], *codes)] = {
+            "level": levels[depth],
+            "code": codes[-1] if codes else None,
+            "chain": list(codes),
+            "parent": parent,
+            "counts": dict(zip(names, row, strict=True)),
+        }
+    return out
+
+
+def period_figures(definitions: Definitions, start: datetime, end: datetime, as_of: datetime):
+    """The period's counts per leaf as :mod:`.leaves` keeps them (frozen grids, every
+    district)."""
+    return leaves.Figures(
+        kind="period",
+        names=CASE_COUNTS,
+        leaf_sql=lambda where: _period_leaves("frozen", where),
+        params={
             "start": start,
             "end": end,
-            "as_of": min(end, now) if now is not None else end,
-            "district": district,
-            "proactive": list(definitions.proactive_channels),
+            "proactive": sorted(definitions.proactive_channels),
             "days": definitions.disposal_days,
         },
+        as_of=as_of,
+        moments=lambda lo, hi: _period_moments(lo, hi, definitions.disposal_days),
     )
-    units = grouped_units(rows)
+
+
+def unit_counts(
+    conn: Connection,
+    definitions: Definitions,
+    start: datetime,
+    end: datetime,
+    *,
+    grids: str = "frozen",
+    district: str | None = None,
+    now: datetime | None = None,
+    ledger_due_day: int = 5,
+    kept: Engine | None = None,
+    deepest: str = "compound",
+) -> dict:
+    """The assessment's counts for [start, end) for every grid unit (see :mod:`.assessment`).
+    A deadline counts as missed only once it has passed: at the period's end, or ``now``
+    for a period still running. The towns' ledgers are added to the towns, their districts
+    and the city (:func:`add_ledgers`).
+
+    ``kept``: the engine of the figures kept per leaf (:mod:`.leaves`), read on a connection of
+    their own and brought up to date, for frozen grids; without it every case is counted.
+    ``deepest``: the lowest grid level counted (``community``: no compound's figures)."""
+    if not start < end:
+        raise InputError(
+            "统计期间的结束时间应晚于开始时间，请检查起止日期",
+            code="period.reversed",
+            detail="the period must end after it starts",
+        )
     as_of = min(end, now) if now is not None else end
+    depth = GRID_LEVELS.index(deepest) + 1
+    if kept is not None and grids == "frozen":
+        figures = period_figures(definitions, start, end, as_of)
+        units = units_of_leaves(leaves.read(kept, figures), CASE_COUNTS, district, depth)
+    else:
+        where = "v.district_code = :district" if district else "true"
+        sql = f"""
+        WITH leaf AS ({_period_leaves(grids, where)})
+        SELECT {grouped_columns(depth)},
+          {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in CASE_COUNTS)}
+        FROM leaf
+        {grouping(depth)}
+        """
+        rows = conn.execute(
+            text(sql),
+            {
+                "start": start,
+                "end": end,
+                "as_of": as_of,
+                "district": district,
+                "proactive": list(definitions.proactive_channels),
+                "days": definitions.disposal_days,
+            },
+        )
+        units = grouped_units(rows)
     add_ledgers(units, ledger_counts(conn, start, end, as_of, ledger_due_day, district))
-    add_patrols(units, conn, start, end, district)
+    add_patrols(units, conn, start, end, district, depth)
     for unit in units.values():
         assert set(unit["counts"]) == set(UNIT_COUNTS)
     return units
 
 
-def add_patrols(units: dict, conn: Connection, start: datetime, end: datetime, district) -> None:
+def add_patrols(
+    units: dict, conn: Connection, start: datetime, end: datetime, district, deepest: int = 4
+) -> None:
     """The patrol counts (:data:`PATROL_COUNTS`) into ``units``, grouped over the active grids
-    as the cases are; a unit with compounds or patrols but no case gets a unit of its own."""
-    where = "WHERE district_code = :district" if district else ""
-    rows = conn.execute(
-        text(
-            f"WITH leaf AS ({coverage.PATROL_LEAVES}) "
-            f"SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN}, "
-            "coalesce(sum(compounds), 0)::bigint AS compounds, "
-            "coalesce(sum(compounds_patrolled), 0)::bigint AS compounds_patrolled, "
-            f"coalesce(sum(patrols), 0)::bigint AS patrols FROM leaf {where} {GROUPING}"
-        ),
-        {"start": start, "end": end, "district": district, "epsg": coverage.metric_epsg(conn)},
-    )
+    as the cases are; a unit with compounds or patrols but no case gets a unit of its own.
+    Kept by each process while the patrol tracks and the grids are unchanged (their stamps,
+    :func:`.leaves.stamped`)."""
+
+    def counted() -> list[tuple[tuple, dict]]:
+        where = "WHERE district_code = :district" if district else ""
+        rows = conn.execute(
+            text(
+                f"WITH leaf AS ({coverage.PATROL_LEAVES}) "
+                f"SELECT {grouped_columns(deepest)}, "
+                "coalesce(sum(compounds), 0)::bigint AS compounds, "
+                "coalesce(sum(compounds_patrolled), 0)::bigint AS compounds_patrolled, "
+                "coalesce(sum(patrols), 0)::bigint AS patrols "
+                f"FROM leaf {where} {grouping(deepest)}"
+            ),
+            {"start": start, "end": end, "district": district, "epsg": coverage.metric_epsg(conn)},
+        )
+        return [(k, u) for k, u in grouped_units(rows).items() if any(u["counts"].values())]
+
+    stamp_key = ("patrols", start, end, district, deepest)
     days = round((end - start).total_seconds() / 86400)
     empty = dict.fromkeys(UNIT_COUNTS, 0)
-    for key, unit in grouped_units(rows).items():
-        if not any(unit["counts"].values()):
-            continue
+    for key, unit in leaves.stamped(conn, ("grids", "patrols"), stamp_key, counted):
         units.setdefault(key, {**unit, "counts": dict(empty)})["counts"].update(unit["counts"])
     for unit in units.values():
         for name in PATROL_COUNTS:

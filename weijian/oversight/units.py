@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 from weijian.cases.scope import Principal
 from weijian.errors import NotFoundError
 from weijian.layers.model import GRID_LEVELS
+from weijian.oversight import leaves
 
 LEVELS = ("city", *GRID_LEVELS)
 LEVEL_LABELS = {
@@ -21,11 +22,16 @@ UNGRIDDED = "（未划入下级网格）"
 
 
 def grid_names(conn: Connection) -> dict[str, str]:
-    """Every grid code ever imported with its latest name (retired codes keep theirs)."""
-    rows = conn.execute(
-        text("SELECT DISTINCT ON (code) code, name FROM grid ORDER BY code, version_id DESC")
-    )
-    return dict(rows.all())
+    """Every grid code ever imported with its latest name (retired codes keep theirs); kept by
+    each process while the grids are unchanged (the caller must not change it)."""
+
+    def read() -> dict[str, str]:
+        rows = conn.execute(
+            text("SELECT DISTINCT ON (code) code, name FROM grid ORDER BY code, version_id DESC")
+        )
+        return dict(rows.all())
+
+    return leaves.stamped(conn, ("grids",), ("grid names",), read)
 
 
 def district_filter(principal: Principal | None, district: str | None) -> str | None:
