@@ -349,13 +349,17 @@ def default_definitions() -> Definitions:
     return parse(default_document())
 
 
-def values(indicators: tuple[Indicator, ...], counts: dict[str, int]) -> list[dict]:
+def values(
+    indicators: tuple[Indicator, ...], counts: dict[str, int], heads: list[dict] | None = None
+) -> list[dict]:
+    """Each indicator's value for ``counts``; ``heads``: the indicators' :meth:`as_json`,
+    when made already (for many units)."""
     out = []
-    for ind in indicators:
+    for ind, head in zip(indicators, heads or [ind.as_json() for ind in indicators], strict=True):
         value, num, den = ind.value(counts)
         out.append(
             {
-                **ind.as_json(),
+                **head,
                 "value": None if value is None else round(value, 6),
                 "numerator": num,
                 "denominator": den,
@@ -374,18 +378,18 @@ def rank(
     The score is out of 100; ties share a rank. The cases outside any grid of the level (a
     unit without a code, 未划入下级网格) are no unit to assess: they keep their values, listed
     after the units, with neither a score nor a rank, and take no part in the others' spans."""
-    rows = [{**u, "indicators": values(indicators, u["counts"])} for u in units]
+    heads = [ind.as_json() for ind in indicators]
+    rows = [{**u, "indicators": values(indicators, u["counts"], heads)} for u in units]
     assessed = [row for row in rows if row["code"] is not None or row.get("level") == "city"]
     assessed_ids = {id(row) for row in assessed}
     spans: dict[str, tuple[float, float]] = {}
-    for ind in indicators:
+    for k, ind in enumerate(indicators):
         if ind.is_rate:
             continue
         seen = [
-            v["value"]
+            row["indicators"][k]["value"]
             for row in assessed
-            for v in row["indicators"]
-            if v["code"] == ind.code and v["value"] is not None
+            if row["indicators"][k]["value"] is not None
         ]
         if seen:
             spans[ind.code] = (min(seen), max(seen))
