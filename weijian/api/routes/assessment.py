@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from weijian.api.bodies import json_response
 from weijian.api.dependencies import AdminUser, CasesDep, CurrentUser
 from weijian.errors import InputError
 from weijian.oversight import assessment as assessing
@@ -65,7 +66,7 @@ def assessment(
             media_type=XLSX,
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
         )
-    return result
+    return json_response(result)
 
 
 @router.get("/assessment/levels", summary="Counts and indicators of every unit at every level")
@@ -77,9 +78,11 @@ def assessment_levels(
     month: Month = None,
     district: str | None = None,
     grids: Grids = "frozen",
-) -> dict:
+):
     first, last = _dates(start, end, month)
-    return assessing.all_levels(cases, user, first, last, district=district, grids=grids)
+    return json_response(
+        assessing.all_levels(cases, user, first, last, district=district, grids=grids)
+    )
 
 
 @router.get("/assessment/property-companies", summary="Property companies' rating")

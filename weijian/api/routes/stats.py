@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from weijian.api.bodies import json_response
 from weijian.api.dependencies import CasesDep, CurrentUser
 from weijian.oversight import dashboard
 
@@ -43,4 +44,4 @@ def stats(
             media_type=XLSX,
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
         )
-    return result
+    return json_response(result)
