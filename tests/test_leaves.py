@@ -40,8 +40,15 @@ def _counted_afresh(conn, fig: leaves.Figures) -> leaves.Leaves:
 
 
 def _kinds(definitions, now: datetime):
-    """Every set of kept figures the statistics read, for the periods and ``now``."""
-    out = [dashboard._state_figures(STAGES, 7, now)]
+    """Every set of kept figures the statistics read, for the periods and ``now`` (and the
+    campaign 99's progress to the end of ``now``'s day, where there is one)."""
+    today = now.astimezone(LOCAL).date()
+    months = [_at(date(2026, m, 1)) for m in range(2, today.month + 1)]
+    until = _at(today + timedelta(days=1))
+    out = [
+        dashboard._state_figures(STAGES, 7, now),
+        figures.campaign_figures(99, until, [*months, until], _at(date(2026, 1, 1))),
+    ]
     for start, end in PERIODS:
         lo, hi = _at(start), _at(end)
         out.append(figures.period_figures(definitions, lo, hi, min(hi, now)))
@@ -140,7 +147,8 @@ def _change(conn, rng: random.Random, now: datetime) -> None:
     bare = [r[0] for r in conn.execute(text(
         "SELECT id FROM violation_case v WHERE NOT EXISTS (SELECT FROM case_event e "
         "WHERE e.case_id = v.id) AND NOT EXISTS (SELECT FROM case_urge u WHERE u.case_id = v.id) "
-        "AND NOT EXISTS (SELECT FROM case_rating r WHERE r.case_id = v.id)"))]  # fmt: skip
+        "AND NOT EXISTS (SELECT FROM case_rating r WHERE r.case_id = v.id) "
+        "AND NOT EXISTS (SELECT FROM campaign_baseline b WHERE b.case_id = v.id)"))]  # fmt: skip
     if bare:
         conn.execute(text("DELETE FROM violation_case WHERE id = :c"), {"c": rng.choice(bare)})
 
@@ -149,6 +157,18 @@ def test_kept_figures_are_a_fresh_count_through_changes_and_time(engine, case_ap
     rng = random.Random(11)
     with engine.begin() as conn:
         _random_cases(conn, rng, 200)
+        conn.execute(
+            text(
+                "INSERT INTO campaign (id, name, start_date, created_by) "
+                "VALUES (99, 'p', '2026-01-01', 't')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO campaign_baseline SELECT 99, id, district_code, town_code, "
+                "community_code, compound_code FROM violation_case WHERE track = 'backlog'"
+            )
+        )
         conn.execute(
             text(
                 "UPDATE violation_case SET stage_code = (ARRAY['report', 'visit', 'disposal'])"

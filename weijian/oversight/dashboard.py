@@ -238,8 +238,9 @@ def _monthly(engine, start: datetime, end: datetime, scope_level: str, scope_cod
 
 def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> None:
     """Until ``stop``: every ``every`` seconds, the figures a click on 统计 reads for this
-    month and this year brought up to date (the first time, counted), so that a click finds
-    only what changed in the last moments to count. Runs on a thread of the app."""
+    month and this year, and every campaign's progress, brought up to date (the first time,
+    counted), so that a click finds only what changed in the last moments to count. Runs on a
+    thread of the app."""
     while not stop.is_set():
         try:
             now = cases.clock.now()
@@ -259,6 +260,11 @@ def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> Non
                 if stop.is_set():
                     return
                 leaves.read(cases.engine, kept)
+            for campaign in progress.campaigns(cases):  # their progress to the end of today
+                if stop.is_set():
+                    return
+                if campaign["start_date"] <= today:
+                    progress.campaign_progress(cases, None, campaign["id"], level="district")
         except Exception:  # the database away for a moment: the next round tries again
             log.exception("the statistics could not be kept counted")
         stop.wait(every)

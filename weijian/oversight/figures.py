@@ -484,6 +484,52 @@ def property_counts(
     return out
 
 
+def _campaign_leaves(grids: str, months: int, where: str = "true") -> str:
+    """A campaign's clear-to-zero counts per leaf: the baseline, signed off since the start (to
+    ``as_of``), and the cumulative signed-off count at each month end, of the baseline's cases
+    where ``where`` holds (on the baseline's codes, ``b``)."""
+    month_columns = "".join(
+        f", count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :month_end_{i}) "
+        f"AS month_{i}"
+        for i in range(months)
+    )
+    base = (
+        f"SELECT {CASE_FIELDS}, {_levels('b')} FROM campaign_baseline b "
+        f"JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign AND ({where})"
+        if grids == "frozen"
+        # today's grids and the sign-off, both kept in case_grid_current: no case row read
+        else f"SELECT b.case_id AS id, x.signed_off_at, {_levels('x')} FROM campaign_baseline b "
+        "JOIN case_grid_current x ON x.case_id = b.case_id WHERE b.campaign_id = :campaign"
+    )
+    # counted per compound first (hashed), so the roll-up sorts a few thousand rows
+    return (
+        f"SELECT {_levels('c')}, count(*) AS baseline, count(*) FILTER (WHERE signed_off_at "
+        f">= :start AND signed_off_at < :as_of) AS signed_off {month_columns} "
+        f"FROM ({base}) c GROUP BY {_levels('c')}"
+    )
+
+
+def campaign_figures(
+    campaign_id: int, as_of: datetime, months: list[datetime], start: datetime
+) -> leaves.Figures:
+    """A campaign's counts per leaf of its baseline (frozen grids) as :mod:`.leaves` keeps
+    them: a case's leaf is the baseline's codes, found for the cases written since."""
+    params: dict = {"campaign": campaign_id, "as_of": as_of, "start": start}
+    params.update({f"month_end_{i}": end for i, end in enumerate(months)})
+    return leaves.Figures(
+        kind="campaign",
+        names=("baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))),
+        leaf_sql=lambda where: _campaign_leaves("frozen", len(months), where),
+        params=params,
+        moment="moment",  # none: ``as_of`` is a day's end, a parameter of the figures
+        alias="b",
+        written=(
+            f"SELECT {_levels('b')} FROM violation_case v JOIN campaign_baseline b "
+            "ON b.case_id = v.id AND b.campaign_id = :campaign WHERE v.change_xid >= :xmin"
+        ),
+    )
+
+
 def campaign_counts(
     conn: Connection,
     campaign_id: int,
@@ -492,37 +538,23 @@ def campaign_counts(
     *,
     start: datetime,
     grids: str = "frozen",
+    kept: Engine | None = None,
 ) -> dict:
     """Clear-to-zero figures per unit: the baseline backlog, signed off since the start (to
-    ``as_of``), and the cumulative signed-off count at each month end in ``months``."""
-    month_columns = ", ".join(
-        f"count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :month_end_{i}) "
-        f"AS month_{i}"
-        for i in range(len(months))
-    )
-    base = (
-        f"SELECT {CASE_FIELDS}, {_levels('b')} FROM campaign_baseline b "
-        "JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign"
-        if grids == "frozen"
-        # today's grids and the sign-off, both kept in case_grid_current: no case row read
-        else f"SELECT b.case_id AS id, x.signed_off_at, {_levels('x')} FROM campaign_baseline b "
-        "JOIN case_grid_current x ON x.case_id = b.case_id WHERE b.campaign_id = :campaign"
-    )
+    ``as_of``), and the cumulative signed-off count at each month end in ``months``.
+    ``kept``: the engine of the figures kept per leaf (:mod:`.leaves`), for frozen grids."""
     if grids not in GRID_MODES:
         raise InputError(
             f"网格口径“{grids}”无效，应为 frozen（按立案时的网格）或 current（按现行网格）",
             code="assessment.grids_invalid",
             detail=f"grids must be frozen or current, not {grids!r}",
         )
+    if kept is not None and grids == "frozen":
+        figures = campaign_figures(campaign_id, as_of, months, start)
+        return units_of_leaves(leaves.read(kept, figures), figures.names)
     sums = ["baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))]
     sql = f"""
-    WITH c AS ({base}),
-    leaf AS (  -- counted per compound first (hashed), so the roll-up sorts a few thousand rows
-      SELECT {_levels("c")}, count(*) AS baseline,
-      count(*) FILTER (WHERE signed_off_at >= :start AND signed_off_at < :as_of) AS signed_off
-      {"," if months else ""} {month_columns}
-      FROM c GROUP BY {_levels("c")}
-    )
+    WITH leaf AS ({_campaign_leaves(grids, len(months))})
     SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
       {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in sums)}
     FROM leaf

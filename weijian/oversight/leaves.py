@@ -71,6 +71,11 @@ class Figures:
     as_of: datetime | None = None
     moments: Callable[[datetime, datetime], tuple[str, dict]] | None = None
     moment: str = "as_of"  # the parameter of ``leaf_sql`` that ``as_of`` is given as
+    #: the alias in ``leaf_sql`` whose four codes make a case's leaf
+    alias: str = "v"
+    #: a SELECT of the leaves of the cases written since the snapshot ``:xmin``, when a case's
+    #: leaf is not its own four codes (a campaign's baseline keeps the codes it was taken with)
+    written: str | None = None
 
     @property
     def key(self) -> str:
@@ -275,10 +280,11 @@ def _count_touched(conn: Connection, figures: Figures, xmin, counted_as_of, vers
     """Count again the leaves touched since the snapshot ``xmin`` and, when the moment moved,
     the leaves of the cases whose counts turn in between."""
     selects = [
-        f"SELECT {', '.join(CODES)} FROM violation_case WHERE change_xid >= :xmin",
+        figures.written
+        or f"SELECT {', '.join(CODES)} FROM violation_case WHERE change_xid >= :xmin",
         f"SELECT {', '.join(CODES)} FROM figures_touch WHERE xid >= :xmin",
     ]
-    params: dict = {"xmin": xmin}
+    params: dict = {**figures.params, "xmin": xmin}
     moved = figures.as_of is not None and figures.as_of != counted_as_of
     if moved and figures.moments is not None:
         lo, hi = sorted((counted_as_of or figures.as_of, figures.as_of))
@@ -297,7 +303,7 @@ def _count_touched(conn: Connection, figures: Figures, xmin, counted_as_of, vers
             ),
             {"key": figures.key, "version": version, **arms},
         )
-        _insert(conn, figures, where("v."), arms, version)
+        _insert(conn, figures, where(f"{figures.alias}."), arms, version)
     conn.execute(
         text(
             "UPDATE figures_entry SET counted_xmin = pg_snapshot_xmin(pg_current_snapshot()), "

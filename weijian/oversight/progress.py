@@ -189,7 +189,7 @@ def campaign_progress(
         bounds = [datetime.combine(m, time(0), tzinfo=LOCAL) for m in months]
         since, _ = period(campaign.start_date, campaign.start_date)
         counted = figures.campaign_counts(
-            conn, campaign_id, until, bounds, start=since, grids=grids
+            conn, campaign_id, until, bounds, start=since, grids=grids, kept=cases.engine
         )
         names = units.grid_names(conn)
     out_levels = {}

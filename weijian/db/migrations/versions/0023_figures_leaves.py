@@ -106,6 +106,11 @@ BEGIN
 END $$;
 CREATE TRIGGER violation_case_forget_figures AFTER TRUNCATE ON violation_case
     FOR EACH STATEMENT EXECUTE FUNCTION weijian_figures_forget();
+-- a campaign's baseline is written once, when the campaign is made: any change of it counts
+-- every figure afresh
+CREATE TRIGGER campaign_baseline_forget_figures
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON campaign_baseline
+    FOR EACH STATEMENT EXECUTE FUNCTION weijian_figures_forget();
 """
 for table, name in (("patrol_track", "patrols"), ("grid", "grids"), ("layer", "grids")):
     UPGRADE += f"""
@@ -156,7 +161,8 @@ def downgrade() -> None:
             for t in SATELLITES
         )
         + "".join(f"DROP TRIGGER {t}_stamp ON {t}; " for t in ("patrol_track", "grid", "layer"))
-        + "DROP TRIGGER violation_case_forget_figures ON violation_case; "
+        + "DROP TRIGGER campaign_baseline_forget_figures ON campaign_baseline; "
+        "DROP TRIGGER violation_case_forget_figures ON violation_case; "
         "DROP TRIGGER violation_case_deleted_leaf ON violation_case; "
         "DROP TRIGGER violation_case_left_leaf ON violation_case; "
         "DROP FUNCTION weijian_figures_forget(), weijian_figures_case_touched(), "
