@@ -294,7 +294,9 @@ def _clear(cases, principal, campaign, end: date) -> tuple[dict | None, dict, li
     today = cases.clock.now().astimezone(LOCAL).date()
     as_of = min(end, today)
     try:
-        prog = progress.campaign_progress(cases, principal, campaign["id"], as_of=as_of)
+        prog = progress.campaign_progress(
+            cases, principal, campaign["id"], as_of=as_of, levels=("city", *TABLE_LEVELS)
+        )
     except InputError as e:
         if e.code != "campaign.as_of_before_start":
             raise

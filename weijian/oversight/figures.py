@@ -539,10 +539,12 @@ def campaign_counts(
     start: datetime,
     grids: str = "frozen",
     kept: Engine | None = None,
+    deepest: int = 4,
 ) -> dict:
     """Clear-to-zero figures per unit: the baseline backlog, signed off since the start (to
     ``as_of``), and the cumulative signed-off count at each month end in ``months``.
-    ``kept``: the engine of the figures kept per leaf (:mod:`.leaves`), for frozen grids."""
+    ``kept``: the engine of the figures kept per leaf (:mod:`.leaves`), for frozen grids;
+    ``deepest``: the lowest level summed, when kept (1: the districts … 4: the compounds)."""
     if grids not in GRID_MODES:
         raise InputError(
             f"网格口径“{grids}”无效，应为 frozen（按立案时的网格）或 current（按现行网格）",
@@ -551,7 +553,7 @@ def campaign_counts(
         )
     if kept is not None and grids == "frozen":
         figures = campaign_figures(campaign_id, as_of, months, start)
-        return units_of_leaves(leaves.read(kept, figures), figures.names)
+        return units_of_leaves(leaves.read(kept, figures), figures.names, deepest=deepest)
     sums = ["baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))]
     sql = f"""
     WITH leaf AS ({_campaign_leaves(grids, len(months))})

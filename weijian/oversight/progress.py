@@ -169,9 +169,12 @@ def campaign_progress(
     as_of: date | None = None,
     level: str | None = None,
     grids: str = "frozen",
+    levels: tuple[str, ...] | None = None,
 ) -> dict:
     """Baseline, signed off since the start, remaining and percent per unit at every level (or
-    one), with the trend month by month; children add up to their parent."""
+    one, or ``levels``), with the trend month by month; children add up to their parent."""
+    chosen = list(levels) if levels else [level] if level else list(units.LEVELS)
+    deepest = max(units.LEVELS.index(lvl) for lvl in chosen)
     with cases.read_engine.connect() as conn:
         campaign = _campaign_row(conn, principal, campaign_id)
         as_of = as_of or cases.clock.now().astimezone(LOCAL).date()
@@ -189,13 +192,14 @@ def campaign_progress(
         bounds = [datetime.combine(m, time(0), tzinfo=LOCAL) for m in months]
         since, _ = period(campaign.start_date, campaign.start_date)
         counted = figures.campaign_counts(
-            conn, campaign_id, until, bounds, start=since, grids=grids, kept=cases.engine
-        )
+            conn, campaign_id, until, bounds, start=since, grids=grids, kept=cases.engine,
+            deepest=max(deepest, 1),
+        )  # fmt: skip
         names = units.grid_names(conn)
     out_levels = {}
     labels = [(m - timedelta(days=1)).strftime("%Y-%m") for m in months]
     keys = [f"month_{i}" for i in range(len(months))]
-    for lvl in [level] if level else units.LEVELS:
+    for lvl in chosen:
         rows = []
         for row in units.rows(counted, lvl, names, principal):
             counts = row.pop("counts")
