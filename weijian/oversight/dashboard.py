@@ -273,13 +273,13 @@ def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> Non
 # -- the dashboard -----------------------------------------------------------------------------
 
 
-def _campaign(cases: CaseService, principal: Principal, campaign_id: int | None) -> dict | None:
-    """The campaign asked for, or the latest one of the user's whole scope."""
+def _campaign(principal: Principal, campaign_id: int | None, every: list[dict]) -> dict | None:
+    """The campaign asked for, or the latest one of the user's whole scope (of ``every``)."""
     if campaign_id is not None:
         return {"id": campaign_id}
     mine = [
         c
-        for c in progress.campaigns(cases)
+        for c in every
         if c["district_code"] is None
         or (not principal.city_wide and c["district_code"] == principal.district_code)
     ]
@@ -356,7 +356,10 @@ def dashboard(
             names = units.grid_names(conn)
         state = state_job.result()
     scope = _scope(principal, names)
-    campaign, clear, prog = _clear(cases, principal, _campaign(cases, principal, campaign_id), end)
+    every_campaign = progress.campaigns(cases)
+    campaign, clear, prog = _clear(
+        cases, principal, _campaign(principal, campaign_id, every_campaign), end
+    )
 
     def row(unit: dict, ranked: dict | None) -> dict:
         key = (unit["level"], *unit["chain"])
@@ -418,7 +421,7 @@ def dashboard(
         "campaign": campaign,
         "campaigns": [
             {"id": c["id"], "name": c["name"], "district": c["district_code"]}
-            for c in progress.campaigns(cases)
+            for c in every_campaign
             if principal.city_wide or c["district_code"] in (None, principal.district_code)
         ],
         "stages": [{"code": d.code, "label": d.label} for d in wf.deadlines],

@@ -83,7 +83,10 @@ def campaigns(cases: CaseService) -> list[dict]:
         rows = conn.execute(
             text(
                 "SELECT c.id, c.name, c.start_date, c.district_code, c.created_by, c.created_at, "
-                "(SELECT count(*) FROM campaign_baseline b WHERE b.campaign_id = c.id) AS baseline "
+                # the baseline's size from the counts kept per district (every baseline case
+                # has one): counting 126,000 baseline rows took 14 ms a call
+                "(SELECT coalesce(sum(k.baseline), 0) FROM campaign_count k "
+                "WHERE k.campaign_id = c.id AND k.level = 'district')::int AS baseline "
                 "FROM campaign c ORDER BY c.id"
             )
         )
