@@ -462,6 +462,24 @@ def _random_cases(conn, rng: random.Random, count: int = 120) -> None:
         )
 
 
+def backlog_campaign(conn, campaign_id: int = 99) -> None:
+    """A campaign from 2026-01-01 whose baseline is every backlog case, with its codes."""
+    conn.execute(
+        text(
+            "INSERT INTO campaign (id, name, start_date, created_by) "
+            "VALUES (:c, 'p', '2026-01-01', 't')"
+        ),
+        {"c": campaign_id},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO campaign_baseline SELECT :c, id, district_code, town_code, "
+            "community_code, compound_code FROM violation_case WHERE track = 'backlog'"
+        ),
+        {"c": campaign_id},
+    )
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     """Random cases — some outside the lower grids, random channels, deadlines, visits,
@@ -470,18 +488,7 @@ def test_every_level_is_the_sum_of_its_children(engine, case_api, seed):
     rng = random.Random(seed)
     with engine.begin() as conn:
         _random_cases(conn, rng)
-        conn.execute(
-            text(
-                "INSERT INTO campaign (id, name, start_date, created_by) "
-                "VALUES (99, 'p', '2026-01-01', 't')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO campaign_baseline SELECT 99, id, district_code, town_code, "
-                "community_code, compound_code FROM violation_case WHERE track = 'backlog'"
-            )
-        )
+        backlog_campaign(conn)
     first = date(2026, 1, 1) + timedelta(days=rng.randint(0, 60))
     last = first + timedelta(days=rng.randint(10, 90))
     levels = case_api.get(

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 
 from tests.casekit import GRID_CHAINS
-from tests.test_assessment import _random_cases
+from tests.test_assessment import _random_cases, backlog_campaign
 from weijian.cases.clock import LOCAL
 from weijian.oversight import dashboard, figures, leaves
 from weijian.oversight.assessment import active_definitions
@@ -157,18 +157,7 @@ def test_kept_figures_are_a_fresh_count_through_changes_and_time(engine, case_ap
     rng = random.Random(11)
     with engine.begin() as conn:
         _random_cases(conn, rng, 200)
-        conn.execute(
-            text(
-                "INSERT INTO campaign (id, name, start_date, created_by) "
-                "VALUES (99, 'p', '2026-01-01', 't')"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO campaign_baseline SELECT 99, id, district_code, town_code, "
-                "community_code, compound_code FROM violation_case WHERE track = 'backlog'"
-            )
-        )
+        backlog_campaign(conn, 99)
         conn.execute(
             text(
                 "UPDATE violation_case SET stage_code = (ARRAY['report', 'visit', 'disposal'])"

@@ -273,17 +273,23 @@ def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> Non
 # -- the dashboard -----------------------------------------------------------------------------
 
 
-def _campaign(principal: Principal, campaign_id: int | None, every: list[dict]) -> dict | None:
-    """The campaign asked for, or the latest one of the user's whole scope (of ``every``)."""
-    if campaign_id is not None:
-        return {"id": campaign_id}
+def _campaigns(cases: CaseService, principal: Principal, campaign_id: int | None) -> tuple:
+    """The campaign asked for, or the latest one of the user's whole scope; and the campaigns
+    the user may pick from."""
+    every = progress.campaigns(cases)
     mine = [
         c
         for c in every
         if c["district_code"] is None
         or (not principal.city_wide and c["district_code"] == principal.district_code)
     ]
-    return mine[-1] if mine else None
+    chosen = {"id": campaign_id} if campaign_id is not None else (mine[-1] if mine else None)
+    listed = [
+        {"id": c["id"], "name": c["name"], "district": c["district_code"]}
+        for c in every
+        if principal.city_wide or c["district_code"] in (None, principal.district_code)
+    ]
+    return chosen, listed
 
 
 def _clear(cases, principal, campaign, end: date) -> tuple[dict | None, dict, list]:
@@ -356,10 +362,8 @@ def dashboard(
             names = units.grid_names(conn)
         state = state_job.result()
     scope = _scope(principal, names)
-    every_campaign = progress.campaigns(cases)
-    campaign, clear, prog = _clear(
-        cases, principal, _campaign(principal, campaign_id, every_campaign), end
-    )
+    chosen, listed = _campaigns(cases, principal, campaign_id)
+    campaign, clear, prog = _clear(cases, principal, chosen, end)
 
     def row(unit: dict, ranked: dict | None) -> dict:
         key = (unit["level"], *unit["chain"])
@@ -419,11 +423,7 @@ def dashboard(
         },
         "as_of": now.astimezone(LOCAL).isoformat(timespec="minutes"),
         "campaign": campaign,
-        "campaigns": [
-            {"id": c["id"], "name": c["name"], "district": c["district_code"]}
-            for c in every_campaign
-            if principal.city_wide or c["district_code"] in (None, principal.district_code)
-        ],
+        "campaigns": listed,
         "stages": [{"code": d.code, "label": d.label} for d in wf.deadlines],
         "columns": COLUMNS,
         "levels": {lvl: units.LEVEL_LABELS[lvl] for lvl in tables},
