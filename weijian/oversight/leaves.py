@@ -134,20 +134,25 @@ def _up_to_date(engine: Engine, figures: Figures) -> Leaves:
         _lock(conn, "pg_advisory_lock(hashtextextended(:key, 0))", key=figures.key)
         try:
             first = conn.execute(
-                text("SELECT counted_xmin, as_of, version FROM figures_entry WHERE key = :key"),
+                text(
+                    "SELECT counted_xmin, as_of, version, epoch FROM figures_entry WHERE key = :key"
+                ),
                 {"key": figures.key},
             ).first()
             if first is None:
                 conn.rollback()
                 _lock(conn, f"pg_advisory_lock({_CREATION_LOCK})")
                 try:
-                    _count_all(conn, figures)
+                    epoch, version = _count_all(conn, figures), 1
                     conn.commit()
                 finally:
                     _lock(conn, f"pg_advisory_unlock({_CREATION_LOCK})")
             else:
-                _count_touched(conn, figures, first.counted_xmin, first.as_of, first.version)
-            out = _copied(conn, figures)
+                epoch = first.epoch
+                version = _count_touched(
+                    conn, figures, first.counted_xmin, first.as_of, first.version
+                )
+            out = _copied(conn, figures, epoch, version)
             conn.commit()
         finally:
             conn.rollback()
@@ -155,13 +160,11 @@ def _up_to_date(engine: Engine, figures: Figures) -> Leaves:
     return out
 
 
-def _copied(conn: Connection, figures: Figures) -> Leaves:
-    """The process's copy of the leaves brought to the entry's version: the leaves changed
-    since the copy's version read, in PostgreSQL's binary form (``array_send``) in one go (some
-    5,000 leaves of 20 counts each made as Python numbers cost more than the rest of a read)."""
-    epoch, version = conn.execute(
-        text("SELECT epoch, version FROM figures_entry WHERE key = :key"), {"key": figures.key}
-    ).one()
+def _copied(conn: Connection, figures: Figures, epoch: str, version: int) -> Leaves:
+    """The process's copy of the leaves brought to the entry's ``version`` (of the entry made
+    at ``epoch``): the leaves changed since the copy's version read, in PostgreSQL's binary
+    form (``array_send``) in one go (some 5,000 leaves of 20 counts each made as Python
+    numbers cost more than the rest of a read)."""
     at = (conn.engine.url.render_as_string(hide_password=True), figures.key)
     width = len(figures.names)
     with _COPIES_LOCK:
@@ -248,9 +251,10 @@ def _lock(conn: Connection, call: str, **params) -> None:
     conn.commit()
 
 
-def _count_all(conn: Connection, figures: Figures) -> None:
-    """Count every leaf (the first read of these figures); drop figures nobody reads any more
-    and the notes of changes every kept figure has seen."""
+def _count_all(conn: Connection, figures: Figures) -> str:
+    """Count every leaf (the first read of these figures), at version 1 of a new epoch, which
+    is returned; drop figures nobody reads any more and the notes of changes every kept figure
+    has seen."""
     # (figures another process is reading now, holding their lock, are not dropped)
     conn.execute(
         text(
@@ -260,25 +264,26 @@ def _count_all(conn: Connection, figures: Figures) -> None:
         ),
         {"key": figures.key},
     )
-    conn.execute(
+    epoch = conn.execute(
         text(
             "INSERT INTO figures_entry (key, counted_xmin, as_of, epoch, version) "
             "VALUES (:key, pg_snapshot_xmin(pg_current_snapshot()), :as_of, "
-            "gen_random_uuid()::text, 1)"
+            "gen_random_uuid()::text, 1) RETURNING epoch"
         ),
         {"key": figures.key, "as_of": figures.as_of},
-    )
+    ).scalar_one()
     _insert(conn, figures, "true", {}, 1)
     # under the creation lock no figures are being first counted: a note older than every
     # kept figure's snapshot was seen by all of them, and by any counted after
     conn.execute(
         text("DELETE FROM figures_touch WHERE xid < (SELECT min(counted_xmin) FROM figures_entry)")
     )
+    return epoch
 
 
-def _count_touched(conn: Connection, figures: Figures, xmin, counted_as_of, version) -> None:
+def _count_touched(conn: Connection, figures: Figures, xmin, counted_as_of, version) -> int:
     """Count again the leaves touched since the snapshot ``xmin`` and, when the moment moved,
-    the leaves of the cases whose counts turn in between."""
+    the leaves of the cases whose counts turn in between; the entry's version after."""
     selects = [
         figures.written
         or f"SELECT {', '.join(CODES)} FROM violation_case WHERE change_xid >= :xmin",
@@ -317,6 +322,7 @@ def _count_touched(conn: Connection, figures: Figures, xmin, counted_as_of, vers
             "changed": bool(touched) or moved,
         },
     )
+    return version
 
 
 def _insert(conn: Connection, figures: Figures, where: str, arms: dict, version: int) -> None:
