@@ -132,7 +132,7 @@ def range_label(start: date, end: date) -> str:
 def _state_figures(stages: list[str], stalled_days: int, now: datetime) -> leaves.Figures:
     """Per leaf: the open backlog, overdue (and by stage), stalled and urged cases at ``now``;
     every figure here counts open cases only."""
-    levels = ", ".join(f"v.{column}" for column in figures.LEVEL_COLUMNS)
+    levels = figures.level_columns("v")
     by_stage = "".join(
         f", count(*) FILTER (WHERE {overdue_sql('v')} AND v.stage_code = :stage_{i}) AS stage_{i}"
         for i in range(len(stages))
@@ -201,7 +201,7 @@ def _month_bounds(start: datetime, end: datetime) -> list[tuple[str, datetime, d
 def _monthly_figures(start: datetime, end: datetime) -> leaves.Figures:
     """New and signed-off cases per leaf in each month of the period."""
     months = _month_bounds(start, end)
-    levels = ", ".join(f"v.{column}" for column in figures.LEVEL_COLUMNS)
+    levels = figures.level_columns("v")
     columns = ", ".join(
         f"count(*) FILTER (WHERE v.reported_at >= :m{i} AND v.reported_at < :m{i}_end) "
         f"AS reported_{i}, "

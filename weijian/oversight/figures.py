@@ -56,7 +56,7 @@ CASE_FIELDS = (
 )
 
 
-def _levels(table: str | None = None) -> str:
+def level_columns(table: str | None = None) -> str:
     """The level columns for a select list, of ``table`` when given."""
     prefix = f"{table}." if table else ""
     return ", ".join(prefix + column for column in LEVEL_COLUMNS)
@@ -72,9 +72,9 @@ def coded_cases(grids: str = "frozen", where: str = "true", fields: str = CASE_F
             detail=f"grids must be frozen or current, not {grids!r}",
         )
     if grids == "frozen":
-        return f"SELECT {fields}, {_levels('v')} FROM violation_case v WHERE {where}"
+        return f"SELECT {fields}, {level_columns('v')} FROM violation_case v WHERE {where}"
     return (
-        f"SELECT {fields}, {_levels('x')} FROM violation_case v "
+        f"SELECT {fields}, {level_columns('x')} FROM violation_case v "
         f"LEFT JOIN case_grid_current x ON x.case_id = v.id WHERE {where}"
     )
 
@@ -89,7 +89,7 @@ def covering_cases(where: str = "true", fields: str = CASE_FIELDS) -> str:
     )
     plain = ", ".join(f.strip().removeprefix("v.") for f in fields.split(","))
     return (
-        f"SELECT {plain}, {_levels()} FROM ("
+        f"SELECT {plain}, {level_columns()} FROM ("
         f"SELECT {fields}, {picks} FROM violation_case v "
         f"LEFT JOIN active_grid g ON ST_Covers(g.geom, v.geom) WHERE {where} "
         f"GROUP BY v.id) x"
@@ -189,7 +189,7 @@ def _period_leaves(grids: str, where: str) -> str:
     ),
     c0 AS ({coded_cases(grids, where)}),
     c AS (SELECT c0.*, c0.reported_at + :days * interval '1 day' AS disposal_due FROM c0)
-    SELECT {_levels("c")},
+    SELECT {level_columns("c")},
       count(*) FILTER (WHERE reported_at >= :start) AS reported,
       count(*) FILTER (WHERE reported_at >= :start AND channel = ANY(:proactive)) AS proactive,
       count(*) FILTER (WHERE reported_at >= :start AND report_due IS NOT NULL) AS reports_due,
@@ -226,7 +226,7 @@ def _period_leaves(grids: str, where: str) -> str:
       5 * count(rated.case_id) AS rating_full
     FROM c LEFT JOIN moves ON moves.case_id = c.id LEFT JOIN urged ON urged.case_id = c.id
     LEFT JOIN rated ON rated.case_id = c.id
-    GROUP BY {_levels("c")}
+    GROUP BY {level_columns("c")}
     """
 
 
@@ -234,7 +234,7 @@ def _period_moments(lo: datetime, hi: datetime, days: int) -> tuple[str, dict]:
     """The leaves of the cases whose period counts may differ between two moments ``as_of``
     from ``lo`` to ``hi``: every date the counts compare with ``:as_of`` lies in between (a
     disposal deadline by its report, a day wider each side for the calendar's days)."""
-    codes = _levels("v")
+    codes = level_columns("v")
     between = " OR ".join(
         f"v.{column} BETWEEN :lo AND :hi"
         for column in ("visit_due", "visited_at", "signed_off_at", "closed_at")
@@ -494,18 +494,19 @@ def _campaign_leaves(grids: str, months: int, where: str = "true") -> str:
         for i in range(months)
     )
     base = (
-        f"SELECT {CASE_FIELDS}, {_levels('b')} FROM campaign_baseline b "
+        f"SELECT {CASE_FIELDS}, {level_columns('b')} FROM campaign_baseline b "
         f"JOIN violation_case v ON v.id = b.case_id WHERE b.campaign_id = :campaign AND ({where})"
         if grids == "frozen"
         # today's grids and the sign-off, both kept in case_grid_current: no case row read
-        else f"SELECT b.case_id AS id, x.signed_off_at, {_levels('x')} FROM campaign_baseline b "
-        "JOIN case_grid_current x ON x.case_id = b.case_id WHERE b.campaign_id = :campaign"
+        else f"SELECT b.case_id AS id, x.signed_off_at, {level_columns('x')} "
+        "FROM campaign_baseline b JOIN case_grid_current x ON x.case_id = b.case_id "
+        "WHERE b.campaign_id = :campaign"
     )
     # counted per compound first (hashed), so the roll-up sorts a few thousand rows
     return (
-        f"SELECT {_levels('c')}, count(*) AS baseline, count(*) FILTER (WHERE signed_off_at "
+        f"SELECT {level_columns('c')}, count(*) AS baseline, count(*) FILTER (WHERE signed_off_at "
         f">= :start AND signed_off_at < :as_of) AS signed_off {month_columns} "
-        f"FROM ({base}) c GROUP BY {_levels('c')}"
+        f"FROM ({base}) c GROUP BY {level_columns('c')}"
     )
 
 
@@ -524,7 +525,7 @@ def campaign_figures(
         moment="moment",  # none: ``as_of`` is a day's end, a parameter of the figures
         alias="b",
         written=(
-            f"SELECT {_levels('b')} FROM violation_case v JOIN campaign_baseline b "
+            f"SELECT {level_columns('b')} FROM violation_case v JOIN campaign_baseline b "
             "ON b.case_id = v.id AND b.campaign_id = :campaign WHERE v.change_xid >= :xmin"
         ),
     )
@@ -557,7 +558,7 @@ def campaign_counts(
     sums = ["baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))]
     sql = f"""
     WITH leaf AS ({_campaign_leaves(grids, len(months))})
-    SELECT {_levels()}, GROUPING({_levels()}) AS {GROUPING_COLUMN},
+    SELECT {level_columns()}, GROUPING({level_columns()}) AS {GROUPING_COLUMN},
       {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in sums)}
     FROM leaf
     {GROUPING}
