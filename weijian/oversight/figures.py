@@ -21,6 +21,7 @@ spatial join per request; :func:`covering_cases` is the spatial join itself, whi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -250,6 +251,47 @@ def _period_moments(lo: datetime, hi: datetime, days: int) -> tuple[str, dict]:
     return sql, {"lo": lo, "hi": hi, "days": days}
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """How leaves sum up the levels: the leaves in the order of their codes, so that each
+    unit's leaves are one run; per depth, where each unit's run begins and the unit's codes."""
+
+    order: np.ndarray
+    starts: list[np.ndarray]
+    prefixes: list[list[tuple]]
+
+
+#: each process's latest layouts, by the leaves' codes and the depth (the same leaves come back
+#: on every read of figures nobody's cases moved out of)
+_LAYOUTS: dict[tuple, _Layout] = {}
+_LAYOUTS_KEPT = 16
+
+
+def _layout(codes: list[tuple], deepest: int) -> _Layout:
+    key = (tuple(codes), deepest)
+    made = _LAYOUTS.get(key)
+    if made is not None:
+        return made
+    # None (no grid at the level) first, as units.rows sorts them
+    order = sorted(range(len(codes)), key=lambda i: [c or "" for c in codes[i]])
+    starts: list[np.ndarray] = [np.zeros(1, dtype=np.intp)]
+    prefixes: list[list[tuple]] = [[()]]
+    for depth in range(1, deepest + 1):
+        at, seen, previous = [], [], None
+        for place, i in enumerate(order):
+            prefix = codes[i][:depth]
+            if prefix != previous:
+                at.append(place)
+                seen.append(prefix)
+                previous = prefix
+        starts.append(np.array(at, dtype=np.intp))
+        prefixes.append(seen)
+    made = _LAYOUTS[key] = _Layout(np.array(order, dtype=np.intp), starts, prefixes)
+    while len(_LAYOUTS) > _LAYOUTS_KEPT:
+        _LAYOUTS.pop(next(iter(_LAYOUTS)), None)
+    return made
+
+
 def units_of_leaves(kept: leaves.Leaves, names, district=None, deepest: int = 4) -> dict:
     """:func:`grouped_units` of counts per leaf: each leaf (of ``district``, when given) added
     to its compound, community, town, district and the city (down to the level at
@@ -259,33 +301,31 @@ def units_of_leaves(kept: leaves.Leaves, names, district=None, deepest: int = 4)
     else:
         mine = [i for i, codes in enumerate(kept.codes) if codes[0] == district]
         chosen, counts = [kept.codes[i] for i in mine], kept.counts[mine]
-    prefixes: list[tuple] = [()]
-    group_of: dict[tuple, int] = {(): 0}
-    rows = np.empty((deepest + 1, len(chosen)), dtype=np.int64)
-    rows[0] = 0
-    for depth in range(1, deepest + 1):
-        for i, codes in enumerate(chosen):
-            prefix = codes[:depth]
-            at = group_of.get(prefix)
-            if at is None:
-                at = group_of[prefix] = len(prefixes)
-                prefixes.append(prefix)
-            rows[depth, i] = at
-    sums = np.zeros((len(prefixes), len(names)), dtype=np.int64)
-    for depth in range(deepest + 1):
-        np.add.at(sums, rows[depth], counts)
     levels = ("city", *GRID_LEVELS)
     out: dict[tuple, dict] = {}
-    for codes, row in zip(prefixes, sums.tolist(), strict=True):
-        depth = len(codes)
-        parent = (levels[depth - 1], codes[-2] if depth >= 2 else None) if depth else None
-        out[(levels[depth], *codes)] = {
-            "level": levels[depth],
-            "code": codes[-1] if codes else None,
-            "chain": list(codes),
-            "parent": parent,
-            "counts": dict(zip(names, row, strict=True)),
+    if not chosen:
+        out[("city",)] = {
+            "level": "city",
+            "code": None,
+            "chain": [],
+            "parent": None,
+            "counts": dict.fromkeys(names, 0),
         }
+        return out
+    layout = _layout(chosen, deepest)
+    ordered = np.asarray(counts, dtype=np.int64)[layout.order]
+    for depth in range(deepest + 1):
+        sums = np.add.reduceat(ordered, layout.starts[depth], axis=0).tolist()
+        level = levels[depth]
+        for codes, row in zip(layout.prefixes[depth], sums, strict=True):
+            parent = (levels[depth - 1], codes[-2] if depth >= 2 else None) if depth else None
+            out[(level, *codes)] = {
+                "level": level,
+                "code": codes[-1] if codes else None,
+                "chain": list(codes),
+                "parent": parent,
+                "counts": dict(zip(names, row, strict=True)),
+            }
     return out
 
 
