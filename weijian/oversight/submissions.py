@@ -19,6 +19,7 @@ connection: no HTTP, no CLI.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO
@@ -29,6 +30,7 @@ from weijian.cases.clock import LOCAL
 from weijian.cases.evidence import JPEG, PDF, PNG, EvidenceStore, Inspected, inspect, read_limited
 from weijian.cases.scope import Principal
 from weijian.errors import ConflictError, InputError, NotFoundError, PermissionDenied
+from weijian.oversight import leaves
 from weijian.oversight.ledger import can_read, check_read, town_info
 from weijian.oversight.periods import (
     due_date,
@@ -607,32 +609,44 @@ def ledger_counts(
         if start <= due <= as_of:
             months.append((month, due))
         month = next_month(month)
-    towns = conn.execute(
-        text(
-            "SELECT DISTINCT t.code, coalesce(t.parent_code, (SELECT d.code FROM active_grid d "
-            "WHERE d.level = 'district' AND d.geom && t.geom AND "
-            "ST_Within(ST_PointOnSurface(t.geom), d.geom) ORDER BY d.code LIMIT 1)) AS district "
-            "FROM active_grid t WHERE t.level = 'town'"
-        )
-    ).all()
     counts = {
-        (t.district, t.code): {"ledgers_due": len(months), "ledgers_on_time": 0}
-        for t in towns
-        if t.district is not None and (district is None or t.district == district)
+        (town_district, town): {"ledgers_due": len(months), "ledgers_on_time": 0}
+        for town, town_district in _active_towns(conn)
+        if town_district is not None and (district is None or town_district == district)
     }
-    for month, due in months:
+    if months:
+        # per month due, the towns whose latest submission by the due moment was not returned
         on_time = conn.execute(
             text(
-                "SELECT s.town_code FROM (SELECT DISTINCT ON (town_code) id, town_code "
-                "FROM ledger_submission WHERE month = :m AND submitted_at < :due "
+                "SELECT s.town_code FROM unnest(CAST(:months AS date[]), "
+                "CAST(:dues AS timestamptz[])) AS m(month, due) CROSS JOIN LATERAL ("
+                "SELECT DISTINCT ON (town_code) id, town_code FROM ledger_submission "
+                "WHERE month = m.month AND submitted_at < m.due "
                 "ORDER BY town_code, submitted_at DESC, id DESC) s "
                 "WHERE NOT EXISTS (SELECT 1 FROM ledger_review r WHERE r.submission_id = s.id "
                 "AND r.decision = 'returned' AND r.reviewed_at < :as_of)"
             ),
-            {"m": month, "due": due, "as_of": as_of},
+            {"months": [m for m, _ in months], "dues": [d for _, d in months], "as_of": as_of},
         ).scalars()
-        on_time = set(on_time)
+        months_on_time = Counter(on_time)
         for (_, town), c in counts.items():
-            if town in on_time:
-                c["ledgers_on_time"] += 1
+            c["ledgers_on_time"] = months_on_time.get(town, 0)
     return counts
+
+
+def _active_towns(conn: Connection) -> list[tuple[str, str | None]]:
+    """Each active town's code and its district's (its parent, or the district its area lies
+    in); kept by each process while the grids are unchanged."""
+
+    def read() -> list[tuple[str, str | None]]:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT t.code, coalesce(t.parent_code, (SELECT d.code FROM active_grid d "
+                "WHERE d.level = 'district' AND d.geom && t.geom AND "
+                "ST_Within(ST_PointOnSurface(t.geom), d.geom) ORDER BY d.code LIMIT 1)) "
+                "FROM active_grid t WHERE t.level = 'town'"
+            )
+        )
+        return [tuple(r) for r in rows]
+
+    return leaves.stamped(conn, ("grids",), ("active towns",), read)
