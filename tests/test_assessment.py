@@ -588,6 +588,106 @@ def test_ranking_ties_and_ungridded_buckets():
     ]
 
 
+def _plain_scores(defs, units: list[dict], empty_rate: str) -> list[tuple]:
+    """Each unit's score and its indicators' scores by the rule written out unit by unit (rank
+    counts them for all units at once): a rate scores its value, a count its place between the
+    assessed units' lowest and highest, lower-is-better turned over; a rate over nothing by
+    ``empty_rate``."""
+    values = [indicators.values(defs.indicators, u["counts"]) for u in units]
+    assessed = [u["code"] is not None for u in units]
+    out = []
+    for unit_values, counted in zip(values, assessed, strict=True):
+        if not counted:
+            out.append((None, None))
+            continue
+        total = weights = 0.0
+        parts: list = []
+        for k, (ind, item) in enumerate(zip(defs.indicators, unit_values, strict=True)):
+            empty = ind.is_rate and item["denominator"] == 0
+            if ind.weight > 0 and empty and empty_rate == "nothing_wrong":
+                total, weights = total + ind.weight, weights + ind.weight
+                parts.append((1.0, True))
+                continue
+            if ind.weight <= 0 or item["value"] is None:
+                parts.append((None, False))
+                continue
+            part = item["value"]
+            if not ind.is_rate:
+                seen = [
+                    v[k]["value"]
+                    for v, a in zip(values, assessed, strict=True)
+                    if a and v[k]["value"] is not None
+                ]
+                low, high = min(seen), max(seen)
+                part = 1.0 if high == low else (part - low) / (high - low)
+            if ind.direction == "lower":
+                part = 1.0 - part
+            parts.append((round(part, 6), False))
+            total, weights = total + ind.weight * part, weights + ind.weight
+        out.append((round(100 * total / weights, 2) if weights else None, parts))
+    return out
+
+
+def test_ranking_many_units_at_once_gives_each_units_own_values():
+    """rank counts every unit's values and scores in arrays: for random units (empty rates,
+    zero days, the ungridded bucket, weights of 0, both empty-rate rules) each indicator's
+    value, numerator and denominator are those of :func:`indicators.values` for the unit alone,
+    the scores those of the rule written out unit by unit, and the short form (a table's) the
+    same values, scores and ranks."""
+    import dataclasses
+
+    rng = random.Random(22)
+    seeded = indicators.default_definitions()
+    for trial in range(60):
+        defs = seeded
+        if trial % 3 == 0:
+            changed = tuple(
+                dataclasses.replace(
+                    i, weight=rng.choice([0, 0.5, 3, 10]), direction=rng.choice(["higher", "lower"])
+                )
+                for i in seeded.indicators
+            )
+            defs = dataclasses.replace(seeded, indicators=changed)
+        units = []
+        for n in range(rng.randint(0, 30)):
+            counts = {
+                c: rng.choice([0, 0, 1, 2, 7, rng.randint(0, 10**6)])
+                for c in indicators.UNIT_COUNTS
+            }
+            code = None if rng.random() < 0.15 else f"u{n:02d}"
+            units.append({"code": code, "name": f"单位{n}", "chain": [code], "counts": counts})
+        for rule in ("nothing_wrong", "left_out"):
+            ranked = indicators.rank(defs.indicators, units, rule)
+            by_name = {r["name"]: r for r in ranked}
+            for unit in units:
+                alone = indicators.values(defs.indicators, unit["counts"])
+                got = by_name[unit["name"]]["indicators"]
+                for mine, single in zip(got, alone, strict=True):
+                    assert {k: mine[k] for k in single} == single
+            plain = _plain_scores(defs, units, rule)
+            got = [
+                (
+                    r["score"],
+                    [(i["score"], i.get("empty", False)) for i in r["indicators"]]
+                    if "score" in r["indicators"][0]
+                    else None,
+                )
+                for r in (by_name[u["name"]] for u in units)
+            ]
+            assert got == plain
+            short = indicators.rank(defs.indicators, units, rule, detail=False)
+            assert [(r["name"], r["score"], r["rank"]) for r in short] == [
+                (r["name"], r["score"], r["rank"]) for r in ranked
+            ]
+            assert [r["indicators"] for r in short] == [
+                [
+                    {"code": i["code"], "value": i["value"], "unit": i["unit"]}
+                    for i in r["indicators"]
+                ]
+                for r in ranked
+            ]
+
+
 def _unit(code: str, **counts) -> dict:
     return {"code": code, "name": code, "counts": dict.fromkeys(indicators.UNIT_COUNTS, 0) | counts}
 

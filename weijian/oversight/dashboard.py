@@ -301,7 +301,12 @@ def _clear(cases, principal, campaign, end: date) -> tuple[dict | None, dict, li
     as_of = min(end, today)
     try:
         prog = progress.campaign_progress(
-            cases, principal, campaign["id"], as_of=as_of, levels=("city", *TABLE_LEVELS)
+            cases,
+            principal,
+            campaign["id"],
+            as_of=as_of,
+            levels=("city", *TABLE_LEVELS),
+            trend_of=_scope_unit(principal),
         )
     except InputError as e:
         if e.code != "campaign.as_of_before_start":
@@ -313,10 +318,17 @@ def _clear(cases, principal, campaign, end: date) -> tuple[dict | None, dict, li
     return {**prog["campaign"], "as_of": prog["as_of"]}, by_unit, prog
 
 
+def _scope_unit(principal: Principal) -> tuple[str, str | None]:
+    """The (level, code) of the unit a user's scope is: the city, or the user's grid."""
+    if principal.city_wide:
+        return "city", None
+    return principal.grid_level, principal.grid_code
+
+
 def _scope(principal: Principal, names: dict) -> dict:
     if principal.city_wide:
         return {"level": "city", "code": None, "name": "全市", "label": "全市"}
-    level, code = principal.grid_level, principal.grid_code
+    level, code = _scope_unit(principal)
     return {
         "level": level,
         "code": code,
@@ -388,10 +400,7 @@ def dashboard(
         }
         if ranked is not None:
             out.update(score=ranked["score"], rank=ranked["rank"])
-            out["indicators"] = [
-                {"code": i["code"], "value": i["value"], "unit": i["unit"]}
-                for i in ranked["indicators"]
-            ]
+            out["indicators"] = ranked["indicators"]
         return out
 
     scope_rows = [
@@ -406,7 +415,8 @@ def dashboard(
         if units.LEVELS.index(level) <= below:
             continue
         plain = units.rows(counted, level, names, principal)
-        table = [row(r, r) for r in indicators.rank(defs.indicators, plain, defs.empty_rate)]
+        ranked = indicators.rank(defs.indicators, plain, defs.empty_rate, detail=False)
+        table = [row(r, r) for r in ranked]
         _clear_rank(table)
         tables[level] = sorted(
             table, key=lambda r: (r["rank"] is None, r["rank"] or 0, r["chain"][-1] or "~")

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from weijian.errors import InputError
 
 DEFAULT_PATH = Path(__file__).with_name("assessment.json")
@@ -369,7 +371,11 @@ def values(
 
 
 def rank(
-    indicators: tuple[Indicator, ...], units: list[dict], empty_rate: str = "left_out"
+    indicators: tuple[Indicator, ...],
+    units: list[dict],
+    empty_rate: str = "left_out",
+    *,
+    detail: bool = True,
 ) -> list[dict]:
     """Score and rank ``units`` (each with ``counts``): a rate scores its value (or 1 − value
     when lower is better); a count scores its place between the lowest and the highest of the
@@ -377,49 +383,65 @@ def rank(
     docstring); other indicators without a value leave the unit's score and its weights.
     The score is out of 100; ties share a rank. The cases outside any grid of the level (a
     unit without a code, 未划入下级网格) are no unit to assess: they keep their values, listed
-    after the units, with neither a score nor a rank, and take no part in the others' spans."""
+    after the units, with neither a score nor a rank, and take no part in the others' spans.
+
+    Each unit's indicators are as :func:`values` gives them, with their score; without
+    ``detail``, only each one's code, value and unit (as a table of many units shows them).
+    The values are counted for all units at once, indicator by indicator, with the same
+    arithmetic as :meth:`Indicator.value` (whole numbers below 2⁵³ divide alike)."""
+    n = len(units)
+    names = sorted({c for ind in indicators for c in (*ind.numerator, *ind.denominator)})
+    names.append("period_days")
+    matrix = np.array(
+        [[int(u["counts"].get(c, 0)) for c in names] for u in units], dtype=np.int64
+    ).reshape(n, len(names))
+    column = {name: i for i, name in enumerate(names)}
+    assessed = np.array(
+        [u["code"] is not None or u.get("level") == "city" for u in units], dtype=bool
+    )
+    total, weights = np.zeros(n), np.zeros(n)
+    # per indicator: values (rounded as values() rounds them), numerators, denominators, scores,
+    # and whether a rate over nothing was scored full
+    table: list[tuple[list, list, list | None, list, list]] = []
+    for ind in indicators:
+        value, num, den, part, scored, filled = _scored(ind, matrix, column, assessed, empty_rate)
+        total += np.where(scored, ind.weight * part, 0.0)
+        weights += np.where(scored, ind.weight, 0.0)
+        scores = (
+            [
+                round(p, 6) if s else None
+                for p, s in zip(part.tolist(), scored.tolist(), strict=True)
+            ]
+            if detail
+            else []
+        )
+        table.append((value, num.tolist(), None if den is None else den.tolist(), scores, filled))
     heads = [ind.as_json() for ind in indicators]
-    rows = [{**u, "indicators": values(indicators, u["counts"], heads)} for u in units]
-    assessed = [row for row in rows if row["code"] is not None or row.get("level") == "city"]
-    assessed_ids = {id(row) for row in assessed}
-    spans: dict[str, tuple[float, float]] = {}
-    for k, ind in enumerate(indicators):
-        if ind.is_rate:
-            continue
-        seen = [
-            row["indicators"][k]["value"]
-            for row in assessed
-            if row["indicators"][k]["value"] is not None
-        ]
-        if seen:
-            spans[ind.code] = (min(seen), max(seen))
-    for row in rows:
-        if id(row) not in assessed_ids:
-            row["score"] = None
-            continue
-        total = weights = 0.0
-        for ind, item in zip(indicators, row["indicators"], strict=True):
-            empty = ind.is_rate and item["denominator"] == 0
-            if ind.weight > 0 and empty and empty_rate == "nothing_wrong":
-                item["score"] = 1.0
-                item["empty"] = True  # nothing was due: nothing missed
-                total += ind.weight
-                weights += ind.weight
+    rows = []
+    for i, unit in enumerate(units):
+        items = []
+        for head, (value, num, den, scores, filled) in zip(heads, table, strict=True):
+            if not detail:
+                items.append({"code": head["code"], "value": value[i], "unit": head["unit"]})
                 continue
-            if ind.weight <= 0 or item["value"] is None:
-                item["score"] = None
-                continue
-            if ind.is_rate:
-                part = item["value"]
-            else:
-                low, high = spans[ind.code]
-                part = 1.0 if high == low else (item["value"] - low) / (high - low)
-            if ind.direction == "lower":
-                part = 1.0 - part
-            item["score"] = round(part, 6)
-            total += ind.weight * part
-            weights += ind.weight
-        row["score"] = round(100 * total / weights, 2) if weights else None
+            item = {
+                **head,
+                "value": value[i],
+                "numerator": num[i],
+                "denominator": None if den is None else den[i],
+            }
+            if assessed[i]:
+                item["score"] = scores[i]
+                if filled[i]:
+                    item["empty"] = True  # nothing was due: nothing missed
+            items.append(item)
+        row = {**unit, "indicators": items}
+        row["score"] = (
+            round(100 * float(total[i]) / float(weights[i]), 2)
+            if assessed[i] and weights[i]
+            else None
+        )
+        rows.append(row)
     ordered = sorted(
         rows,
         key=lambda r: (
@@ -431,8 +453,50 @@ def rank(
         ),
     )
     previous, position = None, 0
-    for n, row in enumerate(ordered, start=1):
+    for n_, row in enumerate(ordered, start=1):
         if row["score"] != previous:
-            position, previous = n, row["score"]
+            position, previous = n_, row["score"]
         row["rank"] = position if row["score"] is not None else None
     return ordered
+
+
+def _scored(ind: Indicator, matrix: np.ndarray, column: dict, assessed: np.ndarray, rule: str):
+    """One indicator for every unit (a row of ``matrix``, its counts by ``column``): the values
+    as :func:`values` gives them, the numerators and denominators, each unit's part of the
+    score and whether it scores (assessed units only), and whether a rate over nothing was
+    scored full (by the empty-rate ``rule``)."""
+    n = len(matrix)
+    num = matrix[:, [column[c] for c in ind.numerator]].sum(axis=1)
+    den = None
+    if ind.per == "week":
+        days = matrix[:, column["period_days"]]
+        raw = [
+            round(v * 7 / d, 4) if d else None
+            for v, d in zip(num.tolist(), days.tolist(), strict=True)
+        ]
+    elif not ind.denominator:
+        raw = [float(v) for v in num.tolist()]
+    else:
+        den = matrix[:, [column[c] for c in ind.denominator]].sum(axis=1)
+        raw = [v / d if d else None for v, d in zip(num.tolist(), den.tolist(), strict=True)]
+    value = [None if v is None else round(v, 6) for v in raw]
+    known = np.array([v is not None for v in value], dtype=bool)
+    as_float = np.array([np.nan if v is None else v for v in value], dtype=np.float64)
+    scored = np.zeros(n, dtype=bool)
+    part = np.zeros(n)
+    empty = (den == 0) if den is not None else np.zeros(n, dtype=bool)
+    if ind.weight > 0 and rule == "nothing_wrong" and den is not None:
+        scored |= empty
+        part[empty] = 1.0
+    live = assessed & ~scored & known if ind.weight > 0 else np.zeros(n, dtype=bool)
+    if ind.is_rate:
+        part[live] = as_float[live]
+    elif live.any():
+        seen = as_float[assessed & known]
+        low, high = float(seen.min()), float(seen.max())
+        part[live] = 1.0 if high == low else (as_float[live] - low) / (high - low)
+    if ind.direction == "lower":
+        part[live] = 1.0 - part[live]
+    scored = (scored | live) & assessed
+    filled = (empty & scored).tolist() if rule == "nothing_wrong" else [False] * n
+    return value, num, den, part, scored, filled

@@ -173,9 +173,12 @@ def campaign_progress(
     level: str | None = None,
     grids: str = "frozen",
     levels: tuple[str, ...] | None = None,
+    trend_of: tuple[str, str | None] | None = None,
 ) -> dict:
     """Baseline, signed off since the start, remaining and percent per unit at every level (or
-    one, or ``levels``), with the trend month by month; children add up to their parent."""
+    one, or ``levels``), with the trend month by month; children add up to their parent.
+    ``trend_of``: the (level, code) of the one unit whose trend is wanted (the others' trends
+    are left empty)."""
     chosen = list(levels) if levels else [level] if level else list(units.LEVELS)
     deepest = max(units.LEVELS.index(lvl) for lvl in chosen)
     with cases.read_engine.connect() as conn:
@@ -207,6 +210,7 @@ def campaign_progress(
         for row in units.rows(counted, lvl, names, principal):
             counts = row.pop("counts")
             baseline, done = counts["baseline"], counts["signed_off"]
+            wanted = trend_of is None or trend_of == (lvl, row["code"])
             trend = [
                 {
                     "month": label,
@@ -215,6 +219,7 @@ def campaign_progress(
                     "percent": round(100 * counts[key] / baseline, 1) if baseline else None,
                 }
                 for label, key in zip(labels, keys, strict=True)
+                if wanted
             ]
             rows.append(
                 {
