@@ -25,7 +25,7 @@ from sqlalchemy import Connection, text
 
 from weijian.cases.deadlines import missed
 from weijian.cases.detail import summary
-from weijian.cases.rows import CASE_COLUMNS, like_pattern, overdue_sql
+from weijian.cases.rows import CASE_COLUMNS, overdue_sql, words_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError
@@ -144,17 +144,17 @@ def _tab(principal: Principal, wf: Workflow, tab: str) -> Tab:
     )
 
 
-def _filters(f: InboxFilter, principal: Principal, now: datetime, stalled_days: int) -> tuple:
+def _filters(
+    conn: Connection, f: InboxFilter, principal: Principal, now: datetime, stalled_days: int
+) -> tuple:
     parts, params = [], {}
     if f.state:
         parts.append("c.state = ANY(:f_states)")
         params["f_states"] = [s.strip() for s in f.state.split(",") if s.strip()]
     if f.q:
-        parts.append(
-            "(c.number ILIKE :f_q ESCAPE '\\' OR c.address ILIKE :f_q ESCAPE '\\' "
-            "OR c.description ILIKE :f_q ESCAPE '\\')"
-        )
-        params["f_q"] = like_pattern(f.q)
+        found, words = words_sql(conn, f.q, ("number", "address", "description"), name="f_q")
+        parts.append(found)
+        params.update(words)
     if f.overdue is not None:
         parts.append(("" if f.overdue else "NOT ") + overdue_sql("c"))
         params["now"] = now
@@ -248,7 +248,7 @@ def inbox(
     filters = filters or InboxFilter()
     stalled_days = wf.stalled_days
     scope, scope_params = scope_sql(principal)
-    filter_sql, filter_params = _filters(filters, principal, now, stalled_days)
+    filter_sql, filter_params = _filters(conn, filters, principal, now, stalled_days)
     shared = {**scope_params, **filter_params}
     counts = {}
     for name in TABS:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, text
 
-from weijian.cases.rows import CASE_COLUMNS, like_pattern, overdue_sql
+from weijian.cases.rows import CASE_COLUMNS, overdue_sql, words_sql
 from weijian.cases.scope import Principal, scope_sql
 from weijian.cases.workflow import Workflow
 from weijian.errors import InputError
@@ -36,6 +36,7 @@ class CaseFilter:
 
 
 def conditions(
+    conn: Connection,
     principal: Principal,
     wf: Workflow,
     now: datetime,
@@ -98,11 +99,9 @@ def conditions(
         params["now"] = now
     if f.q:
         # a whole number, a part of one (000054), words of the address, a work-order number
-        where.append(
-            "(c.number = :q OR c.number ILIKE :qlike ESCAPE '\\' "
-            "OR c.address ILIKE :qlike ESCAPE '\\' OR c.external_id = :q)"
-        )
-        params["q"], params["qlike"] = f.q.strip(), like_pattern(f.q)
+        found, words = words_sql(conn, f.q, ("number", "address"))
+        where.append(f"(c.number = :q OR c.external_id = :q OR {found})")
+        params.update(words)
     return " AND ".join(where), params
 
 

@@ -3,6 +3,7 @@ an overdue case, and the JSON text of the row's jsonb columns."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -26,6 +27,55 @@ def like_pattern(words: str) -> str:
     """``%words%`` for ``ILIKE … ESCAPE '\\'``: a %, _ or backslash typed is only itself."""
     escaped = words.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+#: a character or pair held by more than this share of the cases narrows a search too little
+#: to be read from the index (its list there is long): the search reads the cases in scope
+COMMON_GRAM = 0.02
+_COMMON_SECONDS = 600.0  # how long a process keeps the common grams it read
+_common: tuple[float, str, frozenset[str]] | None = None
+
+
+def common_grams(conn: Connection) -> frozenset[str]:
+    """The characters and pairs more than :data:`COMMON_GRAM` of the cases hold, as ANALYZE
+    last counted them (migration 0024); kept by each process for ten minutes."""
+    global _common
+    at = conn.engine.url.render_as_string(hide_password=True)
+    kept = _common
+    if kept is not None and kept[1] == at and time.monotonic() - kept[0] < _COMMON_SECONDS:
+        return kept[2]
+    grams = frozenset(
+        conn.execute(
+            text("SELECT gram FROM weijian_gram_frequencies() WHERE share > :share"),
+            {"share": COMMON_GRAM},
+        ).scalars()
+    )
+    _common = (time.monotonic(), at, grams)
+    return grams
+
+
+def words_sql(
+    conn: Connection, words: str, columns: tuple[str, ...], alias: str = "c", name: str = "q"
+) -> tuple[str, dict]:
+    """A search for ``words`` (as typed) in any of the case's ``columns``, and its parameters
+    (``:{name}``, the words stripped, ``:{name}_like``, ``:{name}_grams``): the cases holding
+    the words' rare characters or pairs (the index of migration 0024, over number, address and
+    description; lower-cased by PostgreSQL, as ``ILIKE`` does) narrow it, ``ILIKE`` decides.
+    Words made only of common ones (:func:`common_grams`) are looked for by ``ILIKE`` alone."""
+    stripped = words.strip()
+    params = {name: stripped, f"{name}_like": like_pattern(words)}
+    like = " OR ".join(f"{alias}.{c} ILIKE :{name}_like ESCAPE '\\'" for c in columns)
+    grams = conn.execute(text("SELECT weijian_query_grams(:w)"), {"w": stripped}).scalar_one()
+    common = common_grams(conn)
+    rare = sorted(g for g in grams if g not in common)
+    if not rare:
+        return f"({like})", params
+    params[f"{name}_grams"] = rare
+    found = (
+        f"weijian_text_grams({alias}.number, {alias}.address, {alias}.description) "
+        f"@> CAST(:{name}_grams AS text[])"
+    )
+    return f"({found} AND ({like}))", params
 
 
 def overdue_sql(alias: str = "c") -> str:

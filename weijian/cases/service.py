@@ -376,10 +376,10 @@ class CaseService(WorkbenchMixin, LinksMixin, PrecheckMixin, FootageMixin):
             overdue=overdue,
             q=q,
         )
-        where, params = listing.conditions(principal, wf, now, self.grid_level, wanted)
         listing.check_limit(limit)
-        page_where = listing.after_cursor(where, params, cursor)
         with self.engine.connect() as conn:
+            where, params = listing.conditions(conn, principal, wf, now, self.grid_level, wanted)
+            page_where = listing.after_cursor(where, params, cursor)
             rows = listing.page_rows(conn, page_where, params, limit)
             total = listing.count(conn, where, params) if with_total else None
         items = [self.summary(dict(r._mapping), now, wf) for r in rows[:limit]]
