@@ -1,5 +1,5 @@
 """Searching the cases' words (the inbox's and the case list's ``q``): the index of characters
-and pairs (migration 0024) only narrows the search, ``ILIKE`` decides — so the narrowing must
+pairs and threes (migration 0024) only narrows the search, ``ILIKE`` decides — so the narrowing must
 never lose a case ``ILIKE`` finds. Checked on the real PostgreSQL against ``ILIKE`` alone, for
 random Chinese and mixed-case words, and through the API."""
 
@@ -29,7 +29,7 @@ def _flip(rng: random.Random, words: str) -> str:
 def test_the_index_never_loses_a_case_ilike_finds(engine):
     """Random number, address and description (some missing) against random searches: a part
     of one of them (Latin letters in either case), or any words; each search finds a case by
-    ``ILIKE`` only where the characters and pairs of the case hold those of the search."""
+    ``ILIKE`` only where the runs of characters of the case hold those of the search."""
     rng = random.Random(24)
     rows = []
     for _ in range(6000):
@@ -59,17 +59,18 @@ def test_the_index_never_loses_a_case_ilike_finds(engine):
         ).one()
         assert found > 3000  # most searches find their case
         assert narrowed == found
-        # and it narrows: a pair the case does not hold, in either order, is not found
-        held = conn.execute(
-            text("SELECT weijian_text_grams('红旗Ab', NULL) @> weijian_query_grams(:q)"),
-            {"q": "旗红"},
-        ).scalar_one()
-        assert held is False
+        # and it narrows: runs the case does not hold, in another order, are not found
+        for words in ("旗红", "红旗街", "旗红a", "ab红"):
+            held = conn.execute(
+                text("SELECT weijian_text_grams('红旗Ab', NULL) @> weijian_query_grams(:q)"),
+                {"q": words},
+            ).scalar_one()
+            assert held is False, words
 
 
 def test_the_search_reads_the_index_for_rare_words_only(case_api, engine, monkeypatch):
     """The search's condition is the index's expression (a condition written otherwise would
-    leave the index unread); and words whose every character or pair most cases hold (2026, in
+    leave the index unread); and words whose every run of characters most cases hold (2026, in
     every number) are looked for without it, as ANALYZE counted them."""
     api = case_api
     numbers = [api.report("town1", STREET, channel="patrol")["number"] for _ in range(4)]
@@ -77,7 +78,7 @@ def test_the_search_reads_the_index_for_rare_words_only(case_api, engine, monkey
         conn.execute(text("ANALYZE violation_case"))
         monkeypatch.setattr(rows, "_common", None)
         common = rows.common_grams(conn)
-        assert {"2", "20", "02", "26"} <= common and "鑫" not in common
+        assert {"2", "20", "202", "026"} <= common and "鑫" not in common
         rare, params = rows.words_sql(conn, "鑫源", ("number", "address", "description"))
         assert params["q_grams"] == ["鑫源"]
         conn.execute(text("SET LOCAL enable_seqscan = off"))
@@ -87,9 +88,9 @@ def test_the_search_reads_the_index_for_rare_words_only(case_api, engine, monkey
         assert "violation_case_grams" in "\n".join(plan)
         everywhere, params = rows.words_sql(conn, "2026", ("number",))
         assert "weijian_text_grams" not in everywhere and "q_grams" not in params
-        # a pair of the words rare, the other common: only the rare one is asked of the index
-        _, params = rows.words_sql(conn, "26鑫", ("number",))
-        assert params["q_grams"] == ["6鑫"]
+        # one run of the words rare, the other common: only the rare one is asked of the index
+        _, params = rows.words_sql(conn, "026鑫", ("number",))
+        assert params["q_grams"] == ["26鑫"]
     listed = api.get("/api/v1/cases", "supervisor", q="2026").json()["items"]
     assert sorted(c["number"] for c in listed) == sorted(numbers)
 

@@ -29,16 +29,16 @@ def like_pattern(words: str) -> str:
     return f"%{escaped}%"
 
 
-#: a character or pair held by more than this share of the cases narrows a search too little
-#: to be read from the index (its list there is long): the search reads the cases in scope
+#: a run of characters held by more than this share of the cases narrows a search too little to
+#: be read from the index (its list there is long): the search reads the cases in scope
 COMMON_GRAM = 0.02
 _COMMON_SECONDS = 600.0  # how long a process keeps the common grams it read
 _common: tuple[float, str, frozenset[str]] | None = None
 
 
 def common_grams(conn: Connection) -> frozenset[str]:
-    """The characters and pairs more than :data:`COMMON_GRAM` of the cases hold, as ANALYZE
-    last counted them (migration 0024); kept by each process for ten minutes."""
+    """The runs of one to three characters more than :data:`COMMON_GRAM` of the cases hold, as
+    ANALYZE last counted them (migration 0024); kept by each process for ten minutes."""
     global _common
     at = conn.engine.url.render_as_string(hide_password=True)
     kept = _common
@@ -59,9 +59,9 @@ def words_sql(
 ) -> tuple[str, dict]:
     """A search for ``words`` (as typed) in any of the case's ``columns``, and its parameters
     (``:{name}``, the words stripped, ``:{name}_like``, ``:{name}_grams``): the cases holding
-    the words' rare characters or pairs (the index of migration 0024, over number, address and
+    the words' rare runs of characters (the index of migration 0024, over number, address and
     description; lower-cased by PostgreSQL, as ``ILIKE`` does) narrow it, ``ILIKE`` decides.
-    Words made only of common ones (:func:`common_grams`) are looked for by ``ILIKE`` alone."""
+    Words made only of common runs (:func:`common_grams`) are looked for by ``ILIKE`` alone."""
     stripped = words.strip()
     params = {name: stripped, f"{name}_like": like_pattern(words)}
     like = " OR ".join(f"{alias}.{c} ILIKE :{name}_like ESCAPE '\\'" for c in columns)

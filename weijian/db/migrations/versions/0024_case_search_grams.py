@@ -1,18 +1,19 @@
-"""Searching the cases' words by an index: a GIN index of each case's characters and pairs of
-characters (its number, address and description, lower-cased), so that a search for a few
-Chinese characters (红旗, 鑫) reads the cases that hold them instead of every case in scope.
+"""Searching the cases' words by an index: a GIN index of every run of one, two and three
+characters of each case's number, address and description (lower-cased), so that a search for
+a few Chinese characters (红旗, 鑫) or a part of a case number (000123) reads the cases that
+hold them instead of every case in scope.
 
-``pg_trgm`` cannot serve it: its trigrams need three characters, and under the C locale it
-takes no Chinese character for a word's. A search of one character asks for that character; a
-longer one for each of its pairs (``weijian_query_grams``). The index only narrows: the search
-keeps its ``ILIKE``, which decides. A case holding the words holds every one of their
-characters and pairs, lower-cased as ``ILIKE`` lower-cases them, so nothing it finds is lost
-(tested against ``ILIKE`` alone).
+``pg_trgm`` cannot serve it: its trigrams need words of three characters, and under the C
+locale it takes no Chinese character for a word's. A search of up to three characters asks for
+itself; a longer one for each of its runs of three (``weijian_query_grams``). The index only
+narrows: the search keeps its ``ILIKE``, which decides. A case holding the words holds every
+run of them, lower-cased as ``ILIKE`` lower-cases them, so nothing it finds is lost (tested
+against ``ILIKE`` alone).
 
-A character or pair most cases hold (2026 of every number, 路 of most addresses) narrows
-nothing and costs much (the index's list of a common pair is read whole): the search asks the
-index only for the words' rare ones, by the shares ANALYZE keeps (``weijian_gram_frequencies``,
-readable by the app's role), and for none when all are common.
+A run most cases hold (202 of every number of 2026, 路 of most addresses) narrows nothing and
+costs much (the index's list of a common run is read whole): the search asks the index only
+for the words' rare runs, by the shares ANALYZE keeps (``weijian_gram_frequencies``, readable
+by the app's role), and for none when all are common.
 
 Building the index reads every case once: about 26 s for 1,000,000 cases on two cores, during
 which cases cannot be written.
@@ -34,16 +35,16 @@ CREATE FUNCTION weijian_text_grams(VARIADIC parts text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(substr(t, i, n)), '{}')
     FROM unnest(parts) AS part(raw), lower(part.raw) AS t,
-         generate_series(1, length(t)) AS i, (VALUES (1), (2)) AS width(n)
+         generate_series(1, length(t)) AS i, (VALUES (1), (2), (3)) AS width(n)
     WHERE i + n - 1 <= length(t)
 $$;
 CREATE FUNCTION weijian_query_grams(words text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT CASE
         WHEN length(words) = 0 THEN '{}'::text[]
-        WHEN length(words) = 1 THEN ARRAY[lower(words)]
-        ELSE (SELECT array_agg(DISTINCT substr(lower(words), i, 2))
-              FROM generate_series(1, length(words) - 1) AS i)
+        WHEN length(words) <= 3 THEN ARRAY[lower(words)]
+        ELSE (SELECT array_agg(DISTINCT substr(lower(words), i, 3))
+              FROM generate_series(1, length(words) - 2) AS i)
     END
 $$;
 CREATE INDEX violation_case_grams ON violation_case
