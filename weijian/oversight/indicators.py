@@ -417,13 +417,24 @@ def rank(
         )
         table.append((value, num.tolist(), None if den is None else den.tolist(), scores, filled))
     heads = [ind.as_json() for ind in indicators]
+    # each unit's values, indicator by indicator (the short form's items are made of these)
+    by_unit = list(zip(*(column[0] for column in table), strict=True)) if table else [()] * n
+    named = [(head["code"], head["unit"]) for head in heads]
+    scores = [
+        round(100 * t / w, 2) if a and w else None
+        for t, w, a in zip(total.tolist(), weights.tolist(), assessed.tolist(), strict=True)
+    ]
     rows = []
     for i, unit in enumerate(units):
+        if not detail:
+            items = [
+                {"code": code, "value": value, "unit": unit_name}
+                for (code, unit_name), value in zip(named, by_unit[i], strict=True)
+            ]
+            rows.append({**unit, "indicators": items, "score": scores[i]})
+            continue
         items = []
-        for head, (value, num, den, scores, filled) in zip(heads, table, strict=True):
-            if not detail:
-                items.append({"code": head["code"], "value": value[i], "unit": head["unit"]})
-                continue
+        for head, (value, num, den, parts, filled) in zip(heads, table, strict=True):
             item = {
                 **head,
                 "value": value[i],
@@ -431,17 +442,11 @@ def rank(
                 "denominator": None if den is None else den[i],
             }
             if assessed[i]:
-                item["score"] = scores[i]
+                item["score"] = parts[i]
                 if filled[i]:
                     item["empty"] = True  # nothing was due: nothing missed
             items.append(item)
-        row = {**unit, "indicators": items}
-        row["score"] = (
-            round(100 * float(total[i]) / float(weights[i]), 2)
-            if assessed[i] and weights[i]
-            else None
-        )
-        rows.append(row)
+        rows.append({**unit, "indicators": items, "score": scores[i]})
     ordered = sorted(
         rows,
         key=lambda r: (
