@@ -412,3 +412,74 @@ def test_the_app_keeps_this_months_and_this_years_statistics_counted(engine, cas
         with engine.connect() as conn:
             assert conn.execute(text(version)).scalar_one() > before
             assert leaves.read(engine, month).as_dict() == _counted_afresh(conn, month)
+
+
+def test_one_process_per_database_keeps_the_statistics_counted(engine, case_api, monkeypatch):
+    """Two warmers on one database (two workers of a server): one holds the warmer's lock and
+    counts, the other waits its turn; when the first stops, the second takes over; stopped,
+    neither leaves the lock held in a pooled connection."""
+    import time
+
+    from weijian.cases.clock import FixedClock
+    from weijian.cases.service import CaseService
+    from weijian.db.engine import app_engine_for
+    from weijian.jurisdiction.snapshot import SnapshotHolder
+
+    holders_sql = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND ((classid::bigint << 32) | objid::bigint) = :key"
+    )
+
+    def holders() -> list[int]:
+        with engine.connect() as conn:
+            return list(conn.execute(holders_sql, {"key": dashboard._WARMER_LOCK}).scalars())
+
+    def wait_for(check, seconds: float = 20) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not check():
+            time.sleep(0.05)
+        assert check()
+
+    app_engine = app_engine_for(engine.url.render_as_string(hide_password=False))
+    cases = CaseService(
+        app_engine,
+        SnapshotHolder(app_engine),
+        case_api.settings,
+        clock=FixedClock(datetime(2026, 4, 20, 9, tzinfo=LOCAL)),
+    )
+    rounds: list[str] = []  # which warmer counted each round
+    count_round = dashboard._count_round
+
+    def counted(*args):
+        rounds.append(threading.current_thread().name)
+        return count_round(*args)
+
+    monkeypatch.setattr(dashboard, "_count_round", counted)
+    stops = [threading.Event(), threading.Event()]
+    threads = [
+        threading.Thread(
+            target=dashboard.keep_counted, args=(cases, stop, 0.05), name=f"w{i}", daemon=True
+        )
+        for i, stop in enumerate(stops)
+    ]
+    try:
+        threads[0].start()
+        wait_for(lambda: len(holders()) == 1)
+        first = holders()
+        threads[1].start()
+        time.sleep(0.5)  # several rounds of the second: it never holds the lock too
+        assert holders() == first
+        assert "w0" in rounds and "w1" not in rounds
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM figures_entry")).scalar_one() == 5
+        stops[0].set()
+        threads[0].join(10)
+        wait_for(lambda: len(holders()) == 1 and holders() != first)
+        wait_for(lambda: "w1" in rounds)
+    finally:
+        for stop in stops:
+            stop.set()
+        for thread in threads:
+            thread.join(10)
+    assert holders() == []  # released, not kept in the pool's connections
+    app_engine.dispose()

@@ -19,6 +19,8 @@ import logging
 import threading
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import text
+
 from weijian.cases.clock import LOCAL
 from weijian.cases.rows import overdue_sql
 from weijian.cases.scope import Principal
@@ -235,38 +237,86 @@ def _monthly(engine, start: datetime, end: datetime, scope_level: str, scope_cod
     ]
 
 
+#: the lock of the one process per database that keeps the statistics counted
+_WARMER_LOCK = 0x5745494A4A5332  # any constant of our own
+
+
 def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> None:
     """Until ``stop``: every ``every`` seconds, the figures a click on 统计 reads for this
     month and this year, and every campaign's progress, brought up to date (the first time,
     counted), so that a click finds only what changed in the last moments to count. Runs on a
-    thread of the app."""
-    while not stop.is_set():
-        try:
-            now = cases.clock.now()
-            today = now.astimezone(LOCAL).date()
-            with cases.read_engine.connect() as conn:
-                _, defs = active_definitions(conn)
-            wf = cases.workflow
-            standing = [_state_figures([d.code for d in wf.deadlines], wf.stalled_days, now)]
-            for first, last in (
-                (today.replace(day=1), next_month(today.replace(day=1)) - timedelta(days=1)),
-                (date(today.year, 1, 1), date(today.year, 12, 31)),
-            ):
-                lo, hi = period(first, last)
-                standing += [figures.period_figures(defs, lo, hi, min(hi, now))]
-                standing += [_monthly_figures(lo, hi)]
-            for kept in standing:
-                if stop.is_set():
-                    return
-                leaves.read(cases.engine, kept)
-            for campaign in progress.campaigns(cases):  # their progress to the end of today
-                if stop.is_set():
-                    return
-                if campaign["start_date"] <= today:
-                    progress.campaign_progress(cases, None, campaign["id"], level="district")
-        except Exception:  # the database away for a moment: the next round tries again
-            log.exception("the statistics could not be kept counted")
-        stop.wait(every)
+    thread of the app; of all the processes on one database, only the one holding the
+    warmer's lock counts (its connection held for as long; another takes it over when that
+    process ends), so that the workers of a server do not count the same figures twice."""
+    holder = None  # the connection holding the lock, while this process is the one
+    try:
+        while not stop.is_set():
+            try:
+                if holder is None:
+                    holder = _warmer_lock(cases)
+                if holder is not None:
+                    _count_round(cases, stop)
+            except Exception:  # the database away for a moment: the next round tries again
+                log.exception("the statistics could not be kept counted")
+                if holder is not None:
+                    _let_go(holder)  # its lock may be gone with its session: take it anew
+                    holder = None
+            stop.wait(every)
+    finally:
+        if holder is not None:
+            _let_go(holder)
+
+
+def _let_go(holder) -> None:
+    """The warmer's lock released and its connection closed (the lock is the session's: a
+    connection back in the pool would keep holding it)."""
+    try:
+        holder.execute(text(f"SELECT pg_advisory_unlock({_WARMER_LOCK})"))
+        holder.commit()
+    except Exception:
+        holder.invalidate()  # the session itself ends, and its lock with it
+    finally:
+        holder.close()
+
+
+def _warmer_lock(cases: CaseService):
+    """A connection holding the warmer's lock, or None while another process holds it."""
+    conn = cases.engine.connect()
+    try:
+        got = conn.execute(text(f"SELECT pg_try_advisory_lock({_WARMER_LOCK})")).scalar_one()
+        conn.commit()
+    except Exception:
+        conn.close()
+        raise
+    if got:
+        return conn
+    conn.close()
+    return None
+
+
+def _count_round(cases: CaseService, stop: threading.Event) -> None:
+    now = cases.clock.now()
+    today = now.astimezone(LOCAL).date()
+    with cases.read_engine.connect() as conn:
+        _, defs = active_definitions(conn)
+    wf = cases.workflow
+    standing = [_state_figures([d.code for d in wf.deadlines], wf.stalled_days, now)]
+    for first, last in (
+        (today.replace(day=1), next_month(today.replace(day=1)) - timedelta(days=1)),
+        (date(today.year, 1, 1), date(today.year, 12, 31)),
+    ):
+        lo, hi = period(first, last)
+        standing += [figures.period_figures(defs, lo, hi, min(hi, now))]
+        standing += [_monthly_figures(lo, hi)]
+    for kept in standing:
+        if stop.is_set():
+            return
+        leaves.read(cases.engine, kept)
+    for campaign in progress.campaigns(cases):  # their progress to the end of today
+        if stop.is_set():
+            return
+        if campaign["start_date"] <= today:
+            progress.campaign_progress(cases, None, campaign["id"], level="district")
 
 
 # -- the dashboard -----------------------------------------------------------------------------
