@@ -256,6 +256,7 @@ def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> Non
                     holder = _warmer_lock(cases)
                 else:  # still this process's: its session alive (a restart ends it)
                     holder.execute(text("SELECT 1"))
+                    holder.commit()
                 if holder is not None:
                     _count_round(cases, stop)
             except Exception:  # the database away for a moment: the next round tries again
