@@ -400,14 +400,14 @@ def rank(
         [u["code"] is not None or u.get("level") == "city" for u in units], dtype=bool
     )
     total, weights = np.zeros(n), np.zeros(n)
-    # per indicator: values (rounded as values() rounds them), numerators, denominators, scores,
-    # and whether a rate over nothing was scored full
+    # per indicator: values (rounded as values() rounds them), numerators, denominators, each
+    # unit's score of it, and whether a rate over nothing was scored full
     table: list[tuple[list, list, list | None, list, list]] = []
     for ind in indicators:
         value, num, den, part, scored, filled = _scored(ind, matrix, column, assessed, empty_rate)
         total += np.where(scored, ind.weight * part, 0.0)
         weights += np.where(scored, ind.weight, 0.0)
-        scores = (
+        item_scores = (
             [
                 round(p, 6) if s else None
                 for p, s in zip(part.tolist(), scored.tolist(), strict=True)
@@ -415,38 +415,41 @@ def rank(
             if detail
             else []
         )
-        table.append((value, num.tolist(), None if den is None else den.tolist(), scores, filled))
-    heads = [ind.as_json() for ind in indicators]
-    # each unit's values, indicator by indicator (the short form's items are made of these)
-    by_unit = list(zip(*(column[0] for column in table), strict=True)) if table else [()] * n
-    named = [(head["code"], head["unit"]) for head in heads]
-    scores = [
+        table.append(
+            (value, num.tolist(), None if den is None else den.tolist(), item_scores, filled)
+        )
+    unit_scores = [
         round(100 * t / w, 2) if a and w else None
         for t, w, a in zip(total.tolist(), weights.tolist(), assessed.tolist(), strict=True)
     ]
+    heads = [ind.as_json() for ind in indicators]
     rows = []
-    for i, unit in enumerate(units):
-        if not detail:
+    if not detail:
+        # each unit's values, indicator by indicator, with each indicator's code and unit
+        by_unit = list(zip(*(entry[0] for entry in table), strict=True)) if table else [()] * n
+        named = [(head["code"], head["unit"]) for head in heads]
+        for unit, values_of_unit, unit_score in zip(units, by_unit, unit_scores, strict=True):
             items = [
                 {"code": code, "value": value, "unit": unit_name}
-                for (code, unit_name), value in zip(named, by_unit[i], strict=True)
+                for (code, unit_name), value in zip(named, values_of_unit, strict=True)
             ]
-            rows.append({**unit, "indicators": items, "score": scores[i]})
-            continue
-        items = []
-        for head, (value, num, den, parts, filled) in zip(heads, table, strict=True):
-            item = {
-                **head,
-                "value": value[i],
-                "numerator": num[i],
-                "denominator": None if den is None else den[i],
-            }
-            if assessed[i]:
-                item["score"] = parts[i]
-                if filled[i]:
-                    item["empty"] = True  # nothing was due: nothing missed
-            items.append(item)
-        rows.append({**unit, "indicators": items, "score": scores[i]})
+            rows.append({**unit, "indicators": items, "score": unit_score})
+    else:
+        for i, unit in enumerate(units):
+            items = []
+            for head, (value, num, den, item_score, filled) in zip(heads, table, strict=True):
+                item = {
+                    **head,
+                    "value": value[i],
+                    "numerator": num[i],
+                    "denominator": None if den is None else den[i],
+                }
+                if assessed[i]:
+                    item["score"] = item_score[i]
+                    if filled[i]:
+                        item["empty"] = True  # nothing was due: nothing missed
+                items.append(item)
+            rows.append({**unit, "indicators": items, "score": unit_scores[i]})
     ordered = sorted(
         rows,
         key=lambda r: (
@@ -458,9 +461,9 @@ def rank(
         ),
     )
     previous, position = None, 0
-    for n_, row in enumerate(ordered, start=1):
+    for place, row in enumerate(ordered, start=1):
         if row["score"] != previous:
-            position, previous = n_, row["score"]
+            position, previous = place, row["score"]
         row["rank"] = position if row["score"] is not None else None
     return ordered
 
