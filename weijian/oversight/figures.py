@@ -376,8 +376,8 @@ def unit_counts(
         )
     as_of = min(end, now) if now is not None else end
     depth = GRID_LEVELS.index(deepest) + 1
+    figures = period_figures(definitions, start, end, as_of)
     if kept is not None and grids == "frozen":
-        figures = period_figures(definitions, start, end, as_of)
         units = units_of_leaves(leaves.read(kept, figures), CASE_COUNTS, district, depth)
     else:
         where = "v.district_code = :district" if district else "true"
@@ -388,18 +388,8 @@ def unit_counts(
         FROM leaf
         {grouping(depth)}
         """
-        rows = conn.execute(
-            text(sql),
-            {
-                "start": start,
-                "end": end,
-                "as_of": as_of,
-                "district": district,
-                "proactive": list(definitions.proactive_channels),
-                "days": definitions.disposal_days,
-            },
-        )
-        units = grouped_units(rows)
+        params = {**figures.params, "as_of": as_of, "district": district}
+        units = grouped_units(conn.execute(text(sql), params))
     add_ledgers(units, ledger_counts(conn, start, end, as_of, ledger_due_day, district))
     add_patrols(units, conn, start, end, district, depth)
     for unit in units.values():
@@ -598,7 +588,7 @@ def campaign_counts(
     sums = ["baseline", "signed_off", *(f"month_{i}" for i in range(len(months)))]
     sql = f"""
     WITH leaf AS ({_campaign_leaves(grids, len(months))})
-    SELECT {level_columns()}, GROUPING({level_columns()}) AS {GROUPING_COLUMN},
+    SELECT {grouped_columns()},
       {", ".join(f"coalesce(sum({name}), 0)::bigint AS {name}" for name in sums)}
     FROM leaf
     {GROUPING}
