@@ -256,7 +256,6 @@ def keep_counted(cases: CaseService, stop: threading.Event, every: float) -> Non
                     holder = _warmer_lock(cases)
                 else:  # still this process's: its session alive (a restart ends it)
                     holder.execute(text("SELECT 1"))
-                    holder.commit()
                 if holder is not None:
                     _count_round(cases, stop)
             except Exception:  # the database away for a moment: the next round tries again
@@ -275,7 +274,6 @@ def _let_go(holder) -> None:
     connection back in the pool would keep holding it)."""
     try:
         holder.execute(text(f"SELECT pg_advisory_unlock({_WARMER_LOCK})"))
-        holder.commit()
     except Exception:
         holder.invalidate()  # the session itself ends, and its lock with it
     finally:
@@ -283,11 +281,11 @@ def _let_go(holder) -> None:
 
 
 def _warmer_lock(cases: CaseService):
-    """A connection holding the warmer's lock, or None while another process holds it."""
-    conn = cases.engine.connect()
+    """A connection holding the warmer's lock, or None while another process holds it (in
+    autocommit: no transaction stays open on it between rounds)."""
+    conn = cases.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
         got = conn.execute(text(f"SELECT pg_try_advisory_lock({_WARMER_LOCK})")).scalar_one()
-        conn.commit()
     except Exception:
         conn.close()
         raise
