@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import random
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.casekit import STREET
-from weijian.cases import rows
+from weijian.cases import inbox, rows, users
 from weijian.cases.rows import like_pattern
+from weijian.cases.workflow import default_workflow
 
 #: characters words are made of: Chinese, both cases of Latin letters, digits, and those that
 #: mean something to LIKE or to the pattern's escape
@@ -123,3 +124,55 @@ def test_searching_chinese_words_in_the_inbox_and_the_case_list(case_api):
     assert hit["number"] in [
         i["number"] for i in api.get("/api/v1/inbox", "ue_hj", q=tail).json()["items"]
     ]
+
+
+def test_a_todo_counted_under_a_search_is_read_from_its_index_alone(case_api, engine):
+    """The 待办's indexes carry the words (migration 0025): its count under a search for a
+    word most cases hold reads no case's row. A description too long for those indexes (the
+    longest a report may have, 2,000 four-byte characters) is accepted and found from the
+    index of its own, as are the short ones; the bound the inbox names is the indexes'."""
+    api = case_api
+    short = api.report("town1", STREET, channel="patrol", description="加建彩钢房")
+    longest = "加" * 1999 + "𠀋"
+    long = api.report("town1", STREET, channel="patrol", description=longest)
+    assert len(longest.encode()) > inbox.INDEXED_DESCRIPTION_BYTES
+    both = {short["number"], long["number"]}
+    for words, expected in (("加建", {short["number"]}), ("加加", {long["number"]}),
+                            ("𠀋", {long["number"]}), ("2026", both)):  # fmt: skip
+        todo = api.get("/api/v1/inbox", "ue_hj", q=words).json()
+        assert {i["number"] for i in todo["items"]} == expected, words
+        assert todo["counts"]["todo"] == len(expected), words
+    with engine.connect() as conn:
+        defs = dict(
+            conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE :n"),
+                {"n": "violation_case_inbox_%"},
+            ).all()
+        )
+    for level in ("department", "district", "town", "community"):
+        definition = defs[f"violation_case_inbox_{level}"]
+        assert "number, address, description" in definition, definition
+        assert inbox.DESCRIPTION_SPLIT[0].replace("c.", "") in definition, definition
+    assert inbox.DESCRIPTION_SPLIT[1].replace("c.", "") in defs["violation_case_inbox_long"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE violation_case"))  # as autovacuum keeps it
+    caught = []
+
+    def catch(conn, cursor, statement, params, context, many):
+        if statement.startswith("SELECT (SELECT count(*)") and "todo_dept" in params:
+            caught.append((statement, params))  # the 待办's count
+
+    now = api.clock.now()
+    with engine.begin() as conn:
+        officer = users.principal_for_token(conn, api.tokens["ue_hj"], now)
+        event.listen(conn, "before_cursor_execute", catch)
+        counts = inbox.inbox(conn, officer, default_workflow(), now,
+                             filters=inbox.InboxFilter(q="2026"))["counts"]  # fmt: skip
+        event.remove(conn, "before_cursor_execute", catch)
+        assert counts["todo"] == 2
+        [(statement, params)] = caught
+        conn.execute(text("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off"))
+        cursor = conn.connection.driver_connection.cursor()
+        plan = "\n".join(r[0] for r in cursor.execute(f"EXPLAIN {statement}", params))
+    assert "Index Only Scan using violation_case_inbox_department" in plan, plan
+    assert "violation_case_inbox_long" in plan, plan
