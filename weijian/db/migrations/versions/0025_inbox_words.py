@@ -32,6 +32,7 @@ depends_on = None
 #: the longest description (bytes) the inbox's indexes hold; ``weijian.cases.inbox`` names it
 INDEXED_DESCRIPTION_BYTES = 1200
 SHORT = f"is_open AND octet_length(description) <= {INDEXED_DESCRIPTION_BYTES}"
+LONG = f"is_open AND octet_length(description) > {INDEXED_DESCRIPTION_BYTES}"
 WORDS = "number, address, description"
 
 UPGRADE = f"""
@@ -45,8 +46,7 @@ CREATE INDEX violation_case_inbox_town ON violation_case (town_code, state, stag
     INCLUDE ({WORDS}) WHERE {SHORT};
 CREATE INDEX violation_case_inbox_community ON violation_case (community_code, state, stage_due, id)
     INCLUDE ({WORDS}) WHERE {SHORT};
-CREATE INDEX violation_case_inbox_long ON violation_case (stage_due, id)
-    WHERE is_open AND octet_length(description) > {INDEXED_DESCRIPTION_BYTES};
+CREATE INDEX violation_case_inbox_long ON violation_case (stage_due, id) WHERE {LONG};
 -- how few the long descriptions are: without it PostgreSQL guesses a third of the cases and
 -- reads a whole department's rows for them rather than the small index
 CREATE STATISTICS violation_case_description_bytes ON (octet_length(description))
