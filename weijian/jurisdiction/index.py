@@ -22,6 +22,8 @@ import numpy as np
 import shapely
 from shapely.lib import intersects_xy
 
+from weijian.jurisdiction.kernels import UNDECIDED, covers_pairs
+
 MAX_CELLS = 4_000_000
 MIN_CELLS = 65_536
 # the grid origin is offset by an odd fraction of a cell so that data on round coordinates do
@@ -180,6 +182,7 @@ class IndexArrays:
     entry_boundary: np.ndarray  # bool: the entry needs an exact test
     cell_has_boundary: np.ndarray  # bool per cell
     total_bounds: tuple[float, float, float, float]
+    bounds: np.ndarray  # float64 (polygons, 4): each polygon's minx, miny, maxx, maxy
 
 
 BUILD_CHUNK = 65_536
@@ -223,6 +226,7 @@ def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArra
             np.zeros(0, dtype=bool),
             np.zeros(1, dtype=bool),
             (0.0, 0.0, 0.0, 0.0),
+            np.zeros((0, 4)),
         )
     grid = _choose_grid(geoms, cells_per_polygon)
     ncells = grid.nx * grid.ny
@@ -253,6 +257,7 @@ def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArra
         is_boundary[order],
         cell_has_boundary,
         tuple(float(v) for v in shapely.total_bounds(geoms)),
+        shapely.bounds(geoms),
     )
 
 
@@ -276,6 +281,8 @@ class Geoms:
         self._have = np.full(count, objects is not None, dtype=bool)
         self._wkb = wkb
         self._offsets = offsets
+        #: every polygon's WKB, which the compiled point-in-polygon test reads
+        self.wkb_blob, self.wkb_offsets = wkb, offsets
         #: at most this many decoded (not counting the pinned, warmed ones); None: no limit
         self.limit = DECODED_LIMIT if limit is None and wkb is not None else limit
         self._pinned = np.zeros(count, dtype=bool)
@@ -286,7 +293,12 @@ class Geoms:
         geoms = np.asarray(geoms, dtype=object)
         shapely.prepare(geoms)
         _warm(geoms)
-        return cls(len(geoms), objects=geoms)
+        made = cls(len(geoms), objects=geoms)
+        wkb = shapely.to_wkb(geoms) if len(geoms) else []
+        made.wkb_offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+        np.cumsum([len(w) for w in wkb], out=made.wkb_offsets[1:])
+        made.wkb_blob = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+        return made
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -376,30 +388,28 @@ class PolygonIndex:
         self.entry_boundary = arrays.entry_boundary
         self.cell_has_boundary = arrays.cell_has_boundary
         self.total_bounds = arrays.total_bounds
+        self.bounds = arrays.bounds
 
     # -- queries ----------------------------------------------------------------------------
     def query(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every (point, polygon) pair where the polygon covers the point, ordered by point."""
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        cell = self.grid.cell_of(x, y)
-        valid = cell >= 0
-        start = np.zeros(len(x), dtype=np.int64)
-        count = np.zeros(len(x), dtype=np.int64)
-        start[valid] = self.cell_ptr[cell[valid]]
-        count[valid] = self.cell_ptr[cell[valid] + 1] - start[valid]
-        total = int(count.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-        point = np.repeat(np.arange(len(x), dtype=np.int64), count)
-        entry = np.repeat(start - (np.cumsum(count) - count), count) + np.arange(total)
-        poly = self.entry_poly[entry]
-        boundary = self.entry_boundary[entry]
-        keep = ~boundary
-        if boundary.any():
-            bp = point[boundary]
-            keep[boundary] = shapely.intersects_xy(self.geoms.take(poly[boundary]), x[bp], y[bp])
-        return point[keep], poly[keep]
+        """Every (point, polygon) pair where the polygon covers the point, ordered by point
+        (and by polygon for a point): the compiled test on the polygons' WKB, GEOS for the
+        pairs it leaves undecided."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        grid, geoms = self.grid, self.geoms
+        points, polys, states = covers_pairs(
+            x, y, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, grid.ny, self.cell_ptr,
+            self.entry_poly, self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets,
+        )  # fmt: skip
+        undecided = np.flatnonzero(states == UNDECIDED)
+        if len(undecided):
+            at = points[undecided]
+            covered = shapely.intersects_xy(geoms.take(polys[undecided]), x[at], y[at])
+            keep = np.ones(len(points), dtype=bool)
+            keep[undecided[~covered]] = False
+            points, polys = points[keep], polys[keep]
+        return points, polys
 
     def boxes_are_plain(self, minx, miny, maxx, maxy) -> np.ndarray:
         """True where a box lies in one cell that no polygon edge crosses: every point of the

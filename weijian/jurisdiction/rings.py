@@ -33,12 +33,23 @@ def first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return rows
 
 
+def lower_at(out: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:
+    """``np.minimum.at(out, at, values)`` for ``at`` in runs of equal positions (the pairs of
+    an index query, ordered by point): one minimum per run, without the slow unbuffered
+    ufunc."""
+    if not len(at):
+        return
+    starts = np.flatnonzero(np.concatenate([[True], at[1:] != at[:-1]]))
+    where = at[starts]
+    out[where] = np.minimum(out[where], np.minimum.reduceat(values, starts))
+
+
 def _rows_at(snap: Snapshot, level: str, given, lon, lat, which: np.ndarray) -> np.ndarray:
     grid = snap.grids[level]
     known = given.get(level)
     if known is None:
         return first_rows(grid.index, lon[which], lat[which])
-    rows = known[which].copy()
+    rows = known[which]
     ask = np.flatnonzero(rows == UNKNOWN)
     if len(ask):
         rows[ask] = first_rows(grid.index, lon[which[ask]], lat[which[ask]])
@@ -113,5 +124,5 @@ def best_ranks_at(
         points, polys = snap.zone_layers[n].index.query(lon[sel], lat[sel])
         if len(points):
             any_zone[sel[points]] = True
-            np.minimum.at(best, sel[points], ranks[n][polys])
+            lower_at(best, sel[points], ranks[n][polys])
     return best, any_zone

@@ -30,6 +30,7 @@ from weijian.gis.gauss_kruger import Zone, zone_of_epsg
 from weijian.jurisdiction import repository
 from weijian.jurisdiction.answer import fragments_of
 from weijian.jurisdiction.index import DECODED_LIMIT, Geoms, Grid, PolygonIndex
+from weijian.jurisdiction.kernels import Segments, line_distances, ring_joins
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
 from weijian.jurisdiction.zonefiles import ZoneParts, zone_parts
@@ -81,7 +82,7 @@ class Snapshot:
     to_gk: pyproj.Transformer
     gk_zone: Zone
     zone_boundaries_gk: list[GkBoundaries] = field(default_factory=list)
-    district_edges: shapely.STRtree | None = None
+    district_edges: Segments | None = None  # the districts' boundary segments in metres
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
     clearance_grid: Grid | None = None
     fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
@@ -161,12 +162,7 @@ class Snapshot:
         """Metres from each point to the nearest district boundary (NaN without districts)."""
         if self.district_edges is None:
             return np.full(len(x_gk), np.nan)
-        if len(x_gk) == 0:
-            return np.zeros(0)
-        _, distance = self.district_edges.query_nearest(
-            shapely.points(x_gk, y_gk), return_distance=True, all_matches=False
-        )
-        return distance
+        return self.district_edges.nearest_within(x_gk, y_gk, np.inf)
 
     def district_distance_within(
         self,
@@ -186,9 +182,7 @@ class Snapshot:
         bound = np.where(cell >= 0, self.district_clearance[np.maximum(cell, 0)], 0.0)
         exact = np.flatnonzero(bound < limit)
         if len(exact):
-            distance = self.district_boundary_distance(x_gk[exact], y_gk[exact])
-            keep = distance < limit[exact]
-            out[exact[keep]] = distance[keep]
+            out[exact] = self.district_edges.nearest_within(x_gk[exact], y_gk[exact], limit[exact])
         return out
 
     def district_distance_within_one(
@@ -202,8 +196,9 @@ class Snapshot:
         bound = self.district_clearance[int(fy) * grid.nx + int(fx)] if inside else 0.0
         if bound >= limit:
             return math.inf
-        distance = float(self.district_boundary_distance(np.array([x_gk]), np.array([y_gk]))[0])
-        return distance if distance < limit else math.inf
+        return float(
+            self.district_edges.nearest_within(np.array([x_gk]), np.array([y_gk]), limit)[0]
+        )
 
     @property
     def layer_versions(self) -> dict[str, int]:
@@ -233,7 +228,7 @@ CLEARANCE_CELLS = 16_384
 
 
 def _clearance(
-    districts: np.ndarray, edges: shapely.STRtree, to_gk: pyproj.Transformer
+    districts: np.ndarray, edges: Segments, to_gk: pyproj.Transformer
 ) -> tuple[Grid, np.ndarray]:
     """A coarse grid over the districts and, per cell, a lower bound of the metres from any
     point of the cell to a district boundary (centre distance less half the diagonal)."""
@@ -252,10 +247,7 @@ def _clearance(
     cx, cy = to_gk.transform(grid.x0 + (ix + 0.5) * size, grid.y0 + (iy + 0.5) * size)
     corner_x, corner_y = to_gk.transform(grid.x0 + ix * size, grid.y0 + iy * size)
     half_diagonal = np.hypot(cx - corner_x, cy - corner_y) * 1.01 + 0.01
-    _, distance = edges.query_nearest(
-        shapely.points(cx, cy), return_distance=True, all_matches=False
-    )
-    return grid, np.asarray(distance, dtype=np.float64) - half_diagonal
+    return grid, edges.nearest_within(cx, cy, np.inf) - half_diagonal
 
 
 def _texts(values) -> np.ndarray:
@@ -339,17 +331,37 @@ class GkBoundaries:
             return float(shapely.lib.distance(point, line))
         return float(tree.query_nearest(point, return_distance=True, all_matches=False)[1][0])
 
-    def distances(self, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """:meth:`distance_one` for many points, point k to polygon ``rows[k]``'s boundary."""
-        lines = self[rows]
+    def distances(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`distance_one` for many points, point k (``x[k]``, ``y[k]`` in
+        Gauss-Krüger) to polygon ``rows[k]``'s boundary."""
         out = np.empty(len(rows))
         long = np.isin(rows, np.fromiter(self.trees, dtype=np.int64, count=len(self.trees)))
-        short = ~long
-        out[short] = shapely.distance(points[short], lines[short])
+        short = np.flatnonzero(~long)
+        if len(short):
+            need, line_of = np.unique(rows[short], return_inverse=True)
+            lines = self[need]
+            coords = shapely.get_coordinates(lines)
+            # the rings' ends read off the polygons' WKB: the boundary keeps their vertices
+            vertex_ptr, joined = ring_joins(self.geoms.wkb_blob, self.geoms.wkb_offsets, need)
+            if len(joined) != len(coords):
+                parts, part_line = shapely.get_parts(lines, return_index=True)
+                coords, vertex_part = shapely.get_coordinates(parts, return_index=True)
+                vertex_ptr = np.searchsorted(part_line[vertex_part], np.arange(len(need) + 1))
+                joined = np.zeros(len(coords), dtype=bool)
+                joined[:-1] = vertex_part[1:] == vertex_part[:-1]
+            out[short] = line_distances(
+                np.ascontiguousarray(x[short], dtype=np.float64),
+                np.ascontiguousarray(y[short], dtype=np.float64),
+                line_of.astype(np.int64),
+                vertex_ptr.astype(np.int64),
+                np.ascontiguousarray(coords[:, 0]),
+                np.ascontiguousarray(coords[:, 1]),
+                joined,
+            )
         for row in np.unique(rows[long]).tolist():
             sel = np.flatnonzero(rows == row)
             which, distance = self.trees[row].query_nearest(
-                points[sel], return_distance=True, all_matches=False
+                shapely.points(x[sel], y[sel]), return_distance=True, all_matches=False
             )
             out[sel[which[0]]] = distance
         return out
@@ -484,7 +496,7 @@ def _gk_epsg(grids: dict[str, GridLevel], zone_layers: list[ZoneLayer]) -> int:
 
 def _district_edges(
     grids: dict[str, GridLevel], gk: Callable, to_gk: pyproj.Transformer
-) -> tuple[shapely.STRtree | None, np.ndarray | None, Grid | None]:
+) -> tuple[Segments | None, np.ndarray | None, Grid | None]:
     """The districts' boundary segments in metres, and the coarse grid of clearances to them."""
     district_edges = None
     district_clearance = None
@@ -494,8 +506,8 @@ def _district_edges(
         rings = shapely.boundary(shapely.transform(districts, gk))
         coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
         same = which[1:] == which[:-1]
-        segments = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
-        district_edges = shapely.STRtree(segments)
+        start, end = coords[:-1][same], coords[1:][same]
+        district_edges = Segments.of(start[:, 0], start[:, 1], end[:, 0], end[:, 1])
         clearance_grid, district_clearance = _clearance(districts, district_edges, to_gk)
     return district_edges, district_clearance, clearance_grid
 

@@ -37,7 +37,7 @@ from weijian.jurisdiction.index import Geoms, Grid, IndexArrays, PolygonIndex, b
 log = logging.getLogger(__name__)
 
 #: the files' layout; a change makes every process build and write its versions again
-FORMAT = 1
+FORMAT = 2
 #: a version's folder not opened for this long is removed (a process that maps it keeps it)
 UNUSED_DAYS = 7
 ROWS_PER_FETCH = 20_000
@@ -168,6 +168,7 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
         "entry_poly": built.entry_poly,
         "entry_boundary": built.entry_boundary,
         "cell_has_boundary": built.cell_has_boundary,
+        "bounds": built.bounds,
         "grid": np.array([*dataclasses.astuple(built.grid), *built.total_bounds], np.float64),
     }
     for key, column in (("kinds", kinds), ("codes", codes), ("names", names)):
@@ -194,6 +195,7 @@ def _parts(name: str, version: int, a: dict[str, np.ndarray]) -> ZoneParts:
         entry_boundary=a["entry_boundary"],
         cell_has_boundary=a["cell_has_boundary"],
         total_bounds=(float(g[6]), float(g[7]), float(g[8]), float(g[9])),
+        bounds=a["bounds"],
     )
     geoms = Geoms(len(a["ids"]), wkb=a["wkb_blob"], offsets=a["wkb_offsets"])
     geoms.warm(a["vertices"])

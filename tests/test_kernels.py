@@ -1,0 +1,150 @@
+"""The compiled loops give GEOS's answers bit for bit: point-in-polygon (``ST_Covers``: on an
+edge or a vertex is covered), the distance to a boundary and to the nearest segment — on the
+real district boundaries of Baishan and on the cases that are hard for floating point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from weijian.jurisdiction import kernels
+from weijian.jurisdiction.index import PolygonIndex
+from weijian.jurisdiction.snapshot import GkBoundaries
+
+
+@pytest.fixture(scope="module")
+def districts(shared_data) -> np.ndarray:
+    path = shared_data / "baishan_districts" / "baishan_districts_gcj02.geojson"
+    geoms = shapely.from_geojson(path.read_text(encoding="utf-8"))
+    return np.asarray(shapely.get_parts(geoms) if geoms.geom_type == "GeometryCollection"
+                      else [geoms], dtype=object)  # fmt: skip
+
+
+def _hard_points(geoms: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """Random points in the polygons' bounds, every vertex, points on edges (their midpoints,
+    and points a fraction along an oblique edge: within rounding of its line)."""
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    spread = np.column_stack([rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)])
+    coords = shapely.get_coordinates(geoms)
+    along = rng.uniform(0, 1, (len(coords) - 1, 1))
+    on_edges = coords[:-1] + along * (coords[1:] - coords[:-1])
+    return np.concatenate([spread, coords, (coords[:-1] + coords[1:]) / 2, on_edges])
+
+
+def _geos_pairs(geoms, x, y) -> set[tuple[int, int]]:
+    return {
+        (k, p)
+        for p, geom in enumerate(geoms)
+        for k in np.flatnonzero(shapely.intersects_xy(geom, x, y)).tolist()
+    }
+
+
+def test_covers_is_geos_on_real_district_boundaries(districts):
+    index = PolygonIndex(districts)
+    points = _hard_points(districts, np.random.default_rng(7), 20_000)
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    found, polys = index.query(x, y)
+    assert set(zip(found.tolist(), polys.tolist(), strict=True)) == _geos_pairs(districts, x, y)
+    assert np.all(np.diff(found) >= 0), "pairs come in the points' order"
+    # the hard points reached the exact answer on an edge as well as inside and outside
+    states = [
+        kernels.covers(index.geoms.wkb_blob, index.geoms.wkb_offsets[p], px, py)
+        for px, py in points[-2000:]
+        for p in range(len(districts))
+    ]
+    assert kernels.COVERED in states and kernels.OUTSIDE in states
+
+
+def test_a_point_within_rounding_of_an_edge_is_left_to_geos():
+    # (1, 1/3) lies on the line of the edge (0, 0)–(3, 1) but for the rounding of 1/3: the
+    # orientation's filter cannot tell its side, and GEOS's exact arithmetic decides
+    triangle = shapely.Polygon([(0, 0), (3, 1), (0, 1)])
+    index = PolygonIndex(np.array([triangle]))
+    assert kernels.covers(index.geoms.wkb_blob, 0, 1.0, 1 / 3) == kernels.UNDECIDED
+    x = np.array([1.0, 2.0, 1.0, 0.5])
+    y = np.array([1 / 3, 2 / 3, 0.9, 0.1])
+    found, _ = index.query(x, y)
+    assert found.tolist() == np.flatnonzero(shapely.intersects_xy(triangle, x, y)).tolist()
+    assert 2 in found.tolist() and 3 not in found.tolist()
+
+
+def test_holes_multipolygons_and_horizontal_edges_are_geos():
+    shell = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    hole = [(2, 2), (8, 2), (8, 8), (2, 8), (2, 2)]
+    geoms = np.array(
+        [
+            shapely.Polygon(shell, [hole]),
+            shapely.MultiPolygon([shapely.box(20, 0, 25, 5), shapely.box(30, 0, 35, 5)]),
+            # a hole touching the shell's edge at one point
+            shapely.Polygon([(40, 0), (50, 0), (50, 10), (40, 10)], [[(40, 5), (43, 5), (43, 7)]]),
+            # an edge all but horizontal
+            shapely.Polygon([(0, 20), (10, 20), (10, 20.0000001), (0, 30)]),
+        ]
+    )
+    assert shapely.is_valid(geoms).all()
+    index = PolygonIndex(geoms)
+    rng = np.random.default_rng(3)
+    grid = np.mgrid[-1:52:0.5, -1:32:0.5].reshape(2, -1).T
+    points = np.concatenate([grid, _hard_points(geoms, rng, 5_000)])
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    found, polys = index.query(x, y)
+    assert set(zip(found.tolist(), polys.tolist(), strict=True)) == _geos_pairs(geoms, x, y)
+    assert (5.0, 5.0) not in {tuple(points[k]) for k in found.tolist()}, "a hole's inside"
+    on_hole_edge = np.flatnonzero((points[:, 0] == 2) & (points[:, 1] == 5))
+    assert set(found.tolist()) >= set(on_hole_edge.tolist()), "a hole's edge is covered"
+
+
+def test_a_polygon_the_loop_cannot_read_is_left_to_geos():
+    # three-dimensional WKB: the compiled loop reads 2D only, so GEOS answers every pair
+    geoms = np.array([shapely.Polygon([(0, 0, 1), (4, 0, 1), (4, 4, 1), (0, 4, 1)])])
+    index = PolygonIndex(geoms)
+    assert kernels.covers(index.geoms.wkb_blob, 0, 1.0, 1.0) == kernels.UNDECIDED
+    x = np.array([1.0, 4.0, 5.0, 2.0])
+    y = np.array([1.0, 2.0, 1.0, 4.0])
+    found, polys = index.query(x, y)
+    assert found.tolist() == [0, 1, 3] and polys.tolist() == [0, 0, 0]
+
+
+def test_boundary_distances_are_geos_to_the_last_bit(districts):
+    # in metres as the snapshot measures: the boundary of each polygon, holes and parts apart
+    geoms = np.concatenate(
+        [districts, [shapely.Polygon(shapely.box(0, 0, 1, 1).exterior, [[(0.2, 0.2), (0.4, 0.2),
+                                                                       (0.4, 0.4), (0.2, 0.2)]]),
+                     shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)])]]
+    )  # fmt: skip
+    index = PolygonIndex(geoms)
+    boundaries = GkBoundaries(index.geoms, lambda coords: coords * 1000.0)
+    rng = np.random.default_rng(11)
+    rows = rng.integers(0, len(geoms), 30_000)
+    bounds = shapely.bounds(geoms)[rows] * 1000.0
+    x = rng.uniform(bounds[:, 0], bounds[:, 2])
+    y = rng.uniform(bounds[:, 1], bounds[:, 3])
+    lines = shapely.boundary(shapely.transform(geoms, lambda c: c * 1000.0))
+    expected = shapely.distance(shapely.points(x, y), lines[rows])
+    assert np.array_equal(boundaries.distances(rows, x, y), expected)
+
+
+def test_nearest_segment_within_is_the_r_tree_s_answer(districts):
+    rings = shapely.boundary(districts)
+    coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
+    same = which[1:] == which[:-1]
+    start, end = coords[:-1][same] * 1e5, coords[1:][same] * 1e5
+    segments = kernels.Segments.of(start[:, 0], start[:, 1], end[:, 0], end[:, 1])
+    tree = shapely.STRtree(shapely.linestrings(np.stack([start, end], axis=1)))
+    rng = np.random.default_rng(5)
+    minx, miny, maxx, maxy = (
+        start[:, 0].min(),
+        start[:, 1].min(),
+        start[:, 0].max(),
+        start[:, 1].max(),
+    )
+    span = max(maxx - minx, maxy - miny)
+    x = rng.uniform(minx - span / 4, maxx + span / 4, 20_000)
+    y = rng.uniform(miny - span / 4, maxy + span / 4, 20_000)
+    _, nearest = tree.query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
+    assert np.array_equal(segments.nearest_within(x, y, np.inf), nearest)
+    limit = rng.uniform(0, np.median(nearest) * 2, len(x))
+    within = segments.nearest_within(x, y, limit)
+    assert np.array_equal(within, np.where(nearest < limit, nearest, np.inf))
+    assert np.isfinite(within).any() and np.isinf(within).any()
