@@ -127,3 +127,37 @@ def test_the_batch_asks_its_rings_as_decide_arrays_would(snap):
     )
     assert np.array_equal(ours, plain)
     assert len(np.unique(plain, axis=0)) > 10  # the samples reach many different answers
+
+
+def test_ring_samples_compiled_agree_with_geos_where_floating_point_cannot_tell(snap):
+    """Ring samples on the midpoints of every zone's and grid's edges (many exactly on an
+    oblique edge's line, where the compiled test leaves the sample to GEOS): the compiled
+    passes answer as the array path does."""
+    from weijian.jurisdiction import kernels, rings
+
+    geoms = [layer.index for layer in snap.zone_layers] + [g.index for g in snap.grids.values()]
+    coords, which = shapely.get_coordinates(
+        shapely.get_rings(shapely.get_parts(np.concatenate([i.geoms.all() for i in geoms]))),
+        return_index=True,
+    )
+    same = which[1:] == which[:-1]
+    mid = (coords[:-1][same] + coords[1:][same]) / 2
+    lon, lat = np.ascontiguousarray(mid[:, 0]), np.ascontiguousarray(mid[:, 1])
+    owner = np.arange(len(lon))
+    on = date.today()
+    lent = [None] * len(snap.zone_layers)
+    ours = rings.sample_best_ranks(snap, lon, lat, owner, lent, on)
+    theirs = rings.best_ranks_at(snap, lon, lat, owner, lent, on)
+    assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+    given = {level: np.full(len(lon), rings.UNKNOWN) for level in snap.grids}
+    districts = rings.sample_districts(snap, lon, lat, owner, given)
+    assert np.array_equal(districts, rings.districts_at(snap, lon, lat, given))
+    assert (districts >= 0).any() and (districts < 0).any()
+    index = snap.grids["district"].index
+    edges = shapely.get_coordinates(index.geoms.all())
+    states = {
+        kernels.covers(index.geoms.wkb_blob, index.geoms.wkb_offsets[p], x, y)
+        for x, y in ((edges[:-1] + edges[1:]) / 2).tolist()
+        for p in range(len(index.geoms))
+    }
+    assert kernels.UNDECIDED in states, "no sample the compiled test had to leave to GEOS"

@@ -241,7 +241,7 @@ def _ring_alternatives_fast(
             lent.append((_TRUE, np.array([bool(hits)]), np.array([best_here])))
         else:
             lent.append(None)
-    best, any_zone = rings.best_ranks_at(snap, ring_lon, ring_lat, owner, lent, on)
+    best, any_zone = rings.sample_best_ranks(snap, ring_lon, ring_lat, owner, lent, on)
     known = {
         level: grid.index.query_one(lon, lat)
         for level, grid in snap.grids.items()
@@ -251,10 +251,10 @@ def _ring_alternatives_fast(
         districts = [decision.district_row] * len(ring_lon)
     else:
         given = {
-            level: np.full(len(ring_lon), min(hits) if hits else -1, dtype=np.int64)
+            level: np.array([min(hits) if hits else -1], dtype=np.int64)
             for level, hits in known.items()
         }
-        rows = rings.districts_at(snap, ring_lon, ring_lat, given).tolist()
+        rows = rings.sample_districts(snap, ring_lon, ring_lat, owner, given).tolist()
         districts = [None if row < 0 else row for row in rows]
     has_districts = "district" in snap.grids
     seen = {(decision.key)}
@@ -651,14 +651,14 @@ def _sample_keys(
         best = np.full(len(lon), NO_RULE, dtype=np.int64)
         rings.lower_at(best, points, ranks[number][polys])
         lent.append((plain, covered[ring], best[ring]) if plain.any() else None)
-    best, any_zone = rings.best_ranks_at(snap, sample_lon, sample_lat, owner, lent, on)
+    best, any_zone = rings.sample_best_ranks(snap, sample_lon, sample_lat, owner, lent, on)
     given = {}
     for level, grid in snap.grids.items():
         plain = np.flatnonzero(grid.index.boxes_are_plain(*box))
         centre = np.full(len(ring), rings.UNKNOWN, dtype=np.int64)
         centre[plain] = rings.first_rows(grid.index, lon[ring[plain]], lat[ring[plain]])
-        given[level] = centre[owner]
-    district = rings.districts_at(snap, sample_lon, sample_lat, given)
+        given[level] = centre
+    district = rings.sample_districts(snap, sample_lon, sample_lat, owner, given)
     assigned = best < NO_RULE
     reason = np.zeros(len(sample_lon), dtype=np.int64)
     reason[~assigned & ~any_zone] = REASON_CODES.index("no_zone")

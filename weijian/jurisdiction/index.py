@@ -297,7 +297,7 @@ class Geoms:
         wkb = shapely.to_wkb(geoms) if len(geoms) else []
         made.wkb_offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
         np.cumsum([len(w) for w in wkb], out=made.wkb_offsets[1:])
-        made.wkb_blob = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+        made.wkb_blob = np.frombuffer(bytearray(b"".join(wkb)), dtype=np.uint8)
         return made
 
     def __len__(self) -> int:

@@ -106,7 +106,9 @@ def covers(blob, start, px, py):
             x1, y1 = _f64(blob, at), _f64(blob, at + 8)
             for i in range(1, count):
                 x2, y2 = _f64(blob, at + 16 * i), _f64(blob, at + 16 * i + 8)
-                if x1 < px and x2 < px:
+                if (y1 > py and y2 > py) or (y1 < py and y2 < py):
+                    pass  # wholly above or below the point: no crossing, not on it
+                elif x1 < px and x2 < px:
                     pass  # wholly to the left of the point
                 elif px == x2 and py == y2:
                     return COVERED  # on a vertex
@@ -172,6 +174,141 @@ def covers_pairs(
             states[m] = state
             m += 1
     return points[:m], polys[:m], states[:m]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_covering(x, y, grid, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets):
+    """The lowest row of the polygons covering (x, y) — a cell lists its polygons by row — or
+    -1 for none, ``NOT_DECIDED`` where GEOS must tell. ``grid``: x0, y0, dx, dy, nx, ny."""
+    fx = math.floor((x - grid[0]) / grid[2])
+    fy = math.floor((y - grid[1]) / grid[3])
+    if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
+        return -1
+    cell = np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
+    for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+        poly = entry_poly[e]
+        if not entry_boundary[e]:
+            return np.int64(poly)
+        if x < bounds[poly, 0] or y < bounds[poly, 1]:
+            continue
+        if x > bounds[poly, 2] or y > bounds[poly, 3]:
+            continue
+        state = covers(blob, offsets[poly], x, y)
+        if state == COVERED:
+            return np.int64(poly)
+        if state == UNDECIDED:
+            return NOT_DECIDED
+    return -1
+
+
+NOT_DECIDED = -3  # a row GEOS must find
+ASK = -2  # a row not known beforehand: ask the index
+
+
+@njit(cache=True, nogil=True)
+def sample_districts(
+    px, py, owner, given, present, grids, cell_ptr, entry_poly, entry_boundary, bounds, blob,
+    offsets, parent_rows,
+):  # fmt: skip
+    """Per sample point, the district row of its grid chain (-1 none, ``NOT_DECIDED`` where
+    GEOS must tell), as ``rings.districts_at``: the lowest level found spatially, then up
+    through the parent rows, spatially where a link is missing. Levels are numbered district
+    first; per level, the index's arrays are items of the lists. ``given[level, centre]``: the
+    row each centre is known to have there (-1 none), ``ASK`` where the index must be asked;
+    ``owner``: each sample's centre."""
+    levels = len(present)
+    out = np.empty(len(px), dtype=np.int64)
+    rows = np.empty(levels, dtype=np.int64)
+    for k in range(len(px)):
+        x, y, centre = px[k], py[k], owner[k]
+        rows[:] = -1
+        found_at = -1
+        undecided = False
+        for level in range(levels - 1, -1, -1):
+            if not present[level]:
+                continue
+            row = given[level, centre]
+            if row == ASK:
+                row = _first_covering(
+                    x, y, grids[level], cell_ptr[level], entry_poly[level],
+                    entry_boundary[level], bounds[level], blob[level], offsets[level],
+                )  # fmt: skip
+            if row == NOT_DECIDED:
+                undecided = True
+                break
+            rows[level] = row
+            if row >= 0:
+                found_at = level
+                break
+        for level in range(levels - 2, -1, -1):
+            if undecided or found_at <= level or not present[level] or rows[level] >= 0:
+                continue
+            lower = level + 1
+            if present[lower] and rows[lower] >= 0:
+                rows[level] = parent_rows[lower][rows[lower]]
+            if rows[level] < 0:
+                row = given[level, centre]
+                if row == ASK:
+                    row = _first_covering(
+                        x, y, grids[level], cell_ptr[level], entry_poly[level],
+                        entry_boundary[level], bounds[level], blob[level], offsets[level],
+                    )  # fmt: skip
+                if row == NOT_DECIDED:
+                    undecided = True
+                rows[level] = row
+        out[k] = NOT_DECIDED if undecided else rows[0]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def sample_best_ranks(
+    px, py, owner, order, possible, lent, plain_ok, covered, centre_best, ranks, no_rule,
+    grids, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets,
+):  # fmt: skip
+    """Per sample point, the best rule rank of the zones covering it (``no_rule`` for none),
+    whether any zone covers it, and whether GEOS must tell — as ``rings.best_ranks_at``: the
+    layers asked best rule first (``order``; ``possible``, the best rank a layer can give),
+    until a layer could not better the sample; a layer whose tolerance box around the
+    sample's centre is plain (``lent[layer]`` and ``plain_ok[layer, centre]``) lends the
+    centre's answer (``covered``, ``centre_best``) instead of a query."""
+    n = len(px)
+    best = np.full(n, no_rule, dtype=np.int64)
+    any_zone = np.zeros(n, dtype=np.bool_)
+    undecided = np.zeros(n, dtype=np.bool_)
+    for k in range(n):
+        x, y, centre = px[k], py[k], owner[k]
+        b, hit = np.int64(no_rule), False
+        for layer in order:
+            if hit and b <= possible[layer]:
+                break
+            if lent[layer] and plain_ok[layer, centre]:
+                hit = hit or covered[layer, centre]
+                b = min(b, centre_best[layer, centre])
+                continue
+            grid = grids[layer]
+            fx = math.floor((x - grid[0]) / grid[2])
+            fy = math.floor((y - grid[1]) / grid[3])
+            if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
+                continue
+            cell = np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
+            cells, polys, exact = cell_ptr[layer], entry_poly[layer], entry_boundary[layer]
+            box, wkb, starts, rank = bounds[layer], blob[layer], offsets[layer], ranks[layer]
+            for e in range(cells[cell], cells[cell + 1]):
+                poly = polys[e]
+                if exact[e]:
+                    if x < box[poly, 0] or y < box[poly, 1] or x > box[poly, 2] or y > box[poly, 3]:
+                        continue
+                    state = covers(wkb, starts[poly], x, y)
+                    if state == OUTSIDE:
+                        continue
+                    if state == UNDECIDED:
+                        undecided[k] = True
+                        continue
+                hit = True
+                b = min(b, np.int64(rank[poly]))
+        best[k] = b
+        any_zone[k] = hit
+    return best, any_zone, undecided
 
 
 @njit(cache=True, nogil=True)

@@ -13,12 +13,15 @@ row, reason) — tested against it through the single and batch answers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from weijian.jurisdiction import kernels
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
 
-UNKNOWN = -2  # a grid row not known beforehand: ask the index
+UNKNOWN = kernels.ASK  # a grid row not known beforehand: ask the index
 
 
 def first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -125,4 +128,155 @@ def best_ranks_at(
         if len(points):
             any_zone[sel[points]] = True
             lower_at(best, sel[points], ranks[n][polys])
+    return best, any_zone
+
+
+@dataclass(frozen=True)
+class GridTables:
+    """The grid levels' indexes as :func:`kernels.sample_districts` reads them: per level
+    (district first) an item of each tuple, empty for a level the snapshot lacks."""
+
+    present: np.ndarray
+    grids: np.ndarray  # (levels, 6): x0, y0, dx, dy, nx, ny
+    cell_ptr: tuple
+    entry_poly: tuple
+    entry_boundary: tuple
+    bounds: tuple
+    blob: tuple
+    offsets: tuple
+    parent_rows: tuple
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> GridTables:
+        if snap.grid_tables is None:
+            keys = ("cell_ptr", "entry_poly", "entry_boundary", "bounds", "blob", "offsets")
+            lists = {key: [] for key in (*keys, "parent_rows")}
+            grids = np.zeros((len(GRID_LEVELS), 6))
+            for number, level in enumerate(GRID_LEVELS):
+                grid = snap.grids.get(level)
+                index = grid.index if grid is not None else None
+                if index is not None:
+                    g = index.grid
+                    grids[number] = (g.x0, g.y0, g.dx, g.dy, g.nx, g.ny)
+                lists["cell_ptr"].append(_array(index, "cell_ptr", np.int64))
+                lists["entry_poly"].append(_array(index, "entry_poly", np.int32))
+                lists["entry_boundary"].append(_array(index, "entry_boundary", np.bool_))
+                bounds = np.zeros((0, 4)) if index is None else index.bounds
+                lists["bounds"].append(np.ascontiguousarray(bounds, dtype=np.float64))
+                geoms = index.geoms if index is not None else None
+                lists["blob"].append(_array(geoms, "wkb_blob", np.uint8))
+                lists["offsets"].append(_array(geoms, "wkb_offsets", np.int64))
+                lists["parent_rows"].append(_array(grid, "parent_rows", np.int64))
+            present = np.array([level in snap.grids for level in GRID_LEVELS])
+            snap.grid_tables = cls(present, grids, **{k: tuple(v) for k, v in lists.items()})
+        return snap.grid_tables
+
+
+def _array(owner, name: str, dtype) -> np.ndarray:
+    if owner is None:
+        return np.zeros(0, dtype=dtype)
+    return np.require(getattr(owner, name), dtype=dtype, requirements=["C", "W"])
+
+
+def sample_districts(
+    snap: Snapshot,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    owner: np.ndarray,
+    given: dict[str, np.ndarray],
+) -> np.ndarray:
+    """:func:`districts_at` for ring samples, in one compiled pass: ``owner``, each sample's
+    centre; ``given``: per level, the row each centre is known to have there (-1 none,
+    ``UNKNOWN``: ask). The samples the compiled test cannot decide go through
+    :func:`districts_at` (GEOS)."""
+    tables = GridTables.of(snap)
+    centres = int(owner.max()) + 1 if len(owner) else 0
+    known = np.full((len(GRID_LEVELS), centres), UNKNOWN, dtype=np.int64)
+    for number, level in enumerate(GRID_LEVELS):
+        if level in given:
+            known[number] = given[level]
+    out = kernels.sample_districts(
+        np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
+        np.ascontiguousarray(owner, dtype=np.int64), known, tables.present, tables.grids,
+        tables.cell_ptr, tables.entry_poly, tables.entry_boundary, tables.bounds, tables.blob,
+        tables.offsets, tables.parent_rows,
+    )  # fmt: skip
+    undecided = np.flatnonzero(out == kernels.NOT_DECIDED)
+    if len(undecided):
+        at = owner[undecided]
+        out[undecided] = districts_at(
+            snap, lon[undecided], lat[undecided], {lv: g[at] for lv, g in given.items()}
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ZoneTables:
+    """The zone layers' indexes as :func:`kernels.sample_best_ranks` reads them: per layer an
+    item of each tuple (the arrays themselves, mapped or not: nothing is copied)."""
+
+    grids: np.ndarray  # (layers, 6): x0, y0, dx, dy, nx, ny
+    cell_ptr: tuple
+    entry_poly: tuple
+    entry_boundary: tuple
+    bounds: tuple
+    blob: tuple
+    offsets: tuple
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> ZoneTables:
+        if snap.zone_tables is None:
+            indexes = [layer.index for layer in snap.zone_layers]
+            grids = np.array(
+                [(i.grid.x0, i.grid.y0, i.grid.dx, i.grid.dy, i.grid.nx, i.grid.ny)
+                 for i in indexes], dtype=np.float64,
+            ).reshape(len(indexes), 6)  # fmt: skip
+            snap.zone_tables = cls(
+                grids,
+                tuple(np.ascontiguousarray(i.cell_ptr, dtype=np.int64) for i in indexes),
+                tuple(np.ascontiguousarray(i.entry_poly, dtype=np.int32) for i in indexes),
+                tuple(np.ascontiguousarray(i.entry_boundary, dtype=np.bool_) for i in indexes),
+                tuple(np.ascontiguousarray(i.bounds, dtype=np.float64) for i in indexes),
+                tuple(np.ascontiguousarray(i.geoms.wkb_blob, dtype=np.uint8) for i in indexes),
+                tuple(np.ascontiguousarray(i.geoms.wkb_offsets, dtype=np.int64) for i in indexes),
+            )
+        return snap.zone_tables
+
+
+def sample_best_ranks(
+    snap: Snapshot,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    owner: np.ndarray,
+    centre_hits: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None],
+    on,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_ranks_at` for ring samples, in one compiled pass (same arguments; the
+    samples the compiled test cannot decide go through :func:`best_ranks_at`, GEOS)."""
+    layers = len(snap.zone_layers)
+    if layers == 0 or len(lon) == 0:
+        return best_ranks_at(snap, lon, lat, owner, centre_hits, on)
+    tables = ZoneTables.of(snap)
+    centres = int(owner.max()) + 1
+    lent = np.array([hits is not None for hits in centre_hits])
+    plain_ok = np.zeros((layers, centres), dtype=bool)
+    covered = np.zeros((layers, centres), dtype=bool)
+    centre_best = np.full((layers, centres), NO_RULE, dtype=np.int64)
+    for n, hits in enumerate(centre_hits):
+        if hits is not None:
+            plain_ok[n], covered[n], centre_best[n] = hits
+    possible = np.array(snap.best_ranks(on), dtype=np.int64)
+    order = np.array(sorted(range(layers), key=lambda n: (possible[n], n)), dtype=np.int64)
+    ranks = tuple(np.ascontiguousarray(r, dtype=np.int32) for r in snap.zone_ranks(on))
+    best, any_zone, undecided = kernels.sample_best_ranks(
+        np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
+        np.ascontiguousarray(owner, dtype=np.int64), order, possible, lent, plain_ok, covered,
+        centre_best, ranks, NO_RULE, tables.grids, tables.cell_ptr, tables.entry_poly,
+        tables.entry_boundary, tables.bounds, tables.blob, tables.offsets,
+    )  # fmt: skip
+    ask = np.flatnonzero(undecided)
+    if len(ask):
+        best[ask], any_zone[ask] = best_ranks_at(
+            snap, lon[ask], lat[ask], owner[ask], centre_hits, on
+        )
     return best, any_zone

@@ -86,6 +86,8 @@ class Snapshot:
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
     clearance_grid: Grid | None = None
     fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
+    grid_tables: Any = None  # rings.GridTables: the grid levels as the compiled loops read them
+    zone_tables: Any = None  # rings.ZoneTables: the zone layers as the compiled loops read them
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
