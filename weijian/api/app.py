@@ -51,6 +51,7 @@ from weijian.cases.logins import Logins
 from weijian.cases.service import CaseService
 from weijian.db.engine import app_engine_for, normalise_url, resolve_url
 from weijian.gis.scratch import clean_scratch
+from weijian.jurisdiction.engine import warm
 from weijian.jurisdiction.snapshot import SnapshotHolder
 from weijian.oversight import dashboard
 from weijian.patrol import tracks
@@ -103,6 +104,7 @@ def create_app(
             files=config.snapshot_files,
         )
         await run_in_threadpool(lambda: holder.snapshot)  # loaded before the first request
+        await run_in_threadpool(lambda: warm(holder.snapshot))  # and its compiled loops
         holder.start()
         app.state.jurisdiction = holder
         app.state.cases = CaseService(app.state.engine, holder, config, clock or Clock())

@@ -756,3 +756,17 @@ def answer_arrays(
         distance=distance,
         alternatives=alternatives,
     )
+
+
+def warm(snap: Snapshot) -> None:
+    """Answer a few points once, the batch and the single way, so that the compiled loops are
+    loaded (from the machine's cache, compiled on its first run) before a request needs them."""
+    bounds = [layer.index.total_bounds for layer in snap.zone_layers]
+    bounds += [grid.index.total_bounds for grid in snap.grids.values()]
+    if not bounds:
+        return
+    minx, miny, maxx, maxy = bounds[0]
+    lon = np.linspace(minx, maxx, 7)
+    lat = np.linspace(miny, maxy, 7)
+    answer_arrays(snap, lon, lat, tolerance_m=DEFAULT_TOLERANCE_M)
+    lookup_parts(snap, float(lon[3]), float(lat[3]), tolerance_m=DEFAULT_TOLERANCE_M)
