@@ -130,6 +130,14 @@ def covers(blob, start, px, py):
     return COVERED if crossings % 2 == 1 else OUTSIDE
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _covers_boxed(blob, offsets, bounds, poly, x, y):
+    """:func:`covers` for polygon ``poly``, its bounds asked first."""
+    if x < bounds[poly, 0] or y < bounds[poly, 1] or x > bounds[poly, 2] or y > bounds[poly, 3]:
+        return OUTSIDE
+    return covers(blob, offsets[poly], x, y)
+
+
 @njit(cache=True, nogil=True)
 def covers_pairs(
     px, py, x0, y0, dx, dy, nx, ny, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets
@@ -161,12 +169,7 @@ def covers_pairs(
             poly = entry_poly[e]
             state = COVERED
             if entry_boundary[e]:
-                x, y = px[k], py[k]
-                if x < bounds[poly, 0] or y < bounds[poly, 1]:
-                    continue
-                if x > bounds[poly, 2] or y > bounds[poly, 3]:
-                    continue
-                state = covers(blob, offsets[poly], x, y)
+                state = _covers_boxed(blob, offsets, bounds, poly, px[k], py[k])
                 if state == OUTSIDE:
                     continue
             points[m] = k
@@ -189,11 +192,7 @@ def _first_covering(x, y, grid, cell_ptr, entry_poly, entry_boundary, bounds, bl
         poly = entry_poly[e]
         if not entry_boundary[e]:
             return np.int64(poly)
-        if x < bounds[poly, 0] or y < bounds[poly, 1]:
-            continue
-        if x > bounds[poly, 2] or y > bounds[poly, 3]:
-            continue
-        state = covers(blob, offsets[poly], x, y)
+        state = _covers_boxed(blob, offsets, bounds, poly, x, y)
         if state == COVERED:
             return np.int64(poly)
         if state == UNDECIDED:
@@ -229,10 +228,8 @@ def sample_districts(
                 continue
             row = given[level, centre]
             if row == ASK:
-                row = _first_covering(
-                    x, y, grids[level], cell_ptr[level], entry_poly[level],
-                    entry_boundary[level], bounds[level], blob[level], offsets[level],
-                )  # fmt: skip
+                row = _first_covering(x, y, grids[level], cell_ptr[level], entry_poly[level],
+                    entry_boundary[level], bounds[level], blob[level], offsets[level])  # fmt: skip
             if row == NOT_DECIDED:
                 undecided = True
                 break
@@ -296,9 +293,7 @@ def sample_best_ranks(
             for e in range(cells[cell], cells[cell + 1]):
                 poly = polys[e]
                 if exact[e]:
-                    if x < box[poly, 0] or y < box[poly, 1] or x > box[poly, 2] or y > box[poly, 3]:
-                        continue
-                    state = covers(wkb, starts[poly], x, y)
+                    state = _covers_boxed(wkb, starts, box, poly, x, y)
                     if state == OUTSIDE:
                         continue
                     if state == UNDECIDED:

@@ -132,50 +132,69 @@ def best_ranks_at(
 
 
 @dataclass(frozen=True)
-class GridTables:
-    """The grid levels' indexes as :func:`kernels.sample_districts` reads them: per level
-    (district first) an item of each tuple, empty for a level the snapshot lacks."""
+class Tables:
+    """Indexes as the compiled loops read them: per index an item of each tuple (its own
+    arrays, mapped or not: nothing is copied), empty arrays for an index that is missing;
+    ``present`` says which are there. All the arrays of one tuple have the same type (numba
+    indexes a tuple at run time only then): the grid levels' are built in memory, a
+    snapshot's zone layers all come the same way."""
 
     present: np.ndarray
-    grids: np.ndarray  # (levels, 6): x0, y0, dx, dy, nx, ny
+    grids: np.ndarray  # (indexes, 6): x0, y0, dx, dy, nx, ny
     cell_ptr: tuple
     entry_poly: tuple
     entry_boundary: tuple
     bounds: tuple
     blob: tuple
     offsets: tuple
-    parent_rows: tuple
 
     @classmethod
-    def of(cls, snap: Snapshot) -> GridTables:
-        if snap.grid_tables is None:
-            keys = ("cell_ptr", "entry_poly", "entry_boundary", "bounds", "blob", "offsets")
-            lists = {key: [] for key in (*keys, "parent_rows")}
-            grids = np.zeros((len(GRID_LEVELS), 6))
-            for number, level in enumerate(GRID_LEVELS):
-                grid = snap.grids.get(level)
-                index = grid.index if grid is not None else None
-                if index is not None:
-                    g = index.grid
-                    grids[number] = (g.x0, g.y0, g.dx, g.dy, g.nx, g.ny)
-                lists["cell_ptr"].append(_array(index, "cell_ptr", np.int64))
-                lists["entry_poly"].append(_array(index, "entry_poly", np.int32))
-                lists["entry_boundary"].append(_array(index, "entry_boundary", np.bool_))
-                bounds = np.zeros((0, 4)) if index is None else index.bounds
-                lists["bounds"].append(np.ascontiguousarray(bounds, dtype=np.float64))
-                geoms = index.geoms if index is not None else None
-                lists["blob"].append(_array(geoms, "wkb_blob", np.uint8))
-                lists["offsets"].append(_array(geoms, "wkb_offsets", np.int64))
-                lists["parent_rows"].append(_array(grid, "parent_rows", np.int64))
-            present = np.array([level in snap.grids for level in GRID_LEVELS])
-            snap.grid_tables = cls(present, grids, **{k: tuple(v) for k, v in lists.items()})
-        return snap.grid_tables
+    def of(cls, indexes: list) -> Tables:
+        grids = np.zeros((len(indexes), 6))
+        for number, index in enumerate(indexes):
+            if index is not None:
+                g = index.grid
+                grids[number] = (g.x0, g.y0, g.dx, g.dy, g.nx, g.ny)
+        geoms = [None if index is None else index.geoms for index in indexes]
+        return cls(
+            np.array([index is not None for index in indexes]),
+            grids,
+            _arrays(indexes, "cell_ptr", np.int64),
+            _arrays(indexes, "entry_poly", np.int32),
+            _arrays(indexes, "entry_boundary", np.bool_),
+            tuple(
+                np.zeros((0, 4)) if i is None else np.ascontiguousarray(i.bounds) for i in indexes
+            ),
+            _arrays(geoms, "wkb_blob", np.uint8),
+            _arrays(geoms, "wkb_offsets", np.int64),
+        )
+
+    def arrays(self) -> tuple:
+        return (self.grids, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
+                self.blob, self.offsets)  # fmt: skip
 
 
-def _array(owner, name: str, dtype) -> np.ndarray:
-    if owner is None:
-        return np.zeros(0, dtype=dtype)
-    return np.require(getattr(owner, name), dtype=dtype, requirements=["C", "W"])
+def _arrays(owners: list, name: str, dtype) -> tuple:
+    return tuple(
+        np.zeros(0, dtype=dtype) if owner is None
+        else np.ascontiguousarray(getattr(owner, name), dtype=dtype)
+        for owner in owners
+    )  # fmt: skip
+
+
+def _grid_tables(snap: Snapshot) -> tuple[Tables, tuple]:
+    """The grid levels' tables (district first) and their parent rows, made once a snapshot."""
+    if snap.grid_tables is None:
+        levels = [snap.grids.get(level) for level in GRID_LEVELS]
+        tables = Tables.of([None if grid is None else grid.index for grid in levels])
+        snap.grid_tables = (tables, _arrays(levels, "parent_rows", np.int64))
+    return snap.grid_tables
+
+
+def _zone_tables(snap: Snapshot) -> Tables:
+    if snap.zone_tables is None:
+        snap.zone_tables = Tables.of([layer.index for layer in snap.zone_layers])
+    return snap.zone_tables
 
 
 def sample_districts(
@@ -189,7 +208,7 @@ def sample_districts(
     centre; ``given``: per level, the row each centre is known to have there (-1 none,
     ``UNKNOWN``: ask). The samples the compiled test cannot decide go through
     :func:`districts_at` (GEOS)."""
-    tables = GridTables.of(snap)
+    tables, parent_rows = _grid_tables(snap)
     centres = int(owner.max()) + 1 if len(owner) else 0
     known = np.full((len(GRID_LEVELS), centres), UNKNOWN, dtype=np.int64)
     for number, level in enumerate(GRID_LEVELS):
@@ -197,9 +216,8 @@ def sample_districts(
             known[number] = given[level]
     out = kernels.sample_districts(
         np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
-        np.ascontiguousarray(owner, dtype=np.int64), known, tables.present, tables.grids,
-        tables.cell_ptr, tables.entry_poly, tables.entry_boundary, tables.bounds, tables.blob,
-        tables.offsets, tables.parent_rows,
+        np.ascontiguousarray(owner, dtype=np.int64), known, tables.present, *tables.arrays(),
+        parent_rows,
     )  # fmt: skip
     undecided = np.flatnonzero(out == kernels.NOT_DECIDED)
     if len(undecided):
@@ -208,39 +226,6 @@ def sample_districts(
             snap, lon[undecided], lat[undecided], {lv: g[at] for lv, g in given.items()}
         )
     return out
-
-
-@dataclass(frozen=True)
-class ZoneTables:
-    """The zone layers' indexes as :func:`kernels.sample_best_ranks` reads them: per layer an
-    item of each tuple (the arrays themselves, mapped or not: nothing is copied)."""
-
-    grids: np.ndarray  # (layers, 6): x0, y0, dx, dy, nx, ny
-    cell_ptr: tuple
-    entry_poly: tuple
-    entry_boundary: tuple
-    bounds: tuple
-    blob: tuple
-    offsets: tuple
-
-    @classmethod
-    def of(cls, snap: Snapshot) -> ZoneTables:
-        if snap.zone_tables is None:
-            indexes = [layer.index for layer in snap.zone_layers]
-            grids = np.array(
-                [(i.grid.x0, i.grid.y0, i.grid.dx, i.grid.dy, i.grid.nx, i.grid.ny)
-                 for i in indexes], dtype=np.float64,
-            ).reshape(len(indexes), 6)  # fmt: skip
-            snap.zone_tables = cls(
-                grids,
-                tuple(np.ascontiguousarray(i.cell_ptr, dtype=np.int64) for i in indexes),
-                tuple(np.ascontiguousarray(i.entry_poly, dtype=np.int32) for i in indexes),
-                tuple(np.ascontiguousarray(i.entry_boundary, dtype=np.bool_) for i in indexes),
-                tuple(np.ascontiguousarray(i.bounds, dtype=np.float64) for i in indexes),
-                tuple(np.ascontiguousarray(i.geoms.wkb_blob, dtype=np.uint8) for i in indexes),
-                tuple(np.ascontiguousarray(i.geoms.wkb_offsets, dtype=np.int64) for i in indexes),
-            )
-        return snap.zone_tables
 
 
 def sample_best_ranks(
@@ -256,7 +241,7 @@ def sample_best_ranks(
     layers = len(snap.zone_layers)
     if layers == 0 or len(lon) == 0:
         return best_ranks_at(snap, lon, lat, owner, centre_hits, on)
-    tables = ZoneTables.of(snap)
+    tables = _zone_tables(snap)
     centres = int(owner.max()) + 1
     lent = np.array([hits is not None for hits in centre_hits])
     plain_ok = np.zeros((layers, centres), dtype=bool)
@@ -271,8 +256,7 @@ def sample_best_ranks(
     best, any_zone, undecided = kernels.sample_best_ranks(
         np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
         np.ascontiguousarray(owner, dtype=np.int64), order, possible, lent, plain_ok, covered,
-        centre_best, ranks, NO_RULE, tables.grids, tables.cell_ptr, tables.entry_poly,
-        tables.entry_boundary, tables.bounds, tables.blob, tables.offsets,
+        centre_best, ranks, NO_RULE, *tables.arrays(),
     )  # fmt: skip
     ask = np.flatnonzero(undecided)
     if len(ask):

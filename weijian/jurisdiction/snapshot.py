@@ -86,8 +86,8 @@ class Snapshot:
     district_clearance: np.ndarray | None = None  # per clearance cell: metres to an edge
     clearance_grid: Grid | None = None
     fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
-    grid_tables: Any = None  # rings.GridTables: the grid levels as the compiled loops read them
-    zone_tables: Any = None  # rings.ZoneTables: the zone layers as the compiled loops read them
+    grid_tables: Any = None  # rings.Tables of the grid levels (and their parent rows), made once
+    zone_tables: Any = None  # rings.Tables of the zone layers, made once
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
