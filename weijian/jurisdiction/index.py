@@ -261,6 +261,13 @@ def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArra
     )
 
 
+def packed(values) -> tuple[np.ndarray, np.ndarray]:
+    """Byte strings in one (writable) byte array, with the offsets where each starts."""
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in values], out=offsets[1:])
+    return np.frombuffer(bytearray(b"".join(values)), dtype=np.uint8), offsets
+
+
 class Geoms:
     """The polygons of an index, each decoded from its WKB and prepared when first needed.
 
@@ -294,10 +301,7 @@ class Geoms:
         shapely.prepare(geoms)
         _warm(geoms)
         made = cls(len(geoms), objects=geoms)
-        wkb = shapely.to_wkb(geoms) if len(geoms) else []
-        made.wkb_offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
-        np.cumsum([len(w) for w in wkb], out=made.wkb_offsets[1:])
-        made.wkb_blob = np.frombuffer(bytearray(b"".join(wkb)), dtype=np.uint8)
+        made.wkb_blob, made.wkb_offsets = packed(shapely.to_wkb(geoms) if len(geoms) else [])
         return made
 
     def __len__(self) -> int:

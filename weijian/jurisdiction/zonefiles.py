@@ -32,7 +32,14 @@ import orjson
 import shapely
 from sqlalchemy import Connection, text
 
-from weijian.jurisdiction.index import Geoms, Grid, IndexArrays, PolygonIndex, build_index
+from weijian.jurisdiction.index import (
+    Geoms,
+    Grid,
+    IndexArrays,
+    PolygonIndex,
+    build_index,
+    packed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +62,7 @@ class Texts:
         for value in values:
             null.append(value is None)
             encoded.append(b"" if value is None else str(value).encode())
-        return cls(*_packed(encoded), np.array(null, dtype=bool))
+        return cls(*packed(encoded), np.array(null, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.null)
@@ -80,12 +87,6 @@ class Blobs:
 
     def __getitem__(self, i: int) -> bytes:
         return self.blob[self.offsets[i] : self.offsets[i + 1]].tobytes()
-
-
-def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum([len(v) for v in values], out=offsets[1:])
-    return np.frombuffer(b"".join(values), dtype=np.uint8), offsets
 
 
 @dataclasses.dataclass
@@ -178,8 +179,8 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
             texts.offsets,
             texts.null,
         )
-    out["wkb_blob"], out["wkb_offsets"] = _packed(wkb)
-    out["fragments_blob"], out["fragments_offsets"] = _packed(fragments)
+    out["wkb_blob"], out["wkb_offsets"] = packed(wkb)
+    out["fragments_blob"], out["fragments_offsets"] = packed(fragments)
     out["pairs"] = np.frombuffer(
         orjson.dumps([[k, c] for k, c in pair_index]), dtype=np.uint8
     )  # JSON: the few distinct (kind, code)
