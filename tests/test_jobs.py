@@ -208,6 +208,36 @@ def test_a_worker_killed_halfway_leaves_the_job_to_the_next(jobs_city):
     assert took < 180
 
 
+def test_a_worker_whose_heartbeat_is_late_keeps_its_own_job(jobs_city):
+    """A busy process's heartbeat can come late (a loaded machine, a first compile): the
+    worker's own check for stalled jobs does not hand back the job it is working, which would
+    leave the page on 排队中 while the job runs on."""
+    city = jobs_city
+    job = city.post("chief", atlas("community")).json()
+    # a beat every 30 s, a job called stalled after 2 s: the heartbeat is late all along
+    with city.worker("--heartbeat", "30", "--stalled-after", "2", "--throttle", "0.5",
+                     name="late") as worker:  # fmt: skip
+        seen = city.wait("chief", job["id"], done)
+        deadline = time.monotonic() + 30
+        while _queue_status(city, job["id"]) == "doing" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert worker.returncode == 0
+    states = [j["state"] for j in seen]
+    running = states.index("running")
+    assert "queued" not in states[running:], states
+    assert seen[-1]["attempts"] == 1
+    # more than 2 s of work: the check ran while the heartbeat was late
+    assert seen[-1]["progress"]["total"] == 11
+    log = (city.folder / "late.log").read_text("utf-8")
+    assert "queued again" not in log
+    with city.engine.connect() as conn:
+        events = conn.execute(
+            text("SELECT type::text FROM procrastinate_events WHERE job_id = :q ORDER BY id"),
+            {"q": _queue_id(city, job["id"])},
+        ).scalars()
+        assert list(events).count("started") == 1
+
+
 def _queue_status(city: City, job_id: int) -> str:
     with city.engine.connect() as conn:
         return conn.execute(

@@ -34,6 +34,7 @@ def worker(
     """Work the background jobs (atlases) until Ctrl-C or SIGTERM; a job whose worker was
     killed is taken again once its heartbeat is --stalled-after seconds old."""
     from weijian.jobs import queue, runner
+    from weijian.jurisdiction.engine import warm
 
     cases = case_service()  # the database started and migrated first
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -41,6 +42,9 @@ def worker(
     settings = get_settings()
     runtime = runner.Runtime(cases, runner.result_dir(settings.evidence_root), throttle=throttle)
     url = cases.engine.url.render_as_string(hide_password=False)
+    # the snapshot and its compiled loops loaded before a job needs them (a first compile holds
+    # the process for seconds, its heartbeat with it)
+    warm(cases.jurisdiction.snapshot)
     log(f"worker: taking jobs (results in {runtime.results})")
     queue.run_worker(
         url,

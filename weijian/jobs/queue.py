@@ -32,6 +32,9 @@ RETRY = procrastinate.RetryStrategy(max_attempts=runner.MAX_ATTEMPTS, wait=5)
 
 #: the worker process's runtime, set by :func:`run_worker` before it takes a job
 _RUNTIME: dict[str, runner.Runtime] = {}
+#: the jobs this process is working: its own check for stalled jobs never hands them back (a
+#: heartbeat held up while the process is busy is late, not dead)
+_WORKING: set[int] = set()
 
 
 def conninfo(url: str) -> str:
@@ -40,7 +43,11 @@ def conninfo(url: str) -> str:
 
 
 def _run_job(job_id: int) -> None:
-    runner.execute(_RUNTIME["runtime"], job_id)
+    _WORKING.add(job_id)
+    try:
+        runner.execute(_RUNTIME["runtime"], job_id)
+    finally:
+        _WORKING.discard(job_id)
 
 
 def _with_task(app: procrastinate.App) -> procrastinate.App:
@@ -75,9 +82,11 @@ async def _recover_stalled(
                 seconds_since_heartbeat=stalled_after, task_name=TASK
             )
             for job in stalled:
+                job_id = int(job.task_kwargs["job_id"])
+                if job_id in _WORKING:
+                    continue  # this very process works it: its heartbeat is late, not gone
                 with contextlib.suppress(procrastinate.exceptions.ConnectorException):
                     await app.job_manager.retry_job(job)
-                    job_id = int(job.task_kwargs["job_id"])
                     log.warning("job %s: its worker stopped; queued again", job_id)
                     await asyncio.to_thread(
                         store.requeue, cases.engine, job_id, "工作进程中断，等待重新开始"
