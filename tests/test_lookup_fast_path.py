@@ -161,3 +161,29 @@ def test_ring_samples_compiled_agree_with_geos_where_floating_point_cannot_tell(
         for p in range(len(index.geoms))
     }
     assert kernels.UNDECIDED in states, "no sample the compiled test had to leave to GEOS"
+
+
+@pytest.mark.parametrize("broken", ["links", "level"])
+def test_ring_districts_where_a_grid_has_no_parent_or_a_level_is_missing(snap, broken):
+    """The compiled pass reads a sample's district through its grid's parents (followed once
+    a snapshot); where a parent is missing, or a whole level, it asks the index as the array
+    path does."""
+    from weijian.jurisdiction import kernels, rings
+
+    if broken == "links":
+        for level in ("compound", "community"):
+            grid = snap.grids[level]
+            grid.parent_rows = np.where(np.arange(len(grid.parent_rows)) % 3 == 0, -1,
+                                        grid.parent_rows)  # fmt: skip
+    else:
+        del snap.grids["community"]
+    snap.grid_tables = None
+    rng = np.random.default_rng(5)
+    lon, lat = _points(snap, rng)
+    owner = np.arange(len(lon))
+    given = {level: np.full(len(lon), rings.UNKNOWN) for level in snap.grids}
+    ours = rings.sample_districts(snap, lon, lat, owner, given)
+    assert np.array_equal(ours, rings.districts_at(snap, lon, lat, given))
+    assert (ours >= 0).sum() > 1000
+    chain = rings._grid_tables(snap)[2][0]
+    assert (chain == kernels.LINK_MISSING).any()  # the spatial way was taken

@@ -204,57 +204,156 @@ NOT_DECIDED = -3  # a row GEOS must find
 ASK = -2  # a row not known beforehand: ask the index
 
 
-@njit(cache=True, nogil=True)
-def sample_districts(
-    px, py, owner, given, present, grids, cell_ptr, entry_poly, entry_boundary, bounds, blob,
-    offsets, parent_rows,
-):  # fmt: skip
-    """Per sample point, the district row of its grid chain (-1 none, ``NOT_DECIDED`` where
-    GEOS must tell), as ``rings.districts_at``: the lowest level found spatially, then up
-    through the parent rows, spatially where a link is missing. Levels are numbered district
-    first; per level, the index's arrays are items of the lists. ``given[level, centre]``: the
-    row each centre is known to have there (-1 none), ``ASK`` where the index must be asked;
-    ``owner``: each sample's centre."""
+LINK_MISSING = -4  # a grid's chain up to its district breaks: a parent row is missing
+
+
+def district_chains(present, sizes, parent_rows):
+    """Per level (district first) and row, the district its parent rows lead up to, or
+    ``LINK_MISSING`` where a link (or a level) is missing on the way: one array of all levels'
+    rows (``sizes``: each level's count), and where each level starts in it."""
     levels = len(present)
-    out = np.empty(len(px), dtype=np.int64)
-    rows = np.empty(levels, dtype=np.int64)
-    for k in range(len(px)):
-        x, y, centre = px[k], py[k], owner[k]
-        rows[:] = -1
-        found_at = -1
-        undecided = False
-        for level in range(levels - 1, -1, -1):
-            if not present[level]:
-                continue
+    sizes = [sizes[level] if present[level] else 0 for level in range(levels)]
+    base = np.zeros(levels + 1, dtype=np.int64)
+    np.cumsum(sizes, out=base[1:])
+    chain = np.full(int(base[-1]), LINK_MISSING, dtype=np.int64)
+    if present[0]:
+        chain[: sizes[0]] = np.arange(sizes[0])
+    for level in range(1, levels):
+        if not (present[level] and present[level - 1]):
+            continue
+        parents = np.asarray(parent_rows[level], dtype=np.int64)
+        linked = parents >= 0
+        up = np.full(len(parents), LINK_MISSING, dtype=np.int64)
+        up[linked] = chain[base[level - 1] + parents[linked]]
+        chain[base[level] : base[level + 1]] = up
+    return chain, base
+
+
+@njit(cache=True, nogil=True)
+def _rows_at(
+    px, py, owner, given, which, grid, cell_ptr, entry_poly, entry_boundary, bounds, blob,
+    offsets, out,
+):  # fmt: skip
+    """``out[k]`` for every sample ``k`` of ``which``: the row its centre is given at this level
+    (``given[centre]``), or where that is ``ASK`` the index's lowest row covering it (-1 none,
+    ``NOT_DECIDED`` where GEOS must tell)."""
+    for k in which:
+        row = given[owner[k]]
+        if row == ASK:
+            row = _first_covering(px[k], py[k], grid, cell_ptr, entry_poly, entry_boundary,
+                                  bounds, blob, offsets)  # fmt: skip
+        out[k] = row
+
+
+@njit(cache=True, nogil=True)
+def _walk_up(
+    x, y, centre, found_at, found_row, given, present, grids, cell_ptr, entry_poly,
+    entry_boundary, bounds, blob, offsets, parent_rows,
+):  # fmt: skip
+    """One sample's district from the level it was found at, through the parent rows, asking
+    the index where a link is missing (``NOT_DECIDED`` where GEOS must tell)."""
+    rows = np.full(len(present), -1, dtype=np.int64)
+    rows[found_at] = found_row
+    for level in range(found_at - 1, -1, -1):
+        if not present[level]:
+            continue
+        lower = level + 1
+        if present[lower] and rows[lower] >= 0:
+            rows[level] = parent_rows[lower][rows[lower]]
+        if rows[level] < 0:
             row = given[level, centre]
             if row == ASK:
                 row = _first_covering(x, y, grids[level], cell_ptr[level], entry_poly[level],
                     entry_boundary[level], bounds[level], blob[level], offsets[level])  # fmt: skip
             if row == NOT_DECIDED:
-                undecided = True
-                break
+                return NOT_DECIDED
             rows[level] = row
-            if row >= 0:
-                found_at = level
-                break
-        for level in range(levels - 2, -1, -1):
-            if undecided or found_at <= level or not present[level] or rows[level] >= 0:
-                continue
-            lower = level + 1
-            if present[lower] and rows[lower] >= 0:
-                rows[level] = parent_rows[lower][rows[lower]]
-            if rows[level] < 0:
-                row = given[level, centre]
-                if row == ASK:
-                    row = _first_covering(
-                        x, y, grids[level], cell_ptr[level], entry_poly[level],
-                        entry_boundary[level], bounds[level], blob[level], offsets[level],
-                    )  # fmt: skip
-                if row == NOT_DECIDED:
-                    undecided = True
-                rows[level] = row
-        out[k] = NOT_DECIDED if undecided else rows[0]
+    return rows[0]
+
+
+@njit(cache=True, nogil=True)
+def sample_districts(
+    px, py, owner, given, present, grids, cell_ptr, entry_poly, entry_boundary, bounds, blob,
+    offsets, parent_rows, chain, chain_base,
+):  # fmt: skip
+    """Per sample point, the district row of its grid chain (-1 none, ``NOT_DECIDED`` where
+    GEOS must tell), as ``rings.districts_at``: the lowest level found spatially, then up
+    through the parent rows (``chain``: where they lead, :func:`district_chains`), spatially
+    where a link is missing. Levels are numbered district first; per level, the index's
+    arrays are items of the tuples, taken out once a level (each take costs a reference
+    count). ``given[level, centre]``: the row each centre is known to have there (-1 none),
+    ``ASK`` where the index must be asked; ``owner``: each sample's centre."""
+    levels, n = len(present), len(px)
+    found_row = np.full(n, -1, dtype=np.int64)
+    found_at = np.full(n, -1, dtype=np.int64)
+    which = np.arange(n)
+    pending = n  # which[:pending]: the samples no level has answered yet, lowest level first
+    for level in range(levels - 1, -1, -1):
+        if not present[level] or pending == 0:
+            continue
+        _rows_at(px, py, owner, given[level], which[:pending], grids[level], cell_ptr[level],
+                 entry_poly[level], entry_boundary[level], bounds[level], blob[level],
+                 offsets[level], found_row)  # fmt: skip
+        left = 0
+        for i in range(pending):
+            k = which[i]
+            if found_row[k] == NOT_DECIDED or found_row[k] >= 0:
+                found_at[k] = level
+            else:
+                which[left] = k
+                left += 1
+        pending = left
+    out = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        at, row = found_at[k], found_row[k]
+        if at < 0 or row == NOT_DECIDED:
+            out[k] = -1 if at < 0 else NOT_DECIDED
+            continue
+        district = chain[chain_base[at] + row]
+        if district == LINK_MISSING:
+            district = _walk_up(px[k], py[k], owner[k], at, row, given, present, grids,
+                                cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets,
+                                parent_rows)  # fmt: skip
+        out[k] = district
     return out
+
+
+@njit(cache=True, nogil=True)
+def _layer_ranks(
+    px, py, owner, possible, lent, plain_ok, covered, centre_best, rank, grid, cell_ptr,
+    entry_poly, entry_boundary, bounds, blob, offsets, best, any_zone,
+    undecided,
+):  # fmt: skip
+    """One zone layer's turn for every sample (see :func:`sample_best_ranks`)."""
+    x0, y0, dx, dy, nx, ny = grid[0], grid[1], grid[2], grid[3], np.int64(grid[4]), grid[5]
+    for k in range(len(px)):
+        b, hit = best[k], any_zone[k]
+        if hit and b <= possible:
+            continue  # no zone of this layer (or a later one) could better it
+        centre = owner[k]
+        if lent and plain_ok[centre]:
+            any_zone[k] = hit or covered[centre]
+            best[k] = min(b, centre_best[centre])
+            continue
+        x, y = px[k], py[k]
+        fx = math.floor((x - x0) / dx)
+        fy = math.floor((y - y0) / dy)
+        if not (0 <= fx < nx and 0 <= fy < ny):
+            continue
+        cell = np.int64(fy) * nx + np.int64(fx)
+        for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+            poly = entry_poly[e]
+            if entry_boundary[e]:
+                state = _covers_boxed(blob, offsets, bounds, poly, x, y)
+                if state == OUTSIDE:
+                    continue
+                if state == UNDECIDED:
+                    undecided[k] = True
+                    continue
+            hit = True
+            b = min(b, np.int64(rank[poly]))
+        best[k] = b
+        any_zone[k] = hit
 
 
 @njit(cache=True, nogil=True)
@@ -265,44 +364,20 @@ def sample_best_ranks(
     """Per sample point, the best rule rank of the zones covering it (``no_rule`` for none),
     whether any zone covers it, and whether GEOS must tell — as ``rings.best_ranks_at``: the
     layers asked best rule first (``order``; ``possible``, the best rank a layer can give),
-    until a layer could not better the sample; a layer whose tolerance box around the
-    sample's centre is plain (``lent[layer]`` and ``plain_ok[layer, centre]``) lends the
-    centre's answer (``covered``, ``centre_best``) instead of a query."""
+    a sample no longer asked once a layer could not better it; a layer whose tolerance box
+    around the sample's centre is plain (``lent[layer]`` and ``plain_ok[layer, centre]``)
+    lends the centre's answer (``covered``, ``centre_best``) instead of a query. Layer by
+    layer, so that each layer's arrays are taken out of the tuples once."""
     n = len(px)
     best = np.full(n, no_rule, dtype=np.int64)
     any_zone = np.zeros(n, dtype=np.bool_)
     undecided = np.zeros(n, dtype=np.bool_)
-    for k in range(n):
-        x, y, centre = px[k], py[k], owner[k]
-        b, hit = np.int64(no_rule), False
-        for layer in order:
-            if hit and b <= possible[layer]:
-                break
-            if lent[layer] and plain_ok[layer, centre]:
-                hit = hit or covered[layer, centre]
-                b = min(b, centre_best[layer, centre])
-                continue
-            grid = grids[layer]
-            fx = math.floor((x - grid[0]) / grid[2])
-            fy = math.floor((y - grid[1]) / grid[3])
-            if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
-                continue
-            cell = np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
-            cells, polys, exact = cell_ptr[layer], entry_poly[layer], entry_boundary[layer]
-            box, wkb, starts, rank = bounds[layer], blob[layer], offsets[layer], ranks[layer]
-            for e in range(cells[cell], cells[cell + 1]):
-                poly = polys[e]
-                if exact[e]:
-                    state = _covers_boxed(wkb, starts, box, poly, x, y)
-                    if state == OUTSIDE:
-                        continue
-                    if state == UNDECIDED:
-                        undecided[k] = True
-                        continue
-                hit = True
-                b = min(b, np.int64(rank[poly]))
-        best[k] = b
-        any_zone[k] = hit
+    for layer in order:
+        _layer_ranks(px, py, owner, possible[layer], lent[layer], plain_ok[layer], covered[layer],
+                     centre_best[layer], ranks[layer], grids[layer], cell_ptr[layer],
+                     entry_poly[layer], entry_boundary[layer], bounds[layer], blob[layer],
+                     offsets[layer], best, any_zone,
+                     undecided)  # fmt: skip
     return best, any_zone, undecided
 
 

@@ -182,12 +182,16 @@ def _arrays(owners: list, name: str, dtype) -> tuple:
     )  # fmt: skip
 
 
-def _grid_tables(snap: Snapshot) -> tuple[Tables, tuple]:
-    """The grid levels' tables (district first) and their parent rows, made once a snapshot."""
+def _grid_tables(snap: Snapshot) -> tuple[Tables, tuple, tuple]:
+    """The grid levels' tables (district first), their parent rows and where those lead
+    (``kernels.district_chains``), made once a snapshot."""
     if snap.grid_tables is None:
         levels = [snap.grids.get(level) for level in GRID_LEVELS]
         tables = Tables.of([None if grid is None else grid.index for grid in levels])
-        snap.grid_tables = (tables, _arrays(levels, "parent_rows", np.int64))
+        parent_rows = _arrays(levels, "parent_rows", np.int64)
+        sizes = [len(bounds) for bounds in tables.bounds]
+        chains = kernels.district_chains(tables.present, sizes, parent_rows)
+        snap.grid_tables = (tables, parent_rows, chains)
     return snap.grid_tables
 
 
@@ -208,7 +212,7 @@ def sample_districts(
     centre; ``given``: per level, the row each centre is known to have there (-1 none,
     ``UNKNOWN``: ask). The samples the compiled test cannot decide go through
     :func:`districts_at` (GEOS)."""
-    tables, parent_rows = _grid_tables(snap)
+    tables, parent_rows, chains = _grid_tables(snap)
     centres = int(owner.max()) + 1 if len(owner) else 0
     known = np.full((len(GRID_LEVELS), centres), UNKNOWN, dtype=np.int64)
     for number, level in enumerate(GRID_LEVELS):
@@ -217,7 +221,7 @@ def sample_districts(
     out = kernels.sample_districts(
         np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
         np.ascontiguousarray(owner, dtype=np.int64), known, tables.present, *tables.arrays(),
-        parent_rows,
+        parent_rows, *chains,
     )  # fmt: skip
     undecided = np.flatnonzero(out == kernels.NOT_DECIDED)
     if len(undecided):
