@@ -148,3 +148,30 @@ def test_nearest_segment_within_is_the_r_tree_s_answer(districts):
     within = segments.nearest_within(x, y, limit)
     assert np.array_equal(within, np.where(nearest < limit, nearest, np.inf))
     assert np.isfinite(within).any() and np.isinf(within).any()
+
+
+def test_z_order_puts_near_points_together_in_the_order_of_their_keys():
+    """``morton_order`` (two radix passes) is the stable sort of the points' Z-order keys:
+    ties keep their input order, points that are not finite go to the clipped corners."""
+    from weijian.jurisdiction.engine import morton_order
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 7, 100_000):
+        lon, lat = rng.uniform(126.0, 127.5, n), rng.uniform(41.5, 42.5, n)
+        if n > 7:
+            lon[::97], lat[::101] = np.nan, np.inf
+            lon[5:9], lat[5:9] = lon[4], lat[4]  # ties
+        order = morton_order(lon, lat)
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        if n == 0:
+            assert len(order) == 0
+            continue
+        lo_x, hi_x = lon[finite].min(), lon[finite].max()
+        lo_y, hi_y = lat[finite].min(), lat[finite].max()
+        qx = np.clip(np.nan_to_num((lon - lo_x) * (65535 / max(hi_x - lo_x, 1e-12))), 0, 65535)
+        qy = np.clip(np.nan_to_num((lat - lo_y) * (65535 / max(hi_y - lo_y, 1e-12))), 0, 65535)
+        bits = np.arange(16)
+        key = (((qx.astype(np.int64)[:, None] >> bits) & 1) << (2 * bits)).sum(axis=1) | (
+            (((qy.astype(np.int64)[:, None] >> bits) & 1) << (2 * bits + 1)).sum(axis=1)
+        )
+        assert np.array_equal(order, np.argsort(key, kind="stable"))

@@ -187,3 +187,41 @@ def test_ring_districts_where_a_grid_has_no_parent_or_a_level_is_missing(snap, b
     assert (ours >= 0).sum() > 1000
     chain = rings._grid_tables(snap)[2][0]
     assert (chain == kernels.LINK_MISSING).any()  # the spatial way was taken
+
+
+def test_a_batch_on_two_processes_answers_as_one_process_does(snap):
+    """The points shared out to two worker processes (Z-ordered, in slices) and their answers
+    sent back narrowed: every value the same as one process's answer."""
+    from weijian.jurisdiction.batch import Answerer
+
+    rng = np.random.default_rng(17)
+    lon, lat = _points(snap, rng)
+    on = date.today()
+    answerer = Answerer(snap, 2)
+    try:
+        order, parts = answerer.answer(lon, lat, on, 10.0)
+    finally:
+        answerer.close()
+    assert len(parts) == 4 and len(lon) > 2000
+    whole = engine.answer_arrays(snap, lon[order], lat[order], on=on, tolerance_m=10.0)
+    wd = whole.decision
+    for positions, part in parts:
+        d, first = part.decision, int(positions[0])
+        assert np.array_equal(positions, np.arange(first, first + len(positions)))
+        assert np.array_equal(d.rule_pos, wd.rule_pos[positions])
+        assert np.array_equal(d.reason, wd.reason[positions])
+        assert np.array_equal(d.zone_layer, wd.zone_layer[positions])
+        assert np.array_equal(d.zone_index, wd.zone_index[positions])
+        for level, rows in d.grid_rows.items():
+            assert np.array_equal(rows, wd.grid_rows[level][positions])
+        for (points, zones), (all_points, all_zones) in zip(d.zone_pairs, wd.zone_pairs,
+                                                            strict=True):  # fmt: skip
+            mine = (all_points >= first) & (all_points < first + len(positions))
+            assert np.array_equal(points, all_points[mine] - first)
+            assert np.array_equal(zones, all_zones[mine])
+        assert np.array_equal(part.distance, whole.distance[positions], equal_nan=True)
+        assert part.alternatives == {
+            p - first: alts for p, alts in whole.alternatives.items()
+            if first <= p < first + len(positions)
+        }  # fmt: skip
+    assert sum(len(part.alternatives) for _, part in parts) > 100

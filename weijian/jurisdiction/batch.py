@@ -27,6 +27,7 @@ from weijian.jurisdiction.engine import (
     DEFAULT_TOLERANCE_M,
     REASON_CODES,
     BatchAnswer,
+    BatchDecision,
     answer_arrays,
     morton_order,
 )
@@ -226,7 +227,22 @@ _SNAPSHOT: Snapshot | None = None  # set in the parent before forking the worker
 def _answer_slice(args: tuple) -> BatchAnswer:
     lon, lat, on, tolerance_m = args
     assert _SNAPSHOT is not None
-    return answer_arrays(_SNAPSHOT, lon, lat, on=on, tolerance_m=tolerance_m)
+    return _narrowed(answer_arrays(_SNAPSHOT, lon, lat, on=on, tolerance_m=tolerance_m))
+
+
+def _narrowed(answer: BatchAnswer) -> BatchAnswer:
+    """The answer in the narrowest types that hold it (rows and positions in 32 bits, layer
+    numbers in 16), sent back from a worker in half the bytes: the same values."""
+    d = answer.decision
+    answer.decision = BatchDecision(
+        rule_pos=d.rule_pos.astype(np.int32),
+        reason=d.reason,
+        zone_layer=d.zone_layer.astype(np.int16),
+        zone_index=d.zone_index.astype(np.int32),
+        grid_rows={level: rows.astype(np.int32) for level, rows in d.grid_rows.items()},
+        zone_pairs=[(p.astype(np.int32), z.astype(np.int32)) for p, z in d.zone_pairs],
+    )
+    return answer
 
 
 class Answerer:

