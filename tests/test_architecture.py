@@ -122,3 +122,18 @@ def test_no_function_is_longer_than_one_screenful_or_two() -> None:
                 if lines > MAX_FUNCTION_LINES:
                     long[f"{path.relative_to(ROOT)}:{node.name}"] = lines
     assert long == {}
+
+
+def test_the_served_app_loads_the_file_and_drawing_libraries_only_when_used() -> None:
+    """A server's worker imports the app; matplotlib (maps and documents), geopandas and
+    pyogrio (file imports) and pypdf (atlases) come in with the first request that uses them,
+    not into every worker's memory at start."""
+    heavy = ["matplotlib", "geopandas", "pyogrio", "pypdf", "fontTools"]
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, weijian.api.app; print(' '.join(m for m in " + repr(heavy)
+         + " if m in sys.modules))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [], f"imported with the app: {done.stdout}"

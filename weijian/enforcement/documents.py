@@ -32,7 +32,6 @@ from weijian.enforcement.catalogue import Catalogue, Kind
 from weijian.enforcement.pdf import render_pdf
 from weijian.errors import ConflictError, InputError, NotFoundError
 from weijian.jurisdiction.service import effective_departments
-from weijian.patrol.excerpt import site_excerpt
 from weijian.text import cell
 
 STATUS_LABELS = {"issued": "有效", "voided": "已作废", "superseded": "已被替代"}
@@ -304,7 +303,10 @@ class Documents:
         return self.get(principal, document_id)
 
     def _excerpt(self, conn: Connection, row: dict, today) -> bytes:
-        """The site's map: its footprint (or its point), drawn by the patrol renderer."""
+        """The site's map: its footprint (or its point), drawn by the patrol renderer (which
+        matplotlib draws: loaded by the first document, not by every worker)."""
+        from weijian.patrol.excerpt import site_excerpt
+
         footprint = conn.execute(
             text("SELECT ST_AsBinary(footprint) FROM violation_case WHERE id = :i"),
             {"i": row["id"]},

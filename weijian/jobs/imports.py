@@ -34,7 +34,6 @@ from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, PermissionDenied
 from weijian.jobs import store
-from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 from weijian.layers.model import check_label, check_layer_name
 from weijian.text import cell
 
@@ -205,6 +204,9 @@ def run_layer(
         "source_name": p.file_name,
         "progress": streamed,
     }
+    # the readers (pandas, geopandas, pyogrio) loaded by the first import, not by every process
+    from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
+
     if p.family == "zones":
         report = import_zones(cases.engine, ZoneImport.from_fields(fields, **given))
     else:

@@ -13,15 +13,21 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict
 
-from pypdf import PdfReader, PdfWriter
 from sqlalchemy import text
 
 from weijian.cases.clock import LOCAL
 from weijian.cases.scope import Principal
 from weijian.cases.service import CaseService
 from weijian.errors import NotFoundError
-from weijian.patrol import render
 from weijian.patrol.pages import LEVEL_LABELS, PageData, grids_of_district, load_page
+
+
+def _render():
+    """The renderer, which matplotlib draws with: loaded by the first map a process draws, not
+    by every process that serves the pages."""
+    from weijian.patrol import render
+
+    return render
 
 
 def _check_scope(principal: Principal | None, data: PageData) -> None:
@@ -70,7 +76,7 @@ def grid_map(
     principal: Principal | None = None,
 ) -> tuple[bytes, dict]:
     data = page_data(cases, code, principal, paper, orientation)
-    content, info = render.page_pdf(data)
+    content, info = _render().page_pdf(data)
     summary = {k: v for k, v in asdict(info).items() if k != "label_boxes"}
     summary.update(grid=code, name=data.grid.name, cases=len(data.cases))
     return content, summary
@@ -94,7 +100,7 @@ def _render_chunk(
         if progress is not None:
             progress(n, len(codes), f"正在绘制网格 {code}")
         data = page_data(cases, code, None, paper, orientation)
-        pages, _ = render.render_page(data)
+        pages, _ = _render().render_page(data)
         figures += pages
         rows.append(
             {
@@ -105,8 +111,8 @@ def _render_chunk(
                 "pages": len(pages),
             }
         )
-    content = render.to_pdf(figures, "巡查图")
-    render.close(figures)
+    content = _render().to_pdf(figures, "巡查图")
+    _render().close(figures)
     return content, rows
 
 
@@ -145,7 +151,7 @@ def atlas_grids(
             code="patrol.no_grids",
             detail=f"the district {district} has no {level} grids",
         )
-    render.check_paper(paper, orientation)
+    _render().check_paper(paper, orientation)
     return grids, district_name
 
 
@@ -183,19 +189,21 @@ def atlas(
     if progress is not None:
         progress(len(codes), len(codes), "正在装订封面和目录")
     rows = [row for _, chunk_rows in rendered for row in chunk_rows]
-    cover_pages = max(1, -(-len(rows) // render.COVER_ROWS))
+    cover_pages = max(1, -(-len(rows) // _render().COVER_ROWS))
     page = cover_pages + 1
     for row in rows:
         row["page"] = page
         page += row["pages"]
     title = f"{district_name or district}违法建设巡查图集"
-    cover = render.cover_pdf(
+    cover = _render().cover_pdf(
         title,
         f"{LEVEL_LABELS.get(level, level)}网格 · 共 {len(rows)} 个网格",
         rows,
         cases.clock.now().astimezone(LOCAL).date(),
         paper,
     )
+    from pypdf import PdfReader, PdfWriter
+
     writer = PdfWriter()
     for content in [cover, *(c for c, _ in rendered)]:
         writer.append(PdfReader(io.BytesIO(content)))

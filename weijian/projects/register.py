@@ -23,8 +23,6 @@ from weijian.errors import ConflictError, InputError, NotFoundError, PermissionD
 from weijian.gis import crs as crs_mod
 from weijian.gis.geometry import normalise_polygons
 from weijian.gis.points import to_cgcs2000
-from weijian.gis.readers import open_source
-from weijian.layers.importing import prepare
 from weijian.text import clean
 
 STAGES = {
@@ -125,6 +123,10 @@ class Projects:
             "--planning-permit-field": planning_permit_field,
             "--construction-permit-field": construction_permit_field,
         }
+        # the readers (geopandas, pyogrio) loaded by the first file, not by every process
+        from weijian.gis.readers import open_source
+        from weijian.layers.importing import prepare
+
         with open_source(path, member) as source:
             prepared = prepare(path, source, crs=crs, encoding=encoding, wanted_fields=wanted)
         rows = []

@@ -19,7 +19,6 @@ from weijian.errors import InputError
 from weijian.gis.scratch import scratch_dir
 from weijian.layers import repository
 from weijian.layers.diff import diff_versions
-from weijian.layers.importing import GridImport, ZoneImport, import_grids, import_zones
 from weijian.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
@@ -250,6 +249,9 @@ def upload_zones(
     ] = True,
 ):
     fields = dict(locals())  # the form's fields, named as the request's
+    # the readers (pandas, geopandas, pyogrio) loaded by the first import, not by every worker
+    from weijian.layers.importing import ZoneImport, import_zones
+
     with uploaded(file) as path:
         request = ZoneImport.from_fields(
             fields, path=path, created_by=admin.username, source_name=file.filename
@@ -282,6 +284,8 @@ def upload_grids(
     ] = True,
 ):
     fields = dict(locals())  # the form's fields, named as the request's
+    from weijian.layers.importing import GridImport, import_grids
+
     with uploaded(file) as path:
         request = GridImport.from_fields(
             fields, path=path, created_by=admin.username, source_name=file.filename
