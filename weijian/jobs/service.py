@@ -3,6 +3,7 @@ asker or an administrator, its result file."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from weijian.cases.scope import Principal
@@ -14,7 +15,7 @@ from weijian.jobs.store import Job
 
 def submit(cases: CaseService, principal: Principal, kind: object, parameters: object) -> Job:
     """The job checked as its synchronous twin checks the request (parameters, the asker's
-    scope), recorded and queued: a worker takes it."""
+    scope), recorded and queued: a worker takes it. The answer is the job as accepted."""
     spec = kinds.find(kind)
     checked = spec.parse(parameters if parameters is not None else {})
     spec.check(cases, checked, principal)
@@ -30,7 +31,9 @@ def submit(cases: CaseService, principal: Principal, kind: object, parameters: o
             detail=f"the job could not be queued: {type(exc).__name__}",
         ) from exc
     store.queued(engine, job.id, queue_id)
-    return store.require(engine, job.id)
+    # the job as it was accepted, queued: a worker may have taken it meanwhile, which the
+    # asker reads at its next GET (so a page always shows 排队中 first, then what follows)
+    return dataclasses.replace(job, queue_job_id=queue_id)
 
 
 def read(cases: CaseService, principal: Principal, job_id: int) -> Job:
