@@ -252,23 +252,20 @@ def _walk_up(
 ):  # fmt: skip
     """One sample's district from the level it was found at, through the parent rows, asking
     the index where a link is missing (``NOT_DECIDED`` where GEOS must tell)."""
-    rows = np.full(len(present), -1, dtype=np.int64)
-    rows[found_at] = found_row
+    row = found_row  # at the level below the one asked next: -1 for none or a missing level
     for level in range(found_at - 1, -1, -1):
         if not present[level]:
+            row = -1
             continue
-        lower = level + 1
-        if present[lower] and rows[lower] >= 0:
-            rows[level] = parent_rows[lower][rows[lower]]
-        if rows[level] < 0:
+        row = parent_rows[level + 1][row] if row >= 0 else -1
+        if row < 0:
             row = given[level, centre]
             if row == ASK:
                 row = _first_covering(x, y, grids[level], cell_ptr[level], entry_poly[level],
                     entry_boundary[level], bounds[level], blob[level], offsets[level])  # fmt: skip
             if row == NOT_DECIDED:
                 return NOT_DECIDED
-            rows[level] = row
-    return rows[0]
+    return row
 
 
 @njit(cache=True, nogil=True)
