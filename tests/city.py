@@ -74,7 +74,14 @@ def built_once(engine, name: str, tables: tuple[str, ...], build: Callable[[], N
             # replica session skips; the rows are those the first build wrote, references valid
             conn.execute("SET LOCAL session_replication_role = replica")
             for table in tables:
-                with conn.cursor().copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
+                if table == "zone":  # its versions' tables first (migration 0026)
+                    for (version,) in conn.execute(_ZONE_VERSIONS).fetchall():
+                        conn.execute("SELECT weijian_zone_partition(%s)", (version,))
+                        conn.execute("SELECT weijian_zone_attach(%s)", (version,))
+                columns = _stored_columns(conn, table)
+                with conn.cursor().copy(
+                    f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+                ) as copy:
                     copy.write(rows[table])
             for sequence, (value, called) in sequences.items():
                 conn.execute("SELECT setval(%s, %s, %s)", (sequence, value, called))
@@ -88,6 +95,21 @@ def built_once(engine, name: str, tables: tuple[str, ...], build: Callable[[], N
         _COPIES[key] = _copy_out(engine, tables)
 
 
+_ZONE_VERSIONS = (
+    "SELECT v.id FROM layer_version v JOIN layer l ON l.id = v.layer_id WHERE l.family = 'zones'"
+)
+
+
+def _stored_columns(conn, table: str) -> str:
+    """The table's columns but the generated ones, in their order: what COPY writes and reads."""
+    names = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+        " AND table_schema = 'public' AND is_generated = 'NEVER' ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    return ", ".join(name for (name,) in names)
+
+
 def _copy_out(engine, tables: tuple[str, ...]):
     raw = engine.raw_connection()
     try:
@@ -95,7 +117,10 @@ def _copy_out(engine, tables: tuple[str, ...]):
         rows: dict[str, bytes] = {}
         sequences: dict[str, tuple[int, bool]] = {}
         for table in tables:
-            with conn.cursor().copy(f"COPY {table} TO STDOUT (FORMAT binary)") as copy:
+            columns = _stored_columns(conn, table)
+            with conn.cursor().copy(
+                f"COPY (SELECT {columns} FROM {table}) TO STDOUT (FORMAT binary)"
+            ) as copy:
                 rows[table] = b"".join(bytes(chunk) for chunk in copy)
             found = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (table,))
             sequence = found.fetchone()[0]

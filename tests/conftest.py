@@ -167,6 +167,19 @@ def engine(database_url):
         for table, trigger in (("case_event", "case_event"), ("case_evidence", "case_evidence")):
             conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}_no_truncate"))
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        # the versions' zone tables go with their versions (migration 0026)
+        parts = (
+            conn.execute(
+                text(
+                    "SELECT inhrelid::regclass::text FROM pg_inherits"
+                    " WHERE inhparent = 'zone'::regclass"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if parts:
+            conn.execute(text(f"DROP TABLE {', '.join(parts)}"))
         for table, trigger in (("case_event", "case_event"), ("case_evidence", "case_evidence")):
             conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}_no_truncate"))
         # back to the seeded rules and department types of the migrations

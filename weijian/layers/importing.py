@@ -12,6 +12,7 @@ features, diff) before :func:`repository.activate_number` puts it in force.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -25,7 +26,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyogrio
 import pyproj
@@ -172,6 +172,8 @@ def _file_crs(
 
 
 def _clean_text(value: object) -> str | None:
+    if type(value) is str:
+        return value.strip() or None
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer():
@@ -184,6 +186,16 @@ def _attributes_json(frame: pd.DataFrame) -> list[dict]:
     if frame.shape[1] == 0:
         return [{} for _ in range(len(frame))]
     return json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def _attributes_jsonb(frame: pd.DataFrame) -> list[bytes]:
+    """Each row's attributes as ``jsonb``'s binary form (version 1, then the JSON text), the
+    JSON :func:`_attributes_json` decodes, taken from the frame's JSON lines as they are."""
+    if frame.shape[1] == 0:
+        return [b"\x01{}"] * len(frame)
+    lines = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
+    # a line break inside a value is written escaped: every raw one ends a row
+    return (b"\n" + lines.encode()).replace(b"\n", b"\n\x01").split(b"\n")[1 : len(frame) + 1]
 
 
 def prepare(
@@ -365,7 +377,7 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
         _finish(report, started, phase)
         return report
 
-    rows_json = _attributes_json(attributes)
+    attributes_jsonb = _attributes_jsonb(attributes)
     ewkb = _ewkb(prepared.geoms)
     with _new_version(
         engine,
@@ -380,32 +392,22 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
         phase=phase,
         activate=request.activate,
     ) as (conn, version_id):
-        rows = (
-            (
-                version_id,
-                kinds[i],
-                codes[i],
-                names[i],
-                float(prepared.area_m2[i]),
-                Jsonb(rows_json[i]),
-                ewkb[i],
-            )
-            for i in range(len(ewkb))
-        )
-        repository.copy_zones(conn, rows)
+        areas = np.asarray(prepared.area_m2, dtype=float).tolist()
+        rows = zip(itertools.repeat(version_id), kinds, codes, names, areas, attributes_jsonb, ewkb)
+        repository.copy_zones(conn, version_id, rows)
     return report
 
 
 def _zone_columns(attributes: pd.DataFrame, request: ZoneImport) -> tuple[list, list, list]:
     """The zones' codes, kinds (from the code field or the one --kind) and names."""
     if request.code_field:
-        codes = [_clean_text(v) for v in attributes[request.code_field]]
+        codes = [_clean_text(v) for v in attributes[request.code_field].tolist()]
         kinds = kinds_for_codes(codes, request.code_field)
     else:
         codes = [None] * len(attributes)
         kinds = [request.kind] * len(attributes)
     names = (
-        [_clean_text(v) for v in attributes[request.name_field]]
+        [_clean_text(v) for v in attributes[request.name_field].tolist()]
         if request.name_field
         else [None] * len(attributes)
     )
@@ -480,27 +482,22 @@ def _zone_rows(version_id: int, request: ZoneImport) -> Callable[[streaming.Chun
 
     def derive(chunk: streaming.Chunk) -> dict:
         codes, kinds, names = _zone_columns(chunk.attributes, request)
-        texts = [orjson.dumps(row) for row in _attributes_json(chunk.attributes)]
         ewkb = _ewkb(chunk.geoms)
-        rows = [
-            (
-                version_id,
-                kinds[i],
-                codes[i],
-                names[i],
-                float(chunk.area_m2[i]),
-                Jsonb(texts[i], dumps=_as_is),
-                ewkb[i],
+        rows = list(
+            zip(
+                itertools.repeat(version_id, len(ewkb)),
+                kinds,
+                codes,
+                names,
+                np.asarray(chunk.area_m2, dtype=float).tolist(),
+                _attributes_jsonb(chunk.attributes),
+                ewkb,
+                strict=True,
             )
-            for i in range(len(ewkb))
-        ]
+        )
         return {"rows": rows, "kinds": Counter(kinds)}
 
     return derive
-
-
-def _as_is(data: bytes) -> bytes:
-    return data
 
 
 def _stream_zones_into(
@@ -536,7 +533,7 @@ def _stream_zones_into(
                 if request.progress is not None:
                     request.progress(sum(c.repair.features for c in done), plan.count)
 
-        repository.copy_zones(conn, rows())
+        repository.copy_zones(conn, version_id, rows())
         report = _streamed_report(request, source, plan, done, kind_counts, started)
         report["version"] = number
         report["seconds"]["load"] = round(time.perf_counter() - load_started, 3)

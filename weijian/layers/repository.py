@@ -34,7 +34,13 @@ def lock_layer(
     conn: Connection, name: str, family: str, grid_level: str | None, title: str | None
 ) -> int:
     """The layer's id, creating it when new; the row stays locked until the transaction ends,
-    so two imports into one layer take turns."""
+    so two imports into one layer take turns (and two zone imports, whatever their layer)."""
+    if family == "zones":
+        # zone imports take turns, whatever their layer: attaching a version's table locks
+        # ``zone`` and ``layer_version`` (against new rows) until commit, so two imports that
+        # had both created their versions would each wait on the other's attachment. (The
+        # figures' stamp, written by the INSERT below, serialises them too; this says why.)
+        conn.execute(text("LOCK TABLE ONLY zone IN SHARE UPDATE EXCLUSIVE MODE"))
     conn.execute(
         text(
             "INSERT INTO layer (name, family, grid_level, title) "
@@ -118,15 +124,21 @@ def _copy(conn: Connection, statement: str, types: list[str], rows: Iterable[tup
     return count
 
 
-def copy_zones(conn: Connection, rows: Iterable[tuple]) -> int:
-    """rows: (version_id, kind, code, name, area_m2, attributes Jsonb, geom EWKB)."""
-    return _copy(
+def copy_zones(conn: Connection, version_id: int, rows: Iterable[tuple]) -> int:
+    """rows: (version_id, kind, code, name, area_m2, attributes, geom), all of ``version_id``,
+    the attributes in ``jsonb``'s binary form (``b"\\x01"`` and the JSON text) and the geometry
+    as EWKB, both sent as they are. COPYed into the version's own table, bare, which is then
+    attached to ``zone``, its indexes built once from all the rows (migration 0026)."""
+    part = conn.execute(text("SELECT weijian_zone_partition(:v)"), {"v": version_id}).scalar_one()
+    count = _copy(
         conn,
-        "COPY zone (version_id, kind, code, name, area_m2, attributes, geom) "
+        f'COPY "{part}" (version_id, kind, code, name, area_m2, attributes, geom) '
         "FROM STDIN (FORMAT BINARY)",
-        ["int4", "text", "text", "text", "float8", "jsonb", "bytea"],
+        ["int4", "text", "text", "text", "float8", "bytea", "bytea"],
         rows,
     )
+    conn.execute(text("SELECT weijian_zone_attach(:v)"), {"v": version_id})
+    return count
 
 
 def copy_grids(conn: Connection, rows: Iterable[tuple]) -> int:
