@@ -8,6 +8,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from weijian.errors import InputError
 from weijian.gis.integrity import nul_error
 
@@ -100,32 +102,81 @@ def read_dbf_text(path: Path) -> DbfText:
         length = data[pos + 16]
         fields.append((name, ftype, length))
         pos += 32
-    values: list[tuple[int, bytes, bytes]] = []
-    offsets = []
+    text_fields = []
     offset = 1  # deletion flag
     for name, ftype, length in fields:
         if ftype in (b"C", b"M"):
-            offsets.append((name, offset, length))
+            text_fields.append((name, offset, length))
         offset += length
-    for number in range(records):
-        start = header_len + number * record_len
-        record = data[start : start + record_len]
-        if len(record) < record_len:
-            break
-        for name, field_offset, length in offsets:
-            raw = record[field_offset : field_offset + length].rstrip(b" \x00")
-            if b"\x00" in raw:  # GDAL would cut the text there: refused, not shortened
-                field_name = name.decode("gb18030", errors="replace")
-                raise nul_error(path.name, field_name, number + 1)
-            if raw and not raw.isascii():
-                values.append((number, name, raw))
+    values = _text_values(path.name, data, header_len, record_len, records, text_fields)
     return DbfText(field_names=[f[0] for f in fields], values=values, language_byte=language_byte)
+
+
+def _text_values(
+    file_name: str,
+    data: bytes,
+    header_len: int,
+    record_len: int,
+    records: int,
+    text_fields: list[tuple[bytes, int, int]],
+) -> list[tuple[int, bytes, bytes]]:
+    """Every non-ASCII text value of the whole records, (record number, field, raw bytes with
+    trailing blanks and NULs cut), record by record and field by field in each; a NUL left inside
+    a value is refused (GDAL would cut the text there), the first one in that order. The records
+    are read as one array, column by column: only the non-ASCII values become bytes objects."""
+    whole = max(0, min(records, (len(data) - header_len) // record_len)) if record_len else 0
+    if not whole or not text_fields:
+        return []
+    table = np.frombuffer(data, np.uint8, whole * record_len, header_len).reshape(whole, -1)
+    found: list[tuple[np.ndarray, int, bytes, list[bytes]]] = []
+    first_nul: tuple[int, int] | None = None
+    for index, (name, start, length) in enumerate(text_fields):
+        column = table[:, start : start + length]
+        length = column.shape[1]  # a field past the record's end is cut, as slicing a record is
+        if not length:
+            continue
+        kept = (column != 0x20) & (column != 0)
+        # the length once trailing blanks and NULs are cut: after the last byte kept
+        ends = np.where(kept.any(axis=1), length - np.argmax(kept[:, ::-1], axis=1), 0)
+        inside = np.arange(length) < ends[:, None]
+        nul = ((column == 0) & inside).any(axis=1)
+        if nul.any():
+            first = (int(np.argmax(nul)), index)
+            first_nul = first if first_nul is None else min(first_nul, first)
+        rows = np.flatnonzero(((column >= 0x80) & inside).any(axis=1))
+        raw = np.ascontiguousarray(column).tobytes()
+        cut = ends[rows].tolist()
+        found.append(
+            (
+                rows,
+                index,
+                name,
+                [raw[r * length : r * length + e] for r, e in zip(rows.tolist(), cut, strict=True)],
+            )
+        )
+    if first_nul is not None:
+        record, index = first_nul
+        name = text_fields[index][0].decode("gb18030", errors="replace")
+        raise nul_error(file_name, name, record + 1)
+    if not found:
+        return []
+    numbers = np.concatenate([rows for rows, *_ in found])
+    fields_of = np.concatenate([np.full(len(rows), index) for rows, index, *_ in found])
+    names = [name for _, _, name, _ in found]
+    raws = [value for *_, values in found for value in values]
+    order = np.lexsort((fields_of, numbers)).tolist()
+    numbers_list, fields_list = numbers.tolist(), fields_of.tolist()
+    return [(numbers_list[i], names[fields_list[i]], raws[i]) for i in order]
 
 
 def first_failure(text: DbfText, encoding: str) -> str | None:
     """Where ``encoding`` fails on the DBF text, as a sentence, or None."""
     failure = _first_failure(text, encoding)
     return failure[0] if failure else None
+
+
+#: codecs in which a value decodes alone exactly when it decodes followed by a line break
+_JOINABLE = frozenset({"utf-8", "gbk", "gb18030", "big5", "cp936", "cp950"})
 
 
 def _first_failure(text: DbfText, encoding: str) -> tuple[str, str] | None:
@@ -135,6 +186,12 @@ def _first_failure(text: DbfText, encoding: str) -> tuple[str, str] | None:
             name.decode(encoding)
         except UnicodeDecodeError:
             return f"field name {name!r}", f"字段名 {name!r}"
+    if codecs.lookup(encoding).name in _JOINABLE:
+        try:  # all values at once: a line break ends a character in these codecs
+            b"\n".join([raw for _, _, raw in text.values]).decode(encoding)
+            return None
+        except UnicodeDecodeError:
+            pass  # which value, and whether it is only cut by its field's width: one by one
     for number, field, raw in text.values:
         try:
             raw.decode(encoding)

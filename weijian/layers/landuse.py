@@ -10,6 +10,7 @@ that is not in its table refuses the whole column, with every such value and its
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from collections import Counter
@@ -121,9 +122,15 @@ def kinds_for_codes(codes: Sequence[object], field: str) -> list[str]:
     table = land_use_classes()
     kinds: list[str] = []
     unknown: Counter[str] = Counter()
+    looked_up: dict[object, tuple[str, object]] = {}  # a layer has a few dozen distinct codes
     for value in codes:
-        code = normalise_code(value)
-        found = table.get(code)
+        try:
+            code, found = looked_up[value]
+        except (KeyError, TypeError):
+            code = normalise_code(value)
+            found = table.get(code)
+            with contextlib.suppress(TypeError):  # an unhashable value is looked up each time
+                looked_up[value] = (code, found)
         if found is None:
             unknown[code] += 1
         kinds.append(found.kind if found else "")
