@@ -20,6 +20,7 @@ from tests.test_import_streaming import big_landuse, one_pass, request, streamed
 from weijian.db.engine import MIGRATIONS, app_engine_for, engine_for, migrate
 from weijian.errors import InputError
 from weijian.layers.importing import import_zones
+from weijian.layers.repository import active_zones
 
 
 def partitions(engine) -> dict[str, str]:
@@ -119,6 +120,33 @@ def test_a_version_is_a_partition_of_its_own_with_its_indexes(
         import_zones(app, request(big_landuse(tmp_path / "bad", bad_code_at=1700)))
     assert loose_tables(engine) == []
     assert list(partitions(engine)) == [f"zone_v{v1}", f"zone_v{v2}"]
+
+
+def test_the_active_zones_plan_only_the_active_versions_tables(engine, tmp_path, monkeypatch):
+    with engine.connect() as conn:  # no zone layer yet: nothing, and no error
+        assert conn.execute(text(f"SELECT count(*) FROM {active_zones(conn)} z")).scalar() == 0
+    one_pass(monkeypatch)
+    for name in ("v1", "v2"):
+        import_zones(engine, request(big_landuse(tmp_path / name)))
+    import_zones(engine, request(big_landuse(tmp_path / "p"), layer="planning"))
+    old, new = version_ids(engine, "landuse")
+    (planning,) = version_ids(engine, "planning")
+    columns = "id, layer, kind, code, name, area_m2, attributes, ST_AsEWKB(geom_3857)"
+    with engine.connect() as conn:
+        zones = active_zones(conn)
+        rows = conn.execute(text(f"SELECT {columns} FROM {zones} z ORDER BY id")).all()
+        assert rows == conn.execute(text(f"SELECT {columns} FROM active_zone ORDER BY id")).all()
+        assert len(rows) == 3600
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    f"EXPLAIN (COSTS OFF) SELECT count(*) FROM {zones} z"
+                    " WHERE z.geom_3857 && ST_TileEnvelope(10, 870, 370)"
+                )
+            ).scalars()
+        )
+    assert f"zone_v{new}" in plan and f"zone_v{planning}" in plan
+    assert f"zone_v{old}" not in plan  # the inactive version's table is not even planned
 
 
 def test_a_version_id_met_again_after_a_restart_of_the_ids_gets_a_new_table(

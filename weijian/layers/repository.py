@@ -153,6 +153,23 @@ def copy_grids(conn: Connection, rows: Iterable[tuple]) -> int:
     )
 
 
+def active_zones(conn: Connection) -> str:
+    """``active_zone`` as a FROM item (columns id, layer, kind, code, name, area_m2, attributes,
+    geom, geom_3857) that names the active versions: PostgreSQL then plans and locks only their
+    tables, where the view's join would take in every version's table ever imported (``zone``
+    is partitioned per version, migration 0026). For the queries a map or a page makes often."""
+    ids = conn.execute(
+        text("SELECT active_version_id FROM layer WHERE family = 'zones'"
+             " AND active_version_id IS NOT NULL ORDER BY 1")
+    ).scalars().all()  # fmt: skip
+    named = ", ".join(str(int(v)) for v in ids) or "NULL"
+    return (
+        "(SELECT z.id, l.name AS layer, z.kind, z.code, z.name, z.area_m2, z.attributes,"
+        " z.geom, z.geom_3857 FROM zone z JOIN layer l ON l.active_version_id = z.version_id"
+        f" WHERE z.version_id IN ({named}))"
+    )
+
+
 def active_version(conn: Connection, name: str) -> dict | None:
     row = conn.execute(
         text(

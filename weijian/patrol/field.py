@@ -18,6 +18,7 @@ from weijian.cases.scope import CITIZEN, PUBLIC, Principal
 from weijian.cases.service import CaseService
 from weijian.errors import InputError, NotFoundError, PermissionDenied
 from weijian.gis.points import point_to_cgcs2000
+from weijian.layers import repository
 from weijian.layers.model import GRID_LEVELS
 from weijian.patrol.pages import grid_tour, zone_departments
 from weijian.styles import DEPARTMENT_COLOURS, UNASSIGNED_COLOUR
@@ -114,7 +115,8 @@ def _zones(conn: Connection, cases: CaseService, code: str) -> list[dict]:
         text(
             "SELECT z.id, z.kind, ST_AsGeoJSON(ST_SimplifyPreserveTopology("
             "ST_Intersection(z.geom, g.geom), :tol), 6) AS geometry "
-            "FROM active_zone z, active_grid g WHERE g.code = :c AND z.geom && g.geom "
+            f"FROM {repository.active_zones(conn)} z, active_grid g "
+            "WHERE g.code = :c AND z.geom && g.geom "
             "AND ST_Intersects(z.geom, g.geom) ORDER BY z.id"
         ),
         {"c": code, "tol": SIMPLIFY_DEG},

@@ -19,6 +19,7 @@ from weijian.cases.workflow import Workflow
 from weijian.errors import InputError, NotFoundError
 from weijian.gis.crs import gk3_epsg_for_lon
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
+from weijian.layers import repository
 from weijian.layers.model import GRID_LEVELS
 from weijian.patrol.layout import Frame, frame_for
 from weijian.patrol.tour import Tour, plan
@@ -314,7 +315,7 @@ def _zones(conn: Connection, snap: Snapshot, on: date, epsg: int, box: dict) -> 
             "WITH w AS (SELECT ST_MakeEnvelope(:x0, :y0, :x1, :y1, :epsg) AS box) "
             "SELECT z.id, ST_AsBinary(ST_SimplifyPreserveTopology(ST_Intersection("
             "ST_Transform(z.geom, :epsg), w.box), 0.5)) AS wkb "
-            "FROM active_zone z, w WHERE z.geom && ST_Transform(w.box, 4490)"
+            f"FROM {repository.active_zones(conn)} z, w WHERE z.geom && ST_Transform(w.box, 4490)"
         ),
         {**box, "epsg": epsg},
     )

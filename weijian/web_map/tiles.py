@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 
 from weijian.cases.service import overdue_sql
 from weijian.errors import InputError
+from weijian.layers import repository
 from weijian.layers.model import GRID_LEVELS
 
 EXTENT = 4096
@@ -126,7 +127,7 @@ def zone_tile(
         SELECT {detail} z.kind, coalesce(m.department, '') AS department,
                ST_AsMVTGeom(ST_Simplify(z.geom_3857, :tol, true), b.env, {EXTENT}, 64, true)
                    AS geom
-        FROM active_zone z CROSS JOIN b
+        FROM {repository.active_zones(conn)} z CROSS JOIN b
         LEFT JOIN LATERAL (SELECT m.department FROM m WHERE m.kind = z.kind
                            AND (m.code IS NULL OR m.code = z.code) LIMIT 1) m ON true
         WHERE z.geom_3857 && b.env AND z.area_m2 >= :min_area
