@@ -1,7 +1,8 @@
 """Streaming a large Gauss-Krüger shapefile into a new version: a worker thread reads and
 prepares the features chunk by chunk (``skip_features``/``max_features``) while the importing
 thread COPYs the previous chunk, so reading, repair and reprojection overlap with PostgreSQL's
-own work (the generated Web Mercator copy, the GiST indexes, the foreign key).
+own work (the generated Web Mercator copy; the version's table is bare until it is attached,
+when its indexes are built, ``repository.copy_zones``).
 
 Every chunk goes through the same steps as the one-pass :func:`importing.prepare` — coordinates
 checked, polygons normalised and repaired, areas in the source's Gauss-Krüger metres, CGCS2000,
