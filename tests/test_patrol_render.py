@@ -7,11 +7,12 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from matplotlib.collections import LineCollection, PatchCollection
 from pypdf import PdfReader
 from shapely.geometry import box
 
-from weijian.patrol import render
+from weijian.patrol import fonts, render
 from weijian.patrol.labels import Obstacles
 from weijian.patrol.layout import frame_for
 from weijian.patrol.pages import GridShape, PageCase, PageData, ZoneShape, visiting_order
@@ -150,3 +151,56 @@ def test_labels_skipped_unmeasured_are_those_that_would_find_no_place(monkeypatc
     monkeypatch.setattr(render, "Obstacles", _MeasureAll)
     assert _placed(data) == quick
     assert quick[0] > CASES // 2  # crowded indeed: many labels found no place
+
+
+def _embedded_fonts(reader: PdfReader) -> dict[str, bytes]:
+    found = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            cid = font["/DescendantFonts"][0].get_object()
+            assert cid["/Subtype"] == "/CIDFontType2"  # TrueType, as the writer declares it
+            descriptor = cid["/FontDescriptor"].get_object()
+            found[str(font["/BaseFont"])] = descriptor["/FontFile2"].get_object().get_data()
+    return found
+
+
+def test_the_embedded_fonts_are_truetype_as_declared_and_draw_the_same_glyphs():
+    """The writer declares each font TrueType (``FontFile2``); Noto Sans CJK's cubic (CFF)
+    outlines are embedded converted, each glyph's box and area within a font unit or so of the
+    original's."""
+    from fontTools.pens.areaPen import AreaPen
+    from fontTools.pens.boundsPen import BoundsPen
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
+    content, _ = render.page_pdf(_page(cases=20))
+    embedded = _embedded_fonts(PdfReader(io.BytesIO(content)))
+    assert embedded
+    for name, data in embedded.items():
+        assert data[:4] == b"\x00\x01\x00\x00", name  # not OpenType CFF ("OTTO")
+        font = TTFont(io.BytesIO(data))
+        assert "glyf" in font and "CFF " not in font
+        assert font["maxp"].numGlyphs == len(font.getGlyphOrder()) > 20
+
+    path = font_manager.findfont(font_manager.FontProperties(family="Noto Sans CJK SC"))
+    original = TTFont(path, fontNumber=0)
+    glyphs = [original.getBestCmap()[ord(c)] for c in "巡查图网格社区违法建设0Ag（）"]
+    ids = [original.getGlyphID(g) for g in glyphs]
+    with fonts.lean_subset(path, ids) as cut:
+        converted = cut.font.getGlyphSet()
+        new_ids = cut.glyph_index_map
+        order = cut.font.getGlyphOrder()
+        for name, old_id in zip(glyphs, ids, strict=True):
+            before, after = original.getGlyphSet()[name], converted[order[new_ids[old_id]]]
+            boxes = []
+            areas = []
+            for glyph in (before, after):
+                bounds, area = BoundsPen(None), AreaPen(None)
+                glyph.draw(bounds)
+                glyph.draw(area)
+                boxes.append(bounds.bounds)
+                areas.append(area.value)
+            assert all(abs(a - b) <= 2 for a, b in zip(*boxes, strict=True)), (name, boxes)
+            # the same ink, the contours turned the other way round (TrueType's clockwise)
+            assert areas[1] == pytest.approx(-areas[0], rel=0.01), (name, areas)
