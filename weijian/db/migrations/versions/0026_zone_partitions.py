@@ -36,6 +36,17 @@ depends_on = None
 
 APP_ROLE = "weijian_app"
 
+#: the view readers use, unchanged (migration 0005's), made again over whichever ``zone`` is
+ACTIVE_ZONE = f"""
+CREATE VIEW active_zone AS
+    SELECT z.id, l.name AS layer, v.number AS version, z.kind, z.code, z.name,
+           z.area_m2, z.attributes, z.geom, z.geom_3857
+    FROM zone z
+    JOIN layer l ON l.active_version_id = z.version_id
+    JOIN layer_version v ON v.id = z.version_id;
+GRANT SELECT ON active_zone TO {APP_ROLE};
+"""
+
 UPGRADE = f"""
 DROP VIEW active_zone;
 ALTER TABLE zone RENAME TO zone_unpartitioned;
@@ -107,14 +118,7 @@ BEGIN
 END $$;
 DROP TABLE zone_unpartitioned;
 
-CREATE VIEW active_zone AS
-    SELECT z.id, l.name AS layer, v.number AS version, z.kind, z.code, z.name,
-           z.area_m2, z.attributes, z.geom, z.geom_3857
-    FROM zone z
-    JOIN layer l ON l.active_version_id = z.version_id
-    JOIN layer_version v ON v.id = z.version_id;
-GRANT SELECT ON active_zone TO {APP_ROLE};
-ANALYZE zone;
+{ACTIVE_ZONE}ANALYZE zone;
 """
 
 DOWNGRADE = f"""
@@ -134,14 +138,7 @@ CREATE INDEX zone_version_idx ON zone (version_id);
 CREATE INDEX zone_geom_idx ON zone USING gist (geom);
 CREATE INDEX zone_geom_3857 ON zone USING gist (geom_3857);
 GRANT SELECT, INSERT, UPDATE, DELETE ON zone TO {APP_ROLE};
-CREATE VIEW active_zone AS
-    SELECT z.id, l.name AS layer, v.number AS version, z.kind, z.code, z.name,
-           z.area_m2, z.attributes, z.geom, z.geom_3857
-    FROM zone z
-    JOIN layer l ON l.active_version_id = z.version_id
-    JOIN layer_version v ON v.id = z.version_id;
-GRANT SELECT ON active_zone TO {APP_ROLE};
-"""
+{ACTIVE_ZONE}"""
 
 
 def upgrade() -> None:
