@@ -392,8 +392,9 @@ def import_zones(engine: Engine | None, request: ZoneImport) -> dict:
         phase=phase,
         activate=request.activate,
     ) as (conn, version_id):
-        areas = np.asarray(prepared.area_m2, dtype=float).tolist()
-        rows = zip(itertools.repeat(version_id), kinds, codes, names, areas, attributes_jsonb, ewkb)
+        rows = _zone_copy_rows(
+            version_id, kinds, codes, names, prepared.area_m2, attributes_jsonb, ewkb
+        )
         repository.copy_zones(conn, version_id, rows)
     return report
 
@@ -483,21 +484,26 @@ def _zone_rows(version_id: int, request: ZoneImport) -> Callable[[streaming.Chun
     def derive(chunk: streaming.Chunk) -> dict:
         codes, kinds, names = _zone_columns(chunk.attributes, request)
         ewkb = _ewkb(chunk.geoms)
-        rows = list(
-            zip(
-                itertools.repeat(version_id, len(ewkb)),
-                kinds,
-                codes,
-                names,
-                np.asarray(chunk.area_m2, dtype=float).tolist(),
-                _attributes_jsonb(chunk.attributes),
-                ewkb,
-                strict=True,
-            )
-        )
-        return {"rows": rows, "kinds": Counter(kinds)}
+        attributes = _attributes_jsonb(chunk.attributes)
+        rows = _zone_copy_rows(version_id, kinds, codes, names, chunk.area_m2, attributes, ewkb)
+        return {"rows": list(rows), "kinds": Counter(kinds)}
 
     return derive
+
+
+def _zone_copy_rows(
+    version_id: int,
+    kinds: list,
+    codes: list,
+    names: list,
+    area_m2: np.ndarray,
+    attributes_jsonb: list[bytes],
+    ewkb: list[bytes],
+) -> Iterator[tuple]:
+    """The rows :func:`repository.copy_zones` takes, in its columns' order."""
+    areas = np.asarray(area_m2, dtype=float).tolist()
+    version = itertools.repeat(version_id, len(ewkb))
+    return zip(version, kinds, codes, names, areas, attributes_jsonb, ewkb, strict=True)
 
 
 def _stream_zones_into(

@@ -10,7 +10,6 @@ that is not in its table refuses the whole column, with every such value and its
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import math
 from collections import Counter
@@ -117,20 +116,17 @@ def _listed(unknown: Counter[str]) -> tuple[str, str]:
     return en, zh
 
 
-def kinds_for_codes(codes: Sequence[object], field: str) -> list[str]:
+def kinds_for_codes(codes: Sequence[str | None], field: str) -> list[str]:
     """Kinds for every code; refuses the whole column when any code is in no classification."""
     table = land_use_classes()
     kinds: list[str] = []
     unknown: Counter[str] = Counter()
-    looked_up: dict[object, tuple[str, object]] = {}  # a layer has a few dozen distinct codes
+    looked_up: dict[str | None, tuple] = {}  # a layer has a few dozen distinct codes
     for value in codes:
-        try:
-            code, found = looked_up[value]
-        except (KeyError, TypeError):
+        if value not in looked_up:
             code = normalise_code(value)
-            found = table.get(code)
-            with contextlib.suppress(TypeError):  # an unhashable value is looked up each time
-                looked_up[value] = (code, found)
+            looked_up[value] = (code, table.get(code))
+        code, found = looked_up[value]
         if found is None:
             unknown[code] += 1
         kinds.append(found.kind if found else "")
