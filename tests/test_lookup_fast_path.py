@@ -225,3 +225,80 @@ def test_a_batch_on_two_processes_answers_as_one_process_does(snap):
             if first <= p < first + len(positions)
         }  # fmt: skip
     assert sum(len(part.alternatives) for _, part in parts) > 100
+
+
+def test_the_rings_are_left_out_only_where_they_would_find_nothing(snap):
+    """Every point's rings sampled and decided one by one (``decide_arrays``): the alternatives
+    the batch finds with its filter (``needs_rings``: the deciding boundary, a district edge, an
+    edge of a zone that could change the answer within the tolerance) are all there are, and
+    the filter leaves most points out."""
+    rng = np.random.default_rng(23)
+    lon, lat = _points(snap, rng)
+    on = date.today()
+    answer = engine.answer_arrays(snap, lon, lat, on=on, tolerance_m=10.0)
+    decision = answer.decision
+    x_gk, y_gk = snap.points_gk(lon, lat)
+    ring_lon, ring_lat = engine.ring_points(snap, x_gk, y_gk, 10.0)
+    each = engine.decide_arrays(snap, ring_lon.ravel(), ring_lat.ravel(), on)
+    keys = np.stack(
+        [each.rule_pos, each.grid_rows["district"], each.reason.astype(np.int64)], axis=1
+    ).reshape(len(lon), engine.RING_TOTAL, 3)
+    own = np.stack(
+        [decision.rule_pos, decision.grid_rows["district"], decision.reason.astype(np.int64)],
+        axis=1,
+    )
+    everywhere = engine._new_keys(np.arange(len(lon)), keys, own)
+    assert answer.alternatives == everywhere
+    assert len(everywhere) > 300
+    flagged = engine.needs_rings(
+        snap, lon, lat, decision.rule_pos, answer.distance, x_gk, y_gk, 10.0, on
+    )
+    assert flagged.sum() < 0.6 * len(lon), flagged.sum()
+    # the reasons change on the rings too: a point beside a zone without a rule
+    reasons = {reason for alts in everywhere.values() for _, _, reason in alts}
+    assert len(reasons) > 1, reasons
+
+
+def test_a_box_is_called_clear_of_a_segment_only_where_it_is():
+    """The compiled segment–box test against GEOS on random segments and boxes, many of them
+    touching at a corner or along a side: never "clear" where they meet."""
+    from weijian.jurisdiction.kernels import _segment_meets_box
+
+    rng = np.random.default_rng(3)
+    met = cleared = 0
+    for _ in range(20_000):
+        minx, miny = rng.uniform(0, 1, 2)
+        maxx, maxy = minx + rng.uniform(0, 0.3), miny + rng.uniform(0, 0.3)
+        corners = [(minx, miny), (maxx, miny), (minx, maxy), (maxx, maxy)]
+        a = rng.uniform(-0.2, 1.2, 2)
+        b = corners[rng.integers(4)] if rng.random() < 0.2 else rng.uniform(-0.2, 1.2, 2)
+        truth = shapely.intersects(shapely.box(minx, miny, maxx, maxy), shapely.LineString([a, b]))
+        ours = _segment_meets_box(a[0], a[1], b[0], b[1], minx, miny, maxx, maxy)
+        assert ours or not truth, (a, b, (minx, miny, maxx, maxy))
+        met += truth
+        cleared += not ours
+    assert met > 3000 and cleared > 3000
+
+
+def test_a_point_beside_a_zone_without_a_rule_is_ambiguous(engine, tmp_path):
+    """On the hand-built city, 5 m outside 城镇住宅用地 (a parcel no rule matches) where no
+    zone lies: "no zone" here, "no rule" on the rings — found by the single and the batch way
+    alike, though no zone with a rule is near."""
+    from tests import city
+
+    city.build(engine, tmp_path)
+    snap = load_snapshot(engine)
+    on = date.today()
+    lon, lat = city.lonlat(3.5, 3.005)
+    answer = reference_lookup(snap, lon, lat, on=on, tolerance_m=10.0)
+    assert answer["reason"] == "no_zone"
+    assert [a["reason"] for a in answer["alternatives"]] == ["no_rule"]
+    assert batch_reasons(snap, lon, lat, on) == ["no_rule"]
+    far_lon, far_lat = city.lonlat(3.5, 3.02)  # 20 m off: nothing within the tolerance
+    assert not reference_lookup(snap, far_lon, far_lat, on=on, tolerance_m=10.0)["ambiguous"]
+
+
+def batch_reasons(snap, lon: float, lat: float, on: date) -> list[str]:
+    """The reasons of one point's alternatives, answered the batch way."""
+    answer = engine.answer_arrays(snap, np.array([lon]), np.array([lat]), on=on, tolerance_m=10.0)
+    return [engine.REASON_CODES[reason] for _, _, reason in answer.alternatives.get(0, [])]

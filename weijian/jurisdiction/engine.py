@@ -25,6 +25,7 @@ import shapely
 from weijian.gis import gauss_kruger
 from weijian.jurisdiction import rings
 from weijian.jurisdiction.answer import answer_bytes
+from weijian.jurisdiction.kernels import run_minima
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
@@ -184,7 +185,8 @@ def needs_rings(
 ) -> np.ndarray:
     """Where another answer may lie within the tolerance, so the rings must be sampled: the
     deciding boundary is that near; or the point is unassigned and a district edge is near; or
-    a zone that a higher-priority rule matches (any rule, for an unassigned point) is near."""
+    an edge of a zone that could change the answer runs through the tolerance box
+    (:func:`_answer_changing_ranks`)."""
     n = len(lon)
     if tolerance_m <= 0 or n == 0:
         return np.zeros(n, dtype=bool)
@@ -198,17 +200,28 @@ def needs_rings(
         )
         flag[sel] |= near <= tolerance_m
     box = tolerance_box(lon, lat, tolerance_m)
-    rank = np.where(unassigned, NO_RULE, rule_pos)
+    limit = _answer_changing_ranks(rule_pos)
+    ranks = snap.zone_ranks(on)
     for number, best in enumerate(snap.best_ranks(on)):
-        if best == NO_RULE:
-            continue
-        relevant = (best < rank) & ~flag
-        if not relevant.any():
+        at = np.flatnonzero((best < limit) & ~flag)
+        if not len(at):
             continue
         index = snap.zone_layers[number].index
-        plain = index.boxes_are_plain(*(part[relevant] for part in box))
-        flag[np.flatnonzero(relevant)[~plain]] = True
+        at = at[~index.boxes_are_plain(*(part[at] for part in box))]  # no edge in a plain box
+        if len(at):
+            flag[at] = index.edges_in_boxes(*(part[at] for part in box), ranks[number], limit[at])
     return flag
+
+
+def _answer_changing_ranks(rule_pos):
+    """The rank below which a zone near a point could change its answer (per point, or for
+    one): a better rule's, for an assigned point; any zone's, rule or none, for an unassigned
+    one — a ring point entering or leaving a zone without a rule turns "no zone" into "no
+    rule" and back. Ring points in the deciding zone keep its rule; the deciding boundary's
+    distance asks about those leaving it."""
+    if isinstance(rule_pos, np.ndarray):
+        return np.where(rule_pos < 0, NO_RULE + 1, rule_pos).astype(np.int64)
+    return NO_RULE + 1 if rule_pos < 0 else rule_pos
 
 
 def _ring_alternatives_fast(
@@ -314,15 +327,16 @@ def needs_rings_one(
         <= tolerance_m
     ):
         return True
-    minx, miny, maxx, maxy = tolerance_box_one(lon, lat, tolerance_m)
-    rank = NO_RULE if rule_pos < 0 else rule_pos
+    box = tolerance_box_one(lon, lat, tolerance_m)
+    limit = _answer_changing_ranks(rule_pos)
+    ranks = snap.zone_ranks(on)
     for number, best in enumerate(snap.best_ranks(on)):
-        if (
-            best != NO_RULE
-            and best < rank
-            and not snap.zone_layers[number].index.box_is_plain_one(minx, miny, maxx, maxy)
-        ):
-            return True
+        if best < limit:
+            index = snap.zone_layers[number].index
+            if not index.box_is_plain_one(*box) and index.edge_in_box_one(
+                *box, ranks[number], limit
+            ):
+                return True
     return False
 
 
@@ -553,15 +567,11 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
         grid = snap.grids.get(level)
         if grid is None or len(pending) == 0:
             continue
-        points, polys = grid.index.query(lon[pending], lat[pending])
-        if len(points):
-            # the lowest row (rows are sorted by code) of the grids covering each point
-            order = np.lexsort((polys, points))
-            points_sorted, polys_sorted = points[order], polys[order]
-            uniq, start = np.unique(points_sorted, return_index=True)
-            hit = pending[uniq]
-            rows[level][hit] = polys_sorted[start]
-            found_at[hit] = position
+        # the lowest row (rows are sorted by code) of the grids covering each point
+        found = rings.first_rows(grid.index, lon[pending], lat[pending])
+        hit = pending[found >= 0]
+        rows[level][hit] = found[found >= 0]
+        found_at[hit] = position
         pending = pending[found_at[pending] < 0]
     # ancestors through parent codes, spatially where a link is missing
     for position in range(len(GRID_LEVELS) - 2, -1, -1):
@@ -575,11 +585,7 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
             rows[upper][has_lower] = lower_grid.parent_rows[rows[lower][has_lower]]
         missing = np.flatnonzero(need & (rows[upper] < 0))
         if len(missing):
-            points, polys = upper_grid.index.query(lon[missing], lat[missing])
-            if len(points):
-                order = np.lexsort((polys, points))
-                uniq, start = np.unique(points[order], return_index=True)
-                rows[upper][missing[uniq]] = polys[order][start]
+            rows[upper][missing] = rings.first_rows(upper_grid.index, lon[missing], lat[missing])
     return rows
 
 
@@ -600,14 +606,12 @@ def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) ->
         any_zone[points] = True
         rank = ranks[number][polys].astype(np.int64)
         key = (rank << 32) | layer.order[polys]
-        order = np.lexsort((key, points))
-        uniq, start = np.unique(points[order], return_index=True)
-        candidate = key[order][start]
+        uniq, candidate, at = run_minima(points, key)  # the pairs come ordered by point
         better = candidate < best_key[uniq]
         target = uniq[better]
         best_key[target] = candidate[better]
         best_layer[target] = number
-        best_zone[target] = polys[order][start][better]
+        best_zone[target] = polys[at[better]]
     rule_pos = (best_key >> 32).astype(np.int64)
     assigned = rule_pos < NO_RULE
     grid_rows = _grid_rows(snap, lon, lat)

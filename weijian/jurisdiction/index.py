@@ -22,7 +22,12 @@ import numpy as np
 import shapely
 from shapely.lib import intersects_xy
 
-from weijian.jurisdiction.kernels import UNDECIDED, covers_pairs
+from weijian.jurisdiction.kernels import (
+    UNDECIDED,
+    boundaries_in_boxes,
+    boundary_in_box,
+    covers_pairs,
+)
 
 MAX_CELLS = 4_000_000
 MIN_CELLS = 65_536
@@ -424,6 +429,31 @@ class PolygonIndex:
         inside = plain & (low >= 0)
         plain[inside] = ~self.cell_has_boundary[low[inside]]
         return plain
+
+    def edges_in_boxes(self, minx, miny, maxx, maxy, rank, limit) -> np.ndarray:
+        """Per box, whether an edge of a polygon ranked below the box's limit
+        (``rank[polygon] < limit[box]``) may run through it — never False where one does."""
+        minx, miny, maxx, maxy, limit = (
+            np.ascontiguousarray(a, dtype=np.float64 if n < 4 else np.int64)
+            for n, a in enumerate((minx, miny, maxx, maxy, limit))
+        )
+        grid, geoms = self.grid, self.geoms
+        return boundaries_in_boxes(
+            minx, miny, maxx, maxy, limit, rank, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx,
+            grid.ny, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
+            geoms.wkb_blob, geoms.wkb_offsets,
+        )  # fmt: skip
+
+    def edge_in_box_one(
+        self, minx: float, miny: float, maxx: float, maxy: float, rank: np.ndarray, limit: int
+    ) -> bool:
+        """:meth:`edges_in_boxes` for one box."""
+        grid, geoms = self.grid, self.geoms
+        return boundary_in_box(
+            minx, miny, maxx, maxy, limit, rank, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx,
+            grid.ny, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
+            geoms.wkb_blob, geoms.wkb_offsets,
+        )  # fmt: skip
 
     def cell_one(self, x: float, y: float) -> int:
         grid = self.grid

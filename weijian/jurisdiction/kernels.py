@@ -28,6 +28,9 @@ from numba.extending import intrinsic
 OUTSIDE, COVERED, UNDECIDED = 0, 1, 2
 _DP_SAFE_EPSILON = 1e-15  # GEOS CGAlgorithmsDD: the orientation filter's error bound
 MAX_CELLS = 4_000_000  # of a segment grid
+# how far (in the coordinates' units, per unit of a segment's length) a box's corners must lie
+# beyond a segment's line for :func:`boundaries_in_boxes` to call the box clear of it
+_SIDE_MARGIN = 1e-9
 
 
 def _unaligned_load(kind):
@@ -198,6 +201,123 @@ def _first_covering(x, y, grid, cell_ptr, entry_poly, entry_boundary, bounds, bl
         if state == UNDECIDED:
             return NOT_DECIDED
     return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _segment_meets_box(ax, ay, bx, by, minx, miny, maxx, maxy):
+    """Whether segment a–b may touch the closed box: False only where the box's four corners
+    lie on one side of its line by more than ``_SIDE_MARGIN`` (in the coordinates' units)."""
+    if max(ax, bx) < minx or min(ax, bx) > maxx or max(ay, by) < miny or min(ay, by) > maxy:
+        return False
+    dx, dy = bx - ax, by - ay
+    margin = _SIDE_MARGIN * (abs(dx) + abs(dy))
+    left = right = False
+    for cx, cy in ((minx, miny), (maxx, miny), (minx, maxy), (maxx, maxy)):
+        side = dx * (cy - ay) - dy * (cx - ax)
+        if side > margin:
+            left = True
+        elif side < -margin:
+            right = True
+        else:
+            return True  # a corner on (or within the margin of) the line
+    return left and right
+
+
+@njit(cache=True, nogil=True)
+def boundary_meets_box(blob, start, minx, miny, maxx, maxy):
+    """Whether an edge of the polygon whose WKB starts at ``blob[start]`` may touch the box
+    (True too where the WKB is not a 2D little-endian (Multi)Polygon: the caller then asks
+    more than it needs, never less)."""
+    if blob[start] != 1:
+        return True
+    kind = _u32(blob, start + 1)
+    if kind == 3:
+        parts, at = 1, start
+    elif kind == 6:
+        parts, at = _u32(blob, start + 5), start + 9
+    else:
+        return True
+    for _ in range(parts):
+        if blob[at] != 1 or _u32(blob, at + 1) != 3:
+            return True
+        rings = _u32(blob, at + 5)
+        at += 9
+        for _ in range(rings):
+            count = _u32(blob, at)
+            at += 4
+            x1, y1 = _f64(blob, at), _f64(blob, at + 8)
+            for i in range(1, count):
+                x2, y2 = _f64(blob, at + 16 * i), _f64(blob, at + 16 * i + 8)
+                if _segment_meets_box(x1, y1, x2, y2, minx, miny, maxx, maxy):
+                    return True
+                x1, y1 = x2, y2
+            at += 16 * count
+    return False
+
+
+@njit(cache=True, nogil=True)
+def boundary_in_box(
+    minx, miny, maxx, maxy, limit, rank, x0, y0, dx, dy, nx, ny, cell_ptr, entry_poly,
+    entry_boundary, bounds, blob, offsets,
+):  # fmt: skip
+    """Whether an edge of a polygon ranked below ``limit`` (``rank[poly] < limit``) may run
+    through the box. The polygons asked are those a cell under the box lists as crossed by an
+    edge (a boundary entry): an edge through the box runs through one of those cells."""
+    fx0 = max(math.floor((minx - x0) / dx), 0)
+    fy0 = max(math.floor((miny - y0) / dy), 0)
+    fx1 = min(math.floor((maxx - x0) / dx), nx - 1)
+    fy1 = min(math.floor((maxy - y0) / dy), ny - 1)
+    for gy in range(fy0, fy1 + 1):
+        for gx in range(fx0, fx1 + 1):
+            cell = np.int64(gy) * nx + np.int64(gx)
+            for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                poly = entry_poly[e]
+                if not entry_boundary[e] or rank[poly] >= limit:
+                    continue
+                if (
+                    bounds[poly, 0] > maxx or bounds[poly, 2] < minx
+                    or bounds[poly, 1] > maxy or bounds[poly, 3] < miny
+                ):  # fmt: skip
+                    continue
+                if boundary_meets_box(blob, offsets[poly], minx, miny, maxx, maxy):
+                    return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def boundaries_in_boxes(
+    minx, miny, maxx, maxy, limit, rank, x0, y0, dx, dy, nx, ny, cell_ptr, entry_poly,
+    entry_boundary, bounds, blob, offsets,
+):  # fmt: skip
+    """:func:`boundary_in_box` for many boxes (``limit`` per box)."""
+    out = np.zeros(len(minx), dtype=np.bool_)
+    for k in range(len(minx)):
+        out[k] = boundary_in_box(minx[k], miny[k], maxx[k], maxy[k], limit[k], rank, x0, y0,
+                                 dx, dy, nx, ny, cell_ptr, entry_poly, entry_boundary, bounds,
+                                 blob, offsets)  # fmt: skip
+    return out
+
+
+@njit(cache=True, nogil=True)
+def run_minima(at, values):
+    """For pairs in runs of equal ``at`` (an index query's pairs, ordered by point): per run,
+    its ``at``, its least value and the position of that value (the first, on a tie)."""
+    n = len(at)
+    runs = 0
+    for i in range(n):
+        if i == 0 or at[i] != at[i - 1]:
+            runs += 1
+    where = np.empty(runs, dtype=np.int64)
+    least = np.empty(runs, dtype=values.dtype)
+    which = np.empty(runs, dtype=np.int64)
+    r = -1
+    for i in range(n):
+        if i == 0 or at[i] != at[i - 1]:
+            r += 1
+            where[r], least[r], which[r] = at[i], values[i], i
+        elif values[i] < least[r]:
+            least[r], which[r] = values[i], i
+    return where, least, which
 
 
 NOT_DECIDED = -3  # a row GEOS must find
@@ -450,10 +570,17 @@ def line_distances(px, py, line_of, vertex_ptr, vx, vy, joined):
     where ``joined[i]`` (the parts of a multi-line are not joined)."""
     n = len(px)
     out = np.empty(n, dtype=np.float64)
+    last = np.full(len(vertex_ptr), -1, dtype=np.int64)  # per line, the last point's nearest
     for k in range(n):
         line = line_of[k]
         best = np.inf
         x, y = px[k], py[k]
+        # neighbouring points (the batch's are in Z-order) mostly share their nearest segment:
+        # measured first, it leaves most of the others to the box test below
+        seed = last[line]
+        if seed >= 0:
+            best = _to_segment(x, y, vx[seed], vy[seed], vx[seed + 1], vy[seed + 1])
+        nearest = seed
         for i in range(vertex_ptr[line], vertex_ptr[line + 1] - 1):
             if not joined[i]:
                 continue
@@ -466,7 +593,9 @@ def line_distances(px, py, line_of, vertex_ptr, vx, vy, joined):
             d = _to_segment(x, y, ax, ay, bx, by)
             if d < best:
                 best = d
+                nearest = i
         out[k] = best
+        last[line] = nearest
     return out
 
 
