@@ -465,10 +465,12 @@ class CspBypassing:
 # worker, and the costliest files are handed out first, so that no worker is left with a long
 # file at the end while the other idles.
 SAME_WORKER = {
-    # the demo (demo_database): loaded once for all three
+    # the demo (demo_database): loaded once for all of them, on one worker
     "tests/test_demo_cases.py": "demo",
     "tests/test_readme.py": "demo",
     "tests/test_backup.py": "demo",
+    "tests/test_jobs_batches.py": "demo",
+    "tests/test_jobs_batches_browser.py": "demo",
 }
 #: what a test costs, roughly, by the costliest fixture it uses (1 for none): the order of work
 FIXTURE_COST = {"demo_database": 40, "browser": 6, "sample_city": 4, "case_api": 3, "engine": 2}
