@@ -224,10 +224,13 @@ def open_chunks(path: Path, id_field: str | None = None) -> Iterator[PointChunk]
 _SNAPSHOT: Snapshot | None = None  # set in the parent before forking the workers
 
 
-def _answer_slice(args: tuple) -> BatchAnswer:
+def _answer_slice(args: tuple) -> tuple[np.ndarray, BatchAnswer]:
+    """A worker's slice of the points: their Z-order, and the answers in that order."""
     lon, lat, on, tolerance_m = args
     assert _SNAPSHOT is not None
-    return _narrowed(answer_arrays(_SNAPSHOT, lon, lat, on=on, tolerance_m=tolerance_m))
+    order = morton_order(lon, lat)
+    answer = answer_arrays(_SNAPSHOT, lon[order], lat[order], on=on, tolerance_m=tolerance_m)
+    return order.astype(np.int32), _narrowed(answer)
 
 
 def _narrowed(answer: BatchAnswer) -> BatchAnswer:
@@ -266,22 +269,25 @@ class Answerer:
     def answer(
         self, lon: np.ndarray, lat: np.ndarray, on: date, tolerance_m: float
     ) -> tuple[np.ndarray, list[tuple[np.ndarray, BatchAnswer]]]:
-        """Answers for the Z-ordered points, in slices: (order, [(slice positions, answer)])."""
-        order = morton_order(lon, lat)
-        lon_s, lat_s = lon[order], lat[order]
+        """Answers for the points in slices, each Z-ordered: (order, [(positions in that
+        order, answer)]). On several workers, each slice is a run of the points as given, put
+        in Z-order by the worker that answers it."""
         if self.pool is None or len(lon) < 2000:
-            return order, [
-                (
-                    np.arange(len(lon)),
-                    answer_arrays(self.snap, lon_s, lat_s, on=on, tolerance_m=tolerance_m),
-                )
-            ]
+            order = morton_order(lon, lat)
+            answer = answer_arrays(
+                self.snap, lon[order], lat[order], on=on, tolerance_m=tolerance_m
+            )
+            return order, [(np.arange(len(lon)), answer)]
         bounds = np.linspace(0, len(lon), self.workers * 2 + 1).astype(int)
-        slices = [np.arange(a, b) for a, b in itertools.pairwise(bounds)]
         results = self.pool.map(
-            _answer_slice, [(lon_s[s], lat_s[s], on, tolerance_m) for s in slices]
+            _answer_slice,
+            [(lon[a:b], lat[a:b], on, tolerance_m) for a, b in itertools.pairwise(bounds)],
         )
-        return order, list(zip(slices, results, strict=True))
+        order, parts = np.empty(len(lon), dtype=np.int64), []
+        for (a, b), (local, answer) in zip(itertools.pairwise(bounds), results, strict=True):
+            order[a:b] = a + local
+            parts.append((np.arange(a, b), answer))
+        return order, parts
 
     def close(self) -> None:
         if self.pool is not None:

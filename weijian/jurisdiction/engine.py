@@ -645,8 +645,10 @@ def _sample_keys(
     on: date,
 ) -> np.ndarray:
     """(rule position, district row, reason) of each ring sample of the points ``ring`` — what
-    :func:`decide_arrays` answers for them, with the layers and levels whose tolerance box is
-    plain lending the centre's polygons (module ``rings``)."""
+    :func:`decide_arrays` answers for them, with the layers whose tolerance box is plain, and
+    the levels whose box no edge runs through, lending the centre's polygons (module
+    ``rings``). A zone layer's box holding an edge mostly holds the deciding one: asking its
+    edges would not pay, where a grid level's seldom does."""
     owner = np.repeat(np.arange(len(ring)), len(sample_lon) // max(len(ring), 1))
     box = tolerance_box(lon[ring], lat[ring], tolerance_m)
     ranks = snap.zone_ranks(on)
@@ -662,7 +664,7 @@ def _sample_keys(
     best, any_zone = rings.sample_best_ranks(snap, sample_lon, sample_lat, owner, lent, on)
     given = {}
     for level, grid in snap.grids.items():
-        plain = np.flatnonzero(grid.index.boxes_are_plain(*box))
+        plain = np.flatnonzero(grid.index.boxes_are_clear(*box))
         centre = np.full(len(ring), rings.UNKNOWN, dtype=np.int64)
         centre[plain] = rings.first_rows(grid.index, lon[ring[plain]], lat[ring[plain]])
         given[level] = centre

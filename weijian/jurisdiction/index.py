@@ -398,6 +398,7 @@ class PolygonIndex:
         self.cell_has_boundary = arrays.cell_has_boundary
         self.total_bounds = arrays.total_bounds
         self.bounds = arrays.bounds
+        self._unranked = None  # every polygon ranked 0: boxes_are_clear asks all their edges
 
     # -- queries ----------------------------------------------------------------------------
     def query(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -429,6 +430,19 @@ class PolygonIndex:
         inside = plain & (low >= 0)
         plain[inside] = ~self.cell_has_boundary[low[inside]]
         return plain
+
+    def boxes_are_clear(self, minx, miny, maxx, maxy) -> np.ndarray:
+        """True where no polygon edge runs through a box (:meth:`boxes_are_plain`, then the
+        edges themselves asked): every point of the box is covered by the same polygons."""
+        clear = self.boxes_are_plain(minx, miny, maxx, maxy)
+        ask = np.flatnonzero(~clear)
+        if len(ask):
+            if self._unranked is None:
+                self._unranked = np.zeros(len(self.geoms), dtype=np.int32)
+            one = np.ones(len(ask), dtype=np.int64)
+            boxes = (np.atleast_1d(part)[ask] for part in (minx, miny, maxx, maxy))
+            clear[ask] = ~self.edges_in_boxes(*boxes, self._unranked, one)
+        return clear
 
     def edges_in_boxes(self, minx, miny, maxx, maxy, rank, limit) -> np.ndarray:
         """Per box, whether an edge of a polygon ranked below the box's limit
