@@ -230,19 +230,25 @@ def _answer_slice(args: tuple) -> tuple[np.ndarray, BatchAnswer]:
     assert _SNAPSHOT is not None
     order = morton_order(lon, lat)
     answer = answer_arrays(_SNAPSHOT, lon[order], lat[order], on=on, tolerance_m=tolerance_m)
-    return order.astype(np.int32), _narrowed(answer)
+    return order.astype(np.int32), _narrowed(answer, _SNAPSHOT)
 
 
-def _narrowed(answer: BatchAnswer) -> BatchAnswer:
-    """The answer in the narrowest types that hold it (rows and positions in 32 bits, layer
-    numbers in 16), sent back from a worker in half the bytes: the same values."""
+def _narrowed(answer: BatchAnswer, snap: Snapshot) -> BatchAnswer:
+    """The answer in the narrowest types that hold it (positions and zones in 32 bits, layer
+    numbers in 16, a level's grid rows in 16 where it has fewer than 32,768 grids), sent back
+    from a worker in half the bytes: the same values."""
     d = answer.decision
     answer.decision = BatchDecision(
         rule_pos=d.rule_pos.astype(np.int32),
         reason=d.reason,
         zone_layer=d.zone_layer.astype(np.int16),
         zone_index=d.zone_index.astype(np.int32),
-        grid_rows={level: rows.astype(np.int32) for level, rows in d.grid_rows.items()},
+        grid_rows={
+            level: rows.astype(np.int16 if len(snap.grids[level].codes) < 2**15 else np.int32)
+            if level in snap.grids
+            else rows.astype(np.int16)  # no level: every row -1
+            for level, rows in d.grid_rows.items()
+        },
         zone_pairs=[(p.astype(np.int32), z.astype(np.int32)) for p, z in d.zone_pairs],
     )
     return answer

@@ -340,7 +340,12 @@ class GkBoundaries:
         long = np.isin(rows, np.fromiter(self.trees, dtype=np.int64, count=len(self.trees)))
         short = np.flatnonzero(~long)
         if len(short):
-            need, line_of = np.unique(rows[short], return_inverse=True)
+            # the polygons asked, in order, and each point's place among them (np.unique's
+            # answer, without its sort)
+            asked = np.zeros(len(self.geoms), dtype=bool)
+            asked[rows[short]] = True
+            need = np.flatnonzero(asked)
+            line_of = (np.cumsum(asked) - 1)[rows[short]]
             lines = self[need]
             coords = shapely.get_coordinates(lines)
             # the rings' ends read off the polygons' WKB: the boundary keeps their vertices
