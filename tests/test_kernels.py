@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from weijian.jurisdiction import kernels
-from weijian.jurisdiction.index import PolygonIndex
+from weijian.jurisdiction.index import Geoms, PolygonIndex, build_index, packed
 from weijian.jurisdiction.snapshot import GkBoundaries
 
 
@@ -54,6 +54,29 @@ def test_covers_is_geos_on_real_district_boundaries(districts):
         for p in range(len(districts))
     ]
     assert kernels.COVERED in states and kernels.OUTSIDE in states
+
+
+def test_one_point_s_query_is_the_arrays_and_geos_answer(districts):
+    """``query_one`` (the single look-up's: one compiled call on a cell's WKB, GEOS where it
+    cannot tell) against the array query and GEOS, on the hard points, none of the polygons
+    decoded by it."""
+    blob, offsets = packed(shapely.to_wkb(districts))  # WKB only, as mapped from the files
+    index = PolygonIndex.from_arrays(
+        Geoms(len(districts), wkb=blob, offsets=offsets), build_index(districts)
+    )
+    points = _hard_points(districts, np.random.default_rng(9), 5_000)
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    found, polys = index.query(x, y)
+    expected = _geos_pairs(districts, x, y)
+    assert set(zip(found.tolist(), polys.tolist(), strict=True)) == expected
+    one = {(k, p) for k, (px, py) in enumerate(points.tolist()) for p in index.query_one(px, py)}
+    assert one == expected
+    assert index.geoms.decoded <= 6  # only what GEOS had to tell: not a polygon per point
+    triangle = shapely.Polygon([(0, 0), (3, 1), (0, 1)])  # (1, 1/3): GEOS must tell
+    small = PolygonIndex(np.array([triangle]))
+    for px, py in ((1.0, 1 / 3), (2.0, 2 / 3), (1.0, 0.9), (0.5, 0.1)):
+        assert small.query_one(px, py) == ([0] if shapely.intersects_xy(triangle, px, py) else [])
+    assert kernels.covers(small.geoms.wkb_blob, 0, 1.0, 1 / 3) == kernels.UNDECIDED
 
 
 def test_a_point_within_rounding_of_an_edge_is_left_to_geos():

@@ -142,6 +142,26 @@ def _covers_boxed(blob, offsets, bounds, poly, x, y):
 
 
 @njit(cache=True, nogil=True)
+def cell_covering(cell, x, y, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets):
+    """The polygons of one cell covering (x, y), in the cell's order: ``-1 - poly`` where
+    GEOS must tell (one point: the single look-up's query, no polygon decoded)."""
+    lo, hi = cell_ptr[cell], cell_ptr[cell + 1]
+    out = np.empty(hi - lo, dtype=np.int64)
+    m = 0
+    for e in range(lo, hi):
+        poly = np.int64(entry_poly[e])
+        if entry_boundary[e]:
+            state = _covers_boxed(blob, offsets, bounds, poly, x, y)
+            if state == OUTSIDE:
+                continue
+            if state == UNDECIDED:
+                poly = -1 - poly
+        out[m] = poly
+        m += 1
+    return out[:m]
+
+
+@njit(cache=True, nogil=True)
 def covers_pairs(
     px, py, x0, y0, dx, dy, nx, ny, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets
 ):
