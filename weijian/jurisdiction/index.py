@@ -452,22 +452,20 @@ class PolygonIndex:
             np.ascontiguousarray(a, dtype=np.float64 if n < 4 else np.int64)
             for n, a in enumerate((minx, miny, maxx, maxy, limit))
         )
-        grid, geoms = self.grid, self.geoms
-        return boundaries_in_boxes(
-            minx, miny, maxx, maxy, limit, rank, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx,
-            grid.ny, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
-            geoms.wkb_blob, geoms.wkb_offsets,
-        )  # fmt: skip
+        return boundaries_in_boxes(minx, miny, maxx, maxy, limit, rank, *self._edge_arrays())
 
     def edge_in_box_one(
         self, minx: float, miny: float, maxx: float, maxy: float, rank: np.ndarray, limit: int
     ) -> bool:
         """:meth:`edges_in_boxes` for one box."""
+        return boundary_in_box(minx, miny, maxx, maxy, limit, rank, *self._edge_arrays())
+
+    def _edge_arrays(self) -> tuple:
+        """The grid and the arrays the compiled edge tests read, in their order."""
         grid, geoms = self.grid, self.geoms
-        return boundary_in_box(
-            minx, miny, maxx, maxy, limit, rank, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx,
-            grid.ny, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
-            geoms.wkb_blob, geoms.wkb_offsets,
+        return (
+            grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, grid.ny, self.cell_ptr, self.entry_poly,
+            self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets,
         )  # fmt: skip
 
     def cell_one(self, x: float, y: float) -> int:

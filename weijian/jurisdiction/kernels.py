@@ -84,25 +84,41 @@ def _orientation(ax, ay, bx, by, cx, cy):
     return 2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _polygons_at(blob, start):
+    """(polygons, where the first starts) of the WKB at ``blob[start]``: a Polygon is one, a
+    MultiPolygon its count; -1 where it is not a 2D little-endian (Multi)Polygon."""
+    if blob[start] != 1:
+        return -1, start
+    kind = _u32(blob, start + 1)
+    if kind == 3:
+        return 1, start
+    if kind == 6:
+        return np.int64(_u32(blob, start + 5)), start + 9
+    return -1, start
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rings_at(blob, at):
+    """(rings, where the first ring's count is) of the Polygon whose WKB starts at
+    ``blob[at]``; -1 where it is not a 2D little-endian Polygon."""
+    if blob[at] != 1 or _u32(blob, at + 1) != 3:
+        return -1, at
+    return np.int64(_u32(blob, at + 5)), at + 9
+
+
 @njit(cache=True, nogil=True)
 def covers(blob, start, px, py):
     """Whether the polygon whose WKB starts at ``blob[start]`` covers (px, py): COVERED,
     OUTSIDE or UNDECIDED."""
-    if blob[start] != 1:
-        return UNDECIDED
-    kind = _u32(blob, start + 1)
-    if kind == 3:
-        parts, at = 1, start
-    elif kind == 6:
-        parts, at = _u32(blob, start + 5), start + 9
-    else:
+    parts, at = _polygons_at(blob, start)
+    if parts < 0:
         return UNDECIDED
     crossings = 0
     for _ in range(parts):
-        if blob[at] != 1 or _u32(blob, at + 1) != 3:
+        rings, at = _rings_at(blob, at)
+        if rings < 0:
             return UNDECIDED
-        rings = _u32(blob, at + 5)
-        at += 9
         for _ in range(rings):
             count = _u32(blob, at)
             at += 4
@@ -248,20 +264,13 @@ def boundary_meets_box(blob, start, minx, miny, maxx, maxy):
     """Whether an edge of the polygon whose WKB starts at ``blob[start]`` may touch the box
     (True too where the WKB is not a 2D little-endian (Multi)Polygon: the caller then asks
     more than it needs, never less)."""
-    if blob[start] != 1:
-        return True
-    kind = _u32(blob, start + 1)
-    if kind == 3:
-        parts, at = 1, start
-    elif kind == 6:
-        parts, at = _u32(blob, start + 5), start + 9
-    else:
+    parts, at = _polygons_at(blob, start)
+    if parts < 0:
         return True
     for _ in range(parts):
-        if blob[at] != 1 or _u32(blob, at + 1) != 3:
+        rings, at = _rings_at(blob, at)
+        if rings < 0:
             return True
-        rings = _u32(blob, at + 5)
-        at += 9
         for _ in range(rings):
             count = _u32(blob, at)
             at += 4
