@@ -244,14 +244,17 @@ def _narrowed(answer: BatchAnswer, snap: Snapshot) -> BatchAnswer:
         zone_layer=d.zone_layer.astype(np.int16),
         zone_index=d.zone_index.astype(np.int32),
         grid_rows={
-            level: rows.astype(np.int16 if len(snap.grids[level].codes) < 2**15 else np.int32)
-            if level in snap.grids
-            else rows.astype(np.int16)  # no level: every row -1
+            level: rows.astype(_row_type(snap.grids.get(level)))
             for level, rows in d.grid_rows.items()
         },
         zone_pairs=[(p.astype(np.int32), z.astype(np.int32)) for p, z in d.zone_pairs],
     )
     return answer
+
+
+def _row_type(grid) -> type:
+    """The narrowest type that holds a level's grid rows (every row -1 without the level)."""
+    return np.int16 if grid is None or len(grid.codes) < 2**15 else np.int32
 
 
 class Answerer:

@@ -335,6 +335,14 @@ class Geoms:
         self._count += len(rows)
         return found
 
+    def read(self, i: int):
+        """Polygon ``i`` as decoded already, or read from its WKB, neither prepared nor kept
+        (for what needs its rings once, not point tests)."""
+        found = self.objects[i]
+        if found is None:
+            found = shapely.from_wkb(self._wkb[self._offsets[i] : self._offsets[i + 1]].tobytes())
+        return found
+
     def one(self, i: int):
         found = self.objects[i]
         if found is None:
@@ -448,11 +456,9 @@ class PolygonIndex:
     def edges_in_boxes(self, minx, miny, maxx, maxy, rank, limit) -> np.ndarray:
         """Per box, whether an edge of a polygon ranked below the box's limit
         (``rank[polygon] < limit[box]``) may run through it — never False where one does."""
-        minx, miny, maxx, maxy, limit = (
-            np.ascontiguousarray(a, dtype=np.float64 if n < 4 else np.int64)
-            for n, a in enumerate((minx, miny, maxx, maxy, limit))
-        )
-        return boundaries_in_boxes(minx, miny, maxx, maxy, limit, rank, *self._edge_arrays())
+        box = (np.ascontiguousarray(part, dtype=np.float64) for part in (minx, miny, maxx, maxy))
+        limit = np.ascontiguousarray(limit, dtype=np.int64)
+        return boundaries_in_boxes(*box, limit, rank, *self._edge_arrays())
 
     def edge_in_box_one(
         self, minx: float, miny: float, maxx: float, maxy: float, rank: np.ndarray, limit: int

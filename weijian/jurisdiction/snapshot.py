@@ -285,11 +285,7 @@ class GkBoundaries:
     def _make_one(self, row: int):
         """:meth:`_make` for one polygon without the array work (a single look-up's first touch
         of a parcel: some 30 µs instead of 65): the rings taken first, then moved to metres."""
-        polygon = self.geoms.objects[row]
-        if polygon is None:  # read from its WKB, neither prepared nor kept: its rings are wanted
-            blob, offsets = self.geoms.wkb_blob, self.geoms.wkb_offsets
-            polygon = shapely.from_wkb(blob[offsets[row] : offsets[row + 1]].tobytes())
-        made = shapely.transform(shapely.lib.boundary(polygon), self.gk)
+        made = shapely.transform(shapely.lib.boundary(self.geoms.read(row)), self.gk)
         if shapely.lib.get_num_coordinates(made) > BIG_BOUNDARY:
             self._tree(row, made)
         self._keep(row, made, 1)
