@@ -34,6 +34,7 @@ def ask(api, x_km, y_km, headers=None, **params):
         f"{api}/api/v1/jurisdiction",
         params={"lon": lon, "lat": lat, "crs": "cgcs2000", **params},
         headers=headers,
+        timeout=30,  # the first look-up after a refresh, on a busy machine
     )
     assert response.status_code == 200, response.text
     Answer.model_validate(response.json())  # the documented response model, field by field
