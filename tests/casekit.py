@@ -100,41 +100,10 @@ def build_city(engine, folder: Path) -> None:
     )
 
 
-class RememberedHashes:
-    """The product's password hasher, hashing each password once: the test users share one
-    password, and Argon2 — slow on purpose — would hash it again for every user of every test.
-    Checking a password is left to the hasher itself."""
-
-    def __init__(self, hasher):
-        self.hasher = hasher
-        self.hashes: dict[str, str] = {}
-
-    def hash(self, password: str) -> str:
-        if password not in self.hashes:
-            self.hashes[password] = self.hasher.hash(password)
-        return self.hashes[password]
-
-    def __getattr__(self, name: str):
-        return getattr(self.hasher, name)
-
-
-REMEMBERED = RememberedHashes(users._hasher)
-
-
-@contextmanager
-def hashing_once():
-    """While it lasts, users are created with :data:`REMEMBERED` hashes."""
-    real, users._hasher = users._hasher, REMEMBERED
-    try:
-        yield
-    finally:
-        users._hasher = real
-
-
 def add_users(engine, people=USERS, password: str = PASSWORD) -> None:
     """``people`` — (username, role, grid code) — added with ``password``."""
     snap = load_snapshot(engine)
-    with hashing_once(), engine.begin() as conn:
+    with engine.begin() as conn:
         for username, role, grid in people:
             users.add_user(
                 conn,

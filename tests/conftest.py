@@ -24,6 +24,11 @@ from weijian.db.cluster import EmbeddedCluster
 from weijian.db.engine import engine_for, migrate
 from weijian.settings import Settings, get_settings
 
+# passwords hashed with Argon2's cheapest parameters, in this process and every server and
+# worker the tests start: the suite logs in thousands of times, each 0.2 s of two cores under
+# the product's parameters (tests/test_users_cli.py checks those)
+os.environ.setdefault("WEIJIAN_PASSWORD_HASHING", "cheapest")
+get_settings.cache_clear()
 SHARED_DATA = get_settings().shared_data_dir
 # the snapshot's shared zone layer files of this run's many databases: in a folder of the run
 # (every server and worker the tests start inherits it), removed at the end
@@ -265,11 +270,10 @@ def bearer(response) -> dict:
 @pytest.fixture
 def admin_headers(engine, server):
     """An administrator's bearer token for ``server``: what imports and rule changes need."""
-    from tests.casekit import hashing_once
     from weijian.cases import users
     from weijian.cases.workflow import default_workflow
 
-    with hashing_once(), engine.begin() as conn:
+    with engine.begin() as conn:
         users.add_user(
             conn, None, default_workflow(), username="root", password="root-password", role="admin"
         )

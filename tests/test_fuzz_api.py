@@ -25,7 +25,6 @@ from tests.casekit import (
     STREET,
     add_users,
     build_city,
-    hashing_once,
     lonlat,
 )
 from tests.conftest import scratch_database, serving
@@ -60,7 +59,7 @@ def fuzzed_server(tmp_path_factory):
         engine = engine_for(url)
         build_city(engine, folder / "city")
         add_users(engine)
-        with hashing_once(), engine.begin() as conn:
+        with engine.begin() as conn:
             users.add_user(
                 conn,
                 load_snapshot(engine),

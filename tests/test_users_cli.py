@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import httpx
 
@@ -134,3 +135,44 @@ def test_evidence_kept_in_the_database(engine, tmp_path):
         assert api.get(f"/api/v1/cases/{number}/evidence/{sha}", "ue_hj").content == photo
     assert not (tmp_path / "unused").exists()
     assert history.verify(engine)["ok"]
+
+
+def test_passwords_are_hashed_with_rfc_9106_and_cheap_hashes_made_again_at_login(
+    engine, monkeypatch
+):
+    """The product's Argon2id parameters (RFC 9106's low-memory profile) unless told otherwise;
+    a hash made under other parameters (the test suite's cheap ones) is made again under the
+    server's at the next login."""
+    from weijian.cases import users
+    from weijian.cases.workflow import default_workflow
+    from weijian.settings import get_settings
+
+    def hash_of(name: str) -> str:
+        with engine.connect() as conn:
+            return users.login_row(conn, name).password_hash
+
+    try:
+        with engine.begin() as conn:  # the suite's own setting
+            users.add_user(conn, None, default_workflow(), username="cheap",
+                           password="cheap-password", role="admin")  # fmt: skip
+        assert hash_of("cheap").startswith("$argon2id$v=19$m=8,t=1,p=1$")
+        monkeypatch.delenv("WEIJIAN_PASSWORD_HASHING")  # a server's default
+        get_settings.cache_clear()
+        users._hasher.cache_clear()
+        assert Settings().password_hashing == "rfc9106-low-memory"
+        with engine.begin() as conn:
+            users.add_user(conn, None, default_workflow(), username="real",
+                           password="real-password", role="admin")  # fmt: skip
+        assert hash_of("real").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            token, _, who = users.login(conn, "cheap", "cheap-password", now, 1)
+        assert token and who.username == "cheap"
+        assert hash_of("cheap").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        with engine.begin() as conn:  # and the password still opens it
+            assert users.login(conn, "cheap", "cheap-password", now, 1)[0]
+            assert not users.password_matches(users.login_row(conn, "cheap"), "wrong-password")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        users._hasher.cache_clear()

@@ -227,6 +227,14 @@ class Settings(BaseSettings):
     map_poll_seconds: float = Field(
         default=2.0, description="how often the map's case table catches up with the database"
     )
+    password_hashing: Literal["rfc9106-low-memory", "cheapest"] = Field(
+        default="rfc9106-low-memory",
+        description="the Argon2id parameters of new password hashes: RFC 9106's low-memory "
+        "profile (64 MiB, 3 passes, about 0.2 s a login); `cheapest` is for the test suite "
+        "alone, whose thousands of logins would spend minutes hashing, and never for a server "
+        "people log in to (a hash keeps its parameters: those made cheap are made again at "
+        "the next login under the default)",
+    )
     figures_warm_seconds: float = Field(
         default=60.0,
         description="how often the app brings the statistics of this month and this year up "

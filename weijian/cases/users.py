@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, text
 
@@ -16,9 +17,18 @@ from weijian.cases.scope import Principal
 from weijian.cases.workflow import Workflow
 from weijian.errors import ConflictError, InputError, NotAuthenticated, NotFoundError
 from weijian.jurisdiction.snapshot import Snapshot
+from weijian.settings import get_settings
 from weijian.text import clean
 
-_hasher = PasswordHasher()
+_PROFILES = {"rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    """Argon2id with the parameters the settings name (``password_hashing``)."""
+    return PasswordHasher.from_parameters(_PROFILES[get_settings().password_hashing])
+
+
 MIN_PASSWORD = 8
 CITY_WIDE_ROLES = ("admin", "supervisor")
 #: the grid levels in Chinese, for messages
@@ -186,7 +196,7 @@ def add_user(
             "d": district,
             "dep": department,
             "p": phone,
-            "h": _hasher.hash(password),
+            "h": _hasher().hash(password),
             "by": created_by,
             "dtype": department_type if department else None,
         },
@@ -222,7 +232,7 @@ def set_password(conn: Connection, username: str, password: str) -> None:
         )
     done = conn.execute(
         text("UPDATE app_user SET password_hash = :h WHERE username = :u"),
-        {"h": _hasher.hash(password), "u": username},
+        {"h": _hasher().hash(password), "u": username},
     )
     if not done.rowcount:
         raise no_such_user(username)
@@ -304,10 +314,10 @@ def password_matches(row, password: str) -> bool:
     """Argon2id, deliberately slow; the same work for an unknown user (``row`` None), so the
     time taken tells nothing about which user names exist."""
     if row is None:
-        _hasher.hash(password)
+        _hasher().hash(password)
         return False
     try:
-        return _hasher.verify(row.password_hash, password)
+        return _hasher().verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -323,10 +333,10 @@ def issue_token(
             detail=f"the user {username!r} is disabled",
             hint="ask an administrator",
         )
-    if _hasher.check_needs_rehash(row.password_hash):
+    if _hasher().check_needs_rehash(row.password_hash):
         conn.execute(
             text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
-            {"h": _hasher.hash(password), "i": row.id},
+            {"h": _hasher().hash(password), "i": row.id},
         )
     token = secrets.token_urlsafe(32)
     expires = now + timedelta(hours=hours)
