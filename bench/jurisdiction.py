@@ -72,30 +72,30 @@ class Labels:
         self.ranks = snap.zone_ranks(on)  # per zone layer, per zone: its best rule's position
         self.no_rule = len(self.rules)
         self.names: list[str] = []
-        self._index: dict[tuple[int, int], int] = {}
+        self._index: dict[str, int] = {}
+        self._table: np.ndarray | None = None
 
     def departments(self, rule_pos: np.ndarray, district: np.ndarray) -> np.ndarray:
-        """The department of every (rule position, district row), -1 where no rule decides."""
-        rule_pos = np.where((rule_pos >= 0) & (rule_pos < self.no_rule) & (district >= 0),
-                            rule_pos, -1)  # fmt: skip
-        key = rule_pos.astype(np.int64) * 1_000_000 + np.maximum(district, 0)
-        uniq, inverse = np.unique(key, return_inverse=True)
-        grid = self.snap.grids["district"]
-        table_ = np.empty(len(uniq), dtype=np.int32)
-        for n, k in enumerate(uniq.tolist()):
-            pos, row = divmod(k, 1_000_000)
-            if pos < 0:
-                table_[n] = -1
-                continue
-            found = self._index.get((pos, row))
-            if found is None:
-                dept = self.snap.department(
-                    self.rules[pos].department_type, str(grid.codes[row]), str(grid.names[row])
-                )
-                found = self._index[(pos, row)] = len(self.names)
-                self.names.append(dept.code)
-            table_[n] = found
-        return table_[inverse.reshape(-1)]
+        """The department of every (rule position, district row), -1 where no rule decides:
+        read off a table of every rule in force by every district (a few hundred cells)."""
+        if self._table is None:
+            grid = self.snap.grids["district"]
+            table_ = np.full((self.no_rule + 1, len(grid.codes) + 1), -1, dtype=np.int32)
+            for pos, rule in enumerate(self.rules):
+                for row in range(len(grid.codes)):
+                    dept = self.snap.department(
+                        rule.department_type, str(grid.codes[row]), str(grid.names[row])
+                    )
+                    found = self._index.setdefault(dept.code, len(self.names))
+                    if found == len(self.names):
+                        self.names.append(dept.code)
+                    table_[pos + 1, row + 1] = found
+            self._table = table_
+        rule_pos = np.asarray(rule_pos, dtype=np.int64)
+        district = np.asarray(district, dtype=np.int64)
+        # a position past the rules (no rule) and a missing district both read row/column 0
+        rule_pos = np.where((rule_pos >= 0) & (rule_pos < self.no_rule), rule_pos + 1, 0)
+        return self._table[rule_pos, np.maximum(district + 1, 0)]
 
     def best_rank(self, n: int, pairs) -> np.ndarray:
         """The best rule position per point from (layer number, point, zone) hits."""

@@ -200,7 +200,7 @@ def test_what_the_lean_path_leaves_to_the_route(servers):
 
 def test_the_route_is_still_documented(servers):
     served, _, _ = servers
-    spec = httpx.get(f"{served}/openapi.json").json()
+    spec = httpx.get(f"{served}/openapi.json", timeout=60).json()  # made on first request
     operation = spec["paths"]["/api/v1/jurisdiction"]["get"]
     names = {p["name"] for p in operation["parameters"]}
     assert {"lon", "lat", "crs", "tolerance_m", "on"} <= names
