@@ -242,11 +242,13 @@ def _serving(url: str):
 
 
 def _settled(pid: int, libpq: str, seconds: float = 300) -> float:
-    """Wait until the started app has done its start-up work — it counts the statistics of
-    this month and this year on a thread of its own (``figures_warm_seconds``), which a
-    million cases keep busy for a while: until, for a second, the app's process used under
-    5 % of a core and no other session of its database ran a query. Returns the seconds
-    waited. The tiles are timed on a settled app, as a user meets it after the first minute."""
+    """Wait until the started app has done its start-up work — on threads of its own it gives
+    the open cases loaded without a stage (the 350,000 of the bench's COPY, as after an
+    upgrade) their stage and deadline, some minutes on the first start, and counts the
+    statistics of this month and this year (``figures_warm_seconds``, 7 s the first time on
+    a million cases): until, for a second, the app's process used under 5 % of a core and no
+    other session of its database ran a query. Returns the seconds waited. The tiles are
+    timed on a settled app, as a user meets it after its first minutes."""
 
     def cpu() -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
