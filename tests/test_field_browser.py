@@ -285,6 +285,38 @@ def test_my_grid_api_refuses_in_chinese(field):
 # -- 门岗 -----------------------------------------------------------------------------------------
 
 
+def test_without_a_position_the_own_grid_is_drawn_and_the_spot_tapped(browser, field):
+    """A phone that gives no position (permission refused): the report's map shows the grid
+    worker's own grid, the message says the spot can be tapped, and a tap places it."""
+    context = browser.new_context(**{**PHONE, "permissions": []})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{field.url}/m#report")
+    page.fill("#login input[name=username]", "gridder")
+    page.fill("#login input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_function("window.weijianField && window.weijianField.ready", timeout=30000)
+    page.wait_for_function("window.weijianReport.outlines > 0", timeout=30000)
+    message = page.inner_text("#report-fix")
+    assert "定位" in message and "地图上点选" in message, message
+    # the grid's outline fills the map: its middle lies inside the compound 江山花园
+    page.locator("#report-map .leaflet-overlay-pane path").first.wait_for()
+    where = page.locator("#report-map")
+    box = where.bounding_box()
+    where.tap(position={"x": box["width"] / 2, "y": box["height"] / 2})  # scrolled to first
+    page.wait_for_function("window.weijianReport.fix && window.weijianReport.fix.moved")
+    assert page.inner_text("#report-fix") == "位置已在地图上校正"
+    lon, lat = page.evaluate("[window.weijianReport.fix.lon, window.weijianReport.fix.lat]")
+    (x0, y0), (x1, y1) = lonlat((0.2, 0.2)), lonlat((0.4, 0.4))
+    assert x0 < lon < x1 and y0 < lat < y1
+    # and the server says who is responsible for the tapped spot
+    page.wait_for_function("(c => c && typeof c === 'object')(window.weijianReport.check)")
+    page.screenshot(path=str(ARTIFACTS / "field-report-no-position.png"))
+    assert errors == []
+    context.close()
+
+
 def logged_in(browser, field, username: str, tab: str):
     """A new phone logged in as ``username``, the app open on ``tab``."""
     context = browser.new_context(**PHONE)

@@ -8,7 +8,7 @@
 import { fill, h } from "../common/dom.js";
 import { beijingShort } from "../common/time.js";
 
-const GRID_KEY = "grid.last";
+export const GRID_KEY = "grid.last"; // the last answer of 我的网格, for offline use
 const DETAIL_EVENTS = 5;
 
 let app = null;

@@ -9,6 +9,7 @@
 import { fill, h } from "../common/dom.js";
 import { compress, photoStrip } from "../common/photo.js";
 import { beijingShort } from "../common/time.js";
+import { GRID_KEY } from "./grid.js";
 
 const CHECK_DELAY_MS = 400;
 
@@ -17,6 +18,7 @@ let ui = {};
 let map = null;
 let marker = null;
 let shape = null;
+let outlines = null; // the user's grids, drawn when the phone gives no position
 let fix = null; // {lon, lat, accuracy, at, moved}
 let photos = []; // {blob, url, taken_at, lon, lat}
 let track = null;
@@ -25,7 +27,7 @@ let corners = [];
 let checkTimer = null;
 let workflow = null;
 
-const probe = (window.weijianReport = { fix: null, check: null, photos: 0, item: null, number: null, saved: false });
+const probe = (window.weijianReport = { fix: null, check: null, photos: 0, item: null, number: null, saved: false, outlines: 0 });
 
 // -- the position ---------------------------------------------------------------------------
 
@@ -61,10 +63,29 @@ async function locate() {
   try {
     fix = { ...(await app.position({ maximumAge: 0 })), moved: false };
   } catch (e) {
-    fill(ui.fix, e.message);
+    fill(ui.fix, e.message, /地图/.test(e.message) ? "" : "；也可在下方地图上点选违建位置");
+    showOwnGrids();
     return;
   }
   showFix();
+}
+
+// without a fix, the user's own grids on the map (the last answer of 我的网格 when offline),
+// so that the spot can be found and tapped
+async function showOwnGrids() {
+  if (!map || outlines) return;
+  let answer = null;
+  try {
+    answer = await (await app.api("/api/v1/field/grid")).json();
+  } catch (e) {
+    answer = await app.cached(GRID_KEY);
+  }
+  if (!answer || !answer.grids || !answer.grids.length || outlines) return;
+  outlines = L.geoJSON({ type: "FeatureCollection", features: answer.grids.map((g) => ({ type: "Feature", geometry: g.geometry, properties: {} })) },
+    { style: { color: "#08306b", weight: 2.5, fill: false }, interactive: false }).addTo(map);
+  probe.outlines = answer.grids.length;
+  const bounds = outlines.getBounds();
+  if (!fix && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10] });
 }
 
 // -- the footprint --------------------------------------------------------------------------
