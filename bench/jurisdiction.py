@@ -86,10 +86,10 @@ class Labels:
                     dept = self.snap.department(
                         rule.department_type, str(grid.codes[row]), str(grid.names[row])
                     )
-                    found = self._index.setdefault(dept.code, len(self.names))
-                    if found == len(self.names):
+                    if dept.code not in self._index:
+                        self._index[dept.code] = len(self.names)
                         self.names.append(dept.code)
-                    table_[pos + 1, row + 1] = found
+                    table_[pos + 1, row + 1] = self._index[dept.code]
             self._table = table_
         rule_pos = np.asarray(rule_pos, dtype=np.int64)
         district = np.asarray(district, dtype=np.int64)

@@ -4,6 +4,7 @@ response's CSP nonce."""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -22,10 +23,11 @@ router = APIRouter(include_in_schema=False)
 #: where fastapi-offline mounts its files
 STATIC = "/static-offline-docs"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
-#: ReDoc's bundle as this app serves it: its one outside address, the logo of its side menu's
-#: footer, pointed at the favicon served beside it
+#: ReDoc's bundle as this app serves it: the one outside address it loads, the logo of its side
+#: menu's footer (any address ending in ``/logo-mini.svg``), pointed at the favicon served
+#: beside it
 REDOC_JS = "/docs-assets/redoc.standalone.js"
-REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+_REDOC_LOGO = re.compile(rb"https?://[^\s\"'`]*/logo-mini\.svg")
 
 
 def _nonced(page: HTMLResponse, request: Request) -> HTMLResponse:
@@ -68,7 +70,7 @@ def redoc(request: Request) -> HTMLResponse:
 @cache
 def _redoc_bundle() -> bytes:
     bundle = Path(fastapi_offline.__file__).parent / "static" / "redoc.standalone.js"
-    return bundle.read_bytes().replace(REDOC_LOGO.encode(), f"{STATIC}/favicon.png".encode())
+    return _REDOC_LOGO.sub(f"{STATIC}/favicon.png".encode(), bundle.read_bytes())
 
 
 @router.get(REDOC_JS)

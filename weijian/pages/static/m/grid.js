@@ -70,6 +70,12 @@ function draw() {
   drawMap(list);
 }
 
+// the outline of the grids of an answer of GET /api/v1/field/grid (also 上报's, without a fix)
+export function gridOutline(answer) {
+  return L.geoJSON({ type: "FeatureCollection", features: answer.grids.map((g) => ({ type: "Feature", geometry: g.geometry, properties: {} })) },
+    { style: { color: "#08306b", weight: 2.5, fill: false }, interactive: false });
+}
+
 function drawMap(list) {
   if (!map) return;
   if (layers) layers.remove();
@@ -77,8 +83,7 @@ function drawMap(list) {
   for (const z of answer.zones) {
     L.geoJSON(z.geometry, { style: { color: z.colour, weight: 0.5, fillColor: z.colour, fillOpacity: 0.25 }, interactive: false }).addTo(layers);
   }
-  const outline = L.geoJSON({ type: "FeatureCollection", features: answer.grids.map((g) => ({ type: "Feature", geometry: g.geometry, properties: {} })) },
-    { style: { color: "#08306b", weight: 2.5, fill: false }, interactive: false }).addTo(layers);
+  const outline = gridOutline(answer).addTo(layers);
   if (order === "tour" && list.length > 1) {
     L.polyline(list.map((c) => [c.lat, c.lon]), { color: "#1f5fbf", weight: 2, dashArray: "5 5", interactive: false }).addTo(layers);
   }

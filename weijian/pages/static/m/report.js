@@ -9,7 +9,7 @@
 import { fill, h } from "../common/dom.js";
 import { compress, photoStrip } from "../common/photo.js";
 import { beijingShort } from "../common/time.js";
-import { GRID_KEY } from "./grid.js";
+import { GRID_KEY, gridOutline } from "./grid.js";
 
 const CHECK_DELAY_MS = 400;
 
@@ -81,8 +81,7 @@ async function showOwnGrids() {
     answer = await app.cached(GRID_KEY);
   }
   if (!answer || !answer.grids || !answer.grids.length || outlines) return;
-  outlines = L.geoJSON({ type: "FeatureCollection", features: answer.grids.map((g) => ({ type: "Feature", geometry: g.geometry, properties: {} })) },
-    { style: { color: "#08306b", weight: 2.5, fill: false }, interactive: false }).addTo(map);
+  outlines = gridOutline(answer).addTo(map);
   probe.outlines = answer.grids.length;
   const bounds = outlines.getBounds();
   if (!fix && bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10] });
