@@ -277,6 +277,7 @@ def test_batch_csv_and_geojson_stream(api):
         params={"crs": "cgcs2000"},
         content="\n".join(rows),
         headers={"content-type": "text/csv"},
+        timeout=120,  # a machine's first batch compiles the loops (their cache is empty)
     )
     assert response.status_code == 200, response.text
     table = list(csv.DictReader(io.StringIO(response.text)))

@@ -62,7 +62,7 @@ def test_one_point_s_query_is_the_arrays_and_geos_answer(districts):
     decoded by it."""
     blob, offsets = packed(shapely.to_wkb(districts))  # WKB only, as mapped from the files
     index = PolygonIndex.from_arrays(
-        Geoms(len(districts), wkb=blob, offsets=offsets), build_index(districts)
+        Geoms(len(districts), wkb=blob, offsets=offsets), build_index(districts, (blob, offsets))
     )
     points = _hard_points(districts, np.random.default_rng(9), 5_000)
     x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
@@ -116,6 +116,36 @@ def test_holes_multipolygons_and_horizontal_edges_are_geos():
     assert (5.0, 5.0) not in {tuple(points[k]) for k in found.tolist()}, "a hole's inside"
     on_hole_edge = np.flatnonzero((points[:, 0] == 2) & (points[:, 1] == 5))
     assert set(found.tolist()) >= set(on_hole_edge.tolist()), "a hole's edge is covered"
+
+
+@pytest.mark.parametrize("clip_vertices", [0, 10**9], ids=["every-cell-s-edges", "whole"])
+def test_a_cell_s_own_edges_answer_as_the_whole_polygon(districts, clip_vertices):
+    """Each boundary entry tests the point against the edges through its cell from the cell's
+    centre; the hard points (on vertices, on edges, within rounding of an edge's line) and the
+    holes, parts and all but horizontal edges give GEOS's answer with every entry listing its
+    edges, as with none (every polygon walked whole)."""
+    shell = [(0, 0), (10, 0), (10, 10), (0, 10), (0, 0)]
+    geoms = np.concatenate([districts, [
+        shapely.Polygon(shell, [[(2, 2), (8, 2), (8, 8), (2, 8), (2, 2)]]),
+        shapely.MultiPolygon([shapely.box(20, 0, 25, 5), shapely.box(30, 0, 35, 5)]),
+        shapely.Polygon([(40, 0), (50, 0), (50, 10), (40, 10)], [[(40, 5), (43, 5), (43, 7)]]),
+        shapely.Polygon([(0, 20), (10, 20), (10, 20.0000001), (0, 30)]),
+    ]])  # fmt: skip
+    for part in (geoms[: len(districts)], geoms[len(districts) :]):
+        made = Geoms.of(part)
+        wkb = (made.wkb_blob, made.wkb_offsets)
+        index = PolygonIndex.from_arrays(made, build_index(part, wkb, clip_vertices=clip_vertices))
+        listed = int(np.count_nonzero(index.entry_ref != kernels.UNDECIDED) - np.count_nonzero(
+            ~index.entry_boundary))  # fmt: skip
+        assert (listed > 0) == (clip_vertices == 0)
+        points = _hard_points(part, np.random.default_rng(11), 20_000)
+        x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+        found, polys = index.query(x, y)
+        assert set(zip(found.tolist(), polys.tolist(), strict=True)) == _geos_pairs(part, x, y)
+        one = {
+            (k, p) for k, (px, py) in enumerate(points.tolist()) for p in index.query_one(px, py)
+        }
+        assert one == _geos_pairs(part, x, y)
 
 
 def test_a_polygon_the_loop_cannot_read_is_left_to_geos():

@@ -2,8 +2,9 @@
 
 Each cell lists the polygons that touch it, marked *interior* (the closed cell lies inside the
 polygon: any point in it is covered, no test needed) or *boundary* (an edge of the polygon runs
-through the cell: the point is tested exactly by GEOS on the prepared polygon). Cells no polygon
-touches are empty. Most points fall in interior or empty cells and are answered by array look-ups
+through the cell: the point is tested exactly, by the compiled loops on the polygon's WKB or by
+GEOS where they cannot tell; a long boundary only by the edges through the cell, from the cell's
+centre, whose side is known). Cells no polygon touches are empty. Most points fall in interior or empty cells and are answered by array look-ups
 alone; the rest need one exact test per touching polygon. The answer is PostGIS ``ST_Covers``:
 a point on an edge or a vertex is covered.
 
@@ -23,10 +24,12 @@ import shapely
 from shapely.lib import intersects_xy
 
 from weijian.jurisdiction.kernels import (
+    CLIP_VERTICES,
     UNDECIDED,
     boundaries_in_boxes,
     boundary_in_box,
     cell_covering,
+    cell_edges,
     covers_pairs,
 )
 
@@ -189,6 +192,11 @@ class IndexArrays:
     cell_has_boundary: np.ndarray  # bool per cell
     total_bounds: tuple[float, float, float, float]
     bounds: np.ndarray  # float64 (polygons, 4): each polygon's minx, miny, maxx, maxy
+    #: per entry, the edges of its polygon that may touch its cell (``kernels.cell_edges``):
+    #: they are edge_at[edge_ptr[e]:edge_ptr[e+1]], byte offsets into the polygon's WKB
+    edge_ptr: np.ndarray  # int64, entries + 1
+    edge_at: np.ndarray  # uint32
+    entry_ref: np.ndarray  # int8 per entry: whether its cell's centre is covered
 
 
 BUILD_CHUNK = 65_536
@@ -220,9 +228,16 @@ def _interior_keys(
     return keys[shapely.contains_xy(geoms[local_poly], centre_x, centre_y)]
 
 
-def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArrays:
+def build_index(
+    geoms: np.ndarray,
+    wkb: tuple[np.ndarray, np.ndarray],
+    cells_per_polygon: float = 12.0,
+    clip_vertices: int = CLIP_VERTICES,
+) -> IndexArrays:
     """The index of ``geoms``, built in chunks of polygons so that a layer of millions of
-    parcels never holds all its edges at once."""
+    parcels never holds all its edges at once. ``wkb``: the polygons' WKB as the index will
+    read it (:func:`packed`), for each cell's own edges (of the polygons of more than
+    ``clip_vertices`` vertices)."""
     n = len(geoms)
     if n == 0:
         return IndexArrays(
@@ -233,6 +248,9 @@ def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArra
             np.zeros(1, dtype=bool),
             (0.0, 0.0, 0.0, 0.0),
             np.zeros((0, 4)),
+            np.zeros(1, dtype=np.int64),
+            np.zeros(0, dtype=np.uint32),
+            np.zeros(0, dtype=np.int8),
         )
     grid = _choose_grid(geoms, cells_per_polygon)
     ncells = grid.nx * grid.ny
@@ -256,14 +274,19 @@ def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArra
     np.cumsum(np.bincount(cells, minlength=ncells), out=cell_ptr[1:])
     cell_has_boundary = np.zeros(ncells, dtype=bool)
     cell_has_boundary[cells[is_boundary]] = True
+    entry_poly, entry_boundary = polys[order].astype(np.int32), is_boundary[order]
+    g = grid
+    edges = cell_edges(g.x0, g.y0, g.dx, g.dy, g.nx, cell_ptr, entry_poly, entry_boundary, *wkb,
+                       clip_vertices)  # fmt: skip
     return IndexArrays(
         grid,
         cell_ptr,
-        polys[order].astype(np.int32),
-        is_boundary[order],
+        entry_poly,
+        entry_boundary,
         cell_has_boundary,
         tuple(float(v) for v in shapely.total_bounds(geoms)),
         shapely.bounds(geoms),
+        *edges,
     )
 
 
@@ -390,7 +413,9 @@ class PolygonIndex:
 
     def __init__(self, geoms: np.ndarray, cells_per_polygon: float = 12.0):
         geoms = np.asarray(geoms, dtype=object)
-        self._set(Geoms.of(geoms), build_index(geoms, cells_per_polygon))
+        made = Geoms.of(geoms)
+        wkb = (made.wkb_blob, made.wkb_offsets)
+        self._set(made, build_index(geoms, wkb, cells_per_polygon))
 
     @classmethod
     def from_arrays(cls, geoms: Geoms, arrays: IndexArrays) -> PolygonIndex:
@@ -407,6 +432,11 @@ class PolygonIndex:
         self.cell_has_boundary = arrays.cell_has_boundary
         self.total_bounds = arrays.total_bounds
         self.bounds = arrays.bounds
+        self.edge_ptr, self.edge_at, self.entry_ref = (
+            arrays.edge_ptr,
+            arrays.edge_at,
+            arrays.entry_ref,
+        )
         self._unranked = None  # every polygon ranked 0: boxes_are_clear asks all their edges
 
     # -- queries ----------------------------------------------------------------------------
@@ -420,6 +450,7 @@ class PolygonIndex:
         points, polys, states = covers_pairs(
             x, y, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, grid.ny, self.cell_ptr,
             self.entry_poly, self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets,
+            self.edge_ptr, self.edge_at, self.entry_ref,
         )  # fmt: skip
         undecided = np.flatnonzero(states == UNDECIDED)
         if len(undecided):
@@ -495,10 +526,11 @@ class PolygonIndex:
         cell = self.cell_one(x, y)
         if cell < 0:
             return []
-        geoms = self.geoms
+        geoms, grid = self.geoms, self.grid
         found = cell_covering(
-            cell, x, y, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
-            geoms.wkb_blob, geoms.wkb_offsets,
+            cell, x, y, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, self.cell_ptr,
+            self.entry_poly, self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets,
+            self.edge_ptr, self.edge_at, self.entry_ref,
         ).tolist()  # fmt: skip
         if found and min(found) < 0:
             # shapely.lib directly: the public wrapper's checks cost as much as the test itself

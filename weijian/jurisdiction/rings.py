@@ -147,6 +147,9 @@ class Tables:
     bounds: tuple
     blob: tuple
     offsets: tuple
+    edge_ptr: tuple
+    edge_at: tuple
+    entry_ref: tuple
 
     @classmethod
     def of(cls, indexes: list) -> Tables:
@@ -167,11 +170,14 @@ class Tables:
             ),
             _arrays(geoms, "wkb_blob", np.uint8),
             _arrays(geoms, "wkb_offsets", np.int64),
+            _arrays(indexes, "edge_ptr", np.int64),
+            _arrays(indexes, "edge_at", np.uint32),
+            _arrays(indexes, "entry_ref", np.int8),
         )
 
     def arrays(self) -> tuple:
         return (self.grids, self.cell_ptr, self.entry_poly, self.entry_boundary, self.bounds,
-                self.blob, self.offsets)  # fmt: skip
+                self.blob, self.offsets, self.edge_ptr, self.edge_at, self.entry_ref)  # fmt: skip
 
 
 def _arrays(owners: list, name: str, dtype) -> tuple:

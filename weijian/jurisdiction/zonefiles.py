@@ -44,7 +44,7 @@ from weijian.jurisdiction.index import (
 log = logging.getLogger(__name__)
 
 #: the files' layout; a change makes every process build and write its versions again
-FORMAT = 2
+FORMAT = 3
 #: a version's folder not opened for this long is removed (a process that maps it keeps it)
 UNUSED_DAYS = 7
 ROWS_PER_FETCH = 20_000
@@ -134,7 +134,9 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
             names.append(r[3])
             wkb.append(bytes(r[4]))
     geoms = shapely.from_wkb(wkb) if wkb else np.zeros(0, dtype=object)
-    built = build_index(geoms)
+    wkb_blob, wkb_offsets = packed(wkb)
+    del wkb
+    built = build_index(geoms, (wkb_blob, wkb_offsets))
     vertices = shapely.get_num_coordinates(geoms).astype(np.int32)
     del geoms
     rank = sorted(range(len(ids)), key=lambda i: (codes[i] or "", kinds[i], names[i] or "", ids[i]))
@@ -170,6 +172,9 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
         "entry_boundary": built.entry_boundary,
         "cell_has_boundary": built.cell_has_boundary,
         "bounds": built.bounds,
+        "edge_ptr": built.edge_ptr,
+        "edge_at": built.edge_at,
+        "entry_ref": built.entry_ref,
         "grid": np.array([*dataclasses.astuple(built.grid), *built.total_bounds], np.float64),
     }
     for key, column in (("kinds", kinds), ("codes", codes), ("names", names)):
@@ -179,7 +184,7 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
             texts.offsets,
             texts.null,
         )
-    out["wkb_blob"], out["wkb_offsets"] = packed(wkb)
+    out["wkb_blob"], out["wkb_offsets"] = wkb_blob, wkb_offsets
     out["fragments_blob"], out["fragments_offsets"] = packed(fragments)
     out["pairs"] = np.frombuffer(
         orjson.dumps([[k, c] for k, c in pair_index]), dtype=np.uint8
@@ -197,6 +202,9 @@ def _parts(name: str, version: int, a: dict[str, np.ndarray]) -> ZoneParts:
         cell_has_boundary=a["cell_has_boundary"],
         total_bounds=(float(g[6]), float(g[7]), float(g[8]), float(g[9])),
         bounds=a["bounds"],
+        edge_ptr=a["edge_ptr"],
+        edge_at=a["edge_at"],
+        entry_ref=a["entry_ref"],
     )
     geoms = Geoms(len(a["ids"]), wkb=a["wkb_blob"], offsets=a["wkb_offsets"])
     geoms.warm(a["vertices"])
