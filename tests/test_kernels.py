@@ -62,7 +62,8 @@ def test_one_point_s_query_is_the_arrays_and_geos_answer(districts):
     decoded by it."""
     blob, offsets = packed(shapely.to_wkb(districts))  # WKB only, as mapped from the files
     index = PolygonIndex.from_arrays(
-        Geoms(len(districts), wkb=blob, offsets=offsets), build_index(districts, (blob, offsets))
+        Geoms(len(districts), wkb=blob, offsets=offsets),
+        build_index(districts).with_cell_edges((blob, offsets)),
     )
     points = _hard_points(districts, np.random.default_rng(9), 5_000)
     x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
@@ -134,7 +135,8 @@ def test_a_cell_s_own_edges_answer_as_the_whole_polygon(districts, clip_vertices
     for part in (geoms[: len(districts)], geoms[len(districts) :]):
         made = Geoms.of(part)
         wkb = (made.wkb_blob, made.wkb_offsets)
-        index = PolygonIndex.from_arrays(made, build_index(part, wkb, clip_vertices=clip_vertices))
+        arrays = build_index(part).with_cell_edges(wkb, clip_vertices)
+        index = PolygonIndex.from_arrays(made, arrays)
         listed = int(np.count_nonzero(index.entry_ref != kernels.UNDECIDED) - np.count_nonzero(
             ~index.entry_boundary))  # fmt: skip
         assert (listed > 0) == (clip_vertices == 0)

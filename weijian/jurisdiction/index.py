@@ -4,8 +4,9 @@ Each cell lists the polygons that touch it, marked *interior* (the closed cell l
 polygon: any point in it is covered, no test needed) or *boundary* (an edge of the polygon runs
 through the cell: the point is tested exactly, by the compiled loops on the polygon's WKB or by
 GEOS where they cannot tell; a long boundary only by the edges through the cell, from the cell's
-centre, whose side is known). Cells no polygon touches are empty. Most points fall in interior or empty cells and are answered by array look-ups
-alone; the rest need one exact test per touching polygon. The answer is PostGIS ``ST_Covers``:
+centre, whose side is known). Cells no polygon touches are empty. Most points fall in interior
+or empty cells and are answered by array look-ups alone; the rest need one exact test per
+touching polygon. The answer is PostGIS ``ST_Covers``:
 a point on an edge or a vertex is covered.
 
 Boundary cells are found by cutting every polygon edge at the grid lines (each piece lies in one
@@ -15,6 +16,7 @@ their centre decides which.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -194,9 +196,20 @@ class IndexArrays:
     bounds: np.ndarray  # float64 (polygons, 4): each polygon's minx, miny, maxx, maxy
     #: per entry, the edges of its polygon that may touch its cell (``kernels.cell_edges``):
     #: they are edge_at[edge_ptr[e]:edge_ptr[e+1]], byte offsets into the polygon's WKB
-    edge_ptr: np.ndarray  # int64, entries + 1
-    edge_at: np.ndarray  # uint32
-    entry_ref: np.ndarray  # int8 per entry: whether its cell's centre is covered
+    edge_ptr: np.ndarray | None = None  # int64, entries + 1
+    edge_at: np.ndarray | None = None  # uint32
+    entry_ref: np.ndarray | None = None  # int8 per entry: whether its cell's centre is covered
+
+    def with_cell_edges(
+        self, wkb: tuple[np.ndarray, np.ndarray], clip_vertices: int = CLIP_VERTICES
+    ) -> IndexArrays:
+        """These arrays with each boundary entry's own edges (of the polygons of more than
+        ``clip_vertices`` vertices), read off ``wkb``: the polygons' WKB as the index will read
+        it (:func:`packed`)."""
+        g = self.grid
+        edges = cell_edges(g.x0, g.y0, g.dx, g.dy, g.nx, self.cell_ptr, self.entry_poly,
+                           self.entry_boundary, *wkb, clip_vertices)  # fmt: skip
+        return dataclasses.replace(self, edge_ptr=edges[0], edge_at=edges[1], entry_ref=edges[2])
 
 
 BUILD_CHUNK = 65_536
@@ -228,16 +241,10 @@ def _interior_keys(
     return keys[shapely.contains_xy(geoms[local_poly], centre_x, centre_y)]
 
 
-def build_index(
-    geoms: np.ndarray,
-    wkb: tuple[np.ndarray, np.ndarray],
-    cells_per_polygon: float = 12.0,
-    clip_vertices: int = CLIP_VERTICES,
-) -> IndexArrays:
+def build_index(geoms: np.ndarray, cells_per_polygon: float = 12.0) -> IndexArrays:
     """The index of ``geoms``, built in chunks of polygons so that a layer of millions of
-    parcels never holds all its edges at once. ``wkb``: the polygons' WKB as the index will
-    read it (:func:`packed`), for each cell's own edges (of the polygons of more than
-    ``clip_vertices`` vertices)."""
+    parcels never holds all its edges at once; its cells' own edges are then read off the
+    WKB (:meth:`IndexArrays.with_cell_edges`)."""
     n = len(geoms)
     if n == 0:
         return IndexArrays(
@@ -248,9 +255,6 @@ def build_index(
             np.zeros(1, dtype=bool),
             (0.0, 0.0, 0.0, 0.0),
             np.zeros((0, 4)),
-            np.zeros(1, dtype=np.int64),
-            np.zeros(0, dtype=np.uint32),
-            np.zeros(0, dtype=np.int8),
         )
     grid = _choose_grid(geoms, cells_per_polygon)
     ncells = grid.nx * grid.ny
@@ -274,19 +278,14 @@ def build_index(
     np.cumsum(np.bincount(cells, minlength=ncells), out=cell_ptr[1:])
     cell_has_boundary = np.zeros(ncells, dtype=bool)
     cell_has_boundary[cells[is_boundary]] = True
-    entry_poly, entry_boundary = polys[order].astype(np.int32), is_boundary[order]
-    g = grid
-    edges = cell_edges(g.x0, g.y0, g.dx, g.dy, g.nx, cell_ptr, entry_poly, entry_boundary, *wkb,
-                       clip_vertices)  # fmt: skip
     return IndexArrays(
         grid,
         cell_ptr,
-        entry_poly,
-        entry_boundary,
+        polys[order].astype(np.int32),
+        is_boundary[order],
         cell_has_boundary,
         tuple(float(v) for v in shapely.total_bounds(geoms)),
         shapely.bounds(geoms),
-        *edges,
     )
 
 
@@ -415,7 +414,7 @@ class PolygonIndex:
         geoms = np.asarray(geoms, dtype=object)
         made = Geoms.of(geoms)
         wkb = (made.wkb_blob, made.wkb_offsets)
-        self._set(made, build_index(geoms, wkb, cells_per_polygon))
+        self._set(made, build_index(geoms, cells_per_polygon).with_cell_edges(wkb))
 
     @classmethod
     def from_arrays(cls, geoms: Geoms, arrays: IndexArrays) -> PolygonIndex:

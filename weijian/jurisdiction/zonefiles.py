@@ -134,11 +134,12 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
             names.append(r[3])
             wkb.append(bytes(r[4]))
     geoms = shapely.from_wkb(wkb) if wkb else np.zeros(0, dtype=object)
-    wkb_blob, wkb_offsets = packed(wkb)
-    del wkb
-    built = build_index(geoms, (wkb_blob, wkb_offsets))
+    built = build_index(geoms)
     vertices = shapely.get_num_coordinates(geoms).astype(np.int32)
     del geoms
+    # packed once the polygons are let go (the peak of a province's build)
+    wkb = packed(wkb)
+    built = built.with_cell_edges(wkb)
     rank = sorted(range(len(ids)), key=lambda i: (codes[i] or "", kinds[i], names[i] or "", ids[i]))
     rank_in_layer = np.empty(len(ids), dtype=np.int64)
     rank_in_layer[rank] = np.arange(len(ids))
@@ -184,7 +185,7 @@ def _arrays(name: str, version: int, chunks: Iterable[list[tuple]]) -> dict[str,
             texts.offsets,
             texts.null,
         )
-    out["wkb_blob"], out["wkb_offsets"] = wkb_blob, wkb_offsets
+    out["wkb_blob"], out["wkb_offsets"] = wkb
     out["fragments_blob"], out["fragments_offsets"] = packed(fragments)
     out["pairs"] = np.frombuffer(
         orjson.dumps([[k, c] for k, c in pair_index]), dtype=np.uint8
