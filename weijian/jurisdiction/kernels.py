@@ -164,14 +164,15 @@ def _covers_boxed(blob, offsets, bounds, poly, x, y):
 # the cell's centre is covered (``entry_ref``). A point of the cell is then covered where the
 # segment from it to the centre crosses those edges an even number of times and the centre is
 # covered, or an odd number and it is not: every edge such a segment can cross runs through
-# the cell. A handful of edges are tested instead of every edge of the polygon (a parcel has
-# some fifty, a district hundreds). Wherever an orientation is not clear-cut (the point on or
+# the cell. A handful of edges are tested instead of every edge of the polygon (a district's
+# hundreds). Wherever an orientation is not clear-cut (the point on or
 # within rounding of an edge's line, the segment through a vertex), the whole polygon is asked
 # as before (:func:`covers`): the answer is GEOS's, bit for bit.
 
 #: a polygon of at most this many vertices is walked whole: listing its edges per cell does
 #: not pay. Measured on 500,000 points: a city's 100,000 parcels (~50 vertices; their test is
-#: bound by reading memory) gain nothing, its 6 districts (~470 vertices) are asked 5× faster
+#: bound by reading memory) gain nothing, Baishan's 6 districts (300–640 vertices) are asked
+#: 3× (random points) to 5× (the bench city's cases) faster
 CLIP_VERTICES = 64
 #: a cell's box is widened by this share of its size when its edges are listed, so that a
 #: point the grid puts in the cell (rounding aside) has its segment to the centre in the box
@@ -236,8 +237,8 @@ def cell_edges(
     """Per entry of an index, the edges of its polygon that may touch its cell (``edge_ptr``,
     ``edge_at``) and whether its cell's centre is covered (``entry_ref``: COVERED, OUTSIDE, or
     UNDECIDED where a point of the cell asks the whole polygon: a polygon of at most
-    ``CLIP_VERTICES``, a centre on an edge's line). Interior entries keep none (their cell is
-    covered without a test)."""
+    ``clip_vertices`` vertices, a centre on an edge's line). Interior entries keep none
+    (their cell is covered without a test)."""
     entries = len(entry_poly)
     cell_of = np.empty(entries, dtype=np.int64)
     for cell in range(len(cell_ptr) - 1):
