@@ -522,14 +522,19 @@ class PolygonIndex:
     def query_one(self, x: float, y: float) -> list[int]:
         """The polygons covering one point: the compiled test on the cell's polygons' WKB, in
         one call, GEOS for what it leaves undecided (no polygon decoded on the way)."""
-        cell = self.cell_one(x, y)
-        if cell < 0:
+        grid = self.grid
+        fx = (x - grid.x0) / grid.dx
+        fy = (y - grid.y0) / grid.dy
+        if not (0 <= fx < grid.nx and 0 <= fy < grid.ny):
             return []
-        geoms, grid = self.geoms, self.grid
+        column, row = int(fx), int(fy)
+        # the cell's centre as the compiled loops compute it (kernels._centre)
+        cx, cy = grid.x0 + (column + 0.5) * grid.dx, grid.y0 + (row + 0.5) * grid.dy
+        geoms = self.geoms
         found = cell_covering(
-            cell, x, y, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, self.cell_ptr,
-            self.entry_poly, self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets,
-            self.edge_ptr, self.edge_at, self.entry_ref,
+            row * grid.nx + column, x, y, cx, cy, self.cell_ptr, self.entry_poly,
+            self.entry_boundary, self.bounds, geoms.wkb_blob, geoms.wkb_offsets, self.edge_ptr,
+            self.edge_at, self.entry_ref,
         ).tolist()  # fmt: skip
         if found and min(found) < 0:
             # shapely.lib directly: the public wrapper's checks cost as much as the test itself

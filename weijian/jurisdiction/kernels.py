@@ -179,6 +179,13 @@ CLIP_VERTICES = 64
 _CELL_MARGIN = 1e-6
 
 
+@njit(cache=True, nogil=True)
+def _side(ax, ay, bx, by, cx, cy):
+    """:func:`_orientation` as a function of its own: inlined by LLVM, not by numba, whose
+    inlining of it at every test of a cell's edges took seconds of each first compile."""
+    return _orientation(ax, ay, bx, by, cx, cy)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _centre(fx, fy, x0, y0, dx, dy):
     """The centre of the cell in column ``fx``, row ``fy``."""
@@ -223,7 +230,7 @@ def _centre_state(blob, start, cx, cy, edge_at):
     for j in range(len(edge_at)):
         v = start + np.int64(edge_at[j])
         ax, ay, bx, by = _f64(blob, v), _f64(blob, v + 8), _f64(blob, v + 16), _f64(blob, v + 24)
-        side = _orientation(ax, ay, bx, by, cx, cy)
+        side = _side(ax, ay, bx, by, cx, cy)
         if side == 0 or side == 2:
             return UNDECIDED
     return covers(blob, start, cx, cy)
@@ -276,7 +283,7 @@ def cell_edges(
     return edge_ptr, edge_at, entry_ref
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_at, entry_ref):
     """:func:`_covers_boxed` for the polygon of boundary entry ``e``, through its cell's own
     edges from the cell's centre (cx, cy) (see above)."""
@@ -293,13 +300,13 @@ def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_a
         ax, ay, bx, by = _f64(blob, v), _f64(blob, v + 8), _f64(blob, v + 16), _f64(blob, v + 24)
         if max(ax, bx) < lox or min(ax, bx) > hix or max(ay, by) < loy or min(ay, by) > hiy:
             continue  # the edge's box misses the segment's
-        side = _orientation(ax, ay, bx, by, x, y)
+        side = _side(ax, ay, bx, by, x, y)
         if side == 0 or side == 2:
             return covers(blob, start, x, y)  # on or near the edge's line
-        if side == _orientation(ax, ay, bx, by, cx, cy):
+        if side == _side(ax, ay, bx, by, cx, cy):
             continue  # the point and the centre on one side of the edge's line
-        a_side = _orientation(x, y, cx, cy, ax, ay)
-        b_side = _orientation(x, y, cx, cy, bx, by)
+        a_side = _side(x, y, cx, cy, ax, ay)
+        b_side = _side(x, y, cx, cy, bx, by)
         if a_side == 0 or a_side == 2 or b_side == 0 or b_side == 2:
             return covers(blob, start, x, y)  # the segment through (or near) a vertex
         if a_side != b_side:
@@ -309,12 +316,12 @@ def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_a
 
 @njit(cache=True, nogil=True)
 def cell_covering(
-    cell, x, y, x0, y0, dx, dy, nx, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets,
-    edge_ptr, edge_at, entry_ref,
+    cell, x, y, cx, cy, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets, edge_ptr,
+    edge_at, entry_ref,
 ):  # fmt: skip
-    """The polygons of one cell covering (x, y), in the cell's order: ``-1 - poly`` where
-    GEOS must tell (one point: the single look-up's query, no polygon decoded)."""
-    cx, cy = _centre(np.float64(cell % nx), np.float64(cell // nx), x0, y0, dx, dy)
+    """The polygons of one cell (its centre: cx, cy) covering (x, y), in the cell's order:
+    ``-1 - poly`` where GEOS must tell (one point: the single look-up's query, no polygon
+    decoded)."""
     lo, hi = cell_ptr[cell], cell_ptr[cell + 1]
     out = np.empty(hi - lo, dtype=np.int64)
     m = 0
