@@ -59,6 +59,14 @@ class Grid:
         # in floating point, exact below 2**53 cells; the points outside never reach the cast
         return np.where(ok, fy * self.nx + fx, -1.0).astype(np.int64)
 
+    def column_row(self, x: float, y: float) -> tuple[int, int] | None:
+        """:meth:`cell_of` for one point, as (column, row); None outside the grid."""
+        fx = (x - self.x0) / self.dx
+        fy = (y - self.y0) / self.dy
+        if not (0 <= fx < self.nx and 0 <= fy < self.ny):
+            return None
+        return int(fx), int(fy)
+
 
 def _choose_grid(geoms: np.ndarray, cells_per_polygon: float) -> Grid:
     bounds = shapely.bounds(geoms)
@@ -505,12 +513,8 @@ class PolygonIndex:
         )  # fmt: skip
 
     def cell_one(self, x: float, y: float) -> int:
-        grid = self.grid
-        fx = (x - grid.x0) / grid.dx
-        fy = (y - grid.y0) / grid.dy
-        if not (0 <= fx < grid.nx and 0 <= fy < grid.ny):
-            return -1
-        return int(fy) * grid.nx + int(fx)
+        at = self.grid.column_row(x, y)
+        return -1 if at is None else at[1] * self.grid.nx + at[0]
 
     def box_is_plain_one(self, minx: float, miny: float, maxx: float, maxy: float) -> bool:
         """:meth:`boxes_are_plain` for one box, without numpy overhead."""
@@ -523,11 +527,10 @@ class PolygonIndex:
         """The polygons covering one point: the compiled test on the cell's polygons' WKB, in
         one call, GEOS for what it leaves undecided (no polygon decoded on the way)."""
         grid = self.grid
-        fx = (x - grid.x0) / grid.dx
-        fy = (y - grid.y0) / grid.dy
-        if not (0 <= fx < grid.nx and 0 <= fy < grid.ny):
+        at = grid.column_row(x, y)
+        if at is None:
             return []
-        column, row = int(fx), int(fy)
+        column, row = at
         # the cell's centre as the compiled loops compute it (kernels._centre)
         cx, cy = grid.x0 + (column + 0.5) * grid.dx, grid.y0 + (row + 0.5) * grid.dy
         geoms = self.geoms

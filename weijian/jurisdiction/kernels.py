@@ -149,14 +149,6 @@ def covers(blob, start, px, py):
     return COVERED if crossings % 2 == 1 else OUTSIDE
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _covers_boxed(blob, offsets, bounds, poly, x, y):
-    """:func:`covers` for polygon ``poly``, its bounds asked first."""
-    if x < bounds[poly, 0] or y < bounds[poly, 1] or x > bounds[poly, 2] or y > bounds[poly, 3]:
-        return OUTSIDE
-    return covers(blob, offsets[poly], x, y)
-
-
 # -- a cell's own edges -----------------------------------------------------------------------
 #
 # A polygon's boundary entry in a cell keeps the edges of the polygon that may touch the cell
@@ -285,8 +277,8 @@ def cell_edges(
 
 @njit(cache=True, nogil=True)
 def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_at, entry_ref):
-    """:func:`_covers_boxed` for the polygon of boundary entry ``e``, through its cell's own
-    edges from the cell's centre (cx, cy) (see above)."""
+    """:func:`covers` for the polygon of boundary entry ``e``, its bounds asked first, then
+    its cell's own edges from the cell's centre (cx, cy) (see above), or the whole polygon."""
     if x < bounds[poly, 0] or y < bounds[poly, 1] or x > bounds[poly, 2] or y > bounds[poly, 3]:
         return OUTSIDE
     ref = entry_ref[e]
