@@ -63,6 +63,20 @@ def _points(snap, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lon), np.concatenate(lat)
 
 
+def test_one_compiled_call_finds_every_layer_s_polygons_as_each_index_does(snap):
+    lon, lat = _points(snap, np.random.default_rng(7))
+    indexes = [layer.index for layer in snap.zone_layers]
+    indexes += [grid.index for grid in snap.grids.values()]
+    found = 0
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        zones, grids = snap.locate(x, y)
+        assert list(grids) == list(snap.grids)
+        each = [index.query_one(x, y) for index in indexes]
+        assert zones + list(grids.values()) == each
+        found += sum(map(len, each))
+    assert found > len(lon)  # most points lie in a grid and a zone or more
+
+
 @pytest.mark.parametrize("tolerance_m", [0.0, 10.0])
 def test_joined_bytes_are_the_plain_answer(snap, tolerance_m):
     rng = np.random.default_rng(20261205)

@@ -20,7 +20,6 @@ from datetime import date
 
 import numpy as np
 import orjson
-import shapely
 
 from weijian.gis import gauss_kruger
 from weijian.jurisdiction import rings
@@ -430,17 +429,17 @@ def decide_fast(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
     zones = []
     best_key, best = None, None
     ranks = snap.zone_ranks(on)
-    for n, layer in enumerate(snap.zone_layers):
-        hits = layer.index.query_one(lon, lat)
+    zone_hits, grid_hits = snap.locate(lon, lat)
+    for n, hits in enumerate(zone_hits):
         if not hits:
             continue
-        rank, order = ranks[n], layer.order
+        rank, order = ranks[n], snap.zone_layers[n].order
         for i in hits:
             zones.append((n, i))
             key = (int(rank[i]), int(order[i]))
             if best_key is None or key < best_key:
                 best_key, best = key, (n, i)
-    chain = grid_chain(snap, lon, lat)
+    chain = grid_chain(snap, lon, lat, grid_hits)
     district = chain["district"]
     in_city = district is not None if "district" in snap.grids else True
     if not in_city:
@@ -472,13 +471,9 @@ def _distance_of(
     """Metres to the deciding boundary: the deciding zone's or the district's, the nearer."""
     if deciding is None:
         return None
-    point = shapely.lib.points(np.array((x_gk, y_gk)), _NO_INDEX)
-    distance = snap.zone_boundaries_gk[deciding[0]].distance_one(deciding[1], point)
+    distance = snap.zone_boundaries_gk[deciding[0]].distance_one(deciding[1], x_gk, y_gk)
     distance = min(distance, snap.district_distance_within_one(lon, lat, x_gk, y_gk, distance))
     return round(distance * 100) / 100
-
-
-_NO_INDEX = np.intc(-1)
 
 
 def answer_json(snap: Snapshot, parts: Parts, *, scoped: bool) -> bytes:

@@ -796,51 +796,66 @@ def line_distances(px, py, line_of, vertex_ptr, vx, vy, joined):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _nearest_within(x, y, best, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by):
+    """The distance from (x, y) to the nearest segment where it is below ``best`` (+inf
+    elsewhere): the cells searched in rings around the point's until a ring lies farther than
+    the best distance found (or ``best``)."""
+    found = np.inf
+    if not best > 0.0:
+        return found
+    cx = np.int64(math.floor((x - x0) / size))
+    cy = np.int64(math.floor((y - y0) / size))
+    ring = 0
+    while True:
+        # every point of a cell of ring r lies at least (r - 1) * size from the point
+        if (ring - 1) * size > min(best, found):
+            break
+        if ring > 0 and cx - ring < 0 and cy - ring < 0 and cx + ring >= nx and cy + ring >= ny:
+            break
+        for gy in range(cy - ring, cy + ring + 1):
+            if gy < 0 or gy >= ny:
+                continue
+            edge = gy == cy - ring or gy == cy + ring
+            step = 1 if edge else 2 * ring
+            gx = cx - ring
+            while gx <= cx + ring:
+                if 0 <= gx < nx:
+                    cell = gy * nx + gx
+                    for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                        s = cell_segment[e]
+                        d = _to_segment(x, y, ax[s], ay[s], bx[s], by[s])
+                        if d < found:
+                            found = d
+                if step == 0:
+                    break
+                gx += step
+        ring += 1
+    return found if found < best else np.inf
+
+
 @njit(cache=True, nogil=True)
 def nearest_segment_within(
     px, py, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by
 ):
     """Per point, the distance to the nearest segment where it is below ``limit`` (+inf
     elsewhere). The segments are listed in every cell of a square grid their bounding box
-    touches; the cells are searched in rings around the point's until a ring lies farther
-    than the best distance found (or the limit)."""
+    touches (:func:`_nearest_within`)."""
     n = len(px)
     out = np.full(n, np.inf)
     for k in range(n):
-        x, y, best = px[k], py[k], limit[k]
-        if not best > 0.0:
-            continue
-        cx = np.int64(math.floor((x - x0) / size))
-        cy = np.int64(math.floor((y - y0) / size))
-        found = np.inf
-        ring = 0
-        while True:
-            # every point of a cell of ring r lies at least (r - 1) * size from the point
-            if (ring - 1) * size > min(best, found):
-                break
-            if ring > 0 and cx - ring < 0 and cy - ring < 0 and cx + ring >= nx and cy + ring >= ny:
-                break
-            for gy in range(cy - ring, cy + ring + 1):
-                if gy < 0 or gy >= ny:
-                    continue
-                edge = gy == cy - ring or gy == cy + ring
-                step = 1 if edge else 2 * ring
-                gx = cx - ring
-                while gx <= cx + ring:
-                    if 0 <= gx < nx:
-                        cell = gy * nx + gx
-                        for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
-                            s = cell_segment[e]
-                            d = _to_segment(x, y, ax[s], ay[s], bx[s], by[s])
-                            if d < found:
-                                found = d
-                    if step == 0:
-                        break
-                    gx += step
-            ring += 1
-        if found < best:
-            out[k] = found
+        out[k] = _nearest_within(px[k], py[k], limit[k], x0, y0, size, nx, ny, cell_ptr,
+                                 cell_segment, ax, ay, bx, by)  # fmt: skip
     return out
+
+
+@njit(cache=True, nogil=True)
+def nearest_segment_within_one(
+    x, y, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by
+):
+    """:func:`nearest_segment_within` for one point."""
+    return _nearest_within(x, y, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay,
+                           bx, by)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -894,4 +909,11 @@ class Segments:
         return nearest_segment_within(
             x, y, np.ascontiguousarray(limit), self.x0, self.y0, self.size, self.nx,
             self.ny, self.cell_ptr, self.cell_segment, self.ax, self.ay, self.bx, self.by,
+        )  # fmt: skip
+
+    def nearest_within_one(self, x: float, y: float, limit: float) -> float:
+        """:meth:`nearest_within` for one point."""
+        return nearest_segment_within_one(
+            x, y, limit, self.x0, self.y0, self.size, self.nx, self.ny, self.cell_ptr,
+            self.cell_segment, self.ax, self.ay, self.bx, self.by,
         )  # fmt: skip

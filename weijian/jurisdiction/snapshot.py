@@ -31,6 +31,7 @@ from weijian.jurisdiction import repository
 from weijian.jurisdiction.answer import fragments_of
 from weijian.jurisdiction.index import DECODED_LIMIT, Geoms, Grid, PolygonIndex
 from weijian.jurisdiction.kernels import Segments, line_distances, ring_joins
+from weijian.jurisdiction.locator import Locator
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
 from weijian.jurisdiction.zonefiles import ZoneParts, zone_parts
@@ -88,10 +89,22 @@ class Snapshot:
     fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
     grid_tables: Any = None  # rings.Tables of the grid levels (and their parent rows), made once
     zone_tables: Any = None  # rings.Tables of the zone layers, made once
+    _locator: Locator | None = None
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
     _positions: dict[date, dict[int, int]] = field(default_factory=dict)
+
+    def locate(self, lon: float, lat: float) -> tuple[list[list[int]], dict[str, list[int]]]:
+        """The zones of each zone layer and the grids of each level covering a point, as
+        their indexes' ``query_one`` answer, in one compiled call (:mod:`.locator`)."""
+        locator = self._locator
+        if locator is None:
+            indexes = [layer.index for layer in self.zone_layers]
+            locator = self._locator = Locator(indexes + [g.index for g in self.grids.values()])
+        found = locator.query(lon, lat)
+        zones = len(self.zone_layers)
+        return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
 
     # -- rules as arrays -------------------------------------------------------------------
     def zone_ranks(self, on: date) -> list[np.ndarray]:
@@ -198,9 +211,7 @@ class Snapshot:
         bound = self.district_clearance[int(fy) * grid.nx + int(fx)] if inside else 0.0
         if bound >= limit:
             return math.inf
-        return float(
-            self.district_edges.nearest_within(np.array([x_gk]), np.array([y_gk]), limit)[0]
-        )
+        return self.district_edges.nearest_within_one(x_gk, y_gk, limit)
 
     @property
     def layer_versions(self) -> dict[str, int]:
@@ -258,6 +269,7 @@ def _texts(values) -> np.ndarray:
 
 #: a boundary of more vertices than this is measured through an R-tree of its segments
 BIG_BOUNDARY = 256
+_NO_INDEX = np.intc(-1)
 
 
 class GkBoundaries:
@@ -324,10 +336,10 @@ class GkBoundaries:
             found[missing] = self._make(need)[np.searchsorted(need, rows[missing])]
         return found
 
-    def distance_one(self, row: int, point) -> float:
-        """Metres from ``point`` (a shapely Point in Gauss-Krüger) to polygon ``row``'s
-        boundary."""
+    def distance_one(self, row: int, x: float, y: float) -> float:
+        """Metres from (x, y) in Gauss-Krüger to polygon ``row``'s boundary."""
         line = self[row]
+        point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
         tree = self.trees.get(row)
         if tree is None:
             return float(shapely.lib.distance(point, line))
