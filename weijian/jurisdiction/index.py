@@ -531,7 +531,7 @@ class PolygonIndex:
         if at is None:
             return []
         column, row = at
-        # the cell's centre as the compiled loops compute it (kernels._centre)
+        # the cell's centre as the compiled loops compute it (kernels.cell_centre)
         cx, cy = grid.x0 + (column + 0.5) * grid.dx, grid.y0 + (row + 0.5) * grid.dy
         geoms = self.geoms
         found = cell_covering(

@@ -179,7 +179,7 @@ def _side(ax, ay, bx, by, cx, cy):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _centre(fx, fy, x0, y0, dx, dy):
+def cell_centre(fx, fy, x0, y0, dx, dy):
     """The centre of the cell in column ``fx``, row ``fy``."""
     return x0 + (fx + 0.5) * dx, y0 + (fy + 0.5) * dy
 
@@ -261,7 +261,7 @@ def cell_edges(
             start = offsets[poly]
             if fill:
                 m = _cell_edges(blob, start, minx, miny, maxx, maxy, edge_at, edge_ptr[e])
-                cx, cy = _centre(np.float64(gx), np.float64(gy), x0, y0, dx, dy)
+                cx, cy = cell_centre(np.float64(gx), np.float64(gy), x0, y0, dx, dy)
                 entry_ref[e] = _centre_state(blob, start, cx, cy, edge_at[edge_ptr[e] : m])
             else:
                 m = _cell_edges(blob, start, minx, miny, maxx, maxy, None, 0)
@@ -306,18 +306,15 @@ def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_a
     return COVERED if inside else OUTSIDE
 
 
-@njit(cache=True, nogil=True)
-def cell_covering(
-    cell, x, y, cx, cy, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets, edge_ptr,
-    edge_at, entry_ref,
+@njit(cache=True, nogil=True, inline="always")
+def append_covering(
+    out, m, cell, x, y, cx, cy, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets,
+    edge_ptr, edge_at, entry_ref,
 ):  # fmt: skip
-    """The polygons of one cell (its centre: cx, cy) covering (x, y), in the cell's order:
-    ``-1 - poly`` where GEOS must tell (one point: the single look-up's query, no polygon
-    decoded)."""
-    lo, hi = cell_ptr[cell], cell_ptr[cell + 1]
-    out = np.empty(hi - lo, dtype=np.int64)
-    m = 0
-    for e in range(lo, hi):
+    """Append to ``out[m:]`` (grown when full) the polygons of one cell (its centre: cx, cy)
+    covering (x, y), in the cell's order, ``-1 - poly`` where GEOS must tell; returns (out,
+    the new count)."""
+    for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
         poly = np.int64(entry_poly[e])
         if entry_boundary[e]:
             state = _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_at,
@@ -326,8 +323,26 @@ def cell_covering(
                 continue
             if state == UNDECIDED:
                 poly = -1 - poly
+        if m == len(out):
+            grown = np.empty(2 * m + 8, dtype=np.int64)
+            grown[:m] = out[:m]
+            out = grown
         out[m] = poly
         m += 1
+    return out, m
+
+
+@njit(cache=True, nogil=True)
+def cell_covering(
+    cell, x, y, cx, cy, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets, edge_ptr,
+    edge_at, entry_ref,
+):  # fmt: skip
+    """The polygons of one cell (its centre: cx, cy) covering (x, y), in the cell's order:
+    ``-1 - poly`` where GEOS must tell (one point: the single look-up's query, no polygon
+    decoded)."""
+    out = np.empty(cell_ptr[cell + 1] - cell_ptr[cell], dtype=np.int64)
+    out, m = append_covering(out, 0, cell, x, y, cx, cy, cell_ptr, entry_poly, entry_boundary,
+                             bounds, blob, offsets, edge_ptr, edge_at, entry_ref)  # fmt: skip
     return out[:m]
 
 
@@ -359,7 +374,7 @@ def covers_pairs(
         cell = cells[k]
         if cell < 0:
             continue
-        cx, cy = _centre(np.float64(cell % nx), np.float64(cell // nx), x0, y0, dx, dy)
+        cx, cy = cell_centre(np.float64(cell % nx), np.float64(cell // nx), x0, y0, dx, dy)
         for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
             poly = entry_poly[e]
             state = COVERED
@@ -387,7 +402,7 @@ def _first_covering(
     if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
         return -1
     cell = np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
-    cx, cy = _centre(fx, fy, grid[0], grid[1], grid[2], grid[3])
+    cx, cy = cell_centre(fx, fy, grid[0], grid[1], grid[2], grid[3])
     for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
         poly = entry_poly[e]
         if not entry_boundary[e]:
@@ -652,7 +667,7 @@ def _layer_ranks(
         if not (0 <= fx < nx and 0 <= fy < ny):
             continue
         cell = np.int64(fy) * nx + np.int64(fx)
-        cx, cy = _centre(fx, fy, x0, y0, dx, dy)
+        cx, cy = cell_centre(fx, fy, x0, y0, dx, dy)
         for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
             poly = entry_poly[e]
             if entry_boundary[e]:

@@ -8,7 +8,8 @@ cell, the list of hits and the call itself, seven times a look-up.
 :class:`Locator` makes that one call. It keeps a table of where every layer's arrays lie in
 memory (address and length, a row per layer) and the layers' grids, two arrays. The compiled
 loop views each layer's arrays from the table (``numba.carray``, no copy) and asks the cell's
-polygons as :func:`~weijian.jurisdiction.kernels.cell_covering` does. The locator holds a
+polygons as :func:`~weijian.jurisdiction.kernels.cell_covering` does (both through
+:func:`~weijian.jurisdiction.kernels.append_covering`). The locator holds a
 reference to every array the table points into: they live, and stay where they are, as long
 as it does.
 """
@@ -23,7 +24,7 @@ from numba.extending import intrinsic
 from shapely.lib import intersects_xy
 
 from weijian.jurisdiction.index import PolygonIndex
-from weijian.jurisdiction.kernels import OUTSIDE, UNDECIDED, _covers_entry
+from weijian.jurisdiction.kernels import append_covering, cell_centre
 
 #: the arrays of a layer in a table row, each as (address, length), in this order and type
 FIELDS = (
@@ -65,8 +66,7 @@ def locate_cells(table, grids, x, y):
         if not (0 <= fx < grids[n, 4] and 0 <= fy < grids[n, 5]):
             continue
         cell = np.int64(fy) * np.int64(grids[n, 4]) + np.int64(fx)
-        # the cell's centre as kernels._centre computes it
-        cx, cy = x0 + (fx + 0.5) * dx, y0 + (fy + 0.5) * dy
+        cx, cy = cell_centre(fx, fy, x0, y0, dx, dy)
         row = table[n]
         cell_ptr = carray(_pointer(row[0], np.int64), row[1])
         entry_poly = carray(_pointer(row[2], np.int32), row[3])
@@ -77,22 +77,11 @@ def locate_cells(table, grids, x, y):
         edge_ptr = carray(_pointer(row[12], np.int64), row[13])
         edge_at = carray(_pointer(row[14], np.uint32), row[15])
         entry_ref = carray(_pointer(row[16], np.int8), row[17])
-        for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
-            poly = np.int64(entry_poly[e])
-            if entry_boundary[e]:
-                state = _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr,
-                                      edge_at, entry_ref)  # fmt: skip
-                if state == OUTSIDE:
-                    continue
-                if state == UNDECIDED:
-                    poly = -1 - poly
-            if m == len(found):
-                grown = np.empty(2 * m, dtype=np.int64)
-                grown[:m] = found
-                found = grown
-            found[m] = poly
-            m += 1
-            counts[n] += 1
+        before = m
+        found, m = append_covering(found, m, cell, x, y, cx, cy, cell_ptr, entry_poly,
+                                   entry_boundary, bounds, blob, offsets, edge_ptr, edge_at,
+                                   entry_ref)  # fmt: skip
+        counts[n] = m - before
     return found[:m], counts
 
 
