@@ -7,8 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
+from shapely import affinity
 
-from weijian.jurisdiction import kernels
+from weijian.gis.gauss_kruger import forward_coords, zone_of_epsg
+from weijian.jurisdiction import distances, kernels
 from weijian.jurisdiction.index import Geoms, PolygonIndex, build_index, packed
 from weijian.jurisdiction.snapshot import GkBoundaries
 
@@ -167,16 +169,28 @@ def test_boundary_distances_are_geos_to_the_last_bit(districts):
                                                                        (0.4, 0.4), (0.2, 0.2)]]),
                      shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)])]]
     )  # fmt: skip
+    # the hand-made ones a few km wide beside the districts
+    geoms[-2:] = [affinity.translate(affinity.scale(g, 0.01, 0.01, origin=(0, 0)), 126.5, 41.5)
+                  for g in geoms[-2:]]  # fmt: skip
     index = PolygonIndex(geoms)
-    boundaries = GkBoundaries(index.geoms, lambda coords: coords * 1000.0)
+    zone = zone_of_epsg(4551)  # CGCS2000 3° Gauss-Krüger, CM 126°E
     rng = np.random.default_rng(11)
     rows = rng.integers(0, len(geoms), 30_000)
-    bounds = shapely.bounds(geoms)[rows] * 1000.0
-    x = rng.uniform(bounds[:, 0], bounds[:, 2])
-    y = rng.uniform(bounds[:, 1], bounds[:, 3])
-    lines = shapely.boundary(shapely.transform(geoms, lambda c: c * 1000.0))
+    lines = shapely.boundary(shapely.transform(geoms, lambda c: forward_coords(c, zone)))
+    bounds = shapely.bounds(lines)[rows]
+    x = rng.uniform(bounds[:, 0] - 50, bounds[:, 2] + 50)
+    y = rng.uniform(bounds[:, 1] - 50, bounds[:, 3] + 50)
     expected = shapely.distance(shapely.points(x, y), lines[rows])
-    assert np.array_equal(boundaries.distances(rows, x, y), expected)
+    assert np.array_equal(GkBoundaries(index.geoms, zone).distances(rows, x, y), expected)
+    # one point at a time: the short boundaries measured off the WKB before they are made,
+    # the long ones (the districts) made with their R-tree, then every boundary as made
+    one = GkBoundaries(index.geoms, zone)
+    for k in range(3000):
+        assert one.distance_one(int(rows[k]), float(x[k]), float(y[k])) == expected[k]
+    assert one._have.sum() == len(districts) == len(one.trees)
+    one[np.arange(len(geoms))]
+    for k in range(3000, 4000):
+        assert one.distance_one(int(rows[k]), float(x[k]), float(y[k])) == expected[k]
 
 
 def test_nearest_segment_within_is_the_r_tree_s_answer(districts):
@@ -184,7 +198,7 @@ def test_nearest_segment_within_is_the_r_tree_s_answer(districts):
     coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
     same = which[1:] == which[:-1]
     start, end = coords[:-1][same] * 1e5, coords[1:][same] * 1e5
-    segments = kernels.Segments.of(start[:, 0], start[:, 1], end[:, 0], end[:, 1])
+    segments = distances.Segments.of(start[:, 0], start[:, 1], end[:, 0], end[:, 1])
     tree = shapely.STRtree(shapely.linestrings(np.stack([start, end], axis=1)))
     rng = np.random.default_rng(5)
     minx, miny, maxx, maxy = (

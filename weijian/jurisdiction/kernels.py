@@ -1,16 +1,12 @@
-"""The engine's inner loops compiled (numba): point-in-polygon on the polygons' WKB and the
-distance from points to segments, for many points in one call.
+"""The engine's inner loops compiled (numba): point-in-polygon on the polygons' WKB, for many
+points in one call or one point's cell.
 
 Each loop is written to give GEOS's answer bit for bit, so that a batch agrees with a single
-look-up and with PostGIS:
-
-- :func:`covers_pairs` counts ray crossings as GEOS's ``RayCrossingCounter`` does (a point on an
-  edge or a vertex is covered, ``ST_Covers``), with GEOS's filtered orientation test. Where that
-  filter cannot decide (a point within rounding of an edge's line) or the WKB is not a 2D
-  little-endian (Multi)Polygon, the pair is marked *undecided* and the caller asks GEOS.
-- :func:`line_distances` and :func:`nearest_segment_within` use GEOS's point-to-segment
-  formula (``Distance::pointToSegment``) and take the minimum, as ``shapely.distance`` and
-  ``STRtree.query_nearest`` do.
+look-up and with PostGIS: :func:`covers_pairs` counts ray crossings as GEOS's
+``RayCrossingCounter`` does (a point on an edge or a vertex is covered, ``ST_Covers``), with
+GEOS's filtered orientation test. Where that filter cannot decide (a point within rounding of an
+edge's line) or the WKB is not a 2D little-endian (Multi)Polygon, the pair is marked
+*undecided* and the caller asks GEOS. The distances are in :mod:`.distances`.
 
 The compiled code is cached beside this module (``cache=True``): a machine compiles once.
 """
@@ -18,7 +14,6 @@ The compiled code is cached beside this module (``cache=True``): a machine compi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from llvmlite import ir
@@ -27,7 +22,6 @@ from numba.extending import intrinsic
 
 OUTSIDE, COVERED, UNDECIDED = 0, 1, 2
 _DP_SAFE_EPSILON = 1e-15  # GEOS CGAlgorithmsDD: the orientation filter's error bound
-MAX_CELLS = 4_000_000  # of a segment grid
 # how far (in the coordinates' units, per unit of a segment's length) a box's corners must lie
 # beyond a segment's line for :func:`boundaries_in_boxes` to call the box clear of it
 _SIDE_MARGIN = 1e-9
@@ -49,8 +43,8 @@ def _unaligned_load(kind):
     return load
 
 
-_f64 = _unaligned_load((types.float64, ir.DoubleType()))
-_u32 = _unaligned_load((types.uint32, ir.IntType(32)))
+wkb_f64 = _unaligned_load((types.float64, ir.DoubleType()))
+wkb_u32 = _unaligned_load((types.uint32, ir.IntType(32)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,46 +79,46 @@ def _orientation(ax, ay, bx, by, cx, cy):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _polygons_at(blob, start):
+def wkb_polygons_at(blob, start):
     """(polygons, where the first starts) of the WKB at ``blob[start]``: a Polygon is one, a
     MultiPolygon its count; -1 where it is not a 2D little-endian (Multi)Polygon."""
     if blob[start] != 1:
         return -1, start
-    kind = _u32(blob, start + 1)
+    kind = wkb_u32(blob, start + 1)
     if kind == 3:
         return 1, start
     if kind == 6:
-        return np.int64(_u32(blob, start + 5)), start + 9
+        return np.int64(wkb_u32(blob, start + 5)), start + 9
     return -1, start
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rings_at(blob, at):
+def wkb_rings_at(blob, at):
     """(rings, where the first ring's count is) of the Polygon whose WKB starts at
     ``blob[at]``; -1 where it is not a 2D little-endian Polygon."""
-    if blob[at] != 1 or _u32(blob, at + 1) != 3:
+    if blob[at] != 1 or wkb_u32(blob, at + 1) != 3:
         return -1, at
-    return np.int64(_u32(blob, at + 5)), at + 9
+    return np.int64(wkb_u32(blob, at + 5)), at + 9
 
 
 @njit(cache=True, nogil=True)
 def covers(blob, start, px, py):
     """Whether the polygon whose WKB starts at ``blob[start]`` covers (px, py): COVERED,
     OUTSIDE or UNDECIDED."""
-    parts, at = _polygons_at(blob, start)
+    parts, at = wkb_polygons_at(blob, start)
     if parts < 0:
         return UNDECIDED
     crossings = 0
     for _ in range(parts):
-        rings, at = _rings_at(blob, at)
+        rings, at = wkb_rings_at(blob, at)
         if rings < 0:
             return UNDECIDED
         for _ in range(rings):
-            count = _u32(blob, at)
+            count = wkb_u32(blob, at)
             at += 4
-            x1, y1 = _f64(blob, at), _f64(blob, at + 8)
+            x1, y1 = wkb_f64(blob, at), wkb_f64(blob, at + 8)
             for i in range(1, count):
-                x2, y2 = _f64(blob, at + 16 * i), _f64(blob, at + 16 * i + 8)
+                x2, y2 = wkb_f64(blob, at + 16 * i), wkb_f64(blob, at + 16 * i + 8)
                 if (y1 > py and y2 > py) or (y1 < py and y2 < py):
                     pass  # wholly above or below the point: no crossing, not on it
                 elif x1 < px and x2 < px:
@@ -189,23 +183,23 @@ def _cell_edges(blob, start, minx, miny, maxx, maxy, out, m):
     """Write into ``out[m:]`` (None: only count) the byte offsets (from ``start``) of the edges
     of the polygon at ``blob[start]`` that may touch the box; the new ``m``, -1 where the WKB
     is not a 2D little-endian (Multi)Polygon."""
-    parts, at = _polygons_at(blob, start)
+    parts, at = wkb_polygons_at(blob, start)
     if parts < 0:
         return -1
     for _ in range(parts):
-        rings, at = _rings_at(blob, at)
+        rings, at = wkb_rings_at(blob, at)
         if rings < 0:
             return -1
         for _ in range(rings):
-            count = _u32(blob, at)
+            count = wkb_u32(blob, at)
             at += 4
             for i in range(count - 1):
                 v = at + 16 * i
                 ax, ay, bx, by = (
-                    _f64(blob, v),
-                    _f64(blob, v + 8),
-                    _f64(blob, v + 16),
-                    _f64(blob, v + 24),
+                    wkb_f64(blob, v),
+                    wkb_f64(blob, v + 8),
+                    wkb_f64(blob, v + 16),
+                    wkb_f64(blob, v + 24),
                 )
                 if _segment_meets_box(ax, ay, bx, by, minx, miny, maxx, maxy):
                     if out is not None:
@@ -221,7 +215,12 @@ def _centre_state(blob, start, cx, cy, edge_at):
     centre lies on or within rounding of the line of one of the cell's edges."""
     for j in range(len(edge_at)):
         v = start + np.int64(edge_at[j])
-        ax, ay, bx, by = _f64(blob, v), _f64(blob, v + 8), _f64(blob, v + 16), _f64(blob, v + 24)
+        ax, ay, bx, by = (
+            wkb_f64(blob, v),
+            wkb_f64(blob, v + 8),
+            wkb_f64(blob, v + 16),
+            wkb_f64(blob, v + 24),
+        )
         side = _side(ax, ay, bx, by, cx, cy)
         if side == 0 or side == 2:
             return UNDECIDED
@@ -289,7 +288,12 @@ def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_a
     lox, hix, loy, hiy = min(x, cx), max(x, cx), min(y, cy), max(y, cy)
     for j in range(edge_ptr[e], edge_ptr[e + 1]):
         v = start + np.int64(edge_at[j])
-        ax, ay, bx, by = _f64(blob, v), _f64(blob, v + 8), _f64(blob, v + 16), _f64(blob, v + 24)
+        ax, ay, bx, by = (
+            wkb_f64(blob, v),
+            wkb_f64(blob, v + 8),
+            wkb_f64(blob, v + 16),
+            wkb_f64(blob, v + 24),
+        )
         if max(ax, bx) < lox or min(ax, bx) > hix or max(ay, by) < loy or min(ay, by) > hiy:
             continue  # the edge's box misses the segment's
         side = _side(ax, ay, bx, by, x, y)
@@ -441,19 +445,19 @@ def boundary_meets_box(blob, start, minx, miny, maxx, maxy):
     """Whether an edge of the polygon whose WKB starts at ``blob[start]`` may touch the box
     (True too where the WKB is not a 2D little-endian (Multi)Polygon: the caller then asks
     more than it needs, never less)."""
-    parts, at = _polygons_at(blob, start)
+    parts, at = wkb_polygons_at(blob, start)
     if parts < 0:
         return True
     for _ in range(parts):
-        rings, at = _rings_at(blob, at)
+        rings, at = wkb_rings_at(blob, at)
         if rings < 0:
             return True
         for _ in range(rings):
-            count = _u32(blob, at)
+            count = wkb_u32(blob, at)
             at += 4
-            x1, y1 = _f64(blob, at), _f64(blob, at + 8)
+            x1, y1 = wkb_f64(blob, at), wkb_f64(blob, at + 8)
             for i in range(1, count):
-                x2, y2 = _f64(blob, at + 16 * i), _f64(blob, at + 16 * i + 8)
+                x2, y2 = wkb_f64(blob, at + 16 * i), wkb_f64(blob, at + 16 * i + 8)
                 if _segment_meets_box(x1, y1, x2, y2, minx, miny, maxx, maxy):
                     return True
                 x1, y1 = x2, y2
@@ -708,227 +712,3 @@ def sample_best_ranks(
                      offsets[layer], edge_ptr[layer], edge_at[layer], entry_ref[layer], best,
                      any_zone, undecided)  # fmt: skip
     return best, any_zone, undecided
-
-
-@njit(cache=True, nogil=True)
-def ring_joins(blob, offsets, rows):
-    """The rings of polygons ``rows`` as their boundaries' vertices run, one after the other:
-    per polygon where its vertices start (and the end), per vertex whether a segment joins it
-    to the next (not at a ring's end). Empty arrays when a WKB is not a 2D little-endian
-    (Multi)Polygon."""
-    starts = np.zeros(len(rows) + 1, dtype=np.int64)
-    total = 0
-    for r in range(len(rows)):
-        at = offsets[rows[r]]
-        if blob[at] != 1:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-        kind = _u32(blob, at + 1)
-        parts = 1
-        if kind == 6:
-            parts = _u32(blob, at + 5)
-            at += 9
-        elif kind != 3:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-        for _ in range(parts):
-            if blob[at] != 1 or _u32(blob, at + 1) != 3:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-            rings = _u32(blob, at + 5)
-            at += 9
-            for _ in range(rings):
-                count = _u32(blob, at)
-                total += count
-                at += 4 + 16 * count
-        starts[r + 1] = total
-    joined = np.ones(total, dtype=np.bool_)
-    for r in range(len(rows)):
-        at = offsets[rows[r]]
-        kind = _u32(blob, at + 1)
-        parts = 1
-        if kind == 6:
-            parts = _u32(blob, at + 5)
-            at += 9
-        vertex = starts[r]
-        for _ in range(parts):
-            rings = _u32(blob, at + 5)
-            at += 9
-            for _ in range(rings):
-                count = _u32(blob, at)
-                vertex += count
-                if count:
-                    joined[vertex - 1] = False
-                at += 4 + 16 * count
-    return starts, joined
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _to_segment(px, py, ax, ay, bx, by):
-    """GEOS ``Distance::pointToSegment``."""
-    if ax == bx and ay == by:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
-    r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
-    if r <= 0.0:
-        return math.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
-    if r >= 1.0:
-        return math.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
-    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
-    return abs(s) * math.sqrt(len2)
-
-
-@njit(cache=True, nogil=True)
-def line_distances(px, py, line_of, vertex_ptr, vx, vy, joined):
-    """Point k's distance to line ``line_of[k]``: its vertices are
-    ``vertex_ptr[line]:vertex_ptr[line + 1]`` of (vx, vy), a segment from vertex i to i + 1
-    where ``joined[i]`` (the parts of a multi-line are not joined)."""
-    n = len(px)
-    out = np.empty(n, dtype=np.float64)
-    last = np.full(len(vertex_ptr), -1, dtype=np.int64)  # per line, the last point's nearest
-    for k in range(n):
-        line = line_of[k]
-        best = np.inf
-        x, y = px[k], py[k]
-        # neighbouring points (the batch's are in Z-order) mostly share their nearest segment:
-        # measured first, it leaves most of the others to the box test below
-        seed = last[line]
-        if seed >= 0:
-            best = _to_segment(x, y, vx[seed], vy[seed], vx[seed + 1], vy[seed + 1])
-        nearest = seed
-        for i in range(vertex_ptr[line], vertex_ptr[line + 1] - 1):
-            if not joined[i]:
-                continue
-            ax, ay, bx, by = vx[i], vy[i], vx[i + 1], vy[i + 1]
-            # the segment's box farther than the best: no point of it is nearer
-            if min(ax, bx) - x > best or x - max(ax, bx) > best:
-                continue
-            if min(ay, by) - y > best or y - max(ay, by) > best:
-                continue
-            d = _to_segment(x, y, ax, ay, bx, by)
-            if d < best:
-                best = d
-                nearest = i
-        out[k] = best
-        last[line] = nearest
-    return out
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _nearest_within(x, y, best, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by):
-    """The distance from (x, y) to the nearest segment where it is below ``best`` (+inf
-    elsewhere): the cells searched in rings around the point's until a ring lies farther than
-    the best distance found (or ``best``)."""
-    found = np.inf
-    if not best > 0.0:
-        return found
-    cx = np.int64(math.floor((x - x0) / size))
-    cy = np.int64(math.floor((y - y0) / size))
-    ring = 0
-    while True:
-        # every point of a cell of ring r lies at least (r - 1) * size from the point
-        if (ring - 1) * size > min(best, found):
-            break
-        if ring > 0 and cx - ring < 0 and cy - ring < 0 and cx + ring >= nx and cy + ring >= ny:
-            break
-        for gy in range(cy - ring, cy + ring + 1):
-            if gy < 0 or gy >= ny:
-                continue
-            edge = gy == cy - ring or gy == cy + ring
-            step = 1 if edge else 2 * ring
-            gx = cx - ring
-            while gx <= cx + ring:
-                if 0 <= gx < nx:
-                    cell = gy * nx + gx
-                    for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
-                        s = cell_segment[e]
-                        d = _to_segment(x, y, ax[s], ay[s], bx[s], by[s])
-                        if d < found:
-                            found = d
-                if step == 0:
-                    break
-                gx += step
-        ring += 1
-    return found if found < best else np.inf
-
-
-@njit(cache=True, nogil=True)
-def nearest_segment_within(
-    px, py, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by
-):
-    """Per point, the distance to the nearest segment where it is below ``limit`` (+inf
-    elsewhere). The segments are listed in every cell of a square grid their bounding box
-    touches (:func:`_nearest_within`)."""
-    n = len(px)
-    out = np.full(n, np.inf)
-    for k in range(n):
-        out[k] = _nearest_within(px[k], py[k], limit[k], x0, y0, size, nx, ny, cell_ptr,
-                                 cell_segment, ax, ay, bx, by)  # fmt: skip
-    return out
-
-
-@njit(cache=True, nogil=True)
-def nearest_segment_within_one(
-    x, y, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay, bx, by
-):
-    """:func:`nearest_segment_within` for one point."""
-    return _nearest_within(x, y, limit, x0, y0, size, nx, ny, cell_ptr, cell_segment, ax, ay,
-                           bx, by)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Segments:
-    """Segments in a square grid of cells, for :func:`nearest_segment_within`: each cell
-    lists the segments whose bounding box touches it, a cell about ``per_cell`` mean segment
-    lengths wide."""
-
-    ax: np.ndarray
-    ay: np.ndarray
-    bx: np.ndarray
-    by: np.ndarray
-    x0: float
-    y0: float
-    size: float
-    nx: int
-    ny: int
-    cell_ptr: np.ndarray
-    cell_segment: np.ndarray
-
-    @classmethod
-    def of(cls, ax, ay, bx, by, per_cell: float = 4.0) -> Segments:
-        minx = float(min(ax.min(), bx.min()))
-        miny = float(min(ay.min(), by.min()))
-        maxx = float(max(ax.max(), bx.max()))
-        maxy = float(max(ay.max(), by.max()))
-        length = float(np.mean(np.hypot(bx - ax, by - ay))) or 1.0
-        size = max(length * per_cell, math.sqrt((maxx - minx) * (maxy - miny) / MAX_CELLS), 1e-6)
-        nx = int((maxx - minx) / size) + 1
-        ny = int((maxy - miny) / size) + 1
-        ix0 = np.floor((np.minimum(ax, bx) - minx) / size).astype(np.int64)
-        ix1 = np.floor((np.maximum(ax, bx) - minx) / size).astype(np.int64)
-        iy0 = np.floor((np.minimum(ay, by) - miny) / size).astype(np.int64)
-        iy1 = np.floor((np.maximum(ay, by) - miny) / size).astype(np.int64)
-        w, h = ix1 - ix0 + 1, iy1 - iy0 + 1
-        counts = w * h
-        segment = np.repeat(np.arange(len(ax), dtype=np.int64), counts)
-        local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        cell = (iy0[segment] + local // w[segment]) * nx + ix0[segment] + local % w[segment]
-        order = np.argsort(cell, kind="stable")
-        cell_ptr = np.zeros(nx * ny + 1, dtype=np.int64)
-        np.cumsum(np.bincount(cell, minlength=nx * ny), out=cell_ptr[1:])
-        return cls(ax, ay, bx, by, minx, miny, size, nx, ny, cell_ptr, segment[order])
-
-    def nearest_within(self, x, y, limit) -> np.ndarray:
-        """Metres from each point to the nearest segment where below ``limit`` (per point, or
-        one for all), +inf elsewhere."""
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        y = np.ascontiguousarray(y, dtype=np.float64)
-        limit = np.broadcast_to(np.asarray(limit, dtype=np.float64), x.shape)
-        return nearest_segment_within(
-            x, y, np.ascontiguousarray(limit), self.x0, self.y0, self.size, self.nx,
-            self.ny, self.cell_ptr, self.cell_segment, self.ax, self.ay, self.bx, self.by,
-        )  # fmt: skip
-
-    def nearest_within_one(self, x: float, y: float, limit: float) -> float:
-        """:meth:`nearest_within` for one point."""
-        return nearest_segment_within_one(
-            x, y, limit, self.x0, self.y0, self.size, self.nx, self.ny, self.cell_ptr,
-            self.cell_segment, self.ax, self.ay, self.bx, self.by,
-        )  # fmt: skip
