@@ -107,6 +107,7 @@ class Decision:
     district_row: int | None
     zones: tuple  # ((layer index, zone index), …)
     chain: dict
+    grid_hits: dict | None = None  # level → the grids covering the point, where found already
 
     @property
     def key(self) -> tuple:
@@ -254,8 +255,9 @@ def _ring_alternatives_fast(
         else:
             lent.append(None)
     best, any_zone = rings.sample_best_ranks(snap, ring_lon, ring_lat, owner, lent, on)
+    found = decision.grid_hits or {}
     known = {
-        level: grid.index.query_one(lon, lat)
+        level: found[level] if level in found else grid.index.query_one(lon, lat)
         for level, grid in snap.grids.items()
         if grid.index.box_is_plain_one(*box)
     }
@@ -451,7 +453,7 @@ def decide_fast(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
     else:
         rule = snap.rules_in_force(on)[best_key[0]]
         resolution = Resolution(rule, snap.zone_layers[best[0]].hit(best[1]), None)
-    return Decision(resolution, district, tuple(zones), chain)
+    return Decision(resolution, district, tuple(zones), chain, grid_hits)
 
 
 def _deciding_pair(snap: Snapshot, decision: Decision) -> tuple[int, int] | None:
