@@ -6,7 +6,13 @@ import numpy as np
 import pyproj
 import pytest
 
-from weijian.gis.gauss_kruger import forward, forward_coords, forward_many, zone_of_epsg
+from weijian.gis.gauss_kruger import (
+    forward,
+    forward_coords,
+    forward_many,
+    inverse_xy,
+    zone_of_epsg,
+)
 
 
 @pytest.mark.parametrize("epsg", [4551, 4552, 4530, 4531, 4508, 4497])
@@ -30,3 +36,21 @@ def test_forward_matches_proj_to_a_millimetre(epsg):
 def test_not_a_gauss_kruger_zone():
     with pytest.raises(ValueError):
         zone_of_epsg(4326)
+
+
+@pytest.mark.parametrize("epsg", [4551, 4530, 4497])
+def test_inverse_matches_proj_and_undoes_forward(epsg):
+    zone = zone_of_epsg(epsg)
+    transformer = pyproj.Transformer.from_crs(4490, epsg, always_xy=True)
+    rng = np.random.default_rng(epsg)
+    lon = zone.central_meridian + rng.uniform(-3.0, 3.0, 2000)  # a 6° zone's width
+    lat = rng.uniform(18, 53, 2000)
+    x, y = forward_many(lon, lat, zone)
+    cm, fe = zone.central_meridian, zone.false_easting
+    back = np.array([inverse_xy(a, b, cm, fe) for a, b in zip(x, y, strict=True)])
+    lon_ref, lat_ref = transformer.transform(x, y, direction="INVERSE")
+    # 1e-12° is some 0.1 µm on the ground
+    assert np.abs(back[:, 0] - lon_ref).max() < 1e-12
+    assert np.abs(back[:, 1] - lat_ref).max() < 1e-12
+    assert np.abs(back[:, 0] - lon).max() < 1e-12
+    assert np.abs(back[:, 1] - lat).max() < 1e-12

@@ -43,8 +43,25 @@ def _kruger_alpha(n: float) -> tuple[float, ...]:
     # fmt: on
 
 
+def _kruger_beta(n: float) -> tuple[float, ...]:
+    """The coefficients β₁…β₆ of the inverse series, in powers of ``n`` (Karney 2011 eq. 36)."""
+    # fmt: off
+    return (
+        n / 2 - 2 * n**2 / 3 + 37 * n**3 / 96 - n**4 / 360 - 81 * n**5 / 512
+        + 96199 * n**6 / 604800,
+        n**2 / 48 + n**3 / 15 - 437 * n**4 / 1440 + 46 * n**5 / 105
+        - 1118711 * n**6 / 3870720,
+        17 * n**3 / 480 - 37 * n**4 / 840 - 209 * n**5 / 4480 + 5569 * n**6 / 90720,
+        4397 * n**4 / 161280 - 11 * n**5 / 504 - 830251 * n**6 / 7257600,
+        4583 * n**5 / 161280 - 108847 * n**6 / 3991680,
+        20648693 * n**6 / 638668800,
+    )
+    # fmt: on
+
+
 RECTIFYING_RADIUS_M = _rectifying_radius(THIRD_FLATTENING)
 ALPHA = _kruger_alpha(THIRD_FLATTENING)
+BETA = _kruger_beta(THIRD_FLATTENING)
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,20 @@ def zone_of_epsg(epsg: int) -> Zone:
     raise ValueError(f"EPSG:{epsg} is not a CGCS2000 Gauss-Krüger zone")
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sine_series(coefficients, xi, eta):
+    """Σ cⱼ sin(2j(ξ + iη)), j = 1…6, by Clenshaw's recurrence on complex numbers (Karney 2011
+    §7): one complex sine and cosine, from two real sines and cosines, for the six terms
+    instead of twenty-four."""
+    sin_a, cos_a = math.sin(2 * xi), math.cos(2 * xi)
+    sinh_b, cosh_b = math.sinh(2 * eta), math.cosh(2 * eta)
+    twice_cos = complex(2 * cos_a * cosh_b, -2 * sin_a * sinh_b)
+    b1 = b2 = 0j
+    for j in range(len(coefficients) - 1, -1, -1):
+        b1, b2 = coefficients[j] + twice_cos * b1 - b2, b1
+    return complex(sin_a * cosh_b, cos_a * sinh_b) * b1
+
+
 @njit(cache=True, nogil=True)
 def forward_xy(lon, lat, central_meridian, false_easting):
     """(x easting, y northing) in metres of a CGCS2000 lon/lat in the zone of
@@ -78,20 +109,37 @@ def forward_xy(lon, lat, central_meridian, false_easting):
     t = math.sinh(math.atanh(sin_phi) - ECCENTRICITY * math.atanh(ECCENTRICITY * sin_phi))
     xi = math.atan2(t, math.cos(lam))
     eta = math.atanh(math.sin(lam) / math.sqrt(1 + t * t))
-    # Σ αⱼ sin(2j(ξ + iη)) by Clenshaw's recurrence on complex numbers (Karney 2011 §7): one
-    # complex sine and cosine, from two real sines and cosines, for the six terms instead of
-    # twenty-four
-    sin_a, cos_a = math.sin(2 * xi), math.cos(2 * xi)
-    sinh_b, cosh_b = math.sinh(2 * eta), math.cosh(2 * eta)
-    twice_cos = complex(2 * cos_a * cosh_b, -2 * sin_a * sinh_b)
-    b1 = b2 = 0j
-    for j in range(len(ALPHA) - 1, -1, -1):
-        b1, b2 = ALPHA[j] + twice_cos * b1 - b2, b1
-    series = complex(sin_a * cosh_b, cos_a * sinh_b) * b1
+    series = _sine_series(ALPHA, xi, eta)
     return (
         false_easting + RECTIFYING_RADIUS_M * (eta + series.imag),
         RECTIFYING_RADIUS_M * (xi + series.real),
     )
+
+
+@njit(cache=True, nogil=True)
+def inverse_xy(x, y, central_meridian, false_easting):
+    """(lon, lat) of a point in metres of the zone of ``central_meridian`` and
+    ``false_easting``: the inverse series, then the latitude from the conformal one by
+    Newton's method (Karney 2011 §§ 4–5)."""
+    xi_p = y / RECTIFYING_RADIUS_M
+    eta_p = (x - false_easting) / RECTIFYING_RADIUS_M
+    series = _sine_series(BETA, xi_p, eta_p)
+    xi, eta = xi_p - series.real, eta_p - series.imag
+    sinh_eta, cos_xi = math.sinh(eta), math.cos(xi)
+    lam = math.atan2(sinh_eta, cos_xi)
+    tau_p = math.sin(xi) / math.hypot(sinh_eta, cos_xi)  # tan χ, χ the conformal latitude
+    one_e2 = 1 - ECCENTRICITY * ECCENTRICITY
+    tau = tau_p / one_e2
+    for _ in range(8):
+        root = math.sqrt(1 + tau * tau)
+        sigma = math.sinh(ECCENTRICITY * math.atanh(ECCENTRICITY * tau / root))
+        tau_i = tau * math.sqrt(1 + sigma * sigma) - sigma * root
+        step = (tau_p - tau_i) / math.sqrt(1 + tau_i * tau_i)
+        step *= (1 + one_e2 * tau * tau) / (one_e2 * root)
+        tau += step
+        if abs(step) <= 1e-15 * max(1.0, abs(tau)):
+            break
+    return central_meridian + math.degrees(lam), math.degrees(math.atan(tau))
 
 
 @njit(cache=True, nogil=True)

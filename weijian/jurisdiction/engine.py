@@ -359,21 +359,15 @@ def ring_points(snap: Snapshot, x_gk, y_gk, tolerance_m: float) -> tuple[np.ndar
     drawn in Gauss-Krüger metres and taken to lon/lat through the projection's derivative at
     its centre (the points a tolerance east and north of it, projected back): over ten metres
     the projection departs from it by micrometres, and three points a centre are projected
-    instead of every sample."""
-    x_gk, y_gk = np.atleast_1d(x_gk), np.atleast_1d(y_gk)
-    n = len(x_gk)
-    lon, lat = snap.to_gk.transform(
-        np.concatenate([x_gk, x_gk + tolerance_m, x_gk]),
-        np.concatenate([y_gk, y_gk, y_gk + tolerance_m]),
-        direction="INVERSE",
-    )
-    lon, lat = np.asarray(lon).reshape(3, n), np.asarray(lat).reshape(3, n)
-    east_lon, east_lat = lon[1] - lon[0], lat[1] - lat[0]
-    north_lon, north_lat = lon[2] - lon[0], lat[2] - lat[0]
-    ring_lon = lon[0][:, None] + east_lon[:, None] * _RING_COS + north_lon[:, None] * _RING_SIN
-    ring_lat = lat[0][:, None] + east_lat[:, None] * _RING_COS + north_lat[:, None] * _RING_SIN
-    shape = ring_lon.shape if n > 1 else (ring_lon.size,)
-    return ring_lon.reshape(shape), ring_lat.reshape(shape)
+    instead of every sample (:func:`~weijian.jurisdiction.rings.ring_lonlat`, one compiled
+    loop for one point and for many)."""
+    one = np.ndim(x_gk) == 0
+    x_gk = np.ascontiguousarray(np.atleast_1d(x_gk), dtype=np.float64)
+    y_gk = np.ascontiguousarray(np.atleast_1d(y_gk), dtype=np.float64)
+    zone = snap.gk_zone
+    ring_lon, ring_lat = rings.ring_lonlat(x_gk, y_gk, float(tolerance_m), _RING_COS, _RING_SIN,
+                                           zone.central_meridian, zone.false_easting)  # fmt: skip
+    return (ring_lon[0], ring_lat[0]) if one else (ring_lon, ring_lat)
 
 
 @dataclass
