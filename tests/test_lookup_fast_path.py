@@ -63,7 +63,7 @@ def _points(snap, rng) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lon), np.concatenate(lat)
 
 
-def test_one_compiled_call_finds_every_layer_s_polygons_as_each_index_does(snap):
+def test_one_compiled_call_answers_for_every_layer_as_each_index_does(snap):
     lon, lat = _points(snap, np.random.default_rng(7))
     indexes = [layer.index for layer in snap.zone_layers]
     indexes += [grid.index for grid in snap.grids.values()]
@@ -75,6 +75,16 @@ def test_one_compiled_call_finds_every_layer_s_polygons_as_each_index_does(snap)
         assert zones + list(grids.values()) == each
         found += sum(map(len, each))
     assert found > len(lon)  # most points lie in a grid and a zone or more
+    # the tolerance boxes around them: plain where each index calls them plain
+    plain = 0
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        for tolerance in (0.5, 10.0, 300.0):
+            box = engine.tolerance_box_one(x, y, tolerance)
+            zones, grids = snap.plain(box)
+            each = [index.box_is_plain_one(*box) for index in indexes]
+            assert zones + list(grids.values()) == each
+            plain += sum(each)
+    assert 0 < plain < len(lon) * 3 * len(indexes)
 
 
 @pytest.mark.parametrize("tolerance_m", [0.0, 10.0])

@@ -246,9 +246,10 @@ def _ring_alternatives_fast(
         centre_hits.setdefault(n, []).append(i)
     ring_lon, ring_lat = ring_points(snap, x_gk, y_gk, tolerance_m)
     owner = np.zeros(len(ring_lon), dtype=np.int64)
+    zones_plain, grids_plain = snap.plain(box)
     lent = []
-    for n, layer in enumerate(snap.zone_layers):
-        if layer.index.box_is_plain_one(*box):
+    for n in range(len(snap.zone_layers)):
+        if zones_plain[n]:
             hits = centre_hits.get(n, [])
             best_here = min((int(ranks[n][i]) for i in hits), default=NO_RULE)
             lent.append((_TRUE, np.array([bool(hits)]), np.array([best_here])))
@@ -259,7 +260,7 @@ def _ring_alternatives_fast(
     known = {
         level: found[level] if level in found else grid.index.query_one(lon, lat)
         for level, grid in snap.grids.items()
-        if grid.index.box_is_plain_one(*box)
+        if grids_plain[level]
     }
     if len(known) == len(snap.grids):
         districts = [decision.district_row] * len(ring_lon)

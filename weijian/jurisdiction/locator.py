@@ -37,6 +37,7 @@ FIELDS = (
     ("edge_ptr", np.int64),
     ("edge_at", np.uint32),
     ("entry_ref", np.int8),
+    ("cell_has_boundary", np.bool_),
 )
 
 
@@ -85,6 +86,35 @@ def locate_cells(table, grids, x, y):
     return found[:m], counts
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _cell(grid, x, y):
+    """The cell of (x, y) in ``grid`` (x0, y0, dx, dy, nx, ny), -1 outside it (as
+    ``Grid.column_row``)."""
+    fx, fy = (x - grid[0]) / grid[2], (y - grid[1]) / grid[3]
+    if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
+        return np.int64(-1)
+    return np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
+
+
+@njit(cache=True, nogil=True)
+def plain_boxes(table, grids, minx, miny, maxx, maxy):
+    """Per layer, whether the box lies in one cell that no polygon edge crosses (or wholly
+    outside the grid): every point of it is covered by the same polygons of the layer (as
+    ``PolygonIndex.box_is_plain_one``)."""
+    layers = grids.shape[0]
+    plain = np.zeros(layers, dtype=np.bool_)
+    for n in range(layers):
+        low, high = _cell(grids[n], minx, miny), _cell(grids[n], maxx, maxy)
+        if low != high:
+            continue
+        if low < 0:
+            plain[n] = True
+            continue
+        has_boundary = carray(_pointer(table[n, 18], np.bool_), table[n, 19])
+        plain[n] = not has_boundary[low]
+    return plain
+
+
 class Locator:
     """The cell queries of ``indexes`` (a snapshot's zone layers, then its grid levels) for
     one point in one compiled call: :meth:`query` answers what each index's ``query_one``
@@ -107,6 +137,10 @@ class Locator:
         self.grids = np.array(
             [[g.x0, g.y0, g.dx, g.dy, g.nx, g.ny] for g in grids], dtype=np.float64
         ).reshape(len(grids), 6)
+
+    def plain(self, minx: float, miny: float, maxx: float, maxy: float) -> list[bool]:
+        """Per index, :meth:`PolygonIndex.box_is_plain_one` of the box."""
+        return plain_boxes(self.table, self.grids, minx, miny, maxx, maxy).tolist()
 
     def query(self, x: float, y: float) -> list[list[int]]:
         """Per index, the polygons covering (x, y) in its cell's order (GEOS asked for what

@@ -104,13 +104,23 @@ class Snapshot:
     def locate(self, lon: float, lat: float) -> tuple[list[list[int]], dict[str, list[int]]]:
         """The zones of each zone layer and the grids of each level covering a point, as
         their indexes' ``query_one`` answer, in one compiled call (:mod:`.locator`)."""
+        found = self._locate().query(lon, lat)
+        zones = len(self.zone_layers)
+        return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
+
+    def plain(self, box: tuple[float, float, float, float]) -> tuple[list[bool], dict[str, bool]]:
+        """Per zone layer and per grid level, whether a box (minx, miny, maxx, maxy) is plain
+        there (``PolygonIndex.box_is_plain_one``), in one compiled call."""
+        found = self._locate().plain(*box)
+        zones = len(self.zone_layers)
+        return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
+
+    def _locate(self) -> Locator:
         locator = self._locator
         if locator is None:
             indexes = [layer.index for layer in self.zone_layers]
             locator = self._locator = Locator(indexes + [g.index for g in self.grids.values()])
-        found = locator.query(lon, lat)
-        zones = len(self.zone_layers)
-        return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
+        return locator
 
     # -- rules as arrays -------------------------------------------------------------------
     def zone_ranks(self, on: date) -> list[np.ndarray]:
