@@ -167,11 +167,12 @@ def test_boundary_distances_are_geos_to_the_last_bit(districts):
     geoms = np.concatenate(
         [districts, [shapely.Polygon(shapely.box(0, 0, 1, 1).exterior, [[(0.2, 0.2), (0.4, 0.2),
                                                                        (0.4, 0.4), (0.2, 0.2)]]),
-                     shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)])]]
+                     shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)]),
+                     shapely.Point(7, 0.5).buffer(0.5, quad_segs=25)]]  # 101 vertices
     )  # fmt: skip
     # the hand-made ones a few km wide beside the districts
-    geoms[-2:] = [affinity.translate(affinity.scale(g, 0.01, 0.01, origin=(0, 0)), 126.5, 41.5)
-                  for g in geoms[-2:]]  # fmt: skip
+    geoms[-3:] = [affinity.translate(affinity.scale(g, 0.01, 0.01, origin=(0, 0)), 126.5, 41.5)
+                  for g in geoms[-3:]]  # fmt: skip
     index = PolygonIndex(geoms)
     zone = zone_of_epsg(4551)  # CGCS2000 3° Gauss-Krüger, CM 126°E
     rng = np.random.default_rng(11)
@@ -182,12 +183,19 @@ def test_boundary_distances_are_geos_to_the_last_bit(districts):
     y = rng.uniform(bounds[:, 1] - 50, bounds[:, 3] + 50)
     expected = shapely.distance(shapely.points(x, y), lines[rows])
     assert np.array_equal(GkBoundaries(index.geoms, zone).distances(rows, x, y), expected)
-    # one point at a time: the short boundaries measured off the WKB before they are made,
-    # the long ones (the districts) made with their R-tree, then every boundary as made
+    # one point at a time: the short boundaries measured off the WKB before they are made (the
+    # circle's 101 vertices until its second point), the long ones (the districts) made with
+    # their R-tree, then every boundary as made
     one = GkBoundaries(index.geoms, zone)
+    circle = len(geoms) - 1
+    assert one.distance_one(circle, float(x[0]), float(y[0])) == lines[circle].distance(
+        shapely.Point(x[0], y[0])
+    )
+    assert not one._have[circle]
     for k in range(3000):
         assert one.distance_one(int(rows[k]), float(x[k]), float(y[k])) == expected[k]
-    assert one._have.sum() == len(districts) == len(one.trees)
+    assert len(one.trees) == len(districts)
+    assert one._have.tolist() == [True] * len(districts) + [False, False, True]
     one[np.arange(len(geoms))]
     for k in range(3000, 4000):
         assert one.distance_one(int(rows[k]), float(x[k]), float(y[k])) == expected[k]

@@ -87,20 +87,21 @@ def _to_segment(px, py, ax, ay, bx, by):
 def boundary_distance(blob, start, x, y, central_meridian, false_easting, most):
     """Metres from (x, y), in Gauss-Krüger, to the boundary of the polygon whose lon/lat WKB
     starts at ``blob[start]``, its vertices moved as ``gauss_kruger.forward_xy`` moves them:
-    GEOS's distance to that boundary, without making it. -1 where the WKB is not a 2D
-    little-endian (Multi)Polygon or has more than ``most`` vertices."""
+    GEOS's distance to that boundary, without making it; and its vertices. The distance is -1
+    where the WKB is not a 2D little-endian (Multi)Polygon or has more than ``most``
+    vertices."""
     parts, first = wkb_polygons_at(blob, start)
     vertices, at = 0, first
     for _ in range(max(parts, 0)):
         rings, at = wkb_rings_at(blob, at)
         if rings < 0:
-            return -1.0
+            return -1.0, vertices
         for _ in range(rings):
             count = np.int64(wkb_u32(blob, at))
             vertices += count
             at += 4 + 16 * count
     if parts < 0 or vertices > most:
-        return -1.0
+        return -1.0, vertices
     best, at = np.inf, first
     for _ in range(parts):
         rings, at = wkb_rings_at(blob, at)
@@ -117,7 +118,7 @@ def boundary_distance(blob, start, x, y, central_meridian, false_easting, most):
                         best = d
                 ax, ay = bx, by
             at += 16 * count
-    return best
+    return best, vertices
 
 
 @njit(cache=True, nogil=True)

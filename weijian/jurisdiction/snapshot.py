@@ -285,6 +285,10 @@ def _texts(values) -> np.ndarray:
 
 #: a boundary of more vertices than this is measured through an R-tree of its segments
 BIG_BOUNDARY = 256
+#: a boundary of more vertices than this is made (and kept) at the second point measured to it
+#: (moving its vertices to metres each time would cost more than keeping it made); one of
+#: fewer is measured off the WKB every time (a city's parcels: most are asked once)
+WALKED_BOUNDARY = 64
 _NO_INDEX = np.intc(-1)
 
 
@@ -303,6 +307,7 @@ class GkBoundaries:
         self._have = np.zeros(len(geoms), dtype=bool)  # see Geoms._have
         self._count = 0
         self.trees: dict[int, shapely.STRtree] = {}
+        self._walked = np.zeros(len(geoms), dtype=bool)  # measured once off the WKB
 
     def _make(self, rows: np.ndarray) -> np.ndarray:
         made = shapely.boundary(shapely.transform(self.geoms.take(rows), self.gk))
@@ -354,18 +359,18 @@ class GkBoundaries:
         return found
 
     def distance_one(self, row: int, x: float, y: float) -> float:
-        """Metres from (x, y) in Gauss-Krüger to polygon ``row``'s boundary. A short boundary not
-        made yet (the batch makes them) is not made for one point: the compiled loop moves its
+        """Metres from (x, y) in Gauss-Krüger to polygon ``row``'s boundary. A boundary not made
+        yet (the batch makes them) is not made for one point: the compiled loop moves its
         vertices and measures it off the WKB, the same number without the 80–150 µs of making
-        it. Measured on 10,000 of a city's cases, its boundaries not made: 20 µs a point on
-        average and 50 µs at p99, against 35 and 160 µs when each boundary is made at its first
-        point and kept."""
+        it; one of more than ``WALKED_BOUNDARY`` vertices is made at its second point."""
         line = self.objects[row]
-        if line is None and row not in self.trees:
+        if line is None and row not in self.trees and not self._walked[row]:
             zone, at = self.zone, self.geoms.wkb_offsets[row]
-            found = boundary_distance(self.geoms.wkb_blob, at, x, y, zone.central_meridian,
-                                      zone.false_easting, BIG_BOUNDARY)  # fmt: skip
+            found, vertices = boundary_distance(self.geoms.wkb_blob, at, x, y,
+                                                zone.central_meridian, zone.false_easting,
+                                                BIG_BOUNDARY)  # fmt: skip
             if found >= 0:
+                self._walked[row] = vertices > WALKED_BOUNDARY
                 return found
         line = self[row]
         point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
