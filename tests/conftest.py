@@ -220,6 +220,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVER_START_SECONDS = 180
+
+
 @contextmanager
 def serving(app):
     """``app`` served by uvicorn on a free loopback port in a thread: its base URL."""
@@ -231,9 +234,15 @@ def serving(app):
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    # the app's start loads the snapshot and its compiled loops: on a machine whose compile
+    # cache is still empty (a fresh clone) that is their first compile, some 20 s on a quiet
+    # machine and more while another test worker compiles too
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while not instance.started:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not thread.is_alive():
+            # stopped, not left starting against a database its test is about to drop
+            instance.should_exit = True
+            thread.join(timeout=10)
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
