@@ -18,6 +18,25 @@ from weijian.jurisdiction.kernels import wkb_f64, wkb_polygons_at, wkb_rings_at,
 MAX_CELLS = 4_000_000  # of a segment grid
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _vertex_count(blob, start):
+    """The vertices of the rings of the polygon whose WKB starts at ``blob[start]``; -1 where it
+    is not a 2D little-endian (Multi)Polygon."""
+    parts, at = wkb_polygons_at(blob, start)
+    if parts < 0:
+        return np.int64(-1)
+    vertices = np.int64(0)
+    for _ in range(parts):
+        rings, at = wkb_rings_at(blob, at)
+        if rings < 0:
+            return np.int64(-1)
+        for _ in range(rings):
+            count = np.int64(wkb_u32(blob, at))
+            vertices += count
+            at += 4 + 16 * count
+    return vertices
+
+
 @njit(cache=True, nogil=True)
 def ring_joins(blob, offsets, rows):
     """The rings of polygons ``rows`` as their boundaries' vertices run, one after the other:
@@ -27,25 +46,10 @@ def ring_joins(blob, offsets, rows):
     starts = np.zeros(len(rows) + 1, dtype=np.int64)
     total = 0
     for r in range(len(rows)):
-        at = offsets[rows[r]]
-        if blob[at] != 1:
+        count = _vertex_count(blob, offsets[rows[r]])
+        if count < 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-        kind = wkb_u32(blob, at + 1)
-        parts = 1
-        if kind == 6:
-            parts = wkb_u32(blob, at + 5)
-            at += 9
-        elif kind != 3:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-        for _ in range(parts):
-            if blob[at] != 1 or wkb_u32(blob, at + 1) != 3:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
-            rings = wkb_u32(blob, at + 5)
-            at += 9
-            for _ in range(rings):
-                count = wkb_u32(blob, at)
-                total += count
-                at += 4 + 16 * count
+        total += count
         starts[r + 1] = total
     joined = np.ones(total, dtype=np.bool_)
     for r in range(len(rows)):
@@ -90,19 +94,11 @@ def boundary_distance(blob, start, x, y, central_meridian, false_easting, most):
     GEOS's distance to that boundary, without making it; and its vertices. The distance is -1
     where the WKB is not a 2D little-endian (Multi)Polygon or has more than ``most``
     vertices."""
-    parts, first = wkb_polygons_at(blob, start)
-    vertices, at = 0, first
-    for _ in range(max(parts, 0)):
-        rings, at = wkb_rings_at(blob, at)
-        if rings < 0:
-            return -1.0, vertices
-        for _ in range(rings):
-            count = np.int64(wkb_u32(blob, at))
-            vertices += count
-            at += 4 + 16 * count
-    if parts < 0 or vertices > most:
+    vertices = _vertex_count(blob, start)
+    if vertices < 0 or vertices > most:
         return -1.0, vertices
-    best, at = np.inf, first
+    parts, at = wkb_polygons_at(blob, start)
+    best = np.inf
     for _ in range(parts):
         rings, at = wkb_rings_at(blob, at)
         for _ in range(rings):

@@ -39,6 +39,8 @@ FIELDS = (
     ("entry_ref", np.int8),
     ("cell_has_boundary", np.bool_),
 )
+#: the table's column of a layer's ``cell_has_boundary`` address (its length follows)
+_HAS_BOUNDARY = 2 * [name for name, _ in FIELDS].index("cell_has_boundary")
 
 
 @intrinsic
@@ -52,6 +54,16 @@ def _pointer(typingctx, address, kind):
     return target(types.int64, kind), codegen
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _column_row(grid, x, y):
+    """The column and row (floored, as floats) of (x, y) in ``grid`` (x0, y0, dx, dy, nx, ny),
+    (-1, -1) outside it (as ``Grid.column_row``)."""
+    fx, fy = np.floor((x - grid[0]) / grid[2]), np.floor((y - grid[1]) / grid[3])
+    if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
+        return -1.0, -1.0
+    return fx, fy
+
+
 @njit(cache=True, nogil=True)
 def locate_cells(table, grids, x, y):
     """The polygons of every layer covering (x, y): the hits of all the layers one after the
@@ -62,12 +74,12 @@ def locate_cells(table, grids, x, y):
     found = np.empty(16, dtype=np.int64)
     m = 0
     for n in range(layers):
-        x0, y0, dx, dy = grids[n, 0], grids[n, 1], grids[n, 2], grids[n, 3]
-        fx, fy = np.floor((x - x0) / dx), np.floor((y - y0) / dy)
-        if not (0 <= fx < grids[n, 4] and 0 <= fy < grids[n, 5]):
+        grid = grids[n]
+        fx, fy = _column_row(grid, x, y)
+        if fx < 0:
             continue
-        cell = np.int64(fy) * np.int64(grids[n, 4]) + np.int64(fx)
-        cx, cy = cell_centre(fx, fy, x0, y0, dx, dy)
+        cell = np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
+        cx, cy = cell_centre(fx, fy, grid[0], grid[1], grid[2], grid[3])
         row = table[n]
         cell_ptr = carray(_pointer(row[0], np.int64), row[1])
         entry_poly = carray(_pointer(row[2], np.int32), row[3])
@@ -88,12 +100,9 @@ def locate_cells(table, grids, x, y):
 
 @njit(cache=True, nogil=True, inline="always")
 def _cell(grid, x, y):
-    """The cell of (x, y) in ``grid`` (x0, y0, dx, dy, nx, ny), -1 outside it (as
-    ``Grid.column_row``)."""
-    fx, fy = (x - grid[0]) / grid[2], (y - grid[1]) / grid[3]
-    if not (0 <= fx < grid[4] and 0 <= fy < grid[5]):
-        return np.int64(-1)
-    return np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
+    """The cell of (x, y) in ``grid``, -1 outside it (as ``PolygonIndex.cell_one``)."""
+    fx, fy = _column_row(grid, x, y)
+    return np.int64(-1) if fx < 0 else np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
 
 
 @njit(cache=True, nogil=True)
@@ -110,7 +119,8 @@ def plain_boxes(table, grids, minx, miny, maxx, maxy):
         if low < 0:
             plain[n] = True
             continue
-        has_boundary = carray(_pointer(table[n, 18], np.bool_), table[n, 19])
+        at = _HAS_BOUNDARY
+        has_boundary = carray(_pointer(table[n, at], np.bool_), table[n, at + 1])
         plain[n] = not has_boundary[low]
     return plain
 

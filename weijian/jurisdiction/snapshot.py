@@ -104,14 +104,15 @@ class Snapshot:
     def locate(self, lon: float, lat: float) -> tuple[list[list[int]], dict[str, list[int]]]:
         """The zones of each zone layer and the grids of each level covering a point, as
         their indexes' ``query_one`` answer, in one compiled call (:mod:`.locator`)."""
-        found = self._locate().query(lon, lat)
-        zones = len(self.zone_layers)
-        return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
+        return self._by_layer(self._locate().query(lon, lat))
 
     def plain(self, box: tuple[float, float, float, float]) -> tuple[list[bool], dict[str, bool]]:
         """Per zone layer and per grid level, whether a box (minx, miny, maxx, maxy) is plain
         there (``PolygonIndex.box_is_plain_one``), in one compiled call."""
-        found = self._locate().plain(*box)
+        return self._by_layer(self._locate().plain(*box))
+
+    def _by_layer(self, found: list) -> tuple[list, dict]:
+        """The locator's answer per index split into the zone layers' and the grid levels'."""
         zones = len(self.zone_layers)
         return found[:zones], dict(zip(self.grids, found[zones:], strict=True))
 
