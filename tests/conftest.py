@@ -473,10 +473,10 @@ class CspBypassing:
         return getattr(self._browser, name)
 
 
-# With pytest-xdist (`./dev test` runs the files on one worker per core, each worker with
+# With pytest-xdist (`./dev test` runs the files on two workers per core, each worker with
 # databases of its own): the files whose tests share a costly session fixture go to one
 # worker, and the costliest files are handed out first, so that no worker is left with a long
-# file at the end while the other idles.
+# file at the end while the others idle.
 SAME_WORKER = {
     # the demo (demo_database): loaded once for all of them, on one worker
     "tests/test_demo_cases.py": "demo",
