@@ -425,10 +425,16 @@ def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:
     """The snapshot of what is active in ``engine``'s database. ``files``: the machine's folder
     of shared zone layer files (:mod:`.zonefiles`); None builds everything in memory."""
     started = time.perf_counter()
-    tables = _read_tables(engine, files)
-    zone_layers = [_zone_layer(parts) for parts in tables.zone_parts]
+    return build_snapshot(_read_sources(engine, files), started)
+
+
+def build_snapshot(sources: Sources, started: float | None = None) -> Snapshot:
+    """The snapshot of ``sources`` (what :func:`load_snapshot` read from a database, or made
+    in memory: ``weijian.jurisdiction.warmup``)."""
+    started = time.perf_counter() if started is None else started
+    zone_layers = [_zone_layer(parts) for parts in sources.zone_parts]
     _order_zones(zone_layers)
-    grids = _grid_levels(tables.grid_rows)
+    grids = _grid_levels(sources.grid_rows)
     gk_epsg = _gk_epsg(grids, zone_layers)
     to_gk = pyproj.Transformer.from_crs(4490, gk_epsg, always_xy=True)
 
@@ -437,15 +443,15 @@ def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:
     zone_boundaries = [GkBoundaries(layer.index.geoms, gk_zone) for layer in zone_layers]
     district_edges, district_clearance, clearance_grid = _district_edges(grids, gk, to_gk)
     snapshot = Snapshot(
-        token=tables.token,
+        token=sources.token,
         built_at=time.time(),
         build_seconds=time.perf_counter() - started,
         zone_layers=zone_layers,
         grids=grids,
-        rules=tables.rules,
-        rules_record=tables.record,
-        departments=tables.departments,
-        templates=tables.templates,
+        rules=sources.rules,
+        rules_record=sources.record,
+        departments=sources.departments,
+        templates=sources.templates,
         gk_epsg=gk_epsg,
         to_gk=to_gk,
         gk_zone=gk_zone,
@@ -460,8 +466,8 @@ def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:
 
 
 @dataclass
-class _Tables:
-    """What a snapshot is built from, read in one transaction."""
+class Sources:
+    """What a snapshot is built from (read from a database in one transaction)."""
 
     token: str
     zone_parts: list[ZoneParts]
@@ -472,7 +478,7 @@ class _Tables:
     templates: dict[str, tuple[str, str]]
 
 
-def _read_tables(engine: Engine, files: Path | None) -> _Tables:
+def _read_sources(engine: Engine, files: Path | None) -> Sources:
     # one REPEATABLE READ transaction: the token and the data belong together
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         token = repository.snapshot_token(conn)
@@ -486,7 +492,7 @@ def _read_tables(engine: Engine, files: Path | None) -> _Tables:
         rules, record = repository.rule_set(conn)
         departments = {(d.type, d.district_code or ""): d for d in repository.departments(conn)}
         templates = repository.department_templates(conn)
-    return _Tables(token, parts, grid_rows, rules, record, departments, templates)
+    return Sources(token, parts, grid_rows, rules, record, departments, templates)
 
 
 def _zone_layer(parts: ZoneParts) -> ZoneLayer:

@@ -110,6 +110,18 @@ class ZoneParts:
     fragments: Blobs
 
 
+def parts_of_rows(
+    name: str, version: int, rows: list[tuple], folder: Path | None = None
+) -> ZoneParts:
+    """The parts of a layer given as rows (id, kind, code, name, WKB): built in memory, or
+    written into ``folder`` and mapped from there, as a shared version is."""
+    arrays = _arrays(name, version, [rows])
+    if folder is None:
+        return _parts(name, version, arrays)
+    _write(folder, arrays, _meta(name, version, arrays))
+    return _parts(name, version, _read(folder))
+
+
 # -- building ---------------------------------------------------------------------------------
 
 
@@ -244,6 +256,10 @@ def _key(conn: Connection, layer: dict) -> str:
     return f"zones-v{layer['version_id']}-{digest}"
 
 
+def _meta(name: str, version: int, arrays: dict[str, np.ndarray]) -> dict:
+    return {"format": FORMAT, "layer": name, "version": version, "arrays": sorted(arrays)}
+
+
 def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Into a temporary folder beside ``folder``, then renamed: a reader sees all or nothing."""
     partial = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
@@ -306,9 +322,7 @@ def zone_parts(conn: Connection, layer: dict, files: Path | None) -> ZoneParts:
                 if not (folder / "meta.json").exists():  # not written while we waited
                     started = time.perf_counter()
                     arrays = _arrays(name, version, _rows(conn, layer["version_id"]))
-                    meta = {"format": FORMAT, "layer": name, "version": version,
-                            "arrays": sorted(arrays)}  # fmt: skip
-                    _write(folder, arrays, meta)
+                    _write(folder, arrays, _meta(name, version, arrays))
                     del arrays
                     _release_freed_memory()
                     log.info(
