@@ -10,8 +10,6 @@ import typer
 
 from weijian.cli.context import database, serve_app
 from weijian.cli.output import handles_errors, log, out
-from weijian.demo.cases import load_demo_cases
-from weijian.demo.city import load_samples
 from weijian.demo.users import (
     DEMO_PASSWORD,
     Passwords,
@@ -66,6 +64,8 @@ def demo(
     The demo users get the documented password on the embedded database; on a database
     DATABASE_URL names, random passwords printed once (unless --demo-passwords)."""
     from weijian import samples
+    from weijian.demo.cases import load_demo_cases
+    from weijian.demo.city import load_samples
 
     settings = get_settings()
     engine = database()

@@ -12,10 +12,6 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, text
 
-from weijian.cases import users
-from weijian.cases.workflow import default_workflow
-from weijian.jurisdiction.snapshot import load_snapshot
-
 DEMO_PASSWORD = "weijian-demo"
 DEMO_API_KEY = "demo-12345"
 #: the demo's random seed (names and phones of its users, the stories of its cases)
@@ -82,6 +78,9 @@ def ensure_department_users(
 ) -> list[str]:
     """``chengguan-CODE``, ``ziranziyuan-CODE`` and ``quxian-CODE`` for every district, bound to
     the district's departments. Existing users are left as they are."""
+    from weijian.cases import users
+    from weijian.cases.workflow import default_workflow
+
     district = snap.grids["district"]
     created = []
     with engine.begin() as conn:
@@ -114,6 +113,11 @@ def ensure_demo_users(
     """One user per role on the sample city's first district, town, community and compound,
     all with the documented demo password (or those ``passwords`` gives); an API key for the
     demo hotline. Idempotent."""
+    # imported here: the command line reads this module's password for its help
+    from weijian.cases import users
+    from weijian.cases.workflow import default_workflow
+    from weijian.jurisdiction.snapshot import load_snapshot
+
     passwords = passwords or Passwords()
     snap = load_snapshot(engine)
     chain: dict[str, str | None] = {"district": None, "town": None, "community": None}
