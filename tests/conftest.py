@@ -234,9 +234,9 @@ def serving(app):
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()
-    # the app's start loads the snapshot and its compiled loops: on a machine whose compile
-    # cache is still empty (a fresh clone) that is their first compile, some 20 s on a quiet
-    # machine and more while another test worker compiles too
+    # the app's start loads the snapshot and its compiled loops: `./dev setup` compiles them
+    # beforehand (weijian.jurisdiction.warmup), but pytest run without it on an empty compile
+    # cache compiles them here, some 20 s on a quiet machine and more while other workers do
     deadline = time.monotonic() + SERVER_START_SECONDS
     while not instance.started:
         if time.monotonic() > deadline or not thread.is_alive():
