@@ -124,19 +124,23 @@ def test_no_function_is_longer_than_one_screenful_or_two() -> None:
     assert long == {}
 
 
+def _loaded_with(module: str, libraries: list[str]) -> list[str]:
+    """Which of ``libraries`` a fresh interpreter has loaded once it imported ``module``."""
+    done = subprocess.run(
+        [sys.executable, "-c",
+         f"import sys, {module}; print(' '.join(m for m in {libraries!r} if m in sys.modules))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 def test_the_served_app_loads_the_file_and_drawing_libraries_only_when_used() -> None:
     """A server's worker imports the app; matplotlib (maps and documents), geopandas and
     pyogrio (file imports) and pypdf (atlases) come in with the first request that uses them,
     not into every worker's memory at start."""
     heavy = ["matplotlib", "geopandas", "pyogrio", "pypdf", "fontTools"]
-    done = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, weijian.api.app; print(' '.join(m for m in " + repr(heavy)
-         + " if m in sys.modules))"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [], f"imported with the app: {done.stdout}"
+    assert _loaded_with("weijian.api.app", heavy) == [], "imported with the app"
 
 
 def test_the_command_line_starts_without_the_libraries_its_commands_load() -> None:
@@ -145,11 +149,4 @@ def test_the_command_line_starts_without_the_libraries_its_commands_load() -> No
     not after the 3 s that numba, pandas, shapely and the rest take to load."""
     heavy = ["numpy", "numba", "pandas", "shapely", "pyproj", "geopandas", "pyogrio",
              "matplotlib", "weasyprint", "fastapi", "openpyxl", "pypinyin", "PIL"]  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, weijian.cli; print(' '.join(m for m in " + repr(heavy)
-         + " if m in sys.modules))"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [], f"imported with the command line: {done.stdout}"
+    assert _loaded_with("weijian.cli", heavy) == [], "imported with the command line"
