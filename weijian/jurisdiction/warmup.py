@@ -30,6 +30,10 @@ LAYER_COUNTS = (1, 2, 3)
 WEST, SOUTH, STEP = 126.40, 41.90, 0.01  # ~830 m × 1,100 m squares near Baishan
 
 
+NUMERALS = "一二三四五六七八"
+LEVEL_NAMES = {"district": "区", "town": "街道", "community": "社区", "compound": "小区"}
+
+
 def _square(col: float, row: float, cols: float = 1, rows: float = 1) -> bytes:
     x0, y0 = WEST + col * STEP, SOUTH + row * STEP
     return shapely.box(x0, y0, x0 + cols * STEP, y0 + rows * STEP).wkb
@@ -44,10 +48,6 @@ def _grid_rows(level: str, squares: list[bytes], parent: str | None) -> tuple[di
         parent_code = f"{parent}-{n // 2}" if parent else None
         rows.append((n + 1, f"{level}-{n}", name, parent_code, [], wkb))
     return {"grid_level": level, "version": 1}, rows
-
-
-NUMERALS = "一二三四五六七八"
-LEVEL_NAMES = {"district": "区", "town": "街道", "community": "社区", "compound": "小区"}
 
 
 def sources(layers: int, folder: Path | None) -> Sources:
@@ -111,7 +111,6 @@ def _answer_everywhere(snap: Snapshot) -> None:
         for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
             engine.lookup(snap, x, y, tolerance_m=tolerance)
         engine.answer_arrays(snap, lon, lat, on=date.today(), tolerance_m=tolerance)
-    engine.warm(snap)
     # each index asked on its own, as the unhurried paths do (engine.decide, the grid chain)
     indexes = [layer.index for layer in snap.zone_layers]
     indexes += [grid.index for grid in snap.grids.values()]
