@@ -258,3 +258,12 @@ def test_a_superseded_document_keeps_its_pdf_and_audit_catches_a_change(case_api
     result = history.verify(engine, store)
     assert not result["ok"]
     assert any(first["sha256"][:12] in p["problem"] for p in result["problems"])
+
+
+def test_the_embedded_fonts_are_cut_by_harfbuzz():
+    """WeasyPrint cuts a document's embedded fonts with HarfBuzz's subsetter, which `./dev setup`
+    installs (libharfbuzz-subset0): without it WeasyPrint falls back to fontTools, which walks
+    every glyph of the CJK fonts — some 5 s a document instead of a tenth of one."""
+    from weasyprint.text.ffi import harfbuzz_subset
+
+    assert harfbuzz_subset is not None, "libharfbuzz-subset0 is missing: run ./dev setup as root"
