@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from weijian.db import cluster
@@ -50,3 +52,51 @@ def test_the_cache_of_the_embedded_server_follows_the_machines_memory():
     assert cluster.shared_buffers_mb(128 * gib) == 4096
     # the server is started with this machine's figure
     assert cluster.SERVER_SETTINGS["shared_buffers"] == f"{cluster.shared_buffers_mb()}MB"
+
+
+def test_databases_migrated_at_once_share_the_clusters_role():
+    """The app's role belongs to the cluster, not to a database: databases migrated at the same
+    moment (the test workers' on a new cluster) each create it or find it made, and none fails
+    on another's — migration 0003's block run by eight connections at once, on a role of its
+    own."""
+    import importlib.util
+    import threading
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import _admin_connection
+
+    path = Path(cluster.__file__).parent / "migrations" / "versions" / "0003_cases.py"
+    spec = importlib.util.spec_from_file_location("migration_0003", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    role = f"weijian_race_{uuid.uuid4().hex[:8]}"
+    block = migration.ROLE.split("GRANT USAGE")[0].replace(migration.APP_ROLE, role)
+    _, admin = _admin_connection()
+    start, failures = threading.Barrier(8), []
+
+    def migrate_role():
+        with psycopg.connect(**admin) as conn:
+            start.wait()
+            try:
+                conn.execute(block)
+            except psycopg.Error as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=migrate_role) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with psycopg.connect(**admin) as conn:
+            row = conn.execute(
+                "SELECT pg_has_role(current_user, %s, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+                (role, role),
+            ).fetchone()
+    finally:
+        with psycopg.connect(**admin) as conn:
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
+    assert failures == []
+    assert row == (True,)

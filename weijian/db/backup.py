@@ -256,7 +256,8 @@ def restore(url: str, evidence_root: Path, source: Path, log: Callable[[str], No
             conn.execute(
                 text(
                     "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-                    f"'{APP_ROLE}') THEN CREATE ROLE {APP_ROLE} NOLOGIN; END IF; END $$"
+                    f"'{APP_ROLE}') THEN CREATE ROLE {APP_ROLE} NOLOGIN; END IF; "
+                    "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
                 )
             )
         engine_for(url).dispose()

@@ -227,11 +227,21 @@ CREATE TRIGGER case_evidence_no_truncate BEFORE TRUNCATE ON case_evidence
 ROLE = f"""
 DO $$
 BEGIN
+    -- a role is the cluster's: another database of it migrating at the same moment may
+    -- create it (or grant it) between the check and the statement
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-        CREATE ROLE {APP_ROLE} NOLOGIN;
+        BEGIN
+            CREATE ROLE {APP_ROLE} NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
     END IF;
     IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
-        EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+        BEGIN
+            EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
     END IF;
 END $$;
 GRANT USAGE ON SCHEMA public TO {APP_ROLE};
