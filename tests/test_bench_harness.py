@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -15,23 +15,25 @@ from weijian.db.cluster import EmbeddedCluster
 from weijian.settings import PROJECT_ROOT, get_settings
 
 
-def test_measure_warms_up_then_times_every_run_and_keeps_the_last_result() -> None:
+def test_measure_warms_up_then_times_every_run_and_keeps_the_last_result(monkeypatch) -> None:
+    # the harness's clock is one the toy moves: a busy machine's sleeps would not keep order
+    now = [0.0]
+    monkeypatch.setattr(harness, "time", SimpleNamespace(perf_counter=lambda: now[0]))
     calls = []
 
     def toy():
         calls.append(len(calls))
-        time.sleep(0.002 * len(calls))  # each run slower than the last
+        now[0] += 0.002 * len(calls)  # each run slower than the last
         return len(calls)
 
     t = harness.measure("toy", toy, repeat=3, warmup=2)
     assert len(calls) == 5  # 2 untimed, 3 timed
     assert t.n == 3 and t.warmup == 2 and t.result == 5
-    # the timed runs are the 3rd to 5th: ≈ 6, 8, 10 ms; median the middle one
-    assert t.seconds == sorted(t.seconds)
+    # the timed runs are the 3rd to 5th: 6, 8, 10 ms; median the middle one
+    assert t.seconds == pytest.approx([0.006, 0.008, 0.010])
     assert t.median == t.seconds[1]
     assert t.spread == (t.seconds[0], t.seconds[2])
     assert t.spread_name == "min–max"
-    assert 0.005 < t.median < 0.5
 
 
 def test_the_defaults_are_what_repeat_sets_for_everyone(monkeypatch) -> None:
