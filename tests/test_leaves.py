@@ -437,7 +437,9 @@ def test_one_process_per_database_keeps_the_statistics_counted(engine, case_api,
 
     holders_sql = text(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"
+        "AND ((classid::bigint << 32) | objid::bigint) = :key "
+        # an advisory lock is a database's: other tests' databases hold the same key
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
 
     def holders() -> list[int]:
