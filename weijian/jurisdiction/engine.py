@@ -274,7 +274,9 @@ def _ring_alternatives_fast(
     has_districts = "district" in snap.grids
     seen = {(decision.key)}
     found = []
-    for district, best_i, any_i in zip(districts, best.tolist(), any_zone.tolist(), strict=True):
+    # the samples' distinct answers, in the order the samples first give them: a handful of 24
+    distinct = dict.fromkeys(zip(districts, best.tolist(), any_zone.tolist(), strict=True))
+    for district, best_i, any_i in distinct:
         if has_districts and district is None:
             key = (None, district, "outside_city")
         elif best_i < NO_RULE:

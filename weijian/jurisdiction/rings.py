@@ -258,6 +258,21 @@ def sample_districts(
     return out
 
 
+def _rank_arguments(snap: Snapshot, on) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """What the compiled pass takes of the rules in force on ``on``: each layer's best rank, the
+    layers in that order, and each layer's zones' ranks as int32 — made once a day, not for
+    every point that needs its rings."""
+    found = snap.sample_ranks.get(on)
+    if found is None:
+        possible = np.array(snap.best_ranks(on), dtype=np.int64)
+        order = sorted(range(len(possible)), key=lambda n: (possible[n], n))
+        ranks = tuple(np.ascontiguousarray(r, dtype=np.int32) for r in snap.zone_ranks(on))
+        if len(snap.sample_ranks) > 8:
+            snap.sample_ranks.clear()
+        found = snap.sample_ranks[on] = (possible, np.array(order, dtype=np.int64), ranks)
+    return found
+
+
 def sample_best_ranks(
     snap: Snapshot,
     lon: np.ndarray,
@@ -280,9 +295,7 @@ def sample_best_ranks(
     for n, hits in enumerate(centre_hits):
         if hits is not None:
             plain_ok[n], covered[n], centre_best[n] = hits
-    possible = np.array(snap.best_ranks(on), dtype=np.int64)
-    order = np.array(sorted(range(layers), key=lambda n: (possible[n], n)), dtype=np.int64)
-    ranks = tuple(np.ascontiguousarray(r, dtype=np.int32) for r in snap.zone_ranks(on))
+    possible, order, ranks = _rank_arguments(snap, on)
     best, any_zone, undecided = kernels.sample_best_ranks(
         np.ascontiguousarray(lon, dtype=np.float64), np.ascontiguousarray(lat, dtype=np.float64),
         np.ascontiguousarray(owner, dtype=np.int64), order, possible, lent, plain_ok, covered,

@@ -95,6 +95,7 @@ class Snapshot:
     fragments: Any = None  # answer.Fragments: the answer's parts serialised, built at load
     grid_tables: Any = None  # rings.Tables of the grid levels (and their parent rows), made once
     zone_tables: Any = None  # rings.Tables of the zone layers, made once
+    sample_ranks: dict = field(default_factory=dict)  # rings: per day, the ranks as it asks them
     _locator: Locator | None = None
     _ranks: dict[date, list[np.ndarray]] = field(default_factory=dict)
     _in_force: dict[date, list] = field(default_factory=dict)
