@@ -267,13 +267,18 @@ def _case_addresses(
         pick(STREET_SIDES),
         pick(DIRECTIONS),
     )
-    metres = text((to_seat // 50 * 50).astype(int))
+    # as a person gives it: "约350米" near the seat, "约3.2公里" farther off
+    distance = np.where(
+        to_seat < 1000,
+        np.char.add(text((to_seat // 50 * 50).astype(int)).astype(str), "米"),
+        np.char.replace(np.char.add(np.char.mod("%.1f", to_seat / 1000), "公里"), ".0公里", "公里"),
+    ).astype(object)
     details = {
         "compound": community_names + compound_names + building + "号楼" + building_side,
         "street": road + number + "号" + street_side,
         "town": community_names + road + number + "号",
         "village": community_names + group + "组",
-        "open": community_names + direction + "约" + metres + "米",
+        "open": community_names + direction + "约" + distance,
     }
     return (
         "白山市"
