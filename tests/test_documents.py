@@ -267,3 +267,21 @@ def test_the_embedded_fonts_are_cut_by_harfbuzz():
     from weasyprint.text.ffi import harfbuzz_subset
 
     assert harfbuzz_subset is not None, "libharfbuzz-subset0 is missing: run ./dev setup as root"
+
+
+def test_a_server_without_the_subsetter_says_so_once(monkeypatch, caplog):
+    """Where it is missing (a server set up by other means), the log names the package, once."""
+    from weasyprint.text import ffi
+
+    from weijian.enforcement import pdf
+
+    monkeypatch.setattr(ffi, "harfbuzz_subset", None)
+    pdf.check_subsetter.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="weijian.enforcement.pdf"):
+            assert pdf.check_subsetter() is False
+            assert pdf.check_subsetter() is False
+    finally:
+        pdf.check_subsetter.cache_clear()
+    warned = [r.getMessage() for r in caplog.records if r.name == "weijian.enforcement.pdf"]
+    assert len(warned) == 1 and "apt-get install libharfbuzz-subset0" in warned[0]

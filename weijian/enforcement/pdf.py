@@ -21,6 +21,7 @@ DIGITS = "〇一二三四五六七八九"
 # WeasyPrint says what it cannot use of a page's CSS at WARNING; our pages use what it reads
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
+_log = logging.getLogger(__name__)
 
 
 def _number_zh(n: int) -> str:
@@ -92,6 +93,22 @@ def check_fonts() -> None:
             )
 
 
+@lru_cache(maxsize=1)
+def check_subsetter() -> bool:
+    """Whether WeasyPrint cuts the embedded fonts with HarfBuzz's subsetter; without it (its
+    own warning is silenced above) it falls back to fontTools, which walks every glyph of the CJK
+    fonts — some 5 s a document — so the server's log says so, once."""
+    from weasyprint.text.ffi import harfbuzz_subset
+
+    if harfbuzz_subset is None:
+        _log.warning(
+            "HarfBuzz's subsetter (libharfbuzz-subset0) is missing: every document's fonts are "
+            "cut by fontTools, some 5 s a document. Install it: apt-get install "
+            "libharfbuzz-subset0 (./dev setup does it when run as root)"
+        )
+    return harfbuzz_subset is not None
+
+
 def render_html(template: str, context: dict, folder: Path | None = None) -> str:
     env = environment(str(folder) if folder else None)
     try:
@@ -122,6 +139,7 @@ def render_pdf(template: str, context: dict, folder: Path | None = None) -> tupl
     # photo uploaded as evidence must still be refused (cases/evidence.py), so it is undone
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     check_fonts()
+    check_subsetter()
     html = render_html(template, context, folder)
     document = HTML(string=html, base_url=str(TEMPLATES)).render()
     return document.write_pdf(), len(document.pages)
