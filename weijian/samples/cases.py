@@ -270,8 +270,8 @@ def _case_addresses(
     # as a person gives it: "约350米" near the seat, "约3.2公里" farther off
     distance = np.where(
         to_seat < 1000,
-        np.char.add(text((to_seat // 50 * 50).astype(int)).astype(str), "米"),
-        np.char.replace(np.char.add(np.char.mod("%.1f", to_seat / 1000), "公里"), ".0公里", "公里"),
+        np.char.mod("%d米", (to_seat // 50 * 50).astype(int)),
+        np.char.replace(np.char.mod("%.1f公里", to_seat / 1000), ".0公里", "公里"),
     ).astype(object)
     details = {
         "compound": community_names + compound_names + building + "号楼" + building_side,
