@@ -155,21 +155,23 @@ def test_refusal_in_a_late_chunk_keeps_the_active_version(
     assert versions == 1
 
 
-def test_background_errors_reach_the_consumer_and_stop_the_worker():
+def test_worker_errors_reach_the_consumer_and_a_stop_cancels_the_rest():
     made: list[int] = []
 
-    def items():
-        for i in range(100):
-            made.append(i)
-            if i == 3:
-                raise ValueError("the fourth item")
-            yield np.int64(i)
+    def square(i: int) -> int:
+        made.append(i)
+        if i == 3:
+            raise ValueError("the fourth item")
+        return i * i
 
     with pytest.raises(ValueError, match="fourth"):
-        list(streaming.in_background(items()))
+        list(streaming.in_threads(square, range(100), workers=2, ahead=4))
+    assert len(made) <= 8  # the items up to the error and those ahead of it, no more
+    made.clear()
     taken = []
-    for item in streaming.in_background(iter(range(1000)), depth=2):
+    for item in streaming.in_threads(square, (i for i in range(1000) if i != 3), 2, 3):
         taken.append(item)
-        if item == 5:
+        if item == 25:
             break
-    assert taken == list(range(6))
+    assert taken == [0, 1, 4, 16, 25]
+    assert len(made) <= 8  # not the thousand: the items not started were cancelled

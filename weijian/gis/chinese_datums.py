@@ -411,10 +411,15 @@ def transform_geometry(geometry: GeometryInput, source: str, target: str) -> Geo
     _check_name(target, "target")
     if source == target:
         return geometry
+    return shapely.transform(geometry, vertex_converter(source, target), include_z=False)
+
+
+def vertex_converter(source: str, target: str) -> Callable[[FloatArray], FloatArray]:
+    """The function :func:`transform_geometry` applies to an (n, 2) array of coordinates."""
     converter = CONVERTERS[(source, target)]
 
     def convert_xy(coords: FloatArray) -> FloatArray:
         lon, lat = converter(coords[:, 0], coords[:, 1])
         return np.column_stack((lon, lat))
 
-    return shapely.transform(geometry, convert_xy, include_z=False)
+    return convert_xy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -209,23 +210,34 @@ def transformer_to_storage(source: pyproj.CRS) -> pyproj.Transformer:
 
 
 def _apply(geoms: np.ndarray, transformer: pyproj.Transformer) -> np.ndarray:
+    return shapely.transform(geoms, _coordinates(transformer))
+
+
+def _coordinates(transformer: pyproj.Transformer) -> Callable[[np.ndarray], np.ndarray]:
     def fn(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(geoms, fn)
+    return fn
+
+
+def storage_coordinates(source: SourceCRS) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The function :func:`to_storage` applies to every vertex (an (n, 2) array of
+    coordinates in ``source``, the same in CGCS2000 geographic), None where it keeps them."""
+    if source.web_datum:
+        from weijian.gis.chinese_datums import vertex_converter
+
+        return vertex_converter(source.web_datum, "wgs84")
+    assert source.crs is not None
+    if source.crs.to_epsg(min_confidence=70) in (STORAGE_EPSG, 4326):
+        return None  # WGS84 and CGCS2000 agree to centimetres; PROJ's ballpark is the identity
+    return _coordinates(_transformer(source.crs.to_wkt(), STORAGE_EPSG, False))
 
 
 def to_storage(geoms: np.ndarray, source: SourceCRS) -> np.ndarray:
     """Geometries (2D) from ``source`` to CGCS2000 geographic (EPSG:4490)."""
-    if source.web_datum:
-        from weijian.gis.chinese_datums import transform_geometry
-
-        return transform_geometry(geoms, source.web_datum, "wgs84")
-    assert source.crs is not None
-    if source.crs.to_epsg(min_confidence=70) in (STORAGE_EPSG, 4326):
-        return geoms  # WGS84 and CGCS2000 agree to centimetres; PROJ's ballpark is the identity
-    return _apply(geoms, _transformer(source.crs.to_wkt(), STORAGE_EPSG, False))
+    reproject = storage_coordinates(source)
+    return geoms if reproject is None else shapely.transform(geoms, reproject, include_z=False)
 
 
 def from_storage(geoms: np.ndarray, target: SourceCRS) -> np.ndarray:

@@ -286,7 +286,12 @@ def check_coordinates(geoms: np.ndarray, display: str, max_vertices: int) -> Non
             hint="simplify or split it in QGIS (e.g. Simplify, tolerance 0.1 m), or raise "
             "WEIJIAN_MAX_FEATURE_VERTICES",
         )
-    step = 20_000
+    coords = shapely.get_coordinates(geoms)
+    if not len(coords) or (
+        coords.min() >= -ABSURD_COORDINATE and coords.max() <= ABSURD_COORDINATE
+    ):
+        return  # every one finite and sane (a NaN fails both comparisons), the usual case
+    step = 20_000  # find the first row at fault
     for start in range(0, len(geoms), step):
         coords, index = shapely.get_coordinates(geoms[start : start + step], return_index=True)
         bad = ~np.isfinite(coords) | (np.abs(coords) > ABSURD_COORDINATE)

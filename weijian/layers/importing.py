@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine
 from weijian.errors import ConflictError, InputError
 from weijian.gis import crs as crs_mod
 from weijian.gis.encoding import EncodingChoice, choose_encoding
-from weijian.gis.geometry import normalise_polygons
+from weijian.gis.geometry import normalise_polygons, normalise_reprojected
 from weijian.gis.integrity import check_rows_inside
 from weijian.gis.readers import OpenedSource, open_source, read_features
 from weijian.layers import repository, streaming
@@ -222,7 +222,9 @@ def prepare(
         notes.append(source_crs.note)
     read_seconds = time.perf_counter() - started
 
-    geoms, keep, repair = normalise_polygons(features.geometries, source.display)
+    geoms, keep, repair, area = normalise_reprojected(
+        features.geometries, source.display, crs_mod.storage_coordinates(source_crs)
+    )
     if not len(geoms):
         raise InputError(
             f"{source.display}：{repair.features} 个要素中没有一个可用的面"
@@ -235,8 +237,8 @@ def prepare(
             hint="export the layer again from its source",
         )
     # areas in Gauss-Krüger metres: straight from the source when it is Gauss-Krüger already
-    area = shapely.area(geoms) if crs_mod.is_gauss_kruger(source_crs) else None
-    geoms = crs_mod.to_storage(geoms, source_crs)
+    if not crs_mod.is_gauss_kruger(source_crs):
+        area = None
     broken = ~shapely.is_valid(geoms)
     if broken.any():  # reprojection can bend a ring onto itself; repair again in storage
         fixed, _, again = normalise_polygons(geoms[broken], source.display)
@@ -531,7 +533,7 @@ def _stream_zones_into(
 
         def rows() -> Iterator[tuple]:
             derive = _zone_rows(version_id, request)
-            for chunk in streaming.in_background(streaming.chunks(source, plan, derive)):
+            for chunk in streaming.chunks(source, plan, derive):
                 yield from chunk.extra.pop("rows")
                 kind_counts.update(chunk.extra.pop("kinds"))
                 chunk.attributes = chunk.attributes.iloc[:0]  # in the COPY: not kept twice

@@ -1,8 +1,8 @@
-"""Streaming a large Gauss-Krüger shapefile into a new version: a worker thread reads and
-prepares the features chunk by chunk (``skip_features``/``max_features``) while the importing
-thread COPYs the previous chunk, so reading, repair and reprojection overlap with PostgreSQL's
-own work (the generated Web Mercator copy; the version's table is bare until it is attached,
-when its indexes are built, ``repository.copy_zones``).
+"""Streaming a large Gauss-Krüger shapefile into a new version: two worker threads read and
+prepare the features chunk by chunk (``skip_features``/``max_features``), each its own chunk,
+while the importing thread COPYs the chunks in the file's order, so reading, repair and
+reprojection overlap with PostgreSQL's own work (the generated Web Mercator copy; the version's
+table is bare until it is attached, when its indexes are built, ``repository.copy_zones``).
 
 Every chunk goes through the same steps as the one-pass :func:`importing.prepare` — coordinates
 checked, polygons normalised and repaired, areas in the source's Gauss-Krüger metres, CGCS2000,
@@ -12,18 +12,22 @@ of any kind, a column whose type differs between chunks, a post-reprojection rep
 drop a feature) raises :class:`Fallback` or the check's own error: the transaction is rolled back
 and the caller imports in one pass, which gives the exact answer or refusal.
 
-On two cores the import is bound by the CPU time of all three together (this worker, the COPYing
-thread and the server), not by one of them: measured on 100k parcels, writing the Web Mercator
-copy from here instead of the generated column took 0.6 s off the server's COPY but made the
-import 1.1–1.6 s slower (0.5 s with a closed-form Mercator), and splitting a chunk's reprojection
-among two threads gained nothing. What helps is less work in total, wherever it is done."""
+On two cores the import is bound by the CPU time of all three together (the workers, the
+COPYing thread and the server), and most of the workers' time holds the GIL (pyogrio's reading,
+building geometries, the rows to COPY). Measured on 100k parcels: writing the Web Mercator copy
+from here instead of the generated column took 0.6 s off the server's COPY but made the import
+1.1–1.6 s slower (0.5 s with a closed-form Mercator), and splitting a chunk's reprojection among
+two threads gained nothing; one worker thread took 4.3–4.6 s, two 4.2–4.4 s (what one leaves
+idle while PROJ, GEOS and the server run without the GIL), and with the polygons built once
+(``normalise_reprojected``) 3.6–3.9 s. What helps is less work in total, wherever it is done."""
 
 from __future__ import annotations
 
-import queue
-import threading
+import collections
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -35,7 +39,7 @@ from sqlalchemy import Connection, text
 
 from weijian.gis import crs as crs_mod
 from weijian.gis.encoding import EncodingChoice
-from weijian.gis.geometry import PolygonRepair, normalise_polygons
+from weijian.gis.geometry import PolygonRepair, normalise_polygons, normalise_reprojected
 from weijian.gis.integrity import check_coordinates
 from weijian.gis.readers import OpenedSource
 from weijian.settings import get_settings
@@ -44,10 +48,13 @@ from weijian.settings import get_settings
 CHUNK_FEATURES = 8_192
 #: smaller files are imported in one pass: there is nothing to overlap
 MIN_FEATURES = 2 * CHUNK_FEATURES
+#: threads reading and preparing chunks (most of it holds the GIL: more gain nothing)
+WORKERS = 2
 #: prepared chunks waiting for the COPY (bounds the memory held ahead of it)
 QUEUE_DEPTH = 2
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Fallback(Exception):
@@ -100,14 +107,11 @@ def plan(
     return Plan(source_crs, encoding, count, chunk=CHUNK_FEATURES)
 
 
-def read_chunks(source: OpenedSource, plan: Plan) -> Iterator[tuple[int, object]]:
-    """The file's features ``plan.chunk`` at a time, as pyogrio reads them in one pass."""
-    size = plan.chunk
-    for first in range(0, plan.count, size):
-        frame = pyogrio.read_dataframe(
-            source.path, encoding=plan.encoding.encoding, skip_features=first, max_features=size
-        )
-        yield first, frame
+def read_chunk(source: OpenedSource, plan: Plan, first: int) -> pd.DataFrame:
+    """The ``plan.chunk`` features from the ``first``, as pyogrio reads them in one pass."""
+    return pyogrio.read_dataframe(
+        source.path, encoding=plan.encoding.encoding, skip_features=first, max_features=plan.chunk
+    )
 
 
 def prepare_chunk(first: int, frame, source: OpenedSource, plan: Plan, started: float) -> Chunk:
@@ -118,10 +122,10 @@ def prepare_chunk(first: int, frame, source: OpenedSource, plan: Plan, started: 
     geometries = np.asarray(frame.geometry.array, dtype=object)
     read_seconds = time.perf_counter() - started
     check_coordinates(geometries, source.display, get_settings().max_feature_vertices)
-    geoms, keep, repair = normalise_polygons(geometries, source.display)
-    area = shapely.area(geoms)  # Gauss-Krüger metres, as in one pass
+    reproject = crs_mod.storage_coordinates(plan.source_crs)
+    # areas in the source's Gauss-Krüger metres, as in one pass
+    geoms, keep, repair, area = normalise_reprojected(geometries, source.display, reproject)
     if len(geoms):
-        geoms = crs_mod.to_storage(geoms, plan.source_crs)
         broken = ~shapely.is_valid(geoms)
         if broken.any():
             fixed, _, again = normalise_polygons(geoms[broken], source.display)
@@ -138,75 +142,41 @@ def chunks(
     plan: Plan,
     derive: Callable[[Chunk], dict],
 ) -> Iterator[Chunk]:
-    """Prepared chunks with what ``derive`` adds to each (run in the same, worker, thread);
-    every chunk's columns must have the first one's types, as one pass would read them."""
+    """Prepared chunks with what ``derive`` adds to each, in the file's order, read and prepared
+    by :data:`WORKERS` threads; every chunk's columns must have the first one's types, as one
+    pass would read them."""
+
+    def prepared(first: int) -> Chunk:
+        started = time.perf_counter()
+        chunk = prepare_chunk(first, read_chunk(source, plan, first), source, plan, started)
+        chunk.extra = derive(chunk)
+        return chunk
+
     dtypes = None
-    for started, (first, frame) in _timed(read_chunks(source, plan)):
-        chunk = prepare_chunk(first, frame, source, plan, started)
+    firsts = range(0, plan.count, plan.chunk)
+    for chunk in in_threads(prepared, firsts, WORKERS, WORKERS + QUEUE_DEPTH):
         kinds = tuple(str(t) for t in chunk.attributes.dtypes)
         if dtypes is None:
             dtypes = kinds
         elif kinds != dtypes:
             raise Fallback("a column's type differs between slices")
-        chunk.extra = derive(chunk)
         yield chunk
 
 
-def _timed(items: Iterator[T]) -> Iterator[tuple[float, T]]:
-    while True:
-        started = time.perf_counter()
-        try:
-            item = next(items)
-        except StopIteration:
-            return
-        yield started, item
-
-
-class _Failed:
-    def __init__(self, error: BaseException):
-        self.error = error
-
-
-_DONE = object()
-
-
-def in_background(items: Iterator[T], depth: int = QUEUE_DEPTH) -> Iterator[T]:
-    """Iterate ``items`` in a worker thread, up to ``depth`` ahead of the consumer; an error
-    of the worker is raised in the consumer; a consumer that stops stops the worker."""
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            put(_Failed(exc))
-
-    worker = threading.Thread(target=run, name="layer-import-reader", daemon=True)
-    worker.start()
+def in_threads(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int) -> Iterator[R]:
+    """``fn`` of each item, in the items' order, run by ``workers`` threads up to ``ahead``
+    items ahead of the consumer; a worker's error is raised in the consumer; a consumer that
+    stops cancels the items not yet started (and waits for those running)."""
+    todo = iter(items)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="layer-import")
     try:
-        while True:
-            item = ready.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
+        pending = collections.deque(pool.submit(fn, item) for item in itertools.islice(todo, ahead))
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(pool.submit(fn, item) for item in itertools.islice(todo, 1))
+            yield result
     finally:
-        stop.set()
-        worker.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def merge_repairs(parts: list[PolygonRepair]) -> PolygonRepair:
