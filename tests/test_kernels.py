@@ -58,6 +58,31 @@ def test_covers_is_geos_on_real_district_boundaries(districts):
     assert kernels.COVERED in states and kernels.OUTSIDE in states
 
 
+def test_first_rows_are_the_lowest_of_geos_pairs(districts):
+    """The lowest covering row per point, found without listing every pair: GEOS's answer on
+    the hard points, which take the undecided way too; overlapping polygons (each district
+    and a shrunken copy after all of them) tell the lowest row from any covering one."""
+    shrunk = np.array([affinity.scale(d, 0.5, 0.5) for d in districts], dtype=object)
+    geoms = np.concatenate([districts, shrunk])
+    index = PolygonIndex(geoms)
+    points = _hard_points(geoms, np.random.default_rng(11), 20_000)
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    pairs = _geos_pairs(geoms, x, y)
+    expected = np.full(len(x), -1)
+    for k, p in sorted(pairs, reverse=True):
+        expected[k] = p  # the lowest row of each point's pairs is written last
+    grid = index.grid
+    rows = kernels.first_covering_rows(
+        x, y, grid.x0, grid.y0, grid.dx, grid.dy, grid.nx, grid.ny, index.cell_ptr,
+        index.entry_poly, index.entry_boundary, index.bounds, index.geoms.wkb_blob,
+        index.geoms.wkb_offsets, index.edge_ptr, index.edge_at, index.entry_ref,
+    )  # fmt: skip
+    assert (rows == kernels.NOT_DECIDED).any(), "some hard points were left to GEOS"
+    assert index.first_rows(x, y).tolist() == expected.tolist()
+    covering = np.bincount([k for k, _ in pairs], minlength=len(x))
+    assert (covering >= 2).sum() > 1000 and (expected == -1).any()  # the lowest of several
+
+
 def test_one_point_s_query_is_the_arrays_and_geos_answer(districts):
     """``query_one`` (the single look-up's: one compiled call on a cell's WKB, GEOS where it
     cannot tell) against the array query and GEOS, on the hard points, none of the polygons

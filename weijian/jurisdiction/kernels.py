@@ -274,7 +274,7 @@ def cell_edges(
     return edge_ptr, edge_at, entry_ref
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr, edge_at, entry_ref):
     """:func:`covers` for the polygon of boundary entry ``e``, its bounds asked first, then
     its cell's own edges from the cell's centre (cx, cy) (see above), or the whole polygon."""
@@ -418,6 +418,42 @@ def _first_covering(
         if state == UNDECIDED:
             return NOT_DECIDED
     return -1
+
+
+@njit(cache=True, nogil=True)
+def first_covering_rows(
+    px, py, x0, y0, dx, dy, nx, ny, cell_ptr, entry_poly, entry_boundary, bounds, blob, offsets,
+    edge_ptr, edge_at, entry_ref,
+):  # fmt: skip
+    """Per point, what :func:`_first_covering` answers — the lowest row of the polygons
+    covering it, -1 for none, ``NOT_DECIDED`` where GEOS must tell — without listing every
+    covering polygon (:func:`covers_pairs`). The loop is written out, not a call of
+    ``_first_covering`` per point: its returns from inside the loop keep numba from pruning
+    the arrays' reference counts, which made it 2–6× slower (measured on the city's grids)."""
+    n = len(px)
+    out = np.full(n, -1, dtype=np.int64)
+    for k in range(n):
+        x, y = px[k], py[k]
+        fx = math.floor((x - x0) / dx)
+        fy = math.floor((y - y0) / dy)
+        if not (0 <= fx < nx and 0 <= fy < ny):
+            continue
+        cell = np.int64(fy) * nx + np.int64(fx)
+        cx, cy = cell_centre(np.float64(fx), np.float64(fy), x0, y0, dx, dy)
+        for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+            poly = entry_poly[e]
+            if not entry_boundary[e]:
+                out[k] = poly
+                break
+            state = _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy, edge_ptr,
+                                  edge_at, entry_ref)  # fmt: skip
+            if state == COVERED:
+                out[k] = poly
+                break
+            if state == UNDECIDED:
+                out[k] = NOT_DECIDED
+                break
+    return out
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -566,13 +602,33 @@ def _rows_at(
 ):  # fmt: skip
     """``out[k]`` for every sample ``k`` of ``which``: the row its centre is given at this level
     (``given[centre]``), or where that is ``ASK`` the index's lowest row covering it (-1 none,
-    ``NOT_DECIDED`` where GEOS must tell)."""
+    ``NOT_DECIDED`` where GEOS must tell) — :func:`_first_covering`, written out as in
+    :func:`first_covering_rows`, which is 2–6× faster than calling it per sample."""
+    x0, y0, dx, dy = grid[0], grid[1], grid[2], grid[3]
+    nx, ny = np.int64(grid[4]), np.int64(grid[5])
     for k in which:
         row = given[owner[k]]
         if row == ASK:
-            row = _first_covering(px[k], py[k], grid, cell_ptr, entry_poly, entry_boundary,
-                                  bounds, blob, offsets, edge_ptr, edge_at,
-                                  entry_ref)  # fmt: skip
+            row = -1
+            x, y = px[k], py[k]
+            fx = math.floor((x - x0) / dx)
+            fy = math.floor((y - y0) / dy)
+            if 0 <= fx < nx and 0 <= fy < ny:
+                cell = np.int64(fy) * nx + np.int64(fx)
+                cx, cy = cell_centre(np.float64(fx), np.float64(fy), x0, y0, dx, dy)
+                for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                    poly = entry_poly[e]
+                    if not entry_boundary[e]:
+                        row = poly
+                        break
+                    state = _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy,
+                                          edge_ptr, edge_at, entry_ref)  # fmt: skip
+                    if state == COVERED:
+                        row = poly
+                        break
+                    if state == UNDECIDED:
+                        row = NOT_DECIDED
+                        break
         out[k] = row
 
 

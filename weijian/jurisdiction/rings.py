@@ -45,15 +45,9 @@ def ring_lonlat(x, y, tolerance, ring_cos, ring_sin, central_meridian, false_eas
 
 
 def first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Per point, the lowest row of the polygons covering it (-1 for none). A cell lists its
-    polygons by row and the query keeps that order, so a point's first hit is its lowest."""
-    rows = np.full(len(lon), -1, dtype=np.int64)
-    points, polys = index.query(lon, lat)
-    if len(points):
-        first = np.ones(len(points), dtype=bool)
-        first[1:] = points[1:] != points[:-1]
-        rows[points[first]] = polys[first]
-    return rows
+    """Per point, the lowest row of the polygons covering it (-1 for none): a cell lists its
+    polygons by row, so a point's first hit is its lowest (``PolygonIndex.first_rows``)."""
+    return index.first_rows(lon, lat)
 
 
 def lower_at(out: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:
