@@ -740,6 +740,8 @@ def _layer_ranks(
                     continue
             hit = True
             b = min(b, np.int64(rank[poly]))
+            if b <= possible:
+                break  # no other zone of the layer could better it
         best[k] = b
         any_zone[k] = hit
 
