@@ -24,7 +24,7 @@ import orjson
 from weijian.gis import gauss_kruger
 from weijian.jurisdiction import rings
 from weijian.jurisdiction.answer import answer_bytes
-from weijian.jurisdiction.kernels import run_minima
+from weijian.jurisdiction.kernels import lower_best_keys
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
@@ -595,17 +595,9 @@ def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) ->
     for number, layer in enumerate(snap.zone_layers):
         points, polys = layer.index.query(lon, lat)
         pairs.append((points, polys))
-        if not len(points):
-            continue
-        any_zone[points] = True
-        rank = ranks[number][polys].astype(np.int64)
-        key = (rank << 32) | layer.order[polys]
-        uniq, candidate, at = run_minima(points, key)  # the pairs come ordered by point
-        better = candidate < best_key[uniq]
-        target = uniq[better]
-        best_key[target] = candidate[better]
-        best_layer[target] = number
-        best_zone[target] = polys[at[better]]
+        # the pairs come ordered by point
+        lower_best_keys(points, polys, ranks[number], layer.order, number, best_key,
+                                best_layer, best_zone, any_zone)  # fmt: skip
     rule_pos = (best_key >> 32).astype(np.int64)
     assigned = rule_pos < NO_RULE
     grid_rows = _grid_rows(snap, lon, lat)

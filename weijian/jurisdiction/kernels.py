@@ -545,25 +545,30 @@ def boundaries_in_boxes(
 
 
 @njit(cache=True, nogil=True)
-def run_minima(at, values):
-    """For pairs in runs of equal ``at`` (an index query's pairs, ordered by point): per run,
-    its ``at``, its least value and the position of that value (the first, on a tie)."""
-    n = len(at)
-    runs = 0
-    for i in range(n):
-        if i == 0 or at[i] != at[i - 1]:
-            runs += 1
-    where = np.empty(runs, dtype=np.int64)
-    least = np.empty(runs, dtype=values.dtype)
-    which = np.empty(runs, dtype=np.int64)
-    r = -1
-    for i in range(n):
-        if i == 0 or at[i] != at[i - 1]:
-            r += 1
-            where[r], least[r], which[r] = at[i], values[i], i
-        elif values[i] < least[r]:
-            least[r], which[r] = values[i], i
-    return where, least, which
+def lower_best_keys(points, polys, rank, order, number, best_key, best_layer, best_zone, any_zone):
+    """One zone layer's turn in the batch's decision, for its (point, zone) pairs in runs of
+    equal point (an index query's pairs): every point with a pair has a zone; the least key
+    (the zone's rule rank, then its place in the global zone order) of a point's pairs — the
+    first on a tie — replaces ``best_key[point]`` where it is lower, with the layer's
+    ``number`` and the zone."""
+    n = len(points)
+    i = 0
+    while i < n:
+        point = points[i]
+        any_zone[point] = True
+        zone = polys[i]
+        least = (np.int64(rank[zone]) << 32) | np.int64(order[zone])
+        j = i + 1
+        while j < n and points[j] == point:
+            key = (np.int64(rank[polys[j]]) << 32) | np.int64(order[polys[j]])
+            if key < least:
+                least, zone = key, polys[j]
+            j += 1
+        if least < best_key[point]:
+            best_key[point] = least
+            best_layer[point] = number
+            best_zone[point] = zone
+        i = j
 
 
 NOT_DECIDED = -3  # a row GEOS must find
