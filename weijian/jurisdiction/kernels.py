@@ -178,6 +178,18 @@ def cell_centre(fx, fy, x0, y0, dx, dy):
     return x0 + (fx + 0.5) * dx, y0 + (fy + 0.5) * dy
 
 
+@njit(cache=True, nogil=True, inline="always")
+def cell_and_centre(x, y, x0, y0, dx, dy, nx, ny):
+    """The cell of (x, y) in a grid of ``nx`` × ``ny`` cells from (x0, y0), -1 outside it, and
+    the cell's centre."""
+    fx = math.floor((x - x0) / dx)
+    fy = math.floor((y - y0) / dy)
+    if not (0 <= fx < nx and 0 <= fy < ny):
+        return np.int64(-1), 0.0, 0.0
+    cx, cy = cell_centre(np.float64(fx), np.float64(fy), x0, y0, dx, dy)
+    return np.int64(fy) * np.int64(nx) + np.int64(fx), cx, cy
+
+
 @njit(cache=True, nogil=True)
 def _cell_edges(blob, start, minx, miny, maxx, maxy, out, m):
     """Write into ``out[m:]`` (None: only count) the byte offsets (from ``start``) of the edges
@@ -435,12 +447,9 @@ def first_covering_rows(
     out = np.full(n, -1, dtype=np.int64)
     for k in range(n):
         x, y = px[k], py[k]
-        fx = math.floor((x - x0) / dx)
-        fy = math.floor((y - y0) / dy)
-        if not (0 <= fx < nx and 0 <= fy < ny):
+        cell, cx, cy = cell_and_centre(x, y, x0, y0, dx, dy, nx, ny)
+        if cell < 0:
             continue
-        cell = np.int64(fy) * nx + np.int64(fx)
-        cx, cy = cell_centre(np.float64(fx), np.float64(fy), x0, y0, dx, dy)
         for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
             poly = entry_poly[e]
             if not entry_boundary[e]:
@@ -617,11 +626,8 @@ def _rows_at(
         if row == ASK:
             row = -1
             x, y = px[k], py[k]
-            fx = math.floor((x - x0) / dx)
-            fy = math.floor((y - y0) / dy)
-            if 0 <= fx < nx and 0 <= fy < ny:
-                cell = np.int64(fy) * nx + np.int64(fx)
-                cx, cy = cell_centre(np.float64(fx), np.float64(fy), x0, y0, dx, dy)
+            cell, cx, cy = cell_and_centre(x, y, x0, y0, dx, dy, nx, ny)
+            if cell >= 0:
                 for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
                     poly = entry_poly[e]
                     if not entry_boundary[e]:
@@ -728,12 +734,9 @@ def _layer_ranks(
             best[k] = min(b, centre_best[centre])
             continue
         x, y = px[k], py[k]
-        fx = math.floor((x - x0) / dx)
-        fy = math.floor((y - y0) / dy)
-        if not (0 <= fx < nx and 0 <= fy < ny):
+        cell, cx, cy = cell_and_centre(x, y, x0, y0, dx, dy, nx, ny)
+        if cell < 0:
             continue
-        cell = np.int64(fy) * nx + np.int64(fx)
-        cx, cy = cell_centre(fx, fy, x0, y0, dx, dy)
         for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
             poly = entry_poly[e]
             if entry_boundary[e]:
