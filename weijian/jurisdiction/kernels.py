@@ -617,31 +617,22 @@ def _rows_at(
 ):  # fmt: skip
     """``out[k]`` for every sample ``k`` of ``which``: the row its centre is given at this level
     (``given[centre]``), or where that is ``ASK`` the index's lowest row covering it (-1 none,
-    ``NOT_DECIDED`` where GEOS must tell) — :func:`_first_covering`, written out as in
-    :func:`first_covering_rows`, which is 2–6× faster than calling it per sample."""
-    x0, y0, dx, dy = grid[0], grid[1], grid[2], grid[3]
-    nx, ny = np.int64(grid[4]), np.int64(grid[5])
+    ``NOT_DECIDED`` where GEOS must tell), those asked together (:func:`first_covering_rows`)."""
+    ask = np.empty(len(which), dtype=np.int64)
+    m = 0
     for k in which:
-        row = given[owner[k]]
-        if row == ASK:
-            row = -1
-            x, y = px[k], py[k]
-            cell, cx, cy = cell_and_centre(x, y, x0, y0, dx, dy, nx, ny)
-            if cell >= 0:
-                for e in range(cell_ptr[cell], cell_ptr[cell + 1]):
-                    poly = entry_poly[e]
-                    if not entry_boundary[e]:
-                        row = poly
-                        break
-                    state = _covers_entry(blob, offsets, bounds, poly, x, y, e, cx, cy,
-                                          edge_ptr, edge_at, entry_ref)  # fmt: skip
-                    if state == COVERED:
-                        row = poly
-                        break
-                    if state == UNDECIDED:
-                        row = NOT_DECIDED
-                        break
-        out[k] = row
+        out[k] = given[owner[k]]
+        if out[k] == ASK:
+            ask[m] = k
+            m += 1
+    if m:
+        ask = ask[:m]
+        rows = first_covering_rows(px[ask], py[ask], grid[0], grid[1], grid[2], grid[3],
+                                   np.int64(grid[4]), np.int64(grid[5]), cell_ptr, entry_poly,
+                                   entry_boundary, bounds, blob, offsets, edge_ptr, edge_at,
+                                   entry_ref)  # fmt: skip
+        for i in range(m):
+            out[ask[i]] = rows[i]
 
 
 @njit(cache=True, nogil=True)
