@@ -125,10 +125,8 @@ def _normalise(geoms: np.ndarray, what: str, reproject: Coordinates | None) -> N
     rebuilt = np.full(len(present), None, dtype=object)
     area = np.full(len(present), np.nan)
     counts = np.ones(len(present), dtype=np.intp)  # polygonal parts kept per feature
-    plain = valid & ~empty & (type_ids == 3)
-    if reproject is None or not plain.any():
-        plain[:] = False
-    else:
+    plain = valid & ~empty & (type_ids == 3) & (reproject is not None)
+    if plain.any():
         area[plain] = shapely.area(present[plain])
         rebuilt[plain] = _reprojected_multipolygons(present[plain], reproject)
     rest = ~plain

@@ -562,7 +562,7 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
         if grid is None or len(pending) == 0:
             continue
         # the lowest row (rows are sorted by code) of the grids covering each point
-        found = rings.first_rows(grid.index, lon[pending], lat[pending])
+        found = grid.index.first_rows(lon[pending], lat[pending])
         hit = pending[found >= 0]
         rows[level][hit] = found[found >= 0]
         found_at[hit] = position
@@ -579,7 +579,7 @@ def _grid_rows(snap: Snapshot, lon: np.ndarray, lat: np.ndarray) -> dict[str, np
             rows[upper][has_lower] = lower_grid.parent_rows[rows[lower][has_lower]]
         missing = np.flatnonzero(need & (rows[upper] < 0))
         if len(missing):
-            rows[upper][missing] = rings.first_rows(upper_grid.index, lon[missing], lat[missing])
+            rows[upper][missing] = upper_grid.index.first_rows(lon[missing], lat[missing])
     return rows
 
 
@@ -596,8 +596,8 @@ def decide_arrays(snap: Snapshot, lon: np.ndarray, lat: np.ndarray, on: date) ->
         points, polys = layer.index.query(lon, lat)
         pairs.append((points, polys))
         # the pairs come ordered by point
-        lower_best_keys(points, polys, ranks[number], layer.order, number, best_key,
-                                best_layer, best_zone, any_zone)  # fmt: skip
+        lower_best_keys(points, polys, ranks[number], layer.order, number, best_key, best_layer,
+                        best_zone, any_zone)  # fmt: skip
     rule_pos = (best_key >> 32).astype(np.int64)
     assigned = rule_pos < NO_RULE
     grid_rows = _grid_rows(snap, lon, lat)
@@ -652,7 +652,7 @@ def _sample_keys(
     for level, grid in snap.grids.items():
         plain = np.flatnonzero(grid.index.boxes_are_clear(*box))
         centre = np.full(len(ring), rings.UNKNOWN, dtype=np.int64)
-        centre[plain] = rings.first_rows(grid.index, lon[ring[plain]], lat[ring[plain]])
+        centre[plain] = grid.index.first_rows(lon[ring[plain]], lat[ring[plain]])
         given[level] = centre
     district = rings.sample_districts(snap, sample_lon, sample_lat, owner, given)
     assigned = best < NO_RULE

@@ -44,12 +44,6 @@ def ring_lonlat(x, y, tolerance, ring_cos, ring_sin, central_meridian, false_eas
     return lon, lat
 
 
-def first_rows(index, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Per point, the lowest row of the polygons covering it (-1 for none): a cell lists its
-    polygons by row, so a point's first hit is its lowest (``PolygonIndex.first_rows``)."""
-    return index.first_rows(lon, lat)
-
-
 def lower_at(out: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:
     """``np.minimum.at(out, at, values)`` for ``at`` in runs of equal positions (the pairs of
     an index query, ordered by point): one minimum per run, without the slow unbuffered
@@ -65,11 +59,11 @@ def _rows_at(snap: Snapshot, level: str, given, lon, lat, which: np.ndarray) -> 
     grid = snap.grids[level]
     known = given.get(level)
     if known is None:
-        return first_rows(grid.index, lon[which], lat[which])
+        return grid.index.first_rows(lon[which], lat[which])
     rows = known[which]
     ask = np.flatnonzero(rows == UNKNOWN)
     if len(ask):
-        rows[ask] = first_rows(grid.index, lon[which[ask]], lat[which[ask]])
+        rows[ask] = grid.index.first_rows(lon[which[ask]], lat[which[ask]])
     return rows
 
 
