@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import orjson
 import pytest
 import shapely
 
+from weijian.jurisdiction import zonefiles
 from weijian.jurisdiction.engine import answer_json, lookup_parts
 from weijian.jurisdiction.snapshot import load_snapshot
 from weijian.jurisdiction.zonefiles import FORMAT
@@ -150,3 +152,34 @@ def test_decoded_polygons_are_bounded(shared):
     centres = shapely.point_on_surface(plain)
     points, polys = landuse.index.query(shapely.get_x(centres), shapely.get_y(centres))
     assert set(zip(points.tolist(), polys.tolist(), strict=True)) >= {(i, i) for i in range(1000)}
+
+
+def test_the_files_map_in_many_threads_at_once(shared):
+    """Every worker thread may map a version at once (the listener, a job): the files' layout
+    comes from meta.json, not from parsing a header in each thread."""
+    files, _ = shared
+    folders = _folders(files)
+    expected = {folder: zonefiles._read(folder) for folder in folders}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(zonefiles._read, folders * 16))
+    for folder, arrays in zip(folders * 16, results, strict=True):
+        assert arrays.keys() == expected[folder].keys()
+        for key, value in arrays.items():
+            assert value.dtype == expected[folder][key].dtype
+            assert np.array_equal(value, expected[folder][key])
+            assert not value.flags.writeable
+
+
+def test_empty_arrays_are_written_and_read_back(tmp_path):
+    arrays = {
+        "none": np.zeros(0, np.int32),
+        "pairs": np.zeros((0, 2), np.float64),
+        "some": np.arange(5, dtype=np.uint8),
+    }
+    folder = tmp_path / "zones-test"
+    zonefiles._write(folder, arrays, zonefiles._meta("用地", 1, arrays))
+    back = zonefiles._read(folder)
+    assert {k: (v.dtype, v.shape) for k, v in back.items()} == {
+        k: (v.dtype, v.shape) for k, v in arrays.items()
+    }
+    assert back["some"].tolist() == [0, 1, 2, 3, 4]

@@ -580,6 +580,11 @@ def _frozen(snapshot: Snapshot) -> Snapshot:
     return snapshot
 
 
+#: the listener's pause after a failure: the first, doubled up to the last (a failed refresh is
+#: tried again at once, a database that is restarting is not asked ten times a second)
+RETRY_SECONDS = (0.25, 5.0)
+
+
 class SnapshotHolder:
     """The current snapshot of one process, kept fresh by a listener thread."""
 
@@ -688,12 +693,14 @@ class SnapshotHolder:
 
         url = self.engine.url.set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
+        pause = RETRY_SECONDS[0]
         while not self._stop.is_set():
             try:
                 with psycopg.connect(dsn, autocommit=True) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     conn.execute(f"LISTEN {repository.RULES_CHANNEL}")
                     self.refresh()
+                    pause = RETRY_SECONDS[0]
                     last_check = time.monotonic()
                     while not self._stop.is_set():
                         # wake every second to see whether we are asked to stop
@@ -709,5 +716,6 @@ class SnapshotHolder:
                             self.refresh()
                             last_check = time.monotonic()
             except Exception:  # keep listening across database restarts
-                log.exception("snapshot listener: reconnecting in 5 s")
-                self._stop.wait(5)
+                log.exception("snapshot listener: trying again in %.1f s", pause)
+                self._stop.wait(pause)
+                pause = min(pause * 2, RETRY_SECONDS[1])

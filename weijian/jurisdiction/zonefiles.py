@@ -3,11 +3,13 @@
 A land-use layer of a province has millions of parcels. Every process that answers look-ups
 (the server's workers, the job workers) needs the same index, attributes and answer parts of
 it, and a layer version never changes once imported. So the first process to need a version
-builds its arrays and writes them as ``.npy`` files into one folder per version (under a file
-lock: the others wait, then read); every process maps those files (``np.load(mmap_mode="r")``),
-so the pages are the operating system's page cache, one copy for the machine. What a process
-makes of its own — a polygon decoded from WKB and prepared, a boundary in metres — it makes
-when a point first falls on it.
+builds its arrays and writes them as raw files into one folder per version (under a file lock:
+the others wait, then read); every process maps those files (``np.memmap``, each array's type
+and shape read from the folder's ``meta.json``: no ``.npy`` header to parse, whose
+``ast.literal_eval`` is not safe in two threads at once on CPython 3.11), so the pages are the
+operating system's page cache, one copy for the machine. What a process makes of its own — a
+polygon decoded from WKB and prepared, a boundary in metres — it makes when a point first falls
+on it.
 
 Without a folder (``files=None``) the same arrays are built in memory: one code path.
 """
@@ -44,7 +46,7 @@ from weijian.jurisdiction.index import (
 log = logging.getLogger(__name__)
 
 #: the files' layout; a change makes every process build and write its versions again
-FORMAT = 3
+FORMAT = 4
 #: a version's folder not opened for this long is removed (a process that maps it keeps it)
 UNUSED_DAYS = 7
 ROWS_PER_FETCH = 20_000
@@ -257,7 +259,11 @@ def _key(conn: Connection, layer: dict) -> str:
 
 
 def _meta(name: str, version: int, arrays: dict[str, np.ndarray]) -> dict:
-    return {"format": FORMAT, "layer": name, "version": version, "arrays": sorted(arrays)}
+    layout = {
+        key: {"dtype": value.dtype.str, "shape": list(value.shape)}
+        for key, value in sorted(arrays.items())
+    }
+    return {"format": FORMAT, "layer": name, "version": version, "arrays": layout}
 
 
 def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -266,7 +272,7 @@ def _write(folder: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for key, value in arrays.items():
-        np.save(partial / f"{key}.npy", np.ascontiguousarray(value), allow_pickle=False)
+        np.ascontiguousarray(value).tofile(partial / f"{key}.bin")
     (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     os.rename(partial, folder)
 
@@ -277,7 +283,16 @@ def _read(folder: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{folder}: format {meta.get('format')}, expected {FORMAT}")
     with contextlib.suppress(OSError):
         os.utime(folder / "meta.json")  # last used, for the clean-up of unused versions
-    return {key: np.load(folder / f"{key}.npy", mmap_mode="r") for key in meta["arrays"]}
+    return {key: _mapped(folder / f"{key}.bin", **kind) for key, kind in meta["arrays"].items()}
+
+
+def _mapped(path: Path, dtype: str, shape: list[int]) -> np.ndarray:
+    """The file's array, read-only and shared; an empty one cannot be mapped, nor needs to be."""
+    if 0 in shape:
+        empty = np.zeros(shape, dtype)
+        empty.flags.writeable = False
+        return empty
+    return np.memmap(path, dtype=np.dtype(dtype), mode="r", shape=tuple(shape))
 
 
 def _release_freed_memory() -> None:
