@@ -11,7 +11,8 @@ Every side returns what its label says — for every point its department and it
   department table: shapely's STRtree over every zone layer and grid level, geopandas.sjoin
   over the same, and one PostGIS query (points COPY'd beforehand, GiST on both sides) whose
   rows are fetched;
-- single lookup, full answer, in-process: p50 / p99 µs at tolerance 0 m and 10 m against a
+- single lookup, full answer as the JSON bytes the API sends, in-process: p50 / p99 µs at
+  tolerance 0 m and 10 m (and at 0 m parsed into a dict, for Python callers) against a
   PostGIS prepared query for the same point's best zone rule and grid chain, its department
   read off the same table, one round trip on loopback;
 - HTTP: requests/s and p50 / p99 at 16 connections with 2 workers, load from wrk in a second
@@ -48,7 +49,13 @@ from bench.harness import ScratchDatabase, measure, measure_each, table
 from weijian.db.engine import engine_for
 from weijian.demo.city import load_samples
 from weijian.jurisdiction.batch import Answerer
-from weijian.jurisdiction.engine import GRID_LEVELS, decide_arrays, lookup, morton_order
+from weijian.jurisdiction.engine import (
+    GRID_LEVELS,
+    decide_arrays,
+    lookup,
+    lookup_json,
+    morton_order,
+)
 from weijian.jurisdiction.snapshot import load_snapshot
 
 WORKERS = 2
@@ -358,7 +365,9 @@ def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
     for tolerance in (0.0, 10.0):
         t = measure_each(
             f"weijian lookup {tolerance:g} m",
-            lambda k, tol=tolerance: lookup(snap, float(lon[k]), float(lat[k]), tolerance_m=tol),
+            lambda k, tol=tolerance: lookup_json(
+                snap, float(lon[k]), float(lat[k]), tolerance_m=tol
+            ),
             pick,
             warmup=LOOKUP_WARMUP,
         )
@@ -370,10 +379,24 @@ def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:
             (
                 f"weijian lookup, tolerance {tolerance:g} m",
                 f"{p50:.0f} / {p99:.0f} µs",
-                f"p50 / p99 of {t.n:,}, full answer (department, grid chain, distance, "
-                f"ambiguity), in-process; {t.warmup} untimed first",
+                f"p50 / p99 of {t.n:,}, full answer (department, grid chain with the people "
+                f"responsible, distance, ambiguity) as the JSON bytes the API sends, "
+                f"in-process; {t.warmup} untimed first",
             )
         )
+    as_dict = measure_each(
+        "weijian lookup as a dict",
+        lambda k: lookup(snap, float(lon[k]), float(lat[k]), tolerance_m=0.0),
+        pick,
+        warmup=LOOKUP_WARMUP,
+    )
+    rows.append(
+        (
+            "  … the same, parsed into a Python dict",
+            f"{as_dict.pct(50) * 1e6:.0f} / {as_dict.pct(99) * 1e6:.0f} µs",
+            "tolerance 0 m: `engine.lookup`, for Python callers (the bytes, then orjson.loads)",
+        )
+    )
     labels = Labels(snap, date.today())
     with psycopg.connect(db.libpq, autocommit=True) as conn:
 

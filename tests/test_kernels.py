@@ -276,3 +276,23 @@ def test_z_order_puts_near_points_together_in_the_order_of_their_keys():
             (((qy.astype(np.int64)[:, None] >> bits) & 1) << (2 * bits + 1)).sum(axis=1)
         )
         assert np.array_equal(order, np.argsort(key, kind="stable"))
+
+
+def test_a_box_over_the_grids_corner_from_outside_is_not_plain():
+    """Both corners of a box outside a layer's grid do not make it wholly outside: a box may
+    reach over the grid's corner, where a polygon is. Only a box wholly outside is plain."""
+    from weijian.jurisdiction.locator import Locator
+
+    index = PolygonIndex(
+        np.array([shapely.box(0.0, 0.0, 1.0, 1.0), shapely.box(2.0, 0.0, 3.0, 1.0)])
+    )
+    locator = Locator([index])
+    over_the_corner = (-0.5, 0.5, 0.5, 1.5)  # lower left outside on the left, upper right above
+    assert index.grid.cell_of(np.array([-0.5, 0.5]), np.array([0.5, 1.5])).tolist() == [-1, -1]
+    assert not index.box_is_plain_one(*over_the_corner)
+    assert not index.boxes_are_plain(*(np.array([v]) for v in over_the_corner))[0]
+    assert locator.plain(*over_the_corner) == [False]
+    for outside in [(-2.0, -2.0, -1.0, -1.0), (4.0, 0.2, 5.0, 0.8), (0.2, 2.0, 0.8, 3.0)]:
+        assert index.box_is_plain_one(*outside)
+        assert index.boxes_are_plain(*(np.array([v]) for v in outside))[0]
+        assert locator.plain(*outside) == [True]

@@ -87,6 +87,39 @@ def test_one_compiled_call_answers_for_every_layer_as_each_index_does(snap):
     assert 0 < plain < len(lon) * 3 * len(indexes)
 
 
+@pytest.mark.parametrize("broken", [None, "links", "level"])
+def test_one_compiled_call_decides_as_the_cells_polygons_do(snap, broken):
+    """``decide_cells`` (the zones, the deciding one and the grid chain in one call) against
+    the decision made from ``Snapshot.locate``'s polygons: the same everywhere, also where a
+    grid's parent is missing or a whole level; where GEOS must tell, it leaves the point."""
+    if broken == "links":
+        for level, upper in (("compound", "community"), ("community", "town")):
+            grid, above = snap.grids[level], snap.grids[upper]
+            lost = {grid.parents[row] for row in range(0, len(grid.parents), 3)}
+            above.row_of = {code: row for code, row in above.row_of.items() if code not in lost}
+            grid.parent_rows = np.array([above.row_of.get(p, -1) if p else -1
+                                         for p in grid.parents], dtype=np.int64)  # fmt: skip
+    elif broken == "level":
+        del snap.grids["community"]
+    lon, lat = _points(snap, np.random.default_rng(11))
+    on = date.today()
+    compiled = 0
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        ours = engine.decide_fast(snap, x, y, on)
+        theirs = engine._decide_located(snap, x, y, on)
+        order = [layer.order for layer in snap.zone_layers]
+        assert ours.resolution == theirs.resolution, (x, y)
+        assert ours.district_row == theirs.district_row
+        assert ours.chain == theirs.chain, (x, y)
+        assert engine._deciding_pair(snap, ours) == engine._deciding_pair(snap, theirs)
+        if snap.decide_one(x, y, on) is not None:  # its zones in the answer's order
+            assert list(ours.zones) == sorted(theirs.zones, key=lambda z: order[z[0]][z[1]])
+            compiled += 1
+    assert 0.9 * len(lon) < compiled < len(lon)  # GEOS asked for a few (vertices, edges)
+    if broken == "links":
+        assert any(-1 in g.parent_rows.tolist() for g in snap.grids.values())
+
+
 @pytest.mark.parametrize("tolerance_m", [0.0, 10.0])
 def test_joined_bytes_are_the_plain_answer(snap, tolerance_m):
     rng = np.random.default_rng(20261205)
@@ -326,3 +359,50 @@ def batch_reasons(snap, lon: float, lat: float, on: date) -> list[str]:
     """The reasons of one point's alternatives, answered the batch way."""
     answer = engine.answer_arrays(snap, np.array([lon]), np.array([lat]), on=on, tolerance_m=10.0)
     return [engine.REASON_CODES[reason] for _, _, reason in answer.alternatives.get(0, [])]
+
+
+@pytest.mark.parametrize("broken", [None, "level"])
+def test_ring_samples_decided_in_one_call_as_the_arrays_decide_them(snap, broken):
+    """``Snapshot.ring_decisions`` (every ring sample decided by ``decide_cells``) against the
+    array path with its plain-box shortcuts: the same district, best rank and coverage for
+    every sample; where GEOS must tell a sample, it leaves the point to the array path."""
+    if broken == "level":
+        del snap.grids["community"]
+    lon, lat = _points(snap, np.random.default_rng(17))
+    on = date.today()
+    x_gk, y_gk = snap.points_gk(lon, lat)
+    compiled = outside = 0
+    for x, y, xg, yg in zip(lon.tolist(), lat.tolist(), x_gk.tolist(), y_gk.tolist(),
+                            strict=True):  # fmt: skip
+        for tolerance in (0.5, 10.0, 200.0):
+            ours = snap.ring_decisions(xg, yg, tolerance, engine._RING_COS, engine._RING_SIN, on)
+            if ours is None:
+                continue
+            decision = engine.decide_fast(snap, x, y, on)
+            theirs = engine._ring_samples_as_arrays(snap, x, y, xg, yg, decision, tolerance, on)
+            assert ours == theirs, (x, y, tolerance)
+            compiled += 1
+            outside += None in ours[0]
+    assert compiled > 0.9 * 3 * len(lon) and outside > 100
+
+
+def test_one_point_distance_to_a_kept_boundary_is_geos_number(snap):
+    """A boundary measured a second time is kept in metres, and one point's distance to it
+    measured by the compiled loop over its vertices: GEOS's number, bit for bit."""
+    rng = np.random.default_rng(3)
+    measured = 0
+    for number, layer in enumerate(snap.zone_layers):
+        boundaries = snap.zone_boundaries_gk[number]
+        geoms = layer.index.geoms.all()
+        longest_first = np.argsort(-shapely.get_num_coordinates(geoms), kind="stable")
+        for row in longest_first[:60].tolist():
+            line = shapely.boundary(shapely.transform(geoms[row], boundaries.gk))
+            x0, y0, x1, y1 = shapely.bounds(line)
+            for x, y in zip(rng.uniform(x0 - 50, x1 + 50, 4), rng.uniform(y0 - 50, y1 + 50, 4),
+                            strict=True):  # fmt: skip
+                expected = shapely.distance(shapely.Point(x, y), line)
+                for _ in range(3):  # off the WKB, then made, then kept
+                    assert boundaries.distance_one(row, float(x), float(y)) == expected
+                measured += 1
+    assert measured > 200
+    assert sum(len(b._vertices) for b in snap.zone_boundaries_gk) > 10

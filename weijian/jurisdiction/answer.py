@@ -13,6 +13,7 @@ included — tested point by point.
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import date
 
@@ -130,11 +131,10 @@ def answer_bytes(
     zone_parts = parts.zones
     grids = parts.grid_scoped if scoped else parts.grid_public
     grid_items = []
-    for level in GRID_LEVELS:
+    for level, key in _LEVEL_KEYS:
         row = chain.get(level)
         rows = grids.get(level)
-        value = NULL if row is None or rows is None else rows[row]
-        grid_items.append(b'"' + level.encode() + b'":' + value)
+        grid_items.append(key + (NULL if row is None or rows is None else rows[row]))
     return b"".join(
         (
             _HEADS[reason],
@@ -147,15 +147,24 @@ def answer_bytes(
             b",".join(grid_items),
             b'},"boundary_distance_m":',
             _dumps(distance),
-            b',"ambiguous":',
-            b"true" if alternatives else b"false",
-            b',"alternatives":',
-            _dumps(alternatives),
+            b',"ambiguous":true,"alternatives":' + _dumps(alternatives)
+            if alternatives
+            else b',"ambiguous":false,"alternatives":[]',
             b',"tolerance_m":',
             _dumps(tolerance_m),
             b',"point":',
             _dumps(point),
             parts.tail,
-            b'"' + on.isoformat().encode() + b'"}',
+            _day(on),
         )
     )
+
+
+#: each grid level's key in the answer's ``grid`` object
+_LEVEL_KEYS = tuple((level, b'"' + level.encode() + b'":') for level in GRID_LEVELS)
+
+
+@functools.lru_cache(maxsize=64)
+def _day(on: date) -> bytes:
+    """The answer's end: the day it was decided on, as JSON."""
+    return _dumps(on.isoformat()) + b"}"

@@ -118,6 +118,19 @@ def boundary_distance(blob, start, x, y, central_meridian, false_easting, most):
 
 
 @njit(cache=True, nogil=True)
+def line_distance_one(vx, vy, joined, x, y):
+    """(x, y)'s distance to one line of vertices (vx, vy), a segment from vertex i to i + 1
+    where ``joined[i]``: as :func:`line_distances` measures it."""
+    best = np.inf
+    for i in range(len(vx) - 1):
+        if joined[i]:
+            d = _to_segment(x, y, vx[i], vy[i], vx[i + 1], vy[i + 1])
+            if d < best:
+                best = d
+    return best
+
+
+@njit(cache=True, nogil=True)
 def line_distances(px, py, line_of, vertex_ptr, vx, vy, joined):
     """Point k's distance to line ``line_of[k]``: its vertices are
     ``vertex_ptr[line]:vertex_ptr[line + 1]`` of (vx, vy), a segment from vertex i to i + 1

@@ -25,6 +25,7 @@ from weijian.gis import gauss_kruger
 from weijian.jurisdiction import rings
 from weijian.jurisdiction.answer import answer_bytes
 from weijian.jurisdiction.kernels import lower_best_keys
+from weijian.jurisdiction.locator import BEST_LAYER, BEST_RANK, BEST_ZONE, CHAIN, ring_lonlat
 from weijian.jurisdiction.rules import UNASSIGNED_REASONS, Resolution, RuleSet, resolve
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
@@ -108,6 +109,7 @@ class Decision:
     zones: tuple  # ((layer index, zone index), …)
     chain: dict
     grid_hits: dict | None = None  # level → the grids covering the point, where found already
+    deciding: tuple[int, int] | None = None  # (layer, zone) of the deciding zone, where known
 
     @property
     def key(self) -> tuple:
@@ -235,12 +237,31 @@ def _ring_alternatives_fast(
     on: date,
 ) -> list[dict]:
     """Other answers on the rings around a point (as ``reference._ring_alternatives``, tested):
-    the zone layers asked for all ring points at once, best rule first, skipping the points a
-    layer could not change; a layer or grid level whose tolerance box is plain lends the
-    centre's polygons to every ring point; the districts found for all ring points at once."""
+    every sample decided in one compiled call (``Snapshot.ring_decisions``), else (GEOS must
+    tell a sample's polygon) as arrays (:func:`_ring_samples_as_arrays`)."""
+    samples = snap.ring_decisions(x_gk, y_gk, tolerance_m, _RING_COS, _RING_SIN, on)
+    if samples is None:
+        samples = _ring_samples_as_arrays(snap, lon, lat, x_gk, y_gk, decision, tolerance_m, on)
+    return _alternatives(snap, decision, *samples, on)
+
+
+def _ring_samples_as_arrays(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    x_gk: float,
+    y_gk: float,
+    decision: Decision,
+    tolerance_m: float,
+    on: date,
+) -> tuple[list, list, list]:
+    """Per ring sample, its district row (None: none), best rule rank and whether a zone
+    covers it: the zone layers asked for all ring points at once, best rule first, skipping
+    the points a layer could not change; a layer or grid level whose tolerance box is plain
+    lends the centre's polygons to every ring point; the districts found for all ring points
+    at once."""
     box = tolerance_box_one(lon, lat, tolerance_m)
     ranks = snap.zone_ranks(on)
-    in_force = snap.rules_in_force(on)
     centre_hits: dict[int, list[int]] = {}
     for n, i in decision.zones:
         centre_hits.setdefault(n, []).append(i)
@@ -271,11 +292,20 @@ def _ring_alternatives_fast(
         }
         rows = rings.sample_districts(snap, ring_lon, ring_lat, owner, given).tolist()
         districts = [None if row < 0 else row for row in rows]
+    return districts, best.tolist(), any_zone.tolist()
+
+
+def _alternatives(
+    snap: Snapshot, decision: Decision, districts: list, best: list, any_zone: list, on: date
+) -> list[dict]:
+    """The distinct answers of the ring samples other than the point's own, in the order the
+    samples first give them."""
+    in_force = snap.rules_in_force(on)
     has_districts = "district" in snap.grids
     seen = {(decision.key)}
     found = []
     # the samples' distinct answers, in the order the samples first give them: a handful of 24
-    distinct = dict.fromkeys(zip(districts, best.tolist(), any_zone.tolist(), strict=True))
+    distinct = dict.fromkeys(zip(districts, best, any_zone, strict=True))
     for district, best_i, any_i in distinct:
         if has_districts and district is None:
             key = (None, district, "outside_city")
@@ -362,14 +392,14 @@ def ring_points(snap: Snapshot, x_gk, y_gk, tolerance_m: float) -> tuple[np.ndar
     drawn in Gauss-Krüger metres and taken to lon/lat through the projection's derivative at
     its centre (the points a tolerance east and north of it, projected back): over ten metres
     the projection departs from it by micrometres, and three points a centre are projected
-    instead of every sample (:func:`~weijian.jurisdiction.rings.ring_lonlat`, one compiled
+    instead of every sample (:func:`~weijian.jurisdiction.locator.ring_lonlat`, one compiled
     loop for one point and for many)."""
     one = np.ndim(x_gk) == 0
     x_gk = np.ascontiguousarray(np.atleast_1d(x_gk), dtype=np.float64)
     y_gk = np.ascontiguousarray(np.atleast_1d(y_gk), dtype=np.float64)
     zone = snap.gk_zone
-    ring_lon, ring_lat = rings.ring_lonlat(x_gk, y_gk, float(tolerance_m), _RING_COS, _RING_SIN,
-                                           zone.central_meridian, zone.false_easting)  # fmt: skip
+    ring_lon, ring_lat = ring_lonlat(x_gk, y_gk, float(tolerance_m), _RING_COS, _RING_SIN,
+                                     zone.central_meridian, zone.false_easting)  # fmt: skip
     return (ring_lon[0], ring_lat[0]) if one else (ring_lon, ring_lat)
 
 
@@ -424,7 +454,37 @@ def lookup_parts(
 
 def decide_fast(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
     """:func:`decide` through the rules as arrays (a rank per zone and the global zone order,
-    as the batch decides), without matching the rules' patterns again for every point."""
+    as the batch decides), without matching the rules' patterns again for every point: the
+    zones, the deciding one and the grid chain in one compiled call (``Snapshot.decide_one``),
+    else (GEOS must tell a polygon) from the cells' polygons."""
+    out = snap.decide_one(lon, lat, on)
+    if out is None:
+        return _decide_located(snap, lon, lat, on)
+    chain: dict[str, int | None] = dict.fromkeys(GRID_LEVELS)
+    for number, level in enumerate(snap.grids):
+        row = out[CHAIN + number]
+        chain[level] = None if row < 0 else row
+    at = CHAIN + len(snap.grids)
+    pairs = out[at + 1 :]
+    zones = tuple(zip(pairs[::2], pairs[1::2], strict=True))
+    district = chain["district"]
+    layer, rank = out[BEST_LAYER], out[BEST_RANK]
+    if district is None and "district" in snap.grids:
+        resolution = Resolution(None, None, "outside_city")
+    elif layer < 0:
+        resolution = Resolution(None, None, "no_zone")
+    elif rank == NO_RULE:
+        resolution = Resolution(None, None, "no_rule")
+    else:
+        zone = snap.zone_layers[layer].hit(out[BEST_ZONE])
+        resolution = Resolution(snap.rules_in_force(on)[rank], zone, None)
+        return Decision(resolution, district, zones, chain, deciding=(layer, out[BEST_ZONE]))
+    return Decision(resolution, district, zones, chain)
+
+
+def _decide_located(snap: Snapshot, lon: float, lat: float, on: date) -> Decision:
+    """:func:`decide_fast` from the polygons :meth:`Snapshot.locate` finds (GEOS asked where
+    the compiled test cannot tell)."""
     zones = []
     best_key, best = None, None
     ranks = snap.zone_ranks(on)
@@ -457,6 +517,8 @@ def _deciding_pair(snap: Snapshot, decision: Decision) -> tuple[int, int] | None
     zone = decision.resolution.zone
     if zone is None:
         return None
+    if decision.deciding is not None:
+        return decision.deciding
     for n, i in decision.zones:
         layer = snap.zone_layers[n]
         if layer.name == zone.layer and int(layer.ids[i]) == zone.zone_id:
@@ -486,7 +548,11 @@ def answer_json(snap: Snapshot, parts: Parts, *, scoped: bool) -> bytes:
         rule=resolution.rule,
         district_row=decision.district_row,
         deciding=parts.deciding,
-        zones=sorted(decision.zones, key=lambda z: order[z[0]].order[z[1]]),
+        zones=(
+            decision.zones
+            if len(decision.zones) < 2
+            else sorted(decision.zones, key=lambda z: order[z[0]].order[z[1]])
+        ),
         chain=decision.chain,
         distance=parts.distance,
         alternatives=parts.alternatives,
@@ -507,8 +573,23 @@ def lookup(
     given: dict | None = None,
 ) -> dict:
     """The full answer for one point in CGCS2000 lon/lat (the people responsible included)."""
+    return orjson.loads(lookup_json(snap, lon, lat, on=on, tolerance_m=tolerance_m, given=given))
+
+
+def lookup_json(
+    snap: Snapshot,
+    lon: float,
+    lat: float,
+    *,
+    on: date | None = None,
+    tolerance_m: float = DEFAULT_TOLERANCE_M,
+    given: dict | None = None,
+    scoped: bool = True,
+) -> bytes:
+    """:func:`lookup`'s answer as the API sends it, JSON bytes (the people responsible only
+    when ``scoped``)."""
     parts = lookup_parts(snap, lon, lat, on=on, tolerance_m=tolerance_m, given=given)
-    return orjson.loads(answer_json(snap, parts, scoped=True))
+    return answer_json(snap, parts, scoped=scoped)
 
 
 # -- many points -------------------------------------------------------------------------

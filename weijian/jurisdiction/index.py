@@ -61,6 +61,16 @@ class Grid:
         # in floating point, exact below 2**53 cells; the points outside never reach the cast
         return np.where(ok, fy * self.nx + fx, -1.0).astype(np.int64)
 
+    def boxes_outside(self, minx, miny, maxx, maxy):
+        """Where a box lies wholly outside the grid (both of its corners outside it is not
+        enough: a box may reach over the grid's corner from outside). Arrays or floats."""
+        return (
+            ((maxx - self.x0) / self.dx < 0)
+            | ((minx - self.x0) / self.dx >= self.nx)
+            | ((maxy - self.y0) / self.dy < 0)
+            | ((miny - self.y0) / self.dy >= self.ny)
+        )
+
     def column_row(self, x: float, y: float) -> tuple[int, int] | None:
         """:meth:`cell_of` for one point, as (column, row); None outside the grid."""
         fx = (x - self.x0) / self.dx
@@ -494,13 +504,17 @@ class PolygonIndex:
         return rows
 
     def boxes_are_plain(self, minx, miny, maxx, maxy) -> np.ndarray:
-        """True where a box lies in one cell that no polygon edge crosses: every point of the
-        box is then covered by exactly the same polygons."""
+        """True where a box lies in one cell that no polygon edge crosses, or wholly outside the
+        grid: every point of the box is then covered by exactly the same polygons."""
         low = self.grid.cell_of(np.atleast_1d(minx), np.atleast_1d(miny))
         high = self.grid.cell_of(np.atleast_1d(maxx), np.atleast_1d(maxy))
         plain = low == high
         inside = plain & (low >= 0)
         plain[inside] = ~self.cell_has_boundary[low[inside]]
+        outside = plain & (low < 0)
+        plain[outside] = self.grid.boxes_outside(
+            *(np.broadcast_to(part, low.shape)[outside] for part in (minx, miny, maxx, maxy))
+        )
         return plain
 
     def boxes_are_clear(self, minx, miny, maxx, maxy) -> np.ndarray:
@@ -546,7 +560,9 @@ class PolygonIndex:
         low, high = self.cell_one(minx, miny), self.cell_one(maxx, maxy)
         if low != high:
             return False
-        return low < 0 or not self.cell_has_boundary[low]
+        if low < 0:
+            return bool(self.grid.boxes_outside(minx, miny, maxx, maxy))
+        return not self.cell_has_boundary[low]
 
     def query_one(self, x: float, y: float) -> list[int]:
         """The polygons covering one point: the compiled test on the cell's polygons' WKB, in

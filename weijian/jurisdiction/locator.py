@@ -23,6 +23,7 @@ from numba import carray, njit, types
 from numba.extending import intrinsic
 from shapely.lib import intersects_xy
 
+from weijian.gis.gauss_kruger import inverse_xy
 from weijian.jurisdiction.index import PolygonIndex
 from weijian.jurisdiction.kernels import append_covering, cell_centre
 
@@ -98,6 +99,80 @@ def locate_cells(table, grids, x, y):
     return found[:m], counts
 
 
+#: ``decide_cells``' answer: its status, the deciding zone (layer, zone, rule rank), then the
+#: grid rows and the zones
+UNDECIDED, BEST_LAYER, BEST_ZONE, BEST_RANK, CHAIN = 0, 1, 2, 3, 4
+
+
+@njit(cache=True, nogil=True)
+def decide_cells(table, grids, keys, zones, x, y):
+    """One point's decision in one call: the polygons of every layer covering (x, y) (as
+    :func:`locate_cells`), the deciding zone — the lowest (rule rank, global order) of the
+    zone layers' hits — and the grid chain, each level's row: the lowest level's lowest hit,
+    its ancestors through their parent rows, spatially where a link is missing (as
+    ``engine.grid_chain``). The first ``zones`` indexes are zone layers, whose ``keys`` row is
+    (address, length) of their ranks (int32) and of their global order (int64); the grid
+    levels' row is (address, length) of their parent rows (int64) and their level's position.
+
+    The answer: ``UNDECIDED`` 1 where GEOS must tell whether a polygon covers the point (the
+    caller asks the long way), else the best layer, zone (-1: no zone) and rank, a row per grid
+    level (-1: none), the number of zones covering and their (layer, zone) in global order."""
+    found, counts = locate_cells(table, grids, x, y)
+    layers = grids.shape[0]
+    levels = layers - zones
+    out = np.full(CHAIN + levels + 1 + 2 * len(found), -1, dtype=np.int64)
+    out[UNDECIDED] = 0
+    for k in range(len(found)):
+        if found[k] < 0:
+            out[UNDECIDED] = 1
+            return out[:1]
+    # the zones: the best by (rank, order), and every zone with its order for the answer's
+    pair_order = np.empty(len(found), dtype=np.int64)
+    best_rank, best_order, at, m = np.int64(-1), np.int64(-1), 0, 0
+    answer_at = CHAIN + levels + 1
+    for n in range(zones):
+        key = keys[n]
+        rank = carray(_pointer(key[0], np.int32), key[1])
+        order = carray(_pointer(key[2], np.int64), key[3])
+        for k in range(at, at + counts[n]):
+            i = found[k]
+            r, o = np.int64(rank[i]), order[i]
+            if out[BEST_LAYER] < 0 or r < best_rank or (r == best_rank and o < best_order):
+                out[BEST_LAYER], out[BEST_ZONE], best_rank, best_order = n, i, r, o
+            # insertion into the zones kept in global order (a point has a handful)
+            j = m
+            while j > 0 and pair_order[j - 1] > o:
+                pair_order[j] = pair_order[j - 1]
+                out[answer_at + 2 * j] = out[answer_at + 2 * j - 2]
+                out[answer_at + 2 * j + 1] = out[answer_at + 2 * j - 1]
+                j -= 1
+            pair_order[j] = o
+            out[answer_at + 2 * j], out[answer_at + 2 * j + 1] = n, i
+            m += 1
+        at += counts[n]
+    out[BEST_RANK] = best_rank
+    out[answer_at - 1] = m
+    # the grid chain: each level's lowest hit, from the lowest level found
+    lowest_hit = np.full(levels, -1, dtype=np.int64)
+    for g in range(levels):
+        for k in range(at, at + counts[zones + g]):
+            if lowest_hit[g] < 0 or found[k] < lowest_hit[g]:
+                lowest_hit[g] = found[k]
+        at += counts[zones + g]
+    lowest = levels - 1
+    while lowest >= 0 and lowest_hit[lowest] < 0:
+        lowest -= 1
+    if lowest >= 0:
+        out[CHAIN + lowest] = lowest_hit[lowest]
+        for g in range(lowest - 1, -1, -1):
+            lower, row = keys[zones + g + 1], np.int64(-1)
+            below = out[CHAIN + g + 1]
+            if lower[2] == keys[zones + g][2] + 1 and below >= 0 and lower[1] > 0:
+                row = carray(_pointer(lower[0], np.int64), lower[1])[below]
+            out[CHAIN + g] = row if row >= 0 else lowest_hit[g]
+    return out[: answer_at + 2 * m]
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _cell(grid, x, y):
     """The cell of (x, y) in ``grid``, -1 outside it (as ``PolygonIndex.cell_one``)."""
@@ -105,10 +180,22 @@ def _cell(grid, x, y):
     return np.int64(-1) if fx < 0 else np.int64(fy) * np.int64(grid[4]) + np.int64(fx)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _outside(grid, minx, miny, maxx, maxy):
+    """Whether the box lies wholly outside ``grid`` (as ``Grid.boxes_outside``)."""
+    return (
+        (maxx - grid[0]) / grid[2] < 0
+        or (minx - grid[0]) / grid[2] >= grid[4]
+        or (maxy - grid[1]) / grid[3] < 0
+        or (miny - grid[1]) / grid[3] >= grid[5]
+    )
+
+
 @njit(cache=True, nogil=True)
 def plain_boxes(table, grids, minx, miny, maxx, maxy):
     """Per layer, whether the box lies in one cell that no polygon edge crosses (or wholly
-    outside the grid): every point of it is covered by the same polygons of the layer (as
+    outside the grid; both corners outside is not enough): every point of it is covered by
+    the same polygons of the layer (as
     ``PolygonIndex.box_is_plain_one``)."""
     layers = grids.shape[0]
     plain = np.zeros(layers, dtype=np.bool_)
@@ -117,12 +204,58 @@ def plain_boxes(table, grids, minx, miny, maxx, maxy):
         if low != high:
             continue
         if low < 0:
-            plain[n] = True
+            plain[n] = _outside(grids[n], minx, miny, maxx, maxy)
             continue
         at = _HAS_BOUNDARY
         has_boundary = carray(_pointer(table[n, at], np.bool_), table[n, at + 1])
         plain[n] = not has_boundary[low]
     return plain
+
+
+@njit(cache=True, nogil=True)
+def ring_lonlat(x, y, tolerance, ring_cos, ring_sin, central_meridian, false_easting):
+    """Per point (x[k], y[k] in Gauss-Krüger metres), its ring samples in lon/lat: the centre,
+    and the points ``tolerance`` east and north of it, projected back, and each sample the
+    centre plus ``ring_cos[j]`` of the east step and ``ring_sin[j]`` of the north one."""
+    n, m = len(x), len(ring_cos)
+    lon = np.empty((n, m), dtype=np.float64)
+    lat = np.empty((n, m), dtype=np.float64)
+    for k in range(n):
+        lon0, lat0 = inverse_xy(x[k], y[k], central_meridian, false_easting)
+        lon_e, lat_e = inverse_xy(x[k] + tolerance, y[k], central_meridian, false_easting)
+        lon_n, lat_n = inverse_xy(x[k], y[k] + tolerance, central_meridian, false_easting)
+        for j in range(m):
+            lon[k, j] = lon0 + (lon_e - lon0) * ring_cos[j] + (lon_n - lon0) * ring_sin[j]
+            lat[k, j] = lat0 + (lat_e - lat0) * ring_cos[j] + (lat_n - lat0) * ring_sin[j]
+    return lon, lat
+
+
+@njit(cache=True, nogil=True)
+def ring_cells(table, grids, keys, zones, district, x, y, tolerance, ring_cos, ring_sin,
+               central_meridian, false_easting, no_rule):  # fmt: skip
+    """The decisions on a point's rings (the ambiguity check), in one call: the samples drawn
+    as :func:`ring_lonlat` draws them around (x, y) in Gauss-Krüger, each decided as
+    :func:`decide_cells` decides. Per sample, in order: whether GEOS must tell (the caller
+    asks the long way), the best rule rank of its zones (``no_rule`` for none), whether a
+    zone covers it, and its district's row (-1: none; ``district``, the district level's
+    index among the grid levels, -1 without one)."""
+    xs, ys = np.full(1, x), np.full(1, y)
+    lon, lat = ring_lonlat(xs, ys, tolerance, ring_cos, ring_sin, central_meridian,
+                           false_easting)  # fmt: skip
+    samples = lon.shape[1]
+    levels = grids.shape[0] - zones
+    out = np.full((samples, 4), -1, dtype=np.int64)
+    for j in range(samples):
+        decided = decide_cells(table, grids, keys, zones, lon[0, j], lat[0, j])
+        out[j, 0] = decided[UNDECIDED]
+        if decided[UNDECIDED]:
+            return out
+        covered = decided[CHAIN + levels] > 0
+        out[j, 1] = decided[BEST_RANK] if covered else no_rule
+        out[j, 2] = covered
+        if district >= 0:
+            out[j, 3] = decided[CHAIN + district]
+    return out
 
 
 class Locator:
@@ -151,6 +284,12 @@ class Locator:
     def plain(self, minx: float, miny: float, maxx: float, maxy: float) -> list[bool]:
         """Per index, :meth:`PolygonIndex.box_is_plain_one` of the box."""
         return plain_boxes(self.table, self.grids, minx, miny, maxx, maxy).tolist()
+
+    def decide(self, keys: np.ndarray, zones: int, x: float, y: float) -> list[int] | None:
+        """:func:`decide_cells` of (x, y) as a list; None where GEOS must tell (ask
+        :meth:`query` and decide the long way)."""
+        out = decide_cells(self.table, self.grids, keys, zones, x, y).tolist()
+        return None if out[UNDECIDED] else out
 
     def query(self, x: float, y: float) -> list[list[int]]:
         """Per index, the polygons covering (x, y) in its cell's order (GEOS asked for what

@@ -16,32 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
-from weijian.gis.gauss_kruger import inverse_xy
 from weijian.jurisdiction import kernels
 from weijian.jurisdiction.snapshot import NO_RULE, Snapshot
 from weijian.layers.model import GRID_LEVELS
 
 UNKNOWN = kernels.ASK  # a grid row not known beforehand: ask the index
-
-
-@njit(cache=True, nogil=True)
-def ring_lonlat(x, y, tolerance, ring_cos, ring_sin, central_meridian, false_easting):
-    """Per point (x[k], y[k] in Gauss-Krüger metres), its ring samples in lon/lat: the centre,
-    and the points ``tolerance`` east and north of it, projected back, and each sample the
-    centre plus ``ring_cos[j]`` of the east step and ``ring_sin[j]`` of the north one."""
-    n, m = len(x), len(ring_cos)
-    lon = np.empty((n, m), dtype=np.float64)
-    lat = np.empty((n, m), dtype=np.float64)
-    for k in range(n):
-        lon0, lat0 = inverse_xy(x[k], y[k], central_meridian, false_easting)
-        lon_e, lat_e = inverse_xy(x[k] + tolerance, y[k], central_meridian, false_easting)
-        lon_n, lat_n = inverse_xy(x[k], y[k] + tolerance, central_meridian, false_easting)
-        for j in range(m):
-            lon[k, j] = lon0 + (lon_e - lon0) * ring_cos[j] + (lon_n - lon0) * ring_sin[j]
-            lat[k, j] = lat0 + (lat_e - lat0) * ring_cos[j] + (lat_n - lat0) * ring_sin[j]
-    return lon, lat
 
 
 def lower_at(out: np.ndarray, at: np.ndarray, values: np.ndarray) -> None:

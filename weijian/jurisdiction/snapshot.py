@@ -33,11 +33,12 @@ from weijian.jurisdiction.answer import fragments_of
 from weijian.jurisdiction.distances import (
     Segments,
     boundary_distance,
+    line_distance_one,
     line_distances,
     ring_joins,
 )
 from weijian.jurisdiction.index import DECODED_LIMIT, Geoms, Grid, PolygonIndex
-from weijian.jurisdiction.locator import Locator
+from weijian.jurisdiction.locator import Locator, ring_cells
 from weijian.jurisdiction.repository import Department
 from weijian.jurisdiction.rules import RuleSet, ZoneHit
 from weijian.jurisdiction.zonefiles import ZoneParts, zone_parts
@@ -45,6 +46,8 @@ from weijian.layers.model import GRID_LEVELS, NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 NO_RULE = np.iinfo(np.int32).max
+#: a zone layer's zones kept as ``ZoneHit`` once asked (a point's deciding zone), at most
+HITS_KEPT = 65_536
 
 
 @dataclass
@@ -54,11 +57,17 @@ class ZoneLayer(ZoneParts):
     its zones' place in the snapshot's global tie-break order."""
 
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    _hits: dict[int, ZoneHit] = field(default_factory=dict)  # the zones that decided lately
 
     def hit(self, i: int) -> ZoneHit:
-        return ZoneHit(
-            self.name, self.codes[i], self.kinds[i], self.names[i], self.version, int(self.ids[i])
-        )
+        found = self._hits.get(i)
+        if found is None:
+            found = ZoneHit(self.name, self.codes[i], self.kinds[i], self.names[i], self.version,
+                            int(self.ids[i]))  # fmt: skip
+            if len(self._hits) >= HITS_KEPT:
+                self._hits = {}
+            self._hits[i] = found
+        return found
 
 
 @dataclass
@@ -101,11 +110,62 @@ class Snapshot:
     _in_force: dict[date, list] = field(default_factory=dict)
     _best: dict[date, list[int]] = field(default_factory=dict)
     _positions: dict[date, dict[int, int]] = field(default_factory=dict)
+    _keys: dict[date, tuple] = field(default_factory=dict)
 
     def locate(self, lon: float, lat: float) -> tuple[list[list[int]], dict[str, list[int]]]:
         """The zones of each zone layer and the grids of each level covering a point, as
         their indexes' ``query_one`` answer, in one compiled call (:mod:`.locator`)."""
         return self._by_layer(self._locate().query(lon, lat))
+
+    def decide_one(self, lon: float, lat: float, on: date) -> list[int] | None:
+        """A point's decision as ``locator.decide_cells`` answers it (None: ask :meth:`locate`
+        and decide the long way), with the rules in force on ``on``."""
+        return self._locate().decide(self._decide_keys(on), len(self.zone_layers), lon, lat)
+
+    def ring_decisions(
+        self, x_gk: float, y_gk: float, tolerance: float, ring_cos, ring_sin, on: date
+    ) -> tuple[list, list, list] | None:
+        """Per sample of a point's rings (``locator.ring_cells``), its district row (None:
+        none), best rule rank (NO_RULE: none) and whether a zone covers it; None where GEOS
+        must tell a sample's polygon."""
+        grids = list(self.grids)
+        district = grids.index("district") if "district" in self.grids else -1
+        locator, zone = self._locate(), self.gk_zone
+        out = ring_cells(locator.table, locator.grids, self._decide_keys(on),
+                         len(self.zone_layers), district, x_gk, y_gk, tolerance, ring_cos,
+                         ring_sin, zone.central_meridian, zone.false_easting, NO_RULE)  # fmt: skip
+        if out[:, 0].any():
+            return None
+        rows = out[:, 3].tolist()
+        districts = [None if row < 0 else row for row in rows]
+        return districts, out[:, 1].tolist(), out[:, 2].astype(bool).tolist()
+
+    def _decide_keys(self, on: date) -> np.ndarray:
+        """``decide_cells``' keys for a day: where each zone layer's ranks and order lie, and
+        each grid level's parent rows. The arrays pointed into are kept with the table."""
+        found = self._keys.get(on)
+        if found is None:
+            ranks = [np.ascontiguousarray(r, dtype=np.int32) for r in self.zone_ranks(on)]
+            orders = [
+                np.ascontiguousarray(layer.order, dtype=np.int64) for layer in self.zone_layers
+            ]
+            parents = [
+                np.ascontiguousarray(g.parent_rows, dtype=np.int64) for g in self.grids.values()
+            ]
+            rows = [
+                (r.ctypes.data, len(r), o.ctypes.data, len(o))
+                for r, o in zip(ranks, orders, strict=True)
+            ]
+            rows += [
+                (p.ctypes.data, len(p), GRID_LEVELS.index(level), 0)
+                for p, level in zip(parents, self.grids, strict=True)
+            ]
+            table = np.array(rows, dtype=np.int64).reshape(len(rows), 4)
+            found = (table, ranks, orders, parents)
+            if len(self._keys) > 8:
+                self._keys = {}
+            self._keys[on] = found
+        return found[0]
 
     def plain(self, box: tuple[float, float, float, float]) -> tuple[list[bool], dict[str, bool]]:
         """Per zone layer and per grid level, whether a box (minx, miny, maxx, maxy) is plain
@@ -310,6 +370,7 @@ class GkBoundaries:
         self._count = 0
         self.trees: dict[int, shapely.STRtree] = {}
         self._walked = np.zeros(len(geoms), dtype=bool)  # measured once off the WKB
+        self._vertices: dict[int, tuple] = {}  # a made boundary's, for one point's distance
 
     def _make(self, rows: np.ndarray) -> np.ndarray:
         made = shapely.boundary(shapely.transform(self.geoms.take(rows), self.gk))
@@ -341,6 +402,7 @@ class GkBoundaries:
         if self._count + count > DECODED_LIMIT:
             self._have[:] = False
             self.objects[:] = None
+            self._vertices = {}
             self._count = 0
         self.objects[rows] = made
         self._have[rows] = True
@@ -374,11 +436,16 @@ class GkBoundaries:
             if found >= 0:
                 self._walked[row] = vertices > WALKED_BOUNDARY
                 return found
-        line = self[row]
-        point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
         tree = self.trees.get(row)
         if tree is None:
-            return float(shapely.lib.distance(point, line))
+            vertices = self._vertices.get(row)
+            if vertices is None:
+                vertices = self._vertices[row] = _line_vertices(self[row])
+            if len(vertices[0]) > 1:
+                return line_distance_one(*vertices, x, y)
+        point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
+        if tree is None:  # a degenerate boundary: GEOS's answer, whatever it is
+            return float(shapely.lib.distance(point, self[row]))
         return float(tree.query_nearest(point, return_distance=True, all_matches=False)[1][0])
 
     def distances(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -420,6 +487,15 @@ class GkBoundaries:
             )
             out[sel[which[0]]] = distance
         return out
+
+
+def _line_vertices(line) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A (multi-)line's vertices as ``line_distance_one`` reads them: x, y, and whether a
+    segment joins each to the next (not across its parts)."""
+    coords, part = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
+    joined = np.zeros(len(coords), dtype=np.bool_)
+    joined[:-1] = part[1:] == part[:-1]
+    return np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1]), joined
 
 
 def load_snapshot(engine: Engine, files: Path | None = None) -> Snapshot:
