@@ -107,6 +107,8 @@ def test_streamed_rows_equal_one_pass(engine, tmp_path, monkeypatch):
     assert seen == [(500, 1802), (1000, 1802), (1500, 1802), (1802, 1802)]
     assert comparable(fast) == comparable(slow)
     assert fast["features"] == {"read": 1802, "imported": 1800}
+    # the file's reading time as a clock saw it, not the threads' times added up
+    assert 0 < fast["seconds"]["read"] <= fast["seconds"]["total"]
     assert fast["geometry"]["repaired"] == COPIES  # every bow-tie
     assert fast["geometry"]["dropped"]["null"] == 2
     assert fast["encoding"]["encoding"] == "gbk"
@@ -153,6 +155,15 @@ def test_refusal_in_a_late_chunk_keeps_the_active_version(
             )
         ).scalar_one()
     assert versions == 1
+
+
+def test_reading_time_counts_the_seconds_threads_read_side_by_side_once():
+    def chunk(start: float, end: float) -> streaming.Chunk:
+        return streaming.Chunk(0, None, None, None, None, None, (start, end))
+
+    spans = [chunk(0.0, 2.0), chunk(1.0, 3.0), chunk(5.0, 6.0), chunk(5.5, 5.8)]
+    assert streaming.reading_seconds(spans) == 4.0
+    assert streaming.reading_seconds([]) == 0.0
 
 
 def test_worker_errors_reach_the_consumer_and_a_stop_cancels_the_rest():

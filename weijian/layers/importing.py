@@ -589,7 +589,7 @@ def _streamed_report(
         "geometry": repair.as_dict(),
         "area_km2": round(float(area.sum()) / 1e6, 4),
         "notes": notes,
-        "seconds": {"read": round(sum(c.read_seconds for c in done), 3)},
+        "seconds": {"read": round(streaming.reading_seconds(done), 3)},
     }
     _zone_report(report, request, kind_counts)
     return report

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +83,7 @@ class Chunk:
     keep: np.ndarray  # mask of the slice's features that were kept
     area_m2: np.ndarray
     repair: PolygonRepair
-    read_seconds: float
+    read: tuple[float, float]  # when its reading started and ended (``time.perf_counter``)
     extra: dict = field(default_factory=dict)  # what the caller derives (rows to COPY)
 
 
@@ -120,7 +121,7 @@ def prepare_chunk(first: int, frame, source: OpenedSource, plan: Plan, started: 
         raise Fallback("a slice without geometries or features")
     attributes = pd.DataFrame(frame.drop(columns="geometry"))
     geometries = np.asarray(frame.geometry.array, dtype=object)
-    read_seconds = time.perf_counter() - started
+    read = (started, time.perf_counter())
     check_coordinates(geometries, source.display, get_settings().max_feature_vertices)
     reproject = crs_mod.storage_coordinates(plan.source_crs)
     # areas in the source's Gauss-Krüger metres, as in one pass
@@ -134,7 +135,7 @@ def prepare_chunk(first: int, frame, source: OpenedSource, plan: Plan, started: 
             geoms[broken] = fixed
             repair.repaired += again.repaired
     kept = attributes.loc[keep].reset_index(drop=True)
-    return Chunk(first, kept, geoms, keep, area, repair, read_seconds)
+    return Chunk(first, kept, geoms, keep, area, repair, read)
 
 
 def chunks(
@@ -177,6 +178,17 @@ def in_threads(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: in
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def reading_seconds(done: list[Chunk]) -> float:
+    """How long the file was being read: the union of the chunks' reading times (threads read
+    side by side, so their sum would count the same second twice)."""
+    total, reached = 0.0, -math.inf
+    for start, end in sorted(c.read for c in done):
+        if end > reached:
+            total += end - max(start, reached)
+            reached = end
+    return total
 
 
 def merge_repairs(parts: list[PolygonRepair]) -> PolygonRepair:
