@@ -647,7 +647,7 @@ def _district_edges(
     return district_edges, district_clearance, clearance_grid
 
 
-def _frozen(snapshot: Snapshot) -> Snapshot:
+def frozen(snapshot: Snapshot) -> Snapshot:
     """Move the snapshot's (many, long-lived) objects out of the cyclic collector's sight: a full
     collection walking a city's geometries paused requests for ~100 ms. Reference counting
     still frees them when a newer snapshot replaces this one."""
@@ -693,7 +693,7 @@ class SnapshotHolder:
         if current is None:
             with self._lock:
                 if self._snapshot is None:
-                    self._snapshot = _frozen(self._load())
+                    self._snapshot = frozen(self._load())
                 current = self._snapshot
         return current
 
@@ -739,7 +739,7 @@ class SnapshotHolder:
                 log.warning("the replica has not replayed %s yet: the snapshot is kept", token)
                 return False
             self.lagging = False
-            fresh = _frozen(load_snapshot(self.read_engine, self.files))
+            fresh = frozen(load_snapshot(self.read_engine, self.files))
             with self._lock:
                 self._snapshot = fresh
         log.info("jurisdiction snapshot rebuilt in %.2f s (%s)", fresh.build_seconds, token)
