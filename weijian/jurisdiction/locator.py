@@ -1,4 +1,4 @@
-"""One point's cells in every layer of a snapshot, in one compiled call.
+"""One point's cells in every layer of a snapshot, and its decision, in one compiled call.
 
 A single look-up asks each zone layer and each grid level which polygons cover the point. Each
 of those cell queries is a few hundred nanoseconds of work behind some 5 µs of calling it: the
@@ -12,6 +12,14 @@ polygons as :func:`~weijian.jurisdiction.kernels.cell_covering` does (both throu
 :func:`~weijian.jurisdiction.kernels.append_covering`). The locator holds a
 reference to every array the table points into: they live, and stay where they are, as long
 as it does.
+
+On the same table, :func:`decide_cells` decides the point in that one call — its zones in the
+answer's order, the deciding zone (the lowest rule rank, then global order) and the grid chain
+— given a second small table of where each layer's rule ranks and order lie and each grid
+level's parent rows (``Snapshot.decide_one``); :func:`ring_cells` decides the 24 samples of
+its rings (the ambiguity check) the same way, drawn by :func:`ring_lonlat`. Both are tested
+against the decisions made from the cells' polygons and the batch's arrays, and leave to the
+callers' slower paths any point where GEOS must tell.
 """
 
 from __future__ import annotations
