@@ -390,11 +390,10 @@ class GkBoundaries:
 
     def _tree(self, row: int, line) -> None:
         """The R-tree of the segments of a long boundary."""
-        coords, which = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
-        same = which[1:] == which[:-1]
-        self.trees[row] = shapely.STRtree(
-            shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
-        )
+        x, y, joined = _line_vertices(line)
+        start = np.flatnonzero(joined)
+        ends = np.stack([x[start], y[start], x[start + 1], y[start + 1]], axis=1)
+        self.trees[row] = shapely.STRtree(shapely.linestrings(ends.reshape(-1, 2, 2)))
 
     def _keep(self, rows, made, count: int) -> None:
         """Keep what was made for ``rows`` (one row or an array of them); past the limit, the
@@ -437,16 +436,16 @@ class GkBoundaries:
                 self._walked[row] = vertices > WALKED_BOUNDARY
                 return found
         tree = self.trees.get(row)
-        if tree is None:
-            vertices = self._vertices.get(row)
-            if vertices is None:
-                vertices = self._vertices[row] = _line_vertices(self[row])
-            if len(vertices[0]) > 1:
-                return line_distance_one(*vertices, x, y)
+        if tree is not None:
+            point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
+            return float(tree.query_nearest(point, return_distance=True, all_matches=False)[1][0])
+        vertices = self._vertices.get(row)
+        if vertices is None:
+            vertices = self._vertices[row] = _line_vertices(self[row])
+        if len(vertices[0]) > 1:
+            return line_distance_one(*vertices, x, y)
         point = shapely.lib.points(np.array((x, y)), _NO_INDEX)
-        if tree is None:  # a degenerate boundary: GEOS's answer, whatever it is
-            return float(shapely.lib.distance(point, self[row]))
-        return float(tree.query_nearest(point, return_distance=True, all_matches=False)[1][0])
+        return float(shapely.lib.distance(point, self[row]))  # a degenerate boundary: GEOS's
 
     def distances(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """:meth:`distance_one` for many points, point k (``x[k]``, ``y[k]`` in
@@ -490,8 +489,8 @@ class GkBoundaries:
 
 
 def _line_vertices(line) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A (multi-)line's vertices as ``line_distance_one`` reads them: x, y, and whether a
-    segment joins each to the next (not across its parts)."""
+    """The vertices of (multi-)lines (one or an array) as ``line_distance_one`` reads them:
+    x, y, and whether a segment joins each to the next (not across parts or lines)."""
     coords, part = shapely.get_coordinates(shapely.get_parts(line), return_index=True)
     joined = np.zeros(len(coords), dtype=np.bool_)
     joined[:-1] = part[1:] == part[:-1]
@@ -639,10 +638,9 @@ def _district_edges(
     if "district" in grids and len(grids["district"].codes):
         districts = grids["district"].index.geoms.all()
         rings = shapely.boundary(shapely.transform(districts, gk))
-        coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
-        same = which[1:] == which[:-1]
-        start, end = coords[:-1][same], coords[1:][same]
-        district_edges = Segments.of(start[:, 0], start[:, 1], end[:, 0], end[:, 1])
+        x, y, joined = _line_vertices(rings)
+        start = np.flatnonzero(joined)
+        district_edges = Segments.of(x[start], y[start], x[start + 1], y[start + 1])
         clearance_grid, district_clearance = _clearance(districts, district_edges, to_gk)
     return district_edges, district_clearance, clearance_grid
 
