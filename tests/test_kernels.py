@@ -226,6 +226,39 @@ def test_boundary_distances_are_geos_to_the_last_bit(districts):
         assert one.distance_one(int(rows[k]), float(x[k]), float(y[k])) == expected[k]
 
 
+@pytest.mark.parametrize("lat", [18.5, 41.5, 53.5])
+def test_a_boundary_measured_on_the_tangent_map_is_geos_number(lat):
+    # polygons of 16–400 vertices from 30 m to 40 km across (past TANGENT_REACH_M: moved
+    # exactly), at the edge of their 3° zone and on its meridian, points from inside to 5 km
+    # off: the segments kept by the tangent map's bound hold the nearest, every time
+    zone = zone_of_epsg(4551)  # CM 126°E
+    rng = np.random.default_rng(int(lat * 10))
+    geoms = []
+    for k in range(240):
+        vertices = int(rng.integers(distances.TANGENT_FROM, 400))
+        angle = np.sort(rng.uniform(0, 2 * np.pi, vertices))
+        radius = 10 ** rng.uniform(-3.5, -0.6) * rng.uniform(0.6, 1.0, vertices)  # degrees
+        lon0 = 126 + (-1.45 if k % 2 else 0.2)
+        ring = np.stack([lon0 + radius * np.cos(angle), lat + radius * np.sin(angle)], axis=1)
+        geoms.append(shapely.make_valid(shapely.Polygon(ring)))
+    geoms = np.array([g for g in geoms if g.geom_type in ("Polygon", "MultiPolygon")])
+    index = PolygonIndex(geoms)
+    lines = shapely.boundary(shapely.transform(geoms, lambda c: forward_coords(c, zone)))
+    rows = rng.integers(0, len(geoms), 20_000)
+    pad = rng.choice([0.0, 10.0, 5000.0], len(rows))
+    bounds = shapely.bounds(lines)[rows]
+    x = rng.uniform(bounds[:, 0] - pad, bounds[:, 2] + pad)
+    y = rng.uniform(bounds[:, 1] - pad, bounds[:, 3] + pad)
+    expected = shapely.distance(shapely.points(x, y), lines[rows])
+    blob, offsets = index.geoms.wkb_blob, index.geoms.wkb_offsets
+    found = [
+        distances.boundary_distance(blob, offsets[r], x[k], y[k], zone.central_meridian,
+                                    zone.false_easting, 1_000)[0]
+        for k, r in enumerate(rows.tolist())
+    ]  # fmt: skip
+    assert np.array_equal(np.array(found), expected)
+
+
 def test_nearest_segment_within_is_the_r_tree_s_answer(districts):
     rings = shapely.boundary(districts)
     coords, which = shapely.get_coordinates(shapely.get_parts(rings), return_index=True)
