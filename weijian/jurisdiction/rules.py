@@ -13,6 +13,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from weijian.errors import InputError
 
@@ -74,8 +75,10 @@ class ZoneHit:
         return (self.layer, self.code or "", self.kind, self.name or "", self.version, self.zone_id)
 
 
-@dataclass(frozen=True)
-class Resolution:
+class Resolution(NamedTuple):
+    """The deciding rule and zone of a point, or why it has none (a named tuple: one is made
+    for every look-up, in a third of a frozen dataclass's time)."""
+
     rule: Rule | None
     zone: ZoneHit | None  # the deciding zone
     reason: str | None  # for unassigned: a key of UNASSIGNED_REASONS
