@@ -108,7 +108,7 @@ class Decision(NamedTuple):
 
     resolution: Resolution
     district_row: int | None
-    zones: tuple  # ((layer index, zone index), …)
+    zones: tuple  # ((layer index, zone index), …); from decide_fast in the global order
     chain: dict
     grid_hits: dict | None = None  # level → the grids covering the point, where found already
     deciding: tuple[int, int] | None = None  # (layer, zone) of the deciding zone, where known
@@ -518,6 +518,8 @@ def _decide_located(snap: Snapshot, lon: float, lat: float, on: date) -> Decisio
             key = (int(rank[i]), int(order[i]))
             if best_key is None or key < best_key:
                 best_key, best = key, (n, i)
+    if len(zones) > 1:  # in the global order, as the compiled call gives them
+        zones.sort(key=lambda z: snap.zone_layers[z[0]].order[z[1]])
     chain = grid_chain(snap, lon, lat, grid_hits)
     district = chain["district"]
     in_city = district is not None if "district" in snap.grids else True
@@ -561,18 +563,13 @@ def answer_json(snap: Snapshot, parts: Parts, *, scoped: bool) -> bytes:
     """The answer as JSON bytes: the grids' people responsible only when ``scoped``."""
     decision = parts.decision
     resolution = decision.resolution
-    order = snap.zone_layers
     return answer_bytes(
         snap,
         reason=resolution.reason,
         rule=resolution.rule,
         district_row=decision.district_row,
         deciding=parts.deciding,
-        zones=(
-            decision.zones
-            if len(decision.zones) < 2
-            else sorted(decision.zones, key=lambda z: order[z[0]].order[z[1]])
-        ),
+        zones=decision.zones,  # decide_fast's: in the global order
         chain=decision.chain,
         distance=parts.distance,
         alternatives=parts.alternatives,
