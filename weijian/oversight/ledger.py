@@ -332,14 +332,17 @@ def _month_events(
     events: dict[int, list[tuple]] = {c.id: [] for c in cases}
     # the ids found by the first query, not its WHERE again: the cases' rows are not read
     # twice; joined from an array, so that the planner walks the (case_id, seq) index (a
-    # literal list of thousands makes it scan the whole table)
+    # literal list of thousands makes it scan the whole table). Each event's case_due row is
+    # looked up by its key (OFFSET 0 keeps the subquery from being joined as a table): a hash
+    # join read the whole of case_due, a row for every step of every case of the city
     for case_id, action, to_state, at, track, data, has_due, pending, rect in _fetch(
         conn,
         "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
         "CASE WHEN e.action = ANY(%(with_data)s) THEN nullif(e.data, '{}') END AS data, "
         "d.seq IS NOT NULL, d.pending_due, d.rectification_due "
         "FROM unnest(%(ids)s::bigint[]) AS k(id) JOIN case_event e ON e.case_id = k.id "
-        "LEFT JOIN case_due d ON d.case_id = e.case_id AND d.seq = e.seq "
+        "LEFT JOIN LATERAL (SELECT d.seq, d.pending_due, d.rectification_due FROM case_due d "
+        "WHERE d.case_id = e.case_id AND d.seq = e.seq OFFSET 0) d ON true "
         "WHERE e.at < %(end)s AND e.action <> ALL(%(quiet)s) ORDER BY e.case_id, e.seq",
         {
             "ids": list(events),
