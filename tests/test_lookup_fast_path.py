@@ -6,7 +6,7 @@ tolerance 0 and 10 m."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import orjson
@@ -406,3 +406,20 @@ def test_one_point_distance_to_a_kept_boundary_is_geos_number(snap):
                 measured += 1
     assert measured > 200
     assert sum(len(b._vertices) for b in snap.zone_boundaries_gk) > 10
+
+
+def test_the_kept_day_turns_at_local_midnight(monkeypatch):
+    # today() keeps the day with its span of time.time(): the same day as date.today() up to
+    # the last microsecond before local midnight, the next from midnight on, and the day
+    # before again when the clock is set back
+    midnight = datetime.combine(date(2026, 3, 1), datetime.min.time()).timestamp()
+    for moment, day in (
+        (midnight - 1e-6, date(2026, 2, 28)),
+        (midnight, date(2026, 3, 1)),
+        (midnight + 86_399.5, date(2026, 3, 1)),
+        (midnight - 3600, date(2026, 2, 28)),
+    ):
+        monkeypatch.setattr(engine.time, "time", lambda moment=moment: moment)
+        assert engine.today() == day == date.fromtimestamp(moment)
+    monkeypatch.undo()
+    assert engine.today() == date.today()
