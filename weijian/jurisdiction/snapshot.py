@@ -120,9 +120,7 @@ class Snapshot:
     def decide_one(self, lon: float, lat: float, on: date) -> list[int] | None:
         """A point's decision as ``locator.decide_cells`` answers it (None: ask :meth:`locate`
         and decide the long way), with the rules in force on ``on``."""
-        return (self._locator or self._locate()).decide(
-            self._decide_keys(on), len(self.zone_layers), lon, lat
-        )
+        return self._locate().decide(self._decide_keys(on), len(self.zone_layers), lon, lat)
 
     def ring_decisions(
         self, x_gk: float, y_gk: float, tolerance: float, ring_cos, ring_sin, on: date
