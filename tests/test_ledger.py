@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
+from sqlalchemy import text
 
 from tests.casekit import (
     COMPOUND,
@@ -470,6 +472,44 @@ def test_march_ledger_as_it_stood_at_the_months_end(ledger_api):
     assert table[1][area] == "" and float(table[2][area]) == pytest.approx(signed["面积（平方米）"])
 
 
+def test_a_large_towns_events_are_read_a_chunk_at_a_time(ledger_api, engine, monkeypatch):
+    """A town of more than ``EVENT_CHUNK`` cases has its events queried a chunk of cases at a
+    time by a second thread on the same connection: the same ledger, whatever the chunk; and a
+    ledger that fails half-way stops that thread before the connection is used again."""
+    api = ledger_api
+    cases = build_history(api)
+    april(api, cases)
+    whole = api.get(MARCH, "town1").json()
+    workbook = api.get(MARCH, "town1", format="xlsx").content
+    monkeypatch.setattr(ledger, "EVENT_CHUNK", 1)  # every case a chunk of its own
+    chunked = api.get(MARCH, "town1").json()
+    assert chunked["count"] == whole["count"] == 4
+    assert chunked["rows"] == whole["rows"]
+    sheets = openpyxl.load_workbook(io.BytesIO(workbook))
+    again = openpyxl.load_workbook(io.BytesIO(api.get(MARCH, "town1", format="xlsx").content))
+    for title in ("新增违建", "存量违建"):
+        values = [[c.value for c in row] for row in sheets[title].iter_rows()]
+        assert [[c.value for c in row] for row in again[title].iter_rows()] == values
+
+    replayed = []
+
+    def fail_at_the_third(wf, c, evs, start, labels):
+        replayed.append(c.number)
+        if len(replayed) == 3:
+            raise RuntimeError("a case that cannot be replayed")
+        return replay(wf, c, evs, start, labels)
+
+    replay = ledger._replay
+    monkeypatch.setattr(ledger, "_replay", fail_at_the_third)
+    with engine.connect() as conn:
+        with pytest.raises(RuntimeError, match="cannot be replayed"):
+            ledger.ledger_rows(conn, default_workflow(), TOWN1, periods.parse_month("2026-03"))
+        assert not [t for t in threading.enumerate() if t.name.startswith("ledger-events")]
+        # the connection answers at once: no query of the thread left on it
+        assert conn.execute(text("SELECT count(*) FROM case_event")).scalar() > 0
+    assert len(replayed) == 3
+
+
 def test_who_reads_a_ledger_and_bad_requests(ledger_api):
     api = ledger_api
     api.report("town1", STREET, channel="patrol")
@@ -638,9 +678,98 @@ def statuses_items(api: Api, who: str) -> list[dict]:
 def test_sheet_rows_drop_what_xml_forbids_and_keep_spaces():
     from weijian.oversight import xlsx_rows
 
-    xml = xlsx_rows.rows_xml([["a\x01b", " \x02c<", 3, True, None, 2.5]], 5, {4: 7})
+    row = ["a\x01b", " \x02c<", 3, True, None, 2.5]
+    xml = xlsx_rows.columns_xml([[value] for value in row], 5, {4: 7})
     assert "\x01" not in xml and "\x02" not in xml
     assert '<c r="A5" t="inlineStr"><is><t>ab</t></is></c>' in xml
     assert '<t xml:space="preserve"> c&lt;</t>' in xml
     assert '<c r="C5" t="n"><v>3</v></c><c r="D5" t="b"><v>1</v></c><c r="E5" s="7"/>' in xml
     assert '<c r="F5" t="n"><v>2.5</v></c></row>' in xml
+
+
+def test_sheet_rows_written_by_column_read_back_cell_by_cell():
+    """Texts that repeat, are empty, need escaping or keep their spaces; a column of several
+    kinds; numbers; a styled column with empty cells: every cell where it belongs."""
+    from xml.etree import ElementTree
+
+    from weijian.oversight import xlsx_rows
+
+    columns = [
+        ["东山社区", "东山社区", "", None, "A&B<C>"],
+        ["2026-03-01 09:00", "尾部空格 ", "\u3000全角空格", "z", "=1+1"],
+        [1.5, None, "", 2, True],
+        [0.1, 0.2, 126.123456, 1e-07, -3],
+        [None, "甲", None, "乙", None],
+    ]
+    xml = xlsx_rows.columns_xml(columns, 3, {4: 9})
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    root = ElementTree.fromstring(f'<sheetData xmlns="{ns}">{xml}</sheetData>')
+    assert [row.get("r") for row in root] == ["3", "4", "5", "6", "7"]
+    cells = {}
+    for row in root:
+        for c in row:
+            assert c.get("r").endswith(row.get("r"))
+            text = c.find(f"{{{ns}}}is/{{{ns}}}t")
+            value = c.find(f"{{{ns}}}v")
+            shown = text.text if text is not None else value.text if value is not None else None
+            cells[c.get("r")] = (c.get("t"), shown, c.get("s"))
+    assert cells == {
+        "A3": ("inlineStr", "东山社区", None),
+        "A4": ("inlineStr", "东山社区", None),
+        "A7": ("inlineStr", "A&B<C>", None),
+        "B3": ("inlineStr", "2026-03-01 09:00", None),
+        "B4": ("inlineStr", "尾部空格 ", None),
+        "B5": ("inlineStr", "\u3000全角空格", None),
+        "B6": ("inlineStr", "z", None),
+        "B7": ("inlineStr", "=1+1", None),  # a text, never a formula (no <f>)
+        "C3": ("n", "1.5", None),
+        "C6": ("n", "2", None),
+        "C7": ("b", "1", None),
+        "D3": ("n", "0.1", None),
+        "D4": ("n", "0.2", None),
+        "D5": ("n", "126.123456", None),
+        "D6": ("n", "1e-07", None),
+        "D7": ("n", "-3", None),
+        "E3": (None, None, "9"),
+        "E4": ("inlineStr", "甲", "9"),
+        "E5": (None, None, "9"),
+        "E6": ("inlineStr", "乙", "9"),
+        "E7": (None, None, "9"),
+    }
+    assert '<t xml:space="preserve">尾部空格 </t>' in xml
+    with pytest.raises(ValueError, match="column 1 has 1 values, not 2"):
+        xlsx_rows.columns_xml([[1, 2], [3]], 1, {})
+
+
+def test_cell_changes_finds_the_few_texts_a_workbook_must_not_take_as_they_are():
+    from weijian.text import cell, cell_changes
+
+    plain = ["东山社区", "2026-03-01 09:00", "a-b", "x=1", "多行\n文字", ""]
+    assert cell_changes(plain) == {}
+    risky = [
+        "=1+1",
+        "+86",
+        "-3",
+        "@a",
+        "\tx",
+        "\rx",
+        "a\x07b",
+        "\ufeffa",
+        "好\n=不是开头",
+        "\ud800",
+    ]
+    assert (
+        cell_changes(plain + risky)
+        == {t: cell(t) for t in risky if cell(t) != t}
+        == {
+            "=1+1": "'=1+1",
+            "+86": "'+86",
+            "-3": "'-3",
+            "@a": "'@a",
+            "\tx": "'\tx",
+            "\rx": "'\rx",
+            "a\x07b": "ab",
+            "\ufeffa": "a",
+            "\ud800": "",
+        }
+    )

@@ -15,11 +15,14 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import repeat
 from typing import Any
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, text
 
@@ -32,6 +35,7 @@ from weijian.errors import NotFoundError
 from weijian.oversight import xlsx_rows
 from weijian.oversight.periods import month_bounds, month_text
 from weijian.text import cell as safe_cell
+from weijian.text import cell_changes
 
 HEADERS = (
     "序号",
@@ -236,7 +240,6 @@ def ledger_rows(
     cases = _month_cases(conn, params)
     if not cases:
         return []
-    events = _month_events(conn, wf, params, cases)
     names = _names(
         conn,
         [("community", c.community_code) for c in cases]
@@ -246,31 +249,34 @@ def ledger_rows(
     rows: list[dict] = []
     rectifying = _rectifying_actions(wf)
     read = deadlines.read_actions(wf)
-    for c in cases:
-        evs = events[c.id]
-        past = _replay(wf, c, evs, start, labels)
-        spec = wf.states.get(past.state)
-        open_at_end = spec.is_open if spec else True
-        closed_at_start = (
-            past.state_at_start in wf.states and not wf.states[past.state_at_start].is_open
-        )
-        if closed_at_start and not past.changed_in_month:
-            continue  # closed all month: closed before it, reopened only after it
-        kept = _kept(evs, read)
-        if kept is not None:
-            pending, rectification = kept
-        # a case closed at the month's end is never overdue: its deadlines are needed only
-        # for 整改期限, which a case has only once a step that sets the period was taken
-        elif open_at_end or rectifying is None or any(e[0] in rectifying for e in evs):
-            evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
-            pending = deadlines.pending_due(evaluated)
-            rectification = deadlines.rectification_due(evaluated)
-        else:
-            pending = rectification = None
-        overdue = open_at_end and deadlines.missed(pending, None, as_of)
-        row = _ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue)
-        row["整改期限"] = _day(rectification)
-        rows.append(row)
+    with_events = _with_events(conn.connection.driver_connection, wf, end, cases)
+    try:
+        for c, evs in with_events:
+            past = _replay(wf, c, evs, start, labels)
+            spec = wf.states.get(past.state)
+            open_at_end = spec.is_open if spec else True
+            closed_at_start = (
+                past.state_at_start in wf.states and not wf.states[past.state_at_start].is_open
+            )
+            if closed_at_start and not past.changed_in_month:
+                continue  # closed all month: closed before it, reopened only after it
+            kept = _kept(evs, read)
+            if kept is not None:
+                pending, rectification = kept
+            # a case closed at the month's end is never overdue: its deadlines are needed only
+            # for 整改期限, which a case has only once a step that sets the period was taken
+            elif open_at_end or rectifying is None or any(e[0] in rectifying for e in evs):
+                evaluated = _deadlines(wf, calendar, c, past.track, evs, as_of)
+                pending = deadlines.pending_due(evaluated)
+                rectification = deadlines.rectification_due(evaluated)
+            else:
+                pending = rectification = None
+            overdue = open_at_end and deadlines.missed(pending, None, as_of)
+            row = _ledger_row(len(rows) + 1, c, past, wf, spec, names, open_at_end, overdue)
+            row["整改期限"] = _day(rectification)
+            rows.append(row)
+    finally:
+        with_events.close()  # the thread fetching events has stopped: conn is free again
     return rows
 
 
@@ -287,12 +293,12 @@ def _kept(evs: list[tuple], read: frozenset[str]) -> tuple | None:
     return kept
 
 
-def _fetch(conn: Connection, sql: str, params: dict, row_factory=None) -> list:
-    """All rows of a query on the connection's own driver cursor, in its transaction, in
-    PostgreSQL's binary format: a result through SQLAlchemy costs some 6 µs a row more, and
-    text some 2 µs (a tenth of a second and 0.03 s on a large town's ledger; the SQL has
-    psycopg's ``%(name)s`` parameters)."""
-    cursor = conn.connection.driver_connection.cursor(row_factory=row_factory)
+def _fetch(driver: psycopg.Connection, sql: str, params: dict, row_factory=None) -> list:
+    """All rows of a query on the connection's own driver (``driver``: psycopg's), in its
+    transaction, in PostgreSQL's binary format: a result through SQLAlchemy costs some 6 µs a
+    row more, and text some 2 µs (a tenth of a second and 0.03 s on a large town's ledger; the
+    SQL has psycopg's ``%(name)s`` parameters)."""
+    cursor = driver.cursor(row_factory=row_factory)
     try:
         return cursor.execute(sql, params, binary=True).fetchall()
     finally:
@@ -303,7 +309,7 @@ def _month_cases(conn: Connection, params: dict) -> list[Any]:
     """The town's cases reported before the month's end and not closed before its start, as
     named tuples (whose fields are read faster than a result row's)."""
     return _fetch(
-        conn,
+        conn.connection.driver_connection,
         "SELECT c.id, c.number, c.address, c.description, ST_X(c.geom) AS lon, "
         "ST_Y(c.geom) AS lat, c.community_code, c.compound_code, c.channel, c.track, "
         "c.state, c.department_code, c.department_name, c.area_m2, c.discovered_at, "
@@ -319,40 +325,87 @@ def _month_cases(conn: Connection, params: dict) -> list[Any]:
     )
 
 
-def _month_events(
-    conn: Connection, wf: Workflow, params: dict, cases: list[Any]
-) -> dict[int, list[tuple]]:
-    """The events of the cases up to the month's end, in order, as (action, to_state, at,
-    track, data, kept) — data only for the actions with fields and those the deadlines read;
-    kept: (pending due, rectification due) of the ``case_due`` row after the event, if any."""
+#: the cases whose events one query fetches: the first chunk's are waited for, the next
+#: ones are read by the server while the rows of the chunk before are made
+EVENT_CHUNK = 2000
+
+
+def _with_events(
+    driver: psycopg.Connection, wf: Workflow, end: datetime, cases: list[Any]
+) -> Generator[tuple[Any, list[tuple]], None, None]:
+    """Each case with its events up to the month's end (:func:`_events_of`), in the cases'
+    order. A large town's are queried a chunk of cases at a time by a second thread, on the
+    same connection and in its transaction, a chunk ahead: the server finds the events of the
+    next chunks while the caller reads this one's and makes its rows, instead of the caller
+    waiting for them all. The caller does not use the connection until the generator is
+    closed, which waits for the thread (a chunk not yet begun is not queried)."""
+    if len(cases) <= EVENT_CHUNK:
+        events = _events_of(_events_query(driver, wf, end, cases), cases)
+        yield from ((c, events[c.id]) for c in cases)
+        return
+    chunks = [cases[i : i + EVENT_CHUNK] for i in range(0, len(cases), EVENT_CHUNK)]
+    querier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-events")
+    queried = [querier.submit(_events_query, driver, wf, end, chunk) for chunk in chunks]
+    try:
+        for chunk, future in zip(chunks, queried, strict=True):
+            events = _events_of(future.result(), chunk)
+            yield from ((c, events[c.id]) for c in chunk)
+    finally:
+        querier.shutdown(wait=True, cancel_futures=True)
+        for future in queried:  # the results not read (the caller stopped early)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().close()
+
+
+def _events_query(
+    driver: psycopg.Connection, wf: Workflow, end: datetime, cases: list[Any]
+) -> psycopg.Cursor:
+    """The query of the cases' events up to the month's end (``end``), run on a cursor of
+    its own that holds the result until it is read (:func:`_events_of`)."""
     read = deadlines.read_actions(wf)
     with_data = sorted(
         {a for a, t in wf.transitions.items() if t.fields or t.optional_fields} | read
     )
-    events: dict[int, list[tuple]] = {c.id: [] for c in cases}
+    cursor = driver.cursor()
     # the ids found by the first query, not its WHERE again: the cases' rows are not read
     # twice; joined from an array, so that the planner walks the (case_id, seq) index (a
     # literal list of thousands makes it scan the whole table). Each event's case_due row is
     # looked up by its key (OFFSET 0 keeps the subquery from being joined as a table): a hash
     # join read the whole of case_due, a row for every step of every case of the city
-    for case_id, action, to_state, at, track, data, has_due, pending, rect in _fetch(
-        conn,
-        "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
-        "CASE WHEN e.action = ANY(%(with_data)s) THEN nullif(e.data, '{}') END AS data, "
-        "d.seq IS NOT NULL, d.pending_due, d.rectification_due "
-        "FROM unnest(%(ids)s::bigint[]) AS k(id) JOIN case_event e ON e.case_id = k.id "
-        "LEFT JOIN LATERAL (SELECT d.seq, d.pending_due, d.rectification_due FROM case_due d "
-        "WHERE d.case_id = e.case_id AND d.seq = e.seq OFFSET 0) d ON true "
-        "WHERE e.at < %(end)s AND e.action <> ALL(%(quiet)s) ORDER BY e.case_id, e.seq",
-        {
-            "ids": list(events),
-            "end": params["end"],
-            "with_data": with_data,
-            "quiet": sorted(set(QUIET) - read),
-        },
-    ):
-        kept = (pending, rect) if has_due else None
-        events[case_id].append((action, to_state, at, track, data, kept))
+    try:
+        return cursor.execute(
+            "SELECT e.case_id, e.action, e.to_state, e.at, e.data->>'track' AS track, "
+            "CASE WHEN e.action = ANY(%(with_data)s) THEN nullif(e.data, '{}') END AS data, "
+            "d.seq IS NOT NULL, d.pending_due, d.rectification_due "
+            "FROM unnest(%(ids)s::bigint[]) AS k(id) JOIN case_event e ON e.case_id = k.id "
+            "LEFT JOIN LATERAL (SELECT d.seq, d.pending_due, d.rectification_due "
+            "FROM case_due d WHERE d.case_id = e.case_id AND d.seq = e.seq OFFSET 0) d ON true "
+            "WHERE e.at < %(end)s AND e.action <> ALL(%(quiet)s) ORDER BY e.case_id, e.seq",
+            {
+                "ids": [c.id for c in cases],
+                "end": end,
+                "with_data": with_data,
+                "quiet": sorted(set(QUIET) - read),
+            },
+            binary=True,
+        )
+    except BaseException:
+        cursor.close()
+        raise
+
+
+def _events_of(cursor: psycopg.Cursor, cases: list[Any]) -> dict[int, list[tuple]]:
+    """The cases' events from :func:`_events_query`'s cursor (then closed), in order, as
+    (action, to_state, at, track, data, kept) — data only for the actions with fields and
+    those the deadlines read; kept: (pending due, rectification due) of the ``case_due`` row
+    after the event, if any."""
+    events: dict[int, list[tuple]] = {c.id: [] for c in cases}
+    try:
+        for case_id, action, to_state, at, track, data, has_due, pending, rect in cursor.fetchall():
+            kept = (pending, rect) if has_due else None
+            events[case_id].append((action, to_state, at, track, data, kept))
+    finally:
+        cursor.close()
     return events
 
 
@@ -520,50 +573,38 @@ def _column_width(header: str, values: set, decimals: int) -> int:
     """The widest of a column's header and (distinct) values, numbers as they are shown (up
     to :data:`MAX_WIDTH`: a column is never made wider)."""
     width = display_width(header)
-    texts, ints = [], []
-    for value in values:
-        if value.__class__ is str:
-            texts.append(value)
-        elif value.__class__ is int:  # the widest is the largest or the most negative
-            ints.append(value)
-        elif isinstance(value, float):
-            width = max(width, len(f"{value:.{decimals}f}"))
-        elif value is not None:
-            width = max(width, display_width(value))
-    if ints:
-        width = max(width, display_width(max(ints)), display_width(min(ints)))
-    # the longest texts first: once a text's every character counted wide (2) cannot pass the
-    # width found, no shorter one can
-    texts.sort(key=len, reverse=True)
-    for value in texts:
+    texts = [v for v in values if v.__class__ is str]
+    if len(texts) < len(values):
+        ints = [v for v in values if v.__class__ is int]
+        floats = [v for v in values if v.__class__ is float]
+        # the widest number is the largest or the most negative
+        if ints:
+            width = max(width, len(str(max(ints))), len(str(min(ints))))
+        if floats:
+            width = max(width, *(len(f"{v:.{decimals}f}") for v in (max(floats), min(floats))))
+        for value in values:  # anything else (a date, a boolean) as it reads
+            if value is not None and value.__class__ not in (str, int, float):
+                width = max(width, display_width(value))
+    if not texts:
+        return width
+    # a character is one column or two: the longest text is a lower bound, and only texts not
+    # all ASCII can be wider than long; the longest of those first, until one counted all wide
+    # (2) cannot pass the width found
+    width = max(width, max(map(len, texts)))
+    wide = sorted((v for v in texts if not v.isascii()), key=len, reverse=True)
+    for value in wide:
         if width >= MAX_WIDTH or 2 * len(value) <= width:
             break
         width = max(width, display_width(value))
     return width
 
 
-_CELL_HEADERS = HEADERS[1:]  # the cells after 序号
-
-
-def _cells(row: dict, number: int, safe: dict[str, str] | None = None) -> list:
-    """A row's cells; ``safe``: the texts made safe (:func:`weijian.text.cell`) so far, kept
-    across the rows, as many repeat (the community, the source, the state)."""
-    safe = {} if safe is None else safe
-    known = safe.get
-    out = [number]
-    append = out.append  # fifteen thousand rows of 22 cells: the lookups bound once a row
-    for value in map(row.get, _CELL_HEADERS):
-        if value.__class__ is str:
-            if value:
-                cell = known(value)
-                if cell is None:
-                    cell = safe[value] = safe_cell(value)
-                append(cell)
-            else:
-                append(None)
-        else:
-            append(value)
-    return out
+def _safe_column(rows: list[dict], key: str) -> list:
+    """The rows' values under ``key``, its texts as a workbook cell (:func:`weijian.text.cell`:
+    never a formula), each distinct text looked at once."""
+    values = list(map(dict.get, rows, repeat(key)))
+    changed = cell_changes([v for v in set(values) if v.__class__ is str])
+    return [changed.get(v, v) for v in values] if changed else values
 
 
 def export_xlsx(
@@ -580,20 +621,21 @@ def export_xlsx(
     generated_at = generated_at or datetime.now(LOCAL)
     book = Workbook()
     rest: dict = {}  # the rows after a sheet's first, written by xlsx_rows once it is saved
-    safe: dict[str, str] = {}
     for index, (title, track) in enumerate(SHEETS):
         sheet = book.active if index == 0 else book.create_sheet()
         sheet.title = title
-        table = [_cells(row, 0, safe) for row in rows if row["track"] == track]
-        for number, cells in enumerate(table, start=1):
-            cells[0] = number
+        chosen = [row for row in rows if row["track"] == track]
+        # the table by its columns: 序号 numbered from 1 in each sheet, then the rows' values
+        # made safe (never a formula: weijian.text.cell)
+        columns = [list(range(1, len(chosen) + 1))]
+        columns += [_safe_column(chosen, header) for header in HEADERS[1:]]
         styles = _ledger_sheet(
-            sheet, f"{town_name}{title}台账（{month.year}年{month.month}月）", table
+            sheet, f"{town_name}{title}台账（{month.year}年{month.month}月）", columns
         )
-        _sign_block(sheet, town_name, HEADER_ROW + len(table) + 2)
+        _sign_block(sheet, town_name, HEADER_ROW + len(chosen) + 2)
         _print_setup(sheet)
-        if len(table) > 1:
-            rest[sheet] = (styles, table[1:])
+        if len(chosen) > 1:
+            rest[sheet] = (styles, [column[1:] for column in columns])
     counts = summary_counts(rows)
     info = book.create_sheet("说明")
     bold = Font(bold=True)
@@ -621,8 +663,11 @@ def export_xlsx(
     return xlsx_rows.insert_rows(
         buffer.getvalue(),
         {
-            sheet.path.lstrip("/"): (first, xlsx_rows.rows_xml(table, first + 1, styles))
-            for sheet, (styles, table) in rest.items()
+            sheet.path.lstrip("/"): (
+                first,
+                xlsx_rows.columns_xml(columns, first + 1, styles),
+            )
+            for sheet, (styles, columns) in rest.items()
         },
     )
 
@@ -631,10 +676,10 @@ def export_xlsx(
 TITLE_ROW, HEADER_ROW = 1, 2
 
 
-def _ledger_sheet(sheet, title: str, table: list[list]) -> dict[int, int]:
+def _ledger_sheet(sheet, title: str, columns: list[list]) -> dict[int, int]:
     """The title, the header and the table's first row (the others are written as XML once
-    the workbook is saved: :mod:`.xlsx_rows`); the cell styles of the number columns by
-    their index."""
+    the workbook is saved: :mod:`.xlsx_rows`); the table is given by its ``columns``, in the
+    order of :data:`HEADERS`. Returns the cell styles of the number columns by their index."""
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
@@ -646,17 +691,17 @@ def _ledger_sheet(sheet, title: str, table: list[list]) -> dict[int, int]:
     cell.alignment = Alignment(horizontal="center", vertical="center")
     sheet.row_dimensions[TITLE_ROW].height = 30
     sheet.append(list(HEADERS))
-    for row in table[:1]:
-        sheet.append(row)
+    count = len(columns[0])
+    if count:
+        sheet.append([None if c[0] == "" else c[0] for c in columns])
     decimals = {HEADERS.index("经度"): 6, HEADERS.index("纬度"): 6, HEADERS.index(AREA): 2}
     widths = [
-        _column_width(header, {cells[i] for cells in table}, decimals.get(i, 6))
-        for i, header in enumerate(HEADERS)
+        _column_width(header, set(column), decimals.get(i, 6))
+        for i, (header, column) in enumerate(zip(HEADERS, columns, strict=True))
     ]
     for cell in sheet[HEADER_ROW]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    count = len(table)
     styles = {}
     if count:
         for column, places in decimals.items():

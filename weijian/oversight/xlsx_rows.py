@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from itertools import chain
 from xml.sax.saxutils import escape
 
 from openpyxl.utils import get_column_letter
@@ -22,44 +23,74 @@ ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 COMPRESS_LEVEL = 1
 
 
-def rows_xml(rows: Iterable[Sequence], first_row: int, styles: dict[int, int]) -> str:
-    """``<row>`` elements for ``rows`` from ``first_row`` on; ``styles``: the cell style (its
-    index in the workbook's ``cellXfs``) of a column by its 0-based index, empty cells
-    included, as openpyxl writes a formatted empty cell."""
-    parts: list[str] = []
-    opened: list[str] = []  # '<c r="B' of each column
-    closed: list[str] = []  # '"' and the column's style
-    empty: list[str] = []
-    texts: dict[str, str] = {}  # a text's cell after its head, as texts repeat in a column
-    for r, cells in enumerate(rows, start=first_row):
-        while len(opened) < len(cells):
-            i = len(opened)
-            style = styles.get(i)
-            opened.append(f'<c r="{get_column_letter(i + 1)}')
-            closed.append(f'" s="{style}"' if style else '"')
-            empty.append(f' s="{style}"/>' if style else "")
-        row = str(r)
-        parts.append(f'<row r="{row}">')
-        for i, value in enumerate(cells):
-            if value is None:
-                if empty[i]:
-                    parts.append(opened[i] + row + '"' + empty[i])
-                continue
-            if value.__class__ is str:
-                tail = texts.get(value)
-                if tail is None:
-                    tail = texts[value] = _text_tail(value)
-                parts.append(opened[i] + row + closed[i] + tail)
-            elif isinstance(value, bool):
-                parts.append(f'{opened[i]}{row}{closed[i]} t="b"><v>{int(value)}</v></c>')
-            elif isinstance(value, int | float):
-                parts.append(f'{opened[i]}{row}{closed[i]} t="n"><v>{value!r}</v></c>')
-            else:
-                text = escape(ILLEGAL.sub("", str(value)))
-                head = opened[i] + row + closed[i]
-                parts.append(f'{head} t="inlineStr"><is><t>{text}</t></is></c>')
-        parts.append("</row>")
-    return "".join(parts)
+def columns_xml(columns: Sequence[Sequence], first_row: int, styles: dict[int, int]) -> str:
+    """``<row>`` elements from ``first_row`` on for a table given by its columns (of equal
+    length); ``styles``: the cell style (its index in the workbook's ``cellXfs``) of a column
+    by its 0-based index, empty cells included, as openpyxl writes a formatted empty cell.
+    None and the empty text leave a cell empty.
+
+    Column by column, not cell by cell: a column of texts or of numbers is one comprehension
+    (a column's texts are looked at together: one search finds whether any has something to
+    drop, escape or keep), and the rows are then interleaved by ``zip`` in C — a third of the
+    time of a loop over the cells."""
+    count = len(columns[0]) if columns else 0
+    numbers = list(map(str, range(first_row, first_row + count)))
+    parts = [[f'<row r="{r}">' for r in numbers]]
+    for i, values in enumerate(columns):
+        if len(values) != count:
+            raise ValueError(f"column {i} has {len(values)} values, not {count}")
+        parts.append(_column(i, values, numbers, styles.get(i)))
+    parts.append(["</row>"] * count)
+    return "".join(chain.from_iterable(zip(*parts, strict=True)))
+
+
+def _column(index: int, values: Sequence, numbers: list[str], style: int | None) -> list[str]:
+    """The cells of one column, row by row ("" where a row has none)."""
+    head = f'<c r="{get_column_letter(index + 1)}'
+    closed = f'" s="{style}"' if style else '"'
+    empty = f'" s="{style}"/>' if style else ""  # an empty cell, written only when styled
+    pairs = zip(numbers, values, strict=True)
+    kinds = set(map(type, values))
+    if kinds <= _TEXT_KINDS:
+        distinct = set(values)
+        distinct.discard(None)
+        distinct.discard("")
+        if _TEXT_CARE.search("\n".join(distinct)) is None:  # each text as it is
+            inline = closed + ' t="inlineStr"><is><t>'
+            if empty:
+                return [
+                    f"{head}{r}{inline}{v}</t></is></c>" if v else head + r + empty
+                    for r, v in pairs
+                ]
+            return [f"{head}{r}{inline}{v}</t></is></c>" if v else "" for r, v in pairs]
+        tails = {value: _text_tail(value) for value in distinct}
+        if empty:
+            return [head + r + (closed + tails[v] if v else empty) for r, v in pairs]
+        return [head + r + closed + tails[v] if v else "" for r, v in pairs]
+    if kinds <= _NUMBER_KINDS:
+        return [f'{head}{r}{closed} t="n"><v>{v!r}</v></c>' for r, v in pairs]
+    out = []
+    for r, value in pairs:
+        if value is None or value == "":
+            out.append(head + r + empty if empty else "")
+        elif value.__class__ is str:
+            out.append(head + r + closed + _text_tail(value))
+        elif isinstance(value, bool):
+            out.append(f'{head}{r}{closed} t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, int | float):
+            out.append(f'{head}{r}{closed} t="n"><v>{value!r}</v></c>')
+        else:
+            out.append(head + r + closed + _text_tail(str(value)))
+    return out
+
+
+_TEXT_KINDS = {str, type(None)}
+_NUMBER_KINDS = {int, float}
+
+
+#: where a text, in texts joined by line breaks, needs more than to be written as it is: a
+#: character XML forbids or must escape, or a space at a text's start or end (kept)
+_TEXT_CARE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f&<>]|^\s|\s$", re.M)
 
 
 def _text_tail(value: str) -> str:
