@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -61,6 +62,23 @@ def _import_goal(figures: dict) -> None:
     )
 
 
+#: the load average (1 minute) a core above which the machine is not idle enough to measure
+BUSY_LOAD = 0.5
+
+
+def _warn_if_busy() -> None:
+    """A warning when the machine is busy at the start: on a small machine, anything else
+    running (a test suite, a database being loaded) shows in the figures, tail latencies most."""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    print(f"machine: {cores} cores, load average {load:.2f} (1 min)", flush=True)
+    if load > BUSY_LOAD * cores:
+        print(
+            "  warning: the machine is busy; figures measured now are slower than on an idle "
+            "machine — stop other work and run the benchmarks again",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
@@ -82,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be 1 or more")
     harness.REPEAT = args.repeat
     chosen = args.only or sorted(BENCHMARKS)
+    _warn_if_busy()
     city = harness.ensure_city(args.city_dir) if set(chosen) - OWN_DATA else None
     results = {}
     started = time.perf_counter()
