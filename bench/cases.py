@@ -34,6 +34,7 @@ from weijian.cases import users
 from weijian.cases.service import unique_prefix
 from weijian.cases.workflow import default_workflow
 from weijian.db.engine import engine_for
+from weijian.demo.cases import CHANNELS
 from weijian.demo.city import load_samples
 from weijian.jurisdiction.engine import decide_arrays
 from weijian.jurisdiction.snapshot import load_snapshot
@@ -136,7 +137,8 @@ def load_million(db: ScratchDatabase, snap, city: Path) -> dict:
             "track": tr,
             "state": st,
             "is_open": np.where(closed, "f", "t"),
-            "channel": frame["source"].to_numpy()[sel],
+            # the samples' channel names as the workflow has them (12345热线, not its code)
+            "channel": frame["source"].replace(CHANNELS).to_numpy()[sel],
             "description": "违法建设",
             "discovered_at": dis.dt.strftime(iso),
             "reported_at": rep.dt.strftime(iso),
