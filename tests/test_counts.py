@@ -18,6 +18,7 @@ from tests import city
 from tests.casekit import COMPOUND, GRID_CHAINS, RED_FLAG, STREET, TOWN1, TOWN2
 from weijian.cases.clock import LOCAL
 from weijian.oversight import figures, ledger
+from weijian.text import cell
 
 RECOUNT_CASES = """
 SELECT l.level, l.code, (date_trunc('month', c.reported_at AT TIME ZONE 'Asia/Shanghai'))::date,
@@ -339,7 +340,9 @@ def test_the_ledger_workbook_reads_back_cell_for_cell():
         assert sheet.auto_filter.ref == f"A2:W{len(mine) + 2}"
         for number, row in enumerate(mine, start=1):
             got = [c.value for c in sheet[ledger.HEADER_ROW + number]]
-            want = ledger._cells(row, number)
+            # the row's values, numbered in its sheet, texts never a formula, empty as None
+            values = [row[h] for h in ledger.HEADERS[1:]]
+            want = [number] + [None if v in ("", None) else cell(v) for v in values]
             assert got == want, (title, number)
             lon = sheet.cell(ledger.HEADER_ROW + number, ledger.HEADERS.index("经度") + 1)
             assert lon.number_format == "0.000000"
