@@ -339,13 +339,14 @@ def _with_events(
     next chunks while the caller reads this one's and makes its rows, instead of the caller
     waiting for them all. The caller does not use the connection until the generator is
     closed, which waits for the thread (a chunk not yet begun is not queried)."""
+    params = _events_params(wf, end)
     if len(cases) <= EVENT_CHUNK:
-        events = _events_of(_events_query(driver, wf, end, cases), cases)
+        events = _events_of(_events_query(driver, params, cases), cases)
         yield from ((c, events[c.id]) for c in cases)
         return
     chunks = [cases[i : i + EVENT_CHUNK] for i in range(0, len(cases), EVENT_CHUNK)]
     querier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-events")
-    queried = [querier.submit(_events_query, driver, wf, end, chunk) for chunk in chunks]
+    queried = [querier.submit(_events_query, driver, params, chunk) for chunk in chunks]
     try:
         for chunk, future in zip(chunks, queried, strict=True):
             events = _events_of(future.result(), chunk)
@@ -357,15 +358,17 @@ def _with_events(
                 future.result().close()
 
 
-def _events_query(
-    driver: psycopg.Connection, wf: Workflow, end: datetime, cases: list[Any]
-) -> psycopg.Cursor:
-    """The query of the cases' events up to the month's end (``end``), run on a cursor of
-    its own that holds the result until it is read (:func:`_events_of`)."""
+def _events_params(wf: Workflow, end: datetime) -> dict:
+    """The events query's parameters but the cases' ids, the same for every chunk: the month's
+    end, the actions whose data is read and the quiet ones left out."""
     read = deadlines.read_actions(wf)
-    with_data = sorted(
-        {a for a, t in wf.transitions.items() if t.fields or t.optional_fields} | read
-    )
+    with_data = {a for a, t in wf.transitions.items() if t.fields or t.optional_fields} | read
+    return {"end": end, "with_data": sorted(with_data), "quiet": sorted(set(QUIET) - read)}
+
+
+def _events_query(driver: psycopg.Connection, params: dict, cases: list[Any]) -> psycopg.Cursor:
+    """The query of the cases' events up to the month's end (``params``: :func:`_events_params`),
+    run on a cursor of its own that holds the result until it is read (:func:`_events_of`)."""
     cursor = driver.cursor()
     # the ids found by the first query, not its WHERE again: the cases' rows are not read
     # twice; joined from an array, so that the planner walks the (case_id, seq) index (a
@@ -381,12 +384,7 @@ def _events_query(
             "LEFT JOIN LATERAL (SELECT d.seq, d.pending_due, d.rectification_due "
             "FROM case_due d WHERE d.case_id = e.case_id AND d.seq = e.seq OFFSET 0) d ON true "
             "WHERE e.at < %(end)s AND e.action <> ALL(%(quiet)s) ORDER BY e.case_id, e.seq",
-            {
-                "ids": [c.id for c in cases],
-                "end": end,
-                "with_data": with_data,
-                "quiet": sorted(set(QUIET) - read),
-            },
+            {**params, "ids": [c.id for c in cases]},
             binary=True,
         )
     except BaseException:
