@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+import timeit
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -191,6 +192,22 @@ def measure_each(label: str, fn: Callable[[object], object], inputs, *, warmup: 
         fn(x)
         seconds.append((time.perf_counter_ns() - started) / 1e9)
     return Timing(label, seconds, warmup)
+
+
+def python_loop(steps: int) -> int:
+    """Fixed work in pure Python: ``steps`` additions in a loop."""
+    total = 0
+    for i in range(steps):
+        total += i
+    return total
+
+
+def loop_ns(steps: int = 1_000_000, repeat: int = 5) -> float:
+    """The machine's speed now, in ns a step of :func:`python_loop` (the fastest of ``repeat``
+    runs): a virtual machine's CPU can run the same code at half its speed an hour later, and
+    every figure of weijian and its baselines with it."""
+    best = min(timeit.repeat(lambda: python_loop(steps), number=1, repeat=repeat))
+    return best / steps * 1e9
 
 
 def ratio(ours: Timing | float, baseline: Timing | float) -> float:

@@ -361,17 +361,10 @@ FROM p, LATERAL (
 def _constant_task(seconds: float):
     """A pure-Python loop of fixed work that takes about ``seconds`` (calibrated here), as a
     one-argument function like the look-up's."""
-
-    def work(n: int) -> int:
-        total = 0
-        for i in range(n):
-            total += i
-        return total
-
     n = 10_000
-    each = min(timeit.repeat(lambda: work(n), number=50, repeat=5)) / 50
+    each = min(timeit.repeat(lambda: harness.python_loop(n), number=50, repeat=5)) / 50
     n = max(1, round(n * seconds / each))
-    return lambda _: work(n)
+    return lambda _: harness.python_loop(n)
 
 
 def _single(snap, lon, lat, db, results: dict) -> list[tuple[str, str, str]]:

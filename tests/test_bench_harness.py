@@ -107,3 +107,48 @@ def test_python_m_bench_help_runs() -> None:
     assert done.returncode == 0, done.stderr
     assert "--repeat" in done.stdout and "--only" in done.stdout
     assert "jurisdiction" in done.stdout
+
+
+def test_a_benchmark_process_hands_its_figures_and_rows_to_the_summary(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    """``python -m bench`` runs each benchmark in a process of its own (``--figures-to``): what
+    that process writes is what the summary of the whole run shows."""
+    from bench import __main__ as bench_main
+
+    def toy(city, repeat):
+        assert city is None and repeat == 2  # a benchmark over data of its own, --repeat 2
+        harness.goal("patrol_map", figure="1.90 s", baseline="matplotlib 0.30 s", met=True)
+        return {"seconds": 1.9}
+
+    monkeypatch.setattr(bench_main, "BENCHMARKS", {"toy": toy})
+    monkeypatch.setattr(bench_main, "OWN_DATA", {"toy"})
+    monkeypatch.setattr(harness, "SUMMARY", {})
+    speeds = iter([21.5, 23.0])
+    monkeypatch.setattr(harness, "loop_ns", lambda: next(speeds))
+    out = tmp_path / "figures.json"
+    assert bench_main.main(["--only", "toy", "--repeat", "2", "--figures-to", str(out)]) == 0
+    assert "21.5 ns a step" in capsys.readouterr().out
+
+    monkeypatch.setattr(harness, "SUMMARY", {})  # the parent process's, empty until collected
+    figures = bench_main.collect(out)
+    assert figures == {"toy": {"seconds": 1.9, "machine_loop_ns": [21.5, 23.0]}}
+    row = {r.key: r for r in harness.summary(["patrol"])}["patrol_map"]
+    assert (row.figure, row.baseline, row.met, row.goal) == ("1.90 s", "matplotlib 0.30 s", True,
+                                                             "≤ 3 s")  # fmt: skip
+    assert bench_main._machine_lines(figures) == ["toy 21.5 → 23.0"]
+
+
+def test_a_benchmark_that_stops_is_reported_and_the_run_goes_on(monkeypatch, capsys) -> None:
+    from bench import __main__ as bench_main
+
+    monkeypatch.setattr(
+        bench_main, "_child_command", lambda *_: [sys.executable, "-c", "raise SystemExit(3)"]
+    )
+    assert bench_main._run_apart("map", harness.DEFAULT_CITY_DIR, 1) == {"stopped": 3}
+    assert "map: stopped (exit status 3)" in capsys.readouterr().out
+
+
+def test_the_machines_speed_is_a_few_nanoseconds_a_loop_step() -> None:
+    assert harness.python_loop(4) == 6
+    assert 1 < harness.loop_ns(steps=100_000, repeat=2) < 1000
