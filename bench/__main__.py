@@ -102,20 +102,22 @@ def _child_command(name: str, city_dir: Path, repeat: int, out: Path) -> list[st
 
 
 def _run_apart(name: str, city_dir: Path, repeat: int) -> dict:
-    """One benchmark in a fresh process: its figures, its rows of the summary taken into this
-    one's. A benchmark that stops is reported as such; the others still run."""
+    """One benchmark in a fresh process: its figures (by the benchmark's name), its rows of
+    the summary taken into this one's. A benchmark that stops is reported as such; the others
+    still run."""
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         out = Path(tmp) / "figures.json"
         done = subprocess.run(_child_command(name, city_dir, repeat, out))
         if done.returncode != 0 or not out.exists():
             print(f"  {name}: stopped (exit status {done.returncode}); its rows are not measured",
                   flush=True)  # fmt: skip
-            return {"stopped": done.returncode}
+            return {name: {"stopped": done.returncode}}
         return collect(out)
 
 
 def collect(out: Path) -> dict:
-    """A benchmark process's figures, its rows of the summary taken into this process's."""
+    """A benchmark process's figures by benchmark, its rows of the summary taken into this
+    process's."""
     kept = json.loads(out.read_text())
     for key, fields in kept["goals"].items():
         harness.SUMMARY[key] = harness.Goal(**fields)
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     started = time.perf_counter()
     for name in chosen:
-        results[name] = _run_apart(name, args.city_dir, args.repeat)
+        results.update(_run_apart(name, args.city_dir, args.repeat))
     out = harness.OUT_DIR / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = json.loads(out.read_text()) if out.exists() else {}  # figures of other benchmarks

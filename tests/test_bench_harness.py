@@ -3,6 +3,7 @@ themselves run only through ``./dev bench``, never in the test suite)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -136,7 +137,9 @@ def test_a_benchmark_process_hands_its_figures_and_rows_to_the_summary(
     row = {r.key: r for r in harness.summary(["patrol"])}["patrol_map"]
     assert (row.figure, row.baseline, row.met, row.goal) == ("1.90 s", "matplotlib 0.30 s", True,
                                                              "≤ 3 s")  # fmt: skip
-    assert bench_main._machine_lines(figures) == ["toy 21.5 → 23.0"]
+    # the run's figures by benchmark, as the parent keeps them: a stopped one has no speeds
+    results = {**figures, "map": {"stopped": 3}}
+    assert bench_main._machine_lines(results) == ["toy 21.5 → 23.0"]
 
 
 def test_a_benchmark_that_stops_is_reported_and_the_run_goes_on(monkeypatch, capsys) -> None:
@@ -145,10 +148,52 @@ def test_a_benchmark_that_stops_is_reported_and_the_run_goes_on(monkeypatch, cap
     monkeypatch.setattr(
         bench_main, "_child_command", lambda *_: [sys.executable, "-c", "raise SystemExit(3)"]
     )
-    assert bench_main._run_apart("map", harness.DEFAULT_CITY_DIR, 1) == {"stopped": 3}
+    assert bench_main._run_apart("map", harness.DEFAULT_CITY_DIR, 1) == {"map": {"stopped": 3}}
     assert "map: stopped (exit status 3)" in capsys.readouterr().out
 
 
 def test_the_machines_speed_is_a_few_nanoseconds_a_loop_step() -> None:
     assert harness.python_loop(4) == 6
     assert 1 < harness.loop_ns(steps=100_000, repeat=2) < 1000
+
+
+CHILD = """
+import sys
+from bench import __main__ as bench_main, harness
+
+def toy(city, repeat):
+    harness.goal("import", figure="3.90 s", baseline="ogr2ogr 3.30 s", ratio="1.18", met=True)
+    return {"weijian_s": 3.9}
+
+bench_main.BENCHMARKS = {"toy": toy}
+bench_main.OWN_DATA = {"toy"}
+sys.exit(bench_main.main(sys.argv[1:]))
+"""
+
+
+def test_the_whole_run_summarises_what_each_benchmarks_process_measured(
+    monkeypatch, tmp_path, capsys
+) -> None:
+    """The parent's side, its child a real process: the child's row in the summary, its
+    figures and the machine's speed in results.json."""
+    from bench import __main__ as bench_main
+
+    monkeypatch.setattr(bench_main, "BENCHMARKS", {"toy": None})
+    monkeypatch.setattr(bench_main, "OWN_DATA", {"toy"})
+    monkeypatch.setattr(harness, "SUMMARY", {})
+    monkeypatch.setattr(harness, "OUT_DIR", tmp_path)
+    monkeypatch.setattr(
+        bench_main,
+        "_child_command",
+        lambda name, city_dir, repeat, out: [sys.executable, "-c", CHILD, "--only", name,
+                                             "--repeat", str(repeat), "--figures-to", str(out)],
+    )  # fmt: skip
+    assert bench_main.main(["--only", "toy", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ns a step of a pure-Python loop at each benchmark's start → end: toy" in out
+    kept = json.loads((tmp_path / "results.json").read_text())
+    assert kept["toy"]["weijian_s"] == 3.9
+    start, end = kept["toy"]["machine_loop_ns"]
+    assert 1 < start < 1000 and 1 < end < 1000
+    row = next(r for r in kept["summary"] if r["key"] == "import")
+    assert (row["figure"], row["ratio"], row["met"]) == ("3.90 s", "1.18", True)
